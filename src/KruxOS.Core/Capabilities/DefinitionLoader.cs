@@ -1,0 +1,132 @@
+using System.Collections.Immutable;
+using System.Reflection;
+using System.Text.Json;
+using KruxOS.Core.Errors;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace KruxOS.Core.Capabilities;
+
+/// <summary>
+/// Reads capability definitions from YAML (spec §8.2 schema, one file per category) and checks them:
+/// unique names, a purpose, at least one recovery action per error, valid types and tiers.
+/// </summary>
+public static class DefinitionLoader
+{
+    private static readonly IDeserializer Yaml = new DeserializerBuilder()
+        .WithNamingConvention(UnderscoredNamingConvention.Instance)
+        .Build();
+
+    /// <summary>Every definition shipped inside this assembly (<c>Capabilities/Definitions/*.yaml</c>).</summary>
+    public static ImmutableArray<CapabilityDefinition> BuiltIn()
+    {
+        var asm = typeof(DefinitionLoader).Assembly;
+        var result = ImmutableArray.CreateBuilder<CapabilityDefinition>();
+        foreach (var resource in asm.GetManifestResourceNames().Where(n => n.StartsWith("definitions/", StringComparison.Ordinal)).Order())
+        {
+            using var stream = asm.GetManifestResourceStream(resource)!;
+            using var reader = new StreamReader(stream);
+            result.AddRange(Parse(reader.ReadToEnd(), resource));
+        }
+        return result.ToImmutable();
+    }
+
+    /// <summary>Parses one YAML document; <paramref name="source"/> names it in error messages.</summary>
+    public static ImmutableArray<CapabilityDefinition> Parse(string yaml, string source)
+    {
+        DefinitionFile file;
+        try { file = Yaml.Deserialize<DefinitionFile>(yaml) ?? new DefinitionFile(); }
+        catch (YamlDotNet.Core.YamlException e) { throw new FormatException($"{source}: {e.Message}", e); }
+        return [.. file.Capabilities.Select(c => Build(c, source))];
+    }
+
+    private static CapabilityDefinition Build(CapabilityDto c, string source)
+    {
+        string Where() => $"{source}: capability '{c.Name}'";
+        if (!CapabilityName.TryParse(c.Name, out var name)) throw new FormatException($"{source}: '{c.Name}' is not a dotted capability name");
+        if (string.IsNullOrWhiteSpace(c.Purpose)) throw new FormatException($"{Where()} has no purpose");
+        if (!Tiers.TryParse(c.PermissionTier, out var tier)) throw new FormatException($"{Where()} has unknown tier '{c.PermissionTier}'");
+        if (!Enum.TryParse<ExecutionMode>((c.Execution ?? "sandboxed").Replace("_", ""), ignoreCase: true, out var mode))
+            throw new FormatException($"{Where()} has unknown execution '{c.Execution}'");
+
+        var inputs = c.Inputs.Select(i =>
+        {
+            if (!Enum.TryParse<InputType>(i.Type, ignoreCase: true, out var type))
+                throw new FormatException($"{Where()}: input '{i.Name}' has unknown type '{i.Type}'");
+            return new InputDefinition(i.Name, type, i.Required, i.Description ?? string.Empty,
+                i.Default is null ? null : JsonSerializer.SerializeToElement(Normalize(i.Default, type)),
+                i.Allowed is null ? default : [.. i.Allowed], i.Minimum, i.Maximum, i.MaxLength);
+        }).ToImmutableArray();
+        if (inputs.Select(i => i.Name).Distinct().Count() != inputs.Length) throw new FormatException($"{Where()} declares an input twice");
+
+        var errors = c.Errors.Select(e =>
+        {
+            if (e.Recovery.Count == 0) throw new FormatException($"{Where()}: error '{e.Type}' needs at least one recovery action");
+            return new ErrorDefinition(e.Type, e.Description ?? string.Empty,
+                [.. e.Recovery.Select(r => new RecoveryAction(r.Action, r.Description ?? string.Empty, r.Capability))]);
+        }).ToImmutableArray();
+
+        return new CapabilityDefinition(name, c.Version ?? "1.0", c.Purpose.Trim(), (c.WhenToUse ?? string.Empty).Trim(), inputs,
+            [.. c.Outputs.Select(o => new OutputDefinition(o.Name, o.Type ?? "String", o.Description ?? string.Empty))],
+            errors, tier, [.. c.Tags], mode);
+    }
+
+    // YAML scalars arrive as strings; give defaults their declared JSON type.
+    private static object Normalize(object value, InputType type) => (type, value) switch
+    {
+        (InputType.Integer, string s) => long.Parse(s, System.Globalization.CultureInfo.InvariantCulture),
+        (InputType.Float or InputType.Number, string s) => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture),
+        (InputType.Boolean, string s) => bool.Parse(s),
+        _ => value,
+    };
+
+    private sealed class DefinitionFile { public List<CapabilityDto> Capabilities { get; set; } = []; }
+
+    private sealed class CapabilityDto
+    {
+        public string Name { get; set; } = string.Empty;
+        public string? Version { get; set; }
+        public string Purpose { get; set; } = string.Empty;
+        public string? WhenToUse { get; set; }
+        public string? Execution { get; set; }
+        public string PermissionTier { get; set; } = "autonomous";
+        public List<string> Tags { get; set; } = [];
+        public List<InputDto> Inputs { get; set; } = [];
+        public List<OutputDto> Outputs { get; set; } = [];
+        public List<ErrorDto> Errors { get; set; } = [];
+    }
+
+    private sealed class InputDto
+    {
+        public string Name { get; set; } = string.Empty;
+        public string Type { get; set; } = "String";
+        public bool Required { get; set; }
+        public string? Description { get; set; }
+        public object? Default { get; set; }
+        public List<string>? Allowed { get; set; }
+        public double? Minimum { get; set; }
+        public double? Maximum { get; set; }
+        public long? MaxLength { get; set; }
+    }
+
+    private sealed class OutputDto
+    {
+        public string Name { get; set; } = string.Empty;
+        public string? Type { get; set; }
+        public string? Description { get; set; }
+    }
+
+    private sealed class ErrorDto
+    {
+        public string Type { get; set; } = string.Empty;
+        public string? Description { get; set; }
+        public List<RecoveryDto> Recovery { get; set; } = [];
+    }
+
+    private sealed class RecoveryDto
+    {
+        public string Action { get; set; } = string.Empty;
+        public string? Description { get; set; }
+        public string? Capability { get; set; }
+    }
+}

@@ -1,0 +1,85 @@
+using KruxOS.Core.Capabilities;
+
+namespace KruxOS.Core.Errors;
+
+/// <summary>Factories for the platform errors of spec §16.1, so every surface words them the same way.</summary>
+public static class Errors
+{
+    /// <summary>Maximum authentication failures per address per minute before <c>auth.rate_limited</c>.</summary>
+    public const int AuthFailuresPerMinute = 10;
+
+    public static StructuredError InvalidCredentials() =>
+        StructuredError.Create("auth.invalid_credentials", "Invalid agent name or API key.")
+            .WithRecovery("check_credentials", "Check the agent name and token; tokens are shown once by 'kruxos agent create'.");
+
+    public static StructuredError AgentRevoked(string agent) =>
+        StructuredError.Create("auth.agent_revoked", $"Agent '{agent}' has been revoked.")
+            .WithRecovery("contact_admin", "Ask the operator to restore the agent ('kruxos agent restore').")
+            .WithRecovery("create_new_agent", "Create a new agent identity.")
+            .WithContext("agent", agent);
+
+    public static StructuredError UserTokenRevoked() =>
+        StructuredError.Create("auth.user_token_revoked", "This user token has been revoked.")
+            .WithRecovery("create_token", "Create a new user token with 'kruxos user-token create'.");
+
+    public static StructuredError AuthRateLimited(int retryAfterSeconds) =>
+        StructuredError.Create("auth.rate_limited", $"Too many authentication attempts. Max {AuthFailuresPerMinute} per minute.", retryable: true)
+            .RetryAfter(retryAfterSeconds)
+            .WithRecovery("wait_and_retry", $"Wait {retryAfterSeconds} seconds before trying again.");
+
+    public static StructuredError NotAuthenticated(string reason) =>
+        StructuredError.Create("NotAuthenticated", $"Not authenticated: {reason}")
+            .WithRecovery("reconnect", "Reconnect with a valid token.");
+
+    public static StructuredError SessionNotInitialized() =>
+        StructuredError.Create("SessionNotInitialized", "Session not initialized")
+            .WithRecovery("initialize", "Send 'initialize' before any other request.");
+
+    public static StructuredError SessionTerminated(string agent, string reason) =>
+        StructuredError.Create("SessionExpired", $"Session of agent '{agent}' was terminated: {reason}")
+            .WithRecovery("reconnect", "Reconnect; if the agent was revoked, ask the operator.")
+            .WithContext("agent", agent);
+
+    public static StructuredError InvalidInput(string field, string reason) =>
+        StructuredError.Create("InvalidInput", $"Invalid input: field '{field}' -- {reason}")
+            .WithRecovery("fix_input", "Correct the named field and call again.")
+            .WithContext("field", field).WithContext("reason", reason);
+
+    public static StructuredError UnknownCapability(string name) =>
+        StructuredError.Create("CapabilityNotFound", $"Unknown capability '{name}'.")
+            .WithRecovery("list_capabilities", "List the capabilities available to you.", "agent.capabilities")
+            .WithContext("capability", name);
+
+    public static StructuredError PolicyDenied(CapabilityName capability, string rule, string reason) =>
+        StructuredError.Create("PolicyDenied", $"Policy rule '{rule}' denied execution of '{capability}': {reason}")
+            .WithRecovery("check_policy", "Review the rules that apply to you.", "agent.policy")
+            .WithRecovery("request_escalation", "Ask the operator to change the policy.")
+            .WithContext("rule", rule).WithContext("capability", capability.Value).WithContext("reason", reason);
+
+    public static StructuredError ApprovalUnavailable(CapabilityName capability, string rule) =>
+        StructuredError.Create("ApprovalUnavailable",
+                $"'{capability}' requires human approval (rule '{rule}'), and no approval queue is available on this gateway; the call was not run.")
+            .WithRecovery("request_escalation", "Ask the operator to approve out of band or change the policy.")
+            .WithContext("rule", rule).WithContext("capability", capability.Value);
+
+    public static StructuredError Timeout(string operation, double seconds) =>
+        StructuredError.Create("Timeout", $"Operation '{operation}' timed out after {seconds:0.###}s", retryable: true)
+            .WithRecovery("retry", "Try again.")
+            .WithContext("operation", operation).WithContext("timeout_seconds", seconds);
+
+    public static StructuredError Internal(string message) =>
+        StructuredError.Create("InternalError", message)
+            .WithRecovery("retry_later", "Try again later; the operator can see details in the gateway log.");
+
+    public static StructuredError ServiceUnavailable(string service, string reason) =>
+        StructuredError.Create("ServiceUnavailable", $"Service '{service}' is unavailable: {reason}", retryable: true)
+            .RetryAfter(60)
+            .WithRecovery("retry_later", "Try again later.")
+            .WithRecovery("check_service_status", "Check gateway health.", "system.health")
+            .WithContext("service", service).WithContext("reason", reason);
+
+    public static StructuredError MessageTooLarge(long limit) =>
+        StructuredError.Create("MessageTooLarge", $"Message exceeds the {limit} byte limit.")
+            .WithRecovery("split_request", "Send smaller requests; read large files with offset/limit.")
+            .WithContext("limit", limit);
+}
