@@ -6,6 +6,7 @@ namespace KruxOS.Core.Agents;
 /// The name of an agent identity: 1–63 characters, lower-case letters, digits, '-' and '_',
 /// starting with a letter or digit. <c>default</c> is reserved.
 /// </summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(Serialization.AgentNameJsonConverter))]
 public readonly partial record struct AgentName
 {
     /// <summary>The reserved name that can never be created.</summary>

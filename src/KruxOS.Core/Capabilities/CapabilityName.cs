@@ -6,6 +6,7 @@ namespace KruxOS.Core.Capabilities;
 /// A dotted capability name such as <c>filesystem.read</c> or <c>state.shared.set</c>.
 /// Lower-case segments of letters, digits and underscores; at least two segments.
 /// </summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(Serialization.CapabilityNameJsonConverter))]
 public readonly partial record struct CapabilityName
 {
     private CapabilityName(string value) => Value = value;

@@ -1,0 +1,154 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using KruxOS.Actors.Capabilities;
+using KruxOS.Actors.Identity;
+using KruxOS.Actors.Policy;
+using KruxOS.Actors.ToolRuns;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Capabilities;
+using KruxOS.Core.Errors;
+using KruxOS.Core.Supervision;
+using static KruxOS.Actors.Agents.AgentSessionCommands;
+
+namespace KruxOS.Actors.Agents;
+
+/// <summary>Dependencies every session entity shares, resolved once per node.</summary>
+public sealed record AgentSessionDependencies(
+    CapabilityCatalog Catalog,
+    IPolicySeam Policy,
+    IdentityDirectory Identities,
+    IActorRef Audit,
+    ToolRunSettings ToolRuns,
+    int MaxConnectionsPerAgent,
+    TimeSpan IdleTimeout,
+    TimeProvider Clock);
+
+/// <summary>
+/// The entity of one agent, keyed by agent name: it knows the agent's open connections, owns the
+/// agent's policy rate state, resolves and validates each call at the boundary, asks the policy seam
+/// for a verdict, and starts one <see cref="ToolRunActor"/> child per call. Calls run concurrently;
+/// none is dropped while another is in flight.
+/// </summary>
+public sealed class AgentSessionActor : ReceiveActor
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly AgentName _agent;
+    private readonly AgentSessionDependencies _deps;
+    private readonly Dictionary<string, (IActorRef Connection, Core.Sessions.ClientInfo Client, DateTimeOffset At)> _connections = new(StringComparer.Ordinal);
+    private object? _rateState;
+    private long _invocations;
+    private long _runSequence;
+    private int _inFlight;
+    private DateTimeOffset? _lastConnectedAt;
+
+    public AgentSessionActor(string entityId, AgentSessionDependencies deps)
+    {
+        _agent = AgentName.Parse(entityId);
+        _deps = deps;
+
+        Receive<Attach>(HandleAttach);
+        Receive<Detach>(m => RemoveConnection(m.SessionId, "closed"));
+        Receive<Invoke>(HandleInvoke);
+        Receive<ToolRunFinished>(_ => { _inFlight--; UpdateIdleTimeout(); });
+        Receive<Terminate>(HandleTerminate);
+        Receive<GetInfo>(_ => Sender.Tell(Info()));
+        Receive<Akka.Actor.Terminated>(t =>
+        {
+            foreach (var id in _connections.Where(kv => kv.Value.Connection.Equals(t.ActorRef)).Select(kv => kv.Key).ToList())
+                RemoveConnection(id, "connection actor stopped");
+        });
+        Receive<ReceiveTimeout>(_ =>
+        {
+            // Idle with nothing open: ask the parent (shard or local parent) to stop us, buffering in-flight messages.
+            if (_connections.Count == 0 && _inFlight == 0) Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+        });
+    }
+
+    public static Props Props(string entityId, AgentSessionDependencies deps) =>
+        Akka.Actor.Props.Create(() => new AgentSessionActor(entityId, deps));
+
+    /// <inheritdoc />
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        // A ToolRun has side effects: it is never restarted. It reports its own failures as results.
+        new OneForOneStrategy(_ => Directive.Stop);
+
+    /// <inheritdoc />
+    protected override void PreStart() => UpdateIdleTimeout();
+
+    private void HandleAttach(Attach m)
+    {
+        if (_connections.Count >= _deps.MaxConnectionsPerAgent && !_connections.ContainsKey(m.SessionId))
+        {
+            _log.Warning("Agent {Agent} reached {Max} connections; refusing session {SessionId}", _agent, _deps.MaxConnectionsPerAgent, m.SessionId);
+            m.Connection.Tell(new AgentSessionReplies.Terminated($"agent '{_agent}' already has {_deps.MaxConnectionsPerAgent} open connections"));
+            return;
+        }
+        _connections[m.SessionId] = (m.Connection, m.Client, m.At);
+        _lastConnectedAt = m.At;
+        Context.Watch(m.Connection);
+        UpdateIdleTimeout();
+        Publish(SupervisionEventTypes.SessionStarted, m.SessionId, new { session_id = m.SessionId, client = m.Client.Name });
+    }
+
+    private void RemoveConnection(string sessionId, string why)
+    {
+        if (!_connections.Remove(sessionId, out var entry)) return;
+        if (!_connections.Values.Any(c => c.Connection.Equals(entry.Connection))) Context.Unwatch(entry.Connection);
+        var duration = _deps.Clock.GetUtcNow() - entry.At;
+        Publish(SupervisionEventTypes.SessionEnded, sessionId,
+            new { session_id = sessionId, duration_seconds = (long)duration.TotalSeconds, reason = why });
+        UpdateIdleTimeout();
+    }
+
+    private void HandleInvoke(Invoke m)
+    {
+        _invocations++;
+        var call = m.Call;
+        var connectedAt = _connections.TryGetValue(call.SessionId, out var c) ? c.At : _deps.Clock.GetUtcNow();
+        var snapshot = new SessionSnapshot(_agent, call.SessionId, connectedAt, _invocations, call.Client);
+        var plan = Plan(m, snapshot);
+        _inFlight++;
+        UpdateIdleTimeout();
+        Context.ActorOf(ToolRunActor.Props(plan, _deps.Catalog, _deps.Identities, _deps.Audit, _deps.Policy, _deps.ToolRuns, _deps.Clock),
+            $"run-{++_runSequence}");
+    }
+
+    private ToolRunPlan Plan(Invoke m, SessionSnapshot snapshot)
+    {
+        var call = m.Call;
+        if (!_deps.Catalog.Registry.TryResolve(call.RequestedName, out var capability))
+            return new ToolRunPlan(call, snapshot, m.ReplyTo, null, call.Arguments, null, Errors.UnknownCapability(call.RequestedName));
+        if (!ArgumentValidator.TryValidate(capability, call.Arguments, out var normalized, out var invalid))
+            return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, call.Arguments, null, invalid);
+        var verdict = _deps.Policy.Decide(call.Principal, capability, normalized, _deps.Clock.GetUtcNow(), _rateState, out _rateState);
+        return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict, null);
+    }
+
+    private void HandleTerminate(Terminate m)
+    {
+        var closed = 0;
+        foreach (var (id, entry) in _connections.ToList())
+        {
+            entry.Connection.Tell(new AgentSessionReplies.Terminated(m.Reason));
+            RemoveConnection(id, m.Reason);
+            closed++;
+        }
+        if (closed > 0) _log.Info("Terminated {Count} connection(s) of agent {Agent}: {Reason}", closed, _agent, m.Reason);
+        Sender.Tell(new AgentSessionReplies.TerminateResult(_agent.Value, closed));
+    }
+
+    private AgentSessionReplies.SessionInfo Info() => new(_agent.Value,
+        [.. _connections.Select(kv => new AgentSessionReplies.ConnectionInfo(kv.Key, kv.Value.Client.Name, kv.Value.At)).OrderBy(c => c.ConnectedAt)],
+        _invocations, _lastConnectedAt, _inFlight);
+
+    private void UpdateIdleTimeout()
+    {
+        if (_connections.Count == 0 && _inFlight == 0) Context.SetReceiveTimeout(_deps.IdleTimeout);
+        else Context.SetReceiveTimeout(null);
+    }
+
+    private void Publish<T>(string type, string sessionId, T data) =>
+        Context.System.EventStream.Publish(SupervisionEvent.Create(type, _deps.Clock.GetUtcNow(), _agent.Value, sessionId, data));
+}

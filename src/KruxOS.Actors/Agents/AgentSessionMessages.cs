@@ -1,0 +1,55 @@
+using Akka.Actor;
+using KruxOS.Core;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Serialization;
+using KruxOS.Core.Sessions;
+
+namespace KruxOS.Actors.Agents;
+
+/// <summary>Marker for commands to an agent's session entity.</summary>
+public interface IAgentSessionCommand : IWithAgentName, IKruxMessage;
+
+/// <summary>Commands to the <see cref="AgentSessionActor"/> entity (routed by agent name).</summary>
+public static class AgentSessionCommands
+{
+    /// <summary>A connection of this agent opened; the session watches it.</summary>
+    [WireName("agent-session.attach.v1")]
+    public sealed record Attach(AgentName Agent, string SessionId, IActorRef Connection, ClientInfo Client, DateTimeOffset At) : IAgentSessionCommand;
+
+    /// <summary>A connection closed.</summary>
+    [WireName("agent-session.detach.v1")]
+    public sealed record Detach(AgentName Agent, string SessionId) : IAgentSessionCommand;
+
+    /// <summary>Run a call; the result goes to <paramref name="ReplyTo"/>.</summary>
+    [WireName("agent-session.invoke.v1")]
+    public sealed record Invoke(AgentName Agent, ToolCall Call, IActorRef ReplyTo) : IAgentSessionCommand;
+
+    /// <summary>Close every connection of the agent (revocation, <c>kruxos kill</c>).</summary>
+    [WireName("agent-session.terminate.v1")]
+    public sealed record Terminate(AgentName Agent, string Reason) : IAgentSessionCommand;
+
+    /// <summary>Ask for the session's view (connections, counters).</summary>
+    [WireName("agent-session.get-info.v1")]
+    public sealed record GetInfo(AgentName Agent) : IAgentSessionCommand;
+}
+
+/// <summary>Replies and notifications sent by the session entity.</summary>
+public static class AgentSessionReplies
+{
+    /// <summary>Sent to each connection when the session terminates it.</summary>
+    [WireName("agent-session.terminated.v1")]
+    public sealed record Terminated(string Reason) : IKruxMessage;
+
+    /// <summary>Reply to <see cref="AgentSessionCommands.Terminate"/>: how many connections were closed.</summary>
+    [WireName("agent-session.terminate-result.v1")]
+    public sealed record TerminateResult(string Agent, int ConnectionsClosed) : IKruxMessage;
+
+    /// <summary>One open connection.</summary>
+    [WireName("agent-session.connection-info.v1")]
+    public sealed record ConnectionInfo(string SessionId, string Client, DateTimeOffset ConnectedAt) : IKruxMessage;
+
+    /// <summary>Reply to <see cref="AgentSessionCommands.GetInfo"/>.</summary>
+    [WireName("agent-session.info.v1")]
+    public sealed record SessionInfo(string Agent, System.Collections.Immutable.ImmutableArray<ConnectionInfo> Connections,
+        long InvocationCount, DateTimeOffset? LastConnectedAt, int InFlight) : IKruxMessage;
+}

@@ -1,0 +1,85 @@
+using System.Collections.Frozen;
+using System.Collections.Immutable;
+using System.Text.Json;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Capabilities;
+using KruxOS.Core.Errors;
+using KruxOS.Core.Identity;
+using KruxOS.Core.Sessions;
+
+namespace KruxOS.Actors.Capabilities;
+
+/// <summary>What a session knows about itself when a call starts; handed to the ToolRun as data.</summary>
+public sealed record SessionSnapshot(
+    AgentName Agent,
+    string SessionId,
+    DateTimeOffset ConnectedAt,
+    long InvocationCount,
+    ClientInfo Client);
+
+/// <summary>Everything an executing capability may know about its call.</summary>
+public sealed record InvocationContext(
+    Principal Principal,
+    SessionSnapshot Session,
+    AgentRecord? Agent,
+    CapabilityDefinition Capability,
+    DateTimeOffset Now,
+    CapabilityRegistry Registry,
+    Policy.IPolicySeam Policy);
+
+/// <summary>A capability failure with its structured error; thrown by handlers, caught by the ToolRun.</summary>
+public sealed class CapabilityException(StructuredError error) : Exception(error.Message)
+{
+    /// <summary>The error to report to the caller.</summary>
+    public StructuredError Error { get; } = error;
+}
+
+/// <summary>
+/// Executes one capability. Handlers are stateless singletons; all per-call data arrives in the
+/// <see cref="InvocationContext"/> and the validated, normalized arguments.
+/// </summary>
+public interface ICapabilityHandler
+{
+    /// <summary>The capability this handler executes.</summary>
+    CapabilityName Name { get; }
+
+    /// <summary>Runs the call; throws <see cref="CapabilityException"/> for declared errors.</summary>
+    ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The capabilities this node can execute: the built-in definitions that have a handler. A definition
+/// without a handler is never offered, so everything listed really runs.
+/// </summary>
+public sealed class CapabilityCatalog
+{
+    private readonly FrozenDictionary<string, ICapabilityHandler> _handlers;
+
+    public CapabilityCatalog(IEnumerable<CapabilityDefinition> definitions, IEnumerable<ICapabilityHandler> handlers)
+    {
+        var byName = new Dictionary<string, ICapabilityHandler>(StringComparer.Ordinal);
+        foreach (var h in handlers)
+            if (!byName.TryAdd(h.Name.Value, h)) throw new ArgumentException($"two handlers for '{h.Name}'", nameof(handlers));
+        var defs = definitions.ToDictionary(d => d.Name.Value, StringComparer.Ordinal);
+        foreach (var name in byName.Keys)
+            if (!defs.ContainsKey(name)) throw new ArgumentException($"handler for '{name}' has no definition", nameof(handlers));
+        _handlers = byName.ToFrozenDictionary(StringComparer.Ordinal);
+        Registry = new CapabilityRegistry(defs.Values.Where(d => byName.ContainsKey(d.Name.Value)));
+    }
+
+    /// <summary>The offered capabilities.</summary>
+    public CapabilityRegistry Registry { get; }
+
+    /// <summary>The handler of an offered capability.</summary>
+    public ICapabilityHandler HandlerFor(CapabilityName name) => _handlers[name.Value];
+
+    /// <summary>Serializes an anonymous or typed result object into a standalone element.</summary>
+    public static JsonElement ToElement<T>(T value) => JsonSerializer.SerializeToElement(value, KruxOS.Core.CoreJson.Options);
+}
+
+/// <summary>Names of capabilities offered, grouped by category — for listings and <c>kruxos verify</c>.</summary>
+public static class CatalogSummary
+{
+    public static ImmutableSortedDictionary<string, int> CountByCategory(CapabilityRegistry registry) =>
+        registry.All.GroupBy(d => d.Name.Category).ToImmutableSortedDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+}

@@ -1,0 +1,55 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Event;
+
+namespace KruxOS.Actors.Hosting;
+
+/// <summary>One node-local child of the gateway root: its name, and its props given the children created before it.</summary>
+public sealed record GatewayChild(string Name, Func<IReadOnlyDictionary<string, IActorRef>, Props> Props);
+
+/// <summary>
+/// The root of each node's own actors (connections, audit trail, host metrics, and — on a single node —
+/// the agent-session parent and identity registry). It only creates and supervises; it holds no state
+/// and makes no decisions. Children are created in order, so a child may be given its elder siblings.
+/// </summary>
+public sealed class GatewayRootActor : ReceiveActor
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ImmutableDictionary<string, IActorRef> _children;
+
+    public GatewayRootActor(ImmutableArray<GatewayChild> children, Action<string, IActorRef> onCreated)
+    {
+        var created = ImmutableDictionary.CreateBuilder<string, IActorRef>(StringComparer.Ordinal);
+        foreach (var child in children)
+        {
+            var actor = Context.ActorOf(child.Props(created.ToImmutable()), child.Name);
+            created[child.Name] = actor;
+            onCreated(child.Name, actor);
+        }
+        _children = created.ToImmutable();
+        Receive<GetChildren>(_ => Sender.Tell(new Children(_children)));
+    }
+
+    /// <param name="children">The children, in creation order.</param>
+    /// <param name="onCreated">Called for each child as it is created (registers it in the ActorRegistry).</param>
+    public static Props Props(ImmutableArray<GatewayChild> children, Action<string, IActorRef> onCreated) =>
+        Akka.Actor.Props.Create(() => new GatewayRootActor(children, onCreated));
+
+    /// <inheritdoc />
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(maxNrOfRetries: 10, withinTimeRange: TimeSpan.FromMinutes(1), localOnlyDecider: e =>
+        {
+            _log.Error(e, "A gateway child failed; restarting it");
+            return Directive.Restart;
+        });
+
+    /// <summary>Asks for the children (used once at start-up to register them).</summary>
+    public sealed class GetChildren
+    {
+        public static readonly GetChildren Instance = new();
+        private GetChildren() { }
+    }
+
+    /// <summary>The children by name.</summary>
+    public sealed record Children(ImmutableDictionary<string, IActorRef> ByName);
+}

@@ -1,0 +1,183 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Sharding;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Hosting;
+using Akka.Persistence.Sql.Hosting;
+using Akka.Remote.Hosting;
+using KruxOS.Actors.Agents;
+using KruxOS.Actors.Audit;
+using KruxOS.Actors.Capabilities;
+using KruxOS.Actors.Capabilities.InProcess;
+using KruxOS.Actors.Connections;
+using KruxOS.Actors.Health;
+using KruxOS.Actors.Identity;
+using KruxOS.Actors.Policy;
+using KruxOS.Actors.Serialization;
+using KruxOS.Actors.Sharding;
+using KruxOS.Actors.ToolRuns;
+using KruxOS.Core.Capabilities;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace KruxOS.Actors.Hosting;
+
+/// <summary>Registry key of the node's connection parent.</summary>
+public sealed class ConnectionRegistry;
+
+/// <summary>Registry key of the node's gateway root.</summary>
+public sealed class GatewayRoot;
+
+/// <summary>
+/// Composition of the actor layer: node services, the ActorSystem, network, persistence, serialization,
+/// agent sessions (sharded or single-node) and the gateway root. One extension per concern.
+/// </summary>
+public static class KruxOsHostingExtensions
+{
+    /// <summary>Registers the node services and the ActorSystem.</summary>
+    public static IServiceCollection AddKruxOsActors(this IServiceCollection services, KruxOsSettings settings)
+    {
+        settings.Validate();
+        Directory.CreateDirectory(settings.DataDir);
+        if (settings.Persistence.Provider == PersistenceProvider.Sqlite) PrepareSqlite(settings.SqlitePath);
+
+        services.AddSingleton(settings);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<IdentityDirectory>();
+        services.AddSingleton<HostMetrics>();
+        services.AddSingleton(sp => new HealthRegistry(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new NodeFacts(settings.DataDir, sp.GetRequiredService<TimeProvider>().GetUtcNow(),
+            typeof(KruxOsHostingExtensions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0"));
+        services.AddSingleton<IPolicySeam, DefinitionTierPolicy>();
+        services.AddInProcessCapabilities();
+        services.AddSingleton(sp => new CapabilityCatalog(DefinitionLoader.BuiltIn(), sp.GetServices<ICapabilityHandler>()));
+
+        services.AddAkka(KruxOsSettings.ActorSystemName, (builder, sp) => builder
+            .ConfigureNetwork(settings)
+            .ConfigurePersistence(settings)
+            .AddKruxSerialization()
+            .WithAgentSessions(settings, sp)
+            .WithGatewayRoot(settings, sp));
+        return services;
+    }
+
+    /// <summary>The in-process capability handlers.</summary>
+    public static IServiceCollection AddInProcessCapabilities(this IServiceCollection services)
+    {
+        services.AddSingleton<ICapabilityHandler, SystemTimeHandler>();
+        services.AddSingleton<ICapabilityHandler, SystemInfoHandler>();
+        services.AddSingleton<ICapabilityHandler, SystemHealthHandler>();
+        services.AddSingleton<ICapabilityHandler, SystemMetricsHandler>();
+        services.AddSingleton<ICapabilityHandler, AgentWhoAmIHandler>();
+        services.AddSingleton<ICapabilityHandler, AgentCapabilitiesHandler>();
+        services.AddSingleton<ICapabilityHandler, AgentSessionHandler>();
+        services.AddSingleton<ICapabilityHandler, AgentPolicyHandler>();
+        return services;
+    }
+
+    /// <summary>Remoting and clustering when <see cref="KruxOsSettings.UseClustering"/> is on; nothing otherwise.</summary>
+    public static AkkaConfigurationBuilder ConfigureNetwork(this AkkaConfigurationBuilder builder, KruxOsSettings settings)
+    {
+        if (!settings.UseClustering) return builder;
+        var seeds = settings.Cluster.SeedNodes.Count > 0
+            ? settings.Cluster.SeedNodes.ToArray()
+            : [$"akka.tcp://{KruxOsSettings.ActorSystemName}@{settings.Cluster.Hostname}:{settings.Cluster.Port}"];
+        return builder
+            .WithRemoting(settings.Cluster.Hostname, settings.Cluster.Port)
+            .WithClustering(new ClusterOptions { SeedNodes = seeds, Roles = [GatewayRole] });
+    }
+
+    /// <summary>The cluster role of gateway nodes.</summary>
+    public const string GatewayRole = "gateway";
+
+    /// <summary>The SQL journal and snapshot store (SQLite by default, PostgreSQL for clusters).</summary>
+    public static AkkaConfigurationBuilder ConfigurePersistence(this AkkaConfigurationBuilder builder, KruxOsSettings settings)
+    {
+        var provider = settings.Persistence.Provider == PersistenceProvider.Sqlite
+            ? LinqToDB.ProviderName.SQLiteMS
+            : LinqToDB.ProviderName.PostgreSQL15;
+        return builder.WithSqlPersistence(settings.JournalConnectionString, provider, autoInitialize: true);
+    }
+
+    /// <summary>
+    /// Agent sessions: a shard region in cluster mode; otherwise they live under the gateway root in a
+    /// <see cref="GenericChildPerEntityParent"/> using the same extractor (see <see cref="WithGatewayRoot"/>).
+    /// </summary>
+    public static AkkaConfigurationBuilder WithAgentSessions(this AkkaConfigurationBuilder builder, KruxOsSettings settings, IServiceProvider sp)
+    {
+        if (!settings.UseClustering) return builder;
+        return builder.WithShardRegion<AgentSessionRegion>("agent-session",
+            (_, registry, _) => entityId => AgentSessionActor.Props(entityId, SessionDependencies(settings, sp, registry.Get<AuditTrail>())),
+            new AgentSessionMessageExtractor(),
+            new ShardOptions { StateStoreMode = StateStoreMode.DData, Role = GatewayRole, RememberEntities = false });
+    }
+
+    /// <summary>The gateway root and its node-local children; registers each in the ActorRegistry.</summary>
+    public static AkkaConfigurationBuilder WithGatewayRoot(this AkkaConfigurationBuilder builder, KruxOsSettings settings, IServiceProvider sp)
+    {
+        var clock = sp.GetRequiredService<TimeProvider>();
+        var directory = sp.GetRequiredService<IdentityDirectory>();
+
+        // The audit trail comes first: in cluster mode the shard region's entities need it at creation.
+        builder.WithActors((system, registry) =>
+        {
+            var children = ImmutableArray.CreateBuilder<GatewayChild>();
+            children.Add(new GatewayChild("audit", _ => LogAuditTrailActor.Props()));
+            children.Add(new GatewayChild("host-metrics", _ => HostMetricsActor.Props(sp.GetRequiredService<HostMetrics>(), clock, settings.MetricsInterval)));
+            if (!settings.UseClustering)
+            {
+                children.Add(new GatewayChild("agent-sessions", c => GenericChildPerEntityParent.Props(new AgentSessionMessageExtractor(),
+                    entityId => AgentSessionActor.Props(entityId, SessionDependencies(settings, sp, c["audit"])))));
+                children.Add(new GatewayChild("identity", c => IdentityActor.Props(directory.Publish, c["agent-sessions"])));
+                children.Add(new GatewayChild("connections", c => ConnectionsActor.Props(c["agent-sessions"], clock)));
+            }
+            var root = system.ActorOf(GatewayRootActor.Props(children.ToImmutable(), (name, child) =>
+            {
+                switch (name)
+                {
+                    case "audit": registry.Register<AuditTrail>(child); break;
+                    case "agent-sessions": registry.Register<AgentSessionRegion>(child); break;
+                    case "identity": registry.Register<IdentityRegistry>(child); break;
+                    case "connections": registry.Register<ConnectionRegistry>(child); break;
+                }
+            }), "gateway");
+            registry.Register<GatewayRoot>(root);
+        });
+
+        if (settings.UseClustering)
+        {
+            builder.WithSingleton<IdentityRegistry>("identity",
+                (system, registry, _) => IdentityActor.Props(state =>
+                {
+                    directory.Publish(state);
+                    DistributedPubSub.Get(system).Mediator.Tell(new Publish(IdentityReplicaActor.Topic, state));
+                }, registry.Get<AgentSessionRegion>()),
+                new ClusterSingletonOptions { Role = GatewayRole }, createProxyToo: true);
+            builder.WithActors((system, registry) =>
+            {
+                // Cluster-mode node children that depend on the region and singleton proxy.
+                var connections = system.ActorOf(ConnectionsActor.Props(registry.Get<AgentSessionRegion>(), clock), "connections");
+                registry.Register<ConnectionRegistry>(connections);
+                system.ActorOf(IdentityReplicaActor.Props(directory, registry.Get<IdentityRegistry>()), "identity-replica");
+            });
+        }
+        return builder;
+    }
+
+    private static AgentSessionDependencies SessionDependencies(KruxOsSettings settings, IServiceProvider sp, IActorRef audit) =>
+        new(sp.GetRequiredService<CapabilityCatalog>(), sp.GetRequiredService<IPolicySeam>(), sp.GetRequiredService<IdentityDirectory>(),
+            audit, new ToolRunSettings(settings.ToolCallTimeout, ToolRunSettings.Default.AuditTimeout), settings.MaxConnectionsPerAgent,
+            settings.SessionIdleTimeout, sp.GetRequiredService<TimeProvider>());
+
+    /// <summary>Creates the SQLite file with WAL journaling (roughly doubles persisted writes per second).</summary>
+    private static void PrepareSqlite(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var connection = new SqliteConnection($"Data Source={path}");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL;";
+        command.ExecuteNonQuery();
+    }
+}

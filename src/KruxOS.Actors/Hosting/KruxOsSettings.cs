@@ -1,0 +1,92 @@
+namespace KruxOS.Actors.Hosting;
+
+/// <summary>Which journal the persistent actors use.</summary>
+public enum PersistenceProvider
+{
+    /// <summary>Embedded SQLite in the data directory (WAL mode). The single-node default.</summary>
+    Sqlite,
+    /// <summary>A shared PostgreSQL database, for a multi-node cluster.</summary>
+    PostgreSql,
+}
+
+/// <summary>Cluster membership settings (used only when <see cref="KruxOsSettings.UseClustering"/> is on).</summary>
+public sealed class ClusterSettings
+{
+    /// <summary>Address other nodes reach this node on. <b>Default</b>: 127.0.0.1.</summary>
+    public string Hostname { get; set; } = "127.0.0.1";
+
+    /// <summary>Remoting port. <b>Default</b>: 7710.</summary>
+    public int Port { get; set; } = 7710;
+
+    /// <summary>Seed node addresses, e.g. <c>akka.tcp://kruxos@10.0.0.1:7710</c>. <b>Default</b>: this node alone.</summary>
+    public List<string> SeedNodes { get; set; } = [];
+}
+
+/// <summary>Journal settings.</summary>
+public sealed class PersistenceSettings
+{
+    /// <summary><b>Default</b>: <see cref="PersistenceProvider.Sqlite"/>.</summary>
+    public PersistenceProvider Provider { get; set; } = PersistenceProvider.Sqlite;
+
+    /// <summary>Connection string; for SQLite it defaults to <c>{DataDir}/kruxos.db</c>. Required for PostgreSQL.</summary>
+    public string? ConnectionString { get; set; }
+}
+
+/// <summary>
+/// The actor layer's settings, bound from the <c>KruxOS</c> configuration section
+/// (appsettings, <c>KRUXOS_…</c> environment variables, command-line flags).
+/// </summary>
+public sealed class KruxOsSettings
+{
+    /// <summary>The ActorSystem name; every node of a cluster must use the same one.</summary>
+    public const string ActorSystemName = "kruxos";
+
+    /// <summary>Data directory (identities journal, audit, policies, workspaces). <b>Default</b>: <c>~/.kruxos</c>.</summary>
+    public string DataDir { get; set; } = DefaultDataDir();
+
+    /// <summary>Run as a cluster node with sharded agent sessions. <b>Default</b>: false (single node).</summary>
+    public bool UseClustering { get; set; }
+
+    /// <summary>Cluster settings.</summary>
+    public ClusterSettings Cluster { get; set; } = new();
+
+    /// <summary>Journal settings.</summary>
+    public PersistenceSettings Persistence { get; set; } = new();
+
+    /// <summary>Longest an in-process capability may run. <b>Default</b>: 30 s.</summary>
+    public TimeSpan ToolCallTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Concurrent connections one agent may hold (ADR 0003). <b>Default</b>: 16.</summary>
+    public int MaxConnectionsPerAgent { get; set; } = 16;
+
+    /// <summary>An agent session with no connection and no call in flight is passivated after this long. <b>Default</b>: 10 min.</summary>
+    public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often host metrics are sampled. <b>Default</b>: 5 s.</summary>
+    public TimeSpan MetricsInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The SQLite journal file.</summary>
+    public string SqlitePath => Path.Combine(DataDir, "kruxos.db");
+
+    /// <summary>The effective journal connection string.</summary>
+    public string JournalConnectionString => Persistence.ConnectionString
+        ?? (Persistence.Provider == PersistenceProvider.Sqlite
+            ? $"Data Source={SqlitePath};Pooling=True"
+            : throw new InvalidOperationException("KruxOS:Persistence:ConnectionString is required for PostgreSQL"));
+
+    /// <summary>Fails fast on settings that cannot work.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(DataDir)) throw new ArgumentException("KruxOS:DataDir must be set");
+        if (MaxConnectionsPerAgent < 1) throw new ArgumentException("KruxOS:MaxConnectionsPerAgent must be at least 1");
+        if (ToolCallTimeout <= TimeSpan.Zero) throw new ArgumentException("KruxOS:ToolCallTimeout must be positive");
+        if (UseClustering && Cluster.Port is < 0 or > 65535) throw new ArgumentException("KruxOS:Cluster:Port is out of range");
+        if (Persistence.Provider == PersistenceProvider.PostgreSql && string.IsNullOrWhiteSpace(Persistence.ConnectionString))
+            throw new ArgumentException("KruxOS:Persistence:ConnectionString is required for PostgreSQL");
+    }
+
+    private static string DefaultDataDir() =>
+        Environment.GetEnvironmentVariable("KRUXOS_DATA_DIR") is { Length: > 0 } env
+            ? env
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kruxos");
+}

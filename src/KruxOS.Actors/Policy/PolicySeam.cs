@@ -1,0 +1,41 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Capabilities;
+using KruxOS.Core.Errors;
+
+namespace KruxOS.Actors.Policy;
+
+/// <summary>The outcome of the "decide" stage of the pipeline for one call.</summary>
+/// <param name="Tier">The tier the call runs under.</param>
+/// <param name="Rule">The deciding rule (file and line, a system protection, or the definition default).</param>
+/// <param name="Reason">Why, in words.</param>
+/// <param name="Revision">The policy revision that decided.</param>
+/// <param name="Refusal">Set when the call must fail without running for a reason other than the tier (e.g. rate limited).</param>
+public sealed record PolicyVerdict(Tier Tier, string Rule, string Reason, string Revision, StructuredError? Refusal = null);
+
+/// <summary>One effective rule, as <c>agent.policy</c> reports it.</summary>
+public sealed record EffectiveRule(string Capability, Tier Tier, string Reason, string? RateLimit);
+
+/// <summary>The effective policy of a principal, as <c>agent.policy</c> reports it.</summary>
+public sealed record EffectivePolicy(string PolicyGroup, ImmutableArray<EffectiveRule> Rules, Tier DefaultTier);
+
+/// <summary>
+/// The "decide" seam of the pipeline. Implementations are pure with respect to their inputs: the
+/// per-agent rate state is owned by the agent's session entity and passed in and out.
+/// </summary>
+public interface IPolicySeam
+{
+    /// <summary>Decides a call. <paramref name="rateState"/> is the session's opaque rate ledger; the new one is returned.</summary>
+    PolicyVerdict Decide(Principal principal, CapabilityDefinition capability, JsonElement arguments, DateTimeOffset now,
+        object? rateState, out object? newRateState);
+
+    /// <summary>The tier a capability is shown with in tool listings (blocked ones are hidden).</summary>
+    Tier VisibleTier(Principal principal, CapabilityDefinition capability);
+
+    /// <summary>What <c>agent.policy</c> reports.</summary>
+    EffectivePolicy Effective(Principal principal, CapabilityRegistry registry);
+
+    /// <summary>Raised when the compiled policy changes, so connections can send <c>tools/list_changed</c>.</summary>
+    event Action? Changed;
+}

@@ -1,0 +1,52 @@
+using KruxOS.Core.Serialization;
+
+namespace KruxOS.Core.Identity;
+
+/// <summary>Marker for commands to the identity registry.</summary>
+public interface IIdentityCommand : IKruxMessage;
+
+/// <summary>
+/// Commands to the identity registry. Tokens are generated at the edge and only their hashes travel
+/// here; the time of the decision is carried by the command so the registry's state stays pure.
+/// </summary>
+public static class IdentityCommands
+{
+    [WireName("identity.create-agent.v1")]
+    public sealed record CreateAgent(string Name, string Purpose, string TokenHash, DateTimeOffset At) : IIdentityCommand;
+
+    [WireName("identity.rotate-agent.v1")]
+    public sealed record RotateAgentToken(string Name, string TokenHash, DateTimeOffset At) : IIdentityCommand;
+
+    [WireName("identity.revoke-agent.v1")]
+    public sealed record RevokeAgent(string Name, DateTimeOffset At) : IIdentityCommand;
+
+    [WireName("identity.restore-agent.v1")]
+    public sealed record RestoreAgent(string Name, string TokenHash, DateTimeOffset At) : IIdentityCommand;
+
+    [WireName("identity.create-user-token.v1")]
+    public sealed record CreateUserToken(string Id, string Label, string TokenHash, DateTimeOffset At) : IIdentityCommand;
+
+    [WireName("identity.revoke-user-token.v1")]
+    public sealed record RevokeUserToken(string Id, DateTimeOffset At) : IIdentityCommand;
+}
+
+/// <summary>Queries to the identity registry.</summary>
+public static class IdentityQueries
+{
+    /// <summary>Returns the whole <see cref="IdentityState"/>.</summary>
+    [WireName("identity.get-state.v1")]
+    public sealed record GetIdentities : IKruxMessage
+    {
+        public static readonly GetIdentities Instance = new();
+    }
+}
+
+/// <summary>Outcome codes of identity commands.</summary>
+public enum IdentityResultCode { Ok, NotFound, AlreadyExists, InvalidState, InvalidInput }
+
+/// <summary>The reply to every identity command.</summary>
+[WireName("identity.result.v1")]
+public sealed record IdentityResult(IdentityResultCode Code, string Message, AgentRecord? Agent = null, UserTokenRecord? UserToken = null) : IKruxMessage
+{
+    public bool IsOk => Code == IdentityResultCode.Ok;
+}

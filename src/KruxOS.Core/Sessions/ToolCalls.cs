@@ -1,0 +1,54 @@
+using System.Text.Json;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Capabilities;
+using KruxOS.Core.Errors;
+using KruxOS.Core.Serialization;
+
+namespace KruxOS.Core.Sessions;
+
+/// <summary>The client program on the other end of a connection, from MCP <c>clientInfo</c> or a bridge's attribution.</summary>
+[WireName("session.client-info.v1")]
+public sealed record ClientInfo(string Name, string Version) : IKruxMessage
+{
+    /// <summary>Used when the client did not say.</summary>
+    public static readonly ClientInfo Unknown = new("unknown", "");
+}
+
+/// <summary>
+/// One capability call as it enters the pipeline, after authentication and before any decision.
+/// </summary>
+/// <param name="Principal">Who calls (authenticated at the edge).</param>
+/// <param name="Agent">The agent whose session entity handles the call (for a user principal, the agent the bridge acts for).</param>
+/// <param name="SessionId">The connection's session id (<c>sess-…</c>).</param>
+/// <param name="RequestedName">The tool or capability name as sent (dotted, <c>__</c> or <c>_</c> form).</param>
+/// <param name="Arguments">The raw arguments object.</param>
+/// <param name="Client">Client attribution.</param>
+/// <param name="IdempotencyKey">Set by bridges so a re-sent call is answered from the record instead of running twice.</param>
+[WireName("session.tool-call.v1")]
+public sealed record ToolCall(
+    Principal Principal,
+    AgentName Agent,
+    string SessionId,
+    string RequestedName,
+    JsonElement Arguments,
+    ClientInfo Client,
+    string? IdempotencyKey = null) : IKruxMessage, IWithAgentName;
+
+/// <summary>The answer to a <see cref="ToolCall"/>: data on success, a structured error otherwise.</summary>
+[WireName("session.tool-call-result.v1")]
+public sealed record ToolCallResult(
+    string Capability,
+    JsonElement? Data,
+    StructuredError? Error,
+    Tier? Tier,
+    long DurationMicros) : IKruxMessage
+{
+    /// <summary>True when the call failed or was refused.</summary>
+    public bool IsError => Error is not null;
+
+    public static ToolCallResult Success(CapabilityName capability, JsonElement data, Tier tier, long durationMicros) =>
+        new(capability.Value, data, null, tier, durationMicros);
+
+    public static ToolCallResult Failure(string capability, StructuredError error, Tier? tier, long durationMicros) =>
+        new(capability, null, error, tier, durationMicros);
+}
