@@ -33,9 +33,27 @@ public readonly partial record struct AgentName
         return true;
     }
 
-    /// <summary>Parses a name known to be valid (from the journal); throws otherwise.</summary>
-    public static AgentName Parse(string text) =>
-        TryParse(text, out var name, out var reason) ? name : throw new FormatException(reason);
+    /// <summary>Prefix of the session key used for calls made with a user token (never a valid agent name: it has a dot).</summary>
+    public const string UserContextPrefix = "user.";
+
+    /// <summary>
+    /// The session key of the operator's own context for a user token id. It can never collide with an
+    /// agent, because agent names cannot contain a dot.
+    /// </summary>
+    public static AgentName UserContext(string userTokenId) =>
+        new(UserContextPrefix + new string(userTokenId.Where(c => char.IsAsciiLetterOrDigit(c) || c == '-').Take(64).ToArray()));
+
+    /// <summary>True for a <see cref="UserContext"/> key.</summary>
+    public bool IsUserContext => Value?.StartsWith(UserContextPrefix, StringComparison.Ordinal) == true;
+
+    /// <summary>Parses a name known to be valid (from the journal or the wire), including user-context keys; throws otherwise.</summary>
+    public static AgentName Parse(string text)
+    {
+        if (text.StartsWith(UserContextPrefix, StringComparison.Ordinal) && text.Length > UserContextPrefix.Length
+            && text.Length <= 80 && text[UserContextPrefix.Length..].All(c => char.IsAsciiLetterOrDigit(c) || c == '-'))
+            return new AgentName(text);
+        return TryParse(text, out var name, out var reason) ? name : throw new FormatException(reason);
+    }
 
     /// <inheritdoc />
     public override string ToString() => Value ?? string.Empty;

@@ -9,7 +9,7 @@ namespace KruxOS.Core.Serialization;
 public sealed class AgentNameJsonConverter : JsonConverter<AgentName>
 {
     public override AgentName Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-        AgentName.TryParse(reader.GetString(), out var n, out var why) ? n : throw new JsonException(why);
+        AgentName.Parse(reader.GetString() ?? throw new JsonException("agent name is null"));
 
     public override void Write(Utf8JsonWriter writer, AgentName value, JsonSerializerOptions options) => writer.WriteStringValue(value.Value);
 }

@@ -82,7 +82,8 @@ public sealed class SystemInfoHandler(NodeFacts facts, IdentityDirectory identit
         }
     }
 
-    internal static DriveInfo DiskOf(string path)
+    /// <summary>The drive holding a path (the mount with the longest matching prefix).</summary>
+    public static DriveInfo DiskOf(string path)
     {
         var full = Path.GetFullPath(path);
         // The drive whose mount point is the longest prefix of the data directory.

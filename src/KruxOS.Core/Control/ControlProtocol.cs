@@ -1,0 +1,66 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace KruxOS.Core.Control;
+
+/// <summary>
+/// The control-socket protocol between the <c>kruxos</c> CLI (or dashboard) and a gateway node:
+/// newline-delimited JSON over a Unix socket that only the gateway's owner (root on the appliance) can
+/// open. One request per line; one response line per request, except <c>watch</c>, which streams events.
+/// </summary>
+public static class ControlProtocol
+{
+    /// <summary>Longest accepted request line.</summary>
+    public const int MaxLineBytes = 1024 * 1024;
+
+    /// <summary>Method names.</summary>
+    public static class Methods
+    {
+        public const string Status = "status";
+        public const string Verify = "verify";
+        public const string AgentCreate = "agent.create";
+        public const string AgentList = "agent.list";
+        public const string AgentShow = "agent.show";
+        public const string AgentRotate = "agent.rotate";
+        public const string AgentRevoke = "agent.revoke";
+        public const string AgentRestore = "agent.restore";
+        public const string Kill = "session.kill";
+        public const string UserTokenCreate = "user-token.create";
+        public const string UserTokenList = "user-token.list";
+        public const string UserTokenRevoke = "user-token.revoke";
+        public const string Watch = "watch";
+    }
+
+    /// <summary>Builds a request line.</summary>
+    public static string Request(long id, string method, JsonObject? parameters = null) =>
+        new JsonObject { ["id"] = id, ["method"] = method, ["params"] = parameters ?? new JsonObject() }.ToJsonString();
+
+    /// <summary>Builds a success response line.</summary>
+    public static string Ok(JsonNode? id, JsonNode? result) =>
+        new JsonObject { ["id"] = id?.DeepClone(), ["ok"] = true, ["result"] = result }.ToJsonString(CoreJson.Options);
+
+    /// <summary>Builds a failure response line.</summary>
+    public static string Fail(JsonNode? id, string type, string message) =>
+        new JsonObject { ["id"] = id?.DeepClone(), ["ok"] = false, ["error"] = new JsonObject { ["type"] = type, ["message"] = message } }
+            .ToJsonString(CoreJson.Options);
+}
+
+/// <summary>A parsed response line.</summary>
+public sealed record ControlResponse(bool Ok, JsonNode? Result, string? ErrorType, string? ErrorMessage)
+{
+    /// <summary>Parses a response line; malformed lines become a failure.</summary>
+    public static ControlResponse Parse(string line)
+    {
+        try
+        {
+            var node = JsonNode.Parse(line) as JsonObject ?? throw new JsonException("not an object");
+            if (node["ok"]?.GetValue<bool>() == true) return new ControlResponse(true, node["result"], null, null);
+            var error = node["error"] as JsonObject;
+            return new ControlResponse(false, null, error?["type"]?.GetValue<string>() ?? "error", error?["message"]?.GetValue<string>() ?? "unknown error");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            return new ControlResponse(false, null, "protocol", $"malformed response from the gateway: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,229 @@
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Akka.Hosting;
+using KruxOS.Actors.Agents;
+using KruxOS.Actors.Capabilities;
+using KruxOS.Actors.Capabilities.InProcess;
+using KruxOS.Actors.Health;
+using KruxOS.Actors.Hosting;
+using KruxOS.Actors.Identity;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Control;
+using KruxOS.Core.Identity;
+using KruxOS.Gateway.Hosting;
+using static KruxOS.Core.Control.ControlProtocol;
+
+namespace KruxOS.Gateway.Control;
+
+/// <summary>
+/// Executes control-socket requests (everything the <c>kruxos</c> CLI does except streaming). Tokens are
+/// generated here, handed to the registry only as hashes, and returned to the caller exactly once.
+/// </summary>
+public sealed class ControlCommands(
+    IRequiredActor<IdentityRegistry> identity,
+    IRequiredActor<AgentSessionRegion> sessions,
+    IdentityDirectory directory,
+    CapabilityCatalog catalog,
+    HealthRegistry health,
+    NodeStatus status,
+    NodeFacts facts,
+    AgentActivity activity,
+    GatewaySettings gateway,
+    KruxOsSettings settings,
+    BoundAddresses addresses,
+    TimeProvider clock)
+{
+    private static readonly TimeSpan EdgeTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>Runs one request; returns the response line.</summary>
+    public async Task<string> ExecuteAsync(JsonNode? id, string method, JsonObject p, CancellationToken ct)
+    {
+        try
+        {
+            return method switch
+            {
+                Methods.Status => Ok(id, await StatusAsync(ct).ConfigureAwait(false)),
+                Methods.Verify => Ok(id, await VerifyAsync(ct).ConfigureAwait(false)),
+                Methods.AgentCreate => await CreateAgentAsync(id, p, ct).ConfigureAwait(false),
+                Methods.AgentList => Ok(id, new JsonObject { ["agents"] = new JsonArray([.. directory.Current.Agents.Values.Select(a => (JsonNode)AgentJson(a))]) }),
+                Methods.AgentShow => Show(id, p),
+                Methods.AgentRotate => await IssueAsync(id, p, (n, h) => new IdentityCommands.RotateAgentToken(n, h, clock.GetUtcNow()), ct).ConfigureAwait(false),
+                Methods.AgentRestore => await IssueAsync(id, p, (n, h) => new IdentityCommands.RestoreAgent(n, h, clock.GetUtcNow()), ct).ConfigureAwait(false),
+                Methods.AgentRevoke => await RevokeAsync(id, p, ct).ConfigureAwait(false),
+                Methods.Kill => await KillAsync(id, p, ct).ConfigureAwait(false),
+                Methods.UserTokenCreate => await CreateUserTokenAsync(id, p, ct).ConfigureAwait(false),
+                Methods.UserTokenList => Ok(id, new JsonObject { ["tokens"] = new JsonArray([.. directory.Current.UserTokens.Values.OrderBy(t => t.CreatedAt).Select(t => (JsonNode)TokenJson(t))]) }),
+                Methods.UserTokenRevoke => await RevokeUserTokenAsync(id, p, ct).ConfigureAwait(false),
+                _ => Fail(id, "unknown_method", $"unknown method '{method}'"),
+            };
+        }
+        catch (AskTimeoutException)
+        {
+            return Fail(id, "timeout", "the gateway did not answer in time; nothing is known to have changed");
+        }
+    }
+
+    private async Task<JsonObject> StatusAsync(CancellationToken ct)
+    {
+        var report = await health.RunAsync(ct).ConfigureAwait(false);
+        var agents = directory.Current.Agents.Values.ToList();
+        return new JsonObject
+        {
+            ["version"] = facts.Version,
+            ["uptime_seconds"] = (long)(clock.GetUtcNow() - facts.StartedAt).TotalSeconds,
+            ["data_dir"] = settings.DataDir,
+            ["gateway"] = new JsonObject { ["bind"] = gateway.Bind, ["port"] = addresses.GatewayPort, ["mcp"] = $"ws://{gateway.Bind}:{addresses.GatewayPort}/mcp" },
+            ["health_port"] = addresses.HealthPort,
+            ["user_api_port"] = addresses.UserApiPort,
+            ["clustering"] = settings.UseClustering,
+            ["health"] = report.Status.ToWire(),
+            ["services"] = new JsonArray([.. report.Services.Select(s => (JsonNode)new JsonObject { ["name"] = s.Name, ["status"] = s.Status.ToWire(), ["details"] = s.Message })]),
+            ["agents"] = new JsonObject
+            {
+                ["total"] = agents.Count,
+                ["active"] = agents.Count(a => a.Status == AgentStatus.Active),
+                ["revoked"] = agents.Count(a => a.Status == AgentStatus.Revoked),
+            },
+            ["active_sessions"] = await status.ActiveConnectionsAsync(ct).ConfigureAwait(false),
+            ["total_invocations"] = status.TotalInvocations,
+            ["capabilities"] = catalog.Registry.All.Length,
+            ["policy"] = "definitions",
+            ["approval_queue"] = new JsonObject { ["pending"] = 0 },
+        };
+    }
+
+    private async Task<JsonObject> VerifyAsync(CancellationToken ct)
+    {
+        var checks = new JsonArray();
+        void Check(string name, bool pass, string detail) => checks.Add(new JsonObject { ["name"] = name, ["pass"] = pass, ["detail"] = detail });
+
+        Check("gateway", addresses.GatewayPort > 0, $"MCP listening on {gateway.Bind}:{addresses.GatewayPort}");
+        Check("health", addresses.HealthPort > 0, $"Health listening on 127.0.0.1:{addresses.HealthPort}");
+        Check("user-api", addresses.UserApiPort > 0, $"User API listening on 127.0.0.1:{addresses.UserApiPort}");
+        Check("identities", directory.Ready.IsCompletedSuccessfully, $"{directory.Current.Agents.Count} agents, {directory.Current.UserTokens.Count} user tokens recovered");
+        var categories = catalog.Registry.Categories.Length;
+        Check("capabilities", catalog.Registry.All.Length > 0, $"{catalog.Registry.All.Length} capabilities across {categories} categories");
+        var probe = Path.Combine(settings.DataDir, ".verify-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await File.WriteAllTextAsync(probe, "ok", ct).ConfigureAwait(false);
+            File.Delete(probe);
+            Check("data-dir", true, $"{settings.DataDir} is writable");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Check("data-dir", false, $"{settings.DataDir} is not writable: {e.Message}");
+        }
+        var report = await health.RunAsync(ct).ConfigureAwait(false);
+        foreach (var s in report.Services) Check($"health:{s.Name}", s.Status != HealthStatus.Critical, $"{s.Status.ToWire()}: {s.Message}");
+        return new JsonObject { ["checks"] = checks, ["passed"] = checks.All(c => c!["pass"]!.GetValue<bool>()) };
+    }
+
+    private async Task<string> CreateAgentAsync(JsonNode? id, JsonObject p, CancellationToken ct)
+    {
+        var name = p["name"]?.GetValue<string>();
+        var purpose = p["purpose"]?.GetValue<string>() ?? "";
+        if (!AgentName.TryParse(name, out _, out var why)) return Fail(id, "invalid_input", why);
+        var token = TokenHashing.NewAgentToken();
+        var result = await AskIdentityAsync(new IdentityCommands.CreateAgent(name!, purpose, TokenHashing.Hash(token), clock.GetUtcNow()), ct).ConfigureAwait(false);
+        if (!result.IsOk) return Fail(id, result.Code.ToString(), result.Message);
+        var json = AgentJson(result.Agent!);
+        json["token"] = token;
+        return Ok(id, json);
+    }
+
+    private async Task<string> IssueAsync(JsonNode? id, JsonObject p, Func<string, string, IIdentityCommand> command, CancellationToken ct)
+    {
+        var name = p["name"]?.GetValue<string>() ?? "";
+        var token = TokenHashing.NewAgentToken();
+        var result = await AskIdentityAsync(command(name, TokenHashing.Hash(token)), ct).ConfigureAwait(false);
+        if (!result.IsOk) return Fail(id, result.Code.ToString(), result.Message);
+        var json = AgentJson(result.Agent!);
+        json["token"] = token;
+        return Ok(id, json);
+    }
+
+    private async Task<string> RevokeAsync(JsonNode? id, JsonObject p, CancellationToken ct)
+    {
+        var name = p["name"]?.GetValue<string>() ?? "";
+        var result = await AskIdentityAsync(new IdentityCommands.RevokeAgent(name, clock.GetUtcNow()), ct).ConfigureAwait(false);
+        return result.IsOk ? Ok(id, AgentJson(result.Agent!)) : Fail(id, result.Code.ToString(), result.Message);
+    }
+
+    private async Task<string> KillAsync(JsonNode? id, JsonObject p, CancellationToken ct)
+    {
+        var name = p["name"]?.GetValue<string>();
+        if (!AgentName.TryParse(name, out var agent, out var why)) return Fail(id, "invalid_input", why);
+        if (!directory.Current.Agents.ContainsKey(agent.Value)) return Fail(id, "NotFound", $"agent '{agent}' not found");
+        var region = await sessions.GetAsync(ct).ConfigureAwait(false);
+        var result = await region.Ask<AgentSessionReplies.TerminateResult>(new AgentSessionCommands.Terminate(agent, "killed by operator"), EdgeTimeout, ct).ConfigureAwait(false);
+        return Ok(id, new JsonObject { ["agent"] = result.Agent, ["connections_closed"] = result.ConnectionsClosed });
+    }
+
+    private async Task<string> CreateUserTokenAsync(JsonNode? id, JsonObject p, CancellationToken ct)
+    {
+        var label = p["label"]?.GetValue<string>() ?? "";
+        var token = TokenHashing.NewUserToken();
+        var result = await AskIdentityAsync(new IdentityCommands.CreateUserToken(Guid.NewGuid().ToString(), label, TokenHashing.Hash(token), clock.GetUtcNow()), ct).ConfigureAwait(false);
+        if (!result.IsOk) return Fail(id, result.Code.ToString(), result.Message);
+        var json = TokenJson(result.UserToken!);
+        json["token"] = token;
+        return Ok(id, json);
+    }
+
+    private async Task<string> RevokeUserTokenAsync(JsonNode? id, JsonObject p, CancellationToken ct)
+    {
+        var tokenId = p["id"]?.GetValue<string>() ?? "";
+        var result = await AskIdentityAsync(new IdentityCommands.RevokeUserToken(tokenId, clock.GetUtcNow()), ct).ConfigureAwait(false);
+        return result.IsOk ? Ok(id, TokenJson(result.UserToken!)) : Fail(id, result.Code.ToString(), result.Message);
+    }
+
+    private string Show(JsonNode? id, JsonObject p)
+    {
+        var name = p["name"]?.GetValue<string>() ?? "";
+        if (!directory.Current.Agents.TryGetValue(name, out var agent)) return Fail(id, "NotFound", $"agent '{name}' not found");
+        var json = AgentJson(agent);
+        json["workspace_path"] = Workspace.AgentPath;
+        json["token_issued_at"] = agent.TokenIssuedAt?.ToString("O");
+        json["revoked_at"] = agent.RevokedAt?.ToString("O");
+        return Ok(id, json);
+    }
+
+    private async Task<IdentityResult> AskIdentityAsync(IIdentityCommand command, CancellationToken ct)
+    {
+        var registry = await identity.GetAsync(ct).ConfigureAwait(false);
+        return await registry.Ask<IdentityResult>(command, EdgeTimeout, ct).ConfigureAwait(false);
+    }
+
+    private JsonObject AgentJson(AgentRecord a)
+    {
+        var act = activity.Of(a.Name);
+        return new JsonObject
+        {
+            ["name"] = a.Name,
+            ["purpose"] = a.Purpose,
+            ["status"] = a.Status == AgentStatus.Revoked ? "revoked" : act.OpenSessions > 0 ? "active" : "idle",
+            ["created_at"] = a.CreatedAt.ToString("O"),
+            ["last_connected"] = act.LastConnected?.ToString("O"),
+            ["open_sessions"] = act.OpenSessions,
+            ["invocations"] = act.Invocations,
+        };
+    }
+
+    private static JsonObject TokenJson(UserTokenRecord t) => new()
+    {
+        ["id"] = t.Id,
+        ["label"] = t.Label,
+        ["status"] = t.Status == UserTokenStatus.Active ? "active" : "revoked",
+        ["created_at"] = t.CreatedAt.ToString("O"),
+        ["revoked_at"] = t.RevokedAt?.ToString("O"),
+    };
+}
+
+/// <summary>The ports the listeners actually bound (they may be chosen at runtime).</summary>
+public sealed class BoundAddresses
+{
+    public int GatewayPort { get; set; }
+    public int UserApiPort { get; set; }
+    public int HealthPort { get; set; }
+}

@@ -1,0 +1,149 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Akka.Actor;
+using KruxOS.Actors.Hosting;
+using KruxOS.Core;
+using KruxOS.Core.Control;
+using KruxOS.Core.Supervision;
+using KruxOS.Gateway.Hosting;
+
+namespace KruxOS.Gateway.Control;
+
+/// <summary>
+/// Serves the control socket: a Unix socket created with mode 0600 whose peers must be the gateway's own
+/// uid or root (checked with <c>SO_PEERCRED</c> on every connection). Requests are newline-delimited
+/// JSON; <c>watch</c> turns the connection into a stream of supervision events.
+/// </summary>
+public sealed partial class ControlSocketServer(
+    ControlCommands commands,
+    GatewaySettings gateway,
+    KruxOsSettings settings,
+    ActorSystem system,
+    ILogger<ControlSocketServer> log) : BackgroundService
+{
+    private Socket? _listener;
+
+    /// <summary>The socket path.</summary>
+    public string SocketPath => gateway.ControlSocketPath(settings.DataDir);
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var path = SocketPath;
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        if (File.Exists(path)) File.Delete(path);
+        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        _listener.Bind(new UnixDomainSocketEndPoint(path));
+        PeerCredentials.ChangeMode(path, Convert.ToUInt32("600", 8));
+        _listener.Listen(64);
+        LogListening(path);
+        var ownUid = PeerCredentials.OwnUid();
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var client = await _listener.AcceptAsync(stoppingToken).ConfigureAwait(false);
+                _ = Task.Run(() => ServeAsync(client, ownUid, stoppingToken), stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
+        finally
+        {
+            _listener.Dispose();
+            try { File.Delete(path); } catch (IOException) { }
+        }
+    }
+
+    private async Task ServeAsync(Socket client, uint ownUid, CancellationToken stoppingToken)
+    {
+        using var _ = client;
+        await using var stream = new NetworkStream(client, ownsSocket: false);
+        await using var writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+        uint peer;
+        try { peer = PeerCredentials.PeerUid(client); }
+        catch (SocketException) { return; }
+        if (peer != 0 && peer != ownUid)
+        {
+            LogRefused(peer);
+            await writer.WriteLineAsync(ControlProtocol.Fail(null, "forbidden", "the control socket is for the gateway's owner only")).ConfigureAwait(false);
+            return;
+        }
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            string? line;
+            try { line = await reader.ReadLineAsync(stoppingToken).ConfigureAwait(false); }
+            catch (IOException) { return; }
+            if (line is null) return;
+            if (line.Length > ControlProtocol.MaxLineBytes)
+            {
+                await writer.WriteLineAsync(ControlProtocol.Fail(null, "too_large", "request line too long")).ConfigureAwait(false);
+                return;
+            }
+            JsonObject request;
+            try { request = JsonNode.Parse(line) as JsonObject ?? throw new JsonException("not an object"); }
+            catch (JsonException e)
+            {
+                await writer.WriteLineAsync(ControlProtocol.Fail(null, "parse_error", e.Message)).ConfigureAwait(false);
+                continue;
+            }
+            var id = request["id"];
+            var method = request["method"]?.GetValue<string>() ?? "";
+            var p = request["params"] as JsonObject ?? new JsonObject();
+            if (method == ControlProtocol.Methods.Watch)
+            {
+                await StreamEventsAsync(writer, id, p, stoppingToken).ConfigureAwait(false);
+                return;
+            }
+            var response = await commands.ExecuteAsync(id, method, p, stoppingToken).ConfigureAwait(false);
+            try { await writer.WriteLineAsync(response).ConfigureAwait(false); }
+            catch (IOException) { return; }
+        }
+    }
+
+    private async Task StreamEventsAsync(StreamWriter writer, JsonNode? id, JsonObject p, CancellationToken ct)
+    {
+        var agent = p["agent"]?.GetValue<string>();
+        var types = (p["types"]?.GetValue<string>() ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+        var channel = Channel.CreateBounded<SupervisionEvent>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropOldest });
+        var forwarder = system.ActorOf(Props.Create(() => new EventForwarder(channel.Writer)));
+        system.EventStream.Subscribe(forwarder, typeof(SupervisionEvent));
+        try
+        {
+            await writer.WriteLineAsync(ControlProtocol.Ok(id, new JsonObject { ["watching"] = true })).ConfigureAwait(false);
+            await foreach (var e in channel.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                if (agent is not null && e.Agent != agent) continue;
+                if (types.Count > 0 && !types.Contains(e.Type)) continue;
+                await writer.WriteLineAsync(JsonSerializer.Serialize(new
+                {
+                    type = e.Type,
+                    timestamp = e.Timestamp.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
+                    agent = e.Agent,
+                    session_id = e.SessionId,
+                    data = e.Data,
+                }, CoreJson.Options)).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException) { }
+        finally
+        {
+            system.EventStream.Unsubscribe(forwarder);
+            system.Stop(forwarder);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Control socket listening on {Path}")]
+    private partial void LogListening(string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Control socket refused a peer with uid {Uid}")]
+    private partial void LogRefused(uint uid);
+
+    private sealed class EventForwarder : ReceiveActor
+    {
+        public EventForwarder(ChannelWriter<SupervisionEvent> writer) => Receive<SupervisionEvent>(e => writer.TryWrite(e));
+    }
+}

@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using System.Security.Claims;
+using Akka.Actor;
+using Akka.Hosting;
+using KruxOS.Actors.Connections;
+using KruxOS.Actors.Hosting;
+using KruxOS.Core.Errors;
+using KruxOS.Core.Sessions;
+using KruxOS.Gateway.Auth;
+using KruxOS.Gateway.Mcp;
+using ModelContextProtocol.AspNetCore;
+using ModelContextProtocol.Server;
+
+namespace KruxOS.Gateway.Endpoints;
+
+/// <summary>
+/// MCP Streamable HTTP on <c>/mcp</c> (POST, GET for the server stream, DELETE). Every request is
+/// authenticated; each SDK session gets a connection actor like a WebSocket does, and is ended when the
+/// agent is revoked or killed.
+/// </summary>
+public sealed class StreamableHttpSessions(
+    McpSessionFactory sessions,
+    IRequiredActor<ConnectionRegistry> connections)
+{
+    /// <summary>Where the authentication middleware leaves the caller for the session callbacks.</summary>
+    public const string CallerItem = "kruxos.caller";
+
+    private readonly ConcurrentDictionary<McpServerOptions, Binding> _bindings = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Configures the SDK's HTTP transport.</summary>
+    public void Configure(HttpServerTransportOptions options)
+    {
+        options.Stateless = false;
+        options.ConfigureSessionOptions = ConfigureSessionAsync;
+        // RunSessionHandler is marked experimental, but it is the only hook that tells us when an HTTP MCP
+        // session ends; without it every HTTP session would leak its connection actor.
+#pragma warning disable MCPEXP002
+        options.RunSessionHandler = RunSessionAsync;
+#pragma warning restore MCPEXP002
+    }
+
+    /// <summary>Authenticates a request to <c>/mcp</c>; on success the caller is stored for the session callbacks.</summary>
+    public static async Task<bool> AuthenticateAsync(HttpContext http, Authenticator authenticator)
+    {
+        var auth = authenticator.Authenticate(http, allowUserTokens: true);
+        if (!auth.Succeeded)
+        {
+            await HttpErrors.WriteAsync(http, auth.StatusCode, auth.Error!).ConfigureAwait(false);
+            return false;
+        }
+        var caller = auth.Caller!;
+        http.Items[CallerItem] = caller;
+        // The SDK binds each session to the user that created it; later requests must be the same principal.
+        http.User = new ClaimsPrincipal(new ClaimsIdentity(
+            [new Claim(ClaimTypes.NameIdentifier, caller.Principal.ToString()), new Claim(ClaimTypes.Name, caller.Principal.Name)], "kruxos"));
+        return true;
+    }
+
+    private async Task ConfigureSessionAsync(HttpContext http, McpServerOptions options, CancellationToken ct)
+    {
+        var caller = (AuthenticatedCaller)http.Items[CallerItem]!;
+        var sessionId = SessionIds.New();
+        var stop = new CancellationTokenSource();
+        var registry = await connections.GetAsync(ct).ConfigureAwait(false);
+        var opened = await registry.Ask<ConnectionMessages.Opened>(
+            new ConnectionMessages.Open(new ConnectionSpec(caller.Principal, caller.Agent!.Value, sessionId, ClientInfo.Unknown, new SessionControl(stop))),
+            TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+        sessions.Configure(options, new McpSessionBinding(caller, sessionId, opened.Connection));
+        _bindings[options] = new Binding(opened.Connection, stop);
+    }
+
+    private async Task RunSessionAsync(HttpContext http, McpServer server, CancellationToken ct)
+    {
+        if (!_bindings.TryRemove(server.ServerOptions, out var binding))
+        {
+            await server.RunAsync(ct).ConfigureAwait(false);
+            return;
+        }
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, binding.Stop.Token);
+        using var toolChanges = sessions.NotifyToolChanges(server);
+        try
+        {
+            await server.RunAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested) { }
+        finally
+        {
+            binding.Connection.Tell(PoisonPill.Instance);
+            binding.Stop.Dispose();
+        }
+    }
+
+    private sealed record Binding(IActorRef Connection, CancellationTokenSource Stop);
+
+    private sealed class SessionControl(CancellationTokenSource stop) : IConnectionControl
+    {
+        public void Close(StructuredError reason)
+        {
+            try { stop.Cancel(); }
+            catch (ObjectDisposedException) { }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using System.Net.WebSockets;
+using Akka.Actor;
+using Akka.Hosting;
+using KruxOS.Actors.Connections;
+using KruxOS.Actors.Hosting;
+using KruxOS.Core.Errors;
+using KruxOS.Core.Sessions;
+using KruxOS.Gateway.Auth;
+using KruxOS.Gateway.Hosting;
+using KruxOS.Gateway.Mcp;
+using KruxOS.Gateway.Transport;
+using ModelContextProtocol.Server;
+
+namespace KruxOS.Gateway.Endpoints;
+
+/// <summary>
+/// MCP over WebSocket on <c>/mcp</c>, <c>/</c> and <c>/ws</c>: authenticate the upgrade, refuse foreign
+/// origins, open a connection actor, and run one SDK server over the socket until either side closes.
+/// </summary>
+public sealed partial class WebSocketEndpoint(
+    Authenticator authenticator,
+    McpSessionFactory sessions,
+    IRequiredActor<ConnectionRegistry> connections,
+    GatewaySettings settings,
+    ILoggerFactory loggers,
+    IServiceProvider services)
+{
+    /// <summary>The paths that accept WebSocket upgrades.</summary>
+    public static readonly string[] Paths = ["/mcp", "/", "/ws"];
+
+    private readonly ILogger _log = loggers.CreateLogger<WebSocketEndpoint>();
+
+    /// <summary>Handles one upgrade request.</summary>
+    public async Task HandleAsync(HttpContext http)
+    {
+        if (!OriginAllowed(http))
+        {
+            await HttpErrors.WriteAsync(http, StatusCodes.Status403Forbidden,
+                StructuredError.Create("auth.origin_refused", "WebSocket connections from this Origin are not allowed.")
+                    .WithRecovery("use_allowed_origin", "Connect from the gateway host, loopback, or an origin the operator allows.")).ConfigureAwait(false);
+            return;
+        }
+        var auth = authenticator.Authenticate(http, allowUserTokens: true);
+        if (!auth.Succeeded)
+        {
+            await HttpErrors.WriteAsync(http, auth.StatusCode, auth.Error!).ConfigureAwait(false);
+            return;
+        }
+        var caller = auth.Caller!;
+        var subprotocol = http.WebSockets.WebSocketRequestedProtocols.Contains("mcp") ? "mcp" : null;
+        using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            SubProtocol = subprotocol,
+            KeepAliveInterval = settings.KeepAliveInterval,
+            KeepAliveTimeout = settings.KeepAliveTimeout,
+        }).ConfigureAwait(false);
+
+        var sessionId = SessionIds.New();
+        await using var transport = new WebSocketServerTransport(socket, sessionId, loggers);
+        var control = new SocketControl(transport);
+        var registry = await connections.GetAsync(http.RequestAborted).ConfigureAwait(false);
+        var opened = await registry.Ask<ConnectionMessages.Opened>(
+            new ConnectionMessages.Open(new ConnectionSpec(caller.Principal, caller.Agent!.Value, sessionId, ClientInfo.Unknown, control)),
+            TimeSpan.FromSeconds(10), http.RequestAborted).ConfigureAwait(false);
+        LogOpened(caller.Principal.ToString(), sessionId);
+        try
+        {
+            var options = new McpServerOptions();
+            sessions.Configure(options, new McpSessionBinding(caller, sessionId, opened.Connection));
+            await using var server = McpServer.Create(transport, options, loggers, services);
+            using var toolChanges = sessions.NotifyToolChanges(server);
+            transport.Start();
+            var run = server.RunAsync(http.RequestAborted);
+            await Task.WhenAny(run, transport.Completion).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested) { }
+        finally
+        {
+            opened.Connection.Tell(PoisonPill.Instance);
+            LogClosed(sessionId);
+        }
+    }
+
+    private bool OriginAllowed(HttpContext http)
+    {
+        var origin = http.Request.Headers.Origin.ToString();
+        if (string.IsNullOrEmpty(origin)) return true; // non-browser clients send no Origin
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri)) return false;
+        if (uri.IsLoopback) return true;
+        if (string.Equals(uri.Authority, http.Request.Host.Value, StringComparison.OrdinalIgnoreCase)) return true;
+        return settings.AllowedOrigins.Any(o => string.Equals(o.TrimEnd('/'), origin.TrimEnd('/'), StringComparison.OrdinalIgnoreCase));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "WebSocket session {SessionId} opened for {Principal}")]
+    private partial void LogOpened(string principal, string sessionId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "WebSocket session {SessionId} closed")]
+    private partial void LogClosed(string sessionId);
+
+    private sealed class SocketControl(WebSocketServerTransport transport) : IConnectionControl
+    {
+        public void Close(StructuredError reason) =>
+            _ = transport.CloseAsync(WebSocketCloseStatus.PolicyViolation, $"{reason.ErrorType}: {reason.Message}");
+    }
+}

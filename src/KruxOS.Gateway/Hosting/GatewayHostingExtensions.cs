@@ -1,0 +1,148 @@
+using System.Net;
+using Akka.Hosting;
+using KruxOS.Actors.Health;
+using KruxOS.Actors.Hosting;
+using KruxOS.Actors.Identity;
+using KruxOS.Gateway.Auth;
+using KruxOS.Gateway.Control;
+using KruxOS.Gateway.Endpoints;
+using KruxOS.Gateway.Mcp;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace KruxOS.Gateway.Hosting;
+
+/// <summary>Composition of the gateway host: settings, listeners, services and endpoints.</summary>
+public static class GatewayHostingExtensions
+{
+    /// <summary>Command-line flags and the configuration keys they set.</summary>
+    public static readonly IReadOnlyDictionary<string, string> FlagMappings = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["--data-dir"] = "KruxOS:DataDir",
+        ["--gateway-port"] = "Gateway:Port",
+        ["--user-api-port"] = "Gateway:UserApiPort",
+        ["--health-port"] = "Gateway:HealthPort",
+        ["--bind"] = "Gateway:Bind",
+        ["--control-socket"] = "Gateway:ControlSocket",
+        ["--cluster"] = "KruxOS:UseClustering",
+        ["--cluster-port"] = "KruxOS:Cluster:Port",
+        ["--cluster-host"] = "KruxOS:Cluster:Hostname",
+    };
+
+    /// <summary>Plain environment variables and the configuration keys they set (below flags, above appsettings).</summary>
+    public static readonly IReadOnlyDictionary<string, string> EnvironmentMappings = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["KRUXOS_DATA_DIR"] = "KruxOS:DataDir",
+        ["KRUXOS_GATEWAY_PORT"] = "Gateway:Port",
+        ["KRUXOS_USER_API_PORT"] = "Gateway:UserApiPort",
+        ["KRUXOS_HEALTH_PORT"] = "Gateway:HealthPort",
+        ["KRUXOS_BIND"] = "Gateway:Bind",
+        ["KRUXOS_CONTROL_SOCKET"] = "Gateway:ControlSocket",
+    };
+
+    /// <summary>Adds the configuration layers: appsettings → <c>KRUXOS_</c> environment → flags.</summary>
+    public static void AddKruxOsConfiguration(this ConfigurationManager configuration, string[] args)
+    {
+        configuration.AddEnvironmentVariables("KRUXOS_");
+        var aliases = EnvironmentMappings
+            .Select(kv => (Key: kv.Value, Value: Environment.GetEnvironmentVariable(kv.Key)))
+            .Where(kv => !string.IsNullOrEmpty(kv.Value))
+            .ToDictionary(kv => kv.Key, kv => kv.Value);
+        configuration.AddInMemoryCollection(aliases);
+        configuration.AddCommandLine(args, FlagMappings.ToDictionary());
+    }
+
+    /// <summary>Binds and validates settings, configures Kestrel's three listeners and registers every service.</summary>
+    public static WebApplicationBuilder AddKruxOsGateway(this WebApplicationBuilder builder)
+    {
+        var kruxos = builder.Configuration.GetSection("KruxOS").Get<KruxOsSettings>() ?? new KruxOsSettings();
+        var gateway = builder.Configuration.GetSection("Gateway").Get<GatewaySettings>() ?? new GatewaySettings();
+        gateway.Validate();
+        if (gateway.CallTimeout <= kruxos.ToolCallTimeout) gateway.CallTimeout = kruxos.ToolCallTimeout + TimeSpan.FromSeconds(15);
+
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = JsonRpcEndpoint.MaxBodyBytes;
+            k.Listen(ParseBind(gateway.Bind), gateway.Port, o => Listeners.Tag(o, Listener.Gateway));
+            k.Listen(IPAddress.Loopback, gateway.UserApiPort, o => Listeners.Tag(o, Listener.UserApi));
+            k.Listen(IPAddress.Loopback, gateway.HealthPort, o => Listeners.Tag(o, Listener.Health));
+        });
+
+        var services = builder.Services;
+        services.AddSingleton(gateway);
+        services.AddSingleton<BoundAddresses>();
+        services.AddKruxOsActors(kruxos);
+        services.AddSingleton<Authenticator>();
+        services.AddSingleton<ToolCatalogView>();
+        services.AddSingleton<McpSessionFactory>();
+        services.AddSingleton<WebSocketEndpoint>();
+        services.AddSingleton<StreamableHttpSessions>();
+        services.AddSingleton<JsonRpcEndpoint>();
+        services.AddSingleton<NodeStatus>();
+        services.AddSingleton<AgentActivity>();
+        services.AddSingleton<ControlCommands>();
+        services.AddHostedService<ControlSocketServer>();
+        services.AddHostedService<BootstrapService>();
+        services.AddMcpServer().WithHttpTransport(o => { }); // per-session options are supplied in MapKruxOs
+        services.AddOptions<ModelContextProtocol.AspNetCore.HttpServerTransportOptions>()
+            .PostConfigure<StreamableHttpSessions>((o, sessions) => sessions.Configure(o));
+        return builder;
+    }
+
+    /// <summary>Maps every endpoint on its listener and wires start-up bookkeeping.</summary>
+    public static WebApplication MapKruxOs(this WebApplication app)
+    {
+        app.Lifetime.ApplicationStarted.Register(() => RecordBoundPorts(app));
+        var health = app.Services.GetRequiredService<HealthRegistry>();
+        var identities = app.Services.GetRequiredService<IdentityDirectory>();
+        health.Register("gateway", _ => ValueTask.FromResult(HealthCheckResult.Healthy("accepting connections")));
+        health.Register("identity-store", _ => ValueTask.FromResult(identities.Ready.IsCompletedSuccessfully
+            ? HealthCheckResult.Healthy($"{identities.Current.Agents.Count} agents")
+            : HealthCheckResult.Critical("identity journal not recovered yet")));
+        app.Services.GetRequiredService<NodeStatus>().Start();
+        app.Services.GetRequiredService<AgentActivity>().Start(app.Services.GetRequiredService<Akka.Actor.ActorSystem>());
+
+        app.UseWebSockets();
+        app.Use(async (http, next) =>
+        {
+            if (http.WebSockets.IsWebSocketRequest && Listeners.Of(http) == Listener.Gateway && WebSocketEndpoint.Paths.Contains(http.Request.Path.Value))
+            {
+                await http.RequestServices.GetRequiredService<WebSocketEndpoint>().HandleAsync(http).ConfigureAwait(false);
+                return;
+            }
+            await next(http).ConfigureAwait(false);
+        });
+        app.UseRouting();
+        app.UseListenerGuard();
+        app.Use(async (http, next) =>
+        {
+            // Streamable HTTP MCP: authenticate every request before the SDK sees it.
+            if (Listeners.Of(http) == Listener.Gateway && http.Request.Path.StartsWithSegments("/mcp")
+                && !await StreamableHttpSessions.AuthenticateAsync(http, http.RequestServices.GetRequiredService<Authenticator>()).ConfigureAwait(false))
+                return;
+            await next(http).ConfigureAwait(false);
+        });
+        app.MapMcp("/mcp").On(Listener.Gateway);
+        app.MapPost("/rpc", (HttpContext http, JsonRpcEndpoint rpc) => rpc.HandleAsync(http)).On(Listener.Gateway);
+        app.MapHealth();
+        app.MapUserApi();
+        return app;
+    }
+
+    private static void RecordBoundPorts(WebApplication app)
+    {
+        var bound = app.Services.GetRequiredService<BoundAddresses>();
+        var gateway = app.Services.GetRequiredService<GatewaySettings>();
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        var ports = addresses.Select(a => new Uri(a.Replace("*", "localhost", StringComparison.Ordinal)).Port).ToList();
+        // Kestrel reports addresses in listen order: gateway, user API, health.
+        bound.GatewayPort = ports.ElementAtOrDefault(0) is > 0 and var g ? g : gateway.Port;
+        bound.UserApiPort = ports.ElementAtOrDefault(1) is > 0 and var u ? u : gateway.UserApiPort;
+        bound.HealthPort = ports.ElementAtOrDefault(2) is > 0 and var h ? h : gateway.HealthPort;
+        app.Logger.LogInformation("KruxOS gateway listening: MCP {Bind}:{Gateway}, User API 127.0.0.1:{UserApi}, health 127.0.0.1:{Health}",
+            gateway.Bind, bound.GatewayPort, bound.UserApiPort, bound.HealthPort);
+    }
+
+    private static IPAddress ParseBind(string bind) => bind == "localhost" ? IPAddress.Loopback : IPAddress.Parse(bind);
+}

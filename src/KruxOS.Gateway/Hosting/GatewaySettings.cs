@@ -1,0 +1,54 @@
+namespace KruxOS.Gateway.Hosting;
+
+/// <summary>
+/// Listener settings of the gateway, bound from the <c>Gateway</c> configuration section
+/// (appsettings, <c>KRUXOS_GATEWAY__…</c> environment variables, or flags such as <c>--gateway-port</c>).
+/// </summary>
+public sealed class GatewaySettings
+{
+    /// <summary>Address the MCP port binds to. <b>Default</b>: 127.0.0.1 (the appliance uses 0.0.0.0).</summary>
+    public string Bind { get; set; } = "127.0.0.1";
+
+    /// <summary>MCP (WebSocket + Streamable HTTP) and JSON-RPC port. <b>Default</b>: 7700. 0 picks a free port.</summary>
+    public int Port { get; set; } = 7700;
+
+    /// <summary>User API port, always on loopback. <b>Default</b>: 7703.</summary>
+    public int UserApiPort { get; set; } = 7703;
+
+    /// <summary>Health port, always on loopback. <b>Default</b>: 7704.</summary>
+    public int HealthPort { get; set; } = 7704;
+
+    /// <summary>Control socket path. <b>Default</b>: <c>$KRUXOS_CONTROL_SOCKET</c> or <c>{DataDir}/run/control.sock</c>.</summary>
+    public string? ControlSocket { get; set; }
+
+    /// <summary>Extra origins allowed to open WebSockets (besides the gateway's own host and loopback). <b>Default</b>: none.</summary>
+    public List<string> AllowedOrigins { get; set; } = [];
+
+    /// <summary>Longest an edge waits for a call's result. <b>Default</b>: 60 s.</summary>
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>WebSocket ping interval. <b>Default</b>: 30 s.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Drop a WebSocket when no pong arrives within this long after a ping. <b>Default</b>: 10 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Print the first-start admin token to standard output. <b>Default</b>: true.</summary>
+    public bool PrintBootstrapToken { get; set; } = true;
+
+    /// <summary>The effective control socket path.</summary>
+    public string ControlSocketPath(string dataDir) =>
+        ControlSocket is { Length: > 0 } explicitPath ? explicitPath
+        : Environment.GetEnvironmentVariable("KRUXOS_CONTROL_SOCKET") is { Length: > 0 } env ? env
+        : Path.Combine(dataDir, "run", "control.sock");
+
+    /// <summary>Fails fast on settings that cannot work.</summary>
+    public void Validate()
+    {
+        foreach (var (name, port) in new[] { ("Port", Port), ("UserApiPort", UserApiPort), ("HealthPort", HealthPort) })
+            if (port is < 0 or > 65535) throw new ArgumentException($"Gateway:{name} {port} is out of range");
+        if (!System.Net.IPAddress.TryParse(Bind, out _) && Bind != "localhost")
+            throw new ArgumentException($"Gateway:Bind '{Bind}' is not an IP address");
+        if (CallTimeout <= TimeSpan.Zero) throw new ArgumentException("Gateway:CallTimeout must be positive");
+    }
+}

@@ -1,0 +1,68 @@
+using System.Globalization;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Hosting;
+using KruxOS.Actors.Capabilities.InProcess;
+using KruxOS.Actors.Connections;
+using KruxOS.Actors.Hosting;
+using KruxOS.Core.Supervision;
+
+namespace KruxOS.Gateway.Hosting;
+
+/// <summary>
+/// Live counters of this node for status and health output: open connections (asked of the connection
+/// parent), invocations since start (counted from the supervision stream), load and disk.
+/// </summary>
+public sealed class NodeStatus(IRequiredActor<ConnectionRegistry> connections, NodeFacts facts, ActorSystem system)
+{
+    private long _invocations;
+    private int _subscribed;
+
+    /// <summary>Capability calls since this node started.</summary>
+    public long TotalInvocations => Interlocked.Read(ref _invocations);
+
+    /// <summary>Starts counting (idempotent).</summary>
+    public void Start()
+    {
+        if (Interlocked.Exchange(ref _subscribed, 1) == 1) return;
+        var counter = system.ActorOf(Props.Create(() => new InvocationCounter(this)), "node-status-counter");
+        system.EventStream.Subscribe(counter, typeof(SupervisionEvent));
+    }
+
+    /// <summary>Open MCP connections on this node.</summary>
+    public async Task<int> ActiveConnectionsAsync(CancellationToken ct)
+    {
+        var parent = await connections.GetAsync(ct).ConfigureAwait(false);
+        return await parent.Ask<int>(ConnectionMessages.Count.Instance, TimeSpan.FromSeconds(2), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>1, 5 and 15 minute load averages (zeros where unavailable).</summary>
+    public double[] LoadAverage()
+    {
+        try
+        {
+            var parts = File.ReadAllText("/proc/loadavg").Split(' ');
+            return [.. parts.Take(3).Select(p => double.Parse(p, CultureInfo.InvariantCulture))];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return [0, 0, 0];
+        }
+    }
+
+    /// <summary>Size and free space of the data partition.</summary>
+    public (long Total, long Available) Disk()
+    {
+        var drive = Actors.Capabilities.InProcess.SystemInfoHandler.DiskOf(facts.DataDirectory);
+        return (drive.TotalSize, drive.AvailableFreeSpace);
+    }
+
+    private sealed class InvocationCounter : ReceiveActor
+    {
+        public InvocationCounter(NodeStatus status) =>
+            Receive<SupervisionEvent>(e =>
+            {
+                if (e.Type == SupervisionEventTypes.CapabilityInvoked) Interlocked.Increment(ref status._invocations);
+            });
+    }
+}

@@ -1,0 +1,101 @@
+using Akka.Actor;
+using KruxOS.Actors.Connections;
+using KruxOS.Actors.Policy;
+using KruxOS.Core.Errors;
+using KruxOS.Core.Sessions;
+using KruxOS.Gateway.Auth;
+using KruxOS.Gateway.Hosting;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace KruxOS.Gateway.Mcp;
+
+/// <summary>One MCP session's binding to the actor system: who it is and its connection actor.</summary>
+public sealed record McpSessionBinding(AuthenticatedCaller Caller, string SessionId, IActorRef Connection);
+
+/// <summary>
+/// Builds the MCP server options of one session, for both transports. The SDK owns the protocol; the
+/// handlers here only translate <c>tools/list</c> and <c>tools/call</c> into the actor pipeline
+/// (Ask at the edge, with an explicit timeout and the request's cancellation token).
+/// </summary>
+public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam policy, GatewaySettings settings, ILoggerFactory loggers)
+{
+    /// <summary>The server name reported in <c>initialize</c>.</summary>
+    public const string ServerName = "kruxos-gateway";
+
+    /// <summary>The server version reported in <c>initialize</c>.</summary>
+    public const string ServerVersion = "1.0.0";
+
+    private readonly ILogger _log = loggers.CreateLogger<McpSessionFactory>();
+
+    /// <summary>Fills <paramref name="options"/> for a session.</summary>
+    public void Configure(McpServerOptions options, McpSessionBinding binding)
+    {
+        options.ServerInfo = new Implementation { Name = ServerName, Version = ServerVersion };
+        options.Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = true } };
+        options.ServerInstructions =
+            "KruxOS gateway: every tool is a governed capability. Calls are checked by policy, may wait for human approval, run sandboxed and are audited.";
+        options.Handlers.ListToolsHandler = (request, ct) =>
+            ValueTask.FromResult(new ListToolsResult { Tools = catalog.ToolsFor(binding.Caller.Principal) });
+        options.Handlers.CallToolHandler = (request, ct) => CallAsync(binding, request, ct);
+        options.Filters.Message.IncomingFilters.Add(RequireInitialize);
+    }
+
+    /// <summary>Keeps the client's tool list fresh: sends <c>tools/list_changed</c> whenever the policy changes.</summary>
+    public IDisposable NotifyToolChanges(McpServer server)
+    {
+        void OnChanged() => _ = SendListChangedAsync(server);
+        policy.Changed += OnChanged;
+        return new Unsubscribe(() => policy.Changed -= OnChanged);
+    }
+
+    private async Task SendListChangedAsync(McpServer server)
+    {
+        try { await server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification).ConfigureAwait(false); }
+        catch (Exception e) { _log.LogDebug(e, "tools/list_changed could not be sent"); }
+    }
+
+    private async ValueTask<CallToolResult> CallAsync(McpSessionBinding binding, RequestContext<CallToolRequestParams> request, CancellationToken ct)
+    {
+        var p = request.Params ?? throw new McpProtocolException("tools/call needs params", McpErrorCode.InvalidParams);
+        var client = request.Server.ClientInfo is { } ci ? new ClientInfo(ci.Name, ci.Version ?? "") : ClientInfo.Unknown;
+        var agent = binding.Caller.Agent ?? throw new McpProtocolException("session has no agent", McpErrorCode.InternalError);
+        var call = new ToolCall(binding.Caller.Principal, agent, binding.SessionId, p.Name, ToolCatalogView.Arguments(p.Arguments), client);
+        try
+        {
+            var result = await binding.Connection.Ask<ToolCallResult>(new ConnectionMessages.Call(call), settings.CallTimeout, ct).ConfigureAwait(false);
+            return ToolCatalogView.Render(result);
+        }
+        catch (AskTimeoutException)
+        {
+            // Fail closed: the caller learns the call's fate is unknown rather than seeing a success.
+            return ToolCatalogView.Render(ToolCallResult.Failure(p.Name, Errors.Timeout(p.Name, settings.CallTimeout.TotalSeconds), null, 0));
+        }
+    }
+
+    // Out-of-order traffic is refused: nothing but initialize and ping before the handshake.
+    private static McpMessageHandler RequireInitialize(McpMessageHandler next)
+    {
+        var initialized = false;
+        return async (context, ct) =>
+        {
+            if (context.JsonRpcMessage is JsonRpcRequest request && !initialized)
+            {
+                if (request.Method == RequestMethods.Initialize) initialized = true;
+                else if (request.Method != RequestMethods.Ping && !IsPerRequestMetadataRevision(context))
+                    throw new McpProtocolException(Errors.SessionNotInitialized().Message, McpErrorCode.InvalidRequest);
+            }
+            await next(context, ct).ConfigureAwait(false);
+        };
+    }
+
+    // Protocol revisions from 2026-07-28 on carry client info in every request and have no initialize handshake.
+    private static bool IsPerRequestMetadataRevision(MessageContext context) =>
+        context.JsonRpcMessage.Context?.ProtocolVersion is { } v && string.CompareOrdinal(v, "2026-07-28") >= 0;
+
+    private sealed class Unsubscribe(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
+}
