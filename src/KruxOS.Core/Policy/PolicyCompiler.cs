@@ -132,7 +132,8 @@ public static class PolicyCompiler
     {
         var parser = new FileParser(path, diagnostics);
         var parsed = parser.Parse(yaml);
-        if (parsed is null || parser.ErrorCount > 0) return null;
+        // Keep going after errors in the rules that did parse, so one run reports failing examples too.
+        if (parsed is null) return null;
 
         if (agent is not null && parsed.Agent is { } declared && declared.Value != agent)
             parser.Error(DiagnosticCodes.InvalidValue, declared.Location, $"'agent: {declared.Value}' does not match the file name (agent '{agent}')");
@@ -159,8 +160,6 @@ public static class PolicyCompiler
                 parser.Error(DiagnosticCodes.InvalidValue, extends.Location,
                     $"unknown template '{extends.Value}'; known: {string.Join(", ", PolicyTemplates.Names)}");
         }
-        if (parser.ErrorCount > 0) return null;
-
         CheckExamples(ownRules, rules, parser);
         Lint(ownRules, index, parser);
         if (parser.ErrorCount > 0) return null;
@@ -324,6 +323,8 @@ public static class PolicyCompiler
             return result;
         }
 
+        private static bool IsNull(YamlNode node) => node is YamlScalarNode { Style: ScalarStyle.Plain, Value: null or "" or "~" or "null" };
+
         private string? KeyOf(YamlNode keyNode, FrozenSet<string> allowed, string where)
         {
             var key = (keyNode as YamlScalarNode)?.Value;
@@ -413,6 +414,7 @@ public static class PolicyCompiler
         // Variant B: capabilities: { <glob>: <tier> | { tier, reason, conditions, rate_limit, rules: [...], examples } }
         private void ParseCapabilityMap(YamlNode node, List<PolicyRule> rules)
         {
+            if (IsNull(node)) return;
             if (Mapping(node, "'capabilities'") is not { } map) return;
             foreach (var (keyNode, value) in map.Children)
             {
@@ -463,6 +465,7 @@ public static class PolicyCompiler
         // Variants A and C: rules: [ { capability | match: { capability, conditions }, tier, reason, conditions, rate_limit, examples } ]
         private void ParseRuleList(YamlNode node, List<PolicyRule> rules)
         {
+            if (IsNull(node)) return;
             if (node is not YamlSequenceNode seq)
             {
                 Error(DiagnosticCodes.InvalidValue, At(node), "'rules' must be a list");

@@ -204,9 +204,15 @@ public static partial class SystemProtections
                || (tokens[i].Contains('=') && !tokens[i].StartsWith('-')) || (i > 0 && tokens[i - 1] is "sudo" or "doas" && tokens[i].StartsWith('-'))))
             i++;
         if (i >= tokens.Count) return null;
-        var exe = tokens[i];
-        var slash = exe.LastIndexOf('/');
-        if (slash >= 0) exe = exe[(slash + 1)..];
+        var exe = BaseName(tokens[i]);
+        // "sh -c 'script'": the script's first command is what runs (later ones are separate segments).
+        while (exe is "sh" or "bash" or "zsh" or "dash" or "ksh" or "ash")
+        {
+            var c = tokens.FindIndex(i + 1, t => t.Length > 1 && t[0] == '-' && t[1] != '-' && t.Contains('c'));
+            if (c < 0 || c + 1 >= tokens.Count) return null;
+            i = c + 1;
+            exe = BaseName(tokens[i]);
+        }
         var rest = tokens.Skip(i + 1).ToList();
         var operands = rest.Where(t => !t.StartsWith('-')).ToList();
         bool Flag(char shortFlag, string longFlag) =>
@@ -277,6 +283,12 @@ public static partial class SystemProtections
         if (SystemPathContaining(path) is not null) return token;
         if (rootCounts && path is "/home" or "/var" or "/data" or "/srv" or "/workspace") return token;
         return null;
+    }
+
+    private static string BaseName(string token)
+    {
+        var slash = token.LastIndexOf('/');
+        return slash >= 0 ? token[(slash + 1)..] : token;
     }
 
     private static string Unquote(string token) => token.Replace("\"", string.Empty, StringComparison.Ordinal).Replace("'", string.Empty, StringComparison.Ordinal);
