@@ -554,7 +554,7 @@ public static class PolicyCompiler
             if (Mapping(node, "'conditions'") is not { } map) return;
             string? argument = null;
             foreach (var (k, v) in map.Children)
-                if (k is YamlScalarNode { Value: "argument" }) argument = ScalarText(v);
+                if (k is YamlScalarNode { Value: "argument" } && ScalarText(v) is { } a) argument = string.Intern(a);
             foreach (var (k, v) in map.Children)
             {
                 var op = KeyOf(k, ConditionKeys, "'conditions'");

@@ -42,27 +42,31 @@ public abstract record PolicyCondition(string Argument)
     /// <summary>Tests the condition; <paramref name="why"/> names the cause of an indeterminate result.</summary>
     public ConditionResult Evaluate(JsonElement arguments, out string? why)
     {
-        why = null;
-        if (arguments.ValueKind != JsonValueKind.Object || !arguments.TryGetProperty(Argument, out var value)
-            || value.ValueKind == JsonValueKind.Null)
-            return ConditionResult.NoMatch;
-        return EvaluateValue(value, arguments, out why);
+        var cache = new ArgumentCache();
+        return Evaluate(arguments, ref cache, out why);
     }
 
-    private protected abstract ConditionResult EvaluateValue(JsonElement value, JsonElement arguments, out string? why);
+    internal abstract ConditionResult Evaluate(JsonElement arguments, ref ArgumentCache cache, out string? why);
+
+    private protected bool TryGetArgument(JsonElement arguments, out JsonElement value)
+    {
+        if (arguments.ValueKind == JsonValueKind.Object && arguments.TryGetProperty(Argument, out value) && value.ValueKind != JsonValueKind.Null)
+            return true;
+        value = default;
+        return false;
+    }
+
+    // Path conditions go through the per-decision cache instead of decoding the argument again.
+    private protected ConditionResult CanonicalPath(JsonElement arguments, ref ArgumentCache cache, out string path, out string? why)
+    {
+        var r = cache.CanonicalPath(arguments, Argument, out path);
+        why = r == ConditionResult.Indeterminate ? PathEscape : null;
+        return r;
+    }
 
     /// <inheritdoc />
     public override string ToString() => $"{Argument} {Operator} {Operand}";
 
-    private protected static ConditionResult CanonicalPath(JsonElement value, out string canonical, out string? why)
-    {
-        why = null;
-        canonical = string.Empty;
-        if (value.ValueKind != JsonValueKind.String) return ConditionResult.NoMatch;
-        if (PolicyPaths.TryCanonicalize(value.GetString()!, out canonical)) return ConditionResult.Match;
-        why = PathEscape;
-        return ConditionResult.Indeterminate;
-    }
 }
 
 /// <summary><c>path_prefix</c>: the canonical path is the prefix or lies below it.</summary>
@@ -71,9 +75,9 @@ public sealed record PathPrefixCondition(string Argument, string Prefix) : Polic
     public override string Operator => "path_prefix";
     public override string Operand => Prefix;
 
-    private protected override ConditionResult EvaluateValue(JsonElement value, JsonElement arguments, out string? why)
+    internal override ConditionResult Evaluate(JsonElement arguments, ref ArgumentCache cache, out string? why)
     {
-        var r = CanonicalPath(value, out var path, out why);
+        var r = CanonicalPath(arguments, ref cache, out var path, out why);
         if (r != ConditionResult.Match) return r;
         return PolicyPaths.IsUnder(path, Prefix) ? ConditionResult.Match : ConditionResult.NoMatch;
     }
@@ -85,9 +89,9 @@ public sealed record PathGlobCondition(string Argument, string Glob, Regex Compi
     public override string Operator => "path_glob";
     public override string Operand => Glob;
 
-    private protected override ConditionResult EvaluateValue(JsonElement value, JsonElement arguments, out string? why)
+    internal override ConditionResult Evaluate(JsonElement arguments, ref ArgumentCache cache, out string? why)
     {
-        var r = CanonicalPath(value, out var path, out why);
+        var r = CanonicalPath(arguments, ref cache, out var path, out why);
         if (r != ConditionResult.Match) return r;
         return Compiled.IsMatch(path) ? ConditionResult.Match : ConditionResult.NoMatch;
     }
@@ -106,9 +110,10 @@ public sealed record ContentSizeCondition(string Argument, long Bytes, bool Less
     public override string Operator => LessThan ? "content_size_lt" : "content_size_gte";
     public override string Operand => Bytes.ToString(CultureInfo.InvariantCulture);
 
-    private protected override ConditionResult EvaluateValue(JsonElement value, JsonElement arguments, out string? why)
+    internal override ConditionResult Evaluate(JsonElement arguments, ref ArgumentCache cache, out string? why)
     {
         why = null;
+        if (!TryGetArgument(arguments, out var value)) return ConditionResult.NoMatch;
         var size = SizeOf(value, arguments);
         return (LessThan ? size < Bytes : size >= Bytes) ? ConditionResult.Match : ConditionResult.NoMatch;
     }
@@ -135,9 +140,10 @@ public sealed record EqualsCondition(string Argument, ImmutableArray<string> Val
     public override string Operator => "equals";
     public override string Operand => Values.Length == 1 ? Values[0] : "[" + string.Join(", ", Values) + "]";
 
-    private protected override ConditionResult EvaluateValue(JsonElement value, JsonElement arguments, out string? why)
+    internal override ConditionResult Evaluate(JsonElement arguments, ref ArgumentCache cache, out string? why)
     {
         why = null;
+        if (!TryGetArgument(arguments, out var value)) return ConditionResult.NoMatch;
         foreach (var expected in Values)
         {
             var equal = value.ValueKind switch
@@ -172,9 +178,10 @@ public sealed record MatchesCondition(string Argument, string Pattern, Regex Com
     public override string Operator => "matches";
     public override string Operand => Pattern;
 
-    private protected override ConditionResult EvaluateValue(JsonElement value, JsonElement arguments, out string? why)
+    internal override ConditionResult Evaluate(JsonElement arguments, ref ArgumentCache cache, out string? why)
     {
         why = null;
+        if (!TryGetArgument(arguments, out var value)) return ConditionResult.NoMatch;
         var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
         try
         {

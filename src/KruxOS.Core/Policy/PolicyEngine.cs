@@ -30,7 +30,8 @@ public static class PolicyEngine
         var name = capability.Name.Value;
         var trace = new LayerOutcome[4];
 
-        if (SystemProtections.Check(principal, capability, arguments, out var protectionReason) is { } protection)
+        var cache = new ArgumentCache();
+        if (SystemProtections.Check(principal, capability, arguments, ref cache, out var protectionReason) is { } protection)
         {
             trace[0] = new LayerOutcome(PolicyLayer.Protection, null, Tier.Blocked, protection.Reference);
             return (new Decision(Tier.Blocked, protection.Reference, protectionReason, policies.Revision, PolicyLayer.Protection,
@@ -40,13 +41,12 @@ public static class PolicyEngine
 
         var capabilityIndex = policies.Index.IndexOf(name);
         var nowTicks = now.UtcTicks;
-        var principalKey = principal.ToString();
         string? indeterminate = null;
 
         // Up to three contributing layers; fixed locals keep the hot path free of lists.
-        var system = Evaluate(policies.System, PolicyLayer.System, capabilityIndex, name, arguments, rates, principalKey, nowTicks, ref indeterminate);
-        var org = Evaluate(policies.Org, PolicyLayer.Org, capabilityIndex, name, arguments, rates, principalKey, nowTicks, ref indeterminate);
-        var own = Evaluate(policies.PrincipalFile(principal), PolicySet.PrincipalLayer(principal), capabilityIndex, name, arguments, rates, principalKey, nowTicks, ref indeterminate);
+        var system = Evaluate(policies.System, PolicyLayer.System, capabilityIndex, name, arguments, ref cache, principal, rates, nowTicks, ref indeterminate);
+        var org = Evaluate(policies.Org, PolicyLayer.Org, capabilityIndex, name, arguments, ref cache, principal, rates, nowTicks, ref indeterminate);
+        var own = Evaluate(policies.PrincipalFile(principal), PolicySet.PrincipalLayer(principal), capabilityIndex, name, arguments, ref cache, principal, rates, nowTicks, ref indeterminate);
         trace[1] = system.Outcome;
         trace[2] = org.Outcome;
         trace[3] = own.Outcome;
@@ -72,7 +72,7 @@ public static class PolicyEngine
                 policies.Revision, PolicyLayer.Protection, traceArray), rates);
         }
 
-        var reason = best.Rule.Reason ?? $"rule {best.Rule.Pattern} → {best.Rule.Tier.ToWire()} ({best.Rule.Reference})";
+        var reason = best.Rule.DisplayReason;
         if (best.Escalated)
             reason = $"rate limit of rule {best.Rule.Reference} exceeded ({best.Rule.RateLimit}); escalated to {best.Tier.ToWire()}";
         var exceeded = best.Escalated ? best.Rule.RateLimit : null;
@@ -94,7 +94,7 @@ public static class PolicyEngine
         var next = rates;
         foreach (var admitted in (ReadOnlySpan<LayerEvaluation>)[system, org, own])
             if (admitted.Rule?.RateLimit is { } limit)
-                next = next.Record(new RateKey(principalKey, admitted.Rule.Reference), limit, nowTicks);
+                next = next.Record(new RateKey(principal.ToString(), admitted.Rule.Reference), limit, nowTicks);
         return (new Decision(best.Tier, best.Rule.Reference, reason, policies.Revision, best.Layer, traceArray, null, exceeded), next);
     }
 
@@ -103,11 +103,11 @@ public static class PolicyEngine
 
     private static LayerEvaluation Evaluate(
         CompiledPolicyFile? file, PolicyLayer layer, int capabilityIndex, string name, JsonElement arguments,
-        RateState rates, string principalKey, long now, ref string? indeterminate)
+        ref ArgumentCache cache, Principal principal, RateState rates, long now, ref string? indeterminate)
     {
         if (file is null) return new LayerEvaluation(layer, null, default, false, null, new LayerOutcome(layer, null, null, null));
         var rules = capabilityIndex >= 0 ? file.Candidates(capabilityIndex) : file.Rules;
-        var rule = FirstMatch(rules, name, arguments, out var why);
+        var rule = FirstMatch(rules, name, arguments, ref cache, out var why);
         indeterminate ??= why;
         if (rule is null) return new LayerEvaluation(layer, null, default, false, null, new LayerOutcome(layer, file.Path, null, null));
 
@@ -115,7 +115,7 @@ public static class PolicyEngine
         var escalated = false;
         TimeSpan? retryAfter = null;
         if (rule.RateLimit is { } limit
-            && rates.Live(new RateKey(principalKey, rule.Reference), limit.Window, now, out var oldest) >= limit.Max)
+            && rates.Live(new RateKey(principal.ToString(), rule.Reference), limit.Window, now, out var oldest) >= limit.Max)
         {
             if (limit.OnExceed is { } stricter) { tier = Tiers.Strictest(tier, stricter); escalated = true; }
             else retryAfter = TimeSpan.FromTicks(oldest + limit.Window.Ticks - now);
@@ -129,10 +129,17 @@ public static class PolicyEngine
     /// </summary>
     internal static PolicyRule? FirstMatch(ImmutableArray<PolicyRule> rules, string capability, JsonElement arguments, out string? indeterminate)
     {
+        var cache = new ArgumentCache();
+        return FirstMatch(rules, capability, arguments, ref cache, out indeterminate);
+    }
+
+    private static PolicyRule? FirstMatch(
+        ImmutableArray<PolicyRule> rules, string capability, JsonElement arguments, ref ArgumentCache cache, out string? indeterminate)
+    {
         indeterminate = null;
         foreach (var rule in rules)
         {
-            var r = RuleMatches(rule, capability, arguments, out var why);
+            var r = RuleMatches(rule, capability, arguments, ref cache, out var why);
             if (r == ConditionResult.Match) return rule;
             if (r == ConditionResult.Indeterminate) indeterminate ??= why;
         }
@@ -141,11 +148,17 @@ public static class PolicyEngine
 
     internal static ConditionResult RuleMatches(PolicyRule rule, string capability, JsonElement arguments, out string? why)
     {
+        var cache = new ArgumentCache();
+        return RuleMatches(rule, capability, arguments, ref cache, out why);
+    }
+
+    private static ConditionResult RuleMatches(PolicyRule rule, string capability, JsonElement arguments, ref ArgumentCache cache, out string? why)
+    {
         why = null;
         if (!rule.Pattern.Matches(capability)) return ConditionResult.NoMatch;
         foreach (var condition in rule.Conditions)
         {
-            var r = condition.Evaluate(arguments, out why);
+            var r = condition.Evaluate(arguments, ref cache, out why);
             if (r != ConditionResult.Match) return r;
         }
         return ConditionResult.Match;

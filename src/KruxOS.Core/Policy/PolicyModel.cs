@@ -76,6 +76,9 @@ public sealed record PolicyRule(
     /// <summary>The rule reference reported in decisions and errors: <c>file:line</c>.</summary>
     public string Reference { get; } = Source.ToString();
 
+    /// <summary>The reason reported in decisions: <see cref="Reason"/>, or a description of the rule when it has none.</summary>
+    public string DisplayReason { get; } = Reason ?? $"rule {Pattern} → {Tier.ToWire()} ({Source})";
+
     /// <summary>True when the rule has no argument conditions.</summary>
     public bool IsUnconditional => Conditions.IsDefaultOrEmpty;
 

@@ -81,6 +81,12 @@ public static partial class SystemProtections
     /// </summary>
     public static Protection? Check(Principal principal, CapabilityDefinition capability, JsonElement arguments, out string reason)
     {
+        var cache = new ArgumentCache();
+        return Check(principal, capability, arguments, ref cache, out reason);
+    }
+
+    internal static Protection? Check(Principal principal, CapabilityDefinition capability, JsonElement arguments, ref ArgumentCache cache, out string reason)
+    {
         var name = capability.Name.Value;
         reason = string.Empty;
         if (Unconditional.TryGetValue(name, out var unconditional))
@@ -103,9 +109,7 @@ public static partial class SystemProtections
         // Declared path inputs must not climb above '/'.
         foreach (var input in capability.Inputs)
         {
-            if (input.Type != InputType.FilesystemPath) continue;
-            if (arguments.TryGetProperty(input.Name, out var value) && value.ValueKind == JsonValueKind.String
-                && !PolicyPaths.TryCanonicalize(value.GetString()!, out _))
+            if (input.Type == InputType.FilesystemPath && cache.CanonicalPath(arguments, input.Name, out _) == ConditionResult.Indeterminate)
             {
                 reason = $"argument '{input.Name}' climbs above '/'";
                 return PathEscape;
@@ -114,7 +118,7 @@ public static partial class SystemProtections
 
         if (WrittenPaths.TryGetValue(name, out var written) || (!capability.Tags.IsDefault && (capability.Tags.Contains("write") || capability.Tags.Contains("destructive"))))
         {
-            if (CheckWrittenPaths(capability, arguments, written, out reason) is { } p) return p;
+            if (CheckWrittenPaths(capability, arguments, written, ref cache, out reason) is { } p) return p;
         }
 
         if (name == "process.run" && DangerousCommand(arguments) is { } why)
@@ -125,14 +129,16 @@ public static partial class SystemProtections
         return null;
     }
 
-    private static Protection? CheckWrittenPaths(CapabilityDefinition capability, JsonElement arguments, string[]? written, out string reason)
+    private static Protection? CheckWrittenPaths(
+        CapabilityDefinition capability, JsonElement arguments, string[]? written, ref ArgumentCache cache, out string reason)
     {
         reason = string.Empty;
-        IEnumerable<string> names = written ?? capability.Inputs.Where(i => i.Type == InputType.FilesystemPath).Select(i => i.Name);
+        var names = written ?? [.. capability.Inputs.Where(i => i.Type == InputType.FilesystemPath).Select(i => i.Name)];
         foreach (var argument in names)
         {
-            if (!arguments.TryGetProperty(argument, out var value) || value.ValueKind != JsonValueKind.String) continue;
-            if (!PolicyPaths.TryCanonicalize(value.GetString()!, out var path))
+            var r = cache.CanonicalPath(arguments, argument, out var path);
+            if (r == ConditionResult.NoMatch) continue;
+            if (r == ConditionResult.Indeterminate)
             {
                 reason = $"argument '{argument}' climbs above '/'";
                 return PathEscape;
@@ -146,9 +152,16 @@ public static partial class SystemProtections
         return null;
     }
 
+    // First segments of the system paths: most paths ("/workspace/…") are ruled out with one set lookup.
+    private static readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> SystemFirstSegments =
+        SystemPaths.Select(p => p.Split('/')[1]).ToFrozenSet(StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
+
     /// <summary>The protected system path that contains <paramref name="canonicalPath"/>, if any.</summary>
     public static string? SystemPathContaining(string canonicalPath)
     {
+        var rest = canonicalPath.AsSpan(1);
+        var slash = rest.IndexOf('/');
+        if (!SystemFirstSegments.Contains(slash < 0 ? rest : rest[..slash])) return null;
         foreach (var root in SystemPaths)
             if (PolicyPaths.IsUnder(canonicalPath, root)) return root;
         return null;
