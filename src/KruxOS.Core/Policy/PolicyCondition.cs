@@ -65,7 +65,7 @@ public abstract record PolicyCondition(string Argument)
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"{Argument} {Operator} {Operand}";
+    public sealed override string ToString() => $"{Argument} {Operator} {Operand}";
 
 }
 
