@@ -150,7 +150,7 @@ public static class PolicyCompiler
                 // Own rules first (first match wins), then the template's rules, then one catch-all.
                 var combined = ImmutableArray.CreateBuilder<PolicyRule>();
                 combined.AddRange(rules.Where(r => !r.IsDefault));
-                combined.AddRange(template.Rules.Where(r => !r.IsDefault));
+                combined.AddRange(template.Rules.Where(r => !r.IsDefault).Select(r => r with { CounterKey = path + ">" + r.Reference }));
                 var catchAll = rules.FirstOrDefault(r => r.IsDefault) ?? template.Rules.FirstOrDefault(r => r.IsDefault);
                 if (catchAll is not null) combined.Add(catchAll);
                 defaultTier ??= template.DefaultTier;

@@ -94,7 +94,7 @@ public static class PolicyEngine
         var next = rates;
         foreach (var admitted in (ReadOnlySpan<LayerEvaluation>)[system, org, own])
             if (admitted.Rule?.RateLimit is { } limit)
-                next = next.Record(new RateKey(principal.ToString(), admitted.Rule.Reference), limit, nowTicks);
+                next = next.Record(new RateKey(principal.ToString(), admitted.Rule.CounterKey), limit, nowTicks);
         return (new Decision(best.Tier, best.Rule.Reference, reason, policies.Revision, best.Layer, traceArray, null, exceeded), next);
     }
 
@@ -115,7 +115,7 @@ public static class PolicyEngine
         var escalated = false;
         TimeSpan? retryAfter = null;
         if (rule.RateLimit is { } limit
-            && rates.Live(new RateKey(principal.ToString(), rule.Reference), limit.Window, now, out var oldest) >= limit.Max)
+            && rates.Live(new RateKey(principal.ToString(), rule.CounterKey), limit.Window, now, out var oldest) >= limit.Max)
         {
             if (limit.OnExceed is { } stricter) { tier = Tiers.Strictest(tier, stricter); escalated = true; }
             else retryAfter = TimeSpan.FromTicks(oldest + limit.Window.Ticks - now);

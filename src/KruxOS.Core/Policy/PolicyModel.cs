@@ -76,6 +76,12 @@ public sealed record PolicyRule(
     /// <summary>The rule reference reported in decisions and errors: <c>file:line</c>.</summary>
     public string Reference { get; } = Source.ToString();
 
+    /// <summary>
+    /// The rate-limit counter this rule uses: its reference, prefixed with the including file for rules inherited
+    /// through <c>extends</c> (so org and an agent file extending the same template count separately).
+    /// </summary>
+    public string CounterKey { get; init; } = Source.ToString();
+
     /// <summary>The reason reported in decisions: <see cref="Reason"/>, or a description of the rule when it has none.</summary>
     public string DisplayReason { get; } = Reason ?? $"rule {Pattern} → {Tier.ToWire()} ({Source})";
 

@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 
 namespace KruxOS.Core.Policy;
 
-/// <summary>Identifies one rate-limit counter: a principal (<c>agent:name</c>) and a rule reference (<c>file:line</c>).</summary>
+/// <summary>Identifies one rate-limit counter: a principal (<c>agent:name</c>) and a rule's <see cref="PolicyRule.CounterKey"/> (<c>file:line</c>).</summary>
 public readonly record struct RateKey(string Principal, string Rule);
 
 /// <summary>

@@ -119,4 +119,16 @@ public sealed class RateLimitSpecs
         var (_, rates) = Call(set, RateState.Empty, T0);
         Assert.Same(RateState.Empty, rates);
     }
+
+    [Fact]
+    public void Should_count_a_template_rule_separately_in_each_file_that_extends_it()
+    {
+        // team-moderate limits process.run to 120 per hour; org and the agent file both inherit that rule.
+        var set = Compile(("org.yaml", "extends: team-moderate\n"), ("agents/bot.yaml", "extends: team-moderate\n"));
+        var (_, rates) = Call(set, RateState.Empty, T0);
+        Assert.Equal(2, rates.Count);
+        var orgRule = set.Org!.Rules.Single(r => r.RateLimit is not null);
+        Assert.StartsWith("org.yaml>templates/team-moderate.yaml:", orgRule.CounterKey);
+        Assert.Single(rates.Timestamps(new RateKey(Bot.ToString(), orgRule.CounterKey)));
+    }
 }
