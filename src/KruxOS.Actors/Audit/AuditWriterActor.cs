@@ -52,7 +52,8 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         return Akka.Actor.Props.Create(() => new AuditWriterActor(options));
     }
 
-    private AuditWriterActor(AuditOptions options)
+    /// <summary>Use <see cref="Props(AuditOptions)"/>.</summary>
+    public AuditWriterActor(AuditOptions options)
     {
         _options = options;
         _clock = options.Clock ?? TimeProvider.System;

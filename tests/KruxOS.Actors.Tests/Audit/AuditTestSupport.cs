@@ -35,6 +35,9 @@ internal sealed class FlakyFileSystem : IAuditFileSystem
     private bool _failWrite;
     public int SyncCalls;
 
+    /// <summary>When set, every fsync waits until the gate opens (to hold a batch in flight).</summary>
+    public ManualResetEventSlim? Gate { get; set; }
+
     public IAuditAppendFile OpenAppend(string path) => new File(this, PhysicalAuditFileSystem.Instance.OpenAppend(path));
 
     private sealed class File(FlakyFileSystem owner, IAuditAppendFile inner) : IAuditAppendFile
@@ -48,6 +51,7 @@ internal sealed class FlakyFileSystem : IAuditFileSystem
         public void Sync()
         {
             Interlocked.Increment(ref owner.SyncCalls);
+            owner.Gate?.Wait(TimeSpan.FromSeconds(30));
             if (owner.FailSync) throw new IOException("injected fsync failure (Input/output error)");
             inner.Sync();
         }
