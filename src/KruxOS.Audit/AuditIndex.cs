@@ -1,5 +1,4 @@
 using KruxOS.Core.Audit;
-using KruxOS.Core.Capabilities;
 using Microsoft.Data.Sqlite;
 
 namespace KruxOS.Audit;
@@ -380,8 +379,6 @@ public sealed record AuditQuery
     /// <summary>Whether a capability glob is well formed (dotted segments, <c>*</c> and <c>?</c>).</summary>
     public static bool IsValidCapabilityGlob(string glob) =>
         glob.Length is > 0 and <= 128 && glob.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '.' or '*' or '?');
-
-    internal static CapabilityName? TryCapability(string s) => CapabilityName.TryParse(s, out var n) ? n : null;
 }
 
 /// <summary>Counts and latency of a set of entries.</summary>

@@ -118,7 +118,13 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
             _log.Error("Audit chain break found at startup: {Issue}; continuing on a new chain with a note entry", issue);
             _queue.AddFirst(new Pending(AuditEntry.ChainNote(_clock.GetUtcNow(), issue), null));
         }
-        if (_status == AuditHealthStatus.Starting) _status = AuditHealthStatus.Healthy;
+        if (_status == AuditHealthStatus.Starting || (_queue.Count == 0 && _status != AuditHealthStatus.Healthy))
+        {
+            // opened after a failed first open with nothing waiting: nothing left to flush
+            _status = AuditHealthStatus.Healthy;
+            _lastError = null;
+            Timers.Cancel(RetryTimer);
+        }
         _log.Info("Audit writer open on {Directory}; head {Head}", _options.Directory, _chain.HeadHex[..16]);
         TryStartBatch(force: true);
     }
