@@ -1,4 +1,5 @@
 using KruxOS.Core.Audit;
+using KruxOS.Core.Capabilities;
 using Microsoft.Data.Sqlite;
 
 namespace KruxOS.Audit;

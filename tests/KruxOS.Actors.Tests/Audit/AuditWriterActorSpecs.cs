@@ -207,4 +207,30 @@ public sealed class AuditWriterActorSpecs(ITestOutputHelper output) : TestKit(ou
         var issue = Assert.Single(report.Issues); // the original tampering stays visible; the new chain is sound
         Assert.Equal(2, issue.EntryIndex);
     }
+
+    [Fact]
+    public async Task Should_buffer_while_the_log_cannot_be_opened_and_flush_once_it_can()
+    {
+        var blocked = _dir.File("audit");
+        File.WriteAllText(blocked, "not a directory");
+        var options = Options();
+        options.Directory = blocked;
+        var writer = Start(options);
+        var probe = CreateTestProbe();
+        await AwaitStatus(writer, AuditHealthStatus.Degraded);
+
+        var ids = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            var d = Drafts.Call(i);
+            ids.Add(d.Id);
+            writer.Tell(new Append(d, probe));
+            await probe.ExpectMsgAsync<AuditBuffered>(Wait, cancellationToken: TestContext.Current.CancellationToken);
+        }
+        File.Delete(blocked);
+        await AwaitStatus(writer, AuditHealthStatus.Healthy);
+
+        Assert.Equal(ids, Drafts.ReadAll(blocked).Select(e => e.Id));
+        Assert.True(AuditVerifier.VerifyDirectory(blocked).IsIntact);
+    }
 }
