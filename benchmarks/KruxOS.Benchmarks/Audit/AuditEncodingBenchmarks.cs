@@ -8,7 +8,9 @@ namespace KruxOS.Benchmarks.Audit;
 
 /// <summary>Cost per entry of the audit hot path: sanitize, canonical CBOR, SHA-256 chaining, and verification.</summary>
 [MemoryDiagnoser]
+#pragma warning disable CA1852 // not sealed: BenchmarkDotNet generates a subclass of each benchmark class
 public class AuditEncodingBenchmarks
+#pragma warning restore CA1852
 {
     private AuditEntry _draft = null!;
     private AuditChain _chain = null!;

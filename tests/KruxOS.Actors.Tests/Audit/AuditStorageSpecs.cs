@@ -324,4 +324,21 @@ public sealed class AuditStorageSpecs : IDisposable
         File.Delete(AuditDirectory.ListDayFiles(_dir.Path)[0].Path);
         Assert.Contains(AuditVerifier.VerifyDirectory(_dir.Path).Issues, i => i.Kind == ChainIssueKind.MissingFile);
     }
+
+    [Fact]
+    public void Should_verify_a_copied_directory_offline()
+    {
+        WriteThreeDays();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        using var copy = new TempDir();
+        foreach (var f in Directory.GetFiles(_dir.Path)) File.Copy(f, copy.File(Path.GetFileName(f)));
+
+        var intact = AuditVerifier.VerifyDirectory(copy.Path);
+        File.Delete(copy.File(Day1));
+        var broken = AuditVerifier.VerifyDirectory(copy.Path);
+
+        Assert.Equal("verified (12 entries across 3 files)", intact.Summary);
+        Assert.Contains(broken.Issues, i => i is { Kind: ChainIssueKind.MissingFile, File: Day2, EntryIndex: 0 });
+        Assert.True(AuditVerifier.VerifyDirectory(_dir.Path).IsIntact); // the original is untouched
+    }
 }
