@@ -28,7 +28,11 @@ public static class GatewayHostingExtensions
         ["--cluster"] = "KruxOS:UseClustering",
         ["--cluster-port"] = "KruxOS:Cluster:Port",
         ["--cluster-host"] = "KruxOS:Cluster:Hostname",
+        ["--config"] = ConfigFileKey,
     };
+
+    /// <summary>Configuration key (flag <c>--config</c>, env <c>KRUXOS_CONFIG_FILE</c>) naming an extra JSON settings file.</summary>
+    public const string ConfigFileKey = "KruxOS:ConfigFile";
 
     /// <summary>Plain environment variables and the configuration keys they set (below flags, above appsettings).</summary>
     public static readonly IReadOnlyDictionary<string, string> EnvironmentMappings = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -41,9 +45,15 @@ public static class GatewayHostingExtensions
         ["KRUXOS_CONTROL_SOCKET"] = "Gateway:ControlSocket",
     };
 
-    /// <summary>Adds the configuration layers: appsettings → <c>KRUXOS_</c> environment → flags.</summary>
+    /// <summary>
+    /// Adds the configuration layers, lowest first: appsettings → the operator's file (<c>--config</c> /
+    /// <c>KRUXOS_CONFIG_FILE</c>, e.g. <c>/etc/kruxos/gateway.json</c>) → <c>KRUXOS_</c> environment → flags.
+    /// </summary>
     public static void AddKruxOsConfiguration(this ConfigurationManager configuration, string[] args)
     {
+        var fromFlags = new ConfigurationBuilder().AddCommandLine(args, FlagMappings.ToDictionary()).Build();
+        var file = fromFlags[ConfigFileKey] ?? Environment.GetEnvironmentVariable("KRUXOS_CONFIG_FILE");
+        if (!string.IsNullOrEmpty(file)) configuration.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
         configuration.AddEnvironmentVariables("KRUXOS_");
         var aliases = EnvironmentMappings
             .Select(kv => (Key: kv.Value, Value: Environment.GetEnvironmentVariable(kv.Key)))
