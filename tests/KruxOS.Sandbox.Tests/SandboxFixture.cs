@@ -39,12 +39,12 @@ public sealed class SandboxFixture : IAsyncLifetime
     }
 
     /// <summary>Validates like the gateway, then executes.</summary>
-    public async Task<SandboxResult> Call(string agent, string capability, object? args = null, CancellationToken ct = default)
+    public async Task<SandboxResult> Call(string agent, string capability, object? args = null)
     {
         Assert.True(Registry.TryResolve(capability, out var def), $"{capability} is not defined");
         var raw = JsonSerializer.SerializeToElement(args ?? new { }, CoreJson.Options);
         Assert.True(ArgumentValidator.TryValidate(def, raw, out var normalized, out var error), error?.Message);
-        return await Host.ExecuteAsync(new SandboxRequest(AgentName.Parse(agent), def.Name, normalized), ct == default ? TestContext.Current.CancellationToken : ct);
+        return await Host.ExecuteAsync(new SandboxRequest(AgentName.Parse(agent), def.Name, normalized), TestContext.Current.CancellationToken);
     }
 
     /// <summary>Calls and asserts success; returns the data.</summary>

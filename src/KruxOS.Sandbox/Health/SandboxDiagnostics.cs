@@ -77,7 +77,8 @@ public static partial class SandboxDiagnostics
         uint? ownerUid = null;
         var probeUid = options.HostUidBase + options.HostUidCount - 1; // reserved for diagnostics
         var dir = Path.Combine(options.DataDirectory, "sandbox", "diagnose-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
-        var group = cgroups is null ? null : options.CgroupName + "/diagnose-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        // A top-level group of its own, so removing it leaves nothing behind.
+        var group = cgroups is null ? null : options.CgroupName + "-diagnose-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         string cgroupProbe = cgroupDetail;
         var cgroupOk = false;
         if (bwrapOk && program is not null && File.Exists(options.SetprivPath))

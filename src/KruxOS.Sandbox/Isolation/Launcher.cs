@@ -83,6 +83,8 @@ internal sealed class Launcher(SandboxOptions options)
             var psi = new ProcessStartInfo("/bin/sh")
             {
                 RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+                // The shell exports PWD; start it in / so no host path reaches the sandbox's environment.
+                WorkingDirectory = "/",
             };
             psi.ArgumentList.Add("-c");
             psi.ArgumentList.Add(Script);

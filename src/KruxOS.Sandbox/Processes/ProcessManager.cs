@@ -126,9 +126,10 @@ internal sealed partial class ProcessManager(AgentSandbox sandbox) : IAsyncDispo
         if (mp.OomKilled)
             return SandboxResult.Fail(SandboxErrors.ResourceExhausted("memory", SandboxErrors.Bytes(limits.MemoryBytes), SandboxErrors.Bytes(limits.MemoryBytes) + " (OOM kill)")
                 .WithContext("process_id", id).WithContext("stderr_summary", mp.Stderr.LastLines(lines)), usage);
-        if (mp.PidsLimitHit && (mp.State == ProcessState.TimedOut || mp.ExitCode != 0))
+        // Any refused fork fails the call (a fork bomb's parent often exits 0 while its children hit the limit).
+        if (mp.PidsLimitHit)
             return SandboxResult.Fail(SandboxErrors.ResourceExhausted("pids", limits.Pids.ToString(CultureInfo.InvariantCulture), limits.Pids.ToString(CultureInfo.InvariantCulture) + " (fork refused)")
-                .WithContext("process_id", id).WithContext("state", mp.State.ToString().ToLowerInvariant()), usage);
+                .WithContext("process_id", id).WithContext("state", mp.StateName).WithContext("exit_code", mp.ExitCode).WithContext("stderr_summary", mp.Stderr.LastLines(Math.Min(lines, 20))), usage);
         if (mp.SpawnError is { } spawn) return SandboxResult.Fail(spawn, usage);
         return SandboxResult.Ok(Json(RunView(mp, lines)), usage);
     }

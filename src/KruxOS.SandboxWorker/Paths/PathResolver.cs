@@ -77,12 +77,13 @@ internal sealed class PathResolver
         return real.Length == root.Real.Length ? root.Virtual : root.Virtual + real[root.Real.Length..];
     }
 
-    private static string Canonicalize(string real, bool followFinal)
+    private static string Canonicalize(string real, bool followFinal, int depth = 0)
     {
+        if (depth > 40) return "/\0loop"; // never inside a root: refused as out of scope
         if (!followFinal)
         {
             var parent = Path.GetDirectoryName(real) ?? "/";
-            return Join(Canonicalize(parent, true), Path.GetFileName(real));
+            return Join(Canonicalize(parent, true, depth), Path.GetFileName(real));
         }
         var probe = real;
         var tail = new Stack<string>();
@@ -95,10 +96,30 @@ internal sealed class PathResolver
                 while (tail.Count > 0) result = Join(result, tail.Pop());
                 return result;
             }
+            // realpath fails for a dangling symlink too: follow its target lexically so it is judged by where it points.
+            if (new FileInfo(probe).LinkTarget is { } target)
+            {
+                var dir = Path.GetDirectoryName(probe) ?? "/";
+                var next = Normalize(target.StartsWith('/') ? target : Join(dir, target));
+                while (tail.Count > 0) next = Join(next, tail.Pop());
+                return Canonicalize(next, true, depth + 1);
+            }
             if (probe == "/") return real;
             tail.Push(Path.GetFileName(probe));
             probe = Path.GetDirectoryName(probe) ?? "/";
         }
+    }
+
+    private static string Normalize(string path)
+    {
+        var stack = new List<string>();
+        foreach (var part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part == ".") continue;
+            if (part == "..") { if (stack.Count > 0) stack.RemoveAt(stack.Count - 1); continue; }
+            stack.Add(part);
+        }
+        return "/" + string.Join('/', stack);
     }
 
     private static string Join(string a, string b) => a == "/" ? "/" + b : a + "/" + b;
