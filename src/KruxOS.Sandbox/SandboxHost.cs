@@ -139,6 +139,7 @@ public sealed class SandboxHost : ISandbox
         {
             ["agent"] = request.Agent.Value,
             ["trash_retention_hours"] = request.Caller == CallerKind.User ? Options.UserTrashRetentionHours : Options.AgentTrashRetentionHours,
+            ["memory_limit"] = SandboxErrors.Bytes(agent.Limits.MemoryBytes),
             ["git_remotes"] = new JsonArray([.. Options.For(request.Agent.Value).GitRemotes.Select(r => (JsonNode)r!)]),
         };
         try

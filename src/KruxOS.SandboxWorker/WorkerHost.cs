@@ -20,6 +20,7 @@ internal sealed class WorkerHost
     private readonly FileOps _files;
     private readonly GitOps _git;
     private readonly Watches _watches;
+    private string _memoryLimit = "unknown";
 
     private WorkerHost(Stream output, PathResolver paths, string trashDir, string agent)
     {
@@ -86,12 +87,22 @@ internal sealed class WorkerHost
             var op = root.GetProperty("op").GetString() ?? string.Empty;
             var args = root.TryGetProperty("args", out var a) ? a : CoreJson.EmptyObject;
             var ctx = ReadContext(root);
+            if (root.TryGetProperty("ctx", out var c) && c.TryGetProperty("memory_limit", out var ml) && ml.GetString() is { } limit) _memoryLimit = limit;
             var data = await DispatchAsync(op, args, ctx).ConfigureAwait(false);
             response = new JsonObject { ["id"] = id, ["ok"] = true, ["data"] = data };
         }
         catch (WorkerException e)
         {
             response = Failure(id, e.Error, e.PathEscape);
+        }
+        catch (OutOfMemoryException)
+        {
+            // The runtime's heap limit follows the cgroup's memory limit: running out is the sandbox's limit, not a bug.
+            GC.Collect();
+            response = Failure(id, StructuredError.Create("ResourceExhausted", $"Resource exhausted: memory at the sandbox limit (limit: {_memoryLimit})")
+                .WithRecovery("check_usage", "Look at your session's resource usage.", "agent.session")
+                .WithRecovery("cleanup", "Work on smaller inputs or fewer files per call.")
+                .WithContext("resource", "memory").WithContext("limit", _memoryLimit).WithContext("current", "limit reached"), false);
         }
         catch (Exception e)
         {

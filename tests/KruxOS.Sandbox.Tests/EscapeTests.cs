@@ -186,3 +186,48 @@ public sealed class EscapeTests(SandboxFixture f)
         Assert.Equal("neighbour-private", Encoding.UTF8.GetString(File.ReadAllBytes(hostPath)));
     }
 }
+
+/// <summary>The warm worker's failure modes: crash and memory exhaustion become structured errors and it restarts.</summary>
+[Collection(SandboxCollection.Name)]
+public sealed class WorkerFailureTests(SandboxFixture f)
+{
+    [Fact]
+    public async Task Should_restart_a_crashed_worker_and_report_structured_errors()
+    {
+        const string A = "crashy";
+        await f.Ok(A, "filesystem.write", new { path = "x.txt", content = "x" });
+        var procs = Directory.GetFiles("/sys/fs/cgroup", "cgroup.procs", SearchOption.AllDirectories)
+            .FirstOrDefault(p => p.Contains($"/{f.CgroupName}/{A}/worker/", StringComparison.Ordinal));
+        Assert.NotNull(procs);
+        foreach (var pid in File.ReadAllLines(procs!).Select(int.Parse)) System.Diagnostics.Process.GetProcessById(pid).Kill();
+        var errors = new List<string>();
+        SandboxResult r;
+        var attempts = 0;
+        do
+        {
+            r = await f.Call(A, "filesystem.read", new { path = "x.txt" });
+            if (!r.IsSuccess) errors.Add(r.Error!.ErrorType);
+        }
+        while (!r.IsSuccess && ++attempts < 3);
+        Assert.True(r.IsSuccess, string.Join(",", errors));
+        Assert.All(errors, e => Assert.Equal("SandboxCrashed", e));
+    }
+
+    [Fact]
+    public async Task Should_report_worker_memory_exhaustion_as_resource_exhausted()
+    {
+        const string A = "tiny"; // 128 MiB (fixture)
+        var dir = Path.Combine(f.Workspace(A), "big");
+        Directory.CreateDirectory(dir);
+        var line = new string('a', 1023) + "\n";
+        var content = string.Concat(Enumerable.Repeat(line, 7 * 1024));
+        for (var i = 0; i < 12; i++) File.WriteAllText(Path.Combine(dir, $"f{i}.txt"), content);
+        var r = await f.Call(A, "filesystem.edit", new { path = "big", include_glob = "*.txt", pattern = "a", replace = "bb", replace_all = true, dry_run = true });
+        Assert.False(r.IsSuccess);
+        Assert.Equal("ResourceExhausted", r.Error!.ErrorType);
+        Assert.Equal("memory", r.Error.ContextString("resource"));
+        Assert.Equal("128 MiB", r.Error.ContextString("limit"));
+        Directory.Delete(dir, true);
+        Assert.True((await f.Call(A, "filesystem.list", new { path = "." })).IsSuccess);
+    }
+}

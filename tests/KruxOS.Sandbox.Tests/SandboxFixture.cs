@@ -28,6 +28,7 @@ public sealed class SandboxFixture : IAsyncLifetime
         Options = new SandboxOptions { DataDirectory = DataDirectory, CgroupName = CgroupName };
         Options.Agents["git-agent"] = new AgentSandboxSettings { GitRemotes = ["/mnt/remotes"] };
         Options.Agents["small"] = new AgentSandboxSettings { Limits = new SandboxLimits(256L * 1024 * 1024, 0.5, 40) };
+        Options.Agents["tiny"] = new AgentSandboxSettings { Limits = new SandboxLimits(128L * 1024 * 1024, 0.5, 100) };
         Host = new SandboxHost(Options, logger: new FileLogger<SandboxHost>(Path.Combine(Path.GetTempPath(), "kruxos-sandbox-tests.log")));
         return ValueTask.CompletedTask;
     }
