@@ -103,9 +103,11 @@ internal sealed class ManagedProcess
             if (code == 97) SpawnError = ProcessErrors.SpawnFailed("could not join the process cgroup");
             else if (code != 0 && err.StartsWith("bwrap:", StringComparison.Ordinal)) SpawnError = ProcessErrors.SpawnFailed(err.Trim());
         }
-        _group?.Remove();
         _process.Dispose();
         _exited.TrySetResult();
+        // Removing cgroup directories costs milliseconds per hierarchy on v1; keep it off the caller's path.
+        // Anything left (e.g. a crash here) goes with the agent's subtree when the agent stops.
+        if (_group is { } g) _ = Task.Run(g.Remove);
     }
 
     private ResourceUsage Measure()

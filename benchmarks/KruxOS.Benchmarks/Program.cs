@@ -1,0 +1,11 @@
+using BenchmarkDotNet.Running;
+using KruxOS.Benchmarks.Sandbox;
+
+// `latency` prints p50/p99 tables (sandboxed vs direct); anything else goes to BenchmarkDotNet.
+if (args.Length > 0 && args[0] == "latency" && OperatingSystem.IsLinux())
+{
+    var iterations = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000;
+    await SandboxLatency.RunAsync(iterations);
+    return;
+}
+BenchmarkSwitcher.FromAssembly(typeof(SandboxBenchmarks).Assembly).Run(args);
