@@ -50,6 +50,9 @@ internal sealed class AgentSandbox : IAsyncDisposable
     internal SandboxHost Host => _host;
     public string CgroupPath => _host.Options.CgroupName + "/" + Agent;
 
+    /// <summary>What the last worker reported about Landlock ("abi N" when applied).</summary>
+    public string WorkerLandlock { get; private set; } = "not started";
+
     /// <summary>Measured start time of the last worker, for diagnostics and benchmarks.</summary>
     public TimeSpan LastWorkerStart { get; private set; }
 
@@ -115,7 +118,8 @@ internal sealed class AgentSandbox : IAsyncDisposable
             _worker = await WorkerClient.AttachAsync(process, OnWorkerEvent,
                 line => _host.Logger.LogDebug("worker {Agent}: {Line}", Agent, line), _host.Options.WorkerStartTimeout, ct).ConfigureAwait(false);
             LastWorkerStart = sw.Elapsed;
-            _host.Logger.LogInformation("Sandboxed worker of agent {Agent} started in {Ms:0} ms (pid {Pid})", Agent, sw.Elapsed.TotalMilliseconds, _worker.Pid);
+            WorkerLandlock = _worker.Landlock;
+            _host.Logger.LogInformation("Sandboxed worker of agent {Agent} started in {Ms:0} ms (pid {Pid}, landlock: {Landlock})", Agent, sw.Elapsed.TotalMilliseconds, _worker.Pid, _worker.Landlock);
             return _worker;
         }
         finally { _startLock.Release(); }
@@ -148,6 +152,7 @@ internal sealed class AgentSandbox : IAsyncDisposable
         _workerGroup ??= _host.Cgroups!.Create(CgroupPath + "/worker", null);
         _oomBaseline = OomCount();
         var command = new List<string> { "/opt/kruxos/dotnet/dotnet", "/opt/kruxos/worker/KruxOS.SandboxWorker.dll", "--agent", Agent, "--trash", "/trash", "--root", "/workspace=/workspace" };
+        if (o.WorkerLandlock) command.Add("--landlock");
         foreach (var m in Mounts) { command.Add("--mount"); command.Add($"{m.Target}={m.Target}{(m.ReadOnly ? ":ro" : string.Empty)}"); }
         var spec = new LaunchSpec(Agent, HostUid, Workspace, Mounts,
             [(dotnetRoot, "/opt/kruxos/dotnet"), (workerDir, "/opt/kruxos/worker")],

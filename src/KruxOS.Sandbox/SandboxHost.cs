@@ -92,6 +92,9 @@ public sealed class SandboxHost : ISandbox
     /// <summary>The host path of an agent's workspace (created on first use).</summary>
     public string WorkspaceOf(AgentName agent) => Agent(agent.Value).Workspace;
 
+    /// <summary>Landlock state of the agent's current worker ("abi N" when applied).</summary>
+    public string WorkerLandlock(AgentName agent) => Agent(agent.Value).WorkerLandlock;
+
     /// <summary>Start time of the agent's current worker (zero before the first call).</summary>
     public TimeSpan WorkerStartTime(AgentName agent) => Agent(agent.Value).LastWorkerStart;
 

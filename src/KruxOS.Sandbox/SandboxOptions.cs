@@ -51,6 +51,12 @@ public sealed class SandboxOptions
     /// <summary>Trash retention for user callers. Default 168 h.</summary>
     public int UserTrashRetentionHours { get; set; } = 168;
 
+    /// <summary>
+    /// Apply Landlock inside the worker's sandbox as an extra layer (kernel ≥ 5.13). Costs one re-exec of the
+    /// worker at start. Where the kernel lacks Landlock the worker runs without it and says so. Default true.
+    /// </summary>
+    public bool WorkerLandlock { get; set; } = true;
+
     /// <summary>Size of the private /tmp of each sandbox. Default 100 MB.</summary>
     public long TmpfsBytes { get; set; } = 100L * 1024 * 1024;
 

@@ -34,13 +34,18 @@ internal sealed class WorkerHost
     public static async Task<int> RunAsync(string[] args, Stream input, Stream output)
     {
         string? agent = null, trash = null;
+        var landlock = false;
+        string? landlocked = null;
         var roots = new List<Root>();
-        for (var i = 0; i + 1 < args.Length; i += 2)
+        for (var i = 0; i < args.Length; i += 2)
         {
+            if (args[i] == "--landlock") { landlock = true; i--; continue; }
+            if (i + 1 >= args.Length) break;
             switch (args[i])
             {
                 case "--agent": agent = args[i + 1]; break;
                 case "--trash": trash = args[i + 1]; break;
+                case "--landlocked": landlocked = args[i + 1]; break;
                 case "--root":
                 case "--mount":
                     var spec = args[i + 1];
@@ -58,9 +63,15 @@ internal sealed class WorkerHost
             await Console.Error.WriteLineAsync("kruxos-worker: --agent, --trash and --root /workspace=… are required").ConfigureAwait(false);
             return 2;
         }
+        var landlockState = landlocked ?? "not requested";
+        if (landlock && landlocked is null)
+        {
+            // Returns only when Landlock could not be applied; the gateway logs the reason from the ready event.
+            landlockState = Native.Landlock.RestrictAndReexec(roots, Native.Libc.RealPath(trash) ?? trash, args);
+        }
         var host = new WorkerHost(output, new PathResolver(roots), trash, agent);
-        // Announce readiness so the gateway can measure and trust the start.
-        await host.WriteAsync(new JsonObject { ["event"] = "ready", ["pid"] = Environment.ProcessId }).ConfigureAwait(false);
+        // Announce readiness (and what Landlock did) so the gateway can measure and trust the start.
+        await host.WriteAsync(new JsonObject { ["event"] = "ready", ["pid"] = Environment.ProcessId, ["landlock"] = landlockState }).ConfigureAwait(false);
         while (true)
         {
             byte[]? frame;

@@ -63,3 +63,17 @@ public sealed class DiagnosticsTests(SandboxFixture f)
         Assert.Contains("enforcement", SandboxDiagnostics.Run(new SandboxOptions { DataDirectory = dir, Disabled = true, CgroupName = f.CgroupName + "-u" }).ToText());
     }
 }
+
+[Collection(SandboxCollection.Name)]
+public sealed class LandlockTests(SandboxFixture f)
+{
+    [Fact]
+    public async Task Should_apply_landlock_in_the_worker_where_the_kernel_has_it()
+    {
+        await f.Ok("landlocked", "filesystem.list", new { path = "." });
+        var state = f.Host.WorkerLandlock(Core.Agents.AgentName.Parse("landlocked"));
+        var kernelHasIt = NativeTest.LandlockAbi() > 0;
+        if (kernelHasIt) Assert.StartsWith("abi ", state);
+        else Assert.DoesNotContain("abi", state);
+    }
+}

@@ -10,6 +10,12 @@ internal static unsafe partial class NativeTest
     [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int chown(string path, uint owner, uint group);
 
+    [LibraryImport("libc")]
+    private static partial long syscall(long number, nint a, nint b, nint c);
+
+    /// <summary>landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION).</summary>
+    public static long LandlockAbi() => syscall(444, 0, 0, 1);
+
     public static uint? OwnerUid(string path)
     {
         var b = stackalloc byte[256];

@@ -156,8 +156,10 @@ public static partial class SandboxDiagnostics
             probe is null ? "probe failed: " + probeError : "host /etc (passwd, shadow, hosts) not visible; /usr read-only, private /tmp, /proc and /dev"));
         long abi;
         try { abi = syscall(444, 0, 0, 1); } catch (EntryPointNotFoundException) { abi = -1; }
-        result.Add(new MechanismStatus("landlock", false,
-            abi > 0 ? $"kernel ABI {abi} available; not applied (the mount namespace already limits the file system view)" : "not available on this kernel", Required: false));
+        result.Add(new MechanismStatus("landlock", abi > 0 && options.WorkerLandlock,
+            abi > 0
+                ? options.WorkerLandlock ? $"kernel ABI {abi}; applied inside the warm worker as an extra layer (not to process.run commands)" : $"kernel ABI {abi} available; disabled by Sandbox:WorkerLandlock=false"
+                : "not available on this kernel (the mount namespace still limits the file system view)", Required: false));
         return new DiagnosticsReport(result.ToImmutable());
     }
 

@@ -62,6 +62,9 @@ internal sealed class WorkerClient : IAsyncDisposable
 
     public string LastStderr { get; private set; } = string.Empty;
 
+    /// <summary>Landlock state the worker reported when it became ready.</summary>
+    public string Landlock { get; private set; } = "unknown";
+
     public async Task<JsonElement> CallAsync(string op, JsonElement args, JsonObject context, CancellationToken ct)
     {
         if (_dead) throw new WorkerDiedException("the worker has exited");
@@ -99,7 +102,11 @@ internal sealed class WorkerClient : IAsyncDisposable
                 }
                 else if (root.TryGetProperty("event", out var ev))
                 {
-                    if (ev.GetString() == "ready") _ready.TrySetResult();
+                    if (ev.GetString() == "ready")
+                    {
+                        Landlock = root.TryGetProperty("landlock", out var ll) ? ll.GetString() ?? "unknown" : "unknown";
+                        _ready.TrySetResult();
+                    }
                     else if (root.TryGetProperty("data", out var data)) _onEvent(data.Clone());
                 }
             }
