@@ -46,7 +46,7 @@ public sealed class SandboxHost : ISandbox
             Logger.LogCritical("SANDBOX DISABLED (Sandbox:Disabled=true): filesystem, process and git capabilities run UNCONFINED as the gateway user. Development only; never use this in production.");
             return;
         }
-        _setupFailure = CheckSetup(out var cgroups, out var cgroupDetail);
+        _setupFailure = CheckSetup(out var cgroups, out var cgroupDetail) ?? PrepareDataDirectories();
         Cgroups = cgroups;
         if (_setupFailure is not null) Logger.LogCritical("Sandbox unavailable, sandboxed capabilities will be refused: {Reason}", _setupFailure);
         else
@@ -191,6 +191,25 @@ public sealed class SandboxHost : ISandbox
         var worker = Path.Combine(Options.WorkerDirectory ?? AppContext.BaseDirectory, "KruxOS.SandboxWorker.dll");
         if (!File.Exists(worker)) return "the sandbox worker is missing: " + worker;
         if (!File.Exists(Path.Combine(DotnetRoot, "dotnet"))) return "the .NET runtime was not found at " + DotnetRoot;
+        return null;
+    }
+
+    /// <summary>
+    /// bubblewrap runs as the agent's uid and must traverse to the directories it binds: give the data
+    /// directory and its sandbox subtrees search (x) permission for others, never read permission.
+    /// </summary>
+    private string? PrepareDataDirectories()
+    {
+        if (OperatingSystem.IsWindows()) return "the sandbox needs Linux";
+        foreach (var dir in new[] { Options.DataDirectory, Options.WorkspaceRoot, Path.Combine(Options.DataDirectory, "trash"), Path.Combine(Options.DataDirectory, "sandbox") })
+        {
+            Directory.CreateDirectory(dir);
+            var mode = File.GetUnixFileMode(dir);
+            if ((mode & UnixFileMode.OtherExecute) == 0 && Libc.chmod(dir, (uint)(mode | UnixFileMode.OtherExecute | UnixFileMode.GroupExecute)) != 0)
+                return $"cannot make {dir} traversable for the sandbox users";
+        }
+        for (var dir = Path.GetDirectoryName(Path.GetFullPath(Options.DataDirectory)); dir is not null; dir = Path.GetDirectoryName(dir))
+            if ((File.GetUnixFileMode(dir) & UnixFileMode.OtherExecute) == 0) return $"{dir} is not traversable by unprivileged users (chmod o+x), so sandboxes cannot reach the workspaces";
         return null;
     }
 

@@ -199,7 +199,11 @@ public sealed class WorkerFailureTests(SandboxFixture f)
         var procs = Directory.GetFiles("/sys/fs/cgroup", "cgroup.procs", SearchOption.AllDirectories)
             .FirstOrDefault(p => p.Contains($"/{f.CgroupName}/{A}/worker/", StringComparison.Ordinal));
         Assert.NotNull(procs);
-        foreach (var pid in File.ReadAllLines(procs!).Select(int.Parse)) System.Diagnostics.Process.GetProcessById(pid).Kill();
+        foreach (var pid in File.ReadAllLines(procs!).Select(int.Parse))
+        {
+            try { System.Diagnostics.Process.GetProcessById(pid).Kill(); }
+            catch (ArgumentException) { } // already gone (bwrap's init dies with the worker)
+        }
         var errors = new List<string>();
         SandboxResult r;
         var attempts = 0;

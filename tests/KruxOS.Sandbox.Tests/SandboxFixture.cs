@@ -22,9 +22,8 @@ public sealed class SandboxFixture : IAsyncLifetime
 
     public ValueTask InitializeAsync()
     {
-        Directory.CreateDirectory(DataDirectory);
-        // The data dir must be traversable by the agents' unprivileged uids.
-        File.SetUnixFileMode(DataDirectory, (UnixFileMode)0x1ED);
+        // Created root-only on purpose: the host must make it traversable for the agents' uids itself.
+        Directory.CreateDirectory(DataDirectory, (UnixFileMode)0x1C0);
         Options = new SandboxOptions { DataDirectory = DataDirectory, CgroupName = CgroupName };
         Options.Agents["git-agent"] = new AgentSandboxSettings { GitRemotes = ["/mnt/remotes"] };
         Options.Agents["small"] = new AgentSandboxSettings { Limits = new SandboxLimits(256L * 1024 * 1024, 0.5, 40) };

@@ -22,7 +22,6 @@ internal sealed class BenchSandbox : IAsyncDisposable
     public BenchSandbox()
     {
         Directory.CreateDirectory(DataDirectory);
-        File.SetUnixFileMode(DataDirectory, (UnixFileMode)0x1ED);
         Host = new SandboxHost(new SandboxOptions { DataDirectory = DataDirectory, CgroupName = "kruxos-bench-" + Environment.ProcessId });
         if (Host.Health.Status != KruxOS.Sandbox.Health.SandboxHealthStatus.Healthy) throw new InvalidOperationException(Host.Health.Message);
         FilePath = Path.Combine(Host.WorkspaceOf(Agent), "4k.bin");
