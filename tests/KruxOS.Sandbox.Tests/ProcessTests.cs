@@ -102,6 +102,14 @@ public sealed class ProcessTests(SandboxFixture f)
     }
 
     [Fact]
+    public async Task Should_not_exhaust_the_pids_limit_with_quick_successive_runs()
+    {
+        // "small" has a 40-pid limit; each finished sandbox must give its pids back at once.
+        for (var i = 0; i < 60; i++)
+            Assert.Equal("completed", (await f.Ok("small", "process.run", new { command = "true" })).GetProperty("state").GetString());
+    }
+
+    [Fact]
     public async Task Should_kill_background_processes_when_the_agent_stops()
     {
         var start = await f.Ok("stopper", "process.run", new { command = "sleep", args = new[] { "60" }, background = true });
