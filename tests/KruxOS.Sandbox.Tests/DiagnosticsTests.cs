@@ -1,4 +1,5 @@
 using System.Text.Json;
+using KruxOS.Core.Capabilities;
 using KruxOS.Sandbox.Health;
 using Xunit;
 
@@ -75,5 +76,29 @@ public sealed class LandlockTests(SandboxFixture f)
         var kernelHasIt = NativeTest.LandlockAbi() > 0;
         if (kernelHasIt) Assert.StartsWith("abi ", state);
         else Assert.DoesNotContain("abi", state);
+    }
+}
+
+public sealed class UnconfinedDevelopmentModeTests
+{
+    [Fact]
+    public async Task Should_still_run_capabilities_when_disabled_and_say_so()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "kruxos-dev-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            await using var host = new SandboxHost(new SandboxOptions { DataDirectory = dir, Disabled = true });
+            Assert.True(host.Health.Unconfined);
+            Assert.True(SandboxFixture.Registry.TryResolve("filesystem.write", out var write));
+            Assert.True(SandboxFixture.Registry.TryResolve("process.run", out var run));
+            var agent = Core.Agents.AgentName.Parse("dev");
+            Assert.True(ArgumentValidator.TryValidate(write, JsonDocument.Parse("""{"path":"n.txt","content":"dev"}""").RootElement, out var wArgs, out _));
+            Assert.True((await host.ExecuteAsync(new SandboxRequest(agent, write.Name, wArgs), TestContext.Current.CancellationToken)).IsSuccess);
+            Assert.True(ArgumentValidator.TryValidate(run, JsonDocument.Parse("""{"command":"cat","args":["n.txt"]}""").RootElement, out var rArgs, out _));
+            var r = await host.ExecuteAsync(new SandboxRequest(agent, run.Name, rArgs), TestContext.Current.CancellationToken);
+            Assert.Equal("dev", r.Data!.Value.GetProperty("stdout_summary").GetString());
+            Assert.Equal("dev", File.ReadAllText(Path.Combine(dir, "workspace", "dev", "n.txt")));
+        }
+        finally { Directory.Delete(dir, true); }
     }
 }
