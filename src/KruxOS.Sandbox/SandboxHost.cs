@@ -48,6 +48,14 @@ public sealed class SandboxHost : ISandbox
         }
         _setupFailure = CheckSetup(out var cgroups, out var cgroupDetail) ?? PrepareDataDirectories();
         Cgroups = cgroups;
+        if (_setupFailure is null)
+        {
+            // Measure rather than assume: a probe sandbox must show every mechanism active (same check as
+            // `kruxos sandbox diagnose`), e.g. kernels that forbid unprivileged user namespaces fail here.
+            StartupDiagnostics = SandboxDiagnostics.Run(options);
+            if (!StartupDiagnostics.AllActive)
+                _setupFailure = "confinement probe failed: " + string.Join("; ", StartupDiagnostics.Mechanisms.Where(m => m.Required && !m.Active).Select(m => $"{m.Name} ({m.Detail})"));
+        }
         if (_setupFailure is not null) Logger.LogCritical("Sandbox unavailable, sandboxed capabilities will be refused: {Reason}", _setupFailure);
         else
         {
@@ -55,6 +63,9 @@ public sealed class SandboxHost : ISandbox
             Logger.LogInformation("Sandbox ready: bubblewrap, seccomp ({Seccomp}), {Cgroups}", Seccomp.Program.Detail, cgroupDetail);
         }
     }
+
+    /// <summary>The probe run at start (null when disabled or when a prerequisite was missing before probing).</summary>
+    public DiagnosticsReport? StartupDiagnostics { get; }
 
     /// <summary>Options in effect.</summary>
     public SandboxOptions Options { get; }
@@ -103,6 +114,18 @@ public sealed class SandboxHost : ISandbox
 
     /// <inheritdoc />
     public async Task<SandboxResult> ExecuteAsync(SandboxRequest request, CancellationToken ct)
+    {
+        try { return await ExecuteCoreAsync(request, ct).ConfigureAwait(false); }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { throw; }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Never let a sandbox failure become an exception in the caller's actor: fail closed with a result.
+            Logger.LogError(e, "Sandboxed {Capability} of agent {Agent} failed unexpectedly", request.Capability.Value, request.Agent.Value);
+            return SandboxResult.Fail(Errors.Internal($"the sandboxed call failed: {e.GetType().Name}"), ResourceUsage.Elapsed(0));
+        }
+    }
+
+    private async Task<SandboxResult> ExecuteCoreAsync(SandboxRequest request, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         if (!Handles(request.Capability))

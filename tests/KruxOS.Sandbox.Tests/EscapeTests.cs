@@ -138,7 +138,8 @@ public sealed class EscapeTests(SandboxFixture f)
     [Fact]
     public async Task Should_stop_a_fork_bomb_at_the_pids_limit()
     {
-        var r = await f.Fails("small", "process.run", new { command = "bash", args = new[] { "-c", ":(){ :|:& };:" }, timeout = 5 }, "ResourceExhausted");
+        // The shell stays alive (PID 1 of the sandbox), so the bomb keeps forking until the pids limit stops it.
+        var r = await f.Fails("small", "process.run", new { command = "bash", args = new[] { "-c", ":(){ :|:& };:; sleep 10" }, timeout = 5 }, "ResourceExhausted");
         Assert.Equal("pids", r.Error!.ContextString("resource"));
         Assert.Equal("40", r.Error.ContextString("limit"));
         // The agent and the host carry on.

@@ -66,11 +66,21 @@ internal sealed class ManagedProcess
         });
         _ = Task.Run(async () =>
         {
-            await _process.WaitForExitAsync().ConfigureAwait(false);
-            // Leftover children (daemonised by the command) die with the group.
-            _group?.KillAll();
-            await Task.WhenAll(outPump, errPump).ConfigureAwait(false);
-            Finish();
+            try
+            {
+                await _process.WaitForExitAsync().ConfigureAwait(false);
+                // Leftover children (daemonised by the command) die with the group.
+                _group?.KillAll();
+                await Task.WhenAll(outPump, errPump).ConfigureAwait(false);
+                Finish();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Whatever happened, the process is over for its callers: never leave them waiting.
+                SpawnError ??= ProcessErrors.SpawnFailed("monitoring the process failed: " + e.Message);
+                if (State == ProcessState.Running) State = ProcessState.Killed;
+                _exited.TrySetResult();
+            }
         });
     }
 
