@@ -28,7 +28,7 @@ public sealed class SandboxFixture : IAsyncLifetime
         Options.Agents["git-agent"] = new AgentSandboxSettings { GitRemotes = ["/mnt/remotes"] };
         Options.Agents["small"] = new AgentSandboxSettings { Limits = new SandboxLimits(256L * 1024 * 1024, 0.5, 40) };
         Options.Agents["tiny"] = new AgentSandboxSettings { Limits = new SandboxLimits(128L * 1024 * 1024, 0.5, 100) };
-        Host = new SandboxHost(Options, logger: new FileLogger<SandboxHost>(Path.Combine(Path.GetTempPath(), "kruxos-sandbox-tests.log")));
+        Host = new SandboxHost(Options, logger: new FileLogger<SandboxHost>(Path.Combine(DataDirectory, "sandbox-tests.log")));
         return ValueTask.CompletedTask;
     }
 
