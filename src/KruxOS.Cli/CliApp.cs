@@ -22,9 +22,12 @@ public static class CliApp
     public const int Unreachable = 3;
 
     /// <summary>Parses and runs a command line.</summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct) =>
+        RunAsync(args, stdout, stderr, ControlClient.FromEnvironment(), ct);
+
+    /// <summary>Parses and runs a command line against a given control socket (tests run several gateways in one process).</summary>
+    internal static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, ControlClient client, CancellationToken ct)
     {
-        var client = ControlClient.FromEnvironment();
         var root = Build(client, stdout, stderr);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
