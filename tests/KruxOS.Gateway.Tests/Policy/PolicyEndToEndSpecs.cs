@@ -75,6 +75,33 @@ public sealed class PolicyEndToEndSpecs
     }
 
     [Fact]
+    public async Task Should_filter_capabilities_list_and_deny_with_32001_on_the_json_rpc_endpoint()
+    {
+        // arrange
+        await using var gateway = await PolicyGateway.StartAsync(TeamModerate(BlockInfo));
+        var token = await gateway.CreateAgentAsync("bot");
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gateway.Port}") };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        async Task<JsonNode> RpcAsync(string method, JsonObject parameters)
+        {
+            var body = new JsonObject { ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = method, ["params"] = parameters }.ToJsonString();
+            using var response = await http.PostAsync("/rpc", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+            return JsonNode.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!;
+        }
+
+        // act
+        var list = await RpcAsync("capabilities.list", []);
+        var denied = await RpcAsync("capabilities.invoke", new JsonObject { ["capability"] = "system.info" });
+
+        // assert
+        var names = list["result"]!["capabilities"]!.AsArray().Select(c => c!["name"]!.GetValue<string>()).ToList();
+        Assert.DoesNotContain("system.info", names);
+        Assert.Contains("system.time", names);
+        Assert.Equal(-32001, denied["error"]!["code"]!.GetValue<int>());
+        Assert.Contains("agents/bot.yaml:2", denied["error"]!.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Should_apply_an_edited_agent_file_to_the_next_call_and_tell_the_client_its_tools_changed()
     {
         // arrange
