@@ -166,6 +166,16 @@ public sealed class PolicyStoreSpecs(ITestOutputHelper output) : TestKit(output:
         // assert
         Assert.Equal(0, Volatile.Read(ref changes));
 
+        // act: a broken edit, then the file restored to the set in force
+        Write("agents/bot.yaml", "rules: [ unclosed\n");
+        Assert.NotEmpty((await Reload(loader)).Errors);
+        Write("agents/bot.yaml", BlockInfo);
+        var restored = await Reload(loader);
+
+        // assert: nothing changed for clients, and the error is cleared
+        Assert.Empty(restored.Errors);
+        Assert.Equal(0, Volatile.Read(ref changes));
+
         // act: one real change, then more reloads
         Write("org.yaml", PolicyTemplates.Get("enterprise-restrictive"));
         await Reload(loader);
