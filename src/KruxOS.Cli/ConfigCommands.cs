@@ -165,7 +165,7 @@ internal static class ConfigCommands
             sb.Append($"Coverage:      {r.CoveredCount} of {r.CapabilityCount} capabilities matched by a rule");
             sb.Append(r.ConditionalCount > 0 ? $", {r.ConditionalCount} depend on arguments\n" : "\n");
             foreach (var (tier, count) in r.Coverage) sb.Append($"  {tier.ToWire(),-18} {count}\n");
-            sb.Append($"Rate limits:   {(r.RateLimits.IsEmpty ? "none" : "")}\n");
+            sb.Append(r.RateLimits.IsEmpty ? "Rate limits:   none\n" : "Rate limits:\n");
             foreach (var l in r.RateLimits) sb.Append($"  {l.RuleReference,-24} {l.Capability,-24} {l.Limit}\n");
         }
         Section(sb, "Errors", r.Errors);

@@ -153,7 +153,8 @@ public sealed class PolicyStoreActor : ReceiveActor, IWithTimers
                 {
                     _log.Info("Policy revision {0} in force from {1}: {2}", set.Revision, _directory,
                         outcome.Files.IsEmpty ? "no files (system protections and definition tiers)" : string.Join(", ", outcome.Files));
-                    foreach (var w in result.Warnings) _log.Warning("Policy {0}", w);
+                    if (!result.Warnings.IsEmpty)
+                        _log.Warning("Policy revision {0} has {1} warning(s):\n  {2}", set.Revision, result.Warnings.Length, string.Join("\n  ", result.Warnings));
                 }
             }
             else
