@@ -8,7 +8,7 @@ namespace KruxOS.Cli;
 
 /// <summary>
 /// The <c>kruxos</c> command line: gateway status and verification, agents, user tokens, live
-/// sessions and policy configuration. Exit codes: 0 success, 1 the gateway refused the request, 2 bad usage, 3 gateway unreachable.
+/// sessions, the audit log (offline, see <see cref="AuditCli"/>) and policy configuration. Exit codes: 0 success, 1 the gateway refused the request, 2 bad usage, 3 gateway unreachable.
 /// </summary>
 public static class CliApp
 {
@@ -78,6 +78,7 @@ public static class CliApp
         root.Subcommands.Add(kill);
 
         root.Subcommands.Add(UserTokenCommands(client, stdout, stderr, json));
+        root.Subcommands.Add(AuditCli.Build(stdout, stderr));
         root.Subcommands.Add(ConfigCommands.Build(client, stdout, stderr, json));
 
         var watchAgent = new Option<string?>("--agent") { Description = "Only this agent's events" };

@@ -51,19 +51,28 @@ internal sealed class PolicyGateway : IAsyncDisposable
         foreach (var (path, text) in files ?? new Dictionary<string, string>())
             PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", path), text);
         var socket = Path.Combine(dataDir, "control.sock");
-        var port = FreePort();
-        string[] args =
-        [
-            "--data-dir", dataDir, "--gateway-port", port.ToString(), "--health-port", FreePort().ToString(),
-            "--user-api-port", FreePort().ToString(), "--control-socket", socket, "--Gateway:PrintBootstrapToken", "false",
-        ];
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddKruxOsConfiguration(args);
-        builder.Logging.ClearProviders();
-        builder.AddKruxOsGateway();
-        var app = builder.Build();
-        app.MapKruxOs();
-        await app.StartAsync();
+        WebApplication app;
+        int port;
+        for (var attempt = 1; ; attempt++)
+        {
+            port = FreePort();
+            string[] args =
+            [
+                "--data-dir", dataDir, "--gateway-port", port.ToString(), "--health-port", FreePort().ToString(),
+                "--user-api-port", FreePort().ToString(), "--control-socket", socket, "--Gateway:PrintBootstrapToken", "false",
+            ];
+            app = GatewayApp.Build(args, b => b.Logging.ClearProviders());
+            try
+            {
+                await app.StartAsync();
+                break;
+            }
+            catch (IOException) when (attempt < 3)
+            {
+                // A probed port was taken by someone else before Kestrel bound it: try new ones.
+                await app.DisposeAsync();
+            }
+        }
         var gateway = new PolicyGateway(app, dataDir, socket, port);
         await gateway.Policies.Loaded.WaitAsync(Wait);
         return gateway;
