@@ -45,6 +45,12 @@ public interface ICapabilityHandler
 
     /// <summary>Runs the call; throws <see cref="CapabilityException"/> for declared errors.</summary>
     ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// How long this call may legitimately run (e.g. a <c>process.run</c> with its own timeout); the run's
+    /// deadline is the larger of this and the gateway's default. <see cref="TimeSpan.Zero"/>: the default.
+    /// </summary>
+    TimeSpan MaxDuration(JsonElement arguments) => TimeSpan.Zero;
 }
 
 /// <summary>

@@ -11,6 +11,7 @@ using KruxOS.Actors.Audit;
 using KruxOS.Audit;
 using KruxOS.Actors.Capabilities;
 using KruxOS.Actors.Capabilities.InProcess;
+using KruxOS.Actors.Capabilities.Sandboxed;
 using KruxOS.Actors.Connections;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
@@ -52,6 +53,7 @@ public static class KruxOsHostingExtensions
         services.AddSingleton(sp => new NodeFacts(settings.DataDir, sp.GetRequiredService<TimeProvider>().GetUtcNow(),
             typeof(KruxOsHostingExtensions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0"));
         services.AddInProcessCapabilities();
+        services.AddSandboxedCapabilities(settings);
         services.AddSingleton(sp => new CapabilityCatalog(DefinitionLoader.BuiltIn(), sp.GetServices<ICapabilityHandler>()));
         services.AddSingleton(sp => new PolicyStore(sp.GetRequiredService<CapabilityCatalog>().Registry, settings.PoliciesDir));
         services.AddSingleton<IPolicySeam>(sp => sp.GetRequiredService<PolicyStore>());
@@ -135,6 +137,7 @@ public static class KruxOsHostingExtensions
             var children = ImmutableArray.CreateBuilder<GatewayChild>();
             children.Add(new GatewayChild("audit", _ => auditProps));
             children.Add(new GatewayChild("host-metrics", _ => HostMetricsActor.Props(sp.GetRequiredService<HostMetrics>(), clock, settings.MetricsInterval)));
+            children.Add(new GatewayChild("sandbox-housekeeping", _ => SandboxHousekeepingActor.Props(sp.GetRequiredService<KruxOS.Sandbox.ISandbox>(), settings.DataDir, clock)));
             // Each node compiles its own data directory's policy files (docs/policy.md, "Cluster mode").
             children.Add(new GatewayChild("policies", _ => PolicyStoreActor.Props(sp.GetRequiredService<PolicyStore>(), settings.PoliciesDir,
                 settings.PolicyRescanInterval, PolicySettle, clock)));

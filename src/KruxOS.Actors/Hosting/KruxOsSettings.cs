@@ -96,6 +96,12 @@ public sealed class KruxOsSettings
     /// </summary>
     public TimeSpan PolicyRescanInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Kernel sandbox settings (section <c>KruxOS:Sandbox</c>): limits, per-agent overrides, paths.
+    /// Its data directory is always <see cref="DataDir"/>. <b>Default</b>: confined, 512 MiB / 0.5 core / 100 pids.
+    /// </summary>
+    public KruxOS.Sandbox.SandboxOptions Sandbox { get; set; } = new();
+
     /// <summary>The policy files of this node: <c>system.yaml</c>, <c>org.yaml</c>, <c>user.yaml</c>, <c>agents/&lt;name&gt;.yaml</c>.</summary>
     public string PoliciesDir => Path.Combine(DataDir, "policies");
 

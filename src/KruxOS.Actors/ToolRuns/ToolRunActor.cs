@@ -39,6 +39,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private readonly CancellationTokenSource _cancel = new();
     private readonly long _started = Stopwatch.GetTimestamp();
     private DateTimeOffset _startedAt;
+    private TimeSpan _executionTimeout;
     private ToolCallResult? _result;
     private AuditStatus _status;
     private readonly HashSet<Guid> _auditPending = [];
@@ -113,8 +114,11 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     {
         var context = new InvocationContext(_plan.Call.Principal, _plan.Session,
             _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, _policy);
-        Timers.StartSingleTimer(ExecutionTimer, ExecutionTimedOut.Instance, _settings.ExecutionTimeout);
-        ExecuteAsync(_catalog.HandlerFor(capability.Name), context, _plan.Arguments, _cancel.Token)
+        var handler = _catalog.HandlerFor(capability.Name);
+        var longest = handler.MaxDuration(_plan.Arguments);
+        _executionTimeout = longest > _settings.ExecutionTimeout ? longest : _settings.ExecutionTimeout;
+        Timers.StartSingleTimer(ExecutionTimer, ExecutionTimedOut.Instance, _executionTimeout);
+        ExecuteAsync(handler, context, _plan.Arguments, _cancel.Token)
             .PipeTo(Self, success: data => new Executed(data), failure: ex => new ExecutionFailed(ex));
     }
 
@@ -135,7 +139,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             var error = m.Cause switch
             {
                 CapabilityException ce => ce.Error,
-                OperationCanceledException => Errors.Timeout(CapabilityLabel, _settings.ExecutionTimeout.TotalSeconds),
+                OperationCanceledException => Errors.Timeout(CapabilityLabel, _executionTimeout.TotalSeconds),
                 _ => Errors.Internal($"'{CapabilityLabel}' failed unexpectedly."),
             };
             if (m.Cause is not CapabilityException)
@@ -145,7 +149,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         Receive<ExecutionTimedOut>(_ =>
         {
             _cancel.Cancel();
-            Finish(AuditStatus.Error, Failure(Errors.Timeout(CapabilityLabel, _settings.ExecutionTimeout.TotalSeconds)));
+            Finish(AuditStatus.Error, Failure(Errors.Timeout(CapabilityLabel, _executionTimeout.TotalSeconds)));
         });
     }
 

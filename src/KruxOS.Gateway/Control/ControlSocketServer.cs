@@ -19,6 +19,7 @@ namespace KruxOS.Gateway.Control;
 /// </summary>
 public sealed partial class ControlSocketServer(
     ControlCommands commands,
+    MountCommands mounts,
     GatewaySettings gateway,
     KruxOsSettings settings,
     ActorSystem system,
@@ -98,7 +99,9 @@ public sealed partial class ControlSocketServer(
                 await StreamEventsAsync(writer, id, p, stoppingToken).ConfigureAwait(false);
                 return;
             }
-            var response = await commands.ExecuteAsync(id, method, p, stoppingToken).ConfigureAwait(false);
+            var response = method.StartsWith("mount.", StringComparison.Ordinal)
+                ? mounts.Execute(id, method, p)
+                : await commands.ExecuteAsync(id, method, p, stoppingToken).ConfigureAwait(false);
             try { await writer.WriteLineAsync(response).ConfigureAwait(false); }
             catch (IOException) { return; }
         }

@@ -95,6 +95,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton<NodeStatus>();
         services.AddSingleton<AgentActivity>();
         services.AddSingleton<ControlCommands>();
+        services.AddSingleton<MountCommands>();
         services.AddHostedService<ControlSocketServer>();
         services.AddHostedService<BootstrapService>();
         services.AddMcpServer().WithHttpTransport(o => { }); // per-session options are supplied in MapKruxOs
@@ -115,6 +116,13 @@ public static class GatewayHostingExtensions
             : HealthCheckResult.Critical("identity journal not recovered yet")));
         var audit = app.Services.GetRequiredService<AuditProbe>();
         health.Register("audit", audit.CheckAsync);
+        var sandbox = app.Services.GetRequiredService<KruxOS.Sandbox.ISandbox>();
+        health.Register(KruxOS.Sandbox.Health.SandboxHealth.CheckName, _ => ValueTask.FromResult(sandbox.Health switch
+        {
+            { Status: KruxOS.Sandbox.Health.SandboxHealthStatus.Healthy } h => HealthCheckResult.Healthy(h.Message),
+            { Status: KruxOS.Sandbox.Health.SandboxHealthStatus.Degraded } h => HealthCheckResult.Degraded(h.Message),
+            var h => HealthCheckResult.Critical(h.Message),
+        }));
         app.Services.GetRequiredService<NodeStatus>().Start();
         app.Services.GetRequiredService<AgentActivity>().Start(app.Services.GetRequiredService<Akka.Actor.ActorSystem>());
 

@@ -1,0 +1,39 @@
+using System.Text.Json;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Capabilities;
+using KruxOS.Sandbox;
+
+namespace KruxOS.Actors.Capabilities.Sandboxed;
+
+/// <summary>
+/// Executes one sandboxed capability (filesystem, process, git) in the calling agent's kernel sandbox.
+/// The ToolRun owns the deadline and cancellation; every sandbox failure comes back as the structured
+/// error the sandbox reported (PathOutOfScope, ResourceExhausted, SandboxUnavailable, …).
+/// </summary>
+public sealed class SandboxedCapabilityHandler(CapabilityName name, ISandbox sandbox, TimeSpan defaultDuration) : ICapabilityHandler
+{
+    /// <summary>Slack on top of the sandbox's own deadline, so the sandbox answers before the ToolRun gives up.</summary>
+    public static readonly TimeSpan Margin = TimeSpan.FromSeconds(15);
+
+    /// <inheritdoc />
+    public CapabilityName Name { get; } = name;
+
+    /// <inheritdoc />
+    public async ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+    {
+        var caller = context.Principal.Kind == PrincipalKind.User ? CallerKind.User : CallerKind.Agent;
+        var result = await sandbox.ExecuteAsync(new SandboxRequest(context.Session.Agent, Name, arguments, null, caller), cancellationToken).ConfigureAwait(false);
+        return result.IsSuccess ? result.Data ?? KruxOS.Core.CoreJson.EmptyObject : throw new CapabilityException(result.Error!);
+    }
+
+    /// <inheritdoc />
+    public TimeSpan MaxDuration(JsonElement arguments)
+    {
+        // process.run carries its own timeout (seconds, default 300, at most 3600).
+        if (Name.Value == "process.run" && arguments.TryGetProperty("timeout", out var t) && t.ValueKind == JsonValueKind.Number)
+            return TimeSpan.FromSeconds(Math.Min(t.GetDouble(), 3600)) + Margin;
+        if (Name.Value == "process.run") return TimeSpan.FromSeconds(300) + Margin;
+        if (Name.Category == "git") return TimeSpan.FromMinutes(5) + Margin;
+        return defaultDuration + Margin;
+    }
+}
