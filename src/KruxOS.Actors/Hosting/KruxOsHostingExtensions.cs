@@ -54,6 +54,12 @@ public static class KruxOsHostingExtensions
         services.AddSingleton(sp => new CapabilityCatalog(DefinitionLoader.BuiltIn(), sp.GetServices<ICapabilityHandler>()));
 
         services.AddAkka(KruxOsSettings.ActorSystemName, (builder, sp) => builder
+            .ConfigureLoggers(logging =>
+            {
+                // Akka logs through Microsoft.Extensions.Logging, so one configuration governs every log line.
+                logging.ClearLoggers();
+                logging.AddLoggerFactory();
+            })
             .ConfigureNetwork(settings)
             .ConfigurePersistence(settings)
             .AddKruxSerialization()

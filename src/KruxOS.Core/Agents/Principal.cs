@@ -1,3 +1,5 @@
+using KruxOS.Core.Serialization;
+
 namespace KruxOS.Core.Agents;
 
 /// <summary>Who makes a call: an agent identity, or the operator acting through a user token.</summary>
@@ -13,6 +15,7 @@ public enum PrincipalKind
 /// The authenticated caller of a capability, carried into policy decisions and audit entries.
 /// For <see cref="PrincipalKind.User"/> the name is the user token's label.
 /// </summary>
+[WireName("agent.principal.v1")]
 public sealed record Principal(PrincipalKind Kind, string Name) : IKruxMessage
 {
     /// <summary>A principal for an agent.</summary>

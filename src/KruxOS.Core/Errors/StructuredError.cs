@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Text.Json;
+using KruxOS.Core.Serialization;
 
 namespace KruxOS.Core.Errors;
 
@@ -7,6 +8,7 @@ namespace KruxOS.Core.Errors;
 /// <param name="Action">Machine-readable action, e.g. <c>fix_input</c>.</param>
 /// <param name="Description">What to do, in words.</param>
 /// <param name="Capability">A capability that helps, when there is one (dotted).</param>
+[WireName("error.recovery-action.v1")]
 public sealed record RecoveryAction(string Action, string Description, string? Capability = null) : IKruxMessage;
 
 /// <summary>
@@ -19,6 +21,7 @@ public sealed record RecoveryAction(string Action, string Description, string? C
 /// <param name="Retryable">Whether the same call may succeed later.</param>
 /// <param name="RetryAfterSeconds">When to retry, if known.</param>
 /// <param name="Context">Structured details such as <c>field</c>, <c>rule</c>, <c>capability</c>.</param>
+[WireName("error.structured.v1")]
 public sealed record StructuredError(
     string ErrorType,
     string Message,

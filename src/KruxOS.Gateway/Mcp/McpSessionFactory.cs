@@ -74,21 +74,15 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
         }
     }
 
-    // Out-of-order traffic is refused: nothing but initialize and ping before the handshake.
-    private static McpMessageHandler RequireInitialize(McpMessageHandler next)
+    // Out-of-order traffic is refused: nothing but initialize and ping before the handshake. The SDK
+    // records the client's info when it handles initialize, so its absence means no handshake yet.
+    private static McpMessageHandler RequireInitialize(McpMessageHandler next) => async (context, ct) =>
     {
-        var initialized = false;
-        return async (context, ct) =>
-        {
-            if (context.JsonRpcMessage is JsonRpcRequest request && !initialized)
-            {
-                if (request.Method == RequestMethods.Initialize) initialized = true;
-                else if (request.Method != RequestMethods.Ping && !IsPerRequestMetadataRevision(context))
-                    throw new McpProtocolException(Errors.SessionNotInitialized().Message, McpErrorCode.InvalidRequest);
-            }
-            await next(context, ct).ConfigureAwait(false);
-        };
-    }
+        if (context.JsonRpcMessage is JsonRpcRequest request && context.Server.ClientInfo is null
+            && request.Method != RequestMethods.Initialize && request.Method != RequestMethods.Ping && !IsPerRequestMetadataRevision(context))
+            throw new McpProtocolException(Errors.SessionNotInitialized().Message, McpErrorCode.InvalidRequest);
+        await next(context, ct).ConfigureAwait(false);
+    };
 
     // Protocol revisions from 2026-07-28 on carry client info in every request and have no initialize handshake.
     private static bool IsPerRequestMetadataRevision(MessageContext context) =>

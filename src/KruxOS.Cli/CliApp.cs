@@ -1,0 +1,215 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using KruxOS.Core.Control;
+using static KruxOS.Cli.Output;
+using M = KruxOS.Core.Control.ControlProtocol.Methods;
+
+namespace KruxOS.Cli;
+
+/// <summary>
+/// The <c>kruxos</c> command line: gateway status and verification, agents, user tokens and live
+/// sessions. Exit codes: 0 success, 1 the gateway refused the request, 2 bad usage, 3 gateway unreachable.
+/// </summary>
+public static class CliApp
+{
+    /// <summary>Exit code when the gateway refuses a request.</summary>
+    public const int Refused = 1;
+
+    /// <summary>Exit code for bad usage.</summary>
+    public const int Usage = 2;
+
+    /// <summary>Exit code when the gateway cannot be reached.</summary>
+    public const int Unreachable = 3;
+
+    /// <summary>Parses and runs a command line.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        var client = ControlClient.FromEnvironment();
+        var root = Build(client, stdout, stderr);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var e in parse.Errors) await stderr.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return Usage;
+        }
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false }, ct).ConfigureAwait(false);
+        }
+        catch (GatewayUnreachableException e)
+        {
+            await stderr.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return Unreachable;
+        }
+    }
+
+    private static RootCommand Build(ControlClient client, TextWriter stdout, TextWriter stderr)
+    {
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
+        var root = new RootCommand("kruxos — manage a KruxOS capability gateway");
+
+        // status / verify
+        var status = new Command("status", "Show the gateway's state") { json };
+        status.SetAction((p, ct) => Call(client, stdout, stderr, M.Status, null, p.GetValue(json), RenderStatus, ct));
+        root.Subcommands.Add(status);
+
+        var verify = new Command("verify", "Check listeners, stores and capabilities (PASS/FAIL per check)") { json };
+        verify.SetAction(async (p, ct) =>
+        {
+            var r = await client.CallAsync(M.Verify, null, ct).ConfigureAwait(false);
+            if (!r.Ok) return await Fail(stderr, r).ConfigureAwait(false);
+            if (p.GetValue(json)) await stdout.WriteLineAsync(Json(r.Result)).ConfigureAwait(false);
+            else
+                foreach (var c in r.Result!["checks"]!.AsArray())
+                    await stdout.WriteLineAsync($"{(c!["pass"]!.GetValue<bool>() ? "PASS" : "FAIL")}  {Str(c, "name"),-24} {Str(c, "detail")}").ConfigureAwait(false);
+            return r.Result!["passed"]!.GetValue<bool>() ? 0 : Refused;
+        });
+        root.Subcommands.Add(verify);
+
+        root.Subcommands.Add(AgentCommands(client, stdout, stderr, json));
+
+        var killAgent = new Argument<string>("agent") { Description = "Agent whose sessions to terminate" };
+        var kill = new Command("kill", "Terminate an agent's live sessions (its token stays valid)") { killAgent, json };
+        kill.SetAction((p, ct) => Call(client, stdout, stderr, M.Kill, new JsonObject { ["name"] = p.GetValue(killAgent) }, p.GetValue(json),
+            r => $"Terminated {Str(r, "connections_closed")} session(s) of agent '{Str(r, "agent")}'.\n", ct));
+        root.Subcommands.Add(kill);
+
+        root.Subcommands.Add(UserTokenCommands(client, stdout, stderr, json));
+
+        var watchAgent = new Option<string?>("--agent") { Description = "Only this agent's events" };
+        var watchTypes = new Option<string?>("--type") { Description = "Comma-separated event types" };
+        var watch = new Command("watch", "Stream live supervision events (Ctrl+C to stop)") { watchAgent, watchTypes };
+        watch.SetAction(async (p, ct) =>
+        {
+            var parameters = new JsonObject();
+            if (p.GetValue(watchAgent) is { } a) parameters["agent"] = a;
+            if (p.GetValue(watchTypes) is { } t) parameters["types"] = t;
+            await foreach (var line in client.StreamAsync(M.Watch, parameters, ct).ConfigureAwait(false))
+                await stdout.WriteLineAsync(line).ConfigureAwait(false);
+            return 0;
+        });
+        root.Subcommands.Add(watch);
+        return root;
+    }
+
+    private static Command AgentCommands(ControlClient client, TextWriter stdout, TextWriter stderr, Option<bool> json)
+    {
+        var agent = new Command("agent", "Manage agent identities");
+
+        var nameArg = new Argument<string?>("name") { Description = "Agent name", Arity = ArgumentArity.ZeroOrOne };
+        var nameOpt = new Option<string?>("--name") { Description = "Agent name" };
+        var purpose = new Option<string?>("--purpose") { Description = "What the agent is for" };
+        var create = new Command("create", "Create an agent and print its token once") { nameArg, nameOpt, purpose, json };
+        create.SetAction(async (p, ct) =>
+        {
+            var name = p.GetValue(nameOpt) ?? p.GetValue(nameArg);
+            if (string.IsNullOrWhiteSpace(name))
+            {
+                await stderr.WriteLineAsync("error: give the agent's name (kruxos agent create <name> or --name <name>)").ConfigureAwait(false);
+                return Usage;
+            }
+            return await Call(client, stdout, stderr, M.AgentCreate, new JsonObject { ["name"] = name, ["purpose"] = p.GetValue(purpose) ?? "" },
+                p.GetValue(json), r => TokenIssued("Agent created successfully.", r), ct).ConfigureAwait(false);
+        });
+        agent.Subcommands.Add(create);
+
+        var list = new Command("list", "List agents") { json };
+        list.SetAction((p, ct) => Call(client, stdout, stderr, M.AgentList, null, p.GetValue(json), r => Table(
+            ["NAME", "STATUS", "LAST CONNECTED", "INVOCATIONS", "PURPOSE"],
+            r!["agents"]!.AsArray().Select(a => (IReadOnlyList<string>)[Str(a, "name"), Str(a, "status"), When(a, "last_connected"), Str(a, "invocations"), Str(a, "purpose")])), ct));
+        agent.Subcommands.Add(list);
+
+        foreach (var (verb, method, help) in new[]
+                 {
+                     ("show", M.AgentShow, "Show one agent"),
+                     ("rotate", M.AgentRotate, "Issue a new token; the old one stops working at once"),
+                     ("revoke", M.AgentRevoke, "Revoke an agent and terminate its sessions"),
+                     ("restore", M.AgentRestore, "Reactivate a revoked agent with a new token"),
+                 })
+        {
+            var arg = new Argument<string>("name") { Description = "Agent name" };
+            var cmd = new Command(verb, help) { arg, json };
+            cmd.SetAction((p, ct) => Call(client, stdout, stderr, method, new JsonObject { ["name"] = p.GetValue(arg) }, p.GetValue(json), r => verb switch
+            {
+                "rotate" => TokenIssued("Agent token rotated; the previous token no longer works.", r),
+                "restore" => TokenIssued("Agent restored with a new token; the previous token stays invalid.", r),
+                "revoke" => $"Agent '{Str(r, "name")}' revoked; its sessions were terminated.\n",
+                _ => string.Join("\n", r!.AsObject().Select(kv => $"{kv.Key + ":",-18}{(kv.Value is JsonValue v && v.TryGetValue<string>(out var s) ? s : kv.Value?.ToJsonString() ?? "-")}")) + "\n",
+            }, ct));
+            agent.Subcommands.Add(cmd);
+        }
+        return agent;
+    }
+
+    private static Command UserTokenCommands(ControlClient client, TextWriter stdout, TextWriter stderr, Option<bool> json)
+    {
+        var tokens = new Command("user-token", "Manage user tokens (krx_user_…)");
+        var labelArg = new Argument<string?>("label") { Description = "Token label", Arity = ArgumentArity.ZeroOrOne };
+        var labelOpt = new Option<string?>("--label") { Description = "Token label" };
+        var create = new Command("create", "Create a user token and print it once") { labelArg, labelOpt, json };
+        create.SetAction(async (p, ct) =>
+        {
+            var label = p.GetValue(labelOpt) ?? p.GetValue(labelArg);
+            if (string.IsNullOrWhiteSpace(label))
+            {
+                await stderr.WriteLineAsync("error: give the token's label (kruxos user-token create <label>)").ConfigureAwait(false);
+                return Usage;
+            }
+            return await Call(client, stdout, stderr, M.UserTokenCreate, new JsonObject { ["label"] = label }, p.GetValue(json),
+                r => $"User token created.\nId:     {Str(r, "id")}\nLabel:  {Str(r, "label")}\nToken:  {Str(r, "token")}\nSave this token - it will not be shown again.\n", ct).ConfigureAwait(false);
+        });
+        tokens.Subcommands.Add(create);
+
+        var list = new Command("list", "List user tokens (metadata only)") { json };
+        list.SetAction((p, ct) => Call(client, stdout, stderr, M.UserTokenList, null, p.GetValue(json), r => Table(
+            ["ID", "LABEL", "STATUS", "CREATED"],
+            r!["tokens"]!.AsArray().Select(t => (IReadOnlyList<string>)[Str(t, "id"), Str(t, "label"), Str(t, "status"), When(t, "created_at")])), ct));
+        tokens.Subcommands.Add(list);
+
+        var idArg = new Argument<string>("id") { Description = "Token id (from user-token list)" };
+        var revoke = new Command("revoke", "Revoke a user token") { idArg, json };
+        revoke.SetAction((p, ct) => Call(client, stdout, stderr, M.UserTokenRevoke, new JsonObject { ["id"] = p.GetValue(idArg) }, p.GetValue(json),
+            r => $"User token {Str(r, "id")} ('{Str(r, "label")}') revoked.\n", ct));
+        tokens.Subcommands.Add(revoke);
+        return tokens;
+    }
+
+    private static string TokenIssued(string headline, JsonNode? r) =>
+        $"{headline}\nName:   {Str(r, "name")}\nToken:  {Str(r, "token")}\nSave this token - it will not be shown again.\n";
+
+    private static string RenderStatus(JsonNode? r)
+    {
+        var gw = r!["gateway"];
+        var agents = r["agents"];
+        var lines = new List<string>
+        {
+            $"Gateway:        {Str(gw, "mcp")} (bind {Str(gw, "bind")}, port {Str(gw, "port")})",
+            $"Health:         http://127.0.0.1:{Str(r, "health_port")}/health ({Str(r, "health")})",
+            $"User API:       http://127.0.0.1:{Str(r, "user_api_port")}",
+            $"Version:        {Str(r, "version")}, up {Str(r, "uptime_seconds")} s",
+            $"Data directory: {Str(r, "data_dir")}",
+            $"Policy:         {Str(r, "policy")}",
+            $"Capabilities:   {Str(r, "capabilities")}",
+            $"Agents:         {Str(agents, "total")} total, {Str(agents, "active")} active, {Str(agents, "revoked")} revoked",
+            $"Sessions:       {Str(r, "active_sessions")} open, {Str(r, "total_invocations")} invocations since start",
+            $"Approval queue: {Str(r["approval_queue"], "pending")} pending",
+        };
+        foreach (var s in r["services"]!.AsArray()) lines.Add($"  service {Str(s, "name"),-18} {Str(s, "status"),-9} {Str(s, "details")}");
+        return string.Join("\n", lines) + "\n";
+    }
+
+    private static async Task<int> Call(ControlClient client, TextWriter stdout, TextWriter stderr, string method, JsonObject? parameters,
+        bool asJson, Func<JsonNode?, string> render, CancellationToken ct)
+    {
+        var r = await client.CallAsync(method, parameters, ct).ConfigureAwait(false);
+        if (!r.Ok) return await Fail(stderr, r).ConfigureAwait(false);
+        await stdout.WriteAsync(asJson ? Json(r.Result) + "\n" : render(r.Result)).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task<int> Fail(TextWriter stderr, ControlResponse r)
+    {
+        await stderr.WriteLineAsync($"error: {r.ErrorMessage} ({r.ErrorType})").ConfigureAwait(false);
+        return Refused;
+    }
+}

@@ -1,0 +1,231 @@
+using System.Collections.Concurrent;
+using Akka.Actor;
+using Akka.Hosting;
+using KruxOS.Actors.Agents;
+using KruxOS.Actors.Audit;
+using KruxOS.Actors.Tests.Support;
+using KruxOS.Core.Capabilities;
+using KruxOS.Core.Sessions;
+using KruxOS.Core.Supervision;
+using Xunit;
+
+namespace KruxOS.Actors.Tests.Agents;
+
+public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.TestKit.TestKit(output: output)
+{
+    private readonly TestCapabilities _caps = new();
+    private readonly ConcurrentQueue<CallRecord> _records = new();
+
+    protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) { }
+
+    private IActorRef Session(Akka.Actor.Props? auditProps = null, Actors.Policy.IPolicySeam? policy = null, TimeSpan? execTimeout = null, TimeSpan? auditTimeout = null, int maxConnections = 16)
+    {
+        var audit = Sys.ActorOf(auditProps ?? RecordingAudit.Props(_records));
+        return Sys.ActorOf(AgentSessionActor.Props("builder",
+            Pipeline.Dependencies(_caps.Catalog(), audit, policy, execTimeout, auditTimeout, maxConnections)));
+    }
+
+    [Fact]
+    public async Task Should_run_the_capability_and_audit_it_before_replying_when_the_call_is_autonomous()
+    {
+        // arrange
+        var session = Session();
+        // act
+        session.Tell(Pipeline.Invoke("test__echo", TestActor, """{"text":"hi"}"""));
+        // assert
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.False(result.IsError);
+        Assert.Equal("hi", result.Data!.Value.GetProperty("text").GetString());
+        var record = Assert.Single(_records);
+        Assert.Equal(CallStatus.Success, record.Status);
+        Assert.Equal("test.echo", record.Capability);
+        Assert.Equal(Tier.Autonomous, record.Tier);
+    }
+
+    [Fact]
+    public async Task Should_refuse_an_unknown_capability_and_still_audit_it()
+    {
+        var session = Session();
+        session.Tell(Pipeline.Invoke("test__nothing", TestActor));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("CapabilityNotFound", result.Error!.ErrorType);
+        Assert.Equal(CallStatus.Error, Assert.Single(_records).Status);
+        Assert.Empty(_caps.Executed);
+    }
+
+    [Fact]
+    public async Task Should_refuse_invalid_input_without_running_anything()
+    {
+        var session = Session();
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":5}"""));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("InvalidInput", result.Error!.ErrorType);
+        Assert.Equal("text", result.Error.ContextString("field"));
+        Assert.Empty(_caps.Executed);
+    }
+
+    [Fact]
+    public async Task Should_deny_and_report_a_policy_violation_when_the_tier_is_blocked()
+    {
+        // arrange
+        var events = CreateTestProbe();
+        Sys.EventStream.Subscribe(events, typeof(SupervisionEvent));
+        var session = Session(policy: new FixedPolicy(new Dictionary<string, Tier> { ["test.echo"] = Tier.Blocked }));
+        // act
+        session.Tell(Pipeline.Invoke("test__echo", TestActor, """{"text":"x"}"""));
+        // assert
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("PolicyDenied", result.Error!.ErrorType);
+        Assert.Equal("test.yaml:3", result.Error.ContextString("rule"));
+        Assert.Empty(_caps.Executed);
+        Assert.Equal(CallStatus.Denied, Assert.Single(_records).Status);
+        await events.FishForMessageAsync(m => m is SupervisionEvent { Type: SupervisionEventTypes.PolicyViolation }, TestTimeouts.Reply);
+    }
+
+    [Fact]
+    public async Task Should_fail_closed_and_never_run_when_approval_is_required_and_no_queue_exists()
+    {
+        var session = Session(policy: new FixedPolicy(new Dictionary<string, Tier> { ["test.echo"] = Tier.ApprovalRequired }));
+        session.Tell(Pipeline.Invoke("test__echo", TestActor, """{"text":"x"}"""));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("ApprovalUnavailable", result.Error!.ErrorType);
+        Assert.Empty(_caps.Executed);
+    }
+
+    [Fact]
+    public async Task Should_run_and_emit_a_notification_when_the_tier_is_notify()
+    {
+        var events = CreateTestProbe();
+        Sys.EventStream.Subscribe(events, typeof(SupervisionEvent));
+        var session = Session(policy: new FixedPolicy(new Dictionary<string, Tier> { ["test.echo"] = Tier.Notify }));
+        session.Tell(Pipeline.Invoke("test__echo", TestActor, """{"text":"x"}"""));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.False(result.IsError);
+        Assert.Equal(Tier.Notify, result.Tier);
+        await events.FishForMessageAsync(m => m is SupervisionEvent { Type: SupervisionEventTypes.Notification }, TestTimeouts.Reply);
+    }
+
+    [Fact]
+    public async Task Should_report_a_declared_capability_error_as_is()
+    {
+        var session = Session();
+        session.Tell(Pipeline.Invoke("test.declared", TestActor));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("FileNotFound", result.Error!.ErrorType);
+        Assert.Equal(CallStatus.Error, Assert.Single(_records).Status);
+    }
+
+    [Fact]
+    public async Task Should_hide_internal_details_when_a_handler_crashes()
+    {
+        var session = Session();
+        session.Tell(Pipeline.Invoke("test.boom", TestActor));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("InternalError", result.Error!.ErrorType);
+        Assert.DoesNotContain("secret internal detail", result.Error.Message);
+        // the session survives and serves the next call
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"after"}"""));
+        Assert.False((await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply)).IsError);
+    }
+
+    [Fact]
+    public async Task Should_time_out_and_cancel_a_capability_that_runs_too_long()
+    {
+        var session = Session(execTimeout: TimeSpan.FromMilliseconds(300));
+        session.Tell(Pipeline.Invoke("test.hang", TestActor));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("Timeout", result.Error!.ErrorType);
+    }
+
+    [Fact]
+    public async Task Should_fail_the_call_closed_when_the_audit_seam_refuses_the_record()
+    {
+        var refusing = Props.Create(() => new RefusingAudit());
+        var session = Session(auditProps: refusing);
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"x"}"""));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("ServiceUnavailable", result.Error!.ErrorType);
+        Assert.Equal("audit", result.Error.ContextString("service"));
+    }
+
+    [Fact]
+    public async Task Should_fail_the_call_closed_when_the_audit_seam_never_answers()
+    {
+        var silent = Props.Create(() => new SilentAudit());
+        var session = Session(auditProps: silent, auditTimeout: TimeSpan.FromMilliseconds(300));
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"x"}"""));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("ServiceUnavailable", result.Error!.ErrorType);
+    }
+
+    [Fact]
+    public async Task Should_not_hold_later_calls_behind_a_slow_one()
+    {
+        // arrange
+        var session = Session();
+        var slow = CreateTestProbe();
+        session.Tell(Pipeline.Invoke("test.gated", slow));
+        // act
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"fast"}"""));
+        // assert: the fast call answers while the slow one is still held
+        Assert.False((await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply)).IsError);
+        await slow.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
+        _caps.GateOpen.SetResult();
+        Assert.False((await slow.ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply)).IsError);
+    }
+
+    [Fact]
+    public async Task Should_close_every_connection_when_terminated()
+    {
+        // arrange
+        var session = Session();
+        var c1 = CreateTestProbe();
+        var c2 = CreateTestProbe();
+        session.Tell(new AgentSessionCommands.Attach(Pipeline.Agent, "sess-1", c1, ClientInfo.Unknown, DateTimeOffset.UtcNow));
+        session.Tell(new AgentSessionCommands.Attach(Pipeline.Agent, "sess-2", c2, ClientInfo.Unknown, DateTimeOffset.UtcNow));
+        // act
+        session.Tell(new AgentSessionCommands.Terminate(Pipeline.Agent, "agent revoked"));
+        // assert
+        Assert.Equal(2, (await ExpectMsgAsync<AgentSessionReplies.TerminateResult>(TestTimeouts.Reply)).ConnectionsClosed);
+        Assert.Equal("agent revoked", (await c1.ExpectMsgAsync<AgentSessionReplies.Terminated>()).Reason);
+        Assert.Equal("agent revoked", (await c2.ExpectMsgAsync<AgentSessionReplies.Terminated>()).Reason);
+        session.Tell(new AgentSessionCommands.GetInfo(Pipeline.Agent));
+        Assert.Empty((await ExpectMsgAsync<AgentSessionReplies.SessionInfo>()).Connections);
+    }
+
+    [Fact]
+    public async Task Should_forget_a_connection_whose_actor_stops()
+    {
+        var session = Session();
+        var conn = CreateTestProbe();
+        session.Tell(new AgentSessionCommands.Attach(Pipeline.Agent, "sess-1", conn, ClientInfo.Unknown, DateTimeOffset.UtcNow));
+        Sys.Stop(conn);
+        await AwaitAssertAsync(async () =>
+        {
+            session.Tell(new AgentSessionCommands.GetInfo(Pipeline.Agent));
+            Assert.Empty((await ExpectMsgAsync<AgentSessionReplies.SessionInfo>()).Connections);
+        }, TestTimeouts.Reply);
+    }
+
+    [Fact]
+    public async Task Should_refuse_connections_beyond_the_per_agent_limit()
+    {
+        var session = Session(maxConnections: 1);
+        var c1 = CreateTestProbe();
+        var c2 = CreateTestProbe();
+        session.Tell(new AgentSessionCommands.Attach(Pipeline.Agent, "sess-1", c1, ClientInfo.Unknown, DateTimeOffset.UtcNow));
+        session.Tell(new AgentSessionCommands.Attach(Pipeline.Agent, "sess-2", c2, ClientInfo.Unknown, DateTimeOffset.UtcNow));
+        Assert.Contains("already has 1", (await c2.ExpectMsgAsync<AgentSessionReplies.Terminated>(TestTimeouts.Reply)).Reason);
+        await c1.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
+    }
+
+    private sealed class RefusingAudit : ReceiveActor
+    {
+        public RefusingAudit() => Receive<AuditTrailMessages.Record>(m => m.ReplyTo.Tell(new AuditTrailMessages.RecordFailed("disk full and fail_mode is halt")));
+    }
+
+    private sealed class SilentAudit : ReceiveActor
+    {
+        public SilentAudit() => Receive<AuditTrailMessages.Record>(_ => { });
+    }
+}

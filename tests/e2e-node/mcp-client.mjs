@@ -1,0 +1,60 @@
+// A scripted MCP client on the official Node SDK, used by the gateway's end-to-end tests.
+// Usage: node mcp-client.mjs --transport ws|http --url URL [--call tool] [--args JSON] [--list]
+// The token comes from the KRUXOS_TEST_TOKEN environment variable, never from argv.
+// Prints one JSON line: {connected, tools?, result?, error?}.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js";
+
+const argv = process.argv.slice(2);
+const opt = (name, fallback = undefined) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
+};
+const flag = (name) => argv.includes(`--${name}`);
+
+const transportKind = opt("transport", "ws");
+const url = opt("url");
+const token = process.env.KRUXOS_TEST_TOKEN ?? "";
+const calls = argv.flatMap((a, i) => (a === "--call" ? [{ name: argv[i + 1], args: JSON.parse(argv[i + 2]?.startsWith("{") ? argv[i + 2] : "{}") }] : []));
+
+async function main() {
+  let transport;
+  if (transportKind === "ws") {
+    globalThis.WebSocket = (await import("ws")).default;
+    const u = new URL(url);
+    if (token) u.searchParams.set("token", token);
+    transport = new WebSocketClientTransport(u);
+  } else {
+    transport = new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: token ? { Authorization: `Bearer ${token}` } : {} },
+    });
+  }
+  const client = new Client({ name: "kruxos-e2e", version: "1.0.0" });
+  const out = { connected: false };
+  try {
+    await client.connect(transport);
+    out.connected = true;
+    out.server = client.getServerVersion();
+    if (flag("list")) {
+      const listed = await client.listTools();
+      out.tools = listed.tools.map((t) => ({ name: t.name, tier: t._meta?.kruxos?.policy_tier, description: t.description, required: t.inputSchema?.required ?? [] }));
+    }
+    out.results = [];
+    for (const c of calls) {
+      const r = await client.callTool({ name: c.name, arguments: c.args });
+      const text = r.content?.[0]?.text ?? "";
+      let parsed = null;
+      try { parsed = JSON.parse(text); } catch { parsed = text; }
+      out.results.push({ name: c.name, isError: r.isError === true, body: parsed });
+    }
+  } catch (e) {
+    out.error = String(e?.message ?? e);
+    out.code = e?.code;
+  } finally {
+    try { await client.close(); } catch { /* already closed */ }
+  }
+  process.stdout.write(JSON.stringify(out) + "\n");
+}
+
+main().then(() => process.exit(0), (e) => { process.stdout.write(JSON.stringify({ connected: false, error: String(e) }) + "\n"); process.exit(1); });
