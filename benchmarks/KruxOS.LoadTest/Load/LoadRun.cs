@@ -22,6 +22,9 @@ public sealed record LoadRunResult(
 {
     /// <summary>Successes per second of the measured phase.</summary>
     public double Throughput => MeasuredSeconds > 0 ? Successes / MeasuredSeconds : 0;
+
+    /// <summary>Open loop: latency from the actual send rather than the scheduled time (null for closed loop).</summary>
+    public LatencySummary? ServiceLatency { get; init; }
 }
 
 /// <summary>Shared bookkeeping of a measured phase: histogram, error tally, counters, last completion time.</summary>

@@ -86,6 +86,12 @@ public sealed record RunReport
             AppendTable(sb, ratioRows);
         }
 
+        foreach (var r in Results.Where(r => r.ServiceLatency is not null))
+        {
+            var s = r.ServiceLatency!;
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"{r.Scenario} {r.Target}: service time from the actual send: p50 {N(s.P50Us)} µs, p90 {N(s.P90Us)} µs, p99 {N(s.P99Us)} µs, max {N(s.MaxUs)} µs");
+        }
         foreach (var r in Results.Where(r => r.Metrics.ContainsKey("bytes_per_session") || r.Metrics.ContainsKey("sessions_held")))
         {
             r.Metrics.TryGetValue("sessions_held", out var held);

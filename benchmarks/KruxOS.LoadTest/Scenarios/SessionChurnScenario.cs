@@ -58,6 +58,7 @@ public sealed class SessionChurnScenario : IScenario
             Failures = run.Failures,
             ThroughputPerSecond = Math.Round(run.Throughput, 1),
             Latency = run.Latency,
+            ServiceLatency = run.ServiceLatency,
             Errors = run.Errors,
             Late = run.Late,
             Dropped = run.Dropped,

@@ -39,6 +39,9 @@ public sealed record ScenarioResult
     /// <summary>Latency of successful operations.</summary>
     public LatencySummary Latency { get; init; } = LatencySummary.Empty;
 
+    /// <summary>Open loop: latency of successful operations from the actual send (the main figure counts from the scheduled time).</summary>
+    public LatencySummary? ServiceLatency { get; init; }
+
     /// <summary>Failures by kind.</summary>
     public IReadOnlyDictionary<string, long> Errors { get; init; } = new SortedDictionary<string, long>();
 
