@@ -10,7 +10,7 @@ public enum PersistenceProvider
 }
 
 /// <summary>Cluster membership settings (used only when <see cref="KruxOsSettings.UseClustering"/> is on).</summary>
-public sealed class ClusterSettings
+public sealed class ClusterNodeSettings
 {
     /// <summary>Address other nodes reach this node on. <b>Default</b>: 127.0.0.1.</summary>
     public string Hostname { get; set; } = "127.0.0.1";
@@ -48,7 +48,7 @@ public sealed class KruxOsSettings
     public bool UseClustering { get; set; }
 
     /// <summary>Cluster settings.</summary>
-    public ClusterSettings Cluster { get; set; } = new();
+    public ClusterNodeSettings Cluster { get; set; } = new();
 
     /// <summary>Journal settings.</summary>
     public PersistenceSettings Persistence { get; set; } = new();

@@ -56,6 +56,12 @@ public static class Errors
             .WithRecovery("request_escalation", "Ask the operator to change the policy.")
             .WithContext("rule", rule).WithContext("capability", capability.Value).WithContext("reason", reason);
 
+    public static StructuredError RateLimited(int limit, long windowSeconds, long retryAfterSeconds) =>
+        StructuredError.Create("RateLimited", $"Rate limited: {limit} requests per {windowSeconds}s exceeded", retryable: true)
+            .RetryAfter(retryAfterSeconds)
+            .WithRecovery("wait_and_retry", $"Wait {retryAfterSeconds} seconds before calling again.")
+            .WithContext("limit", limit).WithContext("window_seconds", windowSeconds).WithContext("retry_after_seconds", retryAfterSeconds);
+
     public static StructuredError ApprovalUnavailable(CapabilityName capability, string rule) =>
         StructuredError.Create("ApprovalUnavailable",
                 $"'{capability}' requires human approval (rule '{rule}'), and no approval queue is available on this gateway; the call was not run.")

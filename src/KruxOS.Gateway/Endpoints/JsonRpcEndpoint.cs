@@ -179,7 +179,7 @@ public sealed class JsonRpcEndpoint(
         ToolCallResult result;
         try
         {
-            result = await region.Ask<ToolCallResult>(replyTo => new AgentSessionCommands.Invoke(call.Agent, call, replyTo), settings.CallTimeout, ct).ConfigureAwait(false);
+            result = await region.Ask<ToolCallResult>(new Func<IActorRef, object>(replyTo => new AgentSessionCommands.Invoke(call.Agent, call, replyTo)), settings.CallTimeout, ct).ConfigureAwait(false);
         }
         catch (AskTimeoutException)
         {

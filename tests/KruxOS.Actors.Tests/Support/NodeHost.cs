@@ -27,6 +27,11 @@ public sealed class NodeHost : IAsyncDisposable
     {
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        if (Environment.GetEnvironmentVariable("KRUXOS_TEST_LOG") is { Length: > 0 } logFile)
+        {
+            builder.Logging.SetMinimumLevel(LogLevel.Debug);
+            builder.Logging.AddProvider(new FileLoggerProvider(logFile));
+        }
         builder.Services.AddKruxOsActors(settings);
         var host = builder.Build();
         await host.StartAsync();
@@ -61,4 +66,30 @@ public sealed class TempDir : IDisposable
         try { Directory.Delete(Path, recursive: true); }
         catch (IOException) { }
     }
+}
+
+/// <summary>Appends log lines to the file named by KRUXOS_TEST_LOG (for diagnosing multi-node specs).</summary>
+internal sealed class FileLoggerProvider(string path) : ILoggerProvider
+{
+    private readonly object _lock = new();
+
+    public ILogger CreateLogger(string categoryName) => new FileLogger(this, categoryName);
+
+    public void Dispose() { }
+
+    private sealed class FileLogger(FileLoggerProvider owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (owner._lock) File.AppendAllText(owner_path(), $"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {category}: {formatter(state, exception)} {exception}\n");
+        }
+
+        private string owner_path() => owner.Path;
+    }
+
+    public string Path => path;
 }

@@ -1,0 +1,320 @@
+using Akka.Actor;
+using Akka.Event;
+using KruxOS.Audit;
+using KruxOS.Core.Audit;
+using static KruxOS.Actors.Audit.AuditCommands;
+using static KruxOS.Actors.Audit.AuditReplies;
+
+namespace KruxOS.Actors.Audit;
+
+/// <summary>
+/// The node's single audit writer. It seals drafts into the hash chain in arrival order and writes them
+/// with group commit: whatever arrived while a batch was being fsynced forms the next batch (one batch in
+/// flight, disk I/O off the actor thread via PipeTo). A requester is answered
+/// <see cref="AuditAppended"/> only after its batch is fsynced.
+/// <para>When a write or fsync fails the actor degrades: queued entries stay in memory, in order, and are
+/// retried every <see cref="AuditOptions.RetryInterval"/>; a flush writes them with the hashes they were
+/// sealed with, so the chain stays valid. In <see cref="AuditFailMode.Degrade"/> waiting and new
+/// requesters get <see cref="AuditBuffered"/>; in <see cref="AuditFailMode.Halt"/> they get
+/// <see cref="AuditFailed"/>. When <see cref="AuditOptions.RingCapacity"/> entries wait, new appends get
+/// <see cref="AuditFailed"/>. No entry is ever dropped silently.</para>
+/// <para>At startup, a break found in the newest day file is recorded with a chain-note entry and
+/// logging continues on a new chain from the last record on disk.</para>
+/// </summary>
+public sealed class AuditWriterActor : ReceiveActor, IWithTimers
+{
+    private const string RetryTimer = "audit-retry";
+    private const string RetentionTimer = "audit-retention";
+
+    private readonly AuditOptions _options;
+    private readonly TimeProvider _clock;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly CancellationTokenSource _cts = new();
+    private readonly LinkedList<Pending> _queue = new();
+    private List<Pending>? _inFlight;
+    private Task? _inFlightTask;
+    private AuditFileWriter? _writer;
+    private AuditChain? _chain;
+    private bool _opening;
+    private AuditHealthStatus _status = AuditHealthStatus.Starting;
+    private string? _lastError;
+    private long _written;
+    private ChainIssue? _startupBreak;
+    private DateOnly? _lastRetentionDay;
+
+    /// <summary>Timers (set by Akka).</summary>
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Creates the actor's props.</summary>
+    public static Props Props(AuditOptions options)
+    {
+        options.Validate();
+        return Akka.Actor.Props.Create(() => new AuditWriterActor(options));
+    }
+
+    /// <summary>Use <see cref="Props(AuditOptions)"/>.</summary>
+    public AuditWriterActor(AuditOptions options)
+    {
+        _options = options;
+        _clock = options.Clock ?? TimeProvider.System;
+        Receive<Append>(HandleAppend);
+        Receive<Opened>(HandleOpened);
+        Receive<OpenFailed>(HandleOpenFailed);
+        Receive<BatchWritten>(HandleBatchWritten);
+        Receive<BatchFailed>(HandleBatchFailed);
+        Receive<RetryTick>(_ => HandleRetry());
+        Receive<GetAuditHealth>(_ => Sender.Tell(Health()));
+        Receive<RunRetention>(_ => StartRetention(Sender));
+        Receive<RetentionTick>(_ => HandleRetentionTick());
+        Receive<RetentionDone>(HandleRetentionDone);
+    }
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        StartOpen();
+        Timers.StartPeriodicTimer(RetentionTimer, RetentionTick.Instance, _options.RetentionCheckInterval);
+    }
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        _cts.Cancel();
+        _cts.Dispose();
+        var writer = _writer;
+        if (_inFlightTask is { IsCompleted: false } running && writer is not null)
+            _ = running.ContinueWith(_ => writer.Dispose(), TaskScheduler.Default); // the batch owns the file until it ends
+        else
+            writer?.Dispose();
+        if (_queue.Count > 0 || _inFlight is not null)
+            _log.Error("Audit writer stopped with {Count} entries not on disk", _queue.Count + (_inFlight?.Count ?? 0));
+    }
+
+    private int Waiting => _queue.Count + (_inFlight?.Count ?? 0);
+
+    private AuditHealth Health() => new(_status, Waiting, _lastError, _written, _startupBreak);
+
+    // ------------------------------------------------------------------ open
+
+    private void StartOpen()
+    {
+        _opening = true;
+        var o = _options;
+        AuditFileWriter.OpenAsync(o.Directory, _clock, o.FileSystem, o.UseIndex, _cts.Token)
+            .PipeTo(Self, success: r => new Opened(r.Writer, r.Recovery), failure: ex => new OpenFailed(ex));
+    }
+
+    private void HandleOpened(Opened msg)
+    {
+        _opening = false;
+        _writer = msg.Writer;
+        var r = msg.Recovery;
+        _chain = new AuditChain(r.Head.Span);
+        if (r.TornFile is not null)
+            _log.Warning("Audit recovery cut {Bytes} unreadable bytes from the end of {File}; saved to {Evidence}", r.TornBytes, r.TornFile, r.TornEvidence);
+        if (r.Break is { } issue)
+        {
+            _startupBreak = issue;
+            _log.Error("Audit chain break found at startup: {Issue}; continuing on a new chain with a note entry", issue);
+            _queue.AddFirst(new Pending(AuditEntry.ChainNote(_clock.GetUtcNow(), issue), null));
+        }
+        if (_status == AuditHealthStatus.Starting || (_queue.Count == 0 && _status != AuditHealthStatus.Healthy))
+        {
+            // opened after a failed first open with nothing waiting: nothing left to flush
+            _status = AuditHealthStatus.Healthy;
+            _lastError = null;
+            Timers.Cancel(RetryTimer);
+        }
+        _log.Info("Audit writer open on {Directory}; head {Head}", _options.Directory, _chain.HeadHex[..16]);
+        TryStartBatch(force: true);
+    }
+
+    private void HandleOpenFailed(OpenFailed msg)
+    {
+        _opening = false;
+        EnterFailure($"cannot open the audit log: {msg.Cause.Message}");
+    }
+
+    // ------------------------------------------------------------------ append
+
+    private void HandleAppend(Append msg)
+    {
+        var id = msg.Draft.Id;
+        switch (_status)
+        {
+            case AuditHealthStatus.Halted:
+                msg.ReplyTo.Tell(new AuditFailed(id, $"audit log unavailable (fail_mode halt): {_lastError}"));
+                return;
+            case AuditHealthStatus.Degraded:
+                if (Waiting >= _options.RingCapacity)
+                {
+                    msg.ReplyTo.Tell(new AuditFailed(id, $"audit ring buffer full ({_options.RingCapacity} entries)"));
+                    return;
+                }
+                _queue.AddLast(new Pending(msg.Draft, null));
+                msg.ReplyTo.Tell(new AuditBuffered(id, Waiting));
+                return;
+            default:
+                if (Waiting >= _options.RingCapacity)
+                {
+                    msg.ReplyTo.Tell(new AuditFailed(id, $"audit writer overloaded ({_options.RingCapacity} entries waiting)"));
+                    return;
+                }
+                _queue.AddLast(new Pending(msg.Draft, msg.ReplyTo));
+                TryStartBatch(force: false);
+                return;
+        }
+    }
+
+    private void TryStartBatch(bool force)
+    {
+        if (_writer is null || _chain is null || _inFlight is not null || _queue.Count == 0) return;
+        if (!force && _status != AuditHealthStatus.Healthy) return;
+        var batch = new List<Pending>(Math.Min(_queue.Count, _options.MaxBatch));
+        while (batch.Count < _options.MaxBatch && _queue.First is { } node)
+        {
+            _queue.RemoveFirst();
+            var p = node.Value;
+            // Sealed once: a retried entry keeps its hashes, so the chain is the same after a flush.
+            p.Sealed ??= _chain.Seal(p.Draft);
+            batch.Add(p);
+        }
+        _inFlight = batch;
+        var records = batch.Select(p => p.Sealed!).ToList();
+        var task = _writer.AppendBatchAsync(records, _cts.Token);
+        _inFlightTask = task;
+        task.PipeTo(Self, success: r => new BatchWritten(r), failure: ex => new BatchFailed(ex));
+    }
+
+    private void HandleBatchWritten(BatchWritten msg)
+    {
+        var batch = _inFlight!;
+        _inFlight = null;
+        foreach (var p in batch)
+        {
+            p.ReplyTo?.Tell(new AuditAppended(p.Draft.Id, p.Sealed!.Entry.EntryHash!));
+        }
+        _written += batch.Count;
+        if (_status is AuditHealthStatus.Degraded or AuditHealthStatus.Halted)
+        {
+            if (_queue.Count == 0)
+            {
+                _status = AuditHealthStatus.Healthy;
+                _lastError = null;
+                Timers.Cancel(RetryTimer);
+                _log.Info("Audit writer recovered: buffered entries flushed to {File}", msg.Result.File);
+            }
+            else
+            {
+                TryStartBatch(force: true); // keep flushing the ring
+                return;
+            }
+        }
+        TryStartBatch(force: false);
+    }
+
+    private void HandleBatchFailed(BatchFailed msg)
+    {
+        var batch = _inFlight!;
+        _inFlight = null;
+        for (var i = batch.Count - 1; i >= 0; i--) _queue.AddFirst(batch[i]);
+        EnterFailure($"audit write failed: {msg.Cause.Message}");
+    }
+
+    private void EnterFailure(string error)
+    {
+        _lastError = error;
+        var wasFailing = _status is AuditHealthStatus.Degraded or AuditHealthStatus.Halted;
+        _status = _options.FailMode == AuditFailMode.Halt ? AuditHealthStatus.Halted : AuditHealthStatus.Degraded;
+        foreach (var p in _queue)
+        {
+            if (p.ReplyTo is null) continue;
+            p.ReplyTo.Tell(_options.FailMode == AuditFailMode.Halt
+                ? new AuditFailed(p.Draft.Id, error)
+                : new AuditBuffered(p.Draft.Id, Waiting));
+            p.ReplyTo = null;
+        }
+        if (!wasFailing)
+        {
+            _log.Error("CRITICAL audit writer {Status}: {Error}; {Count} entries held in memory, retrying every {Interval}",
+                _status, error, Waiting, _options.RetryInterval);
+            Timers.StartPeriodicTimer(RetryTimer, RetryTick.Instance, _options.RetryInterval);
+        }
+    }
+
+    private void HandleRetry()
+    {
+        if (_writer is null)
+        {
+            if (!_opening) StartOpen();
+            return;
+        }
+        TryStartBatch(force: true);
+    }
+
+    // ------------------------------------------------------------------ retention
+
+    private void HandleRetentionTick()
+    {
+        var now = _clock.GetUtcNow();
+        var today = DateOnly.FromDateTime(now.UtcDateTime);
+        if (now.Hour < 3 || _lastRetentionDay == today) return;
+        _lastRetentionDay = today;
+        StartRetention(ActorRefs.Nobody);
+    }
+
+    private void StartRetention(IActorRef replyTo)
+    {
+        var dir = _options.Directory;
+        var days = _options.RetentionDays;
+        var now = _clock.GetUtcNow();
+        Task.Run(() => AuditRetention.Run(dir, days, now), _cts.Token)
+            .PipeTo(Self, success: r => new RetentionDone(r, replyTo, null), failure: ex => new RetentionDone(null, replyTo, ex));
+    }
+
+    private void HandleRetentionDone(RetentionDone msg)
+    {
+        if (msg.Result is { } r)
+        {
+            foreach (var w in r.Warnings) _log.Warning("Audit retention: {Warning}", w);
+            if (r.Deleted.Count > 0) _log.Info("Audit retention deleted {Count} day file(s): {Files}", r.Deleted.Count, string.Join(", ", r.Deleted));
+            if (!msg.ReplyTo.IsNobody()) msg.ReplyTo.Tell(r);
+        }
+        else
+        {
+            _log.Error(msg.Error, "Audit retention failed");
+            if (!msg.ReplyTo.IsNobody()) msg.ReplyTo.Tell(new Status.Failure(msg.Error!));
+        }
+    }
+
+    // ------------------------------------------------------------------ internal messages
+
+    private sealed class Pending(AuditEntry draft, IActorRef? replyTo)
+    {
+        public AuditEntry Draft { get; } = draft;
+        public IActorRef? ReplyTo { get; set; } = replyTo;
+        public SealedAuditRecord? Sealed { get; set; }
+    }
+
+    private sealed record Opened(AuditFileWriter Writer, AuditRecovery Recovery) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
+
+    private sealed record OpenFailed(Exception Cause) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
+
+    private sealed record BatchWritten(AppendResult Result) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
+
+    private sealed record BatchFailed(Exception Cause) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
+
+    private sealed record RetentionDone(RetentionResult? Result, IActorRef ReplyTo, Exception? Error) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
+
+    private sealed class RetryTick : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly RetryTick Instance = new();
+        private RetryTick() { }
+    }
+
+    private sealed class RetentionTick : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly RetentionTick Instance = new();
+        private RetentionTick() { }
+    }
+}

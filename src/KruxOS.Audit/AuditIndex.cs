@@ -1,0 +1,398 @@
+using KruxOS.Core.Audit;
+using KruxOS.Core.Capabilities;
+using Microsoft.Data.Sqlite;
+
+namespace KruxOS.Audit;
+
+/// <summary>Where an entry lives in the log.</summary>
+/// <param name="File">Day file name.</param>
+/// <param name="EntryIndex">0-based position in the file.</param>
+/// <param name="Offset">Byte offset of the record's length prefix.</param>
+/// <param name="Length">Length of the framed record (prefix included).</param>
+public sealed record AuditPosition(string File, int EntryIndex, long Offset, int Length);
+
+/// <summary>An entry and its position, as returned by queries.</summary>
+public sealed record AuditRecordView(AuditEntry Entry, AuditPosition Position);
+
+/// <summary>
+/// The SQLite index <c>audit-index.db</c> (WAL): entry metadata and file positions only, never inputs or
+/// outputs. Derived data: it can always be rebuilt from the day files (<see cref="Rebuild"/>), and
+/// <see cref="CatchUp"/> indexes whatever the log holds beyond what the index knows (after a crash).
+/// One instance per connection; not thread-safe.
+/// </summary>
+public sealed class AuditIndex : IDisposable
+{
+    private readonly SqliteConnection _connection;
+    private readonly string _directory;
+
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS entries(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL,
+            ts_us INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            actor_type TEXT NOT NULL,
+            actor_name TEXT NOT NULL,
+            session_id TEXT,
+            capability TEXT NOT NULL,
+            status TEXT NOT NULL,
+            tier TEXT,
+            duration_ms INTEGER NOT NULL,
+            approval_request_id TEXT,
+            entry_hash TEXT NOT NULL,
+            file TEXT NOT NULL,
+            entry_index INTEGER NOT NULL,
+            offset INTEGER NOT NULL,
+            length INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS ix_entries_ts ON entries(ts_us);
+        CREATE INDEX IF NOT EXISTS ix_entries_actor ON entries(actor_name, ts_us);
+        CREATE INDEX IF NOT EXISTS ix_entries_session ON entries(session_id, ts_us);
+        CREATE INDEX IF NOT EXISTS ix_entries_capability ON entries(capability, ts_us);
+        CREATE INDEX IF NOT EXISTS ix_entries_status ON entries(status, ts_us);
+        CREATE INDEX IF NOT EXISTS ix_entries_approval ON entries(approval_request_id);
+        CREATE INDEX IF NOT EXISTS ix_entries_id ON entries(id);
+        CREATE INDEX IF NOT EXISTS ix_entries_file ON entries(file, offset);
+        CREATE TABLE IF NOT EXISTS files(
+            file TEXT PRIMARY KEY,
+            indexed_length INTEGER NOT NULL,
+            entries INTEGER NOT NULL);
+        """;
+
+    private AuditIndex(SqliteConnection connection, string directory)
+    {
+        _connection = connection;
+        _directory = directory;
+    }
+
+    /// <summary>Path of the index in an audit directory.</summary>
+    public static string PathIn(string directory) => Path.Combine(directory, AuditFileNames.Index);
+
+    /// <summary>Opens (creating if needed) the index of <paramref name="directory"/> for writing.</summary>
+    public static AuditIndex Open(string directory)
+    {
+        var c = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = PathIn(directory),
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+        }.ToString());
+        c.Open();
+        Exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
+        Exec(c, Schema);
+        return new AuditIndex(c, directory);
+    }
+
+    /// <summary>Opens an existing index read-only, or returns null when there is none.</summary>
+    public static AuditIndex? OpenReadOnly(string directory)
+    {
+        if (!File.Exists(PathIn(directory))) return null;
+        var c = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = PathIn(directory),
+            Mode = SqliteOpenMode.ReadOnly,
+            Pooling = false,
+        }.ToString());
+        c.Open();
+        Exec(c, "PRAGMA busy_timeout=5000;");
+        return new AuditIndex(c, directory);
+    }
+
+    internal SqliteConnection Connection => _connection;
+
+    /// <summary>Adds entries written to one day file, in file order.</summary>
+    public void Add(IReadOnlyList<(AuditEntry Entry, AuditPosition Position)> rows, string file, long fileLength)
+    {
+        if (rows.Count == 0 && fileLength == 0) return;
+        using var tx = _connection.BeginTransaction();
+        using (var cmd = _connection.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = """
+                INSERT INTO entries(id, ts_us, kind, actor_type, actor_name, session_id, capability, status, tier,
+                    duration_ms, approval_request_id, entry_hash, file, entry_index, offset, length)
+                VALUES($id, $ts, $kind, $at, $an, $sid, $cap, $status, $tier, $dur, $appr, $hash, $file, $idx, $off, $len)
+                """;
+            var p = new Dictionary<string, SqliteParameter>();
+            foreach (var name in new[] { "$id", "$ts", "$kind", "$at", "$an", "$sid", "$cap", "$status", "$tier", "$dur", "$appr", "$hash", "$file", "$idx", "$off", "$len" })
+                p[name] = cmd.Parameters.Add(new SqliteParameter { ParameterName = name });
+            foreach (var (e, pos) in rows)
+            {
+                p["$id"].Value = e.Id.ToString("D");
+                p["$ts"].Value = AuditTime.ToUnixMicros(e.Timestamp);
+                p["$kind"].Value = e.Kind.ToWire();
+                p["$at"].Value = e.Actor.Kind == Core.Agents.PrincipalKind.Agent ? "agent" : "user";
+                p["$an"].Value = e.Actor.Name;
+                p["$sid"].Value = (object?)e.SessionId ?? DBNull.Value;
+                p["$cap"].Value = e.Capability;
+                p["$status"].Value = e.Status.ToWire();
+                p["$tier"].Value = (object?)e.PolicyDecision?.Tier.ToWire() ?? DBNull.Value;
+                p["$dur"].Value = e.DurationMs;
+                p["$appr"].Value = (object?)e.Metadata.ApprovalRequestId ?? DBNull.Value;
+                p["$hash"].Value = e.EntryHash ?? "";
+                p["$file"].Value = pos.File;
+                p["$idx"].Value = pos.EntryIndex;
+                p["$off"].Value = pos.Offset;
+                p["$len"].Value = pos.Length;
+                cmd.ExecuteNonQuery();
+            }
+        }
+        using (var files = _connection.CreateCommand())
+        {
+            files.Transaction = tx;
+            files.CommandText = """
+                INSERT INTO files(file, indexed_length, entries) VALUES($f, $l, $n)
+                ON CONFLICT(file) DO UPDATE SET indexed_length = excluded.indexed_length, entries = entries + excluded.entries
+                """;
+            files.Parameters.AddWithValue("$f", file);
+            files.Parameters.AddWithValue("$l", fileLength);
+            files.Parameters.AddWithValue("$n", rows.Count);
+            files.ExecuteNonQuery();
+        }
+        tx.Commit();
+    }
+
+    /// <summary>What the index knows about each file: indexed length and entry count.</summary>
+    public IReadOnlyDictionary<string, (long Length, int Entries)> IndexedFiles()
+    {
+        var result = new Dictionary<string, (long, int)>(StringComparer.Ordinal);
+        using var cmd = _connection.CreateCommand();
+        cmd.CommandText = "SELECT file, indexed_length, entries FROM files";
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) result[r.GetString(0)] = (r.GetInt64(1), r.GetInt32(2));
+        return result;
+    }
+
+    /// <summary>
+    /// Indexes every complete record the day files hold beyond what the index knows. Returns the number of
+    /// entries added. Records that cannot be decoded are skipped (verification reports them).
+    /// </summary>
+    public int CatchUp()
+    {
+        var known = IndexedFiles();
+        var added = 0;
+        foreach (var day in AuditDirectory.ListDayFiles(_directory))
+        {
+            var (fromLength, fromIndex) = known.TryGetValue(day.Name, out var k) ? k : (0L, 0);
+            var size = new FileInfo(day.Path).Length;
+            if (size <= fromLength) continue;
+            var rows = new List<(AuditEntry, AuditPosition)>();
+            var tail = new TailHolder();
+            long end = fromLength;
+            foreach (var frame in AuditDirectory.ReadFrames(day.Path, tail, fromLength, fromIndex))
+            {
+                end = frame.Offset + AuditFraming.PrefixLength + frame.Payload.Length;
+                try
+                {
+                    rows.Add((AuditCbor.DecodeStored(frame.Payload),
+                        new AuditPosition(day.Name, frame.Index, frame.Offset, AuditFraming.PrefixLength + frame.Payload.Length)));
+                }
+                catch (Exception ex) when (ex is System.Formats.Cbor.CborContentException or FormatException or InvalidOperationException)
+                {
+                    // not indexable; the verifier reports it
+                }
+            }
+            Add(rows, day.Name, end);
+            added += rows.Count;
+        }
+        return added;
+    }
+
+    /// <summary>Drops every row and indexes the day files again from scratch.</summary>
+    public int Rebuild()
+    {
+        Exec(_connection, "DELETE FROM entries; DELETE FROM files;");
+        return CatchUp();
+    }
+
+    /// <summary>Removes the rows of deleted day files.</summary>
+    public void RemoveFiles(IEnumerable<string> files)
+    {
+        using var tx = _connection.BeginTransaction();
+        foreach (var f in files)
+        {
+            using var cmd = _connection.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "DELETE FROM entries WHERE file = $f; DELETE FROM files WHERE file = $f;";
+            cmd.Parameters.AddWithValue("$f", f);
+            cmd.ExecuteNonQuery();
+        }
+        tx.Commit();
+    }
+
+    /// <summary>Positions of the entries matching a query, and the total number of matches.</summary>
+    public (IReadOnlyList<AuditPosition> Positions, long Total) Find(AuditQuery query, DateTimeOffset now)
+    {
+        var (where, bind) = Where(query, now);
+        long total;
+        using (var count = _connection.CreateCommand())
+        {
+            count.CommandText = $"SELECT COUNT(*) FROM entries {where}";
+            bind(count);
+            total = (long)count.ExecuteScalar()!;
+        }
+        using var cmd = _connection.CreateCommand();
+        var order = query.Ascending ? "ASC" : "DESC";
+        cmd.CommandText = $"SELECT file, entry_index, offset, length FROM entries {where} ORDER BY ts_us {order}, seq {order} LIMIT $limit OFFSET $offset";
+        bind(cmd);
+        cmd.Parameters.AddWithValue("$limit", Math.Clamp(query.Limit, 1, AuditQuery.MaxLimit));
+        cmd.Parameters.AddWithValue("$offset", Math.Max(0, query.Offset));
+        var list = new List<AuditPosition>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) list.Add(new AuditPosition(r.GetString(0), r.GetInt32(1), r.GetInt64(2), r.GetInt32(3)));
+        return (list, total);
+    }
+
+    /// <summary>Counts by status and capability and duration percentiles of the matching entries.</summary>
+    public AuditStats Stats(AuditQuery query, DateTimeOffset now)
+    {
+        var (where, bind) = Where(query, now);
+        var byStatus = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        var byCapability = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        long total = 0;
+        using (var cmd = _connection.CreateCommand())
+        {
+            cmd.CommandText = $"SELECT status, COUNT(*) FROM entries {where} GROUP BY status";
+            bind(cmd);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                byStatus[r.GetString(0)] = r.GetInt64(1);
+                total += r.GetInt64(1);
+            }
+        }
+        using (var cmd = _connection.CreateCommand())
+        {
+            cmd.CommandText = $"SELECT capability, COUNT(*) FROM entries {where} GROUP BY capability";
+            bind(cmd);
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) byCapability[r.GetString(0)] = r.GetInt64(1);
+        }
+        return new AuditStats(total, byStatus, byCapability, Percentile(0.50), Percentile(0.95), Average());
+
+        long? Percentile(double q)
+        {
+            if (total == 0) return null;
+            using var cmd = _connection.CreateCommand();
+            cmd.CommandText = $"SELECT duration_ms FROM entries {where} ORDER BY duration_ms LIMIT 1 OFFSET $k";
+            bind(cmd);
+            cmd.Parameters.AddWithValue("$k", (long)Math.Ceiling(q * total) - 1);
+            return (long?)cmd.ExecuteScalar();
+        }
+
+        double? Average()
+        {
+            if (total == 0) return null;
+            using var cmd = _connection.CreateCommand();
+            cmd.CommandText = $"SELECT AVG(duration_ms) FROM entries {where}";
+            bind(cmd);
+            return Convert.ToDouble(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    private static (string Where, Action<SqliteCommand> Bind) Where(AuditQuery q, DateTimeOffset now)
+    {
+        var clauses = new List<string>();
+        var values = new List<(string, object)>();
+        if (q.Agent is not null) { clauses.Add("actor_type = 'agent' AND actor_name = $agent"); values.Add(("$agent", q.Agent)); }
+        if (q.ActorType is not null) { clauses.Add("actor_type = $atype"); values.Add(("$atype", q.ActorType)); }
+        if (q.Capability is not null) { clauses.Add("capability GLOB $cap"); values.Add(("$cap", q.Capability)); }
+        if (q.Status is { } s) { clauses.Add("status = $status"); values.Add(("$status", s.ToWire())); }
+        if (q.SessionId is not null) { clauses.Add("session_id = $sid"); values.Add(("$sid", q.SessionId)); }
+        if (q.ApprovalRequestId is not null) { clauses.Add("approval_request_id = $appr"); values.Add(("$appr", q.ApprovalRequestId)); }
+        var from = q.From;
+        if (q.Last is { } last)
+        {
+            var f = now - last;
+            from = from is null || f > from ? f : from;
+        }
+        if (from is { } fr) { clauses.Add("ts_us >= $from"); values.Add(("$from", AuditTime.ToUnixMicros(fr))); }
+        if (q.To is { } to) { clauses.Add("ts_us < $to"); values.Add(("$to", AuditTime.ToUnixMicros(to))); }
+        var where = clauses.Count == 0 ? "" : "WHERE " + string.Join(" AND ", clauses);
+        return (where, cmd =>
+        {
+            foreach (var (n, v) in values) cmd.Parameters.AddWithValue(n, v);
+        });
+    }
+
+    private static void Exec(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _connection.Dispose();
+}
+
+/// <summary>
+/// Filters of <c>kruxos audit query</c> and <c>GET /api/audit</c>. Null means "any".
+/// <see cref="Capability"/> is a glob (<c>filesystem.*</c>); <see cref="Last"/> and <see cref="From"/>
+/// combine to the later bound; <see cref="To"/> is exclusive.
+/// </summary>
+public sealed record AuditQuery
+{
+    /// <summary>Largest page.</summary>
+    public const int MaxLimit = 1000;
+
+    /// <summary>Agent name (implies actor type agent).</summary>
+    public string? Agent { get; init; }
+    /// <summary><c>agent</c> or <c>user</c>.</summary>
+    public string? ActorType { get; init; }
+    /// <summary>Capability glob.</summary>
+    public string? Capability { get; init; }
+    /// <summary>Outcome.</summary>
+    public AuditStatus? Status { get; init; }
+    /// <summary>Session (for replay).</summary>
+    public string? SessionId { get; init; }
+    /// <summary>Entries linked to an approval request.</summary>
+    public string? ApprovalRequestId { get; init; }
+    /// <summary>Inclusive lower bound.</summary>
+    public DateTimeOffset? From { get; init; }
+    /// <summary>Exclusive upper bound.</summary>
+    public DateTimeOffset? To { get; init; }
+    /// <summary>A window ending now (<c>1h</c>, <c>24h</c>, <c>7d</c>).</summary>
+    public TimeSpan? Last { get; init; }
+    /// <summary>Page size. <b>Default</b>: 50.</summary>
+    public int Limit { get; init; } = 50;
+    /// <summary>Rows to skip.</summary>
+    public int Offset { get; init; }
+    /// <summary>Oldest first (replay) instead of newest first. <b>Default</b>: false.</summary>
+    public bool Ascending { get; init; }
+
+    /// <summary>Parses a window such as <c>30m</c>, <c>1h</c>, <c>24h</c>, <c>7d</c>.</summary>
+    public static bool TryParseWindow(string? text, out TimeSpan window)
+    {
+        window = default;
+        if (string.IsNullOrWhiteSpace(text) || text.Length < 2) return false;
+        if (!int.TryParse(text.AsSpan(0, text.Length - 1), System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out var n) || n <= 0) return false;
+        window = char.ToLowerInvariant(text[^1]) switch
+        {
+            'm' => TimeSpan.FromMinutes(n),
+            'h' => TimeSpan.FromHours(n),
+            'd' => TimeSpan.FromDays(n),
+            _ => TimeSpan.Zero,
+        };
+        return window > TimeSpan.Zero;
+    }
+
+    /// <summary>Whether a capability glob is well formed (dotted segments, <c>*</c> and <c>?</c>).</summary>
+    public static bool IsValidCapabilityGlob(string glob) =>
+        glob.Length is > 0 and <= 128 && glob.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '.' or '*' or '?');
+}
+
+/// <summary>Counts and latency of a set of entries.</summary>
+/// <param name="Total">Matching entries.</param>
+/// <param name="ByStatus">Counts per status (wire spelling).</param>
+/// <param name="ByCapability">Counts per capability.</param>
+/// <param name="P50DurationMs">Median duration.</param>
+/// <param name="P95DurationMs">95th percentile duration.</param>
+/// <param name="AverageDurationMs">Mean duration.</param>
+public sealed record AuditStats(
+    long Total,
+    IReadOnlyDictionary<string, long> ByStatus,
+    IReadOnlyDictionary<string, long> ByCapability,
+    long? P50DurationMs,
+    long? P95DurationMs,
+    double? AverageDurationMs);

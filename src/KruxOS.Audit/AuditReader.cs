@@ -1,0 +1,115 @@
+using KruxOS.Core.Audit;
+using Microsoft.Data.Sqlite;
+
+namespace KruxOS.Audit;
+
+/// <summary>A page of query results.</summary>
+/// <param name="Entries">Matching entries with their positions.</param>
+/// <param name="Total">All matches (for "Showing N–M of T").</param>
+/// <param name="Limit">Page size used.</param>
+/// <param name="Offset">Rows skipped.</param>
+public sealed record AuditPage(IReadOnlyList<AuditRecordView> Entries, long Total, int Limit, int Offset);
+
+/// <summary>Statistics plus, when asked, the chain verification.</summary>
+public sealed record AuditStatsReport(AuditStats Stats, ChainReport? Chain)
+{
+    /// <summary><c>verified (N entries across M files)</c>, the break summary, or <c>not checked</c>.</summary>
+    public string ChainSummary => Chain?.Summary ?? "not checked";
+}
+
+/// <summary>
+/// Read side of the audit log for the CLI (<c>audit query|tail|replay|stats|verify</c>) and
+/// <c>GET /api/audit</c>. Metadata comes from the SQLite index (brought up to date from the day files
+/// first, when the directory is writable); full entries are read from the CBOR records, grouped by file.
+/// Safe to use while the gateway writes (WAL, shared reads). Each call opens and closes its own
+/// connection, so one instance may be shared.
+/// </summary>
+public sealed class AuditReader
+{
+    private readonly string _directory;
+    private readonly TimeProvider _clock;
+
+    /// <summary>A reader over <paramref name="directory"/>.</summary>
+    public AuditReader(string directory, TimeProvider? clock = null)
+    {
+        _directory = directory;
+        _clock = clock ?? TimeProvider.System;
+    }
+
+    /// <summary>Entries matching <paramref name="query"/>, newest first unless <see cref="AuditQuery.Ascending"/>.</summary>
+    public Task<AuditPage> QueryAsync(AuditQuery query, CancellationToken ct = default) =>
+        Task.Run(() => Query(query), ct);
+
+    /// <summary>Every entry of a session in log order (up to <see cref="AuditQuery.MaxLimit"/> per page).</summary>
+    public Task<AuditPage> ReplayAsync(string sessionId, int offset = 0, CancellationToken ct = default) =>
+        QueryAsync(new AuditQuery { SessionId = sessionId, Ascending = true, Limit = AuditQuery.MaxLimit, Offset = offset }, ct);
+
+    /// <summary>The newest <paramref name="count"/> entries, optionally of one agent, oldest first.</summary>
+    public async Task<AuditPage> TailAsync(string? agent, int count = 20, CancellationToken ct = default)
+    {
+        var page = await QueryAsync(new AuditQuery { Agent = agent, Limit = count }, ct).ConfigureAwait(false);
+        return page with { Entries = [.. page.Entries.Reverse()] };
+    }
+
+    /// <summary>Counts, latency and (when <paramref name="verifyChain"/>) the chain verification.</summary>
+    public Task<AuditStatsReport> StatsAsync(AuditQuery query, bool verifyChain = true, CancellationToken ct = default) =>
+        Task.Run(() =>
+        {
+            AuditStats stats;
+            using (var index = OpenIndex())
+            {
+                stats = index?.Stats(query, _clock.GetUtcNow()) ?? new AuditStats(0, new Dictionary<string, long>(), new Dictionary<string, long>(), null, null, null);
+            }
+            return new AuditStatsReport(stats, verifyChain ? AuditVerifier.VerifyDirectory(_directory) : null);
+        }, ct);
+
+    /// <summary>Verifies the whole directory (see <see cref="AuditVerifier"/>).</summary>
+    public Task<ChainReport> VerifyAsync(CancellationToken ct = default) =>
+        Task.Run(() => AuditVerifier.VerifyDirectory(_directory), ct);
+
+    private AuditPage Query(AuditQuery query)
+    {
+        using var index = OpenIndex();
+        if (index is null) return new AuditPage([], 0, query.Limit, query.Offset);
+        var (positions, total) = index.Find(query, _clock.GetUtcNow());
+        return new AuditPage(Load(positions), total, query.Limit, query.Offset);
+    }
+
+    private List<AuditRecordView> Load(IReadOnlyList<AuditPosition> positions)
+    {
+        var result = new AuditRecordView?[positions.Count];
+        foreach (var group in positions.Select((p, i) => (p, i)).GroupBy(x => x.p.File))
+        {
+            var path = Path.Combine(_directory, group.Key);
+            if (!File.Exists(path)) continue;
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            foreach (var (p, i) in group.OrderBy(x => x.p.Offset))
+            {
+                try
+                {
+                    result[i] = new AuditRecordView(AuditDirectory.ReadEntryAt(stream, p.Offset), p);
+                }
+                catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or FormatException or System.Formats.Cbor.CborContentException)
+                {
+                    // the record changed under the index; verify reports it
+                }
+            }
+        }
+        return [.. result.OfType<AuditRecordView>()];
+    }
+
+    private AuditIndex? OpenIndex()
+    {
+        if (!Directory.Exists(_directory)) return null;
+        try
+        {
+            var index = AuditIndex.Open(_directory);
+            index.CatchUp();
+            return index;
+        }
+        catch (Exception ex) when (ex is SqliteException or UnauthorizedAccessException or IOException)
+        {
+            return AuditIndex.OpenReadOnly(_directory); // a read-only copy: query what was indexed
+        }
+    }
+}

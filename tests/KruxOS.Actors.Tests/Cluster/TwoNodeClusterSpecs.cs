@@ -1,0 +1,79 @@
+using Akka.Actor;
+using Akka.Cluster;
+using KruxOS.Actors.Agents;
+using KruxOS.Actors.Hosting;
+using KruxOS.Actors.Identity;
+using KruxOS.Actors.Tests.Support;
+using KruxOS.Core.Identity;
+using KruxOS.Core.Sessions;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit;
+
+namespace KruxOS.Actors.Tests.Cluster;
+
+public sealed class TwoNodeClusterSpecs
+{
+    [Fact]
+    public async Task Should_route_one_agents_calls_to_the_same_entity_from_both_nodes_and_share_identities()
+    {
+        // arrange: two nodes on runtime-chosen ports, one shared SQLite journal
+        using var dir = new TempDir();
+        var seedPort = NodeHost.FreePort();
+        var secondPort = NodeHost.FreePort();
+        var seed = $"akka.tcp://{KruxOsSettings.ActorSystemName}@127.0.0.1:{seedPort}";
+        var journal = $"Data Source={Path.Combine(dir.Path, "shared.db")};Pooling=True";
+        KruxOsSettings Node(string name, int port) => new()
+        {
+            DataDir = Path.Combine(dir.Path, name),
+            UseClustering = true,
+            Cluster = new ClusterNodeSettings { Hostname = "127.0.0.1", Port = port, SeedNodes = [seed] },
+            Persistence = new PersistenceSettings { Provider = PersistenceProvider.Sqlite, ConnectionString = journal },
+            MetricsInterval = TimeSpan.FromMinutes(5),
+        };
+        await using var a = await NodeHost.StartAsync(Node("a", seedPort));
+        await using var b = await NodeHost.StartAsync(Node("b", secondPort));
+        await WaitForMembers(a.System, 2);
+        await WaitForMembers(b.System, 2);
+
+        // act: create the agent through node B; both nodes' read models learn it
+        var registry = await b.Registry.GetAsync<IdentityRegistry>();
+        var created = await registry.Ask<IdentityResult>(
+            new IdentityCommands.CreateAgent("builder", "cluster spec", TokenHashing.Hash(TokenHashing.NewAgentToken()), DateTimeOffset.UtcNow), TestTimeouts.Cluster);
+        Assert.True(created.IsOk, created.Message);
+        foreach (var node in new[] { a, b })
+        {
+            var directory = node.Services.GetRequiredService<IdentityDirectory>();
+            await Eventually(() => directory.Current.Agents.ContainsKey("builder"));
+        }
+
+        // act: the same agent's calls from node A, then node B, then A again
+        var counts = new List<long>();
+        foreach (var node in new[] { a, b, a })
+        {
+            var region = await node.Registry.GetAsync<AgentSessionRegion>();
+            var result = await region.Ask<ToolCallResult>(new Func<IActorRef, object>(reply => new AgentSessionCommands.Invoke(Pipeline.Agent, Pipeline.Call("agent__session"), reply)), TestTimeouts.Cluster, CancellationToken.None);
+            Assert.False(result.IsError, result.Error?.Message);
+            counts.Add(result.Data!.Value.GetProperty("invocation_count").GetInt64());
+        }
+
+        // assert: one entity counted all three calls, wherever it lives
+        Assert.Equal([1L, 2L, 3L], counts);
+        var infoA = await (await a.Registry.GetAsync<AgentSessionRegion>()).Ask<AgentSessionReplies.SessionInfo>(new AgentSessionCommands.GetInfo(Pipeline.Agent), TestTimeouts.Cluster);
+        var infoB = await (await b.Registry.GetAsync<AgentSessionRegion>()).Ask<AgentSessionReplies.SessionInfo>(new AgentSessionCommands.GetInfo(Pipeline.Agent), TestTimeouts.Cluster);
+        Assert.Equal(3, infoA.InvocationCount);
+        Assert.Equal(infoA.InvocationCount, infoB.InvocationCount);
+    }
+
+    private static async Task WaitForMembers(ActorSystem system, int count) =>
+        await Eventually(() => Akka.Cluster.Cluster.Get(system).State.Members.Count(m => m.Status == MemberStatus.Up) >= count);
+
+    private static async Task Eventually(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TestTimeouts.Cluster;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
+            await Task.Delay(100);
+        }
+    }
+}

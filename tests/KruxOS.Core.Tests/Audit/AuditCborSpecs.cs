@@ -1,0 +1,90 @@
+using System.Formats.Cbor;
+using System.Text.Json;
+using KruxOS.Core.Audit;
+using Xunit;
+
+namespace KruxOS.Core.Tests.Audit;
+
+public sealed class AuditCborSpecs
+{
+    [Fact]
+    public void Should_encode_the_same_entry_to_the_same_bytes_whatever_the_input_property_order()
+    {
+        var a = AuditTestData.Entry(1) with { Inputs = JsonDocument.Parse("""{"b":1,"a":{"y":[1,2.5,"x"],"x":null}}""").RootElement };
+        var b = AuditTestData.Entry(1) with { Inputs = JsonDocument.Parse("""{"a":{"x":null,"y":[1,2.5,"x"]},"b":1}""").RootElement };
+
+        Assert.Equal(AuditCbor.EncodeBody(a), AuditCbor.EncodeBody(b));
+    }
+
+    [Fact]
+    public void Should_produce_canonical_bytes_that_a_strict_reader_accepts()
+    {
+        var body = AuditCbor.EncodeBody(AuditTestData.Entry(2) with { Inputs = JsonDocument.Parse("""{"f":0.5,"n":-3,"big":18446744073709551615,"e":1e3}""").RootElement });
+
+        var r = new CborReader(body, CborConformanceMode.Ctap2Canonical);
+        r.SkipValue();
+        Assert.Equal(0, r.BytesRemaining);
+    }
+
+    [Fact]
+    public void Should_encode_non_integer_numbers_as_float64_and_integers_as_ints()
+    {
+        var e = AuditTestData.Entry(3) with { Inputs = JsonDocument.Parse("""{"f":0.5,"i":7,"e":1e3}""").RootElement };
+        var body = AuditCbor.EncodeBody(e);
+
+        var hex = Convert.ToHexStringLower(body);
+        Assert.Contains("6166" + "fb3fe0000000000000", hex); // "f": 0.5 as float64
+        Assert.Contains("616907", hex);                      // "i": 7 as a one-byte int
+        Assert.Contains("6165" + "fb408f400000000000", hex); // "e": 1000.0 as float64
+    }
+
+    [Fact]
+    public void Should_round_trip_a_stored_record_through_split_and_decode()
+    {
+        var chain = AuditChain.FromGenesis();
+        var sealedRecord = chain.Seal(AuditTestData.Entry(4));
+
+        var parts = AuditCbor.Split(sealedRecord.Payload);
+        var decoded = AuditCbor.DecodeStored(sealedRecord.Payload);
+
+        Assert.Equal(AuditCbor.EncodeBody(sealedRecord.Entry), parts.Body.ToArray());
+        Assert.Equal(AuditCbor.Genesis.ToArray(), parts.PreviousHash.ToArray());
+        Assert.Equal(AuditCbor.ComputeHash(parts.Body.Span, AuditCbor.Genesis), parts.EntryHash.ToArray());
+        Assert.Equal(sealedRecord.Entry.EntryHash, decoded.EntryHash);
+        Assert.Equal(sealedRecord.Entry.Id, decoded.Id);
+        Assert.Equal(sealedRecord.Entry.Timestamp, decoded.Timestamp);
+        Assert.Equal("/workspace/file4.txt", decoded.Inputs.GetProperty("path").GetString());
+        Assert.Equal(AuditCbor.EncodeBody(decoded), parts.Body.ToArray());
+    }
+
+    [Fact]
+    public void Should_keep_timestamps_to_the_microsecond_in_utc()
+    {
+        var t = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.FromHours(2)).AddTicks(1234567);
+
+        Assert.Equal("2026-01-02T01:04:05.123456Z", AuditTime.ToText(t));
+        Assert.Equal(AuditTime.Truncate(t), AuditTime.Parse(AuditTime.ToText(t)));
+    }
+
+    [Fact]
+    public void Should_reject_a_record_that_is_not_canonical()
+    {
+        var sealedRecord = AuditChain.FromGenesis().Seal(AuditTestData.Entry(5));
+        var bytes = sealedRecord.Payload.ToArray();
+        // re-encode the map header with a needlessly long count (0xb8 0x11 instead of 0xb1)
+        var longForm = new byte[bytes.Length + 1];
+        longForm[0] = 0xb8;
+        longForm[1] = 17;
+        bytes.AsSpan(1).CopyTo(longForm.AsSpan(2));
+
+        Assert.ThrowsAny<CborContentException>(() => AuditCbor.Split(longForm));
+    }
+
+    [Fact]
+    public void Should_use_the_documented_genesis_hash()
+    {
+        Assert.Equal(
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("kruxos-audit-genesis-v1"u8)),
+            Convert.ToHexStringLower(AuditCbor.Genesis));
+    }
+}
