@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using KruxOS.LoadTest.Cli;
 using KruxOS.LoadTest.Scenarios;
 using KruxOS.LoadTest.Targets;
@@ -48,6 +49,14 @@ public static class Program
             }
         };
         Console.CancelKeyPress += onCancel;
+        // SIGTERM (kill, CI timeouts) gets the same clean stop, so temporary data directories are removed too.
+        // It may arrive twice (`timeout` signals the child and then its whole process group); SIGKILL is the hard stop.
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            try { cts.Cancel(); }
+            catch (ObjectDisposedException) { }
+        });
         try
         {
             var (exitCode, _) = await new Driver(options, Console.Out).RunAsync(cts.Token).ConfigureAwait(false);

@@ -12,7 +12,7 @@ namespace KruxOS.LoadTest.Targets;
 public sealed partial class ChildProcess : IAsyncDisposable
 {
     private const int TailLines = 200;
-    private static readonly ConcurrentDictionary<int, Process> Live = new();
+    private static readonly ConcurrentDictionary<int, ChildProcess> Live = new();
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _tail = new();
     private readonly List<(Regex Pattern, TaskCompletionSource<Match> Seen)> _watches = [];
@@ -23,10 +23,13 @@ public sealed partial class ChildProcess : IAsyncDisposable
         AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
     }
 
-    private ChildProcess(string name, Process process)
+    private readonly string? _ownedDirectory;
+
+    private ChildProcess(string name, Process process, string? ownedDirectory)
     {
         Name = name;
         _process = process;
+        _ownedDirectory = ownedDirectory;
     }
 
     /// <summary>A short name for messages (<c>floor</c>, <c>gateway</c>).</summary>
@@ -41,8 +44,12 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// <summary>The child's last output lines, with anything that looks like a token redacted.</summary>
     public IReadOnlyList<string> Tail => [.. _tail];
 
-    /// <summary>Starts <c>dotnet <paramref name="dll"/> <paramref name="args"/></c> with the DLL's folder as working directory (so its appsettings.json applies).</summary>
-    public static ChildProcess Start(string name, string dll, IEnumerable<string> args)
+    /// <summary>
+    /// Starts <c>dotnet <paramref name="dll"/> <paramref name="args"/></c> with the DLL's folder as working
+    /// directory (so its appsettings.json applies). <paramref name="ownedDirectory"/>, if given, is deleted
+    /// once the child has been stopped.
+    /// </summary>
+    public static ChildProcess Start(string name, string dll, IEnumerable<string> args, string? ownedDirectory = null)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -57,11 +64,20 @@ public sealed partial class ChildProcess : IAsyncDisposable
         psi.Environment["DOTNET_NOLOGO"] = "1";
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-        var child = new ChildProcess(name, process);
+        var child = new ChildProcess(name, process, ownedDirectory);
         process.OutputDataReceived += (_, e) => child.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => child.OnLine(e.Data);
-        process.Start();
-        Live[process.Id] = process;
+        try
+        {
+            process.Start();
+        }
+        catch
+        {
+            child.DeleteOwnedDirectory();
+            process.Dispose();
+            throw;
+        }
+        Live[process.Id] = child;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return child;
@@ -114,16 +130,33 @@ public sealed partial class ChildProcess : IAsyncDisposable
         {
             Live.TryRemove(_process.Id, out _);
             _process.Dispose();
+            DeleteOwnedDirectory();
         }
     }
 
-    /// <summary>Kills every child still running (process exit, Ctrl+C).</summary>
+    private void DeleteOwnedDirectory()
+    {
+        if (_ownedDirectory is null) return;
+        try { Directory.Delete(_ownedDirectory, recursive: true); }
+        catch (DirectoryNotFoundException) { }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    /// <summary>Kills every child still running and deletes their directories (process exit, second Ctrl+C).</summary>
     public static void KillAll()
     {
-        foreach (var (pid, p) in Live)
+        foreach (var (pid, child) in Live)
         {
-            try { if (!p.HasExited) p.Kill(entireProcessTree: true); }
+            try
+            {
+                if (!child._process.HasExited)
+                {
+                    child._process.Kill(entireProcessTree: true);
+                    child._process.WaitForExit(5000);
+                }
+            }
             catch (InvalidOperationException) { }
+            child.DeleteOwnedDirectory();
             Live.TryRemove(pid, out _);
         }
     }

@@ -9,7 +9,7 @@ namespace KruxOS.LoadTest.Targets;
 /// <summary>
 /// A server under test, started by the driver on runtime-chosen free loopback ports: the raw floor
 /// (<c>noop</c>, no auth) or the gateway (<c>system__time</c>, with the first-start admin token, in a
-/// temporary data directory that is deleted on dispose).
+/// temporary data directory that the child process owns and deletes when it is stopped).
 /// </summary>
 public sealed partial class TargetServer : IAsyncDisposable
 {
@@ -21,13 +21,11 @@ public sealed partial class TargetServer : IAsyncDisposable
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private readonly ChildProcess _process;
-    private readonly string? _dataDir;
 
-    private TargetServer(string name, ChildProcess process, string host, int port, string? token, string toolName, string toolArguments, string? dataDir)
+    private TargetServer(string name, ChildProcess process, string host, int port, string? token, string toolName, string toolArguments)
     {
         Name = name;
         _process = process;
-        _dataDir = dataDir;
         Token = token;
         ToolName = toolName;
         ToolArguments = toolArguments;
@@ -65,7 +63,7 @@ public sealed partial class TargetServer : IAsyncDisposable
     {
         var port = FreePorts.Take(1)[0];
         var process = ChildProcess.Start(Floor, dll, ["--port", port.ToString(CultureInfo.InvariantCulture)]);
-        var server = new TargetServer(Floor, process, host, port, null, "noop", "{}", null);
+        var server = new TargetServer(Floor, process, host, port, null, "noop", "{}");
         try
         {
             await WaitHealthyAsync(process, new Uri($"http://{HostForUri(host)}:{port}/health"), ct).ConfigureAwait(false);
@@ -96,7 +94,7 @@ public sealed partial class TargetServer : IAsyncDisposable
             "--user-api-port", ports[2].ToString(CultureInfo.InvariantCulture),
             "--bind", bind,
             $"--KruxOS:MaxConnectionsPerAgent={maxConnectionsPerAgent.ToString(CultureInfo.InvariantCulture)}",
-        ]);
+        ], ownedDirectory: dataDir);
         TargetServer? server = null;
         try
         {
@@ -104,7 +102,7 @@ public sealed partial class TargetServer : IAsyncDisposable
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(StartTimeout);
             var match = await tokenLine.WaitAsync(timeout.Token).ConfigureAwait(false);
-            server = new TargetServer(Gateway, process, host, ports[0], match.Groups[1].Value, "system__time", "{}", dataDir);
+            server = new TargetServer(Gateway, process, host, ports[0], match.Groups[1].Value, "system__time", "{}");
             // Health listens on 127.0.0.1 whatever the MCP bind is.
             await WaitHealthyAsync(process, new Uri($"http://127.0.0.1:{ports[1]}/health"), ct).ConfigureAwait(false);
             return server;
@@ -113,13 +111,13 @@ public sealed partial class TargetServer : IAsyncDisposable
         {
             var tail = string.Join(Environment.NewLine, process.Tail.TakeLast(30));
             if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
-            else { await process.DisposeAsync().ConfigureAwait(false); TryDelete(dataDir); }
+            else await process.DisposeAsync().ConfigureAwait(false);
             throw new InvalidOperationException($"the gateway did not print its first-start token within {StartTimeout.TotalSeconds:0} s; last output:{Environment.NewLine}{tail}");
         }
         catch
         {
             if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
-            else { await process.DisposeAsync().ConfigureAwait(false); TryDelete(dataDir); }
+            else await process.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
@@ -150,17 +148,6 @@ public sealed partial class TargetServer : IAsyncDisposable
         throw new InvalidOperationException($"{process.Name} was not healthy within {StartTimeout.TotalSeconds:0} s; last output:{Environment.NewLine}{string.Join(Environment.NewLine, process.Tail.TakeLast(30))}");
     }
 
-    private static void TryDelete(string? dir)
-    {
-        if (dir is null) return;
-        try { Directory.Delete(dir, recursive: true); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-    }
-
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await _process.DisposeAsync().ConfigureAwait(false);
-        TryDelete(_dataDir);
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync(); // also deletes the gateway's data directory
 }
