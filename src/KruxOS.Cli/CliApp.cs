@@ -7,8 +7,8 @@ using M = KruxOS.Core.Control.ControlProtocol.Methods;
 namespace KruxOS.Cli;
 
 /// <summary>
-/// The <c>kruxos</c> command line: gateway status and verification, agents, user tokens and live
-/// sessions. Exit codes: 0 success, 1 the gateway refused the request, 2 bad usage, 3 gateway unreachable.
+/// The <c>kruxos</c> command line: gateway status and verification, agents, user tokens, live
+/// sessions and the audit log (offline, see <see cref="AuditCli"/>). Exit codes: 0 success, 1 the gateway refused the request, 2 bad usage, 3 gateway unreachable.
 /// </summary>
 public static class CliApp
 {
@@ -75,6 +75,7 @@ public static class CliApp
         root.Subcommands.Add(kill);
 
         root.Subcommands.Add(UserTokenCommands(client, stdout, stderr, json));
+        root.Subcommands.Add(AuditCli.Build(stdout, stderr));
 
         var watchAgent = new Option<string?>("--agent") { Description = "Only this agent's events" };
         var watchTypes = new Option<string?>("--type") { Description = "Comma-separated event types" };

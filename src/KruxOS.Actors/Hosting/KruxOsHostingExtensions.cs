@@ -8,6 +8,7 @@ using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using KruxOS.Actors.Agents;
 using KruxOS.Actors.Audit;
+using KruxOS.Audit;
 using KruxOS.Actors.Capabilities;
 using KruxOS.Actors.Capabilities.InProcess;
 using KruxOS.Actors.Connections;
@@ -46,6 +47,7 @@ public static class KruxOsHostingExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<IdentityDirectory>();
         services.AddSingleton<HostMetrics>();
+        services.AddSingleton<AuditProbe>();
         services.AddSingleton(sp => new HealthRegistry(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new NodeFacts(settings.DataDir, sp.GetRequiredService<TimeProvider>().GetUtcNow(),
             typeof(KruxOsHostingExtensions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0"));
@@ -114,7 +116,7 @@ public static class KruxOsHostingExtensions
     {
         if (!settings.UseClustering) return builder;
         return builder.WithShardRegion<AgentSessionRegion>("agent-session",
-            (_, registry, _) => entityId => AgentSessionActor.Props(entityId, SessionDependencies(settings, sp, registry.Get<AuditTrail>())),
+            (_, registry, _) => entityId => AgentSessionActor.Props(entityId, SessionDependencies(settings, sp, registry.Get<AuditWriter>())),
             new AgentSessionMessageExtractor(),
             new ShardOptions { StateStoreMode = StateStoreMode.DData, Role = GatewayRole, RememberEntities = false });
     }
@@ -125,11 +127,12 @@ public static class KruxOsHostingExtensions
         var clock = sp.GetRequiredService<TimeProvider>();
         var directory = sp.GetRequiredService<IdentityDirectory>();
 
-        // The audit trail comes first: in cluster mode the shard region's entities need it at creation.
+        // The audit writer comes first: in cluster mode the shard region's entities need it at creation.
+        var auditProps = sp.GetService<AuditSinkOverride>()?.Props ?? AuditWriterActor.Props(AuditOptionsFor(settings, sp));
         builder.WithActors((system, registry) =>
         {
             var children = ImmutableArray.CreateBuilder<GatewayChild>();
-            children.Add(new GatewayChild("audit", _ => LogAuditTrailActor.Props()));
+            children.Add(new GatewayChild("audit", _ => auditProps));
             children.Add(new GatewayChild("host-metrics", _ => HostMetricsActor.Props(sp.GetRequiredService<HostMetrics>(), clock, settings.MetricsInterval)));
             if (!settings.UseClustering)
             {
@@ -142,7 +145,7 @@ public static class KruxOsHostingExtensions
             {
                 switch (name)
                 {
-                    case "audit": registry.Register<AuditTrail>(child); break;
+                    case "audit": registry.Register<AuditWriter>(child); break;
                     case "agent-sessions": registry.Register<AgentSessionRegion>(child); break;
                     case "identity": registry.Register<IdentityRegistry>(child); break;
                     case "connections": registry.Register<ConnectionRegistry>(child); break;
@@ -170,6 +173,21 @@ public static class KruxOsHostingExtensions
         }
         return builder;
     }
+
+    /// <summary>
+    /// The audit writer's options: <see cref="KruxOsSettings.AuditDirectory"/> and <see cref="KruxOsSettings.Audit"/>;
+    /// an <see cref="IAuditFileSystem"/> registered in DI replaces the real files (fault tests).
+    /// </summary>
+    public static AuditOptions AuditOptionsFor(KruxOsSettings settings, IServiceProvider sp) => new()
+    {
+        Directory = settings.AuditDirectory,
+        FailMode = settings.Audit.FailMode,
+        RingCapacity = settings.Audit.RingCapacity,
+        RetryInterval = settings.Audit.RetryInterval,
+        RetentionDays = settings.Audit.RetentionDays,
+        FileSystem = sp.GetService<IAuditFileSystem>(),
+        Clock = sp.GetService<TimeProvider>(),
+    };
 
     private static AgentSessionDependencies SessionDependencies(KruxOsSettings settings, IServiceProvider sp, IActorRef audit) =>
         new(sp.GetRequiredService<CapabilityCatalog>(), sp.GetRequiredService<IPolicySeam>(), sp.GetRequiredService<IdentityDirectory>(),

@@ -32,6 +32,25 @@ public sealed class PersistenceSettings
     public string? ConnectionString { get; set; }
 }
 
+/// <summary>Audit log settings (<c>KruxOS:Audit:…</c>; see <c>docs/audit-format.md</c>).</summary>
+public sealed class AuditSettings
+{
+    /// <summary>
+    /// What happens when the audit log cannot be written (<c>audit.fail_mode</c>): <c>Degrade</c> keeps
+    /// serving and holds entries in memory, <c>Halt</c> fails every call. <b>Default</b>: <c>Degrade</c>.
+    /// </summary>
+    public Audit.AuditFailMode FailMode { get; set; } = Audit.AuditFailMode.Degrade;
+
+    /// <summary>Entries the in-memory ring may hold while the disk fails. <b>Default</b>: 10,000.</summary>
+    public int RingCapacity { get; set; } = 10_000;
+
+    /// <summary>How often a failed audit disk is retried. <b>Default</b>: 30 s.</summary>
+    public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Days of audit day files kept (<c>audit.retention_days</c>). <b>Default</b>: 90.</summary>
+    public int RetentionDays { get; set; } = KruxOS.Audit.AuditRetention.DefaultRetentionDays;
+}
+
 /// <summary>
 /// The actor layer's settings, bound from the <c>KruxOS</c> configuration section
 /// (appsettings, <c>KRUXOS_…</c> environment variables, command-line flags).
@@ -65,6 +84,12 @@ public sealed class KruxOsSettings
     /// <summary>How often host metrics are sampled. <b>Default</b>: 5 s.</summary>
     public TimeSpan MetricsInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Audit log settings.</summary>
+    public AuditSettings Audit { get; set; } = new();
+
+    /// <summary>The audit directory: <c>{DataDir}/audit</c>.</summary>
+    public string AuditDirectory => Path.Combine(DataDir, "audit");
+
     /// <summary>The SQLite journal file.</summary>
     public string SqlitePath => Path.Combine(DataDir, "kruxos.db");
 
@@ -81,6 +106,9 @@ public sealed class KruxOsSettings
         if (MaxConnectionsPerAgent < 1) throw new ArgumentException("KruxOS:MaxConnectionsPerAgent must be at least 1");
         if (ToolCallTimeout <= TimeSpan.Zero) throw new ArgumentException("KruxOS:ToolCallTimeout must be positive");
         if (UseClustering && Cluster.Port is < 0 or > 65535) throw new ArgumentException("KruxOS:Cluster:Port is out of range");
+        if (Audit.RingCapacity < 1) throw new ArgumentException("KruxOS:Audit:RingCapacity must be at least 1");
+        if (Audit.RetryInterval <= TimeSpan.Zero) throw new ArgumentException("KruxOS:Audit:RetryInterval must be positive");
+        if (Audit.RetentionDays < 1) throw new ArgumentException("KruxOS:Audit:RetentionDays must be at least 1");
         if (Persistence.Provider == PersistenceProvider.PostgreSql && string.IsNullOrWhiteSpace(Persistence.ConnectionString))
             throw new ArgumentException("KruxOS:Persistence:ConnectionString is required for PostgreSQL");
     }

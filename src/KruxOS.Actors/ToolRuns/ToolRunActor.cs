@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Event;
 using KruxOS.Actors.Audit;
 using KruxOS.Actors.Capabilities;
+using KruxOS.Core.Audit;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Actors.Identity;
@@ -17,6 +18,10 @@ namespace KruxOS.Actors.ToolRuns;
 /// <b>hold</b> (approval seam) → <b>execute</b> → <b>audit</b> → <b>reply</b>. It owns the call's
 /// timeout and cancellation, never restarts (its parent stops it on failure), and always answers the
 /// caller exactly once, failing closed on any error or timeout.
+/// <para>Audit: the call's entries (<see cref="CallAudit.Entries"/>) go to the node's audit writer with
+/// <see cref="AuditCommands.Append"/>; the caller is answered only when every entry is
+/// <see cref="AuditReplies.AuditAppended"/> (fsynced) or <see cref="AuditReplies.AuditBuffered"/> (degrade
+/// mode). <see cref="AuditReplies.AuditFailed"/> or no answer in time fails the call closed.</para>
 /// </summary>
 public sealed class ToolRunActor : ReceiveActor, IWithTimers
 {
@@ -35,7 +40,8 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private readonly long _started = Stopwatch.GetTimestamp();
     private DateTimeOffset _startedAt;
     private ToolCallResult? _result;
-    private CallStatus _status;
+    private AuditStatus _status;
+    private readonly HashSet<Guid> _auditPending = [];
 
     public ToolRunActor(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
         Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock)
@@ -65,7 +71,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         _startedAt = _clock.GetUtcNow();
         if (_plan.BoundaryError is { } boundary)
         {
-            Finish(CallStatus.Error, Failure(boundary));
+            Finish(AuditStatus.Error, Failure(boundary));
             return;
         }
         var capability = _plan.Capability!;
@@ -74,7 +80,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
 
         if (verdict.Refusal is { } refusal)
         {
-            Finish(CallStatus.Denied, Failure(refusal));
+            Finish(AuditStatus.Denied, Failure(refusal));
             return;
         }
         switch (verdict.Tier)
@@ -82,11 +88,11 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             case Tier.Blocked:
                 Publish(SupervisionEventTypes.PolicyViolation,
                     new { capability = capability.Name.Value, rule = verdict.Rule, reason = verdict.Reason, tier = verdict.Tier.ToWire() });
-                Finish(CallStatus.Denied, Failure(Errors.PolicyDenied(capability.Name, verdict.Rule, verdict.Reason)));
+                Finish(AuditStatus.Denied, Failure(Errors.PolicyDenied(capability.Name, verdict.Rule, verdict.Reason)));
                 return;
             case Tier.ApprovalRequired:
                 // Hold seam: no approval queue is wired into this pipeline yet, so the call fails closed.
-                Finish(CallStatus.Denied, Failure(Errors.ApprovalUnavailable(capability.Name, verdict.Rule)));
+                Finish(AuditStatus.Denied, Failure(Errors.ApprovalUnavailable(capability.Name, verdict.Rule)));
                 return;
             case Tier.Notify:
                 Publish(SupervisionEventTypes.Notification,
@@ -121,7 +127,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         Receive<Executed>(m =>
         {
             Timers.Cancel(ExecutionTimer);
-            Finish(CallStatus.Success, ToolCallResult.Success(_plan.Capability!.Name, m.Data, _plan.Verdict!.Tier, ElapsedMicros()));
+            Finish(AuditStatus.Success, ToolCallResult.Success(_plan.Capability!.Name, m.Data, _plan.Verdict!.Tier, ElapsedMicros()));
         });
         Receive<ExecutionFailed>(m =>
         {
@@ -134,23 +140,20 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             };
             if (m.Cause is not CapabilityException)
                 _log.Error(m.Cause, "Capability {Capability} failed for {Principal}", CapabilityLabel, _plan.Call.Principal);
-            Finish(CallStatus.Error, Failure(error));
+            Finish(AuditStatus.Error, Failure(error));
         });
         Receive<ExecutionTimedOut>(_ =>
         {
             _cancel.Cancel();
-            Finish(CallStatus.Error, Failure(Errors.Timeout(CapabilityLabel, _settings.ExecutionTimeout.TotalSeconds)));
+            Finish(AuditStatus.Error, Failure(Errors.Timeout(CapabilityLabel, _settings.ExecutionTimeout.TotalSeconds)));
         });
     }
 
     private void AwaitingAudit()
     {
-        Receive<AuditTrailMessages.Recorded>(_ =>
-        {
-            Timers.Cancel(AuditTimer);
-            Reply(_result!);
-        });
-        Receive<AuditTrailMessages.RecordFailed>(m =>
+        Receive<AuditReplies.AuditAppended>(m => Acknowledged(m.Id));
+        Receive<AuditReplies.AuditBuffered>(m => Acknowledged(m.Id)); // degrade mode: the entry waits in the ring
+        Receive<AuditReplies.AuditFailed>(m =>
         {
             Timers.Cancel(AuditTimer);
             _log.Error("Audit refused the record of {Capability}: {Reason}; failing the call closed", CapabilityLabel, m.Reason);
@@ -167,16 +170,27 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         Receive<ExecutionTimedOut>(_ => { });
     }
 
-    private void Finish(CallStatus status, ToolCallResult result)
+    private void Acknowledged(Guid id)
+    {
+        if (!_auditPending.Remove(id) || _auditPending.Count > 0) return;
+        Timers.Cancel(AuditTimer);
+        Reply(_result!);
+    }
+
+    private void Finish(AuditStatus status, ToolCallResult result)
     {
         _status = status;
         _result = result;
         var record = new CallRecord(_startedAt, _plan.Call.Principal, _plan.Call.Agent, _plan.Call.SessionId, CapabilityLabel,
             _plan.Capability is null ? _plan.Call.Arguments : _plan.Arguments, _plan.Call.Client, status, _plan.Verdict?.Tier,
-            _plan.Verdict?.Rule, _plan.Verdict?.Revision, result.Error, result.DurationMicros);
+            _plan.Verdict?.Rule, _plan.Verdict?.Revision, _plan.Verdict?.Reason, result.Error, result.DurationMicros);
         Become(AwaitingAudit);
         Timers.StartSingleTimer(AuditTimer, AuditTimedOut.Instance, _settings.AuditTimeout);
-        _audit.Tell(new AuditTrailMessages.Record(record, Self));
+        foreach (var entry in CallAudit.Entries(record))
+        {
+            _auditPending.Add(entry.Id);
+            _audit.Tell(new AuditCommands.Append(entry, Self));
+        }
     }
 
     private void Reply(ToolCallResult result)
@@ -188,7 +202,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         else
             Publish(SupervisionEventTypes.CapabilityResult,
                 new { capability = CapabilityLabel, success = true, duration_ms = result.DurationMicros / 1000.0 });
-        Context.Parent.Tell(new ToolRunFinished(CapabilityLabel, _status == CallStatus.Success && !result.IsError, result.DurationMicros));
+        Context.Parent.Tell(new ToolRunFinished(CapabilityLabel, _status == AuditStatus.Success && !result.IsError, result.DurationMicros));
         Context.Stop(Self);
     }
 

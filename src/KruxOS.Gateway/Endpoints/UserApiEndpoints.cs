@@ -46,6 +46,7 @@ public static class UserApiEndpoints
         api.MapGet("/status", (HttpContext http, ControlCommands commands) => Forward(http, commands, ControlProtocol.Methods.Status));
         api.MapGet("/agents", (HttpContext http, ControlCommands commands) => Forward(http, commands, ControlProtocol.Methods.AgentList));
         api.MapGet("/user/tokens", (HttpContext http, ControlCommands commands) => Forward(http, commands, ControlProtocol.Methods.UserTokenList));
+        api.MapAuditApi();
     }
 
     private static async Task<IResult> Forward(HttpContext http, ControlCommands commands, string method)

@@ -1,5 +1,6 @@
 using System.Net;
 using Akka.Hosting;
+using KruxOS.Actors.Audit;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Hosting;
 using KruxOS.Actors.Identity;
@@ -28,7 +29,11 @@ public static class GatewayHostingExtensions
         ["--cluster"] = "KruxOS:UseClustering",
         ["--cluster-port"] = "KruxOS:Cluster:Port",
         ["--cluster-host"] = "KruxOS:Cluster:Hostname",
+        ["--config"] = ConfigFileKey,
     };
+
+    /// <summary>Configuration key (flag <c>--config</c>, env <c>KRUXOS_CONFIG_FILE</c>) naming an extra JSON settings file.</summary>
+    public const string ConfigFileKey = "KruxOS:ConfigFile";
 
     /// <summary>Plain environment variables and the configuration keys they set (below flags, above appsettings).</summary>
     public static readonly IReadOnlyDictionary<string, string> EnvironmentMappings = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -41,9 +46,15 @@ public static class GatewayHostingExtensions
         ["KRUXOS_CONTROL_SOCKET"] = "Gateway:ControlSocket",
     };
 
-    /// <summary>Adds the configuration layers: appsettings → <c>KRUXOS_</c> environment → flags.</summary>
+    /// <summary>
+    /// Adds the configuration layers, lowest first: appsettings → the operator's file (<c>--config</c> /
+    /// <c>KRUXOS_CONFIG_FILE</c>, e.g. <c>/etc/kruxos/gateway.json</c>) → <c>KRUXOS_</c> environment → flags.
+    /// </summary>
     public static void AddKruxOsConfiguration(this ConfigurationManager configuration, string[] args)
     {
+        var fromFlags = new ConfigurationBuilder().AddCommandLine(args, FlagMappings.ToDictionary()).Build();
+        var file = fromFlags[ConfigFileKey] ?? Environment.GetEnvironmentVariable("KRUXOS_CONFIG_FILE");
+        if (!string.IsNullOrEmpty(file)) configuration.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
         configuration.AddEnvironmentVariables("KRUXOS_");
         var aliases = EnvironmentMappings
             .Select(kv => (Key: kv.Value, Value: Environment.GetEnvironmentVariable(kv.Key)))
@@ -73,6 +84,8 @@ public static class GatewayHostingExtensions
         services.AddSingleton(gateway);
         services.AddSingleton<BoundAddresses>();
         services.AddKruxOsActors(kruxos);
+        services.AddSingleton(_ => new KruxOS.Audit.AuditReader(kruxos.AuditDirectory));
+        services.AddSingleton(sp => new AuditIntegrity(sp.GetRequiredService<KruxOS.Audit.AuditReader>(), kruxos.AuditDirectory));
         services.AddSingleton<Authenticator>();
         services.AddSingleton<ToolCatalogView>();
         services.AddSingleton<McpSessionFactory>();
@@ -100,6 +113,8 @@ public static class GatewayHostingExtensions
         health.Register("identity-store", _ => ValueTask.FromResult(identities.Ready.IsCompletedSuccessfully
             ? HealthCheckResult.Healthy($"{identities.Current.Agents.Count} agents")
             : HealthCheckResult.Critical("identity journal not recovered yet")));
+        var audit = app.Services.GetRequiredService<AuditProbe>();
+        health.Register("audit", audit.CheckAsync);
         app.Services.GetRequiredService<NodeStatus>().Start();
         app.Services.GetRequiredService<AgentActivity>().Start(app.Services.GetRequiredService<Akka.Actor.ActorSystem>());
 

@@ -62,27 +62,39 @@ public sealed class WebSocketServerTransport : TransportBase
         }
     }
 
-    /// <summary>Closes the socket with a status and reason, then stops reading.</summary>
+    /// <summary>
+    /// Closes the socket with a status and reason. The receive loop keeps reading until the client
+    /// acknowledges the close (so the client sees the reason, not a reset), for at most <see cref="CloseGrace"/>.
+    /// </summary>
     public async Task CloseAsync(WebSocketCloseStatus status, string reason)
     {
         try
         {
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                var text = reason.Length > 120 ? reason[..120] : reason;
-                await _socket.CloseOutputAsync(status, text, timeout.Token).ConfigureAwait(false);
+                await _sendLock.WaitAsync().ConfigureAwait(false);
+                try
+                {
+                    using var timeout = new CancellationTokenSource(CloseGrace);
+                    var text = reason.Length > 120 ? reason[..120] : reason;
+                    await _socket.CloseOutputAsync(status, text, timeout.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _sendLock.Release();
+                }
             }
+            _stop.CancelAfter(CloseGrace);
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
             _log.LogDebug(e, "Closing WebSocket {SessionId} failed", SessionId);
-        }
-        finally
-        {
             await _stop.CancelAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>How long a close waits for the client's acknowledgement.</summary>
+    public static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
 
     /// <inheritdoc />
     public override async ValueTask DisposeAsync()

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Akka.Actor;
 using KruxOS.Actors.Agents;
 using KruxOS.Actors.Audit;
+using KruxOS.Core.Audit;
 using KruxOS.Actors.Capabilities;
 using KruxOS.Actors.Identity;
 using KruxOS.Actors.Policy;
@@ -105,15 +106,15 @@ public static class Pipeline
     public static AgentSessionCommands.Invoke Invoke(string name, IActorRef replyTo, string args = "{}") => new(Agent, Call(name, args), replyTo);
 }
 
-/// <summary>An audit seam that acknowledges every record and keeps them.</summary>
+/// <summary>An audit writer stand-in that acknowledges every entry as durable and keeps them.</summary>
 public sealed class RecordingAudit : ReceiveActor
 {
-    public RecordingAudit(ConcurrentQueue<CallRecord> records) =>
-        Receive<AuditTrailMessages.Record>(m =>
+    public RecordingAudit(ConcurrentQueue<AuditEntry> records) =>
+        Receive<AuditCommands.Append>(m =>
         {
-            records.Enqueue(m.Entry);
-            m.ReplyTo.Tell(new AuditTrailMessages.Recorded($"aud-{records.Count}"));
+            records.Enqueue(m.Draft);
+            m.ReplyTo.Tell(new AuditReplies.AuditAppended(m.Draft.Id, $"{records.Count:x64}"));
         });
 
-    public static Props Props(ConcurrentQueue<CallRecord> records) => Akka.Actor.Props.Create(() => new RecordingAudit(records));
+    public static Props Props(ConcurrentQueue<AuditEntry> records) => Akka.Actor.Props.Create(() => new RecordingAudit(records));
 }

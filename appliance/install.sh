@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs the KruxOS gateway appliance layout:
+#   <root>/opt/kruxos/lib/<program>/   published programs (framework-dependent unless --self-contained)
+#   <root>/opt/kruxos/bin/             launchers: kruxos-gateway, kruxos
+#   <root>/etc/kruxos/gateway.json     default configuration (kept if it already exists)
+#   <root>/etc/systemd/system/kruxos-gateway.service
+#   <root>/data/kruxos/                data directory (0700)
+# Usage: appliance/install.sh [--root DIR] [--self-contained] [--configuration Release|Debug]
+# With no --root it installs into / and must run as root.
+set -euo pipefail
+
+root="/"
+self_contained="false"
+configuration="Release"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --root) root="$2"; shift 2 ;;
+    --self-contained) self_contained="true"; shift ;;
+    --configuration) configuration="$2"; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(mkdir -p "$root" && cd "$root" && pwd)"
+if [[ "$root" == "/" && "$(id -u)" != "0" ]]; then
+  echo "install.sh: installing into / needs root (or pass --root DIR)" >&2
+  exit 1
+fi
+
+prefix="$root/opt/kruxos"
+mkdir -p "$prefix/bin" "$prefix/lib" "$prefix/share" "$root/etc/kruxos" "$root/etc/systemd/system" "$root/data/kruxos"
+chmod 0700 "$root/data/kruxos"
+
+publish() { # project, output folder name
+  local project="$1" name="$2"
+  local args=(publish "$repo/$project" -c "$configuration" -o "$prefix/lib/$name" --nologo -v quiet -p:UseAppHost=false)
+  if [[ "$self_contained" == "true" ]]; then args+=(--self-contained true -r linux-x64 -p:UseAppHost=true); fi
+  dotnet "${args[@]}"
+}
+
+echo "Publishing the gateway and the CLI ($configuration)..."
+publish src/KruxOS.Gateway/KruxOS.Gateway.csproj gateway
+publish src/KruxOS.Cli/KruxOS.Cli.csproj cli
+
+launcher() { # name, lib folder, dll
+  local name="$1" folder="$2" dll="$3"
+  cat > "$prefix/bin/$name" <<LAUNCHER
+#!/usr/bin/env bash
+# KruxOS launcher: resolves its own install prefix, so the tree can be relocated.
+here="\$(cd "\$(dirname "\$(readlink -f "\${BASH_SOURCE[0]}")")/.." && pwd)"
+if [[ -x "\$here/lib/$folder/${dll%.dll}" ]]; then exec "\$here/lib/$folder/${dll%.dll}" "\$@"; fi
+exec dotnet "\$here/lib/$folder/$dll" "\$@"
+LAUNCHER
+  chmod 0755 "$prefix/bin/$name"
+}
+launcher kruxos-gateway gateway kruxos-gateway.dll
+launcher kruxos cli kruxos.dll
+
+if [[ ! -f "$root/etc/kruxos/gateway.json" ]]; then
+  install -m 0600 "$repo/appliance/config/gateway.json" "$root/etc/kruxos/gateway.json"
+fi
+install -m 0644 "$repo/appliance/kruxos-gateway.service" "$root/etc/systemd/system/kruxos-gateway.service"
+install -m 0644 "$repo/README.md" "$prefix/share/README.md"
+
+echo "Installed into $root"
+echo "  programs: $prefix/bin/kruxos-gateway, $prefix/bin/kruxos"
+echo "  data:     $root/data/kruxos"
+if [[ "$root" == "/" ]] && command -v systemctl >/dev/null 2>&1; then
+  systemctl daemon-reload || true
+  echo "Start it with: systemctl enable --now kruxos-gateway"
+fi

@@ -1,0 +1,17 @@
+namespace KruxOS.Gateway.Hosting;
+
+/// <summary>Builds the gateway application from command-line arguments (used by <c>Program</c> and by tests).</summary>
+public static class GatewayApp
+{
+    /// <summary>Creates a configured, mapped, not yet started gateway.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? customize = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddKruxOsConfiguration(args);
+        customize?.Invoke(builder);
+        builder.AddKruxOsGateway();
+        var app = builder.Build();
+        app.MapKruxOs();
+        return app;
+    }
+}

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using KruxOS.Gateway.Tests.Support;
+using Xunit;
+
+namespace KruxOS.Gateway.Tests.Appliance;
+
+/// <summary>Installs the appliance layout into a temporary root and runs the installed programs from there.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class ApplianceInstallSpecs
+{
+    [Fact]
+    public async Task Should_install_into_a_root_and_start_the_installed_gateway_from_there()
+    {
+        var root = Directory.CreateTempSubdirectory("kruxos-root-").FullName;
+        var repo = Path.GetDirectoryName(NodeClients.Directory)!;
+        Process? gateway = null;
+        try
+        {
+            // act: install
+            var install = await ProcessRunner.RunAsync("bash", [Path.Combine(repo, "..", "appliance", "install.sh"), "--root", root, "--configuration", "Debug"],
+                timeout: TimeSpan.FromMinutes(8));
+            Assert.True(install.ExitCode == 0, install.StdErr + install.StdOut);
+
+            // assert: the layout
+            foreach (var path in new[] { "opt/kruxos/bin/kruxos-gateway", "opt/kruxos/bin/kruxos", "opt/kruxos/lib/gateway/kruxos-gateway.dll",
+                         "opt/kruxos/lib/cli/kruxos.dll", "etc/kruxos/gateway.json", "etc/systemd/system/kruxos-gateway.service" })
+                Assert.True(File.Exists(Path.Combine(root, path)), $"missing {path}");
+            Assert.True(Directory.Exists(Path.Combine(root, "data/kruxos")));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(root, "data/kruxos")));
+            var unit = await File.ReadAllTextAsync(Path.Combine(root, "etc/systemd/system/kruxos-gateway.service"));
+            Assert.Contains("ExecStart=/opt/kruxos/bin/kruxos-gateway", unit);
+            Assert.Contains("KRUXOS_DATA_DIR=/data/kruxos", unit);
+
+            // act: start the installed gateway from the root, with its installed config file and loopback overrides
+            var (g, u, h) = (TestGateway.FreePort(), TestGateway.FreePort(), TestGateway.FreePort());
+            var socket = Path.Combine(root, "run", "control.sock");
+            var psi = new ProcessStartInfo(Path.Combine(root, "opt/kruxos/bin/kruxos-gateway"))
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
+            foreach (var a in new[] { "--config", Path.Combine(root, "etc/kruxos/gateway.json"), "--data-dir", Path.Combine(root, "data/kruxos"),
+                         "--bind", "127.0.0.1", "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}", "--control-socket", socket })
+                psi.ArgumentList.Add(a);
+            gateway = Process.Start(psi)!;
+            var stdout = new System.Text.StringBuilder();
+            gateway.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stdout.AppendLine(e.Data); };
+            gateway.BeginOutputReadLine();
+            gateway.BeginErrorReadLine();
+
+            var kruxos = Path.Combine(root, "opt/kruxos/bin/kruxos");
+            var env = new Dictionary<string, string> { ["KRUXOS_CONTROL_SOCKET"] = socket };
+            ProcessResult status = new(-1, "", "");
+            var deadline = Stopwatch.StartNew();
+            while (deadline.Elapsed < TestTimeouts.Process)
+            {
+                status = await ProcessRunner.RunAsync(kruxos, ["status", "--json"], env);
+                // ready once the first-start bootstrap has created the admin agent
+                if (status.ExitCode == 0 && JsonNode.Parse(status.StdOut)!["agents"]!["total"]!.GetValue<int>() == 1) break;
+                await Task.Delay(500);
+            }
+
+            // assert: the installed CLI talks to the installed gateway, which bootstrapped its admin agent
+            Assert.True(status.ExitCode == 0, status.StdErr);
+            var json = JsonNode.Parse(status.StdOut)!;
+            Assert.Equal(g, json["gateway"]!["port"]!.GetValue<int>());
+            Assert.Equal(Path.Combine(root, "data/kruxos"), json["data_dir"]!.GetValue<string>());
+            Assert.Equal(1, json["agents"]!["total"]!.GetValue<int>());
+            Assert.True(File.Exists(Path.Combine(root, "data/kruxos/kruxos.db")));
+            lock (stdout) Assert.Contains("created agent 'admin'", stdout.ToString());
+            using var http = new HttpClient();
+            Assert.True((await http.GetAsync($"http://127.0.0.1:{h}/health/ready")).IsSuccessStatusCode);
+        }
+        finally
+        {
+            if (gateway is { HasExited: false })
+            {
+                gateway.Kill(entireProcessTree: true);
+                await gateway.WaitForExitAsync();
+            }
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { }
+        }
+    }
+}
