@@ -55,7 +55,10 @@ public sealed class Driver(DriverOptions options, TextWriter log)
                     ct.ThrowIfCancellationRequested();
                     try
                     {
+                        var serverCpu = ProcStatus.CpuSeconds(target.Pid);
+                        var driverCpu = Environment.CpuUsage.TotalTime;
                         var result = await scenario.RunAsync(new ScenarioContext(target, options, results, log), ct).ConfigureAwait(false);
+                        result = WithCpu(result, serverCpu, ProcStatus.CpuSeconds(target.Pid), (Environment.CpuUsage.TotalTime - driverCpu).TotalSeconds);
                         results.Add(result);
                         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"  {target.Name,-8} ok {result.Successes,9:N0}  errors {result.Failures,6:N0}  {result.ThroughputPerSecond,10:N1}/s  p50 {result.Latency.P50Us,8:N0} µs  p99 {result.Latency.P99Us,8:N0} µs"));
@@ -99,6 +102,21 @@ public sealed class Driver(DriverOptions options, TextWriter log)
             log.WriteLine($"report written to {path}");
         }
         return (failures.Count == 0 ? 0 : 1, report);
+    }
+
+    // CPU over the whole scenario run (session set-up and warm-up included): where the 2 cores went.
+    private static ScenarioResult WithCpu(ScenarioResult result, double? serverBefore, double? serverAfter, double driverSeconds)
+    {
+        var metrics = new SortedDictionary<string, double>(result.Metrics.ToDictionary(), StringComparer.Ordinal)
+        {
+            ["driver_cpu_seconds"] = Math.Round(driverSeconds, 2),
+        };
+        if (serverBefore is { } b && serverAfter is { } a)
+        {
+            metrics["server_cpu_seconds"] = Math.Round(a - b, 2);
+            if (result.Successes > 0) metrics["server_cpu_us_per_op"] = Math.Round((a - b) * 1e6 / result.Successes, 1);
+        }
+        return result with { Metrics = metrics };
     }
 
     private static SortedDictionary<string, string> SettingsOf(DriverOptions o, IReadOnlyList<IScenario> scenarios) => new(StringComparer.Ordinal)

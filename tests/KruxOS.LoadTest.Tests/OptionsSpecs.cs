@@ -74,3 +74,22 @@ public sealed class OptionsSpecs
         Assert.Equal("Token (shown once; it is stored only as a hash): <redacted>",
             ChildProcess.Redact("Token (shown once; it is stored only as a hash): " + new string('a', 32) + new string('7', 32)));
 }
+
+public sealed class ProcStatSpecs
+{
+    [Fact]
+    public void Should_sum_utime_and_stime_when_the_command_name_has_spaces_and_parentheses()
+    {
+        // arrange: fields 14 (utime) = 250 and 15 (stime) = 50 ticks
+        var stat = "4242 (dotnet (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 30 0 12345 1000000 2000 18446744073709551615";
+        // act / assert
+        Assert.Equal(3.0, ProcStatus.ParseCpuSeconds(stat));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("4242 dotnet S 1")]
+    [InlineData("4242 (dotnet) S 1 2 3")]
+    public void Should_return_null_when_the_stat_line_is_unusable(string stat) =>
+        Assert.Null(ProcStatus.ParseCpuSeconds(stat));
+}

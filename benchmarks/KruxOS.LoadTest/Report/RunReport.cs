@@ -92,6 +92,13 @@ public sealed record RunReport
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $"{r.Scenario} {r.Target}: service time from the actual send: p50 {N(s.P50Us)} µs, p90 {N(s.P90Us)} µs, p99 {N(s.P99Us)} µs, max {N(s.MaxUs)} µs");
         }
+        foreach (var r in Results.Where(r => r.Metrics.ContainsKey("server_cpu_seconds")))
+        {
+            r.Metrics.TryGetValue("driver_cpu_seconds", out var driver);
+            var perOp = r.Metrics.TryGetValue("server_cpu_us_per_op", out var p) ? $" ({p:0.0} µs per operation, warm-up included)" : "";
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"{r.Scenario} {r.Target}: server CPU {r.Metrics["server_cpu_seconds"]:0.00} s{perOp}; driver CPU {driver:0.00} s");
+        }
         foreach (var r in Results.Where(r => r.Metrics.ContainsKey("bytes_per_session") || r.Metrics.ContainsKey("sessions_held")))
         {
             r.Metrics.TryGetValue("sessions_held", out var held);
