@@ -51,9 +51,10 @@ public static class KruxOsHostingExtensions
         services.AddSingleton(sp => new HealthRegistry(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new NodeFacts(settings.DataDir, sp.GetRequiredService<TimeProvider>().GetUtcNow(),
             typeof(KruxOsHostingExtensions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0"));
-        services.AddSingleton<IPolicySeam, DefinitionTierPolicy>();
         services.AddInProcessCapabilities();
         services.AddSingleton(sp => new CapabilityCatalog(DefinitionLoader.BuiltIn(), sp.GetServices<ICapabilityHandler>()));
+        services.AddSingleton(sp => new PolicyStore(sp.GetRequiredService<CapabilityCatalog>().Registry, settings.PoliciesDir));
+        services.AddSingleton<IPolicySeam>(sp => sp.GetRequiredService<PolicyStore>());
 
         services.AddAkka(KruxOsSettings.ActorSystemName, (builder, sp) => builder
             .ConfigureLoggers(logging =>
@@ -134,6 +135,9 @@ public static class KruxOsHostingExtensions
             var children = ImmutableArray.CreateBuilder<GatewayChild>();
             children.Add(new GatewayChild("audit", _ => auditProps));
             children.Add(new GatewayChild("host-metrics", _ => HostMetricsActor.Props(sp.GetRequiredService<HostMetrics>(), clock, settings.MetricsInterval)));
+            // Each node compiles its own data directory's policy files (docs/policy.md, "Cluster mode").
+            children.Add(new GatewayChild("policies", _ => PolicyStoreActor.Props(sp.GetRequiredService<PolicyStore>(), settings.PoliciesDir,
+                settings.PolicyRescanInterval, PolicySettle, clock)));
             if (!settings.UseClustering)
             {
                 children.Add(new GatewayChild("agent-sessions", c => GenericChildPerEntityParent.Props(new AgentSessionMessageExtractor(),
@@ -146,6 +150,7 @@ public static class KruxOsHostingExtensions
                 switch (name)
                 {
                     case "audit": registry.Register<AuditWriter>(child); break;
+                    case "policies": registry.Register<PolicyStoreActor>(child); break;
                     case "agent-sessions": registry.Register<AgentSessionRegion>(child); break;
                     case "identity": registry.Register<IdentityRegistry>(child); break;
                     case "connections": registry.Register<ConnectionRegistry>(child); break;
@@ -173,6 +178,9 @@ public static class KruxOsHostingExtensions
         }
         return builder;
     }
+
+    /// <summary>How long the policy reloader waits after the last file notification before reading.</summary>
+    private static readonly TimeSpan PolicySettle = TimeSpan.FromMilliseconds(150);
 
     /// <summary>
     /// The audit writer's options: <see cref="KruxOsSettings.AuditDirectory"/> and <see cref="KruxOsSettings.Audit"/>;

@@ -90,6 +90,15 @@ public sealed class KruxOsSettings
     /// <summary>The audit directory: <c>{DataDir}/audit</c>.</summary>
     public string AuditDirectory => Path.Combine(DataDir, "audit");
 
+    /// <summary>
+    /// How often the policy directory is re-read as a fallback to file-system notifications (a read whose
+    /// content hash is unchanged costs no compilation). <b>Default</b>: 2 s.
+    /// </summary>
+    public TimeSpan PolicyRescanInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The policy files of this node: <c>system.yaml</c>, <c>org.yaml</c>, <c>user.yaml</c>, <c>agents/&lt;name&gt;.yaml</c>.</summary>
+    public string PoliciesDir => Path.Combine(DataDir, "policies");
+
     /// <summary>The SQLite journal file.</summary>
     public string SqlitePath => Path.Combine(DataDir, "kruxos.db");
 
@@ -105,6 +114,7 @@ public sealed class KruxOsSettings
         if (string.IsNullOrWhiteSpace(DataDir)) throw new ArgumentException("KruxOS:DataDir must be set");
         if (MaxConnectionsPerAgent < 1) throw new ArgumentException("KruxOS:MaxConnectionsPerAgent must be at least 1");
         if (ToolCallTimeout <= TimeSpan.Zero) throw new ArgumentException("KruxOS:ToolCallTimeout must be positive");
+        if (PolicyRescanInterval <= TimeSpan.Zero) throw new ArgumentException("KruxOS:PolicyRescanInterval must be positive");
         if (UseClustering && Cluster.Port is < 0 or > 65535) throw new ArgumentException("KruxOS:Cluster:Port is out of range");
         if (Audit.RingCapacity < 1) throw new ArgumentException("KruxOS:Audit:RingCapacity must be at least 1");
         if (Audit.RetryInterval <= TimeSpan.Zero) throw new ArgumentException("KruxOS:Audit:RetryInterval must be positive");

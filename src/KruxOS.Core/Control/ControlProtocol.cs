@@ -29,6 +29,9 @@ public static class ControlProtocol
         public const string UserTokenList = "user-token.list";
         public const string UserTokenRevoke = "user-token.revoke";
         public const string Watch = "watch";
+        public const string PolicyShow = "policy.show";
+        public const string PolicySet = "policy.set";
+        public const string PolicyCheck = "policy.check";
     }
 
     /// <summary>Builds a request line.</summary>

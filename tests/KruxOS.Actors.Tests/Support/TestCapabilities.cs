@@ -14,6 +14,7 @@ using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Identity;
+using KruxOS.Core.Policy;
 using KruxOS.Core.Sessions;
 
 namespace KruxOS.Actors.Tests.Support;
@@ -65,7 +66,7 @@ public sealed class TestCapabilities
 /// <summary>A policy with fixed tiers per capability (others: definition default).</summary>
 public sealed class FixedPolicy(IReadOnlyDictionary<string, Tier> tiers) : IPolicySeam
 {
-    public PolicyVerdict Decide(Principal principal, CapabilityDefinition capability, JsonElement arguments, DateTimeOffset now, object? rateState, out object? newRateState)
+    public PolicyVerdict Decide(Principal principal, CapabilityDefinition capability, JsonElement arguments, DateTimeOffset now, RateState rateState, out RateState newRateState)
     {
         newRateState = rateState;
         return tiers.TryGetValue(capability.Name.Value, out var t)
@@ -76,7 +77,7 @@ public sealed class FixedPolicy(IReadOnlyDictionary<string, Tier> tiers) : IPoli
     public Tier VisibleTier(Principal principal, CapabilityDefinition capability) =>
         tiers.TryGetValue(capability.Name.Value, out var t) ? t : capability.DefaultTier;
 
-    public EffectivePolicy Effective(Principal principal, CapabilityRegistry registry) => new("test", [], Tier.Autonomous);
+    public EffectivePolicy Effective(Principal principal, CapabilityRegistry registry) => new("test", [], null, "rev-1");
 
     public event Action? Changed { add { } remove { } }
 }
@@ -95,7 +96,7 @@ public static class Pipeline
             var (_, events) = IdentityState.Empty.ProcessCommand(new IdentityCommands.CreateAgent("builder", "tests", TokenHashing.Hash("t"), DateTimeOffset.UnixEpoch));
             directory.Publish(events.Aggregate(IdentityState.Empty, (s, e) => s.Apply(e)));
         }
-        return new AgentSessionDependencies(catalog, policy ?? new DefinitionTierPolicy(), directory, audit,
+        return new AgentSessionDependencies(catalog, policy ?? new PolicyStore(catalog.Registry, PolicySet.Empty(catalog.Registry)), directory, audit,
             new ToolRunSettings(executionTimeout ?? TimeSpan.FromSeconds(5), auditTimeout ?? TimeSpan.FromSeconds(5)),
             maxConnections, TimeSpan.FromMinutes(5), TimeProvider.System);
     }
