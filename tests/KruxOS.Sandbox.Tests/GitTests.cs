@@ -86,6 +86,8 @@ public sealed class GitTests(SandboxFixture f)
             Git(remotes, "init", "--bare", "-q", "-b", "main", "origin.git");
             NativeTest.Chown(remotes, f.Host.HostUidFor(AgentName.Parse(G)));
             f.Host.Mounts.Add(G, remotes, "remotes", readOnly: false);
+            // Mounts apply when the agent's sandbox starts; another test may already have started it.
+            await f.Host.StopAgentAsync(AgentName.Parse(G), TestContext.Current.CancellationToken);
 
             var clone1 = await f.Ok(G, "git.clone", new { url = "file:///mnt/remotes/origin.git", path = "one" });
             Assert.Equal("/workspace/one", clone1.GetProperty("path").GetString());
