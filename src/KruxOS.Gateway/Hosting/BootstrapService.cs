@@ -29,7 +29,8 @@ public sealed partial class BootstrapService(
         using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
         await started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
         await directory.Ready.WaitAsync(stoppingToken).ConfigureAwait(false);
-        if (directory.Current.Agents.Count > 0) return;
+        // Without a place to show the token once, an admin agent would be unusable: the operator creates agents with the CLI.
+        if (directory.Current.Agents.Count > 0 || !gateway.PrintBootstrapToken) return;
 
         var response = ControlResponse.Parse(await commands.ExecuteAsync(null, ControlProtocol.Methods.AgentCreate,
             new JsonObject { ["name"] = AdminAgent, ["purpose"] = "Administrator agent created at first start" }, stoppingToken).ConfigureAwait(false));

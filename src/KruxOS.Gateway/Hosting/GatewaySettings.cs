@@ -33,7 +33,10 @@ public sealed class GatewaySettings
     /// <summary>Drop a WebSocket when no pong arrives within this long after a ping. <b>Default</b>: 10 s.</summary>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Print the first-start admin token to standard output. <b>Default</b>: true.</summary>
+    /// <summary>
+    /// On first start, create the <c>admin</c> agent and print its token to standard output once. When off, no
+    /// agent is created (create them with <c>kruxos agent create</c>). <b>Default</b>: true.
+    /// </summary>
     public bool PrintBootstrapToken { get; set; } = true;
 
     /// <summary>The effective control socket path.</summary>

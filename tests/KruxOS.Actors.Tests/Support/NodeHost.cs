@@ -25,6 +25,8 @@ public sealed class NodeHost : IAsyncDisposable
 
     public static async Task<NodeHost> StartAsync(KruxOsSettings settings)
     {
+        // Each node in the test process gets its own cgroup tree, as separate hosts would.
+        if (settings.Sandbox.CgroupName == "kruxos") settings.Sandbox.CgroupName = "kruxos-test-" + Guid.NewGuid().ToString("N")[..8];
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         if (Environment.GetEnvironmentVariable("KRUXOS_TEST_LOG") is { Length: > 0 } logFile)

@@ -13,6 +13,8 @@ public sealed class ApplianceInstallSpecs
     public async Task Should_install_into_a_root_and_start_the_installed_gateway_from_there()
     {
         var root = Directory.CreateTempSubdirectory("kruxos-root-").FullName;
+        // A real root directory is world-traversable; the sandbox refuses data directories behind a 0700 parent.
+        File.SetUnixFileMode(root, (UnixFileMode)Convert.ToInt32("755", 8));
         var repo = Path.GetDirectoryName(NodeClients.Directory)!;
         Process? gateway = null;
         try

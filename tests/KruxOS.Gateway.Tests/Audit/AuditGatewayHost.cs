@@ -39,6 +39,8 @@ internal sealed class AuditGatewayHost : IAsyncDisposable
             "--user-api-port", userApi.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--health-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--control-socket", Path.Combine(dataDir, "control.sock"),
+            // Each in-process gateway gets its own cgroup tree, as separate hosts would.
+            "--KruxOS:Sandbox:CgroupName", "kruxos-test-" + Guid.NewGuid().ToString("N")[..8],
         ];
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, EnvironmentName = "Development" });
         builder.Configuration.AddKruxOsConfiguration(args);

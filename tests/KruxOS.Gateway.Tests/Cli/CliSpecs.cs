@@ -93,7 +93,7 @@ public sealed class CliSpecs : IAsyncLifetime
         var verify = await ProcessRunner.Kruxos(_gateway, "verify");
         Assert.Equal(0, verify.ExitCode);
         Assert.Contains("PASS  capabilities", verify.StdOut);
-        Assert.Contains("8 capabilities across 2 categories", verify.StdOut);
+        Assert.Matches(@"\d+ capabilities across 5 categories", verify.StdOut);
         Assert.DoesNotContain("FAIL", verify.StdOut);
     }
 

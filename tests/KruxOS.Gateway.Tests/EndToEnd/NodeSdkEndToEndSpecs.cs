@@ -33,7 +33,10 @@ public sealed class NodeSdkEndToEndSpecs
         var tools = session["tools"]!.AsArray().Select(t => t!["name"]!.GetValue<string>()).ToList();
         Assert.Contains("system__time", tools);
         Assert.Contains("agent__whoami", tools);
-        Assert.All(session["tools"]!.AsArray(), t => Assert.Equal("autonomous", t!["tier"]!.GetValue<string>()));
+        string TierOf(string tool) => session["tools"]!.AsArray().Single(t => t!["name"]!.GetValue<string>() == tool)!["tier"]!.GetValue<string>();
+        Assert.Equal("autonomous", TierOf("system__time"));
+        Assert.Equal("notify", TierOf("filesystem__write"));
+        Assert.All(session["tools"]!.AsArray(), t => Assert.NotEqual("blocked", t!["tier"]!.GetValue<string>()));
         var time = session["results"]![0]!;
         Assert.False(time["isError"]!.GetValue<bool>(), time.ToJsonString());
         Assert.Equal("Europe/Berlin", time["body"]!["timezone"]!.GetValue<string>());

@@ -60,6 +60,8 @@ internal sealed class PolicyGateway : IAsyncDisposable
             [
                 "--data-dir", dataDir, "--gateway-port", port.ToString(), "--health-port", FreePort().ToString(),
                 "--user-api-port", FreePort().ToString(), "--control-socket", socket, "--Gateway:PrintBootstrapToken", "false",
+                // Each in-process gateway gets its own cgroup tree, as separate hosts would.
+                "--KruxOS:Sandbox:CgroupName", "kruxos-test-" + Guid.NewGuid().ToString("N")[..8],
             ];
             app = GatewayApp.Build(args, b => b.Logging.ClearProviders());
             try

@@ -48,7 +48,9 @@ public sealed class TestGateway : IAsyncDisposable
         {
             var (g, u, h) = (FreePort(), FreePort(), FreePort());
             string[] args = ["--data-dir", dataDir, "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}",
-                "--control-socket", Path.Combine(dataDir, "run", "control.sock"), .. extraArgs];
+                "--control-socket", Path.Combine(dataDir, "run", "control.sock"),
+                // Each in-process gateway gets its own cgroup tree, as separate hosts would.
+                "--KruxOS:Sandbox:CgroupName", "kruxos-test-" + Guid.NewGuid().ToString("N")[..8], .. extraArgs];
             var app = GatewayApp.Build(args, b =>
             {
                 b.Logging.ClearProviders();
@@ -99,17 +101,19 @@ public sealed class TestGateway : IAsyncDisposable
     {
         using var http = new HttpClient();
         var deadline = Stopwatch.StartNew();
+        var last = "";
         while (deadline.Elapsed < TestTimeouts.Process)
         {
             try
             {
                 var r = await http.GetAsync($"http://127.0.0.1:{HealthPort}/health/ready");
                 if (r.IsSuccessStatusCode && File.Exists(ControlSocket)) return;
+                last = await http.GetStringAsync($"http://127.0.0.1:{HealthPort}/health").ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : t.Exception?.Message ?? "");
             }
-            catch (HttpRequestException) { }
+            catch (HttpRequestException e) { last = e.Message; }
             await Task.Delay(100);
         }
-        throw new TimeoutException("gateway did not become ready");
+        throw new TimeoutException("gateway did not become ready; last health: " + last);
     }
 
     public static int FreePort()
