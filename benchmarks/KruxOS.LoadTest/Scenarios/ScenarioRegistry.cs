@@ -11,6 +11,7 @@ public static class ScenarioRegistry
         new OpenLoopWsScenario(),
         new SessionChurnScenario(),
         new IdleSessionsScenario(),
+        new SandboxReadScenario(),
     ];
 
     /// <summary>The scenarios named in <paramref name="names"/> (all when empty), in registry order; throws on unknown names.</summary>
