@@ -14,7 +14,12 @@ public sealed class AuditTrail;
 /// <summary>Outcome recorded for a call.</summary>
 public enum CallStatus { Success, Denied, Error, Pending }
 
-/// <summary>Everything the pipeline knows about a finished (or held) call, handed to the audit seam.</summary>
+/// <summary>
+/// Everything the pipeline knows about a finished (or held) call, handed to the audit seam. A call that
+/// needed approval is recorded twice: <see cref="CallStatus.Pending"/> when the approval is requested or
+/// joined, and its resolution, both carrying <c>ApprovalRequestId</c>; the resolution also carries the
+/// decision (<c>approved</c>, <c>rejected</c>, <c>timed_out</c>, <c>expired</c>, <c>consumed</c>).
+/// </summary>
 public sealed record CallRecord(
     DateTimeOffset At,
     Principal Principal,
@@ -28,7 +33,9 @@ public sealed record CallRecord(
     string? Rule,
     string? PolicyRevision,
     StructuredError? Error,
-    long DurationMicros);
+    long DurationMicros,
+    string? ApprovalRequestId = null,
+    string? ApprovalDecision = null);
 
 /// <summary>Messages of the audit seam.</summary>
 public static class AuditTrailMessages
@@ -63,8 +70,9 @@ public sealed class LogAuditTrailActor : ReceiveActor
     {
         var e = msg.Entry;
         var id = $"aud-{++_sequence}";
-        _log.Info("audit {0} {1} session={2} capability={3} status={4} tier={5} rule={6} error={7} duration_us={8}",
-            [id, e.Principal, e.SessionId, e.Capability, e.Status, e.Tier?.ToWire() ?? "-", e.Rule ?? "-", e.Error?.ErrorType ?? "-", e.DurationMicros]);
+        _log.Info("audit {0} {1} session={2} capability={3} status={4} tier={5} rule={6} error={7} duration_us={8} approval={9} decision={10}",
+            [id, e.Principal, e.SessionId, e.Capability, e.Status, e.Tier?.ToWire() ?? "-", e.Rule ?? "-", e.Error?.ErrorType ?? "-", e.DurationMicros,
+             e.ApprovalRequestId ?? "-", e.ApprovalDecision ?? "-"]);
         msg.ReplyTo.Tell(new AuditTrailMessages.Recorded(id));
     }
 }
