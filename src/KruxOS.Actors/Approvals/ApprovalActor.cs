@@ -40,6 +40,11 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
     private readonly ApprovalId _id;
     private readonly ApprovalDependencies _deps;
     private readonly List<IActorRef> _waiters = [];
+    private readonly List<Hold> _early = [];
+    private const string OrphanTimer = "orphan-holds";
+
+    /// <summary>How long a hold that arrives before its request (another run's request in flight) waits for it.</summary>
+    public static readonly TimeSpan EarlyHoldWait = TimeSpan.FromSeconds(5);
     private ApprovalState _state = ApprovalState.Empty;
 
     public ApprovalActor(string entityId, ApprovalDependencies deps)
@@ -62,6 +67,11 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
         Command<GetApproval>(_ => Sender.Tell(_state));
         Command<CheckDeadline>(_ => OnDeadline());
         Command<DeadlineReached>(_ => OnDeadline());
+        Command<OrphanHolds>(_ =>
+        {
+            foreach (var h in _early) h.Waiter.Tell(new Released(_state, false, $"approval '{h.ApprovalId}' not found"));
+            _early.Clear();
+        });
         Command<Terminated>(t => _waiters.Remove(t.ActorRef));
         Command<ReceiveTimeout>(_ =>
         {
@@ -105,6 +115,13 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
             ReleaseWaiters(events);
             UpdateIdle();
             replyTo.Tell(result);
+            if (events.Any(x => x is ApprovalRequested) && _early.Count > 0)
+            {
+                Timers.Cancel(OrphanTimer);
+                var early = _early.ToList();
+                _early.Clear();
+                foreach (var h in early) HandleHold(h);
+            }
             after?.Invoke(result);
         });
     }
@@ -113,7 +130,9 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
     {
         if (_state.IsNew)
         {
-            m.Waiter.Tell(new Released(_state, false, $"approval '{m.ApprovalId}' not found"));
+            // Another run's request for the identical call may still be on its way: wait for it briefly.
+            _early.Add(m);
+            Timers.StartSingleTimer(OrphanTimer, OrphanHolds.Instance, EarlyHoldWait);
             return;
         }
         var r = _state.Request!;
@@ -232,6 +251,12 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
 
     private void Publish<T>(string type, T data) =>
         Context.System.EventStream.Publish(SupervisionEvent.Create(type, _deps.Clock.GetUtcNow(), _state.Request!.Agent.Value, _state.Request.SessionId, data));
+
+    private sealed class OrphanHolds : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly OrphanHolds Instance = new();
+        private OrphanHolds() { }
+    }
 
     private sealed class DeadlineReached : INoSerializationVerificationNeeded, IDeadLetterSuppression
     {

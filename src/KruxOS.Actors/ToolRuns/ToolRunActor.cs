@@ -211,7 +211,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             StartExecution(_plan.Capability!);
             return;
         }
-        if (!a.IsNew && !_pendingAudited && state.Status is ApprovalStatus.Consumed or ApprovalStatus.Expired or ApprovalStatus.TimedOut or ApprovalStatus.Rejected)
+        if (!a.IsNew && !_pendingAudited && (state.IsNew || state.Status is ApprovalStatus.Consumed or ApprovalStatus.Expired or ApprovalStatus.TimedOut or ApprovalStatus.Rejected))
         {
             // The approval this call tried to join closed before it joined: this is a new request.
             Settle();

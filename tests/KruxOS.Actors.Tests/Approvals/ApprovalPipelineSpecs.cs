@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using Akka.Actor;
+using Akka.Hosting;
+using KruxOS.Actors.Agents;
+using KruxOS.Actors.Approvals;
+using KruxOS.Actors.Audit;
+using KruxOS.Actors.Sharding;
+using KruxOS.Actors.Tests.Support;
+using KruxOS.Core.Approvals;
+using KruxOS.Core.Capabilities;
+using KruxOS.Core.Sessions;
+using Akka.Persistence.Hosting;
+using Xunit;
+
+namespace KruxOS.Actors.Tests.Approvals;
+
+/// <summary>The hold in the pipeline, on an in-memory journal: request, hold, decide, grant, dedup.</summary>
+public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosting.TestKit.TestKit(output: output)
+{
+    private readonly TestCapabilities _caps = new();
+    private readonly ConcurrentQueue<CallRecord> _records = new();
+    private readonly ApprovalIndex _index = new();
+
+    protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) =>
+        builder.WithInMemoryJournal().WithInMemorySnapshotStore();
+
+    private (IActorRef Session, IActorRef Approvals) Start(TimeSpan? hold = null)
+    {
+        var audit = Sys.ActorOf(RecordingAudit.Props(_records));
+        var approvals = Sys.ActorOf(GenericChildPerEntityParent.Props(new ApprovalMessageExtractor(),
+            id => ApprovalActor.Props(id, new ApprovalDependencies(_index, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(30), TimeProvider.System))));
+        var deps = Pipeline.Dependencies(_caps.Catalog(), audit, new FixedPolicy(new Dictionary<string, Tier> { ["test.echo"] = Tier.ApprovalRequired }))
+            with { Approvals = approvals, ApprovalIndex = _index, ApprovalHoldTimeout = hold ?? TimeSpan.FromHours(1) };
+        return (Sys.ActorOf(AgentSessionActor.Props("builder", deps)), approvals);
+    }
+
+    private async Task<ApprovalState> PendingAsync(int count = 1)
+    {
+        await AwaitConditionAsync(() => Task.FromResult(_index.List(ApprovalStatus.Pending).Count == count), TestTimeouts.Reply);
+        return _index.List(ApprovalStatus.Pending)[^1];
+    }
+
+    private async Task<ApprovalResult> DecideAsync(IActorRef approvals, ApprovalId id, bool approve, string reason = "")
+    {
+        var probe = CreateTestProbe();
+        approvals.Tell(new ApprovalCommands.Decide(id, approve, "cli:root", reason, DateTimeOffset.UtcNow), probe);
+        return await probe.ExpectMsgAsync<ApprovalResult>(TestTimeouts.Reply);
+    }
+
+    [Fact]
+    public async Task Should_hold_the_call_until_approved_then_run_it_and_return_the_real_result()
+    {
+        var (session, approvals) = Start();
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"hi"}"""));
+        var pending = await PendingAsync();
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+        Assert.Empty(_caps.Executed);
+        Assert.Equal(CallStatus.Pending, Assert.Single(_records).Status);
+
+        Assert.True((await DecideAsync(approvals, pending.Request!.Id, true)).IsOk);
+
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.False(result.IsError, result.Error?.Message);
+        Assert.Equal("hi", result.Data!.Value.GetProperty("text").GetString());
+        Assert.Equal(ApprovalStatus.Consumed, _index.Get(pending.Request.Id)!.Status);
+        await AwaitConditionAsync(() => Task.FromResult(_records.Count == 2), TestTimeouts.Reply);
+        var final = _records.Last();
+        Assert.Equal(pending.Request.Id.Value, final.ApprovalRequestId);
+        Assert.Equal("approved", final.ApprovalDecision);
+        Assert.Equal(CallStatus.Success, final.Status);
+    }
+
+    [Fact]
+    public async Task Should_fail_with_ApprovalRejected_and_the_reason_when_rejected()
+    {
+        var (session, approvals) = Start();
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"hi"}"""));
+        var pending = await PendingAsync();
+        await DecideAsync(approvals, pending.Request!.Id, false, "not now");
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("ApprovalRejected", result.Error!.ErrorType);
+        Assert.Equal("not now", result.Error.ContextString("reason"));
+        Assert.Empty(_caps.Executed);
+        var late = await DecideAsync(approvals, pending.Request.Id, true);
+        Assert.Equal(409, late.HttpStatus);
+        Assert.Equal(ApprovalStatus.Rejected, late.Status);
+    }
+
+    [Fact]
+    public async Task Should_time_out_with_an_error_never_running_the_call()
+    {
+        var (session, _) = Start(hold: TimeSpan.FromSeconds(1));
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"hi"}"""));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("ApprovalTimedOut", result.Error!.ErrorType);
+        Assert.Empty(_caps.Executed);
+        Assert.Equal(ApprovalStatus.TimedOut, Assert.Single(_index.List()).Status);
+    }
+
+    [Fact]
+    public async Task Should_attach_an_identical_call_to_the_pending_request_instead_of_creating_a_duplicate()
+    {
+        var (session, approvals) = Start();
+        var first = CreateTestProbe();
+        session.Tell(Pipeline.Invoke("test.echo", first, """{"text":"same"}"""));
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"same"}"""));
+        var pending = await PendingAsync();
+        await Task.Delay(300);
+        Assert.Single(_index.List());
+        await DecideAsync(approvals, pending.Request!.Id, true);
+        // One approval, one execution: one of the identical calls runs, the other fails.
+        var a = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        var b = await first.ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Single(new[] { a, b }, r => !r.IsError);
+        Assert.Equal("ApprovalNotUsable", new[] { a, b }.Single(r => r.IsError).Error!.ErrorType);
+        Assert.Single(_caps.Executed);
+    }
+
+    [Fact]
+    public async Task Should_turn_an_approval_nobody_waits_for_into_a_single_use_grant_for_the_identical_call_only()
+    {
+        var (session, approvals) = Start();
+        var call = new AgentSessionCommands.Invoke(Pipeline.Agent, Pipeline.Call("test.echo", """{"text":"g"}""") with { HoldForApproval = false }, TestActor);
+        session.Tell(call);
+        var pendingReply = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("ApprovalPending", pendingReply.Error!.ErrorType);
+        var id = ApprovalId.Parse(pendingReply.Error.ContextString("request_id")!);
+        Assert.Equal(ApprovalStatus.Approved, (await DecideAsync(approvals, id, true)).Status);
+
+        // changed arguments: a new approval, not the grant
+        session.Tell(new AgentSessionCommands.Invoke(Pipeline.Agent, Pipeline.Call("test.echo", """{"text":"other"}""") with { HoldForApproval = false }, TestActor));
+        var changed = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("ApprovalPending", changed.Error!.ErrorType);
+        Assert.NotEqual(id.Value, changed.Error.ContextString("request_id"));
+
+        // identical retry: spends the grant and runs
+        session.Tell(call);
+        var ran = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.False(ran.IsError, ran.Error?.Message);
+        Assert.Equal(ApprovalStatus.Consumed, _index.Get(id)!.Status);
+
+        // and only once
+        session.Tell(call);
+        var again = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("ApprovalPending", again.Error!.ErrorType);
+        Assert.NotEqual(id.Value, again.Error.ContextString("request_id"));
+        Assert.Single(_caps.Executed);
+    }
+}
