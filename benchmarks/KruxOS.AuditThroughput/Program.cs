@@ -17,9 +17,10 @@ namespace KruxOS.AuditThroughput;
 /// </summary>
 public static class Program
 {
-    /// <summary>args: [directory] [appenders=16] [seconds=5]</summary>
+    /// <summary>args: [directory] [appenders=16] [seconds=5], or <c>pipeline</c> … for <see cref="PipelineBenchmark"/>.</summary>
     public static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "pipeline") return await PipelineBenchmark.RunAsync(args[1..]);
         var root = args.Length > 0 ? args[0] : Path.Combine(Path.GetTempPath(), "kruxos-audit-throughput");
         var appenders = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 16;
         var seconds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5;

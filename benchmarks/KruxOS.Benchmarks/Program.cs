@@ -1,10 +1,12 @@
 using BenchmarkDotNet.Running;
+using KruxOS.Benchmarks.Sandbox;
 
-namespace KruxOS.Benchmarks;
-
-/// <summary>Entry point: every benchmark of this assembly, chosen with BenchmarkDotNet's switcher.</summary>
-public static class Program
+// `latency` prints p50/p99 tables of sandboxed against direct operations; anything else goes to
+// BenchmarkDotNet's switcher, e.g. --filter '*PolicyDecision*' --job short.
+if (args.Length > 0 && args[0] == "latency" && OperatingSystem.IsLinux())
 {
-    /// <summary>Runs the benchmarks named by <paramref name="args"/> (e.g. <c>--filter *Audit*</c>).</summary>
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    var iterations = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000;
+    await SandboxLatency.RunAsync(iterations);
+    return;
 }
+BenchmarkSwitcher.FromAssembly(typeof(SandboxBenchmarks).Assembly).Run(args);

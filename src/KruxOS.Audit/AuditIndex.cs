@@ -97,6 +97,45 @@ public sealed class AuditIndex : IDisposable
         return new AuditIndex(c, directory);
     }
 
+    /// <summary>
+    /// A private in-memory index built from the day files of <paramref name="directory"/>, for reading a
+    /// directory whose own index is missing or stale without writing to it.
+    /// </summary>
+    public static AuditIndex BuildInMemory(string directory)
+    {
+        var c = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = ":memory:",
+            Mode = SqliteOpenMode.Memory,
+            Pooling = false,
+        }.ToString());
+        c.Open();
+        Exec(c, Schema);
+        var index = new AuditIndex(c, directory);
+        index.CatchUp();
+        return index;
+    }
+
+    /// <summary>
+    /// Whether the index covers every day file except possibly the end of the newest one (which the
+    /// running writer indexes right after each fsync).
+    /// </summary>
+    public bool CoversClosedFiles()
+    {
+        var known = IndexedFiles();
+        var files = AuditDirectory.ListDayFiles(_directory);
+        for (var i = 0; i < files.Count; i++)
+        {
+            if (!known.TryGetValue(files[i].Name, out var k))
+            {
+                if (i == files.Count - 1 && new FileInfo(files[i].Path).Length == 0) continue;
+                return false;
+            }
+            if (i < files.Count - 1 && k.Length < new FileInfo(files[i].Path).Length) return false;
+        }
+        return true;
+    }
+
     internal SqliteConnection Connection => _connection;
 
     /// <summary>Adds entries written to one day file, in file order.</summary>

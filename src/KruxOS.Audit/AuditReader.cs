@@ -19,9 +19,9 @@ public sealed record AuditStatsReport(AuditStats Stats, ChainReport? Chain)
 
 /// <summary>
 /// Read side of the audit log for the CLI (<c>audit query|tail|replay|stats|verify</c>) and
-/// <c>GET /api/audit</c>. Metadata comes from the SQLite index (brought up to date from the day files
-/// first, when the directory is writable); full entries are read from the CBOR records, grouped by file.
-/// Safe to use while the gateway writes (WAL, shared reads). Each call opens and closes its own
+/// <c>GET /api/audit</c>. Metadata comes from the SQLite index, opened read-only (or built in memory from
+/// the day files when it is missing or stale); full entries are read from the CBOR records, grouped by
+/// file. Safe to use while the gateway writes: it never writes to the directory. Each call opens and closes its own
 /// connection, so one instance may be shared.
 /// </summary>
 public sealed class AuditReader
@@ -98,18 +98,24 @@ public sealed class AuditReader
         return [.. result.OfType<AuditRecordView>()];
     }
 
+    // Never writes: the gateway's writer owns the index. A missing index, or one that does not cover the
+    // closed day files (a copied directory, a crash before the writer caught up), is replaced by a private
+    // in-memory index built from the day files. The newest file may be a moment ahead of the index while
+    // the gateway writes; those entries appear on the next read.
     private AuditIndex? OpenIndex()
     {
         if (!Directory.Exists(_directory)) return null;
+        AuditIndex? index = null;
         try
         {
-            var index = AuditIndex.Open(_directory);
-            index.CatchUp();
-            return index;
+            index = AuditIndex.OpenReadOnly(_directory);
+            if (index is not null && index.CoversClosedFiles()) return index;
         }
-        catch (Exception ex) when (ex is SqliteException or UnauthorizedAccessException or IOException)
+        catch (SqliteException)
         {
-            return AuditIndex.OpenReadOnly(_directory); // a read-only copy: query what was indexed
+            // unreadable index: rebuild in memory below
         }
+        index?.Dispose();
+        return AuditIndex.BuildInMemory(_directory);
     }
 }

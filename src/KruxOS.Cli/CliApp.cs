@@ -7,8 +7,8 @@ using M = KruxOS.Core.Control.ControlProtocol.Methods;
 namespace KruxOS.Cli;
 
 /// <summary>
-/// The <c>kruxos</c> command line: gateway status and verification, agents, user tokens and live
-/// sessions. Exit codes: 0 success, 1 the gateway refused the request, 2 bad usage, 3 gateway unreachable.
+/// The <c>kruxos</c> command line: gateway status and verification, agents, user tokens, live
+/// sessions, the audit log (offline, see <see cref="AuditCli"/>) and policy configuration. Exit codes: 0 success, 1 the gateway refused the request, 2 bad usage, 3 gateway unreachable.
 /// </summary>
 public static class CliApp
 {
@@ -22,9 +22,12 @@ public static class CliApp
     public const int Unreachable = 3;
 
     /// <summary>Parses and runs a command line.</summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct) =>
+        RunAsync(args, stdout, stderr, ControlClient.FromEnvironment(), ct);
+
+    /// <summary>Parses and runs a command line against a given control socket (tests run several gateways in one process).</summary>
+    internal static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, ControlClient client, CancellationToken ct)
     {
-        var client = ControlClient.FromEnvironment();
         var root = Build(client, stdout, stderr);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -75,6 +78,8 @@ public static class CliApp
         root.Subcommands.Add(kill);
 
         root.Subcommands.Add(UserTokenCommands(client, stdout, stderr, json));
+        root.Subcommands.Add(AuditCli.Build(stdout, stderr));
+        root.Subcommands.Add(ConfigCommands.Build(client, stdout, stderr, json));
 
         var watchAgent = new Option<string?>("--agent") { Description = "Only this agent's events" };
         var watchTypes = new Option<string?>("--type") { Description = "Comma-separated event types" };

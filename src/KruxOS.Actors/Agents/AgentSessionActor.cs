@@ -10,6 +10,7 @@ using KruxOS.Actors.Policy;
 using KruxOS.Actors.ToolRuns;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
+using KruxOS.Core.Policy;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Supervision;
 using static KruxOS.Actors.Agents.AgentSessionCommands;
@@ -45,7 +46,7 @@ public sealed class AgentSessionActor : ReceiveActor
     private readonly AgentName _agent;
     private readonly AgentSessionDependencies _deps;
     private readonly Dictionary<string, (IActorRef Connection, Core.Sessions.ClientInfo Client, DateTimeOffset At)> _connections = new(StringComparer.Ordinal);
-    private object? _rateState;
+    private RateState _rateState = RateState.Empty;
     private long _invocations;
     private long _runSequence;
     private int _inFlight;
@@ -140,7 +141,10 @@ public sealed class AgentSessionActor : ReceiveActor
             return new ToolRunPlan(call, snapshot, m.ReplyTo, null, call.Arguments, null, Errors.UnknownCapability(call.RequestedName));
         if (!ArgumentValidator.TryValidate(capability, call.Arguments, out var normalized, out var invalid))
             return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, call.Arguments, null, invalid);
-        var verdict = _deps.Policy.Decide(call.Principal, capability, normalized, _deps.Clock.GetUtcNow(), _rateState, out _rateState);
+        var now = _deps.Clock.GetUtcNow();
+        // Counters of rules whose window has passed are dropped now and then, so the ledger stays bounded.
+        if (_invocations % 256 == 0) _rateState = _rateState.Prune(now);
+        var verdict = _deps.Policy.Decide(call.Principal, capability, normalized, now, _rateState, out _rateState);
         return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict, null, PlanApproval(call, capability, normalized, verdict));
     }
 

@@ -17,3 +17,11 @@ public static class AuditHostingExtensions
             registry.Register<AuditWriter>(system.ActorOf(AuditWriterActor.Props(options), "audit-writer")));
     }
 }
+
+/// <summary>
+/// Replaces the node's audit writer with another actor that answers <see cref="AuditCommands.Append"/>
+/// (register it in DI before <c>AddKruxOsActors</c>). For specs and benchmarks only: configuration
+/// cannot turn auditing off.
+/// </summary>
+/// <param name="Props">Props of the replacement.</param>
+public sealed record AuditSinkOverride(Akka.Actor.Props Props);

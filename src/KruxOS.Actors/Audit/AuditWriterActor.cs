@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using KruxOS.Audit;
 using KruxOS.Core.Audit;
+using KruxOS.Core.Supervision;
 using static KruxOS.Actors.Audit.AuditCommands;
 using static KruxOS.Actors.Audit.AuditReplies;
 
@@ -203,6 +204,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
                 _lastError = null;
                 Timers.Cancel(RetryTimer);
                 _log.Info("Audit writer recovered: buffered entries flushed to {File}", msg.Result.File);
+                HealthAlert("info", "audit writer recovered: buffered entries flushed");
             }
             else
             {
@@ -239,6 +241,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
             _log.Error("CRITICAL audit writer {Status}: {Error}; {Count} entries held in memory, retrying every {Interval}",
                 _status, error, Waiting, _options.RetryInterval);
             Timers.StartPeriodicTimer(RetryTimer, RetryTick.Instance, _options.RetryInterval);
+            HealthAlert("critical", $"audit writer {(_status == AuditHealthStatus.Halted ? "halted" : "degraded")}: {error}");
         }
     }
 
@@ -276,16 +279,26 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     {
         if (msg.Result is { } r)
         {
-            foreach (var w in r.Warnings) _log.Warning("Audit retention: {Warning}", w);
+            foreach (var w in r.Warnings)
+            {
+                _log.Warning("Audit retention: {Warning}", w);
+                HealthAlert("warning", w);
+            }
             if (r.Deleted.Count > 0) _log.Info("Audit retention deleted {Count} day file(s): {Files}", r.Deleted.Count, string.Join(", ", r.Deleted));
             if (!msg.ReplyTo.IsNobody()) msg.ReplyTo.Tell(r);
         }
         else
         {
             _log.Error(msg.Error, "Audit retention failed");
+            HealthAlert("critical", $"audit retention failed: {msg.Error!.Message}");
             if (!msg.ReplyTo.IsNobody()) msg.ReplyTo.Tell(new Status.Failure(msg.Error!));
         }
     }
+
+    // The 7-day retention warning and retention failures reach operators as health_alert events (kruxos watch).
+    private void HealthAlert(string severity, string message) =>
+        Context.System.EventStream.Publish(SupervisionEvent.Create(SupervisionEventTypes.HealthAlert, _clock.GetUtcNow(), null, null,
+            new { service = "audit", severity, message }));
 
     // ------------------------------------------------------------------ internal messages
 

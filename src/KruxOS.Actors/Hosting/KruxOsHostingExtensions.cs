@@ -10,6 +10,7 @@ using KruxOS.Actors.Agents;
 using KruxOS.Actors.Approvals;
 using KruxOS.Core.Approvals;
 using KruxOS.Actors.Audit;
+using KruxOS.Audit;
 using KruxOS.Actors.Capabilities;
 using KruxOS.Actors.Capabilities.InProcess;
 using KruxOS.Actors.Connections;
@@ -49,12 +50,14 @@ public static class KruxOsHostingExtensions
         services.AddSingleton<IdentityDirectory>();
         services.AddSingleton<ApprovalIndex>();
         services.AddSingleton<HostMetrics>();
+        services.AddSingleton<AuditProbe>();
         services.AddSingleton(sp => new HealthRegistry(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new NodeFacts(settings.DataDir, sp.GetRequiredService<TimeProvider>().GetUtcNow(),
             typeof(KruxOsHostingExtensions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0"));
-        services.AddSingleton<IPolicySeam, DefinitionTierPolicy>();
         services.AddInProcessCapabilities();
         services.AddSingleton(sp => new CapabilityCatalog(DefinitionLoader.BuiltIn(), sp.GetServices<ICapabilityHandler>()));
+        services.AddSingleton(sp => new PolicyStore(sp.GetRequiredService<CapabilityCatalog>().Registry, settings.PoliciesDir));
+        services.AddSingleton<IPolicySeam>(sp => sp.GetRequiredService<PolicyStore>());
 
         services.AddAkka(KruxOsSettings.ActorSystemName, (builder, sp) => builder
             .ConfigureLoggers(logging =>
@@ -138,7 +141,7 @@ public static class KruxOsHostingExtensions
         if (!settings.UseClustering) return builder;
         return builder.WithShardRegion<AgentSessionRegion>("agent-session",
             (_, registry, _) => entityId => AgentSessionActor.Props(entityId,
-                SessionDependencies(settings, sp, registry.Get<AuditTrail>(), registry.Get<ApprovalRegion>())),
+                SessionDependencies(settings, sp, registry.Get<AuditWriter>(), registry.Get<ApprovalRegion>())),
             new AgentSessionMessageExtractor(),
             new ShardOptions { StateStoreMode = StateStoreMode.DData, Role = GatewayRole, RememberEntities = false });
     }
@@ -149,12 +152,16 @@ public static class KruxOsHostingExtensions
         var clock = sp.GetRequiredService<TimeProvider>();
         var directory = sp.GetRequiredService<IdentityDirectory>();
 
-        // The audit trail comes first: in cluster mode the shard region's entities need it at creation.
+        // The audit writer comes first: in cluster mode the shard region's entities need it at creation.
+        var auditProps = sp.GetService<AuditSinkOverride>()?.Props ?? AuditWriterActor.Props(AuditOptionsFor(settings, sp));
         builder.WithActors((system, registry) =>
         {
             var children = ImmutableArray.CreateBuilder<GatewayChild>();
-            children.Add(new GatewayChild("audit", _ => LogAuditTrailActor.Props()));
+            children.Add(new GatewayChild("audit", _ => auditProps));
             children.Add(new GatewayChild("host-metrics", _ => HostMetricsActor.Props(sp.GetRequiredService<HostMetrics>(), clock, settings.MetricsInterval)));
+            // Each node compiles its own data directory's policy files (docs/policy.md, "Cluster mode").
+            children.Add(new GatewayChild("policies", _ => PolicyStoreActor.Props(sp.GetRequiredService<PolicyStore>(), settings.PoliciesDir,
+                settings.PolicyRescanInterval, PolicySettle, clock)));
             if (!settings.UseClustering)
             {
                 children.Add(new GatewayChild("approvals", _ => GenericChildPerEntityParent.Props(new ApprovalMessageExtractor(),
@@ -169,7 +176,8 @@ public static class KruxOsHostingExtensions
             {
                 switch (name)
                 {
-                    case "audit": registry.Register<AuditTrail>(child); break;
+                    case "audit": registry.Register<AuditWriter>(child); break;
+                    case "policies": registry.Register<PolicyStoreActor>(child); break;
                     case "agent-sessions": registry.Register<AgentSessionRegion>(child); break;
                     case "approvals": registry.Register<ApprovalRegion>(child); break;
                     case "identity": registry.Register<IdentityRegistry>(child); break;
@@ -199,6 +207,24 @@ public static class KruxOsHostingExtensions
         }
         return builder;
     }
+
+    /// <summary>How long the policy reloader waits after the last file notification before reading.</summary>
+    private static readonly TimeSpan PolicySettle = TimeSpan.FromMilliseconds(150);
+
+    /// <summary>
+    /// The audit writer's options: <see cref="KruxOsSettings.AuditDirectory"/> and <see cref="KruxOsSettings.Audit"/>;
+    /// an <see cref="IAuditFileSystem"/> registered in DI replaces the real files (fault tests).
+    /// </summary>
+    public static AuditOptions AuditOptionsFor(KruxOsSettings settings, IServiceProvider sp) => new()
+    {
+        Directory = settings.AuditDirectory,
+        FailMode = settings.Audit.FailMode,
+        RingCapacity = settings.Audit.RingCapacity,
+        RetryInterval = settings.Audit.RetryInterval,
+        RetentionDays = settings.Audit.RetentionDays,
+        FileSystem = sp.GetService<IAuditFileSystem>(),
+        Clock = sp.GetService<TimeProvider>(),
+    };
 
     private static AgentSessionDependencies SessionDependencies(KruxOsSettings settings, IServiceProvider sp, IActorRef audit, IActorRef approvals) =>
         new(sp.GetRequiredService<CapabilityCatalog>(), sp.GetRequiredService<IPolicySeam>(), sp.GetRequiredService<IdentityDirectory>(),

@@ -32,6 +32,25 @@ public sealed class PersistenceSettings
     public string? ConnectionString { get; set; }
 }
 
+/// <summary>Audit log settings (<c>KruxOS:Audit:…</c>; see <c>docs/audit-format.md</c>).</summary>
+public sealed class AuditSettings
+{
+    /// <summary>
+    /// What happens when the audit log cannot be written (<c>audit.fail_mode</c>): <c>Degrade</c> keeps
+    /// serving and holds entries in memory, <c>Halt</c> fails every call. <b>Default</b>: <c>Degrade</c>.
+    /// </summary>
+    public Audit.AuditFailMode FailMode { get; set; } = Audit.AuditFailMode.Degrade;
+
+    /// <summary>Entries the in-memory ring may hold while the disk fails. <b>Default</b>: 10,000.</summary>
+    public int RingCapacity { get; set; } = 10_000;
+
+    /// <summary>How often a failed audit disk is retried. <b>Default</b>: 30 s.</summary>
+    public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Days of audit day files kept (<c>audit.retention_days</c>). <b>Default</b>: 90.</summary>
+    public int RetentionDays { get; set; } = KruxOS.Audit.AuditRetention.DefaultRetentionDays;
+}
+
 /// <summary>
 /// The actor layer's settings, bound from the <c>KruxOS</c> configuration section
 /// (appsettings, <c>KRUXOS_…</c> environment variables, command-line flags).
@@ -74,6 +93,21 @@ public sealed class KruxOsSettings
     /// <summary>How often MCP progress notifications are sent while a call with a progress token is held. <b>Default</b>: 15 s.</summary>
     public TimeSpan ApprovalProgressInterval { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Audit log settings.</summary>
+    public AuditSettings Audit { get; set; } = new();
+
+    /// <summary>The audit directory: <c>{DataDir}/audit</c>.</summary>
+    public string AuditDirectory => Path.Combine(DataDir, "audit");
+
+    /// <summary>
+    /// How often the policy directory is re-read as a fallback to file-system notifications (a read whose
+    /// content hash is unchanged costs no compilation). <b>Default</b>: 2 s.
+    /// </summary>
+    public TimeSpan PolicyRescanInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The policy files of this node: <c>system.yaml</c>, <c>org.yaml</c>, <c>user.yaml</c>, <c>agents/&lt;name&gt;.yaml</c>.</summary>
+    public string PoliciesDir => Path.Combine(DataDir, "policies");
+
     /// <summary>The SQLite journal file.</summary>
     public string SqlitePath => Path.Combine(DataDir, "kruxos.db");
 
@@ -92,7 +126,11 @@ public sealed class KruxOsSettings
         if (ApprovalHoldTimeout <= TimeSpan.Zero) throw new ArgumentException("KruxOS:ApprovalHoldTimeout must be positive");
         if (ApprovalGrantWindow <= TimeSpan.Zero) throw new ArgumentException("KruxOS:ApprovalGrantWindow must be positive");
         if (ApprovalProgressInterval <= TimeSpan.Zero) throw new ArgumentException("KruxOS:ApprovalProgressInterval must be positive");
+        if (PolicyRescanInterval <= TimeSpan.Zero) throw new ArgumentException("KruxOS:PolicyRescanInterval must be positive");
         if (UseClustering && Cluster.Port is < 0 or > 65535) throw new ArgumentException("KruxOS:Cluster:Port is out of range");
+        if (Audit.RingCapacity < 1) throw new ArgumentException("KruxOS:Audit:RingCapacity must be at least 1");
+        if (Audit.RetryInterval <= TimeSpan.Zero) throw new ArgumentException("KruxOS:Audit:RetryInterval must be positive");
+        if (Audit.RetentionDays < 1) throw new ArgumentException("KruxOS:Audit:RetentionDays must be at least 1");
         if (Persistence.Provider == PersistenceProvider.PostgreSql && string.IsNullOrWhiteSpace(Persistence.ConnectionString))
             throw new ArgumentException("KruxOS:Persistence:ConnectionString is required for PostgreSQL");
     }

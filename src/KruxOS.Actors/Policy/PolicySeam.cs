@@ -1,8 +1,8 @@
-using System.Collections.Immutable;
 using System.Text.Json;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Actors.Policy;
 
@@ -12,13 +12,19 @@ namespace KruxOS.Actors.Policy;
 /// <param name="Reason">Why, in words.</param>
 /// <param name="Revision">The policy revision that decided.</param>
 /// <param name="Refusal">Set when the call must fail without running for a reason other than the tier (e.g. rate limited).</param>
-public sealed record PolicyVerdict(Tier Tier, string Rule, string Reason, string Revision, StructuredError? Refusal = null);
-
-/// <summary>One effective rule, as <c>agent.policy</c> reports it.</summary>
-public sealed record EffectiveRule(string Capability, Tier Tier, string Reason, string? RateLimit);
-
-/// <summary>The effective policy of a principal, as <c>agent.policy</c> reports it.</summary>
-public sealed record EffectivePolicy(string PolicyGroup, ImmutableArray<EffectiveRule> Rules, Tier DefaultTier);
+public sealed record PolicyVerdict(Tier Tier, string Rule, string Reason, string Revision, StructuredError? Refusal = null)
+{
+    /// <summary>
+    /// The verdict of an engine decision: the tier, rule and reason as decided; a rate-limit refusal becomes
+    /// <see cref="Refusal"/> (a blocked call stays a plain blocked verdict so it is reported as a policy violation).
+    /// </summary>
+    public static PolicyVerdict From(Decision decision, CapabilityName capability)
+    {
+        ArgumentNullException.ThrowIfNull(decision);
+        var refusal = decision.Tier != Tier.Blocked && decision.IsRateLimited ? decision.ToError(capability) : null;
+        return new PolicyVerdict(decision.Tier, decision.RuleReference, decision.Reason, decision.PolicyRevision, refusal);
+    }
+}
 
 /// <summary>
 /// The "decide" seam of the pipeline. Implementations are pure with respect to their inputs: the
@@ -26,9 +32,9 @@ public sealed record EffectivePolicy(string PolicyGroup, ImmutableArray<Effectiv
 /// </summary>
 public interface IPolicySeam
 {
-    /// <summary>Decides a call. <paramref name="rateState"/> is the session's opaque rate ledger; the new one is returned.</summary>
+    /// <summary>Decides a call. <paramref name="rateState"/> is the session's rate ledger; the next one is returned.</summary>
     PolicyVerdict Decide(Principal principal, CapabilityDefinition capability, JsonElement arguments, DateTimeOffset now,
-        object? rateState, out object? newRateState);
+        RateState rateState, out RateState newRateState);
 
     /// <summary>The tier a capability is shown with in tool listings (blocked ones are hidden).</summary>
     Tier VisibleTier(Principal principal, CapabilityDefinition capability);

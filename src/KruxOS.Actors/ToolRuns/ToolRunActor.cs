@@ -5,6 +5,8 @@ using Akka.Event;
 using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Audit;
 using KruxOS.Core.Approvals;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Audit;
 using KruxOS.Actors.Capabilities;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
@@ -19,6 +21,14 @@ namespace KruxOS.Actors.ToolRuns;
 /// <b>hold</b> (approval seam) → <b>execute</b> → <b>audit</b> → <b>reply</b>. It owns the call's
 /// timeout and cancellation, never restarts (its parent stops it on failure), and always answers the
 /// caller exactly once, failing closed on any error or timeout.
+/// <para>Audit: the call's entries (<see cref="CallAudit.Entries"/>) go to the node's audit writer with
+/// <see cref="AuditCommands.Append"/>; the caller is answered only when every entry is
+/// <see cref="AuditReplies.AuditAppended"/> (fsynced) or <see cref="AuditReplies.AuditBuffered"/> (degrade
+/// mode). <see cref="AuditReplies.AuditFailed"/> or no answer in time fails the call closed.</para>
+/// <para>Approvals: a held call appends a <c>pending</c> call entry carrying <c>approval_request_id</c> once the
+/// request is durable (the poll path's answer is that entry); the run that observes the decision or timeout
+/// appends the <c>approval_resolution</c> entry linked by the same id before its final call entry, and the
+/// caller is answered only when all of them are durable.</para>
 /// </summary>
 public sealed class ToolRunActor : ReceiveActor, IWithTimers
 {
@@ -42,11 +52,13 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private readonly long _started = Stopwatch.GetTimestamp();
     private DateTimeOffset _startedAt;
     private ToolCallResult? _result;
-    private CallStatus _status;
+    private AuditStatus _status;
+    private readonly HashSet<Guid> _auditPending = [];
+    private string? _auditFailure;
+    private ApprovalState? _resolution;
     private ApprovalPlan? _approval;
     private string? _approvalDecision;
     private bool _pendingAudited;
-    private int _pendingAcks;
 
     public ToolRunActor(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
         Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock)
@@ -76,7 +88,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         _startedAt = _clock.GetUtcNow();
         if (_plan.BoundaryError is { } boundary)
         {
-            Finish(CallStatus.Error, Failure(boundary));
+            Finish(AuditStatus.Error, Failure(boundary));
             return;
         }
         var capability = _plan.Capability!;
@@ -85,7 +97,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
 
         if (verdict.Refusal is { } refusal)
         {
-            Finish(CallStatus.Denied, Failure(refusal));
+            Finish(AuditStatus.Denied, Failure(refusal));
             return;
         }
         switch (verdict.Tier)
@@ -93,7 +105,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             case Tier.Blocked:
                 Publish(SupervisionEventTypes.PolicyViolation,
                     new { capability = capability.Name.Value, rule = verdict.Rule, reason = verdict.Reason, tier = verdict.Tier.ToWire() });
-                Finish(CallStatus.Denied, Failure(Errors.PolicyDenied(capability.Name, verdict.Rule, verdict.Reason)));
+                Finish(AuditStatus.Denied, Failure(Errors.PolicyDenied(capability.Name, verdict.Rule, verdict.Reason)));
                 return;
             case Tier.ApprovalRequired when _plan.Approval is { } approval:
                 // Hold: request (or join) the approval; the reply waits for the decision.
@@ -103,7 +115,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
                 return;
             case Tier.ApprovalRequired:
                 // No approval queue on this node: fail closed.
-                Finish(CallStatus.Denied, Failure(Errors.ApprovalUnavailable(capability.Name, verdict.Rule)));
+                Finish(AuditStatus.Denied, Failure(Errors.ApprovalUnavailable(capability.Name, verdict.Rule)));
                 return;
             case Tier.Notify:
                 Publish(SupervisionEventTypes.Notification,
@@ -145,7 +157,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             Timers.Cancel(ApprovalAckTimer);
             _log.Warning("Approval {0} refused the request of {1}: {2}", _approval!.Id, CapabilityLabel, r.Message);
             Settle();
-            Finish(CallStatus.Denied, Failure(Errors.ApprovalNotUsable(CapabilityLabel, _approval.Id.Value, r.Status?.ToWire() ?? "unknown", r.Message)));
+            Finish(AuditStatus.Denied, Failure(Errors.ApprovalNotUsable(CapabilityLabel, _approval.Id.Value, r.Status?.ToWire() ?? "unknown", r.Message)));
         });
         Receive<ApprovalMessages.Held>(m =>
         {
@@ -155,7 +167,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             {
                 // Poll path (JSON-RPC): answer at once with the request id; the request stays pending.
                 Settle();
-                Finish(CallStatus.Pending, Failure(Errors.ApprovalPending(CapabilityLabel, _approval!.Id.Value)));
+                Finish(AuditStatus.Pending, Failure(Errors.ApprovalPending(CapabilityLabel, _approval!.Id.Value)));
                 return;
             }
             AuditPending();
@@ -168,7 +180,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         {
             _log.Error("Approval {0} did not answer in time; failing {1} closed", _approval!.Id, CapabilityLabel);
             Settle();
-            Finish(CallStatus.Error, Failure(Errors.ServiceUnavailable("approvals", "the approval queue did not answer in time")));
+            Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("approvals", "the approval queue did not answer in time")));
         });
         Receive<Terminated>(_ => CallerGone());
     }
@@ -176,14 +188,15 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private void Holding()
     {
         Receive<ApprovalMessages.Released>(OnReleased);
-        Receive<AuditTrailMessages.Recorded>(_ => IsPendingAck());
-        Receive<AuditTrailMessages.RecordFailed>(m =>
+        Receive<AuditReplies.AuditAppended>(m => _auditPending.Remove(m.Id));
+        Receive<AuditReplies.AuditBuffered>(m => _auditPending.Remove(m.Id));
+        Receive<AuditReplies.AuditFailed>(m =>
         {
-            IsPendingAck();
-            _log.Error("Audit refused the pending record of {0}: {1}; failing the call closed", CapabilityLabel, m.Reason);
+            _auditPending.Remove(m.Id);
+            _log.Error("Audit refused the pending entry of {0}: {1}; failing the call closed", CapabilityLabel, m.Reason);
             _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
             Settle();
-            Finish(CallStatus.Error, Failure(Errors.ServiceUnavailable("audit", m.Reason)));
+            Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("audit", m.Reason)));
         });
         Receive<HoldTimedOut>(_ =>
         {
@@ -191,7 +204,8 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
             Settle();
             _approvalDecision = ApprovalStatus.TimedOut.ToWire();
-            Finish(CallStatus.Denied, Failure(Errors.ApprovalTimedOut(CapabilityLabel, _approval.Id.Value)));
+            _resolution = null;
+            Finish(AuditStatus.Denied, Failure(Errors.ApprovalTimedOut(CapabilityLabel, _approval.Id.Value)));
         });
         Receive<Terminated>(_ => CallerGone());
         Receive<ApprovalResult>(_ => { });
@@ -207,6 +221,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         {
             Settle();
             _approvalDecision = "approved";
+            _resolution = state;
             Become(Executing);
             StartExecution(_plan.Capability!);
             return;
@@ -222,13 +237,14 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         }
         Settle();
         _approvalDecision = state.Status.ToWire();
+        if (_pendingAudited && state.Decision is not null || state.Status is ApprovalStatus.TimedOut or ApprovalStatus.Expired) _resolution = state;
         var error = state.Status switch
         {
             ApprovalStatus.Rejected => Errors.ApprovalRejected(CapabilityLabel, a.Id.Value, state.Decision?.Reason ?? "", state.Decision?.DecidedBy ?? "an operator"),
             ApprovalStatus.TimedOut => Errors.ApprovalTimedOut(CapabilityLabel, a.Id.Value),
             _ => Errors.ApprovalNotUsable(CapabilityLabel, a.Id.Value, state.Status.ToWire(), m.Message),
         };
-        Finish(CallStatus.Denied, Failure(error));
+        Finish(AuditStatus.Denied, Failure(error));
     }
 
     private void AuditPending()
@@ -236,17 +252,26 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         if (_pendingAudited) return;
         _pendingAudited = true;
         var record = new CallRecord(_clock.GetUtcNow(), _plan.Call.Principal, _plan.Call.Agent, _plan.Call.SessionId, CapabilityLabel, _plan.Arguments,
-            _plan.Call.Client, CallStatus.Pending, _plan.Verdict!.Tier, _plan.Verdict.Rule, _plan.Verdict.Revision, null, 0, _approval!.Id.Value, null);
-        _pendingAcks++;
-        _audit.Tell(new AuditTrailMessages.Record(record, Self));
+            _plan.Call.Client, AuditStatus.Pending, _plan.Verdict!.Tier, _plan.Verdict.Rule, _plan.Verdict.Revision, _plan.Verdict.Reason, null, 0,
+            _approval!.Id.Value);
+        // Its acknowledgement may arrive in any later state; the final reply waits for it as for the call's own entries.
+        Append(CallAudit.Entries(record));
     }
 
-    // The acknowledgement of the pending record may arrive in any later state; it is not the final record's.
-    private bool IsPendingAck()
+    private void Append(IEnumerable<AuditEntry> entries)
     {
-        if (_pendingAcks == 0) return false;
-        _pendingAcks--;
-        return true;
+        foreach (var entry in entries)
+        {
+            _auditPending.Add(entry.Id);
+            _audit.Tell(new AuditCommands.Append(entry, Self));
+        }
+    }
+
+    // A failed entry fails the call closed even when the failure arrives before the call's own entries.
+    private void EarlyAuditReply(Guid id, string? failure)
+    {
+        _auditPending.Remove(id);
+        if (failure is not null) _auditFailure ??= failure;
     }
 
     private void Settle() => Context.Parent.Tell(new ApprovalSettled(CapabilityLabel, _approval!.ArgumentsHash, _approval.Id));
@@ -275,13 +300,14 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
 
     private void Executing()
     {
-        Receive<AuditTrailMessages.Recorded>(_ => IsPendingAck());
-        Receive<AuditTrailMessages.RecordFailed>(_ => IsPendingAck());
+        Receive<AuditReplies.AuditAppended>(m => EarlyAuditReply(m.Id, null));
+        Receive<AuditReplies.AuditBuffered>(m => EarlyAuditReply(m.Id, null));
+        Receive<AuditReplies.AuditFailed>(m => EarlyAuditReply(m.Id, m.Reason));
         Receive<Terminated>(_ => { });
         Receive<Executed>(m =>
         {
             Timers.Cancel(ExecutionTimer);
-            Finish(CallStatus.Success, ToolCallResult.Success(_plan.Capability!.Name, m.Data, _plan.Verdict!.Tier, ElapsedMicros()));
+            Finish(AuditStatus.Success, ToolCallResult.Success(_plan.Capability!.Name, m.Data, _plan.Verdict!.Tier, ElapsedMicros()));
         });
         Receive<ExecutionFailed>(m =>
         {
@@ -294,26 +320,22 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             };
             if (m.Cause is not CapabilityException)
                 _log.Error(m.Cause, "Capability {Capability} failed for {Principal}", CapabilityLabel, _plan.Call.Principal);
-            Finish(CallStatus.Error, Failure(error));
+            Finish(AuditStatus.Error, Failure(error));
         });
         Receive<ExecutionTimedOut>(_ =>
         {
             _cancel.Cancel();
-            Finish(CallStatus.Error, Failure(Errors.Timeout(CapabilityLabel, _settings.ExecutionTimeout.TotalSeconds)));
+            Finish(AuditStatus.Error, Failure(Errors.Timeout(CapabilityLabel, _settings.ExecutionTimeout.TotalSeconds)));
         });
     }
 
     private void AwaitingAudit()
     {
-        Receive<AuditTrailMessages.Recorded>(_ =>
+        Receive<AuditReplies.AuditAppended>(m => Acknowledged(m.Id));
+        Receive<AuditReplies.AuditBuffered>(m => Acknowledged(m.Id)); // degrade mode: the entry waits in the ring
+        Receive<AuditReplies.AuditFailed>(m =>
         {
-            if (IsPendingAck()) return;
-            Timers.Cancel(AuditTimer);
-            Reply(_result!);
-        });
-        Receive<AuditTrailMessages.RecordFailed>(m =>
-        {
-            if (IsPendingAck()) return;
+            if (!_auditPending.Remove(m.Id)) return;
             Timers.Cancel(AuditTimer);
             _log.Error("Audit refused the record of {Capability}: {Reason}; failing the call closed", CapabilityLabel, m.Reason);
             Reply(Failure(Errors.ServiceUnavailable("audit", m.Reason)));
@@ -333,16 +355,44 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         Receive<ExecutionTimedOut>(_ => { });
     }
 
-    private void Finish(CallStatus status, ToolCallResult result)
+    private void Acknowledged(Guid id)
+    {
+        if (!_auditPending.Remove(id) || _auditPending.Count > 0) return;
+        Timers.Cancel(AuditTimer);
+        Reply(_auditFailure is { } reason ? Failure(Errors.ServiceUnavailable("audit", reason)) : _result!);
+    }
+
+    private void Finish(AuditStatus status, ToolCallResult result)
     {
         _status = status;
         _result = result;
         var record = new CallRecord(_startedAt, _plan.Call.Principal, _plan.Call.Agent, _plan.Call.SessionId, CapabilityLabel,
             _plan.Capability is null ? _plan.Call.Arguments : _plan.Arguments, _plan.Call.Client, status, _plan.Verdict?.Tier,
-            _plan.Verdict?.Rule, _plan.Verdict?.Revision, result.Error, result.DurationMicros, _approval?.Id.Value, _approvalDecision);
+            _plan.Verdict?.Rule, _plan.Verdict?.Revision, _plan.Verdict?.Reason, result.Error, result.DurationMicros,
+            _approval?.Id.Value, _approvalDecision);
         Become(AwaitingAudit);
         Timers.StartSingleTimer(AuditTimer, AuditTimedOut.Instance, _settings.AuditTimeout);
-        _audit.Tell(new AuditTrailMessages.Record(record, Self));
+        var entries = new List<AuditEntry>();
+        if (_resolution is { } resolved && ResolutionEntry(resolved) is { } resolution) entries.Add(resolution);
+        entries.AddRange(CallAudit.Entries(record));
+        Append(entries);
+    }
+
+    // The approval_resolution entry of the decision (or timeout) this run observed, linked by approval_request_id.
+    private AuditEntry? ResolutionEntry(ApprovalState state)
+    {
+        if (state.Request is not { } r || !CapabilityName.TryParse(r.Capability, out var capability)) return null;
+        var (decision, by, reason, at) = state.Status switch
+        {
+            ApprovalStatus.TimedOut => ("timed_out", "gateway", "no decision before the deadline", state.ClosedAt ?? _clock.GetUtcNow()),
+            ApprovalStatus.Expired => ("expired", "gateway", state.ClosedReason ?? "expired", state.ClosedAt ?? _clock.GetUtcNow()),
+            _ when state.Decision is { } d => (d.Approved ? "approved" : "rejected", d.DecidedBy, d.Reason, d.At),
+            _ => ((string?)null, "", "", default(DateTimeOffset)),
+        };
+        if (decision is null) return null;
+        var decidedBy = Principal.ForUser(by.StartsWith("user:", StringComparison.Ordinal) ? by["user:".Length..] : by);
+        return AuditEntry.ApprovalResolution(at, decidedBy, r.Principal, r.SessionId, capability, r.Id.Value, decision,
+            string.IsNullOrEmpty(reason) ? null : InputSanitizer.RedactTokens(reason));
     }
 
     private void Reply(ToolCallResult result)
@@ -354,7 +404,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         else
             Publish(SupervisionEventTypes.CapabilityResult,
                 new { capability = CapabilityLabel, success = true, duration_ms = result.DurationMicros / 1000.0 });
-        Context.Parent.Tell(new ToolRunFinished(CapabilityLabel, _status == CallStatus.Success && !result.IsError, result.DurationMicros));
+        Context.Parent.Tell(new ToolRunFinished(CapabilityLabel, _status == AuditStatus.Success && !result.IsError, result.DurationMicros));
         Context.Stop(Self);
     }
 

@@ -33,6 +33,9 @@ public static class ControlProtocol
         public const string ApprovalShow = "approval.show";
         public const string ApprovalApprove = "approval.approve";
         public const string ApprovalReject = "approval.reject";
+        public const string PolicyShow = "policy.show";
+        public const string PolicySet = "policy.set";
+        public const string PolicyCheck = "policy.check";
     }
 
     /// <summary>Builds a request line.</summary>

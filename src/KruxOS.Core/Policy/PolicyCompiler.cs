@@ -94,6 +94,10 @@ public static class PolicyCompiler
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..12];
     }
 
+    /// <summary>The layer a path stands for; a path that is not a policy location counts as org (as in <see cref="CompileSingle"/>).</summary>
+    internal static PolicyLayer LayerOf(string path) =>
+        TryClassify(NormalizePath(path), out var layer, out _, out _) ? layer : PolicyLayer.Org;
+
     internal static string NormalizePath(string path)
     {
         var p = path.Replace('\\', '/');

@@ -173,7 +173,7 @@ public sealed record EqualsCondition(string Argument, ImmutableArray<string> Val
 public sealed record MatchesCondition(string Argument, string Pattern, Regex Compiled) : PolicyCondition(Argument)
 {
     /// <summary>The per-evaluation regex budget.</summary>
-    public static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(50);
+    public static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(500);
 
     public override string Operator => "matches";
     public override string Operand => Pattern;

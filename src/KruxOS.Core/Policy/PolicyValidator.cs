@@ -59,7 +59,7 @@ public static class PolicyValidator
 
         var coverage = Enum.GetValues<Tier>().ToImmutableSortedDictionary(t => t, _ => 0);
         if (file is null)
-            return new PolicyValidationReport(path, false, PolicyLayer.Org, null, null, other, failing, warnings, 0, 0,
+            return new PolicyValidationReport(path, false, PolicyCompiler.LayerOf(path), null, null, other, failing, warnings, 0, 0,
                 registry.All.Length, 0, coverage, 0, null, []);
 
         var covered = 0;

@@ -306,7 +306,9 @@ public static partial class SystemProtections
 
     private static string Unquote(string token) => token.Replace("\"", string.Empty, StringComparison.Ordinal).Replace("'", string.Empty, StringComparison.Ordinal);
 
-    private const int RegexBudgetMs = 50;
+    // Generous enough that a loaded machine never turns an ordinary command into a false block, small
+    // enough that a pathological input cannot stall a decision for long; a timeout still fails closed.
+    private const int RegexBudgetMs = 500;
 
     [GeneratedRegex(@"(?<f>[A-Za-z_][A-Za-z0-9_]*|:)\s*\(\s*\)\s*\{[^}]*\k<f>\s*\|\s*&?\s*\k<f>|fork\s+while\s+fork|while\s*\(?\s*(?:true|1)\s*\)?\s*;?\s*(?:do)?\s*fork", RegexOptions.CultureInvariant, RegexBudgetMs)]
     private static partial Regex ForkBomb();

@@ -9,9 +9,13 @@ using KruxOS.Actors.Capabilities.InProcess;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Hosting;
 using KruxOS.Actors.Identity;
+using KruxOS.Actors.Policy;
+using KruxOS.Core;
 using KruxOS.Core.Agents;
+using KruxOS.Core.Capabilities;
 using KruxOS.Core.Control;
 using KruxOS.Core.Identity;
+using KruxOS.Core.Policy;
 using KruxOS.Gateway.Hosting;
 using static KruxOS.Core.Control.ControlProtocol;
 
@@ -26,6 +30,8 @@ public sealed class ControlCommands(
     IRequiredActor<AgentSessionRegion> sessions,
     IRequiredActor<ApprovalRegion> approvals,
     ApprovalIndex approvalIndex,
+    IRequiredActor<PolicyStoreActor> policyLoader,
+    PolicyStore policies,
     IdentityDirectory directory,
     CapabilityCatalog catalog,
     HealthRegistry health,
@@ -65,6 +71,9 @@ public sealed class ControlCommands(
                 Methods.ApprovalShow => ShowApproval(id, p),
                 Methods.ApprovalApprove => await DecideAsync(id, p, true, decidedBy, ct).ConfigureAwait(false),
                 Methods.ApprovalReject => await DecideAsync(id, p, false, decidedBy, ct).ConfigureAwait(false),
+                Methods.PolicyShow => Ok(id, PolicyStatusJson(policies.Status)),
+                Methods.PolicySet => await SetPolicyAsync(id, p, ct).ConfigureAwait(false),
+                Methods.PolicyCheck => CheckPolicy(id, p),
                 _ => Fail(id, "unknown_method", $"unknown method '{method}'"),
             };
         }
@@ -98,7 +107,8 @@ public sealed class ControlCommands(
             ["active_sessions"] = await status.ActiveConnectionsAsync(ct).ConfigureAwait(false),
             ["total_invocations"] = status.TotalInvocations,
             ["capabilities"] = catalog.Registry.All.Length,
-            ["policy"] = "definitions",
+            ["policy"] = policies.Status.Summary,
+            ["policy_revision"] = policies.Status.Revision,
             ["approval_queue"] = new JsonObject { ["pending"] = approvalIndex.PendingCount },
         };
     }
@@ -269,6 +279,71 @@ public sealed class ControlCommands(
         json["closed_reason"] = a.ClosedReason;
         return json;
     }
+
+    /// <summary>Writes a shipped template as <c>org.yaml</c> (backing up the previous one) and waits for the reload.</summary>
+    private async Task<string> SetPolicyAsync(JsonNode? id, JsonObject p, CancellationToken ct)
+    {
+        var template = p["template"]?.GetValue<string>() ?? "";
+        if (!PolicyTemplates.TryGet(template, out var yaml))
+            return Fail(id, "invalid_input", $"no policy template '{template}'; known: {string.Join(", ", PolicyTemplates.Names)}");
+        var org = Path.Combine(settings.PoliciesDir, "org.yaml");
+        string? backup = null;
+        if (File.Exists(org))
+        {
+            backup = $"{org}.bak-{clock.GetUtcNow():yyyyMMdd'T'HHmmss'Z'}";
+            File.Copy(org, backup, overwrite: true);
+        }
+        PolicyDirectory.WriteAtomically(org, yaml);
+        var loader = await policyLoader.GetAsync(ct).ConfigureAwait(false);
+        var status = await loader.Ask<PolicyStatus>(PolicyStoreCommands.Reload.Instance, EdgeTimeout, ct).ConfigureAwait(false);
+        var json = PolicyStatusJson(status);
+        json["written"] = org;
+        json["backup"] = backup;
+        json["requested_template"] = template;
+        json["in_force"] = status.Loaded && status.Errors.IsEmpty && status.Template == template;
+        return Ok(id, json);
+    }
+
+    /// <summary>The decision the policy in force gives a call, with its hierarchy trace (rate ledger empty).</summary>
+    private string CheckPolicy(JsonNode? id, JsonObject p)
+    {
+        var name = p["agent"]?.GetValue<string>();
+        if (!AgentName.TryParse(name, out var agent, out var why)) return Fail(id, "invalid_input", why);
+        var capabilityName = p["capability"]?.GetValue<string>();
+        if (!catalog.Registry.TryResolve(capabilityName, out var capability))
+            return Fail(id, "NotFound", $"no capability '{capabilityName}'");
+        var args = p["args"] switch
+        {
+            null => CoreJson.EmptyObject,
+            JsonObject o => System.Text.Json.JsonSerializer.SerializeToElement(o),
+            _ => (System.Text.Json.JsonElement?)null,
+        };
+        if (args is null) return Fail(id, "invalid_input", "args must be a JSON object");
+        if (!ArgumentValidator.TryValidate(capability, args, out var normalized, out var invalid))
+            return Fail(id, "invalid_input", $"the arguments would be rejected before the policy is asked: {invalid!.Message}");
+        var status = policies.Status;
+        var decision = policies.Check(Principal.ForAgent(agent), capability, normalized, clock.GetUtcNow());
+        var json = PolicyJson.Decision(decision);
+        json["agent"] = agent.Value;
+        json["agent_known"] = directory.Current.Agents.ContainsKey(agent.Value);
+        json["capability"] = capability.Name.Value;
+        json["policy_loaded"] = status.Loaded;
+        return Ok(id, json);
+    }
+
+    private static JsonObject PolicyStatusJson(PolicyStatus s) => new()
+    {
+        ["loaded"] = s.Loaded,
+        ["revision"] = s.Revision,
+        ["template"] = s.Template,
+        ["summary"] = s.Summary,
+        ["source"] = s.Source,
+        ["files"] = new JsonArray([.. s.Files.Select(f => (JsonNode)JsonValue.Create(f))]),
+        ["loaded_at"] = s.LoadedAt?.ToString("O"),
+        ["errors"] = PolicyJson.Diagnostics(s.Errors),
+        ["rejected_revision"] = s.RejectedRevision,
+        ["warnings"] = PolicyJson.Diagnostics(s.Warnings),
+    };
 
     private async Task<IdentityResult> AskIdentityAsync(IIdentityCommand command, CancellationToken ct)
     {

@@ -54,6 +54,7 @@ public static class UserApiEndpoints
             Forward(http, commands, ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = id }));
         api.MapPost("/approvals/{id}/approve", (HttpContext http, ControlCommands commands, string id) => DecideAsync(http, commands, id, true));
         api.MapPost("/approvals/{id}/reject", (HttpContext http, ControlCommands commands, string id) => DecideAsync(http, commands, id, false));
+        api.MapAuditApi();
     }
 
     private static async Task<IResult> DecideAsync(HttpContext http, ControlCommands commands, string id, bool approve)

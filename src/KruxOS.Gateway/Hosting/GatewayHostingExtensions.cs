@@ -1,5 +1,6 @@
 using System.Net;
 using Akka.Hosting;
+using KruxOS.Actors.Audit;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Hosting;
 using KruxOS.Actors.Identity;
@@ -83,6 +84,8 @@ public static class GatewayHostingExtensions
         services.AddSingleton(gateway);
         services.AddSingleton<BoundAddresses>();
         services.AddKruxOsActors(kruxos);
+        services.AddSingleton(_ => new KruxOS.Audit.AuditReader(kruxos.AuditDirectory));
+        services.AddSingleton(sp => new AuditIntegrity(sp.GetRequiredService<KruxOS.Audit.AuditReader>(), kruxos.AuditDirectory));
         services.AddSingleton<Authenticator>();
         services.AddSingleton<ToolCatalogView>();
         services.AddSingleton<McpSessionFactory>();
@@ -110,6 +113,8 @@ public static class GatewayHostingExtensions
         health.Register("identity-store", _ => ValueTask.FromResult(identities.Ready.IsCompletedSuccessfully
             ? HealthCheckResult.Healthy($"{identities.Current.Agents.Count} agents")
             : HealthCheckResult.Critical("identity journal not recovered yet")));
+        var audit = app.Services.GetRequiredService<AuditProbe>();
+        health.Register("audit", audit.CheckAsync);
         app.Services.GetRequiredService<NodeStatus>().Start();
         app.Services.GetRequiredService<AgentActivity>().Start(app.Services.GetRequiredService<Akka.Actor.ActorSystem>());
 

@@ -4,6 +4,7 @@ using Akka.Hosting;
 using KruxOS.Actors.Agents;
 using KruxOS.Actors.Audit;
 using KruxOS.Actors.Tests.Support;
+using KruxOS.Core.Audit;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Sessions;
 using KruxOS.Core.Supervision;
@@ -14,7 +15,7 @@ namespace KruxOS.Actors.Tests.Agents;
 public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.TestKit.TestKit(output: output)
 {
     private readonly TestCapabilities _caps = new();
-    private readonly ConcurrentQueue<CallRecord> _records = new();
+    private readonly ConcurrentQueue<AuditEntry> _records = new();
 
     protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) { }
 
@@ -37,9 +38,11 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
         Assert.False(result.IsError);
         Assert.Equal("hi", result.Data!.Value.GetProperty("text").GetString());
         var record = Assert.Single(_records);
-        Assert.Equal(CallStatus.Success, record.Status);
+        Assert.Equal(AuditStatus.Success, record.Status);
         Assert.Equal("test.echo", record.Capability);
-        Assert.Equal(Tier.Autonomous, record.Tier);
+        Assert.Equal(Tier.Autonomous, record.PolicyDecision!.Tier);
+        Assert.Equal("spec", record.Client!.Name);
+        Assert.Equal("sess-test", record.SessionId);
     }
 
     [Fact]
@@ -49,7 +52,7 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
         session.Tell(Pipeline.Invoke("test__nothing", TestActor));
         var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
         Assert.Equal("CapabilityNotFound", result.Error!.ErrorType);
-        Assert.Equal(CallStatus.Error, Assert.Single(_records).Status);
+        Assert.Equal(AuditStatus.Error, Assert.Single(_records).Status);
         Assert.Empty(_caps.Executed);
     }
 
@@ -78,7 +81,10 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
         Assert.Equal("PolicyDenied", result.Error!.ErrorType);
         Assert.Equal("test.yaml:3", result.Error.ContextString("rule"));
         Assert.Empty(_caps.Executed);
-        Assert.Equal(CallStatus.Denied, Assert.Single(_records).Status);
+        // a policy_violation entry first, then the denied call
+        Assert.Collection(_records,
+            e => Assert.Equal((AuditEntryKind.PolicyViolation, AuditStatus.Denied), (e.Kind, e.Status)),
+            e => Assert.Equal((AuditEntryKind.Call, AuditStatus.Denied, "test.yaml:3"), (e.Kind, e.Status, e.PolicyDecision!.Rule)));
         await events.FishForMessageAsync(m => m is SupervisionEvent { Type: SupervisionEventTypes.PolicyViolation }, TestTimeouts.Reply);
     }
 
@@ -112,7 +118,7 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
         session.Tell(Pipeline.Invoke("test.declared", TestActor));
         var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
         Assert.Equal("FileNotFound", result.Error!.ErrorType);
-        Assert.Equal(CallStatus.Error, Assert.Single(_records).Status);
+        Assert.Equal(AuditStatus.Error, Assert.Single(_records).Status);
     }
 
     [Fact]
@@ -146,6 +152,17 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
         var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
         Assert.Equal("ServiceUnavailable", result.Error!.ErrorType);
         Assert.Equal("audit", result.Error.ContextString("service"));
+    }
+
+    [Fact]
+    public async Task Should_let_the_call_proceed_when_the_audit_writer_buffers_the_entry_in_degrade_mode()
+    {
+        var buffering = Props.Create(() => new BufferingAudit());
+        var session = Session(auditProps: buffering);
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"x"}"""));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.False(result.IsError);
+        Assert.Equal("x", result.Data!.Value.GetProperty("text").GetString());
     }
 
     [Fact]
@@ -221,11 +238,16 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
 
     private sealed class RefusingAudit : ReceiveActor
     {
-        public RefusingAudit() => Receive<AuditTrailMessages.Record>(m => m.ReplyTo.Tell(new AuditTrailMessages.RecordFailed("disk full and fail_mode is halt")));
+        public RefusingAudit() => Receive<AuditCommands.Append>(m => m.ReplyTo.Tell(new AuditReplies.AuditFailed(m.Draft.Id, "disk full and fail_mode is halt")));
+    }
+
+    private sealed class BufferingAudit : ReceiveActor
+    {
+        public BufferingAudit() => Receive<AuditCommands.Append>(m => m.ReplyTo.Tell(new AuditReplies.AuditBuffered(m.Draft.Id, 1)));
     }
 
     private sealed class SilentAudit : ReceiveActor
     {
-        public SilentAudit() => Receive<AuditTrailMessages.Record>(_ => { });
+        public SilentAudit() => Receive<AuditCommands.Append>(_ => { });
     }
 }

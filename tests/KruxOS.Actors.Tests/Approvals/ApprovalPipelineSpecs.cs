@@ -7,6 +7,7 @@ using KruxOS.Actors.Audit;
 using KruxOS.Actors.Sharding;
 using KruxOS.Actors.Tests.Support;
 using KruxOS.Core.Approvals;
+using KruxOS.Core.Audit;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Sessions;
 using Akka.Persistence.Hosting;
@@ -18,7 +19,7 @@ namespace KruxOS.Actors.Tests.Approvals;
 public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosting.TestKit.TestKit(output: output)
 {
     private readonly TestCapabilities _caps = new();
-    private readonly ConcurrentQueue<CallRecord> _records = new();
+    private readonly ConcurrentQueue<AuditEntry> _records = new();
     private readonly ApprovalIndex _index = new();
 
     protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) =>
@@ -55,7 +56,9 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         var pending = await PendingAsync();
         await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
         Assert.Empty(_caps.Executed);
-        Assert.Equal(CallStatus.Pending, Assert.Single(_records).Status);
+        var held = Assert.Single(_records);
+        Assert.Equal(AuditStatus.Pending, held.Status);
+        Assert.Equal(pending.Request!.Id.Value, held.Metadata.ApprovalRequestId);
 
         Assert.True((await DecideAsync(approvals, pending.Request!.Id, true)).IsOk);
 
@@ -63,11 +66,18 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         Assert.False(result.IsError, result.Error?.Message);
         Assert.Equal("hi", result.Data!.Value.GetProperty("text").GetString());
         Assert.Equal(ApprovalStatus.Consumed, _index.Get(pending.Request.Id)!.Status);
-        await AwaitConditionAsync(() => Task.FromResult(_records.Count == 2), TestTimeouts.Reply);
+        // pending call entry, then the resolution and the final call entry, durable before the reply
+        Assert.Equal(3, _records.Count);
+        var resolution = _records.ElementAt(1);
+        Assert.Equal(AuditEntryKind.ApprovalResolution, resolution.Kind);
+        Assert.Equal(pending.Request.Id.Value, resolution.Metadata.ApprovalRequestId);
+        Assert.Equal("approved", resolution.Metadata.ApprovalDecision);
+        Assert.Equal("user:cli:root", resolution.Metadata.DecidedBy);
         var final = _records.Last();
-        Assert.Equal(pending.Request.Id.Value, final.ApprovalRequestId);
-        Assert.Equal("approved", final.ApprovalDecision);
-        Assert.Equal(CallStatus.Success, final.Status);
+        Assert.Equal(AuditEntryKind.Call, final.Kind);
+        Assert.Equal(pending.Request.Id.Value, final.Metadata.ApprovalRequestId);
+        Assert.Equal("approved", final.Metadata.ApprovalDecision);
+        Assert.Equal(AuditStatus.Success, final.Status);
     }
 
     [Fact]
@@ -81,6 +91,10 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         Assert.Equal("ApprovalRejected", result.Error!.ErrorType);
         Assert.Equal("not now", result.Error.ContextString("reason"));
         Assert.Empty(_caps.Executed);
+        var resolution = Assert.Single(_records, e => e.Kind == AuditEntryKind.ApprovalResolution);
+        Assert.Equal("rejected", resolution.Metadata.ApprovalDecision);
+        Assert.Equal(AuditStatus.Denied, resolution.Status);
+        Assert.Equal("not now", resolution.OutputSummary);
         var late = await DecideAsync(approvals, pending.Request.Id, true);
         Assert.Equal(409, late.HttpStatus);
         Assert.Equal(ApprovalStatus.Rejected, late.Status);
@@ -94,7 +108,11 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
         Assert.Equal("ApprovalTimedOut", result.Error!.ErrorType);
         Assert.Empty(_caps.Executed);
-        Assert.Equal(ApprovalStatus.TimedOut, Assert.Single(_index.List()).Status);
+        var timedOut = Assert.Single(_index.List());
+        Assert.Equal(ApprovalStatus.TimedOut, timedOut.Status);
+        var resolution = Assert.Single(_records, e => e.Kind == AuditEntryKind.ApprovalResolution);
+        Assert.Equal("timed_out", resolution.Metadata.ApprovalDecision);
+        Assert.Equal(timedOut.Request!.Id.Value, resolution.Metadata.ApprovalRequestId);
     }
 
     [Fact]
@@ -125,6 +143,9 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         var pendingReply = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
         Assert.Equal("ApprovalPending", pendingReply.Error!.ErrorType);
         var id = ApprovalId.Parse(pendingReply.Error.ContextString("request_id")!);
+        var polled = Assert.Single(_records);
+        Assert.Equal(AuditStatus.Pending, polled.Status);
+        Assert.Equal(id.Value, polled.Metadata.ApprovalRequestId);
         Assert.Equal(ApprovalStatus.Approved, (await DecideAsync(approvals, id, true)).Status);
 
         // changed arguments: a new approval, not the grant

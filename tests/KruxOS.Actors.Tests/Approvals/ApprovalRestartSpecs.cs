@@ -25,7 +25,7 @@ public sealed class ApprovalRestartSpecs
 
     private static async Task<ApprovalResult> AskAsync(NodeHost node, IApprovalCommand command)
     {
-        var region = node.Registry.Get<ApprovalRegion>();
+        var region = await node.Registry.GetAsync<ApprovalRegion>();
         return await region.Ask<ApprovalResult>(command, TestTimeouts.Reply);
     }
 

@@ -13,21 +13,27 @@ namespace KruxOS.Actors.Tests.Cluster;
 
 public sealed class TwoNodeClusterSpecs
 {
-    [Fact]
-    public async Task Should_route_one_agents_calls_to_the_same_entity_from_both_nodes_and_share_identities()
+    [Theory]
+    [InlineData(PersistenceProvider.Sqlite)]
+    [InlineData(PersistenceProvider.PostgreSql)]
+    public async Task Should_route_one_agents_calls_to_the_same_entity_from_both_nodes_and_share_identities(PersistenceProvider provider)
     {
-        // arrange: two nodes on runtime-chosen ports, one shared SQLite journal
+        if (provider == PersistenceProvider.PostgreSql && Postgres.ServerConnectionString is null)
+            Assert.Skip("KRUXOS_TEST_POSTGRES is not set: no PostgreSQL server to share between the nodes");
+        await using var pg = provider == PersistenceProvider.PostgreSql ? await Postgres.CreateAsync() : null;
+
+        // arrange: two nodes on runtime-chosen ports, one shared journal
         using var dir = new TempDir();
         var seedPort = NodeHost.FreePort();
         var secondPort = NodeHost.FreePort();
         var seed = $"akka.tcp://{KruxOsSettings.ActorSystemName}@127.0.0.1:{seedPort}";
-        var journal = $"Data Source={Path.Combine(dir.Path, "shared.db")};Pooling=True";
+        var journal = pg?.ConnectionString ?? $"Data Source={Path.Combine(dir.Path, "shared.db")};Pooling=True";
         KruxOsSettings Node(string name, int port) => new()
         {
             DataDir = Path.Combine(dir.Path, name),
             UseClustering = true,
             Cluster = new ClusterNodeSettings { Hostname = "127.0.0.1", Port = port, SeedNodes = [seed] },
-            Persistence = new PersistenceSettings { Provider = PersistenceProvider.Sqlite, ConnectionString = journal },
+            Persistence = new PersistenceSettings { Provider = provider, ConnectionString = journal },
             MetricsInterval = TimeSpan.FromMinutes(5),
         };
         await using var a = await NodeHost.StartAsync(Node("a", seedPort));

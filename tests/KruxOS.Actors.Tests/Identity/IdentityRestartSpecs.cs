@@ -10,12 +10,23 @@ namespace KruxOS.Actors.Tests.Identity;
 
 public sealed class IdentityRestartSpecs
 {
-    [Fact]
-    public async Task Should_recover_agents_and_user_tokens_from_sqlite_when_the_node_restarts()
+    [Theory]
+    [InlineData(PersistenceProvider.Sqlite)]
+    [InlineData(PersistenceProvider.PostgreSql)]
+    public async Task Should_recover_agents_and_user_tokens_from_the_journal_when_the_node_restarts(PersistenceProvider provider)
     {
+        if (provider == PersistenceProvider.PostgreSql && Postgres.ServerConnectionString is null)
+            Assert.Skip("KRUXOS_TEST_POSTGRES is not set: no PostgreSQL server for the journal");
+        await using var pg = provider == PersistenceProvider.PostgreSql ? await Postgres.CreateAsync() : null;
+
         // arrange
         using var dir = new TempDir();
-        var settings = new KruxOsSettings { DataDir = dir.Path, MetricsInterval = TimeSpan.FromMinutes(5) };
+        var settings = new KruxOsSettings
+        {
+            DataDir = dir.Path,
+            MetricsInterval = TimeSpan.FromMinutes(5),
+            Persistence = new PersistenceSettings { Provider = provider, ConnectionString = pg?.ConnectionString },
+        };
         var agentHash = TokenHashing.Hash(TokenHashing.NewAgentToken());
         var rotatedHash = TokenHashing.Hash(TokenHashing.NewAgentToken());
         var userHash = TokenHashing.Hash(TokenHashing.NewUserToken());

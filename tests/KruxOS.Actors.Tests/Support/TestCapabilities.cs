@@ -4,6 +4,7 @@ using System.Text.Json;
 using Akka.Actor;
 using KruxOS.Actors.Agents;
 using KruxOS.Actors.Audit;
+using KruxOS.Core.Audit;
 using KruxOS.Actors.Capabilities;
 using KruxOS.Actors.Identity;
 using KruxOS.Actors.Policy;
@@ -13,6 +14,7 @@ using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Identity;
+using KruxOS.Core.Policy;
 using KruxOS.Core.Sessions;
 
 namespace KruxOS.Actors.Tests.Support;
@@ -64,7 +66,7 @@ public sealed class TestCapabilities
 /// <summary>A policy with fixed tiers per capability (others: definition default).</summary>
 public sealed class FixedPolicy(IReadOnlyDictionary<string, Tier> tiers) : IPolicySeam
 {
-    public PolicyVerdict Decide(Principal principal, CapabilityDefinition capability, JsonElement arguments, DateTimeOffset now, object? rateState, out object? newRateState)
+    public PolicyVerdict Decide(Principal principal, CapabilityDefinition capability, JsonElement arguments, DateTimeOffset now, RateState rateState, out RateState newRateState)
     {
         newRateState = rateState;
         return tiers.TryGetValue(capability.Name.Value, out var t)
@@ -75,7 +77,7 @@ public sealed class FixedPolicy(IReadOnlyDictionary<string, Tier> tiers) : IPoli
     public Tier VisibleTier(Principal principal, CapabilityDefinition capability) =>
         tiers.TryGetValue(capability.Name.Value, out var t) ? t : capability.DefaultTier;
 
-    public EffectivePolicy Effective(Principal principal, CapabilityRegistry registry) => new("test", [], Tier.Autonomous);
+    public EffectivePolicy Effective(Principal principal, CapabilityRegistry registry) => new("test", [], null, "rev-1");
 
     public event Action? Changed { add { } remove { } }
 }
@@ -94,7 +96,7 @@ public static class Pipeline
             var (_, events) = IdentityState.Empty.ProcessCommand(new IdentityCommands.CreateAgent("builder", "tests", TokenHashing.Hash("t"), DateTimeOffset.UnixEpoch));
             directory.Publish(events.Aggregate(IdentityState.Empty, (s, e) => s.Apply(e)));
         }
-        return new AgentSessionDependencies(catalog, policy ?? new DefinitionTierPolicy(), directory, audit,
+        return new AgentSessionDependencies(catalog, policy ?? new PolicyStore(catalog.Registry, PolicySet.Empty(catalog.Registry)), directory, audit,
             new ToolRunSettings(executionTimeout ?? TimeSpan.FromSeconds(5), auditTimeout ?? TimeSpan.FromSeconds(5)),
             maxConnections, TimeSpan.FromMinutes(5), TimeProvider.System);
     }
@@ -105,15 +107,15 @@ public static class Pipeline
     public static AgentSessionCommands.Invoke Invoke(string name, IActorRef replyTo, string args = "{}") => new(Agent, Call(name, args), replyTo);
 }
 
-/// <summary>An audit seam that acknowledges every record and keeps them.</summary>
+/// <summary>An audit writer stand-in that acknowledges every entry as durable and keeps them.</summary>
 public sealed class RecordingAudit : ReceiveActor
 {
-    public RecordingAudit(ConcurrentQueue<CallRecord> records) =>
-        Receive<AuditTrailMessages.Record>(m =>
+    public RecordingAudit(ConcurrentQueue<AuditEntry> records) =>
+        Receive<AuditCommands.Append>(m =>
         {
-            records.Enqueue(m.Entry);
-            m.ReplyTo.Tell(new AuditTrailMessages.Recorded($"aud-{records.Count}"));
+            records.Enqueue(m.Draft);
+            m.ReplyTo.Tell(new AuditReplies.AuditAppended(m.Draft.Id, $"{records.Count:x64}"));
         });
 
-    public static Props Props(ConcurrentQueue<CallRecord> records) => Akka.Actor.Props.Create(() => new RecordingAudit(records));
+    public static Props Props(ConcurrentQueue<AuditEntry> records) => Akka.Actor.Props.Create(() => new RecordingAudit(records));
 }

@@ -89,8 +89,19 @@ public sealed class AgentPolicyHandler : ICapabilityHandler
         return ValueTask.FromResult(CapabilityCatalog.ToElement(new
         {
             policy_group = effective.PolicyGroup,
-            rules = effective.Rules.Select(r => new { capability = r.Capability, tier = r.Tier.ToWire(), reason = r.Reason, rate_limit = r.RateLimit }),
-            default_tier = effective.DefaultTier.ToWire(),
+            policy_revision = effective.PolicyRevision,
+            rules = effective.Rules.Select(r => new
+            {
+                capability = r.Capability,
+                tier = r.Tier.ToWire(),
+                reason = r.Reason,
+                rate_limit = r.RateLimit?.ToString(),
+                rule = r.RuleReference,
+                layer = r.Layer.ToString().ToLowerInvariant(),
+                conditions = r.Conditions,
+            }),
+            // Null when each capability's definition tier applies to calls no rule matches.
+            default_tier = effective.DefaultTier?.ToWire(),
         }));
     }
 }

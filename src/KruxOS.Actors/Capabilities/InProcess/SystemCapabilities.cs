@@ -1,3 +1,4 @@
+using Akka.Actor;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using KruxOS.Actors.Health;
@@ -95,13 +96,14 @@ public sealed class SystemInfoHandler(NodeFacts facts, IdentityDirectory identit
 }
 
 /// <summary><c>system.health</c>: services, resource usage and queue depths.</summary>
-public sealed class SystemHealthHandler(HealthRegistry health, HostMetrics metrics, NodeFacts facts) : ICapabilityHandler
+public sealed class SystemHealthHandler(HealthRegistry health, HostMetrics metrics, NodeFacts facts, Audit.AuditProbe audit) : ICapabilityHandler
 {
     public CapabilityName Name { get; } = CapabilityName.Parse("system.health");
 
     public async ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         var report = await health.RunAsync(cancellationToken).ConfigureAwait(false);
+        var auditBuffer = await AuditBufferAsync(cancellationToken).ConfigureAwait(false);
         var summary = MetricsWindow.Summarise(metrics.Samples, "1m", context.Now);
         var latest = metrics.Latest;
         var drive = SystemInfoHandler.DiskOf(facts.DataDirectory);
@@ -117,8 +119,21 @@ public sealed class SystemHealthHandler(HealthRegistry health, HostMetrics metri
                 disk_percent = drive.TotalSize == 0 ? 0 : Math.Round(100.0 * (drive.TotalSize - drive.AvailableFreeSpace) / drive.TotalSize, 2),
                 open_files = openFiles,
             },
-            queue_depths = new { approval_pending = 0, alerts_pending = 0, audit_buffer = 0 },
+            queue_depths = new { approval_pending = 0, alerts_pending = 0, audit_buffer = auditBuffer },
         });
+    }
+
+    // Entries accepted by the audit writer and not yet on disk; -1 when the writer did not answer.
+    private async Task<int> AuditBufferAsync(CancellationToken ct)
+    {
+        try
+        {
+            return (await audit.GetAsync(ct).ConfigureAwait(false))?.BufferedEntries ?? -1;
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            return -1;
+        }
     }
 }
 

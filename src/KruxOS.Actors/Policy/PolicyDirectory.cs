@@ -1,0 +1,63 @@
+using System.Collections.Immutable;
+using System.Text;
+
+namespace KruxOS.Actors.Policy;
+
+/// <summary>
+/// Reads a node's policy directory: every <c>*.yaml</c>/<c>*.yml</c> file at the top level and in
+/// <c>agents/</c>, keyed by its path relative to the directory (<c>org.yaml</c>, <c>agents/bot.yaml</c>).
+/// Hidden files (editor swap files, the temporary files of atomic writes) and other names (backups such as
+/// <c>org.yaml.bak-…</c>) are skipped; misplaced <c>.yaml</c> files are passed on so the compiler names them.
+/// Plain blocking I/O: call it off the actor thread.
+/// </summary>
+public static class PolicyDirectory
+{
+    /// <summary>The subdirectory of per-agent files.</summary>
+    public const string AgentsFolder = "agents";
+
+    /// <summary>The files, by relative path; empty when the directory does not exist.</summary>
+    public static ImmutableSortedDictionary<string, string> Read(string directory)
+    {
+        var files = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        if (!Directory.Exists(directory)) return files.ToImmutable();
+        Add(files, directory, "");
+        var agents = Path.Combine(directory, AgentsFolder);
+        if (Directory.Exists(agents)) Add(files, agents, AgentsFolder + "/");
+        return files.ToImmutable();
+    }
+
+    /// <summary>True for names the directory reader picks up.</summary>
+    public static bool IsPolicyFileName(string name) =>
+        !name.StartsWith('.') && (name.EndsWith(".yaml", StringComparison.Ordinal) || name.EndsWith(".yml", StringComparison.Ordinal));
+
+    /// <summary>
+    /// Replaces <paramref name="path"/> with <paramref name="text"/> atomically (write a hidden temporary file in
+    /// the same directory, then rename), so the reloader never reads a half-written policy.
+    /// </summary>
+    public static void WriteAtomically(string path, string text)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(dir);
+        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.tmp-{Guid.NewGuid():N}");
+        try
+        {
+            File.WriteAllText(temp, text, new UTF8Encoding(false));
+            File.Move(temp, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    private static void Add(ImmutableSortedDictionary<string, string>.Builder files, string directory, string prefix)
+    {
+        foreach (var path in Directory.EnumerateFiles(directory))
+        {
+            var name = Path.GetFileName(path);
+            if (!IsPolicyFileName(name)) continue;
+            try { files[prefix + name] = File.ReadAllText(path); }
+            catch (FileNotFoundException) { /* removed between listing and reading: the next scan sees the final state */ }
+        }
+    }
+}

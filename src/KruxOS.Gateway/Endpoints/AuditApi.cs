@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using KruxOS.Audit;
+using KruxOS.Core;
+using KruxOS.Core.Audit;
+using KruxOS.Core.Errors;
+
+namespace KruxOS.Gateway.Endpoints;
+
+/// <summary>
+/// <c>GET /api/audit</c> on the User API (spec §4.1): filters <c>agent</c>, <c>capability</c> (glob),
+/// <c>since</c> (a window such as <c>24h</c>, or a timestamp), <c>from</c>, <c>to</c>, <c>status</c>,
+/// <c>actor_type</c>, <c>limit</c> (1–1000, default 50) and <c>offset</c>. Answers
+/// <c>{entries, total, limit, offset, integrity}</c>, newest first; <c>integrity</c> is <c>verified</c> or
+/// <c>broken: …</c> for the whole directory.
+/// </summary>
+public static class AuditApi
+{
+    /// <summary>Maps the route on the (already authenticated) User API group.</summary>
+    public static void MapAuditApi(this RouteGroupBuilder api) =>
+        api.MapGet("/audit", async (HttpContext http, AuditReader reader, AuditIntegrity integrity) =>
+        {
+            if (!TryParse(http.Request.Query, out var query, out var error))
+                return Results.Json(HttpErrors.Body(error!), statusCode: StatusCodes.Status400BadRequest);
+            var ct = http.RequestAborted;
+            var page = await reader.QueryAsync(query!, ct).ConfigureAwait(false);
+            var report = await integrity.CurrentAsync(ct).ConfigureAwait(false);
+            var body = new JsonObject
+            {
+                ["entries"] = new JsonArray([.. page.Entries.Select(e => (JsonNode)AuditJson.ToJson(e))]),
+                ["total"] = page.Total,
+                ["limit"] = page.Limit,
+                ["offset"] = page.Offset,
+                ["integrity"] = AuditJson.Integrity(report),
+            };
+            return Results.Text(body.ToJsonString(CoreJson.Options), "application/json");
+        });
+
+    /// <summary>Parses the query string into an <see cref="AuditQuery"/>, or an <c>InvalidInput</c> error.</summary>
+    public static bool TryParse(IQueryCollection q, out AuditQuery? query, out StructuredError? error)
+    {
+        query = null;
+        error = null;
+        var result = new AuditQuery();
+        if (q["agent"] is [{ Length: > 0 } agent]) result = result with { Agent = agent };
+        if (q["capability"] is [{ Length: > 0 } cap])
+        {
+            if (!AuditQuery.IsValidCapabilityGlob(cap)) return Invalid("capability", "a dotted capability name or glob such as filesystem.*", out error);
+            result = result with { Capability = cap };
+        }
+        if (q["status"] is [{ Length: > 0 } status])
+        {
+            if (!AuditWire.TryParseStatus(status, out var s)) return Invalid("status", "success, denied, error or pending", out error);
+            result = result with { Status = s };
+        }
+        if (q["actor_type"] is [{ Length: > 0 } actorType])
+        {
+            if (actorType is not ("agent" or "user")) return Invalid("actor_type", "agent or user", out error);
+            result = result with { ActorType = actorType };
+        }
+        if (q["since"] is [{ Length: > 0 } since])
+        {
+            if (AuditQuery.TryParseWindow(since, out var window)) result = result with { Last = window };
+            else if (TryTime(since, out var t)) result = result with { From = t };
+            else return Invalid("since", "a window such as 1h, 24h, 7d or an RFC 3339 timestamp", out error);
+        }
+        if (q["from"] is [{ Length: > 0 } from])
+        {
+            if (!TryTime(from, out var t)) return Invalid("from", "an RFC 3339 timestamp", out error);
+            result = result with { From = result.From is { } f && f > t ? f : t };
+        }
+        if (q["to"] is [{ Length: > 0 } to])
+        {
+            if (!TryTime(to, out var t)) return Invalid("to", "an RFC 3339 timestamp", out error);
+            result = result with { To = t };
+        }
+        if (q["limit"] is [{ Length: > 0 } limit])
+        {
+            if (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n is < 1 or > AuditQuery.MaxLimit)
+                return Invalid("limit", $"an integer from 1 to {AuditQuery.MaxLimit}", out error);
+            result = result with { Limit = n };
+        }
+        if (q["offset"] is [{ Length: > 0 } offset])
+        {
+            if (!int.TryParse(offset, NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+                return Invalid("offset", "a non-negative integer", out error);
+            result = result with { Offset = n };
+        }
+        query = result;
+        return true;
+    }
+
+    private static bool TryTime(string text, out DateTimeOffset t) =>
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out t);
+
+    private static bool Invalid(string field, string expected, out StructuredError? error)
+    {
+        error = StructuredError.Create("InvalidInput", $"Query parameter '{field}' must be {expected}.")
+            .WithContext("field", field);
+        return false;
+    }
+}
+
+/// <summary>
+/// The chain verification behind the <c>integrity</c> field, recomputed only when the day files changed
+/// (their names, lengths and modification times), so a page of entries does not cost a full verification when nothing moved.
+/// </summary>
+public sealed class AuditIntegrity(AuditReader reader, string directory)
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private (string Fingerprint, ChainReport Report)? _last;
+
+    /// <summary>The verification of the directory as it is now.</summary>
+    public async Task<ChainReport> CurrentAsync(CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var fingerprint = Fingerprint();
+            if (_last is { } last && last.Fingerprint == fingerprint) return last.Report;
+            var report = await reader.VerifyAsync(ct).ConfigureAwait(false);
+            _last = (fingerprint, report);
+            return report;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private string Fingerprint() => string.Join('|', AuditDirectory.ListDayFiles(directory)
+        .Select(f => new FileInfo(f.Path))
+        .Select(f => $"{f.Name}:{f.Length}:{f.LastWriteTimeUtc.Ticks}")
+        .Append(File.Exists(Path.Combine(directory, AuditFileNames.Anchors)) ? new FileInfo(Path.Combine(directory, AuditFileNames.Anchors)).Length.ToString(CultureInfo.InvariantCulture) : "-"));
+}

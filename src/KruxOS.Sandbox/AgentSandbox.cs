@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using KruxOS.Core.Errors;
+using KruxOS.Sandbox.Isolation;
+using KruxOS.Sandbox.Mounts;
+using KruxOS.Sandbox.Native;
+using KruxOS.Sandbox.Processes;
+using KruxOS.Sandbox.Worker;
+using Microsoft.Extensions.Logging;
+
+namespace KruxOS.Sandbox;
+
+/// <summary>
+/// One agent's sandbox: its host uid, workspace and trash directories, its cgroup, the warm worker
+/// (started on first use and restarted after it dies) and its processes.
+/// </summary>
+internal sealed class AgentSandbox : IAsyncDisposable
+{
+    private readonly SandboxHost _host;
+    private readonly SemaphoreSlim _startLock = new(1, 1);
+    private WorkerClient? _worker;
+    private CgroupGroup? _workerGroup;
+    private long _oomBaseline;
+
+    public AgentSandbox(SandboxHost host, string agent, uint hostUid)
+    {
+        _host = host;
+        Agent = agent;
+        HostUid = hostUid;
+        Workspace = Path.Combine(host.Options.WorkspaceRoot, agent);
+        TrashDirectory = Path.Combine(host.Options.DataDirectory, "trash", agent);
+        Limits = host.Options.For(agent).Limits ?? host.Options.DefaultLimits;
+        PrepareDirectory(Workspace);
+        PrepareDirectory(TrashDirectory);
+        Workspace = Libc.RealPath(Workspace) ?? Workspace;
+        if (!host.Options.Disabled) AgentGroup = host.Cgroups!.Create(CgroupPath, Limits);
+        Processes = new ProcessManager(this);
+    }
+
+    public string Agent { get; }
+    public uint HostUid { get; }
+    public string Workspace { get; }
+    public string TrashDirectory { get; }
+    public SandboxLimits Limits { get; }
+    public ProcessManager Processes { get; }
+    /// <summary>The agent-wide cgroup carrying its limits; workers and processes are leaves below it.</summary>
+    public CgroupGroup? AgentGroup { get; }
+    private long OomCount() => (_workerGroup?.OomKills() ?? 0) + (AgentGroup?.OomKills() ?? 0);
+    internal SandboxHost Host => _host;
+    public string CgroupPath => _host.Options.CgroupName + "/" + Agent;
+
+    /// <summary>What the last worker reported about Landlock ("abi N" when applied).</summary>
+    public string WorkerLandlock { get; private set; } = "not started";
+
+    /// <summary>Measured start time of the last worker, for diagnostics and benchmarks.</summary>
+    public TimeSpan LastWorkerStart { get; private set; }
+
+    public IReadOnlyList<MountEntry> Mounts => _host.Mounts.For(Agent);
+
+    private void PrepareDirectory(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        if (_host.Options.Disabled) return;
+        // The agent's files belong to its own unprivileged host uid (ownership pitfall in sandbox-probe.md).
+        if (Libc.OwnerUid(dir) != HostUid)
+        {
+            foreach (var path in Directory.EnumerateFileSystemEntries(dir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }).Append(dir))
+                Libc.lchown(path, HostUid, HostUid);
+        }
+        Libc.chmod(dir, 0x1C0); // 0700: no other uid (other agents included) may enter
+    }
+
+    public async Task<SandboxResult> CallWorkerAsync(string op, JsonElement args, JsonObject context, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        WorkerClient worker;
+        try { worker = await EnsureWorkerAsync(ct).ConfigureAwait(false); }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { throw; }
+        catch (Exception e) when (e is WorkerDiedException or IOException or InvalidOperationException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+        {
+            _host.ReportFailure($"the worker of agent '{Agent}' could not start: {e.Message}");
+            return SandboxResult.Fail(SandboxErrors.Unavailable("the sandboxed worker could not start: " + e.Message), ResourceUsage.Elapsed(sw.Elapsed.TotalMilliseconds));
+        }
+        try
+        {
+            var reply = await worker.CallAsync(op, args, context, ct).ConfigureAwait(false);
+            var usage = ResourceUsage.Elapsed(sw.Elapsed.TotalMilliseconds);
+            if (reply.GetProperty("ok").GetBoolean()) return SandboxResult.Ok(reply.GetProperty("data").Clone(), usage);
+            var error = reply.GetProperty("error").Deserialize<StructuredError>(KruxOS.Core.CoreJson.Options)!;
+            var escape = reply.TryGetProperty("path_escape", out var pe) && pe.ValueKind == JsonValueKind.True;
+            return SandboxResult.Fail(error, usage, escape);
+        }
+        catch (WorkerDiedException)
+        {
+            var usage = ResourceUsage.Elapsed(sw.Elapsed.TotalMilliseconds);
+            var ooms = OomCount();
+            if (ooms > _oomBaseline)
+            {
+                _oomBaseline = ooms;
+                return SandboxResult.Fail(SandboxErrors.ResourceExhausted("memory", SandboxErrors.Bytes(Limits.MemoryBytes), "limit reached (OOM kill)"), usage);
+            }
+            return SandboxResult.Fail(SandboxErrors.Crashed(worker.LastStderr.Length > 0 ? worker.LastStderr : "worker exited"), usage);
+        }
+    }
+
+    private async Task<WorkerClient> EnsureWorkerAsync(CancellationToken ct)
+    {
+        var current = _worker;
+        if (current is { IsAlive: true }) return current;
+        await _startLock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_worker is { IsAlive: true } w) return w;
+            if (_worker is not null) { await _worker.DisposeAsync().ConfigureAwait(false); _worker = null; }
+            var sw = Stopwatch.StartNew();
+            var process = StartWorkerProcess();
+            _worker = await WorkerClient.AttachAsync(process, OnWorkerEvent,
+                line => _host.Logger.LogDebug("worker {Agent}: {Line}", Agent, line), _host.Options.WorkerStartTimeout, ct).ConfigureAwait(false);
+            LastWorkerStart = sw.Elapsed;
+            WorkerLandlock = _worker.Landlock;
+            _host.Logger.LogInformation("Sandboxed worker of agent {Agent} started in {Ms:0} ms (pid {Pid}, landlock: {Landlock})", Agent, sw.Elapsed.TotalMilliseconds, _worker.Pid, _worker.Landlock);
+            return _worker;
+        }
+        finally { _startLock.Release(); }
+    }
+
+    private Process StartWorkerProcess()
+    {
+        var o = _host.Options;
+        var workerDir = o.WorkerDirectory ?? AppContext.BaseDirectory.TrimEnd('/');
+        var dll = Path.Combine(workerDir, "KruxOS.SandboxWorker.dll");
+        if (!File.Exists(dll)) throw new InvalidOperationException($"KruxOS.SandboxWorker.dll not found in {workerDir}");
+        var dotnetRoot = _host.DotnetRoot;
+        var env = new Dictionary<string, string>
+        {
+            ["PATH"] = "/usr/local/bin:/usr/bin:/bin",
+            ["HOME"] = "/tmp",
+            ["LANG"] = "C.UTF-8",
+            ["DOTNET_ROOT"] = o.Disabled ? dotnetRoot : "/opt/kruxos/dotnet",
+            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+            ["DOTNET_EnableDiagnostics"] = "0",
+            ["DOTNET_gcServer"] = "0",
+            ["DOTNET_TieredPGO"] = "0",
+        };
+        if (o.Disabled)
+        {
+            var cmd = new List<string> { Path.Combine(dotnetRoot, "dotnet"), dll, "--agent", Agent, "--trash", TrashDirectory, "--root", "/workspace=" + Workspace };
+            foreach (var m in Mounts) { cmd.Add("--mount"); cmd.Add($"{m.Target}={m.Source}{(m.ReadOnly ? ":ro" : string.Empty)}"); }
+            return Launcher.StartUnconfined(cmd, Workspace, env);
+        }
+        _workerGroup ??= _host.Cgroups!.Create(CgroupPath + "/worker", null);
+        _oomBaseline = OomCount();
+        var command = new List<string> { "/opt/kruxos/dotnet/dotnet", "/opt/kruxos/worker/KruxOS.SandboxWorker.dll", "--agent", Agent, "--trash", "/trash", "--root", "/workspace=/workspace" };
+        if (o.WorkerLandlock) command.Add("--landlock");
+        foreach (var m in Mounts) { command.Add("--mount"); command.Add($"{m.Target}={m.Target}{(m.ReadOnly ? ":ro" : string.Empty)}"); }
+        var spec = new LaunchSpec(Agent, HostUid, Workspace, Mounts,
+            [(dotnetRoot, "/opt/kruxos/dotnet"), (workerDir, "/opt/kruxos/worker")],
+            [(TrashDirectory, "/trash")],
+            "/workspace", command, env, _workerGroup);
+        return _host.Launcher.Start(spec);
+    }
+
+    private void OnWorkerEvent(JsonElement data)
+    {
+        if (!Core.Agents.AgentName.TryParse(Agent, out var name, out _)) return;
+        var evt = new FileWatchEvent(name,
+            data.GetProperty("watch_id").GetString() ?? string.Empty,
+            data.GetProperty("event_type").GetString() ?? string.Empty,
+            data.GetProperty("path").GetString() ?? string.Empty,
+            data.TryGetProperty("old_path", out var op) && op.ValueKind == JsonValueKind.String ? op.GetString() : null,
+            data.TryGetProperty("timestamp", out var ts) && DateTimeOffset.TryParse(ts.GetString(), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var t) ? t : DateTimeOffset.UtcNow);
+        _host.PublishWatchEvent(evt);
+    }
+
+    /// <summary>Stops the worker (next call starts a fresh one, e.g. to pick up mount changes).</summary>
+    public async Task StopWorkerAsync()
+    {
+        await _startLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_worker is not null) { await _worker.DisposeAsync().ConfigureAwait(false); _worker = null; }
+            _workerGroup?.KillAll();
+        }
+        finally { _startLock.Release(); }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Processes.DisposeAsync().ConfigureAwait(false);
+        await StopWorkerAsync().ConfigureAwait(false);
+        _workerGroup?.Remove();
+        AgentGroup?.Remove();
+        if (!_host.Options.Disabled) _host.Cgroups?.RemoveTree(CgroupPath);
+    }
+}

@@ -1,0 +1,177 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using KruxOS.Core;
+using KruxOS.Sandbox.Isolation;
+using KruxOS.Sandbox.Native;
+
+namespace KruxOS.Sandbox.Health;
+
+/// <summary>The state of one isolation mechanism.</summary>
+/// <param name="Name">Mechanism, e.g. <c>user_ns</c>, <c>seccomp</c>, <c>cgroups</c>.</param>
+/// <param name="Active">Whether it is active on this machine (measured, not assumed).</param>
+/// <param name="Detail">What was observed.</param>
+/// <param name="Required">Whether it counts towards the exit code (informational lines do not).</param>
+public sealed record MechanismStatus(string Name, bool Active, string Detail, bool Required = true);
+
+/// <summary>Result of <see cref="SandboxDiagnostics.Run"/>; rendered by <c>kruxos sandbox diagnose [--json]</c>.</summary>
+public sealed record DiagnosticsReport(ImmutableArray<MechanismStatus> Mechanisms)
+{
+    /// <summary>True when every required mechanism is active.</summary>
+    public bool AllActive => Mechanisms.Where(m => m.Required).All(m => m.Active);
+
+    /// <summary>Process exit code for the CLI: 0 only when all required mechanisms are active.</summary>
+    public int ExitCode => AllActive ? 0 : 1;
+
+    /// <summary>One line per mechanism: <c>name  active|MISSING  detail</c>.</summary>
+    public string ToText()
+    {
+        var sb = new StringBuilder();
+        var width = Mechanisms.Max(m => m.Name.Length);
+        foreach (var m in Mechanisms)
+            sb.Append(m.Name.PadRight(width)).Append("  ").Append((m.Active ? "active" : m.Required ? "MISSING" : "inactive").PadRight(8)).Append("  ").Append(m.Detail).Append('\n');
+        sb.Append(AllActive ? "sandbox: all mechanisms active\n" : "sandbox: NOT fully confined\n");
+        return sb.ToString();
+    }
+
+    /// <summary><c>{"all_active":…, "mechanisms":[{name, active, required, detail}]}</c>.</summary>
+    public string ToJson() => JsonSerializer.Serialize(new
+    {
+        all_active = AllActive,
+        mechanisms = Mechanisms.Select(m => new { name = m.Name, active = m.Active, required = m.Required, detail = m.Detail }),
+    }, CoreJson.Options);
+}
+
+/// <summary>
+/// Measures each isolation mechanism by starting a real probe sandbox (same launcher, seccomp filter
+/// and cgroup path as capability calls) and comparing what it sees with the host.
+/// </summary>
+public static partial class SandboxDiagnostics
+{
+    private const string ProbeScript =
+        "echo uid=$(id -u); for n in user mnt pid net uts ipc; do echo ns_$n=$(readlink /proc/self/ns/$n); done; " +
+        "echo hostname=$(cat /proc/sys/kernel/hostname); echo pid=$$; grep '^Seccomp:' /proc/self/status | tr -d '\\t ' ; " +
+        "echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ','); " +
+        "if unshare -U true 2>/dev/null; then echo unshare=allowed; else echo unshare=blocked; fi; " +
+        "if [ -e /etc/shadow ]; then echo shadow=visible; else echo shadow=hidden; fi; " +
+        "touch /workspace/probe && echo wrote=yes";
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial long syscall(long number, nint attr, nint size, uint flags);
+
+    /// <summary>Runs every check; never throws for a missing mechanism.</summary>
+    public static DiagnosticsReport Run(SandboxOptions options)
+    {
+        var result = ImmutableArray.CreateBuilder<MechanismStatus>();
+        if (options.Disabled) result.Add(new MechanismStatus("enforcement", false, "Sandbox:Disabled=true: capabilities run unconfined (development setting)"));
+
+        var bwrapOk = File.Exists(options.BwrapPath);
+        result.Add(new MechanismStatus("bubblewrap", bwrapOk, bwrapOk ? Version(options.BwrapPath) : $"{options.BwrapPath} not found (apt-get install bubblewrap)"));
+        var (program, seccompDetail) = Seccomp.Program;
+        var cgroups = Cgroups.Detect(out var cgroupDetail);
+        Dictionary<string, string>? probe = null;
+        string probeError = "not run";
+        uint? ownerUid = null;
+        var probeUid = options.HostUidBase + options.HostUidCount - 1; // reserved for diagnostics
+        var dir = Path.Combine(options.DataDirectory, "sandbox", "diagnose-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        // A top-level group of its own, so removing it leaves nothing behind.
+        var group = cgroups is null ? null : options.CgroupName + "-diagnose-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        string cgroupProbe = cgroupDetail;
+        var cgroupOk = false;
+        if (bwrapOk && program is not null && File.Exists(options.SetprivPath))
+        {
+            try
+            {
+                Directory.CreateDirectory(dir);
+                Libc.chown(dir, probeUid, probeUid);
+                var launcher = new Launcher(options);
+                launcher.PrepareEtc();
+                CgroupGroup? g = null;
+                if (cgroups is not null)
+                {
+                    try
+                    {
+                        g = cgroups.Create(group!, new SandboxLimits(64L * 1024 * 1024, 0.5, 32));
+                        cgroupOk = true;
+                        cgroupProbe = $"{cgroups.Version}: created a group with memory/cpu/pids limits ({cgroups.Describe()})";
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException) { cgroupProbe = $"{cgroups.Version} present but a limited group could not be created: {e.Message}"; }
+                }
+                var spec = new LaunchSpec("diagnose", probeUid, dir, [], [], [], "/workspace", ["/bin/sh", "-c", ProbeScript],
+                    new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin" }, g);
+                using var p = launcher.Start(spec);
+                p.StandardInput.Close();
+                var stdout = p.StandardOutput.ReadToEndAsync();
+                var stderr = p.StandardError.ReadToEndAsync();
+                if (!p.WaitForExit(15_000)) { p.Kill(true); probeError = "the probe sandbox did not finish within 15 s"; }
+                else
+                {
+                    probe = stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(new[] { '=', ':' }, 2))
+                        .Where(kv => kv.Length == 2).GroupBy(kv => kv[0]).ToDictionary(g2 => g2.Key, g2 => g2.First()[1]);
+                    probeError = p.ExitCode == 0 ? string.Empty : $"probe exited {p.ExitCode}: {stderr.Result.Trim()}";
+                    ownerUid = Libc.OwnerUid(Path.Combine(dir, "probe"));
+                }
+                if (g is not null) { cgroupOk &= g.PidsLimitHits() >= 0; g.Remove(); }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                probeError = e.Message;
+            }
+            finally
+            {
+                try { Directory.Delete(dir, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+                if (group is not null) cgroups?.RemoveTree(group);
+            }
+        }
+        else probeError = program is null ? "seccomp unavailable" : !bwrapOk ? "bubblewrap missing" : "setpriv missing";
+
+        foreach (var (name, ns) in new[] { ("user_ns", "user"), ("mount_ns", "mnt"), ("pid_ns", "pid"), ("net_ns", "net"), ("uts_ns", "uts"), ("ipc_ns", "ipc") })
+        {
+            var host = new FileInfo("/proc/self/ns/" + ns).LinkTarget;
+            var inside = probe?.GetValueOrDefault("ns_" + ns);
+            var active = inside is { Length: > 0 } && inside != host;
+            var extra = ns switch
+            {
+                "pid" when probe?.GetValueOrDefault("pid") is { } pid => $", shell is pid {pid} inside",
+                "uts" when probe?.GetValueOrDefault("hostname") is { } h => $", hostname '{h}'",
+                _ => string.Empty,
+            };
+            if (ns == "uts") active &= probe?.GetValueOrDefault("hostname") == "agent-diagnose";
+            result.Add(new MechanismStatus(name, active, inside is null ? "probe failed: " + probeError : $"{(active ? "separate" : "SHARED with host")} ({inside} vs host {host}){extra}"));
+        }
+        var filterMode = probe?.GetValueOrDefault("Seccomp");
+        var unshare = probe?.GetValueOrDefault("unshare");
+        result.Add(new MechanismStatus("seccomp", program is not null && filterMode == "2" && unshare == "blocked",
+            program is null ? seccompDetail : $"{seccompDetail}; probe: Seccomp mode {filterMode ?? "?"}, unshare(2) {unshare ?? "?"}"));
+        result.Add(new MechanismStatus("cgroups", cgroups is not null && cgroupOk, cgroupProbe));
+        var ifaces = probe?.GetValueOrDefault("ifaces")?.TrimEnd(',');
+        result.Add(new MechanismStatus("no_network", ifaces == "lo", ifaces is null ? "probe failed: " + probeError : $"interfaces inside: {ifaces} (loopback only, not connected to the host)"));
+        var insideUid = probe?.GetValueOrDefault("uid");
+        result.Add(new MechanismStatus("non_root", insideUid is not null && insideUid != "0" && ownerUid is not null && ownerUid != 0,
+            insideUid is null ? "probe failed: " + probeError : $"uid {insideUid} inside; files it writes are owned by host uid {ownerUid?.ToString(CultureInfo.InvariantCulture) ?? "?"}"));
+        result.Add(new MechanismStatus("minimal_root", probe?.GetValueOrDefault("shadow") == "hidden",
+            probe is null ? "probe failed: " + probeError : "host /etc (passwd, shadow, hosts) not visible; /usr read-only, private /tmp, /proc and /dev"));
+        long abi;
+        try { abi = syscall(444, 0, 0, 1); } catch (EntryPointNotFoundException) { abi = -1; }
+        result.Add(new MechanismStatus("landlock", abi > 0 && options.WorkerLandlock,
+            abi > 0
+                ? options.WorkerLandlock ? $"kernel ABI {abi}; applied inside the warm worker as an extra layer (not to process.run commands)" : $"kernel ABI {abi} available; disabled by Sandbox:WorkerLandlock=false"
+                : "not available on this kernel (the mount namespace still limits the file system view)", Required: false));
+        return new DiagnosticsReport(result.ToImmutable());
+    }
+
+    private static string Version(string bwrap)
+    {
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo(bwrap, "--version") { RedirectStandardOutput = true, UseShellExecute = false });
+            var v = p!.StandardOutput.ReadToEnd().Trim();
+            p.WaitForExit(5000);
+            return v;
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException) { return "present"; }
+    }
+}

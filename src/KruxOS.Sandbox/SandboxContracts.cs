@@ -1,0 +1,87 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Capabilities;
+using KruxOS.Core.Errors;
+using KruxOS.Sandbox.Health;
+
+namespace KruxOS.Sandbox;
+
+/// <summary>
+/// Runs sandboxed capabilities (filesystem, process, git) for agents. One instance per gateway; it
+/// keeps a warm confined worker per agent. Calls are safe to run concurrently and to abandon:
+/// a ToolRun actor does <c>ExecuteAsync(req, cts.Token).PipeTo(Self)</c> and cancels the token in
+/// <c>PostStop</c>. Failures come back as <see cref="SandboxResult.Error"/>; only cancellation through
+/// the token throws (<see cref="OperationCanceledException"/>).
+/// </summary>
+public interface ISandbox : IAsyncDisposable
+{
+    /// <summary>Runs one validated capability call inside the agent's sandbox.</summary>
+    Task<SandboxResult> ExecuteAsync(SandboxRequest request, CancellationToken ct);
+
+    /// <summary>Whether this sandbox executes the capability (filesystem.*, process.*, git.*).</summary>
+    bool Handles(CapabilityName capability);
+
+    /// <summary>Current confinement health (check <c>sandbox-confinement</c>).</summary>
+    SandboxHealth Health { get; }
+
+    /// <summary>Events of every active <c>filesystem.watch</c>, to forward to the owning agent's session.</summary>
+    ChannelReader<FileWatchEvent> WatchEvents { get; }
+
+    /// <summary>Ends an agent's sandbox: kills its background processes, drops its watches and stops its worker.</summary>
+    Task StopAgentAsync(AgentName agent, CancellationToken ct);
+}
+
+/// <summary>Who a call acts for; decides trash retention (spec §12.4).</summary>
+public enum CallerKind
+{
+    /// <summary>An agent session (24 h trash retention by default).</summary>
+    Agent,
+    /// <summary>A human user principal (168 h).</summary>
+    User,
+}
+
+/// <summary>Resource limits of a sandbox or of one process.run call.</summary>
+/// <param name="MemoryBytes">Memory ceiling, no swap.</param>
+/// <param name="CpuCores">CPU bandwidth in cores (0.5 = half of one core).</param>
+/// <param name="Pids">Maximum number of processes and threads.</param>
+public sealed record SandboxLimits(long MemoryBytes, double CpuCores, int Pids)
+{
+    /// <summary>The spec defaults: 512 MiB, 50 % of a core, 100 pids.</summary>
+    public static readonly SandboxLimits Default = new(512L * 1024 * 1024, 0.5, 100);
+}
+
+/// <summary>One sandboxed call.</summary>
+/// <param name="Agent">The agent the call runs for (selects the workspace, mounts, limits and host uid).</param>
+/// <param name="Capability">A filesystem.*, process.* or git.* capability.</param>
+/// <param name="Arguments">Arguments already validated by <c>ArgumentValidator</c> (defaults filled in).</param>
+/// <param name="Timeout">Overall deadline of the call; null uses <see cref="SandboxOptions.DefaultCallTimeout"/>. process.run uses its own timeout argument.</param>
+/// <param name="Caller">Agent or user, for trash retention.</param>
+public sealed record SandboxRequest(AgentName Agent, CapabilityName Capability, JsonElement Arguments, TimeSpan? Timeout = null, CallerKind Caller = CallerKind.Agent);
+
+/// <summary>Resources a call consumed, where measurable (null when the mechanism does not report it).</summary>
+public sealed record ResourceUsage(long? CpuMs, long? MemoryPeakBytes, long? IoReadBytes, long? IoWriteBytes, double DurationMs)
+{
+    public static ResourceUsage Elapsed(double ms) => new(null, null, null, null, ms);
+}
+
+/// <summary>The outcome of a sandboxed call: exactly one of <see cref="Data"/> and <see cref="Error"/> is set.</summary>
+/// <param name="Data">The capability's output object on success.</param>
+/// <param name="Error">The structured error on failure.</param>
+/// <param name="Usage">Measured resource usage.</param>
+/// <param name="PathEscape">True when the call tried to leave the agent's scope; the caller emits a <c>path_escape</c> audit event.</param>
+public sealed record SandboxResult(JsonElement? Data, StructuredError? Error, ResourceUsage Usage, bool PathEscape = false)
+{
+    public bool IsSuccess => Error is null;
+    public static SandboxResult Ok(JsonElement data, ResourceUsage usage) => new(data, null, usage);
+    public static SandboxResult Fail(StructuredError error, ResourceUsage usage, bool escape = false) => new(null, error, usage, escape);
+}
+
+/// <summary>A file system change seen by a <c>filesystem.watch</c> of <paramref name="Agent"/>.</summary>
+/// <param name="Agent">The watching agent.</param>
+/// <param name="WatchId">The id returned by filesystem.watch.</param>
+/// <param name="EventType">create, modify, delete or rename.</param>
+/// <param name="Path">Agent-visible path.</param>
+/// <param name="OldPath">Previous path for rename.</param>
+/// <param name="Timestamp">When the worker saw it.</param>
+public sealed record FileWatchEvent(AgentName Agent, string WatchId, string EventType, string Path, string? OldPath, DateTimeOffset Timestamp);

@@ -1,0 +1,503 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using KruxOS.SandboxWorker.Paths;
+using KruxOS.SandboxWorker.Protocol;
+
+namespace KruxOS.SandboxWorker.Ops;
+
+/// <summary>
+/// The 9 git capabilities (spec §8.9), run with the system <c>git</c> inside the sandbox. Remotes are
+/// restricted to local repositories (file:// or absolute paths under /workspace or a mount) that the
+/// agent's allowlist names; the sandbox has no network, so network remotes are refused up front.
+/// </summary>
+internal sealed class GitOps(PathResolver paths, string agent)
+{
+    private static readonly TimeSpan GitTimeout = TimeSpan.FromMinutes(5);
+
+    public Task<JsonNode> RunAsync(string op, JsonElement a, CallContext ctx) => op switch
+    {
+        "git.init" => Init(a),
+        "git.status" => Status(a),
+        "git.diff" => Diff(a),
+        "git.log" => Log(a),
+        "git.commit" => Commit(a),
+        "git.branch" => Branch(a),
+        "git.clone" => Clone(a, ctx),
+        "git.pull" => Pull(a, ctx),
+        "git.push" => Push(a, ctx),
+        _ => throw new WorkerException(KruxOS.Core.Errors.Errors.UnknownCapability(op)),
+    };
+
+    private sealed record GitResult(int Code, string Out, string Err)
+    {
+        public bool Ok => Code == 0;
+        public string Tail => Trim(Err.Length > 0 ? Err : Out);
+        private static string Trim(string s) { var t = s.Trim(); return t.Length > 2000 ? t[^2000..] : t; }
+    }
+
+    private Task<GitResult> Git(string cwd, params string[] args) => GitEnv(cwd, null, args);
+
+    private async Task<GitResult> GitEnv(string cwd, IReadOnlyDictionary<string, string>? env, params string[] args)
+    {
+        var psi = new ProcessStartInfo("git")
+        {
+            WorkingDirectory = cwd,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var x in new[] { "-c", "safe.directory=*", "-c", "protocol.allow=never", "-c", "protocol.file.allow=always", "-c", "core.quotePath=false" }) psi.ArgumentList.Add(x);
+        foreach (var x in args) psi.ArgumentList.Add(x);
+        psi.Environment["HOME"] = "/tmp";
+        psi.Environment["GIT_CONFIG_NOSYSTEM"] = "1";
+        psi.Environment["GIT_TERMINAL_PROMPT"] = "0";
+        psi.Environment["GIT_ALLOW_PROTOCOL"] = "file";
+        psi.Environment["GIT_LITERAL_PATHSPECS"] = "1";
+        psi.Environment["GIT_MERGE_AUTOEDIT"] = "no";
+        psi.Environment["LC_ALL"] = "C";
+        psi.Environment["GIT_CEILING_DIRECTORIES"] = string.Join(':', paths.Roots.Select(r => Path.GetDirectoryName(r.Real) ?? "/"));
+        psi.Environment["GIT_AUTHOR_NAME"] = agent;
+        psi.Environment["GIT_AUTHOR_EMAIL"] = agent + "@kruxos.local";
+        psi.Environment["GIT_COMMITTER_NAME"] = agent;
+        psi.Environment["GIT_COMMITTER_EMAIL"] = agent + "@kruxos.local";
+        if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
+        using var process = Process.Start(psi) ?? throw FsErrors.Custom("GitUnavailable", "git could not be started in the sandbox", "contact_admin", "Ask the operator to install git.");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(GitTimeout);
+        try { await process.WaitForExitAsync(cts.Token).ConfigureAwait(false); }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw FsErrors.Custom("Timeout", $"git {args.FirstOrDefault()} timed out after {GitTimeout.TotalSeconds:0}s", "retry", "Try again, or use a shallower clone (depth).");
+        }
+        return new GitResult(process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+    }
+
+    private ResolvedPath Dir(JsonElement a, string field = "path")
+    {
+        var p = paths.Resolve(Args.OptStr(a, field) ?? ".");
+        if (File.Exists(p.Real)) throw FsErrors.NotADirectory(p.Virtual);
+        if (!Directory.Exists(p.Real)) throw FsErrors.DirectoryNotFound(p.Virtual);
+        return p;
+    }
+
+    private async Task<ResolvedPath> Repo(JsonElement a)
+    {
+        var p = Dir(a);
+        var r = await Git(p.Real, "rev-parse", "--git-dir").ConfigureAwait(false);
+        if (!r.Ok) throw NotARepository(p.Virtual);
+        return p;
+    }
+
+    private static WorkerException NotARepository(string path) => FsErrors.Custom("NotARepository", $"'{path}' is not inside a git repository",
+        "init_repository", "Create one with git.init or clone one with git.clone.", "git.init", ("path", path));
+
+    private async Task<string?> Head(string cwd)
+    {
+        var r = await Git(cwd, "rev-parse", "--verify", "--quiet", "HEAD").ConfigureAwait(false);
+        return r.Ok ? r.Out.Trim() : null;
+    }
+
+    private async Task<string?> CurrentBranch(string cwd)
+    {
+        var r = await Git(cwd, "branch", "--show-current").ConfigureAwait(false);
+        var b = r.Out.Trim();
+        return r.Ok && b.Length > 0 ? b : null;
+    }
+
+    private async Task<JsonNode> Init(JsonElement a)
+    {
+        var p = paths.Resolve(Args.OptStr(a, "path") ?? ".");
+        PathResolver.RequireWritable(p, "initialise a repository in");
+        if (File.Exists(p.Real)) throw FsErrors.NotADirectory(p.Virtual);
+        if (!Directory.Exists(p.Real))
+        {
+            if (!Directory.Exists(Path.GetDirectoryName(p.Real)!)) throw FsErrors.ParentNotFound(p.Virtual);
+            Directory.CreateDirectory(p.Real);
+        }
+        var branch = Args.OptStr(a, "initial_branch") ?? "main";
+        var check = await Git(p.Real, "check-ref-format", "--branch", branch).ConfigureAwait(false);
+        if (!check.Ok) throw FsErrors.InvalidInput("initial_branch", "is not a valid branch name");
+        var bare = Args.Bool(a, "bare");
+        var existed = Directory.Exists(Path.Combine(p.Real, ".git")) || (bare && File.Exists(Path.Combine(p.Real, "HEAD")));
+        var args = new List<string> { "init", "--initial-branch=" + branch };
+        if (bare) args.Add("--bare");
+        args.Add(".");
+        var r = await Git(p.Real, [.. args]).ConfigureAwait(false);
+        if (!r.Ok) throw FsErrors.Custom("InitFailed", "git init failed: " + r.Tail, "check_path", "Check the path is a writable directory.", "filesystem.stat");
+        return new JsonObject { ["path"] = p.Virtual, ["initial_branch"] = branch, ["bare"] = bare, ["reinitialized"] = existed };
+    }
+
+    private static string StatusWord(char c) => c switch
+    {
+        'M' => "modified", 'A' => "added", 'D' => "deleted", 'R' => "renamed", 'C' => "copied", 'T' => "type_changed", 'U' => "unmerged", _ => "modified",
+    };
+
+    private async Task<JsonNode> Status(JsonElement a)
+    {
+        var p = await Repo(a).ConfigureAwait(false);
+        var r = await Git(p.Real, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all").ConfigureAwait(false);
+        if (!r.Ok) throw FsErrors.Custom("StatusFailed", "git status failed: " + r.Tail, "retry", "Try again.");
+        string? oid = null, head = null, upstream = null;
+        int? ahead = null, behind = null;
+        JsonArray staged = [], unstaged = [], untracked = [], conflicted = [];
+        var records = r.Out.Split('\0');
+        for (var i = 0; i < records.Length; i++)
+        {
+            var rec = records[i];
+            if (rec.Length == 0) continue;
+            if (rec.StartsWith("# branch.oid ", StringComparison.Ordinal)) oid = rec[13..] == "(initial)" ? null : rec[13..];
+            else if (rec.StartsWith("# branch.head ", StringComparison.Ordinal)) head = rec[14..] == "(detached)" ? null : rec[14..];
+            else if (rec.StartsWith("# branch.upstream ", StringComparison.Ordinal)) upstream = rec[18..];
+            else if (rec.StartsWith("# branch.ab ", StringComparison.Ordinal))
+            {
+                var parts = rec[12..].Split(' ');
+                ahead = int.Parse(parts[0].TrimStart('+'), System.Globalization.CultureInfo.InvariantCulture);
+                behind = int.Parse(parts[1].TrimStart('-'), System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else if (rec[0] is '1' or '2')
+            {
+                var fields = rec.Split(' ', rec[0] == '1' ? 9 : 10);
+                var xy = fields[1];
+                var file = fields[^1];
+                string? orig = null;
+                if (rec[0] == '2') orig = records[++i];
+                if (xy[0] != '.') staged.Add(new JsonObject { ["file"] = file, ["status"] = StatusWord(xy[0]), ["original_file"] = orig });
+                if (xy[1] != '.') unstaged.Add(new JsonObject { ["file"] = file, ["status"] = StatusWord(xy[1]) });
+            }
+            else if (rec[0] == 'u') conflicted.Add(new JsonObject { ["file"] = rec.Split(' ', 11)[^1], ["status"] = "conflicted" });
+            else if (rec[0] == '?') untracked.Add((JsonNode)rec[2..]);
+        }
+        var gitDir = (await Git(p.Real, "rev-parse", "--absolute-git-dir").ConfigureAwait(false)).Out.Trim();
+        var state = File.Exists(Path.Combine(gitDir, "MERGE_HEAD")) ? "merging"
+            : Directory.Exists(Path.Combine(gitDir, "rebase-merge")) || Directory.Exists(Path.Combine(gitDir, "rebase-apply")) ? "rebasing"
+            : File.Exists(Path.Combine(gitDir, "CHERRY_PICK_HEAD")) ? "cherry_picking"
+            : File.Exists(Path.Combine(gitDir, "REVERT_HEAD")) ? "reverting"
+            : File.Exists(Path.Combine(gitDir, "BISECT_LOG")) ? "bisecting" : "normal";
+        return new JsonObject
+        {
+            ["path"] = p.Virtual, ["branch"] = head, ["detached"] = head is null && oid is not null, ["head_commit"] = oid,
+            ["upstream"] = upstream, ["ahead"] = ahead, ["behind"] = behind,
+            ["staged"] = staged, ["unstaged"] = unstaged, ["untracked"] = untracked, ["conflicted"] = conflicted,
+            ["state"] = state, ["clean"] = staged.Count + unstaged.Count + untracked.Count + conflicted.Count == 0,
+        };
+    }
+
+    private async Task RequireCommit(string cwd, string commit)
+    {
+        if (commit.StartsWith('-')) throw FsErrors.InvalidInput("commit", "must not start with '-'");
+        var r = await Git(cwd, "rev-parse", "--verify", "--quiet", commit + "^{commit}").ConfigureAwait(false);
+        if (!r.Ok) throw FsErrors.Custom("CommitNotFound", $"No commit '{commit}' in this repository", "view_log", "List commits first.", "git.log", ("commit", commit));
+    }
+
+    private async Task<JsonNode> Diff(JsonElement a)
+    {
+        var p = await Repo(a).ConfigureAwait(false);
+        var common = new List<string> { "-M" };
+        if (Args.Bool(a, "cached")) common.Add("--cached");
+        if (Args.OptStr(a, "commit") is { } commit) { await RequireCommit(p.Real, commit).ConfigureAwait(false); common.Add(commit); }
+        else if (await Head(p.Real).ConfigureAwait(false) is null && !Args.Bool(a, "cached"))
+            return new JsonObject { ["path"] = p.Virtual, ["changes"] = new JsonArray(), ["total_additions"] = 0, ["total_deletions"] = 0, ["files_changed"] = 0 };
+        var names = await Git(p.Real, ["diff", "--name-status", "-z", .. common]).ConfigureAwait(false);
+        var nums = await Git(p.Real, ["diff", "--numstat", "-z", .. common]).ConfigureAwait(false);
+        if (!names.Ok || !nums.Ok) throw FsErrors.Custom("DiffFailed", "git diff failed: " + names.Tail + nums.Tail, "retry", "Check the arguments.");
+        var statusOf = new Dictionary<string, (string Status, string? From)>(StringComparer.Ordinal);
+        var n = names.Out.Split('\0');
+        for (var i = 0; i < n.Length && n[i].Length > 0; i++)
+        {
+            var code = n[i][0];
+            if (code is 'R' or 'C') { var from = n[++i]; var to = n[++i]; statusOf[to] = (code == 'R' ? "renamed" : "copied", from); }
+            else statusOf[n[++i]] = (code switch { 'A' => "added", 'D' => "deleted", 'M' => "modified", 'T' => "type_changed", _ => "modified" }, null);
+        }
+        var changes = new JsonArray();
+        long adds = 0, dels = 0;
+        var parts = nums.Out.Split('\0');
+        for (var i = 0; i < parts.Length && parts[i].Length > 0; i++)
+        {
+            var cols = parts[i].Split('\t');
+            string file;
+            if (cols.Length >= 3 && cols[2].Length > 0) file = cols[2];
+            else { i++; file = parts[++i]; }
+            var binary = cols[0] == "-";
+            var add = binary ? 0 : long.Parse(cols[0], System.Globalization.CultureInfo.InvariantCulture);
+            var del = binary ? 0 : long.Parse(cols[1], System.Globalization.CultureInfo.InvariantCulture);
+            adds += add; dels += del;
+            var (status, from) = statusOf.GetValueOrDefault(file, ("modified", null));
+            changes.Add(new JsonObject { ["file"] = file, ["status"] = status, ["original_file"] = from, ["additions"] = add, ["deletions"] = del, ["binary"] = binary });
+        }
+        return new JsonObject { ["path"] = p.Virtual, ["changes"] = changes, ["total_additions"] = adds, ["total_deletions"] = dels, ["files_changed"] = changes.Count };
+    }
+
+    private async Task<JsonNode> Log(JsonElement a)
+    {
+        var p = await Repo(a).ConfigureAwait(false);
+        var limit = Math.Clamp(Args.OptLong(a, "limit") ?? 20, 1, 500);
+        var branch = Args.OptStr(a, "branch");
+        var args = new List<string> { "log", "--format=%H%x1f%an%x1f%ae%x1f%aI%x1f%B%x1e", "-n", limit.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        if (Args.OptStr(a, "since") is { } since) args.Add("--since=" + since);
+        if (Args.OptStr(a, "author") is { } author) { args.Add("--fixed-strings"); args.Add("--regexp-ignore-case"); args.Add("--author=" + author); }
+        if (branch is not null)
+        {
+            if (branch.StartsWith('-')) throw FsErrors.InvalidInput("branch", "must not start with '-'");
+            var v = await Git(p.Real, "rev-parse", "--verify", "--quiet", branch + "^{commit}").ConfigureAwait(false);
+            if (!v.Ok) throw FsErrors.Custom("BranchNotFound", $"No branch or revision '{branch}'", "list_branches", "List branches first.", "git.branch", ("branch", branch));
+            args.Add(branch);
+        }
+        else if (await Head(p.Real).ConfigureAwait(false) is null)
+            return new JsonObject { ["path"] = p.Virtual, ["commits"] = new JsonArray(), ["total_returned"] = 0, ["branch"] = await CurrentBranch(p.Real).ConfigureAwait(false) };
+        args.Add("--");
+        var r = await Git(p.Real, [.. args]).ConfigureAwait(false);
+        if (!r.Ok) throw FsErrors.Custom("LogFailed", "git log failed: " + r.Tail, "check_input", "Check since/author/branch.");
+        var commits = new JsonArray();
+        foreach (var rec in r.Out.Split('\x1e', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var f = rec.TrimStart('\n').Split('\x1f');
+            if (f.Length < 5) continue;
+            commits.Add(new JsonObject
+            {
+                ["hash"] = f[0], ["short_hash"] = f[0][..7], ["message"] = f[4].TrimEnd('\n'),
+                ["author_name"] = f[1], ["author_email"] = f[2], ["timestamp"] = f[3],
+            });
+        }
+        return new JsonObject { ["path"] = p.Virtual, ["commits"] = commits, ["total_returned"] = commits.Count, ["branch"] = branch ?? await CurrentBranch(p.Real).ConfigureAwait(false) };
+    }
+
+    private async Task<JsonNode> Commit(JsonElement a)
+    {
+        var p = await Repo(a).ConfigureAwait(false);
+        PathResolver.RequireWritable(p, "commit in");
+        var message = Args.Str(a, "message");
+        if (message.Trim().Length == 0) throw FsErrors.InvalidInput("message", "must not be empty");
+        var files = Args.StrArray(a, "files");
+        var top = (await Git(p.Real, "rev-parse", "--show-toplevel").ConfigureAwait(false)).Out.Trim();
+        if (files.Length == 0)
+        {
+            var add = await Git(p.Real, "add", "-A").ConfigureAwait(false);
+            if (!add.Ok) throw FsErrors.Custom("CommitFailed", "git add failed: " + add.Tail, "check_status", "Look at the repository state.", "git.status");
+        }
+        else
+        {
+            foreach (var f in files)
+            {
+                // Each file must stay in scope (and inside this repository).
+                var rp = paths.Resolve(f.StartsWith('/') ? f : p.Virtual + "/" + f, followFinal: false);
+                if (!(rp.Real + "/").StartsWith(top + "/", StringComparison.Ordinal)) throw FsErrors.OutOfScope(f, "outside the repository");
+                var add = await Git(p.Real, "add", "-A", "--", rp.Real).ConfigureAwait(false);
+                if (!add.Ok) throw FsErrors.Custom("CommitFailed", $"git add '{f}' failed: " + add.Tail, "check_path", "Check the file exists.", "git.status", ("file", f));
+            }
+        }
+        var staged = await Git(p.Real, "diff", "--cached", "--quiet").ConfigureAwait(false);
+        if (staged.Ok)
+            throw FsErrors.Custom("NothingToCommit", "There are no changes to commit", "check_status", "See what changed with git.status.", "git.status", ("path", p.Virtual));
+        var author = new Dictionary<string, string>();
+        if (Args.OptStr(a, "author_name") is { } an) author["GIT_AUTHOR_NAME"] = an;
+        if (Args.OptStr(a, "author_email") is { } ae) author["GIT_AUTHOR_EMAIL"] = ae;
+        var c = await GitEnv(p.Real, author, "commit", "--no-verify", "-q", "-m", message).ConfigureAwait(false);
+        if (!c.Ok) throw FsErrors.Custom("CommitFailed", "git commit failed: " + c.Tail, "check_status", "Look at the repository state.", "git.status");
+        var hash = (await Head(p.Real).ConfigureAwait(false))!;
+        var changed = await Git(p.Real, "diff-tree", "--no-commit-id", "--name-only", "-r", "--root", "-z", "HEAD").ConfigureAwait(false);
+        var list = changed.Out.Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        return new JsonObject
+        {
+            ["commit_hash"] = hash, ["short_hash"] = hash[..7], ["files_committed"] = list.Length,
+            ["files"] = new JsonArray([.. list.Select(x => (JsonNode)x!)]), ["branch"] = await CurrentBranch(p.Real).ConfigureAwait(false),
+        };
+    }
+
+    private async Task<JsonNode> Branch(JsonElement a)
+    {
+        var p = await Repo(a).ConfigureAwait(false);
+        var action = Args.Str(a, "action");
+        var name = Args.OptStr(a, "name");
+        async Task<string> Name()
+        {
+            if (string.IsNullOrEmpty(name)) throw FsErrors.InvalidInput("name", $"is required for action '{action}'");
+            var ok = await Git(p.Real, "check-ref-format", "--branch", name).ConfigureAwait(false);
+            if (!ok.Ok || name.StartsWith('-')) throw FsErrors.InvalidInput("name", "is not a valid branch name");
+            return name;
+        }
+        async Task<bool> Exists(string b) => (await Git(p.Real, "rev-parse", "--verify", "--quiet", "refs/heads/" + b).ConfigureAwait(false)).Ok;
+        WorkerException NotFound(string b) => FsErrors.Custom("BranchNotFound", $"No branch '{b}'", "list_branches", "List branches first (action=list).", "git.branch", ("branch", b));
+        switch (action)
+        {
+            case "list": break;
+            case "create":
+            {
+                var b = await Name().ConfigureAwait(false);
+                if (await Exists(b).ConfigureAwait(false))
+                    throw FsErrors.Custom("BranchAlreadyExists", $"Branch '{b}' already exists", "switch_branch", "Switch to it, or choose another name.", "git.branch", ("branch", b));
+                var start = Args.OptStr(a, "start_point") ?? "HEAD";
+                if (start.StartsWith('-')) throw FsErrors.InvalidInput("start_point", "must not start with '-'");
+                var v = await Git(p.Real, "rev-parse", "--verify", "--quiet", start + "^{commit}").ConfigureAwait(false);
+                if (!v.Ok) throw NotFound(start);
+                var r = await Git(p.Real, "branch", "--", b, start).ConfigureAwait(false);
+                if (!r.Ok) throw FsErrors.Custom("BranchFailed", "git branch failed: " + r.Tail, "check_status", "Look at the repository state.", "git.status");
+                break;
+            }
+            case "switch":
+            {
+                var b = await Name().ConfigureAwait(false);
+                if (!await Exists(b).ConfigureAwait(false)) throw NotFound(b);
+                var r = await Git(p.Real, "switch", "--", b).ConfigureAwait(false);
+                if (!r.Ok) throw FsErrors.Custom("SwitchFailed", "git switch failed: " + r.Tail, "commit_or_stash", "Commit your changes first.", "git.commit");
+                break;
+            }
+            case "delete":
+            {
+                var b = await Name().ConfigureAwait(false);
+                if (!await Exists(b).ConfigureAwait(false)) throw NotFound(b);
+                if (await CurrentBranch(p.Real).ConfigureAwait(false) == b)
+                    throw FsErrors.Custom("BranchInUse", $"Cannot delete the current branch '{b}'", "switch_branch", "Switch to another branch first.", "git.branch");
+                var r = await Git(p.Real, "branch", Args.Bool(a, "force") ? "-D" : "-d", "--", b).ConfigureAwait(false);
+                if (!r.Ok) throw FsErrors.Custom("BranchNotMerged", $"Branch '{b}' is not fully merged", "force_delete", "Merge it first, or pass force=true.", null, ("branch", b));
+                break;
+            }
+            default:
+                throw FsErrors.Custom("InvalidAction", $"Unknown branch action '{action}'", "fix_input", "Use list, create, switch or delete.");
+        }
+        var refs = await Git(p.Real, "for-each-ref", "--format=%(refname)%00%(HEAD)", "refs/heads", "refs/remotes").ConfigureAwait(false);
+        var branches = new JsonArray();
+        foreach (var line in refs.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = line.Split('\0');
+            var isRemote = parts[0].StartsWith("refs/remotes/", StringComparison.Ordinal);
+            if (isRemote && parts[0].EndsWith("/HEAD", StringComparison.Ordinal)) continue;
+            branches.Add(new JsonObject
+            {
+                ["name"] = isRemote ? parts[0]["refs/remotes/".Length..] : parts[0]["refs/heads/".Length..],
+                ["is_current"] = parts.Length > 1 && parts[1] == "*", ["is_remote"] = isRemote,
+            });
+        }
+        return new JsonObject { ["path"] = p.Virtual, ["action"] = action, ["branches"] = branches, ["current_branch"] = await CurrentBranch(p.Real).ConfigureAwait(false) };
+    }
+
+    /// <summary>Checks a remote against the allowlist; returns the real path git should use.</summary>
+    private string AllowedRemote(string url, CallContext ctx, string field)
+    {
+        string? local = url.StartsWith("file://", StringComparison.Ordinal) ? url[7..] : url.StartsWith('/') ? url : null;
+        if (local is null)
+        {
+            var listed = ctx.GitRemotes.Any(e => url.StartsWith(e, StringComparison.Ordinal));
+            throw FsErrors.Custom("RemoteNotAllowed",
+                listed ? $"Remote '{url}' is allowlisted, but this sandbox has no network egress for git; only local repositories (file:// under a mount) are reachable"
+                       : $"Remote '{url}' is not in this agent's git remote allowlist",
+                "request_access", "Ask the operator to mount the repository under /mnt/<label> and allowlist it.", null, ("remote", url), (field, url));
+        }
+        var resolved = paths.Resolve(local);
+        var allowed = ctx.GitRemotes.Any(e =>
+        {
+            var entry = e.StartsWith("file://", StringComparison.Ordinal) ? e[7..] : e;
+            if (!entry.StartsWith('/')) return false;
+            entry = entry.TrimEnd('/');
+            return resolved.Virtual == entry || resolved.Virtual.StartsWith(entry + "/", StringComparison.Ordinal);
+        });
+        if (!allowed)
+            throw FsErrors.Custom("RemoteNotAllowed", $"Remote '{url}' is not in this agent's git remote allowlist", "request_access",
+                "Ask the operator to allowlist the repository.", null, ("remote", url));
+        return resolved.Real;
+    }
+
+    private async Task<JsonNode> Clone(JsonElement a, CallContext ctx)
+    {
+        var url = Args.Str(a, "url");
+        var source = AllowedRemote(url, ctx, "url");
+        var dest = paths.Resolve(Args.Str(a, "path"), followFinal: false);
+        PathResolver.RequireWritable(dest, "clone into");
+        if (File.Exists(dest.Real) || (Directory.Exists(dest.Real) && Directory.EnumerateFileSystemEntries(dest.Real).Any())) throw FsErrors.DestinationExists(dest.Virtual);
+        if (!Directory.Exists(Path.GetDirectoryName(dest.Real)!)) throw FsErrors.ParentNotFound(dest.Virtual);
+        var args = new List<string> { "clone", "--no-hardlinks", "-q" };
+        if (Args.OptStr(a, "branch") is { } b) { args.Add("--branch"); args.Add(b); }
+        if (Args.OptLong(a, "depth") is { } d) { args.Add("--depth"); args.Add(d.ToString(System.Globalization.CultureInfo.InvariantCulture)); }
+        // Git records the remote as given: keep the agent-visible URL so later pull/push checks see the same path.
+        args.AddRange(["--", source.StartsWith('/') && url.StartsWith("file://", StringComparison.Ordinal) ? "file://" + source : source, dest.Real]);
+        var r = await Git(Path.GetDirectoryName(dest.Real)!, [.. args]).ConfigureAwait(false);
+        if (!r.Ok) throw FsErrors.Custom("CloneFailed", "git clone failed: " + r.Tail, "check_url", "Check the URL and branch.", null, ("url", url));
+        var head = await Head(dest.Real).ConfigureAwait(false);
+        var branch = await CurrentBranch(dest.Real).ConfigureAwait(false);
+        return new JsonObject { ["path"] = dest.Virtual, ["default_branch"] = branch, ["head_commit"] = head };
+    }
+
+    private async Task<string> RemoteUrl(string cwd, string remote)
+    {
+        if (remote.StartsWith('-')) throw FsErrors.InvalidInput("remote", "must not start with '-'");
+        var r = await Git(cwd, "remote", "get-url", remote).ConfigureAwait(false);
+        if (!r.Ok) throw FsErrors.Custom("RemoteNotFound", $"No remote named '{remote}'", "check_remote", "Check the remote name (default origin).", "git.status", ("remote", remote));
+        return r.Out.Trim();
+    }
+
+    private async Task<JsonNode> Pull(JsonElement a, CallContext ctx)
+    {
+        var p = await Repo(a).ConfigureAwait(false);
+        PathResolver.RequireWritable(p, "pull into");
+        var remote = Args.OptStr(a, "remote") ?? "origin";
+        var url = await RemoteUrl(p.Real, remote).ConfigureAwait(false);
+        AllowedRemote(url, ctx, "remote");
+        var before = await Head(p.Real).ConfigureAwait(false);
+        var args = new List<string> { "pull", "--no-rebase", "--no-edit", "-q", remote };
+        if (Args.OptStr(a, "branch") is { } b) { if (b.StartsWith('-')) throw FsErrors.InvalidInput("branch", "must not start with '-'"); args.Add(b); }
+        var r = await Git(p.Real, [.. args]).ConfigureAwait(false);
+        if (!r.Ok)
+        {
+            var conflicts = await Git(p.Real, "diff", "--name-only", "--diff-filter=U", "-z").ConfigureAwait(false);
+            var files = conflicts.Out.Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            if (files.Length > 0 || r.Out.Contains("CONFLICT", StringComparison.Ordinal))
+            {
+                // Fail closed: leave the working tree as it was before the pull.
+                await Git(p.Real, "merge", "--abort").ConfigureAwait(false);
+                throw FsErrors.Custom("MergeConflict", $"Pull from '{remote}' conflicts in {files.Length} file(s); the merge was aborted",
+                    "resolve_manually", "Commit or revert your local changes to those files, then pull again.", "git.status", ("files", files));
+            }
+            throw FsErrors.Custom("PullFailed", "git pull failed: " + r.Tail, "check_status", "Look at the repository state.", "git.status");
+        }
+        var after = await Head(p.Real).ConfigureAwait(false);
+        long newCommits = 0, filesChanged = 0;
+        if (after is not null && after != before)
+        {
+            var count = await Git(p.Real, "rev-list", "--count", before is null ? after : $"{before}..{after}").ConfigureAwait(false);
+            newCommits = long.Parse(count.Out.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            var changed = before is null
+                ? await Git(p.Real, "ls-files", "-z").ConfigureAwait(false)
+                : await Git(p.Real, "diff", "--name-only", "-z", before, after).ConfigureAwait(false);
+            filesChanged = changed.Out.Split('\0', StringSplitOptions.RemoveEmptyEntries).Length;
+        }
+        return new JsonObject { ["path"] = p.Virtual, ["up_to_date"] = after == before, ["new_commits"] = newCommits, ["files_changed"] = filesChanged, ["head_commit"] = after };
+    }
+
+    private async Task<JsonNode> Push(JsonElement a, CallContext ctx)
+    {
+        var p = await Repo(a).ConfigureAwait(false);
+        var remote = Args.OptStr(a, "remote") ?? "origin";
+        var url = await RemoteUrl(p.Real, remote).ConfigureAwait(false);
+        AllowedRemote(url, ctx, "remote");
+        var branch = Args.OptStr(a, "branch") ?? await CurrentBranch(p.Real).ConfigureAwait(false)
+            ?? throw FsErrors.InvalidInput("branch", "HEAD is detached; name the branch to push");
+        if (branch.StartsWith('-')) throw FsErrors.InvalidInput("branch", "must not start with '-'");
+        var r = await Git(p.Real, "push", "--porcelain", remote, $"refs/heads/{branch}:refs/heads/{branch}").ConfigureAwait(false);
+        var refs = new JsonArray();
+        var rejected = false;
+        foreach (var line in r.Out.Split('\n'))
+        {
+            var cols = line.Split('\t');
+            if (cols.Length < 3 || cols[0].Length != 1) continue;
+            var flag = cols[0][0];
+            rejected |= flag == '!';
+            var fromTo = cols[1].Split(':');
+            refs.Add(new JsonObject
+            {
+                ["local_ref"] = fromTo[0], ["remote_ref"] = fromTo.Length > 1 ? fromTo[1] : null,
+                ["status"] = flag switch { ' ' => "fast_forward", '+' => "forced", '-' => "deleted", '*' => "new", '=' => "up_to_date", '!' => "rejected", _ => "unknown" },
+                ["summary"] = cols[2],
+            });
+        }
+        if (rejected)
+            throw FsErrors.Custom("PushRejected", $"The remote rejected the push of '{branch}' (it has commits you do not have)", "pull_first",
+                "Pull, resolve, and push again.", "git.pull", ("branch", branch));
+        if (!r.Ok) throw FsErrors.Custom("PushFailed", "git push failed: " + r.Tail, "check_remote", "Check the remote and your permissions on it.");
+        return new JsonObject { ["path"] = p.Virtual, ["pushed_refs"] = refs, ["head_commit"] = await Head(p.Real).ConfigureAwait(false), ["branch"] = branch };
+    }
+}

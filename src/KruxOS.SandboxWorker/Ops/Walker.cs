@@ -1,0 +1,29 @@
+namespace KruxOS.SandboxWorker.Ops;
+
+/// <summary>Depth-first walk that never descends into symlinked directories (no loops, no escapes).</summary>
+internal static class Walker
+{
+    private static readonly HashSet<string> DefaultExcluded = new(StringComparer.Ordinal) { ".git", "node_modules", ".venv", "__pycache__" };
+
+    /// <summary>Yields (entry, path relative to <paramref name="root"/>) for every descendant.</summary>
+    public static IEnumerable<(FileSystemInfo Entry, string Relative)> Walk(string root, bool includeHidden, bool defaultExclusions = false)
+    {
+        var stack = new Stack<(string Dir, string Rel)>();
+        stack.Push((root, string.Empty));
+        while (stack.Count > 0)
+        {
+            var (dir, rel) = stack.Pop();
+            FileSystemInfo[] entries;
+            try { entries = new DirectoryInfo(dir).GetFileSystemInfos(); }
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException) { continue; }
+            foreach (var entry in entries.OrderBy(e => e.Name, StringComparer.Ordinal))
+            {
+                if (!includeHidden && entry.Name.StartsWith('.')) continue;
+                if (defaultExclusions && DefaultExcluded.Contains(entry.Name)) continue;
+                var childRel = rel.Length == 0 ? entry.Name : rel + "/" + entry.Name;
+                yield return (entry, childRel);
+                if (entry is DirectoryInfo && entry.LinkTarget is null) stack.Push((entry.FullName, childRel));
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using KruxOS.Core;
+using KruxOS.Core.Errors;
+using KruxOS.Sandbox.Protocol;
+using KruxOS.SandboxWorker.Ops;
+using KruxOS.SandboxWorker.Paths;
+using KruxOS.SandboxWorker.Protocol;
+
+namespace KruxOS.SandboxWorker;
+
+/// <summary>Per-request context the gateway adds next to the validated arguments.</summary>
+internal sealed record CallContext(string Agent, int TrashRetentionHours, IReadOnlyList<string> GitRemotes);
+
+/// <summary>Reads request frames, runs each concurrently, writes response and event frames under one lock.</summary>
+internal sealed class WorkerHost
+{
+    private readonly Stream _output;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly FileOps _files;
+    private readonly GitOps _git;
+    private readonly Watches _watches;
+    private string _memoryLimit = "unknown";
+
+    private WorkerHost(Stream output, PathResolver paths, string trashDir, string agent)
+    {
+        _output = output;
+        var trash = new Trash(trashDir, paths);
+        _files = new FileOps(paths, trash);
+        _git = new GitOps(paths, agent);
+        _watches = new Watches(paths, PublishEventAsync);
+    }
+
+    public static async Task<int> RunAsync(string[] args, Stream input, Stream output)
+    {
+        string? agent = null, trash = null;
+        var landlock = false;
+        string? landlocked = null;
+        var roots = new List<Root>();
+        for (var i = 0; i < args.Length; i += 2)
+        {
+            if (args[i] == "--landlock") { landlock = true; i--; continue; }
+            if (i + 1 >= args.Length) break;
+            switch (args[i])
+            {
+                case "--agent": agent = args[i + 1]; break;
+                case "--trash": trash = args[i + 1]; break;
+                case "--landlocked": landlocked = args[i + 1]; break;
+                case "--root":
+                case "--mount":
+                    var spec = args[i + 1];
+                    var ro = spec.EndsWith(":ro", StringComparison.Ordinal);
+                    if (ro) spec = spec[..^3];
+                    var eq = spec.IndexOf('=');
+                    var real = Native.Libc.RealPath(spec[(eq + 1)..]);
+                    if (eq <= 0 || real is null) { await Console.Error.WriteLineAsync($"kruxos-worker: bad root '{args[i + 1]}'").ConfigureAwait(false); return 2; }
+                    roots.Add(new Root(spec[..eq], real, ro));
+                    break;
+            }
+        }
+        if (agent is null || trash is null || !roots.Any(r => r.Virtual == "/workspace"))
+        {
+            await Console.Error.WriteLineAsync("kruxos-worker: --agent, --trash and --root /workspace=… are required").ConfigureAwait(false);
+            return 2;
+        }
+        var landlockState = landlocked ?? "not requested";
+        if (landlock && landlocked is null)
+        {
+            // Returns only when Landlock could not be applied; the gateway logs the reason from the ready event.
+            landlockState = Native.Landlock.RestrictAndReexec(roots, Native.Libc.RealPath(trash) ?? trash, args);
+        }
+        var host = new WorkerHost(output, new PathResolver(roots), trash, agent);
+        // Announce readiness (and what Landlock did) so the gateway can measure and trust the start.
+        await host.WriteAsync(new JsonObject { ["event"] = "ready", ["pid"] = Environment.ProcessId, ["landlock"] = landlockState }).ConfigureAwait(false);
+        while (true)
+        {
+            byte[]? frame;
+            try { frame = await Framing.ReadAsync(input, CancellationToken.None).ConfigureAwait(false); }
+            catch (Exception e) when (e is IOException or InvalidDataException)
+            {
+                await Console.Error.WriteLineAsync($"kruxos-worker: {e.Message}").ConfigureAwait(false);
+                return 3;
+            }
+            if (frame is null) return 0;
+            _ = Task.Run(() => host.HandleAsync(frame));
+        }
+    }
+
+    private async Task HandleAsync(byte[] frame)
+    {
+        long id = -1;
+        JsonObject response;
+        try
+        {
+            using var doc = JsonDocument.Parse(frame);
+            var root = doc.RootElement;
+            id = root.GetProperty("id").GetInt64();
+            var op = root.GetProperty("op").GetString() ?? string.Empty;
+            var args = root.TryGetProperty("args", out var a) ? a : CoreJson.EmptyObject;
+            var ctx = ReadContext(root);
+            if (root.TryGetProperty("ctx", out var c) && c.TryGetProperty("memory_limit", out var ml) && ml.GetString() is { } limit) _memoryLimit = limit;
+            var data = await DispatchAsync(op, args, ctx).ConfigureAwait(false);
+            response = new JsonObject { ["id"] = id, ["ok"] = true, ["data"] = data };
+        }
+        catch (WorkerException e)
+        {
+            response = Failure(id, e.Error, e.PathEscape);
+        }
+        catch (OutOfMemoryException)
+        {
+            // The runtime's heap limit follows the cgroup's memory limit: running out is the sandbox's limit, not a bug.
+            GC.Collect();
+            response = Failure(id, StructuredError.Create("ResourceExhausted", $"Resource exhausted: memory at the sandbox limit (limit: {_memoryLimit})")
+                .WithRecovery("check_usage", "Look at your session's resource usage.", "agent.session")
+                .WithRecovery("cleanup", "Work on smaller inputs or fewer files per call.")
+                .WithContext("resource", "memory").WithContext("limit", _memoryLimit).WithContext("current", "limit reached"), false);
+        }
+        catch (Exception e)
+        {
+            response = Failure(id, Errors.Internal($"worker failed: {e.GetType().Name}: {e.Message}"), false);
+        }
+        try { await WriteAsync(response).ConfigureAwait(false); }
+        catch (IOException) { Environment.Exit(4); }
+    }
+
+    private static JsonObject Failure(long id, StructuredError error, bool escape) => new()
+    {
+        ["id"] = id,
+        ["ok"] = false,
+        ["error"] = JsonSerializer.SerializeToNode(error, CoreJson.Options),
+        ["path_escape"] = escape,
+    };
+
+    private static CallContext ReadContext(JsonElement root)
+    {
+        if (!root.TryGetProperty("ctx", out var c)) return new CallContext("agent", 24, []);
+        var remotes = c.TryGetProperty("git_remotes", out var r) && r.ValueKind == JsonValueKind.Array
+            ? r.EnumerateArray().Select(x => x.GetString() ?? string.Empty).Where(x => x.Length > 0).ToArray() : [];
+        return new CallContext(
+            c.TryGetProperty("agent", out var ag) ? ag.GetString() ?? "agent" : "agent",
+            c.TryGetProperty("trash_retention_hours", out var h) ? h.GetInt32() : 24,
+            remotes);
+    }
+
+    private Task<JsonNode> DispatchAsync(string op, JsonElement args, CallContext ctx) => op switch
+    {
+        "ping" => Task.FromResult<JsonNode>(new JsonObject { ["pong"] = true, ["uid"] = Native.Libc.geteuid() }),
+        "filesystem.watch" => Task.FromResult<JsonNode>(_watches.Add(args)),
+        "filesystem.unwatch" => Task.FromResult<JsonNode>(_watches.Remove(args)),
+        _ when op.StartsWith("filesystem.", StringComparison.Ordinal) => Task.FromResult(_files.Run(op, args, ctx)),
+        _ when op.StartsWith("git.", StringComparison.Ordinal) => _git.RunAsync(op, args, ctx),
+        _ => throw new WorkerException(Errors.UnknownCapability(op)),
+    };
+
+    private Task PublishEventAsync(JsonObject data) => WriteAsync(new JsonObject { ["event"] = "watch", ["data"] = data });
+
+    private async Task WriteAsync(JsonObject message)
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(message, CoreJson.Options);
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try { await Framing.WriteAsync(_output, bytes, CancellationToken.None).ConfigureAwait(false); }
+        finally { _writeLock.Release(); }
+    }
+}

@@ -1,0 +1,141 @@
+using System.Text.Json.Nodes;
+using Xunit;
+using KruxOS.Core.Capabilities;
+using KruxOS.Core.Policy;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace KruxOS.Gateway.Tests.Policy;
+
+/// <summary>The policy engine seen from an MCP client: tool lists, denials naming the rule, hot reload.</summary>
+public sealed class PolicyEndToEndSpecs
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private static readonly string InfoTool = ToolNames.ToMcp(CapabilityName.Parse("system.info"));
+    private static readonly string TimeTool = ToolNames.ToMcp(CapabilityName.Parse("system.time"));
+
+    private const string BlockInfo = "rules:\n  - capability: system.info\n    tier: blocked\n    reason: bots do not read host facts\n";
+    private const string NotifyInfo = "rules:\n  - capability: system.info\n    tier: notify\n    reason: reported to the supervisor\n";
+
+    private static Dictionary<string, string> TeamModerate(string? botFile = null)
+    {
+        var files = new Dictionary<string, string> { ["org.yaml"] = PolicyTemplates.Get("team-moderate") };
+        if (botFile is not null) files["agents/bot.yaml"] = botFile;
+        return files;
+    }
+
+    private static JsonObject ErrorOf(CallToolResult result)
+    {
+        Assert.True(result.IsError);
+        var text = Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text;
+        return Assert.IsType<JsonObject>(JsonNode.Parse(text));
+    }
+
+    [Fact]
+    public async Task Should_list_the_tools_team_moderate_allows_and_omit_the_agents_blocked_ones()
+    {
+        // arrange
+        await using var gateway = await PolicyGateway.StartAsync(TeamModerate(BlockInfo));
+        var botToken = await gateway.CreateAgentAsync("bot");
+        var otherToken = await gateway.CreateAgentAsync("other");
+
+        // act
+        await using var bot = await gateway.ConnectAsync(botToken);
+        await using var other = await gateway.ConnectAsync(otherToken);
+        var botTools = await bot.ListToolsAsync(cancellationToken: TestContext.Current.CancellationToken);
+        var otherTools = await other.ListToolsAsync(cancellationToken: TestContext.Current.CancellationToken);
+
+        // assert: team-moderate makes system.* autonomous; bot's own file blocks system.info for bot only
+        var botNames = botTools.Select(t => t.Name).ToHashSet();
+        Assert.DoesNotContain(InfoTool, botNames);
+        Assert.Contains(TimeTool, botNames);
+        Assert.Equal(gateway.Policies.Registry.All.Length - 1, botNames.Count);
+        Assert.Contains(InfoTool, otherTools.Select(t => t.Name));
+        var time = botTools.Single(t => t.Name == TimeTool);
+        Assert.Equal("autonomous", time.ProtocolTool.Meta?["kruxos"]?["policy_tier"]?.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Should_deny_a_blocked_call_with_the_rule_named()
+    {
+        // arrange
+        await using var gateway = await PolicyGateway.StartAsync(TeamModerate(BlockInfo));
+        var token = await gateway.CreateAgentAsync("bot");
+        await using var bot = await gateway.ConnectAsync(token);
+
+        // act
+        var result = await bot.CallToolAsync(InfoTool, cancellationToken: TestContext.Current.CancellationToken);
+        var allowed = await bot.CallToolAsync(TimeTool, cancellationToken: TestContext.Current.CancellationToken);
+
+        // assert
+        var error = ErrorOf(result);
+        Assert.Equal("PolicyDenied", error["error"]?.GetValue<string>());
+        Assert.Equal("agents/bot.yaml:2", error["context"]?["rule"]?.GetValue<string>());
+        Assert.NotEqual(true, allowed.IsError);
+    }
+
+    [Fact]
+    public async Task Should_filter_capabilities_list_and_deny_with_32001_on_the_json_rpc_endpoint()
+    {
+        // arrange
+        await using var gateway = await PolicyGateway.StartAsync(TeamModerate(BlockInfo));
+        var token = await gateway.CreateAgentAsync("bot");
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gateway.Port}") };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        async Task<JsonNode> RpcAsync(string method, JsonObject parameters)
+        {
+            var body = new JsonObject { ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = method, ["params"] = parameters }.ToJsonString();
+            using var response = await http.PostAsync("/rpc", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+            return JsonNode.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!;
+        }
+
+        // act
+        var list = await RpcAsync("capabilities.list", []);
+        var denied = await RpcAsync("capabilities.invoke", new JsonObject { ["capability"] = "system.info" });
+
+        // assert
+        var names = list["result"]!["capabilities"]!.AsArray().Select(c => c!["name"]!.GetValue<string>()).ToList();
+        Assert.DoesNotContain("system.info", names);
+        Assert.Contains("system.time", names);
+        Assert.Equal(-32001, denied["error"]!["code"]!.GetValue<int>());
+        Assert.Contains("agents/bot.yaml:2", denied["error"]!.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_apply_an_edited_agent_file_to_the_next_call_and_tell_the_client_its_tools_changed()
+    {
+        // arrange
+        await using var gateway = await PolicyGateway.StartAsync(TeamModerate(BlockInfo));
+        var token = await gateway.CreateAgentAsync("bot");
+        var listChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var options = new McpClientOptions
+        {
+            Handlers = new McpClientHandlers
+            {
+                NotificationHandlers =
+                [
+                    new(NotificationMethods.ToolListChangedNotification, (_, _) =>
+                    {
+                        listChanged.TrySetResult();
+                        return ValueTask.CompletedTask;
+                    }),
+                ],
+            },
+        };
+        await using var bot = await gateway.ConnectAsync(token, options);
+        Assert.Equal("PolicyDenied", ErrorOf(await bot.CallToolAsync(InfoTool, cancellationToken: TestContext.Current.CancellationToken))["error"]?.GetValue<string>());
+        var revision = gateway.Policies.Status.Revision;
+
+        // act: the operator edits the agent's file; no restart, no reload command
+        gateway.WritePolicy("agents/bot.yaml", NotifyInfo);
+        await listChanged.Task.WaitAsync(Wait, TestContext.Current.CancellationToken);
+
+        // assert
+        Assert.NotEqual(revision, gateway.Policies.Status.Revision);
+        var result = await bot.CallToolAsync(InfoTool, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.NotEqual(true, result.IsError);
+        var tools = await bot.ListToolsAsync(cancellationToken: TestContext.Current.CancellationToken);
+        var info = tools.Single(t => t.Name == InfoTool);
+        Assert.Equal("notify", info.ProtocolTool.Meta?["kruxos"]?["policy_tier"]?.GetValue<string>());
+    }
+}

@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using KruxOS.Core.Agents;
+using Xunit;
+
+namespace KruxOS.Sandbox.Tests;
+
+[Collection(SandboxCollection.Name)]
+public sealed class GitTests(SandboxFixture f)
+{
+    private const string A = "git-local";
+
+    [Fact]
+    public async Task Should_init_commit_and_inspect_a_local_repository()
+    {
+        var init = await f.Ok(A, "git.init", new { path = "proj" });
+        Assert.False(init.GetProperty("reinitialized").GetBoolean());
+        Assert.Equal("main", init.GetProperty("initial_branch").GetString());
+        await f.Fails(A, "git.status", new { path = "." }, "NotARepository");
+        await f.Ok(A, "filesystem.write", new { path = "proj/a.txt", content = "one\ntwo\n" });
+        var status = await f.Ok(A, "git.status", new { path = "proj" });
+        Assert.Equal("main", status.GetProperty("branch").GetString());
+        Assert.Equal("a.txt", status.GetProperty("untracked")[0].GetString());
+        Assert.False(status.GetProperty("clean").GetBoolean());
+
+        var c1 = await f.Ok(A, "git.commit", new { path = "proj", message = "first" });
+        Assert.Equal(1, c1.GetProperty("files_committed").GetInt32());
+        Assert.Equal("main", c1.GetProperty("branch").GetString());
+        await f.Fails(A, "git.commit", new { path = "proj", message = "again" }, "NothingToCommit");
+        Assert.True((await f.Ok(A, "git.status", new { path = "proj" })).GetProperty("clean").GetBoolean());
+
+        await f.Ok(A, "filesystem.write", new { path = "proj/a.txt", content = "one\nTWO\nthree\n" });
+        await f.Ok(A, "filesystem.write", new { path = "proj/b.txt", content = "b\n" });
+        var diff = await f.Ok(A, "git.diff", new { path = "proj" });
+        var change = diff.GetProperty("changes")[0];
+        Assert.Equal("a.txt", change.GetProperty("file").GetString());
+        Assert.Equal("modified", change.GetProperty("status").GetString());
+        Assert.Equal(2, change.GetProperty("additions").GetInt32());
+        Assert.Equal(1, change.GetProperty("deletions").GetInt32());
+        var c2 = await f.Ok(A, "git.commit", new { path = "proj", message = "second", files = new[] { "b.txt" }, author_name = "Ada", author_email = "ada@example.org" });
+        Assert.Equal(1, c2.GetProperty("files_committed").GetInt32());
+        Assert.Equal("a.txt", (await f.Ok(A, "git.status", new { path = "proj" })).GetProperty("unstaged")[0].GetProperty("file").GetString());
+        var cached = await f.Ok(A, "git.diff", new { path = "proj", commit = c1.GetProperty("commit_hash").GetString() });
+        Assert.Equal(2, cached.GetProperty("files_changed").GetInt32());
+        await f.Fails(A, "git.diff", new { path = "proj", commit = "deadbeef" }, "CommitNotFound");
+
+        var log = await f.Ok(A, "git.log", new { path = "proj" });
+        Assert.Equal(2, log.GetProperty("total_returned").GetInt32());
+        var newest = log.GetProperty("commits")[0];
+        Assert.Equal("second", newest.GetProperty("message").GetString());
+        Assert.Equal("Ada", newest.GetProperty("author_name").GetString());
+        Assert.Equal(7, newest.GetProperty("short_hash").GetString()!.Length);
+        Assert.Equal(1, (await f.Ok(A, "git.log", new { path = "proj", author = "ada@" })).GetProperty("total_returned").GetInt32());
+        Assert.Equal(1, (await f.Ok(A, "git.log", new { path = "proj", limit = 1 })).GetProperty("total_returned").GetInt32());
+        await f.Fails(A, "git.log", new { path = "proj", branch = "nope" }, "BranchNotFound");
+        await f.Fails(A, "git.commit", new { path = "proj", message = "x", files = new[] { "../../etc/passwd" } }, "PathOutOfScope");
+    }
+
+    [Fact]
+    public async Task Should_manage_branches()
+    {
+        await f.Ok(A, "git.init", new { path = "br" });
+        await f.Ok(A, "filesystem.write", new { path = "br/f.txt", content = "x" });
+        await f.Ok(A, "git.commit", new { path = "br", message = "base" });
+        var created = await f.Ok(A, "git.branch", new { path = "br", action = "create", name = "feature" });
+        Assert.Equal(2, created.GetProperty("branches").GetArrayLength());
+        await f.Fails(A, "git.branch", new { path = "br", action = "create", name = "feature" }, "BranchAlreadyExists");
+        var switched = await f.Ok(A, "git.branch", new { path = "br", action = "switch", name = "feature" });
+        Assert.Equal("feature", switched.GetProperty("current_branch").GetString());
+        await f.Fails(A, "git.branch", new { path = "br", action = "switch", name = "ghost" }, "BranchNotFound");
+        await f.Fails(A, "git.branch", new { path = "br", action = "delete", name = "feature" }, "BranchInUse");
+        await f.Ok(A, "git.branch", new { path = "br", action = "switch", name = "main" });
+        var deleted = await f.Ok(A, "git.branch", new { path = "br", action = "delete", name = "feature" });
+        Assert.Single(deleted.GetProperty("branches").EnumerateArray());
+        await f.Fails(A, "git.branch", new { path = "br", action = "create", name = "bad..name" }, "InvalidInput");
+        var list = await f.Ok(A, "git.branch", new { path = "br", action = "list" });
+        Assert.True(list.GetProperty("branches")[0].GetProperty("is_current").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Should_clone_push_and_pull_through_an_allowlisted_mount()
+    {
+        const string G = "git-agent"; // allowlist: /mnt/remotes (fixture)
+        var remotes = Directory.CreateTempSubdirectory("kruxos-remotes-").FullName;
+        try
+        {
+            Git(remotes, "init", "--bare", "-q", "-b", "main", "origin.git");
+            NativeTest.Chown(remotes, f.Host.HostUidFor(AgentName.Parse(G)));
+            f.Host.Mounts.Add(G, remotes, "remotes", readOnly: false);
+            // Mounts apply when the agent's sandbox starts; another test may already have started it.
+            await f.Host.StopAgentAsync(AgentName.Parse(G), TestContext.Current.CancellationToken);
+
+            var clone1 = await f.Ok(G, "git.clone", new { url = "file:///mnt/remotes/origin.git", path = "one" });
+            Assert.Equal("/workspace/one", clone1.GetProperty("path").GetString());
+            await f.Ok(G, "filesystem.write", new { path = "one/readme.md", content = "v1\n" });
+            await f.Ok(G, "git.commit", new { path = "one", message = "v1" });
+            var push = await f.Ok(G, "git.push", new { path = "one" });
+            Assert.Equal("new", push.GetProperty("pushed_refs")[0].GetProperty("status").GetString());
+            Assert.Equal(push.GetProperty("head_commit").GetString(), Git(remotes, "--git-dir=origin.git", "rev-parse", "main").Trim());
+
+            var clone2 = await f.Ok(G, "git.clone", new { url = "/mnt/remotes/origin.git", path = "two" });
+            Assert.Equal("main", clone2.GetProperty("default_branch").GetString());
+            Assert.Equal(push.GetProperty("head_commit").GetString(), clone2.GetProperty("head_commit").GetString());
+            await f.Fails(G, "git.clone", new { url = "/mnt/remotes/origin.git", path = "two" }, "DestinationExists");
+
+            await f.Ok(G, "filesystem.write", new { path = "one/readme.md", content = "v2\n" });
+            await f.Ok(G, "git.commit", new { path = "one", message = "v2" });
+            await f.Ok(G, "git.push", new { path = "one" });
+            var pull = await f.Ok(G, "git.pull", new { path = "two" });
+            Assert.False(pull.GetProperty("up_to_date").GetBoolean());
+            Assert.Equal(1, pull.GetProperty("new_commits").GetInt32());
+            Assert.Equal(1, pull.GetProperty("files_changed").GetInt32());
+            Assert.True((await f.Ok(G, "git.pull", new { path = "two" })).GetProperty("up_to_date").GetBoolean());
+
+            // Diverge: both change the same line; the second push is rejected, the pull conflicts and is aborted.
+            await f.Ok(G, "filesystem.write", new { path = "one/readme.md", content = "from one\n" });
+            await f.Ok(G, "git.commit", new { path = "one", message = "one's change" });
+            await f.Ok(G, "git.push", new { path = "one" });
+            await f.Ok(G, "filesystem.write", new { path = "two/readme.md", content = "from two\n" });
+            await f.Ok(G, "git.commit", new { path = "two", message = "two's change" });
+            await f.Fails(G, "git.push", new { path = "two" }, "PushRejected");
+            var conflict = await f.Fails(G, "git.pull", new { path = "two" }, "MergeConflict");
+            Assert.Contains("readme.md", conflict.Error!.Context["files"].GetRawText());
+            var after = await f.Ok(G, "git.status", new { path = "two" });
+            Assert.Equal("normal", after.GetProperty("state").GetString());
+            Assert.Equal("from two\n", await File.ReadAllTextAsync(Path.Combine(f.Workspace(G), "two", "readme.md"), TestContext.Current.CancellationToken));
+        }
+        finally
+        {
+            f.Host.Mounts.Remove(G, "remotes");
+            await f.Host.StopAgentAsync(AgentName.Parse(G), TestContext.Current.CancellationToken);
+            Directory.Delete(remotes, true);
+        }
+    }
+
+    [Fact]
+    public async Task Should_refuse_remotes_outside_the_allowlist()
+    {
+        await f.Fails(A, "git.clone", new { url = "https://github.com/example/repo.git", path = "net" }, "RemoteNotAllowed");
+        await f.Fails(A, "git.clone", new { url = "file:///workspace/proj", path = "copy" }, "RemoteNotAllowed");
+        await f.Fails(A, "git.clone", new { url = "ext::sh -c touch% /tmp/pwned", path = "ext" }, "RemoteNotAllowed");
+        var listed = await f.Fails("git-agent", "git.clone", new { url = "/etc", path = "etc" }, "PathOutOfScope");
+        Assert.True(listed.PathEscape);
+    }
+
+    private static string Git(string cwd, params string[] args)
+    {
+        var psi = new ProcessStartInfo("git") { WorkingDirectory = cwd, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, p.StandardError.ReadToEnd());
+        return output;
+    }
+}
