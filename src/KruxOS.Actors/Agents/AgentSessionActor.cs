@@ -145,6 +145,11 @@ public sealed class AgentSessionActor : ReceiveActor
         // Counters of rules whose window has passed are dropped now and then, so the ledger stays bounded.
         if (_invocations % 256 == 0) _rateState = _rateState.Prune(now);
         var verdict = _deps.Policy.Decide(call.Principal, capability, normalized, now, _rateState, out _rateState);
+        // Until the index has replayed the journal it cannot tell whether the identical call is already
+        // pending, and a second request would duplicate it: fail closed (retryable) instead.
+        if (verdict.Tier == Tier.ApprovalRequired && verdict.Refusal is null && _deps.ApprovalIndex is { Ready.IsCompleted: false })
+            return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict,
+                Errors.ServiceUnavailable("approvals", "the approval queue is still loading after a restart; retry shortly"));
         return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict, null, PlanApproval(call, capability, normalized, verdict));
     }
 

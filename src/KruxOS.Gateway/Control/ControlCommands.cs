@@ -67,8 +67,8 @@ public sealed class ControlCommands(
                 Methods.UserTokenCreate => await CreateUserTokenAsync(id, p, ct).ConfigureAwait(false),
                 Methods.UserTokenList => Ok(id, new JsonObject { ["tokens"] = new JsonArray([.. directory.Current.UserTokens.Values.OrderBy(t => t.CreatedAt).Select(t => (JsonNode)TokenJson(t))]) }),
                 Methods.UserTokenRevoke => await RevokeUserTokenAsync(id, p, ct).ConfigureAwait(false),
-                Methods.ApprovalList => ListApprovals(id, p),
-                Methods.ApprovalShow => ShowApproval(id, p),
+                Methods.ApprovalList => await IndexLoadedAsync(ct).ConfigureAwait(false) ? ListApprovals(id, p) : IndexLoading(id),
+                Methods.ApprovalShow => await IndexLoadedAsync(ct).ConfigureAwait(false) ? ShowApproval(id, p) : IndexLoading(id),
                 Methods.ApprovalApprove => await DecideAsync(id, p, true, decidedBy, ct).ConfigureAwait(false),
                 Methods.ApprovalReject => await DecideAsync(id, p, false, decidedBy, ct).ConfigureAwait(false),
                 Methods.PolicyShow => Ok(id, PolicyStatusJson(policies.Status)),
@@ -231,8 +231,27 @@ public sealed class ControlCommands(
         return Ok(id, ApprovalJson(state, clock.GetUtcNow(), true));
     }
 
+    // After a restart the index replays the journal; until then a listing would be partial and a known id
+    // would look unknown, so approval methods wait for it (and fail closed if it does not finish in time).
+    private async Task<bool> IndexLoadedAsync(CancellationToken ct)
+    {
+        try
+        {
+            await approvalIndex.Ready.WaitAsync(EdgeTimeout, ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private static string IndexLoading(JsonNode? id) =>
+        Fail(id, "ServiceUnavailable", "the approval queue is still loading after a restart; retry shortly");
+
     private async Task<string> DecideAsync(JsonNode? id, JsonObject p, bool approve, string decidedBy, CancellationToken ct)
     {
+        if (!await IndexLoadedAsync(ct).ConfigureAwait(false)) return IndexLoading(id);
         var text = p["id"]?.GetValue<string>();
         // Unknown ids are answered from the index, so a typo never starts an entity.
         if (!ApprovalId.TryParse(text, out var approvalId) || approvalIndex.Get(approvalId) is null)

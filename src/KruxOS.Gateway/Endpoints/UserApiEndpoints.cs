@@ -87,6 +87,7 @@ public static class UserApiEndpoints
             "NotFound" => StatusCodes.Status404NotFound,
             "Conflict" => StatusCodes.Status409Conflict,
             "invalid_input" => StatusCodes.Status400BadRequest,
+            "ServiceUnavailable" => StatusCodes.Status503ServiceUnavailable,
             _ => StatusCodes.Status500InternalServerError,
         };
         return Results.Json(new { error_type = response.ErrorType, message = response.ErrorMessage, status = response.ErrorData?["status"]?.GetValue<string>() },

@@ -25,8 +25,9 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
     protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) =>
         builder.WithInMemoryJournal().WithInMemorySnapshotStore();
 
-    private (IActorRef Session, IActorRef Approvals) Start(TimeSpan? hold = null)
+    private (IActorRef Session, IActorRef Approvals) Start(TimeSpan? hold = null, bool indexReady = true)
     {
+        if (indexReady) _index.MarkReady();
         var audit = Sys.ActorOf(RecordingAudit.Props(_records));
         var approvals = Sys.ActorOf(GenericChildPerEntityParent.Props(new ApprovalMessageExtractor(),
             id => ApprovalActor.Props(id, new ApprovalDependencies(_index, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(30), TimeProvider.System))));
@@ -78,6 +79,21 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         Assert.Equal(pending.Request.Id.Value, final.Metadata.ApprovalRequestId);
         Assert.Equal("approved", final.Metadata.ApprovalDecision);
         Assert.Equal(AuditStatus.Success, final.Status);
+    }
+
+    [Fact]
+    public async Task Should_fail_closed_without_requesting_an_approval_until_the_index_has_replayed_the_journal()
+    {
+        var (session, _) = Start(indexReady: false);
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"early"}"""));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("ServiceUnavailable", result.Error!.ErrorType);
+        Assert.Empty(_index.List());
+        Assert.Empty(_caps.Executed);
+
+        _index.MarkReady();
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"early"}"""));
+        await PendingAsync();
     }
 
     [Fact]
