@@ -202,7 +202,7 @@ public sealed class ApprovalEndToEndSpecs
         using var again = await http.PostAsync($"/api/approvals/{second}/approve", null);
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
         Assert.Equal("rejected", JsonNode.Parse(await again.Content.ReadAsStringAsync())!["status"]!.GetValue<string>());
-        using var missing = await http.PostAsync("/api/approvals/appr-00000000000000000000000000/approve", null);
+        using var missing = await http.PostAsync("/api/approvals/appr-0000000000000000/approve", null);
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         using var missingShow = await http.GetAsync("/api/approvals/appr-nope");
         Assert.Equal(HttpStatusCode.NotFound, missingShow.StatusCode);
