@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
 using KruxOS.Core;
@@ -44,10 +45,12 @@ public static class HealthEndpoints
             await http.Response.WriteAsync(body.ToJsonString(CoreJson.Options), http.RequestAborted).ConfigureAwait(false);
         }).On(Listener.Health);
 
-        app.MapGet("/health/ready", async (HttpContext http, HealthRegistry health, IdentityDirectory identities) =>
+        // Ready once identities are loaded and the approval index has replayed the journal (before that,
+        // approval-requiring calls are refused with a retryable ServiceUnavailable).
+        app.MapGet("/health/ready", async (HttpContext http, HealthRegistry health, IdentityDirectory identities, ApprovalIndex approvals) =>
         {
             var report = await health.RunAsync(http.RequestAborted).ConfigureAwait(false);
-            var ready = identities.Ready.IsCompletedSuccessfully && report.Status != HealthStatus.Critical;
+            var ready = identities.Ready.IsCompletedSuccessfully && approvals.Ready.IsCompletedSuccessfully && report.Status != HealthStatus.Critical;
             http.Response.StatusCode = ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
             http.Response.ContentType = "application/json";
             var body = new JsonObject { ["ready"] = ready, ["status"] = ready ? report.Status.ToWire() : HealthStatus.Critical.ToWire() };
