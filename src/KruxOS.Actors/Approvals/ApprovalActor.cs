@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Persistence;
+using KruxOS.Actors.Audit;
 using KruxOS.Core.Approvals;
 using KruxOS.Core.Supervision;
 using static KruxOS.Actors.Approvals.ApprovalMessages;
@@ -15,7 +16,10 @@ namespace KruxOS.Actors.Approvals;
 /// <param name="GrantWindow">How long an approval decided while nobody waits stays usable.</param>
 /// <param name="ResolvedIdle">A resolved (or never requested) approval passivates after this long without messages.</param>
 /// <param name="Clock">The clock commands are stamped with.</param>
-public sealed record ApprovalDependencies(ApprovalIndex Index, TimeSpan GrantWindow, TimeSpan ResolvedIdle, TimeProvider Clock);
+/// <param name="Audit">The node's audit writer; resolutions are appended there before anyone hears of them (null: not audited, specs only).</param>
+/// <param name="AuditTimeout">How long a resolution waits for the audit writer before the entity fails closed.</param>
+public sealed record ApprovalDependencies(ApprovalIndex Index, TimeSpan GrantWindow, TimeSpan ResolvedIdle, TimeProvider Clock,
+    IActorRef? Audit = null, TimeSpan? AuditTimeout = null);
 
 /// <summary>
 /// One approval, event-sourced under <c>approval-{id}</c>. Decisions are made by the pure
@@ -25,6 +29,11 @@ public sealed record ApprovalDependencies(ApprovalIndex Index, TimeSpan GrantWin
 /// grant window as timers re-armed from the persisted deadlines after every recovery (a restart does not
 /// reset the clock; a deadline already past times out at once), and passivates once resolved.
 /// Journal events are never deleted.
+/// <para>Audit: a resolving event (approved, rejected, timed out, expired) is appended to the audit writer as
+/// an <c>approval_resolution</c> entry (<see cref="ApprovalAudit.Resolution"/>) once it is persisted; waiters
+/// are released and the decider answered only when the writer acknowledged it. If the writer refuses or does
+/// not answer in time, the waiters are released without running (fail closed) and the error is logged; the
+/// persisted decision stands.</para>
 /// </summary>
 public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
 {
@@ -35,6 +44,10 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
     public const int SnapshotEvery = 50;
 
     private const string DeadlineTimer = "deadline";
+    private const string AuditTimer = "audit";
+    private readonly HashSet<Guid> _auditPending = [];
+    private string? _auditFailure;
+    private Action? _afterAudit;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ApprovalId _id;
@@ -112,6 +125,76 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
             if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_state);
             foreach (var evt in events) Announce(evt);
             ArmTimers();
+            AuditThen(events, () => Complete(events, result, replyTo, after));
+        });
+    }
+
+    // Appends the resolution entries of events, then runs next once every one is acknowledged (other
+    // messages wait in the stash meanwhile). Without resolving events or an audit writer, next runs at once.
+    private void AuditThen(IReadOnlyList<IApprovalEvent> events, Action next)
+    {
+        var entries = _deps.Audit is null ? [] : events.Select(e => ApprovalAudit.Resolution(_state, e)).OfType<Core.Audit.AuditEntry>().ToList();
+        if (entries.Count == 0)
+        {
+            next();
+            return;
+        }
+        _auditFailure = null;
+        _afterAudit = next;
+        foreach (var entry in entries)
+        {
+            _auditPending.Add(entry.Id);
+            _deps.Audit!.Tell(new AuditCommands.Append(entry, Self));
+        }
+        Timers.StartSingleTimer(AuditTimer, AuditTimedOut.Instance, _deps.AuditTimeout ?? TimeSpan.FromSeconds(10));
+        BecomeStacked(AwaitingAudit);
+    }
+
+    private void AwaitingAudit()
+    {
+        Command<AuditReplies.AuditAppended>(m => AuditAnswered(m.Id, null));
+        Command<AuditReplies.AuditBuffered>(m => AuditAnswered(m.Id, null)); // degrade mode: waits in the ring
+        Command<AuditReplies.AuditFailed>(m => AuditAnswered(m.Id, m.Reason));
+        Command<AuditTimedOut>(_ =>
+        {
+            _auditPending.Clear();
+            _auditFailure ??= "the audit log did not confirm the resolution in time";
+            AuditDone();
+        });
+        CommandAny(_ => Stash.Stash());
+    }
+
+    private void AuditAnswered(Guid id, string? failure)
+    {
+        if (!_auditPending.Remove(id)) return;
+        if (failure is not null) _auditFailure ??= failure;
+        if (_auditPending.Count == 0) AuditDone();
+    }
+
+    private void AuditDone()
+    {
+        Timers.Cancel(AuditTimer);
+        UnbecomeStacked();
+        var next = _afterAudit!;
+        _afterAudit = null;
+        if (_auditFailure is { } reason)
+        {
+            _log.Error("Approval {0}: the audit log did not record the resolution ({1}); held calls fail closed", _id, reason);
+            // Fail closed: nobody runs on a decision the audit log does not hold.
+            foreach (var w in _waiters)
+            {
+                w.Tell(new Released(_state, false, $"the audit log did not record the resolution of approval '{_id}': {reason}"));
+                Context.Unwatch(w);
+            }
+            _waiters.Clear();
+        }
+        next();
+        Stash.UnstashAll();
+    }
+
+    private void Complete(IReadOnlyList<IApprovalEvent> events, ApprovalResult result, IActorRef replyTo, Action<ApprovalResult>? after)
+    {
+        {
             ReleaseWaiters(events);
             UpdateIdle();
             replyTo.Tell(result);
@@ -123,7 +206,7 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
                 foreach (var h in early) HandleHold(h);
             }
             after?.Invoke(result);
-        });
+        }
     }
 
     private void HandleHold(Hold m)
@@ -256,6 +339,12 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
     {
         public static readonly OrphanHolds Instance = new();
         private OrphanHolds() { }
+    }
+
+    private sealed class AuditTimedOut : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly AuditTimedOut Instance = new();
+        private AuditTimedOut() { }
     }
 
     private sealed class DeadlineReached : INoSerializationVerificationNeeded, IDeadLetterSuppression

@@ -123,14 +123,15 @@ public static class KruxOsHostingExtensions
     {
         if (!settings.UseClustering) return builder;
         return builder.WithShardRegion<ApprovalRegion>("approval",
-            (_, _, _) => entityId => ApprovalActor.Props(entityId, ApprovalDependencies(settings, sp)),
+            (_, registry, _) => entityId => ApprovalActor.Props(entityId, ApprovalDependencies(settings, sp, registry.Get<AuditWriter>())),
             new ApprovalMessageExtractor(),
             new ShardOptions { StateStoreMode = StateStoreMode.DData, Role = GatewayRole, RememberEntities = false });
     }
 
     /// <summary>What every approval entity shares.</summary>
-    public static ApprovalDependencies ApprovalDependencies(KruxOsSettings settings, IServiceProvider sp) =>
-        new(sp.GetRequiredService<ApprovalIndex>(), settings.ApprovalGrantWindow, TimeSpan.FromSeconds(30), sp.GetRequiredService<TimeProvider>());
+    public static ApprovalDependencies ApprovalDependencies(KruxOsSettings settings, IServiceProvider sp, IActorRef audit) =>
+        new(sp.GetRequiredService<ApprovalIndex>(), settings.ApprovalGrantWindow, TimeSpan.FromSeconds(30), sp.GetRequiredService<TimeProvider>(),
+            audit, ToolRunSettings.Default.AuditTimeout);
 
     /// <summary>
     /// Agent sessions: a shard region in cluster mode; otherwise they live under the gateway root in a
@@ -164,8 +165,8 @@ public static class KruxOsHostingExtensions
                 settings.PolicyRescanInterval, PolicySettle, clock)));
             if (!settings.UseClustering)
             {
-                children.Add(new GatewayChild("approvals", _ => GenericChildPerEntityParent.Props(new ApprovalMessageExtractor(),
-                    entityId => ApprovalActor.Props(entityId, ApprovalDependencies(settings, sp)))));
+                children.Add(new GatewayChild("approvals", c => GenericChildPerEntityParent.Props(new ApprovalMessageExtractor(),
+                    entityId => ApprovalActor.Props(entityId, ApprovalDependencies(settings, sp, c["audit"])))));
                 children.Add(new GatewayChild("approval-index", c => ApprovalIndexActor.Props(sp.GetRequiredService<ApprovalIndex>(), c["approvals"], clock)));
                 children.Add(new GatewayChild("agent-sessions", c => GenericChildPerEntityParent.Props(new AgentSessionMessageExtractor(),
                     entityId => AgentSessionActor.Props(entityId, SessionDependencies(settings, sp, c["audit"], c["approvals"])))));

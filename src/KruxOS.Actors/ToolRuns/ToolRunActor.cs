@@ -26,9 +26,9 @@ namespace KruxOS.Actors.ToolRuns;
 /// <see cref="AuditReplies.AuditAppended"/> (fsynced) or <see cref="AuditReplies.AuditBuffered"/> (degrade
 /// mode). <see cref="AuditReplies.AuditFailed"/> or no answer in time fails the call closed.</para>
 /// <para>Approvals: a held call appends a <c>pending</c> call entry carrying <c>approval_request_id</c> once the
-/// request is durable (the poll path's answer is that entry); the run that observes the decision or timeout
-/// appends the <c>approval_resolution</c> entry linked by the same id before its final call entry, and the
-/// caller is answered only when all of them are durable.</para>
+/// request is durable (the poll path's answer is that entry). The approval entity appends the
+/// <c>approval_resolution</c> entry, linked by the same id, before it releases the run; the run's final call
+/// entry carries the id and the decision, and the caller is answered only when all of them are durable.</para>
 /// </summary>
 public sealed class ToolRunActor : ReceiveActor, IWithTimers
 {
@@ -55,7 +55,6 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private AuditStatus _status;
     private readonly HashSet<Guid> _auditPending = [];
     private string? _auditFailure;
-    private ApprovalState? _resolution;
     private ApprovalPlan? _approval;
     private string? _approvalDecision;
     private bool _pendingAudited;
@@ -204,7 +203,6 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
             Settle();
             _approvalDecision = ApprovalStatus.TimedOut.ToWire();
-            _resolution = null;
             Finish(AuditStatus.Denied, Failure(Errors.ApprovalTimedOut(CapabilityLabel, _approval.Id.Value)));
         });
         Receive<Terminated>(_ => CallerGone());
@@ -221,7 +219,6 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         {
             Settle();
             _approvalDecision = "approved";
-            _resolution = state;
             Become(Executing);
             StartExecution(_plan.Capability!);
             return;
@@ -237,7 +234,6 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         }
         Settle();
         _approvalDecision = state.Status.ToWire();
-        if (_pendingAudited && state.Decision is not null || state.Status is ApprovalStatus.TimedOut or ApprovalStatus.Expired) _resolution = state;
         var error = state.Status switch
         {
             ApprovalStatus.Rejected => Errors.ApprovalRejected(CapabilityLabel, a.Id.Value, state.Decision?.Reason ?? "", state.Decision?.DecidedBy ?? "an operator"),
@@ -372,27 +368,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             _approval?.Id.Value, _approvalDecision);
         Become(AwaitingAudit);
         Timers.StartSingleTimer(AuditTimer, AuditTimedOut.Instance, _settings.AuditTimeout);
-        var entries = new List<AuditEntry>();
-        if (_resolution is { } resolved && ResolutionEntry(resolved) is { } resolution) entries.Add(resolution);
-        entries.AddRange(CallAudit.Entries(record));
-        Append(entries);
-    }
-
-    // The approval_resolution entry of the decision (or timeout) this run observed, linked by approval_request_id.
-    private AuditEntry? ResolutionEntry(ApprovalState state)
-    {
-        if (state.Request is not { } r || !CapabilityName.TryParse(r.Capability, out var capability)) return null;
-        var (decision, by, reason, at) = state.Status switch
-        {
-            ApprovalStatus.TimedOut => ("timed_out", "gateway", "no decision before the deadline", state.ClosedAt ?? _clock.GetUtcNow()),
-            ApprovalStatus.Expired => ("expired", "gateway", state.ClosedReason ?? "expired", state.ClosedAt ?? _clock.GetUtcNow()),
-            _ when state.Decision is { } d => (d.Approved ? "approved" : "rejected", d.DecidedBy, d.Reason, d.At),
-            _ => ((string?)null, "", "", default(DateTimeOffset)),
-        };
-        if (decision is null) return null;
-        var decidedBy = Principal.ForUser(by.StartsWith("user:", StringComparison.Ordinal) ? by["user:".Length..] : by);
-        return AuditEntry.ApprovalResolution(at, decidedBy, r.Principal, r.SessionId, capability, r.Id.Value, decision,
-            string.IsNullOrEmpty(reason) ? null : InputSanitizer.RedactTokens(reason));
+        Append(CallAudit.Entries(record));
     }
 
     private void Reply(ToolCallResult result)

@@ -25,12 +25,12 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
     protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) =>
         builder.WithInMemoryJournal().WithInMemorySnapshotStore();
 
-    private (IActorRef Session, IActorRef Approvals) Start(TimeSpan? hold = null, bool indexReady = true)
+    private (IActorRef Session, IActorRef Approvals) Start(TimeSpan? hold = null, bool indexReady = true, bool refuseResolutions = false)
     {
         if (indexReady) _index.MarkReady();
-        var audit = Sys.ActorOf(RecordingAudit.Props(_records));
+        var audit = refuseResolutions ? Sys.ActorOf(Props.Create(() => new RefusingResolutions(_records))) : Sys.ActorOf(RecordingAudit.Props(_records));
         var approvals = Sys.ActorOf(GenericChildPerEntityParent.Props(new ApprovalMessageExtractor(),
-            id => ApprovalActor.Props(id, new ApprovalDependencies(_index, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(30), TimeProvider.System))));
+            id => ApprovalActor.Props(id, new ApprovalDependencies(_index, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(30), TimeProvider.System, audit))));
         var deps = Pipeline.Dependencies(_caps.Catalog(), audit, new FixedPolicy(new Dictionary<string, Tier> { ["test.echo"] = Tier.ApprovalRequired }))
             with { Approvals = approvals, ApprovalIndex = _index, ApprovalHoldTimeout = hold ?? TimeSpan.FromHours(1) };
         return (Sys.ActorOf(AgentSessionActor.Props("builder", deps)), approvals);
@@ -163,6 +163,10 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         Assert.Equal(AuditStatus.Pending, polled.Status);
         Assert.Equal(id.Value, polled.Metadata.ApprovalRequestId);
         Assert.Equal(ApprovalStatus.Approved, (await DecideAsync(approvals, id, true)).Status);
+        // decided with nobody waiting: the entity recorded the resolution before answering the decider
+        var granted = Assert.Single(_records, e => e.Kind == AuditEntryKind.ApprovalResolution);
+        Assert.Equal("approved", granted.Metadata.ApprovalDecision);
+        Assert.Equal(id.Value, granted.Metadata.ApprovalRequestId);
 
         // changed arguments: a new approval, not the grant
         session.Tell(new AgentSessionCommands.Invoke(Pipeline.Agent, Pipeline.Call("test.echo", """{"text":"other"}""") with { HoldForApproval = false }, TestActor));
@@ -175,6 +179,8 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         var ran = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
         Assert.False(ran.IsError, ran.Error?.Message);
         Assert.Equal(ApprovalStatus.Consumed, _index.Get(id)!.Status);
+        Assert.Single(_records, e => e.Kind == AuditEntryKind.ApprovalResolution);
+        Assert.Equal("approved", _records.Last().Metadata.ApprovalDecision);
 
         // and only once
         session.Tell(call);
@@ -182,5 +188,36 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         Assert.Equal("ApprovalPending", again.Error!.ErrorType);
         Assert.NotEqual(id.Value, again.Error.ContextString("request_id"));
         Assert.Single(_caps.Executed);
+    }
+
+    [Fact]
+    public async Task Should_not_run_a_held_call_when_the_audit_log_refuses_the_resolution()
+    {
+        var (session, approvals) = Start(refuseResolutions: true);
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"unaudited"}"""));
+        var pending = await PendingAsync();
+
+        await DecideAsync(approvals, pending.Request!.Id, true);
+
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.True(result.IsError);
+        Assert.Equal("ApprovalNotUsable", result.Error!.ErrorType);
+        Assert.Empty(_caps.Executed);
+    }
+
+    /// <summary>An audit writer that refuses approval_resolution entries and appends everything else.</summary>
+    private sealed class RefusingResolutions : ReceiveActor
+    {
+        public RefusingResolutions(ConcurrentQueue<AuditEntry> records) =>
+            Receive<AuditCommands.Append>(m =>
+            {
+                if (m.Draft.Kind == AuditEntryKind.ApprovalResolution)
+                {
+                    m.ReplyTo.Tell(new AuditReplies.AuditFailed(m.Draft.Id, "disk full"));
+                    return;
+                }
+                records.Enqueue(m.Draft);
+                m.ReplyTo.Tell(new AuditReplies.AuditAppended(m.Draft.Id, $"{records.Count:x64}"));
+            });
     }
 }
