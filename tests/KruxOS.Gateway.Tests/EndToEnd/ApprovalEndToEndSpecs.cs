@@ -207,6 +207,27 @@ public sealed class ApprovalEndToEndSpecs
         using var missingShow = await http.GetAsync("/api/approvals/appr-nope");
         Assert.Equal(HttpStatusCode.NotFound, missingShow.StatusCode);
 
+        // the audit log links both requests to their resolutions by approval_request_id
+        var deadline = DateTimeOffset.UtcNow + TestTimeouts.Call;
+        List<JsonObject> entries;
+        while (true)
+        {
+            using var audit = await http.GetAsync("/api/audit?limit=100");
+            Assert.Equal(HttpStatusCode.OK, audit.StatusCode);
+            entries = [.. JsonNode.Parse(await audit.Content.ReadAsStringAsync())!["entries"]!.AsArray().Select(e => e!.AsObject())];
+            if (entries.Count(e => e["kind"]!.GetValue<string>() == "approval_resolution") == 2 || DateTimeOffset.UtcNow > deadline) break;
+            await Task.Delay(100);
+        }
+        string? Meta(JsonObject e, string key) => e["metadata"]?[key]?.GetValue<string>();
+        foreach (var (requestId, decision) in new[] { (first, "approved"), (second, "rejected") })
+        {
+            Assert.Single(entries, e => e["kind"]!.GetValue<string>() == "call" && e["result"]!["status"]!.GetValue<string>() == "pending"
+                                        && Meta(e, "approval_request_id") == requestId);
+            var resolution = Assert.Single(entries, e => e["kind"]!.GetValue<string>() == "approval_resolution" && Meta(e, "approval_request_id") == requestId);
+            Assert.Equal(decision, Meta(resolution, "approval_decision"));
+            Assert.Equal("user:ops", Meta(resolution, "decided_by"));
+        }
+
         using var agentToken = new HttpRequestMessage(HttpMethod.Get, "/api/approvals");
         agentToken.Headers.Authorization = new("Bearer", token);
         using var refused = await http.SendAsync(agentToken);
