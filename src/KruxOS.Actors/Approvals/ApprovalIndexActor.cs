@@ -20,7 +20,9 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
 {
     private const string TickTimer = "tick";
     private static readonly TimeSpan MaxTick = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan RetryLoad = TimeSpan.FromSeconds(5);
+    // On a fresh data directory the journal tables may not exist yet when the first query runs; until the
+    // index is loaded approval calls are refused (retryable), so retry soon.
+    private static readonly TimeSpan RetryLoad = TimeSpan.FromSeconds(1);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ApprovalIndex _index;

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
 using KruxOS.Core;
@@ -45,12 +44,10 @@ public static class HealthEndpoints
             await http.Response.WriteAsync(body.ToJsonString(CoreJson.Options), http.RequestAborted).ConfigureAwait(false);
         }).On(Listener.Health);
 
-        // Ready once identities are loaded and the approval index has replayed the journal (before that,
-        // approval-requiring calls are refused with a retryable ServiceUnavailable).
-        app.MapGet("/health/ready", async (HttpContext http, HealthRegistry health, IdentityDirectory identities, ApprovalIndex approvals) =>
+        app.MapGet("/health/ready", async (HttpContext http, HealthRegistry health, IdentityDirectory identities) =>
         {
             var report = await health.RunAsync(http.RequestAborted).ConfigureAwait(false);
-            var ready = identities.Ready.IsCompletedSuccessfully && approvals.Ready.IsCompletedSuccessfully && report.Status != HealthStatus.Critical;
+            var ready = identities.Ready.IsCompletedSuccessfully && report.Status != HealthStatus.Critical;
             http.Response.StatusCode = ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
             http.Response.ContentType = "application/json";
             var body = new JsonObject { ["ready"] = ready, ["status"] = ready ? report.Status.ToWire() : HealthStatus.Critical.ToWire() };

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Policy;
 using KruxOS.Core.Control;
 using KruxOS.Gateway.Tests.Support;
@@ -24,6 +25,8 @@ public sealed class ApprovalEndToEndSpecs
         PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", "agents", $"{Agent}.yaml"), HoldTime);
         var gateway = await TestGateway.StartAsync(dataDir, extraArgs);
         await gateway.App.Services.GetRequiredService<PolicyStore>().Loaded.WaitAsync(TestTimeouts.Call);
+        // approval-requiring calls are refused (retryable) until the index has replayed the journal
+        await gateway.App.Services.GetRequiredService<ApprovalIndex>().Ready.WaitAsync(TestTimeouts.Call);
         return gateway;
     }
 
