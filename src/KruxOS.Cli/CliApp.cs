@@ -95,8 +95,75 @@ public static class CliApp
             return 0;
         });
         root.Subcommands.Add(watch);
+        root.Subcommands.Add(ApproveCommands(client, stdout, stderr, json));
         return root;
     }
+
+    private static Command ApproveCommands(ControlClient client, TextWriter stdout, TextWriter stderr, Option<bool> json)
+    {
+        var approve = new Command("approve", "Decide calls waiting for human approval");
+        var status = new Option<string?>("--status") { Description = "pending (default), approved, rejected, timed_out, expired, consumed or all" };
+        var list = new Command("list", "List approval requests") { json, status };
+        list.SetAction((p, ct) => Call(client, stdout, stderr, M.ApprovalList,
+            p.GetValue(status) is { } s ? new JsonObject { ["status"] = s } : null, p.GetValue(json), r => Table(
+            ["ID", "AGENT", "CAPABILITY", "PARAMETERS", "REQUESTED", "AGE"],
+            r!["approvals"]!.AsArray().Select(a => (IReadOnlyList<string>)[Str(a, "id"), Str(a, "agent"), Str(a, "capability"),
+                Clip(a!["arguments"]?.ToJsonString() ?? "{}", 60), When(a, "requested_at"), Age(a!["age_seconds"]!.GetValue<long>())])), ct));
+        approve.Subcommands.Add(list);
+
+        var showId = new Argument<string>("id") { Description = "Approval id (appr-…)" };
+        var show = new Command("show", "Show one approval request") { showId, json };
+        show.SetAction((p, ct) => Call(client, stdout, stderr, M.ApprovalShow, new JsonObject { ["id"] = p.GetValue(showId) }, p.GetValue(json), r =>
+            string.Join("\n", r!.AsObject().Select(kv => $"{kv.Key + ":",-18}{(kv.Value is JsonValue v && v.TryGetValue<string>(out var s) ? s : kv.Value?.ToJsonString() ?? "-")}")) + "\n", ct));
+        approve.Subcommands.Add(show);
+
+        foreach (var (verb, method, help) in new[] { ("accept", M.ApprovalApprove, "Approve a request"), ("reject", M.ApprovalReject, "Reject a request") })
+        {
+            var id = new Argument<string>("id") { Description = "Approval id (appr-…)" };
+            var reason = new Option<string?>("--reason") { Description = "Why (recorded in the audit log)" };
+            var cmd = new Command(verb, help) { id, reason, json };
+            cmd.SetAction((p, ct) => Call(client, stdout, stderr, method, new JsonObject { ["id"] = p.GetValue(id), ["reason"] = p.GetValue(reason) ?? "" },
+                p.GetValue(json), r => $"Approval {Str(r, "id")} is now {Str(r, "status")}.\n", ct));
+            approve.Subcommands.Add(cmd);
+        }
+
+        var watch = new Command("watch", "Stream approval events; decide with 'a <id>' / 'r <id> [reason]' lines (or keys a/r on a terminal)");
+        watch.SetAction(async (p, ct) =>
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var events = Task.Run(async () =>
+            {
+                await foreach (var line in client.StreamAsync(M.Watch, new JsonObject { ["types"] = "approval_requested,approval_resolved" }, cts.Token).ConfigureAwait(false))
+                    await stdout.WriteLineAsync(line).ConfigureAwait(false);
+            }, cts.Token);
+            // Commands: "a <id> [reason]" approves, "r <id> [reason]" rejects; on a terminal the same keys start the line.
+            while (!cts.IsCancellationRequested)
+            {
+                var line = await Console.In.ReadLineAsync(cts.Token).ConfigureAwait(false);
+                if (line is null) break;
+                var parts = line.Trim().Split(' ', 3, StringSplitOptions.RemoveEmptyEntries);
+                if (parts.Length < 2 || parts[0] is not ("a" or "r")) { if (parts.Length > 0) await stderr.WriteLineAsync("usage: a <id> [reason] | r <id> [reason]").ConfigureAwait(false); continue; }
+                var r = await client.CallAsync(parts[0] == "a" ? M.ApprovalApprove : M.ApprovalReject,
+                    new JsonObject { ["id"] = parts[1], ["reason"] = parts.Length > 2 ? parts[2] : "" }, cts.Token).ConfigureAwait(false);
+                await stdout.WriteLineAsync(r.Ok ? $"{Str(r.Result, "id")} {Str(r.Result, "status")}" : $"error: {r.ErrorMessage} ({r.ErrorType})").ConfigureAwait(false);
+            }
+            // End of input on a pipe: keep streaming until interrupted.
+            try { await events.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            return 0;
+        });
+        approve.Subcommands.Add(watch);
+        return approve;
+    }
+
+    private static string Clip(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
+
+    private static string Age(long seconds) => seconds switch
+    {
+        < 60 => $"{seconds}s",
+        < 3600 => $"{seconds / 60}m",
+        < 86400 => $"{seconds / 3600}h{seconds % 3600 / 60}m",
+        _ => $"{seconds / 86400}d{seconds % 86400 / 3600}h",
+    };
 
     private static Command AgentCommands(ControlClient client, TextWriter stdout, TextWriter stderr, Option<bool> json)
     {

@@ -1,5 +1,7 @@
 // A scripted MCP client on the official Node SDK, used by the gateway's end-to-end tests.
-// Usage: node mcp-client.mjs --transport ws|http --url URL [--call tool] [--args JSON] [--list]
+// Usage: node mcp-client.mjs --transport ws|http --url URL [--call tool [JSON]]... [--list] [--timeout MS]
+// --timeout MS: each call gives up after MS milliseconds (the SDK cancels it); the failure is recorded in
+// that call's result ({name, error, code}) and the remaining calls still run.
 // The token comes from the KRUXOS_TEST_TOKEN environment variable, never from argv.
 // Prints one JSON line: {connected, tools?, result?, error?}.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -16,6 +18,7 @@ const flag = (name) => argv.includes(`--${name}`);
 const transportKind = opt("transport", "ws");
 const url = opt("url");
 const token = process.env.KRUXOS_TEST_TOKEN ?? "";
+const callTimeout = opt("timeout") ? Number(opt("timeout")) : undefined;
 const calls = argv.flatMap((a, i) => (a === "--call" ? [{ name: argv[i + 1], args: JSON.parse(argv[i + 2]?.startsWith("{") ? argv[i + 2] : "{}") }] : []));
 
 async function main() {
@@ -42,7 +45,17 @@ async function main() {
     }
     out.results = [];
     for (const c of calls) {
-      const r = await client.callTool({ name: c.name, arguments: c.args });
+      let r;
+      if (callTimeout !== undefined) {
+        try {
+          r = await client.callTool({ name: c.name, arguments: c.args }, undefined, { timeout: callTimeout });
+        } catch (e) {
+          out.results.push({ name: c.name, error: String(e?.message ?? e), code: e?.code });
+          continue;
+        }
+      } else {
+        r = await client.callTool({ name: c.name, arguments: c.args });
+      }
       const text = r.content?.[0]?.text ?? "";
       let parsed = null;
       try { parsed = JSON.parse(text); } catch { parsed = text; }

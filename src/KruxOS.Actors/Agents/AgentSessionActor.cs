@@ -2,7 +2,9 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
+using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Capabilities;
+using KruxOS.Core.Approvals;
 using KruxOS.Actors.Identity;
 using KruxOS.Actors.Policy;
 using KruxOS.Actors.ToolRuns;
@@ -15,7 +17,10 @@ using static KruxOS.Actors.Agents.AgentSessionCommands;
 
 namespace KruxOS.Actors.Agents;
 
-/// <summary>Dependencies every session entity shares, resolved once per node.</summary>
+/// <summary>
+/// Dependencies every session entity shares, resolved once per node. Without <paramref name="Approvals"/>
+/// (and its index) calls that need approval fail closed.
+/// </summary>
 public sealed record AgentSessionDependencies(
     CapabilityCatalog Catalog,
     IPolicySeam Policy,
@@ -24,7 +29,10 @@ public sealed record AgentSessionDependencies(
     ToolRunSettings ToolRuns,
     int MaxConnectionsPerAgent,
     TimeSpan IdleTimeout,
-    TimeProvider Clock);
+    TimeProvider Clock,
+    IActorRef? Approvals = null,
+    ApprovalIndex? ApprovalIndex = null,
+    TimeSpan? ApprovalHoldTimeout = null);
 
 /// <summary>
 /// The entity of one agent, keyed by agent name: it knows the agent's open connections, owns the
@@ -44,6 +52,11 @@ public sealed class AgentSessionActor : ReceiveActor
     private int _inFlight;
     private DateTimeOffset? _lastConnectedAt;
 
+    // Approvals this entity's runs are requesting or holding, by (capability, argument hash): an identical
+    // call joins them. Approvals already persisted are found in the node's index (rebuilt from the journal
+    // at start), so this map only has to cover requests in flight.
+    private readonly Dictionary<(string Capability, string Hash), ApprovalId> _approvals = [];
+
     public AgentSessionActor(string entityId, AgentSessionDependencies deps)
     {
         _agent = AgentName.Parse(entityId);
@@ -53,6 +66,11 @@ public sealed class AgentSessionActor : ReceiveActor
         Receive<Detach>(m => RemoveConnection(m.SessionId, "closed"));
         Receive<Invoke>(HandleInvoke);
         Receive<ToolRunFinished>(_ => { _inFlight--; UpdateIdleTimeout(); });
+        Receive<ApprovalTracked>(m => _approvals[(m.Capability, m.ArgumentsHash)] = m.Id);
+        Receive<ApprovalSettled>(m =>
+        {
+            if (_approvals.TryGetValue((m.Capability, m.ArgumentsHash), out var id) && id == m.Id) _approvals.Remove((m.Capability, m.ArgumentsHash));
+        });
         Receive<Terminate>(HandleTerminate);
         Receive<GetInfo>(_ => Sender.Tell(Info()));
         Receive<Akka.Actor.Terminated>(t =>
@@ -127,7 +145,25 @@ public sealed class AgentSessionActor : ReceiveActor
         // Counters of rules whose window has passed are dropped now and then, so the ledger stays bounded.
         if (_invocations % 256 == 0) _rateState = _rateState.Prune(now);
         var verdict = _deps.Policy.Decide(call.Principal, capability, normalized, now, _rateState, out _rateState);
-        return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict, null);
+        // Until the index has replayed the journal it cannot tell whether the identical call is already
+        // pending, and a second request would duplicate it: fail closed (retryable) instead.
+        if (verdict.Tier == Tier.ApprovalRequired && verdict.Refusal is null && _deps.ApprovalIndex is { Ready.IsCompleted: false })
+            return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict,
+                Errors.ServiceUnavailable("approvals", "the approval queue is still loading after a restart; retry shortly"));
+        return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict, null, PlanApproval(call, capability, normalized, verdict));
+    }
+
+    private ApprovalPlan? PlanApproval(Core.Sessions.ToolCall call, CapabilityDefinition capability, System.Text.Json.JsonElement arguments, PolicyVerdict verdict)
+    {
+        if (verdict.Tier != Tier.ApprovalRequired || verdict.Refusal is not null || _deps.Approvals is null || _deps.ApprovalIndex is null) return null;
+        var hash = ApprovalArguments.Hash(arguments);
+        var key = (capability.Name.Value, hash);
+        var hold = _deps.ApprovalHoldTimeout ?? TimeSpan.FromDays(1);
+        if (_approvals.TryGetValue(key, out var inFlight)) return new ApprovalPlan(inFlight, hash, false, _deps.Approvals, hold);
+        if (_deps.ApprovalIndex.FindOpen(call.Agent, capability.Name.Value, hash) is { } open) return new ApprovalPlan(open, hash, false, _deps.Approvals, hold);
+        var id = ApprovalId.New();
+        _approvals[key] = id;
+        return new ApprovalPlan(id, hash, true, _deps.Approvals, hold);
     }
 
     private void HandleTerminate(Terminate m)

@@ -26,6 +26,8 @@ namespace KruxOS.Actors.Audit;
 /// <param name="PolicyReason">Why policy decided so.</param>
 /// <param name="Error">The error returned to the caller, if any.</param>
 /// <param name="DurationMicros">Wall time of the call.</param>
+/// <param name="ApprovalRequestId">The approval the call was held on (<c>metadata.approval_request_id</c>), if any.</param>
+/// <param name="ApprovalDecision">How that approval ended for this call (<c>metadata.approval_decision</c>), if it has.</param>
 public sealed record CallRecord(
     DateTimeOffset At,
     Principal Principal,
@@ -40,7 +42,9 @@ public sealed record CallRecord(
     string? PolicyRevision,
     string? PolicyReason,
     StructuredError? Error,
-    long DurationMicros);
+    long DurationMicros,
+    string? ApprovalRequestId = null,
+    string? ApprovalDecision = null);
 
 /// <summary>
 /// Pure mapping of a finished call to the audit entries the tool run appends, in chain order: first a
@@ -66,7 +70,7 @@ public static class CallAudit
     {
         ArgumentNullException.ThrowIfNull(r);
         var decision = Decision(r);
-        var metadata = new AuditMetadata(ErrorType: r.Error?.ErrorType, Details: Details(r));
+        var metadata = new AuditMetadata(ApprovalRequestId: r.ApprovalRequestId, ApprovalDecision: r.ApprovalDecision, ErrorType: r.Error?.ErrorType, Details: Details(r));
         var client = r.Client == ClientInfo.Unknown || string.IsNullOrEmpty(r.Client.Name)
             ? null
             : new AuditClient(r.Client.Name, string.IsNullOrEmpty(r.Client.Version) ? null : r.Client.Version);

@@ -7,6 +7,8 @@ using Akka.Hosting;
 using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using KruxOS.Actors.Agents;
+using KruxOS.Actors.Approvals;
+using KruxOS.Core.Approvals;
 using KruxOS.Actors.Audit;
 using KruxOS.Audit;
 using KruxOS.Actors.Capabilities;
@@ -47,6 +49,7 @@ public static class KruxOsHostingExtensions
         services.AddSingleton(settings);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<IdentityDirectory>();
+        services.AddSingleton<ApprovalIndex>();
         services.AddSingleton<HostMetrics>();
         services.AddSingleton<AuditProbe>();
         services.AddSingleton(sp => new HealthRegistry(sp.GetRequiredService<TimeProvider>()));
@@ -68,6 +71,7 @@ public static class KruxOsHostingExtensions
             .ConfigureNetwork(settings)
             .ConfigurePersistence(settings)
             .AddKruxSerialization()
+            .WithApprovals(settings, sp)
             .WithAgentSessions(settings, sp)
             .WithGatewayRoot(settings, sp));
         return services;
@@ -108,8 +112,28 @@ public static class KruxOsHostingExtensions
         var provider = settings.Persistence.Provider == PersistenceProvider.Sqlite
             ? LinqToDB.ProviderName.SQLiteMS
             : LinqToDB.ProviderName.PostgreSQL15;
-        return builder.WithSqlPersistence(settings.JournalConnectionString, provider, autoInitialize: true);
+        // Approval events are tagged so the approval index can be rebuilt from the journal with a tag query.
+        return builder.WithSqlPersistence(settings.JournalConnectionString, provider, autoInitialize: true,
+            journalBuilder: j => j.AddWriteEventAdapter<ApprovalEventTagger>("approval-tagger", [typeof(IApprovalEvent)]));
     }
+
+    /// <summary>
+    /// Approvals: a shard region (<c>approval</c>) in cluster mode; otherwise they live under the gateway root in a
+    /// <see cref="GenericChildPerEntityParent"/> using the same extractor (see <see cref="WithGatewayRoot"/>).
+    /// </summary>
+    public static AkkaConfigurationBuilder WithApprovals(this AkkaConfigurationBuilder builder, KruxOsSettings settings, IServiceProvider sp)
+    {
+        if (!settings.UseClustering) return builder;
+        return builder.WithShardRegion<ApprovalRegion>("approval",
+            (_, registry, _) => entityId => ApprovalActor.Props(entityId, ApprovalDependencies(settings, sp, registry.Get<AuditWriter>())),
+            new ApprovalMessageExtractor(),
+            new ShardOptions { StateStoreMode = StateStoreMode.DData, Role = GatewayRole, RememberEntities = false });
+    }
+
+    /// <summary>What every approval entity shares.</summary>
+    public static ApprovalDependencies ApprovalDependencies(KruxOsSettings settings, IServiceProvider sp, IActorRef audit) =>
+        new(sp.GetRequiredService<ApprovalIndex>(), settings.ApprovalGrantWindow, TimeSpan.FromSeconds(30), sp.GetRequiredService<TimeProvider>(),
+            audit, ToolRunSettings.Default.AuditTimeout);
 
     /// <summary>
     /// Agent sessions: a shard region in cluster mode; otherwise they live under the gateway root in a
@@ -119,7 +143,8 @@ public static class KruxOsHostingExtensions
     {
         if (!settings.UseClustering) return builder;
         return builder.WithShardRegion<AgentSessionRegion>("agent-session",
-            (_, registry, _) => entityId => AgentSessionActor.Props(entityId, SessionDependencies(settings, sp, registry.Get<AuditWriter>())),
+            (_, registry, _) => entityId => AgentSessionActor.Props(entityId,
+                SessionDependencies(settings, sp, registry.Get<AuditWriter>(), registry.Get<ApprovalRegion>())),
             new AgentSessionMessageExtractor(),
             new ShardOptions { StateStoreMode = StateStoreMode.DData, Role = GatewayRole, RememberEntities = false });
     }
@@ -143,8 +168,11 @@ public static class KruxOsHostingExtensions
                 settings.PolicyRescanInterval, PolicySettle, clock)));
             if (!settings.UseClustering)
             {
+                children.Add(new GatewayChild("approvals", c => GenericChildPerEntityParent.Props(new ApprovalMessageExtractor(),
+                    entityId => ApprovalActor.Props(entityId, ApprovalDependencies(settings, sp, c["audit"])))));
+                children.Add(new GatewayChild("approval-index", c => ApprovalIndexActor.Props(sp.GetRequiredService<ApprovalIndex>(), c["approvals"], clock)));
                 children.Add(new GatewayChild("agent-sessions", c => GenericChildPerEntityParent.Props(new AgentSessionMessageExtractor(),
-                    entityId => AgentSessionActor.Props(entityId, SessionDependencies(settings, sp, c["audit"])))));
+                    entityId => AgentSessionActor.Props(entityId, SessionDependencies(settings, sp, c["audit"], c["approvals"])))));
                 children.Add(new GatewayChild("identity", c => IdentityActor.Props(directory.Publish, c["agent-sessions"])));
                 children.Add(new GatewayChild("connections", c => ConnectionsActor.Props(c["agent-sessions"], clock)));
             }
@@ -155,6 +183,7 @@ public static class KruxOsHostingExtensions
                     case "audit": registry.Register<AuditWriter>(child); break;
                     case "policies": registry.Register<PolicyStoreActor>(child); break;
                     case "agent-sessions": registry.Register<AgentSessionRegion>(child); break;
+                    case "approvals": registry.Register<ApprovalRegion>(child); break;
                     case "identity": registry.Register<IdentityRegistry>(child); break;
                     case "connections": registry.Register<ConnectionRegistry>(child); break;
                 }
@@ -176,6 +205,7 @@ public static class KruxOsHostingExtensions
                 // Cluster-mode node children that depend on the region and singleton proxy.
                 var connections = system.ActorOf(ConnectionsActor.Props(registry.Get<AgentSessionRegion>(), clock), "connections");
                 registry.Register<ConnectionRegistry>(connections);
+                system.ActorOf(ApprovalIndexActor.Props(sp.GetRequiredService<ApprovalIndex>(), registry.Get<ApprovalRegion>(), clock), "approval-index");
                 system.ActorOf(IdentityReplicaActor.Props(directory, registry.Get<IdentityRegistry>()), "identity-replica");
             });
         }
@@ -200,10 +230,10 @@ public static class KruxOsHostingExtensions
         Clock = sp.GetService<TimeProvider>(),
     };
 
-    private static AgentSessionDependencies SessionDependencies(KruxOsSettings settings, IServiceProvider sp, IActorRef audit) =>
+    private static AgentSessionDependencies SessionDependencies(KruxOsSettings settings, IServiceProvider sp, IActorRef audit, IActorRef approvals) =>
         new(sp.GetRequiredService<CapabilityCatalog>(), sp.GetRequiredService<IPolicySeam>(), sp.GetRequiredService<IdentityDirectory>(),
             audit, new ToolRunSettings(settings.ToolCallTimeout, ToolRunSettings.Default.AuditTimeout), settings.MaxConnectionsPerAgent,
-            settings.SessionIdleTimeout, sp.GetRequiredService<TimeProvider>());
+            settings.SessionIdleTimeout, sp.GetRequiredService<TimeProvider>(), approvals, sp.GetRequiredService<ApprovalIndex>(), settings.ApprovalHoldTimeout);
 
     /// <summary>Creates the SQLite file with WAL journaling (roughly doubles persisted writes per second).</summary>
     private static void PrepareSqlite(string path)

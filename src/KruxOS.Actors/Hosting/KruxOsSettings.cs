@@ -84,6 +84,15 @@ public sealed class KruxOsSettings
     /// <summary>How often host metrics are sampled. <b>Default</b>: 5 s.</summary>
     public TimeSpan MetricsInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a call needing approval is held before it times out (<c>approval.hold_timeout_seconds</c>). <b>Default</b>: 86400 s.</summary>
+    public TimeSpan ApprovalHoldTimeout { get; set; } = TimeSpan.FromSeconds(86400);
+
+    /// <summary>How long an approval decided while nobody waits stays usable by the identical retry. <b>Default</b>: 10 min.</summary>
+    public TimeSpan ApprovalGrantWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often MCP progress notifications are sent while a call with a progress token is held. <b>Default</b>: 15 s.</summary>
+    public TimeSpan ApprovalProgressInterval { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Audit log settings.</summary>
     public AuditSettings Audit { get; set; } = new();
 
@@ -120,6 +129,9 @@ public sealed class KruxOsSettings
         if (string.IsNullOrWhiteSpace(DataDir)) throw new ArgumentException("KruxOS:DataDir must be set");
         if (MaxConnectionsPerAgent < 1) throw new ArgumentException("KruxOS:MaxConnectionsPerAgent must be at least 1");
         if (ToolCallTimeout <= TimeSpan.Zero) throw new ArgumentException("KruxOS:ToolCallTimeout must be positive");
+        if (ApprovalHoldTimeout <= TimeSpan.Zero) throw new ArgumentException("KruxOS:ApprovalHoldTimeout must be positive");
+        if (ApprovalGrantWindow <= TimeSpan.Zero) throw new ArgumentException("KruxOS:ApprovalGrantWindow must be positive");
+        if (ApprovalProgressInterval <= TimeSpan.Zero) throw new ArgumentException("KruxOS:ApprovalProgressInterval must be positive");
         if (PolicyRescanInterval <= TimeSpan.Zero) throw new ArgumentException("KruxOS:PolicyRescanInterval must be positive");
         if (UseClustering && Cluster.Port is < 0 or > 65535) throw new ArgumentException("KruxOS:Cluster:Port is out of range");
         if (Audit.RingCapacity < 1) throw new ArgumentException("KruxOS:Audit:RingCapacity must be at least 1");

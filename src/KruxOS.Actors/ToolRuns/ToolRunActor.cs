@@ -2,9 +2,12 @@ using System.Diagnostics;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Event;
+using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Audit;
-using KruxOS.Actors.Capabilities;
+using KruxOS.Core.Approvals;
+using KruxOS.Core.Agents;
 using KruxOS.Core.Audit;
+using KruxOS.Actors.Capabilities;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Actors.Identity;
@@ -22,11 +25,20 @@ namespace KruxOS.Actors.ToolRuns;
 /// <see cref="AuditCommands.Append"/>; the caller is answered only when every entry is
 /// <see cref="AuditReplies.AuditAppended"/> (fsynced) or <see cref="AuditReplies.AuditBuffered"/> (degrade
 /// mode). <see cref="AuditReplies.AuditFailed"/> or no answer in time fails the call closed.</para>
+/// <para>Approvals: a held call appends a <c>pending</c> call entry carrying <c>approval_request_id</c> once the
+/// request is durable (the poll path's answer is that entry). The approval entity appends the
+/// <c>approval_resolution</c> entry, linked by the same id, before it releases the run; the run's final call
+/// entry carries the id and the decision, and the caller is answered only when all of them are durable.</para>
 /// </summary>
 public sealed class ToolRunActor : ReceiveActor, IWithTimers
 {
     private const string ExecutionTimer = "execution-timeout";
     private const string AuditTimer = "audit-timeout";
+    private const string ApprovalAckTimer = "approval-ack";
+    private const string HoldTimer = "hold-timeout";
+
+    /// <summary>Longest the run waits for the approval entity to acknowledge a request or hold before failing closed.</summary>
+    public static readonly TimeSpan ApprovalAckTimeout = TimeSpan.FromSeconds(15);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ToolRunPlan _plan;
@@ -43,6 +55,10 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private ToolCallResult? _result;
     private AuditStatus _status;
     private readonly HashSet<Guid> _auditPending = [];
+    private string? _auditFailure;
+    private ApprovalPlan? _approval;
+    private string? _approvalDecision;
+    private bool _pendingAudited;
 
     public ToolRunActor(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
         Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock)
@@ -91,8 +107,14 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
                     new { capability = capability.Name.Value, rule = verdict.Rule, reason = verdict.Reason, tier = verdict.Tier.ToWire() });
                 Finish(AuditStatus.Denied, Failure(Errors.PolicyDenied(capability.Name, verdict.Rule, verdict.Reason)));
                 return;
+            case Tier.ApprovalRequired when _plan.Approval is { } approval:
+                // Hold: request (or join) the approval; the reply waits for the decision.
+                _approval = approval;
+                if (!_plan.ReplyTo.IsNobody()) Context.Watch(_plan.ReplyTo);
+                RequestOrJoin();
+                return;
             case Tier.ApprovalRequired:
-                // Hold seam: no approval queue is wired into this pipeline yet, so the call fails closed.
+                // No approval queue on this node: fail closed.
                 Finish(AuditStatus.Denied, Failure(Errors.ApprovalUnavailable(capability.Name, verdict.Rule)));
                 return;
             case Tier.Notify:
@@ -108,6 +130,156 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     {
         _cancel.Cancel();
         _cancel.Dispose();
+    }
+
+    private void RequestOrJoin()
+    {
+        var a = _approval!;
+        var call = _plan.Call;
+        if (a.IsNew)
+        {
+            var now = _clock.GetUtcNow();
+            var request = new ApprovalRequest(a.Id, call.Principal, call.Agent, call.SessionId, CapabilityLabel, ApprovalArguments.Redact(_plan.Arguments),
+                a.ArgumentsHash, _plan.Verdict!.Rule, _plan.Verdict.Revision, _plan.Verdict.Reason, call.Client, now, now + a.HoldTimeout);
+            a.Region.Tell(new ApprovalCommands.RequestApproval(request));
+        }
+        // Same sender, same receiver: the hold arrives after the request.
+        a.Region.Tell(new ApprovalMessages.Hold(a.Id, Self, call.Agent, CapabilityLabel, a.ArgumentsHash, call.HoldForApproval));
+        Timers.StartSingleTimer(ApprovalAckTimer, ApprovalAckTimedOut.Instance, ApprovalAckTimeout);
+        Become(AwaitingApproval);
+    }
+
+    private void AwaitingApproval()
+    {
+        Receive<ApprovalResult>(r =>
+        {
+            if (r.IsOk) return;
+            Timers.Cancel(ApprovalAckTimer);
+            _log.Warning("Approval {0} refused the request of {1}: {2}", _approval!.Id, CapabilityLabel, r.Message);
+            Settle();
+            Finish(AuditStatus.Denied, Failure(Errors.ApprovalNotUsable(CapabilityLabel, _approval.Id.Value, r.Status?.ToWire() ?? "unknown", r.Message)));
+        });
+        Receive<ApprovalMessages.Held>(m =>
+        {
+            Timers.Cancel(ApprovalAckTimer);
+            var deadline = m.State.Request!.Deadline;
+            if (!_plan.Call.HoldForApproval)
+            {
+                // Poll path (JSON-RPC): answer at once with the request id; the request stays pending.
+                Settle();
+                Finish(AuditStatus.Pending, Failure(Errors.ApprovalPending(CapabilityLabel, _approval!.Id.Value)));
+                return;
+            }
+            AuditPending();
+            var hold = deadline - _clock.GetUtcNow() + ApprovalAckTimeout;
+            Timers.StartSingleTimer(HoldTimer, HoldTimedOut.Instance, hold > TimeSpan.Zero ? hold : ApprovalAckTimeout);
+            Become(Holding);
+        });
+        Receive<ApprovalMessages.Released>(OnReleased);
+        Receive<ApprovalAckTimedOut>(_ =>
+        {
+            _log.Error("Approval {0} did not answer in time; failing {1} closed", _approval!.Id, CapabilityLabel);
+            Settle();
+            Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("approvals", "the approval queue did not answer in time")));
+        });
+        Receive<Terminated>(_ => CallerGone());
+    }
+
+    private void Holding()
+    {
+        Receive<ApprovalMessages.Released>(OnReleased);
+        Receive<AuditReplies.AuditAppended>(m => _auditPending.Remove(m.Id));
+        Receive<AuditReplies.AuditBuffered>(m => _auditPending.Remove(m.Id));
+        Receive<AuditReplies.AuditFailed>(m =>
+        {
+            _auditPending.Remove(m.Id);
+            _log.Error("Audit refused the pending entry of {0}: {1}; failing the call closed", CapabilityLabel, m.Reason);
+            _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
+            Settle();
+            Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("audit", m.Reason)));
+        });
+        Receive<HoldTimedOut>(_ =>
+        {
+            // The entity should have timed out first; whatever happened, an expiry is never consent.
+            _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
+            Settle();
+            _approvalDecision = ApprovalStatus.TimedOut.ToWire();
+            Finish(AuditStatus.Denied, Failure(Errors.ApprovalTimedOut(CapabilityLabel, _approval.Id.Value)));
+        });
+        Receive<Terminated>(_ => CallerGone());
+        Receive<ApprovalResult>(_ => { });
+    }
+
+    private void OnReleased(ApprovalMessages.Released m)
+    {
+        Timers.Cancel(ApprovalAckTimer);
+        Timers.Cancel(HoldTimer);
+        var a = _approval!;
+        var state = m.State;
+        if (m.Execute)
+        {
+            Settle();
+            _approvalDecision = "approved";
+            Become(Executing);
+            StartExecution(_plan.Capability!);
+            return;
+        }
+        if (!a.IsNew && !_pendingAudited && (state.IsNew || state.Status is ApprovalStatus.Consumed or ApprovalStatus.Expired or ApprovalStatus.TimedOut or ApprovalStatus.Rejected))
+        {
+            // The approval this call tried to join closed before it joined: this is a new request.
+            Settle();
+            _approval = a with { Id = ApprovalId.New(), IsNew = true };
+            Context.Parent.Tell(new ApprovalTracked(CapabilityLabel, a.ArgumentsHash, _approval.Id));
+            RequestOrJoin();
+            return;
+        }
+        Settle();
+        _approvalDecision = state.Status.ToWire();
+        var error = state.Status switch
+        {
+            ApprovalStatus.Rejected => Errors.ApprovalRejected(CapabilityLabel, a.Id.Value, state.Decision?.Reason ?? "", state.Decision?.DecidedBy ?? "an operator"),
+            ApprovalStatus.TimedOut => Errors.ApprovalTimedOut(CapabilityLabel, a.Id.Value),
+            _ => Errors.ApprovalNotUsable(CapabilityLabel, a.Id.Value, state.Status.ToWire(), m.Message),
+        };
+        Finish(AuditStatus.Denied, Failure(error));
+    }
+
+    private void AuditPending()
+    {
+        if (_pendingAudited) return;
+        _pendingAudited = true;
+        var record = new CallRecord(_clock.GetUtcNow(), _plan.Call.Principal, _plan.Call.Agent, _plan.Call.SessionId, CapabilityLabel, _plan.Arguments,
+            _plan.Call.Client, AuditStatus.Pending, _plan.Verdict!.Tier, _plan.Verdict.Rule, _plan.Verdict.Revision, _plan.Verdict.Reason, null, 0,
+            _approval!.Id.Value);
+        // Its acknowledgement may arrive in any later state; the final reply waits for it as for the call's own entries.
+        Append(CallAudit.Entries(record));
+    }
+
+    private void Append(IEnumerable<AuditEntry> entries)
+    {
+        foreach (var entry in entries)
+        {
+            _auditPending.Add(entry.Id);
+            _audit.Tell(new AuditCommands.Append(entry, Self));
+        }
+    }
+
+    // A failed entry fails the call closed even when the failure arrives before the call's own entries.
+    private void EarlyAuditReply(Guid id, string? failure)
+    {
+        _auditPending.Remove(id);
+        if (failure is not null) _auditFailure ??= failure;
+    }
+
+    private void Settle() => Context.Parent.Tell(new ApprovalSettled(CapabilityLabel, _approval!.ArgumentsHash, _approval.Id));
+
+    // The caller's connection is gone: stop holding (the request stays pending for an identical retry).
+    private void CallerGone()
+    {
+        _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
+        Settle();
+        Context.Parent.Tell(new ToolRunFinished(CapabilityLabel, false, ElapsedMicros()));
+        Context.Stop(Self);
     }
 
     private void StartExecution(CapabilityDefinition capability)
@@ -128,6 +300,10 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
 
     private void Executing()
     {
+        Receive<AuditReplies.AuditAppended>(m => EarlyAuditReply(m.Id, null));
+        Receive<AuditReplies.AuditBuffered>(m => EarlyAuditReply(m.Id, null));
+        Receive<AuditReplies.AuditFailed>(m => EarlyAuditReply(m.Id, m.Reason));
+        Receive<Terminated>(_ => { });
         Receive<Executed>(m =>
         {
             Timers.Cancel(ExecutionTimer);
@@ -159,6 +335,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         Receive<AuditReplies.AuditBuffered>(m => Acknowledged(m.Id)); // degrade mode: the entry waits in the ring
         Receive<AuditReplies.AuditFailed>(m =>
         {
+            if (!_auditPending.Remove(m.Id)) return;
             Timers.Cancel(AuditTimer);
             _log.Error("Audit refused the record of {Capability}: {Reason}; failing the call closed", CapabilityLabel, m.Reason);
             Reply(Failure(Errors.ServiceUnavailable("audit", m.Reason)));
@@ -169,6 +346,10 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             Reply(Failure(Errors.ServiceUnavailable("audit", "the audit log did not confirm the record in time")));
         });
         // Late results after a timeout are ignored: the caller has its answer.
+        Receive<ApprovalMessages.Released>(_ => { });
+        Receive<ApprovalMessages.Held>(_ => { });
+        Receive<ApprovalResult>(_ => { });
+        Receive<Terminated>(_ => { });
         Receive<Executed>(_ => { });
         Receive<ExecutionFailed>(_ => { });
         Receive<ExecutionTimedOut>(_ => { });
@@ -178,7 +359,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     {
         if (!_auditPending.Remove(id) || _auditPending.Count > 0) return;
         Timers.Cancel(AuditTimer);
-        Reply(_result!);
+        Reply(_auditFailure is { } reason ? Failure(Errors.ServiceUnavailable("audit", reason)) : _result!);
     }
 
     private void Finish(AuditStatus status, ToolCallResult result)
@@ -187,14 +368,11 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         _result = result;
         var record = new CallRecord(_startedAt, _plan.Call.Principal, _plan.Call.Agent, _plan.Call.SessionId, CapabilityLabel,
             _plan.Capability is null ? _plan.Call.Arguments : _plan.Arguments, _plan.Call.Client, status, _plan.Verdict?.Tier,
-            _plan.Verdict?.Rule, _plan.Verdict?.Revision, _plan.Verdict?.Reason, result.Error, result.DurationMicros);
+            _plan.Verdict?.Rule, _plan.Verdict?.Revision, _plan.Verdict?.Reason, result.Error, result.DurationMicros,
+            _approval?.Id.Value, _approvalDecision);
         Become(AwaitingAudit);
         Timers.StartSingleTimer(AuditTimer, AuditTimedOut.Instance, _settings.AuditTimeout);
-        foreach (var entry in CallAudit.Entries(record))
-        {
-            _auditPending.Add(entry.Id);
-            _audit.Tell(new AuditCommands.Append(entry, Self));
-        }
+        Append(CallAudit.Entries(record));
     }
 
     private void Reply(ToolCallResult result)
@@ -226,6 +404,18 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     {
         public static readonly ExecutionTimedOut Instance = new();
         private ExecutionTimedOut() { }
+    }
+
+    private sealed class ApprovalAckTimedOut : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly ApprovalAckTimedOut Instance = new();
+        private ApprovalAckTimedOut() { }
+    }
+
+    private sealed class HoldTimedOut : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly HoldTimedOut Instance = new();
+        private HoldTimedOut() { }
     }
 
     private sealed class AuditTimedOut : INoSerializationVerificationNeeded, IDeadLetterSuppression

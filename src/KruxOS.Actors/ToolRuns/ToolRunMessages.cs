@@ -20,7 +20,8 @@ public sealed record ToolRunPlan(
     CapabilityDefinition? Capability,
     JsonElement Arguments,
     PolicyVerdict? Verdict,
-    StructuredError? BoundaryError);
+    StructuredError? BoundaryError,
+    ApprovalPlan? Approval = null);
 
 /// <summary>Tells the session a run has ended.</summary>
 public sealed record ToolRunFinished(string Capability, bool Succeeded, long DurationMicros);
@@ -32,3 +33,20 @@ public sealed record ToolRunSettings(TimeSpan ExecutionTimeout, TimeSpan AuditTi
 {
     public static readonly ToolRunSettings Default = new(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(10));
 }
+
+/// <summary>
+/// How a call that needs approval is bound to its approval, decided by the session: the approval to
+/// request (<paramref name="IsNew"/>) or to join (a pending request or an unused grant of the identical call).
+/// </summary>
+/// <param name="Id">The approval id.</param>
+/// <param name="ArgumentsHash">Canonical hash of the normalized arguments.</param>
+/// <param name="IsNew">True when this run must request the approval.</param>
+/// <param name="Region">The approval region.</param>
+/// <param name="HoldTimeout">The hold deadline of a new request, from now.</param>
+public sealed record ApprovalPlan(KruxOS.Core.Approvals.ApprovalId Id, string ArgumentsHash, bool IsNew, IActorRef Region, TimeSpan HoldTimeout);
+
+/// <summary>Tells the session a run now waits on <paramref name="Id"/> for the identical call (so duplicates join it).</summary>
+public sealed record ApprovalTracked(string Capability, string ArgumentsHash, KruxOS.Core.Approvals.ApprovalId Id);
+
+/// <summary>Tells the session the run's approval is resolved.</summary>
+public sealed record ApprovalSettled(string Capability, string ArgumentsHash, KruxOS.Core.Approvals.ApprovalId Id);

@@ -32,6 +32,10 @@ public static class ControlProtocol
         public const string MountAdd = "mount.add";
         public const string MountList = "mount.list";
         public const string MountRemove = "mount.remove";
+        public const string ApprovalList = "approval.list";
+        public const string ApprovalShow = "approval.show";
+        public const string ApprovalApprove = "approval.approve";
+        public const string ApprovalReject = "approval.reject";
         public const string PolicyShow = "policy.show";
         public const string PolicySet = "policy.set";
         public const string PolicyCheck = "policy.check";
@@ -46,13 +50,16 @@ public static class ControlProtocol
         new JsonObject { ["id"] = id?.DeepClone(), ["ok"] = true, ["result"] = result }.ToJsonString(CoreJson.Options);
 
     /// <summary>Builds a failure response line.</summary>
-    public static string Fail(JsonNode? id, string type, string message) =>
-        new JsonObject { ["id"] = id?.DeepClone(), ["ok"] = false, ["error"] = new JsonObject { ["type"] = type, ["message"] = message } }
-            .ToJsonString(CoreJson.Options);
+    public static string Fail(JsonNode? id, string type, string message, JsonObject? data = null)
+    {
+        var error = new JsonObject { ["type"] = type, ["message"] = message };
+        if (data is not null) error["data"] = data;
+        return new JsonObject { ["id"] = id?.DeepClone(), ["ok"] = false, ["error"] = error }.ToJsonString(CoreJson.Options);
+    }
 }
 
 /// <summary>A parsed response line.</summary>
-public sealed record ControlResponse(bool Ok, JsonNode? Result, string? ErrorType, string? ErrorMessage)
+public sealed record ControlResponse(bool Ok, JsonNode? Result, string? ErrorType, string? ErrorMessage, JsonNode? ErrorData = null)
 {
     /// <summary>Parses a response line; malformed lines become a failure.</summary>
     public static ControlResponse Parse(string line)
@@ -62,7 +69,8 @@ public sealed record ControlResponse(bool Ok, JsonNode? Result, string? ErrorTyp
             var node = JsonNode.Parse(line) as JsonObject ?? throw new JsonException("not an object");
             if (node["ok"]?.GetValue<bool>() == true) return new ControlResponse(true, node["result"], null, null);
             var error = node["error"] as JsonObject;
-            return new ControlResponse(false, null, error?["type"]?.GetValue<string>() ?? "error", error?["message"]?.GetValue<string>() ?? "unknown error");
+            return new ControlResponse(false, null, error?["type"]?.GetValue<string>() ?? "error", error?["message"]?.GetValue<string>() ?? "unknown error",
+                error?["data"]?.DeepClone());
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {

@@ -62,6 +62,26 @@ public static class Errors
             .WithRecovery("wait_and_retry", $"Wait {retryAfterSeconds} seconds before calling again.")
             .WithContext("limit", limit).WithContext("window_seconds", windowSeconds).WithContext("retry_after_seconds", retryAfterSeconds);
 
+    public static StructuredError ApprovalPending(string capability, string requestId) =>
+        StructuredError.Create("ApprovalPending", $"'{capability}' is waiting for human approval (request '{requestId}').", retryable: true)
+            .WithRecovery("poll_approval", "Poll the request with kruxos/checkApproval or approvals.check, then send the identical call again once it is approved.")
+            .WithContext("request_id", requestId).WithContext("capability", capability);
+
+    public static StructuredError ApprovalRejected(string capability, string requestId, string reason, string decidedBy) =>
+        StructuredError.Create("ApprovalRejected", $"'{capability}' was rejected by {decidedBy}{(reason.Length > 0 ? ": " + reason : "")}. Do not retry it.")
+            .WithRecovery("stop", "Stop this chain of actions and tell the user the request was rejected.")
+            .WithContext("request_id", requestId).WithContext("reason", reason).WithContext("capability", capability);
+
+    public static StructuredError ApprovalTimedOut(string capability, string requestId) =>
+        StructuredError.Create("ApprovalTimedOut", $"Nobody approved '{capability}' before the hold deadline (request '{requestId}'); the call was not run.")
+            .WithRecovery("stop", "Stop and ask the user to approve the action, then try again.")
+            .WithContext("request_id", requestId).WithContext("capability", capability);
+
+    public static StructuredError ApprovalNotUsable(string capability, string requestId, string status, string message) =>
+        StructuredError.Create("ApprovalNotUsable", $"The approval of '{capability}' cannot be used: {message}. The call was not run.")
+            .WithRecovery("retry", "Send the call again to ask for a new approval.")
+            .WithContext("request_id", requestId).WithContext("status", status).WithContext("capability", capability);
+
     public static StructuredError ApprovalUnavailable(CapabilityName capability, string rule) =>
         StructuredError.Create("ApprovalUnavailable",
                 $"'{capability}' requires human approval (rule '{rule}'), and no approval queue is available on this gateway; the call was not run.")

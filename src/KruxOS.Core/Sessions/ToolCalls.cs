@@ -24,6 +24,7 @@ public sealed record ClientInfo(string Name, string Version) : IKruxMessage
 /// <param name="Arguments">The raw arguments object.</param>
 /// <param name="Client">Client attribution.</param>
 /// <param name="IdempotencyKey">Set by bridges so a re-sent call is answered from the record instead of running twice.</param>
+/// <param name="HoldForApproval">True (MCP): a call needing approval is held until decided. False (JSON-RPC): it is answered at once with <c>ApprovalPending</c> and the request id.</param>
 [WireName("session.tool-call.v1")]
 public sealed record ToolCall(
     Principal Principal,
@@ -32,7 +33,8 @@ public sealed record ToolCall(
     string RequestedName,
     JsonElement Arguments,
     ClientInfo Client,
-    string? IdempotencyKey = null) : IKruxMessage, IWithAgentName;
+    string? IdempotencyKey = null,
+    bool HoldForApproval = true) : IKruxMessage, IWithAgentName;
 
 /// <summary>The answer to a <see cref="ToolCall"/>: data on success, a structured error otherwise.</summary>
 [WireName("session.tool-call-result.v1")]

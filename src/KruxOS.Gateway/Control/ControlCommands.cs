@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Hosting;
 using KruxOS.Actors.Agents;
+using KruxOS.Actors.Approvals;
+using KruxOS.Core.Approvals;
 using KruxOS.Actors.Capabilities;
 using KruxOS.Actors.Capabilities.InProcess;
 using KruxOS.Actors.Health;
@@ -26,6 +28,8 @@ namespace KruxOS.Gateway.Control;
 public sealed class ControlCommands(
     IRequiredActor<IdentityRegistry> identity,
     IRequiredActor<AgentSessionRegion> sessions,
+    IRequiredActor<ApprovalRegion> approvals,
+    ApprovalIndex approvalIndex,
     IRequiredActor<PolicyStoreActor> policyLoader,
     PolicyStore policies,
     IdentityDirectory directory,
@@ -42,7 +46,10 @@ public sealed class ControlCommands(
     private static readonly TimeSpan EdgeTimeout = TimeSpan.FromSeconds(15);
 
     /// <summary>Runs one request; returns the response line.</summary>
-    public async Task<string> ExecuteAsync(JsonNode? id, string method, JsonObject p, CancellationToken ct)
+    public Task<string> ExecuteAsync(JsonNode? id, string method, JsonObject p, CancellationToken ct) => ExecuteAsync(id, method, p, "cli:root", ct);
+
+    /// <summary>Runs one request on behalf of <paramref name="decidedBy"/> (recorded on approval decisions).</summary>
+    public async Task<string> ExecuteAsync(JsonNode? id, string method, JsonObject p, string decidedBy, CancellationToken ct)
     {
         try
         {
@@ -60,6 +67,10 @@ public sealed class ControlCommands(
                 Methods.UserTokenCreate => await CreateUserTokenAsync(id, p, ct).ConfigureAwait(false),
                 Methods.UserTokenList => Ok(id, new JsonObject { ["tokens"] = new JsonArray([.. directory.Current.UserTokens.Values.OrderBy(t => t.CreatedAt).Select(t => (JsonNode)TokenJson(t))]) }),
                 Methods.UserTokenRevoke => await RevokeUserTokenAsync(id, p, ct).ConfigureAwait(false),
+                Methods.ApprovalList => await IndexLoadedAsync(ct).ConfigureAwait(false) ? ListApprovals(id, p) : IndexLoading(id),
+                Methods.ApprovalShow => await IndexLoadedAsync(ct).ConfigureAwait(false) ? ShowApproval(id, p) : IndexLoading(id),
+                Methods.ApprovalApprove => await DecideAsync(id, p, true, decidedBy, ct).ConfigureAwait(false),
+                Methods.ApprovalReject => await DecideAsync(id, p, false, decidedBy, ct).ConfigureAwait(false),
                 Methods.PolicyShow => Ok(id, PolicyStatusJson(policies.Status)),
                 Methods.PolicySet => await SetPolicyAsync(id, p, ct).ConfigureAwait(false),
                 Methods.PolicyCheck => CheckPolicy(id, p),
@@ -98,7 +109,7 @@ public sealed class ControlCommands(
             ["capabilities"] = catalog.Registry.All.Length,
             ["policy"] = policies.Status.Summary,
             ["policy_revision"] = policies.Status.Revision,
-            ["approval_queue"] = new JsonObject { ["pending"] = 0 },
+            ["approval_queue"] = new JsonObject { ["pending"] = approvalIndex.PendingCount },
         };
     }
 
@@ -197,6 +208,95 @@ public sealed class ControlCommands(
         json["token_issued_at"] = agent.TokenIssuedAt?.ToString("O");
         json["revoked_at"] = agent.RevokedAt?.ToString("O");
         return Ok(id, json);
+    }
+
+    private string ListApprovals(JsonNode? id, JsonObject p)
+    {
+        ApprovalStatus? status = ApprovalStatus.Pending;
+        if (p["status"]?.GetValue<string>() is { } s)
+        {
+            if (s == "all") status = null;
+            else if (ApprovalStatusExtensions.TryParse(s, out var parsed)) status = parsed;
+            else return Fail(id, "invalid_input", $"unknown status '{s}'");
+        }
+        var now = clock.GetUtcNow();
+        return Ok(id, new JsonObject { ["approvals"] = new JsonArray([.. approvalIndex.List(status).Select(a => (JsonNode)ApprovalJson(a, now, false))]) });
+    }
+
+    private string ShowApproval(JsonNode? id, JsonObject p)
+    {
+        var text = p["id"]?.GetValue<string>();
+        if (!ApprovalId.TryParse(text, out var approvalId) || approvalIndex.Get(approvalId) is not { } state)
+            return Fail(id, "NotFound", $"approval '{text}' not found");
+        return Ok(id, ApprovalJson(state, clock.GetUtcNow(), true));
+    }
+
+    // After a restart the index replays the journal; until then a listing would be partial and a known id
+    // would look unknown, so approval methods wait for it (and fail closed if it does not finish in time).
+    private async Task<bool> IndexLoadedAsync(CancellationToken ct)
+    {
+        try
+        {
+            await approvalIndex.Ready.WaitAsync(EdgeTimeout, ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private static string IndexLoading(JsonNode? id) =>
+        Fail(id, "ServiceUnavailable", "the approval queue is still loading after a restart; retry shortly");
+
+    private async Task<string> DecideAsync(JsonNode? id, JsonObject p, bool approve, string decidedBy, CancellationToken ct)
+    {
+        if (!await IndexLoadedAsync(ct).ConfigureAwait(false)) return IndexLoading(id);
+        var text = p["id"]?.GetValue<string>();
+        // Unknown ids are answered from the index, so a typo never starts an entity.
+        if (!ApprovalId.TryParse(text, out var approvalId) || approvalIndex.Get(approvalId) is null)
+            return Fail(id, "NotFound", $"approval '{text}' not found");
+        var reason = p["reason"]?.GetValue<string>() ?? "";
+        if (reason.Length > 1000) return Fail(id, "invalid_input", "reason is longer than 1000 characters");
+        var region = await approvals.GetAsync(ct).ConfigureAwait(false);
+        var result = await region.Ask<ApprovalResult>(new ApprovalCommands.Decide(approvalId, approve, decidedBy, reason, clock.GetUtcNow()), EdgeTimeout, ct)
+            .ConfigureAwait(false);
+        if (result.IsOk)
+            return Ok(id, ApprovalJson(approvalIndex.Get(approvalId)!, clock.GetUtcNow(), true));
+        var code = result.Code switch { ApprovalResultCode.NotFound => "NotFound", ApprovalResultCode.Conflict => "Conflict", _ => "invalid_input" };
+        return ControlProtocol.Fail(id, code, result.Message, new JsonObject { ["status"] = result.Status?.ToWire() });
+    }
+
+    /// <summary>The JSON view of an approval (CLI, REST, checkApproval).</summary>
+    public static JsonObject ApprovalJson(ApprovalState a, DateTimeOffset now, bool details)
+    {
+        var r = a.Request!;
+        var json = new JsonObject
+        {
+            ["id"] = r.Id.Value,
+            ["status"] = a.Status.ToWire(),
+            ["agent"] = r.Agent.Value,
+            ["capability"] = r.Capability,
+            ["arguments"] = JsonNode.Parse(r.Arguments.GetRawText()),
+            ["requested_at"] = r.RequestedAt.ToString("O"),
+            ["age_seconds"] = (long)Math.Max(0, (now - r.RequestedAt).TotalSeconds),
+            ["deadline"] = r.Deadline.ToString("O"),
+        };
+        if (!details) return json;
+        json["principal"] = r.Principal.ToString();
+        json["session_id"] = r.SessionId;
+        json["client"] = r.Client.Name;
+        json["rule"] = r.Rule;
+        json["policy_revision"] = r.PolicyRevision;
+        json["reason"] = r.Reason;
+        json["arguments_hash"] = r.ArgumentsHash;
+        json["decided_by"] = a.Decision?.DecidedBy;
+        json["decided_at"] = a.Decision?.At.ToString("O");
+        json["decision_reason"] = a.Decision?.Reason;
+        json["grant_until"] = a.GrantUntil?.ToString("O");
+        json["closed_at"] = a.ClosedAt?.ToString("O");
+        json["closed_reason"] = a.ClosedReason;
+        return json;
     }
 
     /// <summary>Writes a shipped template as <c>org.yaml</c> (backing up the previous one) and waits for the reload.</summary>

@@ -4,6 +4,9 @@ using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Hosting;
 using KruxOS.Actors.Agents;
+using KruxOS.Actors.Approvals;
+using KruxOS.Core.Approvals;
+using KruxOS.Gateway.Control;
 using KruxOS.Actors.Capabilities;
 using KruxOS.Actors.Policy;
 using KruxOS.Core;
@@ -27,6 +30,7 @@ public sealed class JsonRpcEndpoint(
     IPolicySeam policy,
     IRequiredActor<AgentSessionRegion> sessions,
     GatewaySettings settings,
+    ApprovalIndex approvals,
     TimeProvider clock)
 {
     /// <summary>Largest accepted request body.</summary>
@@ -103,6 +107,7 @@ public sealed class JsonRpcEndpoint(
             "capabilities.invoke" or "capabilities.call" => await InvokeAsync(id, caller, p, ct).ConfigureAwait(false),
             "session.create" => CreateSession(id, caller),
             "session.end" => EndSession(id, caller, p),
+            "approvals.check" => CheckApproval(id, caller, p),
             var other => Error(id, -32601, $"Method not found: '{other}'"),
         };
         return isNotification ? null : response;
@@ -174,7 +179,8 @@ public sealed class JsonRpcEndpoint(
         {
             sessionId = "rpc-" + SessionIds.New()[5..];
         }
-        var call = new ToolCall(caller.Principal, caller.Agent!.Value, sessionId, name, args.Clone(), new ClientInfo("jsonrpc", ""));
+        // No hold on /rpc: a call needing approval is answered at once with -32002 and the request id.
+        var call = new ToolCall(caller.Principal, caller.Agent!.Value, sessionId, name, args.Clone(), new ClientInfo("jsonrpc", ""), HoldForApproval: false);
         var region = await sessions.GetAsync(ct).ConfigureAwait(false);
         ToolCallResult result;
         try
@@ -196,6 +202,19 @@ public sealed class JsonRpcEndpoint(
             };
         }
         return Result(id, new JsonObject { ["success"] = true, ["data"] = JsonNode.Parse(result.Data!.Value.GetRawText()) });
+    }
+
+    private JsonNode CheckApproval(JsonNode? id, AuthenticatedCaller caller, JsonElement p)
+    {
+        var text = p.TryGetProperty("request_id", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null;
+        if (!ApprovalId.TryParse(text, out var approvalId)) return Error(id, -32602, "Invalid params: 'request_id' must be an approval id (appr-…)");
+        if (approvals.Get(approvalId) is not { } state || state.Request!.Agent != caller.Agent)
+            return Result(id, new JsonObject { ["request_id"] = text, ["status"] = "not_found" });
+        var json = ControlCommands.ApprovalJson(state, clock.GetUtcNow(), false);
+        json["request_id"] = text;
+        json["reason"] = state.Decision?.Reason;
+        json["decided_by"] = state.Decision?.DecidedBy;
+        return Result(id, json);
     }
 
     private JsonNode CreateSession(JsonNode? id, AuthenticatedCaller caller)

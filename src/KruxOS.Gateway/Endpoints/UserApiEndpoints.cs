@@ -46,7 +46,52 @@ public static class UserApiEndpoints
         api.MapGet("/status", (HttpContext http, ControlCommands commands) => Forward(http, commands, ControlProtocol.Methods.Status));
         api.MapGet("/agents", (HttpContext http, ControlCommands commands) => Forward(http, commands, ControlProtocol.Methods.AgentList));
         api.MapGet("/user/tokens", (HttpContext http, ControlCommands commands) => Forward(http, commands, ControlProtocol.Methods.UserTokenList));
+
+        // Approvals (spec §4.1): 404 for an unknown id, 409 with {status} when already decided or timed out.
+        api.MapGet("/approvals", (HttpContext http, ControlCommands commands, string? status) =>
+            Forward(http, commands, ControlProtocol.Methods.ApprovalList, status is null ? new JsonObject() : new JsonObject { ["status"] = status }));
+        api.MapGet("/approvals/{id}", (HttpContext http, ControlCommands commands, string id) =>
+            Forward(http, commands, ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = id }));
+        api.MapPost("/approvals/{id}/approve", (HttpContext http, ControlCommands commands, string id) => DecideAsync(http, commands, id, true));
+        api.MapPost("/approvals/{id}/reject", (HttpContext http, ControlCommands commands, string id) => DecideAsync(http, commands, id, false));
         api.MapAuditApi();
+    }
+
+    private static async Task<IResult> DecideAsync(HttpContext http, ControlCommands commands, string id, bool approve)
+    {
+        var caller = (AuthenticatedCaller)http.Items["kruxos.caller"]!;
+        var reason = "";
+        if (http.Request.ContentLength is > 0)
+        {
+            try
+            {
+                var body = await System.Text.Json.JsonSerializer.DeserializeAsync<JsonObject>(http.Request.Body, cancellationToken: http.RequestAborted).ConfigureAwait(false);
+                reason = body?["reason"]?.GetValue<string>() ?? "";
+            }
+            catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
+            {
+                return Results.Json(new { error_type = "invalid_input", message = "the body must be {\"reason\": \"…\"}" }, statusCode: StatusCodes.Status400BadRequest);
+            }
+        }
+        if (!approve && reason.Length == 0) reason = "Rejected by user API";
+        var method = approve ? ControlProtocol.Methods.ApprovalApprove : ControlProtocol.Methods.ApprovalReject;
+        return await Forward(http, commands, method, new JsonObject { ["id"] = id, ["reason"] = reason }, $"user:{caller.Principal.Name}").ConfigureAwait(false);
+    }
+
+    private static async Task<IResult> Forward(HttpContext http, ControlCommands commands, string method, JsonObject parameters, string decidedBy = "user")
+    {
+        var response = ControlResponse.Parse(await commands.ExecuteAsync(null, method, parameters, decidedBy, http.RequestAborted).ConfigureAwait(false));
+        if (response.Ok) return Json(response.Result!);
+        var status = response.ErrorType switch
+        {
+            "NotFound" => StatusCodes.Status404NotFound,
+            "Conflict" => StatusCodes.Status409Conflict,
+            "invalid_input" => StatusCodes.Status400BadRequest,
+            "ServiceUnavailable" => StatusCodes.Status503ServiceUnavailable,
+            _ => StatusCodes.Status500InternalServerError,
+        };
+        return Results.Json(new { error_type = response.ErrorType, message = response.ErrorMessage, status = response.ErrorData?["status"]?.GetValue<string>() },
+            statusCode: status);
     }
 
     private static async Task<IResult> Forward(HttpContext http, ControlCommands commands, string method)

@@ -1,4 +1,9 @@
+using System.Text.Json.Nodes;
 using Akka.Actor;
+using KruxOS.Actors.Approvals;
+using KruxOS.Actors.Hosting;
+using KruxOS.Core.Approvals;
+using KruxOS.Gateway.Control;
 using KruxOS.Actors.Connections;
 using KruxOS.Actors.Policy;
 using KruxOS.Core.Errors;
@@ -19,8 +24,12 @@ public sealed record McpSessionBinding(AuthenticatedCaller Caller, string Sessio
 /// handlers here only translate <c>tools/list</c> and <c>tools/call</c> into the actor pipeline
 /// (Ask at the edge, with an explicit timeout and the request's cancellation token).
 /// </summary>
-public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam policy, GatewaySettings settings, ILoggerFactory loggers)
+public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam policy, GatewaySettings settings, KruxOsSettings kruxos,
+    ApprovalIndex approvals, TimeProvider clock, ILoggerFactory loggers)
 {
+    /// <summary>The custom method clients that poll use: <c>{request_id}</c> → <c>{status, …}</c>.</summary>
+    public const string CheckApprovalMethod = "kruxos/checkApproval";
+
     /// <summary>The server name reported in <c>initialize</c>.</summary>
     public const string ServerName = "kruxos-gateway";
 
@@ -39,6 +48,14 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
         options.Handlers.ListToolsHandler = (request, ct) =>
             ValueTask.FromResult(new ListToolsResult { Tools = catalog.ToolsFor(binding.Caller.Principal) });
         options.Handlers.CallToolHandler = (request, ct) => CallAsync(binding, request, ct);
+#pragma warning disable MCPEXP002 // custom request handlers are the SDK's only way to serve kruxos/checkApproval
+        options.RequestHandlers ??= [];
+        options.RequestHandlers.Add(new McpServerRequestHandler
+        {
+            Method = CheckApprovalMethod,
+            Handler = (context, _) => ValueTask.FromResult<JsonNode?>(CheckApproval(binding.Caller, context.Params as JsonObject)),
+        });
+#pragma warning restore MCPEXP002
         options.Filters.Message.IncomingFilters.Add(RequireInitialize);
     }
 
@@ -62,16 +79,58 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
         var client = request.Server.ClientInfo is { } ci ? new ClientInfo(ci.Name, ci.Version ?? "") : ClientInfo.Unknown;
         var agent = binding.Caller.Agent ?? throw new McpProtocolException("session has no agent", McpErrorCode.InternalError);
         var call = new ToolCall(binding.Caller.Principal, agent, binding.SessionId, p.Name, ToolCatalogView.Arguments(p.Arguments), client);
+        // A call may be held for approval up to the hold timeout; the pipeline always answers (failing closed
+        // on its own timers), so the edge waits for the hold plus the normal call time.
+        var timeout = settings.CallTimeout + kruxos.ApprovalHoldTimeout;
+        using var progress = new CancellationTokenSource();
+        var ticker = p.ProgressToken is { } token ? SendProgressAsync(request.Server, token, progress.Token) : Task.CompletedTask;
         try
         {
-            var result = await binding.Connection.Ask<ToolCallResult>(new ConnectionMessages.Call(call), settings.CallTimeout, ct).ConfigureAwait(false);
+            var result = await binding.Connection.Ask<ToolCallResult>(new ConnectionMessages.Call(call), timeout, ct).ConfigureAwait(false);
             return ToolCatalogView.Render(result);
         }
         catch (AskTimeoutException)
         {
             // Fail closed: the caller learns the call's fate is unknown rather than seeing a success.
-            return ToolCatalogView.Render(ToolCallResult.Failure(p.Name, Errors.Timeout(p.Name, settings.CallTimeout.TotalSeconds), null, 0));
+            return ToolCatalogView.Render(ToolCallResult.Failure(p.Name, Errors.Timeout(p.Name, timeout.TotalSeconds), null, 0));
         }
+        finally
+        {
+            await progress.CancelAsync().ConfigureAwait(false);
+            await ticker.ConfigureAwait(false);
+        }
+    }
+
+    // While a call is held (e.g. for approval), progress notifications reset the client's request timeout.
+    private async Task SendProgressAsync(McpServer server, ProgressToken token, CancellationToken ct)
+    {
+        var n = 0;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(kruxos.ApprovalProgressInterval, ct).ConfigureAwait(false);
+                await server.NotifyProgressAsync(token, new ProgressNotificationValue { Progress = ++n, Message = "waiting (e.g. for human approval)" },
+                    cancellationToken: ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) { }
+        catch (Exception e) { _log.LogDebug(e, "progress notification could not be sent"); }
+    }
+
+    private JsonObject CheckApproval(AuthenticatedCaller caller, JsonObject? p)
+    {
+        var text = p?["request_id"]?.GetValue<string>();
+        if (!ApprovalId.TryParse(text, out var id)) throw new McpProtocolException("params.request_id must be an approval id (appr-…)", McpErrorCode.InvalidParams);
+        // An agent sees only its own approvals; anything else is reported as unknown.
+        if (approvals.Get(id) is not { } state || state.Request!.Agent != caller.Agent)
+            return new JsonObject { ["request_id"] = text, ["status"] = "not_found" };
+        var json = ControlCommands.ApprovalJson(state, clock.GetUtcNow(), false);
+        json["request_id"] = text;
+        json["reason"] = state.Decision?.Reason;
+        json["decided_by"] = state.Decision?.DecidedBy;
+        json["decided_at"] = state.Decision?.At.ToString("O");
+        return json;
     }
 
     // Out-of-order traffic is refused: nothing but initialize and ping before the handshake. The SDK

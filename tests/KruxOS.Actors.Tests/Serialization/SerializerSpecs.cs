@@ -6,7 +6,9 @@ using KruxOS.Actors.Agents;
 using KruxOS.Actors.Serialization;
 using KruxOS.Actors.Tests.Support;
 using KruxOS.Core;
+using KruxOS.Actors.Approvals;
 using KruxOS.Core.Agents;
+using KruxOS.Core.Approvals;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Identity;
@@ -61,6 +63,31 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         yield return new AgentSessionReplies.TerminateResult("builder", 2);
         yield return new AgentSessionReplies.ConnectionInfo("sess-1", "claude-code", At);
         yield return new AgentSessionReplies.SessionInfo("builder", [new AgentSessionReplies.ConnectionInfo("sess-1", "x", At)], 3, At, 1);
+        var apprId = ApprovalId.Parse("appr-0123456789abcdef");
+        var args = JsonDocument.Parse("""{"command":"ls","password":"x"}""").RootElement.Clone();
+        var request = new ApprovalRequest(apprId, Principal.ForAgent(agent), agent, "sess-1", "process.run", ApprovalArguments.Redact(args),
+            ApprovalArguments.Hash(args), "dev.yaml:3", "rev-1", "runs commands", new ClientInfo("claude-code", "2.1"), At, At.AddDays(1));
+        yield return request;
+        yield return new ApprovalDecision(true, "cli:root", "ok", At);
+        yield return ApprovalState.Empty.Apply(new ApprovalEvents.ApprovalRequested(request))
+            .Apply(new ApprovalEvents.ApprovalGranted(apprId, "cli:root", "ok", request.ArgumentsHash, At.AddMinutes(10), At));
+        yield return new ApprovalCommands.RequestApproval(request);
+        yield return new ApprovalCommands.Decide(apprId, true, "user:ops", "fine", At, true, At.AddMinutes(10));
+        yield return new ApprovalCommands.TimeOut(apprId, At);
+        yield return new ApprovalCommands.ConsumeGrant(apprId, agent, "process.run", request.ArgumentsHash, At);
+        yield return new ApprovalCommands.LapseGrant(apprId, At);
+        yield return new ApprovalCommands.Invalidate(apprId, "agent revoked", At);
+        yield return new ApprovalResult(ApprovalResultCode.Conflict, ApprovalStatus.TimedOut, "late");
+        yield return new ApprovalEvents.ApprovalRequested(request);
+        yield return new ApprovalEvents.ApprovalGranted(apprId, "cli:root", "ok", request.ArgumentsHash, null, At);
+        yield return new ApprovalEvents.ApprovalRejected(apprId, "cli:root", "no", request.ArgumentsHash, At);
+        yield return new ApprovalEvents.ApprovalTimedOut(apprId, At);
+        yield return new ApprovalEvents.ApprovalExpired(apprId, "grant window elapsed", At);
+        yield return new ApprovalEvents.GrantConsumed(apprId, true, At);
+        yield return new ApprovalMessages.GetApproval(apprId);
+        yield return new ApprovalMessages.CheckDeadline(apprId);
+        yield return new ApprovalMessages.Held(ApprovalState.Empty.Apply(new ApprovalEvents.ApprovalRequested(request)));
+        yield return new ApprovalMessages.Released(ApprovalState.Empty.Apply(new ApprovalEvents.ApprovalRequested(request)), false, "rejected");
     }
 
     [Fact]
@@ -77,7 +104,7 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
             covered.Add(sample.GetType());
         }
         // Types that carry actor references are covered below; everything else must have a sample.
-        var withRefs = new[] { typeof(AgentSessionCommands.Attach), typeof(AgentSessionCommands.Invoke) };
+        var withRefs = new[] { typeof(AgentSessionCommands.Attach), typeof(AgentSessionCommands.Invoke), typeof(ApprovalMessages.Hold), typeof(ApprovalMessages.ReleaseWaiter) };
         var missing = KruxSerializer.WireNames.Values.Where(t => !covered.Contains(t) && !withRefs.Contains(t)).ToList();
         Assert.True(missing.Count == 0, "no round-trip sample for: " + string.Join(", ", missing.Select(t => t.Name)));
     }
@@ -93,6 +120,11 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         var backInvoke = (AgentSessionCommands.Invoke)serializer.FromBinary(serializer.ToBinary(invoke), serializer.Manifest(invoke));
         Assert.Equal(TestActor, backInvoke.ReplyTo);
         Assert.Equal("system.time", backInvoke.Call.RequestedName);
+        var hold = new ApprovalMessages.Hold(ApprovalId.Parse("appr-00aa"), TestActor, Pipeline.Agent, "process.run", "sha256:x", true);
+        var backHold = (ApprovalMessages.Hold)serializer.FromBinary(serializer.ToBinary(hold), serializer.Manifest(hold));
+        Assert.Equal(hold, backHold);
+        var release = new ApprovalMessages.ReleaseWaiter(ApprovalId.Parse("appr-00aa"), TestActor);
+        Assert.Equal(release, serializer.FromBinary(serializer.ToBinary(release), serializer.Manifest(release)));
     }
 
     [Fact]

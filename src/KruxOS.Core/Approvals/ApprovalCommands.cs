@@ -1,0 +1,81 @@
+using KruxOS.Core.Agents;
+using KruxOS.Core.Serialization;
+
+namespace KruxOS.Core.Approvals;
+
+/// <summary>Marker for commands decided by <see cref="ApprovalStateExtensions.ProcessCommand"/>.</summary>
+public interface IApprovalCommand : IWithApprovalId, IKruxMessage;
+
+/// <summary>Commands of one approval. Every command carries the time it was issued; the state function never reads the clock.</summary>
+public static class ApprovalCommands
+{
+    /// <summary>Open the approval (idempotent when the same request is sent again).</summary>
+    [WireName("approval.request-approval.v1")]
+    public sealed record RequestApproval(ApprovalRequest Request) : IApprovalCommand
+    {
+        /// <inheritdoc />
+        public ApprovalId ApprovalId => Request.Id;
+    }
+
+    /// <summary>
+    /// A human decision. <paramref name="Held"/> says whether a caller is holding its call on the approval
+    /// right now (then an approval is spent at once); otherwise an approval becomes a single-use grant
+    /// valid until <paramref name="GrantUntil"/>. The approval actor fills both in.
+    /// </summary>
+    /// <param name="ApprovalId">The approval.</param>
+    /// <param name="Approve">True to approve, false to reject.</param>
+    /// <param name="DecidedBy">Who: <c>user:&lt;token label&gt;</c>, <c>cli:root</c>, <c>dashboard</c>.</param>
+    /// <param name="Reason">Why (may be empty).</param>
+    /// <param name="At">When the decision was made.</param>
+    /// <param name="Held">Whether a caller holds its call on the approval now.</param>
+    /// <param name="GrantUntil">End of the grant window when nobody holds.</param>
+    [WireName("approval.decide.v1")]
+    public sealed record Decide(ApprovalId ApprovalId, bool Approve, string DecidedBy, string Reason, DateTimeOffset At,
+        bool Held = false, DateTimeOffset? GrantUntil = null) : IApprovalCommand;
+
+    /// <summary>The hold deadline may have passed (timer or deadline sweep); refused when it has not.</summary>
+    [WireName("approval.time-out.v1")]
+    public sealed record TimeOut(ApprovalId ApprovalId, DateTimeOffset At) : IApprovalCommand;
+
+    /// <summary>Spend an unconsumed grant for the identical call (same agent, capability and argument hash).</summary>
+    [WireName("approval.consume-grant.v1")]
+    public sealed record ConsumeGrant(ApprovalId ApprovalId, AgentName Agent, string Capability, string ArgumentsHash, DateTimeOffset At) : IApprovalCommand;
+
+    /// <summary>The grant window may have elapsed without the grant being used.</summary>
+    [WireName("approval.lapse-grant.v1")]
+    public sealed record LapseGrant(ApprovalId ApprovalId, DateTimeOffset At) : IApprovalCommand;
+
+    /// <summary>Invalidate a pending request (e.g. its agent was revoked): it becomes <c>expired</c>.</summary>
+    [WireName("approval.invalidate.v1")]
+    public sealed record Invalidate(ApprovalId ApprovalId, string Reason, DateTimeOffset At) : IApprovalCommand;
+}
+
+/// <summary>How a command was decided.</summary>
+public enum ApprovalResultCode
+{
+    /// <summary>Accepted (events persisted, or an idempotent repeat).</summary>
+    Ok,
+    /// <summary>No such approval (HTTP 404).</summary>
+    NotFound,
+    /// <summary>The approval is no longer in a state that allows this (HTTP 409 with the current status).</summary>
+    Conflict,
+    /// <summary>The command is malformed or premature (HTTP 400).</summary>
+    Invalid,
+}
+
+/// <summary>The reply to a command: the code, the approval's status afterwards, and a message.</summary>
+[WireName("approval.result.v1")]
+public sealed record ApprovalResult(ApprovalResultCode Code, ApprovalStatus? Status, string Message) : IKruxMessage
+{
+    /// <summary>True for <see cref="ApprovalResultCode.Ok"/>.</summary>
+    public bool IsOk => Code == ApprovalResultCode.Ok;
+
+    /// <summary>The HTTP status this result maps to.</summary>
+    public int HttpStatus => Code switch
+    {
+        ApprovalResultCode.Ok => 200,
+        ApprovalResultCode.NotFound => 404,
+        ApprovalResultCode.Conflict => 409,
+        _ => 400,
+    };
+}

@@ -1,0 +1,270 @@
+using System.Text.Json;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Approvals;
+using KruxOS.Core.Sessions;
+using Xunit;
+using static KruxOS.Core.Approvals.ApprovalCommands;
+using static KruxOS.Core.Approvals.ApprovalEvents;
+
+namespace KruxOS.Core.Tests.Approvals;
+
+public sealed class ApprovalStateSpecs
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
+    private static readonly ApprovalId Id = ApprovalId.Parse("appr-0123456789abcdef");
+    private static readonly AgentName Agent = AgentName.Parse("builder");
+
+    internal static ApprovalRequest Request(string args = """{"command":"ls","api_key":"s3cret"}""", ApprovalId? id = null)
+    {
+        var json = JsonDocument.Parse(args).RootElement.Clone();
+        return new ApprovalRequest(id ?? Id, Principal.ForAgent(Agent), Agent, "sess-1", "process.run", ApprovalArguments.Redact(json),
+            ApprovalArguments.Hash(json), "policies/dev.yaml:4", "rev-7", "runs commands", new ClientInfo("claude-code", "2.1"), T0, T0.AddHours(24));
+    }
+
+    private static ApprovalState Pending() => ApprovalState.Empty.Apply(new ApprovalRequested(Request()));
+
+    private static ApprovalState Run(ApprovalState s, IApprovalCommand c, out ApprovalResult result)
+    {
+        var (r, events) = s.ProcessCommand(c);
+        result = r;
+        return s.ApplyAll(events);
+    }
+
+    [Fact]
+    public void Should_queue_a_request_with_redacted_arguments_and_the_canonical_hash()
+    {
+        var (result, events) = ApprovalState.Empty.ProcessCommand(new RequestApproval(Request()));
+        Assert.True(result.IsOk);
+        var requested = Assert.IsType<ApprovalRequested>(Assert.Single(events));
+        Assert.Equal(T0, requested.At);
+        var state = ApprovalState.Empty.Apply(requested);
+        Assert.Equal(ApprovalStatus.Pending, state.Status);
+        Assert.True(state.IsOpen);
+        Assert.Equal(T0.AddHours(24), state.NextDeadline);
+        Assert.Equal("[REDACTED:api_key]", state.Request!.Arguments.GetProperty("api_key").GetString());
+        Assert.Equal("ls", state.Request.Arguments.GetProperty("command").GetString());
+        Assert.StartsWith("sha256:", state.Request.ArgumentsHash);
+    }
+
+    [Fact]
+    public void Should_accept_the_same_request_again_without_new_events_and_refuse_a_different_one_under_the_same_id()
+    {
+        var (same, e1) = Pending().ProcessCommand(new RequestApproval(Request()));
+        Assert.True(same.IsOk);
+        Assert.Empty(e1);
+        var (other, e2) = Pending().ProcessCommand(new RequestApproval(Request("""{"command":"rm"}""")));
+        Assert.Equal(ApprovalResultCode.Conflict, other.Code);
+        Assert.Empty(e2);
+    }
+
+    [Fact]
+    public void Should_refuse_a_request_whose_deadline_is_not_after_it()
+    {
+        var (r, events) = ApprovalState.Empty.ProcessCommand(new RequestApproval(Request() with { Deadline = T0 }));
+        Assert.Equal(ApprovalResultCode.Invalid, r.Code);
+        Assert.Empty(events);
+    }
+
+    [Fact]
+    public void Should_become_a_grant_when_approved_while_nobody_holds_and_record_who_decided()
+    {
+        var s = Run(Pending(), new Decide(Id, true, "cli:root", "looks fine", T0.AddMinutes(5), Held: false, GrantUntil: T0.AddMinutes(15)), out var r);
+        Assert.True(r.IsOk);
+        Assert.Equal(ApprovalStatus.Approved, s.Status);
+        Assert.Equal(new ApprovalDecision(true, "cli:root", "looks fine", T0.AddMinutes(5)), s.Decision);
+        Assert.Equal(T0.AddMinutes(15), s.GrantUntil);
+        Assert.True(s.IsOpen);
+        Assert.Equal(T0.AddMinutes(15), s.NextDeadline);
+    }
+
+    [Fact]
+    public void Should_spend_the_approval_at_once_when_a_caller_holds()
+    {
+        var (r, events) = Pending().ProcessCommand(new Decide(Id, true, "user:ops", "", T0.AddMinutes(1), Held: true));
+        Assert.True(r.IsOk);
+        Assert.Collection(events, e => Assert.IsType<ApprovalGranted>(e), e => Assert.True(Assert.IsType<GrantConsumed>(e).ByHeldCall));
+        var s = Pending().ApplyAll(events);
+        Assert.Equal(ApprovalStatus.Consumed, s.Status);
+        Assert.False(s.IsOpen);
+        Assert.Equal(ApprovalStatus.Consumed, r.Status);
+    }
+
+    [Fact]
+    public void Should_reject_with_the_reason()
+    {
+        var s = Run(Pending(), new Decide(Id, false, "user:ops", "not today", T0.AddMinutes(1)), out var r);
+        Assert.True(r.IsOk);
+        Assert.Equal(ApprovalStatus.Rejected, s.Status);
+        Assert.Equal("not today", s.Decision!.Reason);
+        Assert.False(s.Decision.Approved);
+        Assert.Null(s.NextDeadline);
+    }
+
+    [Fact]
+    public void Should_time_out_only_once_the_deadline_has_passed()
+    {
+        var (early, none) = Pending().ProcessCommand(new TimeOut(Id, T0.AddHours(23)));
+        Assert.Equal(ApprovalResultCode.Invalid, early.Code);
+        Assert.Empty(none);
+        var s = Run(Pending(), new TimeOut(Id, T0.AddHours(24)), out var r);
+        Assert.True(r.IsOk);
+        Assert.Equal(ApprovalStatus.TimedOut, s.Status);
+    }
+
+    [Fact]
+    public void Should_treat_a_decision_after_the_deadline_as_a_time_out_never_as_consent()
+    {
+        var (r, events) = Pending().ProcessCommand(new Decide(Id, true, "cli:root", "", T0.AddHours(25), GrantUntil: T0.AddHours(26)));
+        Assert.Equal(ApprovalResultCode.Conflict, r.Code);
+        Assert.Equal(409, r.HttpStatus);
+        Assert.Equal(ApprovalStatus.TimedOut, r.Status);
+        Assert.IsType<ApprovalTimedOut>(Assert.Single(events));
+    }
+
+    public static TheoryData<string> Resolved() => new() { "rejected", "timed_out", "expired", "consumed" };
+
+    private static ApprovalState Resolve(string how) => how switch
+    {
+        "rejected" => Run(Pending(), new Decide(Id, false, "cli:root", "", T0.AddMinutes(1)), out _),
+        "timed_out" => Run(Pending(), new TimeOut(Id, T0.AddDays(2)), out _),
+        "expired" => Run(Pending(), new Invalidate(Id, "agent revoked", T0.AddMinutes(1)), out _),
+        "consumed" => Run(Pending(), new Decide(Id, true, "cli:root", "", T0.AddMinutes(1), Held: true), out _),
+        _ => throw new ArgumentException(how),
+    };
+
+    [Theory]
+    [MemberData(nameof(Resolved))]
+    public void Should_answer_409_with_the_current_status_to_a_late_decision(string how)
+    {
+        var s = Resolve(how);
+        Assert.Equal(how, s.Status.ToWire());
+        foreach (var approve in new[] { true, false })
+        {
+            var (r, events) = s.ProcessCommand(new Decide(Id, approve, "cli:root", "", T0.AddMinutes(2), GrantUntil: T0.AddMinutes(20)));
+            Assert.Equal(409, r.HttpStatus);
+            Assert.Equal(s.Status, r.Status);
+            Assert.Empty(events);
+        }
+        Assert.Empty(s.ProcessCommand(new TimeOut(Id, T0.AddDays(3))).Events);
+        Assert.Empty(s.ProcessCommand(new Invalidate(Id, "x", T0.AddDays(3))).Events);
+        Assert.Empty(s.ProcessCommand(new ConsumeGrant(Id, Agent, "process.run", s.Request!.ArgumentsHash, T0.AddMinutes(2))).Events);
+        Assert.Empty(s.ProcessCommand(new LapseGrant(Id, T0.AddDays(3))).Events);
+    }
+
+    [Fact]
+    public void Should_refuse_a_second_decision_on_an_approved_grant()
+    {
+        var s = Run(Pending(), new Decide(Id, true, "cli:root", "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)), out _);
+        var (r, events) = s.ProcessCommand(new Decide(Id, false, "user:ops", "", T0.AddMinutes(2)));
+        Assert.Equal(ApprovalResultCode.Conflict, r.Code);
+        Assert.Equal(ApprovalStatus.Approved, r.Status);
+        Assert.Empty(events);
+    }
+
+    [Fact]
+    public void Should_spend_a_grant_once_for_the_identical_call_only()
+    {
+        var s = Run(Pending(), new Decide(Id, true, "cli:root", "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)), out _);
+        var hash = s.Request!.ArgumentsHash;
+        Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(new ConsumeGrant(Id, Agent, "process.run", "sha256:other", T0.AddMinutes(2))).Result.Code);
+        Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(new ConsumeGrant(Id, AgentName.Parse("other"), "process.run", hash, T0.AddMinutes(2))).Result.Code);
+        Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(new ConsumeGrant(Id, Agent, "process.kill", hash, T0.AddMinutes(2))).Result.Code);
+        var spent = Run(s, new ConsumeGrant(Id, Agent, "process.run", hash, T0.AddMinutes(2)), out var r);
+        Assert.True(r.IsOk);
+        Assert.Equal(ApprovalStatus.Consumed, spent.Status);
+        var (again, events) = spent.ProcessCommand(new ConsumeGrant(Id, Agent, "process.run", hash, T0.AddMinutes(3)));
+        Assert.Equal(ApprovalResultCode.Conflict, again.Code);
+        Assert.Empty(events);
+    }
+
+    [Fact]
+    public void Should_expire_a_grant_whose_window_elapsed_and_refuse_to_spend_it()
+    {
+        var s = Run(Pending(), new Decide(Id, true, "cli:root", "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)), out _);
+        var (late, events) = s.ProcessCommand(new ConsumeGrant(Id, Agent, "process.run", s.Request!.ArgumentsHash, T0.AddMinutes(11)));
+        Assert.Equal(ApprovalResultCode.Conflict, late.Code);
+        Assert.Equal(ApprovalStatus.Expired, s.ApplyAll(events).Status);
+        Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(new LapseGrant(Id, T0.AddMinutes(10))).Result.Code);
+        Assert.Equal(ApprovalStatus.Expired, Run(s, new LapseGrant(Id, T0.AddMinutes(11)), out _).Status);
+    }
+
+    [Fact]
+    public void Should_refuse_a_grant_without_a_window()
+    {
+        var (r, events) = Pending().ProcessCommand(new Decide(Id, true, "cli:root", "", T0.AddMinutes(1)));
+        Assert.Equal(ApprovalResultCode.Invalid, r.Code);
+        Assert.Empty(events);
+        Assert.Equal(ApprovalResultCode.Invalid, Pending().ProcessCommand(new Decide(Id, true, " ", "", T0.AddMinutes(1), Held: true)).Result.Code);
+    }
+
+    [Fact]
+    public void Should_expire_a_pending_request_when_invalidated()
+    {
+        var s = Run(Pending(), new Invalidate(Id, "agent revoked", T0.AddMinutes(1)), out var r);
+        Assert.True(r.IsOk);
+        Assert.Equal(ApprovalStatus.Expired, s.Status);
+        Assert.Equal("agent revoked", s.ClosedReason);
+    }
+
+    [Fact]
+    public void Should_answer_not_found_for_any_command_before_the_request()
+    {
+        IApprovalCommand[] commands =
+        [
+            new Decide(Id, true, "cli:root", "", T0, Held: true), new TimeOut(Id, T0), new ConsumeGrant(Id, Agent, "x.y", "h", T0),
+            new LapseGrant(Id, T0), new Invalidate(Id, "x", T0),
+        ];
+        foreach (var c in commands)
+        {
+            var (r, events) = ApprovalState.Empty.ProcessCommand(c);
+            Assert.Equal(404, r.HttpStatus);
+            Assert.Empty(events);
+        }
+    }
+
+    [Fact]
+    public void Should_never_read_the_clock_when_applying_events()
+    {
+        var events = new IApprovalEvent[]
+        {
+            new ApprovalRequested(Request()), new ApprovalGranted(Id, "cli:root", "", "h", T0.AddMinutes(10), T0.AddMinutes(1)),
+            new GrantConsumed(Id, false, T0.AddMinutes(2)),
+        };
+        Assert.Equal(ApprovalState.Empty.ApplyAll(events), ApprovalState.Empty.ApplyAll(events));
+        Assert.Equal(T0.AddMinutes(2), ApprovalState.Empty.ApplyAll(events).ClosedAt);
+    }
+}
+
+public sealed class ApprovalArgumentsSpecs
+{
+    [Fact]
+    public void Should_hash_equal_values_equally_whatever_the_property_order_and_whitespace()
+    {
+        var a = JsonDocument.Parse("""{ "b": [1, {"y":2,"x":"é\"q"}], "a": true }""").RootElement;
+        var b = JsonDocument.Parse("""{"a":true,"b":[1,{"x":"é\"q","y":2}]}""").RootElement;
+        Assert.Equal("""{"a":true,"b":[1,{"x":"é\"q","y":2}]}""", ApprovalArguments.Canonical(a));
+        Assert.Equal(ApprovalArguments.Hash(a), ApprovalArguments.Hash(b));
+        Assert.Matches("^sha256:[0-9a-f]{64}$", ApprovalArguments.Hash(a));
+    }
+
+    [Fact]
+    public void Should_hash_changed_arguments_differently()
+    {
+        var a = ApprovalArguments.Hash(JsonDocument.Parse("""{"command":"ls"}""").RootElement);
+        Assert.NotEqual(a, ApprovalArguments.Hash(JsonDocument.Parse("""{"command":"ls "}""").RootElement));
+        Assert.NotEqual(a, ApprovalArguments.Hash(JsonDocument.Parse("""{"command":["ls"]}""").RootElement));
+        Assert.NotEqual(ApprovalArguments.Hash(JsonDocument.Parse("[1,2]").RootElement), ApprovalArguments.Hash(JsonDocument.Parse("[2,1]").RootElement));
+    }
+
+    [Fact]
+    public void Should_make_ids_with_the_prefix_and_refuse_malformed_ones()
+    {
+        var id = ApprovalId.New();
+        Assert.Matches("^appr-[0-9a-f]{16}$", id.Value);
+        Assert.NotEqual(id, ApprovalId.New());
+        Assert.False(ApprovalId.TryParse("appr-", out _));
+        Assert.False(ApprovalId.TryParse("ap_001", out _));
+        Assert.False(ApprovalId.TryParse("appr-../x", out _));
+        Assert.Equal(id, JsonSerializer.Deserialize<ApprovalId>(JsonSerializer.Serialize(id)));
+    }
+}
