@@ -34,7 +34,7 @@ public sealed record BridgeOptions
     public string? Label { get; init; }
     public string? Cli { get; init; }
     public int MaxResultBytes { get; init; } = DefaultMaxResultBytes;
-    public LogLevel LogLevel { get; init; } = LogLevel.Info;
+    public BridgeLogLevel LogLevel { get; init; } = BridgeLogLevel.Info;
 
     /// <summary>The CLIs accepted by <c>--cli</c>.</summary>
     public static readonly string[] KnownClis = ["claude-code", "codex"];
