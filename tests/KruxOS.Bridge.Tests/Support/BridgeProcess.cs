@@ -98,6 +98,17 @@ public sealed class BridgeProcess : IAsyncDisposable
         return list;
     }
 
+    /// <summary>Waits until the bridge's log contains <paramref name="text"/> (a state, not a duration, is asserted).</summary>
+    public async Task WaitForLogAsync(string text)
+    {
+        using var cts = new CancellationTokenSource(TestTimeouts.Process);
+        while (!StdErr.Contains(text, StringComparison.Ordinal))
+        {
+            if (cts.IsCancellationRequested) throw new TimeoutException($"the bridge never logged '{text}'; stderr:\n{StdErr}");
+            await Task.Delay(20);
+        }
+    }
+
     public void CloseStdin() => _process.StandardInput.Close();
 
     public async Task<int> WaitForExitAsync()
