@@ -80,4 +80,44 @@ public sealed class GatewayTests
         Assert.Equal(ExitCodes.AuthenticationRefused, await bridge.WaitForExitAsync());
         Assert.Contains("refused the credential", bridge.StdErr);
     }
+
+    [Fact]
+    public async Task The_bridge_rides_out_a_gateway_restart_and_a_call_written_while_it_is_down_is_answered_once()
+    {
+        var gw = await TestGateway.StartAsync();
+        try
+        {
+            var token = await gw.CreateAgentAsync("bridge-restart");
+            var env = AgentEnv(gw, "bridge-restart", token);
+            env["KRUXOS_LOG"] = "debug";
+            await using var bridge = BridgeProcess.Start(env);
+            await bridge.SendAsync(BridgeProcess.Initialize(1));
+            await bridge.ReadAnswerAsync(1);
+            await bridge.SendAsync(BridgeProcess.Initialized);
+            await bridge.SendAsync(BridgeProcess.Call(2, "system__time"));
+            await bridge.ReadAnswerAsync(2);
+
+            // Stop the gateway; while it is down, the client writes a call.
+            var restart = gw.RestartAsync();
+            await bridge.WaitForLogAsync("reconnecting in");
+            await bridge.SendAsync(BridgeProcess.Call(3, "system__time"));
+            gw = await restart;
+
+            var (answer, others) = await bridge.ReadAnswerAsync(3, TestTimeouts.Process);
+            Assert.NotNull(answer["result"]);
+            Assert.DoesNotContain(others, m => m["id"] is not null && m["method"] is null);
+            Assert.Contains("reconnected", bridge.StdErr);
+            Assert.Contains("initialize replayed", bridge.StdErr);
+
+            await bridge.SendAsync(BridgeProcess.Call(4, "system__time"));
+            Assert.NotNull((await bridge.ReadAnswerAsync(4)).Answer["result"]);
+            bridge.CloseStdin();
+            Assert.Equal(0, await bridge.WaitForExitAsync());
+            Assert.Empty(await bridge.RemainingLinesAsync());
+        }
+        finally
+        {
+            await gw.DisposeAsync();
+        }
+    }
 }

@@ -40,13 +40,28 @@ public sealed class TestGateway : IAsyncDisposable
     public Uri McpHttp => new($"http://127.0.0.1:{GatewayPort}/mcp");
     public Uri McpWs => new($"ws://127.0.0.1:{GatewayPort}/mcp");
 
-    public static async Task<TestGateway> StartAsync(string? dataDir = null, params string[] extraArgs)
+    public static Task<TestGateway> StartAsync(string? dataDir = null, params string[] extraArgs) => StartAsync(dataDir, null, extraArgs);
+
+    /// <summary>
+    /// Stops this gateway (keeping its data directory) and starts a new one on the same ports and data,
+    /// as a service restart would. This instance must not be used afterwards.
+    /// </summary>
+    public async Task<TestGateway> RestartAsync()
+    {
+        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            await App.StopAsync(cts.Token);
+        await App.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        return await StartAsync(DataDir, (GatewayPort, UserApiPort, HealthPort));
+    }
+
+    private static async Task<TestGateway> StartAsync(string? dataDir, (int G, int U, int H)? fixedPorts, params string[] extraArgs)
     {
         dataDir ??= Directory.CreateTempSubdirectory("kruxos-gw-").FullName;
         // Ports are chosen at runtime; another test may grab one between the probe and the bind, so retry.
         for (var attempt = 1; ; attempt++)
         {
-            var (g, u, h) = (FreePort(), FreePort(), FreePort());
+            var (g, u, h) = fixedPorts ?? (FreePort(), FreePort(), FreePort());
             string[] args = ["--data-dir", dataDir, "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}",
                 "--control-socket", Path.Combine(dataDir, "run", "control.sock"),
                 // Each in-process gateway gets its own cgroup tree, as separate hosts would.
@@ -60,7 +75,7 @@ public sealed class TestGateway : IAsyncDisposable
             {
                 await app.StartAsync();
             }
-            catch (IOException) when (attempt < 5)
+            catch (IOException) when (attempt < 5 && fixedPorts is null)
             {
                 await app.DisposeAsync();
                 continue;
