@@ -147,4 +147,30 @@ public sealed class FakeGatewayTests
         Assert.Equal(0, await bridge.WaitForExitAsync());
         Assert.Empty(await bridge.RemainingLinesAsync());
     }
+
+    [Fact]
+    public async Task User_mode_sends_the_user_token_and_the_cli_attribution_and_keeps_the_clients_own_client_info()
+    {
+        const string userToken = "krx_user_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcd";
+        await using var fake = await FakeGateway.StartAsync(async (_, _, conn) =>
+        {
+            while (await conn.ReceiveAsync() is { } msg)
+                if (msg["method"]?.GetValue<string>() == "initialize") await conn.AnswerInitializeAsync(msg);
+        });
+        await using var bridge = BridgeProcess.Start(new Dictionary<string, string> { ["KRUXOS_USER_TOKEN"] = userToken, ["KRUXOS_LOG"] = "debug" },
+            "--gateway", fake.Endpoint.GetLeftPart(UriPartial.Authority), "--label", "claude-code", "--cli", "codex");
+        await bridge.SendAsync(BridgeProcess.Initialize(1));
+        await bridge.ReadAnswerAsync(1);
+        bridge.CloseStdin();
+        Assert.Equal(0, await bridge.WaitForExitAsync());
+
+        var headers = Assert.Single(fake.UpgradeHeaders);
+        Assert.Equal("Bearer " + userToken, headers["Authorization"]);
+        Assert.Equal("codex", headers["X-KruxOS-Client"]);
+        Assert.False(headers.ContainsKey("X-KruxOS-Agent"));
+        var init = fake.Received[0].First();
+        Assert.Equal("bridge-tests", init["params"]!["clientInfo"]!["name"]!.GetValue<string>());
+        Assert.DoesNotContain(userToken, bridge.StdErr); // not even at debug level
+    }
 }
+
