@@ -80,7 +80,8 @@ public sealed class Bridge
         }
         _log.Info("connected");
 
-        var reader = Task.Run(() => ReadStdinAsync(ct), ct);
+        // The reader ends with stdin; it is not awaited, because the process exits when RunAsync returns.
+        _ = Task.Run(() => ReadStdinAsync(ct), ct);
         var socket = first.Socket;
         try
         {
@@ -110,7 +111,6 @@ public sealed class Bridge
         finally
         {
             await FlushStdoutAsync().ConfigureAwait(false);
-            _ = reader; // the reader ends with stdin; the process exits after RunAsync returns
         }
     }
 
@@ -205,7 +205,7 @@ public sealed class Bridge
             return false;
         }
         var reply = await tcs.Task.ConfigureAwait(false);
-        if (reply.Text.Contains("\"error\"", StringComparison.Ordinal) && JsonNode.Parse(reply.Text)?["error"] is not null)
+        if (JsonNode.Parse(reply.Text)?["result"] is null)
         {
             _log.Warn("the gateway refused the replayed initialize: " + reply.Text);
             return false;
@@ -286,6 +286,7 @@ public sealed class Bridge
                     if (r.MessageType == WebSocketMessageType.Close)
                     {
                         _log.Info($"the gateway closed the connection ({socket.CloseStatus}: {socket.CloseStatusDescription})");
+                        await CloseQuietlyAsync(socket).ConfigureAwait(false); // acknowledge, so the gateway need not wait
                         return;
                     }
                     buffer.Advance(r.Count);
@@ -329,7 +330,7 @@ public sealed class Bridge
                 return;
             }
             method = entry.Method;
-            if (method == "initialize" && !text.Contains("\"error\"", StringComparison.Ordinal)) _initializeAnswered = true;
+            if (method == "initialize" && JsonNode.Parse(text)?["result"] is not null) _initializeAnswered = true;
         }
         if (frame.Kind == FrameKind.Invalid)
         {
@@ -406,13 +407,22 @@ public sealed class Bridge
             await WriteLineAsync(JsonRpcFrame.ErrorResponse(e.IdKey, -32000, "mcp-bridge: " + reason)).ConfigureAwait(false);
     }
 
-    private static async Task CloseQuietlyAsync(ClientWebSocket socket)
+    private async Task CloseQuietlyAsync(ClientWebSocket socket)
     {
+        using var t = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         try
         {
-            using var t = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            if (socket.State == WebSocketState.Open)
-                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "client closed stdin", t.Token).ConfigureAwait(false);
+            // A close is a send: it must not overlap a frame being sent by the send loop.
+            await _sendLock.WaitAsync(t.Token).ConfigureAwait(false);
+            try
+            {
+                if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "mcp-bridge closing", t.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                _sendLock.Release();
+            }
         }
         catch (Exception e) when (e is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException) { }
     }
