@@ -1,5 +1,6 @@
 namespace KruxOS.Bridge.Tests.Unit;
 
+/// <summary>The reconnect schedule: 1 s doubling to 60 s, jitter bounds, reset.</summary>
 public sealed class BackoffTests
 {
     [Fact]

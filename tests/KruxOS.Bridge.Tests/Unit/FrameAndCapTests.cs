@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace KruxOS.Bridge.Tests.Unit;
 
+/// <summary>JSON-RPC classification and the result cap (always valid JSON, within the cap).</summary>
 public sealed class FrameAndCapTests
 {
     [Theory]

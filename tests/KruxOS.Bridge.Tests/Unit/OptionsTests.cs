@@ -1,5 +1,6 @@
 namespace KruxOS.Bridge.Tests.Unit;
 
+/// <summary>Configuration: endpoint normalisation, the argv credential check, agent and user mode, upgrade headers and failure classification.</summary>
 public sealed class OptionsTests
 {
     private const string Hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";

@@ -1,5 +1,6 @@
 namespace KruxOS.Bridge.Tests.Unit;
 
+/// <summary>Bookkeeping of unanswered requests across reconnects.</summary>
 public sealed class PendingRequestsTests
 {
     [Fact]
