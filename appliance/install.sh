@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the KruxOS gateway appliance layout:
 #   <root>/opt/kruxos/lib/<program>/   published programs (framework-dependent unless --self-contained)
-#   <root>/opt/kruxos/bin/             launchers: kruxos-gateway, kruxos
+#   <root>/opt/kruxos/bin/             launchers: kruxos-gateway, kruxos, mcp-bridge
 #   <root>/etc/kruxos/gateway.json     default configuration (kept if it already exists)
 #   <root>/etc/systemd/system/kruxos-gateway.service
 #   <root>/data/kruxos/                data directory (0700)
@@ -40,9 +40,10 @@ publish() { # project, output folder name
   dotnet "${args[@]}"
 }
 
-echo "Publishing the gateway and the CLI ($configuration)..."
+echo "Publishing the gateway, the CLI and mcp-bridge ($configuration)..."
 publish src/KruxOS.Gateway/KruxOS.Gateway.csproj gateway
 publish src/KruxOS.Cli/KruxOS.Cli.csproj cli
+publish src/KruxOS.Bridge/KruxOS.Bridge.csproj mcp-bridge
 
 launcher() { # name, lib folder, dll
   local name="$1" folder="$2" dll="$3"
@@ -57,6 +58,7 @@ LAUNCHER
 }
 launcher kruxos-gateway gateway kruxos-gateway.dll
 launcher kruxos cli kruxos.dll
+launcher mcp-bridge mcp-bridge mcp-bridge.dll
 
 if [[ ! -f "$root/etc/kruxos/gateway.json" ]]; then
   install -m 0600 "$repo/appliance/config/gateway.json" "$root/etc/kruxos/gateway.json"
@@ -65,7 +67,7 @@ install -m 0644 "$repo/appliance/kruxos-gateway.service" "$root/etc/systemd/syst
 install -m 0644 "$repo/README.md" "$prefix/share/README.md"
 
 echo "Installed into $root"
-echo "  programs: $prefix/bin/kruxos-gateway, $prefix/bin/kruxos"
+echo "  programs: $prefix/bin/kruxos-gateway, $prefix/bin/kruxos, $prefix/bin/mcp-bridge"
 echo "  data:     $root/data/kruxos"
 if [[ "$root" == "/" ]] && command -v systemctl >/dev/null 2>&1; then
   systemctl daemon-reload || true

@@ -26,7 +26,7 @@ public sealed class ApplianceInstallSpecs
 
             // assert: the layout
             foreach (var path in new[] { "opt/kruxos/bin/kruxos-gateway", "opt/kruxos/bin/kruxos", "opt/kruxos/lib/gateway/kruxos-gateway.dll",
-                         "opt/kruxos/lib/cli/kruxos.dll", "etc/kruxos/gateway.json", "etc/systemd/system/kruxos-gateway.service" })
+                         "opt/kruxos/lib/cli/kruxos.dll", "opt/kruxos/bin/mcp-bridge", "opt/kruxos/lib/mcp-bridge/mcp-bridge.dll", "etc/kruxos/gateway.json", "etc/systemd/system/kruxos-gateway.service" })
                 Assert.True(File.Exists(Path.Combine(root, path)), $"missing {path}");
             Assert.True(Directory.Exists(Path.Combine(root, "data/kruxos")));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(root, "data/kruxos")));
@@ -72,6 +72,16 @@ public sealed class ApplianceInstallSpecs
             lock (stdout) Assert.Contains("created agent 'admin'", stdout.ToString());
             using var http = new HttpClient();
             Assert.True((await http.GetAsync($"http://127.0.0.1:{h}/health/ready")).IsSuccessStatusCode);
+
+            // act: the installed mcp-bridge, configured as the printed .mcp.json says, answers initialize
+            string adminToken;
+            lock (stdout) adminToken = System.Text.RegularExpressions.Regex.Match(stdout.ToString(), "hash\\): ([0-9a-f]{64})").Groups[1].Value;
+            Assert.Equal(64, adminToken.Length);
+            var bridge = await ProcessRunner.RunAsync(Path.Combine(root, "opt/kruxos/bin/mcp-bridge"), [],
+                new Dictionary<string, string> { ["KRUXOS_ENDPOINT"] = $"ws://127.0.0.1:{g}", ["KRUXOS_AGENT_NAME"] = "admin", ["KRUXOS_AGENT_TOKEN"] = adminToken },
+                stdin: """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"install-test","version":"1"}}}""" + "\n");
+            Assert.True(bridge.ExitCode == 0, bridge.StdErr);
+            Assert.Equal("kruxos-gateway", JsonNode.Parse(bridge.StdOut.Trim())!["result"]!["serverInfo"]!["name"]!.GetValue<string>());
         }
         finally
         {

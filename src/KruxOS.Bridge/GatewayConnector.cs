@@ -1,0 +1,79 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Security.Authentication;
+
+namespace KruxOS.Bridge;
+
+/// <summary>Why a connection attempt failed.</summary>
+public enum ConnectFailure
+{
+    None,
+    /// <summary>The gateway answered the upgrade with 401, 403 or 429: the credential is not accepted.</summary>
+    Authentication,
+    /// <summary>No gateway answered (refused, DNS, TLS, timeout) or the URL is not a WebSocket endpoint.</summary>
+    Unreachable,
+}
+
+/// <summary>The outcome of one connection attempt.</summary>
+public sealed record ConnectResult(ClientWebSocket? Socket, ConnectFailure Failure, string Detail);
+
+/// <summary>
+/// Opens the WebSocket to the gateway: subprotocol <c>mcp</c>, <c>Authorization: Bearer</c> (never the
+/// query string), <c>X-KruxOS-Agent</c> in agent mode, <c>X-KruxOS-Client</c> (the <c>--cli</c>
+/// attribution) in user mode, and WebSocket keepalive pings every 30 s with a 10 s pong timeout.
+/// </summary>
+public sealed class GatewayConnector(BridgeOptions options)
+{
+    public static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>The headers sent on the upgrade (the token value is in <c>Authorization</c>).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Headers()
+    {
+        var list = new List<KeyValuePair<string, string>> { new("Authorization", "Bearer " + options.Token) };
+        if (options.Mode == BridgeMode.Agent && options.AgentName is { } name) list.Add(new("X-KruxOS-Agent", name));
+        if (options.Mode == BridgeMode.User && options.Cli is { } cli) list.Add(new("X-KruxOS-Client", cli));
+        list.Add(new("X-KruxOS-Bridge", typeof(GatewayConnector).Assembly.GetName().Version?.ToString(3) ?? "0"));
+        return list;
+    }
+
+    /// <summary>One attempt; never throws for network or HTTP failures.</summary>
+    public async Task<ConnectResult> ConnectAsync(CancellationToken ct)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.AddSubProtocol("mcp");
+        socket.Options.KeepAliveInterval = KeepAliveInterval;
+        socket.Options.KeepAliveTimeout = KeepAliveTimeout;
+        socket.Options.CollectHttpResponseDetails = true;
+        foreach (var (k, v) in Headers()) socket.Options.SetRequestHeader(k, v);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ConnectTimeout);
+        try
+        {
+            await socket.ConnectAsync(options.Endpoint, timeout.Token).ConfigureAwait(false);
+            return new ConnectResult(socket, ConnectFailure.None, "");
+        }
+        catch (Exception e) when (e is WebSocketException or HttpRequestException or SocketException or AuthenticationException or IOException
+                                      || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            var status = socket.HttpStatusCode;
+            socket.Dispose();
+            return Classify(status, e);
+        }
+    }
+
+    /// <summary>Maps an HTTP status (0 when none) and exception to a failure kind.</summary>
+    public static ConnectResult Classify(HttpStatusCode status, Exception e)
+    {
+        if (status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.TooManyRequests)
+            return new ConnectResult(null, ConnectFailure.Authentication, $"the gateway refused the credential (HTTP {(int)status})");
+        if (status != 0)
+            return new ConnectResult(null, ConnectFailure.Unreachable, $"the endpoint answered HTTP {(int)status}, not a WebSocket upgrade (wrong URL?)");
+        var root = e;
+        while (root.InnerException is not null) root = root.InnerException;
+        var what = e is OperationCanceledException ? $"timed out after {ConnectTimeout.TotalSeconds:0} s" : root.Message;
+        return new ConnectResult(null, ConnectFailure.Unreachable, "cannot reach the gateway: " + what);
+    }
+}

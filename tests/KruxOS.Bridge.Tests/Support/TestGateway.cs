@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using KruxOS.Core.Control;
+using KruxOS.Gateway.Control;
+using KruxOS.Gateway.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace KruxOS.Bridge.Tests.Support;
+
+/// <summary>Generous timeouts for a loaded 2-core CI machine.</summary>
+public static class TestTimeouts
+{
+    public static readonly TimeSpan Process = TimeSpan.FromSeconds(90);
+    public static readonly TimeSpan Call = TimeSpan.FromSeconds(20);
+}
+
+/// <summary>A real gateway, in-process, on runtime-chosen loopback ports with its own data directory.</summary>
+public sealed class TestGateway : IAsyncDisposable
+{
+    private TestGateway(WebApplication app, string dataDir, int gatewayPort, int userApiPort, int healthPort)
+    {
+        App = app;
+        DataDir = dataDir;
+        GatewayPort = gatewayPort;
+        UserApiPort = userApiPort;
+        HealthPort = healthPort;
+    }
+
+    public WebApplication App { get; }
+    public string DataDir { get; }
+    public int GatewayPort { get; }
+    public int UserApiPort { get; }
+    public int HealthPort { get; }
+    public string ControlSocket => Path.Combine(DataDir, "run", "control.sock");
+    public Uri McpHttp => new($"http://127.0.0.1:{GatewayPort}/mcp");
+    public Uri McpWs => new($"ws://127.0.0.1:{GatewayPort}/mcp");
+
+    public static Task<TestGateway> StartAsync(string? dataDir = null, params string[] extraArgs) => StartAsync(dataDir, null, extraArgs);
+
+    /// <summary>
+    /// Stops this gateway (keeping its data directory) and starts a new one on the same ports and data,
+    /// as a service restart would. This instance must not be used afterwards.
+    /// </summary>
+    public async Task<TestGateway> RestartAsync()
+    {
+        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            await App.StopAsync(cts.Token);
+        await App.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        return await StartAsync(DataDir, (GatewayPort, UserApiPort, HealthPort));
+    }
+
+    private static async Task<TestGateway> StartAsync(string? dataDir, (int G, int U, int H)? fixedPorts, params string[] extraArgs)
+    {
+        dataDir ??= Directory.CreateTempSubdirectory("kruxos-gw-").FullName;
+        // Ports are chosen at runtime; another test may grab one between the probe and the bind, so retry.
+        for (var attempt = 1; ; attempt++)
+        {
+            var (g, u, h) = fixedPorts ?? (FreePort(), FreePort(), FreePort());
+            string[] args = ["--data-dir", dataDir, "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}",
+                "--control-socket", Path.Combine(dataDir, "run", "control.sock"),
+                // Each in-process gateway gets its own cgroup tree, as separate hosts would.
+                "--KruxOS:Sandbox:CgroupName", "kruxos-test-" + Guid.NewGuid().ToString("N")[..8], .. extraArgs];
+            var app = GatewayApp.Build(args, b =>
+            {
+                b.Logging.ClearProviders();
+                b.Logging.SetMinimumLevel(LogLevel.Warning);
+            });
+            try
+            {
+                await app.StartAsync();
+            }
+            catch (IOException) when (attempt < 5 && fixedPorts is null)
+            {
+                await app.DisposeAsync();
+                continue;
+            }
+            var gateway = new TestGateway(app, dataDir, g, u, h);
+            await gateway.WaitReadyAsync();
+            return gateway;
+        }
+    }
+
+    /// <summary>Runs a control-socket command in-process (what the CLI does over the socket).</summary>
+    public async Task<JsonNode> ControlAsync(string method, JsonObject? parameters = null)
+    {
+        var commands = App.Services.GetRequiredService<ControlCommands>();
+        var line = await commands.ExecuteAsync(null, method, parameters ?? new JsonObject(), CancellationToken.None);
+        var r = ControlResponse.Parse(line);
+        if (!r.Ok) throw new InvalidOperationException($"{method} failed: {r.ErrorType} {r.ErrorMessage}");
+        return r.Result!;
+    }
+
+    /// <summary>Creates an agent and returns its token.</summary>
+    public async Task<string> CreateAgentAsync(string name) =>
+        (await ControlAsync(ControlProtocol.Methods.AgentCreate, new JsonObject { ["name"] = name, ["purpose"] = "tests" }))["token"]!.GetValue<string>();
+
+    public async ValueTask DisposeAsync()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try { await App.StopAsync(cts.Token); }
+        finally
+        {
+            await App.DisposeAsync();
+            SqliteConnection.ClearAllPools();
+            try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private async Task WaitReadyAsync()
+    {
+        using var http = new HttpClient();
+        var deadline = Stopwatch.StartNew();
+        var last = "";
+        while (deadline.Elapsed < TestTimeouts.Process)
+        {
+            try
+            {
+                var r = await http.GetAsync($"http://127.0.0.1:{HealthPort}/health/ready");
+                if (r.IsSuccessStatusCode && File.Exists(ControlSocket)) return;
+                last = await http.GetStringAsync($"http://127.0.0.1:{HealthPort}/health").ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : t.Exception?.Message ?? "");
+            }
+            catch (HttpRequestException e) { last = e.Message; }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException("gateway did not become ready; last health: " + last);
+    }
+
+    public static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+}
