@@ -1,3 +1,4 @@
+using KruxOS.Testing;
 using System.Net.Sockets;
 using KruxOS.Bridge.Tests.Support;
 
@@ -11,12 +12,12 @@ public sealed class ExitCodeTests
     [Fact]
     public async Task A_token_on_argv_exits_2_and_is_not_echoed()
     {
-        var r = await ProcessRunner.Bridge(new Dictionary<string, string> { ["KRUXOS_ENDPOINT"] = "ws://127.0.0.1:1" }, "", "--label", Hex64);
+        var r = await BridgeRunner.Bridge(new Dictionary<string, string> { ["KRUXOS_ENDPOINT"] = "ws://127.0.0.1:1" }, "", "--label", Hex64);
         Assert.Equal(ExitCodes.CredentialInArgv, r.ExitCode);
         Assert.DoesNotContain(Hex64, r.StdErr);
         Assert.Equal("", r.StdOut);
 
-        var user = await ProcessRunner.Bridge(new Dictionary<string, string>(), "", "--gateway=ws://127.0.0.1:1/?krx_user_leak");
+        var user = await BridgeRunner.Bridge(new Dictionary<string, string>(), "", "--gateway=ws://127.0.0.1:1/?krx_user_leak");
         Assert.Equal(ExitCodes.CredentialInArgv, user.ExitCode);
         Assert.DoesNotContain("krx_user_leak", user.StdErr);
     }
@@ -24,9 +25,9 @@ public sealed class ExitCodeTests
     [Fact]
     public async Task A_missing_token_exits_4()
     {
-        var agent = await ProcessRunner.Bridge(new Dictionary<string, string> { ["KRUXOS_ENDPOINT"] = "ws://127.0.0.1:1", ["KRUXOS_AGENT_NAME"] = "a1" });
+        var agent = await BridgeRunner.Bridge(new Dictionary<string, string> { ["KRUXOS_ENDPOINT"] = "ws://127.0.0.1:1", ["KRUXOS_AGENT_NAME"] = "a1" });
         Assert.Equal(ExitCodes.CredentialMissing, agent.ExitCode);
-        var user = await ProcessRunner.Bridge(new Dictionary<string, string>(), "", "--gateway", "ws://127.0.0.1:1", "--cli", "claude-code");
+        var user = await BridgeRunner.Bridge(new Dictionary<string, string>(), "", "--gateway", "ws://127.0.0.1:1", "--cli", "claude-code");
         Assert.Equal(ExitCodes.CredentialMissing, user.ExitCode);
     }
 
@@ -35,7 +36,7 @@ public sealed class ExitCodeTests
     {
         // A port that was free a moment ago and has no listener now: connection refused.
         var port = TestGateway.FreePort();
-        var r = await ProcessRunner.Bridge(new Dictionary<string, string>
+        var r = await BridgeRunner.Bridge(new Dictionary<string, string>
         {
             ["KRUXOS_ENDPOINT"] = $"ws://127.0.0.1:{port}", ["KRUXOS_AGENT_NAME"] = "a1", ["KRUXOS_AGENT_TOKEN"] = Hex64,
         }, stdin: BridgeProcess.Initialize(1) + "\n");
@@ -50,7 +51,7 @@ public sealed class ExitCodeTests
         await using var gw = await TestGateway.StartAsync();
         var token = await gw.CreateAgentAsync("bridge-exit");
 
-        var wrong = await ProcessRunner.Bridge(new Dictionary<string, string>
+        var wrong = await BridgeRunner.Bridge(new Dictionary<string, string>
         {
             ["KRUXOS_ENDPOINT"] = $"ws://127.0.0.1:{gw.GatewayPort}", ["KRUXOS_AGENT_NAME"] = "bridge-exit", ["KRUXOS_AGENT_TOKEN"] = Hex64,
         });
@@ -58,7 +59,7 @@ public sealed class ExitCodeTests
         Assert.Contains("HTTP 401", wrong.StdErr);
 
         // The right token under another agent's name is refused too (the name must match the token).
-        var mismatch = await ProcessRunner.Bridge(new Dictionary<string, string>
+        var mismatch = await BridgeRunner.Bridge(new Dictionary<string, string>
         {
             ["KRUXOS_ENDPOINT"] = $"ws://127.0.0.1:{gw.GatewayPort}", ["KRUXOS_AGENT_NAME"] = "someone-else", ["KRUXOS_AGENT_TOKEN"] = token,
         });

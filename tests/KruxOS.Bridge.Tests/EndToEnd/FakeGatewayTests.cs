@@ -1,3 +1,4 @@
+using KruxOS.Testing;
 using System.Text;
 using System.Text.Json.Nodes;
 using KruxOS.Bridge.Tests.Support;

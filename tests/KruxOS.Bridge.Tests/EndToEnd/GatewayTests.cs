@@ -1,3 +1,4 @@
+using KruxOS.Testing;
 using System.Text.Json.Nodes;
 using KruxOS.Bridge.Tests.Support;
 using KruxOS.Core.Control;
@@ -17,7 +18,7 @@ public sealed class GatewayTests
     {
         await using var gw = await TestGateway.StartAsync();
         var token = await gw.CreateAgentAsync("bridge-node");
-        var r = await NodeClients.RunStdioAsync(AgentEnv(gw, "bridge-node", token), "--list", "--call", "system__time", "{}");
+        var r = await StdioClients.RunStdioAsync(AgentEnv(gw, "bridge-node", token), "--list", "--call", "system__time", "{}");
 
         Assert.True(r["connected"]!.GetValue<bool>(), r.ToJsonString());
         Assert.Equal("kruxos-gateway", r["server"]!["name"]!.GetValue<string>());

@@ -1,3 +1,4 @@
+using KruxOS.Testing;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -33,13 +34,7 @@ public sealed class BridgeProcess : IAsyncDisposable
 
     public string StdErr { get { lock (_stderr) return _stderr.ToString(); } }
 
-    /// <summary>Drops inherited KRUXOS_* variables so that only what a test sets reaches the bridge.</summary>
-    public static void ScrubEnvironment(ProcessStartInfo psi)
-    {
-        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("KRUXOS_", StringComparison.Ordinal)).ToList())
-            psi.Environment.Remove(key);
-    }
-
+    /// <summary>Starts the bridge with only the given KRUXOS_ settings (inherited ones are dropped).</summary>
     public static BridgeProcess Start(IReadOnlyDictionary<string, string> env, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
@@ -51,7 +46,7 @@ public sealed class BridgeProcess : IAsyncDisposable
         };
         psi.ArgumentList.Add(Dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
-        ScrubEnvironment(psi);
+        KruxOS.Testing.ProcessRunner.ScrubEnvironment(psi);
         foreach (var (k, v) in env) psi.Environment[k] = v;
         return new BridgeProcess(Process.Start(psi) ?? throw new InvalidOperationException("could not start the bridge"));
     }

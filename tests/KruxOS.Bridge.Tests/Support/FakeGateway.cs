@@ -1,3 +1,4 @@
+using KruxOS.Testing;
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text;

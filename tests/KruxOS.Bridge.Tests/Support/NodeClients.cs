@@ -1,46 +1,17 @@
 using System.Text.Json.Nodes;
+using KruxOS.Testing;
 
 namespace KruxOS.Bridge.Tests.Support;
 
-/// <summary>
-/// The scripted Node MCP SDK clients in tests/e2e-node. Dependencies are installed once per run with
-/// <c>npm ci</c> (from the lock file) when missing.
-/// </summary>
-public static class NodeClients
+/// <summary>The Node MCP SDK stdio client (tests/e2e-node/stdio-client.mjs), which spawns the bridge.</summary>
+public static class StdioClients
 {
-    private static readonly SemaphoreSlim InstallLock = new(1, 1);
-
-    public static string Directory
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "KruxOS.sln"))) dir = dir.Parent;
-            return Path.Combine(dir?.FullName ?? throw new InvalidOperationException("repository root not found"), "tests", "e2e-node");
-        }
-    }
-
-    public static async Task EnsureInstalledAsync()
-    {
-        await InstallLock.WaitAsync();
-        try
-        {
-            if (System.IO.Directory.Exists(Path.Combine(Directory, "node_modules", "@modelcontextprotocol", "sdk"))) return;
-            var r = await ProcessRunner.RunAsync("npm", ["ci", "--no-audit", "--no-fund"], workingDirectory: Directory, timeout: TimeSpan.FromMinutes(5));
-            if (r.ExitCode != 0) throw new InvalidOperationException($"npm ci failed: {r.StdErr}");
-        }
-        finally
-        {
-            InstallLock.Release();
-        }
-    }
-
-    /// <summary>Runs stdio-client.mjs, which spawns the bridge; the bridge's settings (and token) travel in the environment.</summary>
+    /// <summary>Runs stdio-client.mjs; the bridge's settings (and token) travel in the environment.</summary>
     public static async Task<JsonObject> RunStdioAsync(IReadOnlyDictionary<string, string> bridgeEnv, params string[] args)
     {
-        await EnsureInstalledAsync();
+        await NodeClients.EnsureInstalledAsync();
         var env = new Dictionary<string, string>(bridgeEnv) { ["KRUXOS_TEST_BRIDGE_DLL"] = BridgeProcess.Dll };
-        var r = await ProcessRunner.RunAsync("node", ["stdio-client.mjs", .. args], env, Directory);
+        var r = await ProcessRunner.RunAsync("node", ["stdio-client.mjs", .. args], env, NodeClients.Directory);
         var line = r.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault()
                    ?? throw new InvalidOperationException($"node client printed nothing; stderr: {r.StdErr}");
         return JsonNode.Parse(line)!.AsObject();

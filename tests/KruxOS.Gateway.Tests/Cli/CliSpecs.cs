@@ -1,3 +1,4 @@
+using KruxOS.Testing;
 using System.Text.Json.Nodes;
 using KruxOS.Gateway.Tests.Support;
 using Xunit;

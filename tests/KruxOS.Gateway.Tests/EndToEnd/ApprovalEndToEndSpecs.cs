@@ -1,3 +1,4 @@
+using KruxOS.Testing;
 using System.Net;
 using System.Text.Json.Nodes;
 using KruxOS.Actors.Approvals;

@@ -1,3 +1,4 @@
+using KruxOS.Testing;
 using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json.Nodes;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 
-namespace KruxOS.Gateway.Tests.Support;
+namespace KruxOS.Testing;
 
 /// <summary>
 /// The scripted Node MCP SDK client in tests/e2e-node. Its dependencies are installed once per run

@@ -10,7 +10,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace KruxOS.Bridge.Tests.Support;
+namespace KruxOS.Testing;
 
 /// <summary>Generous timeouts for a loaded 2-core CI machine.</summary>
 public static class TestTimeouts

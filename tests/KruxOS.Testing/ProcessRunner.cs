@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace KruxOS.Gateway.Tests.Support;
+namespace KruxOS.Testing;
 
 /// <summary>Result of a finished child process.</summary>
 public sealed record ProcessResult(int ExitCode, string StdOut, string StdErr);
@@ -21,6 +21,7 @@ public static class ProcessRunner
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
+        ScrubEnvironment(psi);
         foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {fileName}");
         var stdout = new StringBuilder();
@@ -40,6 +41,13 @@ public static class ProcessRunner
         }
         p.WaitForExit();
         return new ProcessResult(p.ExitCode, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>Removes inherited <c>KRUXOS_</c> variables, so a child sees only the settings its test gives it.</summary>
+    public static void ScrubEnvironment(ProcessStartInfo psi)
+    {
+        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("KRUXOS_", StringComparison.Ordinal)).ToList())
+            psi.Environment.Remove(key);
     }
 
     /// <summary>The built CLI assembly next to the test assembly.</summary>
