@@ -83,9 +83,3 @@ public sealed class CapabilityCatalog
     public static JsonElement ToElement<T>(T value) => JsonSerializer.SerializeToElement(value, KruxOS.Core.CoreJson.Options);
 }
 
-/// <summary>Names of capabilities offered, grouped by category — for listings and <c>kruxos verify</c>.</summary>
-public static class CatalogSummary
-{
-    public static ImmutableSortedDictionary<string, int> CountByCategory(CapabilityRegistry registry) =>
-        registry.All.GroupBy(d => d.Name.Category).ToImmutableSortedDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
-}

@@ -29,9 +29,6 @@ public static class ConnectionMessages
     /// <summary>Run a call through the agent's session; the <see cref="ToolCallResult"/> goes to the sender.</summary>
     public sealed record Call(ToolCall ToolCall);
 
-    /// <summary>Updates the client attribution after <c>initialize</c>.</summary>
-    public sealed record Identify(ClientInfo Client);
-
     /// <summary>Asks how many connections this node holds; replies an <c>int</c>.</summary>
     public sealed class Count
     {
@@ -51,21 +48,14 @@ public sealed class ConnectionActor : ReceiveActor
     private readonly ConnectionSpec _spec;
     private readonly IActorRef _sessions;
     private readonly TimeProvider _clock;
-    private ClientInfo _client;
 
     public ConnectionActor(ConnectionSpec spec, IActorRef sessions, TimeProvider clock)
     {
         _spec = spec;
         _sessions = sessions;
         _clock = clock;
-        _client = spec.Client;
 
         Receive<ConnectionMessages.Call>(m => _sessions.Tell(new AgentSessionCommands.Invoke(_spec.Agent, m.ToolCall, Sender)));
-        Receive<ConnectionMessages.Identify>(m =>
-        {
-            _client = m.Client;
-            _sessions.Tell(new AgentSessionCommands.Attach(_spec.Agent, _spec.SessionId, Self, _client, _clock.GetUtcNow()));
-        });
         Receive<AgentSessionReplies.Terminated>(m =>
         {
             _log.Info("Closing session {SessionId} of {Principal}: {Reason}", _spec.SessionId, _spec.Principal, m.Reason);
@@ -79,7 +69,7 @@ public sealed class ConnectionActor : ReceiveActor
 
     /// <inheritdoc />
     protected override void PreStart() =>
-        _sessions.Tell(new AgentSessionCommands.Attach(_spec.Agent, _spec.SessionId, Self, _client, _clock.GetUtcNow()));
+        _sessions.Tell(new AgentSessionCommands.Attach(_spec.Agent, _spec.SessionId, Self, _spec.Client, _clock.GetUtcNow()));
 
     /// <inheritdoc />
     protected override void PostStop() => _sessions.Tell(new AgentSessionCommands.Detach(_spec.Agent, _spec.SessionId));

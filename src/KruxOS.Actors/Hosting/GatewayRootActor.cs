@@ -15,7 +15,6 @@ public sealed record GatewayChild(string Name, Func<IReadOnlyDictionary<string, 
 public sealed class GatewayRootActor : ReceiveActor
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly ImmutableDictionary<string, IActorRef> _children;
 
     public GatewayRootActor(ImmutableArray<GatewayChild> children, Action<string, IActorRef> onCreated)
     {
@@ -26,8 +25,6 @@ public sealed class GatewayRootActor : ReceiveActor
             created[child.Name] = actor;
             onCreated(child.Name, actor);
         }
-        _children = created.ToImmutable();
-        Receive<GetChildren>(_ => Sender.Tell(new Children(_children)));
     }
 
     /// <param name="children">The children, in creation order.</param>
@@ -42,14 +39,4 @@ public sealed class GatewayRootActor : ReceiveActor
             _log.Error(e, "A gateway child failed; restarting it");
             return Directive.Restart;
         });
-
-    /// <summary>Asks for the children (used once at start-up to register them).</summary>
-    public sealed class GetChildren
-    {
-        public static readonly GetChildren Instance = new();
-        private GetChildren() { }
-    }
-
-    /// <summary>The children by name.</summary>
-    public sealed record Children(ImmutableDictionary<string, IActorRef> ByName);
 }
