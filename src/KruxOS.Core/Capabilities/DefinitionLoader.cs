@@ -17,8 +17,15 @@ public static class DefinitionLoader
         .WithNamingConvention(UnderscoredNamingConvention.Instance)
         .Build();
 
-    /// <summary>Every definition shipped inside this assembly (<c>Capabilities/Definitions/*.yaml</c>).</summary>
-    public static ImmutableArray<CapabilityDefinition> BuiltIn()
+    private static readonly Lazy<ImmutableArray<CapabilityDefinition>> BuiltInDefinitions = new(LoadBuiltIn);
+
+    /// <summary>
+    /// Every definition shipped inside this assembly (<c>Capabilities/Definitions/*.yaml</c>), parsed once per
+    /// process: the definitions are immutable, and start-up and the CLI ask for them several times.
+    /// </summary>
+    public static ImmutableArray<CapabilityDefinition> BuiltIn() => BuiltInDefinitions.Value;
+
+    private static ImmutableArray<CapabilityDefinition> LoadBuiltIn()
     {
         var asm = typeof(DefinitionLoader).Assembly;
         var result = ImmutableArray.CreateBuilder<CapabilityDefinition>();

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using KruxOS.Actors.Capabilities;
@@ -17,6 +18,11 @@ namespace KruxOS.Gateway.Mcp;
 /// </summary>
 public sealed class ToolCatalogView(CapabilityCatalog catalog, IPolicySeam policy)
 {
+    // A capability's input schema depends only on its immutable definition: build each once, not per tools/list.
+    private readonly FrozenDictionary<string, JsonElement> _schemas =
+        catalog.Registry.All.ToDictionary(d => d.Name.Value, InputSchema.For, StringComparer.Ordinal)
+            .ToFrozenDictionary(StringComparer.Ordinal);
+
     /// <summary>The tools a principal may see.</summary>
     public List<Tool> ToolsFor(Principal principal)
     {
@@ -29,7 +35,7 @@ public sealed class ToolCatalogView(CapabilityCatalog catalog, IPolicySeam polic
             {
                 Name = d.ToolName,
                 Description = Describe(d, tier),
-                InputSchema = InputSchema.For(d),
+                InputSchema = _schemas[d.Name.Value],
                 Meta = new JsonObject
                 {
                     ["kruxos"] = new JsonObject
