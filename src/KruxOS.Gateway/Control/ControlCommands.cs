@@ -41,6 +41,7 @@ public sealed class ControlCommands(
     GatewaySettings gateway,
     KruxOsSettings settings,
     BoundAddresses addresses,
+    MountCommands mounts,
     TimeProvider clock)
 {
     private static readonly TimeSpan EdgeTimeout = TimeSpan.FromSeconds(15);
@@ -74,6 +75,7 @@ public sealed class ControlCommands(
                 Methods.PolicyShow => Ok(id, PolicyStatusJson(policies.Status)),
                 Methods.PolicySet => await SetPolicyAsync(id, p, ct).ConfigureAwait(false),
                 Methods.PolicyCheck => CheckPolicy(id, p),
+                Methods.MountAdd or Methods.MountList or Methods.MountRemove => mounts.Execute(id, method, p),
                 _ => Fail(id, "unknown_method", $"unknown method '{method}'"),
             };
         }

@@ -19,7 +19,6 @@ namespace KruxOS.Gateway.Control;
 /// </summary>
 public sealed partial class ControlSocketServer(
     ControlCommands commands,
-    MountCommands mounts,
     GatewaySettings gateway,
     KruxOsSettings settings,
     ActorSystem system,
@@ -99,9 +98,7 @@ public sealed partial class ControlSocketServer(
                 await StreamEventsAsync(writer, id, p, stoppingToken).ConfigureAwait(false);
                 return;
             }
-            var response = method.StartsWith("mount.", StringComparison.Ordinal)
-                ? mounts.Execute(id, method, p)
-                : await commands.ExecuteAsync(id, method, p, stoppingToken).ConfigureAwait(false);
+            var response = await commands.ExecuteAsync(id, method, p, stoppingToken).ConfigureAwait(false);
             try { await writer.WriteLineAsync(response).ConfigureAwait(false); }
             catch (IOException) { return; }
         }
