@@ -15,6 +15,10 @@ public sealed class AgentActivity
 {
     private readonly ConcurrentDictionary<string, Entry> _byAgent = new(StringComparer.Ordinal);
     private int _started;
+    private long _totalInvocations;
+
+    /// <summary>Capability calls seen on this node since it started, all agents together.</summary>
+    public long TotalInvocations => Interlocked.Read(ref _totalInvocations);
 
     /// <summary>Subscribes to the event stream (idempotent).</summary>
     public void Start(ActorSystem system)
@@ -45,6 +49,7 @@ public sealed class AgentActivity
                     break;
                 case SupervisionEventTypes.CapabilityInvoked:
                     entry.Invocations++;
+                    Interlocked.Increment(ref _totalInvocations);
                     break;
             }
         }

@@ -123,7 +123,6 @@ public static class GatewayHostingExtensions
             { Status: KruxOS.Sandbox.Health.SandboxHealthStatus.Degraded } h => HealthCheckResult.Degraded(h.Message),
             var h => HealthCheckResult.Critical(h.Message),
         }));
-        app.Services.GetRequiredService<NodeStatus>().Start();
         app.Services.GetRequiredService<AgentActivity>().Start(app.Services.GetRequiredService<Akka.Actor.ActorSystem>());
 
         app.UseWebSockets();

@@ -1,33 +1,20 @@
 using System.Globalization;
 using Akka.Actor;
-using Akka.Event;
 using Akka.Hosting;
 using KruxOS.Actors.Capabilities.InProcess;
 using KruxOS.Actors.Connections;
 using KruxOS.Actors.Hosting;
-using KruxOS.Core.Supervision;
 
 namespace KruxOS.Gateway.Hosting;
 
 /// <summary>
 /// Live counters of this node for status and health output: open connections (asked of the connection
-/// parent), invocations since start (counted from the supervision stream), load and disk.
+/// parent), invocations since start (from <see cref="Control.AgentActivity"/>), load and disk.
 /// </summary>
-public sealed class NodeStatus(IRequiredActor<ConnectionRegistry> connections, NodeFacts facts, ActorSystem system)
+public sealed class NodeStatus(IRequiredActor<ConnectionRegistry> connections, NodeFacts facts, Control.AgentActivity activity)
 {
-    private long _invocations;
-    private int _subscribed;
-
     /// <summary>Capability calls since this node started.</summary>
-    public long TotalInvocations => Interlocked.Read(ref _invocations);
-
-    /// <summary>Starts counting (idempotent).</summary>
-    public void Start()
-    {
-        if (Interlocked.Exchange(ref _subscribed, 1) == 1) return;
-        var counter = system.ActorOf(Props.Create(() => new InvocationCounter(this)), "node-status-counter");
-        system.EventStream.Subscribe(counter, typeof(SupervisionEvent));
-    }
+    public long TotalInvocations => activity.TotalInvocations;
 
     /// <summary>Open MCP connections on this node.</summary>
     public async Task<int> ActiveConnectionsAsync(CancellationToken ct)
@@ -55,14 +42,5 @@ public sealed class NodeStatus(IRequiredActor<ConnectionRegistry> connections, N
     {
         var drive = Actors.Capabilities.InProcess.SystemInfoHandler.DiskOf(facts.DataDirectory);
         return (drive.TotalSize, drive.AvailableFreeSpace);
-    }
-
-    private sealed class InvocationCounter : ReceiveActor
-    {
-        public InvocationCounter(NodeStatus status) =>
-            Receive<SupervisionEvent>(e =>
-            {
-                if (e.Type == SupervisionEventTypes.CapabilityInvoked) Interlocked.Increment(ref status._invocations);
-            });
     }
 }
