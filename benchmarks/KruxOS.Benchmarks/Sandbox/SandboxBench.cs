@@ -58,17 +58,18 @@ public class SandboxBenchmarks
     private SandboxRequest _read = null!;
     private SandboxRequest _true = null!;
 
+    // BenchmarkDotNet awaits Task-returning setup and cleanup methods.
     [GlobalSetup]
-    public void Setup()
+    public async Task Setup()
     {
         _sb = new BenchSandbox();
-        _sb.Must(_sb.Request("filesystem.write", new { path = "4k.bin", content = Convert.ToBase64String(RandomNumberGenerator.GetBytes(4096)), encoding = "binary" })).GetAwaiter().GetResult();
+        await _sb.Must(_sb.Request("filesystem.write", new { path = "4k.bin", content = Convert.ToBase64String(RandomNumberGenerator.GetBytes(4096)), encoding = "binary" }));
         _read = _sb.Request("filesystem.read", new { path = "4k.bin", encoding = "binary" });
         _true = _sb.Request("process.run", new { command = "true" });
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _sb.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public async Task Cleanup() => await _sb.DisposeAsync();
 
     [Benchmark(Baseline = true)]
     public byte[] DirectRead4K() => SHA256.HashData(File.ReadAllBytes(_sb.FilePath));
