@@ -32,6 +32,8 @@ public sealed class TestGateway : IAsyncDisposable
     }
 
     public WebApplication App { get; }
+
+    public IServiceProvider Services => App.Services;
     public string DataDir { get; }
     public int GatewayPort { get; }
     public int UserApiPort { get; }

@@ -1,3 +1,4 @@
+using KruxOS.Testing;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -16,7 +17,7 @@ namespace KruxOS.Gateway.Tests.Audit;
 
 public sealed class AuditApiSpecs
 {
-    private static async Task<JsonNode> Control(AuditGatewayHost gw, string method, JsonObject parameters)
+    private static async Task<JsonNode> Control(TestGateway gw, string method, JsonObject parameters)
     {
         var response = ControlResponse.Parse(await gw.Services.GetRequiredService<ControlCommands>()
             .ExecuteAsync(null, method, parameters, CancellationToken.None));
@@ -24,7 +25,7 @@ public sealed class AuditApiSpecs
         return response.Result!;
     }
 
-    private static async Task<ToolCallResult> Call(AuditGatewayHost gw, string agent, string capability, string session)
+    private static async Task<ToolCallResult> Call(TestGateway gw, string agent, string capability, string session)
     {
         var region = await gw.Services.GetRequiredService<ActorRegistry>().GetAsync<AgentSessionRegion>();
         var name = AgentName.Parse(agent);
@@ -37,7 +38,7 @@ public sealed class AuditApiSpecs
     public async Task Should_list_filtered_audit_entries_with_hashes_and_integrity_to_a_user_token()
     {
         // arrange
-        await using var gw = await AuditGatewayHost.StartAsync();
+        await using var gw = await TestGateway.StartAsync();
         await Control(gw, ControlProtocol.Methods.AgentCreate, new JsonObject { ["name"] = "builder", ["purpose"] = "audit api spec" });
         await Control(gw, ControlProtocol.Methods.AgentCreate, new JsonObject { ["name"] = "other", ["purpose"] = "audit api spec" });
         var userToken = (await Control(gw, ControlProtocol.Methods.UserTokenCreate, new JsonObject { ["label"] = "spec" }))["token"]!.GetValue<string>();

@@ -1,48 +1,31 @@
-using System.Net;
-using Xunit;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using KruxOS.Actors.Policy;
 using KruxOS.Cli;
 using KruxOS.Core.Control;
-using KruxOS.Gateway.Control;
-using KruxOS.Gateway.Hosting;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Data.Sqlite;
+using KruxOS.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Client;
+using Xunit;
 
 namespace KruxOS.Gateway.Tests.Policy;
 
 /// <summary>
-/// A gateway hosted in-process for the policy specs, composed exactly as <c>Program.cs</c> does it (flags for
-/// the data directory, runtime-chosen free ports and a private control socket). Stopped and its data
-/// directory removed on dispose.
+/// The shared in-process <see cref="TestGateway"/> with what the policy specs need on top: policy files laid
+/// down before start, the policy store, an MCP client and the CLI in-process. Stopped and its data directory
+/// removed on dispose.
 /// </summary>
 internal sealed class PolicyGateway : IAsyncDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private readonly TestGateway _gateway;
 
-    private PolicyGateway(WebApplication app, string dataDir, string controlSocket, int port)
-    {
-        App = app;
-        DataDir = dataDir;
-        ControlSocket = controlSocket;
-        Port = port;
-    }
+    private PolicyGateway(TestGateway gateway) => _gateway = gateway;
 
-    public WebApplication App { get; }
+    public string PoliciesDir => Path.Combine(_gateway.DataDir, "policies");
 
-    public string DataDir { get; }
+    public int Port => _gateway.GatewayPort;
 
-    public string PoliciesDir => Path.Combine(DataDir, "policies");
-
-    public string ControlSocket { get; }
-
-    public int Port { get; }
-
-    public PolicyStore Policies => App.Services.GetRequiredService<PolicyStore>();
+    public PolicyStore Policies => _gateway.Services.GetRequiredService<PolicyStore>();
 
     /// <summary>Starts a gateway whose policy directory holds <paramref name="files"/> (relative path → YAML) before start.</summary>
     public static async Task<PolicyGateway> StartAsync(IReadOnlyDictionary<string, string>? files = null)
@@ -50,32 +33,7 @@ internal sealed class PolicyGateway : IAsyncDisposable
         var dataDir = Directory.CreateTempSubdirectory("kruxos-policy-e2e-").FullName;
         foreach (var (path, text) in files ?? new Dictionary<string, string>())
             PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", path), text);
-        var socket = Path.Combine(dataDir, "control.sock");
-        WebApplication app;
-        int port;
-        for (var attempt = 1; ; attempt++)
-        {
-            port = FreePort();
-            string[] args =
-            [
-                "--data-dir", dataDir, "--gateway-port", port.ToString(), "--health-port", FreePort().ToString(),
-                "--user-api-port", FreePort().ToString(), "--control-socket", socket, "--Gateway:PrintBootstrapToken", "false",
-                // Each in-process gateway gets its own cgroup tree, as separate hosts would.
-                "--KruxOS:Sandbox:CgroupName", "kruxos-test-" + Guid.NewGuid().ToString("N")[..8],
-            ];
-            app = GatewayApp.Build(args, b => b.Logging.ClearProviders());
-            try
-            {
-                await app.StartAsync();
-                break;
-            }
-            catch (IOException) when (attempt < 3)
-            {
-                // A probed port was taken by someone else before Kestrel bound it: try new ones.
-                await app.DisposeAsync();
-            }
-        }
-        var gateway = new PolicyGateway(app, dataDir, socket, port);
+        var gateway = new PolicyGateway(await TestGateway.StartAsync(dataDir, "--Gateway:PrintBootstrapToken", "false"));
         await gateway.Policies.Loaded.WaitAsync(Wait);
         return gateway;
     }
@@ -83,18 +41,15 @@ internal sealed class PolicyGateway : IAsyncDisposable
     /// <summary>Creates an agent through the control commands and returns its token.</summary>
     public async Task<string> CreateAgentAsync(string name)
     {
-        var commands = App.Services.GetRequiredService<ControlCommands>();
-        var line = await commands.ExecuteAsync(1, ControlProtocol.Methods.AgentCreate, new JsonObject { ["name"] = name, ["purpose"] = "policy specs" }, CancellationToken.None);
-        var response = ControlResponse.Parse(line);
-        Assert.True(response.Ok, response.ErrorMessage);
-        return response.Result!["token"]!.GetValue<string>();
+        var result = await _gateway.ControlAsync(ControlProtocol.Methods.AgentCreate, new JsonObject { ["name"] = name, ["purpose"] = "policy specs" });
+        return result["token"]!.GetValue<string>();
     }
 
     /// <summary>An MCP client over Streamable HTTP with the agent's bearer token.</summary>
     public Task<McpClient> ConnectAsync(string token, McpClientOptions? options = null) =>
         McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
         {
-            Endpoint = new Uri($"http://127.0.0.1:{Port}/mcp"),
+            Endpoint = _gateway.McpHttp,
             TransportMode = HttpTransportMode.StreamableHttp,
             AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {token}" },
         }), options, cancellationToken: TestContext.Current.CancellationToken);
@@ -107,26 +62,9 @@ internal sealed class PolicyGateway : IAsyncDisposable
     {
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        var exit = await CliApp.RunAsync(args, stdout, stderr, new ControlClient(ControlSocket), TestContext.Current.CancellationToken);
+        var exit = await CliApp.RunAsync(args, stdout, stderr, new ControlClient(_gateway.ControlSocket), TestContext.Current.CancellationToken);
         return (exit, stdout.ToString(), stderr.ToString());
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        using var cts = new CancellationTokenSource(Wait);
-        await App.StopAsync(cts.Token);
-        await App.DisposeAsync();
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(DataDir, recursive: true); }
-        catch (IOException) { }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    public ValueTask DisposeAsync() => _gateway.DisposeAsync();
 }
