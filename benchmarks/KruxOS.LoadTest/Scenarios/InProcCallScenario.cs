@@ -43,23 +43,6 @@ public sealed class InProcCallScenario(McpTransport transport) : IScenario
         {
             await SessionFactory.CloseAllAsync(sessions, CancellationToken.None).ConfigureAwait(false);
         }
-        return ResultOf(run, target.Name, $"tools/call {target.ToolName}", o.Concurrency);
+        return ScenarioResult.ClosedLoop(Name, target.Name, SessionFactory.Name(transport), $"tools/call {target.ToolName}", o.Concurrency, run);
     }
-
-    private ScenarioResult ResultOf(LoadRunResult run, string target, string operation, int concurrency) => new()
-    {
-        Scenario = Name,
-        Target = target,
-        Transport = SessionFactory.Name(transport),
-        LoadModel = "closed",
-        Operation = operation,
-        Concurrency = concurrency,
-        MeasuredSeconds = Math.Round(run.MeasuredSeconds, 3),
-        Successes = run.Successes,
-        Failures = run.Failures,
-        ThroughputPerSecond = Math.Round(run.Throughput, 1),
-        Latency = run.Latency,
-        Errors = run.Errors,
-        Notes = run.Notes,
-    };
 }

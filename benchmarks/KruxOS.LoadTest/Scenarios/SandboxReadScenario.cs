@@ -56,21 +56,7 @@ public sealed class SandboxReadScenario : IScenario
         {
             await SessionFactory.CloseAllAsync(sessions, CancellationToken.None).ConfigureAwait(false);
         }
-        return new ScenarioResult
-        {
-            Scenario = Name,
-            Target = target.Name,
-            Transport = SessionFactory.Name(McpTransport.WebSocket),
-            LoadModel = "closed",
-            Operation = isGateway ? "tools/call filesystem__read (4 KiB, sandboxed)" : $"tools/call {target.ToolName}",
-            Concurrency = o.Concurrency,
-            MeasuredSeconds = Math.Round(run.MeasuredSeconds, 3),
-            Successes = run.Successes,
-            Failures = run.Failures,
-            ThroughputPerSecond = Math.Round(run.Throughput, 1),
-            Latency = run.Latency,
-            Errors = run.Errors,
-            Notes = run.Notes,
-        };
+        return ScenarioResult.ClosedLoop(Name, target.Name, SessionFactory.Name(McpTransport.WebSocket),
+            isGateway ? "tools/call filesystem__read (4 KiB, sandboxed)" : $"tools/call {target.ToolName}", o.Concurrency, run);
     }
 }

@@ -56,4 +56,23 @@ public sealed record ScenarioResult
 
     /// <summary>Free-text remarks (e.g. where a rate came from, or a bound that stopped the run early).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
+
+    /// <summary>The result of a closed-loop run (N sessions calling back to back).</summary>
+    public static ScenarioResult ClosedLoop(string scenario, string target, string transport, string operation, int concurrency,
+        Load.LoadRunResult run) => new()
+    {
+        Scenario = scenario,
+        Target = target,
+        Transport = transport,
+        LoadModel = "closed",
+        Operation = operation,
+        Concurrency = concurrency,
+        MeasuredSeconds = Math.Round(run.MeasuredSeconds, 3),
+        Successes = run.Successes,
+        Failures = run.Failures,
+        ThroughputPerSecond = Math.Round(run.Throughput, 1),
+        Latency = run.Latency,
+        Errors = run.Errors,
+        Notes = run.Notes,
+    };
 }
