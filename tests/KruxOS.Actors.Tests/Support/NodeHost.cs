@@ -37,6 +37,8 @@ public sealed class NodeHost : IAsyncDisposable
         builder.Services.AddKruxOsActors(settings);
         var host = builder.Build();
         await host.StartAsync();
+        // Ready as a gateway would be: calls are refused (fail closed) until the first policy set has loaded.
+        await host.Services.GetRequiredService<KruxOS.Actors.Policy.PolicyStore>().Loaded.WaitAsync(TimeSpan.FromSeconds(60));
         return new NodeHost(host);
     }
 
