@@ -16,6 +16,7 @@ namespace KruxOS.Actors.Tests.Audit;
 public sealed class AuditDiskFullSpecs : TestKit
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private const long MountBytes = 512 * 1024;
     private readonly string _mount = Path.Combine(Path.GetTempPath(), "kruxos-audit-tmpfs-" + Guid.NewGuid().ToString("N"));
     private readonly bool _mounted;
     private readonly string? _mountError;
@@ -23,7 +24,7 @@ public sealed class AuditDiskFullSpecs : TestKit
     public AuditDiskFullSpecs(ITestOutputHelper output) : base(output: output)
     {
         Directory.CreateDirectory(_mount);
-        (_mounted, _mountError) = Run("mount", $"-t tmpfs -o size=512k tmpfs {_mount}");
+        (_mounted, _mountError) = Run("mount", $"-t tmpfs -o size={MountBytes} tmpfs {_mount}");
     }
 
     protected override void Dispose(bool disposing)
@@ -71,14 +72,17 @@ public sealed class AuditDiskFullSpecs : TestKit
             await probe.ExpectMsgAsync<AuditAppended>(Wait, cancellationToken: ct);
         }
 
-        // fill the file system
+        // fill the file system: only ever the small tmpfs, and never more than its size allows
+        Assert.True(new DriveInfo(_mount).TotalSize <= MountBytes, $"{_mount} is not the {MountBytes}-byte tmpfs this spec mounted");
         var filler = Path.Combine(_mount, "filler");
+        var full = false;
         await using (var f = new FileStream(filler, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
         {
             var chunk = new byte[4096];
-            try { while (true) f.Write(chunk); }
-            catch (IOException) { /* ENOSPC: full */ }
+            try { for (var written = 0L; written <= MountBytes; written += chunk.Length) f.Write(chunk); }
+            catch (IOException) { full = true; /* ENOSPC */ }
         }
+        Assert.True(full, "the tmpfs never reported ENOSPC");
 
         // appends now run into ENOSPC (the file's last page may take a few more first)
         object reply;
