@@ -35,7 +35,8 @@ chmod 0700 "$root/data/kruxos"
 
 publish() { # project, output folder name
   local project="$1" name="$2"
-  local args=(publish "$repo/$project" -c "$configuration" -o "$prefix/lib/$name" --nologo -v quiet -p:UseAppHost=false)
+  # --disable-build-servers: an install leaves no MSBuild nodes or compiler servers running behind it.
+  local args=(publish "$repo/$project" -c "$configuration" -o "$prefix/lib/$name" --nologo -v quiet --disable-build-servers -p:UseAppHost=false)
   if [[ "$self_contained" == "true" ]]; then args+=(--self-contained true -r linux-x64 -p:UseAppHost=true); fi
   dotnet "${args[@]}"
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 
 namespace KruxOS.Testing;
 
@@ -24,12 +23,11 @@ public static class ProcessRunner
         ScrubEnvironment(psi);
         foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {fileName}");
-        var stdout = new StringBuilder();
-        var stderr = new StringBuilder();
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stdout.AppendLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (stderr) stderr.AppendLine(e.Data); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
+        // The streams are read here, not through BeginOutputReadLine, so waiting for the process does not
+        // also wait for end-of-file: a grandchild that outlives it (a build server started by `dotnet publish`)
+        // may keep the pipes open indefinitely.
+        var stdoutTask = p.StandardOutput.ReadToEndAsync();
+        var stderrTask = p.StandardError.ReadToEndAsync();
         if (stdin is not null) await p.StandardInput.WriteAsync(stdin);
         p.StandardInput.Close();
         using var cts = new CancellationTokenSource(timeout ?? TestTimeouts.Process);
@@ -37,10 +35,16 @@ public static class ProcessRunner
         catch (OperationCanceledException)
         {
             p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} {string.Join(' ', args)} did not finish in time; stderr: {stderr}");
+            throw new TimeoutException($"{fileName} {string.Join(' ', args)} did not finish in time; stderr: {await Drained(stderrTask)}");
         }
-        p.WaitForExit();
-        return new ProcessResult(p.ExitCode, stdout.ToString(), stderr.ToString());
+        return new ProcessResult(p.ExitCode, await Drained(stdoutTask), await Drained(stderrTask));
+    }
+
+    /// <summary>What a stream held once its writer exited: all of it, or what arrived before a short grace period.</summary>
+    private static async Task<string> Drained(Task<string> read)
+    {
+        try { return await read.WaitAsync(TimeSpan.FromSeconds(5)); }
+        catch (TimeoutException) { return "(output still held open by a child process that outlived it)"; }
     }
 
     /// <summary>Removes inherited <c>KRUXOS_</c> variables, so a child sees only the settings its test gives it.</summary>

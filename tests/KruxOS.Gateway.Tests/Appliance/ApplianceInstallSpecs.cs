@@ -89,7 +89,8 @@ public sealed class ApplianceInstallSpecs
             if (gateway is { HasExited: false })
             {
                 gateway.Kill(entireProcessTree: true);
-                await gateway.WaitForExitAsync();
+                // exit only: a sandbox worker that outlives the kill must not hold the spec on its output pipes
+                gateway.WaitForExit(TimeSpan.FromSeconds(30));
             }
             try { Directory.Delete(root, recursive: true); } catch (IOException) { }
         }

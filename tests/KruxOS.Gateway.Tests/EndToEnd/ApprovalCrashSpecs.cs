@@ -241,7 +241,7 @@ public sealed class ApprovalCrashSpecs(ITestOutputHelper output)
         public void Kill()
         {
             if (!_process.HasExited) _process.Kill(entireProcessTree: true); // SIGKILL
-            _process.WaitForExit();
+            _process.WaitForExit(TimeSpan.FromSeconds(30)); // bounded: a straggler holding the output pipes must not hang the spec
         }
 
         public async ValueTask DisposeAsync()
