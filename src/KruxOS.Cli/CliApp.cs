@@ -127,30 +127,8 @@ public static class CliApp
             approve.Subcommands.Add(cmd);
         }
 
-        var watch = new Command("watch", "Stream approval events; decide with 'a <id>' / 'r <id> [reason]' lines (or keys a/r on a terminal)");
-        watch.SetAction(async (p, ct) =>
-        {
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var events = Task.Run(async () =>
-            {
-                await foreach (var line in client.StreamAsync(M.Watch, new JsonObject { ["types"] = "approval_requested,approval_resolved" }, cts.Token).ConfigureAwait(false))
-                    await stdout.WriteLineAsync(line).ConfigureAwait(false);
-            }, cts.Token);
-            // Commands: "a <id> [reason]" approves, "r <id> [reason]" rejects; on a terminal the same keys start the line.
-            while (!cts.IsCancellationRequested)
-            {
-                var line = await Console.In.ReadLineAsync(cts.Token).ConfigureAwait(false);
-                if (line is null) break;
-                var parts = line.Trim().Split(' ', 3, StringSplitOptions.RemoveEmptyEntries);
-                if (parts.Length < 2 || parts[0] is not ("a" or "r")) { if (parts.Length > 0) await stderr.WriteLineAsync("usage: a <id> [reason] | r <id> [reason]").ConfigureAwait(false); continue; }
-                var r = await client.CallAsync(parts[0] == "a" ? M.ApprovalApprove : M.ApprovalReject,
-                    new JsonObject { ["id"] = parts[1], ["reason"] = parts.Length > 2 ? parts[2] : "" }, cts.Token).ConfigureAwait(false);
-                await stdout.WriteLineAsync(r.Ok ? $"{Str(r.Result, "id")} {Str(r.Result, "status")}" : $"error: {r.ErrorMessage} ({r.ErrorType})").ConfigureAwait(false);
-            }
-            // End of input on a pipe: keep streaming until interrupted.
-            try { await events.ConfigureAwait(false); } catch (OperationCanceledException) { }
-            return 0;
-        });
+        var watch = new Command("watch", "Show pending approvals live and decide them: keys a/r/j/k/q on a terminal; lines 'a|r [appr-id] [reason]' from a pipe");
+        watch.SetAction((_, ct) => ApproveWatch.RunAsync(client, stdout, stderr, ct));
         approve.Subcommands.Add(watch);
         return approve;
     }

@@ -52,9 +52,9 @@ public sealed class AgentSessionActor : ReceiveActor
     private int _inFlight;
     private DateTimeOffset? _lastConnectedAt;
 
-    // Approvals this entity's runs are requesting or holding, by (capability, argument hash): an identical
-    // call joins them. Approvals already persisted are found in the node's index (rebuilt from the journal
-    // at start), so this map only has to cover requests in flight.
+    // Approvals this entity created for its runs, by (capability, argument hash), until the node's index
+    // (rebuilt from the journal at start, fed after every persist) knows them: an identical call joins them.
+    // This entity is the only place that creates approvals for its agent, so identical calls never create two.
     private readonly Dictionary<(string Capability, string Hash), ApprovalId> _approvals = [];
 
     public AgentSessionActor(string entityId, AgentSessionDependencies deps)
@@ -66,10 +66,13 @@ public sealed class AgentSessionActor : ReceiveActor
         Receive<Detach>(m => RemoveConnection(m.SessionId, "closed"));
         Receive<Invoke>(HandleInvoke);
         Receive<ToolRunFinished>(_ => { _inFlight--; UpdateIdleTimeout(); });
-        Receive<ApprovalTracked>(m => _approvals[(m.Capability, m.ArgumentsHash)] = m.Id);
+        Receive<ApprovalNeeded>(m => Sender.Tell(new ApprovalAssigned(Reassign(m, Sender))));
         Receive<ApprovalSettled>(m =>
         {
-            if (_approvals.TryGetValue((m.Capability, m.ArgumentsHash), out var id) && id == m.Id) _approvals.Remove((m.Capability, m.ArgumentsHash));
+            // Forget the request only once the index knows it; until then (its acknowledgement may still be
+            // on its way) an identical call must keep joining it rather than create a second one.
+            var key = (m.Capability, m.ArgumentsHash);
+            if (_approvals.TryGetValue(key, out var id) && id == m.Id && _deps.ApprovalIndex?.Get(id) is not null) _approvals.Remove(key);
         });
         Receive<Terminate>(HandleTerminate);
         Receive<GetInfo>(_ => Sender.Tell(Info()));
@@ -130,8 +133,29 @@ public sealed class AgentSessionActor : ReceiveActor
         var plan = Plan(m, snapshot);
         _inFlight++;
         UpdateIdleTimeout();
-        Context.ActorOf(ToolRunActor.Props(plan, _deps.Catalog, _deps.Identities, _deps.Audit, _deps.Policy, _deps.ToolRuns, _deps.Clock),
+        var run = Context.ActorOf(ToolRunActor.Props(plan, _deps.Catalog, _deps.Identities, _deps.Audit, _deps.Policy, _deps.ToolRuns, _deps.Clock),
             $"run-{++_runSequence}");
+        if (plan.Approval is { IsNew: true } approval) Request(plan, approval, run);
+    }
+
+    // The session sends every new request itself, before any identical call can be planned to join it, so a
+    // joiner's hold always reaches the approval after the request that creates it.
+    private void Request(ToolRunPlan plan, ApprovalPlan approval, IActorRef run) =>
+        approval.Region.Tell(new ApprovalCommands.RequestApproval(ApprovalRequests.For(plan, approval, _deps.Clock.GetUtcNow())), run);
+
+    private ApprovalPlan Reassign(ApprovalNeeded m, IActorRef run)
+    {
+        var hash = m.Plan.Approval!.ArgumentsHash;
+        var capability = m.Plan.Capability!.Name.Value;
+        var hold = m.Plan.Approval.HoldTimeout;
+        var key = (capability, hash);
+        if (_approvals.TryGetValue(key, out var current) && current != m.Closed) return new ApprovalPlan(current, hash, false, _deps.Approvals!, hold);
+        if (_deps.ApprovalIndex?.FindOpen(m.Plan.Call.Agent, capability, hash) is { } open && open != m.Closed)
+            return new ApprovalPlan(open, hash, false, _deps.Approvals!, hold);
+        var fresh = new ApprovalPlan(ApprovalId.New(), hash, true, _deps.Approvals!, hold);
+        _approvals[key] = fresh.Id;
+        Request(m.Plan, fresh, run);
+        return fresh;
     }
 
     private ToolRunPlan Plan(Invoke m, SessionSnapshot snapshot)

@@ -132,18 +132,11 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         _cancel.Dispose();
     }
 
+    // Waits on the approval the session bound this run to; a new one's request was sent by the session.
     private void RequestOrJoin()
     {
         var a = _approval!;
         var call = _plan.Call;
-        if (a.IsNew)
-        {
-            var now = _clock.GetUtcNow();
-            var request = new ApprovalRequest(a.Id, call.Principal, call.Agent, call.SessionId, CapabilityLabel, ApprovalArguments.Redact(_plan.Arguments),
-                a.ArgumentsHash, _plan.Verdict!.Rule, _plan.Verdict.Revision, _plan.Verdict.Reason, call.Client, now, now + a.HoldTimeout);
-            a.Region.Tell(new ApprovalCommands.RequestApproval(request));
-        }
-        // Same sender, same receiver: the hold arrives after the request.
         a.Region.Tell(new ApprovalMessages.Hold(a.Id, Self, call.Agent, CapabilityLabel, a.ArgumentsHash, call.HoldForApproval));
         Timers.StartSingleTimer(ApprovalAckTimer, ApprovalAckTimedOut.Instance, ApprovalAckTimeout);
         Become(AwaitingApproval);
@@ -176,6 +169,11 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             Become(Holding);
         });
         Receive<ApprovalMessages.Released>(OnReleased);
+        Receive<ApprovalAssigned>(m =>
+        {
+            _approval = m.Approval;
+            RequestOrJoin();
+        });
         Receive<ApprovalAckTimedOut>(_ =>
         {
             _log.Error("Approval {0} did not answer in time; failing {1} closed", _approval!.Id, CapabilityLabel);
@@ -226,11 +224,11 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         }
         if (!a.IsNew && !_pendingAudited && (state.IsNew || state.Status is ApprovalStatus.Consumed or ApprovalStatus.Expired or ApprovalStatus.TimedOut or ApprovalStatus.Rejected))
         {
-            // The approval this call tried to join closed before it joined: this is a new request.
+            // The approval this call tried to join closed (or was never recorded) before it joined: the
+            // session decides what to wait on now — another run's newer request, or a new one.
             Settle();
-            _approval = a with { Id = ApprovalId.New(), IsNew = true };
-            Context.Parent.Tell(new ApprovalTracked(CapabilityLabel, a.ArgumentsHash, _approval.Id));
-            RequestOrJoin();
+            Context.Parent.Tell(new ApprovalNeeded(_plan, a.Id));
+            Timers.StartSingleTimer(ApprovalAckTimer, ApprovalAckTimedOut.Instance, ApprovalAckTimeout);
             return;
         }
         Settle();
@@ -422,5 +420,19 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     {
         public static readonly AuditTimedOut Instance = new();
         private AuditTimedOut() { }
+    }
+}
+
+/// <summary>The approval request a planned call makes.</summary>
+public static class ApprovalRequests
+{
+    /// <summary>The request for <paramref name="plan"/>'s call under <paramref name="approval"/>'s id, made at <paramref name="now"/>.</summary>
+    public static ApprovalRequest For(ToolRunPlan plan, ApprovalPlan approval, DateTimeOffset now)
+    {
+        var call = plan.Call;
+        var verdict = plan.Verdict!;
+        return new ApprovalRequest(approval.Id, call.Principal, call.Agent, call.SessionId, plan.Capability!.Name.Value,
+            ApprovalArguments.Redact(plan.Arguments), approval.ArgumentsHash, verdict.Rule, verdict.Revision, verdict.Reason, call.Client,
+            now, now + approval.HoldTimeout);
     }
 }

@@ -35,18 +35,26 @@ public sealed record ToolRunSettings(TimeSpan ExecutionTimeout, TimeSpan AuditTi
 }
 
 /// <summary>
-/// How a call that needs approval is bound to its approval, decided by the session: the approval to
-/// request (<paramref name="IsNew"/>) or to join (a pending request or an unused grant of the identical call).
+/// How a call that needs approval is bound to its approval, decided by the session: the approval this run
+/// created (<paramref name="IsNew"/>: the session has already sent its request, so nothing that joins it
+/// later can overtake it) or the one it joins (a pending request or an unused grant of the identical call).
 /// </summary>
 /// <param name="Id">The approval id.</param>
 /// <param name="ArgumentsHash">Canonical hash of the normalized arguments.</param>
-/// <param name="IsNew">True when this run must request the approval.</param>
+/// <param name="IsNew">True when the request was created for this run.</param>
 /// <param name="Region">The approval region.</param>
 /// <param name="HoldTimeout">The hold deadline of a new request, from now.</param>
 public sealed record ApprovalPlan(KruxOS.Core.Approvals.ApprovalId Id, string ArgumentsHash, bool IsNew, IActorRef Region, TimeSpan HoldTimeout);
 
-/// <summary>Tells the session a run now waits on <paramref name="Id"/> for the identical call (so duplicates join it).</summary>
-public sealed record ApprovalTracked(string Capability, string ArgumentsHash, KruxOS.Core.Approvals.ApprovalId Id);
+/// <summary>
+/// Asks the session which approval the run should wait on now, because the one it tried to join
+/// (<paramref name="Closed"/>) turned out closed or never recorded. Only the session creates approvals,
+/// so identical calls can never each create one.
+/// </summary>
+public sealed record ApprovalNeeded(ToolRunPlan Plan, KruxOS.Core.Approvals.ApprovalId Closed);
 
-/// <summary>Tells the session the run's approval is resolved.</summary>
+/// <summary>The session's answer to <see cref="ApprovalNeeded"/>.</summary>
+public sealed record ApprovalAssigned(ApprovalPlan Approval);
+
+/// <summary>Tells the session the run no longer waits on its approval.</summary>
 public sealed record ApprovalSettled(string Capability, string ArgumentsHash, KruxOS.Core.Approvals.ApprovalId Id);

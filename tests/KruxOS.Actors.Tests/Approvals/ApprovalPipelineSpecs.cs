@@ -191,6 +191,34 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
     }
 
     [Fact]
+    public async Task Should_create_one_new_request_when_a_burst_of_identical_calls_meets_a_grant_being_spent()
+    {
+        var (session, approvals) = Start();
+        var call = Pipeline.Call("test.echo", """{"text":"burst"}""") with { HoldForApproval = false };
+        session.Tell(new AgentSessionCommands.Invoke(Pipeline.Agent, call, TestActor));
+        var first = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        var granted = ApprovalId.Parse(first.Error!.ContextString("request_id")!);
+        Assert.Equal(ApprovalStatus.Approved, (await DecideAsync(approvals, granted, true)).Status);
+
+        // act: identical calls arrive together; one spends the grant, every other one needs a new approval
+        const int burst = 24;
+        var probe = CreateTestProbe();
+        for (var i = 0; i < burst; i++) session.Tell(new AgentSessionCommands.Invoke(Pipeline.Agent, call, probe));
+        var replies = new List<ToolCallResult>();
+        for (var i = 0; i < burst; i++) replies.Add(await probe.ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply));
+
+        // assert: one run, and all the others wait on one and the same new request
+        Assert.Single(replies, r => !r.IsError);
+        Assert.Single(_caps.Executed);
+        var waiting = replies.Where(r => r.IsError).ToList();
+        Assert.All(waiting, r => Assert.Equal("ApprovalPending", r.Error!.ErrorType));
+        var ids = waiting.Select(r => r.Error!.ContextString("request_id")).Distinct().ToList();
+        Assert.Single(ids);
+        Assert.NotEqual(granted.Value, ids[0]);
+        Assert.Single(_index.List(ApprovalStatus.Pending));
+    }
+
+    [Fact]
     public async Task Should_not_run_a_held_call_when_the_audit_log_refuses_the_resolution()
     {
         var (session, approvals) = Start(refuseResolutions: true);

@@ -106,10 +106,7 @@ public sealed class ApprovalCrashSpecs(ITestOutputHelper output)
             else Assert.Equal("rejected", status);
         }
 
-        // Known issue (open in issue 7): in about one CI run of three, a SIGKILL leaves two pending
-        // requests for one identical call (agent, capability, arguments hash), e.g. 13 pending with 12
-        // distinct keys; the cause is not found yet. Lost, duplicated-by-id and reverted approvals are
-        // asserted above; this count is reported, not asserted, until the race is fixed.
+        // no identical call (agent, capability, arguments hash) has two pending requests
         var pending = all.Where(a => a["status"]!.GetValue<string>() == "pending").ToList();
         var keys = new List<string>();
         foreach (var p in pending)
@@ -117,8 +114,8 @@ public sealed class ApprovalCrashSpecs(ITestOutputHelper output)
             var details = await Ok(control, ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = p["id"]!.GetValue<string>() });
             keys.Add($"{details["agent"]}|{details["capability"]}|{details["arguments_hash"]!.GetValue<string>()}");
         }
-        if (keys.Count != keys.Distinct().Count())
-            Console.WriteLine($"crash spec: {keys.Count - keys.Distinct().Count()} duplicate pending request(s) for an identical call");
+        Assert.True(keys.Count == keys.Distinct().Count(),
+            $"duplicate pending requests for an identical call: {string.Join(", ", keys.GroupBy(k => k).Where(g => g.Count() > 1).Select(g => $"{g.Key} ×{g.Count()}"))}");
         return (all.Count, pending.Count);
     }
 
