@@ -52,6 +52,11 @@ public sealed class Authenticator(IdentityDirectory identities, TimeProvider clo
             return Refuse(Errors.NotAuthenticated("no token: send 'Authorization: Bearer <token>' or '?token='"));
         if (!TokenHashing.IsAgentTokenShape(token) && !TokenHashing.IsUserTokenShape(token))
             return Refuse(Errors.InvalidCredentials());
+        // Until the identities are recovered a valid token would look unknown: answer "not yet" (retryable),
+        // never "refused", so a client reconnecting to a restarting gateway keeps trying instead of giving up.
+        if (!identities.Ready.IsCompletedSuccessfully)
+            return new AuthOutcome(null, Errors.ServiceUnavailable("identities", "the gateway is still recovering its identities; retry shortly").RetryAfter(1),
+                StatusCodes.Status503ServiceUnavailable);
 
         var (match, agent, user) = identities.Current.Resolve(TokenHashing.Hash(token));
         switch (match)
