@@ -22,7 +22,7 @@ namespace KruxOS.Actors.Tests.Support;
 /// <summary>Generous timeouts for a loaded 2-core CI machine.</summary>
 public static class TestTimeouts
 {
-    public static readonly TimeSpan Reply = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan Reply = TimeSpan.FromSeconds(20);
     public static readonly TimeSpan Cluster = TimeSpan.FromSeconds(60);
 }
 
