@@ -94,9 +94,14 @@ public static class SeedConfigs
         },
     };
 
-    /// <summary><c>~/.claude/settings.json</c>: cli-hook on the native tools, and the native shell denied.</summary>
+    /// <summary>
+    /// <c>~/.claude/settings.json</c>: cli-hook on the native tools and the native shell denied. It also carries
+    /// the same server entry, so the integration page's "settings.json references the bridge" holds; Claude Code
+    /// itself reads servers from <c>~/.claude.json</c> (ADR 0011).
+    /// </summary>
     public static JsonObject ClaudeSettings(SeedOptions o) => new()
     {
+        ["mcpServers"] = ClaudeServers(o)["mcpServers"]!.DeepClone(),
         ["permissions"] = new JsonObject { ["deny"] = new JsonArray("Bash") },
         ["hooks"] = HookBlock(o, ClaudeMatcher, "claude-code"),
     };
@@ -161,7 +166,7 @@ public static class SeedConfigs
     }
 
     /// <summary>
-    /// Adds our PreToolUse group, replacing any earlier group that runs cli-hook for the same client (so a
+    /// Sets our server entry when the fragment has one, adds our PreToolUse group, replacing any earlier group that runs cli-hook for the same client (so a
     /// changed path or matcher is updated, not duplicated); with <paramref name="denyBash"/>, also adds
     /// <c>Bash</c> to <c>permissions.deny</c>. Every other hook, permission and setting is kept.
     /// </summary>
@@ -169,6 +174,8 @@ public static class SeedConfigs
     {
         var doc = JsonMerge.ParseObject(text, path);
         var before = doc.DeepClone();
+        if (fragment["mcpServers"] is JsonObject servers)
+            JsonMerge.ObjectAt(doc, "mcpServers", path)[SeedOptions.ServerName] = servers[SeedOptions.ServerName]!.DeepClone();
         if (denyBash)
         {
             var deny = JsonMerge.ArrayAt(JsonMerge.ObjectAt(doc, "permissions", path), "deny", path);

@@ -57,6 +57,7 @@ public sealed class CliConfigSpecs : IDisposable
         Assert.Equal(["--cli=claude-code", "--label", "claude-code", "--gateway", "ws://127.0.0.1:7711/"], server["args"]!.AsArray().Select(a => a!.GetValue<string>()));
         var settings = JsonNode.Parse(File.ReadAllText(P(".claude/settings.json")))!;
         Assert.Contains("Bash", settings["permissions"]!["deny"]!.AsArray().Select(d => d!.GetValue<string>()));
+        Assert.True(JsonNode.DeepEquals(server, settings["mcpServers"]!["kruxos-gateway"]));
         Assert.Equal("/opt/kruxos/bin/cli-hook --cli claude-code", settings["hooks"]!["PreToolUse"]![0]!["hooks"]![0]!["command"]!.GetValue<string>());
         var codex = TomlSerializer.Deserialize<TomlTable>(File.ReadAllText(P(".codex/config.toml")))!;
         var features = (TomlTable)codex["features"];
