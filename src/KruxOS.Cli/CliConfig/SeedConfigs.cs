@@ -52,11 +52,14 @@ public sealed record SeedFile(string RelativePath, string Fragment, Func<string,
 /// </summary>
 public static class SeedConfigs
 {
-    /// <summary>Claude Code's native tools that cli-hook governs (the PreToolUse matcher).</summary>
-    public const string ClaudeMatcher = "Bash|Read|Write|Edit|MultiEdit|NotebookEdit|Glob|Grep|WebFetch";
+    /// <summary>
+    /// Claude Code's native tools that cli-hook governs (the PreToolUse matcher). Anchored, so it is read as a
+    /// whole-name regex and never matches an MCP tool (<c>mcp__…</c>), which the gateway governs itself.
+    /// </summary>
+    public const string ClaudeMatcher = "^(Bash|Read|Write|Edit|MultiEdit|NotebookEdit|Glob|Grep|WebFetch)$";
 
-    /// <summary>Codex's native tools that cli-hook governs (<c>Edit</c>/<c>Write</c> are Codex's aliases of apply_patch).</summary>
-    public const string CodexMatcher = "Bash|apply_patch|Edit|Write";
+    /// <summary>Codex's native tools that cli-hook governs (<c>Edit</c>/<c>Write</c> are Codex's aliases of apply_patch); anchored likewise.</summary>
+    public const string CodexMatcher = "^(Bash|apply_patch|Edit|Write)$";
 
     /// <summary>Seconds a client waits for cli-hook before giving up (cli-hook itself denies on its own timeouts).</summary>
     public const int HookTimeoutSeconds = 30;
