@@ -76,7 +76,12 @@ public sealed class Bridge
         if (first.Socket is null)
         {
             _log.Error(first.Detail);
-            return first.Failure == ConnectFailure.Authentication ? ExitCodes.AuthenticationRefused : ExitCodes.GatewayUnreachable;
+            return first.Failure switch
+            {
+                ConnectFailure.Authentication => ExitCodes.AuthenticationRefused,
+                ConnectFailure.Credential => first.ExitCode,
+                _ => ExitCodes.GatewayUnreachable,
+            };
         }
         _log.Info("connected");
 
@@ -96,11 +101,13 @@ public sealed class Bridge
                 var next = await ReconnectAsync(ct).ConfigureAwait(false);
                 if (next.Socket is null)
                 {
-                    if (next.Failure == ConnectFailure.Authentication)
+                    if (next.IsFinal)
                     {
                         _log.Error(next.Detail + " on reconnect");
-                        await FailPendingAsync("the gateway refused the bridge's credential on reconnect").ConfigureAwait(false);
-                        return ExitCodes.AuthenticationRefused;
+                        await FailPendingAsync(next.Failure == ConnectFailure.Authentication
+                            ? "the gateway refused the bridge's credential on reconnect"
+                            : "the bridge has no credential to reconnect with").ConfigureAwait(false);
+                        return next.Failure == ConnectFailure.Authentication ? ExitCodes.AuthenticationRefused : next.ExitCode;
                     }
                     return ExitCodes.Ok; // stdin closed while disconnected
                 }
@@ -125,7 +132,8 @@ public sealed class Bridge
         var result = await _connect(ct).ConfigureAwait(false);
         foreach (var delay in FirstConnectDelays)
         {
-            if (result.Socket is not null || result.Failure == ConnectFailure.Authentication) break;
+            // Credential-source failures are final at the first connect: the client shows the exit code at once.
+            if (result.Socket is not null || result.Failure is ConnectFailure.Authentication or ConnectFailure.Credential) break;
             _log.Debug($"{result.Detail}; retrying in {delay.TotalMilliseconds:0} ms");
             await Task.Delay(delay, ct).ConfigureAwait(false);
             result = await _connect(ct).ConfigureAwait(false);
@@ -143,7 +151,7 @@ public sealed class Bridge
             var woke = await Task.WhenAny(Task.Delay(delay, ct), _stdinClosed.Task).ConfigureAwait(false);
             if (woke == _stdinClosed.Task) return new ConnectResult(null, ConnectFailure.None, "stdin closed");
             var result = await _connect(ct).ConfigureAwait(false);
-            if (result.Socket is not null || result.Failure == ConnectFailure.Authentication) return result;
+            if (result.Socket is not null || result.IsFinal) return result;
             _log.Debug(result.Detail);
         }
     }

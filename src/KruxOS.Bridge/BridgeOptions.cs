@@ -29,7 +29,11 @@ public sealed record BridgeOptions
 
     public required BridgeMode Mode { get; init; }
     public required Uri Endpoint { get; init; }
-    public required string Token { get; init; }
+    /// <summary>The token from the environment; null in user mode when credentials are minted over the auth socket.</summary>
+    public string? Token { get; init; }
+
+    /// <summary>The auth socket to mint from (user mode without <c>KRUXOS_USER_TOKEN</c>).</summary>
+    public string? AuthSocket { get; init; }
     public string? AgentName { get; init; }
     public string? Label { get; init; }
     public string? Cli { get; init; }
@@ -38,6 +42,11 @@ public sealed record BridgeOptions
 
     /// <summary>The CLIs accepted by <c>--cli</c>.</summary>
     public static readonly string[] KnownClis = ["claude-code", "codex"];
+
+    /// <summary>Where each connection's credential comes from.</summary>
+    public ICredentialSource Credentials() => Token is { } token
+        ? new FixedCredential(token, Mode == BridgeMode.Agent ? "KRUXOS_AGENT_TOKEN" : "KRUXOS_USER_TOKEN")
+        : new AuthSocketCredential(AuthSocket ?? AuthSocketCredential.DefaultPath, Label ?? DefaultLabel);
 
     /// <summary>True when any argument looks like a credential (a <c>krx_user_</c> token or a 64-hex token).</summary>
     public static bool ArgvCarriesCredential(IEnumerable<string> args) => args.Any(TokenHashing.LooksLikeCredential);
@@ -135,16 +144,16 @@ public sealed record BridgeOptions
         if (cli is not null && !KnownClis.Contains(cli))
             return Fail(ExitCodes.Usage, $"--cli must be one of: {string.Join(", ", KnownClis)}");
         if (!TryNormalizeEndpoint(gateway ?? DefaultGateway, out var gw, out var gwWhy)) return Fail(ExitCodes.Usage, "--gateway: " + gwWhy);
+        if (label is not null && (label.Length > CredentialMinting.MaxLabelLength || label.Any(char.IsControl)))
+            return Fail(ExitCodes.Usage, $"--label must be 1-{CredentialMinting.MaxLabelLength} printable characters");
+        // KRUXOS_USER_TOKEN wins; without it every connection gets a fresh credential from the auth socket.
         var userToken = NonEmpty(env("KRUXOS_USER_TOKEN"));
-        // The short-lived credential from the local auth socket and the vault lookup by label are later
-        // steps; until then KRUXOS_USER_TOKEN is the only source, and its absence is "missing".
-        if (userToken is null)
-            return Fail(ExitCodes.CredentialMissing, $"no user credential for label '{label ?? DefaultLabel}': set KRUXOS_USER_TOKEN in the bridge's environment");
         return new ParseResult(new BridgeOptions
         {
             Mode = BridgeMode.User,
             Endpoint = gw,
             Token = userToken,
+            AuthSocket = userToken is null ? NonEmpty(env("KRUXOS_AUTH_SOCKET")) ?? AuthSocketCredential.DefaultPath : null,
             Label = label ?? DefaultLabel,
             Cli = cli,
             MaxResultBytes = limit,
@@ -158,7 +167,9 @@ public sealed record BridgeOptions
 
         Agent mode (environment):  KRUXOS_ENDPOINT=ws://host:7700  KRUXOS_AGENT_NAME=name  KRUXOS_AGENT_TOKEN=<64 hex>
         User mode (flags):         mcp-bridge --gateway ws://127.0.0.1:7700 --label primary --cli claude-code
-                                   with KRUXOS_USER_TOKEN in the environment
+                                   credential: KRUXOS_USER_TOKEN, or else a short-lived one minted for the
+                                   label over the gateway's auth socket (KRUXOS_AUTH_SOCKET, default
+                                   /run/kruxos/auth.sock) for every connection
         Other settings:            KRUXOS_LOG=debug|info|warn|error   KRUXOS_MAX_RESULT_BYTES (default 1048576)
 
         Never put a token on the command line: the bridge refuses to run (exit 2).

@@ -15,13 +15,13 @@ public static class ExitCodes
     /// <summary>The bridge's own argv carries something that looks like a credential.</summary>
     public const int CredentialInArgv = 2;
 
-    /// <summary>The local credential source is locked (vault locked).</summary>
+    /// <summary>The auth socket will not mint for the label: its user token is revoked, or minting is switched off.</summary>
     public const int CredentialSourceLocked = 3;
 
-    /// <summary>No credential was found (token variable unset, no token at the label).</summary>
+    /// <summary>No credential was found (agent token variable unset, or no user token has the label).</summary>
     public const int CredentialMissing = 4;
 
-    /// <summary>The local credential source is unavailable (cannot be reached).</summary>
+    /// <summary>The auth socket is unavailable: absent, refused, silent past its timeout, or this uid is not allowed.</summary>
     public const int CredentialSourceUnavailable = 5;
 
     /// <summary>The gateway refused the credential (HTTP 401/403/429 at the WebSocket upgrade).</summary>

@@ -13,26 +13,38 @@ public enum ConnectFailure
     Authentication,
     /// <summary>No gateway answered (refused, DNS, TLS, timeout) or the URL is not a WebSocket endpoint.</summary>
     Unreachable,
+    /// <summary>The local credential source gave no credential (see <see cref="ConnectResult.ExitCode"/>: 3, 4 or 5).</summary>
+    Credential,
 }
 
 /// <summary>The outcome of one connection attempt.</summary>
-public sealed record ConnectResult(ClientWebSocket? Socket, ConnectFailure Failure, string Detail);
+public sealed record ConnectResult(ClientWebSocket? Socket, ConnectFailure Failure, string Detail, int ExitCode = ExitCodes.Ok)
+{
+    /// <summary>
+    /// Whether retrying cannot help: the gateway refused the credential, or the credential source says
+    /// locked or missing. An unavailable source (e.g. the auth socket gone during a gateway restart) is retried.
+    /// </summary>
+    public bool IsFinal => Failure == ConnectFailure.Authentication
+        || (Failure == ConnectFailure.Credential && ExitCode != ExitCodes.CredentialSourceUnavailable);
+}
 
 /// <summary>
 /// Opens the WebSocket to the gateway: subprotocol <c>mcp</c>, <c>Authorization: Bearer</c> (never the
 /// query string), <c>X-KruxOS-Agent</c> in agent mode, <c>X-KruxOS-Client</c> (the <c>--cli</c>
 /// attribution) in user mode, and WebSocket keepalive pings every 30 s with a 10 s pong timeout.
 /// </summary>
-public sealed class GatewayConnector(BridgeOptions options)
+public sealed class GatewayConnector(BridgeOptions options, ICredentialSource credentials)
 {
+    public GatewayConnector(BridgeOptions options) : this(options, options.Credentials()) { }
+
     public static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(10);
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
 
     /// <summary>The headers sent on the upgrade (the token value is in <c>Authorization</c>).</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> Headers()
+    public IReadOnlyList<KeyValuePair<string, string>> Headers(string token)
     {
-        var list = new List<KeyValuePair<string, string>> { new("Authorization", "Bearer " + options.Token) };
+        var list = new List<KeyValuePair<string, string>> { new("Authorization", "Bearer " + token) };
         if (options.Mode == BridgeMode.Agent && options.AgentName is { } name) list.Add(new("X-KruxOS-Agent", name));
         if (options.Mode == BridgeMode.User && options.Cli is { } cli) list.Add(new("X-KruxOS-Client", cli));
         list.Add(new("X-KruxOS-Bridge", typeof(GatewayConnector).Assembly.GetName().Version?.ToString(3) ?? "0"));
@@ -42,12 +54,15 @@ public sealed class GatewayConnector(BridgeOptions options)
     /// <summary>One attempt; never throws for network or HTTP failures.</summary>
     public async Task<ConnectResult> ConnectAsync(CancellationToken ct)
     {
+        // A fresh credential for every attempt: minted ones are short-lived and used once.
+        var credential = await credentials.GetAsync(ct).ConfigureAwait(false);
+        if (credential.Token is null) return new ConnectResult(null, ConnectFailure.Credential, credential.Detail, credential.ExitCode);
         var socket = new ClientWebSocket();
         socket.Options.AddSubProtocol("mcp");
         socket.Options.KeepAliveInterval = KeepAliveInterval;
         socket.Options.KeepAliveTimeout = KeepAliveTimeout;
         socket.Options.CollectHttpResponseDetails = true;
-        foreach (var (k, v) in Headers()) socket.Options.SetRequestHeader(k, v);
+        foreach (var (k, v) in Headers(credential.Token)) socket.Options.SetRequestHeader(k, v);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(ConnectTimeout);
         try

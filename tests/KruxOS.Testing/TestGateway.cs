@@ -39,6 +39,9 @@ public sealed class TestGateway : IAsyncDisposable
     public int UserApiPort { get; }
     public int HealthPort { get; }
     public string ControlSocket => Path.Combine(DataDir, "run", "control.sock");
+
+    /// <summary>The auth socket the gateway really listens on (<c>--auth-socket</c> may move it).</summary>
+    public string AuthSocket => App.Services.GetRequiredService<GatewaySettings>().AuthSocketPath(DataDir);
     public Uri McpHttp => new($"http://127.0.0.1:{GatewayPort}/mcp");
     public Uri McpWs => new($"ws://127.0.0.1:{GatewayPort}/mcp");
 
@@ -66,6 +69,7 @@ public sealed class TestGateway : IAsyncDisposable
             var (g, u, h) = fixedPorts ?? (FreePort(), FreePort(), FreePort());
             string[] args = ["--data-dir", dataDir, "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}",
                 "--control-socket", Path.Combine(dataDir, "run", "control.sock"),
+                "--auth-socket", Path.Combine(dataDir, "run", "auth.sock"),
                 // Each in-process gateway gets its own cgroup tree, as separate hosts would.
                 "--KruxOS:Sandbox:CgroupName", "kruxos-test-" + Guid.NewGuid().ToString("N")[..8], .. extraArgs];
             var app = GatewayApp.Build(args, b =>
@@ -124,7 +128,7 @@ public sealed class TestGateway : IAsyncDisposable
             try
             {
                 var r = await http.GetAsync($"http://127.0.0.1:{HealthPort}/health/ready");
-                if (r.IsSuccessStatusCode && File.Exists(ControlSocket)) return;
+                if (r.IsSuccessStatusCode && File.Exists(ControlSocket) && File.Exists(AuthSocket)) return;
                 last = await http.GetStringAsync($"http://127.0.0.1:{HealthPort}/health").ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : t.Exception?.Message ?? "");
             }
             catch (HttpRequestException e) { last = e.Message; }

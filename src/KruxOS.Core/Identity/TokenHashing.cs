@@ -13,6 +13,17 @@ public static partial class TokenHashing
     /// <summary>Prefix of user tokens.</summary>
     public const string UserTokenPrefix = "krx_user_";
 
+    /// <summary>Prefix of the short-lived credentials minted by the auth socket.</summary>
+    public const string SessionTokenPrefix = "krx_sess_";
+
+    /// <summary>A new short-lived credential: <c>krx_sess_</c> + 32 CSPRNG bytes, base64url without padding.</summary>
+    public static string NewSessionToken() =>
+        SessionTokenPrefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>True for a well-formed short-lived credential.</summary>
+    public static bool IsSessionTokenShape(string? token) =>
+        token is { Length: > 20 and < 200 } && token.StartsWith(SessionTokenPrefix, StringComparison.Ordinal) && SessionShape().IsMatch(token);
+
     /// <summary>A new agent token: 32 CSPRNG bytes as 64 lower-case hex characters.</summary>
     public static string NewAgentToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
 
@@ -36,16 +47,19 @@ public static partial class TokenHashing
 
     /// <summary>
     /// True when a command-line argument carries something that looks like a credential
-    /// (a user token, or a 64-hex agent token). Used by programs that refuse tokens on argv.
+    /// (a user token, a minted session credential, or a 64-hex agent token). Used by programs that refuse tokens on argv.
     /// </summary>
     public static bool LooksLikeCredential(string arg) =>
-        arg.Contains(UserTokenPrefix, StringComparison.Ordinal) || AgentInText().IsMatch(arg);
+        arg.Contains(UserTokenPrefix, StringComparison.Ordinal) || arg.Contains(SessionTokenPrefix, StringComparison.Ordinal) || AgentInText().IsMatch(arg);
 
     [GeneratedRegex("^[0-9a-f]{64}$", RegexOptions.CultureInvariant)]
     private static partial Regex AgentShape();
 
     [GeneratedRegex("^krx_user_[A-Za-z0-9_-]+$", RegexOptions.CultureInvariant)]
     private static partial Regex UserShape();
+
+    [GeneratedRegex("^krx_sess_[A-Za-z0-9_-]+$", RegexOptions.CultureInvariant)]
+    private static partial Regex SessionShape();
 
     [GeneratedRegex("(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])", RegexOptions.CultureInvariant)]
     private static partial Regex AgentInText();

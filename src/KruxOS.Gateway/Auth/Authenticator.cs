@@ -25,14 +25,15 @@ public sealed record AuthOutcome(AuthenticatedCaller? Caller, StructuredError? E
 /// <c>?token=</c>, an optional agent name (<c>X-KruxOS-Agent</c> / <c>?agent=</c>) that must match,
 /// revocation checks, and a per-address limit on failures. Tokens are hashed at once and never logged.
 /// </summary>
-public sealed class Authenticator(IdentityDirectory identities, TimeProvider clock)
+public sealed class Authenticator(IdentityDirectory identities, SessionCredentialStore sessions, TimeProvider clock)
 {
     private readonly FailureWindow _failures = new(clock);
 
     /// <summary>Authenticates an HTTP request or WebSocket upgrade on the gateway port.</summary>
     /// <param name="http">The request or upgrade.</param>
     /// <param name="allowUserTokens">Whether a <c>krx_user_</c> token is accepted here.</param>
-    public AuthOutcome Authenticate(HttpContext http, bool allowUserTokens)
+    /// <param name="allowSessionCredentials">Whether a minted <c>krx_sess_</c> credential is accepted here (MCP surfaces only).</param>
+    public AuthOutcome Authenticate(HttpContext http, bool allowUserTokens, bool allowSessionCredentials = false)
     {
         var address = http.Connection.RemoteIpAddress ?? IPAddress.None;
         if (_failures.IsLimited(address, out var retryAfter))
@@ -40,16 +41,18 @@ public sealed class Authenticator(IdentityDirectory identities, TimeProvider clo
 
         var token = BearerToken(http);
         var requestedAgent = FirstNonEmpty(http.Request.Headers["X-KruxOS-Agent"], http.Request.Query["agent"]);
-        var outcome = Resolve(token, requestedAgent, allowUserTokens);
+        var outcome = Resolve(token, requestedAgent, allowUserTokens, allowSessionCredentials);
         if (!outcome.Succeeded && outcome.StatusCode == StatusCodes.Status401Unauthorized) _failures.Record(address);
         return outcome;
     }
 
     /// <summary>Resolves a token (and optional agent name) against the current identities.</summary>
-    public AuthOutcome Resolve(string? token, string? requestedAgent, bool allowUserTokens)
+    public AuthOutcome Resolve(string? token, string? requestedAgent, bool allowUserTokens, bool allowSessionCredentials = false)
     {
         if (string.IsNullOrEmpty(token))
             return Refuse(Errors.NotAuthenticated("no token: send 'Authorization: Bearer <token>' or '?token='"));
+        if (TokenHashing.IsSessionTokenShape(token))
+            return allowUserTokens && allowSessionCredentials ? ResolveSession(token, requestedAgent) : Refuse(Errors.InvalidCredentials());
         if (!TokenHashing.IsAgentTokenShape(token) && !TokenHashing.IsUserTokenShape(token))
             return Refuse(Errors.InvalidCredentials());
         // Until the identities are recovered a valid token would look unknown: answer "not yet" (retryable),
@@ -83,6 +86,19 @@ public sealed class Authenticator(IdentityDirectory identities, TimeProvider clo
             default:
                 return Refuse(Errors.InvalidCredentials());
         }
+    }
+
+    /// <summary>
+    /// A minted credential stands for its user token: it opens connections only as that user principal (no
+    /// acting agent), only until it expires, and only while the user token is still active.
+    /// </summary>
+    private AuthOutcome ResolveSession(string token, string? requestedAgent)
+    {
+        var credential = sessions.Resolve(token);
+        if (credential is null || !string.IsNullOrEmpty(requestedAgent)) return Refuse(Errors.InvalidCredentials());
+        if (!identities.Current.UserTokens.TryGetValue(credential.UserTokenId, out var user)) return Refuse(Errors.InvalidCredentials());
+        if (user.Status != UserTokenStatus.Active) return Refuse(Errors.UserTokenRevoked());
+        return new AuthOutcome(new AuthenticatedCaller(Principal.ForUser(user.Label), AgentName.UserContext(user.Id), user.Id), null, 200);
     }
 
     /// <summary>The bearer token of a request, from the header or the query string.</summary>

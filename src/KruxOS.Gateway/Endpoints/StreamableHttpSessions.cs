@@ -42,7 +42,7 @@ public sealed class StreamableHttpSessions(
     /// <summary>Authenticates a request to <c>/mcp</c>; on success the caller is stored for the session callbacks.</summary>
     public static async Task<bool> AuthenticateAsync(HttpContext http, Authenticator authenticator)
     {
-        var auth = authenticator.Authenticate(http, allowUserTokens: true);
+        var auth = authenticator.Authenticate(http, allowUserTokens: true, allowSessionCredentials: true);
         if (!auth.Succeeded)
         {
             await HttpErrors.WriteAsync(http, auth.StatusCode, auth.Error!).ConfigureAwait(false);

@@ -26,6 +26,7 @@ public static class GatewayHostingExtensions
         ["--health-port"] = "Gateway:HealthPort",
         ["--bind"] = "Gateway:Bind",
         ["--control-socket"] = "Gateway:ControlSocket",
+        ["--auth-socket"] = "Gateway:AuthSocket",
         ["--cluster"] = "KruxOS:UseClustering",
         ["--cluster-port"] = "KruxOS:Cluster:Port",
         ["--cluster-host"] = "KruxOS:Cluster:Hostname",
@@ -44,6 +45,7 @@ public static class GatewayHostingExtensions
         ["KRUXOS_HEALTH_PORT"] = "Gateway:HealthPort",
         ["KRUXOS_BIND"] = "Gateway:Bind",
         ["KRUXOS_CONTROL_SOCKET"] = "Gateway:ControlSocket",
+        ["KRUXOS_AUTH_SOCKET"] = "Gateway:AuthSocket",
     };
 
     /// <summary>
@@ -86,6 +88,7 @@ public static class GatewayHostingExtensions
         services.AddKruxOsActors(kruxos);
         services.AddSingleton(_ => new KruxOS.Audit.AuditReader(kruxos.AuditDirectory));
         services.AddSingleton(sp => new AuditIntegrity(sp.GetRequiredService<KruxOS.Audit.AuditReader>(), kruxos.AuditDirectory));
+        services.AddSingleton<SessionCredentialStore>();
         services.AddSingleton<Authenticator>();
         services.AddSingleton<ToolCatalogView>();
         services.AddSingleton<McpSessionFactory>();
@@ -97,6 +100,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton<ControlCommands>();
         services.AddSingleton<MountCommands>();
         services.AddHostedService<ControlSocketServer>();
+        services.AddHostedService<AuthSocketServer>();
         services.AddHostedService<BootstrapService>();
         services.AddMcpServer().WithHttpTransport(o => { }); // per-session options are supplied in MapKruxOs
         services.AddOptions<ModelContextProtocol.AspNetCore.HttpServerTransportOptions>()

@@ -21,6 +21,26 @@ public sealed class GatewaySettings
     /// <summary>Control socket path. <b>Default</b>: <c>$KRUXOS_CONTROL_SOCKET</c> or <c>{DataDir}/run/control.sock</c>.</summary>
     public string? ControlSocket { get; set; }
 
+    /// <summary>
+    /// Auth socket path, where local programs (mcp-bridge) mint short-lived credentials for a user-token
+    /// label. <b>Default</b>: <c>$KRUXOS_AUTH_SOCKET</c> or <c>{DataDir}/run/auth.sock</c> (the appliance uses
+    /// <c>/run/kruxos/auth.sock</c>).
+    /// </summary>
+    public string? AuthSocket { get; set; }
+
+    /// <summary>
+    /// Uids allowed on the auth socket besides the gateway's own uid and root (e.g. the desktop user who runs
+    /// Claude Code). When any are listed the socket file is made connectable by everyone (0666) and the uid
+    /// check is the guard. <b>Default</b>: none (socket mode 0600).
+    /// </summary>
+    public List<uint> AuthSocketUids { get; set; } = [];
+
+    /// <summary>Whether the auth socket mints credentials at all; off answers every request "locked". <b>Default</b>: true.</summary>
+    public bool MintCredentials { get; set; } = true;
+
+    /// <summary>How long a minted credential can be used to open a connection. <b>Default</b>: 5 minutes.</summary>
+    public TimeSpan SessionCredentialLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Extra origins allowed to open WebSockets (besides the gateway's own host and loopback). <b>Default</b>: none.</summary>
     public List<string> AllowedOrigins { get; set; } = [];
 
@@ -45,6 +65,12 @@ public sealed class GatewaySettings
         : Environment.GetEnvironmentVariable("KRUXOS_CONTROL_SOCKET") is { Length: > 0 } env ? env
         : Path.Combine(dataDir, "run", "control.sock");
 
+    /// <summary>The effective auth socket path.</summary>
+    public string AuthSocketPath(string dataDir) =>
+        AuthSocket is { Length: > 0 } explicitPath ? explicitPath
+        : Environment.GetEnvironmentVariable("KRUXOS_AUTH_SOCKET") is { Length: > 0 } env ? env
+        : Path.Combine(dataDir, "run", "auth.sock");
+
     /// <summary>Fails fast on settings that cannot work.</summary>
     public void Validate()
     {
@@ -53,5 +79,7 @@ public sealed class GatewaySettings
         if (!System.Net.IPAddress.TryParse(Bind, out _) && Bind != "localhost")
             throw new ArgumentException($"Gateway:Bind '{Bind}' is not an IP address");
         if (CallTimeout <= TimeSpan.Zero) throw new ArgumentException("Gateway:CallTimeout must be positive");
+        if (SessionCredentialLifetime <= TimeSpan.Zero || SessionCredentialLifetime > TimeSpan.FromHours(1))
+            throw new ArgumentException("Gateway:SessionCredentialLifetime must be positive and at most one hour");
     }
 }

@@ -1,7 +1,10 @@
 using KruxOS.Testing;
 using System.Text.Json.Nodes;
 using KruxOS.Bridge.Tests.Support;
+using KruxOS.Actors.Approvals;
+using KruxOS.Actors.Policy;
 using KruxOS.Core.Control;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace KruxOS.Bridge.Tests.EndToEnd;
 
@@ -27,6 +30,41 @@ public sealed class GatewayTests
         var result = r["results"]![0]!;
         Assert.False(result["isError"]!.GetValue<bool>(), result.ToJsonString());
         Assert.NotNull(result["body"]);
+    }
+
+    [Fact]
+    public async Task A_held_call_from_the_node_sdk_stdio_client_is_released_by_kruxos_approve_accept_with_the_real_result()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("kruxos-bridge-held-").FullName;
+        PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", "agents", "bridge-held.yaml"),
+            "rules:\n  - capability: system.time\n    tier: approval_required\n    reason: a human checks the clock\n");
+        await using var gw = await TestGateway.StartAsync(dataDir);
+        await gw.App.Services.GetRequiredService<PolicyStore>().Loaded.WaitAsync(TestTimeouts.Call);
+        await gw.App.Services.GetRequiredService<ApprovalIndex>().Ready.WaitAsync(TestTimeouts.Call);
+        var token = await gw.CreateAgentAsync("bridge-held");
+
+        var session = StdioClients.RunStdioAsync(AgentEnv(gw, "bridge-held", token), "--list", "--call", "system__time", """{"timezone":"Europe/Berlin"}""");
+        JsonArray pending = [];
+        var deadline = DateTimeOffset.UtcNow + TestTimeouts.Process;
+        while (pending.Count == 0 && DateTimeOffset.UtcNow < deadline)
+        {
+            if (session.IsCompleted) Assert.Fail("the held call finished before it was decided: " + (await session).ToJsonString());
+            pending = (await gw.ControlAsync(ControlProtocol.Methods.ApprovalList, new JsonObject { ["status"] = "pending" }))["approvals"]!.AsArray();
+            if (pending.Count == 0) await Task.Delay(100);
+        }
+        var approval = Assert.Single(pending)!;
+        Assert.Equal("bridge-held", approval["agent"]!.GetValue<string>());
+        Assert.False(session.IsCompleted);
+
+        var accepted = await ProcessRunner.Kruxos(gw, "approve", "accept", approval["id"]!.GetValue<string>());
+        Assert.True(accepted.ExitCode == 0, accepted.StdErr);
+
+        var r = await session;
+        Assert.True(r["connected"]!.GetValue<bool>(), r.ToJsonString());
+        Assert.Contains("system__time", r["tools"]!.AsArray().Select(t => t!.GetValue<string>()));
+        var result = Assert.Single(r["results"]!.AsArray())!;
+        Assert.False(result["isError"]!.GetValue<bool>(), result.ToJsonString());
+        Assert.Equal("Europe/Berlin", result["body"]!["timezone"]!.GetValue<string>());
     }
 
     [Fact]

@@ -86,17 +86,58 @@ public sealed class OptionsTests
         Assert.Equal("claude-code", o.Label);
         Assert.Equal("codex", o.Cli);
         Assert.Equal(65536, o.MaxResultBytes);
-        var headers = new GatewayConnector(o).Headers();
+        Assert.Null(o.AuthSocket);
+        var headers = new GatewayConnector(o).Headers(o.Token!);
         Assert.Contains(headers, h => h.Key == "X-KruxOS-Client" && h.Value == "codex");
         Assert.DoesNotContain(headers, h => h.Key == "X-KruxOS-Agent");
     }
 
     [Fact]
-    public void User_mode_without_a_credential_source_is_missing()
+    public void User_mode_without_a_user_token_mints_from_the_auth_socket()
     {
-        var r = BridgeOptions.Parse(["--label", "primary", "--cli", "claude-code"], Env());
-        Assert.Equal(ExitCodes.CredentialMissing, r.ExitCode);
+        var fallback = BridgeOptions.Parse(["--label", "primary", "--cli", "claude-code"], Env()).Options!;
+        Assert.Null(fallback.Token);
+        Assert.Equal(AuthSocketCredential.DefaultPath, fallback.AuthSocket);
+        Assert.IsType<AuthSocketCredential>(fallback.Credentials());
+
+        var configured = BridgeOptions.Parse(["--label", "primary"], Env(("KRUXOS_AUTH_SOCKET", "/tmp/x/auth.sock"))).Options!;
+        Assert.Equal("/tmp/x/auth.sock", configured.AuthSocket);
+        Assert.Contains("/tmp/x/auth.sock", configured.Credentials().Describe);
     }
+
+    [Fact]
+    public void A_label_the_gateway_could_never_hold_is_a_usage_error() =>
+        Assert.Equal(ExitCodes.Usage, BridgeOptions.Parse(["--label", new string('l', 101)], Env()).ExitCode);
+
+    [Theory]
+    [InlineData("locked", ExitCodes.CredentialSourceLocked)]
+    [InlineData("missing", ExitCodes.CredentialMissing)]
+    [InlineData("forbidden", ExitCodes.CredentialSourceUnavailable)]
+    [InlineData("unavailable", ExitCodes.CredentialSourceUnavailable)]
+    [InlineData("invalid_request", ExitCodes.CredentialSourceUnavailable)]
+    public void Auth_socket_refusals_map_to_exit_codes(string type, int code)
+    {
+        var r = AuthSocketCredential.Map(new KruxOS.Core.Identity.AuthSocketProtocol.Answer(null, type, "why"), "/s");
+        Assert.Null(r.Token);
+        Assert.Equal(code, r.ExitCode);
+        var connect = new ConnectResult(null, ConnectFailure.Credential, r.Detail, r.ExitCode);
+        Assert.Equal(code != ExitCodes.CredentialSourceUnavailable, connect.IsFinal);
+    }
+
+    [Fact]
+    public void A_garbled_auth_socket_answer_is_unavailable()
+    {
+        foreach (var line in new[] { null, "", "not json", """{"ok":true,"token":"krx_user_notasession"}""" })
+            Assert.Equal(ExitCodes.CredentialSourceUnavailable,
+                AuthSocketCredential.Map(KruxOS.Core.Identity.AuthSocketProtocol.ParseAnswer(line), "/s").ExitCode);
+        var good = KruxOS.Core.Identity.AuthSocketProtocol.ParseAnswer(
+            KruxOS.Core.Identity.AuthSocketProtocol.Minted("krx_sess_abcdefghijklmnopqrstuvwxyz", DateTimeOffset.UnixEpoch, "l"));
+        Assert.Equal("krx_sess_abcdefghijklmnopqrstuvwxyz", good.Token);
+    }
+
+    [Fact]
+    public void A_session_credential_on_argv_is_refused() =>
+        Assert.Equal(ExitCodes.CredentialInArgv, BridgeOptions.Parse(["--label", "krx_sess_abc"], Env()).ExitCode);
 
     [Theory]
     [InlineData("--cli", "vim")]
@@ -113,7 +154,7 @@ public sealed class OptionsTests
     public void Agent_headers_carry_the_name_and_the_bearer_token()
     {
         var o = BridgeOptions.Parse([], Env(("KRUXOS_ENDPOINT", "ws://h"), ("KRUXOS_AGENT_NAME", "a1"), ("KRUXOS_AGENT_TOKEN", Hex64))).Options!;
-        var headers = new GatewayConnector(o).Headers();
+        var headers = new GatewayConnector(o).Headers(o.Token!);
         Assert.Contains(headers, h => h.Key == "Authorization" && h.Value == "Bearer " + Hex64);
         Assert.Contains(headers, h => h.Key == "X-KruxOS-Agent" && h.Value == "a1");
         Assert.DoesNotContain("token", o.Endpoint.ToString(), StringComparison.OrdinalIgnoreCase);

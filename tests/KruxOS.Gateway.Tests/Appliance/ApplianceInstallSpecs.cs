@@ -43,7 +43,8 @@ public sealed class ApplianceInstallSpecs
                 RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
             };
             foreach (var a in new[] { "--config", Path.Combine(root, "etc/kruxos/gateway.json"), "--data-dir", Path.Combine(root, "data/kruxos"),
-                         "--bind", "127.0.0.1", "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}", "--control-socket", socket })
+                         "--bind", "127.0.0.1", "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}", "--control-socket", socket,
+                         "--auth-socket", Path.Combine(root, "run", "auth.sock") })
                 psi.ArgumentList.Add(a);
             gateway = Process.Start(psi)!;
             var stdout = new System.Text.StringBuilder();

@@ -4,7 +4,7 @@ using KruxOS.Gateway.Auth;
 using Microsoft.AspNetCore.Http;
 using Xunit;
 
-namespace KruxOS.Gateway.Tests.Protocol;
+namespace KruxOS.Gateway.Tests.Auth;
 
 /// <summary>How the gateway answers a credential it cannot judge yet, and one it can.</summary>
 public sealed class AuthenticatorSpecs
@@ -14,7 +14,7 @@ public sealed class AuthenticatorSpecs
     {
         var token = TokenHashing.NewAgentToken();
         var identities = new IdentityDirectory();
-        var auth = new Authenticator(identities, TimeProvider.System);
+        var auth = new Authenticator(identities, new SessionCredentialStore(TimeProvider.System), TimeProvider.System);
 
         // arrange-act: before the first identity state is published
         var early = auth.Resolve(token, "builder", allowUserTokens: true);
@@ -37,7 +37,7 @@ public sealed class AuthenticatorSpecs
     [Fact]
     public void Should_refuse_a_missing_or_malformed_token_at_once_even_while_recovering()
     {
-        var auth = new Authenticator(new IdentityDirectory(), TimeProvider.System);
+        var auth = new Authenticator(new IdentityDirectory(), new SessionCredentialStore(TimeProvider.System), TimeProvider.System);
         Assert.Equal(StatusCodes.Status401Unauthorized, auth.Resolve(null, null, allowUserTokens: true).StatusCode);
         Assert.Equal(StatusCodes.Status401Unauthorized, auth.Resolve("not-a-token", null, allowUserTokens: true).StatusCode);
     }
