@@ -13,7 +13,7 @@ namespace KruxOS.CliHook;
 /// </summary>
 public static class ShellCommand
 {
-    private const string Metacharacters = "|&;<>()$`\\*?[]{}~#!\n\r";
+    private const string Metacharacters = "|&;<>()$`\\*?[]{}!\n\r";
 
     /// <summary>The words of a simple command, or null when the line needs a shell to be understood.</summary>
     public static IReadOnlyList<string>? SimpleWords(string command)
@@ -52,6 +52,8 @@ public static class ShellCommand
                 continue;
             }
             if (Metacharacters.Contains(c)) return null;
+            // ~ (home) and # (comment) are special only where a word starts: HEAD~1 and a#b are plain.
+            if (c is '~' or '#' && !inWord) return null;
             // NAME=value before the command is an assignment, which changes what runs.
             if (c == '=' && words.Count == 0 && !quotedInWord) return null;
             current.Append(c);
