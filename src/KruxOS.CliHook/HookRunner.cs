@@ -86,7 +86,10 @@ public static class HookRunner
         var mapping = ToolMapper.Map(hookEvent!);
         if (mapping.Denial is { } unmapped) return (HookVerdict.Deny(unmapped), client, ExitCodes.Answered);
 
-        using var http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        // Never through a proxy from the environment: the User API is local, and the bearer token must not travel elsewhere.
+        using var http = handler is null
+            ? new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false }, disposeHandler: true)
+            : new HttpClient(handler, disposeHandler: false);
         http.Timeout = Timeout.InfiniteTimeSpan; // the run's deadline bounds every request
         var gateway = new GatewayClient(http, options.Gateway, token);
         var allowed = new List<string>();
