@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the KruxOS gateway appliance layout:
 #   <root>/opt/kruxos/lib/<program>/   published programs (framework-dependent unless --self-contained)
-#   <root>/opt/kruxos/bin/             launchers: kruxos-gateway, kruxos, mcp-bridge
+#   <root>/opt/kruxos/bin/             launchers: kruxos-gateway, kruxos, mcp-bridge, cli-hook
 #   <root>/etc/kruxos/gateway.json     default configuration (kept if it already exists)
 #   <root>/etc/systemd/system/kruxos-gateway.service
 #   <root>/data/kruxos/                data directory (0700)
@@ -41,10 +41,11 @@ publish() { # project, output folder name
   dotnet "${args[@]}"
 }
 
-echo "Publishing the gateway, the CLI and mcp-bridge ($configuration)..."
+echo "Publishing the gateway, the CLI, mcp-bridge and cli-hook ($configuration)..."
 publish src/KruxOS.Gateway/KruxOS.Gateway.csproj gateway
 publish src/KruxOS.Cli/KruxOS.Cli.csproj cli
 publish src/KruxOS.Bridge/KruxOS.Bridge.csproj mcp-bridge
+publish src/KruxOS.CliHook/KruxOS.CliHook.csproj cli-hook
 
 launcher() { # name, lib folder, dll
   local name="$1" folder="$2" dll="$3"
@@ -61,6 +62,22 @@ launcher kruxos-gateway gateway kruxos-gateway.dll
 launcher kruxos cli kruxos.dll
 launcher mcp-bridge mcp-bridge mcp-bridge.dll
 
+# cli-hook's launcher does not exec: Claude Code and Codex block a tool only on exit 2 (or a deny on stdout),
+# and treat every other failure as "go ahead". Exit codes other than 0 and 2 (4: no token, a crash, a missing
+# runtime) are therefore turned into 2 after the hook has written its reason to stderr: it never fails open.
+cat > "$prefix/bin/cli-hook" <<'LAUNCHER'
+#!/usr/bin/env bash
+# KruxOS cli-hook launcher (PreToolUse hook of Claude Code and Codex); fails closed.
+here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+if [[ -x "$here/lib/cli-hook/cli-hook" ]]; then "$here/lib/cli-hook/cli-hook" "$@"; else dotnet "$here/lib/cli-hook/cli-hook.dll" "$@"; fi
+code=$?
+case "$code" in
+  0|2) exit "$code" ;;
+  *) echo "cli-hook: exited with code $code; the tool call is blocked" >&2; exit 2 ;;
+esac
+LAUNCHER
+chmod 0755 "$prefix/bin/cli-hook"
+
 if [[ ! -f "$root/etc/kruxos/gateway.json" ]]; then
   install -m 0600 "$repo/appliance/config/gateway.json" "$root/etc/kruxos/gateway.json"
 fi
@@ -68,7 +85,7 @@ install -m 0644 "$repo/appliance/kruxos-gateway.service" "$root/etc/systemd/syst
 install -m 0644 "$repo/README.md" "$prefix/share/README.md"
 
 echo "Installed into $root"
-echo "  programs: $prefix/bin/kruxos-gateway, $prefix/bin/kruxos, $prefix/bin/mcp-bridge"
+echo "  programs: $prefix/bin/kruxos-gateway, $prefix/bin/kruxos, $prefix/bin/mcp-bridge, $prefix/bin/cli-hook"
 echo "  data:     $root/data/kruxos"
 if [[ "$root" == "/" ]] && command -v systemctl >/dev/null 2>&1; then
   systemctl daemon-reload || true

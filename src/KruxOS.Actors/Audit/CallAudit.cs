@@ -28,6 +28,7 @@ namespace KruxOS.Actors.Audit;
 /// <param name="DurationMicros">Wall time of the call.</param>
 /// <param name="ApprovalRequestId">The approval the call was held on (<c>metadata.approval_request_id</c>), if any.</param>
 /// <param name="ApprovalDecision">How that approval ended for this call (<c>metadata.approval_decision</c>), if it has.</param>
+/// <param name="NativeTool">For a PreToolUse hook decision, the client's own tool (<c>metadata.details.native_tool</c>); the gateway did not run anything.</param>
 public sealed record CallRecord(
     DateTimeOffset At,
     Principal Principal,
@@ -44,7 +45,8 @@ public sealed record CallRecord(
     StructuredError? Error,
     long DurationMicros,
     string? ApprovalRequestId = null,
-    string? ApprovalDecision = null);
+    string? ApprovalDecision = null,
+    string? NativeTool = null);
 
 /// <summary>
 /// Pure mapping of a finished call to the audit entries the tool run appends, in chain order: first a
@@ -118,6 +120,11 @@ public static class CallAudit
         var details = new SortedDictionary<string, string>(StringComparer.Ordinal);
         if (r.PolicyRevision is { } rev && NumericRevision(rev) is null) details["policy_revision"] = rev;
         if (r.Principal.Kind != PrincipalKind.Agent || r.Principal.Name != r.Agent.Value) details["agent"] = r.Agent.Value;
+        if (r.NativeTool is { } tool)
+        {
+            details["native_tool"] = InputSanitizer.RedactTokens(tool);
+            details["hook"] = "pre_tool_use";
+        }
         return details.Count == 0 ? null : JsonSerializer.SerializeToElement(details);
     }
 
@@ -125,6 +132,7 @@ public static class CallAudit
         ? InputSanitizer.RedactTokens($"{e.ErrorType}: {e.Message}")
         : r.Status switch
         {
+            AuditStatus.Success when r.NativeTool is not null => "allowed: the client runs its native tool",
             AuditStatus.Success => "ok",
             AuditStatus.Pending => "held for approval",
             _ => r.Status.ToWire(),

@@ -37,6 +37,9 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private const string ApprovalAckTimer = "approval-ack";
     private const string HoldTimer = "hold-timeout";
 
+    /// <summary>The answer to an allowed decide-only call (a client's PreToolUse hook).</summary>
+    public static readonly JsonElement HookAllowed = JsonSerializer.SerializeToElement(new { decision = "allow" });
+
     /// <summary>Longest the run waits for the approval entity to acknowledge a request or hold before failing closed.</summary>
     public static readonly TimeSpan ApprovalAckTimeout = TimeSpan.FromSeconds(15);
 
@@ -248,7 +251,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         _pendingAudited = true;
         var record = new CallRecord(_clock.GetUtcNow(), _plan.Call.Principal, _plan.Call.Agent, _plan.Call.SessionId, CapabilityLabel, _plan.Arguments,
             _plan.Call.Client, AuditStatus.Pending, _plan.Verdict!.Tier, _plan.Verdict.Rule, _plan.Verdict.Revision, _plan.Verdict.Reason, null, 0,
-            _approval!.Id.Value);
+            _approval!.Id.Value, NativeTool: _plan.Call.NativeTool);
         // Its acknowledgement may arrive in any later state; the final reply waits for it as for the call's own entries.
         Append(CallAudit.Entries(record));
     }
@@ -282,6 +285,12 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
 
     private void StartExecution(CapabilityDefinition capability)
     {
+        if (_plan.Call.DecideOnly)
+        {
+            // A PreToolUse hook asked: the decision is the answer; the client runs its own tool.
+            Finish(AuditStatus.Success, ToolCallResult.Success(capability.Name, HookAllowed, _plan.Verdict!.Tier, ElapsedMicros()));
+            return;
+        }
         var context = new InvocationContext(_plan.Call.Principal, _plan.Session,
             _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, _policy);
         var handler = _catalog.HandlerFor(capability.Name);
@@ -367,7 +376,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         var record = new CallRecord(_startedAt, _plan.Call.Principal, _plan.Call.Agent, _plan.Call.SessionId, CapabilityLabel,
             _plan.Capability is null ? _plan.Call.Arguments : _plan.Arguments, _plan.Call.Client, status, _plan.Verdict?.Tier,
             _plan.Verdict?.Rule, _plan.Verdict?.Revision, _plan.Verdict?.Reason, result.Error, result.DurationMicros,
-            _approval?.Id.Value, _approvalDecision);
+            _approval?.Id.Value, _approvalDecision, _plan.Call.NativeTool);
         Become(AwaitingAudit);
         Timers.StartSingleTimer(AuditTimer, AuditTimedOut.Instance, _settings.AuditTimeout);
         Append(CallAudit.Entries(record));

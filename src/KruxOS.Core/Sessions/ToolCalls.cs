@@ -25,6 +25,10 @@ public sealed record ClientInfo(string Name, string Version) : IKruxMessage
 /// <param name="Client">Client attribution.</param>
 /// <param name="IdempotencyKey">Set by bridges so a re-sent call is answered from the record instead of running twice.</param>
 /// <param name="HoldForApproval">True (MCP): a call needing approval is held until decided. False (JSON-RPC): it is answered at once with <c>ApprovalPending</c> and the request id.</param>
+/// <param name="NativeTool">Set for a client's PreToolUse hook (cli-hook): the client's own tool this call stands for
+/// (e.g. <c>Bash</c>, <c>apply_patch</c>). The pipeline decides, holds approvals and audits exactly as for a real
+/// call, but never executes: an allowed call is answered with <c>{"decision":"allow"}</c> and the client runs its
+/// own tool.</param>
 [WireName("session.tool-call.v1")]
 public sealed record ToolCall(
     Principal Principal,
@@ -34,7 +38,13 @@ public sealed record ToolCall(
     JsonElement Arguments,
     ClientInfo Client,
     string? IdempotencyKey = null,
-    bool HoldForApproval = true) : IKruxMessage, IWithAgentName;
+    bool HoldForApproval = true,
+    string? NativeTool = null) : IKruxMessage, IWithAgentName
+{
+    /// <summary>True when the pipeline only decides (a PreToolUse hook) and the client runs its own tool.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool DecideOnly => NativeTool is not null;
+}
 
 /// <summary>The answer to a <see cref="ToolCall"/>: data on success, a structured error otherwise.</summary>
 [WireName("session.tool-call-result.v1")]

@@ -55,6 +55,7 @@ public static class UserApiEndpoints
         api.MapPost("/approvals/{id}/approve", (HttpContext http, ControlCommands commands, string id) => DecideAsync(http, commands, id, true));
         api.MapPost("/approvals/{id}/reject", (HttpContext http, ControlCommands commands, string id) => DecideAsync(http, commands, id, false));
         api.MapAuditApi();
+        api.MapHookDecisions();
     }
 
     private static async Task<IResult> DecideAsync(HttpContext http, ControlCommands commands, string id, bool approve)

@@ -219,6 +219,37 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
     }
 
     [Fact]
+    public async Task Should_decide_a_decide_only_hook_call_without_ever_executing_it()
+    {
+        var (session, approvals) = Start();
+        var call = new AgentSessionCommands.Invoke(Pipeline.Agent,
+            Pipeline.Call("test.echo", """{"text":"hook"}""") with { HoldForApproval = false, NativeTool = "Bash" }, TestActor);
+
+        // approval_required: pending at once, audited with the native tool
+        session.Tell(call);
+        var pending = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("ApprovalPending", pending.Error!.ErrorType);
+        var id = ApprovalId.Parse(pending.Error.ContextString("request_id")!);
+        var held = Assert.Single(_records);
+        Assert.Equal(AuditStatus.Pending, held.Status);
+        Assert.Equal("Bash", held.Metadata.Details!.Value.GetProperty("native_tool").GetString());
+        Assert.True((await DecideAsync(approvals, id, true)).IsOk);
+
+        // the identical call spends the grant: allowed, and nothing runs in the gateway
+        session.Tell(call);
+        var allowed = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.False(allowed.IsError, allowed.Error?.Message);
+        Assert.Equal("allow", allowed.Data!.Value.GetProperty("decision").GetString());
+        Assert.Equal(ApprovalStatus.Consumed, _index.Get(id)!.Status);
+        Assert.Empty(_caps.Executed);
+        var final = _records.Last();
+        Assert.Equal(AuditStatus.Success, final.Status);
+        Assert.Equal("allowed: the client runs its native tool", final.OutputSummary);
+        Assert.Equal("pre_tool_use", final.Metadata.Details!.Value.GetProperty("hook").GetString());
+        Assert.Equal("approved", final.Metadata.ApprovalDecision);
+    }
+
+    [Fact]
     public async Task Should_not_run_a_held_call_when_the_audit_log_refuses_the_resolution()
     {
         var (session, approvals) = Start(refuseResolutions: true);

@@ -27,7 +27,8 @@ public sealed class ApplianceInstallSpecs
 
             // assert: the layout
             foreach (var path in new[] { "opt/kruxos/bin/kruxos-gateway", "opt/kruxos/bin/kruxos", "opt/kruxos/lib/gateway/kruxos-gateway.dll",
-                         "opt/kruxos/lib/cli/kruxos.dll", "opt/kruxos/bin/mcp-bridge", "opt/kruxos/lib/mcp-bridge/mcp-bridge.dll", "etc/kruxos/gateway.json", "etc/systemd/system/kruxos-gateway.service" })
+                         "opt/kruxos/lib/cli/kruxos.dll", "opt/kruxos/bin/mcp-bridge", "opt/kruxos/lib/mcp-bridge/mcp-bridge.dll",
+                         "opt/kruxos/bin/cli-hook", "opt/kruxos/lib/cli-hook/cli-hook.dll", "etc/kruxos/gateway.json", "etc/systemd/system/kruxos-gateway.service" })
                 Assert.True(File.Exists(Path.Combine(root, path)), $"missing {path}");
             Assert.True(Directory.Exists(Path.Combine(root, "data/kruxos")));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(root, "data/kruxos")));
@@ -84,6 +85,24 @@ public sealed class ApplianceInstallSpecs
                 stdin: """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"install-test","version":"1"}}}""" + "\n");
             Assert.True(bridge.ExitCode == 0, bridge.StdErr);
             Assert.Equal("kruxos-gateway", JsonNode.Parse(bridge.StdOut.Trim())!["result"]!["serverInfo"]!["name"]!.GetValue<string>());
+
+            // act: the installed cli-hook decides a Claude Code Read through the installed gateway's User API
+            const string readEvent = """{"session_id":"s1","cwd":"/home/dev/proj","permission_mode":"default","hook_event_name":"PreToolUse","tool_name":"Read","tool_input":{"file_path":"/home/dev/proj/README.md"},"tool_use_id":"toolu_1"}""";
+            var created = await ProcessRunner.RunAsync(kruxos, ["user-token", "create", "laptop", "--json"], env);
+            Assert.True(created.ExitCode == 0, created.StdErr);
+            var userToken = JsonNode.Parse(created.StdOut)!["token"]!.GetValue<string>();
+            var hook = Path.Combine(root, "opt/kruxos/bin/cli-hook");
+            string[] hookArgs = ["--cli", "claude-code", "--gateway", $"http://127.0.0.1:{u}"];
+            var decided = await ProcessRunner.RunAsync(hook, hookArgs, new Dictionary<string, string> { ["KRUXOS_USER_TOKEN"] = userToken }, stdin: readEvent);
+            // without a token the hook exits 4, which the launcher turns into the clients' blocking exit 2
+            var tokenless = await ProcessRunner.RunAsync(hook, hookArgs, stdin: readEvent);
+
+            // assert: filesystem.read is autonomous by definition
+            Assert.True(decided.ExitCode == 0, decided.StdErr);
+            Assert.Equal("allow", JsonNode.Parse(decided.StdOut)!["hookSpecificOutput"]!["permissionDecision"]!.GetValue<string>());
+            Assert.Equal(2, tokenless.ExitCode);
+            Assert.Contains("KRUXOS_USER_TOKEN", tokenless.StdErr);
+            Assert.Contains("exited with code 4", tokenless.StdErr);
         }
         finally
         {

@@ -1,0 +1,257 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using KruxOS.Actors.Approvals;
+using KruxOS.Actors.Policy;
+using KruxOS.CliHook.Tests.Support;
+using KruxOS.Core.Control;
+using KruxOS.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace KruxOS.CliHook.Tests.EndToEnd;
+
+/// <summary>
+/// The real <c>cli-hook</c> process, fed recorded client events on stdin, against a real in-process gateway on
+/// runtime-chosen loopback ports with a user token: decisions come from the user's policy, approvals go through
+/// the one approval queue and are decided with the real <c>kruxos approve</c> CLI, and the audit log records
+/// each decision with the client's attribution and the native tool.
+/// </summary>
+public sealed partial class HookGatewaySpecs
+{
+    private const string UserPolicy = """
+        rules:
+          - capability: filesystem.read
+            tier: autonomous
+          - capability: filesystem.delete
+            tier: blocked
+            reason: nothing is deleted from a host CLI
+          - capability: filesystem.write
+            tier: approval_required
+            reason: a human reads every write
+        """;
+
+    private static string HookDll => Path.Combine(AppContext.BaseDirectory, "cli-hook.dll");
+
+    private static async Task<(TestGateway Gateway, string Token)> StartAsync()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("kruxos-hook-e2e-").FullName;
+        PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", "user.yaml"), UserPolicy);
+        var gateway = await TestGateway.StartAsync(dataDir);
+        await gateway.App.Services.GetRequiredService<PolicyStore>().Loaded.WaitAsync(TestTimeouts.Call);
+        await gateway.App.Services.GetRequiredService<ApprovalIndex>().Ready.WaitAsync(TestTimeouts.Call);
+        var created = await gateway.ControlAsync(ControlProtocol.Methods.UserTokenCreate, new JsonObject { ["label"] = "laptop" });
+        return (gateway, created["token"]!.GetValue<string>());
+    }
+
+    private static Task<ProcessResult> HookAsync(TestGateway gateway, string token, string cli, string stdin) =>
+        ProcessRunner.RunAsync("dotnet", [HookDll, "--cli", cli, "--gateway", $"http://127.0.0.1:{gateway.UserApiPort}"],
+            new Dictionary<string, string> { ["KRUXOS_USER_TOKEN"] = token }, stdin: stdin, timeout: TestTimeouts.Call);
+
+    private static JsonNode Output(ProcessResult r)
+    {
+        Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.StdErr}");
+        return JsonNode.Parse(r.StdOut)!["hookSpecificOutput"]!;
+    }
+
+    private static string Decision(ProcessResult r) => Output(r)["permissionDecision"]!.GetValue<string>();
+
+    private static string Reason(ProcessResult r) => Output(r)["permissionDecisionReason"]!.GetValue<string>();
+
+    private static string PendingId(ProcessResult r)
+    {
+        Assert.Equal("deny", Decision(r));
+        var m = PendingPattern().Match(Reason(r));
+        Assert.True(m.Success, Reason(r));
+        return m.Groups[1].Value;
+    }
+
+    [GeneratedRegex(@"pending approval (appr-[0-9a-f]+), retry after it is approved")]
+    private static partial Regex PendingPattern();
+
+    [Fact]
+    public async Task Should_allow_an_autonomous_read_and_deny_a_blocked_delete()
+    {
+        var (gateway, token) = await StartAsync();
+        await using var _ = gateway;
+
+        // act
+        var read = await HookAsync(gateway, token, "claude-code", Fixtures.Text("claude-code/read"));
+        var delete = await HookAsync(gateway, token, "codex", Fixtures.Text("codex/apply-patch-delete"));
+        var status = await HookAsync(gateway, token, "codex", Fixtures.Text("codex/bash-git-log"));
+
+        // assert
+        Assert.Equal("allow", Decision(read));
+        Assert.Contains("filesystem.read (autonomous)", Reason(read));
+        Assert.Equal("deny", Decision(delete));
+        Assert.Contains("[code: PolicyDenied]", Reason(delete));
+        Assert.Contains("nothing is deleted from a host CLI", Reason(delete));
+        Assert.True(status.ExitCode == 0, status.StdErr);
+        Assert.Equal("", status.StdOut.Trim()); // Codex: an allow is no output at all
+        Assert.DoesNotContain(token, read.StdOut + read.StdErr + delete.StdOut + delete.StdErr);
+    }
+
+    [Fact]
+    public async Task Should_file_an_approval_deny_pending_then_allow_the_identical_retry_once_after_kruxos_approve_accept()
+    {
+        var (gateway, token) = await StartAsync();
+        await using var _ = gateway;
+        var write = Fixtures.Text("claude-code/write");
+        var otherWrite = write.Replace("- ship cli-hook", "- something else", StringComparison.Ordinal);
+
+        // act 1: the first call files an approval and is denied at once; the identical call re-attaches to it
+        var first = PendingId(await HookAsync(gateway, token, "claude-code", write));
+        var again = PendingId(await HookAsync(gateway, token, "claude-code", write));
+        Assert.Equal(first, again);
+        var pending = (await gateway.ControlAsync(ControlProtocol.Methods.ApprovalList, new JsonObject { ["status"] = "pending" }))["approvals"]!.AsArray();
+        var listed = Assert.Single(pending)!;
+        Assert.Equal(first, listed["id"]!.GetValue<string>());
+        Assert.Equal("filesystem.write", listed["capability"]!.GetValue<string>());
+        Assert.Equal("notes/todo.md", listed["arguments"]!["path"]!.GetValue<string>());
+
+        // act 2: the operator approves with the real CLI while nobody waits: a single-use grant
+        var accepted = await ProcessRunner.Kruxos(gateway, "approve", "accept", first);
+        Assert.True(accepted.ExitCode == 0, accepted.StdErr);
+
+        // a call with different arguments does not use the grant: it needs its own approval
+        var other = PendingId(await HookAsync(gateway, token, "claude-code", otherWrite));
+        Assert.NotEqual(first, other);
+
+        // the identical retry spends the grant and is allowed
+        var retry = await HookAsync(gateway, token, "claude-code", write);
+        Assert.Equal("allow", Decision(retry));
+        Assert.Contains("filesystem.write (approval_required)", Reason(retry));
+        Assert.Equal("consumed", (await gateway.ControlAsync(ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = first }))["status"]!.GetValue<string>());
+
+        // a further identical call needs a new approval
+        var next = PendingId(await HookAsync(gateway, token, "claude-code", write));
+        Assert.NotEqual(first, next);
+        Assert.NotEqual(other, next);
+    }
+
+    [Fact]
+    public async Task Should_record_each_hook_decision_in_the_audit_log_with_the_client_and_the_native_tool()
+    {
+        var (gateway, token) = await StartAsync();
+        await using var _ = gateway;
+        Assert.Equal("allow", Decision(await HookAsync(gateway, token, "claude-code", Fixtures.Text("claude-code/bash-cat"))));
+        Assert.Equal("deny", Decision(await HookAsync(gateway, token, "codex", Fixtures.Text("codex/apply-patch-delete"))));
+        PendingId(await HookAsync(gateway, token, "claude-code", Fixtures.Text("claude-code/write")));
+
+        // act
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{gateway.UserApiPort}/api/audit?actor_type=user&limit=100");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await http.SendAsync(request, TestContext.Current.CancellationToken);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!;
+
+        // assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var entries = body["entries"]!.AsArray().Select(e => e!).Where(e => e["kind"]?.GetValue<string>() is null or "call").ToList();
+        JsonNode Entry(string capability, string status) => Assert.Single(entries,
+            e => e["capability"]!.GetValue<string>() == capability && e["result"]!["status"]!.GetValue<string>() == status);
+        var read = Entry("filesystem.read", "success");
+        Assert.Equal("claude-code", read["client"]!["name"]!.GetValue<string>());
+        Assert.Equal("Bash", read["metadata"]!["details"]!["native_tool"]!.GetValue<string>());
+        Assert.Equal("README.md", read["arguments"]!["path"]!.GetValue<string>());
+        var delete = Entry("filesystem.delete", "denied");
+        Assert.Equal("codex", delete["client"]!["name"]!.GetValue<string>());
+        Assert.Equal("apply_patch", delete["metadata"]!["details"]!["native_tool"]!.GetValue<string>());
+        var write = Entry("filesystem.write", "pending");
+        Assert.Equal("claude-code", write["client"]!["name"]!.GetValue<string>());
+        Assert.Equal("Write", write["metadata"]!["details"]!["native_tool"]!.GetValue<string>());
+        Assert.Equal("allowed: the client runs its native tool", read["result"]!["summary"]!.GetValue<string>());
+        Assert.StartsWith("appr-", write["metadata"]!["approval_request_id"]!.GetValue<string>());
+        Assert.All(entries, e => Assert.Equal("user", e["actor"]!["type"]!.GetValue<string>()));
+        Assert.Equal("verified", body["integrity"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Should_deny_what_the_gateway_cannot_decide_an_unknown_capability_or_arguments_that_do_not_validate()
+    {
+        var (gateway, token) = await StartAsync();
+        await using var _ = gateway;
+        var longGlob = Fixtures.Text("claude-code/grep").Replace("\"*.py\"", "\"" + new string('x', 2000) + "\"", StringComparison.Ordinal);
+
+        // act
+        var fetch = await HookAsync(gateway, token, "claude-code", Fixtures.Text("claude-code/webfetch"));
+        var grep = await HookAsync(gateway, token, "claude-code", longGlob);
+
+        // assert: network.http_request is not a capability of this gateway, and include_glob is limited to 1024 characters
+        Assert.Equal("deny", Decision(fetch));
+        Assert.Contains("[code: CapabilityNotFound]", Reason(fetch));
+        Assert.Equal("deny", Decision(grep));
+        Assert.Contains("[code: InvalidInput]", Reason(grep));
+        Assert.Contains("include_glob", Reason(grep));
+    }
+
+    [Fact]
+    public async Task Should_deny_when_the_gateway_refuses_the_credential()
+    {
+        var (gateway, _) = await StartAsync();
+        await using var __ = gateway;
+        var agentToken = await gateway.CreateAgentAsync("builder");
+
+        // act: an agent token is not a user token; a made-up user token is not valid
+        var agent = await HookAsync(gateway, agentToken, "claude-code", Fixtures.Text("claude-code/read"));
+        var bogus = await HookAsync(gateway, "krx_user_NotARealToken000000000000000000", "claude-code", Fixtures.Text("claude-code/read"));
+
+        // assert
+        Assert.Equal("deny", Decision(agent));
+        Assert.Contains("[code: auth_refused]", Reason(agent));
+        Assert.Equal("deny", Decision(bogus));
+        Assert.Contains("[code: auth_refused]", Reason(bogus));
+    }
+
+    [Fact]
+    public async Task Should_exit_2_for_a_credential_in_argv_and_4_without_a_token_as_real_processes()
+    {
+        var (gateway, token) = await StartAsync();
+        await using var _ = gateway;
+
+        // act
+        var leak = await ProcessRunner.RunAsync("dotnet", [HookDll, "--cli", "claude-code", token], stdin: Fixtures.Text("claude-code/read"), timeout: TestTimeouts.Call);
+        var missing = await ProcessRunner.RunAsync("dotnet", [HookDll, "--cli", "claude-code", "--gateway", $"http://127.0.0.1:{gateway.UserApiPort}"],
+            stdin: Fixtures.Text("claude-code/read"), timeout: TestTimeouts.Call);
+
+        // assert
+        Assert.Equal(2, leak.ExitCode);
+        Assert.DoesNotContain(token, leak.StdErr + leak.StdOut);
+        Assert.Equal(4, missing.ExitCode);
+        Assert.Equal("deny", JsonNode.Parse(missing.StdOut)!["hookSpecificOutput"]!["permissionDecision"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Should_refuse_a_malformed_decision_request_with_400()
+    {
+        var (gateway, token) = await StartAsync();
+        await using var _ = gateway;
+        using var http = new HttpClient();
+        string[] bodies =
+        [
+            """{"native_tool":"Read","capability":"filesystem.read","arguments":{"path":"a"}}""",
+            """{"client":"cursor","native_tool":"Read","capability":"filesystem.read","arguments":{"path":"a"}}""",
+            """{"client":"codex","native_tool":"Read","capability":"filesystem.read","arguments":"a"}""",
+            """{"client":"codex","capability":"filesystem.read","arguments":{}}""",
+            """{"client":"codex","native_tool":"Read","capability":"filesystem.read","arguments":{},"extra":1}""",
+            """{"client":"codex","native_tool":"Re\u0000ad","capability":"filesystem.read","arguments":{}}""",
+            """{"client":"codex","native_tool":"Read","capability":"filesystem.read","arguments":{},"session_id":7}""",
+            "[1]",
+            "{",
+        ];
+        foreach (var body in bodies)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{gateway.UserApiPort}/api/hook/decide")
+            {
+                Content = new StringContent(body, Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+
+            using var response = await http.SendAsync(request, TestContext.Current.CancellationToken);
+
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{body}: {response.StatusCode}");
+            Assert.Equal("invalid_input", JsonNode.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!["error_type"]!.GetValue<string>());
+        }
+    }
+}
