@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using KruxOS.Core.Agents;
+using KruxOS.Testing;
 using Xunit;
 
 namespace KruxOS.Sandbox.Tests;

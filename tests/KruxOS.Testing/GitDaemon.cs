@@ -3,13 +3,14 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace KruxOS.Sandbox.Tests;
+namespace KruxOS.Testing;
 
 /// <summary>
 /// A real <c>git daemon</c> on 127.0.0.1 and a port chosen at runtime, serving bare repositories from a
-/// temporary directory (push enabled). Killed by its own pid on dispose.
+/// temporary directory (push enabled). Killed by its own pid on dispose. Shared by the sandbox and
+/// gateway tests (the sandbox tests compile this file in by link).
 /// </summary>
-internal sealed class GitDaemon : IAsyncDisposable
+public sealed class GitDaemon : IAsyncDisposable
 {
     private readonly Process _process;
 
