@@ -256,8 +256,12 @@ public sealed class GitDaemonTests(SandboxFixture f)
         var payload = $"git-upload-pack {path}\0host=127.0.0.1\0";
         var line = (payload.Length + 4).ToString("x4", System.Globalization.CultureInfo.InvariantCulture) + payload;
         await s.SendAsync(System.Text.Encoding.ASCII.GetBytes(target + "\n" + line), System.Net.Sockets.SocketFlags.None, TestContext.Current.CancellationToken);
+        // Read until the relay closes: a refusal is one ERR pkt-line, an allowed request whatever the daemon sends.
+        using var received = new MemoryStream();
         var buffer = new byte[512];
-        var n = await s.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, TestContext.Current.CancellationToken);
-        return n > 4 ? System.Text.Encoding.ASCII.GetString(buffer, 4, n - 4) : string.Empty;
+        int n;
+        while ((n = await s.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, TestContext.Current.CancellationToken)) > 0) received.Write(buffer, 0, n);
+        var all = received.ToArray();
+        return all.Length > 4 ? System.Text.Encoding.ASCII.GetString(all, 4, all.Length - 4) : string.Empty;
     }
 }

@@ -149,8 +149,7 @@ internal sealed class GitRelay : IAsyncDisposable
     {
         var payload = Encoding.UTF8.GetBytes("ERR " + message + "\n");
         var line = Encoding.ASCII.GetBytes((payload.Length + 4).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
-        await stream.WriteAsync(line, ct).ConfigureAwait(false);
-        await stream.WriteAsync(payload, ct).ConfigureAwait(false);
+        await stream.WriteAsync(line.Concat(payload).ToArray(), ct).ConfigureAwait(false);
     }
 
     private static async Task<string> ReadLineAsync(Stream stream, CancellationToken ct)
