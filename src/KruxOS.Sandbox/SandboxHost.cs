@@ -169,7 +169,7 @@ public sealed class SandboxHost : ISandbox
             ["git_remotes"] = GitRemotesJson(request.GitRemotes ?? Core.Policy.GitRemoteAllowlist.None),
         };
         // A git call that may reach a remote opens the agent's relay for exactly the remotes its policy allows.
-        using var grant = name is "git.clone" or "git.pull" or "git.push" ? agent.Relay.Grant(request.GitRemotes ?? Core.Policy.GitRemoteAllowlist.None) : null;
+        using var grant = name is "git.clone" or "git.pull" or "git.push" ? agent.Relay?.Grant(request.GitRemotes ?? Core.Policy.GitRemoteAllowlist.None) : null;
         try
         {
             return await agent.CallWorkerAsync(name, request.Arguments, context, deadline.Token).ConfigureAwait(false);

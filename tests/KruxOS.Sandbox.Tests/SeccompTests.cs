@@ -19,11 +19,11 @@ public sealed class SeccompTests(SandboxFixture f)
     private const string KeyctlArgs = "0, -2, 1";
     private const string IoSetupArgs = "1, $ctx";
 
-    private async Task<string> Errno(string syscall, string args)
+    private async Task<string> Errno(string syscall, string args, string prelude = "")
     {
         var nr = Seccomp.Resolve(syscall);
         Assert.True(nr >= 0, $"{syscall} is not a syscall on this architecture");
-        var script = $"my $ctx = pack(q(Q), 0); $! = 0; my $r = syscall({nr.ToString(CultureInfo.InvariantCulture)}, {args}); print $r < 0 ? $! + 0 : 0";
+        var script = $"{prelude}my $ctx = pack(q(Q), 0); $! = 0; my $r = syscall({nr.ToString(CultureInfo.InvariantCulture)}, {args}); print $r < 0 ? $! + 0 : 0";
         var r = await f.Ok(A, "process.run", new { command = "perl", args = new[] { "-e", script } });
         Assert.Equal(0, r.GetProperty("exit_code").GetInt32());
         return r.GetProperty("stdout_summary").GetString()!.Trim();
@@ -51,6 +51,16 @@ public sealed class SeccompTests(SandboxFixture f)
         Assert.Equal("0", await Errno("getppid", "0"));
         var r = await f.Ok(A, "process.run", new { command = "bash", args = new[] { "-c", "seq 1 5 | sort -r | head -n 2 | tr '\\n' ,; git --version >/dev/null && echo git-ok" } });
         Assert.Equal("5,4,git-ok", r.GetProperty("stdout_summary").GetString()!.Trim());
+    }
+
+    [Fact]
+    public async Task Should_refuse_TIOCSTI_whatever_the_high_bits_but_allow_other_ioctls()
+    {
+        // On /dev/null (not a terminal) an allowed ioctl fails with ENOTTY (25); a filtered one with EPERM (1).
+        const string Open = "open(my $fh, q(<), q(/dev/null)) or die; my $fd = fileno($fh); my $b = q(x) x 64; ";
+        Assert.Equal("25", await Errno("ioctl", "$fd, 0x5413, $b", Open));           // TIOCGWINSZ
+        Assert.Equal("1", await Errno("ioctl", "$fd, 0x5412, $b", Open));            // TIOCSTI
+        Assert.Equal("1", await Errno("ioctl", "$fd, 0x100005412, $b", Open));       // TIOCSTI with junk in the high bits
     }
 
     [Fact]

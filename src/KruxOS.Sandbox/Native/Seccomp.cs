@@ -54,6 +54,9 @@ internal static unsafe partial class Seccomp
         if (ctx == 0) return (null, "seccomp_init failed");
         try
         {
+            // Fail closed on a profile that would allow a syscall it also lists as blocked.
+            if (SeccompProfile.Allowed.Intersect(SeccompProfile.Blocked).FirstOrDefault() is { } conflict)
+                return (null, $"the seccomp profile both allows and blocks '{conflict}'");
             var allowed = 0;
             foreach (var name in SeccompProfile.Allowed)
             {
