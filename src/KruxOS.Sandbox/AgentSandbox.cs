@@ -36,6 +36,14 @@ internal sealed class AgentSandbox : IAsyncDisposable
         Workspace = Libc.RealPath(Workspace) ?? Workspace;
         if (!host.Options.Disabled) AgentGroup = host.Cgroups!.Create(CgroupPath, Limits);
         Processes = new ProcessManager(this);
+        // Named by uid, not agent name, to keep the socket path under the 108-byte limit of sockaddr_un.
+        RelayDirectory = Path.Combine(host.Options.DataDirectory, "sandbox", "relay", hostUid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        try { Relay = new GitRelay(RelayDirectory, agent, hostUid, !host.Options.Disabled, host.Logger); }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+        {
+            // Without a relay only git:// remotes are unreachable (the worker says so); everything else works.
+            host.Logger.LogError(e, "The git relay of agent {Agent} could not be created at {Directory}; git:// remotes are unavailable", agent, RelayDirectory);
+        }
     }
 
     public string Agent { get; }
@@ -44,6 +52,9 @@ internal sealed class AgentSandbox : IAsyncDisposable
     public string TrashDirectory { get; }
     public SandboxLimits Limits { get; }
     public ProcessManager Processes { get; }
+    /// <summary>The agent's git relay (the worker's only way to a git daemon, ADR 0012); null when it could not be created.</summary>
+    public GitRelay? Relay { get; }
+    private string RelayDirectory { get; }
     /// <summary>The agent-wide cgroup carrying its limits; workers and processes are leaves below it.</summary>
     public CgroupGroup? AgentGroup { get; }
     private long OomCount() => (_workerGroup?.OomKills() ?? 0) + (AgentGroup?.OomKills() ?? 0);
@@ -146,16 +157,19 @@ internal sealed class AgentSandbox : IAsyncDisposable
         if (o.Disabled)
         {
             var cmd = new List<string> { Path.Combine(dotnetRoot, "dotnet"), dll, "--agent", Agent, "--trash", TrashDirectory, "--root", "/workspace=" + Workspace };
+            if (Relay is not null) cmd.AddRange(["--git-relay", Relay.SocketPath]);
             foreach (var m in Mounts) { cmd.Add("--mount"); cmd.Add($"{m.Target}={m.Source}{(m.ReadOnly ? ":ro" : string.Empty)}"); }
             return Launcher.StartUnconfined(cmd, Workspace, env);
         }
         _workerGroup ??= _host.Cgroups!.Create(CgroupPath + "/worker", null);
         _oomBaseline = OomCount();
         var command = new List<string> { "/opt/kruxos/dotnet/dotnet", "/opt/kruxos/worker/KruxOS.SandboxWorker.dll", "--agent", Agent, "--trash", "/trash", "--root", "/workspace=/workspace" };
+        if (Relay is not null) command.AddRange(["--git-relay", GitRelay.InsidePath]);
         if (o.WorkerLandlock) command.Add("--landlock");
         foreach (var m in Mounts) { command.Add("--mount"); command.Add($"{m.Target}={m.Target}{(m.ReadOnly ? ":ro" : string.Empty)}"); }
         var spec = new LaunchSpec(Agent, HostUid, Workspace, Mounts,
-            [(dotnetRoot, "/opt/kruxos/dotnet"), (workerDir, "/opt/kruxos/worker")],
+            Relay is null ? [(dotnetRoot, "/opt/kruxos/dotnet"), (workerDir, "/opt/kruxos/worker")]
+                : [(dotnetRoot, "/opt/kruxos/dotnet"), (workerDir, "/opt/kruxos/worker"), (RelayDirectory, GitRelay.InsideDirectory)],
             [(TrashDirectory, "/trash")],
             "/workspace", command, env, _workerGroup);
         return _host.Launcher.Start(spec);
@@ -189,6 +203,7 @@ internal sealed class AgentSandbox : IAsyncDisposable
     {
         await Processes.DisposeAsync().ConfigureAwait(false);
         await StopWorkerAsync().ConfigureAwait(false);
+        if (Relay is not null) await Relay.DisposeAsync().ConfigureAwait(false);
         _workerGroup?.Remove();
         AgentGroup?.Remove();
         if (!_host.Options.Disabled) _host.Cgroups?.RemoveTree(CgroupPath);

@@ -57,7 +57,9 @@ public sealed record SandboxLimits(long MemoryBytes, double CpuCores, int Pids)
 /// <param name="Arguments">Arguments already validated by <c>ArgumentValidator</c> (defaults filled in).</param>
 /// <param name="Timeout">Overall deadline of the call; null uses <see cref="SandboxOptions.DefaultCallTimeout"/>. process.run uses its own timeout argument.</param>
 /// <param name="Caller">Agent or user, for trash retention.</param>
-public sealed record SandboxRequest(AgentName Agent, CapabilityName Capability, JsonElement Arguments, TimeSpan? Timeout = null, CallerKind Caller = CallerKind.Agent);
+/// <param name="GitRemotes">The remotes the caller's policy allows (git.clone/pull/push); null allows none.</param>
+public sealed record SandboxRequest(AgentName Agent, CapabilityName Capability, JsonElement Arguments, TimeSpan? Timeout = null, CallerKind Caller = CallerKind.Agent,
+    KruxOS.Core.Policy.GitRemoteAllowlist? GitRemotes = null);
 
 /// <summary>Resources a call consumed, where measurable (null when the mechanism does not report it).</summary>
 public sealed record ResourceUsage(long? CpuMs, long? MemoryPeakBytes, long? IoReadBytes, long? IoWriteBytes, double DurationMs)

@@ -166,8 +166,10 @@ public sealed class SandboxHost : ISandbox
             ["agent"] = request.Agent.Value,
             ["trash_retention_hours"] = request.Caller == CallerKind.User ? Options.UserTrashRetentionHours : Options.AgentTrashRetentionHours,
             ["memory_limit"] = SandboxErrors.Bytes(agent.Limits.MemoryBytes),
-            ["git_remotes"] = new JsonArray([.. Options.For(request.Agent.Value).GitRemotes.Select(r => (JsonNode)r!)]),
+            ["git_remotes"] = GitRemotesJson(request.GitRemotes ?? Core.Policy.GitRemoteAllowlist.None),
         };
+        // A git call that may reach a remote opens the agent's relay for exactly the remotes its policy allows.
+        using var grant = name is "git.clone" or "git.pull" or "git.push" ? agent.Relay?.Grant(request.GitRemotes ?? Core.Policy.GitRemoteAllowlist.None) : null;
         try
         {
             return await agent.CallWorkerAsync(name, request.Arguments, context, deadline.Token).ConfigureAwait(false);
@@ -177,6 +179,9 @@ public sealed class SandboxHost : ISandbox
             return SandboxResult.Fail(Errors.Timeout(name, timeout.TotalSeconds), ResourceUsage.Elapsed(sw.Elapsed.TotalMilliseconds));
         }
     }
+
+    private static JsonArray GitRemotesJson(Core.Policy.GitRemoteAllowlist allowed) =>
+        new([.. allowed.Layers.Select(layer => (JsonNode)new JsonArray([.. layer.Select(r => (JsonNode)r!)]))]);
 
     /// <summary>Stops an active filesystem.watch.</summary>
     public Task<SandboxResult> StopWatchAsync(AgentName agent, string watchId, CancellationToken ct) =>

@@ -77,10 +77,4 @@ public sealed class AgentSandboxSettings
 {
     /// <summary>Limits for this agent; null = <see cref="SandboxOptions.DefaultLimits"/>.</summary>
     public SandboxLimits? Limits { get; set; }
-
-    /// <summary>
-    /// Git remotes the agent may clone/pull/push: agent-visible paths (<c>/mnt/repos</c>, <c>file:///mnt/repos/x.git</c>)
-    /// as prefixes. Network URLs may be listed but are refused while the sandbox has no egress.
-    /// </summary>
-    public List<string> GitRemotes { get; set; } = [];
 }

@@ -10,7 +10,7 @@ using KruxOS.SandboxWorker.Protocol;
 namespace KruxOS.SandboxWorker;
 
 /// <summary>Per-request context the gateway adds next to the validated arguments.</summary>
-internal sealed record CallContext(string Agent, int TrashRetentionHours, IReadOnlyList<string> GitRemotes);
+internal sealed record CallContext(string Agent, int TrashRetentionHours, KruxOS.Core.Policy.GitRemoteAllowlist GitRemotes);
 
 /// <summary>Reads request frames, runs each concurrently, writes response and event frames under one lock.</summary>
 internal sealed class WorkerHost
@@ -22,18 +22,18 @@ internal sealed class WorkerHost
     private readonly Watches _watches;
     private string _memoryLimit = "unknown";
 
-    private WorkerHost(Stream output, PathResolver paths, string trashDir, string agent)
+    private WorkerHost(Stream output, PathResolver paths, string trashDir, string agent, string? gitRelay)
     {
         _output = output;
         var trash = new Trash(trashDir, paths);
         _files = new FileOps(paths, trash);
-        _git = new GitOps(paths, agent);
+        _git = new GitOps(paths, agent, gitRelay);
         _watches = new Watches(paths, PublishEventAsync);
     }
 
     public static async Task<int> RunAsync(string[] args, Stream input, Stream output)
     {
-        string? agent = null, trash = null;
+        string? agent = null, trash = null, gitRelay = null;
         var landlock = false;
         string? landlocked = null;
         var roots = new List<Root>();
@@ -45,6 +45,7 @@ internal sealed class WorkerHost
             {
                 case "--agent": agent = args[i + 1]; break;
                 case "--trash": trash = args[i + 1]; break;
+                case "--git-relay": gitRelay = args[i + 1]; break;
                 case "--landlocked": landlocked = args[i + 1]; break;
                 case "--root":
                 case "--mount":
@@ -69,7 +70,7 @@ internal sealed class WorkerHost
             // Returns only when Landlock could not be applied; the gateway logs the reason from the ready event.
             landlockState = Native.Landlock.RestrictAndReexec(roots, Native.Libc.RealPath(trash) ?? trash, args);
         }
-        var host = new WorkerHost(output, new PathResolver(roots), trash, agent);
+        var host = new WorkerHost(output, new PathResolver(roots), trash, agent, gitRelay);
         // Announce readiness (and what Landlock did) so the gateway can measure and trust the start.
         await host.WriteAsync(new JsonObject { ["event"] = "ready", ["pid"] = Environment.ProcessId, ["landlock"] = landlockState }).ConfigureAwait(false);
         while (true)
@@ -133,9 +134,13 @@ internal sealed class WorkerHost
 
     private static CallContext ReadContext(JsonElement root)
     {
-        if (!root.TryGetProperty("ctx", out var c)) return new CallContext("agent", 24, []);
+        if (!root.TryGetProperty("ctx", out var c)) return new CallContext("agent", 24, KruxOS.Core.Policy.GitRemoteAllowlist.None);
+        // git_remotes: one array per policy layer (ADR 0012); anything malformed allows nothing.
         var remotes = c.TryGetProperty("git_remotes", out var r) && r.ValueKind == JsonValueKind.Array
-            ? r.EnumerateArray().Select(x => x.GetString() ?? string.Empty).Where(x => x.Length > 0).ToArray() : [];
+            && r.EnumerateArray().All(l => l.ValueKind == JsonValueKind.Array)
+            ? new KruxOS.Core.Policy.GitRemoteAllowlist([.. r.EnumerateArray().Select(l =>
+                System.Collections.Immutable.ImmutableArray.CreateRange(l.EnumerateArray().Select(x => x.GetString() ?? string.Empty).Where(x => x.Length > 0)))])
+            : KruxOS.Core.Policy.GitRemoteAllowlist.None;
         return new CallContext(
             c.TryGetProperty("agent", out var ag) ? ag.GetString() ?? "agent" : "agent",
             c.TryGetProperty("trash_retention_hours", out var h) ? h.GetInt32() : 24,

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using KruxOS.Core.Agents;
+using KruxOS.Testing;
 using Xunit;
 
 namespace KruxOS.Sandbox.Tests;
@@ -151,5 +152,116 @@ public sealed class GitTests(SandboxFixture f)
         p.WaitForExit();
         Assert.True(p.ExitCode == 0, p.StandardError.ReadToEnd());
         return output;
+    }
+}
+
+/// <summary>git:// remotes through the gateway's relay (ADR 0012), against a real git daemon on loopback.</summary>
+[Collection(SandboxCollection.Name)]
+public sealed class GitDaemonTests(SandboxFixture f)
+{
+    private const string N = "git-net";
+
+    [Fact]
+    public async Task Should_clone_push_and_pull_through_the_relay_when_the_policy_allows_the_daemon()
+    {
+        await using var daemon = await GitDaemon.StartAsync("shared.git", "secret.git");
+        f.GitRemotes[N] = new([[$"git://127.0.0.1:{daemon.Port}/shared.git"]]);
+        try
+        {
+            var clone1 = await f.Ok(N, "git.clone", new { url = daemon.Url("shared.git"), path = "d1" });
+            Assert.Equal("/workspace/d1", clone1.GetProperty("path").GetString());
+            await f.Ok(N, "filesystem.write", new { path = "d1/readme.md", content = "over the relay\n" });
+            await f.Ok(N, "git.commit", new { path = "d1", message = "first" });
+            var push = await f.Ok(N, "git.push", new { path = "d1", branch = "main" });
+            Assert.Equal("new", push.GetProperty("pushed_refs")[0].GetProperty("status").GetString());
+            Assert.Equal(push.GetProperty("head_commit").GetString(), GitDaemon.Run(daemon.Root, "--git-dir=shared.git", "rev-parse", "main").Trim());
+
+            var clone2 = await f.Ok(N, "git.clone", new { url = daemon.Url("shared.git"), path = "d2" });
+            Assert.Equal(push.GetProperty("head_commit").GetString(), clone2.GetProperty("head_commit").GetString());
+            // the remote is recorded as the agent gave it, not as the tunnel's loopback port
+            await f.Ok(N, "filesystem.write", new { path = "d1/readme.md", content = "second\n" });
+            await f.Ok(N, "git.commit", new { path = "d1", message = "second" });
+            await f.Ok(N, "git.push", new { path = "d1" });
+            var pull = await f.Ok(N, "git.pull", new { path = "d2" });
+            Assert.Equal(1, pull.GetProperty("new_commits").GetInt32());
+
+            // another repository on the same daemon is not in the list
+            var refused = await f.Fails(N, "git.clone", new { url = daemon.Url("secret.git"), path = "s" }, "RemoteNotAllowed");
+            Assert.Contains("git.remotes", refused.Error!.Message);
+            // and a policy change takes effect on the next call
+            f.GitRemotes[N] = new([[$"git://127.0.0.1:{daemon.Port}/secret.git"]]);
+            await f.Ok(N, "git.clone", new { url = daemon.Url("secret.git"), path = "s" });
+            await f.Fails(N, "git.pull", new { path = "d2" }, "RemoteNotAllowed");
+        }
+        finally
+        {
+            f.GitRemotes.TryRemove(N, out _);
+        }
+    }
+
+    [Fact]
+    public async Task Should_never_reach_the_network_for_a_remote_the_policy_does_not_allow()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        f.GitRemotes[N + "-deny"] = new([["git://127.0.0.1:1/"]]);
+        try
+        {
+            await f.Fails(N + "-deny", "git.clone", new { url = $"git://127.0.0.1:{port}/x.git", path = "x" }, "RemoteNotAllowed");
+            await f.Fails(N + "-deny", "git.clone", new { url = "https://example.org/x.git", path = "y" }, "RemoteNotAllowed");
+            // no allowlist at all: deny by default
+            await f.Fails(N + "-none", "git.clone", new { url = $"git://127.0.0.1:{port}/x.git", path = "x" }, "RemoteNotAllowed");
+            Assert.False(listener.Pending());
+        }
+        finally
+        {
+            f.GitRemotes.TryRemove(N + "-deny", out _);
+        }
+    }
+
+    [Fact]
+    public async Task Should_refuse_at_the_relay_what_no_in_flight_call_allows()
+    {
+        // The relay is the enforcement point even if the worker were subverted: talk to it like a worker would.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var dir = Directory.CreateTempSubdirectory("kruxos-relay-").FullName;
+        await using var relay = new Worker.GitRelay(dir, "relay-test", 0, false, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var target = $"git://127.0.0.1:{port}";
+
+        Assert.StartsWith("ERR ", await AskAsync(relay.SocketPath, target, "/repo.git"));
+        using (relay.Grant(new([[$"{target}/other.git"]])))
+            Assert.StartsWith("ERR ", await AskAsync(relay.SocketPath, target, "/repo.git"));
+        Assert.False(listener.Pending());
+
+        using (relay.Grant(new([[$"{target}/repo.git"]])))
+        {
+            var ask = AskAsync(relay.SocketPath, target, "/repo.git");
+            using var accepted = await listener.AcceptTcpClientAsync(TestContext.Current.CancellationToken);
+            var buffer = new byte[64];
+            var n = await accepted.GetStream().ReadAsync(buffer, TestContext.Current.CancellationToken);
+            Assert.Contains("git-upload-pack /repo.git", System.Text.Encoding.ASCII.GetString(buffer, 0, n));
+            accepted.Close();
+            await ask;
+        }
+        Directory.Delete(dir, true);
+    }
+
+    private static async Task<string> AskAsync(string socketPath, string target, string path)
+    {
+        using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        await s.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath), TestContext.Current.CancellationToken);
+        var payload = $"git-upload-pack {path}\0host=127.0.0.1\0";
+        var line = (payload.Length + 4).ToString("x4", System.Globalization.CultureInfo.InvariantCulture) + payload;
+        await s.SendAsync(System.Text.Encoding.ASCII.GetBytes(target + "\n" + line), System.Net.Sockets.SocketFlags.None, TestContext.Current.CancellationToken);
+        // Read until the relay closes: a refusal is one ERR pkt-line, an allowed request whatever the daemon sends.
+        using var received = new MemoryStream();
+        var buffer = new byte[512];
+        int n;
+        while ((n = await s.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, TestContext.Current.CancellationToken)) > 0) received.Write(buffer, 0, n);
+        var all = received.ToArray();
+        return all.Length > 4 ? System.Text.Encoding.ASCII.GetString(all, 4, all.Length - 4) : string.Empty;
     }
 }

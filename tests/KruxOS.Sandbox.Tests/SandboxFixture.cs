@@ -25,7 +25,6 @@ public sealed class SandboxFixture : IAsyncLifetime
         // Created root-only on purpose: the host must make it traversable for the agents' uids itself.
         Directory.CreateDirectory(DataDirectory, (UnixFileMode)0x1C0);
         Options = new SandboxOptions { DataDirectory = DataDirectory, CgroupName = CgroupName };
-        Options.Agents["git-agent"] = new AgentSandboxSettings { GitRemotes = ["/mnt/remotes"] };
         Options.Agents["small"] = new AgentSandboxSettings { Limits = new SandboxLimits(256L * 1024 * 1024, 0.5, 40) };
         Options.Agents["tiny"] = new AgentSandboxSettings { Limits = new SandboxLimits(128L * 1024 * 1024, 0.5, 100) };
         Host = new SandboxHost(Options, logger: new FileLogger<SandboxHost>(Path.Combine(DataDirectory, "sandbox-tests.log")));
@@ -38,13 +37,20 @@ public sealed class SandboxFixture : IAsyncLifetime
         try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
+    /// <summary>The git remotes each test agent's "policy" allows (the gateway reads them from git.remotes).</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, Core.Policy.GitRemoteAllowlist> GitRemotes { get; } = new()
+    {
+        ["git-agent"] = new([["file:///mnt/remotes"]]),
+    };
+
     /// <summary>Validates like the gateway, then executes.</summary>
     public async Task<SandboxResult> Call(string agent, string capability, object? args = null)
     {
         Assert.True(Registry.TryResolve(capability, out var def), $"{capability} is not defined");
         var raw = JsonSerializer.SerializeToElement(args ?? new { }, CoreJson.Options);
         Assert.True(ArgumentValidator.TryValidate(def, raw, out var normalized, out var error), error?.Message);
-        return await Host.ExecuteAsync(new SandboxRequest(AgentName.Parse(agent), def.Name, normalized), TestContext.Current.CancellationToken);
+        return await Host.ExecuteAsync(new SandboxRequest(AgentName.Parse(agent), def.Name, normalized, GitRemotes: GitRemotes.GetValueOrDefault(agent)),
+            TestContext.Current.CancellationToken);
     }
 
     /// <summary>Calls and asserts success; returns the data.</summary>

@@ -76,6 +76,11 @@ public sealed class AgentSessionActor : ReceiveActor
         });
         Receive<Terminate>(HandleTerminate);
         Receive<GetInfo>(_ => Sender.Tell(Info()));
+        Receive<Notify>(m =>
+        {
+            var notification = new AgentSessionReplies.Notification(m.Method, m.ParamsJson);
+            foreach (var connection in _connections.Values.Select(c => c.Connection).Distinct()) connection.Tell(notification);
+        });
         Receive<Akka.Actor.Terminated>(t =>
         {
             foreach (var id in _connections.Where(kv => kv.Value.Connection.Equals(t.ActorRef)).Select(kv => kv.Key).ToList())

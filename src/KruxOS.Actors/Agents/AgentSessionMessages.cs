@@ -28,6 +28,13 @@ public static class AgentSessionCommands
     [WireName("agent-session.terminate.v1")]
     public sealed record Terminate(AgentName Agent, string Reason) : IAgentSessionCommand;
 
+    /// <summary>
+    /// Deliver a server notification (JSON-RPC method + params object as JSON text) to every open connection of
+    /// the agent, e.g. a <c>filesystem.watch</c> event. Nothing is queued for connections that open later.
+    /// </summary>
+    [WireName("agent-session.notify.v1")]
+    public sealed record Notify(AgentName Agent, string Method, string ParamsJson) : IAgentSessionCommand;
+
     /// <summary>Ask for the session's view (connections, counters).</summary>
     [WireName("agent-session.get-info.v1")]
     public sealed record GetInfo(AgentName Agent) : IAgentSessionCommand;
@@ -39,6 +46,10 @@ public static class AgentSessionReplies
     /// <summary>Sent to each connection when the session terminates it.</summary>
     [WireName("agent-session.terminated.v1")]
     public sealed record Terminated(string Reason) : IKruxMessage;
+
+    /// <summary>Sent to each connection of the agent for <see cref="AgentSessionCommands.Notify"/>.</summary>
+    [WireName("agent-session.notification.v1")]
+    public sealed record Notification(string Method, string ParamsJson) : IKruxMessage;
 
     /// <summary>Reply to <see cref="AgentSessionCommands.Terminate"/>: how many connections were closed.</summary>
     [WireName("agent-session.terminate-result.v1")]

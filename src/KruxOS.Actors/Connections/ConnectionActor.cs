@@ -12,6 +12,12 @@ public interface IConnectionControl
 {
     /// <summary>Closes the connection, telling the client why.</summary>
     void Close(StructuredError reason);
+
+    /// <summary>
+    /// Sends a server notification (<paramref name="method"/>, params as a JSON object text) to the client.
+    /// Fire and forget: a notification the transport cannot send is dropped, never retried.
+    /// </summary>
+    void Notify(string method, string paramsJson);
 }
 
 /// <summary>Describes a new connection.</summary>
@@ -56,6 +62,7 @@ public sealed class ConnectionActor : ReceiveActor
         _clock = clock;
 
         Receive<ConnectionMessages.Call>(m => _sessions.Tell(new AgentSessionCommands.Invoke(_spec.Agent, m.ToolCall, Sender)));
+        Receive<AgentSessionReplies.Notification>(m => _spec.Control.Notify(m.Method, m.ParamsJson));
         Receive<AgentSessionReplies.Terminated>(m =>
         {
             _log.Info("Closing session {SessionId} of {Principal}: {Reason}", _spec.SessionId, _spec.Principal, m.Reason);

@@ -162,7 +162,6 @@ public static class KruxOsHostingExtensions
             var children = ImmutableArray.CreateBuilder<GatewayChild>();
             children.Add(new GatewayChild("audit", _ => auditProps));
             children.Add(new GatewayChild("host-metrics", _ => HostMetricsActor.Props(sp.GetRequiredService<HostMetrics>(), clock, settings.MetricsInterval)));
-            children.Add(new GatewayChild("sandbox-housekeeping", _ => SandboxHousekeepingActor.Props(sp.GetRequiredService<KruxOS.Sandbox.ISandbox>(), settings.DataDir, clock)));
             // Each node compiles its own data directory's policy files (docs/policy.md, "Cluster mode").
             children.Add(new GatewayChild("policies", _ => PolicyStoreActor.Props(sp.GetRequiredService<PolicyStore>(), settings.PoliciesDir,
                 settings.PolicyRescanInterval, PolicySettle, clock)));
@@ -176,6 +175,9 @@ public static class KruxOsHostingExtensions
                 children.Add(new GatewayChild("identity", c => IdentityActor.Props(directory.Publish, c["agent-sessions"])));
                 children.Add(new GatewayChild("connections", c => ConnectionsActor.Props(c["agent-sessions"], clock)));
             }
+            // After the sessions: watch events are delivered to the agent's session (local parent or shard region).
+            children.Add(new GatewayChild("sandbox-housekeeping", c => SandboxHousekeepingActor.Props(sp.GetRequiredService<KruxOS.Sandbox.ISandbox>(),
+                settings.DataDir, clock, c.TryGetValue("agent-sessions", out var sessions) ? sessions : registry.Get<AgentSessionRegion>())));
             var root = system.ActorOf(GatewayRootActor.Props(children.ToImmutable(), (name, child) =>
             {
                 switch (name)

@@ -42,6 +42,12 @@ public interface IPolicySeam
     /// <summary>What <c>agent.policy</c> reports.</summary>
     EffectivePolicy Effective(Principal principal, CapabilityRegistry registry);
 
+    /// <summary>
+    /// The git remotes the principal's policy allows (<c>git.remotes</c>, ADR 0012), read when a git call
+    /// executes. The default allows none: a seam that knows no policy fails closed.
+    /// </summary>
+    GitRemoteAllowlist GitRemotes(Principal principal) => GitRemoteAllowlist.None;
+
     /// <summary>Raised when the compiled policy changes, so connections can send <c>tools/list_changed</c>.</summary>
     event Action? Changed;
 }

@@ -169,7 +169,7 @@ public static class PolicyCompiler
         if (parser.ErrorCount > 0) return null;
 
         return new CompiledPolicyFile(path, layer, parsed.Name?.Value, parsed.Description?.Value, parsed.Extends?.Value,
-            defaultTier, rules, index, parsed.TrashRetentionHours, parsed.AllowedDomains);
+            defaultTier, rules, index, parsed.TrashRetentionHours, parsed.AllowedDomains, parsed.GitRemotes);
     }
 
     // A match example must be decided by its rule within the file (so an earlier rule that steals it is
@@ -242,6 +242,7 @@ public static class PolicyCompiler
         public List<PolicyRule> Rules { get; } = [];
         public int? TrashRetentionHours;
         public ImmutableArray<string> AllowedDomains = [];
+        public ImmutableArray<string>? GitRemotes;
     }
 
     /// <summary>Walks the YAML node tree, reporting every problem with its line instead of stopping at the first.</summary>
@@ -249,7 +250,7 @@ public static class PolicyCompiler
     {
         private static readonly FrozenSet<string> TopKeys = FrozenSet.Create(StringComparer.Ordinal,
             "name", "version", "description", "agent", "extends", "defaults", "capabilities", "rules", "overrides",
-            "trash_retention_hours", "network");
+            "trash_retention_hours", "network", "git");
         private static readonly FrozenSet<string> RuleKeys = FrozenSet.Create(StringComparer.Ordinal,
             "capability", "match", "tier", "reason", "conditions", "condition", "rate_limit", "examples", "description");
         private static readonly FrozenSet<string> MapEntryKeys = FrozenSet.Create(StringComparer.Ordinal,
@@ -321,6 +322,7 @@ public static class PolicyCompiler
                         else Error(DiagnosticCodes.InvalidValue, At(value), "'trash_retention_hours' must be a positive number of hours");
                         break;
                     case "network": result.AllowedDomains = ParseNetwork(value); break;
+                    case "git": result.GitRemotes = ParseGit(value); break;
                 }
             }
             if (result.Default is not null) result.Rules.Add(result.Default);
@@ -404,6 +406,28 @@ public static class PolicyCompiler
                     if (ScalarText(item) is { Length: > 0 } d) domains.Add(d.Trim().ToLowerInvariant());
             }
             return domains.ToImmutable();
+        }
+
+        // git.remotes: the remotes git.clone / pull / push may use (ADR 0012). Declaring the key, even as an
+        // empty list, makes this layer take part in the decision; entries are stored normalised.
+        private ImmutableArray<string>? ParseGit(YamlNode node)
+        {
+            if (Mapping(node, "'git'") is not { } map) return null;
+            ImmutableArray<string>? remotes = null;
+            foreach (var (k, v) in map.Children)
+            {
+                if (KeyOf(k, FrozenSet.Create(StringComparer.Ordinal, "remotes"), "'git'") is null) continue;
+                if (v is not YamlSequenceNode seq) { Error(DiagnosticCodes.InvalidValue, At(v), "'remotes' must be a list of file:// or git:// URLs"); continue; }
+                var list = ImmutableArray.CreateBuilder<string>();
+                foreach (var item in seq.Children)
+                {
+                    var text = ScalarText(item);
+                    if (GitRemotes.TryNormalize(text, out var normalized, out var error)) list.Add(normalized);
+                    else Error(DiagnosticCodes.InvalidValue, At(item), $"git remote '{text}': {error}");
+                }
+                remotes = list.ToImmutable();
+            }
+            return remotes;
         }
 
         private CapabilityPattern? Pattern(YamlNode node)

@@ -15,6 +15,15 @@ namespace KruxOS.Core.Policy;
 /// </summary>
 public static class PolicyEngine
 {
+    /// <summary>Why a git remote is refused for a principal with <paramref name="allowed"/>, or null when it is allowed.</summary>
+    public static string? GitRemoteRefusal(string url, GitRemoteAllowlist allowed)
+    {
+        ArgumentNullException.ThrowIfNull(allowed);
+        if (!GitRemotes.TryNormalize(url, out var normalized, out var error)) return $"git remote '{url}' is not supported: {error}";
+        if (allowed.Layers.IsDefaultOrEmpty) return $"git remote '{normalized}' is not allowed: no policy declares git.remotes (deny by default)";
+        return allowed.AllowsNormalized(normalized) ? null : $"git remote '{normalized}' is not in the policy's git.remotes allowlist";
+    }
+
     /// <summary>
     /// Decides a call. <paramref name="arguments"/> are the validated, normalised call arguments (a JSON object).
     /// Returns the decision and the rate state to keep for the next call; the state only changes when the call
@@ -35,6 +44,16 @@ public static class PolicyEngine
         {
             trace[0] = new LayerOutcome(PolicyLayer.Protection, null, Tier.Blocked, protection.Reference);
             return (new Decision(Tier.Blocked, protection.Reference, protectionReason, policies.Revision, PolicyLayer.Protection,
+                ImmutableCollectionsMarshal.AsImmutableArray(trace[..1])), rates);
+        }
+        // git.clone names its remote: refuse one the policy's git.remotes lists do not allow before anything
+        // runs (pull and push name a configured remote; the worker checks its URL against the same lists).
+        if (name == "git.clone" && arguments.ValueKind == JsonValueKind.Object && arguments.TryGetProperty("url", out var url)
+            && url.ValueKind == JsonValueKind.String && GitRemoteRefusal(url.GetString()!, policies.GitRemotesFor(principal)) is { } why)
+        {
+            var p = SystemProtections.GitRemoteNotAllowed;
+            trace[0] = new LayerOutcome(PolicyLayer.Protection, null, Tier.Blocked, p.Reference);
+            return (new Decision(Tier.Blocked, p.Reference, why, policies.Revision, PolicyLayer.Protection,
                 ImmutableCollectionsMarshal.AsImmutableArray(trace[..1])), rates);
         }
         trace[0] = new LayerOutcome(PolicyLayer.Protection, null, null, null);

@@ -137,7 +137,8 @@ public sealed class CompiledPolicyFile
 
     internal CompiledPolicyFile(
         string path, PolicyLayer layer, string? name, string? description, string? extends, Tier? defaultTier,
-        ImmutableArray<PolicyRule> rules, PolicyIndex index, int? trashRetentionHours, ImmutableArray<string> allowedDomains)
+        ImmutableArray<PolicyRule> rules, PolicyIndex index, int? trashRetentionHours, ImmutableArray<string> allowedDomains,
+        ImmutableArray<string>? gitRemotes = null)
     {
         Path = path;
         Layer = layer;
@@ -148,6 +149,7 @@ public sealed class CompiledPolicyFile
         Rules = rules;
         TrashRetentionHours = trashRetentionHours;
         AllowedDomains = allowedDomains;
+        GitRemotes = gitRemotes;
         Index = index;
         _byCapability = new ImmutableArray<PolicyRule>[index.Count];
         var builder = ImmutableArray.CreateBuilder<PolicyRule>();
@@ -187,6 +189,9 @@ public sealed class CompiledPolicyFile
 
     /// <summary><c>network.allowed_domains</c>, carried for the egress component.</summary>
     public ImmutableArray<string> AllowedDomains { get; }
+
+    /// <summary><c>git.remotes</c> (normalised), or null when the file does not declare the key (ADR 0012).</summary>
+    public ImmutableArray<string>? GitRemotes { get; }
 
     internal PolicyIndex Index { get; }
 

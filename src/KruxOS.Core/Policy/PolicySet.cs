@@ -71,6 +71,18 @@ public sealed class PolicySet
     public CompiledPolicyFile? PrincipalFile(Principal principal) =>
         principal.Kind == PrincipalKind.User ? User : Agents.GetValueOrDefault(principal.Name);
 
+    /// <summary>
+    /// The git remotes the principal may use: the <c>git.remotes</c> lists of <c>system.yaml</c>, <c>org.yaml</c>
+    /// and the principal's own file, each a layer that must allow the remote (ADR 0012). No list: nothing allowed.
+    /// </summary>
+    public GitRemoteAllowlist GitRemotesFor(Principal principal)
+    {
+        var layers = ImmutableArray.CreateBuilder<ImmutableArray<string>>();
+        foreach (var file in (ReadOnlySpan<CompiledPolicyFile?>)[System, Org, PrincipalFile(principal)])
+            if (file?.GitRemotes is { } remotes) layers.Add(remotes);
+        return layers.Count == 0 ? GitRemoteAllowlist.None : new GitRemoteAllowlist(layers.ToImmutable());
+    }
+
     /// <summary>The layer of the principal's own file.</summary>
     public static PolicyLayer PrincipalLayer(Principal principal) =>
         principal.Kind == PrincipalKind.User ? PolicyLayer.User : PolicyLayer.Agent;

@@ -27,12 +27,13 @@ public static partial class SystemProtections
     public static readonly Protection OtherAgentsPrivateState = new("deny_other_agents_private_state", "state.read_private / state.write_private of another agent");
     public static readonly Protection SystemPathWrites = new("deny_system_path_writes", "writing, moving or deleting files under system paths (/etc, /usr, /boot, gateway data, …)");
     public static readonly Protection DangerousCommands = new("deny_dangerous_commands", "process.run of mass-destruction commands (rm -r of system paths, mkfs, dd to devices, fork bombs, curl | sh, writes to /etc, …)");
+    public static readonly Protection GitRemoteNotAllowed = new("git_remote_not_allowed", "git.clone from a remote that the git.remotes lists of the policy do not allow");
     public static readonly Protection PathEscape = new(PolicyCondition.PathEscape, "paths that climb above '/' are never accepted");
     public static readonly Protection ConditionTimeout = new(PolicyCondition.RegexTimeout, "a 'matches' condition that cannot be decided in time blocks the call");
 
     /// <summary>Every protection, for reports and <c>agent.policy</c>.</summary>
     public static ImmutableArray<Protection> All { get; } =
-        [RawSecretAccess, AuditTampering, SystemPolicyChange, OtherAgentsPrivateState, SystemPathWrites, DangerousCommands, PathEscape, ConditionTimeout];
+        [RawSecretAccess, AuditTampering, SystemPolicyChange, OtherAgentsPrivateState, SystemPathWrites, DangerousCommands, GitRemoteNotAllowed, PathEscape, ConditionTimeout];
 
     private static readonly FrozenDictionary<string, Protection> Unconditional = new Dictionary<string, Protection>
     {

@@ -20,8 +20,11 @@ namespace KruxOS.Gateway.Endpoints;
 /// </summary>
 public sealed class StreamableHttpSessions(
     McpSessionFactory sessions,
-    IRequiredActor<ConnectionRegistry> connections)
+    IRequiredActor<ConnectionRegistry> connections,
+    ILoggerFactory loggers)
 {
+    private readonly ILogger _log = loggers.CreateLogger<StreamableHttpSessions>();
+
     /// <summary>Where the authentication middleware leaves the caller for the session callbacks.</summary>
     public const string CallerItem = "kruxos.caller";
 
@@ -61,12 +64,13 @@ public sealed class StreamableHttpSessions(
         var caller = (AuthenticatedCaller)http.Items[CallerItem]!;
         var sessionId = SessionIds.New();
         var stop = new CancellationTokenSource();
+        var control = new SessionControl(stop, new ServerNotifier(_log));
         var registry = await connections.GetAsync(ct).ConfigureAwait(false);
         var opened = await registry.Ask<ConnectionMessages.Opened>(
-            new ConnectionMessages.Open(new ConnectionSpec(caller.Principal, caller.Agent!.Value, sessionId, ClientInfo.Unknown, new SessionControl(stop))),
+            new ConnectionMessages.Open(new ConnectionSpec(caller.Principal, caller.Agent!.Value, sessionId, ClientInfo.Unknown, control)),
             TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
         sessions.Configure(options, new McpSessionBinding(caller, sessionId, opened.Connection));
-        _bindings[options] = new Binding(opened.Connection, stop);
+        _bindings[options] = new Binding(opened.Connection, stop, control.Notifier);
     }
 
     private async Task RunSessionAsync(HttpContext http, McpServer server, CancellationToken ct)
@@ -78,6 +82,7 @@ public sealed class StreamableHttpSessions(
         }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, binding.Stop.Token);
         using var toolChanges = sessions.NotifyToolChanges(server);
+        binding.Notifier.Attach(server);
         try
         {
             await server.RunAsync(linked.Token).ConfigureAwait(false);
@@ -85,15 +90,20 @@ public sealed class StreamableHttpSessions(
         catch (OperationCanceledException) when (linked.IsCancellationRequested) { }
         finally
         {
+            binding.Notifier.Detach();
             binding.Connection.Tell(PoisonPill.Instance);
             binding.Stop.Dispose();
         }
     }
 
-    private sealed record Binding(IActorRef Connection, CancellationTokenSource Stop);
+    private sealed record Binding(IActorRef Connection, CancellationTokenSource Stop, ServerNotifier Notifier);
 
-    private sealed class SessionControl(CancellationTokenSource stop) : IConnectionControl
+    private sealed class SessionControl(CancellationTokenSource stop, ServerNotifier notifier) : IConnectionControl
     {
+        public ServerNotifier Notifier => notifier;
+
+        public void Notify(string method, string paramsJson) => notifier.Notify(method, paramsJson);
+
         public void Close(StructuredError reason)
         {
             try { stop.Cancel(); }

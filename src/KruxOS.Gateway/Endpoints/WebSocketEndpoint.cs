@@ -57,7 +57,7 @@ public sealed partial class WebSocketEndpoint(
 
         var sessionId = SessionIds.New();
         await using var transport = new WebSocketServerTransport(socket, sessionId, loggers);
-        var control = new SocketControl(transport);
+        var control = new SocketControl(transport, new ServerNotifier(_log));
         var registry = await connections.GetAsync(http.RequestAborted).ConfigureAwait(false);
         var opened = await registry.Ask<ConnectionMessages.Opened>(
             new ConnectionMessages.Open(new ConnectionSpec(caller.Principal, caller.Agent!.Value, sessionId, ClientInfo.Unknown, control)),
@@ -69,6 +69,7 @@ public sealed partial class WebSocketEndpoint(
             sessions.Configure(options, new McpSessionBinding(caller, sessionId, opened.Connection));
             await using var server = McpServer.Create(transport, options, loggers, services);
             using var toolChanges = sessions.NotifyToolChanges(server);
+            control.Notifier.Attach(server);
             transport.Start();
             var run = server.RunAsync(http.RequestAborted);
             await Task.WhenAny(run, transport.Completion).ConfigureAwait(false);
@@ -76,6 +77,7 @@ public sealed partial class WebSocketEndpoint(
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested) { }
         finally
         {
+            control.Notifier.Detach();
             opened.Connection.Tell(PoisonPill.Instance);
             LogClosed(sessionId);
         }
@@ -97,9 +99,13 @@ public sealed partial class WebSocketEndpoint(
     [LoggerMessage(Level = LogLevel.Information, Message = "WebSocket session {SessionId} closed")]
     private partial void LogClosed(string sessionId);
 
-    private sealed class SocketControl(WebSocketServerTransport transport) : IConnectionControl
+    private sealed class SocketControl(WebSocketServerTransport transport, ServerNotifier notifier) : IConnectionControl
     {
+        public ServerNotifier Notifier => notifier;
+
         public void Close(StructuredError reason) =>
             _ = transport.CloseAsync(WebSocketCloseStatus.PolicyViolation, $"{reason.ErrorType}: {reason.Message}");
+
+        public void Notify(string method, string paramsJson) => notifier.Notify(method, paramsJson);
     }
 }

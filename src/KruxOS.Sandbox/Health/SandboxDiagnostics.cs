@@ -56,11 +56,16 @@ public static partial class SandboxDiagnostics
         "echo hostname=$(cat /proc/sys/kernel/hostname); echo pid=$$; grep '^Seccomp:' /proc/self/status | tr -d '\\t ' ; " +
         "echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ','); " +
         "if unshare -U true 2>/dev/null; then echo unshare=allowed; else echo unshare=blocked; fi; " +
+        // A syscall outside the allowlist (io_setup, harmless and allowed to anyone unfiltered): errno 1 = EPERM.
+        "if [ -n \"$KRUXOS_OFFLIST_NR\" ] && command -v perl >/dev/null; then echo offlist=$(perl -e '$!=0; my $c = pack(q(Q), 0); print syscall($ARGV[0] + 0, 1, $c) < 0 ? $!+0 : 0' \"$KRUXOS_OFFLIST_NR\"); fi; " +
         "if [ -e /etc/shadow ]; then echo shadow=visible; else echo shadow=hidden; fi; " +
         "touch /workspace/probe && echo wrote=yes";
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial long syscall(long number, nint attr, nint size, uint flags);
+
+    private static string OffListSyscall() =>
+        Seccomp.Resolve("io_setup") is var nr and >= 0 ? nr.ToString(CultureInfo.InvariantCulture) : string.Empty;
 
     /// <summary>Runs every check; never throws for a missing mechanism.</summary>
     public static DiagnosticsReport Run(SandboxOptions options)
@@ -101,7 +106,7 @@ public static partial class SandboxDiagnostics
                     catch (Exception e) when (e is IOException or UnauthorizedAccessException) { cgroupProbe = $"{cgroups.Version} present but a limited group could not be created: {e.Message}"; }
                 }
                 var spec = new LaunchSpec("diagnose", probeUid, dir, [], [], [], "/workspace", ["/bin/sh", "-c", ProbeScript],
-                    new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin" }, g);
+                    new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin", ["KRUXOS_OFFLIST_NR"] = OffListSyscall() }, g);
                 using var p = launcher.Start(spec);
                 p.StandardInput.Close();
                 var stdout = p.StandardOutput.ReadToEndAsync();
@@ -144,8 +149,12 @@ public static partial class SandboxDiagnostics
         }
         var filterMode = probe?.GetValueOrDefault("Seccomp");
         var unshare = probe?.GetValueOrDefault("unshare");
-        result.Add(new MechanismStatus("seccomp", program is not null && filterMode == "2" && unshare == "blocked",
-            program is null ? seccompDetail : $"{seccompDetail}; probe: Seccomp mode {filterMode ?? "?"}, unshare(2) {unshare ?? "?"}"));
+        // The off-list probe needs perl inside the sandbox; without it the line says so and the
+        // mechanism is judged on the filter mode and the blocked unshare(2) alone.
+        var offList = probe?.GetValueOrDefault("offlist") switch { "1" => "refused (EPERM)", null => "not measured (no perl)", var e => "NOT refused (" + e + ")" };
+        var offListOk = probe?.GetValueOrDefault("offlist") is null or "1";
+        result.Add(new MechanismStatus("seccomp", program is not null && filterMode == "2" && unshare == "blocked" && offListOk,
+            program is null ? seccompDetail : $"mode {SeccompProfile.Mode}; {seccompDetail}; probe: Seccomp mode {filterMode ?? "?"}, unshare(2) {unshare ?? "?"}, io_setup(2) outside the allowlist {offList}"));
         result.Add(new MechanismStatus("cgroups", cgroups is not null && cgroupOk, cgroupProbe));
         var ifaces = probe?.GetValueOrDefault("ifaces")?.TrimEnd(',');
         result.Add(new MechanismStatus("no_network", ifaces == "lo", ifaces is null ? "probe failed: " + probeError : $"interfaces inside: {ifaces} (loopback only, not connected to the host)"));

@@ -4,9 +4,12 @@ namespace KruxOS.Sandbox.Native;
 
 /// <summary>
 /// Builds the sandbox's seccomp-bpf program through the system libseccomp (P/Invoke) and hands it to
-/// bubblewrap as a memfd (<c>bwrap --seccomp FD</c>). Default allow with an explicit deny list: the
-/// spec's 23 blocked syscalls plus other kernel-surface calls, namespace creation through clone flags,
-/// clone3 (ENOSYS, so libc falls back to the filterable clone) and TIOCSTI.
+/// bubblewrap as a memfd (<c>bwrap --seccomp FD</c>). An allowlist (<see cref="SeccompProfile"/>): the
+/// default action fails the syscall with EPERM; the listed syscalls are allowed, <c>clone</c> only
+/// without namespace flags, <c>ioctl</c> except TIOCSTI; <c>clone3</c> gets ENOSYS (libc then falls
+/// back to the filterable <c>clone</c>); the spec's blocked syscalls are never on the allowlist, so they fail with EPERM too.
+/// libseccomp validates the architecture: a syscall made through another ABI (e.g. i386 on x86_64)
+/// kills the process.
 /// </summary>
 internal static unsafe partial class Seccomp
 {
@@ -15,25 +18,21 @@ internal static unsafe partial class Seccomp
     private static uint ActErrno(int errno) => 0x00050000u | ((uint)errno & 0xffff);
     private const int EPERM = 1, ENOSYS = 38;
 
-    /// <summary>Syscalls refused with EPERM (spec §9.4 explicit list first, then additions).</summary>
-    public static readonly string[] Blocked =
-    [
-        "mount", "umount2", "pivot_root", "ptrace", "init_module", "finit_module", "delete_module", "kexec_load",
-        "kexec_file_load", "reboot", "sethostname", "setdomainname", "swapon", "swapoff", "syslog", "settimeofday",
-        "perf_event_open", "bpf", "userfaultfd", "keyctl", "request_key", "add_key", "unshare", "setns",
-        // additions: more kernel attack surface an agent never needs
-        "open_by_handle_at", "name_to_handle_at", "acct", "quotactl", "lookup_dcookie", "clock_settime", "clock_adjtime",
-        "adjtimex", "iopl", "ioperm", "uselib", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
-        "mount_setattr", "io_uring_setup", "io_uring_enter", "io_uring_register", "process_vm_readv", "process_vm_writev",
-        "kcmp", "personality", "vhangup", "nfsservctl", "get_kernel_syms", "query_module", "create_module",
-    ];
-
     private const ulong CLONE_NEWNS = 0x00020000, CLONE_NEWCGROUP = 0x02000000, CLONE_NEWUTS = 0x04000000,
         CLONE_NEWIPC = 0x08000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000;
+    private const ulong NamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+    private const ulong Tiocsti = 0x5412;
+
+    /// <summary>The native syscall number of a name, or a negative value when the architecture has none.</summary>
+    public static int Resolve(string name)
+    {
+        try { return seccomp_syscall_resolve_name(name); }
+        catch (DllNotFoundException) { return -1; }
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     private struct ArgCmp { public uint Arg; public int Op; public ulong DatumA; public ulong DatumB; }
-    private const int CmpMaskedEq = 7;
+    private const int CmpMaskedEq = 7; // enum scmp_compare
 
     [LibraryImport(Lib)] private static partial nint seccomp_init(uint defaultAction);
     [LibraryImport(Lib)] private static partial void seccomp_release(nint ctx);
@@ -49,32 +48,49 @@ internal static unsafe partial class Seccomp
     private static (byte[]?, string) Compile()
     {
         nint ctx;
-        try { ctx = seccomp_init(ActAllow); }
+        try { ctx = seccomp_init(ActErrno(EPERM)); }
         catch (DllNotFoundException) { return (null, "libseccomp.so.2 is not installed"); }
         catch (EntryPointNotFoundException e) { return (null, "libseccomp is unusable: " + e.Message); }
         if (ctx == 0) return (null, "seccomp_init failed");
         try
         {
-            var rules = 0;
-            foreach (var name in Blocked)
+            // Fail closed on a profile that would allow a syscall it also lists as blocked.
+            if (SeccompProfile.Allowed.Intersect(SeccompProfile.Blocked).FirstOrDefault() is { } conflict)
+                return (null, $"the seccomp profile both allows and blocks '{conflict}'");
+            var allowed = 0;
+            foreach (var name in SeccompProfile.Allowed)
             {
                 var nr = seccomp_syscall_resolve_name(name);
                 if (nr < 0) continue; // not a syscall on this architecture
-                if (seccomp_rule_add_array(ctx, ActErrno(EPERM), nr, 0, null) != 0) return (null, $"seccomp_rule_add({name}) failed");
-                rules++;
+                int rc;
+                if (name == "clone")
+                {
+                    // Threads and processes yes, new namespaces no: every namespace flag must be clear.
+                    var cmp = new ArgCmp { Arg = 0, Op = CmpMaskedEq, DatumA = NamespaceFlags, DatumB = 0 };
+                    rc = seccomp_rule_add_array(ctx, ActAllow, nr, 1, &cmp);
+                }
+                else if (name == "ioctl")
+                {
+                    // Every request but TIOCSTI (pushing input into a terminal). The kernel reads the request as
+                    // 32 bits, so "low 32 bits differ from TIOCSTI" is the allow condition: one rule per bit,
+                    // each allowing when that bit differs. TIOCSTI (whatever the high bits) falls to EPERM.
+                    rc = 0;
+                    for (var bit = 0; bit < 32 && rc == 0; bit++)
+                    {
+                        var mask = 1UL << bit;
+                        var differs = new ArgCmp { Arg = 1, Op = CmpMaskedEq, DatumA = mask, DatumB = ~Tiocsti & mask };
+                        rc = seccomp_rule_add_array(ctx, ActAllow, nr, 1, &differs);
+                    }
+                }
+                else rc = seccomp_rule_add_array(ctx, ActAllow, nr, 0, null);
+                if (rc != 0) return (null, $"seccomp_rule_add({name}) failed ({rc})");
+                allowed++;
             }
-            var clone = seccomp_syscall_resolve_name("clone");
-            foreach (var flag in new[] { CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP })
-            {
-                var cmp = new ArgCmp { Arg = 0, Op = CmpMaskedEq, DatumA = flag, DatumB = flag };
-                if (seccomp_rule_add_array(ctx, ActErrno(EPERM), clone, 1, &cmp) != 0) return (null, "seccomp_rule_add(clone flags) failed");
-                rules++;
-            }
+            // The explicit block list needs no rules of its own: libseccomp refuses a rule whose action equals
+            // the default (EPERM), and none of those names is allowed (SeccompTests checks the lists are disjoint).
+            var blocked = SeccompProfile.Blocked.Count(n => seccomp_syscall_resolve_name(n) >= 0);
             var clone3 = seccomp_syscall_resolve_name("clone3");
-            if (clone3 >= 0 && seccomp_rule_add_array(ctx, ActErrno(ENOSYS), clone3, 0, null) == 0) rules++;
-            var ioctl = seccomp_syscall_resolve_name("ioctl");
-            var tiocsti = new ArgCmp { Arg = 1, Op = CmpMaskedEq, DatumA = 0xffffffff, DatumB = 0x5412 };
-            if (seccomp_rule_add_array(ctx, ActErrno(EPERM), ioctl, 1, &tiocsti) == 0) rules++;
+            if (clone3 >= 0 && seccomp_rule_add_array(ctx, ActErrno(ENOSYS), clone3, 0, null) != 0) return (null, "seccomp_rule_add(clone3) failed");
 
             var fd = Libc.memfd_create("kruxos-seccomp", 0);
             if (fd < 0) return (null, "memfd_create failed");
@@ -86,7 +102,7 @@ internal static unsafe partial class Seccomp
                 var program = new byte[size];
                 fixed (byte* p = program)
                     if (Libc.read(fd, p, (nuint)size) != size) return (null, "reading the exported filter failed");
-                return (program, $"libseccomp filter: {rules} rules, {program.Length / 8} BPF instructions, default allow, blocked → EPERM");
+                return (program, $"libseccomp filter, mode {SeccompProfile.Mode}: {allowed} syscalls allowed, {blocked} explicitly blocked, everything else EPERM ({program.Length / 8} BPF instructions)");
             }
             finally { Libc.close(fd); }
         }

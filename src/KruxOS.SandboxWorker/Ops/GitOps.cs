@@ -2,17 +2,20 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using KruxOS.Core.Policy;
 using KruxOS.SandboxWorker.Paths;
 using KruxOS.SandboxWorker.Protocol;
 
 namespace KruxOS.SandboxWorker.Ops;
 
 /// <summary>
-/// The 9 git capabilities (spec §8.9), run with the system <c>git</c> inside the sandbox. Remotes are
-/// restricted to local repositories (file:// or absolute paths under /workspace or a mount) that the
-/// agent's allowlist names; the sandbox has no network, so network remotes are refused up front.
+/// The 9 git capabilities (spec §8.9), run with the system <c>git</c> inside the sandbox. Remotes must be
+/// allowed by the agent's policy (<c>git.remotes</c>, ADR 0012, passed in with every call): local
+/// repositories (file:// or absolute paths under /workspace or a mount) are used directly; <c>git://</c>
+/// daemons are reached only through the gateway's relay (<see cref="GitTunnel"/>), which checks the
+/// policy again. Every other transport is disabled in git itself.
 /// </summary>
-internal sealed class GitOps(PathResolver paths, string agent)
+internal sealed class GitOps(PathResolver paths, string agent, string? relaySocket)
 {
     private static readonly TimeSpan GitTimeout = TimeSpan.FromMinutes(5);
 
@@ -39,7 +42,10 @@ internal sealed class GitOps(PathResolver paths, string agent)
 
     private Task<GitResult> Git(string cwd, params string[] args) => GitEnv(cwd, null, args);
 
-    private async Task<GitResult> GitEnv(string cwd, IReadOnlyDictionary<string, string>? env, params string[] args)
+    private Task<GitResult> GitEnv(string cwd, IReadOnlyDictionary<string, string>? env, params string[] args) => GitRemote(cwd, env, null, args);
+
+    /// <summary>Runs git; <paramref name="remote"/> adds the configuration a relayed git:// remote needs.</summary>
+    private async Task<GitResult> GitRemote(string cwd, IReadOnlyDictionary<string, string>? env, RemoteAccess? remote, params string[] args)
     {
         var psi = new ProcessStartInfo("git")
         {
@@ -50,11 +56,17 @@ internal sealed class GitOps(PathResolver paths, string agent)
             UseShellExecute = false,
         };
         foreach (var x in new[] { "-c", "safe.directory=*", "-c", "protocol.allow=never", "-c", "protocol.file.allow=always", "-c", "core.quotePath=false" }) psi.ArgumentList.Add(x);
+        if (remote?.Tunnel is { } tunnel)
+        {
+            // Only this call's daemon, rewritten to the tunnel's loopback port inside the sandbox.
+            foreach (var x in new[] { "-c", "protocol.git.allow=always", "-c", $"url.git://127.0.0.1:{tunnel.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}/.insteadOf=git://{remote.Authority}/" })
+                psi.ArgumentList.Add(x);
+        }
         foreach (var x in args) psi.ArgumentList.Add(x);
         psi.Environment["HOME"] = "/tmp";
         psi.Environment["GIT_CONFIG_NOSYSTEM"] = "1";
         psi.Environment["GIT_TERMINAL_PROMPT"] = "0";
-        psi.Environment["GIT_ALLOW_PROTOCOL"] = "file";
+        psi.Environment["GIT_ALLOW_PROTOCOL"] = remote?.Tunnel is null ? "file" : "file:git";
         psi.Environment["GIT_LITERAL_PATHSPECS"] = "1";
         psi.Environment["GIT_MERGE_AUTOEDIT"] = "no";
         psi.Environment["LC_ALL"] = "C";
@@ -376,36 +388,45 @@ internal sealed class GitOps(PathResolver paths, string agent)
         return new JsonObject { ["path"] = p.Virtual, ["action"] = action, ["branches"] = branches, ["current_branch"] = await CurrentBranch(p.Real).ConfigureAwait(false) };
     }
 
-    /// <summary>Checks a remote against the allowlist; returns the real path git should use.</summary>
-    private string AllowedRemote(string url, CallContext ctx, string field)
+    /// <summary>How git reaches one remote for one call: a local path, or a git:// daemon through a tunnel.</summary>
+    private sealed record RemoteAccess(string Source, string? Authority, GitTunnel? Tunnel) : IAsyncDisposable
     {
-        string? local = url.StartsWith("file://", StringComparison.Ordinal) ? url[7..] : url.StartsWith('/') ? url : null;
-        if (local is null)
+        public ValueTask DisposeAsync() => Tunnel?.DisposeAsync() ?? ValueTask.CompletedTask;
+    }
+
+    private static WorkerException RemoteNotAllowed(string message, string url, string field) =>
+        FsErrors.Custom("RemoteNotAllowed", message, "request_access",
+            "Ask the operator to add the remote to the git.remotes list of your policy (docs/policy.md).", null, ("remote", url), (field, url));
+
+    /// <summary>Checks a remote against the policy's allowlist and prepares access to it.</summary>
+    private RemoteAccess OpenRemote(string url, CallContext ctx, string field)
+    {
+        if (!GitRemotes.TryNormalize(url, out var normalized, out var error))
+            throw RemoteNotAllowed($"Remote '{url}' is not supported: {error}", url, field);
+        if (normalized.StartsWith("file://", StringComparison.Ordinal))
         {
-            var listed = ctx.GitRemotes.Any(e => url.StartsWith(e, StringComparison.Ordinal));
-            throw FsErrors.Custom("RemoteNotAllowed",
-                listed ? $"Remote '{url}' is allowlisted, but this sandbox has no network egress for git; only local repositories (file:// under a mount) are reachable"
-                       : $"Remote '{url}' is not in this agent's git remote allowlist",
-                "request_access", "Ask the operator to mount the repository under /mnt/<label> and allowlist it.", null, ("remote", url), (field, url));
+            // Canonicalise through the filesystem (symlinks included) before checking, so a link cannot
+            // smuggle a repository outside the allowed prefix in.
+            var resolved = paths.Resolve(normalized[7..]);
+            var canonical = "file://" + resolved.Virtual;
+            if (!ctx.GitRemotes.AllowsNormalized(canonical))
+                throw RemoteNotAllowed($"Remote '{canonical}' is not allowed by this agent's policy (git.remotes)", url, field);
+            return new RemoteAccess(resolved.Real, null, null);
         }
-        var resolved = paths.Resolve(local);
-        var allowed = ctx.GitRemotes.Any(e =>
-        {
-            var entry = e.StartsWith("file://", StringComparison.Ordinal) ? e[7..] : e;
-            if (!entry.StartsWith('/')) return false;
-            entry = entry.TrimEnd('/');
-            return resolved.Virtual == entry || resolved.Virtual.StartsWith(entry + "/", StringComparison.Ordinal);
-        });
-        if (!allowed)
-            throw FsErrors.Custom("RemoteNotAllowed", $"Remote '{url}' is not in this agent's git remote allowlist", "request_access",
-                "Ask the operator to allowlist the repository.", null, ("remote", url));
-        return resolved.Real;
+        if (!ctx.GitRemotes.AllowsNormalized(normalized))
+            throw RemoteNotAllowed($"Remote '{normalized}' is not allowed by this agent's policy (git.remotes)", url, field);
+        if (relaySocket is null)
+            throw FsErrors.Custom("RemoteUnreachable", "This sandbox has no git relay, so git:// remotes cannot be reached", "contact_admin", "Ask the operator to check the gateway's sandbox setup.");
+        var rest = url[6..];
+        var authority = rest.IndexOf('/') is var slash and >= 0 ? rest[..slash] : rest;
+        return new RemoteAccess(url, authority, GitTunnel.Open(relaySocket, "git://" + GitRemotes.Endpoint(normalized)));
     }
 
     private async Task<JsonNode> Clone(JsonElement a, CallContext ctx)
     {
         var url = Args.Str(a, "url");
-        var source = AllowedRemote(url, ctx, "url");
+        await using var remote = OpenRemote(url, ctx, "url");
+        var source = remote.Source;
         var dest = paths.Resolve(Args.Str(a, "path"), followFinal: false);
         PathResolver.RequireWritable(dest, "clone into");
         if (File.Exists(dest.Real) || (Directory.Exists(dest.Real) && Directory.EnumerateFileSystemEntries(dest.Real).Any())) throw FsErrors.DestinationExists(dest.Virtual);
@@ -415,7 +436,7 @@ internal sealed class GitOps(PathResolver paths, string agent)
         if (Args.OptLong(a, "depth") is { } d) { args.Add("--depth"); args.Add(d.ToString(System.Globalization.CultureInfo.InvariantCulture)); }
         // Git records the remote as given: keep the agent-visible URL so later pull/push checks see the same path.
         args.AddRange(["--", source.StartsWith('/') && url.StartsWith("file://", StringComparison.Ordinal) ? "file://" + source : source, dest.Real]);
-        var r = await Git(Path.GetDirectoryName(dest.Real)!, [.. args]).ConfigureAwait(false);
+        var r = await GitRemote(Path.GetDirectoryName(dest.Real)!, null, remote, [.. args]).ConfigureAwait(false);
         if (!r.Ok) throw FsErrors.Custom("CloneFailed", "git clone failed: " + r.Tail, "check_url", "Check the URL and branch.", null, ("url", url));
         var head = await Head(dest.Real).ConfigureAwait(false);
         var branch = await CurrentBranch(dest.Real).ConfigureAwait(false);
@@ -436,11 +457,11 @@ internal sealed class GitOps(PathResolver paths, string agent)
         PathResolver.RequireWritable(p, "pull into");
         var remote = Args.OptStr(a, "remote") ?? "origin";
         var url = await RemoteUrl(p.Real, remote).ConfigureAwait(false);
-        AllowedRemote(url, ctx, "remote");
+        await using var access = OpenRemote(url, ctx, "remote");
         var before = await Head(p.Real).ConfigureAwait(false);
         var args = new List<string> { "pull", "--no-rebase", "--no-edit", "-q", remote };
         if (Args.OptStr(a, "branch") is { } b) { if (b.StartsWith('-')) throw FsErrors.InvalidInput("branch", "must not start with '-'"); args.Add(b); }
-        var r = await Git(p.Real, [.. args]).ConfigureAwait(false);
+        var r = await GitRemote(p.Real, null, access, [.. args]).ConfigureAwait(false);
         if (!r.Ok)
         {
             var conflicts = await Git(p.Real, "diff", "--name-only", "--diff-filter=U", "-z").ConfigureAwait(false);
@@ -473,11 +494,11 @@ internal sealed class GitOps(PathResolver paths, string agent)
         var p = await Repo(a).ConfigureAwait(false);
         var remote = Args.OptStr(a, "remote") ?? "origin";
         var url = await RemoteUrl(p.Real, remote).ConfigureAwait(false);
-        AllowedRemote(url, ctx, "remote");
+        await using var access = OpenRemote(url, ctx, "remote");
         var branch = Args.OptStr(a, "branch") ?? await CurrentBranch(p.Real).ConfigureAwait(false)
             ?? throw FsErrors.InvalidInput("branch", "HEAD is detached; name the branch to push");
         if (branch.StartsWith('-')) throw FsErrors.InvalidInput("branch", "must not start with '-'");
-        var r = await Git(p.Real, "push", "--porcelain", remote, $"refs/heads/{branch}:refs/heads/{branch}").ConfigureAwait(false);
+        var r = await GitRemote(p.Real, null, access, "push", "--porcelain", remote, $"refs/heads/{branch}:refs/heads/{branch}").ConfigureAwait(false);
         var refs = new JsonArray();
         var rejected = false;
         foreach (var line in r.Out.Split('\n'))

@@ -211,6 +211,30 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
     }
 
     [Fact]
+    public async Task Should_deliver_a_notification_to_every_open_connection_of_the_agent()
+    {
+        // arrange
+        var session = Session();
+        var c1 = CreateTestProbe();
+        var c2 = CreateTestProbe();
+        session.Tell(new AgentSessionCommands.Attach(Pipeline.Agent, "sess-1", c1, ClientInfo.Unknown, DateTimeOffset.UtcNow));
+        session.Tell(new AgentSessionCommands.Attach(Pipeline.Agent, "sess-2", c2, ClientInfo.Unknown, DateTimeOffset.UtcNow));
+        // act
+        session.Tell(new AgentSessionCommands.Notify(Pipeline.Agent, "notifications/kruxos/file_changed", """{"watch_id":"w-1"}"""));
+        // assert
+        foreach (var c in new[] { c1, c2 })
+        {
+            var n = await c.ExpectMsgAsync<AgentSessionReplies.Notification>();
+            Assert.Equal("notifications/kruxos/file_changed", n.Method);
+            Assert.Equal("""{"watch_id":"w-1"}""", n.ParamsJson);
+        }
+        session.Tell(new AgentSessionCommands.Detach(Pipeline.Agent, "sess-2"));
+        session.Tell(new AgentSessionCommands.Notify(Pipeline.Agent, "notifications/kruxos/file_changed", """{"watch_id":"w-2"}"""));
+        await c1.ExpectMsgAsync<AgentSessionReplies.Notification>();
+        await c2.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
     public async Task Should_forget_a_connection_whose_actor_stops()
     {
         var session = Session();

@@ -59,6 +59,8 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         yield return new AgentSessionCommands.Detach(agent, "sess-1");
         yield return new AgentSessionCommands.Terminate(agent, "revoked");
         yield return new AgentSessionCommands.GetInfo(AgentName.UserContext("u-1"));
+        yield return new AgentSessionCommands.Notify(agent, "notifications/kruxos/file_changed", """{"watch_id":"w-1","path":"/workspace/a"}""");
+        yield return new AgentSessionReplies.Notification("notifications/kruxos/file_changed", """{"watch_id":"w-1"}""");
         yield return new AgentSessionReplies.Terminated("revoked");
         yield return new AgentSessionReplies.TerminateResult("builder", 2);
         yield return new AgentSessionReplies.ConnectionInfo("sess-1", "claude-code", At);

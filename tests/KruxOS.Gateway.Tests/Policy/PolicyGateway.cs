@@ -25,6 +25,15 @@ internal sealed class PolicyGateway : IAsyncDisposable
 
     public int Port => _gateway.GatewayPort;
 
+    /// <summary>The User API port (loopback).</summary>
+    public int UserApiPort => _gateway.UserApiPort;
+
+    /// <summary>The gateway's services.</summary>
+    public IServiceProvider Services => _gateway.Services;
+
+    /// <summary>Runs a control-socket method.</summary>
+    public Task<JsonNode> ControlAsync(string method, JsonObject? parameters = null) => _gateway.ControlAsync(method, parameters);
+
     public PolicyStore Policies => _gateway.Services.GetRequiredService<PolicyStore>();
 
     /// <summary>Starts a gateway whose policy directory holds <paramref name="files"/> (relative path → YAML) before start.</summary>

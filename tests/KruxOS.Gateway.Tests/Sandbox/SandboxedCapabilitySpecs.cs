@@ -68,6 +68,7 @@ public sealed class SandboxedCapabilitySpecs
                 new Dictionary<string, string> { ["KRUXOS_DATA_DIR"] = gateway.DataDir });
             Assert.True(diagnose.ExitCode == 0, diagnose.StdOut + diagnose.StdErr);
             Assert.Contains("seccomp", diagnose.StdOut);
+            Assert.Contains("mode allowlist", diagnose.StdOut);
         }
         finally
         {

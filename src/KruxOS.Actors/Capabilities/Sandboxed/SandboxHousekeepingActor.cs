@@ -1,5 +1,8 @@
+using System.Text.Json;
 using Akka.Actor;
 using Akka.Event;
+using KruxOS.Actors.Agents;
+using KruxOS.Core;
 using KruxOS.Core.Supervision;
 using KruxOS.Sandbox;
 using KruxOS.Sandbox.Trash;
@@ -8,7 +11,9 @@ namespace KruxOS.Actors.Capabilities.Sandboxed;
 
 /// <summary>
 /// Node-local sandbox housekeeping: empties expired trash every hour (24 h agent / 168 h user retention)
-/// and turns <c>filesystem.watch</c> events into <c>file_changed</c> supervision events for the agent.
+/// and routes every <c>filesystem.watch</c> event twice: as a <c>file_changed</c> supervision event, and
+/// to the agent's session entity, which sends it to the agent's connected MCP clients as a
+/// <c>notifications/kruxos/file_changed</c> notification (docs/protocol.md).
 /// </summary>
 public sealed class SandboxHousekeepingActor : ReceiveActor, IWithTimers
 {
@@ -18,15 +23,20 @@ public sealed class SandboxHousekeepingActor : ReceiveActor, IWithTimers
     /// <summary>The supervision event type of a watch event.</summary>
     public const string FileChanged = "file_changed";
 
+    /// <summary>The MCP notification method a watch event is delivered as.</summary>
+    public const string FileChangedNotification = "notifications/kruxos/file_changed";
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ISandbox _sandbox;
     private readonly string _dataDir;
     private readonly TimeProvider _clock;
+    private readonly IActorRef _sessions;
     private readonly CancellationTokenSource _stop = new();
     private bool _cleaning;
 
-    public SandboxHousekeepingActor(ISandbox sandbox, string dataDir, TimeProvider clock)
+    public SandboxHousekeepingActor(ISandbox sandbox, string dataDir, TimeProvider clock, IActorRef sessions)
     {
+        _sessions = sessions;
         _sandbox = sandbox;
         _dataDir = dataDir;
         _clock = clock;
@@ -48,15 +58,29 @@ public sealed class SandboxHousekeepingActor : ReceiveActor, IWithTimers
             _cleaning = false;
             _log.Warning(m.Cause, "Trash cleanup failed; it is retried in an hour");
         });
-        Receive<FileWatchEvent>(e => Context.System.EventStream.Publish(SupervisionEvent.Create(FileChanged, e.Timestamp, e.Agent.Value, null,
-            new { watch_id = e.WatchId, event_type = e.EventType, path = e.Path, old_path = e.OldPath })));
+        Receive<FileWatchEvent>(e =>
+        {
+            Context.System.EventStream.Publish(SupervisionEvent.Create(FileChanged, e.Timestamp, e.Agent.Value, null,
+                new { watch_id = e.WatchId, event_type = e.EventType, path = e.Path, old_path = e.OldPath }));
+            _sessions.Tell(new AgentSessionCommands.Notify(e.Agent, FileChangedNotification, NotificationParams(e)));
+        });
     }
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ISandbox sandbox, string dataDir, TimeProvider clock) =>
-        Akka.Actor.Props.Create(() => new SandboxHousekeepingActor(sandbox, dataDir, clock));
+    public static Props Props(ISandbox sandbox, string dataDir, TimeProvider clock, IActorRef sessions) =>
+        Akka.Actor.Props.Create(() => new SandboxHousekeepingActor(sandbox, dataDir, clock, sessions));
+
+    /// <summary>The notification's params: <c>{watch_id, path, event_type, old_path?, timestamp}</c> (paths as the agent sees them).</summary>
+    public static string NotificationParams(FileWatchEvent e) => JsonSerializer.Serialize(new
+    {
+        watch_id = e.WatchId,
+        path = e.Path,
+        event_type = e.EventType,
+        old_path = e.OldPath,
+        timestamp = e.Timestamp.ToUniversalTime().ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+    }, CoreJson.Options);
 
     /// <inheritdoc />
     protected override void PreStart()

@@ -22,7 +22,9 @@ public sealed class SandboxedCapabilityHandler(CapabilityName name, ISandbox san
     public async ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         var caller = context.Principal.Kind == PrincipalKind.User ? CallerKind.User : CallerKind.Agent;
-        var result = await sandbox.ExecuteAsync(new SandboxRequest(context.Session.Agent, Name, arguments, null, caller), cancellationToken).ConfigureAwait(false);
+        // Git remotes come from the policy in force when the call runs (after any approval wait), not when it was decided.
+        var remotes = Name.Category == "git" ? context.Policy.GitRemotes(context.Principal) : null;
+        var result = await sandbox.ExecuteAsync(new SandboxRequest(context.Session.Agent, Name, arguments, null, caller, remotes), cancellationToken).ConfigureAwait(false);
         return result.IsSuccess ? result.Data ?? KruxOS.Core.CoreJson.EmptyObject : throw new CapabilityException(result.Error!);
     }
 
