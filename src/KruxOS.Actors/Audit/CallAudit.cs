@@ -28,6 +28,7 @@ namespace KruxOS.Actors.Audit;
 /// <param name="DurationMicros">Wall time of the call.</param>
 /// <param name="ApprovalRequestId">The approval the call was held on (<c>metadata.approval_request_id</c>), if any.</param>
 /// <param name="ApprovalDecision">How that approval ended for this call (<c>metadata.approval_decision</c>), if it has.</param>
+/// <param name="IdempotencyKey">The call's idempotency key (<c>metadata.details.idempotency_key</c>), if it had one.</param>
 public sealed record CallRecord(
     DateTimeOffset At,
     Principal Principal,
@@ -44,7 +45,8 @@ public sealed record CallRecord(
     StructuredError? Error,
     long DurationMicros,
     string? ApprovalRequestId = null,
-    string? ApprovalDecision = null);
+    string? ApprovalDecision = null,
+    string? IdempotencyKey = null);
 
 /// <summary>
 /// Pure mapping of a finished call to the audit entries the tool run appends, in chain order: first a
@@ -118,6 +120,9 @@ public static class CallAudit
         var details = new SortedDictionary<string, string>(StringComparer.Ordinal);
         if (r.PolicyRevision is { } rev && NumericRevision(rev) is null) details["policy_revision"] = rev;
         if (r.Principal.Kind != PrincipalKind.Agent || r.Principal.Name != r.Agent.Value) details["agent"] = r.Agent.Value;
+        // The initiating CLI (X-KruxOS-Client) next to the clientInfo in client{name, version}.
+        if (r.Client.Cli is { } cli) details["client_cli"] = cli;
+        if (r.IdempotencyKey is { } key) details["idempotency_key"] = key;
         return details.Count == 0 ? null : JsonSerializer.SerializeToElement(details);
     }
 
