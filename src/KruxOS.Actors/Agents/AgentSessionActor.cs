@@ -184,7 +184,8 @@ public sealed class AgentSessionActor : ReceiveActor
         var verdict = _deps.Policy.Decide(call.Principal, capability, normalized, now, _rateState, out _rateState);
         // Until the index has replayed the journal it cannot tell whether the identical call is already
         // pending, and a second request would duplicate it: fail closed (retryable) instead.
-        if (verdict.Tier == Tier.ApprovalRequired && verdict.Refusal is null && _deps.ApprovalIndex is { Ready.IsCompleted: false })
+        // A re-attached call names its approval, so it cannot duplicate one and need not wait.
+        if (verdict.Tier == Tier.ApprovalRequired && verdict.Refusal is null && reattach is null && _deps.ApprovalIndex is { Ready.IsCompleted: false })
             return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict,
                 Errors.ServiceUnavailable("approvals", "the approval queue is still loading after a restart; retry shortly"));
         return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict, null, PlanApproval(call, capability, normalized, verdict, reattach));

@@ -27,8 +27,8 @@ public static class IdempotencyMessages
     /// <summary>Run → ledger: the approval released the call to run.</summary>
     public sealed record RunResumed(string Key);
 
-    /// <summary>Run → ledger: the call's answer, to record and then deliver to every waiter.</summary>
-    public sealed record RunAnswered(string Key, ToolCallResult Result);
+    /// <summary>Run → ledger: the call's answer, to record and then deliver to every waiter; <paramref name="Executed"/>: the capability was started.</summary>
+    public sealed record RunAnswered(string Key, ToolCallResult Result, bool Executed);
 
     /// <summary>Run → ledger: the held run stopped because its caller (<paramref name="Caller"/>) went away.</summary>
     public sealed record RunAbandoned(string Key, IActorRef Caller);
@@ -147,7 +147,10 @@ public sealed class IdempotencyLedgerActor : ReceivePersistentActor
     {
         var outcome = Retainable(m.Result) ? m.Result : null;
         _answering[m.Key] = m.Result;
-        Persist(new KeyCompleted(m.Key, outcome, !m.Result.IsError, _clock.GetUtcNow()), e =>
+        IIdempotencyEvent evt = IdempotencyLedger.Records(m.Result, m.Executed)
+            ? new KeyCompleted(m.Key, outcome, !m.Result.IsError, _clock.GetUtcNow())
+            : new KeyReleased(m.Key, _clock.GetUtcNow());
+        Persist(evt, e =>
         {
             Applied(e);
             _answering.Remove(m.Key);
@@ -206,8 +209,8 @@ public sealed class IdempotencyLedgerActor : ReceivePersistentActor
     // still gets its real answer (a later re-send of it will be answered OutcomeUnknown).
     private void Unrecorded(object evt)
     {
-        if (evt is not (KeyStarted or KeyCompleted) || !_live.Remove(((IIdempotencyEvent)evt).Key, out var waiters)) return;
-        ToolCallResult? answer = evt is KeyCompleted c && _answering.Remove(c.Key, out var result) ? result : null;
+        if (evt is not (KeyStarted or KeyCompleted or KeyReleased) || !_live.Remove(((IIdempotencyEvent)evt).Key, out var waiters)) return;
+        ToolCallResult? answer = evt is KeyCompleted or KeyReleased && _answering.Remove(((IIdempotencyEvent)evt).Key, out var result) ? result : null;
         foreach (var w in waiters)
             w.ReplyTo.Tell(answer ?? ToolCallResult.Failure(w.Call.RequestedName,
                 Errors.ServiceUnavailable("idempotency", "the idempotency record could not be written; the call was not run"), null, 0));

@@ -59,6 +59,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private ApprovalPlan? _approval;
     private string? _approvalDecision;
     private bool _pendingAudited;
+    private bool _executionStarted;
 
     public ToolRunActor(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
         Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock)
@@ -289,6 +290,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
 
     private void StartExecution(CapabilityDefinition capability)
     {
+        _executionStarted = true;
         var context = new InvocationContext(_plan.Call.Principal, _plan.Session,
             _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, _policy);
         var handler = _catalog.HandlerFor(capability.Name);
@@ -383,7 +385,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private void Reply(ToolCallResult result)
     {
         // A keyed call's answer goes to the ledger, which records it durably and then answers every waiter.
-        if (_plan.Keyed is { } keyed) keyed.Ledger.Tell(new Agents.IdempotencyMessages.RunAnswered(keyed.Key, result));
+        if (_plan.Keyed is { } keyed) keyed.Ledger.Tell(new Agents.IdempotencyMessages.RunAnswered(keyed.Key, result, _executionStarted));
         else _plan.ReplyTo.Tell(result);
         if (result.Error is { } e)
             Publish(SupervisionEventTypes.CapabilityError,

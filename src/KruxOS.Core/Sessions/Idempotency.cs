@@ -141,6 +141,11 @@ public static class IdempotencyEvents
     [WireName("idempotency.key-completed.v1")]
     public sealed record KeyCompleted(string Key, ToolCallResult? Outcome, bool Succeeded, DateTimeOffset At) : IIdempotencyEvent;
 
+    /// <summary>The call was refused with a retryable error before it ran (e.g. <c>ServiceUnavailable</c>): the key is
+    /// forgotten, so re-sending it asks again instead of replaying the refusal.</summary>
+    [WireName("idempotency.key-released.v1")]
+    public sealed record KeyReleased(string Key, DateTimeOffset At) : IIdempotencyEvent;
+
     /// <summary>A re-sent call found the key running from before a restart: its outcome is unknown for good.</summary>
     [WireName("idempotency.key-interrupted.v1")]
     public sealed record KeyInterrupted(string Key, DateTimeOffset At) : IIdempotencyEvent;
@@ -223,11 +228,23 @@ public sealed record IdempotencyLedger(ImmutableDictionary<string, IdempotencyEn
                 return Update(r.Key, e => e with { Status = IdempotencyStatus.Running });
             case IdempotencyEvents.KeyCompleted c:
                 return Update(c.Key, e => e with { Status = IdempotencyStatus.Completed, Outcome = c.Outcome, Succeeded = c.Succeeded });
+            case IdempotencyEvents.KeyReleased r:
+                return new IdempotencyLedger(Entries.Remove(r.Key));
             case IdempotencyEvents.KeyInterrupted i:
                 return Update(i.Key, e => e with { Status = IdempotencyStatus.Interrupted });
             default:
                 return this;
         }
+    }
+
+    /// <summary>
+    /// Whether an answer is kept for replay: everything except a retryable refusal of a call that never
+    /// started to execute (nothing happened, so the same key may ask again).
+    /// </summary>
+    public static bool Records(ToolCallResult result, bool executed)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return executed || result.Error is not { Retryable: true };
     }
 
     /// <summary>The answer a re-sent call gets for a <see cref="IdempotencyVerdictKind.Replay"/> or <see cref="IdempotencyVerdictKind.Unknown"/> verdict.</summary>

@@ -129,6 +129,20 @@ public sealed class IdempotencyLedgerSpecs
     }
 
     [Fact]
+    public void Should_forget_a_key_whose_call_was_refused_retryably_before_it_ran_but_record_everything_else()
+    {
+        var unavailable = ToolCallResult.Failure("x", Errors.Errors.ServiceUnavailable("approvals", "loading"), null, 0);
+        var rejected = ToolCallResult.Failure("x", Errors.Errors.ApprovalRejected("x", "appr-1", "no", "ops"), null, 0);
+        Assert.False(IdempotencyLedger.Records(unavailable, executed: false));
+        Assert.True(IdempotencyLedger.Records(unavailable, executed: true));
+        Assert.True(IdempotencyLedger.Records(rejected, executed: false));
+        Assert.True(IdempotencyLedger.Records(Ok, executed: true));
+
+        var l = With(new KeyStarted("k-00000001", Fp, "x", T0), new KeyReleased("k-00000001", T0));
+        Assert.Equal(IdempotencyVerdictKind.Start, l.Decide("k-00000001", Fp, false, T0, Limits).Kind);
+    }
+
+    [Fact]
     public void Should_ignore_events_about_forgotten_keys()
     {
         var l = IdempotencyLedger.Empty.Apply(new KeyCompleted("k-gone-0001", Ok, true, T0), Limits);
