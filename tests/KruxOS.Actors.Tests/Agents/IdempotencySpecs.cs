@@ -58,7 +58,8 @@ public sealed class IdempotencySpecs(ITestOutputHelper output) : Akka.Hosting.Te
     public async Task Should_run_a_keyed_call_once_and_answer_the_resent_call_from_the_record()
     {
         var session = Session(Deps());
-        session.Tell(Keyed("test.echo", """{"text":"once"}""", "key-00000001", TestActor));
+        var keyed = Keyed("test.echo", """{"text":"once"}""", "key-00000001", TestActor);
+        session.Tell(keyed with { Call = keyed.Call with { Client = new ClientInfo("claude-code", "2.1", "claude-code") } });
         var first = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
         Assert.False(first.IsError, first.Error?.Message);
 
@@ -68,6 +69,8 @@ public sealed class IdempotencySpecs(ITestOutputHelper output) : Akka.Hosting.Te
         Assert.Equal(1, Ran("test.echo"));
         var entry = Assert.Single(_records);
         Assert.Equal("key-00000001", entry.Metadata.Details!.Value.GetProperty("idempotency_key").GetString());
+        Assert.Equal("claude-code", entry.Metadata.Details!.Value.GetProperty("client_cli").GetString());
+        Assert.Equal("claude-code", entry.Client!.Name);
 
         // a call without a key behaves as before: it runs every time
         session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"once"}"""));
