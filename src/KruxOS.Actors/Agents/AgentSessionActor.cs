@@ -115,7 +115,7 @@ public sealed class AgentSessionActor : ReceiveActor
         _lastConnectedAt = m.At;
         Context.Watch(m.Connection);
         UpdateIdleTimeout();
-        Publish(SupervisionEventTypes.SessionStarted, m.SessionId, new { session_id = m.SessionId, client = m.Client.Name });
+        Publish(SupervisionEventTypes.SessionStarted, m.SessionId, new { session_id = m.SessionId, client = m.Client.Initiating });
     }
 
     private void RemoveConnection(string sessionId, string why)
@@ -221,7 +221,7 @@ public sealed class AgentSessionActor : ReceiveActor
     }
 
     private AgentSessionReplies.SessionInfo Info() => new(_agent.Value,
-        [.. _connections.Select(kv => new AgentSessionReplies.ConnectionInfo(kv.Key, kv.Value.Client.Name, kv.Value.At)).OrderBy(c => c.ConnectedAt)],
+        [.. _connections.Select(kv => new AgentSessionReplies.ConnectionInfo(kv.Key, kv.Value.Client.Initiating, kv.Value.At)).OrderBy(c => c.ConnectedAt)],
         _invocations, _lastConnectedAt, _inFlight);
 
     private void UpdateIdleTimeout()

@@ -131,8 +131,8 @@ public sealed class IdempotencyLedgerSpecs
     [Fact]
     public void Should_forget_a_key_whose_call_was_refused_retryably_before_it_ran_but_record_everything_else()
     {
-        var unavailable = ToolCallResult.Failure("x", Errors.Errors.ServiceUnavailable("approvals", "loading"), null, 0);
-        var rejected = ToolCallResult.Failure("x", Errors.Errors.ApprovalRejected("x", "appr-1", "no", "ops"), null, 0);
+        var unavailable = ToolCallResult.Failure("x", KruxOS.Core.Errors.Errors.ServiceUnavailable("approvals", "loading"), null, 0);
+        var rejected = ToolCallResult.Failure("x", KruxOS.Core.Errors.Errors.ApprovalRejected("x", "appr-1", "no", "ops"), null, 0);
         Assert.False(IdempotencyLedger.Records(unavailable, executed: false));
         Assert.True(IdempotencyLedger.Records(unavailable, executed: true));
         Assert.True(IdempotencyLedger.Records(rejected, executed: false));
