@@ -30,8 +30,8 @@ public static class IdempotencyMessages
     /// <summary>Run → ledger: the call's answer, to record and then deliver to every waiter; <paramref name="Executed"/>: the capability was started.</summary>
     public sealed record RunAnswered(string Key, ToolCallResult Result, bool Executed);
 
-    /// <summary>Run → ledger: the held run stopped because its caller (<paramref name="Caller"/>) went away.</summary>
-    public sealed record RunAbandoned(string Key, IActorRef Caller);
+    /// <summary>Run → ledger: the run waiting on approval <paramref name="ApprovalId"/> stopped because its caller (<paramref name="Caller"/>) went away.</summary>
+    public sealed record RunAbandoned(string Key, IActorRef Caller, ApprovalId ApprovalId);
 }
 
 /// <summary>How a run reports a keyed call: its key and the ledger to tell.</summary>
@@ -163,15 +163,17 @@ public sealed class IdempotencyLedgerActor : ReceivePersistentActor
     {
         if (!_live.TryGetValue(m.Key, out var waiters)) return;
         waiters.RemoveAll(w => w.ReplyTo.Equals(m.Caller));
-        if (waiters.Count == 0)
+        if (waiters.Count > 0)
         {
-            // Nobody waits: the key stays held in the record; a re-sent call re-attaches to the approval.
-            _live.Remove(m.Key);
+            // A re-sent call joined while the first caller's run held: it takes over the hold.
+            Context.Parent.Tell(new IdempotencyMessages.Admitted(waiters[^1], m.ApprovalId));
             return;
         }
-        // A re-sent call joined while the first caller's run held: it takes over the hold.
-        if (_ledger.Entries.TryGetValue(m.Key, out var entry) && entry.ApprovalId is { } id)
-            Context.Parent.Tell(new IdempotencyMessages.Admitted(waiters[^1], id));
+        // Nobody waits: the key stays held in the record, so a re-sent call re-attaches to the approval (the
+        // caller may have gone before the hold was acknowledged, so record it if it is not yet).
+        _live.Remove(m.Key);
+        if (_ledger.Entries.TryGetValue(m.Key, out var entry) && (entry.Status != IdempotencyStatus.Held || entry.ApprovalId != m.ApprovalId))
+            Record(new KeyHeld(m.Key, m.ApprovalId, _clock.GetUtcNow()));
     }
 
     private void Record(IIdempotencyEvent evt) => Persist(evt, Applied);

@@ -283,7 +283,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     {
         _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
         Settle();
-        _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunAbandoned(_plan.Keyed.Key, _plan.ReplyTo));
+        _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunAbandoned(_plan.Keyed.Key, _plan.ReplyTo, _approval.Id));
         Context.Parent.Tell(new ToolRunFinished(CapabilityLabel, false, ElapsedMicros()));
         Context.Stop(Self);
     }

@@ -187,6 +187,30 @@ public sealed class IdempotencySpecs(ITestOutputHelper output) : Akka.Hosting.Te
     }
 
     [Fact]
+    public async Task Should_reattach_a_call_resent_after_its_first_caller_went_away_while_it_was_held()
+    {
+        var session = Session(Deps(approvalForEcho: true));
+        var gone = CreateTestProbe();
+        session.Tell(Keyed("test.echo", """{"text":"again"}""", "key-gone-0001", gone));
+        await AwaitConditionAsync(() => Task.FromResult(_index.List(ApprovalStatus.Pending).Count == 1), TestTimeouts.Reply);
+        var id = _index.List(ApprovalStatus.Pending)[0].Request!.Id;
+        await AwaitConditionAsync(() => Task.FromResult(_records.Any(r => r.Status == AuditStatus.Pending)), TestTimeouts.Reply);
+
+        Sys.Stop(gone.Ref); // the connection dropped: the run lets go of the hold
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+        session.Tell(Keyed("test.echo", """{"text":"again"}""", "key-gone-0001", TestActor));
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+
+        var decider = CreateTestProbe();
+        _approvals!.Tell(new ApprovalCommands.Decide(id, true, "cli:root", "ok", DateTimeOffset.UtcNow), decider);
+        await decider.ExpectMsgAsync<ApprovalResult>(TestTimeouts.Reply);
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.False(result.IsError, result.Error?.Message);
+        Assert.Equal(1, Ran("test.echo"));
+        Assert.Single(_index.List()); // the re-sent call joined the same request
+    }
+
+    [Fact]
     public async Task Should_answer_a_reattached_call_with_the_rejection_made_while_the_gateway_was_down()
     {
         var deps = Deps(approvalForEcho: true);

@@ -105,7 +105,7 @@ public sealed class GatewayTests
             gw = await restart;
 
             var (answer, others) = await bridge.ReadAnswerAsync(3, TestTimeouts.Process);
-            Assert.NotNull(answer["result"]);
+            Assert.True(answer["result"] is not null, answer.ToJsonString() + "\n" + bridge.StdErr);
             Assert.DoesNotContain(others, m => m["id"] is not null && m["method"] is null);
             Assert.Contains("reconnected", bridge.StdErr);
             Assert.Contains("initialize replayed", bridge.StdErr);
