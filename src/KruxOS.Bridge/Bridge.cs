@@ -14,6 +14,8 @@ namespace KruxOS.Bridge;
 /// <see cref="Backoff"/>, replays the client's <c>initialize</c> under a bridge-owned id (the client never
 /// sees a second answer) and <c>notifications/initialized</c>, then re-sends every request that is still
 /// unanswered with its original id. Requests read while disconnected wait in <see cref="PendingRequests"/>.
+/// Every <c>tools/call</c> carries an idempotency key (<see cref="IdempotencyKey"/>), stamped once when it is
+/// read, so a re-sent call is answered by the gateway from its record instead of running twice.
 /// </para>
 /// </summary>
 public sealed class Bridge
@@ -387,6 +389,7 @@ public sealed class Bridge
                 await WriteLineAsync(JsonRpcFrame.ErrorResponse(null, -32700, "Parse error: each line must be one JSON-RPC 2.0 message")).ConfigureAwait(false);
                 return;
             case FrameKind.Request:
+                if (frame.Method == "tools/call") frame = IdempotencyKey.Stamp(frame);
                 if (!_pending.TryAdd(frame.IdKey!, frame.Method!, frame.Text, out var refusal))
                 {
                     await WriteLineAsync(JsonRpcFrame.ErrorResponse(frame.IdKey, -32000, "mcp-bridge: " + refusal)).ConfigureAwait(false);

@@ -107,8 +107,8 @@ public static class CliApp
         var list = new Command("list", "List approval requests") { json, status };
         list.SetAction((p, ct) => Call(client, stdout, stderr, M.ApprovalList,
             p.GetValue(status) is { } s ? new JsonObject { ["status"] = s } : null, p.GetValue(json), r => Table(
-            ["ID", "AGENT", "CAPABILITY", "PARAMETERS", "REQUESTED", "AGE"],
-            r!["approvals"]!.AsArray().Select(a => (IReadOnlyList<string>)[Str(a, "id"), Str(a, "agent"), Str(a, "capability"),
+            ["ID", "AGENT", "CLIENT", "CAPABILITY", "PARAMETERS", "REQUESTED", "AGE"],
+            r!["approvals"]!.AsArray().Select(a => (IReadOnlyList<string>)[Str(a, "id"), Str(a, "agent"), Str(a, "initiating_client"), Str(a, "capability"),
                 Clip(a!["arguments"]?.ToJsonString() ?? "{}", 60), When(a, "requested_at"), Age(a!["age_seconds"]!.GetValue<long>())])), ct));
         approve.Subcommands.Add(list);
 

@@ -12,6 +12,7 @@ using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Policy;
 using KruxOS.Core.Errors;
+using KruxOS.Core.Sessions;
 using KruxOS.Core.Supervision;
 using static KruxOS.Actors.Agents.AgentSessionCommands;
 
@@ -32,13 +33,15 @@ public sealed record AgentSessionDependencies(
     TimeProvider Clock,
     IActorRef? Approvals = null,
     ApprovalIndex? ApprovalIndex = null,
-    TimeSpan? ApprovalHoldTimeout = null);
+    TimeSpan? ApprovalHoldTimeout = null,
+    IdempotencyLimits? Idempotency = null);
 
 /// <summary>
 /// The entity of one agent, keyed by agent name: it knows the agent's open connections, owns the
 /// agent's policy rate state, resolves and validates each call at the boundary, asks the policy seam
 /// for a verdict, and starts one <see cref="ToolRunActor"/> child per call. Calls run concurrently;
-/// none is dropped while another is in flight.
+/// none is dropped while another is in flight. Calls with an idempotency key go through its
+/// <see cref="IdempotencyLedgerActor"/> child first, which admits, attaches or answers them from the record.
 /// </summary>
 public sealed class AgentSessionActor : ReceiveActor
 {
@@ -49,8 +52,10 @@ public sealed class AgentSessionActor : ReceiveActor
     private RateState _rateState = RateState.Empty;
     private long _invocations;
     private long _runSequence;
+    private long _ledgerGeneration;
     private int _inFlight;
     private DateTimeOffset? _lastConnectedAt;
+    private IActorRef? _ledger;
 
     // Approvals this entity created for its runs, by (capability, argument hash), until the node's index
     // (rebuilt from the journal at start, fed after every persist) knows them: an identical call joins them.
@@ -65,6 +70,7 @@ public sealed class AgentSessionActor : ReceiveActor
         Receive<Attach>(HandleAttach);
         Receive<Detach>(m => RemoveConnection(m.SessionId, "closed"));
         Receive<Invoke>(HandleInvoke);
+        Receive<IdempotencyMessages.Admitted>(m => StartRun(m.Invoke, m.Reattach, m.Refusal, m.Refusal is null ? Sender : null));
         Receive<ToolRunFinished>(_ => { _inFlight--; UpdateIdleTimeout(); });
         Receive<ApprovalNeeded>(m => Sender.Tell(new ApprovalAssigned(Reassign(m, Sender))));
         Receive<ApprovalSettled>(m =>
@@ -83,6 +89,7 @@ public sealed class AgentSessionActor : ReceiveActor
         });
         Receive<Akka.Actor.Terminated>(t =>
         {
+            if (t.ActorRef.Equals(_ledger)) { _ledger = null; return; }
             foreach (var id in _connections.Where(kv => kv.Value.Connection.Equals(t.ActorRef)).Select(kv => kv.Key).ToList())
                 RemoveConnection(id, "connection actor stopped");
         });
@@ -116,7 +123,7 @@ public sealed class AgentSessionActor : ReceiveActor
         _lastConnectedAt = m.At;
         Context.Watch(m.Connection);
         UpdateIdleTimeout();
-        Publish(SupervisionEventTypes.SessionStarted, m.SessionId, new { session_id = m.SessionId, client = m.Client.Name });
+        Publish(SupervisionEventTypes.SessionStarted, m.SessionId, new { session_id = m.SessionId, client = m.Client.Initiating });
     }
 
     private void RemoveConnection(string sessionId, string why)
@@ -131,11 +138,41 @@ public sealed class AgentSessionActor : ReceiveActor
 
     private void HandleInvoke(Invoke m)
     {
+        if (m.Call.IdempotencyKey is not { } key)
+        {
+            StartRun(m, null, null, null);
+            return;
+        }
+        if (IdempotencyKeys.Validate(key) is { } invalid)
+        {
+            StartRun(m, null, invalid, null);
+            return;
+        }
+        Ledger().Tell(new IdempotencyMessages.Begin(m, key, IdempotencyKeys.Fingerprint(m.Call.RequestedName, m.Call.Arguments)));
+    }
+
+    // The ledger starts with the first keyed call and stops with the session; if it stopped on a journal
+    // failure, the next keyed call starts it again (it recovers from the journal).
+    private IActorRef Ledger()
+    {
+        if (_ledger is not null) return _ledger;
+        _ledger = Context.ActorOf(IdempotencyLedgerActor.Props(_agent.Value, _deps.Idempotency ?? IdempotencyLimits.Default, _deps.Clock),
+            $"idempotency-{++_ledgerGeneration}");
+        Context.Watch(_ledger);
+        return _ledger;
+    }
+
+    private void StartRun(Invoke m, ApprovalId? reattach, StructuredError? refusal, IActorRef? ledger)
+    {
         _invocations++;
         var call = m.Call;
         var connectedAt = _connections.TryGetValue(call.SessionId, out var c) ? c.At : _deps.Clock.GetUtcNow();
         var snapshot = new SessionSnapshot(_agent, call.SessionId, connectedAt, _invocations, call.Client);
-        var plan = Plan(m, snapshot);
+        var plan = refusal is not null
+            ? new ToolRunPlan(call, snapshot, m.ReplyTo, null, call.Arguments, null, refusal)
+            : Plan(m, snapshot, reattach);
+        // A keyed run reports to the ledger, which records the outcome before anyone hears it.
+        if (ledger is not null) plan = plan with { Keyed = new KeyedCall(call.IdempotencyKey!, ledger) };
         _inFlight++;
         UpdateIdleTimeout();
         var run = Context.ActorOf(ToolRunActor.Props(plan, _deps.Catalog, _deps.Identities, _deps.Audit, _deps.Policy, _deps.ToolRuns, _deps.Clock),
@@ -163,7 +200,7 @@ public sealed class AgentSessionActor : ReceiveActor
         return fresh;
     }
 
-    private ToolRunPlan Plan(Invoke m, SessionSnapshot snapshot)
+    private ToolRunPlan Plan(Invoke m, SessionSnapshot snapshot, ApprovalId? reattach)
     {
         var call = m.Call;
         if (!_deps.Catalog.Registry.TryResolve(call.RequestedName, out var capability))
@@ -176,18 +213,22 @@ public sealed class AgentSessionActor : ReceiveActor
         var verdict = _deps.Policy.Decide(call.Principal, capability, normalized, now, _rateState, out _rateState);
         // Until the index has replayed the journal it cannot tell whether the identical call is already
         // pending, and a second request would duplicate it: fail closed (retryable) instead.
-        if (verdict.Tier == Tier.ApprovalRequired && verdict.Refusal is null && _deps.ApprovalIndex is { Ready.IsCompleted: false })
+        // A re-attached call names its approval, so it cannot duplicate one and need not wait.
+        if (verdict.Tier == Tier.ApprovalRequired && verdict.Refusal is null && reattach is null && _deps.ApprovalIndex is { Ready.IsCompleted: false })
             return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict,
                 Errors.ServiceUnavailable("approvals", "the approval queue is still loading after a restart; retry shortly"));
-        return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict, null, PlanApproval(call, capability, normalized, verdict));
+        return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict, null, PlanApproval(call, capability, normalized, verdict, reattach));
     }
 
-    private ApprovalPlan? PlanApproval(Core.Sessions.ToolCall call, CapabilityDefinition capability, System.Text.Json.JsonElement arguments, PolicyVerdict verdict)
+    private ApprovalPlan? PlanApproval(Core.Sessions.ToolCall call, CapabilityDefinition capability, System.Text.Json.JsonElement arguments, PolicyVerdict verdict,
+        ApprovalId? reattach)
     {
         if (verdict.Tier != Tier.ApprovalRequired || verdict.Refusal is not null || _deps.Approvals is null || _deps.ApprovalIndex is null) return null;
         var hash = ApprovalArguments.Hash(arguments);
         var key = (capability.Name.Value, hash);
         var hold = _deps.ApprovalHoldTimeout ?? TimeSpan.FromDays(1);
+        // A keyed call held before a restart joins exactly the approval it was held on, whatever its state.
+        if (reattach is { } held) return new ApprovalPlan(held, hash, false, _deps.Approvals, hold, Reattach: true);
         if (_approvals.TryGetValue(key, out var inFlight)) return new ApprovalPlan(inFlight, hash, false, _deps.Approvals, hold);
         if (_deps.ApprovalIndex.FindOpen(call.Agent, capability.Name.Value, hash) is { } open) return new ApprovalPlan(open, hash, false, _deps.Approvals, hold);
         var id = ApprovalId.New();
@@ -209,7 +250,7 @@ public sealed class AgentSessionActor : ReceiveActor
     }
 
     private AgentSessionReplies.SessionInfo Info() => new(_agent.Value,
-        [.. _connections.Select(kv => new AgentSessionReplies.ConnectionInfo(kv.Key, kv.Value.Client.Name, kv.Value.At)).OrderBy(c => c.ConnectedAt)],
+        [.. _connections.Select(kv => new AgentSessionReplies.ConnectionInfo(kv.Key, kv.Value.Client.Initiating, kv.Value.At)).OrderBy(c => c.ConnectedAt)],
         _invocations, _lastConnectedAt, _inFlight);
 
     private void UpdateIdleTimeout()

@@ -29,6 +29,7 @@ namespace KruxOS.Actors.Audit;
 /// <param name="ApprovalRequestId">The approval the call was held on (<c>metadata.approval_request_id</c>), if any.</param>
 /// <param name="ApprovalDecision">How that approval ended for this call (<c>metadata.approval_decision</c>), if it has.</param>
 /// <param name="NativeTool">For a PreToolUse hook decision, the client's own tool (<c>metadata.details.native_tool</c>); the gateway did not run anything.</param>
+/// <param name="IdempotencyKey">The call's idempotency key (<c>metadata.details.idempotency_key</c>), if it had one.</param>
 public sealed record CallRecord(
     DateTimeOffset At,
     Principal Principal,
@@ -46,7 +47,8 @@ public sealed record CallRecord(
     long DurationMicros,
     string? ApprovalRequestId = null,
     string? ApprovalDecision = null,
-    string? NativeTool = null);
+    string? NativeTool = null,
+    string? IdempotencyKey = null);
 
 /// <summary>
 /// Pure mapping of a finished call to the audit entries the tool run appends, in chain order: first a
@@ -125,6 +127,9 @@ public static class CallAudit
             details["native_tool"] = InputSanitizer.RedactTokens(tool);
             details["hook"] = "pre_tool_use";
         }
+        // The initiating CLI (X-KruxOS-Client) next to the clientInfo in client{name, version}.
+        if (r.Client.Cli is { } cli) details["client_cli"] = cli;
+        if (r.IdempotencyKey is { } key) details["idempotency_key"] = key;
         return details.Count == 0 ? null : JsonSerializer.SerializeToElement(details);
     }
 

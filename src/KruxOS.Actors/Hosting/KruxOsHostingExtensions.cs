@@ -235,7 +235,8 @@ public static class KruxOsHostingExtensions
     private static AgentSessionDependencies SessionDependencies(KruxOsSettings settings, IServiceProvider sp, IActorRef audit, IActorRef approvals) =>
         new(sp.GetRequiredService<CapabilityCatalog>(), sp.GetRequiredService<IPolicySeam>(), sp.GetRequiredService<IdentityDirectory>(),
             audit, new ToolRunSettings(settings.ToolCallTimeout, ToolRunSettings.Default.AuditTimeout), settings.MaxConnectionsPerAgent,
-            settings.SessionIdleTimeout, sp.GetRequiredService<TimeProvider>(), approvals, sp.GetRequiredService<ApprovalIndex>(), settings.ApprovalHoldTimeout);
+            settings.SessionIdleTimeout, sp.GetRequiredService<TimeProvider>(), approvals, sp.GetRequiredService<ApprovalIndex>(), settings.ApprovalHoldTimeout,
+            settings.Idempotency.Limits);
 
     /// <summary>Creates the SQLite file with WAL journaling (roughly doubles persisted writes per second).</summary>
     private static void PrepareSqlite(string path)

@@ -51,6 +51,22 @@ public sealed class AuditSettings
     public int RetentionDays { get; set; } = KruxOS.Audit.AuditRetention.DefaultRetentionDays;
 }
 
+/// <summary>Idempotency keys of re-sent calls (<c>KruxOS:Idempotency:…</c>; ADR 0010).</summary>
+public sealed class IdempotencySettings
+{
+    /// <summary>How long an agent's keys are kept, counted from first use; at least the approval hold timeout. <b>Default</b>: 86400 s.</summary>
+    public int WindowSeconds { get; set; } = 86400;
+
+    /// <summary>Most keys kept per agent; the oldest answered keys make room first. <b>Default</b>: 1000.</summary>
+    public int MaxKeysPerAgent { get; set; } = 1000;
+
+    /// <summary>Largest result (data or error JSON) recorded for a replay; larger ones replay as <c>OutcomeNotRetained</c>. <b>Default</b>: 1 MiB.</summary>
+    public int MaxRecordedResultBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>The limits the ledger works with.</summary>
+    public KruxOS.Core.Sessions.IdempotencyLimits Limits => new(TimeSpan.FromSeconds(WindowSeconds), MaxKeysPerAgent, MaxRecordedResultBytes);
+}
+
 /// <summary>
 /// The actor layer's settings, bound from the <c>KruxOS</c> configuration section
 /// (appsettings, <c>KRUXOS_…</c> environment variables, command-line flags).
@@ -96,6 +112,9 @@ public sealed class KruxOsSettings
     /// <summary>Audit log settings.</summary>
     public AuditSettings Audit { get; set; } = new();
 
+    /// <summary>Idempotency key settings.</summary>
+    public IdempotencySettings Idempotency { get; set; } = new();
+
     /// <summary>The audit directory: <c>{DataDir}/audit</c>.</summary>
     public string AuditDirectory => Path.Combine(DataDir, "audit");
 
@@ -137,6 +156,10 @@ public sealed class KruxOsSettings
         if (Audit.RingCapacity < 1) throw new ArgumentException("KruxOS:Audit:RingCapacity must be at least 1");
         if (Audit.RetryInterval <= TimeSpan.Zero) throw new ArgumentException("KruxOS:Audit:RetryInterval must be positive");
         if (Audit.RetentionDays < 1) throw new ArgumentException("KruxOS:Audit:RetentionDays must be at least 1");
+        if (TimeSpan.FromSeconds(Idempotency.WindowSeconds) < ApprovalHoldTimeout)
+            throw new ArgumentException("KruxOS:Idempotency:WindowSeconds must be at least the approval hold timeout, so a held call's key outlives the hold");
+        if (Idempotency.MaxKeysPerAgent < 1) throw new ArgumentException("KruxOS:Idempotency:MaxKeysPerAgent must be at least 1");
+        if (Idempotency.MaxRecordedResultBytes < 0) throw new ArgumentException("KruxOS:Idempotency:MaxRecordedResultBytes must not be negative");
         if (Persistence.Provider == PersistenceProvider.PostgreSql && string.IsNullOrWhiteSpace(Persistence.ConnectionString))
             throw new ArgumentException("KruxOS:Persistence:ConnectionString is required for PostgreSQL");
     }

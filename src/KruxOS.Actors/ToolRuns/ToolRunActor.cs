@@ -62,6 +62,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private ApprovalPlan? _approval;
     private string? _approvalDecision;
     private bool _pendingAudited;
+    private bool _executionStarted;
 
     public ToolRunActor(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
         Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock)
@@ -167,6 +168,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
                 return;
             }
             AuditPending();
+            _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunHeld(_plan.Keyed.Key, _approval!.Id));
             var hold = deadline - _clock.GetUtcNow() + ApprovalAckTimeout;
             Timers.StartSingleTimer(HoldTimer, HoldTimedOut.Instance, hold > TimeSpan.Zero ? hold : ApprovalAckTimeout);
             Become(Holding);
@@ -220,12 +222,13 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         if (m.Execute)
         {
             Settle();
+            _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunResumed(_plan.Keyed.Key));
             _approvalDecision = "approved";
             Become(Executing);
             StartExecution(_plan.Capability!);
             return;
         }
-        if (!a.IsNew && !_pendingAudited && (state.IsNew || state.Status is ApprovalStatus.Consumed or ApprovalStatus.Expired or ApprovalStatus.TimedOut or ApprovalStatus.Rejected))
+        if (!a.IsNew && !a.Reattach && !_pendingAudited && (state.IsNew || state.Status is ApprovalStatus.Consumed or ApprovalStatus.Expired or ApprovalStatus.TimedOut or ApprovalStatus.Rejected))
         {
             // The approval this call tried to join closed (or was never recorded) before it joined: the
             // session decides what to wait on now — another run's newer request, or a new one.
@@ -240,6 +243,8 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         {
             ApprovalStatus.Rejected => Errors.ApprovalRejected(CapabilityLabel, a.Id.Value, state.Decision?.Reason ?? "", state.Decision?.DecidedBy ?? "an operator"),
             ApprovalStatus.TimedOut => Errors.ApprovalTimedOut(CapabilityLabel, a.Id.Value),
+            // Re-attached after a restart to an approval already spent: that was this call, cut off before its outcome was recorded.
+            ApprovalStatus.Consumed when a.Reattach => IdempotencyKeys.OutcomeUnknown(_plan.Keyed?.Key ?? "", CapabilityLabel).WithContext("request_id", a.Id.Value),
             _ => Errors.ApprovalNotUsable(CapabilityLabel, a.Id.Value, state.Status.ToWire(), m.Message),
         };
         Finish(AuditStatus.Denied, Failure(error));
@@ -251,7 +256,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         _pendingAudited = true;
         var record = new CallRecord(_clock.GetUtcNow(), _plan.Call.Principal, _plan.Call.Agent, _plan.Call.SessionId, CapabilityLabel, _plan.Arguments,
             _plan.Call.Client, AuditStatus.Pending, _plan.Verdict!.Tier, _plan.Verdict.Rule, _plan.Verdict.Revision, _plan.Verdict.Reason, null, 0,
-            _approval!.Id.Value, NativeTool: _plan.Call.NativeTool);
+            _approval!.Id.Value, NativeTool: _plan.Call.NativeTool, IdempotencyKey: _plan.Call.IdempotencyKey);
         // Its acknowledgement may arrive in any later state; the final reply waits for it as for the call's own entries.
         Append(CallAudit.Entries(record));
     }
@@ -279,6 +284,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     {
         _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
         Settle();
+        _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunAbandoned(_plan.Keyed.Key, _plan.ReplyTo, _approval.Id));
         Context.Parent.Tell(new ToolRunFinished(CapabilityLabel, false, ElapsedMicros()));
         Context.Stop(Self);
     }
@@ -291,6 +297,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             Finish(AuditStatus.Success, ToolCallResult.Success(capability.Name, HookAllowed, _plan.Verdict!.Tier, ElapsedMicros()));
             return;
         }
+        _executionStarted = true;
         var context = new InvocationContext(_plan.Call.Principal, _plan.Session,
             _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, _policy);
         var handler = _catalog.HandlerFor(capability.Name);
@@ -376,7 +383,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         var record = new CallRecord(_startedAt, _plan.Call.Principal, _plan.Call.Agent, _plan.Call.SessionId, CapabilityLabel,
             _plan.Capability is null ? _plan.Call.Arguments : _plan.Arguments, _plan.Call.Client, status, _plan.Verdict?.Tier,
             _plan.Verdict?.Rule, _plan.Verdict?.Revision, _plan.Verdict?.Reason, result.Error, result.DurationMicros,
-            _approval?.Id.Value, _approvalDecision, _plan.Call.NativeTool);
+            _approval?.Id.Value, _approvalDecision, _plan.Call.NativeTool, _plan.Call.IdempotencyKey);
         Become(AwaitingAudit);
         Timers.StartSingleTimer(AuditTimer, AuditTimedOut.Instance, _settings.AuditTimeout);
         Append(CallAudit.Entries(record));
@@ -384,7 +391,9 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
 
     private void Reply(ToolCallResult result)
     {
-        _plan.ReplyTo.Tell(result);
+        // A keyed call's answer goes to the ledger, which records it durably and then answers every waiter.
+        if (_plan.Keyed is { } keyed) keyed.Ledger.Tell(new Agents.IdempotencyMessages.RunAnswered(keyed.Key, result, _executionStarted));
+        else _plan.ReplyTo.Tell(result);
         if (result.Error is { } e)
             Publish(SupervisionEventTypes.CapabilityError,
                 new { capability = CapabilityLabel, error_type = e.ErrorType, message = e.Message, tier = _plan.Verdict?.Tier.ToWire() });

@@ -21,7 +21,8 @@ public sealed record ToolRunPlan(
     JsonElement Arguments,
     PolicyVerdict? Verdict,
     StructuredError? BoundaryError,
-    ApprovalPlan? Approval = null);
+    ApprovalPlan? Approval = null,
+    Agents.KeyedCall? Keyed = null);
 
 /// <summary>Tells the session a run has ended.</summary>
 public sealed record ToolRunFinished(string Capability, bool Succeeded, long DurationMicros);
@@ -44,7 +45,10 @@ public sealed record ToolRunSettings(TimeSpan ExecutionTimeout, TimeSpan AuditTi
 /// <param name="IsNew">True when the request was created for this run.</param>
 /// <param name="Region">The approval region.</param>
 /// <param name="HoldTimeout">The hold deadline of a new request, from now.</param>
-public sealed record ApprovalPlan(KruxOS.Core.Approvals.ApprovalId Id, string ArgumentsHash, bool IsNew, IActorRef Region, TimeSpan HoldTimeout);
+/// <param name="Reattach">A keyed call held on <paramref name="Id"/> before a restart: it joins exactly that approval and takes its
+/// outcome (never a new request).</param>
+public sealed record ApprovalPlan(KruxOS.Core.Approvals.ApprovalId Id, string ArgumentsHash, bool IsNew, IActorRef Region, TimeSpan HoldTimeout,
+    bool Reattach = false);
 
 /// <summary>
 /// Asks the session which approval the run should wait on now, because the one it tried to join

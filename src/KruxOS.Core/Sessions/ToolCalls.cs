@@ -6,12 +6,19 @@ using KruxOS.Core.Serialization;
 
 namespace KruxOS.Core.Sessions;
 
-/// <summary>The client program on the other end of a connection, from MCP <c>clientInfo</c> or a bridge's attribution.</summary>
+/// <summary>The client program on the other end of a connection.</summary>
+/// <param name="Name">From MCP <c>clientInfo.name</c> (sanitized by <see cref="ClientAttribution.FromInitialize"/>).</param>
+/// <param name="Version">From MCP <c>clientInfo.version</c>.</param>
+/// <param name="Cli">The initiating CLI named by the connection's <c>X-KruxOS-Client</c> header (e.g. <c>claude-code</c>, <c>codex</c>), if any.</param>
 [WireName("session.client-info.v1")]
-public sealed record ClientInfo(string Name, string Version) : IKruxMessage
+public sealed record ClientInfo(string Name, string Version, string? Cli = null) : IKruxMessage
 {
     /// <summary>Used when the client did not say.</summary>
     public static readonly ClientInfo Unknown = new("unknown", "");
+
+    /// <summary>The initiating client as shown to operators: the CLI attribution when there is one, else the <c>clientInfo</c> name.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Initiating => Cli ?? Name;
 }
 
 /// <summary>

@@ -283,11 +283,14 @@ public sealed class ControlCommands(
             ["requested_at"] = r.RequestedAt.ToString("O"),
             ["age_seconds"] = (long)Math.Max(0, (now - r.RequestedAt).TotalSeconds),
             ["deadline"] = r.Deadline.ToString("O"),
+            ["initiating_client"] = r.Client.Initiating,
         };
         if (!details) return json;
         json["principal"] = r.Principal.ToString();
         json["session_id"] = r.SessionId;
         json["client"] = r.Client.Name;
+        json["client_version"] = r.Client.Version;
+        json["client_cli"] = r.Client.Cli;
         json["rule"] = r.Rule;
         json["policy_revision"] = r.PolicyRevision;
         json["reason"] = r.Reason;

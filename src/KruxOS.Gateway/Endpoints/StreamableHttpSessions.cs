@@ -52,6 +52,11 @@ public sealed class StreamableHttpSessions(
             return false;
         }
         var caller = auth.Caller!;
+        if (!ClientHeader.TryRead(http, out _, out var badHeader))
+        {
+            await HttpErrors.WriteAsync(http, StatusCodes.Status400BadRequest, badHeader!).ConfigureAwait(false);
+            return false;
+        }
         http.Items[CallerItem] = caller;
         // The SDK binds each session to the user that created it; later requests must be the same principal.
         http.User = new ClaimsPrincipal(new ClaimsIdentity(
@@ -62,14 +67,15 @@ public sealed class StreamableHttpSessions(
     private async Task ConfigureSessionAsync(HttpContext http, McpServerOptions options, CancellationToken ct)
     {
         var caller = (AuthenticatedCaller)http.Items[CallerItem]!;
+        ClientHeader.TryRead(http, out var cli, out _); // validated by AuthenticateAsync
         var sessionId = SessionIds.New();
         var stop = new CancellationTokenSource();
         var control = new SessionControl(stop, new ServerNotifier(_log));
         var registry = await connections.GetAsync(ct).ConfigureAwait(false);
         var opened = await registry.Ask<ConnectionMessages.Opened>(
-            new ConnectionMessages.Open(new ConnectionSpec(caller.Principal, caller.Agent!.Value, sessionId, ClientInfo.Unknown, control)),
+            new ConnectionMessages.Open(new ConnectionSpec(caller.Principal, caller.Agent!.Value, sessionId, ClientAttribution.FromInitialize(null, null, cli), control)),
             TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
-        sessions.Configure(options, new McpSessionBinding(caller, sessionId, opened.Connection));
+        sessions.Configure(options, new McpSessionBinding(caller, sessionId, opened.Connection, cli));
         _bindings[options] = new Binding(opened.Connection, stop, control.Notifier);
     }
 

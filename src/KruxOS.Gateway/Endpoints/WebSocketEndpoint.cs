@@ -47,6 +47,11 @@ public sealed partial class WebSocketEndpoint(
             return;
         }
         var caller = auth.Caller!;
+        if (!ClientHeader.TryRead(http, out var cli, out var badHeader))
+        {
+            await HttpErrors.WriteAsync(http, StatusCodes.Status400BadRequest, badHeader!).ConfigureAwait(false);
+            return;
+        }
         var subprotocol = http.WebSockets.WebSocketRequestedProtocols.Contains("mcp") ? "mcp" : null;
         using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
@@ -60,13 +65,13 @@ public sealed partial class WebSocketEndpoint(
         var control = new SocketControl(transport, new ServerNotifier(_log));
         var registry = await connections.GetAsync(http.RequestAborted).ConfigureAwait(false);
         var opened = await registry.Ask<ConnectionMessages.Opened>(
-            new ConnectionMessages.Open(new ConnectionSpec(caller.Principal, caller.Agent!.Value, sessionId, ClientInfo.Unknown, control)),
+            new ConnectionMessages.Open(new ConnectionSpec(caller.Principal, caller.Agent!.Value, sessionId, ClientAttribution.FromInitialize(null, null, cli), control)),
             TimeSpan.FromSeconds(10), http.RequestAborted).ConfigureAwait(false);
         LogOpened(caller.Principal.ToString(), sessionId);
         try
         {
             var options = new McpServerOptions();
-            sessions.Configure(options, new McpSessionBinding(caller, sessionId, opened.Connection));
+            sessions.Configure(options, new McpSessionBinding(caller, sessionId, opened.Connection, cli));
             await using var server = McpServer.Create(transport, options, loggers, services);
             using var toolChanges = sessions.NotifyToolChanges(server);
             control.Notifier.Attach(server);

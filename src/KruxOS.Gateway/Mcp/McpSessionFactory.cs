@@ -16,8 +16,8 @@ using ModelContextProtocol.Server;
 
 namespace KruxOS.Gateway.Mcp;
 
-/// <summary>One MCP session's binding to the actor system: who it is and its connection actor.</summary>
-public sealed record McpSessionBinding(AuthenticatedCaller Caller, string SessionId, IActorRef Connection);
+/// <summary>One MCP session's binding to the actor system: who it is, its connection actor, and the <c>X-KruxOS-Client</c> attribution.</summary>
+public sealed record McpSessionBinding(AuthenticatedCaller Caller, string SessionId, IActorRef Connection, string? Cli = null);
 
 /// <summary>
 /// Builds the MCP server options of one session, for both transports. The SDK owns the protocol; the
@@ -76,9 +76,12 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
     private async ValueTask<CallToolResult> CallAsync(McpSessionBinding binding, RequestContext<CallToolRequestParams> request, CancellationToken ct)
     {
         var p = request.Params ?? throw new McpProtocolException("tools/call needs params", McpErrorCode.InvalidParams);
-        var client = request.Server.ClientInfo is { } ci ? new ClientInfo(ci.Name, ci.Version ?? "") : ClientInfo.Unknown;
+        var ci = request.Server.ClientInfo;
+        var client = ClientAttribution.FromInitialize(ci?.Name, ci?.Version, binding.Cli);
         var agent = binding.Caller.Agent ?? throw new McpProtocolException("session has no agent", McpErrorCode.InternalError);
-        var call = new ToolCall(binding.Caller.Principal, agent, binding.SessionId, p.Name, ToolCatalogView.Arguments(p.Arguments), client);
+        if (!TryReadIdempotencyKey(p.Meta, out var key, out var invalidKey))
+            return ToolCatalogView.Render(ToolCallResult.Failure(p.Name, invalidKey!, null, 0));
+        var call = new ToolCall(binding.Caller.Principal, agent, binding.SessionId, p.Name, ToolCatalogView.Arguments(p.Arguments), client, key);
         // A call may be held for approval up to the hold timeout; the pipeline always answers (failing closed
         // on its own timers), so the edge waits for the hold plus the normal call time.
         var timeout = settings.CallTimeout + kruxos.ApprovalHoldTimeout;
@@ -99,6 +102,22 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
             await progress.CancelAsync().ConfigureAwait(false);
             await ticker.ConfigureAwait(false);
         }
+    }
+
+    // params._meta["kruxos/idempotency_key"]: absent → no key (the call behaves as without one); present → a valid key string.
+    private static bool TryReadIdempotencyKey(JsonObject? meta, out string? key, out StructuredError? error)
+    {
+        key = null;
+        error = null;
+        if (meta is null || !meta.TryGetPropertyValue(IdempotencyKeys.MetaField, out var node) || node is null) return true;
+        if (node is not JsonValue v || !v.TryGetValue<string>(out var text))
+        {
+            error = Errors.InvalidInput("_meta." + IdempotencyKeys.MetaField, "must be a string");
+            return false;
+        }
+        error = IdempotencyKeys.Validate(text);
+        key = error is null ? text : null;
+        return error is null;
     }
 
     // While a call is held (e.g. for approval), progress notifications reset the client's request timeout.

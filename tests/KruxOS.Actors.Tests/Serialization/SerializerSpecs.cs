@@ -90,6 +90,28 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         yield return new ApprovalMessages.CheckDeadline(apprId);
         yield return new ApprovalMessages.Held(ApprovalState.Empty.Apply(new ApprovalEvents.ApprovalRequested(request)));
         yield return new ApprovalMessages.Released(ApprovalState.Empty.Apply(new ApprovalEvents.ApprovalRequested(request)), false, "rejected");
+        var ok = ToolCallResult.Success(CapabilityName.Parse("system.time"), CoreJson.EmptyObject, Tier.Autonomous, 12);
+        yield return new IdempotencyEvents.KeyStarted("kbr-0001abcd", "system__time|sha256:00", "system__time", At);
+        yield return new IdempotencyEvents.KeyHeld("kbr-0001abcd", apprId, At);
+        yield return new IdempotencyEvents.KeyResumed("kbr-0001abcd", At);
+        yield return new IdempotencyEvents.KeyCompleted("kbr-0001abcd", ok, true, At);
+        yield return new IdempotencyEvents.KeyInterrupted("kbr-0001abcd", At);
+        yield return new IdempotencyEvents.KeyReleased("kbr-0001abcd", At);
+        yield return new IdempotencyEntry("kbr-0001abcd", "system__time|sha256:00", "system__time", IdempotencyStatus.Held, At, apprId);
+        yield return IdempotencyLedger.Empty
+            .Apply(new IdempotencyEvents.KeyStarted("kbr-0001abcd", "fp", "system__time", At), IdempotencyLimits.Default)
+            .Apply(new IdempotencyEvents.KeyCompleted("kbr-0001abcd", ok, true, At), IdempotencyLimits.Default);
+    }
+
+    [Fact]
+    public void Should_read_a_client_info_persisted_before_the_cli_attribution_existed()
+    {
+        var serializer = (KruxSerializer)Sys.Serialization.FindSerializerForType(typeof(ClientInfo));
+        var withCli = new ClientInfo("claude-code", "2.1", "claude-code");
+        Assert.Equal(withCli, serializer.FromBinary(serializer.ToBinary(withCli), serializer.Manifest(withCli)));
+        var old = (ClientInfo)serializer.FromBinary(System.Text.Encoding.UTF8.GetBytes("""{"Name":"claude-code","Version":"2.1"}"""), serializer.Manifest(withCli));
+        Assert.Null(old.Cli);
+        Assert.Equal("claude-code", old.Initiating);
     }
 
     [Fact]

@@ -10,9 +10,12 @@ public sealed class RawWebSocket(ClientWebSocket socket) : IAsyncDisposable
 {
     public ClientWebSocket Socket { get; } = socket;
 
-    public static async Task<RawWebSocket> ConnectAsync(Uri uri, string? token, string? origin = null, string? subprotocol = "mcp")
+    public static async Task<RawWebSocket> ConnectAsync(Uri uri, string? token, string? origin = null, string? subprotocol = "mcp",
+        IReadOnlyDictionary<string, string>? headers = null)
     {
         var ws = new ClientWebSocket();
+        ws.Options.CollectHttpResponseDetails = true;
+        foreach (var (k, v) in headers ?? new Dictionary<string, string>()) ws.Options.SetRequestHeader(k, v);
         if (token is not null) ws.Options.SetRequestHeader("Authorization", $"Bearer {token}");
         if (origin is not null) ws.Options.SetRequestHeader("Origin", origin);
         if (subprotocol is not null) ws.Options.AddSubProtocol(subprotocol);
