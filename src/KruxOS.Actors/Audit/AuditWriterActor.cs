@@ -11,8 +11,9 @@ namespace KruxOS.Actors.Audit;
 /// <summary>
 /// The node's single audit writer. It seals drafts into the hash chain in arrival order and writes them
 /// with group commit: whatever arrived while a batch was being fsynced forms the next batch (one batch in
-/// flight, disk I/O off the actor thread via PipeTo). A requester is answered
-/// <see cref="AuditAppended"/> only after its batch is fsynced.
+/// flight, disk I/O off the actor thread via PipeTo; entries are sealed as they arrive, so the next batch
+/// is ready when the fsync ends). A requester is answered <see cref="AuditAppended"/> only after its batch
+/// is fsynced. The SQLite index is updated after that, in the background (<see cref="AuditIndexer"/>).
 /// <para>When a write or fsync fails the actor degrades: queued entries stay in memory, in order, and are
 /// retried every <see cref="AuditOptions.RetryInterval"/>; a flush writes them with the hashes they were
 /// sealed with, so the chain stays valid. In <see cref="AuditFailMode.Degrade"/> waiting and new
@@ -152,7 +153,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
                     msg.ReplyTo.Tell(new AuditFailed(id, $"audit ring buffer full ({_options.RingCapacity} entries)"));
                     return;
                 }
-                _queue.AddLast(new Pending(msg.Draft, null));
+                Enqueue(new Pending(msg.Draft, null));
                 msg.ReplyTo.Tell(new AuditBuffered(id, Waiting));
                 return;
             default:
@@ -161,10 +162,21 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
                     msg.ReplyTo.Tell(new AuditFailed(id, $"audit writer overloaded ({_options.RingCapacity} entries waiting)"));
                     return;
                 }
-                _queue.AddLast(new Pending(msg.Draft, msg.ReplyTo));
+                Enqueue(new Pending(msg.Draft, msg.ReplyTo));
                 TryStartBatch(force: false);
                 return;
         }
+    }
+
+    // Seals on arrival while a batch is on disk, so the next batch is ready the moment the fsync ends.
+    // Sealed entries are always a prefix of the queue (batches are taken, and failed ones put back, at
+    // the front), so an entry is sealed now only when everything before it already is: the chain order
+    // stays the queue order. Before the log is open nothing is sealed (the start-up chain note goes first).
+    private void Enqueue(Pending p)
+    {
+        if (_chain is not null && (_queue.Last is null || _queue.Last.Value.Sealed is not null))
+            p.Sealed = _chain.Seal(p.Draft);
+        _queue.AddLast(p);
     }
 
     private void TryStartBatch(bool force)
