@@ -32,7 +32,7 @@ public sealed record AppendResult(string File, IReadOnlyList<long> Offsets, long
 /// <see cref="AuditIndexer"/> and the append returns at once; the open catches the index up from the
 /// files, so a crash between the fsync and the insert loses nothing.</item>
 /// </list>
-/// Not thread-safe: one batch at a time (the audit writer actor guarantees this).
+/// Not thread-safe: one batch at a time (the audit writer's disk loop guarantees this).
 /// </summary>
 public sealed class AuditFileWriter : IDisposable
 {
