@@ -19,7 +19,7 @@ public sealed record AppendResult(string File, IReadOnlyList<long> Offsets, long
 /// Appends sealed records to the day files of one audit directory.
 /// <list type="bullet">
 /// <item>A batch is written with one append and made durable with one fsync (group commit); the caller
-/// may reply to its requesters only after <see cref="AppendBatchAsync"/> completed.</item>
+/// may reply to its requesters only after <see cref="AppendBatch"/> returned.</item>
 /// <item>The day file is chosen by the writer's UTC clock when the batch is written, so files roll at
 /// UTC midnight; the chain is independent of files, so the first record of a day chains from the last of
 /// the previous day.</item>
@@ -152,13 +152,11 @@ public sealed class AuditFileWriter : IDisposable
     }
 
     /// <summary>
-    /// Appends a batch (in order) with one fsync. Throws the I/O error when the batch could not be made
-    /// durable; the file is then back at its previous length (or will be cut back before the next batch).
+    /// Appends a batch (in order) with one fsync, blocking on disk I/O (the audit writer calls it from its
+    /// disk loop, never from an actor). Throws the I/O error when the batch could not be made durable; the
+    /// file is then back at its previous length (or will be cut back before the next batch). The batch list
+    /// is kept by the background indexer: do not change it afterwards.
     /// </summary>
-    public Task<AppendResult> AppendBatchAsync(IReadOnlyList<SealedAuditRecord> batch, CancellationToken ct = default) =>
-        Task.Run(() => AppendBatch(batch), ct);
-
-    /// <summary>Synchronous form of <see cref="AppendBatchAsync"/> (blocks on disk I/O).</summary>
     public AppendResult AppendBatch(IReadOnlyList<SealedAuditRecord> batch)
     {
         ArgumentNullException.ThrowIfNull(batch);

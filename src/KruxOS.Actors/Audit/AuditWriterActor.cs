@@ -166,7 +166,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         }
     }
 
-    // Seals on arrival while a batch is on disk, so the next batch is ready the moment the fsync ends.
+    // Seals on arrival, so an entry is ready for the disk loop at once (healthy, it is submitted right away).
     // Sealed entries are always a prefix of the queue (batches are taken, and failed ones put back, at
     // the front), so an entry is sealed now only when everything before it already is: the chain order
     // stays the queue order. Before the log is open nothing is sealed (the start-up chain note goes first).
