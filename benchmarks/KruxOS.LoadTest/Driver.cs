@@ -53,6 +53,11 @@ public sealed class Driver(DriverOptions options, TextWriter log)
                 foreach (var target in targets)
                 {
                     ct.ThrowIfCancellationRequested();
+                    if (target.Name == TargetServer.Floor && !scenario.RunsOnFloor)
+                    {
+                        log.WriteLine($"  {target.Name,-8} skipped: the scenario needs the gateway");
+                        continue;
+                    }
                     try
                     {
                         var serverCpu = ProcStatus.CpuSeconds(target.Pid);

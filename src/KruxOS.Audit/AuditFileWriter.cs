@@ -19,7 +19,7 @@ public sealed record AppendResult(string File, IReadOnlyList<long> Offsets, long
 /// Appends sealed records to the day files of one audit directory.
 /// <list type="bullet">
 /// <item>A batch is written with one append and made durable with one fsync (group commit); the caller
-/// may reply to its requesters only after <see cref="AppendBatchAsync"/> completed.</item>
+/// may reply to its requesters only after <see cref="AppendBatch"/> returned.</item>
 /// <item>The day file is chosen by the writer's UTC clock when the batch is written, so files roll at
 /// UTC midnight; the chain is independent of files, so the first record of a day chains from the last of
 /// the previous day.</item>
@@ -28,15 +28,18 @@ public sealed record AppendResult(string File, IReadOnlyList<long> Offsets, long
 /// retried as is, so the chain stays valid and no record is duplicated.</item>
 /// <item>On open, a torn or unreadable tail of the newest file (a crash during a write) is saved to
 /// <c>&lt;file&gt;.torn-&lt;unix-ms&gt;</c> and cut off; complete records are never removed.</item>
+/// <item>The SQLite index is not on the durable path: after the fsync the batch is handed to an
+/// <see cref="AuditIndexer"/> and the append returns at once; the open catches the index up from the
+/// files, so a crash between the fsync and the insert loses nothing.</item>
 /// </list>
-/// Not thread-safe: one batch at a time (the audit writer actor guarantees this).
+/// Not thread-safe: one batch at a time (the audit writer's disk loop guarantees this).
 /// </summary>
 public sealed class AuditFileWriter : IDisposable
 {
     private readonly string _directory;
     private readonly IAuditFileSystem _fs;
     private readonly TimeProvider _clock;
-    private readonly AuditIndex? _index;
+    private readonly AuditIndexer? _indexer;
     private IAuditAppendFile? _file;
     private string? _fileName;
     private int _fileRecords;
@@ -47,8 +50,11 @@ public sealed class AuditFileWriter : IDisposable
         _directory = directory;
         _fs = fs;
         _clock = clock;
-        _index = index;
+        _indexer = index is null ? null : new AuditIndexer(index);
     }
+
+    /// <summary>The background indexer, or null without an index.</summary>
+    public AuditIndexer? Indexer => _indexer;
 
     /// <summary>The audit directory.</summary>
     public string Directory => _directory;
@@ -146,13 +152,11 @@ public sealed class AuditFileWriter : IDisposable
     }
 
     /// <summary>
-    /// Appends a batch (in order) with one fsync. Throws the I/O error when the batch could not be made
-    /// durable; the file is then back at its previous length (or will be cut back before the next batch).
+    /// Appends a batch (in order) with one fsync, blocking on disk I/O (the audit writer calls it from its
+    /// disk loop, never from an actor). Throws the I/O error when the batch could not be made durable; the
+    /// file is then back at its previous length (or will be cut back before the next batch). The batch list
+    /// is kept by the background indexer: do not change it afterwards.
     /// </summary>
-    public Task<AppendResult> AppendBatchAsync(IReadOnlyList<SealedAuditRecord> batch, CancellationToken ct = default) =>
-        Task.Run(() => AppendBatch(batch), ct);
-
-    /// <summary>Synchronous form of <see cref="AppendBatchAsync"/> (blocks on disk I/O).</summary>
     public AppendResult AppendBatch(IReadOnlyList<SealedAuditRecord> batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -169,7 +173,8 @@ public sealed class AuditFileWriter : IDisposable
         _expectedLength = start;
         var size = 0;
         foreach (var r in batch) size += r.Frame.Length;
-        var buffer = new byte[size];
+        // One write(2) per batch from a pooled buffer: no per-batch garbage on the hot path.
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
         var offsets = new long[batch.Count];
         var at = 0;
         for (var i = 0; i < batch.Count; i++)
@@ -180,7 +185,7 @@ public sealed class AuditFileWriter : IDisposable
         }
         try
         {
-            file.Append(buffer);
+            file.Append(buffer.AsSpan(0, size));
             file.Sync();
         }
         catch
@@ -190,27 +195,16 @@ public sealed class AuditFileWriter : IDisposable
             DropFile();
             throw;
         }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
         _expectedLength = start + size;
         var firstIndex = _fileRecords;
         _fileRecords += batch.Count;
-        IndexBatch(batch, name, offsets, firstIndex, _expectedLength);
+        // Durable now; the index follows in the background (derived data, caught up from the files on open).
+        _indexer?.Enqueue(name, batch, offsets, firstIndex, _expectedLength);
         return new AppendResult(name, offsets, _expectedLength);
-    }
-
-    private void IndexBatch(IReadOnlyList<SealedAuditRecord> batch, string name, long[] offsets, int firstIndex, long length)
-    {
-        if (_index is null) return;
-        try
-        {
-            var rows = new List<(AuditEntry, AuditPosition)>(batch.Count);
-            for (var i = 0; i < batch.Count; i++)
-                rows.Add((batch[i].Entry, new AuditPosition(name, firstIndex + i, offsets[i], batch[i].Frame.Length)));
-            _index.Add(rows, name, length);
-        }
-        catch (Microsoft.Data.Sqlite.SqliteException)
-        {
-            // The log is the record; the index catches up from it on the next open.
-        }
     }
 
     private void EnsureFile(string name)
@@ -242,6 +236,6 @@ public sealed class AuditFileWriter : IDisposable
     public void Dispose()
     {
         DropFile();
-        _index?.Dispose();
+        _indexer?.Dispose();
     }
 }

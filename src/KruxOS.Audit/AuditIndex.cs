@@ -139,17 +139,22 @@ public sealed class AuditIndex : IDisposable
     internal SqliteConnection Connection => _connection;
 
     /// <summary>Adds entries written to one day file, in file order.</summary>
-    public void Add(IReadOnlyList<(AuditEntry Entry, AuditPosition Position)> rows, string file, long fileLength)
+    /// <returns>How many rows were new (rows already indexed at the same position are skipped).</returns>
+    public int Add(IReadOnlyList<(AuditEntry Entry, AuditPosition Position)> rows, string file, long fileLength)
     {
-        if (rows.Count == 0 && fileLength == 0) return;
+        if (rows.Count == 0 && fileLength == 0) return 0;
+        var added = 0;
         using var tx = _connection.BeginTransaction();
         using (var cmd = _connection.CreateCommand())
         {
             cmd.Transaction = tx;
+            // Idempotent: a record already indexed at (file, offset) is skipped, so the writer's background
+            // indexer and a catch-up (after a restart, or after a failed insert) may overlap without duplicates.
             cmd.CommandText = """
                 INSERT INTO entries(id, ts_us, kind, actor_type, actor_name, session_id, capability, status, tier,
                     duration_ms, approval_request_id, entry_hash, file, entry_index, offset, length)
-                VALUES($id, $ts, $kind, $at, $an, $sid, $cap, $status, $tier, $dur, $appr, $hash, $file, $idx, $off, $len)
+                SELECT $id, $ts, $kind, $at, $an, $sid, $cap, $status, $tier, $dur, $appr, $hash, $file, $idx, $off, $len
+                WHERE NOT EXISTS (SELECT 1 FROM entries WHERE file = $file AND offset = $off)
                 """;
             var p = new Dictionary<string, SqliteParameter>();
             foreach (var name in new[] { "$id", "$ts", "$kind", "$at", "$an", "$sid", "$cap", "$status", "$tier", "$dur", "$appr", "$hash", "$file", "$idx", "$off", "$len" })
@@ -172,7 +177,7 @@ public sealed class AuditIndex : IDisposable
                 p["$idx"].Value = pos.EntryIndex;
                 p["$off"].Value = pos.Offset;
                 p["$len"].Value = pos.Length;
-                cmd.ExecuteNonQuery();
+                added += cmd.ExecuteNonQuery();
             }
         }
         using (var files = _connection.CreateCommand())
@@ -180,14 +185,25 @@ public sealed class AuditIndex : IDisposable
             files.Transaction = tx;
             files.CommandText = """
                 INSERT INTO files(file, indexed_length, entries) VALUES($f, $l, $n)
-                ON CONFLICT(file) DO UPDATE SET indexed_length = excluded.indexed_length, entries = entries + excluded.entries
+                ON CONFLICT(file) DO UPDATE SET indexed_length = MAX(indexed_length, excluded.indexed_length), entries = MAX(entries, excluded.entries)
                 """;
             files.Parameters.AddWithValue("$f", file);
             files.Parameters.AddWithValue("$l", fileLength);
-            files.Parameters.AddWithValue("$n", rows.Count);
+            // entries = records in the file up to indexed_length: the last row's index + 1 (rows come in file order)
+            files.Parameters.AddWithValue("$n", rows.Count == 0 ? 0 : rows[^1].Position.EntryIndex + 1);
             files.ExecuteNonQuery();
         }
         tx.Commit();
+        return added;
+    }
+
+    /// <summary>The length of <paramref name="file"/> the index covers (0 when it knows nothing of it).</summary>
+    public long IndexedLength(string file)
+    {
+        using var cmd = _connection.CreateCommand();
+        cmd.CommandText = "SELECT indexed_length FROM files WHERE file = $f";
+        cmd.Parameters.AddWithValue("$f", file);
+        return cmd.ExecuteScalar() is long length ? length : 0;
     }
 
     /// <summary>What the index knows about each file: indexed length and entry count.</summary>
@@ -204,8 +220,11 @@ public sealed class AuditIndex : IDisposable
     /// <summary>
     /// Indexes every complete record the day files hold beyond what the index knows. Returns the number of
     /// entries added. Records that cannot be decoded are skipped (verification reports them).
+    /// <paramref name="boundedFile"/> is read only up to <paramref name="boundedLength"/>: the running
+    /// writer passes its newest file and the length known durable, so bytes of a batch still being
+    /// written (or about to be cut back after a failed fsync) are never indexed.
     /// </summary>
-    public int CatchUp()
+    public int CatchUp(string? boundedFile = null, long boundedLength = long.MaxValue)
     {
         var known = IndexedFiles();
         var added = 0;
@@ -213,13 +232,16 @@ public sealed class AuditIndex : IDisposable
         {
             var (fromLength, fromIndex) = known.TryGetValue(day.Name, out var k) ? k : (0L, 0);
             var size = new FileInfo(day.Path).Length;
-            if (size <= fromLength) continue;
+            var limit = day.Name == boundedFile ? Math.Min(size, boundedLength) : size;
+            if (limit <= fromLength) continue;
             var rows = new List<(AuditEntry, AuditPosition)>();
             var tail = new TailHolder();
             long end = fromLength;
             foreach (var frame in AuditDirectory.ReadFrames(day.Path, tail, fromLength, fromIndex))
             {
-                end = frame.Offset + AuditFraming.PrefixLength + frame.Payload.Length;
+                var frameEnd = frame.Offset + AuditFraming.PrefixLength + frame.Payload.Length;
+                if (frameEnd > limit) break;
+                end = frameEnd;
                 try
                 {
                     rows.Add((AuditCbor.DecodeStored(frame.Payload),
@@ -230,8 +252,7 @@ public sealed class AuditIndex : IDisposable
                     // not indexable; the verifier reports it
                 }
             }
-            Add(rows, day.Name, end);
-            added += rows.Count;
+            added += Add(rows, day.Name, end);
         }
         return added;
     }

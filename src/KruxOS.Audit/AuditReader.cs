@@ -98,18 +98,26 @@ public sealed class AuditReader
         return [.. result.OfType<AuditRecordView>()];
     }
 
+    /// <summary>How long a read waits for the writer's background indexer to reach the newest file's end.</summary>
+    public static readonly TimeSpan IndexCatchUpWait = TimeSpan.FromSeconds(2);
+
     // Never writes: the gateway's writer owns the index. A missing index, or one that does not cover the
     // closed day files (a copied directory, a crash before the writer caught up), is replaced by a private
-    // in-memory index built from the day files. The newest file may be a moment ahead of the index while
-    // the gateway writes; those entries appear on the next read.
+    // in-memory index built from the day files. The writer indexes in the background a moment after each
+    // fsync, so a read first waits (briefly) until the index covers the newest file as long as it was when
+    // the read began: an entry whose call was answered is always found. If the index does not get there
+    // (no writer running after a crash between fsync and index), the read uses an in-memory index.
     private AuditIndex? OpenIndex()
     {
         if (!Directory.Exists(_directory)) return null;
         AuditIndex? index = null;
         try
         {
+            var newest = AuditDirectory.ListDayFiles(_directory) is { Count: > 0 } files ? files[^1] : null;
+            var target = newest is null ? 0 : new FileInfo(newest.Path).Length;
             index = AuditIndex.OpenReadOnly(_directory);
-            if (index is not null && index.CoversClosedFiles()) return index;
+            if (index is not null && index.CoversClosedFiles() && (newest is null || WaitForIndex(index, newest.Name, target)))
+                return index;
         }
         catch (SqliteException)
         {
@@ -117,5 +125,16 @@ public sealed class AuditReader
         }
         index?.Dispose();
         return AuditIndex.BuildInMemory(_directory);
+    }
+
+    private static bool WaitForIndex(AuditIndex index, string file, long length)
+    {
+        var deadline = DateTime.UtcNow + IndexCatchUpWait;
+        while (index.IndexedLength(file) < length)
+        {
+            if (DateTime.UtcNow >= deadline) return false;
+            Thread.Sleep(5); // a reader thread (Task.Run), never an actor
+        }
+        return true;
     }
 }

@@ -91,4 +91,26 @@ public sealed class ReportSpecs
         Assert.Contains(rows, r => r is ["inproc-ws", "gateway", "closed", ..] && r.Contains("7,000.0") && r.Contains("5,000"));
         Assert.Contains(rows, r => r is ["inproc-ws", "0.700", "1.500", "2.500", "-"]);
     }
+
+    [Fact]
+    public void Should_print_and_serialize_extra_latencies_when_a_scenario_records_them()
+    {
+        // arrange
+        var approval = Result(TargetServer.Gateway, 50, 40_000, 90_000) with
+        {
+            Scenario = "approval-roundtrip",
+            ExtraLatencies = new SortedDictionary<string, LatencySummary>(StringComparer.Ordinal)
+            {
+                ["accept_returned_to_result"] = new(480, 900, 850, 2_100, 6_400, 9_000, 9_500),
+            },
+        };
+        var report = Report(approval);
+        // act
+        var table = report.ToTable();
+        using var doc = JsonDocument.Parse(report.ToJson());
+        // assert
+        Assert.Contains("approval-roundtrip gateway: accept returned to result: p50 850 µs, p90 2,100 µs, p99 6,400 µs, max 9,500 µs (480 samples)", table);
+        var extra = doc.RootElement.GetProperty("results")[0].GetProperty("extra_latencies").GetProperty("accept_returned_to_result");
+        Assert.Equal(6_400, extra.GetProperty("p99_us").GetInt64());
+    }
 }

@@ -92,6 +92,12 @@ public sealed record RunReport
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $"{r.Scenario} {r.Target}: service time from the actual send: p50 {N(s.P50Us)} µs, p90 {N(s.P90Us)} µs, p99 {N(s.P99Us)} µs, max {N(s.MaxUs)} µs");
         }
+        foreach (var r in Results)
+        {
+            foreach (var (name, s) in r.ExtraLatencies)
+                sb.AppendLine(CultureInfo.InvariantCulture,
+                    $"{r.Scenario} {r.Target}: {name.Replace('_', ' ')}: p50 {N(s.P50Us)} µs, p90 {N(s.P90Us)} µs, p99 {N(s.P99Us)} µs, max {N(s.MaxUs)} µs ({N(s.Count)} samples)");
+        }
         foreach (var r in Results.Where(r => r.Metrics.ContainsKey("server_cpu_seconds")))
         {
             r.Metrics.TryGetValue("driver_cpu_seconds", out var driver);

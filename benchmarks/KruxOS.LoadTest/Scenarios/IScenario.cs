@@ -7,8 +7,7 @@ namespace KruxOS.LoadTest.Scenarios;
 /// <summary>
 /// A named load scenario. The driver runs each selected scenario against the floor and then the
 /// gateway, in the same invocation; a scenario that is <see cref="Comparable"/> gets gateway/floor
-/// ratios. New scenarios (audited calls, sandboxed filesystem.read, approval round trip) implement
-/// this and add one line to <see cref="ScenarioRegistry"/>.
+/// ratios. A new scenario implements this and adds one line to <see cref="ScenarioRegistry"/>.
 /// </summary>
 public interface IScenario
 {
@@ -20,6 +19,9 @@ public interface IScenario
 
     /// <summary>True when the floor runs the same operation shape, so gateway/floor ratios mean something.</summary>
     bool Comparable { get; }
+
+    /// <summary>False when the floor has nothing to run (the scenario needs a gateway feature such as approvals); it then runs on the gateway only.</summary>
+    bool RunsOnFloor { get; }
 
     /// <summary>The number of concurrent sessions the scenario may hold against the gateway (to lift the per-agent cap).</summary>
     int SessionsNeeded(DriverOptions options);

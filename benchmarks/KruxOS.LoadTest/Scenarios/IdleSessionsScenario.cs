@@ -31,6 +31,9 @@ public sealed class IdleSessionsScenario : IScenario
     public bool Comparable => true;
 
     /// <inheritdoc />
+    public bool RunsOnFloor => true;
+
+    /// <inheritdoc />
     public int SessionsNeeded(DriverOptions options) => options.IdleSessions;
 
     /// <inheritdoc />

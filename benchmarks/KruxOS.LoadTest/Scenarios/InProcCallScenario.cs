@@ -23,6 +23,9 @@ public sealed class InProcCallScenario(McpTransport transport) : IScenario
     public bool Comparable => true;
 
     /// <inheritdoc />
+    public bool RunsOnFloor => true;
+
+    /// <inheritdoc />
     public int SessionsNeeded(DriverOptions options) => options.Concurrency;
 
     /// <inheritdoc />

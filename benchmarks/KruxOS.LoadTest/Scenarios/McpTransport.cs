@@ -12,9 +12,11 @@ public enum McpTransport
     StreamableHttp,
 }
 
-/// <summary>Opens sessions of either transport against a target.</summary>
-public sealed class SessionFactory(TargetServer target, McpTransport transport, TimeSpan callTimeout) : IDisposable
+/// <summary>Opens sessions of either transport against a target, with the target's token or <paramref name="token"/>.</summary>
+public sealed class SessionFactory(TargetServer target, McpTransport transport, TimeSpan callTimeout, string? token = null) : IDisposable
 {
+    private readonly string? _token = token ?? target.Token;
+
     private readonly HttpClient? _http = transport == McpTransport.StreamableHttp ? StreamableHttpMcpClient.CreateHttpClient(callTimeout) : null;
 
     /// <summary>The report name of the transport.</summary>
@@ -22,8 +24,8 @@ public sealed class SessionFactory(TargetServer target, McpTransport transport, 
 
     /// <summary>Opens and initializes one session.</summary>
     public async Task<IMcpSession> OpenAsync(CancellationToken ct) => transport == McpTransport.WebSocket
-        ? await WebSocketMcpClient.OpenAsync(target.WebSocketUri, target.Token, callTimeout, ct).ConfigureAwait(false)
-        : await StreamableHttpMcpClient.OpenAsync(_http!, target.HttpUri, target.Token, ct).ConfigureAwait(false);
+        ? await WebSocketMcpClient.OpenAsync(target.WebSocketUri, _token, callTimeout, ct).ConfigureAwait(false)
+        : await StreamableHttpMcpClient.OpenAsync(_http!, target.HttpUri, _token, ct).ConfigureAwait(false);
 
     /// <summary>Opens <paramref name="count"/> sessions, <paramref name="parallelism"/> at a time; on failure closes those opened and rethrows.</summary>
     public async Task<IMcpSession[]> OpenManyAsync(int count, int parallelism, CancellationToken ct)

@@ -25,6 +25,9 @@ public sealed class OpenLoopWsScenario : IScenario
     public bool Comparable => true;
 
     /// <inheritdoc />
+    public bool RunsOnFloor => true;
+
+    /// <inheritdoc />
     public int SessionsNeeded(DriverOptions options) => options.Concurrency;
 
     /// <inheritdoc />

@@ -24,6 +24,9 @@ public sealed class SandboxReadScenario : IScenario
     public bool Comparable => true;
 
     /// <inheritdoc />
+    public bool RunsOnFloor => true;
+
+    /// <inheritdoc />
     public int SessionsNeeded(Cli.DriverOptions options) => options.Concurrency;
 
     /// <inheritdoc />

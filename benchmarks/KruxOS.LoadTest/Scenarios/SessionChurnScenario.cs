@@ -21,6 +21,9 @@ public sealed class SessionChurnScenario : IScenario
     public bool Comparable => true;
 
     /// <inheritdoc />
+    public bool RunsOnFloor => true;
+
+    /// <inheritdoc />
     public int SessionsNeeded(DriverOptions options) => options.MaxOutstanding;
 
     /// <inheritdoc />

@@ -13,6 +13,8 @@ public enum OutcomeKind
     ToolError,
     /// <summary>No reply within the per-call timeout.</summary>
     Timeout,
+    /// <summary>The approval decision the scenario sent for the call failed (the gateway's error type, or the transport's).</summary>
+    DecisionError,
 }
 
 /// <summary>One operation's outcome; <see cref="Detail"/> names the error (JSON-RPC code, tool error type, exception type).</summary>
@@ -27,6 +29,9 @@ public readonly record struct CallOutcome(OutcomeKind Kind, string? Detail = nul
     /// <summary>A timeout.</summary>
     public static CallOutcome TimedOut() => new(OutcomeKind.Timeout);
 
+    /// <summary>A failed approval decision described by <paramref name="detail"/>.</summary>
+    public static CallOutcome Decision(string detail) => new(OutcomeKind.DecisionError, detail);
+
     /// <summary>A transport failure described by <paramref name="detail"/>.</summary>
     public static CallOutcome Transport(string detail) => new(OutcomeKind.TransportError, detail);
 
@@ -38,6 +43,7 @@ public readonly record struct CallOutcome(OutcomeKind Kind, string? Detail = nul
         OutcomeKind.JsonRpcError => Detail is null ? "jsonrpc_error" : $"jsonrpc_error[{Detail}]",
         OutcomeKind.ToolError => Detail is null ? "tool_error" : $"tool_error[{Detail}]",
         OutcomeKind.Timeout => "timeout",
+        OutcomeKind.DecisionError => Detail is null ? "decision_error" : $"decision_error[{Detail}]",
         _ => "unknown",
     };
 }

@@ -42,6 +42,9 @@ public sealed record ScenarioResult
     /// <summary>Open loop: latency of successful operations from the actual send (the main figure counts from the scheduled time).</summary>
     public LatencySummary? ServiceLatency { get; init; }
 
+    /// <summary>Further latencies of successful operations, by snake_case name (e.g. the approval scenario's <c>accept_returned_to_result</c>).</summary>
+    public IReadOnlyDictionary<string, LatencySummary> ExtraLatencies { get; init; } = new SortedDictionary<string, LatencySummary>(StringComparer.Ordinal);
+
     /// <summary>Failures by kind.</summary>
     public IReadOnlyDictionary<string, long> Errors { get; init; } = new SortedDictionary<string, long>();
 

@@ -22,9 +22,23 @@ public sealed partial class TargetServer : IAsyncDisposable
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private readonly ChildProcess _process;
 
-    private TargetServer(string name, ChildProcess process, string host, int port, string? token, string toolName, string toolArguments)
+    /// <summary>The agent the <c>approval-roundtrip</c> scenario creates; its policy file is written before the gateway starts.</summary>
+    public const string ApprovalAgent = "loadtest-approvals";
+
+    // The approval scenario's agent gets its own policy: every system.time call needs a human decision.
+    // Other scenarios use the admin agent, whose policy this does not touch.
+    private const string ApprovalAgentPolicy = """
+        rules:
+          - capability: system.time
+            tier: approval_required
+            reason: approval round-trip load scenario
+        """;
+
+    private TargetServer(string name, ChildProcess process, string host, int port, string? token, string toolName, string toolArguments,
+        string? controlSocket = null)
     {
         Name = name;
+        ControlSocket = controlSocket;
         _process = process;
         Token = token;
         ToolName = toolName;
@@ -45,6 +59,9 @@ public sealed partial class TargetServer : IAsyncDisposable
 
     /// <summary>The bearer token (gateway) or null (floor).</summary>
     public string? Token { get; }
+
+    /// <summary>The gateway's control socket (null for the floor).</summary>
+    public string? ControlSocket { get; }
 
     /// <summary>The in-process tool the call scenarios use.</summary>
     public string ToolName { get; }
@@ -86,9 +103,22 @@ public sealed partial class TargetServer : IAsyncDisposable
         var ports = FreePorts.Take(3);
         var dataDir = Directory.CreateTempSubdirectory("kruxos-loadtest-").FullName;
         var bind = IPAddress.TryParse(host, out _) ? host : "127.0.0.1";
+        try
+        {
+            var policy = Path.Combine(dataDir, "policies", "agents", $"{ApprovalAgent}.yaml");
+            Directory.CreateDirectory(Path.GetDirectoryName(policy)!);
+            await File.WriteAllTextAsync(policy, ApprovalAgentPolicy, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            Directory.Delete(dataDir, recursive: true);
+            throw;
+        }
+        var controlSocket = Path.Combine(dataDir, "run", "control.sock");
         var process = ChildProcess.Start(Gateway, dll,
         [
             "--data-dir", dataDir,
+            "--control-socket", controlSocket,
             "--gateway-port", ports[0].ToString(CultureInfo.InvariantCulture),
             "--health-port", ports[1].ToString(CultureInfo.InvariantCulture),
             "--user-api-port", ports[2].ToString(CultureInfo.InvariantCulture),
@@ -102,7 +132,7 @@ public sealed partial class TargetServer : IAsyncDisposable
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(StartTimeout);
             var match = await tokenLine.WaitAsync(timeout.Token).ConfigureAwait(false);
-            server = new TargetServer(Gateway, process, host, ports[0], match.Groups[1].Value, "system__time", "{}");
+            server = new TargetServer(Gateway, process, host, ports[0], match.Groups[1].Value, "system__time", "{}", controlSocket);
             // Health listens on 127.0.0.1 whatever the MCP bind is.
             await WaitHealthyAsync(process, new Uri($"http://127.0.0.1:{ports[1]}/health"), ct).ConfigureAwait(false);
             return server;

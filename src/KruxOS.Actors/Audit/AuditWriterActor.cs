@@ -10,9 +10,11 @@ namespace KruxOS.Actors.Audit;
 
 /// <summary>
 /// The node's single audit writer. It seals drafts into the hash chain in arrival order and writes them
-/// with group commit: whatever arrived while a batch was being fsynced forms the next batch (one batch in
-/// flight, disk I/O off the actor thread via PipeTo). A requester is answered
-/// <see cref="AuditAppended"/> only after its batch is fsynced.
+/// with group commit: whatever arrived while a batch was being fsynced forms the next batch. Disk I/O runs
+/// in the <see cref="AuditDiskLoop"/>: while healthy, each entry is sealed and submitted as it arrives, and
+/// the loop writes the next batch the moment the previous fsync returns. A requester is answered
+/// <see cref="AuditAppended"/> only after its batch is fsynced (the loop answers at once, without a hop
+/// through this mailbox). The SQLite index is updated after that, in the background (<see cref="AuditIndexer"/>).
 /// <para>When a write or fsync fails the actor degrades: queued entries stay in memory, in order, and are
 /// retried every <see cref="AuditOptions.RetryInterval"/>; a flush writes them with the hashes they were
 /// sealed with, so the chain stays valid. In <see cref="AuditFailMode.Degrade"/> waiting and new
@@ -32,9 +34,10 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _cts = new();
     private readonly LinkedList<Pending> _queue = new();
-    private List<Pending>? _inFlight;
-    private Task? _inFlightTask;
-    private AuditFileWriter? _writer;
+    private readonly Queue<(long Sequence, Pending Entry)> _inFlight = new();
+    private long _nextSequence;
+    private long _epoch;
+    private AuditDiskLoop? _disk;
     private AuditChain? _chain;
     private bool _opening;
     private AuditHealthStatus _status = AuditHealthStatus.Starting;
@@ -61,8 +64,8 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         Receive<Append>(HandleAppend);
         Receive<Opened>(HandleOpened);
         Receive<OpenFailed>(HandleOpenFailed);
-        Receive<BatchWritten>(HandleBatchWritten);
-        Receive<BatchFailed>(HandleBatchFailed);
+        Receive<AuditDiskReplies.BatchWritten>(HandleBatchWritten);
+        Receive<AuditDiskReplies.BatchFailed>(HandleBatchFailed);
         Receive<RetryTick>(_ => HandleRetry());
         Receive<GetAuditHealth>(_ => Sender.Tell(Health()));
         Receive<RunRetention>(_ => StartRetention(Sender));
@@ -82,16 +85,12 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     {
         _cts.Cancel();
         _cts.Dispose();
-        var writer = _writer;
-        if (_inFlightTask is { IsCompleted: false } running && writer is not null)
-            _ = running.ContinueWith(_ => writer.Dispose(), TaskScheduler.Default); // the batch owns the file until it ends
-        else
-            writer?.Dispose();
-        if (_queue.Count > 0 || _inFlight is not null)
-            _log.Error("Audit writer stopped with {Count} entries not on disk", _queue.Count + (_inFlight?.Count ?? 0));
+        _disk?.Complete(); // batches already submitted are still written; the loop then closes the file
+        if (Waiting > 0)
+            _log.Error("Audit writer stopped with {Count} entries not confirmed on disk", Waiting);
     }
 
-    private int Waiting => _queue.Count + (_inFlight?.Count ?? 0);
+    private int Waiting => _queue.Count + _inFlight.Count;
 
     private AuditHealth Health() => new(_status, Waiting, _lastError, _written, _startupBreak);
 
@@ -108,7 +107,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     private void HandleOpened(Opened msg)
     {
         _opening = false;
-        _writer = msg.Writer;
+        _disk = new AuditDiskLoop(msg.Writer, Self, _options.MaxBatch);
         var r = msg.Recovery;
         _chain = new AuditChain(r.Head.Span);
         if (r.TornFile is not null)
@@ -152,7 +151,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
                     msg.ReplyTo.Tell(new AuditFailed(id, $"audit ring buffer full ({_options.RingCapacity} entries)"));
                     return;
                 }
-                _queue.AddLast(new Pending(msg.Draft, null));
+                Enqueue(new Pending(msg.Draft, null));
                 msg.ReplyTo.Tell(new AuditBuffered(id, Waiting));
                 return;
             default:
@@ -161,44 +160,54 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
                     msg.ReplyTo.Tell(new AuditFailed(id, $"audit writer overloaded ({_options.RingCapacity} entries waiting)"));
                     return;
                 }
-                _queue.AddLast(new Pending(msg.Draft, msg.ReplyTo));
+                Enqueue(new Pending(msg.Draft, msg.ReplyTo));
                 TryStartBatch(force: false);
                 return;
         }
     }
 
+    // Seals on arrival, so an entry is ready for the disk loop at once (healthy, it is submitted right away).
+    // Sealed entries are always a prefix of the queue (batches are taken, and failed ones put back, at
+    // the front), so an entry is sealed now only when everything before it already is: the chain order
+    // stays the queue order. Before the log is open nothing is sealed (the start-up chain note goes first).
+    private void Enqueue(Pending p)
+    {
+        if (_chain is not null && (_queue.Last is null || _queue.Last.Value.Sealed is not null))
+            p.Sealed = _chain.Seal(p.Draft);
+        _queue.AddLast(p);
+    }
+
     private void TryStartBatch(bool force)
     {
-        if (_writer is null || _chain is null || _inFlight is not null || _queue.Count == 0) return;
+        if (_disk is null || _chain is null) return;
         if (!force && _status != AuditHealthStatus.Healthy) return;
-        var batch = new List<Pending>(Math.Min(_queue.Count, _options.MaxBatch));
-        while (batch.Count < _options.MaxBatch && _queue.First is { } node)
+        // Healthy: everything goes to the disk loop at once (it forms the batches). Failing: one batch at a
+        // time probes the disk, and the rest waits here.
+        var healthy = _status == AuditHealthStatus.Healthy;
+        if (!healthy && _inFlight.Count > 0) return;
+        var submitted = 0;
+        while (_queue.First is { } node && (healthy || submitted < _options.MaxBatch))
         {
             _queue.RemoveFirst();
             var p = node.Value;
             // Sealed once: a retried entry keeps its hashes, so the chain is the same after a flush.
             p.Sealed ??= _chain.Seal(p.Draft);
-            batch.Add(p);
+            var sequence = _nextSequence++;
+            _inFlight.Enqueue((sequence, p));
+            _disk.Submit(new AuditDiskEntry(sequence, _epoch, p.Sealed, p.ReplyTo));
+            submitted++;
         }
-        _inFlight = batch;
-        var records = batch.Select(p => p.Sealed!).ToList();
-        var task = _writer.AppendBatchAsync(records, _cts.Token);
-        _inFlightTask = task;
-        task.PipeTo(Self, success: r => new BatchWritten(r), failure: ex => new BatchFailed(ex));
     }
 
-    private void HandleBatchWritten(BatchWritten msg)
+    private void HandleBatchWritten(AuditDiskReplies.BatchWritten msg)
     {
-        var batch = _inFlight!;
-        _inFlight = null;
-        foreach (var p in batch)
-        {
-            p.ReplyTo?.Tell(new AuditAppended(p.Draft.Id, p.Sealed!.Entry.EntryHash!));
-        }
-        _written += batch.Count;
+        // Results come in submission order; anything else belongs to entries already put back after a failure.
+        if (_inFlight.Count < msg.Count || _inFlight.Peek().Sequence != msg.FirstSequence) return;
+        for (var i = 0; i < msg.Count; i++) _inFlight.Dequeue().Entry.ReplyTo = null; // answered by the disk loop
+        _written += msg.Count;
         if (_status is AuditHealthStatus.Degraded or AuditHealthStatus.Halted)
         {
-            if (_queue.Count == 0)
+            if (_queue.Count == 0 && _inFlight.Count == 0)
             {
                 _status = AuditHealthStatus.Healthy;
                 _lastError = null;
@@ -215,11 +224,14 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         TryStartBatch(force: false);
     }
 
-    private void HandleBatchFailed(BatchFailed msg)
+    private void HandleBatchFailed(AuditDiskReplies.BatchFailed msg)
     {
-        var batch = _inFlight!;
-        _inFlight = null;
-        for (var i = batch.Count - 1; i >= 0; i--) _queue.AddFirst(batch[i]);
+        if (_inFlight.Count == 0 || _inFlight.Peek().Sequence != msg.FirstSequence) return;
+        // The loop skips every later entry of this epoch: put them all back, in chain order, before the queue.
+        var entries = _inFlight.ToArray();
+        _inFlight.Clear();
+        _epoch++;
+        for (var i = entries.Length - 1; i >= 0; i--) _queue.AddFirst(entries[i].Entry);
         EnterFailure($"audit write failed: {msg.Cause.Message}");
     }
 
@@ -247,7 +259,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
 
     private void HandleRetry()
     {
-        if (_writer is null)
+        if (_disk is null)
         {
             if (!_opening) StartOpen();
             return;
@@ -312,10 +324,6 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     private sealed record Opened(AuditFileWriter Writer, AuditRecovery Recovery) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
 
     private sealed record OpenFailed(Exception Cause) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
-
-    private sealed record BatchWritten(AppendResult Result) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
-
-    private sealed record BatchFailed(Exception Cause) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
 
     private sealed record RetentionDone(RetentionResult? Result, IActorRef ReplyTo, Exception? Error) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
 

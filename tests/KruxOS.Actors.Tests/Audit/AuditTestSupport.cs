@@ -35,6 +35,9 @@ internal sealed class FlakyFileSystem : IAuditFileSystem
     private bool _failWrite;
     public int SyncCalls;
 
+    /// <summary>The next this-many fsyncs fail (then they work again).</summary>
+    public int FailNextSyncs;
+
     /// <summary>When set, every fsync waits until the gate opens (to hold a batch in flight).</summary>
     public ManualResetEventSlim? Gate { get; set; }
 
@@ -52,7 +55,7 @@ internal sealed class FlakyFileSystem : IAuditFileSystem
         {
             Interlocked.Increment(ref owner.SyncCalls);
             owner.Gate?.Wait(TimeSpan.FromSeconds(30));
-            if (owner.FailSync) throw new IOException("injected fsync failure (Input/output error)");
+            if (owner.FailSync || (Volatile.Read(ref owner.FailNextSyncs) > 0 && Interlocked.Decrement(ref owner.FailNextSyncs) >= 0)) throw new IOException("injected fsync failure (Input/output error)");
             inner.Sync();
         }
         public void Truncate(long length) => inner.Truncate(length);

@@ -100,6 +100,42 @@ public sealed class AuditWriterActorSpecs(ITestOutputHelper output) : TestKit(ou
     }
 
     [Fact]
+    public async Task Should_keep_chain_order_when_a_batch_fails_with_later_entries_already_queued_behind_it()
+    {
+        // arrange: the first batch is held in its fsync while 20 more entries queue up behind it on the disk side
+        var writer = Start(Options());
+        var probe = CreateTestProbe();
+        await AwaitStatus(writer, AuditHealthStatus.Healthy);
+        using var gate = new ManualResetEventSlim(false);
+        _fs.Gate = gate;
+        var sent = new List<Guid>();
+        var first = Drafts.Call(0);
+        sent.Add(first.Id);
+        writer.Tell(new Append(first, probe));
+        await AwaitConditionAsync(() => Task.FromResult(Volatile.Read(ref _fs.SyncCalls) == 1), Wait, cancellationToken: TestContext.Current.CancellationToken);
+        for (var i = 1; i <= 20; i++)
+        {
+            var draft = Drafts.Call(i);
+            sent.Add(draft.Id);
+            writer.Tell(new Append(draft, probe));
+        }
+        await HealthOf(writer); // the 20 appends were handled (submitted) before the fsync fails
+
+        // act: that one fsync fails (the next ones work: a later entry written now would land before entry 0)
+        _fs.FailNextSyncs = 1;
+        gate.Set();
+        var buffered = new List<Guid>();
+        for (var i = 0; i <= 20; i++) buffered.Add((await probe.ExpectMsgAsync<AuditBuffered>(Wait, cancellationToken: TestContext.Current.CancellationToken)).Id);
+        await AwaitStatus(writer, AuditHealthStatus.Healthy);
+
+        // assert: every entry once, in the order they arrived, on one intact chain; none was told it was durable early
+        Assert.Equal(sent.Order(), buffered.Order()); // each was told "buffered" once, none "appended"
+        Assert.Equal(sent, Drafts.ReadAll(_dir.Path).Select(e => e.Id));
+        Assert.True(AuditVerifier.VerifyDirectory(_dir.Path).IsIntact);
+        await probe.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200), TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
     public async Task Should_fail_calls_in_halt_mode_and_still_keep_the_sealed_entries()
     {
         var writer = Start(Options(AuditFailMode.Halt));
