@@ -172,7 +172,7 @@ public static class KruxOsHostingExtensions
                 children.Add(new GatewayChild("approval-index", c => ApprovalIndexActor.Props(sp.GetRequiredService<ApprovalIndex>(), c["approvals"], clock)));
                 children.Add(new GatewayChild("agent-sessions", c => GenericChildPerEntityParent.Props(new AgentSessionMessageExtractor(),
                     entityId => AgentSessionActor.Props(entityId, SessionDependencies(settings, sp, c["audit"], c["approvals"])))));
-                children.Add(new GatewayChild("identity", c => IdentityActor.Props(directory.Publish, c["agent-sessions"])));
+                children.Add(new GatewayChild("identity", c => IdentityActor.Props(v => directory.Publish(v.State), c["agent-sessions"])));
                 children.Add(new GatewayChild("connections", c => ConnectionsActor.Props(c["agent-sessions"], clock)));
             }
             // After the sessions: watch events are delivered to the agent's session (local parent or shard region).
@@ -196,10 +196,10 @@ public static class KruxOsHostingExtensions
         if (settings.UseClustering)
         {
             builder.WithSingleton<IdentityRegistry>("identity",
-                (system, registry, _) => IdentityActor.Props(state =>
+                (system, registry, _) => IdentityActor.Props(versioned =>
                 {
-                    directory.Publish(state);
-                    DistributedPubSub.Get(system).Mediator.Tell(new Publish(IdentityReplicaActor.Topic, state));
+                    directory.Publish(versioned.State);
+                    DistributedPubSub.Get(system).Mediator.Tell(new Publish(IdentityReplicaActor.Topic, versioned));
                 }, registry.Get<AgentSessionRegion>()),
                 new ClusterSingletonOptions { Role = GatewayRole }, createProxyToo: true);
             builder.WithActors((system, registry) =>

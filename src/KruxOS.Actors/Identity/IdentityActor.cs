@@ -26,11 +26,11 @@ public sealed class IdentityActor : ReceivePersistentActor
     public const int SnapshotEvery = 100;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Action<IdentityState> _publish;
+    private readonly Action<VersionedIdentityState> _publish;
     private readonly IActorRef _sessions;
     private IdentityState _state = IdentityState.Empty;
 
-    public IdentityActor(Action<IdentityState> publish, IActorRef sessions)
+    public IdentityActor(Action<VersionedIdentityState> publish, IActorRef sessions)
     {
         _publish = publish;
         _sessions = sessions;
@@ -40,11 +40,11 @@ public sealed class IdentityActor : ReceivePersistentActor
         Recover<RecoveryCompleted>(_ =>
         {
             _log.Info("Identity registry recovered: {Agents} agents, {Tokens} user tokens", _state.Agents.Count, _state.UserTokens.Count);
-            _publish(_state);
+            _publish(Versioned());
         });
 
         Command<IIdentityCommand>(Handle);
-        Command<IdentityQueries.GetIdentities>(_ => Sender.Tell(_state));
+        Command<IdentityQueries.GetIdentities>(_ => Sender.Tell(Versioned()));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Identity snapshot failed; the journal still holds every event"));
         Command<DeleteSnapshotsSuccess>(_ => { });
@@ -54,8 +54,10 @@ public sealed class IdentityActor : ReceivePersistentActor
     /// <inheritdoc />
     public override string PersistenceId => PersistenceIdValue;
 
-    public static Props Props(Action<IdentityState> publish, IActorRef sessions) =>
+    public static Props Props(Action<VersionedIdentityState> publish, IActorRef sessions) =>
         Akka.Actor.Props.Create(() => new IdentityActor(publish, sessions));
+
+    private VersionedIdentityState Versioned() => new(LastSequenceNr, _state);
 
     private void Handle(IIdentityCommand command)
     {
@@ -71,7 +73,7 @@ public sealed class IdentityActor : ReceivePersistentActor
         {
             _state = _state.Apply(e);
             if (--remaining > 0) return;
-            _publish(_state);
+            _publish(Versioned());
             foreach (var evt in events) TerminateSessionsAfter(evt);
             if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_state);
             replyTo.Tell(result);

@@ -7,8 +7,11 @@ namespace KruxOS.Actors.Identity;
 
 /// <summary>
 /// In a cluster, keeps this node's <see cref="IdentityDirectory"/> current: it subscribes to the
-/// registry's published states and asks the singleton for the current one at start (and again until it
-/// gets an answer), so every node authenticates against the same identities.
+/// registry's published states and also asks the singleton for the current one every
+/// <see cref="SyncInterval"/>. A publish can be missed (the subscription is still spreading through the
+/// cluster, the singleton is moving), so the periodic answer bounds how stale a node can be; states
+/// carry the registry's version and only newer ones are applied, so no late answer brings back an older
+/// state (a token revoked in between).
 /// </summary>
 public sealed class IdentityReplicaActor : ReceiveActor, IWithTimers
 {
@@ -18,20 +21,23 @@ public sealed class IdentityReplicaActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IdentityDirectory _directory;
     private readonly IActorRef _registry;
-    private bool _synced;
+    private long _version = -1;
+
+    /// <summary>How often the replica asks the registry for its current state.</summary>
+    public static readonly TimeSpan SyncInterval = TimeSpan.FromSeconds(2);
 
     public IdentityReplicaActor(IdentityDirectory directory, IActorRef registry)
     {
         _directory = directory;
         _registry = registry;
-        Receive<IdentityState>(s =>
+        Receive<VersionedIdentityState>(v =>
         {
-            _synced = true;
-            Timers.Cancel("sync");
-            _directory.Publish(s);
+            if (v.Version <= _version) return;
+            _version = v.Version;
+            _directory.Publish(v.State);
         });
         Receive<SubscribeAck>(_ => { });
-        Receive<Sync>(_ => { if (!_synced) _registry.Tell(IdentityQueries.GetIdentities.Instance); });
+        Receive<Sync>(_ => _registry.Tell(IdentityQueries.GetIdentities.Instance));
     }
 
     /// <inheritdoc />
@@ -45,7 +51,7 @@ public sealed class IdentityReplicaActor : ReceiveActor, IWithTimers
     {
         DistributedPubSub.Get(Context.System).Mediator.Tell(new Subscribe(Topic, Self));
         _registry.Tell(IdentityQueries.GetIdentities.Instance);
-        Timers.StartPeriodicTimer("sync", Sync.Instance, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer("sync", Sync.Instance, SyncInterval);
         _log.Debug("Identity replica started");
     }
 

@@ -30,10 +30,18 @@ public static class IdentityCommands
     public sealed record RevokeUserToken(string Id, DateTimeOffset At) : IIdentityCommand;
 }
 
+/// <summary>
+/// The registry's state with its version (the registry's journal sequence number): what it publishes to the
+/// nodes' replicas and answers <see cref="IdentityQueries.GetIdentities"/> with. Replicas apply only newer
+/// versions, so a late answer can never bring back a state a newer one replaced (a revoked token).
+/// </summary>
+[WireName("identity.versioned-state.v1")]
+public sealed record VersionedIdentityState(long Version, IdentityState State) : IKruxMessage;
+
 /// <summary>Queries to the identity registry.</summary>
 public static class IdentityQueries
 {
-    /// <summary>Returns the whole <see cref="IdentityState"/>.</summary>
+    /// <summary>Returns the whole state as a <see cref="VersionedIdentityState"/>.</summary>
     [WireName("identity.get-state.v1")]
     public sealed record GetIdentities : IKruxMessage
     {

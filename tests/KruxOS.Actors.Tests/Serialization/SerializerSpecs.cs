@@ -38,6 +38,7 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         yield return new IdentityCommands.CreateUserToken("u1", "ops", "h", At);
         yield return new IdentityCommands.RevokeUserToken("u1", At);
         yield return IdentityQueries.GetIdentities.Instance;
+        yield return new VersionedIdentityState(7, IdentityState.Empty.Apply(new IdentityEvents.AgentCreated("builder", "p", "h", At)));
         yield return new IdentityResult(IdentityResultCode.Ok, "ok", agentRecord, userRecord);
         yield return new IdentityEvents.AgentCreated("builder", "p", "h", At);
         yield return new IdentityEvents.AgentTokenRotated("builder", "h", At);
