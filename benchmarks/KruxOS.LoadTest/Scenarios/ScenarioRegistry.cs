@@ -13,6 +13,7 @@ public static class ScenarioRegistry
         new IdleSessionsScenario(),
         new SandboxReadScenario(),
         new ApprovalRoundTripScenario(),
+        new ColdStartScenario(ColdProgram.Bridge), new ColdStartScenario(ColdProgram.CliHook),
     ];
 
     /// <summary>The scenarios named in <paramref name="names"/> (all when empty), in registry order; throws on unknown names.</summary>
