@@ -53,9 +53,7 @@ public sealed class TestGateway : IAsyncDisposable
     /// </summary>
     public async Task<TestGateway> RestartAsync()
     {
-        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-            await App.StopAsync(cts.Token);
-        await App.DisposeAsync();
+        await StopBoundedAsync(App);
         SqliteConnection.ClearAllPools();
         return await StartAsync(DataDir, (GatewayPort, UserApiPort, HealthPort));
     }
@@ -79,7 +77,8 @@ public sealed class TestGateway : IAsyncDisposable
             });
             try
             {
-                await app.StartAsync();
+                // bounded: a start that never completes fails the spec instead of hanging the run
+                await app.StartAsync().WaitAsync(TestTimeouts.Process);
             }
             catch (IOException) when (attempt < 5 && fixedPorts is null)
             {
@@ -108,14 +107,21 @@ public sealed class TestGateway : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try { await App.StopAsync(cts.Token); }
+        try { await StopBoundedAsync(App); }
         finally
         {
-            await App.DisposeAsync();
             SqliteConnection.ClearAllPools();
             try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+    }
+
+    // Stop and dispose, each bounded: a shutdown that never completes fails the spec (TimeoutException)
+    // instead of hanging the whole run.
+    private static async Task StopBoundedAsync(WebApplication app)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try { await app.StopAsync(cts.Token).WaitAsync(TimeSpan.FromSeconds(60)); }
+        finally { await app.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60)); }
     }
 
     private async Task WaitReadyAsync()

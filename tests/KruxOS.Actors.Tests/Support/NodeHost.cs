@@ -36,17 +36,20 @@ public sealed class NodeHost : IAsyncDisposable
         }
         builder.Services.AddKruxOsActors(settings);
         var host = builder.Build();
-        await host.StartAsync();
+        // bounded: a start that never completes fails the spec instead of hanging the run
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(90));
         // Ready as a gateway would be: calls are refused (fail closed) until the first policy set has loaded.
         await host.Services.GetRequiredService<KruxOS.Actors.Policy.PolicyStore>().Loaded.WaitAsync(TimeSpan.FromSeconds(60));
         return new NodeHost(host);
     }
 
+    // Stop and dispose, each bounded: a shutdown that never completes fails the spec (TimeoutException)
+    // instead of hanging the whole run.
     public async ValueTask DisposeAsync()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await Host.StopAsync(cts.Token);
-        Host.Dispose();
+        try { await Host.StopAsync(cts.Token).WaitAsync(TimeSpan.FromSeconds(60)); }
+        finally { await Task.Run(Host.Dispose).WaitAsync(TimeSpan.FromSeconds(60)); }
     }
 
     public static int FreePort()
