@@ -24,8 +24,6 @@ public sealed partial class AuthSocketServer(
     /// <summary>Longest a peer may take to send its request.</summary>
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
 
-    private Socket? _listener;
-
     /// <summary>The socket path.</summary>
     public string SocketPath => gateway.AuthSocketPath(settings.DataDir);
 
@@ -33,29 +31,11 @@ public sealed partial class AuthSocketServer(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var path = SocketPath;
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        if (File.Exists(path)) File.Delete(path);
-        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        _listener.Bind(new UnixDomainSocketEndPoint(path));
-        // With extra uids configured the file must be connectable by them; SO_PEERCRED is then the guard.
-        PeerCredentials.ChangeMode(path, Convert.ToUInt32(gateway.AuthSocketUids.Count > 0 ? "666" : "600", 8));
-        _listener.Listen(64);
         var policy = new MintPolicy(gateway.MintCredentials, PeerCredentials.OwnUid(), [.. gateway.AuthSocketUids]);
         LogListening(path, gateway.MintCredentials);
-        try
-        {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                var client = await _listener.AcceptAsync(stoppingToken).ConfigureAwait(false);
-                _ = Task.Run(() => ServeAsync(client, policy, stoppingToken), stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
-        finally
-        {
-            _listener.Dispose();
-            try { File.Delete(path); } catch (IOException) { }
-        }
+        // With extra uids configured the file must be connectable by them; SO_PEERCRED is then the guard.
+        await UnixSocketListener.RunAsync(path, gateway.AuthSocketUids.Count > 0 ? "666" : "600",
+            client => ServeAsync(client, policy, stoppingToken), stoppingToken).ConfigureAwait(false);
     }
 
     private async Task ServeAsync(Socket client, MintPolicy policy, CancellationToken stoppingToken)

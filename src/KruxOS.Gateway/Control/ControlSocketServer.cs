@@ -24,8 +24,6 @@ public sealed partial class ControlSocketServer(
     ActorSystem system,
     ILogger<ControlSocketServer> log) : BackgroundService
 {
-    private Socket? _listener;
-
     /// <summary>The socket path.</summary>
     public string SocketPath => gateway.ControlSocketPath(settings.DataDir);
 
@@ -33,28 +31,9 @@ public sealed partial class ControlSocketServer(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var path = SocketPath;
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        if (File.Exists(path)) File.Delete(path);
-        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        _listener.Bind(new UnixDomainSocketEndPoint(path));
-        PeerCredentials.ChangeMode(path, Convert.ToUInt32("600", 8));
-        _listener.Listen(64);
         LogListening(path);
         var ownUid = PeerCredentials.OwnUid();
-        try
-        {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                var client = await _listener.AcceptAsync(stoppingToken).ConfigureAwait(false);
-                _ = Task.Run(() => ServeAsync(client, ownUid, stoppingToken), stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
-        finally
-        {
-            _listener.Dispose();
-            try { File.Delete(path); } catch (IOException) { }
-        }
+        await UnixSocketListener.RunAsync(path, "600", client => ServeAsync(client, ownUid, stoppingToken), stoppingToken).ConfigureAwait(false);
     }
 
     private async Task ServeAsync(Socket client, uint ownUid, CancellationToken stoppingToken)
