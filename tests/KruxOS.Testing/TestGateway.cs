@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using KruxOS.Actors.Approvals;
+using KruxOS.Actors.Policy;
 using KruxOS.Core.Control;
 using KruxOS.Gateway.Control;
 using KruxOS.Gateway.Hosting;
@@ -134,7 +136,14 @@ public sealed class TestGateway : IAsyncDisposable
             try
             {
                 var r = await http.GetAsync($"http://127.0.0.1:{HealthPort}/health/ready");
-                if (r.IsSuccessStatusCode && File.Exists(ControlSocket) && File.Exists(AuthSocket)) return;
+                if (r.IsSuccessStatusCode && File.Exists(ControlSocket) && File.Exists(AuthSocket))
+                {
+                    // Ready for calls as a client sees it: until the first policy set has loaded every call is refused
+                    // (fail closed), and until the approval index has replayed the journal approval-requiring calls are.
+                    await App.Services.GetRequiredService<PolicyStore>().Loaded.WaitAsync(TestTimeouts.Call);
+                    await App.Services.GetRequiredService<ApprovalIndex>().Ready.WaitAsync(TestTimeouts.Call);
+                    return;
+                }
                 last = await http.GetStringAsync($"http://127.0.0.1:{HealthPort}/health").ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : t.Exception?.Message ?? "");
             }
             catch (HttpRequestException e) { last = e.Message; }

@@ -1,10 +1,7 @@
 using System.Text.Json.Nodes;
-using KruxOS.Actors.Approvals;
-using KruxOS.Actors.Policy;
 using KruxOS.Bridge.Tests.Support;
 using KruxOS.Core.Control;
 using KruxOS.Testing;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace KruxOS.Bridge.Tests.EndToEnd;
 
@@ -99,13 +96,10 @@ public sealed class ExactlyOnceTests
     public async Task A_call_held_for_approval_across_a_gateway_restart_reattaches_and_runs_once_when_approved()
     {
         const string agent = "idem-held";
-        var dataDir = Directory.CreateTempSubdirectory("kruxos-idem-held-").FullName;
-        PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", "agents", $"{agent}.yaml"),
-            "rules:\n  - capability: filesystem.append\n    tier: approval_required\n    reason: a human checks appends\n");
-        var gw = await TestGateway.StartAsync(dataDir);
+        var gw = await TestGateway.StartAsync(TestPolicies.DataDirWithAgentPolicy("kruxos-idem-held-", agent,
+            "rules:\n  - capability: filesystem.append\n    tier: approval_required\n    reason: a human checks appends\n"));
         try
         {
-            await ReadyAsync(gw);
             var token = await gw.CreateAgentAsync(agent);
             await using var bridge = BridgeProcess.Start(AgentEnv(gw.GatewayPort, agent, token));
             await StartSessionAsync(bridge);
@@ -121,7 +115,6 @@ public sealed class ExactlyOnceTests
             var restart = gw.RestartAsync();
             await bridge.WaitForLogAsync("reconnecting in");
             gw = await restart;
-            await ReadyAsync(gw);
             await bridge.WaitForLogAsync("initialize replayed");
             Assert.Equal("", ReadOrEmpty(file));
 
@@ -143,12 +136,6 @@ public sealed class ExactlyOnceTests
         {
             await gw.DisposeAsync();
         }
-    }
-
-    private static async Task ReadyAsync(TestGateway gw)
-    {
-        await gw.App.Services.GetRequiredService<PolicyStore>().Loaded.WaitAsync(TestTimeouts.Call);
-        await gw.App.Services.GetRequiredService<ApprovalIndex>().Ready.WaitAsync(TestTimeouts.Call);
     }
 
     private static async Task<JsonNode> PendingAsync(TestGateway gw)

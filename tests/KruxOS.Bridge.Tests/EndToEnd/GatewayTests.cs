@@ -1,10 +1,7 @@
 using KruxOS.Testing;
 using System.Text.Json.Nodes;
 using KruxOS.Bridge.Tests.Support;
-using KruxOS.Actors.Approvals;
-using KruxOS.Actors.Policy;
 using KruxOS.Core.Control;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace KruxOS.Bridge.Tests.EndToEnd;
 
@@ -35,12 +32,7 @@ public sealed class GatewayTests
     [Fact]
     public async Task A_held_call_from_the_node_sdk_stdio_client_is_released_by_kruxos_approve_accept_with_the_real_result()
     {
-        var dataDir = Directory.CreateTempSubdirectory("kruxos-bridge-held-").FullName;
-        PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", "agents", "bridge-held.yaml"),
-            "rules:\n  - capability: system.time\n    tier: approval_required\n    reason: a human checks the clock\n");
-        await using var gw = await TestGateway.StartAsync(dataDir);
-        await gw.App.Services.GetRequiredService<PolicyStore>().Loaded.WaitAsync(TestTimeouts.Call);
-        await gw.App.Services.GetRequiredService<ApprovalIndex>().Ready.WaitAsync(TestTimeouts.Call);
+        await using var gw = await TestGateway.StartAsync(TestPolicies.DataDirWithAgentPolicy("kruxos-bridge-held-", "bridge-held"));
         var token = await gw.CreateAgentAsync("bridge-held");
 
         var session = StdioClients.RunStdioAsync(AgentEnv(gw, "bridge-held", token), "--list", "--call", "system__time", """{"timezone":"Europe/Berlin"}""");

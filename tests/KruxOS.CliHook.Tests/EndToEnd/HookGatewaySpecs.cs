@@ -3,12 +3,10 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Policy;
 using KruxOS.CliHook.Tests.Support;
 using KruxOS.Core.Control;
 using KruxOS.Testing;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace KruxOS.CliHook.Tests.EndToEnd;
 
@@ -39,8 +37,6 @@ public sealed partial class HookGatewaySpecs
         var dataDir = Directory.CreateTempSubdirectory("kruxos-hook-e2e-").FullName;
         PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", "user.yaml"), UserPolicy);
         var gateway = await TestGateway.StartAsync(dataDir);
-        await gateway.App.Services.GetRequiredService<PolicyStore>().Loaded.WaitAsync(TestTimeouts.Call);
-        await gateway.App.Services.GetRequiredService<ApprovalIndex>().Ready.WaitAsync(TestTimeouts.Call);
         var created = await gateway.ControlAsync(ControlProtocol.Methods.UserTokenCreate, new JsonObject { ["label"] = "laptop" });
         return (gateway, created["token"]!.GetValue<string>());
     }

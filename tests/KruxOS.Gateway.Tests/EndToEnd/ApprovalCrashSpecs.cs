@@ -24,7 +24,6 @@ public sealed class ApprovalCrashSpecs(ITestOutputHelper output)
     /// <summary>Kill/restart cycles (about 6–10 s each on a loaded 2-core machine).</summary>
     public const int Runs = 5;
 
-    private const string HoldTime = "rules:\n  - capability: system.time\n    tier: approval_required\n    reason: a human checks the clock\n";
 
     // A small argument space, so identical calls (joins, grants, re-requests after a rejection) are frequent.
     private static readonly string[] Zones =
@@ -37,7 +36,7 @@ public sealed class ApprovalCrashSpecs(ITestOutputHelper output)
     public async Task Should_keep_every_acknowledged_request_and_decision_exactly_once_across_SIGKILLs()
     {
         var dataDir = Directory.CreateTempSubdirectory("kruxos-approval-crash-").FullName;
-        PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", "agents", "bot.yaml"), HoldTime);
+        PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", "agents", "bot.yaml"), TestPolicies.HoldSystemTime);
         var requested = new ConcurrentDictionary<string, string>();   // acknowledged request id → zone
         var decided = new ConcurrentDictionary<string, bool>();       // acknowledged decision: id → approved
         var random = new Random(Environment.TickCount);

@@ -1,11 +1,8 @@
 using KruxOS.Testing;
 using System.Net;
 using System.Text.Json.Nodes;
-using KruxOS.Actors.Approvals;
-using KruxOS.Actors.Policy;
 using KruxOS.Core.Control;
 using KruxOS.Gateway.Tests.Support;
-using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace KruxOS.Gateway.Tests.EndToEnd;
@@ -18,18 +15,9 @@ public sealed class ApprovalEndToEndSpecs
 {
     private const string Agent = "bot";
     private const string Tool = "system__time";
-    private const string HoldTime = "rules:\n  - capability: system.time\n    tier: approval_required\n    reason: a human checks the clock\n";
 
-    private static async Task<TestGateway> StartAsync(params string[] extraArgs)
-    {
-        var dataDir = Directory.CreateTempSubdirectory("kruxos-approval-e2e-").FullName;
-        PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", "agents", $"{Agent}.yaml"), HoldTime);
-        var gateway = await TestGateway.StartAsync(dataDir, extraArgs);
-        await gateway.App.Services.GetRequiredService<PolicyStore>().Loaded.WaitAsync(TestTimeouts.Call);
-        // approval-requiring calls are refused (retryable) until the index has replayed the journal
-        await gateway.App.Services.GetRequiredService<ApprovalIndex>().Ready.WaitAsync(TestTimeouts.Call);
-        return gateway;
-    }
+    private static Task<TestGateway> StartAsync(params string[] extraArgs) =>
+        TestGateway.StartAsync(TestPolicies.DataDirWithAgentPolicy("kruxos-approval-e2e-", Agent), extraArgs);
 
     private static Task<JsonObject> CallAsync(TestGateway gateway, string token, string args, params string[] extra) =>
         NodeClients.RunAsync(token, ["--transport", "ws", "--url", gateway.McpWs.ToString(), "--call", Tool, args, .. extra]);

@@ -1,11 +1,8 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
-using KruxOS.Actors.Approvals;
-using KruxOS.Actors.Policy;
 using KruxOS.Core.Control;
 using KruxOS.Testing;
-using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace KruxOS.Gateway.Tests.EndToEnd;
@@ -16,15 +13,9 @@ namespace KruxOS.Gateway.Tests.EndToEnd;
 /// </summary>
 public sealed class ApproveWatchSpecs
 {
-    private const string HoldTime = "rules:\n  - capability: system.time\n    tier: approval_required\n    reason: a human checks the clock\n";
-
     private static async Task<(TestGateway Gateway, string Token)> StartAsync()
     {
-        var dataDir = Directory.CreateTempSubdirectory("kruxos-approve-watch-").FullName;
-        PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", "agents", "bot.yaml"), HoldTime);
-        var gateway = await TestGateway.StartAsync(dataDir);
-        await gateway.App.Services.GetRequiredService<PolicyStore>().Loaded.WaitAsync(TestTimeouts.Call);
-        await gateway.App.Services.GetRequiredService<ApprovalIndex>().Ready.WaitAsync(TestTimeouts.Call);
+        var gateway = await TestGateway.StartAsync(TestPolicies.DataDirWithAgentPolicy("kruxos-approve-watch-", "bot"));
         return (gateway, await gateway.CreateAgentAsync("bot"));
     }
 

@@ -1,12 +1,9 @@
 using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json.Nodes;
-using KruxOS.Actors.Approvals;
-using KruxOS.Actors.Policy;
 using KruxOS.Core.Control;
 using KruxOS.Gateway.Tests.Support;
 using KruxOS.Testing;
-using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace KruxOS.Gateway.Tests.EndToEnd;
@@ -21,13 +18,7 @@ public sealed class ClientAttributionSpecs
 
     private static async Task<TestGateway> StartAsync()
     {
-        var dataDir = Directory.CreateTempSubdirectory("kruxos-attr-").FullName;
-        PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", "agents", $"{Agent}.yaml"),
-            "rules:\n  - capability: system.time\n    tier: approval_required\n    reason: a human checks the clock\n");
-        var gateway = await TestGateway.StartAsync(dataDir);
-        await gateway.App.Services.GetRequiredService<PolicyStore>().Loaded.WaitAsync(TestTimeouts.Call);
-        await gateway.App.Services.GetRequiredService<ApprovalIndex>().Ready.WaitAsync(TestTimeouts.Call);
-        return gateway;
+        return await TestGateway.StartAsync(TestPolicies.DataDirWithAgentPolicy("kruxos-attr-", Agent));
     }
 
     private static JsonObject Call(int id, string key) => new()
