@@ -57,25 +57,6 @@ public sealed class ColdStartSpecs
     }
 
     [Fact]
-    public void Should_read_the_data_directory_and_user_api_port_when_given_the_gateways_command_line()
-    {
-        // act
-        var c = GatewayCommandLine.Parse(["/x/kruxos-gateway.dll", "--data-dir", "/tmp/kruxos-loadtest-1", "--gateway-port", "1", "--user-api-port", "40123", "--bind", "127.0.0.1"]);
-        // assert
-        Assert.Equal("/tmp/kruxos-loadtest-1", c.DataDirectory);
-        Assert.Equal(40123, c.UserApiPort);
-        Assert.Equal("/tmp/kruxos-loadtest-1/run/control.sock", c.ControlSocket);
-    }
-
-    [Theory]
-    [InlineData("--data-dir", "/d")]
-    [InlineData("--user-api-port", "40123")]
-    [InlineData("--data-dir", "/d", "--user-api-port", "http")]
-    [InlineData("--data-dir", "/d", "--user-api-port", "70000")]
-    public void Should_refuse_the_gateways_command_line_when_a_setting_is_missing_or_malformed(params string[] argv) =>
-        Assert.Throws<InvalidOperationException>(() => GatewayCommandLine.Parse(argv));
-
-    [Fact]
     public void Should_skip_notifications_and_judge_request_1_when_reading_the_bridges_stdout()
     {
         // assert

@@ -168,9 +168,9 @@ public sealed class ColdStartScenario(ColdProgram program) : IScenario
 
     private static async Task<ColdCommand> HookCommandAsync(string dll, TargetServer target, CancellationToken ct)
     {
-        var gateway = GatewayCommandLine.Of(target.Pid);
-        var token = await CreateUserTokenAsync(ColdStartPrograms.CliDll(), gateway.ControlSocket, ct).ConfigureAwait(false);
-        var userApi = LoopbackGuard.Require(new Uri($"http://127.0.0.1:{gateway.UserApiPort.ToString(CultureInfo.InvariantCulture)}"));
+        var controlSocket = target.ControlSocket ?? throw new InvalidOperationException("the cold-start hook scenario needs the gateway's control socket");
+        var userApi = target.UserApiUri ?? throw new InvalidOperationException("the cold-start hook scenario needs the gateway's User API");
+        var token = await CreateUserTokenAsync(ColdStartPrograms.CliDll(), controlSocket, ct).ConfigureAwait(false);
         var fixture = await File.ReadAllBytesAsync(ColdStartPrograms.ReadEventFixture(), ct).ConfigureAwait(false);
         return new ColdCommand(dll, ["--cli", "claude-code", "--gateway", userApi.ToString().TrimEnd('/')],
             new Dictionary<string, string>(StringComparer.Ordinal) { ["KRUXOS_USER_TOKEN"] = token },

@@ -35,10 +35,11 @@ public sealed partial class TargetServer : IAsyncDisposable
         """;
 
     private TargetServer(string name, ChildProcess process, string host, int port, string? token, string toolName, string toolArguments,
-        string? controlSocket = null)
+        string? controlSocket = null, Uri? userApi = null)
     {
         Name = name;
         ControlSocket = controlSocket;
+        UserApiUri = userApi;
         _process = process;
         Token = token;
         ToolName = toolName;
@@ -62,6 +63,9 @@ public sealed partial class TargetServer : IAsyncDisposable
 
     /// <summary>The gateway's control socket (null for the floor).</summary>
     public string? ControlSocket { get; }
+
+    /// <summary>The gateway's loopback User API (<c>http://127.0.0.1:port</c>); null for the floor.</summary>
+    public Uri? UserApiUri { get; }
 
     /// <summary>The in-process tool the call scenarios use.</summary>
     public string ToolName { get; }
@@ -132,7 +136,9 @@ public sealed partial class TargetServer : IAsyncDisposable
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(StartTimeout);
             var match = await tokenLine.WaitAsync(timeout.Token).ConfigureAwait(false);
-            server = new TargetServer(Gateway, process, host, ports[0], match.Groups[1].Value, "system__time", "{}", controlSocket);
+            // The User API listens on 127.0.0.1 whatever the MCP bind is.
+            var userApi = LoopbackGuard.Require(new Uri($"http://127.0.0.1:{ports[2].ToString(CultureInfo.InvariantCulture)}"));
+            server = new TargetServer(Gateway, process, host, ports[0], match.Groups[1].Value, "system__time", "{}", controlSocket, userApi);
             // Health listens on 127.0.0.1 whatever the MCP bind is.
             await WaitHealthyAsync(process, new Uri($"http://127.0.0.1:{ports[1]}/health"), ct).ConfigureAwait(false);
             return server;
