@@ -133,7 +133,9 @@ public sealed class AuditReader
         while (index.IndexedLength(file) < length)
         {
             if (DateTime.UtcNow >= deadline) return false;
-            Thread.Sleep(5); // a reader thread (Task.Run), never an actor
+            // The writer may be another process (the CLI reads while the gateway writes), so the index file is
+            // the only shared signal: poll it. Readers run on Task.Run threads, never on an actor or request thread.
+            Thread.Sleep(5);
         }
         return true;
     }
