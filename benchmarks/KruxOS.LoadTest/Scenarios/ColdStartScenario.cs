@@ -83,20 +83,8 @@ public sealed class ColdStartScenario(ColdProgram program) : IScenario
         var maxRuns = o.Smoke ? Math.Min(o.MaxRequests, SmokeRuns) : o.MaxRequests;
         var run = await SequentialRunner.RunAsync(o.Warmup, o.Duration, maxRuns,
             (_, c) => ColdProcess.RunAsync(command, o.CallTimeout, c), ct).ConfigureAwait(false);
-        return new ScenarioResult
+        return ScenarioResult.FromRun(Name, target.Name, "stdio", "sequential", operation, 1, run) with
         {
-            Scenario = Name,
-            Target = target.Name,
-            Transport = "stdio",
-            LoadModel = "sequential",
-            Operation = operation,
-            Concurrency = 1,
-            MeasuredSeconds = Math.Round(run.MeasuredSeconds, 3),
-            Successes = run.Successes,
-            Failures = run.Failures,
-            ThroughputPerSecond = Math.Round(run.Throughput, 1),
-            Latency = run.Latency,
-            Errors = run.Errors,
             Notes = [.. run.Notes, $"load average {LoadAverage()} at the end"],
         };
     }

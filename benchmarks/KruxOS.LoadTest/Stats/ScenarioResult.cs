@@ -62,12 +62,16 @@ public sealed record ScenarioResult
 
     /// <summary>The result of a closed-loop run (N sessions calling back to back).</summary>
     public static ScenarioResult ClosedLoop(string scenario, string target, string transport, string operation, int concurrency,
+        Load.LoadRunResult run) => FromRun(scenario, target, transport, "closed", operation, concurrency, run);
+
+    /// <summary>The result of a run of <paramref name="loadModel"/> (closed, sequential …) from its measured figures.</summary>
+    public static ScenarioResult FromRun(string scenario, string target, string transport, string loadModel, string operation, int concurrency,
         Load.LoadRunResult run) => new()
     {
         Scenario = scenario,
         Target = target,
         Transport = transport,
-        LoadModel = "closed",
+        LoadModel = loadModel,
         Operation = operation,
         Concurrency = concurrency,
         MeasuredSeconds = Math.Round(run.MeasuredSeconds, 3),
