@@ -46,17 +46,30 @@ public sealed class AuditIndex : IDisposable
             length INTEGER NOT NULL);
         CREATE INDEX IF NOT EXISTS ix_entries_ts ON entries(ts_us);
         CREATE INDEX IF NOT EXISTS ix_entries_actor ON entries(actor_name, ts_us);
-        CREATE INDEX IF NOT EXISTS ix_entries_session ON entries(session_id, ts_us);
+        CREATE INDEX IF NOT EXISTS ix_entries_session ON entries(session_id, ts_us) WHERE session_id IS NOT NULL;
         CREATE INDEX IF NOT EXISTS ix_entries_capability ON entries(capability, ts_us);
         CREATE INDEX IF NOT EXISTS ix_entries_status ON entries(status, ts_us);
-        CREATE INDEX IF NOT EXISTS ix_entries_approval ON entries(approval_request_id);
-        CREATE INDEX IF NOT EXISTS ix_entries_id ON entries(id);
-        CREATE INDEX IF NOT EXISTS ix_entries_file ON entries(file, offset);
+        CREATE INDEX IF NOT EXISTS ix_entries_approval_linked ON entries(approval_request_id) WHERE approval_request_id IS NOT NULL;
+        CREATE UNIQUE INDEX IF NOT EXISTS ux_entries_position ON entries(file, offset);
         CREATE TABLE IF NOT EXISTS files(
             file TEXT PRIMARY KEY,
             indexed_length INTEGER NOT NULL,
             entries INTEGER NOT NULL);
         """;
+
+    // Indexes of earlier versions, replaced above: every insert paid for them. ix_entries_id served no
+    // query (entries are found by position); the unique position index now makes inserts idempotent on its
+    // own (INSERT OR IGNORE) instead of a separate NOT EXISTS probe; the approval and session indexes are
+    // partial, so plain calls without an approval (most of them) do not touch them.
+    private const string DropRetiredIndexes = """
+        DROP INDEX IF EXISTS ix_entries_id;
+        DROP INDEX IF EXISTS ix_entries_file;
+        DROP INDEX IF EXISTS ix_entries_approval;
+        DROP INDEX IF EXISTS ix_entries_session;
+        """;
+
+    private SqliteCommand? _insert;
+    private readonly Dictionary<string, SqliteParameter> _insertParameters = new(StringComparer.Ordinal);
 
     private AuditIndex(SqliteConnection connection, string directory)
     {
@@ -78,6 +91,7 @@ public sealed class AuditIndex : IDisposable
         }.ToString());
         c.Open();
         Exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
+        Exec(c, MigrateIfOlder(c));
         Exec(c, Schema);
         return new AuditIndex(c, directory);
     }
@@ -145,40 +159,28 @@ public sealed class AuditIndex : IDisposable
         if (rows.Count == 0 && fileLength == 0) return 0;
         var added = 0;
         using var tx = _connection.BeginTransaction();
-        using (var cmd = _connection.CreateCommand())
+        var cmd = InsertCommand();
+        cmd.Transaction = tx;
+        var p = _insertParameters;
+        foreach (var (e, pos) in rows)
         {
-            cmd.Transaction = tx;
-            // Idempotent: a record already indexed at (file, offset) is skipped, so the writer's background
-            // indexer and a catch-up (after a restart, or after a failed insert) may overlap without duplicates.
-            cmd.CommandText = """
-                INSERT INTO entries(id, ts_us, kind, actor_type, actor_name, session_id, capability, status, tier,
-                    duration_ms, approval_request_id, entry_hash, file, entry_index, offset, length)
-                SELECT $id, $ts, $kind, $at, $an, $sid, $cap, $status, $tier, $dur, $appr, $hash, $file, $idx, $off, $len
-                WHERE NOT EXISTS (SELECT 1 FROM entries WHERE file = $file AND offset = $off)
-                """;
-            var p = new Dictionary<string, SqliteParameter>();
-            foreach (var name in new[] { "$id", "$ts", "$kind", "$at", "$an", "$sid", "$cap", "$status", "$tier", "$dur", "$appr", "$hash", "$file", "$idx", "$off", "$len" })
-                p[name] = cmd.Parameters.Add(new SqliteParameter { ParameterName = name });
-            foreach (var (e, pos) in rows)
-            {
-                p["$id"].Value = e.Id.ToString("D");
-                p["$ts"].Value = AuditTime.ToUnixMicros(e.Timestamp);
-                p["$kind"].Value = e.Kind.ToWire();
-                p["$at"].Value = e.Actor.Kind == Core.Agents.PrincipalKind.Agent ? "agent" : "user";
-                p["$an"].Value = e.Actor.Name;
-                p["$sid"].Value = (object?)e.SessionId ?? DBNull.Value;
-                p["$cap"].Value = e.Capability;
-                p["$status"].Value = e.Status.ToWire();
-                p["$tier"].Value = (object?)e.PolicyDecision?.Tier.ToWire() ?? DBNull.Value;
-                p["$dur"].Value = e.DurationMs;
-                p["$appr"].Value = (object?)e.Metadata.ApprovalRequestId ?? DBNull.Value;
-                p["$hash"].Value = e.EntryHash ?? "";
-                p["$file"].Value = pos.File;
-                p["$idx"].Value = pos.EntryIndex;
-                p["$off"].Value = pos.Offset;
-                p["$len"].Value = pos.Length;
-                added += cmd.ExecuteNonQuery();
-            }
+            p["$id"].Value = e.Id.ToString("D");
+            p["$ts"].Value = AuditTime.ToUnixMicros(e.Timestamp);
+            p["$kind"].Value = e.Kind.ToWire();
+            p["$at"].Value = e.Actor.Kind == Core.Agents.PrincipalKind.Agent ? "agent" : "user";
+            p["$an"].Value = e.Actor.Name;
+            p["$sid"].Value = (object?)e.SessionId ?? DBNull.Value;
+            p["$cap"].Value = e.Capability;
+            p["$status"].Value = e.Status.ToWire();
+            p["$tier"].Value = (object?)e.PolicyDecision?.Tier.ToWire() ?? DBNull.Value;
+            p["$dur"].Value = e.DurationMs;
+            p["$appr"].Value = (object?)e.Metadata.ApprovalRequestId ?? DBNull.Value;
+            p["$hash"].Value = e.EntryHash ?? "";
+            p["$file"].Value = pos.File;
+            p["$idx"].Value = pos.EntryIndex;
+            p["$off"].Value = pos.Offset;
+            p["$len"].Value = pos.Length;
+            added += cmd.ExecuteNonQuery();
         }
         using (var files = _connection.CreateCommand())
         {
@@ -195,6 +197,34 @@ public sealed class AuditIndex : IDisposable
         }
         tx.Commit();
         return added;
+    }
+
+    // One prepared statement for the life of the connection: a batch binds and steps it per row.
+    // Idempotent: a record already indexed at (file, offset) is ignored (unique position index), so the
+    // writer's background indexer and a catch-up (after a restart, or after a failed insert) may overlap
+    // without duplicates.
+    private SqliteCommand InsertCommand()
+    {
+        if (_insert is not null) return _insert;
+        var cmd = _connection.CreateCommand();
+        cmd.CommandText = """
+            INSERT OR IGNORE INTO entries(id, ts_us, kind, actor_type, actor_name, session_id, capability, status, tier,
+                duration_ms, approval_request_id, entry_hash, file, entry_index, offset, length)
+            VALUES($id, $ts, $kind, $at, $an, $sid, $cap, $status, $tier, $dur, $appr, $hash, $file, $idx, $off, $len)
+            """;
+        foreach (var name in new[] { "$id", "$ts", "$kind", "$at", "$an", "$sid", "$cap", "$status", "$tier", "$dur", "$appr", "$hash", "$file", "$idx", "$off", "$len" })
+            _insertParameters[name] = cmd.Parameters.Add(new SqliteParameter { ParameterName = name });
+        cmd.Prepare();
+        return _insert = cmd;
+    }
+
+    // An index written by an earlier version has the retired indexes (and possibly no unique position
+    // index): drop them before the schema creates the current ones. Derived data, so nothing is lost.
+    private static string MigrateIfOlder(SqliteConnection c)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN ('ix_entries_id', 'ix_entries_file', 'ix_entries_approval')";
+        return (long)cmd.ExecuteScalar()! > 0 ? DropRetiredIndexes : "SELECT 1;";
     }
 
     /// <summary>The length of <paramref name="file"/> the index covers (0 when it knows nothing of it).</summary>
@@ -382,7 +412,11 @@ public sealed class AuditIndex : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _connection.Dispose();
+    public void Dispose()
+    {
+        _insert?.Dispose();
+        _connection.Dispose();
+    }
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using KruxOS.Core.Audit;
 using Microsoft.Data.Sqlite;
@@ -8,7 +9,9 @@ namespace KruxOS.Audit;
 /// Keeps <c>audit-index.db</c> up to date <b>off the fsync path</b>: the writer hands each durable batch
 /// over with <see cref="Enqueue"/> (it never waits for SQLite), and one background loop inserts the rows
 /// in the order the batches were written, merging whatever is queued for the same day file into one
-/// transaction.
+/// transaction. It commits at most once per <see cref="CommitInterval"/>: under load, the batches of many
+/// fsyncs share one transaction, so the index costs a few commits a second instead of one per batch (each
+/// commit rewrites every b-tree page it touched into the WAL).
 /// <list type="bullet">
 /// <item>The day files are the record and the index is derived data. If an insert fails, the loop stops
 /// trusting its queue and indexes from the files instead (<see cref="AuditIndex.CatchUp"/>, bounded by
@@ -23,22 +26,37 @@ public sealed class AuditIndexer : IDisposable
     /// <summary>How long <see cref="Dispose"/> waits for the queue to drain before leaving it to the next open's catch-up.</summary>
     public static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Shortest time between two index commits. Readers wait for the index to cover the log when they
+    /// start (<see cref="AuditReader"/>), so this is also the longest extra wait a query sees.
+    /// </summary>
+    public static readonly TimeSpan CommitInterval = TimeSpan.FromMilliseconds(50);
+
     private readonly AuditIndex _index;
+    private readonly TimeSpan _commitInterval;
     private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
     private long _indexedBatches;
+    private long _transactions;
     private long _failures;
     private int _disposed;
 
-    /// <summary>Starts the background loop on <paramref name="index"/> (which it now owns).</summary>
-    public AuditIndexer(AuditIndex index)
+    /// <summary>
+    /// Starts the background loop on <paramref name="index"/> (which it now owns), committing at most once per
+    /// <paramref name="commitInterval"/> (<see cref="CommitInterval"/> when null).
+    /// </summary>
+    public AuditIndexer(AuditIndex index, TimeSpan? commitInterval = null)
     {
         _index = index;
+        _commitInterval = commitInterval ?? CommitInterval;
         _loop = Task.Run(RunAsync);
     }
 
     /// <summary>Batches indexed so far (merged batches count one each).</summary>
     public long IndexedBatches => Interlocked.Read(ref _indexedBatches);
+
+    /// <summary>Index transactions committed so far (each covers every batch queued for one day file when it began).</summary>
+    public long Transactions => Interlocked.Read(ref _transactions);
 
     /// <summary>Inserts that failed (each followed by a catch-up from the files).</summary>
     public long Failures => Interlocked.Read(ref _failures);
@@ -68,10 +86,14 @@ public sealed class AuditIndexer : IDisposable
         var reader = _queue.Reader;
         var pending = new List<Work>();
         var behind = false;
+        var lastCommit = 0L;
         try
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
+                // Let the batches of the next few fsyncs join this transaction (the log is already durable).
+                var sinceCommit = Stopwatch.GetElapsedTime(lastCommit);
+                if (sinceCommit < _commitInterval) await Task.Delay(_commitInterval - sinceCommit).ConfigureAwait(false);
                 while (reader.TryRead(out var w)) pending.Add(w);
                 var start = 0;
                 while (start < pending.Count)
@@ -89,6 +111,7 @@ public sealed class AuditIndexer : IDisposable
                     start = end;
                 }
                 pending.Clear();
+                lastCommit = Stopwatch.GetTimestamp();
             }
         }
         finally
@@ -121,6 +144,7 @@ public sealed class AuditIndexer : IDisposable
                 _index.Add(rows, last.File!, last.FileLength);
             }
             Interlocked.Add(ref _indexedBatches, end - start);
+            Interlocked.Increment(ref _transactions);
             return false;
         }
         catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException or InvalidDataException)

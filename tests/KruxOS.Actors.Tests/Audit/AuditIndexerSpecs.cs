@@ -166,4 +166,93 @@ public sealed class AuditIndexerSpecs(ITestOutputHelper output) : TestKit(output
         await writer.GracefulStop(Wait);
         Assert.True(AuditVerifier.VerifyDirectory(_dir.Path).IsIntact);
     }
+
+    [Fact]
+    public async Task Should_commit_the_batches_that_arrive_within_the_commit_interval_in_one_transaction()
+    {
+        // arrange: 40 durable batches written without an index, then handed to an indexer with a 3 s interval
+        var (writer, recovery) = AuditFileWriter.Open(_dir.Path, _clock, useIndex: false);
+        var chain = new AuditChain(recovery.Head.Span);
+        var batches = new List<(IReadOnlyList<SealedAuditRecord> Batch, AppendResult Result, int First)>();
+        using (writer)
+        {
+            for (var b = 0; b < 40; b++)
+            {
+                var batch = new[] { chain.Seal(Drafts.Call(2 * b)), chain.Seal(Drafts.Call(2 * b + 1)) };
+                batches.Add((batch, writer.AppendBatch(batch), 2 * b));
+            }
+        }
+        using var indexer = new AuditIndexer(AuditIndex.Open(_dir.Path), TimeSpan.FromSeconds(3));
+
+        // act: the first batch is committed at once; the other 39 trickle in (10 ms apart) during the interval
+        // that follows, as the batches of consecutive fsyncs do
+        foreach (var (batch, result, first) in batches.Take(1))
+            indexer.Enqueue(result.File, batch, result.Offsets, first, result.FileLength);
+        await indexer.FlushAsync().WaitAsync(Wait, TestContext.Current.CancellationToken);
+        foreach (var (batch, result, first) in batches.Skip(1))
+        {
+            indexer.Enqueue(result.File, batch, result.Offsets, first, result.FileLength);
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+        await indexer.FlushAsync().WaitAsync(Wait, TestContext.Current.CancellationToken);
+
+        // assert: two transactions in all, every entry indexed once, in file order
+        Assert.Equal(2, indexer.Transactions);
+        Assert.Equal(Enumerable.Range(0, 80), IndexedPositions().Select(p => p.EntryIndex));
+        Assert.Equal(new FileInfo(_dir.File(Day)).Length, IndexedLength());
+    }
+
+    [Fact]
+    public void Should_upgrade_an_index_written_by_an_earlier_version_without_duplicating_rows()
+    {
+        // arrange: an index in the earlier schema (a non-unique position index, an unused id index, a full
+        // approval index) that already holds the first two entries of the day file
+        var (writer, recovery) = AuditFileWriter.Open(_dir.Path, _clock, useIndex: false);
+        var chain = new AuditChain(recovery.Head.Span);
+        using (writer) writer.AppendBatch([chain.Seal(Drafts.Call(0)), chain.Seal(Drafts.Call(1)), chain.Seal(Drafts.Call(2))]);
+        using (var current = AuditIndex.Open(_dir.Path)) current.CatchUp(Day, FirstTwoEntriesLength());
+        using (var old = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={AuditIndex.PathIn(_dir.Path)};Pooling=False"))
+        {
+            old.Open();
+            using var cmd = old.CreateCommand();
+            cmd.CommandText = """
+                DROP INDEX ux_entries_position; DROP INDEX ix_entries_approval_linked; DROP INDEX ix_entries_session;
+                CREATE INDEX ix_entries_session ON entries(session_id, ts_us);
+                CREATE INDEX ix_entries_approval ON entries(approval_request_id);
+                CREATE INDEX ix_entries_id ON entries(id);
+                CREATE INDEX ix_entries_file ON entries(file, offset);
+                """;
+            cmd.ExecuteNonQuery();
+        }
+
+        // act: open for writing (migrates), then catch up over the rows it already has
+        int added;
+        using (var index = AuditIndex.Open(_dir.Path))
+        {
+            added = index.CatchUp();
+            added += index.CatchUp();
+            index.Rebuild();
+        }
+
+        // assert
+        Assert.Equal(1, added);
+        Assert.Equal([0, 1, 2], IndexedPositions().Select(p => p.EntryIndex));
+        using var check = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={AuditIndex.PathIn(_dir.Path)};Mode=ReadOnly;Pooling=False");
+        check.Open();
+        using var names = check.CreateCommand();
+        names.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%entries%' ORDER BY name";
+        var indexes = new List<string>();
+        using (var r = names.ExecuteReader()) while (r.Read()) indexes.Add(r.GetString(0));
+        Assert.DoesNotContain("ix_entries_id", indexes);
+        Assert.DoesNotContain("ix_entries_file", indexes);
+        Assert.DoesNotContain("ix_entries_approval", indexes);
+        Assert.Contains("ux_entries_position", indexes);
+        Assert.Contains("ix_entries_approval_linked", indexes);
+    }
+
+    private long FirstTwoEntriesLength()
+    {
+        var frames = AuditDirectory.ReadFrames(_dir.File(Day), new TailHolder()).ToList();
+        return frames[2].Offset;
+    }
 }
