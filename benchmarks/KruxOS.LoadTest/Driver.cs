@@ -62,8 +62,14 @@ public sealed class Driver(DriverOptions options, TextWriter log)
                     {
                         var serverCpu = ProcStatus.CpuSeconds(target.Pid);
                         var driverCpu = Environment.CpuUsage.TotalTime;
-                        var result = await scenario.RunAsync(new ScenarioContext(target, options, results, log), ct).ConfigureAwait(false);
-                        result = WithCpu(result, serverCpu, ProcStatus.CpuSeconds(target.Pid), (Environment.CpuUsage.TotalTime - driverCpu).TotalSeconds);
+                        ScenarioResult result;
+                        (double Server, double Driver)? measuredCpu;
+                        await using (var sampler = CpuSampler.Start(target.Pid))
+                        {
+                            result = await scenario.RunAsync(new ScenarioContext(target, options, results, log), ct).ConfigureAwait(false);
+                            measuredCpu = result.Window is { } window ? sampler.Over(window) : null;
+                        }
+                        result = WithCpu(result, serverCpu, ProcStatus.CpuSeconds(target.Pid), (Environment.CpuUsage.TotalTime - driverCpu).TotalSeconds, measuredCpu);
                         results.Add(result);
                         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"  {target.Name,-8} ok {result.Successes,9:N0}  errors {result.Failures,6:N0}  {result.ThroughputPerSecond,10:N1}/s  p50 {result.Latency.P50Us,8:N0} µs  p99 {result.Latency.P99Us,8:N0} µs"));
@@ -109,8 +115,10 @@ public sealed class Driver(DriverOptions options, TextWriter log)
         return (failures.Count == 0 ? 0 : 1, report);
     }
 
-    // CPU over the whole scenario run (session set-up and warm-up included): where the 2 cores went.
-    private static ScenarioResult WithCpu(ScenarioResult result, double? serverBefore, double? serverAfter, double driverSeconds)
+    // CPU over the whole scenario run (session set-up and warm-up included): where the 2 cores went; and over
+    // the measured phase alone, per measured operation: what one operation costs each process.
+    private static ScenarioResult WithCpu(ScenarioResult result, double? serverBefore, double? serverAfter, double driverSeconds,
+        (double Server, double Driver)? measured)
     {
         var metrics = new SortedDictionary<string, double>(result.Metrics.ToDictionary(), StringComparer.Ordinal)
         {
@@ -120,6 +128,12 @@ public sealed class Driver(DriverOptions options, TextWriter log)
         {
             metrics["server_cpu_seconds"] = Math.Round(a - b, 2);
             if (result.Successes > 0) metrics["server_cpu_us_per_op"] = Math.Round((a - b) * 1e6 / result.Successes, 1);
+        }
+        if (measured is { } m && result.Successes > 0)
+        {
+            metrics["server_cpu_us_per_op_measured"] = Math.Round(m.Server * 1e6 / result.Successes, 1);
+            metrics["driver_cpu_us_per_op_measured"] = Math.Round(m.Driver * 1e6 / result.Successes, 1);
+            if (result.MeasuredSeconds > 0) metrics["server_cores_measured"] = Math.Round(m.Server / result.MeasuredSeconds, 2);
         }
         return result with { Metrics = metrics };
     }

@@ -25,7 +25,13 @@ public sealed record LoadRunResult(
 
     /// <summary>Open loop: latency from the actual send rather than the scheduled time (null for closed loop).</summary>
     public LatencySummary? ServiceLatency { get; init; }
+
+    /// <summary>When the measured phase began and its last operation completed (<see cref="Stopwatch"/> timestamps of this process).</summary>
+    public MeasuredWindow? Window { get; init; }
 }
+
+/// <summary>The measured phase as <see cref="Stopwatch"/> timestamps of the driver process (so CPU can be read over exactly it).</summary>
+public readonly record struct MeasuredWindow(long StartTimestamp, long EndTimestamp);
 
 /// <summary>Shared bookkeeping of a measured phase: histogram, error tally, counters, last completion time.</summary>
 internal sealed class MeasuredPhase(long startTimestamp)
@@ -63,7 +69,10 @@ internal sealed class MeasuredPhase(long startTimestamp)
         (double)(Interlocked.Read(ref _lastCompletion) - StartTimestamp) / Stopwatch.Frequency,
         late,
         dropped,
-        notes);
+        notes)
+    {
+        Window = new MeasuredWindow(StartTimestamp, Interlocked.Read(ref _lastCompletion)),
+    };
 
     public static async Task<CallOutcome> InvokeAsync(LoadOperation op, long worker, CancellationToken ct)
     {

@@ -52,13 +52,17 @@ public static class SequentialRunner
         }
         while (measured < maxRuns && Stopwatch.GetTimestamp() < end);
 
-        var seconds = (double)(Stopwatch.GetTimestamp() - start) / Stopwatch.Frequency;
+        var stop = Stopwatch.GetTimestamp();
+        var seconds = (double)(stop - start) / Stopwatch.Frequency;
         List<string> notes =
         [
             $"{warmRuns} warm-up run(s) excluded",
             measured == maxRuns ? $"{measured} measured runs (--max-requests)" : $"{measured} measured runs (stopped by --duration)",
         ];
-        return new LoadRunResult(latency.Summarize(), errors.Snapshot(), successes, measured - successes, seconds, 0, 0, notes);
+        return new LoadRunResult(latency.Summarize(), errors.Snapshot(), successes, measured - successes, seconds, 0, 0, notes)
+        {
+            Window = new MeasuredWindow(start, stop),
+        };
     }
 
     private static async Task<TimedOutcome> InvokeAsync(TimedOperation op, long run, CancellationToken ct)

@@ -101,9 +101,11 @@ public sealed record RunReport
         foreach (var r in Results.Where(r => r.Metrics.ContainsKey("server_cpu_seconds")))
         {
             r.Metrics.TryGetValue("driver_cpu_seconds", out var driver);
-            var perOp = r.Metrics.TryGetValue("server_cpu_us_per_op", out var p) ? $" ({p:0.0} µs per operation, warm-up included)" : "";
+            var measured = r.Metrics.TryGetValue("server_cpu_us_per_op_measured", out var sm) && r.Metrics.TryGetValue("driver_cpu_us_per_op_measured", out var dm)
+                ? $"; measured phase: server {sm:0.0} µs and driver {dm:0.0} µs of CPU per operation, server {r.Metrics.GetValueOrDefault("server_cores_measured"):0.00} cores busy"
+                : "";
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"{r.Scenario} {r.Target}: server CPU {r.Metrics["server_cpu_seconds"]:0.00} s{perOp}; driver CPU {driver:0.00} s");
+                $"{r.Scenario} {r.Target}: whole run (set-up and warm-up included): server CPU {r.Metrics["server_cpu_seconds"]:0.00} s, driver CPU {driver:0.00} s{measured}");
         }
         foreach (var r in Results.Where(r => r.Metrics.ContainsKey("bytes_per_session") || r.Metrics.ContainsKey("sessions_held")))
         {

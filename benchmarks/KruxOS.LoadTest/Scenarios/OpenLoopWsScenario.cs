@@ -80,6 +80,7 @@ public sealed class OpenLoopWsScenario : IScenario
                 Concurrency = o.Concurrency,
                 RatePerSecond = Math.Round(rate, 1),
                 MeasuredSeconds = Math.Round(run.MeasuredSeconds, 3),
+                Window = run.Window,
                 Successes = run.Successes,
                 Failures = run.Failures,
                 ThroughputPerSecond = Math.Round(run.Throughput, 1),

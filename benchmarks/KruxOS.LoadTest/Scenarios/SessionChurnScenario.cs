@@ -57,6 +57,7 @@ public sealed class SessionChurnScenario : IScenario
             Concurrency = o.MaxOutstanding,
             RatePerSecond = o.ChurnRate,
             MeasuredSeconds = Math.Round(run.MeasuredSeconds, 3),
+            Window = run.Window,
             Successes = run.Successes,
             Failures = run.Failures,
             ThroughputPerSecond = Math.Round(run.Throughput, 1),

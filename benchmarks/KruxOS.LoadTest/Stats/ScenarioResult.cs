@@ -57,6 +57,10 @@ public sealed record ScenarioResult
     /// <summary>Scenario-specific figures (memory, derived rates), by snake_case name.</summary>
     public IReadOnlyDictionary<string, double> Metrics { get; init; } = new SortedDictionary<string, double>();
 
+    /// <summary>The measured phase as timestamps of the driver process (not reported: the driver reads CPU over it).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Load.MeasuredWindow? Window { get; init; }
+
     /// <summary>Free-text remarks (e.g. where a rate came from, or a bound that stopped the run early).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 
@@ -75,6 +79,7 @@ public sealed record ScenarioResult
         Operation = operation,
         Concurrency = concurrency,
         MeasuredSeconds = Math.Round(run.MeasuredSeconds, 3),
+        Window = run.Window,
         Successes = run.Successes,
         Failures = run.Failures,
         ThroughputPerSecond = Math.Round(run.Throughput, 1),
