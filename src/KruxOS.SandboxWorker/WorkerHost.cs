@@ -26,9 +26,10 @@ internal sealed class WorkerHost
     {
         _output = output;
         var trash = new Trash(trashDir, paths);
-        _files = new FileOps(paths, trash);
+        var atomicWrites = new AtomicWrites();
+        _files = new FileOps(paths, trash, atomicWrites);
         _git = new GitOps(paths, agent, gitRelay);
-        _watches = new Watches(paths, PublishEventAsync);
+        _watches = new Watches(paths, atomicWrites, PublishEventAsync);
     }
 
     public static async Task<int> RunAsync(string[] args, Stream input, Stream output)

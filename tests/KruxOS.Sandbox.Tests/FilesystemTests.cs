@@ -217,10 +217,55 @@ public sealed class FilesystemTests(SandboxFixture f)
         FileWatchEvent evt;
         do { evt = await f.Host.WatchEvents.ReadAsync(cts.Token); }
         while (evt.WatchId != id || evt.Path != "/workspace/w/new.txt");
-        Assert.Contains(evt.EventType, new[] { "create", "rename" }); // atomic writes arrive as a rename of the temp file
+        Assert.Equal("create", evt.EventType); // the atomic write's temp file and rename are the worker's own business
         Assert.Equal(A, evt.Agent.Value);
         Assert.True((await f.Host.StopWatchAsync(AgentName.Parse(A), id!, TestContext.Current.CancellationToken)).IsSuccess);
         await f.Fails(A, "filesystem.watch", new { path = "w/.keep" }, "NotADirectory");
+    }
+
+    [Fact]
+    public async Task Should_report_a_write_as_one_create_or_modify_of_the_named_file_and_never_the_temp_file()
+    {
+        // arrange
+        await f.Ok(A, "filesystem.write", new { path = "wt/.keep", content = "", create_parents = true });
+        var watch = await f.Ok(A, "filesystem.watch", new { path = "wt" });
+        var id = watch.GetProperty("watch_id").GetString();
+
+        // act: a new file, the same file written again, then moved
+        await f.Ok(A, "filesystem.write", new { path = "wt/a.txt", content = "1" });
+        await f.Ok(A, "filesystem.write", new { path = "wt/a.txt", content = "22" });
+        await f.Ok(A, "filesystem.move", new { source = "wt/a.txt", destination = "wt/b.txt" });
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        cts.CancelAfter(TimeSpan.FromSeconds(20));
+        var events = new List<FileWatchEvent>();
+        do { var e = await f.Host.WatchEvents.ReadAsync(cts.Token); if (e.WatchId == id) events.Add(e); }
+        while (!events.Any(e => e.Path == "/workspace/wt/b.txt"));
+
+        // assert
+        var seen = string.Join("; ", events.Select(e => $"{e.EventType} {e.Path} {e.OldPath}"));
+        Assert.DoesNotContain(events, e => e.Path.Contains(".kruxos-", StringComparison.Ordinal) || (e.OldPath?.Contains(".kruxos-", StringComparison.Ordinal) ?? false));
+        var forA = events.Where(e => e.Path == "/workspace/wt/a.txt").ToList();
+        Assert.True(forA.Count >= 2, seen);
+        Assert.Equal("create", forA[0].EventType);
+        Assert.Null(forA[0].OldPath);
+        Assert.Contains(forA.Skip(1), e => e.EventType == "modify");
+        Assert.Contains(events, e => e.Path == "/workspace/wt/b.txt" && e.OldPath == "/workspace/wt/a.txt");
+        Assert.True((await f.Host.StopWatchAsync(AgentName.Parse(A), id!, TestContext.Current.CancellationToken)).IsSuccess);
+    }
+
+    [Theory]
+    [InlineData(".a.txt.kruxos-0d20031fdd83.tmp", true)]
+    [InlineData("a.txt.kruxos-0d20031fdd83.tmp", false)]
+    [InlineData(".a.txt.kruxos-0D20031FDD83.tmp", false)]
+    [InlineData(".a.txt.kruxos-0d20031fdd8.tmp", false)]
+    [InlineData(".a.txt.kruxos-0d20031fdd83.txt", false)]
+    [InlineData(".a.txt.other-0d20031fdd83.tmp", false)]
+    [InlineData("a.txt", false)]
+    public void Should_recognise_only_the_workers_own_temp_names(string name, bool expected)
+    {
+        // act / assert
+        Assert.Equal(expected, KruxOS.SandboxWorker.Ops.AtomicWrites.IsTempName(name));
+        Assert.True(KruxOS.SandboxWorker.Ops.AtomicWrites.IsTempName(KruxOS.SandboxWorker.Ops.AtomicWrites.TempNameFor("report.pdf")));
     }
 
     [Fact]

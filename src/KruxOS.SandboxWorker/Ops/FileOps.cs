@@ -11,7 +11,7 @@ using KruxOS.SandboxWorker.Protocol;
 namespace KruxOS.SandboxWorker.Ops;
 
 /// <summary>The 13 filesystem capabilities (spec §8.8), minus watch, which lives in <see cref="Watches"/>.</summary>
-internal sealed class FileOps(PathResolver paths, Trash trash)
+internal sealed class FileOps(PathResolver paths, Trash trash, AtomicWrites atomicWrites)
 {
     /// <summary>Default and hard cap of one read (CHANGELOG: 1 MiB).</summary>
     public const long ReadCap = 1024 * 1024;
@@ -129,7 +129,7 @@ internal sealed class FileOps(PathResolver paths, Trash trash)
     internal void AtomicWrite(ResolvedPath p, byte[] bytes)
     {
         var dirfd = paths.OpenParent(p);
-        var temp = $".{p.Name}.kruxos-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}.tmp";
+        var temp = AtomicWrites.TempNameFor(p.Name);
         try
         {
             var fd = Libc.OpenAt2(dirfd, temp, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL, 0x1A4,
@@ -140,6 +140,8 @@ internal sealed class FileOps(PathResolver paths, Trash trash)
                 fs.Write(bytes);
                 fs.Flush(flushToDisk: true);
             }
+            // Watchers report the rename as a create or a modify of the target, never the temp file.
+            atomicWrites.Renaming(Path.Combine(Path.GetDirectoryName(p.Real)!, temp), File.Exists(p.Real));
             if (Libc.renameat(dirfd, temp, dirfd, p.Name) != 0)
             {
                 var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();

@@ -10,9 +10,11 @@ namespace KruxOS.SandboxWorker.Ops;
 
 /// <summary>
 /// filesystem.watch: inotify watches (through FileSystemWatcher) whose events are pushed to the
-/// gateway as unsolicited <c>watch</c> frames. Watches live as long as the worker.
+/// gateway as unsolicited <c>watch</c> frames. Watches live as long as the worker. The worker's own atomic
+/// writes (temp file + rename) are reported as one <c>create</c> (new file) or <c>modify</c> (replaced file)
+/// of the target: the temp file is an implementation detail no watcher sees.
 /// </summary>
-internal sealed class Watches(PathResolver paths, Func<JsonObject, Task> publish)
+internal sealed class Watches(PathResolver paths, AtomicWrites atomicWrites, Func<JsonObject, Task> publish)
 {
     public const int MaxWatches = 32;
     private static readonly string[] AllTypes = ["create", "modify", "delete", "rename"];
@@ -53,10 +55,16 @@ internal sealed class Watches(PathResolver paths, Func<JsonObject, Task> publish
             };
             _ = publish(evt);
         }
-        watcher.Created += (_, e) => Emit("create", e.FullPath, null);
-        watcher.Changed += (_, e) => Emit("modify", e.FullPath, null);
-        watcher.Deleted += (_, e) => Emit("delete", e.FullPath, null);
-        watcher.Renamed += (_, e) => Emit("rename", e.FullPath, e.OldFullPath);
+        static bool Internal(string fullPath) => AtomicWrites.IsTempName(Path.GetFileName(fullPath));
+        watcher.Created += (_, e) => { if (!Internal(e.FullPath)) Emit("create", e.FullPath, null); };
+        watcher.Changed += (_, e) => { if (!Internal(e.FullPath)) Emit("modify", e.FullPath, null); };
+        watcher.Deleted += (_, e) => { if (!Internal(e.FullPath)) Emit("delete", e.FullPath, null); };
+        watcher.Renamed += (_, e) =>
+        {
+            if (Internal(e.FullPath)) return;
+            if (Internal(e.OldFullPath)) Emit(atomicWrites.Replaced(e.OldFullPath) ? "modify" : "create", e.FullPath, null);
+            else Emit("rename", e.FullPath, e.OldFullPath);
+        };
         watcher.EnableRaisingEvents = true;
         _watches[id] = watcher;
         return new JsonObject { ["watch_id"] = id, ["path"] = p.Virtual, ["recursive"] = recursive, ["event_types"] = new JsonArray([.. types.Select(t => (JsonNode)t!)]) };
