@@ -32,9 +32,6 @@ public static class ConnectionMessages
     /// <summary>The new connection actor.</summary>
     public sealed record Opened(IActorRef Connection);
 
-    /// <summary>Run a call through the agent's session; the <see cref="ToolCallResult"/> goes to the sender.</summary>
-    public sealed record Call(ToolCall ToolCall);
-
     /// <summary>Asks how many connections this node holds; replies an <c>int</c>.</summary>
     public sealed class Count
     {
@@ -45,8 +42,9 @@ public static class ConnectionMessages
 
 /// <summary>
 /// One MCP connection on this node. It attaches to the agent's session entity (wherever that lives in
-/// the cluster), forwards each call to it with the original asker as the reply target, and closes its
-/// transport when the session terminates it (revocation, kill).
+/// the cluster), relays the session's notifications to its transport, and closes the transport when the
+/// session terminates it (revocation, kill). Calls do not pass through it: the edge sends each one straight
+/// to the session entity with itself as the reply target.
 /// </summary>
 public sealed class ConnectionActor : ReceiveActor
 {
@@ -61,7 +59,6 @@ public sealed class ConnectionActor : ReceiveActor
         _sessions = sessions;
         _clock = clock;
 
-        Receive<ConnectionMessages.Call>(m => _sessions.Tell(new AgentSessionCommands.Invoke(_spec.Agent, m.ToolCall, Sender)));
         Receive<AgentSessionReplies.Notification>(m => _spec.Control.Notify(m.Method, m.ParamsJson));
         Receive<AgentSessionReplies.Terminated>(m =>
         {

@@ -303,9 +303,17 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         var handler = _catalog.HandlerFor(capability.Name);
         var longest = handler.MaxDuration(_plan.Arguments);
         _executionTimeout = longest > _settings.ExecutionTimeout ? longest : _settings.ExecutionTimeout;
+        var execution = ExecuteAsync(handler, context, _plan.Arguments, _cancel.Token);
+        if (execution.IsCompleted)
+        {
+            // In-process capabilities usually answer synchronously: take the outcome now, with no timer to
+            // arm and no round trip through this actor's mailbox.
+            if (execution.IsCompletedSuccessfully) OnExecuted(execution.Result);
+            else OnExecutionFailed(execution.Exception?.InnerException ?? new OperationCanceledException());
+            return;
+        }
         Timers.StartSingleTimer(ExecutionTimer, ExecutionTimedOut.Instance, _executionTimeout);
-        ExecuteAsync(handler, context, _plan.Arguments, _cancel.Token)
-            .PipeTo(Self, success: data => new Executed(data), failure: ex => new ExecutionFailed(ex));
+        execution.PipeTo(Self, success: data => new Executed(data), failure: ex => new ExecutionFailed(ex));
     }
 
     // Handlers may complete synchronously or throw before their first await; both become messages.
@@ -321,26 +329,34 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         Receive<Executed>(m =>
         {
             Timers.Cancel(ExecutionTimer);
-            Finish(AuditStatus.Success, ToolCallResult.Success(_plan.Capability!.Name, m.Data, _plan.Verdict!.Tier, ElapsedMicros()));
+            OnExecuted(m.Data);
         });
         Receive<ExecutionFailed>(m =>
         {
             Timers.Cancel(ExecutionTimer);
-            var error = m.Cause switch
-            {
-                CapabilityException ce => ce.Error,
-                OperationCanceledException => Errors.Timeout(CapabilityLabel, _executionTimeout.TotalSeconds),
-                _ => Errors.Internal($"'{CapabilityLabel}' failed unexpectedly."),
-            };
-            if (m.Cause is not CapabilityException)
-                _log.Error(m.Cause, "Capability {Capability} failed for {Principal}", CapabilityLabel, _plan.Call.Principal);
-            Finish(AuditStatus.Error, Failure(error));
+            OnExecutionFailed(m.Cause);
         });
         Receive<ExecutionTimedOut>(_ =>
         {
             _cancel.Cancel();
             Finish(AuditStatus.Error, Failure(Errors.Timeout(CapabilityLabel, _executionTimeout.TotalSeconds)));
         });
+    }
+
+    private void OnExecuted(JsonElement data) =>
+        Finish(AuditStatus.Success, ToolCallResult.Success(_plan.Capability!.Name, data, _plan.Verdict!.Tier, ElapsedMicros()));
+
+    private void OnExecutionFailed(Exception cause)
+    {
+        var error = cause switch
+        {
+            CapabilityException ce => ce.Error,
+            OperationCanceledException => Errors.Timeout(CapabilityLabel, _executionTimeout.TotalSeconds),
+            _ => Errors.Internal($"'{CapabilityLabel}' failed unexpectedly."),
+        };
+        if (cause is not CapabilityException)
+            _log.Error(cause, "Capability {Capability} failed for {Principal}", CapabilityLabel, _plan.Call.Principal);
+        Finish(AuditStatus.Error, Failure(error));
     }
 
     private void AwaitingAudit()

@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
 using Akka.Actor;
+using Akka.Hosting;
+using KruxOS.Actors.Agents;
 using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Hosting;
 using KruxOS.Core.Approvals;
@@ -25,7 +27,7 @@ public sealed record McpSessionBinding(AuthenticatedCaller Caller, string Sessio
 /// (Ask at the edge, with an explicit timeout and the request's cancellation token).
 /// </summary>
 public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam policy, GatewaySettings settings, KruxOsSettings kruxos,
-    ApprovalIndex approvals, TimeProvider clock, ILoggerFactory loggers)
+    ApprovalIndex approvals, IRequiredActor<AgentSessionRegion> sessionRegion, TimeProvider clock, ILoggerFactory loggers)
 {
     /// <summary>The custom method clients that poll use: <c>{request_id}</c> → <c>{status, …}</c>.</summary>
     public const string CheckApprovalMethod = "kruxos/checkApproval";
@@ -37,6 +39,7 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
     public const string ServerVersion = "1.0.0";
 
     private readonly ILogger _log = loggers.CreateLogger<McpSessionFactory>();
+    private IActorRef? _sessions;
 
     /// <summary>Fills <paramref name="options"/> for a session.</summary>
     public void Configure(McpServerOptions options, McpSessionBinding binding)
@@ -89,7 +92,10 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
         var ticker = p.ProgressToken is { } token ? SendProgressAsync(request.Server, token, progress.Token) : Task.CompletedTask;
         try
         {
-            var result = await binding.Connection.Ask<ToolCallResult>(new ConnectionMessages.Call(call), timeout, ct).ConfigureAwait(false);
+            // Straight to the agent's session entity (the connection actor only tracks the connection's life):
+            // one mailbox hop fewer per call. The session answers the asker directly.
+            var sessions = _sessions ??= await sessionRegion.GetAsync(ct).ConfigureAwait(false);
+            var result = await sessions.Ask<ToolCallResult>(replyTo => new AgentSessionCommands.Invoke(agent, call, replyTo), timeout, ct).ConfigureAwait(false);
             return ToolCatalogView.Render(result);
         }
         catch (AskTimeoutException)
