@@ -75,6 +75,88 @@ public static class AuditCbor
         return w.Encode();
     }
 
+    // The two hash pairs of a stored record, as canonical CBOR: a text key and a 32-byte byte string.
+    private static readonly byte[] PreviousHashKey = EncodeKey(Keys.PreviousHash);
+    private static readonly byte[] EntryHashKey = EncodeKey(Keys.EntryHash);
+    private const int HashValueLength = 2 + HashLength; // 0x58 0x20 + 32 bytes
+
+    private static byte[] EncodeKey(string key)
+    {
+        var w = new CborWriter(Mode);
+        w.WriteTextString(key);
+        return w.Encode();
+    }
+
+    /// <summary>
+    /// The framed stored record (4-byte big-endian length, then the record) built from the body's canonical
+    /// bytes, without encoding the entry a second time: the <c>previous_hash</c> and <c>entry_hash</c> pairs are
+    /// inserted among the body's top-level entries at their canonical positions and the map header is
+    /// rewritten. The result is byte for byte <c>Frame(EncodeStored(entry, previousHash, entryHash))</c>.
+    /// </summary>
+    public static byte[] FrameStored(ReadOnlyMemory<byte> body, ReadOnlySpan<byte> previousHash, ReadOnlySpan<byte> entryHash)
+    {
+        if (previousHash.Length != HashLength || entryHash.Length != HashLength) throw new ArgumentException("hashes must be 32 bytes");
+        var r = new CborReader(body, Mode);
+        var count = r.ReadStartMap() ?? throw new FormatException("indefinite-length map");
+        var headerLength = body.Length - r.BytesRemaining;
+        var newCount = count + 2;
+        var newHeaderLength = newCount < 24 ? 1 : newCount < 256 ? 2 : 3;
+        var recordLength = body.Length - headerLength + newHeaderLength + PreviousHashKey.Length + EntryHashKey.Length + 2 * HashValueLength;
+        if (recordLength > AuditFraming.MaxRecordLength) throw new ArgumentException("record length out of range", nameof(body));
+        var frame = new byte[AuditFraming.PrefixLength + recordLength];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame, (uint)recordLength);
+        var at = AuditFraming.PrefixLength;
+        switch (newHeaderLength)
+        {
+            case 1: frame[at++] = (byte)(0xA0 | newCount); break;
+            case 2: frame[at++] = 0xB8; frame[at++] = (byte)newCount; break;
+            default: frame[at++] = 0xB9; frame[at++] = (byte)(newCount >> 8); frame[at++] = (byte)newCount; break;
+        }
+        var span = body.Span;
+        var copied = headerLength; // body bytes before this position are in the frame already (or are the old header)
+        // Our two keys in canonical order; each goes right before the first body key that sorts after it.
+        var entryFirst = CompareKeys(EntryHashKey, PreviousHashKey) < 0;
+        var inserted = 0;
+        for (var i = 0; i < count && inserted < 2; i++)
+        {
+            var keyStart = body.Length - r.BytesRemaining;
+            r.SkipValue();
+            var key = span[keyStart..(body.Length - r.BytesRemaining)];
+            r.SkipValue();
+            while (inserted < 2 && CompareKeys(OurKey(inserted), key) < 0)
+            {
+                Copy(span[copied..keyStart]);
+                copied = keyStart;
+                OurPair(inserted++, entryHash, previousHash);
+            }
+        }
+        Copy(span[copied..]);
+        while (inserted < 2) OurPair(inserted++, entryHash, previousHash);
+        if (at != frame.Length) throw new InvalidOperationException("stored record length mismatch");
+        return frame;
+
+        void Copy(ReadOnlySpan<byte> bytes)
+        {
+            bytes.CopyTo(frame.AsSpan(at));
+            at += bytes.Length;
+        }
+
+        byte[] OurKey(int n) => (n == 0) == entryFirst ? EntryHashKey : PreviousHashKey;
+
+        void OurPair(int n, ReadOnlySpan<byte> entry, ReadOnlySpan<byte> previous)
+        {
+            var isEntry = (n == 0) == entryFirst;
+            Copy(isEntry ? EntryHashKey : PreviousHashKey);
+            frame[at++] = 0x58;
+            frame[at++] = HashLength;
+            Copy(isEntry ? entry : previous);
+        }
+    }
+
+    // Canonical (CTAP2) key order: shorter encodings first, then bytewise.
+    private static int CompareKeys(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) =>
+        a.Length != b.Length ? a.Length.CompareTo(b.Length) : a.SequenceCompareTo(b);
+
     /// <summary><c>SHA-256(body ‖ previousHash)</c>.</summary>
     public static byte[] ComputeHash(ReadOnlySpan<byte> body, ReadOnlySpan<byte> previousHash)
     {

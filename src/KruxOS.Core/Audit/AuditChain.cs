@@ -18,6 +18,7 @@ public sealed record SealedAuditRecord(AuditEntry Entry, ReadOnlyMemory<byte> Fr
 public sealed class AuditChain
 {
     private byte[] _head;
+    private readonly System.Security.Cryptography.IncrementalHash _sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
 
     /// <summary>Starts a chain after <paramref name="head"/> (the last entry hash, or <see cref="AuditCbor.Genesis"/>).</summary>
     public AuditChain(ReadOnlySpan<byte> head)
@@ -42,15 +43,19 @@ public sealed class AuditChain
     {
         var clean = Sanitize(draft);
         var body = AuditCbor.EncodeBody(clean);
-        var hash = AuditCbor.ComputeHash(body, _head);
-        var stored = AuditCbor.EncodeStored(clean, _head, hash);
+        // entry_hash = SHA-256(body ‖ previous_hash); the stored record is the body with both hashes spliced in
+        // (byte for byte what encoding it again would give, without a second canonical encoding).
+        _sha.AppendData(body);
+        _sha.AppendData(_head);
+        var hash = _sha.GetHashAndReset();
+        var frame = AuditCbor.FrameStored(body, _head, hash);
         var sealedEntry = clean with
         {
             PreviousHash = Convert.ToHexStringLower(_head),
             EntryHash = Convert.ToHexStringLower(hash),
         };
         _head = hash;
-        return new SealedAuditRecord(sealedEntry, AuditFraming.Frame(stored), hash);
+        return new SealedAuditRecord(sealedEntry, frame, hash);
     }
 
     /// <summary>Applies the sanitizer to every free-text part of an entry (idempotent).</summary>

@@ -44,8 +44,21 @@ public static partial class InputSanitizer
     /// <summary>The replacement for token-looking values.</summary>
     public const string TokenRedaction = "[REDACTED:token]";
 
+    // Argument names repeat from call to call (path, content, command …): their verdict is remembered, up to
+    // a bound, so the word splitting below runs once per distinct name.
+    private const int MaxRememberedNames = 4096;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> SecretNameVerdicts = new(StringComparer.Ordinal);
+
     /// <summary>Whether a property name looks like a secret.</summary>
     public static bool IsSecretFieldName(string name)
+    {
+        if (SecretNameVerdicts.TryGetValue(name, out var known)) return known;
+        var verdict = DecideSecretFieldName(name);
+        if (SecretNameVerdicts.Count < MaxRememberedNames) SecretNameVerdicts.TryAdd(name, verdict);
+        return verdict;
+    }
+
+    private static bool DecideSecretFieldName(string name)
     {
         var words = SplitWords(name);
         if (words.Count == 0) return false;
@@ -79,6 +92,9 @@ public static partial class InputSanitizer
     public static JsonElement Sanitize(JsonElement inputs)
     {
         if (inputs.ValueKind == JsonValueKind.Undefined) return CoreJson.EmptyObject;
+        // Most arguments hold nothing to redact (and an entry is sanitized again when it is sealed): a read-only
+        // pass decides whether the tree must be rewritten at all.
+        if (IsClean(inputs)) return inputs.Clone();
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer))
         {
@@ -116,6 +132,32 @@ public static partial class InputSanitizer
             default:
                 e.WriteTo(w);
                 break;
+        }
+    }
+
+    // True when Write would reproduce the tree unchanged: no secret-named property (other than one already
+    // redacted) and no token-looking text in a name or a string.
+    private static bool IsClean(JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var p in e.EnumerateObject())
+                {
+                    if (p.Name.Length >= 9 && ContainsToken(p.Name)) return false;
+                    if (IsSecretFieldName(p.Name) && !IsRedactionOf(p.Value, p.Name)) return false;
+                    if (!IsClean(p.Value)) return false;
+                }
+                return true;
+            case JsonValueKind.Array:
+                foreach (var item in e.EnumerateArray())
+                    if (!IsClean(item)) return false;
+                return true;
+            case JsonValueKind.String:
+                var text = e.GetString()!;
+                return text.Length < 9 || !ContainsToken(text);
+            default:
+                return true;
         }
     }
 

@@ -1,6 +1,8 @@
 using System.Formats.Cbor;
 using System.Text.Json;
+using KruxOS.Core.Agents;
 using KruxOS.Core.Audit;
+using KruxOS.Core.Capabilities;
 using Xunit;
 
 namespace KruxOS.Core.Tests.Audit;
@@ -86,5 +88,66 @@ public sealed class AuditCborSpecs
         Assert.Equal(
             Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("kruxos-audit-genesis-v1"u8)),
             Convert.ToHexStringLower(AuditCbor.Genesis));
+    }
+
+    public static TheoryData<string> EntryShapes() =>
+    [
+        "call", "call-without-optionals", "chain-note", "approval-resolution", "policy-violation", "big-inputs",
+    ];
+
+    [Theory]
+    [MemberData(nameof(EntryShapes))]
+    public void Should_frame_the_stored_record_from_the_body_exactly_as_encoding_it_again_would(string shape)
+    {
+        // arrange
+        var t = AuditTestData.T0;
+        var actor = new Principal(PrincipalKind.Agent, "builder");
+        var entry = shape switch
+        {
+            "call" => AuditTestData.Entry(7),
+            "call-without-optionals" => AuditTestData.Entry(8) with { SessionId = null, PolicyDecision = null, Client = null, ResourceUsage = null },
+            "chain-note" => AuditEntry.ChainNote(t, new ChainIssue(ChainIssueKind.HashMismatch, "audit-2026-11-25.log", 3, 120, "test")),
+            "approval-resolution" => AuditEntry.ApprovalResolution(t, new Principal(PrincipalKind.User, "ops"), actor, "s-1",
+                CapabilityName.Parse("git.push"), "appr-0123456789abcdef", "approved", "looks fine"),
+            "policy-violation" => AuditEntry.PolicyViolation(t, actor, "s-2", CapabilityName.Parse("process.run"),
+                JsonDocument.Parse("""{"command":"rm -rf /etc"}""").RootElement, new AuditPolicyDecision(Tier.Blocked, "system:deny", null, "no")),
+            _ => AuditTestData.Entry(9) with
+            {
+                Inputs = JsonDocument.Parse("{" + string.Join(",", Enumerable.Range(0, 300).Select(i => $"\"k{i}\":\"{new string('v', i)}\"")) + "}").RootElement.Clone(),
+                ResourceUsage = new AuditResourceUsage(5, 8_388_608, 1, 2),
+            },
+        };
+        var previous = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("previous " + shape));
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("entry " + shape));
+
+        // act
+        var spliced = AuditCbor.FrameStored(AuditCbor.EncodeBody(entry), previous, hash);
+
+        // assert
+        Assert.Equal(AuditFraming.Frame(AuditCbor.EncodeStored(entry, previous, hash)), spliced);
+    }
+
+    [Fact]
+    public void Should_seal_byte_for_byte_as_the_reference_encoding()
+    {
+        // arrange: the reference is the straightforward encoding (sanitize, encode body, hash, encode again)
+        var chain = AuditChain.FromGenesis();
+        var head = AuditCbor.Genesis.ToArray();
+        for (var i = 0; i < 20; i++)
+        {
+            var entry = AuditTestData.Entry(i);
+            var clean = AuditChain.Sanitize(entry);
+            var body = AuditCbor.EncodeBody(clean);
+            var hash = AuditCbor.ComputeHash(body, head);
+            var expected = AuditFraming.Frame(AuditCbor.EncodeStored(clean, head, hash));
+
+            // act
+            var sealedRecord = chain.Seal(entry);
+
+            // assert
+            Assert.Equal(expected, sealedRecord.Frame.ToArray());
+            Assert.Equal(hash, sealedRecord.EntryHash.ToArray());
+            head = hash;
+        }
     }
 }
