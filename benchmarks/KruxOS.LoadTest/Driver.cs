@@ -63,7 +63,7 @@ public sealed class Driver(DriverOptions options, TextWriter log)
                         var serverCpu = ProcStatus.CpuSeconds(target.Pid);
                         var driverCpu = Environment.CpuUsage.TotalTime;
                         ScenarioResult result;
-                        (double Server, double Driver)? measuredCpu;
+                        (double Server, double Driver, double ServerSwitches)? measuredCpu;
                         await using (var sampler = CpuSampler.Start(target.Pid))
                         {
                             result = await scenario.RunAsync(new ScenarioContext(target, options, results, log), ct).ConfigureAwait(false);
@@ -118,7 +118,7 @@ public sealed class Driver(DriverOptions options, TextWriter log)
     // CPU over the whole scenario run (session set-up and warm-up included): where the 2 cores went; and over
     // the measured phase alone, per measured operation: what one operation costs each process.
     private static ScenarioResult WithCpu(ScenarioResult result, double? serverBefore, double? serverAfter, double driverSeconds,
-        (double Server, double Driver)? measured)
+        (double Server, double Driver, double ServerSwitches)? measured)
     {
         var metrics = new SortedDictionary<string, double>(result.Metrics.ToDictionary(), StringComparer.Ordinal)
         {
@@ -133,6 +133,7 @@ public sealed class Driver(DriverOptions options, TextWriter log)
         {
             metrics["server_cpu_us_per_op_measured"] = Math.Round(m.Server * 1e6 / result.Successes, 1);
             metrics["driver_cpu_us_per_op_measured"] = Math.Round(m.Driver * 1e6 / result.Successes, 1);
+            metrics["server_context_switches_per_op_measured"] = Math.Round(m.ServerSwitches / result.Successes, 2);
             if (result.MeasuredSeconds > 0) metrics["server_cores_measured"] = Math.Round(m.Server / result.MeasuredSeconds, 2);
         }
         return result with { Metrics = metrics };

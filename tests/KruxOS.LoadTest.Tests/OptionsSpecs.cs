@@ -92,4 +92,27 @@ public sealed class ProcStatSpecs
     [InlineData("4242 (dotnet) S 1 2 3")]
     public void Should_return_null_when_the_stat_line_is_unusable(string stat) =>
         Assert.Null(ProcStatus.ParseCpuSeconds(stat));
+
+    [Fact]
+    public void Should_sum_voluntary_and_involuntary_context_switches_of_a_thread()
+    {
+        // arrange
+        var status = "Name:\tdotnet\nThreads:\t20\nvoluntary_ctxt_switches:\t1200\nnonvoluntary_ctxt_switches:\t34\n";
+        // act / assert
+        Assert.Equal(1234, ProcStatus.ParseContextSwitches(status));
+        Assert.Equal(0, ProcStatus.ParseContextSwitches("Name:\tdotnet\n"));
+    }
+
+    [Fact]
+    public void Should_read_the_context_switches_of_this_process_threads()
+    {
+        // act
+        var first = ProcStatus.ContextSwitches(Environment.ProcessId);
+        Thread.Sleep(20); // a sleep is a voluntary switch of this thread
+        var second = ProcStatus.ContextSwitches(Environment.ProcessId);
+
+        // assert
+        Assert.NotNull(first);
+        Assert.True(second > first, $"{first} → {second}");
+    }
 }

@@ -102,7 +102,7 @@ public sealed record RunReport
         {
             r.Metrics.TryGetValue("driver_cpu_seconds", out var driver);
             var measured = r.Metrics.TryGetValue("server_cpu_us_per_op_measured", out var sm) && r.Metrics.TryGetValue("driver_cpu_us_per_op_measured", out var dm)
-                ? $"; measured phase: server {sm:0.0} µs and driver {dm:0.0} µs of CPU per operation, server {r.Metrics.GetValueOrDefault("server_cores_measured"):0.00} cores busy"
+                ? $"; measured phase: server {sm:0.0} µs and driver {dm:0.0} µs of CPU per operation, server {r.Metrics.GetValueOrDefault("server_cores_measured"):0.00} cores busy, {r.Metrics.GetValueOrDefault("server_context_switches_per_op_measured"):0.00} server context switches per operation"
                 : "";
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $"{r.Scenario} {r.Target}: whole run (set-up and warm-up included): server CPU {r.Metrics["server_cpu_seconds"]:0.00} s, driver CPU {driver:0.00} s{measured}");

@@ -4,7 +4,7 @@ using KruxOS.LoadTest.Load;
 namespace KruxOS.LoadTest.Targets;
 
 /// <summary>
-/// Reads a server's CPU time (<c>/proc/&lt;pid&gt;/stat</c>) and the driver's own every
+/// Reads a server's CPU time (<c>/proc/&lt;pid&gt;/stat</c>) and context switches, and the driver's own CPU time, every
 /// <see cref="Interval"/> while a scenario runs, so the CPU spent in exactly its measured phase (warm-up and
 /// session set-up excluded) can be read back afterwards by interpolating between samples.
 /// </summary>
@@ -28,27 +28,30 @@ internal sealed class CpuSampler : IAsyncDisposable
     /// <summary>Starts sampling <paramref name="pid"/> (and this process).</summary>
     public static CpuSampler Start(int pid) => new(pid);
 
-    /// <summary>CPU seconds the server and the driver spent within <paramref name="window"/>, or null when it was not covered.</summary>
-    public (double Server, double Driver)? Over(MeasuredWindow window)
+    /// <summary>
+    /// CPU seconds the server and the driver spent within <paramref name="window"/>, and the server's context
+    /// switches, or null when the window was not covered by samples.
+    /// </summary>
+    public (double Server, double Driver, double ServerSwitches)? Over(MeasuredWindow window)
     {
         Take();
         lock (_samples)
         {
             if (_samples.Count < 2 || window.EndTimestamp <= window.StartTimestamp) return null;
             if (At(window.StartTimestamp) is not { } start || At(window.EndTimestamp) is not { } end) return null;
-            return (end.Server - start.Server, end.Driver - start.Driver);
+            return (end.Server - start.Server, end.Driver - start.Driver, end.Switches - start.Switches);
         }
     }
 
     // Linear interpolation between the samples around the timestamp (the counters only ever grow).
-    private (double Server, double Driver)? At(long timestamp)
+    private (double Server, double Driver, double Switches)? At(long timestamp)
     {
         for (var i = 1; i < _samples.Count; i++)
         {
             var (a, b) = (_samples[i - 1], _samples[i]);
             if (timestamp < a.Timestamp || timestamp > b.Timestamp) continue;
             var f = b.Timestamp == a.Timestamp ? 0 : (double)(timestamp - a.Timestamp) / (b.Timestamp - a.Timestamp);
-            return (a.Server + (b.Server - a.Server) * f, a.Driver + (b.Driver - a.Driver) * f);
+            return (a.Server + (b.Server - a.Server) * f, a.Driver + (b.Driver - a.Driver) * f, a.Switches + (b.Switches - a.Switches) * f);
         }
         return null;
     }
@@ -70,9 +73,10 @@ internal sealed class CpuSampler : IAsyncDisposable
     {
         var now = Stopwatch.GetTimestamp();
         var server = ProcStatus.CpuSeconds(_pid);
+        var switches = ProcStatus.ContextSwitches(_pid);
         var driver = Environment.CpuUsage.TotalTime.TotalSeconds;
-        if (server is null) return;
-        lock (_samples) _samples.Add(new Sample(now, server.Value, driver));
+        if (server is null || switches is null) return;
+        lock (_samples) _samples.Add(new Sample(now, server.Value, driver, switches.Value));
     }
 
     /// <inheritdoc />
@@ -83,5 +87,5 @@ internal sealed class CpuSampler : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private readonly record struct Sample(long Timestamp, double Server, double Driver);
+    private readonly record struct Sample(long Timestamp, double Server, double Driver, long Switches);
 }

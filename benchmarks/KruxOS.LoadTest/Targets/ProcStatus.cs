@@ -61,4 +61,38 @@ public static class ProcStatus
             return null;
         return (utime + stime) / ClockTicksPerSecond;
     }
+
+    /// <summary>
+    /// Context switches (voluntary + involuntary) of all the process's live threads, or null when they cannot
+    /// be read. Threads that have ended no longer count, so a difference of two readings is a lower bound.
+    /// </summary>
+    public static long? ContextSwitches(int pid)
+    {
+        try
+        {
+            long total = 0;
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                try { total += ParseContextSwitches(File.ReadAllText(Path.Combine(task, "status"))); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* the thread ended meanwhile */ }
+            }
+            return total;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Sums the <c>voluntary_ctxt_switches</c> and <c>nonvoluntary_ctxt_switches</c> lines of a status file.</summary>
+    public static long ParseContextSwitches(string status)
+    {
+        long total = 0;
+        foreach (var line in status.Split('\n'))
+        {
+            if (!line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) && !line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal)) continue;
+            if (long.TryParse(line[(line.IndexOf(':') + 1)..].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var n)) total += n;
+        }
+        return total;
+    }
 }
