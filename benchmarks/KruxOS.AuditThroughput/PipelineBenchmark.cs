@@ -66,12 +66,22 @@ public static class PipelineBenchmark
             var region = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<AgentSessionRegion>();
 
             await Run(DateTime.UtcNow.AddSeconds(1)); // warm-up
+            // Allocated bytes and CPU per call (the callers' Ask included): unlike calls per second, these hardly
+            // depend on what else the machine is doing.
+            var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+            var cpuBefore = Environment.CpuUsage.TotalTime;
+            var gcBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
             var sw = Stopwatch.StartNew();
             var counts = await Run(DateTime.UtcNow.AddSeconds(seconds));
             sw.Stop();
-            var rate = counts.Sum() / sw.Elapsed.TotalSeconds;
+            var calls = counts.Sum();
+            var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+            var cpu = Environment.CpuUsage.TotalTime - cpuBefore;
+            var rate = calls / sw.Elapsed.TotalSeconds;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{label,-32} {callers} callers: {counts.Sum(),8} calls in {sw.Elapsed.TotalSeconds:F1} s = {rate,8:F0} calls/s"));
+                $"{label,-32} {callers} callers: {calls,8} calls in {sw.Elapsed.TotalSeconds:F1} s = {rate,8:F0} calls/s; " +
+                $"{(double)allocated / calls / 1024,6:F1} KiB allocated and {cpu.TotalMicroseconds / calls,6:F0} µs CPU per call; " +
+                $"GCs gen0/1/2 {GC.CollectionCount(0) - gcBefore.Item1}/{GC.CollectionCount(1) - gcBefore.Item2}/{GC.CollectionCount(2) - gcBefore.Item3}"));
             return rate;
 
             Task<long[]> Run(DateTime until) => Task.WhenAll(Enumerable.Range(0, callers).Select(c => Task.Run(async () =>
