@@ -24,7 +24,7 @@ public static class SystemProtections
     public static readonly Protection SystemPolicyChange = new("deny_system_policy_change", "policy.modify_system is never allowed");
     public static readonly Protection OtherAgentsPrivateState = new("deny_other_agents_private_state", "state.read_private / state.write_private of another agent");
     public static readonly Protection SystemPathWrites = new("deny_system_path_writes", "writing, moving or deleting files under system paths (/etc, /usr, /boot, gateway data, …)");
-    public static readonly Protection DangerousCommands = new("deny_dangerous_commands", "process.run of mass-destruction commands (rm -r of system paths, mkfs, dd to devices, fork bombs, curl | sh, writes to /etc, …)");
+    public static readonly Protection DangerousCommands = new("deny_dangerous_commands", "process.run of mass-destruction commands (rm -r of system paths, find -delete above them, mkfs, dd to devices, fork bombs, curl | sh, writes to /etc, …), also behind wrappers such as sudo, env, timeout or xargs and in scripts a shell reads from stdin");
     public static readonly Protection GitRemoteNotAllowed = new("git_remote_not_allowed", "git.clone from a remote that the git.remotes lists of the policy do not allow");
     public static readonly Protection PathEscape = new(PolicyCondition.PathEscape, "paths that climb above '/' are never accepted");
     public static readonly Protection ConditionTimeout = new(PolicyCondition.RegexTimeout, "a 'matches' condition that cannot be decided in time blocks the call");
