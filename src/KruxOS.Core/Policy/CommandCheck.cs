@@ -18,8 +18,13 @@ namespace KruxOS.Core.Policy;
 /// <para>The check errs on the side of blocking: a harmless line that merely looks destructive may be refused.
 /// The sandbox (read-only system root, no network) is the second line of defence, not this check.</para>
 /// </summary>
-internal static partial class CommandCheck
+internal static class CommandCheck
 {
+    /// <summary>The longest line read, in characters (see <see cref="SystemProtections.MaxCheckedCommandLength"/>).</summary>
+    public const int MaxLength = 64 * 1024;
+
+    private static readonly string TooLong = $"longer than {MaxLength} characters: too long to check";
+
     /// <summary>Why a <c>process.run</c> call (<c>command</c>, <c>args</c>, <c>stdin</c>) is a mass-destruction command, or null.</summary>
     public static string? DangerousCommand(JsonElement arguments)
     {
@@ -28,7 +33,10 @@ internal static partial class CommandCheck
             line.Append(command.GetString());
         if (arguments.TryGetProperty("args", out var args) && args.ValueKind == JsonValueKind.Array)
             foreach (var a in args.EnumerateArray())
+            {
+                if (line.Length > MaxLength) break; // enough to refuse; no need to copy the rest
                 line.Append(' ').Append(a.ValueKind == JsonValueKind.String ? a.GetString() : a.GetRawText());
+            }
         var stdin = arguments.TryGetProperty("stdin", out var input) && input.ValueKind == JsonValueKind.String ? input.GetString() : null;
         return DangerousCommandLine(line.ToString(), stdin);
     }
@@ -39,29 +47,28 @@ internal static partial class CommandCheck
     /// </summary>
     public static string? DangerousCommandLine(string line, string? stdin = null)
     {
-        try
-        {
-            if (ForkBomb().IsMatch(line)) return "fork bomb";
-            if (PipeToShell().IsMatch(line) || ShellFromDownload().IsMatch(line)) return "downloaded script piped into a shell";
-            foreach (Match m in Redirect().Matches(line))
-                if (DangerousTarget(Unquote(m.Groups["target"].Value), allowDevNull: true) is { } t)
-                    return $"output redirected to '{t}'";
-        }
-        catch (RegexMatchTimeoutException)
-        {
-            return "command too complex to check";
-        }
+        // Every regex below runs in linear time (no backreferences, NonBacktracking) and the line is capped, so the
+        // check's result depends on its input alone, never on how long it took.
+        if (line.Length > MaxLength) return "command line " + TooLong;
+        if (IsForkBomb(line)) return "fork bomb";
+        if (PipeToShell.IsMatch(line) || ShellFromDownload.IsMatch(line)) return "downloaded script piped into a shell";
+        foreach (Match m in Redirect.Matches(line))
+            if (DangerousTarget(Unquote(m.Groups["target"].Value), allowDevNull: true) is { } t)
+                return $"output redirected to '{t}'";
         var scan = new Scan(stdin);
         List<string>? previous = null;
-        foreach (var segment in Separators().Split(line))
+        foreach (var segment in Separators.Split(line))
         {
             var tokens = Tokens(segment);
             if (tokens.Count == 0) continue;
             if (DangerousSegment(tokens, previous, scan) is { } why) return why;
             previous = tokens;
         }
-        if (scan.ShellReadsStdin && !string.IsNullOrWhiteSpace(stdin) && DangerousCommandLine(stdin) is { } inScript)
-            return $"{inScript} (in the script a shell reads from stdin)";
+        if (scan.ShellReadsStdin && !string.IsNullOrWhiteSpace(stdin))
+        {
+            if (stdin.Length > MaxLength) return "script a shell reads from stdin " + TooLong;
+            if (DangerousCommandLine(stdin) is { } inScript) return $"{inScript} (in the script a shell reads from stdin)";
+        }
         return null;
     }
 
@@ -72,6 +79,9 @@ internal static partial class CommandCheck
 
         /// <summary>Set when some command of the line is a shell that reads its script from standard input.</summary>
         public bool ShellReadsStdin { get; set; }
+
+        /// <summary>The line's standard input is read by xargs but is too long to check.</summary>
+        public bool StdinTooLong => stdin is { Length: > MaxLength };
 
         /// <summary>The words of the line's standard input (what an <c>xargs</c> at the start of the line reads).</summary>
         public List<string> StdinWords => _stdinWords ??= stdin is null ? [] : Tokens(stdin);
@@ -89,6 +99,7 @@ internal static partial class CommandCheck
         // xargs appends the words it reads to the command: the line's stdin, or what the previous command printed,
         // approximated by that command's own words (the paths given to 'find' or 'echo'). As with find, destroying
         // what those words name is dangerous when they are, lie under or contain a system path.
+        if (viaXargs && previous is null && scan.StdinTooLong) return "stdin read by xargs " + TooLong;
         if (viaXargs && (Destroying.Contains(exe) || exe == "touch" || (exe is "sed" or "perl" && InPlace(rest))))
             foreach (var word in previous ?? scan.StdinWords)
                 if (!word.StartsWith('-') && HoldsProtectedPath(word) is { } t) return $"xargs {exe} of '{t}'";
@@ -412,23 +423,51 @@ internal static partial class CommandCheck
         return sb.ToString();
     }
 
-    // Generous enough that a loaded machine never turns an ordinary command into a false block, small
-    // enough that a pathological input cannot stall a decision for long; a timeout still fails closed.
-    private const int RegexBudgetMs = 500;
+    // A function whose body pipes it into itself: 'f() { f | f & }', ':(){ :|:& };:'. Found in two steps, a
+    // linear-time regex for the definition and a scan of its body, because the one-regex form needs a backreference.
+    private static bool IsForkBomb(string line)
+    {
+        if (ForkLoop.IsMatch(line)) return true;
+        foreach (Match m in FunctionDefinition.Matches(line))
+            if (PipesIntoItself(m.Groups["body"].ValueSpan, m.Groups["f"].ValueSpan)) return true;
+        return false;
+    }
 
-    [GeneratedRegex(@"(?<f>[A-Za-z_][A-Za-z0-9_]*|:)\s*\(\s*\)\s*\{[^}]*\k<f>\s*\|\s*&?\s*\k<f>|fork\s+while\s+fork|while\s*\(?\s*(?:true|1)\s*\)?\s*;?\s*(?:do)?\s*fork", RegexOptions.CultureInvariant, RegexBudgetMs)]
-    private static partial Regex ForkBomb();
+    // True when the body holds 'f | f' or 'f |& f' (spaces optional), f being a whole word.
+    private static bool PipesIntoItself(ReadOnlySpan<char> body, ReadOnlySpan<char> f)
+    {
+        for (var p = 0; p < body.Length; p++)
+        {
+            if (body[p] != '|') continue;
+            var left = body[..p].TrimEnd();
+            var right = body[(p + 1)..].TrimStart();
+            if (right.StartsWith('&')) right = right[1..].TrimStart();
+            if (left.EndsWith(f, StringComparison.Ordinal) && right.StartsWith(f, StringComparison.Ordinal)
+                && (left.Length == f.Length || !IsWordChar(left[^(f.Length + 1)]))
+                && (right.Length == f.Length || !IsWordChar(right[f.Length])))
+                return true;
+        }
+        return false;
+    }
 
-    [GeneratedRegex(@"\b(?:curl|wget|fetch)\b[^|;&]*\|\s*(?:sudo\s+)?(?:env\s+)?(?:/[\w/]*/)?(?:ba|z|k|da|fi)?sh\b|\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:python[0-9.]*|perl|ruby|node)\b", RegexOptions.CultureInvariant, RegexBudgetMs)]
-    private static partial Regex PipeToShell();
+    private static bool IsWordChar(char c) => char.IsAsciiLetterOrDigit(c) || c == '_';
 
-    [GeneratedRegex(@"\b(?:ba|z|k|da)?sh\s+(?:-c\s+)?[""']?\s*(?:<\(|\$\()\s*(?:curl|wget)\b|\beval\s+[""']?\$\(\s*(?:curl|wget)\b", RegexOptions.CultureInvariant, RegexBudgetMs)]
-    private static partial Regex ShellFromDownload();
+    // Linear-time matching (no timeout needed); none of these patterns uses a backreference or lookaround.
+    private const RegexOptions Linear = RegexOptions.CultureInvariant | RegexOptions.NonBacktracking;
 
-    [GeneratedRegex(@"(?:^|[^<>&0-9])[0-9]?>{1,2}\|?\s*(?<target>[^\s;&|()<>]+)", RegexOptions.CultureInvariant, RegexBudgetMs)]
-    private static partial Regex Redirect();
+    private static readonly Regex FunctionDefinition = new(@"(?<f>[A-Za-z_][A-Za-z0-9_]*|:)\s*\(\s*\)\s*\{(?<body>[^}]*)", Linear);
+
+    private static readonly Regex ForkLoop = new(@"fork\s+while\s+fork|while\s*\(?\s*(?:true|1)\s*\)?\s*;?\s*(?:do)?\s*fork", Linear);
+
+    private static readonly Regex PipeToShell = new(
+        @"\b(?:curl|wget|fetch)\b[^|;&]*\|\s*(?:sudo\s+)?(?:env\s+)?(?:/[\w/]*/)?(?:ba|z|k|da|fi)?sh\b|\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:python[0-9.]*|perl|ruby|node)\b",
+        Linear);
+
+    private static readonly Regex ShellFromDownload = new(
+        @"\b(?:ba|z|k|da)?sh\s+(?:-c\s+)?[""']?\s*(?:<\(|\$\()\s*(?:curl|wget)\b|\beval\s+[""']?\$\(\s*(?:curl|wget)\b", Linear);
+
+    private static readonly Regex Redirect = new(@"(?:^|[^<>&0-9])[0-9]?>{1,2}\|?\s*(?<target>[^\s;&|()<>]+)", Linear);
 
     // '(' and ')' are not separators: they are dropped from words instead (see Tokens), so find's grouping stays in its command.
-    [GeneratedRegex(@"\|\||&&|[;|&\n`]|\$\(", RegexOptions.CultureInvariant, RegexBudgetMs)]
-    private static partial Regex Separators();
+    private static readonly Regex Separators = new(@"\|\||&&|[;|&\n`]|\$\(", Linear);
 }

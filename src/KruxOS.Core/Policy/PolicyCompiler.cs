@@ -616,12 +616,15 @@ public static class PolicyCompiler
                     case "matches":
                         if (argument is null) { Error(DiagnosticCodes.MissingKey, At(k), "'matches' needs an 'argument'"); break; }
                         if (ScalarText(v) is not { } pattern) break;
-                        try
-                        {
-                            into.Add(new MatchesCondition(argument, pattern,
-                                new Regex(pattern, RegexOptions.CultureInvariant, MatchesCondition.Timeout)));
-                        }
+                        try { into.Add(new MatchesCondition(argument, pattern, MatchesCondition.Compile(pattern))); }
                         catch (ArgumentException e) { Error(DiagnosticCodes.InvalidValue, at, $"'matches' is not a valid regular expression: {e.Message}"); }
+                        catch (NotSupportedException e)
+                        {
+                            // Decisions must not depend on elapsed time, so patterns are matched in linear time only.
+                            Error(DiagnosticCodes.InvalidValue, at,
+                                $"'matches' pattern '{pattern}' needs a construct that linear-time matching does not support "
+                                + $"(backreferences, lookarounds, atomic groups and conditionals are not allowed): {e.Message}");
+                        }
                         break;
                 }
             }

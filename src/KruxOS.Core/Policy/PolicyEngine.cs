@@ -71,13 +71,10 @@ public static class PolicyEngine
         trace[3] = own.Outcome;
         var traceArray = ImmutableCollectionsMarshal.AsImmutableArray(trace);
 
+        // The only undecidable condition is a path that climbs above '/': no rule order can be trusted then.
         if (indeterminate is not null)
-        {
-            var p = indeterminate == SystemProtections.PathEscape.Name ? SystemProtections.PathEscape : SystemProtections.ConditionTimeout;
-            return (new Decision(Tier.Blocked, p.Reference,
-                p == SystemProtections.PathEscape ? "a path argument climbs above '/'" : "a policy condition could not be evaluated in time",
+            return (new Decision(Tier.Blocked, SystemProtections.PathEscape.Reference, "a path argument climbs above '/'",
                 policies.Revision, PolicyLayer.Protection, traceArray), rates);
-        }
 
         LayerEvaluation best = default;
         foreach (var candidate in (ReadOnlySpan<LayerEvaluation>)[system, org, own])

@@ -27,11 +27,10 @@ public static class SystemProtections
     public static readonly Protection DangerousCommands = new("deny_dangerous_commands", "process.run of mass-destruction commands (rm -r of system paths, find -delete above them, mkfs, dd to devices, fork bombs, curl | sh, writes to /etc, …), also behind wrappers such as sudo, env, timeout or xargs and in scripts a shell reads from stdin");
     public static readonly Protection GitRemoteNotAllowed = new("git_remote_not_allowed", "git.clone from a remote that the git.remotes lists of the policy do not allow");
     public static readonly Protection PathEscape = new(PolicyCondition.PathEscape, "paths that climb above '/' are never accepted");
-    public static readonly Protection ConditionTimeout = new(PolicyCondition.RegexTimeout, "a 'matches' condition that cannot be decided in time blocks the call");
 
     /// <summary>Every protection, for reports and <c>agent.policy</c>.</summary>
     public static ImmutableArray<Protection> All { get; } =
-        [RawSecretAccess, AuditTampering, SystemPolicyChange, OtherAgentsPrivateState, SystemPathWrites, DangerousCommands, GitRemoteNotAllowed, PathEscape, ConditionTimeout];
+        [RawSecretAccess, AuditTampering, SystemPolicyChange, OtherAgentsPrivateState, SystemPathWrites, DangerousCommands, GitRemoteNotAllowed, PathEscape];
 
     private static readonly FrozenDictionary<string, Protection> Unconditional = new Dictionary<string, Protection>
     {
@@ -181,4 +180,11 @@ public static class SystemProtections
 
     /// <summary>Why a shell command line is a mass-destruction command, or null.</summary>
     public static string? DangerousCommandLine(string line) => CommandCheck.DangerousCommandLine(line);
+
+    /// <summary>
+    /// The longest command line (command and arguments joined, or a script a shell reads from stdin) the
+    /// <c>process.run</c> check reads, in characters. A longer one is blocked as too long to check, so the check's
+    /// cost, and with it the decision, stays bounded. Large data belongs in files, not on the command line.
+    /// </summary>
+    public const int MaxCheckedCommandLength = CommandCheck.MaxLength;
 }

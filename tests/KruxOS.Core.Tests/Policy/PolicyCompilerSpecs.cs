@@ -131,6 +131,40 @@ public sealed class PolicyCompilerSpecs
         Assert.StartsWith($"org.yaml:{line}:", error.ToString());
     }
 
+    [Theory]
+    [InlineData(@"(a)\1", "backreference")]
+    [InlineData(@"(?<x>a)\k<x>", "backreference")]
+    [InlineData("(?=admin)", "lookaround")]
+    [InlineData("(?!x)y", "lookaround")]
+    [InlineData("(?<=/)etc", "lookaround")]
+    [InlineData("(?>a+)b", "atomic")]
+    [InlineData("(?(a)b|c)", "conditional")]
+    public void Should_reject_at_load_a_matches_pattern_that_needs_backtracking(string pattern, string construct)
+    {
+        // arrange: the pattern on line 4, so the error names file and line
+        var yaml = $"rules:\n  - capability: system.time\n    tier: notify\n    conditions: {{ argument: timezone, matches: '{pattern}' }}\n";
+
+        // act
+        var result = TryCompile(("agents/bot.yaml", yaml));
+
+        // assert
+        Assert.False(result.Succeeded);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(DiagnosticCodes.InvalidValue, error.Code);
+        Assert.StartsWith("agents/bot.yaml:4:", error.ToString());
+        Assert.Contains("linear-time", error.Message);
+        Assert.Contains(construct, error.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Should_compile_matches_patterns_for_linear_time_matching_without_a_timeout()
+    {
+        var set = Compile(("org.yaml", "rules:\n  - capability: system.time\n    tier: notify\n    conditions: { argument: timezone, matches: '^(Europe|America)/[A-Z][a-z]+$' }\n"));
+        var condition = Assert.IsType<MatchesCondition>(Assert.Single(set.Org!.Rules).Conditions.Single());
+        Assert.True(condition.Compiled.Options.HasFlag(System.Text.RegularExpressions.RegexOptions.NonBacktracking));
+        Assert.Equal(System.Text.RegularExpressions.Regex.InfiniteMatchTimeout, condition.Compiled.MatchTimeout);
+    }
+
     [Fact]
     public void Should_report_every_error_of_a_file_not_only_the_first()
     {

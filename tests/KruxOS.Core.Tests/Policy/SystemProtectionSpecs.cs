@@ -149,6 +149,8 @@ public sealed class SystemProtectionSpecs
         """{"command":"sh","stdin":"make test\nrm -rf build"}""",
         """{"command":"cat","stdin":"rm -rf /etc"}""",
         """{"command":"sh","args":["-c","(cd build && make)"]}""",
+        """{"command":"bash","args":["-c","build() { make | tee build.log; }; build"]}""",
+        """{"command":"bash","args":["-c","f() { xf | f2; }; f"]}""",
     ];
 
     [Theory]
@@ -156,6 +158,34 @@ public sealed class SystemProtectionSpecs
     public void Should_not_block_ordinary_commands(string args)
     {
         var d = Decide(AllowEverything, "process.run", args);
+        Assert.Equal(Tier.Autonomous, d.Tier);
+    }
+
+    [Theory]
+    [InlineData("""{"command":"echo","args":["%"]}""")]
+    [InlineData("""{"command":"sh","stdin":"%"}""")]
+    [InlineData("""{"command":"xargs","args":["echo"],"stdin":"%"}""")]
+    public void Should_block_a_command_line_too_long_to_check(string template)
+    {
+        // arrange: one character over the cap, as an argument or as the script a shell reads
+        var tooLong = template.Replace("%", new string('x', SystemProtections.MaxCheckedCommandLength + 1));
+        var justFits = template.Replace("%", new string('x', SystemProtections.MaxCheckedCommandLength - 16));
+
+        // act
+        var blocked = Decide(AllowEverything, "process.run", tooLong);
+        var allowed = Decide(AllowEverything, "process.run", justFits);
+
+        // assert
+        Assert.Equal(Tier.Blocked, blocked.Tier);
+        Assert.Equal("system:deny_dangerous_commands", blocked.RuleReference);
+        Assert.Contains("too long to check", blocked.Reason);
+        Assert.Equal(Tier.Autonomous, allowed.Tier);
+    }
+
+    [Fact]
+    public void Should_not_count_a_long_stdin_that_no_shell_reads()
+    {
+        var d = Decide(AllowEverything, "process.run", $$"""{"command":"wc","args":["-l"],"stdin":"{{new string('x', SystemProtections.MaxCheckedCommandLength * 2)}}"}""");
         Assert.Equal(Tier.Autonomous, d.Tier);
     }
 
