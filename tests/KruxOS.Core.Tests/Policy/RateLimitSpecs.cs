@@ -113,6 +113,24 @@ public sealed class RateLimitSpecs
     }
 
     [Fact]
+    public void Should_tell_when_the_last_counted_call_leaves_its_window()
+    {
+        // arrange: a 60 s window and a 1 h window, each with one call
+        var set = Compile(("org.yaml",
+            "rules:\n  - capability: process.run\n    tier: notify\n    rate_limit: { max: 5, window: 60 }\n"
+            + "  - capability: system.time\n    tier: notify\n    rate_limit: { max: 5, window: 1h }\n"));
+        var (_, rates) = Call(set, RateState.Empty, T0);
+        (_, rates) = PolicyEngine.Decide(Bot, Cap("system.time"), Args(), set, rates, T0.AddSeconds(10));
+        (_, rates) = Call(set, rates, T0.AddSeconds(20));
+
+        // assert: the newest live call decides; an empty state has nothing live
+        Assert.Equal(T0.AddSeconds(10).AddHours(1), rates.ExpiresAt);
+        Assert.Equal(T0.AddSeconds(80), Call(set, RateState.Empty, T0.AddSeconds(20)).Rates.ExpiresAt);
+        Assert.Null(RateState.Empty.ExpiresAt);
+        Assert.Null(rates.Prune(T0.AddSeconds(10).AddHours(1)).ExpiresAt);
+    }
+
+    [Fact]
     public void Should_leave_the_rate_state_unchanged_for_rules_without_limits()
     {
         var set = Compile(("org.yaml", "rules:\n  - capability: process.run\n    tier: notify\n"));
