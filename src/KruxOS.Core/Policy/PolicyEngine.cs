@@ -91,9 +91,12 @@ public static class PolicyEngine
         var reason = best.Rule.DisplayReason;
         if (best.Escalated)
             reason = $"rate limit of rule {best.Rule.Reference} exceeded ({best.Rule.RateLimit}); escalated to {best.Tier.ToWire()}";
-        var exceeded = best.Escalated ? best.Rule.RateLimit : null;
+        // An escalation is reported only when the escalated rule decides: otherwise the limit changed nothing.
+        var escalated = best.Escalated
+            ? new RateLimitHit(best.Rule.Reference, best.Rule.Pattern.Text, best.Rule.RateLimit!, RateLimitEffect.Escalated)
+            : null;
         if (best.Tier == Tier.Blocked)
-            return (new Decision(Tier.Blocked, best.Rule.Reference, reason, policies.Revision, best.Layer, traceArray, null, exceeded), rates);
+            return (new Decision(Tier.Blocked, best.Rule.Reference, reason, policies.Revision, best.Layer, traceArray, escalated), rates);
 
         // A refused rate limit in any layer refuses the call; report the longest wait.
         LayerEvaluation refused = default;
@@ -104,14 +107,15 @@ public static class PolicyEngine
             var limit = refused.Rule!.RateLimit!;
             return (new Decision(best.Tier, refused.Rule.Reference,
                 $"rate limit of rule {refused.Rule.Reference} exceeded ({limit})",
-                policies.Revision, refused.Layer, traceArray, retry, limit), rates);
+                policies.Revision, refused.Layer, traceArray,
+                new RateLimitHit(refused.Rule.Reference, refused.Rule.Pattern.Text, limit, RateLimitEffect.Refused, retry)), rates);
         }
 
         var next = rates;
         foreach (var admitted in (ReadOnlySpan<LayerEvaluation>)[system, org, own])
             if (admitted.Rule?.RateLimit is { } limit)
                 next = next.Record(new RateKey(principal.ToString(), admitted.Rule.CounterKey), limit, nowTicks);
-        return (new Decision(best.Tier, best.Rule.Reference, reason, policies.Revision, best.Layer, traceArray, null, exceeded), next);
+        return (new Decision(best.Tier, best.Rule.Reference, reason, policies.Revision, best.Layer, traceArray, escalated), next);
     }
 
     private readonly record struct LayerEvaluation(

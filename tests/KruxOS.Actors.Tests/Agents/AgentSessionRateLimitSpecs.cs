@@ -9,14 +9,16 @@ using KruxOS.Actors.Tests.Support;
 using KruxOS.Core.Audit;
 using KruxOS.Core.Policy;
 using KruxOS.Core.Sessions;
+using KruxOS.Core.Supervision;
 using Xunit;
 
 namespace KruxOS.Actors.Tests.Agents;
 
 /// <summary>
-/// The session entity owns its agent's rate-limit counters, so it must not passivate while a counted call is still
-/// inside its window: an agent that calls only now and then (/rpc holds no connection) would otherwise get a fresh
-/// limit after every idle timeout.
+/// Rate limits at the session entity. The entity owns its agent's rate-limit counters, so it must not passivate
+/// while a counted call is still inside its window: an agent that calls only now and then (/rpc holds no
+/// connection) would otherwise get a fresh limit after every idle timeout. A limit that escalates or refuses a
+/// call is reported as a <c>rate_limit_hit</c> supervision event.
 /// </summary>
 public sealed class AgentSessionRateLimitSpecs(ITestOutputHelper output) : Akka.Hosting.TestKit.TestKit(output: output)
 {
@@ -90,5 +92,63 @@ public sealed class AgentSessionRateLimitSpecs(ITestOutputHelper output) : Akka.
 
         // act + assert
         await probe.Watcher.ExpectTerminatedAsync(probe.Entity, TestTimeouts.Reply);
+    }
+
+    [Fact]
+    public async Task Should_publish_rate_limit_hit_when_a_limit_refuses_a_call()
+    {
+        // arrange
+        var events = CreateTestProbe();
+        Sys.EventStream.Subscribe(events, typeof(SupervisionEvent));
+        var sessions = Sessions("rules:\n  - capability: test.echo\n    tier: autonomous\n    rate_limit: { max: 1, window: 1h }\n");
+        Assert.False((await EchoAsync(sessions)).IsError);
+
+        // act
+        _clock.Now = T0.AddMinutes(10);
+        var refused = await EchoAsync(sessions);
+
+        // assert: one event, for the refused call only
+        Assert.Equal("RateLimited", refused.Error?.ErrorType);
+        var hit = (SupervisionEvent)await events.FishForMessageAsync(m => m is SupervisionEvent { Type: SupervisionEventTypes.RateLimitHit }, TestTimeouts.Reply);
+        Assert.Equal(Pipeline.Agent.Value, hit.Agent);
+        Assert.Equal("test.echo", hit.Data.GetProperty("capability").GetString());
+        Assert.Equal("test.echo", hit.Data.GetProperty("capability_pattern").GetString());
+        Assert.Equal("agents/builder.yaml:2", hit.Data.GetProperty("rule").GetString());
+        Assert.Equal(1, hit.Data.GetProperty("limit").GetInt32());
+        Assert.Equal("1h", hit.Data.GetProperty("window").GetString());
+        Assert.Equal("limited", hit.Data.GetProperty("action").GetString());
+        Assert.Equal(3000, hit.Data.GetProperty("retry_after_seconds").GetInt64());
+        await events.FishForMessageAsync(m => m is SupervisionEvent { Type: SupervisionEventTypes.CapabilityError }, TestTimeouts.Reply);
+        await ExpectNoRateLimitHitAsync(events);
+    }
+
+    [Fact]
+    public async Task Should_publish_rate_limit_hit_when_a_limit_escalates_a_call()
+    {
+        // arrange
+        var events = CreateTestProbe();
+        Sys.EventStream.Subscribe(events, typeof(SupervisionEvent));
+        var sessions = Sessions("rules:\n  - capability: test.echo\n    tier: autonomous\n    rate_limit: { max: 1, window: 15m, on_exceed: blocked }\n");
+        Assert.False((await EchoAsync(sessions)).IsError);
+        await ExpectNoRateLimitHitAsync(events);
+
+        // act
+        var escalated = await EchoAsync(sessions);
+
+        // assert
+        Assert.Equal("PolicyDenied", escalated.Error?.ErrorType);
+        var hit = (SupervisionEvent)await events.FishForMessageAsync(m => m is SupervisionEvent { Type: SupervisionEventTypes.RateLimitHit }, TestTimeouts.Reply);
+        Assert.Equal("escalated", hit.Data.GetProperty("action").GetString());
+        Assert.Equal("blocked", hit.Data.GetProperty("escalated_to").GetString());
+        Assert.Equal("15m", hit.Data.GetProperty("window").GetString());
+        Assert.Equal(900, hit.Data.GetProperty("window_seconds").GetInt64());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, hit.Data.GetProperty("retry_after_seconds").ValueKind);
+    }
+
+    private static async Task ExpectNoRateLimitHitAsync(Akka.TestKit.TestProbe events)
+    {
+        // Drain what the calls so far published; none may be a rate_limit_hit.
+        while (await events.ReceiveOneAsync(TimeSpan.FromMilliseconds(300)) is SupervisionEvent e)
+            Assert.NotEqual(SupervisionEventTypes.RateLimitHit, e.Type);
     }
 }

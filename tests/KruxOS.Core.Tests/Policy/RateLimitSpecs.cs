@@ -72,6 +72,53 @@ public sealed class RateLimitSpecs
         Assert.Equal("org.yaml:2", d.RuleReference);
     }
 
+    [Theory]
+    [InlineData("{ max: 1, window: 60, on_exceed: approval_required }", "approval_required", RateLimitEffect.Escalated, null)]
+    [InlineData("{ max_per_hour: 1, escalate_to: blocked }", "blocked", RateLimitEffect.Escalated, null)]
+    [InlineData("{ max: 1, window: 60 }", "notify", RateLimitEffect.Refused, 59)]
+    public void Should_report_the_rate_limit_that_escalated_or_refused_a_call(string limit, string tier, RateLimitEffect effect, int? retryAfter)
+    {
+        // arrange: the window's only call
+        var set = Limited(limit);
+        var (first, rates) = Call(set, RateState.Empty, T0);
+
+        // act
+        var (d, _) = Call(set, rates, T0.AddSeconds(1));
+
+        // assert: the fact the gateway publishes as rate_limit_hit; the first call hit nothing
+        Assert.Null(first.RateLimitHit);
+        Assert.Equal(tier, d.Tier.ToWire());
+        var hit = Assert.IsType<RateLimitHit>(d.RateLimitHit);
+        Assert.Equal("org.yaml:2", hit.Rule);
+        Assert.Equal("process.run", hit.CapabilityPattern);
+        Assert.Equal(1, hit.Limit.Max);
+        Assert.Equal(effect, hit.Effect);
+        Assert.Equal(retryAfter is { } s ? TimeSpan.FromSeconds(s) : null, hit.RetryAfter);
+        Assert.Equal(effect == RateLimitEffect.Refused, d.IsRateLimited);
+    }
+
+    [Fact]
+    public void Should_not_report_a_full_limit_whose_rule_does_not_decide()
+    {
+        // org's limit is full, but the agent's own rule blocks the call anyway
+        var set = Compile(("org.yaml", "rules:\n  - capability: process.run\n    tier: notify\n    rate_limit: { max: 1, on_exceed: approval_required }\n"),
+            ("agents/bot.yaml", "rules:\n  - capability: process.run\n    conditions: { argument: command, equals: rm }\n    tier: blocked\n"));
+        var (_, rates) = Call(set, RateState.Empty, T0);
+        var d = PolicyEngine.Decide(Bot, Cap("process.run"), Args("""{"command":"rm"}"""), set, rates, T0.AddSeconds(1)).Decision;
+        Assert.Equal(Tier.Blocked, d.Tier);
+        Assert.Equal("agents/bot.yaml:2", d.RuleReference);
+        Assert.Null(d.RateLimitHit);
+    }
+
+    [Theory]
+    [InlineData("{ max: 1, window: 3600 }", "1h")]
+    [InlineData("{ max: 1, window: 15m }", "15m")]
+    [InlineData("{ max: 1, window: 90 }", "90s")]
+    [InlineData("{ max: 1, window: 2d }", "2d")]
+    [InlineData("{ max_per_minute: 1 }", "1m")]
+    public void Should_render_the_window_as_written_in_policy_files(string limit, string text) =>
+        Assert.Equal(text, Limited(limit).Org!.Rules[0].RateLimit!.WindowText);
+
     [Fact]
     public void Should_count_each_principal_separately()
     {
