@@ -24,6 +24,32 @@ public sealed class PolicyEndToEndSpecs
         return files;
     }
 
+    // A client that reports every tools/list_changed it receives.
+    private static McpClientOptions OnListChanged(Action onChanged) => new()
+    {
+        Handlers = new McpClientHandlers
+        {
+            NotificationHandlers =
+            [
+                new(NotificationMethods.ToolListChangedNotification, (_, _) =>
+                {
+                    onChanged();
+                    return ValueTask.CompletedTask;
+                }),
+            ],
+        },
+    };
+
+    // Waits until the gateway has swapped in a set other than `revision`: its tools/list_changed decisions are made then.
+    private static async Task WaitForNewRevisionAsync(PolicyGateway gateway, string revision)
+    {
+        using var timeout = new CancellationTokenSource(Wait);
+        while (gateway.Policies.Status.Revision == revision) await Task.Delay(50, timeout.Token);
+    }
+
+    // Long enough for a notification sent together with another client's to arrive too.
+    private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(1);
+
     private static JsonObject ErrorOf(CallToolResult result)
     {
         Assert.True(result.IsError);
@@ -137,5 +163,51 @@ public sealed class PolicyEndToEndSpecs
         var tools = await bot.ListToolsAsync(cancellationToken: TestContext.Current.CancellationToken);
         var info = tools.Single(t => t.Name == InfoTool);
         Assert.Equal("notify", info.ProtocolTool.Meta?["kruxos"]?["policy_tier"]?.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Should_tell_only_the_client_whose_tools_changed_when_a_policy_file_is_edited()
+    {
+        // arrange: bot and other under team-moderate; bot's own file blocks system.info
+        await using var gateway = await PolicyGateway.StartAsync(TeamModerate(BlockInfo));
+        var botChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var otherChanged = 0;
+        await using var bot = await gateway.ConnectAsync(await gateway.CreateAgentAsync("bot"), OnListChanged(() => botChanged.TrySetResult()));
+        await using var other = await gateway.ConnectAsync(await gateway.CreateAgentAsync("other"), OnListChanged(() => Interlocked.Increment(ref otherChanged)));
+        var revision = gateway.Policies.Status.Revision;
+
+        // act: only bot's tools change (system.info comes back, as notify)
+        gateway.WritePolicy("agents/bot.yaml", NotifyInfo);
+        await botChanged.Task.WaitAsync(Wait, TestContext.Current.CancellationToken);
+
+        // assert
+        Assert.NotEqual(revision, gateway.Policies.Status.Revision);
+        await Task.Delay(Quiet, TestContext.Current.CancellationToken);
+        Assert.Equal(0, Volatile.Read(ref otherChanged));
+    }
+
+    [Fact]
+    public async Task Should_not_tell_a_client_about_an_edit_that_leaves_its_tools_as_they_were()
+    {
+        // arrange
+        await using var gateway = await PolicyGateway.StartAsync(TeamModerate(BlockInfo));
+        var changes = 0;
+        var changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var bot = await gateway.ConnectAsync(await gateway.CreateAgentAsync("bot"), OnListChanged(() =>
+        {
+            Interlocked.Increment(ref changes);
+            changed.TrySetResult();
+        }));
+        var revision = gateway.Policies.Status.Revision;
+
+        // act: a new revision whose only change is a reason
+        gateway.WritePolicy("agents/bot.yaml", BlockInfo.Replace("bots do not read host facts", "host facts stay private", StringComparison.Ordinal));
+        await WaitForNewRevisionAsync(gateway, revision);
+        await Task.Delay(Quiet, TestContext.Current.CancellationToken);
+
+        // assert: nothing sent; an edit that does change the tools is still announced
+        Assert.Equal(0, Volatile.Read(ref changes));
+        gateway.WritePolicy("agents/bot.yaml", NotifyInfo);
+        await changed.Task.WaitAsync(Wait, TestContext.Current.CancellationToken);
     }
 }
