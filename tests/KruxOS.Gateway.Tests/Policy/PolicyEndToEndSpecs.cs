@@ -13,6 +13,9 @@ public sealed class PolicyEndToEndSpecs
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
     private static readonly string InfoTool = ToolNames.ToMcp(CapabilityName.Parse("system.info"));
     private static readonly string TimeTool = ToolNames.ToMcp(CapabilityName.Parse("system.time"));
+    private static readonly string RunTool = ToolNames.ToMcp(CapabilityName.Parse("process.run"));
+    private static readonly string PolicyTool = ToolNames.ToMcp(CapabilityName.Parse("agent.policy"));
+    private static readonly string CapabilitiesTool = ToolNames.ToMcp(CapabilityName.Parse("agent.capabilities"));
 
     private const string BlockInfo = "rules:\n  - capability: system.info\n    tier: blocked\n    reason: bots do not read host facts\n";
     private const string NotifyInfo = "rules:\n  - capability: system.info\n    tier: notify\n    reason: reported to the supervisor\n";
@@ -50,6 +53,28 @@ public sealed class PolicyEndToEndSpecs
     // Long enough for a notification sent together with another client's to arrive too.
     private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(1);
 
+    // One JSON-RPC request on the /rpc endpoint with the agent's bearer token.
+    private static async Task<JsonNode> RpcAsync(PolicyGateway gateway, string token, string method, JsonObject parameters)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gateway.Port}") };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        var body = new JsonObject { ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = method, ["params"] = parameters }.ToJsonString();
+        using var response = await http.PostAsync("/rpc", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!;
+    }
+
+    // The JSON a successful call returned.
+    private static JsonObject DataOf(CallToolResult result)
+    {
+        Assert.NotEqual(true, result.IsError);
+        var text = Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text;
+        return Assert.IsType<JsonObject>(JsonNode.Parse(text));
+    }
+
+    // The 1-based line of the first rule for `capability` in a policy text (so specs follow template edits).
+    private static int RuleLine(string yaml, string capability) =>
+        Array.FindIndex(yaml.Split('\n'), l => l.TrimEnd() == $"  - capability: {capability}") + 1;
+
     private static JsonObject ErrorOf(CallToolResult result)
     {
         Assert.True(result.IsError);
@@ -77,8 +102,25 @@ public sealed class PolicyEndToEndSpecs
         Assert.Contains(TimeTool, botNames);
         Assert.Equal(gateway.Policies.Registry.All.Length - 1, botNames.Count);
         Assert.Contains(InfoTool, otherTools.Select(t => t.Name));
-        var time = botTools.Single(t => t.Name == TimeTool);
-        Assert.Equal("autonomous", time.ProtocolTool.Meta?["kruxos"]?["policy_tier"]?.GetValue<string>());
+
+        // and each tool carries the tier team-moderate gives it, in _meta and at the end of its description
+        foreach (var (capability, tier) in new[]
+                 {
+                     ("system.time", "autonomous"), ("filesystem.read", "autonomous"), ("filesystem.list", "autonomous"), ("git.status", "autonomous"),
+                     ("filesystem.delete", "approval_required"), ("git.push", "approval_required"),
+                     ("process.run", "notify"), ("process.kill", "notify"),
+                     // not listed in the template: its defaults.tier
+                     ("git.commit", "notify"),
+                     // writes to /workspace/tmp are autonomous, so the least a write can get is autonomous
+                     ("filesystem.write", "autonomous"),
+                 })
+        {
+            var tool = botTools.Single(t => t.Name == ToolNames.ToMcp(CapabilityName.Parse(capability)));
+            Assert.Equal(capability, tool.ProtocolTool.Meta?["kruxos"]?["capability"]?.GetValue<string>());
+            Assert.Equal(tier, tool.ProtocolTool.Meta?["kruxos"]?["policy_tier"]?.GetValue<string>());
+            Assert.EndsWith($"[policy tier: {tier}]", tool.Description);
+        }
+        Assert.DoesNotContain(ToolNames.ToMcp(CapabilityName.Parse("email.bulk_delete")), botNames);
     }
 
     [Fact]
@@ -209,5 +251,111 @@ public sealed class PolicyEndToEndSpecs
         Assert.Equal(0, Volatile.Read(ref changes));
         gateway.WritePolicy("agents/bot.yaml", NotifyInfo);
         await changed.Task.WaitAsync(Wait, TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task Should_refuse_a_call_over_its_rate_limit_with_retry_after_over_mcp_and_json_rpc()
+    {
+        // arrange: one system.time per hour for every agent
+        await using var gateway = await PolicyGateway.StartAsync(new Dictionary<string, string>
+        {
+            ["org.yaml"] = "rules:\n  - capability: system.time\n    tier: autonomous\n    rate_limit: { max: 1, window: 1h }\n",
+        });
+        var mcpToken = await gateway.CreateAgentAsync("bot");
+        var rpcToken = await gateway.CreateAgentAsync("rpc-bot");
+        await using var bot = await gateway.ConnectAsync(mcpToken);
+        var invoke = new JsonObject { ["capability"] = "system.time" };
+
+        // act
+        var firstMcp = await bot.CallToolAsync(TimeTool, cancellationToken: TestContext.Current.CancellationToken);
+        var secondMcp = await bot.CallToolAsync(TimeTool, cancellationToken: TestContext.Current.CancellationToken);
+        var firstRpc = await RpcAsync(gateway, rpcToken, "capabilities.invoke", invoke);
+        var secondRpc = await RpcAsync(gateway, rpcToken, "capabilities.invoke", (JsonObject)invoke.DeepClone());
+
+        // assert: MCP: an error result RateLimited with retry_after
+        Assert.NotEqual(true, firstMcp.IsError);
+        var error = ErrorOf(secondMcp);
+        Assert.Equal("RateLimited", error["error"]?.GetValue<string>());
+        Assert.True(error["retryable"]?.GetValue<bool>());
+        var retryAfter = error["retry_after"]!.GetValue<double>();
+        Assert.InRange(retryAfter, 3500, 3600);
+        Assert.Equal(1, error["context"]?["limit"]?.GetValue<int>());
+        Assert.Equal(3600, error["context"]?["window_seconds"]?.GetValue<int>());
+
+        // JSON-RPC: the first call succeeds, the second is error -32000 with the same facts
+        Assert.True(firstRpc["result"]?["success"]?.GetValue<bool>(), firstRpc.ToJsonString());
+        Assert.Equal(-32000, secondRpc["error"]?["code"]?.GetValue<int>());
+        var data = secondRpc["error"]!["data"]!;
+        Assert.Equal("RateLimited", data["type"]?.GetValue<string>());
+        Assert.InRange(data["retry_after_seconds"]!.GetValue<double>(), 3500, 3600);
+    }
+
+    [Fact]
+    public async Task Should_deny_a_dangerous_command_with_no_policy_files_at_all()
+    {
+        // arrange: an empty policy directory: protections and definition tiers only
+        await using var gateway = await PolicyGateway.StartAsync();
+        Assert.Empty(gateway.Policies.Status.Files);
+        await using var bot = await gateway.ConnectAsync(await gateway.CreateAgentAsync("bot"));
+
+        // act
+        var result = await bot.CallToolAsync(RunTool, new Dictionary<string, object?> { ["command"] = "rm", ["args"] = new[] { "-rf", "/etc" } },
+            cancellationToken: TestContext.Current.CancellationToken);
+
+        // assert
+        var error = ErrorOf(result);
+        Assert.Equal("PolicyDenied", error["error"]?.GetValue<string>());
+        Assert.Equal(SystemProtections.DangerousCommands.Reference, error["context"]?["rule"]?.GetValue<string>());
+        Assert.Equal("system:deny_dangerous_commands", error["context"]?["rule"]?.GetValue<string>());
+        Assert.Contains("recursive rm of '/etc'", error["message"]?.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Should_report_the_agents_effective_policy_and_capabilities_under_team_moderate()
+    {
+        // arrange: team-moderate as org.yaml; bot's own file blocks system.info
+        var files = TeamModerate(BlockInfo);
+        await using var gateway = await PolicyGateway.StartAsync(files);
+        await using var bot = await gateway.ConnectAsync(await gateway.CreateAgentAsync("bot"));
+
+        // act
+        var policy = DataOf(await bot.CallToolAsync(PolicyTool, cancellationToken: TestContext.Current.CancellationToken));
+        var capabilities = DataOf(await bot.CallToolAsync(CapabilitiesTool, cancellationToken: TestContext.Current.CancellationToken));
+
+        // assert: agent.policy lists every rule in evaluation order, each with its file:line (or protection) and layer
+        Assert.Equal("notify", policy["default_tier"]?.GetValue<string>());
+        Assert.Equal(gateway.Policies.Status.Revision, policy["policy_revision"]?.GetValue<string>());
+        var rules = policy["rules"]!.AsArray().Select(r => r!.AsObject()).ToList();
+        Assert.Equal(["protection", "org", "agent"], rules.Select(r => r["layer"]!.GetValue<string>()).Distinct());
+        foreach (var rule in rules)
+        {
+            var reference = rule["rule"]!.GetValue<string>();
+            var expected = rule["layer"]!.GetValue<string>() switch
+            {
+                "protection" => "system:",
+                "org" => "org.yaml:",
+                _ => "agents/bot.yaml:",
+            };
+            Assert.StartsWith(expected, reference);
+            if (!reference.StartsWith("system:", StringComparison.Ordinal)) Assert.True(int.Parse(reference[expected.Length..]) > 0, reference);
+        }
+        Assert.Contains(rules, r => r["rule"]!.GetValue<string>() == "system:deny_dangerous_commands");
+        var own = Assert.Single(rules, r => r["layer"]!.GetValue<string>() == "agent");
+        Assert.Equal(("agents/bot.yaml:2", "system.info", "blocked"),
+            (own["rule"]!.GetValue<string>(), own["capability"]!.GetValue<string>(), own["tier"]!.GetValue<string>()));
+        var delete = Assert.Single(rules, r => r["capability"]!.GetValue<string>() == "filesystem.delete");
+        Assert.Equal($"org.yaml:{RuleLine(files["org.yaml"], "filesystem.delete")}", delete["rule"]!.GetValue<string>());
+        Assert.Equal("approval_required", delete["tier"]!.GetValue<string>());
+        var run = Assert.Single(rules, r => r["capability"]!.GetValue<string>() == "process.run");
+        Assert.Equal("120 per 3600s then approval_required", run["rate_limit"]!.GetValue<string>());
+
+        // agent.capabilities omits the blocked system.info and keeps the rest with their tiers
+        var listed = capabilities["capabilities"]!.AsArray().Select(c => c!.AsObject()).ToList();
+        Assert.DoesNotContain(listed, c => c["name"]!.GetValue<string>() == "system.info");
+        Assert.Equal("autonomous", listed.Single(c => c["name"]!.GetValue<string>() == "system.time")["permission_tier"]!.GetValue<string>());
+        Assert.Equal("approval_required", listed.Single(c => c["name"]!.GetValue<string>() == "filesystem.delete")["permission_tier"]!.GetValue<string>());
+        Assert.Equal(listed.Count, capabilities["total"]!.GetValue<int>());
+        var tools = await bot.ListToolsAsync(cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(tools.Count, listed.Count);
     }
 }
