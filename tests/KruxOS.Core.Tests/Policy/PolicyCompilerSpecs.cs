@@ -330,9 +330,40 @@ public sealed class PolicyCompilerSpecs
         Assert.Equal(Tier.Notify, Decide(set, "git.push", """{"path":"/workspace/r"}""").Tier);
         Assert.Equal(Tier.ApprovalRequired, Decide(set, "filesystem.delete", """{"path":"/workspace/r"}""").Tier);
         var fromTemplate = Decide(set, "filesystem.delete", """{"path":"/workspace/r"}""");
-        Assert.StartsWith("templates/team-moderate.yaml:", fromTemplate.RuleReference);
+        Assert.StartsWith("template:team-moderate:", fromTemplate.RuleReference);
+        Assert.Equal("team-moderate", PolicyTemplates.TemplateOf(fromTemplate.RuleReference));
+        Assert.StartsWith("org(approval_required template:team-moderate:", fromTemplate.Trace[2].ToString(), StringComparison.Ordinal);
         Assert.Equal(Tier.Notify, set.Org!.DefaultTier);
         Assert.True(set.Org.Rules[^1].IsDefault);
+    }
+
+    [Theory]
+    [InlineData("agents/bot.yaml:2", "agents/bot.yaml", null, 2)]
+    [InlineData("template:team-moderate:17", null, "team-moderate", 17)]
+    [InlineData("system:deny_dangerous_commands", null, null, null)]
+    [InlineData("default:system.time", null, null, null)]
+    public void Should_say_where_a_rule_is_written_and_that_a_template_is_not_a_file(string reference, string? file, string? template, int? line)
+    {
+        Assert.Equal((file, line), PolicyJson.SplitReference(reference));
+        Assert.Equal(template, PolicyTemplates.TemplateOf(reference));
+    }
+
+    [Fact]
+    public void Should_report_a_template_rule_with_the_template_and_the_file_that_extends_it()
+    {
+        // arrange: filesystem.delete is decided by team-moderate's own rule
+        var set = Compile(("org.yaml", "extends: team-moderate\n"));
+        var line = Array.FindIndex(PolicyTemplates.Get("team-moderate").Split('\n'), l => l.TrimEnd() == "  - capability: filesystem.delete") + 1;
+
+        // act
+        var json = PolicyJson.Decision(Decide(set, "filesystem.delete", """{"path":"/workspace/r"}"""));
+
+        // assert
+        Assert.Equal($"template:team-moderate:{line}", json["rule"]!.GetValue<string>());
+        Assert.Null(json["file"]);
+        Assert.Equal("team-moderate", json["template"]!.GetValue<string>());
+        Assert.Equal("org.yaml", json["via"]!.GetValue<string>());
+        Assert.Equal(line, json["line"]!.GetValue<int>());
     }
 
     [Fact]

@@ -193,7 +193,7 @@ public sealed class RateLimitSpecs
         var (_, rates) = Call(set, RateState.Empty, T0);
         Assert.Equal(2, rates.Count);
         var orgRule = set.Org!.Rules.Single(r => r.RateLimit is not null);
-        Assert.StartsWith("org.yaml>templates/team-moderate.yaml:", orgRule.CounterKey);
+        Assert.StartsWith("org.yaml>template:team-moderate:", orgRule.CounterKey);
         Assert.Single(rates.Timestamps(new RateKey(Bot.ToString(), orgRule.CounterKey)));
     }
 }

@@ -358,4 +358,27 @@ public sealed class PolicyEndToEndSpecs
         var tools = await bot.ListToolsAsync(cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(tools.Count, listed.Count);
     }
+
+    [Fact]
+    public async Task Should_mark_the_rules_inherited_from_a_built_in_template_in_agent_policy()
+    {
+        // arrange: org.yaml adds one rule of its own and extends team-moderate
+        await using var gateway = await PolicyGateway.StartAsync(new Dictionary<string, string>
+        {
+            ["org.yaml"] = "extends: team-moderate\nrules:\n  - capability: git.commit\n    tier: notify\n",
+        });
+        await using var bot = await gateway.ConnectAsync(await gateway.CreateAgentAsync("bot"));
+
+        // act
+        var policy = DataOf(await bot.CallToolAsync(PolicyTool, cancellationToken: TestContext.Current.CancellationToken));
+
+        // assert: the file's own rule names the file; the template's rules name the template, not a file on disk
+        var org = policy["rules"]!.AsArray().Select(r => r!.AsObject()).Where(r => r["layer"]!.GetValue<string>() == "org").ToList();
+        Assert.Equal("org.yaml:3", org[0]["rule"]!.GetValue<string>());
+        Assert.Null(org[0]["template"]);
+        var delete = Assert.Single(org, r => r["capability"]!.GetValue<string>() == "filesystem.delete");
+        Assert.Equal($"template:team-moderate:{RuleLine(PolicyTemplates.Get("team-moderate"), "filesystem.delete")}", delete["rule"]!.GetValue<string>());
+        Assert.Equal("team-moderate", delete["template"]!.GetValue<string>());
+        Assert.All(org.Skip(1), r => Assert.StartsWith("template:team-moderate:", r["rule"]!.GetValue<string>()));
+    }
 }
