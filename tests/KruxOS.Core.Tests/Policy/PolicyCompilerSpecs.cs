@@ -234,6 +234,38 @@ public sealed class PolicyCompilerSpecs
         Assert.Equal(3, set.Org!.Rules[0].Examples.Length);
     }
 
+    [Theory]
+    [InlineData("!bytes 1KiB", true)]
+    [InlineData("!bytes 1023", false)]
+    [InlineData("\"!bytes 1KiB\"", false)] // quoted: the text itself, 11 bytes
+    public void Should_read_bytes_tags_in_example_arguments_as_strings_of_that_size(string content, bool large)
+    {
+        // arrange: a size rule with an example whose content is written as a size
+        var yaml = "rules:\n  - capability: filesystem.write\n    conditions: { content_size_gte: 1KiB }\n    tier: approval_required\n"
+                   + $"    examples:\n      {(large ? "match" : "not_match")}:\n        - {{ arguments: {{ path: a.bin, content: {content} }} }}\n";
+
+        // act
+        var result = TryCompile(("org.yaml", yaml));
+
+        // assert
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+    }
+
+    [Theory]
+    [InlineData("!bytes lots", "not a size")]
+    [InlineData("!bytes 65MiB", "at most 64 MiB")]
+    public void Should_reject_a_bytes_tag_that_is_not_a_usable_size(string content, string message)
+    {
+        var yaml = "rules:\n  - capability: filesystem.write\n    tier: notify\n"
+                   + $"    examples:\n      match:\n        - {{ arguments: {{ path: a.bin, content: {content} }} }}\n";
+        var result = TryCompile(("org.yaml", yaml));
+        Assert.False(result.Succeeded);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(DiagnosticCodes.InvalidValue, error.Code);
+        Assert.Equal(6, error.Location.Line);
+        Assert.Contains(message, error.Message);
+    }
+
     [Fact]
     public void Should_reject_a_file_whose_match_example_does_not_match()
     {
