@@ -129,6 +129,8 @@ internal static class ConfigCommands
                 sb.Append($"Tier:       {Str(d, "tier")}{(d["rate_limited"]?.GetValue<bool>() == true ? " (rate limited)" : "")}\n");
                 sb.Append($"Rule:       {Str(d, "rule")}\n");
                 if (d["file"] is JsonValue) sb.Append($"Source:     {Str(d, "file")} line {Str(d, "line")}\n");
+                else if (d["template"] is JsonValue)
+                    sb.Append($"Source:     built-in template {Str(d, "template")} line {Str(d, "line")} (not a file on disk; {Str(d, "via")} extends it)\n");
                 sb.Append($"Reason:     {Str(d, "reason")}\n");
                 sb.Append($"Revision:   {Str(d, "revision")}{(d["policy_loaded"]?.GetValue<bool>() == false ? " (no policy loaded: calls are refused)" : "")}\n");
                 sb.Append($"Trace:      {Str(d, "trace")}\n");

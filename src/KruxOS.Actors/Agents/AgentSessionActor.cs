@@ -93,11 +93,7 @@ public sealed class AgentSessionActor : ReceiveActor
             foreach (var id in _connections.Where(kv => kv.Value.Connection.Equals(t.ActorRef)).Select(kv => kv.Key).ToList())
                 RemoveConnection(id, "connection actor stopped");
         });
-        Receive<ReceiveTimeout>(_ =>
-        {
-            // Idle with nothing open: ask the parent (shard or local parent) to stop us, buffering in-flight messages.
-            if (_connections.Count == 0 && _inFlight == 0) Context.Parent.Tell(new Passivate(PoisonPill.Instance));
-        });
+        Receive<ReceiveTimeout>(_ => OnIdle());
     }
 
     public static Props Props(string entityId, AgentSessionDependencies deps) =>
@@ -252,6 +248,28 @@ public sealed class AgentSessionActor : ReceiveActor
     private AgentSessionReplies.SessionInfo Info() => new(_agent.Value,
         [.. _connections.Select(kv => new AgentSessionReplies.ConnectionInfo(kv.Key, kv.Value.Client.Initiating, kv.Value.At)).OrderBy(c => c.ConnectedAt)],
         _invocations, _lastConnectedAt, _inFlight);
+
+    // Idle with nothing open: ask the parent (shard or local parent) to stop us, buffering in-flight messages;
+    // but not while a counted call is still inside its rate-limit window. The counters live only here, so
+    // stopping would reset them: a 'max_per_hour' limit would last only as long as the idle timeout, and /rpc
+    // callers, who hold no connection, would get a fresh limit after every pause.
+    private void OnIdle()
+    {
+        if (_connections.Count > 0 || _inFlight > 0) return;
+        var now = _deps.Clock.GetUtcNow();
+        _rateState = _rateState.Prune(now);
+        if (_rateState.ExpiresAt is { } expires)
+        {
+            // Look again when the newest window ends; never sleep longer than the idle timeout, so a clock that
+            // jumps ahead is noticed as well.
+            var wait = expires - now;
+            Context.SetReceiveTimeout(wait > _deps.IdleTimeout ? _deps.IdleTimeout : wait < MinIdleRecheck ? MinIdleRecheck : wait);
+            return;
+        }
+        Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+    }
+
+    private static readonly TimeSpan MinIdleRecheck = TimeSpan.FromMilliseconds(100);
 
     private void UpdateIdleTimeout()
     {

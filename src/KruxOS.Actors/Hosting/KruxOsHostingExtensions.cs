@@ -58,8 +58,7 @@ public static class KruxOsHostingExtensions
         services.AddInProcessCapabilities();
         services.AddSandboxedCapabilities(settings);
         services.AddSingleton(sp => new CapabilityCatalog(DefinitionLoader.BuiltIn(), sp.GetServices<ICapabilityHandler>()));
-        services.AddSingleton(sp => new PolicyStore(sp.GetRequiredService<CapabilityCatalog>().Registry, settings.PoliciesDir));
-        services.AddSingleton<IPolicySeam>(sp => sp.GetRequiredService<PolicyStore>());
+        services.AddPolicyStore(settings);
 
         services.AddAkka(KruxOsSettings.ActorSystemName, (builder, sp) => builder
             .ConfigureLoggers(logging =>
@@ -162,9 +161,7 @@ public static class KruxOsHostingExtensions
             var children = ImmutableArray.CreateBuilder<GatewayChild>();
             children.Add(new GatewayChild("audit", _ => auditProps));
             children.Add(new GatewayChild("host-metrics", _ => HostMetricsActor.Props(sp.GetRequiredService<HostMetrics>(), clock, settings.MetricsInterval)));
-            // Each node compiles its own data directory's policy files (docs/policy.md, "Cluster mode").
-            children.Add(new GatewayChild("policies", _ => PolicyStoreActor.Props(sp.GetRequiredService<PolicyStore>(), settings.PoliciesDir,
-                settings.PolicyRescanInterval, PolicySettle, clock)));
+            children.Add(PolicyHostingExtensions.PolicyLoader(settings, sp));
             if (!settings.UseClustering)
             {
                 children.Add(new GatewayChild("approvals", c => GenericChildPerEntityParent.Props(new ApprovalMessageExtractor(),
@@ -183,7 +180,7 @@ public static class KruxOsHostingExtensions
                 switch (name)
                 {
                     case "audit": registry.Register<AuditWriter>(child); break;
-                    case "policies": registry.Register<PolicyStoreActor>(child); break;
+                    case PolicyHostingExtensions.LoaderName: registry.Register<PolicyStoreActor>(child); break;
                     case "agent-sessions": registry.Register<AgentSessionRegion>(child); break;
                     case "approvals": registry.Register<ApprovalRegion>(child); break;
                     case "identity": registry.Register<IdentityRegistry>(child); break;
@@ -213,9 +210,6 @@ public static class KruxOsHostingExtensions
         }
         return builder;
     }
-
-    /// <summary>How long the policy reloader waits after the last file notification before reading.</summary>
-    private static readonly TimeSpan PolicySettle = TimeSpan.FromMilliseconds(150);
 
     /// <summary>
     /// The audit writer's options: <see cref="KruxOsSettings.AuditDirectory"/> and <see cref="KruxOsSettings.Audit"/>;

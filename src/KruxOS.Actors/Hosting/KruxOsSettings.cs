@@ -94,7 +94,10 @@ public sealed class KruxOsSettings
     /// <summary>Concurrent connections one agent may hold (ADR 0003). <b>Default</b>: 16.</summary>
     public int MaxConnectionsPerAgent { get; set; } = 16;
 
-    /// <summary>An agent session with no connection and no call in flight is passivated after this long. <b>Default</b>: 10 min.</summary>
+    /// <summary>
+    /// An agent session with no connection and no call in flight is passivated after this long, once no
+    /// rate-limit window it counts is still live (it holds the agent's counters). <b>Default</b>: 10 min.
+    /// </summary>
     public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>How often host metrics are sampled. <b>Default</b>: 5 s.</summary>

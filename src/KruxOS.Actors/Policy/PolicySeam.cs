@@ -12,7 +12,9 @@ namespace KruxOS.Actors.Policy;
 /// <param name="Reason">Why, in words.</param>
 /// <param name="Revision">The policy revision that decided.</param>
 /// <param name="Refusal">Set when the call must fail without running for a reason other than the tier (e.g. rate limited).</param>
-public sealed record PolicyVerdict(Tier Tier, string Rule, string Reason, string Revision, StructuredError? Refusal = null)
+/// <param name="RateLimitHit">Set when a full rate limit escalated or refused the call (published as <c>rate_limit_hit</c>).</param>
+public sealed record PolicyVerdict(Tier Tier, string Rule, string Reason, string Revision, StructuredError? Refusal = null,
+    RateLimitHit? RateLimitHit = null)
 {
     /// <summary>
     /// The verdict of an engine decision: the tier, rule and reason as decided; a rate-limit refusal becomes
@@ -22,7 +24,7 @@ public sealed record PolicyVerdict(Tier Tier, string Rule, string Reason, string
     {
         ArgumentNullException.ThrowIfNull(decision);
         var refusal = decision.Tier != Tier.Blocked && decision.IsRateLimited ? decision.ToError(capability) : null;
-        return new PolicyVerdict(decision.Tier, decision.RuleReference, decision.Reason, decision.PolicyRevision, refusal);
+        return new PolicyVerdict(decision.Tier, decision.RuleReference, decision.Reason, decision.PolicyRevision, refusal, decision.RateLimitHit);
     }
 }
 

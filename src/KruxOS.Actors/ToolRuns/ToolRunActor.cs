@@ -98,6 +98,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         var capability = _plan.Capability!;
         var verdict = _plan.Verdict!;
         Publish(SupervisionEventTypes.CapabilityInvoked, new { capability = capability.Name.Value, permission_tier = verdict.Tier.ToWire() });
+        if (verdict.RateLimitHit is { } hit) PublishRateLimitHit(capability, verdict, hit);
 
         if (verdict.Refusal is { } refusal)
         {
@@ -424,6 +425,24 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         ToolCallResult.Failure(CapabilityLabel, error, _plan.Verdict?.Tier, ElapsedMicros());
 
     private long ElapsedMicros() => (long)Stopwatch.GetElapsedTime(_started).TotalMicroseconds;
+
+    // Spec §5: capability_pattern, limit, window ("1h"), retry_after_seconds; plus what the limit did.
+    private void PublishRateLimitHit(CapabilityDefinition capability, Policy.PolicyVerdict verdict, Core.Policy.RateLimitHit hit)
+    {
+        var refused = hit.Effect == Core.Policy.RateLimitEffect.Refused;
+        Publish(SupervisionEventTypes.RateLimitHit, new
+        {
+            capability = capability.Name.Value,
+            capability_pattern = hit.CapabilityPattern,
+            rule = hit.Rule,
+            limit = hit.Limit.Max,
+            window = hit.Limit.WindowText,
+            window_seconds = hit.Limit.WindowSeconds,
+            action = refused ? "limited" : "escalated",
+            escalated_to = refused ? null : verdict.Tier.ToWire(),
+            retry_after_seconds = hit.RetryAfter is { } wait ? Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)) : (long?)null,
+        });
+    }
 
     private void Publish<T>(string type, T data) =>
         Context.System.EventStream.Publish(SupervisionEvent.Create(type, _clock.GetUtcNow(), _plan.Call.Agent.Value, _plan.Call.SessionId, data));

@@ -32,6 +32,26 @@ public readonly record struct LayerOutcome(PolicyLayer Layer, string? File, Tier
     }
 }
 
+/// <summary>What a full rate limit did to a call.</summary>
+public enum RateLimitEffect
+{
+    /// <summary><c>on_exceed</c> / <c>escalate_to</c> raised the call's tier.</summary>
+    Escalated,
+    /// <summary>No escalation is set: the call fails with <c>RateLimited</c>.</summary>
+    Refused,
+}
+
+/// <summary>
+/// A rate limit that was full when the call came and changed its outcome (the <c>rate_limit_hit</c> supervision
+/// event, spec §5 and §6.7).
+/// </summary>
+/// <param name="Rule">The reference of the rule that carries the limit.</param>
+/// <param name="CapabilityPattern">That rule's capability pattern, e.g. <c>process.run</c> or <c>network.*</c>.</param>
+/// <param name="Limit">The limit.</param>
+/// <param name="Effect">Whether the call was escalated or refused.</param>
+/// <param name="RetryAfter">For a refused call: how long until the oldest counted call leaves the window.</param>
+public sealed record RateLimitHit(string Rule, string CapabilityPattern, RateLimit Limit, RateLimitEffect Effect, TimeSpan? RetryAfter = null);
+
 /// <summary>
 /// The outcome of a policy evaluation. <see cref="Tier"/> decides what the gateway does; when
 /// <see cref="RetryAfter"/> is set the call exceeded a rate limit that has no escalation and must fail with
@@ -43,8 +63,7 @@ public readonly record struct LayerOutcome(PolicyLayer Layer, string? File, Tier
 /// <param name="PolicyRevision">The revision of the policy set used.</param>
 /// <param name="DecidingLayer">The layer the deciding rule belongs to (Protection for system protections and defaults).</param>
 /// <param name="Trace">One outcome per layer, outermost first.</param>
-/// <param name="RetryAfter">Set when the call is refused by a rate limit without escalation.</param>
-/// <param name="ExceededLimit">The rate limit that was exceeded (escalated or refused), if any.</param>
+/// <param name="RateLimitHit">Set when a full rate limit escalated the call (the escalated rule decided) or refused it.</param>
 public sealed record Decision(
     Tier Tier,
     string RuleReference,
@@ -52,9 +71,14 @@ public sealed record Decision(
     string PolicyRevision,
     PolicyLayer DecidingLayer,
     ImmutableArray<LayerOutcome> Trace,
-    TimeSpan? RetryAfter = null,
-    RateLimit? ExceededLimit = null)
+    RateLimitHit? RateLimitHit = null)
 {
+    /// <summary>Set when the call is refused by a rate limit without escalation: when it may be tried again.</summary>
+    public TimeSpan? RetryAfter => RateLimitHit is { Effect: RateLimitEffect.Refused } hit ? hit.RetryAfter : null;
+
+    /// <summary>The rate limit that was exceeded (escalated or refused), if any.</summary>
+    public RateLimit? ExceededLimit => RateLimitHit?.Limit;
+
     /// <summary>True when the call must fail with <c>RateLimited</c>.</summary>
     public bool IsRateLimited => RetryAfter is not null;
 
@@ -89,7 +113,7 @@ public sealed record Decision(
     public bool Equals(Decision? other) =>
         other is not null && Tier == other.Tier && RuleReference == other.RuleReference && Reason == other.Reason
         && PolicyRevision == other.PolicyRevision && DecidingLayer == other.DecidingLayer && Trace.SequenceEqual(other.Trace)
-        && RetryAfter == other.RetryAfter && ExceededLimit == other.ExceededLimit;
+        && RateLimitHit == other.RateLimitHit;
 
     public override int GetHashCode() => HashCode.Combine(Tier, RuleReference, PolicyRevision);
 }

@@ -616,12 +616,15 @@ public static class PolicyCompiler
                     case "matches":
                         if (argument is null) { Error(DiagnosticCodes.MissingKey, At(k), "'matches' needs an 'argument'"); break; }
                         if (ScalarText(v) is not { } pattern) break;
-                        try
-                        {
-                            into.Add(new MatchesCondition(argument, pattern,
-                                new Regex(pattern, RegexOptions.CultureInvariant, MatchesCondition.Timeout)));
-                        }
+                        try { into.Add(new MatchesCondition(argument, pattern, MatchesCondition.Compile(pattern))); }
                         catch (ArgumentException e) { Error(DiagnosticCodes.InvalidValue, at, $"'matches' is not a valid regular expression: {e.Message}"); }
+                        catch (NotSupportedException e)
+                        {
+                            // Decisions must not depend on elapsed time, so patterns are matched in linear time only.
+                            Error(DiagnosticCodes.InvalidValue, at,
+                                $"'matches' pattern '{pattern}' needs a construct that linear-time matching does not support "
+                                + $"(backreferences, lookarounds, atomic groups and conditionals are not allowed): {e.Message}");
+                        }
                         break;
                 }
             }
@@ -728,9 +731,15 @@ public static class PolicyCompiler
             return result.ToImmutable();
         }
 
-        // YAML 1.2 core schema for plain scalars; quoted scalars stay strings.
-        private static object? ToJson(YamlNode node) => node switch
+        /// <summary>The largest string a <c>!bytes</c> tag in an example may stand for.</summary>
+        private const long MaxExampleBytes = 64L * 1024 * 1024;
+
+        // YAML 1.2 core schema for plain scalars; quoted scalars stay strings. In example arguments a plain scalar
+        // tagged '!bytes' ('content: !bytes 10MiB') stands for a string of that many bytes, so a size condition can
+        // be pinned by an example without pasting megabytes into the file.
+        private object? ToJson(YamlNode node) => node switch
         {
+            YamlScalarNode { Style: ScalarStyle.Plain, Tag.IsEmpty: false } b when b.Tag.Value == "!bytes" => Bytes(b),
             YamlMappingNode m => m.Children.ToDictionary(kv => (kv.Key as YamlScalarNode)?.Value ?? string.Empty, kv => ToJson(kv.Value), StringComparer.Ordinal),
             YamlSequenceNode s => s.Children.Select(ToJson).ToList(),
             YamlScalarNode { Style: ScalarStyle.Plain } p => p.Value switch
@@ -745,5 +754,13 @@ public static class PolicyCompiler
             YamlScalarNode q => q.Value,
             _ => null,
         };
+
+        private string? Bytes(YamlScalarNode node)
+        {
+            if (Size(node) is not { } size) return null;
+            if (size <= MaxExampleBytes) return new string('x', (int)size);
+            Error(DiagnosticCodes.InvalidValue, At(node), $"'!bytes {node.Value}' is too large: an example's '!bytes' is at most 64 MiB");
+            return null;
+        }
     }
 }

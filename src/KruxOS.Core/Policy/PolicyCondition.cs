@@ -15,7 +15,7 @@ public enum ConditionResult
     /// <summary>The condition does not hold (including: the argument is absent).</summary>
     NoMatch,
     /// <summary>
-    /// The condition cannot be decided safely (a path climbing above <c>/</c>, a regex timeout).
+    /// The condition cannot be decided safely (a path climbing above <c>/</c>).
     /// The rule is skipped and the whole decision becomes <c>blocked</c>, so this can never loosen anything.
     /// </summary>
     Indeterminate,
@@ -35,9 +35,6 @@ public abstract record PolicyCondition(string Argument)
 
     /// <summary>Why an <see cref="ConditionResult.Indeterminate"/> result was returned; a protection name.</summary>
     public const string PathEscape = "path_escape";
-
-    /// <summary>Protection name used when a <c>matches</c> regex times out.</summary>
-    public const string RegexTimeout = "condition_timeout";
 
     /// <summary>Tests the condition; <paramref name="why"/> names the cause of an indeterminate result.</summary>
     public ConditionResult Evaluate(JsonElement arguments, out string? why)
@@ -167,31 +164,31 @@ public sealed record EqualsCondition(string Argument, ImmutableArray<string> Val
 
 /// <summary>
 /// <c>matches</c>: a regular expression (.NET syntax, unanchored unless the pattern anchors itself) finds a
-/// match in the string argument, or in the JSON text of a non-string argument. Evaluation has a timeout;
-/// a timeout makes the decision <c>blocked</c>.
+/// match in the string argument, or in the JSON text of a non-string argument. Patterns are compiled for
+/// linear-time matching (<see cref="RegexOptions.NonBacktracking"/>), so a decision never depends on how long
+/// matching takes: there is no timeout. Constructs that need backtracking (backreferences, lookarounds, atomic
+/// groups, conditionals) are rejected when the file loads.
 /// </summary>
 public sealed record MatchesCondition(string Argument, string Pattern, Regex Compiled) : PolicyCondition(Argument)
 {
-    /// <summary>The per-evaluation regex budget.</summary>
-    public static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(500);
+    /// <summary>The options every <c>matches</c> pattern is compiled with.</summary>
+    public const RegexOptions Options = RegexOptions.CultureInvariant | RegexOptions.NonBacktracking;
 
     public override string Operator => "matches";
     public override string Operand => Pattern;
+
+    /// <summary>
+    /// Compiles a pattern with <see cref="Options"/>. Throws <see cref="ArgumentException"/> for invalid syntax and
+    /// <see cref="NotSupportedException"/> for a construct linear-time matching does not support.
+    /// </summary>
+    public static Regex Compile(string pattern) => new(pattern, Options);
 
     internal override ConditionResult Evaluate(JsonElement arguments, ref ArgumentCache cache, out string? why)
     {
         why = null;
         if (!TryGetArgument(arguments, out var value)) return ConditionResult.NoMatch;
         var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
-        try
-        {
-            return Compiled.IsMatch(text) ? ConditionResult.Match : ConditionResult.NoMatch;
-        }
-        catch (RegexMatchTimeoutException)
-        {
-            why = RegexTimeout;
-            return ConditionResult.Indeterminate;
-        }
+        return Compiled.IsMatch(text) ? ConditionResult.Match : ConditionResult.NoMatch;
     }
 
     public bool Equals(MatchesCondition? other) => other is not null && Argument == other.Argument && Pattern == other.Pattern;

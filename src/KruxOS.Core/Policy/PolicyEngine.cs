@@ -71,13 +71,10 @@ public static class PolicyEngine
         trace[3] = own.Outcome;
         var traceArray = ImmutableCollectionsMarshal.AsImmutableArray(trace);
 
+        // The only undecidable condition is a path that climbs above '/': no rule order can be trusted then.
         if (indeterminate is not null)
-        {
-            var p = indeterminate == SystemProtections.PathEscape.Name ? SystemProtections.PathEscape : SystemProtections.ConditionTimeout;
-            return (new Decision(Tier.Blocked, p.Reference,
-                p == SystemProtections.PathEscape ? "a path argument climbs above '/'" : "a policy condition could not be evaluated in time",
+            return (new Decision(Tier.Blocked, SystemProtections.PathEscape.Reference, "a path argument climbs above '/'",
                 policies.Revision, PolicyLayer.Protection, traceArray), rates);
-        }
 
         LayerEvaluation best = default;
         foreach (var candidate in (ReadOnlySpan<LayerEvaluation>)[system, org, own])
@@ -94,9 +91,12 @@ public static class PolicyEngine
         var reason = best.Rule.DisplayReason;
         if (best.Escalated)
             reason = $"rate limit of rule {best.Rule.Reference} exceeded ({best.Rule.RateLimit}); escalated to {best.Tier.ToWire()}";
-        var exceeded = best.Escalated ? best.Rule.RateLimit : null;
+        // An escalation is reported only when the escalated rule decides: otherwise the limit changed nothing.
+        var escalated = best.Escalated
+            ? new RateLimitHit(best.Rule.Reference, best.Rule.Pattern.Text, best.Rule.RateLimit!, RateLimitEffect.Escalated)
+            : null;
         if (best.Tier == Tier.Blocked)
-            return (new Decision(Tier.Blocked, best.Rule.Reference, reason, policies.Revision, best.Layer, traceArray, null, exceeded), rates);
+            return (new Decision(Tier.Blocked, best.Rule.Reference, reason, policies.Revision, best.Layer, traceArray, escalated), rates);
 
         // A refused rate limit in any layer refuses the call; report the longest wait.
         LayerEvaluation refused = default;
@@ -107,14 +107,15 @@ public static class PolicyEngine
             var limit = refused.Rule!.RateLimit!;
             return (new Decision(best.Tier, refused.Rule.Reference,
                 $"rate limit of rule {refused.Rule.Reference} exceeded ({limit})",
-                policies.Revision, refused.Layer, traceArray, retry, limit), rates);
+                policies.Revision, refused.Layer, traceArray,
+                new RateLimitHit(refused.Rule.Reference, refused.Rule.Pattern.Text, limit, RateLimitEffect.Refused, retry)), rates);
         }
 
         var next = rates;
         foreach (var admitted in (ReadOnlySpan<LayerEvaluation>)[system, org, own])
             if (admitted.Rule?.RateLimit is { } limit)
                 next = next.Record(new RateKey(principal.ToString(), admitted.Rule.CounterKey), limit, nowTicks);
-        return (new Decision(best.Tier, best.Rule.Reference, reason, policies.Revision, best.Layer, traceArray, null, exceeded), next);
+        return (new Decision(best.Tier, best.Rule.Reference, reason, policies.Revision, best.Layer, traceArray, escalated), next);
     }
 
     private readonly record struct LayerEvaluation(

@@ -62,16 +62,23 @@ public static class PolicyJson
         };
     }
 
-    /// <summary>A decision as <c>config check-policy</c> reports it: tier, rule (and its file and line), reason, revision, trace.</summary>
+    /// <summary>
+    /// A decision as <c>config check-policy</c> reports it: tier, rule, where the rule is written (<c>file</c> and
+    /// <c>line</c>; or <c>template</c> and <c>line</c> for a rule of a built-in template, with <c>via</c> the file
+    /// that extends it), reason, revision, trace.
+    /// </summary>
     public static JsonObject Decision(Decision d)
     {
         ArgumentNullException.ThrowIfNull(d);
         var (file, line) = SplitReference(d.RuleReference);
+        var template = PolicyTemplates.TemplateOf(d.RuleReference);
         return new JsonObject
         {
             ["tier"] = d.Tier.ToWire(),
             ["rule"] = d.RuleReference,
             ["file"] = file,
+            ["template"] = template,
+            ["via"] = template is null ? null : d.Trace.FirstOrDefault(o => o.Layer == d.DecidingLayer).File,
             ["line"] = line,
             ["reason"] = d.Reason,
             ["layer"] = LayerName(d.DecidingLayer),
@@ -98,7 +105,10 @@ public static class PolicyJson
         _ => "user",
     };
 
-    /// <summary>Splits <c>file:line</c>; <c>system:…</c> and <c>default:…</c> references have no file.</summary>
+    /// <summary>
+    /// Splits <c>file:line</c>. <c>system:…</c> and <c>default:…</c> references have neither; a template rule
+    /// (<c>template:&lt;name&gt;:&lt;line&gt;</c>) has a line but no file on disk.
+    /// </summary>
     public static (string? File, int? Line) SplitReference(string reference)
     {
         ArgumentNullException.ThrowIfNull(reference);
@@ -106,6 +116,6 @@ public static class PolicyJson
         if (colon <= 0 || !int.TryParse(reference.AsSpan(colon + 1), System.Globalization.NumberStyles.None,
                 System.Globalization.CultureInfo.InvariantCulture, out var line))
             return (null, null);
-        return (reference[..colon], line);
+        return (PolicyTemplates.TemplateOf(reference) is null ? reference[..colon] : null, line);
     }
 }

@@ -13,6 +13,22 @@ public static class PolicyTemplates
 {
     private const string ResourcePrefix = "policy-templates/";
 
+    /// <summary>
+    /// How the rules of a template are referenced: <c>template:&lt;name&gt;:&lt;line&gt;</c>, e.g.
+    /// <c>template:team-moderate:23</c> for line 23 of the built-in template (not a file on disk). A file that
+    /// <c>extends</c> a template decides with these references for the template's rules.
+    /// </summary>
+    public const string ReferencePrefix = "template:";
+
+    /// <summary>The name of the template a rule reference points into, or null when it points elsewhere.</summary>
+    public static string? TemplateOf(string reference)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        if (!reference.StartsWith(ReferencePrefix, StringComparison.Ordinal)) return null;
+        var colon = reference.LastIndexOf(':');
+        return colon > ReferencePrefix.Length ? reference[ReferencePrefix.Length..colon] : null;
+    }
+
     private static readonly Lazy<FrozenDictionary<string, string>> Texts = new(LoadTexts);
     private static readonly Lazy<FrozenDictionary<string, CompiledPolicyFile>> Compiled = new(CompileAll);
 
@@ -50,7 +66,7 @@ public static class PolicyTemplates
         foreach (var name in Names)
         {
             var diagnostics = new List<PolicyDiagnostic>();
-            var file = PolicyCompiler.CompileFile($"templates/{name}.yaml", Texts.Value[name], PolicyLayer.Org, null, index, diagnostics, allowExtends: false);
+            var file = PolicyCompiler.CompileFile(ReferencePrefix + name, Texts.Value[name], PolicyLayer.Org, null, index, diagnostics, allowExtends: false);
             result[name] = file ?? throw new InvalidOperationException(
                 $"policy template '{name}' does not compile: {string.Join("; ", diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error))}");
         }

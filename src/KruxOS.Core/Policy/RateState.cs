@@ -56,6 +56,21 @@ public sealed class RateState
         return new RateState(_windows.SetItem(key, new RateWindow(ImmutableCollectionsMarshalHelper.Wrap(ticks), limit.Window)));
     }
 
+    /// <summary>
+    /// When the last counted call leaves its window: from then on the state holds nothing live and can be dropped
+    /// without changing any decision. Null when nothing is counted.
+    /// </summary>
+    public DateTimeOffset? ExpiresAt
+    {
+        get
+        {
+            long? latest = null;
+            foreach (var (_, window) in _windows)
+                if (!window.Ticks.IsEmpty && window.Ticks[^1] + window.Window.Ticks is var end && (latest is null || end > latest)) latest = end;
+            return latest is { } ticks ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
+        }
+    }
+
     /// <summary>Drops counters whose every timestamp has left its window; call now and then to bound memory.</summary>
     public RateState Prune(DateTimeOffset now)
     {

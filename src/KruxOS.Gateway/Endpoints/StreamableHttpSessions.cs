@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using KruxOS.Actors.Connections;
 using KruxOS.Actors.Hosting;
+using KruxOS.Core.Agents;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Sessions;
 using KruxOS.Gateway.Auth;
@@ -76,7 +77,7 @@ public sealed class StreamableHttpSessions(
             new ConnectionMessages.Open(new ConnectionSpec(caller.Principal, caller.Agent!.Value, sessionId, ClientAttribution.FromInitialize(null, null, cli), control)),
             TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
         sessions.Configure(options, new McpSessionBinding(caller, sessionId, opened.Connection, cli));
-        _bindings[options] = new Binding(opened.Connection, stop, control.Notifier);
+        _bindings[options] = new Binding(opened.Connection, stop, control.Notifier, caller.Principal);
     }
 
     private async Task RunSessionAsync(HttpContext http, McpServer server, CancellationToken ct)
@@ -87,7 +88,7 @@ public sealed class StreamableHttpSessions(
             return;
         }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, binding.Stop.Token);
-        using var toolChanges = sessions.NotifyToolChanges(server);
+        using var toolChanges = sessions.NotifyToolChanges(server, binding.Principal);
         binding.Notifier.Attach(server);
         try
         {
@@ -102,7 +103,7 @@ public sealed class StreamableHttpSessions(
         }
     }
 
-    private sealed record Binding(IActorRef Connection, CancellationTokenSource Stop, ServerNotifier Notifier);
+    private sealed record Binding(IActorRef Connection, CancellationTokenSource Stop, ServerNotifier Notifier, Principal Principal);
 
     private sealed class SessionControl(CancellationTokenSource stop, ServerNotifier notifier) : IConnectionControl
     {

@@ -73,7 +73,7 @@ public sealed partial class WebSocketEndpoint(
             var options = new McpServerOptions();
             sessions.Configure(options, new McpSessionBinding(caller, sessionId, opened.Connection, cli));
             await using var server = McpServer.Create(transport, options, loggers, services);
-            using var toolChanges = sessions.NotifyToolChanges(server);
+            using var toolChanges = sessions.NotifyToolChanges(server, caller.Principal);
             control.Notifier.Attach(server);
             transport.Start();
             var run = server.RunAsync(http.RequestAborted);

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Hosting;
@@ -8,6 +9,8 @@ using KruxOS.Core.Approvals;
 using KruxOS.Gateway.Control;
 using KruxOS.Actors.Connections;
 using KruxOS.Actors.Policy;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Sessions;
 using KruxOS.Gateway.Auth;
@@ -62,12 +65,39 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
         options.Filters.Message.IncomingFilters.Add(RequireInitialize);
     }
 
-    /// <summary>Keeps the client's tool list fresh: sends <c>tools/list_changed</c> whenever the policy changes.</summary>
-    public IDisposable NotifyToolChanges(McpServer server)
+    /// <summary>
+    /// Keeps the client's tool list fresh: when the policy changes, sends <c>tools/list_changed</c> if, and only if,
+    /// the tools <paramref name="principal"/> sees (names and tiers, as <see cref="ToolCatalogView.ToolsFor"/>
+    /// gives them) are no longer the ones it saw. An edit of another agent's file, or one that changes only a
+    /// reason or a rate limit, tells nobody.
+    /// </summary>
+    public IDisposable NotifyToolChanges(McpServer server, Principal principal)
     {
-        void OnChanged() => _ = SendListChangedAsync(server);
+        var seen = new VisibleTools(() => catalog.VisibleTiers(principal));
+        void OnChanged()
+        {
+            if (seen.Refresh()) _ = SendListChangedAsync(server);
+        }
         policy.Changed += OnChanged;
         return new Unsubscribe(() => policy.Changed -= OnChanged);
+    }
+
+    // The tool list one session last saw; Refresh tells whether it differs now.
+    private sealed class VisibleTools(Func<ImmutableArray<Tier>> read)
+    {
+        private readonly Lock _gate = new();
+        private ImmutableArray<Tier> _last = read();
+
+        public bool Refresh()
+        {
+            lock (_gate)
+            {
+                var now = read();
+                if (now.AsSpan().SequenceEqual(_last.AsSpan())) return false;
+                _last = now;
+                return true;
+            }
+        }
     }
 
     private async Task SendListChangedAsync(McpServer server)

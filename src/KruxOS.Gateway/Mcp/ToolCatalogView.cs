@@ -1,4 +1,6 @@
 using System.Collections.Frozen;
+using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using KruxOS.Actors.Capabilities;
@@ -22,6 +24,19 @@ public sealed class ToolCatalogView(CapabilityCatalog catalog, IPolicySeam polic
     private readonly FrozenDictionary<string, JsonElement> _schemas =
         catalog.Registry.All.ToDictionary(d => d.Name.Value, InputSchema.For, StringComparer.Ordinal)
             .ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>
+    /// What <see cref="ToolsFor"/> shows a principal, reduced to what can change: the tier of every capability, in
+    /// catalogue order (<see cref="Tier.Blocked"/> for a hidden one). Names, descriptions and schemas come from the
+    /// fixed catalogue, so two equal arrays mean two equal tool lists.
+    /// </summary>
+    public ImmutableArray<Tier> VisibleTiers(Principal principal)
+    {
+        var all = catalog.Registry.All;
+        var tiers = new Tier[all.Length];
+        for (var i = 0; i < all.Length; i++) tiers[i] = policy.VisibleTier(principal, all[i]);
+        return ImmutableCollectionsMarshal.AsImmutableArray(tiers);
+    }
 
     /// <summary>The tools a principal may see.</summary>
     public List<Tool> ToolsFor(Principal principal)

@@ -7,8 +7,9 @@ using static KruxOS.Core.Tests.Policy.PolicyTestKit;
 namespace KruxOS.Core.Tests.Policy;
 
 /// <summary>
-/// Property-style checks over many random rule sets (seeded, so failures reproduce): adding a lower layer
-/// never loosens a decision that an outer layer's rule or a protection made.
+/// Property-style checks over many random rule sets (seeded, so failures reproduce) of ADR 0005: an explicit rule
+/// (or a protection) is a floor that adding a lower layer never loosens, while the capability definition's tier is
+/// only a default, which a lower layer's rule may relax.
 /// </summary>
 public sealed class LayeringPropertySpecs
 {
@@ -75,6 +76,7 @@ public sealed class LayeringPropertySpecs
     {
         var random = new Random(seed);
         var checkedDecisions = 0;
+        var relaxedDefaults = 0;
         for (var round = 0; round < 60; round++)
         {
             var system = random.Next(3) == 0 ? null : RandomFile(random);
@@ -95,9 +97,12 @@ public sealed class LayeringPropertySpecs
                 AssertNotLoosened(outer, middle, $"seed {seed} round {round} {capability} {args} adding org:\n{org}");
                 AssertNotLoosened(middle, inner, $"seed {seed} round {round} {capability} {args} adding {ownPath}:\n{agent}");
                 checkedDecisions++;
+                if ((outer.IsDefault && middle.Tier < outer.Tier) || (middle.IsDefault && inner.Tier < middle.Tier)) relaxedDefaults++;
             }
         }
         Assert.Equal(60 * Calls.Length, checkedDecisions);
+        // The exemption for definition defaults is exercised, not vacuous: lower layers did relax some.
+        Assert.True(relaxedDefaults > 0, $"seed {seed}: no lower layer relaxed a definition default");
     }
 
     private static void AssertNotLoosened(Decision before, Decision after, string context)
@@ -132,6 +137,26 @@ public sealed class LayeringPropertySpecs
                 }
             }
         }
+    }
+
+    [Fact]
+    public void Should_let_a_lower_layer_relax_a_bare_definition_default_but_not_an_outer_rule_that_restates_it()
+    {
+        // filesystem.delete is approval_required by definition
+        const string args = """{"path":"/workspace/a"}""";
+        const string relax = "rules:\n  - capability: filesystem.delete\n    tier: autonomous\n";
+        const string restate = "rules:\n  - capability: filesystem.delete\n    tier: approval_required\n";
+        Assert.Equal(Tier.ApprovalRequired, Decide(Set(), "filesystem.delete", args).Tier);
+
+        // the definition tier is a default: an agent (or org) rule may set a looser tier
+        Assert.Equal(Tier.Autonomous, Decide(Set(("agents/bot.yaml", relax)), "filesystem.delete", args).Tier);
+        Assert.Equal(Tier.Notify, Decide(Set(("org.yaml", PolicyTemplates.Get("personal-permissive"))), "filesystem.delete", args).Tier);
+
+        // an explicit rule in a higher layer is a floor, even when it only restates the definition's tier
+        var floor = Decide(Set(("org.yaml", restate), ("agents/bot.yaml", relax)), "filesystem.delete", args);
+        Assert.Equal(Tier.ApprovalRequired, floor.Tier);
+        Assert.Equal("org.yaml:2", floor.RuleReference);
+        Assert.Equal(Tier.ApprovalRequired, Decide(Set(("system.yaml", restate), ("org.yaml", relax)), "filesystem.delete", args).Tier);
     }
 
     [Fact]

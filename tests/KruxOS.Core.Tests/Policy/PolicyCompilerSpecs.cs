@@ -131,6 +131,40 @@ public sealed class PolicyCompilerSpecs
         Assert.StartsWith($"org.yaml:{line}:", error.ToString());
     }
 
+    [Theory]
+    [InlineData(@"(a)\1", "backreference")]
+    [InlineData(@"(?<x>a)\k<x>", "backreference")]
+    [InlineData("(?=admin)", "lookaround")]
+    [InlineData("(?!x)y", "lookaround")]
+    [InlineData("(?<=/)etc", "lookaround")]
+    [InlineData("(?>a+)b", "atomic")]
+    [InlineData("(?(a)b|c)", "conditional")]
+    public void Should_reject_at_load_a_matches_pattern_that_needs_backtracking(string pattern, string construct)
+    {
+        // arrange: the pattern on line 4, so the error names file and line
+        var yaml = $"rules:\n  - capability: system.time\n    tier: notify\n    conditions: {{ argument: timezone, matches: '{pattern}' }}\n";
+
+        // act
+        var result = TryCompile(("agents/bot.yaml", yaml));
+
+        // assert
+        Assert.False(result.Succeeded);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(DiagnosticCodes.InvalidValue, error.Code);
+        Assert.StartsWith("agents/bot.yaml:4:", error.ToString());
+        Assert.Contains("linear-time", error.Message);
+        Assert.Contains(construct, error.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Should_compile_matches_patterns_for_linear_time_matching_without_a_timeout()
+    {
+        var set = Compile(("org.yaml", "rules:\n  - capability: system.time\n    tier: notify\n    conditions: { argument: timezone, matches: '^(Europe|America)/[A-Z][a-z]+$' }\n"));
+        var condition = Assert.IsType<MatchesCondition>(Assert.Single(set.Org!.Rules).Conditions.Single());
+        Assert.True(condition.Compiled.Options.HasFlag(System.Text.RegularExpressions.RegexOptions.NonBacktracking));
+        Assert.Equal(System.Text.RegularExpressions.Regex.InfiniteMatchTimeout, condition.Compiled.MatchTimeout);
+    }
+
     [Fact]
     public void Should_report_every_error_of_a_file_not_only_the_first()
     {
@@ -198,6 +232,38 @@ public sealed class PolicyCompilerSpecs
                     - { capability: filesystem.read, arguments: { path: /workspace/tmp/a } }
             """));
         Assert.Equal(3, set.Org!.Rules[0].Examples.Length);
+    }
+
+    [Theory]
+    [InlineData("!bytes 1KiB", true)]
+    [InlineData("!bytes 1023", false)]
+    [InlineData("\"!bytes 1KiB\"", false)] // quoted: the text itself, 11 bytes
+    public void Should_read_bytes_tags_in_example_arguments_as_strings_of_that_size(string content, bool large)
+    {
+        // arrange: a size rule with an example whose content is written as a size
+        var yaml = "rules:\n  - capability: filesystem.write\n    conditions: { content_size_gte: 1KiB }\n    tier: approval_required\n"
+                   + $"    examples:\n      {(large ? "match" : "not_match")}:\n        - {{ arguments: {{ path: a.bin, content: {content} }} }}\n";
+
+        // act
+        var result = TryCompile(("org.yaml", yaml));
+
+        // assert
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+    }
+
+    [Theory]
+    [InlineData("!bytes lots", "not a size")]
+    [InlineData("!bytes 65MiB", "at most 64 MiB")]
+    public void Should_reject_a_bytes_tag_that_is_not_a_usable_size(string content, string message)
+    {
+        var yaml = "rules:\n  - capability: filesystem.write\n    tier: notify\n"
+                   + $"    examples:\n      match:\n        - {{ arguments: {{ path: a.bin, content: {content} }} }}\n";
+        var result = TryCompile(("org.yaml", yaml));
+        Assert.False(result.Succeeded);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(DiagnosticCodes.InvalidValue, error.Code);
+        Assert.Equal(6, error.Location.Line);
+        Assert.Contains(message, error.Message);
     }
 
     [Fact]
@@ -296,9 +362,40 @@ public sealed class PolicyCompilerSpecs
         Assert.Equal(Tier.Notify, Decide(set, "git.push", """{"path":"/workspace/r"}""").Tier);
         Assert.Equal(Tier.ApprovalRequired, Decide(set, "filesystem.delete", """{"path":"/workspace/r"}""").Tier);
         var fromTemplate = Decide(set, "filesystem.delete", """{"path":"/workspace/r"}""");
-        Assert.StartsWith("templates/team-moderate.yaml:", fromTemplate.RuleReference);
+        Assert.StartsWith("template:team-moderate:", fromTemplate.RuleReference);
+        Assert.Equal("team-moderate", PolicyTemplates.TemplateOf(fromTemplate.RuleReference));
+        Assert.StartsWith("org(approval_required template:team-moderate:", fromTemplate.Trace[2].ToString(), StringComparison.Ordinal);
         Assert.Equal(Tier.Notify, set.Org!.DefaultTier);
         Assert.True(set.Org.Rules[^1].IsDefault);
+    }
+
+    [Theory]
+    [InlineData("agents/bot.yaml:2", "agents/bot.yaml", null, 2)]
+    [InlineData("template:team-moderate:17", null, "team-moderate", 17)]
+    [InlineData("system:deny_dangerous_commands", null, null, null)]
+    [InlineData("default:system.time", null, null, null)]
+    public void Should_say_where_a_rule_is_written_and_that_a_template_is_not_a_file(string reference, string? file, string? template, int? line)
+    {
+        Assert.Equal((file, line), PolicyJson.SplitReference(reference));
+        Assert.Equal(template, PolicyTemplates.TemplateOf(reference));
+    }
+
+    [Fact]
+    public void Should_report_a_template_rule_with_the_template_and_the_file_that_extends_it()
+    {
+        // arrange: filesystem.delete is decided by team-moderate's own rule
+        var set = Compile(("org.yaml", "extends: team-moderate\n"));
+        var line = Array.FindIndex(PolicyTemplates.Get("team-moderate").Split('\n'), l => l.TrimEnd() == "  - capability: filesystem.delete") + 1;
+
+        // act
+        var json = PolicyJson.Decision(Decide(set, "filesystem.delete", """{"path":"/workspace/r"}"""));
+
+        // assert
+        Assert.Equal($"template:team-moderate:{line}", json["rule"]!.GetValue<string>());
+        Assert.Null(json["file"]);
+        Assert.Equal("team-moderate", json["template"]!.GetValue<string>());
+        Assert.Equal("org.yaml", json["via"]!.GetValue<string>());
+        Assert.Equal(line, json["line"]!.GetValue<int>());
     }
 
     [Fact]

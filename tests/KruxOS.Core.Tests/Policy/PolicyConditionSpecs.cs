@@ -88,13 +88,16 @@ public sealed class PolicyConditionSpecs
     }
 
     [Fact]
-    public void Should_block_when_a_matches_condition_times_out()
+    public void Should_decide_a_catastrophic_backtracking_pattern_by_its_inputs_alone()
     {
+        // '^(a+)+$' on "aaa…a!" takes exponential time with a backtracking engine; matched in linear time the
+        // answer is a plain "no match", the same on any machine under any load.
         var set = Compile(("org.yaml", "rules:\n  - capability: network.http_request\n    conditions: { argument: url, matches: '^(a+)+$' }\n    tier: autonomous\n"));
         var evil = new string('a', 40_000) + "!";
         var d = Decide(set, "network.http_request", $$"""{"url":"{{evil}}"}""");
-        Assert.Equal(Tier.Blocked, d.Tier);
-        Assert.Equal("system:condition_timeout", d.RuleReference);
+        Assert.Equal(Tier.Notify, d.Tier);
+        Assert.Equal("default:network.http_request", d.RuleReference);
+        Assert.Equal(Tier.Autonomous, Decide(set, "network.http_request", $$"""{"url":"{{new string('a', 40_000)}}"}""").Tier);
     }
 
     [Theory]

@@ -48,6 +48,48 @@ public sealed class PolicyTemplateSpecs
     public void Should_give_each_template_its_documented_character(string template, string capability, string args, Tier expected) =>
         Assert.Equal(expected, Decide(Compile(("org.yaml", PolicyTemplates.Get(template))), capability, args).Tier);
 
+    [Theory]
+    [InlineData("/workspace/tmp/huge.bin")]
+    [InlineData("/workspace/src/huge.bin")]
+    public void Should_ask_for_approval_of_a_huge_write_under_team_moderate_even_to_tmp(string path)
+    {
+        // arrange: 10 MiB, the threshold
+        var set = Compile(("org.yaml", PolicyTemplates.Get("team-moderate")));
+        var args = $$"""{"path":"{{path}}","content":"{{new string('x', 10 * 1024 * 1024)}}"}""";
+
+        // act
+        var d = Decide(set, "filesystem.write", args);
+
+        // assert: the size rule decides, before the rule that frees /workspace/tmp
+        Assert.Equal(Tier.ApprovalRequired, d.Tier);
+        Assert.Contains("very large writes", d.Reason);
+    }
+
+    [Fact]
+    public void Should_pin_the_size_rule_before_the_tmp_rule_with_an_example_in_team_moderate()
+    {
+        // arrange: team-moderate with the two filesystem.write rules swapped back
+        var text = PolicyTemplates.Get("team-moderate");
+        var lines = text.Split('\n').ToList();
+        int RuleStart(string condition) => lines.FindIndex(l => l.Contains(condition, StringComparison.Ordinal)) - 1;
+        var size = RuleStart("content_size_gte: 10MiB");
+        var tmp = RuleStart("path_prefix: /workspace/tmp }");
+        Assert.True(size < tmp, "the size rule comes first");
+        var sizeRule = lines.GetRange(size, tmp - size);
+        lines.RemoveRange(size, tmp - size);
+        var tmpEnd = lines.FindIndex(size + 1, l => l.StartsWith("  - capability:", StringComparison.Ordinal));
+        lines.InsertRange(tmpEnd, sizeRule);
+
+        // act
+        var result = TryCompile(("org.yaml", string.Join('\n', lines)));
+
+        // assert: the size rule's example no longer holds, so the file is rejected
+        Assert.False(result.Succeeded);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(DiagnosticCodes.ExampleFailed, error.Code);
+        Assert.Contains("decides it first", error.Message);
+    }
+
     [Fact]
     public void Should_hide_only_blocked_tools_for_an_agent_under_team_moderate()
     {

@@ -26,7 +26,7 @@ internal static class PolicyTestKit
         Def("filesystem.delete", Tier.ApprovalRequired, ("path", InputType.FilesystemPath)),
         Def("filesystem.list", Tier.Autonomous, ("path", InputType.FilesystemPath)),
         Def("filesystem.move", Tier.Notify, ("source", InputType.FilesystemPath), ("destination", InputType.FilesystemPath)),
-        Def("process.run", Tier.Notify, ("command", InputType.String), ("args", InputType.Array), ("working_directory", InputType.String)),
+        Def("process.run", Tier.Notify, ("command", InputType.String), ("args", InputType.Array), ("working_directory", InputType.String), ("stdin", InputType.String)),
         Def("state.shared.set", Tier.Notify, ("key", InputType.String), ("value", InputType.Object), ("expected_version", InputType.Integer)),
         Def("state.shared.get", Tier.Autonomous, ("key", InputType.String)),
         Def("state.session.get", Tier.Autonomous, ("key", InputType.String)),

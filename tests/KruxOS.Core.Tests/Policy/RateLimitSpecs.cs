@@ -72,6 +72,53 @@ public sealed class RateLimitSpecs
         Assert.Equal("org.yaml:2", d.RuleReference);
     }
 
+    [Theory]
+    [InlineData("{ max: 1, window: 60, on_exceed: approval_required }", "approval_required", RateLimitEffect.Escalated, null)]
+    [InlineData("{ max_per_hour: 1, escalate_to: blocked }", "blocked", RateLimitEffect.Escalated, null)]
+    [InlineData("{ max: 1, window: 60 }", "notify", RateLimitEffect.Refused, 59)]
+    public void Should_report_the_rate_limit_that_escalated_or_refused_a_call(string limit, string tier, RateLimitEffect effect, int? retryAfter)
+    {
+        // arrange: the window's only call
+        var set = Limited(limit);
+        var (first, rates) = Call(set, RateState.Empty, T0);
+
+        // act
+        var (d, _) = Call(set, rates, T0.AddSeconds(1));
+
+        // assert: the fact the gateway publishes as rate_limit_hit; the first call hit nothing
+        Assert.Null(first.RateLimitHit);
+        Assert.Equal(tier, d.Tier.ToWire());
+        var hit = Assert.IsType<RateLimitHit>(d.RateLimitHit);
+        Assert.Equal("org.yaml:2", hit.Rule);
+        Assert.Equal("process.run", hit.CapabilityPattern);
+        Assert.Equal(1, hit.Limit.Max);
+        Assert.Equal(effect, hit.Effect);
+        Assert.Equal(retryAfter is { } s ? TimeSpan.FromSeconds(s) : null, hit.RetryAfter);
+        Assert.Equal(effect == RateLimitEffect.Refused, d.IsRateLimited);
+    }
+
+    [Fact]
+    public void Should_not_report_a_full_limit_whose_rule_does_not_decide()
+    {
+        // org's limit is full, but the agent's own rule blocks the call anyway
+        var set = Compile(("org.yaml", "rules:\n  - capability: process.run\n    tier: notify\n    rate_limit: { max: 1, on_exceed: approval_required }\n"),
+            ("agents/bot.yaml", "rules:\n  - capability: process.run\n    conditions: { argument: command, equals: rm }\n    tier: blocked\n"));
+        var (_, rates) = Call(set, RateState.Empty, T0);
+        var d = PolicyEngine.Decide(Bot, Cap("process.run"), Args("""{"command":"rm"}"""), set, rates, T0.AddSeconds(1)).Decision;
+        Assert.Equal(Tier.Blocked, d.Tier);
+        Assert.Equal("agents/bot.yaml:2", d.RuleReference);
+        Assert.Null(d.RateLimitHit);
+    }
+
+    [Theory]
+    [InlineData("{ max: 1, window: 3600 }", "1h")]
+    [InlineData("{ max: 1, window: 15m }", "15m")]
+    [InlineData("{ max: 1, window: 90 }", "90s")]
+    [InlineData("{ max: 1, window: 2d }", "2d")]
+    [InlineData("{ max_per_minute: 1 }", "1m")]
+    public void Should_render_the_window_as_written_in_policy_files(string limit, string text) =>
+        Assert.Equal(text, Limited(limit).Org!.Rules[0].RateLimit!.WindowText);
+
     [Fact]
     public void Should_count_each_principal_separately()
     {
@@ -113,6 +160,24 @@ public sealed class RateLimitSpecs
     }
 
     [Fact]
+    public void Should_tell_when_the_last_counted_call_leaves_its_window()
+    {
+        // arrange: a 60 s window and a 1 h window, each with one call
+        var set = Compile(("org.yaml",
+            "rules:\n  - capability: process.run\n    tier: notify\n    rate_limit: { max: 5, window: 60 }\n"
+            + "  - capability: system.time\n    tier: notify\n    rate_limit: { max: 5, window: 1h }\n"));
+        var (_, rates) = Call(set, RateState.Empty, T0);
+        (_, rates) = PolicyEngine.Decide(Bot, Cap("system.time"), Args(), set, rates, T0.AddSeconds(10));
+        (_, rates) = Call(set, rates, T0.AddSeconds(20));
+
+        // assert: the newest live call decides; an empty state has nothing live
+        Assert.Equal(T0.AddSeconds(10).AddHours(1), rates.ExpiresAt);
+        Assert.Equal(T0.AddSeconds(80), Call(set, RateState.Empty, T0.AddSeconds(20)).Rates.ExpiresAt);
+        Assert.Null(RateState.Empty.ExpiresAt);
+        Assert.Null(rates.Prune(T0.AddSeconds(10).AddHours(1)).ExpiresAt);
+    }
+
+    [Fact]
     public void Should_leave_the_rate_state_unchanged_for_rules_without_limits()
     {
         var set = Compile(("org.yaml", "rules:\n  - capability: process.run\n    tier: notify\n"));
@@ -128,7 +193,7 @@ public sealed class RateLimitSpecs
         var (_, rates) = Call(set, RateState.Empty, T0);
         Assert.Equal(2, rates.Count);
         var orgRule = set.Org!.Rules.Single(r => r.RateLimit is not null);
-        Assert.StartsWith("org.yaml>templates/team-moderate.yaml:", orgRule.CounterKey);
+        Assert.StartsWith("org.yaml>template:team-moderate:", orgRule.CounterKey);
         Assert.Single(rates.Timestamps(new RateKey(Bot.ToString(), orgRule.CounterKey)));
     }
 }

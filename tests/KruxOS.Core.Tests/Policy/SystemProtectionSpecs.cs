@@ -49,6 +49,54 @@ public sealed class SystemProtectionSpecs
         """{"command":"chown","args":["-R","nobody","/etc"]}""",
         """{"command":"shred","args":["/dev/sda"]}""",
         """{"command":"cp","args":["x","/data/kruxos/policies/system.yaml"]}""",
+        // a shell fed its script on standard input
+        """{"command":"sh","stdin":"rm -rf /etc"}""",
+        """{"command":"bash","args":["-s"],"stdin":"cd /tmp\nrm -rf /usr"}""",
+        """{"command":"busybox","args":["sh"],"stdin":"rm -rf /etc"}""",
+        """{"command":"su","stdin":"rm -rf /etc"}""",
+        // wrappers, their options and option values
+        """{"command":"timeout","args":["10","rm","-rf","/etc"]}""",
+        """{"command":"timeout","args":["-s","KILL","-k","5","10","rm","-rf","/etc"]}""",
+        """{"command":"nice","args":["-n","10","rm","-rf","/etc"]}""",
+        """{"command":"nice","args":["-10","rm","-rf","/etc"]}""",
+        """{"command":"env","args":["-i","rm","-rf","/etc"]}""",
+        """{"command":"env","args":["-u","HOME","FOO=1","rm","-rf","/etc"]}""",
+        """{"command":"env","args":["-S","rm -rf /etc"]}""",
+        """{"command":"sudo","args":["-u","root","rm","-rf","/etc"]}""",
+        """{"command":"sudo","args":["-E","-u","root","--","rm","-rf","/etc"]}""",
+        """{"command":"sudo","args":["-nu","root","rm","-rf","/etc"]}""",
+        """{"command":"doas","args":["-u","root","rm","-rf","/etc"]}""",
+        """{"command":"su","args":["-c","rm -rf /etc","root"]}""",
+        """{"command":"su","args":["root","-c","rm -rf /etc"]}""",
+        """{"command":"setsid","args":["-f","rm","-rf","/etc"]}""",
+        """{"command":"ionice","args":["-c","3","rm","-rf","/etc"]}""",
+        """{"command":"stdbuf","args":["-o","L","rm","-rf","/etc"]}""",
+        """{"command":"chroot","args":["/","rm","-rf","/etc"]}""",
+        """{"command":"flock","args":["/tmp/lock","rm","-rf","/etc"]}""",
+        """{"command":"flock","args":["-w","5","/tmp/lock","-c","rm -rf /etc"]}""",
+        """{"command":"taskset","args":["-c","0","rm","-rf","/etc"]}""",
+        """{"command":"busybox","args":["rm","-rf","/etc"]}""",
+        """{"command":"nohup","args":["nice","timeout","5","command","exec","rm","-rf","/etc"]}""",
+        """{"command":"sh","args":["-c","timeout 10 sudo -u root rm -rf /etc"]}""",
+        // xargs: the operands come from the command line, standard input or the previous command
+        """{"command":"sh","args":["-c","ls | xargs rm -rf /etc"]}""",
+        """{"command":"sh","args":["-c","echo /etc | xargs -n 1 rm -rf"]}""",
+        """{"command":"xargs","args":["-0","rm","-rf"],"stdin":"/etc"}""",
+        // shell grammar around the command
+        """{"command":"sh","args":["-c","if true; then rm -rf /etc; fi"]}""",
+        """{"command":"sh","args":["-c","(rm -rf /etc)"]}""",
+        """{"command":"sh","args":["-c","{ rm -rf /etc; }"]}""",
+        """{"command":"sh","args":["-c","! rm -rf /etc"]}""",
+        // find deleting in or above a protected path
+        """{"command":"find","args":["/etc","-delete"]}""",
+        """{"command":"find","args":["/","-exec","rm","-rf","{}","+"]}""",
+        """{"command":"find","args":["/","(","-name","*.conf","-o","-name","*.d",")","-delete"]}""",
+        """{"command":"find","args":["/usr","-name","x","-execdir","rm","{}",";"]}""",
+        """{"command":"find","args":["-L","/var","-exec","sh","-c","rm \"$1\"","_","{}",";"]}""",
+        """{"command":"sh","args":["-c","find /etc -name '*.bak' | xargs rm"]}""",
+        """{"command":"find","args":[".","-exec","rm","-rf","/etc","{}",";"]}""",
+        """{"command":"rm","args":["/etc/passwd"]}""",
+        """{"command":"\\rm","args":["-rf","/etc"]}""",
     ];
 
     [Theory]
@@ -82,6 +130,27 @@ public sealed class SystemProtectionSpecs
         """{"command":"grep","args":["-r","mkfs","."]}""",
         """{"command":"sed","args":["s/a/b/","/etc/hosts"]}""",
         """{"command":"python3","args":["-c","print(1)"]}""",
+        """{"command":"rm","args":["-rf","./build"]}""",
+        """{"command":"timeout","args":["5","ls"]}""",
+        """{"command":"timeout","args":["5","rm","-rf","build"]}""",
+        """{"command":"timeout","args":["60","git","commit","-m","rm -rf / is a bad idea"]}""",
+        """{"command":"nice","args":["-n","10","make","-j2"]}""",
+        """{"command":"sudo","args":["-u","builder","make","install"]}""",
+        """{"command":"env","args":["-i","PATH=/usr/bin","make"]}""",
+        """{"command":"find","args":[".","-name","x"]}""",
+        """{"command":"find","args":[".","-name","*.o","-delete"]}""",
+        """{"command":"find","args":["/etc","-name","*.conf"]}""",
+        """{"command":"find","args":["/etc","-name","*.conf","-exec","cat","{}","+"]}""",
+        """{"command":"xargs","args":["rm","-f"],"stdin":"build/a.o build/b.o"}""",
+        """{"command":"sh","args":["-c","find . -name '*.tmp' | xargs rm -f"]}""",
+        """{"command":"sh","args":["-c","find . -name __pycache__ | xargs rm -rf"]}""",
+        """{"command":"find","args":[".","-name","node_modules","-exec","rm","-rf","{}","+"]}""",
+        """{"command":"sh","args":["-c","find /etc -name '*.conf' | xargs grep -l ssl"]}""",
+        """{"command":"sh","stdin":"make test\nrm -rf build"}""",
+        """{"command":"cat","stdin":"rm -rf /etc"}""",
+        """{"command":"sh","args":["-c","(cd build && make)"]}""",
+        """{"command":"bash","args":["-c","build() { make | tee build.log; }; build"]}""",
+        """{"command":"bash","args":["-c","f() { xf | f2; }; f"]}""",
     ];
 
     [Theory]
@@ -89,6 +158,34 @@ public sealed class SystemProtectionSpecs
     public void Should_not_block_ordinary_commands(string args)
     {
         var d = Decide(AllowEverything, "process.run", args);
+        Assert.Equal(Tier.Autonomous, d.Tier);
+    }
+
+    [Theory]
+    [InlineData("""{"command":"echo","args":["%"]}""")]
+    [InlineData("""{"command":"sh","stdin":"%"}""")]
+    [InlineData("""{"command":"xargs","args":["echo"],"stdin":"%"}""")]
+    public void Should_block_a_command_line_too_long_to_check(string template)
+    {
+        // arrange: one character over the cap, as an argument or as the script a shell reads
+        var tooLong = template.Replace("%", new string('x', SystemProtections.MaxCheckedCommandLength + 1));
+        var justFits = template.Replace("%", new string('x', SystemProtections.MaxCheckedCommandLength - 16));
+
+        // act
+        var blocked = Decide(AllowEverything, "process.run", tooLong);
+        var allowed = Decide(AllowEverything, "process.run", justFits);
+
+        // assert
+        Assert.Equal(Tier.Blocked, blocked.Tier);
+        Assert.Equal("system:deny_dangerous_commands", blocked.RuleReference);
+        Assert.Contains("too long to check", blocked.Reason);
+        Assert.Equal(Tier.Autonomous, allowed.Tier);
+    }
+
+    [Fact]
+    public void Should_not_count_a_long_stdin_that_no_shell_reads()
+    {
+        var d = Decide(AllowEverything, "process.run", $$"""{"command":"wc","args":["-l"],"stdin":"{{new string('x', SystemProtections.MaxCheckedCommandLength * 2)}}"}""");
         Assert.Equal(Tier.Autonomous, d.Tier);
     }
 

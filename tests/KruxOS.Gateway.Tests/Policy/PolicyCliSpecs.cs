@@ -117,6 +117,30 @@ public sealed class PolicyCliSpecs
     }
 
     [Fact]
+    public async Task Should_name_the_built_in_template_when_an_extended_templates_rule_decides()
+    {
+        // arrange: org.yaml only extends team-moderate, whose own rule decides filesystem.delete
+        await using var gateway = await PolicyGateway.StartAsync(new Dictionary<string, string> { ["org.yaml"] = "extends: team-moderate\n" });
+        var line = Array.FindIndex(PolicyTemplates.Get("team-moderate").Split('\n'), l => l.TrimEnd() == "  - capability: filesystem.delete") + 1;
+        string[] check = ["config", "check-policy", "--agent", "bot", "--capability", "filesystem.delete", "--args", """{"path":"/workspace/a"}"""];
+
+        // act
+        var json = await gateway.CliAsync([.. check, "--json"]);
+        var text = await gateway.CliAsync(check);
+
+        // assert
+        Assert.Equal(0, json.Exit);
+        var d = JsonNode.Parse(json.Out)!;
+        Assert.Equal($"template:team-moderate:{line}", d["rule"]!.GetValue<string>());
+        Assert.Null(d["file"]);
+        Assert.Equal("team-moderate", d["template"]!.GetValue<string>());
+        Assert.Equal("org.yaml", d["via"]!.GetValue<string>());
+        Assert.Contains($"org(approval_required template:team-moderate:{line})", d["trace"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(0, text.Exit);
+        Assert.Contains($"Source:     built-in template team-moderate line {line} (not a file on disk; org.yaml extends it)", text.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Should_set_a_template_with_a_backup_and_show_it_in_force()
     {
         // arrange

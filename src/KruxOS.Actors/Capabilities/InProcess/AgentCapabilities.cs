@@ -2,6 +2,7 @@ using System.Text.Json;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Actors.Capabilities.InProcess;
 
@@ -97,6 +98,8 @@ public sealed class AgentPolicyHandler : ICapabilityHandler
                 reason = r.Reason,
                 rate_limit = r.RateLimit?.ToString(),
                 rule = r.RuleReference,
+                // Set for a rule of a built-in template that a policy file extends (rule 'template:<name>:<line>').
+                template = PolicyTemplates.TemplateOf(r.RuleReference),
                 layer = r.Layer.ToString().ToLowerInvariant(),
                 conditions = r.Conditions,
             }),

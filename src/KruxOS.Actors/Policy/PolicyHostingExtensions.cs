@@ -1,0 +1,42 @@
+using KruxOS.Actors.Capabilities;
+using KruxOS.Actors.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace KruxOS.Actors.Policy;
+
+/// <summary>
+/// Hosting of the node's policy: the <see cref="PolicyStore"/> every decision reads, and the
+/// <see cref="PolicyStoreActor"/> that keeps it in step with the node's policy directory.
+/// </summary>
+public static class PolicyHostingExtensions
+{
+    /// <summary>The name of the policy loader under the gateway root; it is registered as <see cref="PolicyStoreActor"/>.</summary>
+    public const string LoaderName = "policies";
+
+    /// <summary>How long the loader waits after the last file notification before reading.</summary>
+    public static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(150);
+
+    /// <summary>
+    /// Registers the node's <see cref="PolicyStore"/> for the files in <see cref="KruxOsSettings.PoliciesDir"/>, also as the
+    /// pipeline's <see cref="IPolicySeam"/>. Until the loader has compiled a set, decisions fail closed (ADR 0007).
+    /// </summary>
+    public static IServiceCollection AddPolicyStore(this IServiceCollection services, KruxOsSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        services.AddSingleton(sp => new PolicyStore(sp.GetRequiredService<CapabilityCatalog>().Registry, settings.PoliciesDir));
+        services.AddSingleton<IPolicySeam>(sp => sp.GetRequiredService<PolicyStore>());
+        return services;
+    }
+
+    /// <summary>
+    /// The policy loader as a child of the gateway root, named <see cref="LoaderName"/>. Each node compiles its own
+    /// data directory's policy files (docs/policy.md, "Cluster mode").
+    /// </summary>
+    public static GatewayChild PolicyLoader(KruxOsSettings settings, IServiceProvider sp)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(sp);
+        return new GatewayChild(LoaderName, _ => PolicyStoreActor.Props(sp.GetRequiredService<PolicyStore>(), settings.PoliciesDir,
+            settings.PolicyRescanInterval, Settle, sp.GetRequiredService<TimeProvider>()));
+    }
+}
