@@ -29,8 +29,10 @@ namespace KruxOS.Actors.ToolRuns;
 /// request is durable (the poll path's answer is that entry). The approval entity appends the
 /// <c>approval_resolution</c> entry, linked by the same id, before it releases the run; the run's final call
 /// entry carries the id and the decision, and the caller is answered only when all of them are durable.</para>
+/// <para>One is created per call, so it is an untyped actor (one <c>switch</c> per state) made by a producer:
+/// <c>ReceiveActor</c> would rebuild its handler tables on every call and <c>Become</c> (ADR 0014).</para>
 /// </summary>
-public sealed class ToolRunActor : ReceiveActor, IWithTimers
+public sealed class ToolRunActor : UntypedActor, IWithTimers
 {
     private const string ExecutionTimer = "execution-timeout";
     private const string AuditTimer = "audit-timeout";
@@ -74,15 +76,29 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         _audit = audit;
         _settings = settings;
         _clock = clock;
-        Executing();
     }
+
+    /// <inheritdoc />
+    protected override void OnReceive(object message) => Executing(message);
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
         Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock) =>
-        Akka.Actor.Props.Create(() => new ToolRunActor(plan, catalog, identities, audit, policy, settings, clock));
+        // One run per call: a producer builds it directly, with no expression tree to take apart and no
+        // reflection over constructor arguments.
+        Akka.Actor.Props.CreateBy(new Producer(plan, catalog, identities, audit, policy, settings, clock));
+
+    private sealed class Producer(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
+        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(ToolRunActor);
+
+        public ActorBase Produce() => new ToolRunActor(plan, catalog, identities, audit, policy, settings, clock);
+
+        public void Release(ActorBase actor) { }
+    }
 
     private string CapabilityLabel => _plan.Capability?.Name.Value ?? _plan.Call.RequestedName;
 
@@ -147,71 +163,95 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         Become(AwaitingApproval);
     }
 
-    private void AwaitingApproval()
+    private void AwaitingApproval(object message)
     {
-        Receive<ApprovalResult>(r =>
+        switch (message)
         {
-            if (r.IsOk) return;
-            Timers.Cancel(ApprovalAckTimer);
-            _log.Warning("Approval {0} refused the request of {1}: {2}", _approval!.Id, CapabilityLabel, r.Message);
-            Settle();
-            Finish(AuditStatus.Denied, Failure(Errors.ApprovalNotUsable(CapabilityLabel, _approval.Id.Value, r.Status?.ToWire() ?? "unknown", r.Message)));
-        });
-        Receive<ApprovalMessages.Held>(m =>
-        {
-            Timers.Cancel(ApprovalAckTimer);
-            var deadline = m.State.Request!.Deadline;
-            if (!_plan.Call.HoldForApproval)
-            {
-                // Poll path (JSON-RPC): answer at once with the request id; the request stays pending.
+            case ApprovalResult r:
+                if (r.IsOk) return;
+                Timers.Cancel(ApprovalAckTimer);
+                _log.Warning("Approval {0} refused the request of {1}: {2}", _approval!.Id, CapabilityLabel, r.Message);
                 Settle();
-                Finish(AuditStatus.Pending, Failure(Errors.ApprovalPending(CapabilityLabel, _approval!.Id.Value)));
+                Finish(AuditStatus.Denied, Failure(Errors.ApprovalNotUsable(CapabilityLabel, _approval.Id.Value, r.Status?.ToWire() ?? "unknown", r.Message)));
                 return;
-            }
-            AuditPending();
-            _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunHeld(_plan.Keyed.Key, _approval!.Id));
-            var hold = deadline - _clock.GetUtcNow() + ApprovalAckTimeout;
-            Timers.StartSingleTimer(HoldTimer, HoldTimedOut.Instance, hold > TimeSpan.Zero ? hold : ApprovalAckTimeout);
-            Become(Holding);
-        });
-        Receive<ApprovalMessages.Released>(OnReleased);
-        Receive<ApprovalAssigned>(m =>
-        {
-            _approval = m.Approval;
-            RequestOrJoin();
-        });
-        Receive<ApprovalAckTimedOut>(_ =>
-        {
-            _log.Error("Approval {0} did not answer in time; failing {1} closed", _approval!.Id, CapabilityLabel);
-            Settle();
-            Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("approvals", "the approval queue did not answer in time")));
-        });
-        Receive<Terminated>(_ => CallerGone());
+            case ApprovalMessages.Held m:
+                OnHeld(m);
+                return;
+            case ApprovalMessages.Released m:
+                OnReleased(m);
+                return;
+            case ApprovalAssigned m:
+                _approval = m.Approval;
+                RequestOrJoin();
+                return;
+            case ApprovalAckTimedOut:
+                _log.Error("Approval {0} did not answer in time; failing {1} closed", _approval!.Id, CapabilityLabel);
+                Settle();
+                Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("approvals", "the approval queue did not answer in time")));
+                return;
+            case Terminated:
+                CallerGone();
+                return;
+            default:
+                Unhandled(message);
+                return;
+        }
     }
 
-    private void Holding()
+    private void OnHeld(ApprovalMessages.Held m)
     {
-        Receive<ApprovalMessages.Released>(OnReleased);
-        Receive<AuditReplies.AuditAppended>(m => _auditPending.Remove(m.Id));
-        Receive<AuditReplies.AuditBuffered>(m => _auditPending.Remove(m.Id));
-        Receive<AuditReplies.AuditFailed>(m =>
+        Timers.Cancel(ApprovalAckTimer);
+        var deadline = m.State.Request!.Deadline;
+        if (!_plan.Call.HoldForApproval)
         {
-            _auditPending.Remove(m.Id);
-            _log.Error("Audit refused the pending entry of {0}: {1}; failing the call closed", CapabilityLabel, m.Reason);
-            _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
+            // Poll path (JSON-RPC): answer at once with the request id; the request stays pending.
             Settle();
-            Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("audit", m.Reason)));
-        });
-        Receive<HoldTimedOut>(_ =>
+            Finish(AuditStatus.Pending, Failure(Errors.ApprovalPending(CapabilityLabel, _approval!.Id.Value)));
+            return;
+        }
+        AuditPending();
+        _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunHeld(_plan.Keyed.Key, _approval!.Id));
+        var hold = deadline - _clock.GetUtcNow() + ApprovalAckTimeout;
+        Timers.StartSingleTimer(HoldTimer, HoldTimedOut.Instance, hold > TimeSpan.Zero ? hold : ApprovalAckTimeout);
+        Become(Holding);
+    }
+
+    private void Holding(object message)
+    {
+        switch (message)
         {
-            // The entity should have timed out first; whatever happened, an expiry is never consent.
-            _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
-            Settle();
-            _approvalDecision = ApprovalStatus.TimedOut.ToWire();
-            Finish(AuditStatus.Denied, Failure(Errors.ApprovalTimedOut(CapabilityLabel, _approval.Id.Value)));
-        });
-        Receive<Terminated>(_ => CallerGone());
-        Receive<ApprovalResult>(_ => { });
+            case ApprovalMessages.Released m:
+                OnReleased(m);
+                return;
+            case AuditReplies.AuditAppended m:
+                _auditPending.Remove(m.Id);
+                return;
+            case AuditReplies.AuditBuffered m:
+                _auditPending.Remove(m.Id);
+                return;
+            case AuditReplies.AuditFailed m:
+                _auditPending.Remove(m.Id);
+                _log.Error("Audit refused the pending entry of {0}: {1}; failing the call closed", CapabilityLabel, m.Reason);
+                _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
+                Settle();
+                Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("audit", m.Reason)));
+                return;
+            case HoldTimedOut:
+                // The entity should have timed out first; whatever happened, an expiry is never consent.
+                _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
+                Settle();
+                _approvalDecision = ApprovalStatus.TimedOut.ToWire();
+                Finish(AuditStatus.Denied, Failure(Errors.ApprovalTimedOut(CapabilityLabel, _approval.Id.Value)));
+                return;
+            case Terminated:
+                CallerGone();
+                return;
+            case ApprovalResult:
+                return;
+            default:
+                Unhandled(message);
+                return;
+        }
     }
 
     private void OnReleased(ApprovalMessages.Released m)
@@ -321,27 +361,37 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private static async Task<JsonElement> ExecuteAsync(ICapabilityHandler handler, InvocationContext context, JsonElement args, CancellationToken ct) =>
         await handler.ExecuteAsync(context, args, ct).ConfigureAwait(false);
 
-    private void Executing()
+    private void Executing(object message)
     {
-        Receive<AuditReplies.AuditAppended>(m => EarlyAuditReply(m.Id, null));
-        Receive<AuditReplies.AuditBuffered>(m => EarlyAuditReply(m.Id, null));
-        Receive<AuditReplies.AuditFailed>(m => EarlyAuditReply(m.Id, m.Reason));
-        Receive<Terminated>(_ => { });
-        Receive<Executed>(m =>
+        switch (message)
         {
-            Timers.Cancel(ExecutionTimer);
-            OnExecuted(m.Data);
-        });
-        Receive<ExecutionFailed>(m =>
-        {
-            Timers.Cancel(ExecutionTimer);
-            OnExecutionFailed(m.Cause);
-        });
-        Receive<ExecutionTimedOut>(_ =>
-        {
-            _cancel.Cancel();
-            Finish(AuditStatus.Error, Failure(Errors.Timeout(CapabilityLabel, _executionTimeout.TotalSeconds)));
-        });
+            case AuditReplies.AuditAppended m:
+                EarlyAuditReply(m.Id, null);
+                return;
+            case AuditReplies.AuditBuffered m:
+                EarlyAuditReply(m.Id, null);
+                return;
+            case AuditReplies.AuditFailed m:
+                EarlyAuditReply(m.Id, m.Reason);
+                return;
+            case Terminated:
+                return;
+            case Executed m:
+                Timers.Cancel(ExecutionTimer);
+                OnExecuted(m.Data);
+                return;
+            case ExecutionFailed m:
+                Timers.Cancel(ExecutionTimer);
+                OnExecutionFailed(m.Cause);
+                return;
+            case ExecutionTimedOut:
+                _cancel.Cancel();
+                Finish(AuditStatus.Error, Failure(Errors.Timeout(CapabilityLabel, _executionTimeout.TotalSeconds)));
+                return;
+            default:
+                Unhandled(message);
+                return;
+        }
     }
 
     private void OnExecuted(JsonElement data) =>
@@ -360,30 +410,33 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         Finish(AuditStatus.Error, Failure(error));
     }
 
-    private void AwaitingAudit()
+    private void AwaitingAudit(object message)
     {
-        Receive<AuditReplies.AuditAppended>(m => Acknowledged(m.Id));
-        Receive<AuditReplies.AuditBuffered>(m => Acknowledged(m.Id)); // degrade mode: the entry waits in the ring
-        Receive<AuditReplies.AuditFailed>(m =>
+        switch (message)
         {
-            if (!_auditPending.Remove(m.Id)) return;
-            Timers.Cancel(AuditTimer);
-            _log.Error("Audit refused the record of {Capability}: {Reason}; failing the call closed", CapabilityLabel, m.Reason);
-            Reply(Failure(Errors.ServiceUnavailable("audit", m.Reason)));
-        });
-        Receive<AuditTimedOut>(_ =>
-        {
-            _log.Error("Audit did not confirm the record of {Capability} in time; failing the call closed", CapabilityLabel);
-            Reply(Failure(Errors.ServiceUnavailable("audit", "the audit log did not confirm the record in time")));
-        });
-        // Late results after a timeout are ignored: the caller has its answer.
-        Receive<ApprovalMessages.Released>(_ => { });
-        Receive<ApprovalMessages.Held>(_ => { });
-        Receive<ApprovalResult>(_ => { });
-        Receive<Terminated>(_ => { });
-        Receive<Executed>(_ => { });
-        Receive<ExecutionFailed>(_ => { });
-        Receive<ExecutionTimedOut>(_ => { });
+            case AuditReplies.AuditAppended m:
+                Acknowledged(m.Id);
+                return;
+            case AuditReplies.AuditBuffered m:
+                Acknowledged(m.Id); // degrade mode: the entry waits in the ring
+                return;
+            case AuditReplies.AuditFailed m:
+                if (!_auditPending.Remove(m.Id)) return;
+                Timers.Cancel(AuditTimer);
+                _log.Error("Audit refused the record of {Capability}: {Reason}; failing the call closed", CapabilityLabel, m.Reason);
+                Reply(Failure(Errors.ServiceUnavailable("audit", m.Reason)));
+                return;
+            case AuditTimedOut:
+                _log.Error("Audit did not confirm the record of {Capability} in time; failing the call closed", CapabilityLabel);
+                Reply(Failure(Errors.ServiceUnavailable("audit", "the audit log did not confirm the record in time")));
+                return;
+            // Late results after a timeout are ignored: the caller has its answer.
+            case ApprovalMessages.Released or ApprovalMessages.Held or ApprovalResult or Terminated or Executed or ExecutionFailed or ExecutionTimedOut:
+                return;
+            default:
+                Unhandled(message);
+                return;
+        }
     }
 
     private void Acknowledged(Guid id)
