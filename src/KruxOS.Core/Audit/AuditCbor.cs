@@ -60,11 +60,19 @@ public static class AuditCbor
     }
 
     /// <summary>Canonical bytes of the entry without its hash fields: the input of the hash.</summary>
-    public static byte[] EncodeBody(AuditEntry entry)
+    public static byte[] EncodeBody(AuditEntry entry) => EncodeBody(entry, new CborWriter(Mode));
+
+    /// <summary>
+    /// <see cref="EncodeBody(AuditEntry)"/> with a writer the caller keeps (it is reset first), so its buffers
+    /// and canonical-ordering tables are reused from entry to entry. The writer must be in <see cref="Mode"/>.
+    /// </summary>
+    public static byte[] EncodeBody(AuditEntry entry, CborWriter writer)
     {
-        var w = new CborWriter(Mode);
-        WriteMap(w, entry, null, null);
-        return w.Encode();
+        ArgumentNullException.ThrowIfNull(writer);
+        if (writer.ConformanceMode != Mode) throw new ArgumentException("the writer must use the audit conformance mode", nameof(writer));
+        writer.Reset();
+        WriteMap(writer, entry, null, null);
+        return writer.Encode();
     }
 
     /// <summary>The stored record: the body plus <c>previous_hash</c> and <c>entry_hash</c>.</summary>

@@ -18,6 +18,7 @@ public sealed record SealedAuditRecord(AuditEntry Entry, ReadOnlyMemory<byte> Fr
 public sealed class AuditChain
 {
     private byte[] _head;
+    private readonly System.Formats.Cbor.CborWriter _writer = new(AuditCbor.Mode);
     private readonly System.Security.Cryptography.IncrementalHash _sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
 
     /// <summary>Starts a chain after <paramref name="head"/> (the last entry hash, or <see cref="AuditCbor.Genesis"/>).</summary>
@@ -42,7 +43,7 @@ public sealed class AuditChain
     public SealedAuditRecord Seal(AuditEntry draft)
     {
         var clean = Sanitize(draft);
-        var body = AuditCbor.EncodeBody(clean);
+        var body = AuditCbor.EncodeBody(clean, _writer);
         // entry_hash = SHA-256(body ‖ previous_hash); the stored record is the body with both hashes spliced in
         // (byte for byte what encoding it again would give, without a second canonical encoding).
         _sha.AppendData(body);
