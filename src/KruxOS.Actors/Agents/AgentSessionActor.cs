@@ -277,6 +277,6 @@ public sealed class AgentSessionActor : ReceiveActor
         else Context.SetReceiveTimeout(null);
     }
 
-    private void Publish<T>(string type, string sessionId, T data) =>
+    private void Publish<T>(string type, string sessionId, T data) where T : notnull =>
         Context.System.EventStream.Publish(SupervisionEvent.Create(type, _deps.Clock.GetUtcNow(), _agent.Value, sessionId, data));
 }

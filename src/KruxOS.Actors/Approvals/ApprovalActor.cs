@@ -332,7 +332,7 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private void Publish<T>(string type, T data) =>
+    private void Publish<T>(string type, T data) where T : notnull =>
         Context.System.EventStream.Publish(SupervisionEvent.Create(type, _deps.Clock.GetUtcNow(), _state.Request!.Agent.Value, _state.Request.SessionId, data));
 
     private sealed class OrphanHolds : INoSerializationVerificationNeeded, IDeadLetterSuppression

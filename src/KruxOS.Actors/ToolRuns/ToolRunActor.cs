@@ -497,7 +497,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         });
     }
 
-    private void Publish<T>(string type, T data) =>
+    private void Publish<T>(string type, T data) where T : notnull =>
         Context.System.EventStream.Publish(SupervisionEvent.Create(type, _clock.GetUtcNow(), _plan.Call.Agent.Value, _plan.Call.SessionId, data));
 
     private sealed record Executed(JsonElement Data);

@@ -1,24 +1,71 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using KruxOS.Core.Serialization;
 
 namespace KruxOS.Core.Supervision;
 
 /// <summary>
 /// One event of the supervision stream (spec §5): what <c>kruxos watch</c> and the dashboard show.
+/// Events made by <see cref="Create{T}"/> keep their fields as an object and render <see cref="Data"/> on
+/// first read: every call publishes events, and most of them are only counted, never shown.
 /// </summary>
-/// <param name="Type">e.g. <c>capability_invoked</c>, <c>policy_violation</c>, <c>session_started</c>.</param>
-/// <param name="Timestamp">When it happened.</param>
-/// <param name="Agent">The agent concerned, or null for gateway-wide events.</param>
-/// <param name="SessionId">The session concerned, if any.</param>
-/// <param name="Data">Type-specific fields.</param>
 [WireName("supervision.event.v1")]
-public sealed record SupervisionEvent(string Type, DateTimeOffset Timestamp, string? Agent, string? SessionId, JsonElement Data) : IKruxMessage
+public sealed record SupervisionEvent : IKruxMessage
 {
-    /// <summary>Creates an event whose data is serialized from an object (snake_case).</summary>
-    public static SupervisionEvent Create<T>(string type, DateTimeOffset at, string? agent, string? sessionId, T data) =>
-        new(type, at, agent, sessionId, JsonSerializer.SerializeToElement(data, CoreJson.Options));
-}
+    private readonly object? _payload;
+    private StrongBox<JsonElement>? _data;
 
+    /// <summary>An event whose fields are already JSON.</summary>
+    /// <param name="type">e.g. <c>capability_invoked</c>, <c>policy_violation</c>, <c>session_started</c>.</param>
+    /// <param name="timestamp">When it happened.</param>
+    /// <param name="agent">The agent concerned, or null for gateway-wide events.</param>
+    /// <param name="sessionId">The session concerned, if any.</param>
+    /// <param name="data">Type-specific fields.</param>
+    [JsonConstructor]
+    public SupervisionEvent(string type, DateTimeOffset timestamp, string? agent, string? sessionId, JsonElement data)
+    {
+        Type = type;
+        Timestamp = timestamp;
+        Agent = agent;
+        SessionId = sessionId;
+        _data = new StrongBox<JsonElement>(data);
+    }
+
+    private SupervisionEvent(string type, DateTimeOffset timestamp, string? agent, string? sessionId, object payload)
+    {
+        Type = type;
+        Timestamp = timestamp;
+        Agent = agent;
+        SessionId = sessionId;
+        _payload = payload;
+    }
+
+    /// <summary>e.g. <c>capability_invoked</c>, <c>policy_violation</c>, <c>session_started</c>.</summary>
+    public string Type { get; init; }
+
+    /// <summary>When it happened.</summary>
+    public DateTimeOffset Timestamp { get; init; }
+
+    /// <summary>The agent concerned, or null for gateway-wide events.</summary>
+    public string? Agent { get; init; }
+
+    /// <summary>The session concerned, if any.</summary>
+    public string? SessionId { get; init; }
+
+    /// <summary>Type-specific fields (snake_case JSON), rendered once on first read; safe from any thread.</summary>
+    public JsonElement Data => (Volatile.Read(ref _data) ?? Render()).Value;
+
+    private StrongBox<JsonElement> Render()
+    {
+        var rendered = new StrongBox<JsonElement>(JsonSerializer.SerializeToElement(_payload, _payload!.GetType(), CoreJson.Options));
+        return Interlocked.CompareExchange(ref _data, rendered, null) ?? rendered;
+    }
+
+    /// <summary>Creates an event whose data is serialized from an object (snake_case) when first read.</summary>
+    public static SupervisionEvent Create<T>(string type, DateTimeOffset at, string? agent, string? sessionId, T data) where T : notnull =>
+        new(type, at, agent, sessionId, (object)data);
+}
 /// <summary>The event type names of spec §5.</summary>
 public static class SupervisionEventTypes
 {
