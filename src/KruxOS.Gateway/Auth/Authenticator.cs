@@ -50,7 +50,7 @@ public sealed class Authenticator(IdentityDirectory identities, SessionCredentia
     public AuthOutcome Resolve(string? token, string? requestedAgent, bool allowUserTokens, bool allowSessionCredentials = false)
     {
         if (string.IsNullOrEmpty(token))
-            return Refuse(Errors.NotAuthenticated("no token: send 'Authorization: Bearer <token>' or '?token='"));
+            return Refuse(Errors.MissingCredentials());
         if (TokenHashing.IsSessionTokenShape(token))
             return allowUserTokens && allowSessionCredentials ? ResolveSession(token, requestedAgent) : Refuse(Errors.InvalidCredentials());
         if (!TokenHashing.IsAgentTokenShape(token) && !TokenHashing.IsUserTokenShape(token))
