@@ -40,7 +40,8 @@ public sealed class TestGateway : IAsyncDisposable
     public int GatewayPort { get; }
     public int UserApiPort { get; }
     public int HealthPort { get; }
-    public string ControlSocket => Path.Combine(DataDir, "run", "control.sock");
+    /// <summary>The control socket the gateway really listens on (<c>--control-socket</c> may move it).</summary>
+    public string ControlSocket => App.Services.GetRequiredService<GatewaySettings>().ControlSocketPath(DataDir);
 
     /// <summary>The auth socket the gateway really listens on (<c>--auth-socket</c> may move it).</summary>
     public string AuthSocket => App.Services.GetRequiredService<GatewaySettings>().AuthSocketPath(DataDir);

@@ -36,16 +36,23 @@ public sealed class ApplianceInstallSpecs
             Assert.Contains("ExecStart=/opt/kruxos/bin/kruxos-gateway", unit);
             Assert.Contains("KRUXOS_DATA_DIR=/data/kruxos", unit);
 
-            // act: start the installed gateway from the root, with its installed config file and loopback overrides
+            // arrange: the installed configuration, relocated into the root as an operator of a relocated install would
+            // (data directory and sockets under the root); the programs find it through their launchers
+            var config = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(root, "etc/kruxos/gateway.json")))!;
+            Assert.Equal("/run/kruxos/control.sock", config["Gateway"]!["ControlSocket"]!.GetValue<string>());
+            config["KruxOS"]!["DataDir"] = Path.Combine(root, "data/kruxos");
+            config["Gateway"]!["ControlSocket"] = Path.Combine(root, "run/kruxos/control.sock");
+            config["Gateway"]!["AuthSocket"] = Path.Combine(root, "run/kruxos/auth.sock");
+            await File.WriteAllTextAsync(Path.Combine(root, "etc/kruxos/gateway.json"), config.ToJsonString());
+
+            // act: start the installed gateway from the root with no KRUXOS_ environment and no --config, only loopback overrides
             var (g, u, h) = (TestGateway.FreePort(), TestGateway.FreePort(), TestGateway.FreePort());
-            var socket = Path.Combine(root, "run", "control.sock");
             var psi = new ProcessStartInfo(Path.Combine(root, "opt/kruxos/bin/kruxos-gateway"))
             {
                 RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
             };
-            foreach (var a in new[] { "--config", Path.Combine(root, "etc/kruxos/gateway.json"), "--data-dir", Path.Combine(root, "data/kruxos"),
-                         "--bind", "127.0.0.1", "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}", "--control-socket", socket,
-                         "--auth-socket", Path.Combine(root, "run", "auth.sock") })
+            ProcessRunner.ScrubEnvironment(psi);
+            foreach (var a in new[] { "--bind", "127.0.0.1", "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}" })
                 psi.ArgumentList.Add(a);
             gateway = Process.Start(psi)!;
             var stdout = new System.Text.StringBuilder();
@@ -53,8 +60,9 @@ public sealed class ApplianceInstallSpecs
             gateway.BeginOutputReadLine();
             gateway.BeginErrorReadLine();
 
+            // act: the installed CLI, also with no KRUXOS_ environment (ProcessRunner scrubs inherited ones)
             var kruxos = Path.Combine(root, "opt/kruxos/bin/kruxos");
-            var env = new Dictionary<string, string> { ["KRUXOS_CONTROL_SOCKET"] = socket };
+            var env = new Dictionary<string, string>();
             ProcessResult status = new(-1, "", "");
             var deadline = Stopwatch.StartNew();
             while (deadline.Elapsed < TestTimeouts.Process)
@@ -72,6 +80,8 @@ public sealed class ApplianceInstallSpecs
             Assert.Equal(Path.Combine(root, "data/kruxos"), json["data_dir"]!.GetValue<string>());
             Assert.Equal(1, json["agents"]!["total"]!.GetValue<int>());
             Assert.True(File.Exists(Path.Combine(root, "data/kruxos/kruxos.db")));
+            // the gateway made the socket directory, owner only
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(root, "run/kruxos")));
             lock (stdout) Assert.Contains("created agent 'admin'", stdout.ToString());
             using var http = new HttpClient();
             Assert.True((await http.GetAsync($"http://127.0.0.1:{h}/health/ready")).IsSuccessStatusCode);
