@@ -11,6 +11,7 @@ using KruxOS.Gateway.Mcp;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace KruxOS.Gateway.Hosting;
 
@@ -101,6 +102,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton<MountCommands>();
         services.AddHostedService<ControlSocketServer>();
         services.AddHostedService<AuthSocketServer>();
+        services.TryAddSingleton(_ => BootstrapConsole.Standard());
         services.AddHostedService<BootstrapService>();
         services.AddMcpServer().WithHttpTransport(o => { }); // per-session options are supplied in MapKruxOs
         services.AddOptions<ModelContextProtocol.AspNetCore.HttpServerTransportOptions>()

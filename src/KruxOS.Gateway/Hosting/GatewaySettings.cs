@@ -54,10 +54,18 @@ public sealed class GatewaySettings
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// On first start, create the <c>admin</c> agent and print its token to standard output once. When off, no
-    /// agent is created (create them with <c>kruxos agent create</c>). <b>Default</b>: true.
+    /// On first start, create the <c>admin</c> agent and hand its token to the operator once (see
+    /// <see cref="BootstrapTokenOutput"/>). When off, no agent is created (create them with <c>kruxos agent create</c>).
+    /// <b>Default</b>: true.
     /// </summary>
     public bool PrintBootstrapToken { get; set; } = true;
+
+    /// <summary>
+    /// Where the first-start token and <c>.mcp.json</c> go: <c>Auto</c> prints them when standard output is a
+    /// terminal and otherwise writes <c>{DataDir}/admin.mcp.json</c> (0600) and prints only its path; <c>Stdout</c>
+    /// always prints; <c>File</c> always writes the file (ADR 0014). <b>Default</b>: Auto.
+    /// </summary>
+    public BootstrapTokenOutput BootstrapTokenOutput { get; set; } = BootstrapTokenOutput.Auto;
 
     /// <summary>The effective control socket path.</summary>
     public string ControlSocketPath(string dataDir) =>

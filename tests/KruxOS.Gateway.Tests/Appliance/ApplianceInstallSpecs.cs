@@ -86,12 +86,21 @@ public sealed class ApplianceInstallSpecs
             using var http = new HttpClient();
             Assert.True((await http.GetAsync($"http://127.0.0.1:{h}/health/ready")).IsSuccessStatusCode);
 
-            // act: the installed mcp-bridge, configured as the printed .mcp.json says, answers initialize
-            string adminToken;
-            lock (stdout) adminToken = System.Text.RegularExpressions.Regex.Match(stdout.ToString(), "hash\\): ([0-9a-f]{64})").Groups[1].Value;
-            Assert.Equal(64, adminToken.Length);
-            var bridge = await ProcessRunner.RunAsync(Path.Combine(root, "opt/kruxos/bin/mcp-bridge"), [],
-                new Dictionary<string, string> { ["KRUXOS_ENDPOINT"] = $"ws://127.0.0.1:{g}", ["KRUXOS_AGENT_NAME"] = "admin", ["KRUXOS_AGENT_TOKEN"] = adminToken },
+            // assert: stdout is not a terminal (as under systemd, where it is the journal): the token is not printed,
+            // it is in an owner-only .mcp.json in the data directory whose path is printed (ADR 0014)
+            var snippetFile = Path.Combine(root, "data/kruxos/admin.mcp.json");
+            lock (stdout) Assert.Contains(snippetFile, stdout.ToString());
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(snippetFile));
+            var server = JsonNode.Parse(await File.ReadAllTextAsync(snippetFile))!["mcpServers"]!["kruxos"]!;
+            var adminToken = server["env"]!["KRUXOS_AGENT_TOKEN"]!.GetValue<string>();
+            Assert.Matches("^[0-9a-f]{64}$", adminToken);
+            lock (stdout) Assert.DoesNotContain(adminToken, stdout.ToString());
+            // the snippet names the bridge of this install
+            Assert.Equal(Path.Combine(root, "opt/kruxos/bin/mcp-bridge"), server["command"]!.GetValue<string>());
+
+            // act: the installed mcp-bridge, started exactly as the .mcp.json says, answers initialize
+            var bridge = await ProcessRunner.RunAsync(server["command"]!.GetValue<string>(), server["args"]!.AsArray().Select(a => a!.GetValue<string>()),
+                server["env"]!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<string>()),
                 stdin: """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"install-test","version":"1"}}}""" + "\n");
             Assert.True(bridge.ExitCode == 0, bridge.StdErr);
             Assert.Equal("kruxos-gateway", JsonNode.Parse(bridge.StdOut.Trim())!["result"]!["serverInfo"]!["name"]!.GetValue<string>());
