@@ -41,7 +41,10 @@ public sealed class GatewaySettings
     /// <summary>How long a minted credential can be used to open a connection. <b>Default</b>: 5 minutes.</summary>
     public TimeSpan SessionCredentialLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Extra origins allowed to open WebSockets (besides the gateway's own host and loopback). <b>Default</b>: none.</summary>
+    /// <summary>
+    /// Browser origins allowed to open WebSockets (e.g. <c>https://dashboard.example</c>), besides loopback origins and
+    /// the configured bind address. The request's Host is never trusted for this (DNS rebinding). <b>Default</b>: none.
+    /// </summary>
     public List<string> AllowedOrigins { get; set; } = [];
 
     /// <summary>Longest an edge waits for a call's result. <b>Default</b>: 60 s.</summary>

@@ -41,7 +41,7 @@ public sealed class RawUpgrade : IAsyncDisposable
         var stream = tcp.GetStream();
         var request = new StringBuilder()
             .Append($"GET {pathAndQuery} HTTP/1.1\r\n")
-            .Append($"Host: 127.0.0.1:{port}\r\n")
+            .Append(headers?.ContainsKey("Host") == true ? "" : $"Host: 127.0.0.1:{port}\r\n")
             .Append("Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n")
             .Append($"Sec-WebSocket-Key: {Convert.ToBase64String(Guid.NewGuid().ToByteArray())}\r\n")
             .Append("Sec-WebSocket-Protocol: mcp\r\n");
