@@ -145,10 +145,12 @@ public static class GatewayHostingExtensions
         app.UseListenerGuard();
         app.Use(async (http, next) =>
         {
-            // Streamable HTTP MCP: authenticate every request before the SDK sees it.
-            if (Listeners.Of(http) == Listener.Gateway && http.Request.Path.StartsWithSegments("/mcp")
-                && !await StreamableHttpSessions.AuthenticateAsync(http, http.RequestServices.GetRequiredService<Authenticator>()).ConfigureAwait(false))
+            // Streamable HTTP MCP: authenticate every request before the SDK sees it (and refuse sessions the gateway ended).
+            if (Listeners.Of(http) == Listener.Gateway && http.Request.Path.StartsWithSegments("/mcp"))
+            {
+                await http.RequestServices.GetRequiredService<StreamableHttpSessions>().HandleAsync(http, next).ConfigureAwait(false);
                 return;
+            }
             await next(http).ConfigureAwait(false);
         });
         app.MapMcp("/mcp").On(Listener.Gateway);
