@@ -157,7 +157,12 @@ public sealed class JsonRpcEndpoint(
                 ["description"] = e.Description,
                 ["recovery"] = new JsonArray([.. e.Recovery.Select(r => (JsonNode)ToolCatalogView.RecoveryNode(r))]),
             })]),
-            ["common_patterns"] = new JsonArray(),
+            ["side_effects"] = new JsonArray([.. d.SideEffects.Select(e => (JsonNode)new JsonObject { ["description"] = e.Description, ["reversible"] = e.Reversible })]),
+            ["common_patterns"] = new JsonArray([.. d.CommonPatterns.Select(p => (JsonNode)new JsonObject
+            {
+                ["description"] = p.Description,
+                ["steps"] = new JsonArray([.. p.Steps.Select(step => (JsonNode)JsonValue.Create(step))]),
+            })]),
             ["tags"] = new JsonArray([.. d.Tags.Select(t => (JsonNode)JsonValue.Create(t)!)]),
         });
     }
@@ -253,7 +258,7 @@ public sealed class JsonRpcEndpoint(
     private static JsonArray Inputs(CapabilityDefinition d) =>
         new([.. d.Inputs.Select(i =>
         {
-            var o = new JsonObject { ["name"] = i.Name, ["type"] = i.Type.ToString(), ["required"] = i.Required, ["description"] = i.Description };
+            var o = new JsonObject { ["name"] = i.Name, ["type"] = i.Type.ToWire(), ["required"] = i.Required, ["description"] = i.Description };
             if (i.Default is { } def) o["default"] = JsonNode.Parse(def.GetRawText());
             return (JsonNode)o;
         })]);
