@@ -90,6 +90,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton(_ => new KruxOS.Audit.AuditReader(kruxos.AuditDirectory));
         services.AddSingleton(sp => new AuditIntegrity(sp.GetRequiredService<KruxOS.Audit.AuditReader>(), kruxos.AuditDirectory));
         services.AddSingleton<SessionCredentialStore>();
+        services.AddSingleton<UserTokenUsage>();
         services.AddSingleton<Authenticator>();
         services.AddSingleton<ToolCatalogView>();
         services.AddSingleton<McpSessionFactory>();
