@@ -47,19 +47,27 @@ publish src/KruxOS.Cli/KruxOS.Cli.csproj cli
 publish src/KruxOS.Bridge/KruxOS.Bridge.csproj mcp-bridge
 publish src/KruxOS.CliHook/KruxOS.CliHook.csproj cli-hook
 
-launcher() { # name, lib folder, dll
-  local name="$1" folder="$2" dll="$3"
+launcher() { # name, lib folder, dll, [config: read the installed gateway.json unless KRUXOS_CONFIG_FILE is set]
+  local name="$1" folder="$2" dll="$3" config="${4:-}"
+  local read_config=""
+  if [[ -n "$config" ]]; then
+    # The gateway and the CLI read the installed configuration by default, so `kruxos status` finds the
+    # installed gateway's control socket (Gateway:ControlSocket, /run/kruxos/control.sock) with no environment.
+    read_config='root="$(cd "$here/../.." && pwd)"
+if [[ -z "${KRUXOS_CONFIG_FILE:-}" && -r "${root%/}/etc/kruxos/gateway.json" ]]; then export KRUXOS_CONFIG_FILE="${root%/}/etc/kruxos/gateway.json"; fi'
+  fi
   cat > "$prefix/bin/$name" <<LAUNCHER
 #!/usr/bin/env bash
 # KruxOS launcher: resolves its own install prefix, so the tree can be relocated.
 here="\$(cd "\$(dirname "\$(readlink -f "\${BASH_SOURCE[0]}")")/.." && pwd)"
+$read_config
 if [[ -x "\$here/lib/$folder/${dll%.dll}" ]]; then exec "\$here/lib/$folder/${dll%.dll}" "\$@"; fi
 exec dotnet "\$here/lib/$folder/$dll" "\$@"
 LAUNCHER
   chmod 0755 "$prefix/bin/$name"
 }
-launcher kruxos-gateway gateway kruxos-gateway.dll
-launcher kruxos cli kruxos.dll
+launcher kruxos-gateway gateway kruxos-gateway.dll config
+launcher kruxos cli kruxos.dll config
 launcher mcp-bridge mcp-bridge mcp-bridge.dll
 
 # cli-hook's launcher does not exec: Claude Code and Codex block a tool only on exit 2 (or a deny on stdout),

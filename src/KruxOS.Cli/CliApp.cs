@@ -214,8 +214,10 @@ public static class CliApp
 
         var list = new Command("list", "List user tokens (metadata only)") { json };
         list.SetAction((p, ct) => Call(client, stdout, stderr, M.UserTokenList, null, p.GetValue(json), r => Table(
-            ["ID", "LABEL", "STATUS", "CREATED"],
-            r!["tokens"]!.AsArray().Select(t => (IReadOnlyList<string>)[Str(t, "id"), Str(t, "label"), Str(t, "status"), When(t, "created_at")])), ct));
+            ["ID", "LABEL", "STATUS", "CREATED", "LAST USED"],
+            r!["tokens"]!.AsArray().Select(t => (IReadOnlyList<string>)[Str(t, "id"), Str(t, "label"), Str(t, "status"), When(t, "created_at"),
+                // the gateway remembers uses in memory only (since it started)
+                t!["last_used_at"] is null ? "not since start" : When(t, "last_used_at")])), ct));
         tokens.Subcommands.Add(list);
 
         var idArg = new Argument<string>("id") { Description = "Token id (from user-token list)" };

@@ -9,30 +9,39 @@ namespace KruxOS.Cli;
 public sealed class GatewayUnreachableException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
-/// Talks to a gateway node over its control socket: <c>$KRUXOS_CONTROL_SOCKET</c>, else
-/// <c>$KRUXOS_DATA_DIR/run/control.sock</c>, else <c>~/.kruxos/run/control.sock</c>.
+/// Talks to a gateway node over its control socket, found as the gateway places it
+/// (<see cref="ControlSocketLocation.Resolve"/>): <c>$KRUXOS_CONTROL_SOCKET</c>, else <c>Gateway:ControlSocket</c>
+/// in <c>$KRUXOS_CONFIG_FILE</c> (the installed launcher's default is the installed <c>/etc/kruxos/gateway.json</c>),
+/// else <c>{data dir}/run/control.sock</c> with the data directory from <c>$KRUXOS_DATA_DIR</c>, that file, or
+/// <c>~/.kruxos</c>.
 /// </summary>
-public sealed class ControlClient(string socketPath)
+public sealed class ControlClient(string socketPath, string? source = null)
 {
     /// <summary>The socket this client uses.</summary>
     public string SocketPath { get; } = socketPath;
 
-    /// <summary>Resolves the socket path from the environment.</summary>
+    /// <summary>What said to use <see cref="SocketPath"/> (for error messages).</summary>
+    public string? Source { get; } = source;
+
+    /// <summary>Resolves the socket path from the environment and the gateway's configuration file.</summary>
     public static ControlClient FromEnvironment()
     {
-        if (Environment.GetEnvironmentVariable("KRUXOS_CONTROL_SOCKET") is { Length: > 0 } explicitPath) return new ControlClient(explicitPath);
-        var dataDir = Environment.GetEnvironmentVariable("KRUXOS_DATA_DIR") is { Length: > 0 } d
-            ? d
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kruxos");
-        return new ControlClient(Path.Combine(dataDir, "run", "control.sock"));
+        var location = ControlSocketLocation.Resolve(Environment.GetEnvironmentVariable, ReadIfPresent,
+            Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+        return new ControlClient(location.Path, location.Source);
+    }
+
+    private static string? ReadIfPresent(string path)
+    {
+        try { return File.Exists(path) ? File.ReadAllText(path) : null; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
     /// <summary>Sends one request and reads its response.</summary>
     public async Task<ControlResponse> CallAsync(string method, JsonObject? parameters, CancellationToken ct)
     {
         await using var connection = await ConnectAsync(ct).ConfigureAwait(false);
-        await connection.Writer.WriteLineAsync(ControlProtocol.Request(1, method, parameters).AsMemory(), ct).ConfigureAwait(false);
-        var line = await connection.Reader.ReadLineAsync(ct).ConfigureAwait(false)
+        var line = await ExchangeAsync(connection, method, parameters, ct).ConfigureAwait(false)
                    ?? throw new GatewayUnreachableException("the gateway closed the control connection without answering");
         return ControlResponse.Parse(line);
     }
@@ -41,8 +50,7 @@ public sealed class ControlClient(string socketPath)
     public async IAsyncEnumerable<string> StreamAsync(string method, JsonObject? parameters, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         await using var connection = await ConnectAsync(ct).ConfigureAwait(false);
-        await connection.Writer.WriteLineAsync(ControlProtocol.Request(1, method, parameters).AsMemory(), ct).ConfigureAwait(false);
-        var ack = await connection.Reader.ReadLineAsync(ct).ConfigureAwait(false);
+        var ack = await ExchangeAsync(connection, method, parameters, ct).ConfigureAwait(false);
         var response = ack is null ? null : ControlResponse.Parse(ack);
         if (response is not { Ok: true }) throw new GatewayUnreachableException(response?.ErrorMessage ?? "the gateway refused the stream");
         while (!ct.IsCancellationRequested)
@@ -55,10 +63,20 @@ public sealed class ControlClient(string socketPath)
         }
     }
 
+    // Sends the request and reads the first answer line. A gateway that refuses the peer may answer and close
+    // before the request is fully written: its answer is still read.
+    private static async Task<string?> ExchangeAsync(Connection connection, string method, JsonObject? parameters, CancellationToken ct)
+    {
+        try { await connection.Writer.WriteLineAsync(ControlProtocol.Request(1, method, parameters).AsMemory(), ct).ConfigureAwait(false); }
+        catch (IOException) { }
+        try { return await connection.Reader.ReadLineAsync(ct).ConfigureAwait(false); }
+        catch (IOException e) { throw new GatewayUnreachableException($"the control connection broke: {e.Message}", e); }
+    }
+
     private async Task<Connection> ConnectAsync(CancellationToken ct)
     {
         if (!File.Exists(SocketPath))
-            throw new GatewayUnreachableException($"no control socket at {SocketPath}: is the gateway running? (set KRUXOS_DATA_DIR or KRUXOS_CONTROL_SOCKET)");
+            throw new GatewayUnreachableException($"no control socket at {SocketPath}{(Source is null ? "" : $" (from {Source})")}: is the gateway running? (set KRUXOS_DATA_DIR or KRUXOS_CONTROL_SOCKET)");
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
@@ -77,7 +95,9 @@ public sealed class ControlClient(string socketPath)
     {
         public async ValueTask DisposeAsync()
         {
-            await Writer.DisposeAsync().ConfigureAwait(false);
+            // a refused or broken connection may still hold unwritten bytes: flushing them on dispose must not throw
+            try { await Writer.DisposeAsync().ConfigureAwait(false); }
+            catch (IOException) { }
             Reader.Dispose();
             await Stream.DisposeAsync().ConfigureAwait(false);
         }

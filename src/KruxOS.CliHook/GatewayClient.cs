@@ -52,7 +52,8 @@ public sealed class GatewayClient(HttpClient http, Uri gateway, string token)
             }
             JsonNode? json = null;
             try { json = JsonNode.Parse(text); } catch (JsonException) { }
-            var message = json is JsonObject o ? Str(o, "message") : null;
+            // The gateway's error body names its text `description` (spec §3.7); `message` is the older alias.
+            var message = json is JsonObject o ? Str(o, "description") ?? Str(o, "message") : null;
             switch (response.StatusCode)
             {
                 case HttpStatusCode.OK:

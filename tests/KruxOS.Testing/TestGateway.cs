@@ -24,8 +24,11 @@ public static class TestTimeouts
 /// <summary>A real gateway, in-process, on runtime-chosen loopback ports with its own data directory.</summary>
 public sealed class TestGateway : IAsyncDisposable
 {
-    private TestGateway(WebApplication app, string dataDir, int gatewayPort, int userApiPort, int healthPort)
+    private readonly Action<WebApplicationBuilder>? _customize;
+
+    private TestGateway(WebApplication app, string dataDir, int gatewayPort, int userApiPort, int healthPort, Action<WebApplicationBuilder>? customize)
     {
+        _customize = customize;
         App = app;
         DataDir = dataDir;
         GatewayPort = gatewayPort;
@@ -40,14 +43,19 @@ public sealed class TestGateway : IAsyncDisposable
     public int GatewayPort { get; }
     public int UserApiPort { get; }
     public int HealthPort { get; }
-    public string ControlSocket => Path.Combine(DataDir, "run", "control.sock");
+    /// <summary>The control socket the gateway really listens on (<c>--control-socket</c> may move it).</summary>
+    public string ControlSocket => App.Services.GetRequiredService<GatewaySettings>().ControlSocketPath(DataDir);
 
     /// <summary>The auth socket the gateway really listens on (<c>--auth-socket</c> may move it).</summary>
     public string AuthSocket => App.Services.GetRequiredService<GatewaySettings>().AuthSocketPath(DataDir);
     public Uri McpHttp => new($"http://127.0.0.1:{GatewayPort}/mcp");
     public Uri McpWs => new($"ws://127.0.0.1:{GatewayPort}/mcp");
 
-    public static Task<TestGateway> StartAsync(string? dataDir = null, params string[] extraArgs) => StartAsync(dataDir, null, extraArgs);
+    public static Task<TestGateway> StartAsync(string? dataDir = null, params string[] extraArgs) => StartAsync(dataDir, null, null, extraArgs);
+
+    /// <summary>Starts a gateway whose builder is customised first (e.g. services replaced); restarts keep the customisation.</summary>
+    public static Task<TestGateway> StartCustomizedAsync(Action<WebApplicationBuilder> customize, string? dataDir = null, params string[] extraArgs) =>
+        StartAsync(dataDir, null, customize, extraArgs);
 
     /// <summary>
     /// Stops this gateway (keeping its data directory) and starts a new one on the same ports and data,
@@ -57,10 +65,11 @@ public sealed class TestGateway : IAsyncDisposable
     {
         await StopBoundedAsync(App);
         SqliteConnection.ClearAllPools();
-        return await StartAsync(DataDir, (GatewayPort, UserApiPort, HealthPort));
+        return await StartAsync(DataDir, (GatewayPort, UserApiPort, HealthPort), _customize);
     }
 
-    private static async Task<TestGateway> StartAsync(string? dataDir, (int G, int U, int H)? fixedPorts, params string[] extraArgs)
+    private static async Task<TestGateway> StartAsync(string? dataDir, (int G, int U, int H)? fixedPorts, Action<WebApplicationBuilder>? customize,
+        params string[] extraArgs)
     {
         dataDir ??= Directory.CreateTempSubdirectory("kruxos-gw-").FullName;
         // Ports are chosen at runtime; another test may grab one between the probe and the bind, so retry.
@@ -76,6 +85,7 @@ public sealed class TestGateway : IAsyncDisposable
             {
                 b.Logging.ClearProviders();
                 b.Logging.SetMinimumLevel(LogLevel.Warning);
+                customize?.Invoke(b);
             });
             try
             {
@@ -87,7 +97,7 @@ public sealed class TestGateway : IAsyncDisposable
                 await app.DisposeAsync();
                 continue;
             }
-            var gateway = new TestGateway(app, dataDir, g, u, h);
+            var gateway = new TestGateway(app, dataDir, g, u, h, customize);
             await gateway.WaitReadyAsync();
             return gateway;
         }

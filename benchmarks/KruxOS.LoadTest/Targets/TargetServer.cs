@@ -128,6 +128,8 @@ public sealed partial class TargetServer : IAsyncDisposable
             "--user-api-port", ports[2].ToString(CultureInfo.InvariantCulture),
             "--bind", bind,
             $"--KruxOS:MaxConnectionsPerAgent={maxConnectionsPerAgent.ToString(CultureInfo.InvariantCulture)}",
+            // The driver reads the first-start token from the gateway's (redirected, private) output.
+            "--Gateway:BootstrapTokenOutput=Stdout",
         ], ownedDirectory: dataDir);
         TargetServer? server = null;
         try

@@ -57,6 +57,9 @@ public sealed class AgentSessionActor : ReceiveActor
     private DateTimeOffset? _lastConnectedAt;
     private IActorRef? _ledger;
 
+    // Each live run's caller, so a run that crashes (stopped by the strategy below, never restarted) still has its caller answered.
+    private readonly Dictionary<IActorRef, (IActorRef ReplyTo, KeyedCall? Keyed, string Capability)> _runs = [];
+
     // Approvals this entity created for its runs, by (capability, argument hash), until the node's index
     // (rebuilt from the journal at start, fed after every persist) knows them: an identical call joins them.
     // This entity is the only place that creates approvals for its agent, so identical calls never create two.
@@ -71,7 +74,7 @@ public sealed class AgentSessionActor : ReceiveActor
         Receive<Detach>(m => RemoveConnection(m.SessionId, "closed"));
         Receive<Invoke>(HandleInvoke);
         Receive<IdempotencyMessages.Admitted>(m => StartRun(m.Invoke, m.Reattach, m.Refusal, m.Refusal is null ? Sender : null));
-        Receive<ToolRunFinished>(_ => { _inFlight--; UpdateIdleTimeout(); });
+        Receive<ToolRunFinished>(_ => { _runs.Remove(Sender); _inFlight--; UpdateIdleTimeout(); });
         Receive<ApprovalNeeded>(m => Sender.Tell(new ApprovalAssigned(Reassign(m, Sender))));
         Receive<ApprovalSettled>(m =>
         {
@@ -101,8 +104,33 @@ public sealed class AgentSessionActor : ReceiveActor
 
     /// <inheritdoc />
     protected override SupervisorStrategy SupervisorStrategy() =>
-        // A ToolRun has side effects: it is never restarted. It reports its own failures as results.
-        new OneForOneStrategy(_ => Directive.Stop);
+        // A ToolRun has side effects: it is never restarted. It reports its own failures as results; one that
+        // crashes instead is stopped, and its caller is answered here.
+        new StopAndReport(RunCrashed);
+
+    private void RunCrashed(IActorRef child, Exception cause)
+    {
+        if (!_runs.Remove(child, out var run)) return;
+        _log.Error(cause, "Tool run {Run} of {Capability} crashed; stopped, and its caller answered with an internal error", child.Path.Name, run.Capability);
+        var result = ToolCallResult.Failure(run.Capability, Errors.Internal($"'{run.Capability}' failed unexpectedly."), null, 0);
+        // A keyed call is recorded as answered (it may have run): a re-sent key gets this answer, never a second run.
+        if (run.Keyed is { } keyed) keyed.Ledger.Tell(new IdempotencyMessages.RunAnswered(keyed.Key, result, true));
+        else run.ReplyTo.Tell(result);
+        _inFlight--;
+        UpdateIdleTimeout();
+    }
+
+    /// <summary>Stops a failed child (never restarts it) and tells the session which child failed.</summary>
+    private sealed class StopAndReport(Action<IActorRef, Exception> failed) : OneForOneStrategy(_ => Directive.Stop)
+    {
+        public override void ProcessFailure(IActorContext context, bool restart, IActorRef child, Exception cause, Akka.Actor.Internal.ChildRestartStats stats,
+            IReadOnlyCollection<Akka.Actor.Internal.ChildRestartStats> children)
+        {
+            // Runs on the session's own thread (failure handling is part of the parent's message processing).
+            failed(child, cause);
+            base.ProcessFailure(context, restart, child, cause, stats, children);
+        }
+    }
 
     /// <inheritdoc />
     protected override void PreStart() => UpdateIdleTimeout();
@@ -173,6 +201,7 @@ public sealed class AgentSessionActor : ReceiveActor
         UpdateIdleTimeout();
         var run = Context.ActorOf(ToolRunActor.Props(plan, _deps.Catalog, _deps.Identities, _deps.Audit, _deps.Policy, _deps.ToolRuns, _deps.Clock),
             $"run-{++_runSequence}");
+        _runs[run] = (m.ReplyTo, plan.Keyed, plan.Capability?.Name.Value ?? call.RequestedName);
         if (plan.Approval is { IsNew: true } approval) Request(plan, approval, run);
     }
 

@@ -8,9 +8,11 @@ namespace KruxOS.Actors.Hosting;
 public sealed record GatewayChild(string Name, Func<IReadOnlyDictionary<string, IActorRef>, Props> Props);
 
 /// <summary>
-/// The root of each node's own actors (connections, audit trail, host metrics, and — on a single node —
-/// the agent-session parent and identity registry). It only creates and supervises; it holds no state
-/// and makes no decisions. Children are created in order, so a child may be given its elder siblings.
+/// The root of each node's own actors (connections, audit trail, host metrics, policies, the approval index;
+/// on a single node also the agent-session and approval parents and the identity registry, in a cluster the
+/// identity replica). It only creates and supervises; it holds no state and makes no decisions. Shard regions
+/// and the identity singleton stay where Akka puts them. Children are created in order, so a child may be
+/// given its elder siblings.
 /// </summary>
 public sealed class GatewayRootActor : ReceiveActor
 {

@@ -154,6 +154,19 @@ public static class KruxOsHostingExtensions
         var clock = sp.GetRequiredService<TimeProvider>();
         var directory = sp.GetRequiredService<IdentityDirectory>();
 
+        // Cluster mode: the identity registry is a cluster singleton (Akka places its manager at /user/identity and
+        // the proxy at /user/identity-proxy). It is registered before the root, whose identity replica needs the proxy.
+        if (settings.UseClustering)
+        {
+            builder.WithSingleton<IdentityRegistry>("identity",
+                (system, registry, _) => IdentityActor.Props(versioned =>
+                {
+                    directory.Publish(versioned.State);
+                    DistributedPubSub.Get(system).Mediator.Tell(new Publish(IdentityReplicaActor.Topic, versioned));
+                }, registry.Get<AgentSessionRegion>()),
+                new ClusterSingletonOptions { Role = GatewayRole }, createProxyToo: true);
+        }
+
         // The audit writer comes first: in cluster mode the shard region's entities need it at creation.
         var auditProps = sp.GetService<AuditSinkOverride>()?.Props ?? AuditWriterActor.Props(AuditOptionsFor(settings, sp));
         builder.WithActors((system, registry) =>
@@ -172,6 +185,17 @@ public static class KruxOsHostingExtensions
                 children.Add(new GatewayChild("identity", c => IdentityActor.Props(v => directory.Publish(v.State), c["agent-sessions"])));
                 children.Add(new GatewayChild("connections", c => ConnectionsActor.Props(c["agent-sessions"], clock)));
             }
+            else
+            {
+                // Node-local actors of a cluster node live under the root too; they reach the shard regions and the
+                // identity singleton (which stay where Akka puts them) through the registry.
+                var approvalRegion = registry.Get<ApprovalRegion>();
+                var sessionRegion = registry.Get<AgentSessionRegion>();
+                var identityProxy = registry.Get<IdentityRegistry>();
+                children.Add(new GatewayChild("approval-index", _ => ApprovalIndexActor.Props(sp.GetRequiredService<ApprovalIndex>(), approvalRegion, clock)));
+                children.Add(new GatewayChild("identity-replica", _ => IdentityReplicaActor.Props(directory, identityProxy)));
+                children.Add(new GatewayChild("connections", _ => ConnectionsActor.Props(sessionRegion, clock)));
+            }
             // After the sessions: watch events are delivered to the agent's session (local parent or shard region).
             children.Add(new GatewayChild("sandbox-housekeeping", c => SandboxHousekeepingActor.Props(sp.GetRequiredService<KruxOS.Sandbox.ISandbox>(),
                 settings.DataDir, clock, c.TryGetValue("agent-sessions", out var sessions) ? sessions : registry.Get<AgentSessionRegion>())));
@@ -189,25 +213,6 @@ public static class KruxOsHostingExtensions
             }), "gateway");
             registry.Register<GatewayRoot>(root);
         });
-
-        if (settings.UseClustering)
-        {
-            builder.WithSingleton<IdentityRegistry>("identity",
-                (system, registry, _) => IdentityActor.Props(versioned =>
-                {
-                    directory.Publish(versioned.State);
-                    DistributedPubSub.Get(system).Mediator.Tell(new Publish(IdentityReplicaActor.Topic, versioned));
-                }, registry.Get<AgentSessionRegion>()),
-                new ClusterSingletonOptions { Role = GatewayRole }, createProxyToo: true);
-            builder.WithActors((system, registry) =>
-            {
-                // Cluster-mode node children that depend on the region and singleton proxy.
-                var connections = system.ActorOf(ConnectionsActor.Props(registry.Get<AgentSessionRegion>(), clock), "connections");
-                registry.Register<ConnectionRegistry>(connections);
-                system.ActorOf(ApprovalIndexActor.Props(sp.GetRequiredService<ApprovalIndex>(), registry.Get<ApprovalRegion>(), clock), "approval-index");
-                system.ActorOf(IdentityReplicaActor.Props(directory, registry.Get<IdentityRegistry>()), "identity-replica");
-            });
-        }
         return builder;
     }
 

@@ -30,7 +30,7 @@ namespace KruxOS.Actors.ToolRuns;
 /// <c>approval_resolution</c> entry, linked by the same id, before it releases the run; the run's final call
 /// entry carries the id and the decision, and the caller is answered only when all of them are durable.</para>
 /// <para>One is created per call, so it is an untyped actor (one <c>switch</c> per state) made by a producer:
-/// <c>ReceiveActor</c> would rebuild its handler tables on every call and <c>Become</c> (ADR 0014).</para>
+/// <c>ReceiveActor</c> would rebuild its handler tables on every call and <c>Become</c> (ADR 0015).</para>
 /// </summary>
 public sealed class ToolRunActor : UntypedActor, IWithTimers
 {

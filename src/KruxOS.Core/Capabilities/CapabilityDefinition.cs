@@ -10,6 +10,18 @@ public enum InputType
     FilesystemPath, Url, Sha256, GlobPattern, CronExpression, AgentId, SessionId, Signal,
 }
 
+/// <summary>Spellings of <see cref="InputType"/> as spec §8.2 writes them.</summary>
+public static class InputTypes
+{
+    /// <summary><c>URL</c> and <c>SHA256</c> in capitals; every other type as its name (<c>String</c>, <c>FilesystemPath</c>, …).</summary>
+    public static string ToWire(this InputType type) => type switch
+    {
+        InputType.Url => "URL",
+        InputType.Sha256 => "SHA256",
+        _ => type.ToString(),
+    };
+}
+
 /// <summary>Where a capability executes (spec §8.3).</summary>
 public enum ExecutionMode
 {
@@ -41,6 +53,20 @@ public sealed record OutputDefinition(string Name, string Type, string Descripti
 /// <summary>One declared error of a capability, with at least one recovery action.</summary>
 public sealed record ErrorDefinition(string Type, string Description, ImmutableArray<Errors.RecoveryAction> Recovery);
 
+/// <summary>A change a capability makes outside its answer (spec §8.2), and whether it can be undone.</summary>
+public sealed record SideEffectDefinition(string Description, bool Reversible);
+
+/// <summary>A common way to use a capability (spec §8.2): what it achieves, and the steps (capability calls) in order.</summary>
+public sealed record CommonPatternDefinition(string Description, ImmutableArray<string> Steps)
+{
+    /// <summary>Equality by content (the steps are compared item by item).</summary>
+    public bool Equals(CommonPatternDefinition? other) =>
+        other is not null && Description == other.Description && Steps.SequenceEqual(other.Steps);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => Description.GetHashCode(StringComparison.Ordinal);
+}
+
 /// <summary>
 /// The declarative definition of a capability (spec §8.2): the single source of the tool's
 /// description, JSON input schema, argument validation and default tier.
@@ -59,4 +85,10 @@ public sealed record CapabilityDefinition(
 {
     /// <summary>The MCP tool name (<c>category__op</c>).</summary>
     public string ToolName => ToolNames.ToMcp(Name);
+
+    /// <summary>What the capability changes besides its answer; empty for read-only capabilities.</summary>
+    public ImmutableArray<SideEffectDefinition> SideEffects { get; init; } = [];
+
+    /// <summary>Common ways to use it, each a short recipe of capability calls.</summary>
+    public ImmutableArray<CommonPatternDefinition> CommonPatterns { get; init; } = [];
 }

@@ -9,7 +9,8 @@ namespace KruxOS.Core.Capabilities;
 
 /// <summary>
 /// Reads capability definitions from YAML (spec §8.2 schema, one file per category) and checks them:
-/// unique names, a purpose, at least one recovery action per error, valid types and tiers.
+/// unique names, a purpose, at least one recovery action per error, valid types and tiers, side effects
+/// with a description, common patterns with a description and at least one step.
 /// </summary>
 public static class DefinitionLoader
 {
@@ -73,9 +74,23 @@ public static class DefinitionLoader
                 [.. e.Recovery.Select(r => new RecoveryAction(r.Action, r.Description ?? string.Empty, r.Capability))]);
         }).ToImmutableArray();
 
+        var sideEffects = c.SideEffects.Select(e => string.IsNullOrWhiteSpace(e.Description)
+            ? throw new FormatException($"{Where()}: a side effect needs a description")
+            : new SideEffectDefinition(e.Description.Trim(), e.Reversible)).ToImmutableArray();
+        var patterns = c.CommonPatterns.Select(p =>
+        {
+            if (string.IsNullOrWhiteSpace(p.Description)) throw new FormatException($"{Where()}: a common pattern needs a description");
+            if (p.Steps.Count == 0 || p.Steps.Any(string.IsNullOrWhiteSpace)) throw new FormatException($"{Where()}: common pattern '{p.Description}' needs steps");
+            return new CommonPatternDefinition(p.Description.Trim(), [.. p.Steps.Select(step => step.Trim())]);
+        }).ToImmutableArray();
+
         return new CapabilityDefinition(name, c.Version ?? "1.0", c.Purpose.Trim(), (c.WhenToUse ?? string.Empty).Trim(), inputs,
             [.. c.Outputs.Select(o => new OutputDefinition(o.Name, o.Type ?? "String", o.Description ?? string.Empty))],
-            errors, tier, [.. c.Tags], mode);
+            errors, tier, [.. c.Tags], mode)
+        {
+            SideEffects = sideEffects,
+            CommonPatterns = patterns,
+        };
     }
 
     // YAML scalars arrive as strings; give defaults their declared JSON type.
@@ -101,6 +116,20 @@ public static class DefinitionLoader
         public List<InputDto> Inputs { get; set; } = [];
         public List<OutputDto> Outputs { get; set; } = [];
         public List<ErrorDto> Errors { get; set; } = [];
+        public List<SideEffectDto> SideEffects { get; set; } = [];
+        public List<PatternDto> CommonPatterns { get; set; } = [];
+    }
+
+    private sealed class SideEffectDto
+    {
+        public string? Description { get; set; }
+        public bool Reversible { get; set; }
+    }
+
+    private sealed class PatternDto
+    {
+        public string? Description { get; set; }
+        public List<string> Steps { get; set; } = [];
     }
 
     private sealed class InputDto

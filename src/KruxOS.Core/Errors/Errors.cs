@@ -18,6 +18,15 @@ public static class Errors
             .WithRecovery("create_new_agent", "Create a new agent identity.")
             .WithContext("agent", agent);
 
+    /// <summary>
+    /// No token at all. Reported as <c>auth.invalid_credentials</c> (the issue's <c>auth.*</c> family, so a client
+    /// handles every credential refusal alike) with a message that says what was missing.
+    /// </summary>
+    public static StructuredError MissingCredentials() =>
+        StructuredError.Create("auth.invalid_credentials", "No credentials were sent: send 'Authorization: Bearer <token>' or '?token=<token>'.")
+            .WithRecovery("check_credentials", "Send the agent token (or user token) with the request; tokens are shown once by 'kruxos agent create'.")
+            .WithContext("reason", "missing");
+
     public static StructuredError UserTokenRevoked() =>
         StructuredError.Create("auth.user_token_revoked", "This user token has been revoked.")
             .WithRecovery("create_token", "Create a new user token with 'kruxos user-token create'.");
@@ -26,10 +35,6 @@ public static class Errors
         StructuredError.Create("auth.rate_limited", $"Too many authentication attempts. Max {AuthFailuresPerMinute} per minute.", retryable: true)
             .RetryAfter(retryAfterSeconds)
             .WithRecovery("wait_and_retry", $"Wait {retryAfterSeconds} seconds before trying again.");
-
-    public static StructuredError NotAuthenticated(string reason) =>
-        StructuredError.Create("NotAuthenticated", $"Not authenticated: {reason}")
-            .WithRecovery("reconnect", "Reconnect with a valid token.");
 
     public static StructuredError SessionNotInitialized() =>
         StructuredError.Create("SessionNotInitialized", "Session not initialized")

@@ -34,7 +34,7 @@ public sealed partial class AuthSocketServer(
         var policy = new MintPolicy(gateway.MintCredentials, PeerCredentials.OwnUid(), [.. gateway.AuthSocketUids]);
         LogListening(path, gateway.MintCredentials);
         // With extra uids configured the file must be connectable by them; SO_PEERCRED is then the guard.
-        await UnixSocketListener.RunAsync(path, gateway.AuthSocketUids.Count > 0 ? "666" : "600",
+        await UnixSocketListener.RunAsync(path, gateway.AuthSocketUids.Count > 0 ? "666" : "600", gateway.SocketDirectoryMode(path, settings.DataDir),
             client => ServeAsync(client, policy, stoppingToken), stoppingToken).ConfigureAwait(false);
     }
 

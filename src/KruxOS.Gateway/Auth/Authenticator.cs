@@ -25,7 +25,7 @@ public sealed record AuthOutcome(AuthenticatedCaller? Caller, StructuredError? E
 /// <c>?token=</c>, an optional agent name (<c>X-KruxOS-Agent</c> / <c>?agent=</c>) that must match,
 /// revocation checks, and a per-address limit on failures. Tokens are hashed at once and never logged.
 /// </summary>
-public sealed class Authenticator(IdentityDirectory identities, SessionCredentialStore sessions, TimeProvider clock)
+public sealed class Authenticator(IdentityDirectory identities, SessionCredentialStore sessions, TimeProvider clock, UserTokenUsage? usage = null)
 {
     private readonly FailureWindow _failures = new(clock);
 
@@ -50,7 +50,7 @@ public sealed class Authenticator(IdentityDirectory identities, SessionCredentia
     public AuthOutcome Resolve(string? token, string? requestedAgent, bool allowUserTokens, bool allowSessionCredentials = false)
     {
         if (string.IsNullOrEmpty(token))
-            return Refuse(Errors.NotAuthenticated("no token: send 'Authorization: Bearer <token>' or '?token='"));
+            return Refuse(Errors.MissingCredentials());
         if (TokenHashing.IsSessionTokenShape(token))
             return allowUserTokens && allowSessionCredentials ? ResolveSession(token, requestedAgent) : Refuse(Errors.InvalidCredentials());
         if (!TokenHashing.IsAgentTokenShape(token) && !TokenHashing.IsUserTokenShape(token))
@@ -77,6 +77,7 @@ public sealed class Authenticator(IdentityDirectory identities, SessionCredentia
                         return Refuse(Errors.InvalidCredentials());
                     acting = a;
                 }
+                usage?.Used(user!.Id);
                 // Without a named agent, the operator's calls run in their own user-context session.
                 return new AuthOutcome(new AuthenticatedCaller(Principal.ForUser(user!.Label), acting ?? AgentName.UserContext(user.Id), user.Id), null, 200);
             case CredentialMatch.User:
@@ -98,6 +99,7 @@ public sealed class Authenticator(IdentityDirectory identities, SessionCredentia
         if (credential is null || !string.IsNullOrEmpty(requestedAgent)) return Refuse(Errors.InvalidCredentials());
         if (!identities.Current.UserTokens.TryGetValue(credential.UserTokenId, out var user)) return Refuse(Errors.InvalidCredentials());
         if (user.Status != UserTokenStatus.Active) return Refuse(Errors.UserTokenRevoked());
+        usage?.Used(user.Id);
         return new AuthOutcome(new AuthenticatedCaller(Principal.ForUser(user.Label), AgentName.UserContext(user.Id), user.Id), null, 200);
     }
 

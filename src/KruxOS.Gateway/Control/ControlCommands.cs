@@ -16,6 +16,7 @@ using KruxOS.Core.Capabilities;
 using KruxOS.Core.Control;
 using KruxOS.Core.Identity;
 using KruxOS.Core.Policy;
+using KruxOS.Gateway.Auth;
 using KruxOS.Gateway.Hosting;
 using static KruxOS.Core.Control.ControlProtocol;
 
@@ -42,7 +43,8 @@ public sealed class ControlCommands(
     KruxOsSettings settings,
     BoundAddresses addresses,
     MountCommands mounts,
-    TimeProvider clock)
+    TimeProvider clock,
+    UserTokenUsage? usage = null)
 {
     private static readonly TimeSpan EdgeTimeout = TimeSpan.FromSeconds(15);
 
@@ -390,13 +392,15 @@ public sealed class ControlCommands(
         };
     }
 
-    private static JsonObject TokenJson(UserTokenRecord t) => new()
+    private JsonObject TokenJson(UserTokenRecord t) => new()
     {
         ["id"] = t.Id,
         ["label"] = t.Label,
         ["status"] = t.Status == UserTokenStatus.Active ? "active" : "revoked",
         ["created_at"] = t.CreatedAt.ToString("O"),
         ["revoked_at"] = t.RevokedAt?.ToString("O"),
+        // In memory on this node since it started (UserTokenUsage): null means not used since then.
+        ["last_used_at"] = usage?.LastUsed(t.Id)?.ToString("O"),
     };
 }
 

@@ -33,7 +33,7 @@ public sealed partial class ControlSocketServer(
         var path = SocketPath;
         LogListening(path);
         var ownUid = PeerCredentials.OwnUid();
-        await UnixSocketListener.RunAsync(path, "600", client => ServeAsync(client, ownUid, stoppingToken), stoppingToken).ConfigureAwait(false);
+        await UnixSocketListener.RunAsync(path, "600", gateway.SocketDirectoryMode(path, settings.DataDir), client => ServeAsync(client, ownUid, stoppingToken), stoppingToken).ConfigureAwait(false);
     }
 
     private async Task ServeAsync(Socket client, uint ownUid, CancellationToken stoppingToken)
@@ -47,6 +47,9 @@ public sealed partial class ControlSocketServer(
         if (peer != 0 && peer != ownUid)
         {
             LogRefused(peer);
+            // Take the peer's request off the socket first (unread, at most a few KiB or 5 s): closing with unread
+            // data resets the connection, and the peer would never see why it was refused.
+            await DiscardRequestAsync(stream, stoppingToken).ConfigureAwait(false);
             await writer.WriteLineAsync(ControlProtocol.Fail(null, "forbidden", "the control socket is for the gateway's owner only")).ConfigureAwait(false);
             return;
         }
@@ -81,6 +84,24 @@ public sealed partial class ControlSocketServer(
             try { await writer.WriteLineAsync(response).ConfigureAwait(false); }
             catch (IOException) { return; }
         }
+    }
+
+    private static async Task DiscardRequestAsync(NetworkStream stream, CancellationToken stoppingToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        var buffer = new byte[4096];
+        try
+        {
+            var total = 0;
+            while (total < buffer.Length)
+            {
+                var n = await stream.ReadAsync(buffer.AsMemory(total), timeout.Token).ConfigureAwait(false);
+                if (n == 0 || Array.IndexOf(buffer, (byte)'\n', total, n) >= 0) return;
+                total += n;
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException) { }
     }
 
     private async Task StreamEventsAsync(StreamWriter writer, JsonNode? id, JsonObject p, CancellationToken ct)

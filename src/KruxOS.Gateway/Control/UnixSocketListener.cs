@@ -11,11 +11,20 @@ internal static class UnixSocketListener
 {
     /// <param name="path">The socket file.</param>
     /// <param name="mode">Its permission bits, in octal (e.g. "600").</param>
+    /// <param name="directoryMode">The mode of its directory if the gateway has to create it (an existing one is left alone).</param>
     /// <param name="serve">Serves one accepted connection; it owns the socket.</param>
     /// <param name="stoppingToken">Stops accepting.</param>
-    public static async Task RunAsync(string path, string mode, Func<Socket, Task> serve, CancellationToken stoppingToken)
+    public static async Task RunAsync(string path, string mode, UnixFileMode directoryMode, Func<Socket, Task> serve, CancellationToken stoppingToken)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var directory = Path.GetDirectoryName(path)!;
+        if (!Directory.Exists(directory) && !OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(directory) ?? directory);
+            Directory.CreateDirectory(directory, directoryMode);
+            // mkdir applies the umask; set the mode exactly (the control and auth sockets may race to create it, with the same mode)
+            File.SetUnixFileMode(directory, directoryMode);
+        }
+        Directory.CreateDirectory(directory);
         if (File.Exists(path)) File.Delete(path);
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try

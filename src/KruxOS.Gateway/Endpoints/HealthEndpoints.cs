@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
 using KruxOS.Core;
@@ -12,7 +13,7 @@ public static class HealthEndpoints
     /// <summary>Maps <c>GET /health</c> and <c>GET /health/ready</c> on the health listener.</summary>
     public static void MapHealth(this WebApplication app)
     {
-        app.MapGet("/health", async (HttpContext http, HealthRegistry health, HostMetrics metrics, NodeStatus status) =>
+        app.MapGet("/health", async (HttpContext http, HealthRegistry health, HostMetrics metrics, NodeStatus status, ApprovalIndex approvals) =>
         {
             var report = await health.RunAsync(http.RequestAborted).ConfigureAwait(false);
             var body = new JsonObject
@@ -31,7 +32,7 @@ public static class HealthEndpoints
                 {
                     ["active_sessions"] = await status.ActiveConnectionsAsync(http.RequestAborted).ConfigureAwait(false),
                     ["total_invocations"] = status.TotalInvocations,
-                    ["approval_queue_depth"] = 0,
+                    ["approval_queue_depth"] = approvals.PendingCount,
                     ["dead_letter_queue_depth"] = 0,
                     ["comms_queue_depth"] = 0,
                     ["collected_at"] = report.GeneratedAt.ToString("O"),

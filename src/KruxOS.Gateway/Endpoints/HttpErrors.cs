@@ -8,12 +8,19 @@ namespace KruxOS.Gateway.Endpoints;
 /// <summary>Renders a <see cref="StructuredError"/> as an HTTP JSON error body (spec §3.7 field names).</summary>
 public static class HttpErrors
 {
-    /// <summary>The body: <c>{error_type, message, recovery_actions, retryable, retry_after, context}</c>.</summary>
+    /// <summary>
+    /// The body: <c>{error_type, description, agent_description, message, recovery_actions, retryable, retry_after, context}</c>.
+    /// The gateway words each error once, for operators and agents alike, so <c>description</c> and
+    /// <c>agent_description</c> carry the same text; <c>message</c> repeats it for clients written against the
+    /// MCP/JSON-RPC shapes (and older cli-hook builds), which name it that way.
+    /// </summary>
     public static JsonObject Body(StructuredError error)
     {
         var o = new JsonObject
         {
             ["error_type"] = error.ErrorType,
+            ["description"] = error.Message,
+            ["agent_description"] = error.Message,
             ["message"] = error.Message,
             ["recovery_actions"] = new JsonArray([.. error.Recovery.Select(r => (JsonNode)ToolCatalogView.RecoveryNode(r))]),
             ["retryable"] = error.Retryable,

@@ -157,7 +157,12 @@ public sealed class JsonRpcEndpoint(
                 ["description"] = e.Description,
                 ["recovery"] = new JsonArray([.. e.Recovery.Select(r => (JsonNode)ToolCatalogView.RecoveryNode(r))]),
             })]),
-            ["common_patterns"] = new JsonArray(),
+            ["side_effects"] = new JsonArray([.. d.SideEffects.Select(e => (JsonNode)new JsonObject { ["description"] = e.Description, ["reversible"] = e.Reversible })]),
+            ["common_patterns"] = new JsonArray([.. d.CommonPatterns.Select(p => (JsonNode)new JsonObject
+            {
+                ["description"] = p.Description,
+                ["steps"] = new JsonArray([.. p.Steps.Select(step => (JsonNode)JsonValue.Create(step))]),
+            })]),
             ["tags"] = new JsonArray([.. d.Tags.Select(t => (JsonNode)JsonValue.Create(t)!)]),
         });
     }
@@ -253,7 +258,7 @@ public sealed class JsonRpcEndpoint(
     private static JsonArray Inputs(CapabilityDefinition d) =>
         new([.. d.Inputs.Select(i =>
         {
-            var o = new JsonObject { ["name"] = i.Name, ["type"] = i.Type.ToString(), ["required"] = i.Required, ["description"] = i.Description };
+            var o = new JsonObject { ["name"] = i.Name, ["type"] = i.Type.ToWire(), ["required"] = i.Required, ["description"] = i.Description };
             if (i.Default is { } def) o["default"] = JsonNode.Parse(def.GetRawText());
             return (JsonNode)o;
         })]);
@@ -278,7 +283,15 @@ public sealed class JsonRpcEndpoint(
     private static JsonObject Error(JsonNode? id, int code, string message) =>
         new() { ["jsonrpc"] = "2.0", ["id"] = id, ["error"] = new JsonObject { ["code"] = code, ["message"] = message } };
 
-    private static JsonObject ErrorResponse(JsonNode? id, int code, StructuredError e)
+    private static JsonObject ErrorResponse(JsonNode? id, int code, StructuredError e) =>
+        new() { ["jsonrpc"] = "2.0", ["id"] = id, ["error"] = new JsonObject { ["code"] = code, ["message"] = e.Message, ["data"] = ErrorData(e) } };
+
+    /// <summary>
+    /// The <c>data</c> of a JSON-RPC error: <c>{type, message, recovery}</c> and the error's context. A rate limit
+    /// carries spec §3.4's <c>{retry_after_seconds, limit, window}</c>, the window as text (<c>"1h"</c>), next to
+    /// <c>window_seconds</c>.
+    /// </summary>
+    internal static JsonObject ErrorData(StructuredError e)
     {
         var data = new JsonObject
         {
@@ -288,7 +301,9 @@ public sealed class JsonRpcEndpoint(
         };
         foreach (var (k, v) in e.Context) data[k] = JsonNode.Parse(v.GetRawText());
         if (e.RetryAfterSeconds is { } ra) data["retry_after_seconds"] = ra;
-        return new JsonObject { ["jsonrpc"] = "2.0", ["id"] = id, ["error"] = new JsonObject { ["code"] = code, ["message"] = e.Message, ["data"] = data } };
+        if (e.Context.TryGetValue("window_seconds", out var window) && window.ValueKind == JsonValueKind.Number && window.TryGetInt64(out var seconds))
+            data["window"] = RateWindowText.Format(seconds);
+        return data;
     }
 
     private static Task WriteAsync(HttpContext http, JsonNode body)

@@ -17,11 +17,14 @@ namespace KruxOS.Gateway.Endpoints;
 /// <summary>
 /// MCP Streamable HTTP on <c>/mcp</c> (POST, GET for the server stream, DELETE). Every request is
 /// authenticated; each SDK session gets a connection actor like a WebSocket does, and is ended when the
-/// agent is revoked or killed.
+/// agent is revoked or killed: its open server stream (GET) is cut at once and any later request naming the
+/// session gets 404, which tells an MCP client to start a new session.
 /// </summary>
 public sealed class StreamableHttpSessions(
     McpSessionFactory sessions,
     IRequiredActor<ConnectionRegistry> connections,
+    Authenticator authenticator,
+    TimeProvider clock,
     ILoggerFactory loggers)
 {
     private readonly ILogger _log = loggers.CreateLogger<StreamableHttpSessions>();
@@ -29,7 +32,17 @@ public sealed class StreamableHttpSessions(
     /// <summary>Where the authentication middleware leaves the caller for the session callbacks.</summary>
     public const string CallerItem = "kruxos.caller";
 
+    /// <summary>The Streamable HTTP session header.</summary>
+    public const string SessionHeader = "Mcp-Session-Id";
+
+    /// <summary>How long an ended session's id is remembered (answered 404); the SDK forgets idle sessions sooner.</summary>
+    public static readonly TimeSpan EndedSessionMemory = TimeSpan.FromHours(24);
+
     private readonly ConcurrentDictionary<McpServerOptions, Binding> _bindings = new(ReferenceEqualityComparer.Instance);
+
+    // SDK session ids this gateway ended (revocation, kill), and the one open server stream (GET) of each live session.
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _ended = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, HttpContext> _streams = new(StringComparer.Ordinal);
 
     /// <summary>Configures the SDK's HTTP transport.</summary>
     public void Configure(HttpServerTransportOptions options)
@@ -41,6 +54,32 @@ public sealed class StreamableHttpSessions(
 #pragma warning disable MCPEXP002
         options.RunSessionHandler = RunSessionAsync;
 #pragma warning restore MCPEXP002
+    }
+
+    /// <summary>
+    /// Every request to <c>/mcp</c>: authenticate it, refuse a session this gateway ended (404), keep track of the
+    /// session's server stream while it is open, and hand the request to the SDK.
+    /// </summary>
+    public async Task HandleAsync(HttpContext http, RequestDelegate next)
+    {
+        if (!await AuthenticateAsync(http, authenticator).ConfigureAwait(false)) return;
+        var sessionId = http.Request.Headers[SessionHeader].ToString();
+        if (sessionId.Length > 0 && _ended.ContainsKey(sessionId))
+        {
+            await HttpErrors.WriteAsync(http, StatusCodes.Status404NotFound,
+                StructuredError.Create("SessionExpired", $"Session '{sessionId}' was ended by the gateway (the agent was revoked or its sessions killed).")
+                    .WithRecovery("reconnect", "Start a new session with initialize.")
+                    .WithContext("session_id", sessionId)).ConfigureAwait(false);
+            return;
+        }
+        if (sessionId.Length == 0 || !HttpMethods.IsGet(http.Request.Method))
+        {
+            await next(http).ConfigureAwait(false);
+            return;
+        }
+        _streams[sessionId] = http;
+        try { await next(http).ConfigureAwait(false); }
+        finally { _streams.TryRemove(new KeyValuePair<string, HttpContext>(sessionId, http)); }
     }
 
     /// <summary>Authenticates a request to <c>/mcp</c>; on success the caller is stored for the session callbacks.</summary>
@@ -99,8 +138,21 @@ public sealed class StreamableHttpSessions(
         {
             binding.Notifier.Detach();
             binding.Connection.Tell(PoisonPill.Instance);
+            // Ended by us (revoked, killed), not by the client or the SDK: the SDK would keep the session, and its
+            // server stream open, until it idles out. Cut the stream and answer the session's later requests 404.
+            if (binding.Stop.IsCancellationRequested && !ct.IsCancellationRequested && server.SessionId is { Length: > 0 } ended) End(ended);
             binding.Stop.Dispose();
         }
+    }
+
+    private void End(string sessionId)
+    {
+        var now = clock.GetUtcNow();
+        _ended[sessionId] = now;
+        if (_streams.TryRemove(sessionId, out var stream)) stream.Abort();
+        if (_ended.Count > 1024)
+            foreach (var (id, at) in _ended)
+                if (now - at > EndedSessionMemory) _ended.TryRemove(id, out _);
     }
 
     private sealed record Binding(IActorRef Connection, CancellationTokenSource Stop, ServerNotifier Notifier, Principal Principal);

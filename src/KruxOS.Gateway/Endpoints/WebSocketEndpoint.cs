@@ -88,15 +88,8 @@ public sealed partial class WebSocketEndpoint(
         }
     }
 
-    private bool OriginAllowed(HttpContext http)
-    {
-        var origin = http.Request.Headers.Origin.ToString();
-        if (string.IsNullOrEmpty(origin)) return true; // non-browser clients send no Origin
-        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri)) return false;
-        if (uri.IsLoopback) return true;
-        if (string.Equals(uri.Authority, http.Request.Host.Value, StringComparison.OrdinalIgnoreCase)) return true;
-        return settings.AllowedOrigins.Any(o => string.Equals(o.TrimEnd('/'), origin.TrimEnd('/'), StringComparison.OrdinalIgnoreCase));
-    }
+    private bool OriginAllowed(HttpContext http) =>
+        WebSocketOrigins.Allows(http.Request.Headers.Origin.ToString(), settings.Bind, settings.AllowedOrigins);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "WebSocket session {SessionId} opened for {Principal}")]
     private partial void LogOpened(string principal, string sessionId);
@@ -112,5 +105,33 @@ public sealed partial class WebSocketEndpoint(
             _ = transport.CloseAsync(WebSocketCloseStatus.PolicyViolation, $"{reason.ErrorType}: {reason.Message}");
 
         public void Notify(string method, string paramsJson) => notifier.Notify(method, paramsJson);
+    }
+}
+
+/// <summary>
+/// Which browser origins may open a WebSocket (a page's script can open one to any host, sending the page's
+/// <c>Origin</c>). The request's <c>Host</c> is not evidence: a DNS-rebinding page controls both its own origin and
+/// the name it connects to, so <c>Host = Origin = evil.example:7700</c> proves nothing about who the page is.
+/// </summary>
+public static class WebSocketOrigins
+{
+    /// <summary>
+    /// True for no <c>Origin</c> (non-browser clients send none), a loopback origin (<c>localhost</c>,
+    /// <c>127.0.0.0/8</c>, <c>::1</c>; any port), an origin whose host is the configured bind address (when that is a
+    /// specific address, not 0.0.0.0 or ::), or an origin listed in <c>Gateway:AllowedOrigins</c> (scheme, host and port).
+    /// </summary>
+    public static bool Allows(string? origin, string bind, IReadOnlyList<string> allowedOrigins)
+    {
+        ArgumentNullException.ThrowIfNull(allowedOrigins);
+        if (string.IsNullOrEmpty(origin)) return true;
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")) return false;
+        if (uri.IsLoopback) return true;
+        if (bind is not ("0.0.0.0" or "::" or "localhost") && System.Net.IPAddress.TryParse(bind, out var bound)
+            && System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var host) && host.Equals(bound))
+            return true;
+        return allowedOrigins.Any(o => Uri.TryCreate(o.TrimEnd('/'), UriKind.Absolute, out var allowed)
+            && string.Equals(allowed.Scheme, uri.Scheme, StringComparison.OrdinalIgnoreCase)
+            && string.Equals(allowed.IdnHost, uri.IdnHost, StringComparison.OrdinalIgnoreCase)
+            && allowed.Port == uri.Port);
     }
 }

@@ -11,6 +11,7 @@ using KruxOS.Gateway.Mcp;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace KruxOS.Gateway.Hosting;
 
@@ -89,6 +90,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton(_ => new KruxOS.Audit.AuditReader(kruxos.AuditDirectory));
         services.AddSingleton(sp => new AuditIntegrity(sp.GetRequiredService<KruxOS.Audit.AuditReader>(), kruxos.AuditDirectory));
         services.AddSingleton<SessionCredentialStore>();
+        services.AddSingleton<UserTokenUsage>();
         services.AddSingleton<Authenticator>();
         services.AddSingleton<ToolCatalogView>();
         services.AddSingleton<McpSessionFactory>();
@@ -101,6 +103,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton<MountCommands>();
         services.AddHostedService<ControlSocketServer>();
         services.AddHostedService<AuthSocketServer>();
+        services.TryAddSingleton(_ => BootstrapConsole.Standard());
         services.AddHostedService<BootstrapService>();
         services.AddMcpServer().WithHttpTransport(o => { }); // per-session options are supplied in MapKruxOs
         services.AddOptions<ModelContextProtocol.AspNetCore.HttpServerTransportOptions>()
@@ -143,10 +146,12 @@ public static class GatewayHostingExtensions
         app.UseListenerGuard();
         app.Use(async (http, next) =>
         {
-            // Streamable HTTP MCP: authenticate every request before the SDK sees it.
-            if (Listeners.Of(http) == Listener.Gateway && http.Request.Path.StartsWithSegments("/mcp")
-                && !await StreamableHttpSessions.AuthenticateAsync(http, http.RequestServices.GetRequiredService<Authenticator>()).ConfigureAwait(false))
+            // Streamable HTTP MCP: authenticate every request before the SDK sees it (and refuse sessions the gateway ended).
+            if (Listeners.Of(http) == Listener.Gateway && http.Request.Path.StartsWithSegments("/mcp"))
+            {
+                await http.RequestServices.GetRequiredService<StreamableHttpSessions>().HandleAsync(http, next).ConfigureAwait(false);
                 return;
+            }
             await next(http).ConfigureAwait(false);
         });
         app.MapMcp("/mcp").On(Listener.Gateway);

@@ -41,7 +41,10 @@ public sealed class GatewaySettings
     /// <summary>How long a minted credential can be used to open a connection. <b>Default</b>: 5 minutes.</summary>
     public TimeSpan SessionCredentialLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Extra origins allowed to open WebSockets (besides the gateway's own host and loopback). <b>Default</b>: none.</summary>
+    /// <summary>
+    /// Browser origins allowed to open WebSockets (e.g. <c>https://dashboard.example</c>), besides loopback origins and
+    /// the configured bind address. The request's Host is never trusted for this (DNS rebinding). <b>Default</b>: none.
+    /// </summary>
     public List<string> AllowedOrigins { get; set; } = [];
 
     /// <summary>Longest an edge waits for a call's result. <b>Default</b>: 60 s.</summary>
@@ -54,10 +57,18 @@ public sealed class GatewaySettings
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// On first start, create the <c>admin</c> agent and print its token to standard output once. When off, no
-    /// agent is created (create them with <c>kruxos agent create</c>). <b>Default</b>: true.
+    /// On first start, create the <c>admin</c> agent and hand its token to the operator once (see
+    /// <see cref="BootstrapTokenOutput"/>). When off, no agent is created (create them with <c>kruxos agent create</c>).
+    /// <b>Default</b>: true.
     /// </summary>
     public bool PrintBootstrapToken { get; set; } = true;
+
+    /// <summary>
+    /// Where the first-start token and <c>.mcp.json</c> go: <c>Auto</c> prints them when standard output is a
+    /// terminal and otherwise writes <c>{DataDir}/admin.mcp.json</c> (0600) and prints only its path; <c>Stdout</c>
+    /// always prints; <c>File</c> always writes the file (ADR 0014). <b>Default</b>: Auto.
+    /// </summary>
+    public BootstrapTokenOutput BootstrapTokenOutput { get; set; } = BootstrapTokenOutput.Auto;
 
     /// <summary>The effective control socket path.</summary>
     public string ControlSocketPath(string dataDir) =>
@@ -70,6 +81,20 @@ public sealed class GatewaySettings
         AuthSocket is { Length: > 0 } explicitPath ? explicitPath
         : Environment.GetEnvironmentVariable("KRUXOS_AUTH_SOCKET") is { Length: > 0 } env ? env
         : Path.Combine(dataDir, "run", "auth.sock");
+
+    /// <summary>
+    /// The mode of a socket directory the gateway creates itself (e.g. <c>{DataDir}/run</c>): 0700, so nobody else
+    /// can even reach the sockets; 0711 when the auth socket in it must be reachable by the uids of
+    /// <see cref="AuthSocketUids"/> (they can traverse it but not list it). An existing directory (the appliance's
+    /// systemd-made <c>/run/kruxos</c>) is never changed.
+    /// </summary>
+    public UnixFileMode SocketDirectoryMode(string socketPath, string dataDir)
+    {
+        const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        var sharesAuthSocket = AuthSocketUids.Count > 0
+            && string.Equals(Path.GetDirectoryName(Path.GetFullPath(socketPath)), Path.GetDirectoryName(Path.GetFullPath(AuthSocketPath(dataDir))), StringComparison.Ordinal);
+        return sharesAuthSocket ? owner | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute : owner;
+    }
 
     /// <summary>Fails fast on settings that cannot work.</summary>
     public void Validate()

@@ -41,6 +41,18 @@ public sealed class TwoNodeClusterSpecs
         await WaitForMembers(a.System, 2);
         await WaitForMembers(b.System, 2);
 
+        // assert: each node's own actors live under its gateway root, not loose under /user
+        foreach (var node in new[] { a, b })
+        {
+            foreach (var child in new[] { "connections", "approval-index", "identity-replica", "audit", "policies" })
+                await node.System.ActorSelection($"/user/gateway/{child}").ResolveOne(TestTimeouts.Reply);
+            foreach (var loose in new[] { "/user/connections", "/user/approval-index", "/user/identity-replica" })
+                await Assert.ThrowsAsync<ActorNotFoundException>(() => node.System.ActorSelection(loose).ResolveOne(TimeSpan.FromSeconds(2)));
+            // the registered connection parent (what the edges use) is that child
+            var connections = await node.System.ActorSelection("/user/gateway/connections").ResolveOne(TestTimeouts.Reply);
+            Assert.Equal(connections.Path, (await node.Registry.GetAsync<ConnectionRegistry>()).Path);
+        }
+
         // act: create the agent through node B; both nodes' read models learn it
         var registry = await b.Registry.GetAsync<IdentityRegistry>();
         var created = await registry.Ask<IdentityResult>(

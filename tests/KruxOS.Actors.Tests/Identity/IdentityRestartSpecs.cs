@@ -43,6 +43,16 @@ public sealed class IdentityRestartSpecs
             Assert.True((await registry.Ask<IdentityResult>(new IdentityCommands.RevokeAgent("retired", at), TestTimeouts.Reply)).IsOk);
         }
 
+        // assert: the embedded journal runs in WAL mode (the mode is stored in the database file)
+        if (provider == PersistenceProvider.Sqlite)
+        {
+            await using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={settings.SqlitePath};Pooling=False");
+            await db.OpenAsync();
+            await using var pragma = db.CreateCommand();
+            pragma.CommandText = "PRAGMA journal_mode;";
+            Assert.Equal("wal", (string?)await pragma.ExecuteScalarAsync());
+        }
+
         // assert: life 2 on the same file sees the same identities, with the rotation and revocation intact
         await using var life2 = await NodeHost.StartAsync(settings);
         var directory = life2.Services.GetRequiredService<IdentityDirectory>();

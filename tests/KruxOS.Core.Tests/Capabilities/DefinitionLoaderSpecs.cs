@@ -29,8 +29,52 @@ public sealed class DefinitionLoaderSpecs
         Assert.Equal(["1m", "5m", "15m", "1h", "24h"], window.Allowed.ToArray());
     }
 
+    [Fact]
+    public void Should_give_every_built_in_common_patterns_and_every_writing_one_its_side_effects()
+    {
+        Assert.All(DefinitionLoader.BuiltIn(), d =>
+        {
+            Assert.NotEmpty(d.CommonPatterns);
+            Assert.All(d.CommonPatterns, p => Assert.NotEmpty(p.Steps));
+            if (d.Tags.Any(t => t is "write" or "execute" or "destructive")) Assert.NotEmpty(d.SideEffects);
+            if (d.Execution == ExecutionMode.InProcess) Assert.Empty(d.SideEffects);
+        });
+        var delete = DefinitionLoader.BuiltIn().Single(d => d.Name.Value == "filesystem.delete");
+        Assert.True(Assert.Single(delete.SideEffects).Reversible);
+        Assert.False(DefinitionLoader.BuiltIn().Single(d => d.Name.Value == "git.push").SideEffects.Single().Reversible);
+    }
+
+    [Fact]
+    public void Should_read_side_effects_and_common_patterns()
+    {
+        var d = DefinitionLoader.Parse("""
+            capabilities:
+              - name: a.b
+                purpose: x
+                side_effects:
+                  - { description: "Writes the file", reversible: true }
+                  - description: Sends a mail
+                common_patterns:
+                  - description: Check then act
+                    steps: [a.check, a.b]
+            """, "t.yaml").Single();
+        Assert.Equal([new SideEffectDefinition("Writes the file", true), new SideEffectDefinition("Sends a mail", false)], d.SideEffects.ToArray());
+        Assert.Equal(new CommonPatternDefinition("Check then act", ["a.check", "a.b"]), Assert.Single(d.CommonPatterns));
+        // a definition that declares neither has none
+        Assert.Empty(DefinitionLoader.Parse("capabilities:\n  - name: a.c\n    purpose: x\n", "t.yaml").Single().SideEffects);
+    }
+
+    [Theory]
+    [InlineData(InputType.Url, "URL")]
+    [InlineData(InputType.Sha256, "SHA256")]
+    [InlineData(InputType.FilesystemPath, "FilesystemPath")]
+    [InlineData(InputType.DateTime, "DateTime")]
+    public void Should_spell_input_types_as_the_spec_does(InputType type, string wire) => Assert.Equal(wire, type.ToWire());
+
     [Theory]
     [InlineData("capabilities:\n  - name: Bad\n    purpose: x\n", "not a dotted capability name")]
+    [InlineData("capabilities:\n  - name: a.b\n    purpose: x\n    side_effects:\n      - { reversible: true }\n", "side effect needs a description")]
+    [InlineData("capabilities:\n  - name: a.b\n    purpose: x\n    common_patterns:\n      - { description: d }\n", "needs steps")]
     [InlineData("capabilities:\n  - name: a.b\n    purpose: ''\n", "has no purpose")]
     [InlineData("capabilities:\n  - name: a.b\n    purpose: x\n    permission_tier: sometimes\n", "unknown tier")]
     [InlineData("capabilities:\n  - name: a.b\n    purpose: x\n    inputs:\n      - { name: p, type: Blob }\n", "unknown type")]

@@ -36,16 +36,23 @@ public sealed class ApplianceInstallSpecs
             Assert.Contains("ExecStart=/opt/kruxos/bin/kruxos-gateway", unit);
             Assert.Contains("KRUXOS_DATA_DIR=/data/kruxos", unit);
 
-            // act: start the installed gateway from the root, with its installed config file and loopback overrides
+            // arrange: the installed configuration, relocated into the root as an operator of a relocated install would
+            // (data directory and sockets under the root); the programs find it through their launchers
+            var config = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(root, "etc/kruxos/gateway.json")))!;
+            Assert.Equal("/run/kruxos/control.sock", config["Gateway"]!["ControlSocket"]!.GetValue<string>());
+            config["KruxOS"]!["DataDir"] = Path.Combine(root, "data/kruxos");
+            config["Gateway"]!["ControlSocket"] = Path.Combine(root, "run/kruxos/control.sock");
+            config["Gateway"]!["AuthSocket"] = Path.Combine(root, "run/kruxos/auth.sock");
+            await File.WriteAllTextAsync(Path.Combine(root, "etc/kruxos/gateway.json"), config.ToJsonString());
+
+            // act: start the installed gateway from the root with no KRUXOS_ environment and no --config, only loopback overrides
             var (g, u, h) = (TestGateway.FreePort(), TestGateway.FreePort(), TestGateway.FreePort());
-            var socket = Path.Combine(root, "run", "control.sock");
             var psi = new ProcessStartInfo(Path.Combine(root, "opt/kruxos/bin/kruxos-gateway"))
             {
                 RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
             };
-            foreach (var a in new[] { "--config", Path.Combine(root, "etc/kruxos/gateway.json"), "--data-dir", Path.Combine(root, "data/kruxos"),
-                         "--bind", "127.0.0.1", "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}", "--control-socket", socket,
-                         "--auth-socket", Path.Combine(root, "run", "auth.sock") })
+            ProcessRunner.ScrubEnvironment(psi);
+            foreach (var a in new[] { "--bind", "127.0.0.1", "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}" })
                 psi.ArgumentList.Add(a);
             gateway = Process.Start(psi)!;
             var stdout = new System.Text.StringBuilder();
@@ -53,8 +60,9 @@ public sealed class ApplianceInstallSpecs
             gateway.BeginOutputReadLine();
             gateway.BeginErrorReadLine();
 
+            // act: the installed CLI, also with no KRUXOS_ environment (ProcessRunner scrubs inherited ones)
             var kruxos = Path.Combine(root, "opt/kruxos/bin/kruxos");
-            var env = new Dictionary<string, string> { ["KRUXOS_CONTROL_SOCKET"] = socket };
+            var env = new Dictionary<string, string>();
             ProcessResult status = new(-1, "", "");
             var deadline = Stopwatch.StartNew();
             while (deadline.Elapsed < TestTimeouts.Process)
@@ -72,16 +80,27 @@ public sealed class ApplianceInstallSpecs
             Assert.Equal(Path.Combine(root, "data/kruxos"), json["data_dir"]!.GetValue<string>());
             Assert.Equal(1, json["agents"]!["total"]!.GetValue<int>());
             Assert.True(File.Exists(Path.Combine(root, "data/kruxos/kruxos.db")));
+            // the gateway made the socket directory, owner only
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(root, "run/kruxos")));
             lock (stdout) Assert.Contains("created agent 'admin'", stdout.ToString());
             using var http = new HttpClient();
             Assert.True((await http.GetAsync($"http://127.0.0.1:{h}/health/ready")).IsSuccessStatusCode);
 
-            // act: the installed mcp-bridge, configured as the printed .mcp.json says, answers initialize
-            string adminToken;
-            lock (stdout) adminToken = System.Text.RegularExpressions.Regex.Match(stdout.ToString(), "hash\\): ([0-9a-f]{64})").Groups[1].Value;
-            Assert.Equal(64, adminToken.Length);
-            var bridge = await ProcessRunner.RunAsync(Path.Combine(root, "opt/kruxos/bin/mcp-bridge"), [],
-                new Dictionary<string, string> { ["KRUXOS_ENDPOINT"] = $"ws://127.0.0.1:{g}", ["KRUXOS_AGENT_NAME"] = "admin", ["KRUXOS_AGENT_TOKEN"] = adminToken },
+            // assert: stdout is not a terminal (as under systemd, where it is the journal): the token is not printed,
+            // it is in an owner-only .mcp.json in the data directory whose path is printed (ADR 0014)
+            var snippetFile = Path.Combine(root, "data/kruxos/admin.mcp.json");
+            lock (stdout) Assert.Contains(snippetFile, stdout.ToString());
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(snippetFile));
+            var server = JsonNode.Parse(await File.ReadAllTextAsync(snippetFile))!["mcpServers"]!["kruxos"]!;
+            var adminToken = server["env"]!["KRUXOS_AGENT_TOKEN"]!.GetValue<string>();
+            Assert.Matches("^[0-9a-f]{64}$", adminToken);
+            lock (stdout) Assert.DoesNotContain(adminToken, stdout.ToString());
+            // the snippet names the bridge of this install
+            Assert.Equal(Path.Combine(root, "opt/kruxos/bin/mcp-bridge"), server["command"]!.GetValue<string>());
+
+            // act: the installed mcp-bridge, started exactly as the .mcp.json says, answers initialize
+            var bridge = await ProcessRunner.RunAsync(server["command"]!.GetValue<string>(), server["args"]!.AsArray().Select(a => a!.GetValue<string>()),
+                server["env"]!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<string>()),
                 stdin: """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"install-test","version":"1"}}}""" + "\n");
             Assert.True(bridge.ExitCode == 0, bridge.StdErr);
             Assert.Equal("kruxos-gateway", JsonNode.Parse(bridge.StdOut.Trim())!["result"]!["serverInfo"]!["name"]!.GetValue<string>());

@@ -38,6 +38,10 @@ public sealed class NodeSdkEndToEndSpecs
         Assert.Equal("autonomous", TierOf("system__time"));
         Assert.Equal("notify", TierOf("filesystem__write"));
         Assert.All(session["tools"]!.AsArray(), t => Assert.NotEqual("blocked", t!["tier"]!.GetValue<string>()));
+        // each description ends with the tier the client also sees in _meta (ADR 0003)
+        Assert.All(session["tools"]!.AsArray(), t =>
+            Assert.EndsWith($"[policy tier: {t!["tier"]!.GetValue<string>()}]", t["description"]!.GetValue<string>(), StringComparison.Ordinal));
+        Assert.EndsWith("[policy tier: notify]", session["tools"]!.AsArray().Single(t => t!["name"]!.GetValue<string>() == "filesystem__write")!["description"]!.GetValue<string>());
         var time = session["results"]![0]!;
         Assert.False(time["isError"]!.GetValue<bool>(), time.ToJsonString());
         Assert.Equal("Europe/Berlin", time["body"]!["timezone"]!.GetValue<string>());

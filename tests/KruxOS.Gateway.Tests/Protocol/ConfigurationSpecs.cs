@@ -41,7 +41,14 @@ public sealed class ConfigurationSpecs
         Assert.False(k.UseClustering);
         Assert.Equal(PersistenceProvider.Sqlite, k.Persistence.Provider);
         Assert.EndsWith(Path.Combine("run", "control.sock"), g.ControlSocketPath(k.DataDir));
+        // keepalive: ping every 30 s, drop after 10 s without a pong (spec §3.1)
+        Assert.Equal((TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(10)), (g.KeepAliveInterval, g.KeepAliveTimeout));
     }
+
+    [Fact]
+    public void Should_bind_the_keepalive_settings() =>
+        Assert.Equal((TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2)),
+            (Bind(["--Gateway:KeepAliveInterval", "00:00:05", "--Gateway:KeepAliveTimeout", "00:00:02"]).Gateway is var g ? (g.KeepAliveInterval, g.KeepAliveTimeout) : default));
 
     [Theory]
     [InlineData(70000, "127.0.0.1")]

@@ -211,7 +211,7 @@ public sealed class HttpSurfaceSpecs : IAsyncLifetime
         var (status, body) = await PostRpc("""{"jsonrpc":"2.0","id":1,"method":"capabilities.list"}""", null);
         Assert.Equal(HttpStatusCode.Unauthorized, status);
         Assert.Equal(-32003, body!["error"]!["code"]!.GetValue<int>());
-        Assert.Equal("NotAuthenticated", body["error"]!["data"]!["type"]!.GetValue<string>());
+        Assert.Equal("auth.invalid_credentials", body["error"]!["data"]!["type"]!.GetValue<string>());
 
         var bad = new string('f', 64);
         for (var i = 0; i < 9; i++) await PostRpc("""{"jsonrpc":"2.0","id":1,"method":"capabilities.list"}""", bad);
@@ -265,7 +265,7 @@ public sealed class HttpSurfaceSpecs : IAsyncLifetime
         };
         var r = await _http.SendAsync(req);
         Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
-        Assert.Equal("NotAuthenticated", JsonNode.Parse(await r.Content.ReadAsStringAsync())!["error_type"]!.GetValue<string>());
+        Assert.Equal("auth.invalid_credentials", JsonNode.Parse(await r.Content.ReadAsStringAsync())!["error_type"]!.GetValue<string>());
         Assert.Equal("Bearer", r.Headers.WwwAuthenticate.ToString());
     }
 }

@@ -79,7 +79,12 @@ public sealed class AgentSessionHandler : ICapabilityHandler
     }
 }
 
-/// <summary><c>agent.policy</c>: the rules that apply to the caller.</summary>
+/// <summary>
+/// <c>agent.policy</c>: the rules that apply to the caller. <c>default_tier</c> is always a tier: the strictest
+/// <c>defaults.tier</c> of the policy files (every call then matches a rule); without one, calls no rule matches
+/// get their capability definition's tier, so <c>default_tier</c> is <c>autonomous</c> and <c>definition_tiers</c>
+/// lists every capability whose definition says otherwise (<c>default_tier_source</c> tells which case applies).
+/// </summary>
 public sealed class AgentPolicyHandler : ICapabilityHandler
 {
     public CapabilityName Name { get; } = CapabilityName.Parse("agent.policy");
@@ -87,6 +92,7 @@ public sealed class AgentPolicyHandler : ICapabilityHandler
     public ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         var effective = context.Policy.Effective(context.Principal, context.Registry);
+        var fromPolicy = effective.DefaultTier is not null;
         return ValueTask.FromResult(CapabilityCatalog.ToElement(new
         {
             policy_group = effective.PolicyGroup,
@@ -103,8 +109,10 @@ public sealed class AgentPolicyHandler : ICapabilityHandler
                 layer = r.Layer.ToString().ToLowerInvariant(),
                 conditions = r.Conditions,
             }),
-            // Null when each capability's definition tier applies to calls no rule matches.
-            default_tier = effective.DefaultTier?.ToWire(),
+            default_tier = (effective.DefaultTier ?? Tier.Autonomous).ToWire(),
+            default_tier_source = fromPolicy ? "policy" : "capability_definitions",
+            definition_tiers = context.Registry.All.Where(d => !fromPolicy && d.DefaultTier != Tier.Autonomous)
+                .Select(d => new { capability = d.Name.Value, tier = d.DefaultTier.ToWire() }),
         }));
     }
 }

@@ -96,7 +96,8 @@ public sealed class SystemInfoHandler(NodeFacts facts, IdentityDirectory identit
 }
 
 /// <summary><c>system.health</c>: services, resource usage and queue depths.</summary>
-public sealed class SystemHealthHandler(HealthRegistry health, HostMetrics metrics, NodeFacts facts, Audit.AuditProbe audit) : ICapabilityHandler
+public sealed class SystemHealthHandler(HealthRegistry health, HostMetrics metrics, NodeFacts facts, Audit.AuditProbe audit, Approvals.ApprovalIndex approvals)
+    : ICapabilityHandler
 {
     public CapabilityName Name { get; } = CapabilityName.Parse("system.health");
 
@@ -119,7 +120,8 @@ public sealed class SystemHealthHandler(HealthRegistry health, HostMetrics metri
                 disk_percent = drive.TotalSize == 0 ? 0 : Math.Round(100.0 * (drive.TotalSize - drive.AvailableFreeSpace) / drive.TotalSize, 2),
                 open_files = openFiles,
             },
-            queue_depths = new { approval_pending = 0, alerts_pending = 0, audit_buffer = auditBuffer },
+            // Alerts are not built yet, so nothing can be pending there.
+            queue_depths = new { approval_pending = approvals.PendingCount, alerts_pending = 0, audit_buffer = auditBuffer },
         });
     }
 
