@@ -22,7 +22,8 @@ public sealed record AppendResult(string File, IReadOnlyList<long> Offsets, long
 /// may reply to its requesters only after <see cref="AppendBatch"/> returned.</item>
 /// <item>The day file is chosen by the writer's UTC clock when the batch is written, so files roll at
 /// UTC midnight; the chain is independent of files, so the first record of a day chains from the last of
-/// the previous day.</item>
+/// the previous day. The first batch appended to a day file also fsyncs the directory, so the new name is
+/// durable before any of its entries is acknowledged.</item>
 /// <item>If a write or fsync fails, the file is cut back to its length before the batch (best effort,
 /// retried before the next batch) and the exception is rethrown: the batch is not written and can be
 /// retried as is, so the chain stays valid and no record is duplicated.</item>
@@ -44,6 +45,7 @@ public sealed class AuditFileWriter : IDisposable
     private string? _fileName;
     private int _fileRecords;
     private long _expectedLength = -1;
+    private bool _directorySyncPending;
 
     private AuditFileWriter(string directory, IAuditFileSystem fs, TimeProvider clock, AuditIndex? index)
     {
@@ -187,6 +189,12 @@ public sealed class AuditFileWriter : IDisposable
         {
             file.Append(buffer.AsSpan(0, size));
             file.Sync();
+            if (_directorySyncPending)
+            {
+                // The file's name must be durable too before anyone is told its entries are.
+                _fs.SyncDirectory(_directory);
+                _directorySyncPending = false;
+            }
         }
         catch
         {
@@ -218,6 +226,9 @@ public sealed class AuditFileWriter : IDisposable
         {
             _fileRecords = name == _fileName ? _fileRecords : CountRecords(path);
             _expectedLength = file.Length;
+            // The first batch this writer appends to a day file also fsyncs the directory: the file may be new,
+            // or created by a process that stopped before its directory entry was durable. Once per file.
+            _directorySyncPending = true;
         }
         _file = file;
         _fileName = name;

@@ -283,7 +283,8 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         var dir = _options.Directory;
         var days = _options.RetentionDays;
         var now = _clock.GetUtcNow();
-        Task.Run(() => AuditRetention.Run(dir, days, now), _cts.Token)
+        var fs = _options.FileSystem;
+        Task.Run(() => AuditRetention.Run(dir, days, now, fs), _cts.Token)
             .PipeTo(Self, success: r => new RetentionDone(r, replyTo, null), failure: ex => new RetentionDone(null, replyTo, ex));
     }
 

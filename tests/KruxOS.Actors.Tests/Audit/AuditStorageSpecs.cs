@@ -238,6 +238,42 @@ public sealed class AuditStorageSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_fsync_the_directory_once_per_new_day_file_and_when_the_anchor_file_is_created()
+    {
+        // arrange
+        var fs = new FlakyFileSystem();
+        var (writer, recovery) = AuditFileWriter.Open(_dir.Path, _clock, fs, useIndex: false);
+        var chain = new AuditChain(recovery.Head.Span);
+        using (writer)
+        {
+            // act: two batches into day 1, then a batch into day 2 whose directory fsync fails once
+            writer.AppendBatch([chain.Seal(Drafts.Call(0))]);
+            writer.AppendBatch([chain.Seal(Drafts.Call(1))]);
+            Assert.Single(fs.DirectorySyncs);
+            _clock.Now = _clock.Now.AddDays(1);
+            var next = new[] { chain.Seal(Drafts.Call(2)) };
+            fs.FailDirectorySync = true;
+            Assert.Throws<IOException>(() => writer.AppendBatch(next));
+            // the batch is not durable without its file's name: it was cut back and is written once on retry
+            Assert.Equal(0, new FileInfo(_dir.File(Day2)).Length);
+            fs.FailDirectorySync = false;
+            writer.AppendBatch(next);
+            writer.AppendBatch([chain.Seal(Drafts.Call(3))]);
+        }
+
+        // assert
+        Assert.Equal([_dir.Path, _dir.Path], fs.DirectorySyncs);
+        Assert.Equal(4, Drafts.ReadAll(_dir.Path).Count);
+        Assert.True(AuditVerifier.VerifyDirectory(_dir.Path).IsIntact);
+
+        // retention creating audit-anchors.jsonl syncs the directory before deleting anything; appending to it does not
+        Assert.Empty(AuditRetention.Run(_dir.Path, 1, _clock.Now.AddDays(30), fs).Deleted); // the 7-day warning first
+        Assert.Equal(2, AuditRetention.Run(_dir.Path, 1, _clock.Now.AddDays(38), fs).Deleted.Count);
+        Assert.True(File.Exists(_dir.File(AuditFileNames.Anchors)));
+        Assert.Equal(3, fs.DirectorySyncs.Count);
+    }
+
+    [Fact]
     public async Task Should_filter_queries_by_agent_capability_status_time_and_session()
     {
         _clock.Now = Drafts.T0.AddHours(2);
