@@ -20,7 +20,8 @@ namespace KruxOS.Actors.Agents;
 
 /// <summary>
 /// Dependencies every session entity shares, resolved once per node. Without <paramref name="Approvals"/>
-/// (and its index) calls that need approval fail closed.
+/// (and its index) calls that need approval fail closed. <paramref name="AuditAvailability"/> is the node's
+/// audit writer state, checked by each run before it executes (none: only the append's answer counts).
 /// </summary>
 public sealed record AgentSessionDependencies(
     CapabilityCatalog Catalog,
@@ -34,7 +35,8 @@ public sealed record AgentSessionDependencies(
     IActorRef? Approvals = null,
     ApprovalIndex? ApprovalIndex = null,
     TimeSpan? ApprovalHoldTimeout = null,
-    IdempotencyLimits? Idempotency = null);
+    IdempotencyLimits? Idempotency = null,
+    Audit.AuditAvailability? AuditAvailability = null);
 
 /// <summary>
 /// The entity of one agent, keyed by agent name: it knows the agent's open connections, owns the
@@ -175,7 +177,8 @@ public sealed class AgentSessionActor : ReceiveActor
         if (ledger is not null) plan = plan with { Keyed = new KeyedCall(call.IdempotencyKey!, ledger) };
         _inFlight++;
         UpdateIdleTimeout();
-        var run = Context.ActorOf(ToolRunActor.Props(plan, _deps.Catalog, _deps.Identities, _deps.Audit, _deps.Policy, _deps.ToolRuns, _deps.Clock),
+        var run = Context.ActorOf(ToolRunActor.Props(plan, _deps.Catalog, _deps.Identities, _deps.Audit, _deps.Policy, _deps.ToolRuns, _deps.Clock,
+            _deps.AuditAvailability),
             $"run-{++_runSequence}");
         if (plan.Approval is { IsNew: true } approval) Request(plan, approval, run);
     }

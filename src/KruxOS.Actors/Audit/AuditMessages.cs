@@ -52,6 +52,12 @@ public sealed class AuditOptions
     /// <summary>Clock for day files and retention. <b>Default</b>: system clock.</summary>
     public TimeProvider? Clock { get; set; }
 
+    /// <summary>
+    /// Where the writer publishes whether it accepts new entries (the pipeline checks it before executing).
+    /// <b>Default</b>: a private instance nobody reads.
+    /// </summary>
+    public AuditAvailability Availability { get; set; } = new();
+
     /// <summary>Throws when a required value is missing or out of range.</summary>
     public void Validate()
     {

@@ -44,6 +44,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     private string? _lastError;
     private long _written;
     private ChainIssue? _startupBreak;
+    private string? _refusalPublished;
     private DateOnly? _lastRetentionDay;
 
     /// <summary>Timers (set by Akka).</summary>
@@ -127,6 +128,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         }
         _log.Info("Audit writer open on {Directory}; head {Head}", _options.Directory, _chain.HeadHex[..16]);
         TryStartBatch(force: true);
+        PublishAvailability();
     }
 
     private void HandleOpenFailed(OpenFailed msg)
@@ -138,6 +140,12 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     // ------------------------------------------------------------------ append
 
     private void HandleAppend(Append msg)
+    {
+        Accept(msg);
+        PublishAvailability();
+    }
+
+    private void Accept(Append msg)
     {
         var id = msg.Draft.Id;
         switch (_status)
@@ -218,10 +226,12 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
             else
             {
                 TryStartBatch(force: true); // keep flushing the ring
+                PublishAvailability();
                 return;
             }
         }
         TryStartBatch(force: false);
+        PublishAvailability();
     }
 
     private void HandleBatchFailed(AuditDiskReplies.BatchFailed msg)
@@ -255,6 +265,19 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
             Timers.StartPeriodicTimer(RetryTimer, RetryTick.Instance, _options.RetryInterval);
             HealthAlert("critical", $"audit writer {(_status == AuditHealthStatus.Halted ? "halted" : "degraded")}: {error}");
         }
+        PublishAvailability();
+    }
+
+    // What HandleAppend would answer a new entry now, for the pipeline to read before it executes a call:
+    // halted, or the ring (queue) full, refuse; anything else accepts (degraded buffers in the ring).
+    private void PublishAvailability()
+    {
+        var refusal = _status == AuditHealthStatus.Halted ? $"audit log unavailable (fail_mode halt): {_lastError}"
+            : Waiting >= _options.RingCapacity ? $"audit ring buffer full ({_options.RingCapacity} entries waiting)"
+            : null;
+        if (refusal == _refusalPublished) return;
+        _refusalPublished = refusal;
+        _options.Availability.Update(refusal);
     }
 
     private void HandleRetry()

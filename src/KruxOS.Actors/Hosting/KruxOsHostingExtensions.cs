@@ -52,6 +52,7 @@ public static class KruxOsHostingExtensions
         services.AddSingleton<ApprovalIndex>();
         services.AddSingleton<HostMetrics>();
         services.AddSingleton<AuditProbe>();
+        services.AddSingleton<AuditAvailability>();
         services.AddSingleton(sp => new HealthRegistry(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new NodeFacts(settings.DataDir, sp.GetRequiredService<TimeProvider>().GetUtcNow(),
             typeof(KruxOsHostingExtensions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0"));
@@ -71,6 +72,8 @@ public static class KruxOsHostingExtensions
             .ConfigureNetwork(settings)
             .ConfigurePersistence(settings)
             .AddKruxSerialization()
+            // First: approvals and sessions append to it from their creation on.
+            .WithAuditWriter(AuditOptionsFor(settings, sp), sp.GetService<AuditSinkOverride>())
             .WithApprovals(settings, sp)
             .WithAgentSessions(settings, sp)
             .WithGatewayRoot(settings, sp));
@@ -155,12 +158,11 @@ public static class KruxOsHostingExtensions
         var clock = sp.GetRequiredService<TimeProvider>();
         var directory = sp.GetRequiredService<IdentityDirectory>();
 
-        // The audit writer comes first: in cluster mode the shard region's entities need it at creation.
-        var auditProps = sp.GetService<AuditSinkOverride>()?.Props ?? AuditWriterActor.Props(AuditOptionsFor(settings, sp));
         builder.WithActors((system, registry) =>
         {
+            // Started by WithAuditWriter before this (/user/audit).
+            var audit = registry.Get<AuditWriter>();
             var children = ImmutableArray.CreateBuilder<GatewayChild>();
-            children.Add(new GatewayChild("audit", _ => auditProps));
             children.Add(new GatewayChild("host-metrics", _ => HostMetricsActor.Props(sp.GetRequiredService<HostMetrics>(), clock, settings.MetricsInterval)));
             // Each node compiles its own data directory's policy files (docs/policy.md, "Cluster mode").
             children.Add(new GatewayChild("policies", _ => PolicyStoreActor.Props(sp.GetRequiredService<PolicyStore>(), settings.PoliciesDir,
@@ -168,10 +170,10 @@ public static class KruxOsHostingExtensions
             if (!settings.UseClustering)
             {
                 children.Add(new GatewayChild("approvals", c => GenericChildPerEntityParent.Props(new ApprovalMessageExtractor(),
-                    entityId => ApprovalActor.Props(entityId, ApprovalDependencies(settings, sp, c["audit"])))));
+                    entityId => ApprovalActor.Props(entityId, ApprovalDependencies(settings, sp, audit)))));
                 children.Add(new GatewayChild("approval-index", c => ApprovalIndexActor.Props(sp.GetRequiredService<ApprovalIndex>(), c["approvals"], clock)));
                 children.Add(new GatewayChild("agent-sessions", c => GenericChildPerEntityParent.Props(new AgentSessionMessageExtractor(),
-                    entityId => AgentSessionActor.Props(entityId, SessionDependencies(settings, sp, c["audit"], c["approvals"])))));
+                    entityId => AgentSessionActor.Props(entityId, SessionDependencies(settings, sp, audit, c["approvals"])))));
                 children.Add(new GatewayChild("identity", c => IdentityActor.Props(v => directory.Publish(v.State), c["agent-sessions"])));
                 children.Add(new GatewayChild("connections", c => ConnectionsActor.Props(c["agent-sessions"], clock)));
             }
@@ -182,7 +184,6 @@ public static class KruxOsHostingExtensions
             {
                 switch (name)
                 {
-                    case "audit": registry.Register<AuditWriter>(child); break;
                     case "policies": registry.Register<PolicyStoreActor>(child); break;
                     case "agent-sessions": registry.Register<AgentSessionRegion>(child); break;
                     case "approvals": registry.Register<ApprovalRegion>(child); break;
@@ -218,11 +219,13 @@ public static class KruxOsHostingExtensions
     private static readonly TimeSpan PolicySettle = TimeSpan.FromMilliseconds(150);
 
     /// <summary>
-    /// The audit writer's options: <see cref="KruxOsSettings.AuditDirectory"/> and <see cref="KruxOsSettings.Audit"/>;
-    /// an <see cref="IAuditFileSystem"/> registered in DI replaces the real files (fault tests).
+    /// The audit writer's options: <see cref="KruxOsSettings.AuditDirectory"/> and <see cref="KruxOsSettings.Audit"/>,
+    /// reporting to the node's <see cref="AuditAvailability"/>; an <see cref="IAuditFileSystem"/> registered in DI
+    /// replaces the real files (fault tests).
     /// </summary>
     public static AuditOptions AuditOptionsFor(KruxOsSettings settings, IServiceProvider sp) => new()
     {
+        Availability = sp.GetRequiredService<AuditAvailability>(),
         Directory = settings.AuditDirectory,
         FailMode = settings.Audit.FailMode,
         RingCapacity = settings.Audit.RingCapacity,
@@ -236,7 +239,7 @@ public static class KruxOsHostingExtensions
         new(sp.GetRequiredService<CapabilityCatalog>(), sp.GetRequiredService<IPolicySeam>(), sp.GetRequiredService<IdentityDirectory>(),
             audit, new ToolRunSettings(settings.ToolCallTimeout, ToolRunSettings.Default.AuditTimeout), settings.MaxConnectionsPerAgent,
             settings.SessionIdleTimeout, sp.GetRequiredService<TimeProvider>(), approvals, sp.GetRequiredService<ApprovalIndex>(), settings.ApprovalHoldTimeout,
-            settings.Idempotency.Limits);
+            settings.Idempotency.Limits, sp.GetRequiredService<AuditAvailability>());
 
     /// <summary>Creates the SQLite file with WAL journaling (roughly doubles persisted writes per second).</summary>
     private static void PrepareSqlite(string path)

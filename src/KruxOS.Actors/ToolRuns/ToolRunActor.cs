@@ -51,6 +51,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private readonly Policy.IPolicySeam _policy;
     private readonly ToolRunSettings _settings;
     private readonly TimeProvider _clock;
+    private readonly AuditAvailability? _auditAvailability;
     private readonly CancellationTokenSource _cancel = new();
     private readonly long _started = Stopwatch.GetTimestamp();
     private DateTimeOffset _startedAt;
@@ -65,8 +66,9 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private bool _executionStarted;
 
     public ToolRunActor(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
-        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock)
+        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability = null)
     {
+        _auditAvailability = auditAvailability;
         _policy = policy;
         _plan = plan;
         _catalog = catalog;
@@ -81,8 +83,8 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
-        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock) =>
-        Akka.Actor.Props.Create(() => new ToolRunActor(plan, catalog, identities, audit, policy, settings, clock));
+        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability = null) =>
+        Akka.Actor.Props.Create(() => new ToolRunActor(plan, catalog, identities, audit, policy, settings, clock, auditAvailability));
 
     private string CapabilityLabel => _plan.Capability?.Name.Value ?? _plan.Call.RequestedName;
 
@@ -291,6 +293,13 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
 
     private void StartExecution(CapabilityDefinition capability)
     {
+        // Fail closed before the side effect when the audit writer already refuses new records (halted, ring
+        // full): its refusal of this call's entry would otherwise come only after the capability ran.
+        if (_auditAvailability?.Refusal is { } refused)
+        {
+            Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("audit", refused)));
+            return;
+        }
         if (_plan.Call.DecideOnly)
         {
             // A PreToolUse hook asked: the decision is the answer; the client runs its own tool.

@@ -19,11 +19,12 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
 
     protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) { }
 
-    private IActorRef Session(Akka.Actor.Props? auditProps = null, Actors.Policy.IPolicySeam? policy = null, TimeSpan? execTimeout = null, TimeSpan? auditTimeout = null, int maxConnections = 16)
+    private IActorRef Session(Akka.Actor.Props? auditProps = null, Actors.Policy.IPolicySeam? policy = null, TimeSpan? execTimeout = null, TimeSpan? auditTimeout = null, int maxConnections = 16,
+        AuditAvailability? availability = null)
     {
         var audit = Sys.ActorOf(auditProps ?? RecordingAudit.Props(_records));
         return Sys.ActorOf(AgentSessionActor.Props("builder",
-            Pipeline.Dependencies(_caps.Catalog(), audit, policy, execTimeout, auditTimeout, maxConnections)));
+            Pipeline.Dependencies(_caps.Catalog(), audit, policy, execTimeout, auditTimeout, maxConnections, auditAvailability: availability)));
     }
 
     [Fact]
@@ -146,12 +147,29 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
     [Fact]
     public async Task Should_fail_the_call_closed_when_the_audit_seam_refuses_the_record()
     {
+        // arrange: the writer refuses records, and says so through the node's availability signal
         var refusing = Props.Create(() => new RefusingAudit());
-        var session = Session(auditProps: refusing);
+        var availability = new AuditAvailability();
+        availability.Update("disk full and fail_mode is halt");
+        var session = Session(auditProps: refusing, availability: availability);
+        // act
         session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"x"}"""));
+        // assert: refused before the capability ran, not after
         var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
         Assert.Equal("ServiceUnavailable", result.Error!.ErrorType);
         Assert.Equal("audit", result.Error.ContextString("service"));
+        Assert.Empty(_caps.Executed);
+    }
+
+    [Fact]
+    public async Task Should_still_fail_the_call_closed_when_the_audit_refusal_comes_only_after_execution()
+    {
+        // the remaining window: the writer accepted when the run checked and refused the record afterwards
+        var session = Session(auditProps: Props.Create(() => new RefusingAudit()), availability: new AuditAvailability());
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"x"}"""));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("ServiceUnavailable", result.Error!.ErrorType);
+        Assert.Equal(["test.echo"], _caps.Executed);
     }
 
     [Fact]

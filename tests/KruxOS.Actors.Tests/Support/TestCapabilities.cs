@@ -88,7 +88,8 @@ public static class Pipeline
     public static readonly AgentName Agent = AgentName.Parse("builder");
 
     public static AgentSessionDependencies Dependencies(CapabilityCatalog catalog, IActorRef audit, IPolicySeam? policy = null,
-        TimeSpan? executionTimeout = null, TimeSpan? auditTimeout = null, int maxConnections = 16, IdentityDirectory? identities = null)
+        TimeSpan? executionTimeout = null, TimeSpan? auditTimeout = null, int maxConnections = 16, IdentityDirectory? identities = null,
+        AuditAvailability? auditAvailability = null)
     {
         var directory = identities ?? new IdentityDirectory();
         if (identities is null)
@@ -98,7 +99,7 @@ public static class Pipeline
         }
         return new AgentSessionDependencies(catalog, policy ?? new PolicyStore(catalog.Registry, PolicySet.Empty(catalog.Registry)), directory, audit,
             new ToolRunSettings(executionTimeout ?? TimeSpan.FromSeconds(5), auditTimeout ?? TimeSpan.FromSeconds(5)),
-            maxConnections, TimeSpan.FromMinutes(5), TimeProvider.System);
+            maxConnections, TimeSpan.FromMinutes(5), TimeProvider.System, AuditAvailability: auditAvailability);
     }
 
     public static ToolCall Call(string name, string args = "{}", string sessionId = "sess-test") =>
