@@ -64,6 +64,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private string? _approvalDecision;
     private bool _pendingAudited;
     private bool _executionStarted;
+    private AuditResourceUsage? _usage;
 
     public ToolRunActor(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
         Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability = null)
@@ -314,11 +315,11 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         _executionTimeout = longest > _settings.ExecutionTimeout ? longest : _settings.ExecutionTimeout;
         Timers.StartSingleTimer(ExecutionTimer, ExecutionTimedOut.Instance, _executionTimeout);
         ExecuteAsync(handler, context, _plan.Arguments, _cancel.Token)
-            .PipeTo(Self, success: data => new Executed(data), failure: ex => new ExecutionFailed(ex));
+            .PipeTo(Self, success: output => new Executed(output), failure: ex => new ExecutionFailed(ex));
     }
 
     // Handlers may complete synchronously or throw before their first await; both become messages.
-    private static async Task<JsonElement> ExecuteAsync(ICapabilityHandler handler, InvocationContext context, JsonElement args, CancellationToken ct) =>
+    private static async Task<CapabilityOutput> ExecuteAsync(ICapabilityHandler handler, InvocationContext context, JsonElement args, CancellationToken ct) =>
         await handler.ExecuteAsync(context, args, ct).ConfigureAwait(false);
 
     private void Executing()
@@ -330,11 +331,13 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         Receive<Executed>(m =>
         {
             Timers.Cancel(ExecutionTimer);
-            Finish(AuditStatus.Success, ToolCallResult.Success(_plan.Capability!.Name, m.Data, _plan.Verdict!.Tier, ElapsedMicros()));
+            _usage = m.Output.Usage;
+            Finish(AuditStatus.Success, ToolCallResult.Success(_plan.Capability!.Name, m.Output.Data, _plan.Verdict!.Tier, ElapsedMicros()));
         });
         Receive<ExecutionFailed>(m =>
         {
             Timers.Cancel(ExecutionTimer);
+            if (m.Cause is CapabilityException { Usage: { } usage }) _usage = usage;
             var error = m.Cause switch
             {
                 CapabilityException ce => ce.Error,
@@ -392,7 +395,8 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
         var record = new CallRecord(_startedAt, _plan.Call.Principal, _plan.Call.Agent, _plan.Call.SessionId, CapabilityLabel,
             _plan.Capability is null ? _plan.Call.Arguments : _plan.Arguments, _plan.Call.Client, status, _plan.Verdict?.Tier,
             _plan.Verdict?.Rule, _plan.Verdict?.Revision, _plan.Verdict?.Reason, result.Error, result.DurationMicros,
-            _approval?.Id.Value, _approvalDecision, _plan.Call.NativeTool, _plan.Call.IdempotencyKey);
+            _approval?.Id.Value, _approvalDecision, _plan.Call.NativeTool, _plan.Call.IdempotencyKey, _usage,
+            result.Data is { } data ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(data).Length : null);
         Become(AwaitingAudit);
         Timers.StartSingleTimer(AuditTimer, AuditTimedOut.Instance, _settings.AuditTimeout);
         Append(CallAudit.Entries(record));
@@ -421,7 +425,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
     private void Publish<T>(string type, T data) =>
         Context.System.EventStream.Publish(SupervisionEvent.Create(type, _clock.GetUtcNow(), _plan.Call.Agent.Value, _plan.Call.SessionId, data));
 
-    private sealed record Executed(JsonElement Data);
+    private sealed record Executed(CapabilityOutput Output);
 
     private sealed record ExecutionFailed(Exception Cause);
 

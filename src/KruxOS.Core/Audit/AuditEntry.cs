@@ -36,8 +36,11 @@ public enum AuditEntryKind
 /// <summary>The policy decision behind an entry: tier, rule reference, policy revision and reason.</summary>
 public sealed record AuditPolicyDecision(Tier Tier, string? Rule = null, long? Revision = null, string? Reason = null);
 
-/// <summary>Resources a call consumed (spec §11.2 <c>resource_usage</c>).</summary>
-public sealed record AuditResourceUsage(long CpuTimeMs, long MemoryPeakBytes, long IoReadBytes, long IoWriteBytes);
+/// <summary>
+/// Resources a call consumed (spec §11.2 <c>resource_usage</c>). Each figure is null when the mechanism that ran
+/// the call did not measure it (never a made-up zero); an entry without any measurement has no usage at all.
+/// </summary>
+public sealed record AuditResourceUsage(long? CpuTimeMs, long? MemoryPeakBytes, long? IoReadBytes, long? IoWriteBytes);
 
 /// <summary>The client program that drove the call, e.g. <c>claude-code</c> / <c>1.2.3</c>.</summary>
 public sealed record AuditClient(string Name, string? Version = null);

@@ -44,6 +44,28 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
         Assert.Equal(Tier.Autonomous, record.PolicyDecision!.Tier);
         Assert.Equal("spec", record.Client!.Name);
         Assert.Equal("sess-test", record.SessionId);
+        // an in-process capability measures nothing beyond the entry's duration; the summary gives the output's size only
+        Assert.Null(record.ResourceUsage);
+        Assert.Equal($"ok: {System.Text.Encoding.UTF8.GetByteCount(result.Data.Value.GetRawText())} bytes of output", record.OutputSummary);
+    }
+
+    [Fact]
+    public async Task Should_record_the_resource_usage_the_handler_measured_on_success_and_on_failure()
+    {
+        // arrange
+        var session = Session();
+        // act
+        session.Tell(Pipeline.Invoke("test.measured", TestActor));
+        var ok = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        session.Tell(Pipeline.Invoke("test.measured", TestActor, """{"fail":true}"""));
+        var failed = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        // assert
+        Assert.False(ok.IsError);
+        Assert.Equal("ResourceExhausted", failed.Error!.ErrorType);
+        Assert.Equal(2, _records.Count);
+        Assert.All(_records, e => Assert.Equal(TestCapabilities.MeasuredUsage, e.ResourceUsage));
+        Assert.Equal("ok: 15 bytes of output", _records.First().OutputSummary);
+        Assert.Equal("ResourceExhausted: memory limit reached", _records.Last().OutputSummary);
     }
 
     [Fact]
