@@ -9,8 +9,11 @@ namespace KruxOS.Audit;
 /// <param name="TornBytes">How many bytes were cut (kept in <paramref name="TornEvidence"/>).</param>
 /// <param name="TornEvidence">Where the cut bytes were saved.</param>
 /// <param name="Break">A break found by verifying the newest day file (and its link to the previous one).</param>
+/// <param name="NotedBreaks">The breaks the chain notes in the newest day file record (a restart finds the same
+/// break again; it is noted once).</param>
 public sealed record AuditRecovery(
-    ReadOnlyMemory<byte> Head, int Entries, string? TornFile, long TornBytes, string? TornEvidence, ChainIssue? Break);
+    ReadOnlyMemory<byte> Head, int Entries, string? TornFile, long TornBytes, string? TornEvidence, ChainIssue? Break,
+    IReadOnlySet<ChainBreakKey>? NotedBreaks = null);
 
 /// <summary>Where a batch went: the day file and each record's offset, in batch order.</summary>
 public sealed record AppendResult(string File, IReadOnlyList<long> Offsets, long FileLength);
@@ -129,16 +132,26 @@ public sealed class AuditFileWriter : IDisposable
             (start, description) = AuditDirectory.StartFor(newest.Day, AuditDirectory.ReadAnchors(directory));
         }
         var v = new ChainVerifier(start, description);
+        if (files.Count >= 2)
+        {
+            // The previous file as an empty stand-in: a break at the newest file's first record is then classified
+            // as the whole-directory verification classifies it (missing entry vs missing file), so both find the
+            // same break and it is noted once.
+            v.BeginFile(files[^2].Name);
+            v.EndFile(FrameTail.Clean);
+        }
         v.BeginFile(newest.Name);
         var t = new TailHolder();
         byte[]? head = null;
         var count = 0;
+        var noted = new HashSet<ChainBreakKey>();
         foreach (var frame in AuditDirectory.ReadFrames(newest.Path, t))
         {
             v.Accept(frame);
             count++;
             try { head = AuditCbor.Split(frame.Payload).EntryHash.ToArray(); }
             catch (Exception ex) when (ex is System.Formats.Cbor.CborContentException or FormatException or InvalidOperationException) { }
+            AuditVerifier.CollectNote(frame, noted);
         }
         v.EndFile(t.Value);
         var report = v.Complete();
@@ -150,7 +163,7 @@ public sealed class AuditFileWriter : IDisposable
             firstBreak = new ChainIssue(ChainIssueKind.GarbageAfterEnd, newest.Name, tail.Index, tail.Offset,
                 $"{tornBytes} unreadable bytes after the last record were moved to {Path.GetFileName(evidence)}");
         }
-        return new AuditRecovery(head ?? start, count, tornFile, tornBytes, evidence, firstBreak);
+        return new AuditRecovery(head ?? start, count, tornFile, tornBytes, evidence, firstBreak, noted);
     }
 
     /// <summary>

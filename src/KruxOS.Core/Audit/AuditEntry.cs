@@ -220,10 +220,12 @@ public sealed record AuditEntry : IKruxMessage
     public const string ChainNoteCapability = "audit.chain_note";
 
     /// <summary>
-    /// A note written by the audit writer when it found a break at startup: logging continues on a new
-    /// chain that starts at this entry. <paramref name="issue"/> locates the break.
+    /// A note written by the audit writer when it found a break: <paramref name="issue"/> locates it
+    /// (<c>metadata.details</c> = <c>{break_kind, file, entry_index, offset, found}</c>). Found when the writer
+    /// opened the log (<paramref name="atStartup"/>), logging continues on a new chain that starts at this entry;
+    /// found by the background verification of the whole directory, the break lies somewhere behind it.
     /// </summary>
-    public static AuditEntry ChainNote(DateTimeOffset timestamp, ChainIssue issue) => new()
+    public static AuditEntry ChainNote(DateTimeOffset timestamp, ChainIssue issue, bool atStartup = true) => new()
     {
         Id = Guid.CreateVersion7(timestamp),
         Timestamp = timestamp,
@@ -231,7 +233,9 @@ public sealed record AuditEntry : IKruxMessage
         Actor = Principal.ForUser("system"),
         Capability = ChainNoteCapability,
         Status = AuditStatus.Error,
-        OutputSummary = $"chain break found at startup: {issue}; continuing on a new chain",
+        OutputSummary = atStartup
+            ? $"chain break found at startup: {issue}; continuing on a new chain"
+            : $"chain break found by the background verification of the log: {issue}",
         Metadata = new AuditMetadata(ErrorType: "AuditChainBroken", Details: JsonSerializer.SerializeToElement(
             new Dictionary<string, object>
             {
@@ -239,6 +243,7 @@ public sealed record AuditEntry : IKruxMessage
                 ["file"] = issue.File,
                 ["entry_index"] = issue.EntryIndex,
                 ["offset"] = issue.Offset,
+                ["found"] = atStartup ? "startup" : "verification",
             })),
     };
 }
