@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using KruxOS.Audit;
 using KruxOS.Core.Audit;
 using KruxOS.Core.Capabilities;
+using KruxOS.Core.Control;
 using static KruxOS.Cli.Output;
 
 namespace KruxOS.Cli;
@@ -12,7 +13,8 @@ namespace KruxOS.Cli;
 /// <c>kruxos audit query|tail|replay|stats|verify</c>. They read an audit directory directly — the live
 /// one (<c>{KRUXOS_DATA_DIR or ~/.kruxos}/audit</c>) or a copy given with <c>--dir</c> — and never write
 /// to it, so they are safe while the gateway writes and need no gateway. <c>verify</c> exits 0 only when
-/// the chain is intact.
+/// the chain is intact. <c>rotate</c> is the exception: it asks the running gateway (control socket) to
+/// apply retention now, because only the writer may delete day files.
 /// </summary>
 public static class AuditCli
 {
@@ -27,9 +29,9 @@ public static class AuditCli
         "audit");
 
     /// <summary>Builds the <c>audit</c> command.</summary>
-    public static Command Build(TextWriter stdout, TextWriter stderr)
+    public static Command Build(ControlClient client, TextWriter stdout, TextWriter stderr)
     {
-        var audit = new Command("audit", "Query and verify the audit log (offline; reads the audit directory)");
+        var audit = new Command("audit", "Query and verify the audit log (offline; reads the audit directory); rotate it (gateway)");
         var dir = new Option<string?>("--dir") { Description = "Audit directory (default: $KRUXOS_DATA_DIR/audit or ~/.kruxos/audit)" };
         var format = new Option<string>("--format") { Description = "table or json", DefaultValueFactory = _ => "table" };
         format.AcceptOnlyFromAmong("table", "json");
@@ -154,7 +156,37 @@ public static class AuditCli
             return report.IsIntact ? 0 : ChainBroken;
         });
         audit.Subcommands.Add(verify);
+
+        // rotate
+        var json = new Option<bool>("--json") { Description = "Print JSON" };
+        var rotate = new Command("rotate", "Apply retention now (audit.retention_days): delete expired day files after the 7-day warning") { json };
+        rotate.SetAction(async (p, ct) =>
+        {
+            var r = await client.CallAsync(ControlProtocol.Methods.AuditRotate, null, ct).ConfigureAwait(false);
+            if (!r.Ok)
+            {
+                await stderr.WriteLineAsync($"error: {r.ErrorMessage} ({r.ErrorType})").ConfigureAwait(false);
+                return CliApp.Refused;
+            }
+            await stdout.WriteAsync(p.GetValue(json) ? Json(r.Result) + "\n" : RenderRotation(r.Result!)).ConfigureAwait(false);
+            return 0;
+        });
+        audit.Subcommands.Add(rotate);
         return audit;
+    }
+
+    private static string RenderRotation(JsonNode r)
+    {
+        var deleted = r["deleted"]!.AsArray().Select(d => d!.GetValue<string>()).ToList();
+        var lines = new List<string>
+        {
+            deleted.Count == 0
+                ? $"No day file deleted (retention {r["retention_days"]} days)."
+                : $"Deleted {deleted.Count} expired day file(s) (retention {r["retention_days"]} days): {string.Join(", ", deleted)}",
+        };
+        if (r["first_deletion_not_before"]?.GetValue<string>() is { } notBefore) lines.Add($"First deletion not before {notBefore}.");
+        lines.AddRange(r["warnings"]!.AsArray().Select(w => "warning: " + w!.GetValue<string>()));
+        return string.Join("\n", lines) + "\n";
     }
 
     private static async Task<AuditReader?> Open(string? dir, TextWriter stderr)
