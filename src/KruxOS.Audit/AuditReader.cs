@@ -116,7 +116,7 @@ public sealed class AuditReader
             var newest = AuditDirectory.ListDayFiles(_directory) is { Count: > 0 } files ? files[^1] : null;
             var target = newest is null ? 0 : new FileInfo(newest.Path).Length;
             index = AuditIndex.OpenReadOnly(_directory);
-            if (index is not null && index.CoversClosedFiles() && (newest is null || WaitForIndex(index, newest.Name, target)))
+            if (index is not null && index.HasCurrentSchema && index.CoversClosedFiles() && (newest is null || WaitForIndex(index, newest.Name, target)))
                 return index;
         }
         catch (SqliteException)

@@ -39,7 +39,7 @@ public static class AuditCli
 
         // query
         var capability = new Option<string?>("--capability") { Description = "Capability name or glob, e.g. filesystem.*" };
-        var outcome = new Option<string?>("--outcome") { Description = "success, denied, error or pending (aliases: approved, rejected, failed)" };
+        var outcome = new Option<string?>("--outcome") { Description = "success, denied, error or pending; or how an approval ended: approved, rejected, timed_out, expired" };
         var last = new Option<string?>("--last") { Description = "A window ending now: 30m, 1h, 24h, 7d" };
         var from = new Option<string?>("--from") { Description = "Start time (RFC 3339, inclusive)" };
         var to = new Option<string?>("--to") { Description = "End time (RFC 3339, exclusive)" };
@@ -53,11 +53,8 @@ public static class AuditCli
                 if (!AuditQuery.IsValidCapabilityGlob(cap)) return await Usage(stderr, $"'{cap}' is not a capability name or glob").ConfigureAwait(false);
                 q = q with { Capability = cap };
             }
-            if (p.GetValue(outcome) is { } o)
-            {
-                if (!AuditWire.TryParseStatus(o, out var s)) return await Usage(stderr, $"unknown outcome '{o}'").ConfigureAwait(false);
-                q = q with { Status = s };
-            }
+            if (p.GetValue(outcome) is { } o && !q.TryWithOutcome(o, out q))
+                return await Usage(stderr, $"unknown outcome '{o}': expected {AuditQuery.Outcomes}").ConfigureAwait(false);
             if (p.GetValue(last) is { } l)
             {
                 if (!AuditQuery.TryParseWindow(l, out var w)) return await Usage(stderr, $"'{l}' is not a window such as 1h, 24h or 7d").ConfigureAwait(false);

@@ -210,7 +210,7 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
             Settle();
             _approvalDecision = ApprovalStatus.TimedOut.ToWire();
-            Finish(AuditStatus.Denied, Failure(Errors.ApprovalTimedOut(CapabilityLabel, _approval.Id.Value)));
+            Finish(AuditStatus.Error, Failure(Errors.ApprovalTimedOut(CapabilityLabel, _approval.Id.Value)));
         });
         Receive<Terminated>(_ => CallerGone());
         Receive<ApprovalResult>(_ => { });
@@ -250,7 +250,8 @@ public sealed class ToolRunActor : ReceiveActor, IWithTimers
             ApprovalStatus.Consumed when a.Reattach => IdempotencyKeys.OutcomeUnknown(_plan.Keyed?.Key ?? "", CapabilityLabel).WithContext("request_id", a.Id.Value),
             _ => Errors.ApprovalNotUsable(CapabilityLabel, a.Id.Value, state.Status.ToWire(), m.Message),
         };
-        Finish(AuditStatus.Denied, Failure(error));
+        // Same status as the approval's resolution entry (timed_out and expired are errors, rejected is denied).
+        Finish(AuditWire.StatusOfApprovalDecision(_approvalDecision) ?? AuditStatus.Denied, Failure(error));
     }
 
     private void AuditPending()

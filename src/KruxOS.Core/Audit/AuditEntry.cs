@@ -169,12 +169,7 @@ public sealed record AuditEntry : IKruxMessage
             Actor = requester,
             SessionId = sessionId,
             Capability = capability.Value,
-            Status = decision switch
-            {
-                "approved" => AuditStatus.Success,
-                "rejected" => AuditStatus.Denied,
-                _ => AuditStatus.Error,
-            },
+            Status = AuditWire.StatusOfApprovalDecision(decision) ?? AuditStatus.Error,
             OutputSummary = reason ?? decision,
             PolicyDecision = new AuditPolicyDecision(Tier.ApprovalRequired, Reason: reason),
             Metadata = new AuditMetadata(ApprovalRequestId: approvalRequestId, ApprovalDecision: decision,
@@ -288,18 +283,45 @@ public static class AuditWire
         _ => throw new ArgumentOutOfRangeException(nameof(s), s, null),
     };
 
-    /// <summary>Parses a status; also accepts the CLI outcome aliases <c>approved</c>/<c>rejected</c>/<c>failed</c>.</summary>
+    /// <summary>
+    /// Parses a status; also accepts the aliases <c>ok</c>/<c>allowed</c>, <c>blocked</c>, <c>failed</c> and
+    /// <c>held</c>. Approval decisions (<c>approved</c>, …) are not statuses: see <see cref="TryParseApprovalDecision"/>.
+    /// </summary>
     public static bool TryParseStatus(string? text, out AuditStatus status)
     {
         switch (text?.Trim().ToLowerInvariant())
         {
-            case "success" or "ok" or "approved" or "allowed": status = AuditStatus.Success; return true;
-            case "denied" or "rejected" or "blocked": status = AuditStatus.Denied; return true;
-            case "error" or "failed" or "timed_out": status = AuditStatus.Error; return true;
+            case "success" or "ok" or "allowed": status = AuditStatus.Success; return true;
+            case "denied" or "blocked": status = AuditStatus.Denied; return true;
+            case "error" or "failed": status = AuditStatus.Error; return true;
             case "pending" or "held": status = AuditStatus.Pending; return true;
             default: status = default; return false;
         }
     }
+
+    /// <summary>The approval decisions an entry's <c>metadata.approval_decision</c> can hold.</summary>
+    public static readonly IReadOnlyList<string> ApprovalDecisions = ["approved", "rejected", "timed_out", "expired"];
+
+    /// <summary>Parses an approval decision (<c>approved</c>, <c>rejected</c>, <c>timed_out</c> or <c>expired</c>).</summary>
+    public static bool TryParseApprovalDecision(string? text, out string decision)
+    {
+        var t = text?.Trim().ToLowerInvariant();
+        decision = t is not null && ApprovalDecisions.Contains(t) ? t : "";
+        return decision.Length > 0;
+    }
+
+    /// <summary>
+    /// The status of the entries an approval decision ends: <c>approved</c> → success, <c>rejected</c> → denied,
+    /// <c>timed_out</c> and <c>expired</c> → error (a timeout is never consent, nor a human refusal). The
+    /// <c>approval_resolution</c> entry and the held call's final entry get the same status. Null for anything else.
+    /// </summary>
+    public static AuditStatus? StatusOfApprovalDecision(string? decision) => decision switch
+    {
+        "approved" => AuditStatus.Success,
+        "rejected" => AuditStatus.Denied,
+        "timed_out" or "expired" => AuditStatus.Error,
+        _ => null,
+    };
 
     /// <summary><c>call|approval_resolution|chain_note|path_escape|policy_violation</c>.</summary>
     public static string ToWire(this AuditEntryKind k) => k switch

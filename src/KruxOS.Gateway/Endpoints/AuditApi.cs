@@ -48,11 +48,8 @@ public static class AuditApi
             if (!AuditQuery.IsValidCapabilityGlob(cap)) return Invalid("capability", "a dotted capability name or glob such as filesystem.*", out error);
             result = result with { Capability = cap };
         }
-        if (q["status"] is [{ Length: > 0 } status])
-        {
-            if (!AuditWire.TryParseStatus(status, out var s)) return Invalid("status", "success, denied, error or pending", out error);
-            result = result with { Status = s };
-        }
+        if (q["status"] is [{ Length: > 0 } status] && !result.TryWithOutcome(status, out result))
+            return Invalid("status", AuditQuery.Outcomes, out error);
         if (q["actor_type"] is [{ Length: > 0 } actorType])
         {
             if (actorType is not ("agent" or "user")) return Invalid("actor_type", "agent or user", out error);

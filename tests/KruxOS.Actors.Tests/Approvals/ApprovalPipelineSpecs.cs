@@ -111,6 +111,8 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         Assert.Equal("rejected", resolution.Metadata.ApprovalDecision);
         Assert.Equal(AuditStatus.Denied, resolution.Status);
         Assert.Equal("not now", resolution.OutputSummary);
+        var final = _records.Last();
+        Assert.Equal((AuditEntryKind.Call, "rejected", AuditStatus.Denied), (final.Kind, final.Metadata.ApprovalDecision, final.Status));
         var late = await DecideAsync(approvals, pending.Request.Id, true);
         Assert.Equal(409, late.HttpStatus);
         Assert.Equal(ApprovalStatus.Rejected, late.Status);
@@ -129,6 +131,11 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         var resolution = Assert.Single(_records, e => e.Kind == AuditEntryKind.ApprovalResolution);
         Assert.Equal("timed_out", resolution.Metadata.ApprovalDecision);
         Assert.Equal(timedOut.Request!.Id.Value, resolution.Metadata.ApprovalRequestId);
+        // the held call's final entry carries the decision and the same status as the resolution (a timeout is an error)
+        var final = _records.Last();
+        Assert.Equal((AuditEntryKind.Call, "timed_out"), (final.Kind, final.Metadata.ApprovalDecision));
+        Assert.Equal(AuditStatus.Error, resolution.Status);
+        Assert.Equal(resolution.Status, final.Status);
     }
 
     [Fact]

@@ -135,6 +135,48 @@ public sealed class AuditCliSpecs : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Should_find_calls_by_how_their_approval_ended_not_by_status_alone()
+    {
+        // arrange: a plain success, an approved call (resolution + final call) and a rejected one (resolution + final call)
+        var clock = new Clock(Day1);
+        var (writer, _) = AuditFileWriter.Open(_dir, clock);
+        using (writer)
+        {
+            var chain = AuditChain.FromGenesis();
+            var builder = new Principal(PrincipalKind.Agent, "builder");
+            AuditEntry Call(int i, AuditStatus status, string? approval = null, string? decision = null) =>
+                AuditEntry.Call(Day1.AddSeconds(i), builder, "sess-a", CapabilityName.Parse("email.send"), JsonDocument.Parse("{}").RootElement, status, "s",
+                    new AuditPolicyDecision(Tier.ApprovalRequired), 1, metadata: new AuditMetadata(ApprovalRequestId: approval, ApprovalDecision: decision));
+            AuditEntry Resolution(int i, string approval, string decision) =>
+                AuditEntry.ApprovalResolution(Day1.AddSeconds(i), Principal.ForUser("op"), builder, "sess-a", CapabilityName.Parse("email.send"), approval, decision, null);
+            writer.AppendBatch([.. new[]
+            {
+                Call(0, AuditStatus.Success),
+                Resolution(1, "appr-1", "approved"), Call(2, AuditStatus.Success, "appr-1", "approved"),
+                Resolution(3, "appr-2", "rejected"), Call(4, AuditStatus.Denied, "appr-2", "rejected"),
+            }.Select(chain.Seal)]);
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        // act
+        var approved = await Run("audit", "query", "--outcome", "approved", "--format", "json", "--dir", _dir);
+        var rejected = await Run("audit", "query", "--outcome", "rejected", "--format", "json", "--dir", _dir);
+        var success = await Run("audit", "query", "--outcome", "success", "--format", "json", "--dir", _dir);
+        var unknown = await Run("audit", "query", "--outcome", "maybe", "--dir", _dir);
+
+        // assert: approved is not "every success"
+        Assert.True(approved.Code == 0, approved.Err);
+        var approvedEntries = JsonNode.Parse(approved.Out)!["entries"]!.AsArray();
+        Assert.Equal(2, approvedEntries.Count);
+        Assert.All(approvedEntries, e => Assert.Equal("approved", e!["metadata"]!["approval_decision"]!.GetValue<string>()));
+        Assert.All(JsonNode.Parse(rejected.Out)!["entries"]!.AsArray(), e => Assert.Equal("appr-2", e!["metadata"]!["approval_request_id"]!.GetValue<string>()));
+        Assert.Equal(2, JsonNode.Parse(rejected.Out)!["total"]!.GetValue<long>());
+        Assert.Equal(3, JsonNode.Parse(success.Out)!["total"]!.GetValue<long>());
+        Assert.Equal(CliApp.Usage, unknown.Code);
+        Assert.Contains("timed_out", unknown.Err, StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
