@@ -48,7 +48,7 @@ public static class AuditVerifier
             var live = noted is not null && i == files.Count - 1 && tail.Value.Kind == FrameTailKind.Truncated;
             v.EndFile(live ? FrameTail.Clean : tail.Value);
         }
-        CrossCheckIndex(directory, files, v);
+        foreach (var issue in IndexIssues(directory, files)) v.Report(issue);
         return v.Complete();
     }
 
@@ -68,35 +68,42 @@ public static class AuditVerifier
         }
     }
 
-    private static void CrossCheckIndex(string directory, IReadOnlyList<AuditDayFile> files, ChainVerifier v)
+    /// <summary>
+    /// The index as a witness of the files: a file it lists that is absent (<see cref="ChainIssueKind.MissingFile"/>),
+    /// or shorter than what it indexed (<see cref="ChainIssueKind.TruncatedRecord"/>). Nothing without a readable index.
+    /// </summary>
+    public static IReadOnlyList<ChainIssue> IndexIssues(string directory, IReadOnlyList<AuditDayFile> files)
     {
+        ArgumentNullException.ThrowIfNull(files);
         IReadOnlyDictionary<string, (long Length, int Entries)> indexed;
         try
         {
             using var index = AuditIndex.OpenReadOnly(directory);
-            if (index is null) return;
+            if (index is null) return [];
             indexed = index.IndexedFiles();
         }
         catch (Microsoft.Data.Sqlite.SqliteException)
         {
-            return; // an unreadable index is not evidence either way; the chain check stands alone
+            return []; // an unreadable index is not evidence either way; the chain check stands alone
         }
+        var issues = new List<ChainIssue>();
         var present = files.ToDictionary(f => f.Name, f => f.Path, StringComparer.Ordinal);
         foreach (var (file, (length, entries)) in indexed.OrderBy(k => k.Key, StringComparer.Ordinal))
         {
             if (!present.TryGetValue(file, out var path))
             {
-                v.Report(new ChainIssue(ChainIssueKind.MissingFile, file, 0, 0,
+                issues.Add(new ChainIssue(ChainIssueKind.MissingFile, file, 0, 0,
                     $"the index lists {entries} entries in this day file, but the file is missing"));
                 continue;
             }
             var size = new FileInfo(path).Length;
             if (size < length)
             {
-                v.Report(new ChainIssue(ChainIssueKind.TruncatedRecord, file, entries, size,
+                issues.Add(new ChainIssue(ChainIssueKind.TruncatedRecord, file, entries, size,
                     $"the file is {size} bytes but {length} bytes ({entries} entries) were indexed: it was truncated"));
             }
         }
+        return issues;
     }
 }
 
