@@ -140,6 +140,12 @@ public sealed class AgentSessionActor : ReceiveActor
 
     private void HandleInvoke(Invoke m)
     {
+        // Refused at the edge: answered and audited through a run like any boundary error, nothing else happens.
+        if (m.Call.EdgeRefusal is { } refused)
+        {
+            StartRun(m, null, refused, null);
+            return;
+        }
         if (m.Call.IdempotencyKey is not { } key)
         {
             StartRun(m, null, null, null);
@@ -170,8 +176,10 @@ public sealed class AgentSessionActor : ReceiveActor
         var call = m.Call;
         var connectedAt = _connections.TryGetValue(call.SessionId, out var c) ? c.At : _deps.Clock.GetUtcNow();
         var snapshot = new SessionSnapshot(_agent, call.SessionId, connectedAt, _invocations, call.Client);
+        // A refused call is recorded under its dotted name when the name resolves (tools/call sends category__op).
         var plan = refusal is not null
-            ? new ToolRunPlan(call, snapshot, m.ReplyTo, null, call.Arguments, null, refusal)
+            ? new ToolRunPlan(call, snapshot, m.ReplyTo, _deps.Catalog.Registry.TryResolve(call.RequestedName, out var named) ? named : null,
+                call.Arguments, null, refusal)
             : Plan(m, snapshot, reattach);
         // A keyed run reports to the ledger, which records the outcome before anyone hears it.
         if (ledger is not null) plan = plan with { Keyed = new KeyedCall(call.IdempotencyKey!, ledger) };

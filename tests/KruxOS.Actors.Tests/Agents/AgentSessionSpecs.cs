@@ -80,6 +80,24 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
     }
 
     [Fact]
+    public async Task Should_answer_and_audit_a_refusal_decided_at_the_edge_without_running_anything()
+    {
+        // arrange: the edge found the call's idempotency key invalid before the pipeline saw it
+        var session = Session();
+        var refusal = Core.Errors.Errors.InvalidInput("_meta.kruxos/idempotency_key", "must be a string");
+        var call = Pipeline.Call("test.echo", """{"text":"x"}""") with { EdgeRefusal = refusal };
+        // act
+        session.Tell(new AgentSessionCommands.Invoke(Pipeline.Agent, call, TestActor));
+        // assert
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal(refusal, result.Error);
+        Assert.Empty(_caps.Executed);
+        var entry = Assert.Single(_records);
+        Assert.Equal((AuditEntryKind.Call, AuditStatus.Error, "InvalidInput", "test.echo"), (entry.Kind, entry.Status, entry.Metadata.ErrorType, entry.Capability));
+        Assert.Equal("x", entry.Inputs.GetProperty("text").GetString());
+    }
+
+    [Fact]
     public async Task Should_refuse_invalid_input_without_running_anything()
     {
         var session = Session();
