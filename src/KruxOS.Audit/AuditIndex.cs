@@ -428,13 +428,27 @@ public sealed class AuditIndex : IDisposable
         return (list, total);
     }
 
-    /// <summary>Counts by status and capability and duration percentiles of the matching entries.</summary>
+    /// <summary>
+    /// Counts by status and capability and duration percentiles of the matching <c>call</c> entries, and counts of the
+    /// matching entries of every other kind. Only call entries count as outcomes: a blocked call also has a
+    /// <c>policy_violation</c> entry, an approval a resolution entry, and counting those as calls would count one
+    /// call twice.
+    /// </summary>
     public AuditStats Stats(AuditQuery query, DateTimeOffset now)
     {
-        var (where, bind) = Where(query, now);
+        var (matching, bind) = Where(query, now);
+        var where = (matching.Length == 0 ? "WHERE " : matching + " AND ") + "kind = 'call'";
         var byStatus = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var byCapability = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        var otherKinds = new SortedDictionary<string, long>(StringComparer.Ordinal);
         long total = 0;
+        using (var cmd = _connection.CreateCommand())
+        {
+            cmd.CommandText = $"SELECT kind, COUNT(*) FROM entries {(matching.Length == 0 ? "WHERE " : matching + " AND ")}kind <> 'call' GROUP BY kind";
+            bind(cmd);
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) otherKinds[r.GetString(0)] = r.GetInt64(1);
+        }
         using (var cmd = _connection.CreateCommand())
         {
             cmd.CommandText = $"SELECT status, COUNT(*) FROM entries {where} GROUP BY status";
@@ -453,7 +467,7 @@ public sealed class AuditIndex : IDisposable
             using var r = cmd.ExecuteReader();
             while (r.Read()) byCapability[r.GetString(0)] = r.GetInt64(1);
         }
-        return new AuditStats(total, byStatus, byCapability, Percentile(0.50), Percentile(0.95), Average());
+        return new AuditStats(total, byStatus, byCapability, Percentile(0.50), Percentile(0.95), Average(), otherKinds);
 
         long? Percentile(double q)
         {
@@ -595,17 +609,20 @@ public sealed record AuditQuery
         glob.Length is > 0 and <= 128 && glob.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '.' or '*' or '?');
 }
 
-/// <summary>Counts and latency of a set of entries.</summary>
-/// <param name="Total">Matching entries.</param>
-/// <param name="ByStatus">Counts per status (wire spelling).</param>
-/// <param name="ByCapability">Counts per capability.</param>
-/// <param name="P50DurationMs">Median duration.</param>
-/// <param name="P95DurationMs">95th percentile duration.</param>
-/// <param name="AverageDurationMs">Mean duration.</param>
+/// <summary>Counts and latency of a set of entries: outcomes over the calls, the other kinds counted apart.</summary>
+/// <param name="Total">Matching <c>call</c> entries.</param>
+/// <param name="ByStatus">Counts of the calls per status (wire spelling).</param>
+/// <param name="ByCapability">Counts of the calls per capability.</param>
+/// <param name="P50DurationMs">Median duration of the calls.</param>
+/// <param name="P95DurationMs">95th percentile duration of the calls.</param>
+/// <param name="AverageDurationMs">Mean duration of the calls.</param>
+/// <param name="OtherKinds">Counts of the matching entries of every other kind (<c>policy_violation</c>, <c>path_escape</c>,
+/// <c>approval_resolution</c>, <c>chain_note</c>).</param>
 public sealed record AuditStats(
     long Total,
     IReadOnlyDictionary<string, long> ByStatus,
     IReadOnlyDictionary<string, long> ByCapability,
     long? P50DurationMs,
     long? P95DurationMs,
-    double? AverageDurationMs);
+    double? AverageDurationMs,
+    IReadOnlyDictionary<string, long> OtherKinds);

@@ -58,7 +58,7 @@ public sealed class AuditReader
             AuditStats stats;
             using (var index = OpenIndex())
             {
-                stats = index?.Stats(query, _clock.GetUtcNow()) ?? new AuditStats(0, new Dictionary<string, long>(), new Dictionary<string, long>(), null, null, null);
+                stats = index?.Stats(query, _clock.GetUtcNow()) ?? new AuditStats(0, new Dictionary<string, long>(), new Dictionary<string, long>(), null, null, null, new Dictionary<string, long>());
             }
             return new AuditStatsReport(stats, verifyChain ? AuditVerifier.VerifyDirectory(_directory) : null);
         }, ct);

@@ -240,8 +240,9 @@ public static class AuditCli
         var s = r.Stats;
         var lines = new List<string>
         {
-            $"Entries:   {s.Total}{(window is null ? "" : $" (last {window})")}",
+            $"Calls:     {s.Total}{(window is null ? "" : $" (last {window})")}",
             $"Outcomes:  {(s.ByStatus.Count == 0 ? "-" : string.Join(", ", s.ByStatus.Select(kv => $"{kv.Key} {kv.Value}")))}",
+            $"Other:     {(s.OtherKinds.Count == 0 ? "-" : string.Join(", ", s.OtherKinds.Select(kv => $"{kv.Key} {kv.Value}")))}",
             $"Latency:   p50 {Ms(s.P50DurationMs)}, p95 {Ms(s.P95DurationMs)}, mean {(s.AverageDurationMs is { } a ? a.ToString("0.0", CultureInfo.InvariantCulture) + " ms" : "-")}",
             "Top capabilities:",
         };
@@ -288,6 +289,7 @@ public static class AuditCli
         ["total"] = r.Stats.Total,
         ["by_status"] = new JsonObject([.. r.Stats.ByStatus.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
         ["by_capability"] = new JsonObject([.. r.Stats.ByCapability.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
+        ["other_kinds"] = new JsonObject([.. r.Stats.OtherKinds.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
         ["latency_ms"] = new JsonObject { ["p50"] = r.Stats.P50DurationMs, ["p95"] = r.Stats.P95DurationMs, ["mean"] = r.Stats.AverageDurationMs },
         ["chain"] = r.Chain is { } c ? ChainJson(c, "") : null,
         ["integrity"] = r.Chain is { } c2 ? AuditJson.Integrity(c2) : "not checked",

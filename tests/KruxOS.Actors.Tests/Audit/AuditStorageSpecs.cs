@@ -316,6 +316,37 @@ public sealed class AuditStorageSpecs : IDisposable
     }
 
     [Fact]
+    public async Task Should_count_a_blocked_call_once_in_the_outcomes_and_its_policy_violation_apart()
+    {
+        // arrange: a blocked call (its policy_violation entry, then the call), an allowed one, and an approval resolution
+        _clock.Now = Drafts.T0.AddHours(1);
+        var (writer, recovery) = AuditFileWriter.Open(_dir.Path, _clock);
+        var chain = new AuditChain(recovery.Head.Span);
+        var blocked = Drafts.Call(0, status: AuditStatus.Denied, duration: 0);
+        using (writer)
+        {
+            writer.AppendBatch([
+                chain.Seal(AuditEntry.PolicyViolation(blocked.Timestamp, blocked.Actor, blocked.SessionId, Core.Capabilities.CapabilityName.Parse(blocked.Capability),
+                    blocked.Inputs, new AuditPolicyDecision(Core.Capabilities.Tier.Blocked, "org.yaml:3"))),
+                chain.Seal(blocked),
+                chain.Seal(Drafts.Call(1, duration: 20)),
+                chain.Seal(AuditEntry.ApprovalResolution(Drafts.T0.AddSeconds(2), Core.Agents.Principal.ForUser("op"), blocked.Actor, "s-1",
+                    Core.Capabilities.CapabilityName.Parse("email.send"), "appr-1", "approved", null)),
+            ]);
+        }
+
+        // act
+        var stats = (await new AuditReader(_dir.Path, _clock).StatsAsync(new AuditQuery(), verifyChain: false, TestContext.Current.CancellationToken)).Stats;
+
+        // assert
+        Assert.Equal(2, stats.Total);
+        Assert.Equal(new Dictionary<string, long> { ["denied"] = 1, ["success"] = 1 }, stats.ByStatus);
+        Assert.Equal(new Dictionary<string, long> { ["approval_resolution"] = 1, ["policy_violation"] = 1 }, stats.OtherKinds);
+        Assert.Equal(2, stats.ByCapability["filesystem.read"]);
+        Assert.Equal(20, stats.P95DurationMs);
+    }
+
+    [Fact]
     public async Task Should_rebuild_a_deleted_index_from_the_day_files()
     {
         WriteThreeDays();
