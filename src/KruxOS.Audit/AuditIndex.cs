@@ -587,6 +587,24 @@ public sealed record AuditQuery
     /// <summary>What <see cref="TryWithOutcome"/> accepts, for error messages.</summary>
     public const string Outcomes = "success, denied, error, pending, or an approval decision: approved, rejected, timed_out, expired";
 
+    /// <summary>
+    /// Parses a time bound (<c>--from</c>/<c>--to</c>, <c>from</c>/<c>to</c>): an RFC 3339 timestamp, or a date alone
+    /// (<c>YYYY-MM-DD</c>, UTC) meaning that whole day: as a lower bound its start, as an upper bound
+    /// (<paramref name="upper"/>, exclusive) the start of the next day, so <c>--to 2026-03-01</c> includes March 1.
+    /// </summary>
+    public static bool TryParseBound(string? text, bool upper, out DateTimeOffset bound)
+    {
+        bound = default;
+        if (string.IsNullOrWhiteSpace(text)) return false;
+        if (DateOnly.TryParseExact(text.Trim(), "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var day))
+        {
+            bound = new DateTimeOffset((upper ? day.AddDays(1) : day).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+            return true;
+        }
+        return DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out bound);
+    }
+
     /// <summary>Parses a window such as <c>30m</c>, <c>1h</c>, <c>24h</c>, <c>7d</c>.</summary>
     public static bool TryParseWindow(string? text, out TimeSpan window)
     {

@@ -41,8 +41,8 @@ public static class AuditCli
         var capability = new Option<string?>("--capability") { Description = "Capability name or glob, e.g. filesystem.*" };
         var outcome = new Option<string?>("--outcome") { Description = "success, denied, error or pending; or how an approval ended: approved, rejected, timed_out, expired" };
         var last = new Option<string?>("--last") { Description = "A window ending now: 30m, 1h, 24h, 7d" };
-        var from = new Option<string?>("--from") { Description = "Start time (RFC 3339, inclusive)" };
-        var to = new Option<string?>("--to") { Description = "End time (RFC 3339, exclusive)" };
+        var from = new Option<string?>("--from") { Description = "Start time (RFC 3339, inclusive), or a date YYYY-MM-DD (from its start)" };
+        var to = new Option<string?>("--to") { Description = "End time (RFC 3339, exclusive), or a date YYYY-MM-DD (that whole day included)" };
         var limit = new Option<int>("--limit") { Description = "Entries per page (1-1000)", DefaultValueFactory = _ => 50 };
         var query = new Command("query", "Find audit entries, newest first") { agent, capability, outcome, last, from, to, limit, format, dir };
         query.SetAction(async (p, ct) =>
@@ -62,12 +62,12 @@ public static class AuditCli
             }
             if (p.GetValue(from) is { } f)
             {
-                if (!TryTime(f, out var t)) return await Usage(stderr, $"--from '{f}' is not a timestamp").ConfigureAwait(false);
+                if (!AuditQuery.TryParseBound(f, upper: false, out var t)) return await Usage(stderr, $"--from '{f}' is not a timestamp or a date").ConfigureAwait(false);
                 q = q with { From = t };
             }
             if (p.GetValue(to) is { } tt)
             {
-                if (!TryTime(tt, out var t)) return await Usage(stderr, $"--to '{tt}' is not a timestamp").ConfigureAwait(false);
+                if (!AuditQuery.TryParseBound(tt, upper: true, out var t)) return await Usage(stderr, $"--to '{tt}' is not a timestamp or a date").ConfigureAwait(false);
                 q = q with { To = t };
             }
             if (q.Limit is < 1 or > AuditQuery.MaxLimit) return await Usage(stderr, $"--limit must be from 1 to {AuditQuery.MaxLimit}").ConfigureAwait(false);
@@ -199,9 +199,6 @@ public static class AuditCli
         await stderr.WriteLineAsync($"error: {message}").ConfigureAwait(false);
         return CliApp.Usage;
     }
-
-    private static bool TryTime(string text, out DateTimeOffset t) =>
-        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out t);
 
     private static async Task WritePage(TextWriter stdout, AuditPage page, bool json, bool showTotal)
     {

@@ -60,17 +60,17 @@ public static class AuditApi
         if (q["since"] is [{ Length: > 0 } since])
         {
             if (AuditQuery.TryParseWindow(since, out var window)) result = result with { Last = window };
-            else if (TryTime(since, out var t)) result = result with { From = t };
+            else if (AuditQuery.TryParseBound(since, upper: false, out var t)) result = result with { From = t };
             else return Invalid("since", "a window such as 1h, 24h, 7d or an RFC 3339 timestamp", out error);
         }
         if (q["from"] is [{ Length: > 0 } from])
         {
-            if (!TryTime(from, out var t)) return Invalid("from", "an RFC 3339 timestamp", out error);
+            if (!AuditQuery.TryParseBound(from, upper: false, out var t)) return Invalid("from", "an RFC 3339 timestamp or a date", out error);
             result = result with { From = result.From is { } f && f > t ? f : t };
         }
         if (q["to"] is [{ Length: > 0 } to])
         {
-            if (!TryTime(to, out var t)) return Invalid("to", "an RFC 3339 timestamp", out error);
+            if (!AuditQuery.TryParseBound(to, upper: true, out var t)) return Invalid("to", "an RFC 3339 timestamp or a date (that whole day included)", out error);
             result = result with { To = t };
         }
         if (q["limit"] is [{ Length: > 0 } limit])
@@ -88,9 +88,6 @@ public static class AuditApi
         query = result;
         return true;
     }
-
-    private static bool TryTime(string text, out DateTimeOffset t) =>
-        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out t);
 
     private static bool Invalid(string field, string expected, out StructuredError? error)
     {

@@ -76,6 +76,21 @@ public sealed class AuditCliSpecs : IDisposable
     }
 
     [Fact]
+    public async Task Should_include_the_whole_day_when_to_is_a_date_alone()
+    {
+        WriteLog(); // 6 entries on 2026-03-01, 4 on 2026-03-02
+
+        var firstDay = await Run("audit", "query", "--to", "2026-03-01", "--format", "json", "--dir", _dir);
+        var secondDay = await Run("audit", "query", "--from", "2026-03-02", "--to", "2026-03-02", "--format", "json", "--dir", _dir);
+        var instant = await Run("audit", "query", "--to", "2026-03-01T12:00:03Z", "--format", "json", "--dir", _dir);
+
+        Assert.True(firstDay.Code == 0, firstDay.Err);
+        Assert.Equal(6, JsonNode.Parse(firstDay.Out)!["total"]!.GetValue<long>());
+        Assert.Equal(4, JsonNode.Parse(secondDay.Out)!["total"]!.GetValue<long>());
+        Assert.Equal(3, JsonNode.Parse(instant.Out)!["total"]!.GetValue<long>()); // a timestamp stays an exclusive bound
+    }
+
+    [Fact]
     public async Task Should_tail_replay_and_report_stats_with_chain_verification()
     {
         WriteLog();
