@@ -145,6 +145,26 @@ public sealed class AuditStorageSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_detect_and_locate_a_deleted_newest_day_file_through_the_index_and_only_through_it()
+    {
+        // arrange
+        WriteThreeDays();
+
+        // act: the newest day file is deleted as a whole
+        File.Delete(_dir.File(Day3));
+        var withIndex = AuditVerifier.VerifyDirectory(_dir.Path);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        File.Delete(_dir.File(AuditFileNames.Index));
+        var withoutIndex = AuditVerifier.VerifyDirectory(_dir.Path);
+
+        // assert: the index's files table witnesses it, located; the chain alone cannot (day 2 now ends the log cleanly)
+        var issue = Assert.Single(withIndex.Issues);
+        Assert.Equal((ChainIssueKind.MissingFile, Day3, 0, 0L), (issue.Kind, issue.File, issue.EntryIndex, issue.Offset));
+        Assert.Contains("4 entries", issue.Detail, StringComparison.Ordinal);
+        Assert.True(withoutIndex.IsIntact, withoutIndex.Summary); // the documented limit (audit-format.md §4.2)
+    }
+
+    [Fact]
     public void Should_detect_a_deleted_day_file_without_the_index()
     {
         WriteThreeDays();

@@ -152,6 +152,22 @@ public sealed class AuditCliSpecs : IDisposable
     }
 
     [Fact]
+    public async Task Should_report_a_deleted_newest_day_file_located_when_verifying_with_the_index()
+    {
+        // arrange: the log's writer kept the index; the newest day file (2026-03-02) is deleted
+        WriteLog();
+        var newest = AuditFileNames.ForDay(DateOnly.FromDateTime(Day1.AddDays(1).UtcDateTime));
+        File.Delete(Path.Combine(_dir, newest));
+
+        // act
+        var verify = await Run("audit", "verify", "--dir", _dir);
+
+        // assert
+        Assert.Equal(AuditCli.ChainBroken, verify.Code);
+        Assert.Contains($"missing_file: file {newest}, entry 0, offset 0: the index lists 4 entries", verify.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Should_find_calls_by_how_their_approval_ended_not_by_status_alone()
     {
         // arrange: a plain success, an approved call (resolution + final call) and a rejected one (resolution + final call)
