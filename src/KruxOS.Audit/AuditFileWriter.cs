@@ -9,8 +9,11 @@ namespace KruxOS.Audit;
 /// <param name="TornBytes">How many bytes were cut (kept in <paramref name="TornEvidence"/>).</param>
 /// <param name="TornEvidence">Where the cut bytes were saved.</param>
 /// <param name="Break">A break found by verifying the newest day file (and its link to the previous one).</param>
+/// <param name="NotedBreaks">The breaks the chain notes in the newest day file record (a restart finds the same
+/// break again; it is noted once).</param>
 public sealed record AuditRecovery(
-    ReadOnlyMemory<byte> Head, int Entries, string? TornFile, long TornBytes, string? TornEvidence, ChainIssue? Break);
+    ReadOnlyMemory<byte> Head, int Entries, string? TornFile, long TornBytes, string? TornEvidence, ChainIssue? Break,
+    IReadOnlySet<ChainBreakKey>? NotedBreaks = null);
 
 /// <summary>Where a batch went: the day file and each record's offset, in batch order.</summary>
 public sealed record AppendResult(string File, IReadOnlyList<long> Offsets, long FileLength);
@@ -22,7 +25,8 @@ public sealed record AppendResult(string File, IReadOnlyList<long> Offsets, long
 /// may reply to its requesters only after <see cref="AppendBatch"/> returned.</item>
 /// <item>The day file is chosen by the writer's UTC clock when the batch is written, so files roll at
 /// UTC midnight; the chain is independent of files, so the first record of a day chains from the last of
-/// the previous day.</item>
+/// the previous day. The first batch appended to a day file also fsyncs the directory, so the new name is
+/// durable before any of its entries is acknowledged.</item>
 /// <item>If a write or fsync fails, the file is cut back to its length before the batch (best effort,
 /// retried before the next batch) and the exception is rethrown: the batch is not written and can be
 /// retried as is, so the chain stays valid and no record is duplicated.</item>
@@ -44,6 +48,7 @@ public sealed class AuditFileWriter : IDisposable
     private string? _fileName;
     private int _fileRecords;
     private long _expectedLength = -1;
+    private bool _directorySyncPending;
 
     private AuditFileWriter(string directory, IAuditFileSystem fs, TimeProvider clock, AuditIndex? index)
     {
@@ -127,16 +132,26 @@ public sealed class AuditFileWriter : IDisposable
             (start, description) = AuditDirectory.StartFor(newest.Day, AuditDirectory.ReadAnchors(directory));
         }
         var v = new ChainVerifier(start, description);
+        if (files.Count >= 2)
+        {
+            // The previous file as an empty stand-in: a break at the newest file's first record is then classified
+            // as the whole-directory verification classifies it (missing entry vs missing file), so both find the
+            // same break and it is noted once.
+            v.BeginFile(files[^2].Name);
+            v.EndFile(FrameTail.Clean);
+        }
         v.BeginFile(newest.Name);
         var t = new TailHolder();
         byte[]? head = null;
         var count = 0;
+        var noted = new HashSet<ChainBreakKey>();
         foreach (var frame in AuditDirectory.ReadFrames(newest.Path, t))
         {
             v.Accept(frame);
             count++;
             try { head = AuditCbor.Split(frame.Payload).EntryHash.ToArray(); }
             catch (Exception ex) when (ex is System.Formats.Cbor.CborContentException or FormatException or InvalidOperationException) { }
+            AuditVerifier.CollectNote(frame, noted);
         }
         v.EndFile(t.Value);
         var report = v.Complete();
@@ -148,7 +163,7 @@ public sealed class AuditFileWriter : IDisposable
             firstBreak = new ChainIssue(ChainIssueKind.GarbageAfterEnd, newest.Name, tail.Index, tail.Offset,
                 $"{tornBytes} unreadable bytes after the last record were moved to {Path.GetFileName(evidence)}");
         }
-        return new AuditRecovery(head ?? start, count, tornFile, tornBytes, evidence, firstBreak);
+        return new AuditRecovery(head ?? start, count, tornFile, tornBytes, evidence, firstBreak, noted);
     }
 
     /// <summary>
@@ -187,6 +202,12 @@ public sealed class AuditFileWriter : IDisposable
         {
             file.Append(buffer.AsSpan(0, size));
             file.Sync();
+            if (_directorySyncPending)
+            {
+                // The file's name must be durable too before anyone is told its entries are.
+                _fs.SyncDirectory(_directory);
+                _directorySyncPending = false;
+            }
         }
         catch
         {
@@ -218,6 +239,9 @@ public sealed class AuditFileWriter : IDisposable
         {
             _fileRecords = name == _fileName ? _fileRecords : CountRecords(path);
             _expectedLength = file.Length;
+            // The first batch this writer appends to a day file also fsyncs the directory: the file may be new,
+            // or created by a process that stopped before its directory entry was durable. Once per file.
+            _directorySyncPending = true;
         }
         _file = file;
         _fileName = name;

@@ -39,6 +39,7 @@ public sealed class AuditIndex : IDisposable
             tier TEXT,
             duration_ms INTEGER NOT NULL,
             approval_request_id TEXT,
+            approval_decision TEXT,
             entry_hash TEXT NOT NULL,
             file TEXT NOT NULL,
             entry_index INTEGER NOT NULL,
@@ -50,6 +51,7 @@ public sealed class AuditIndex : IDisposable
         CREATE INDEX IF NOT EXISTS ix_entries_capability ON entries(capability, ts_us);
         CREATE INDEX IF NOT EXISTS ix_entries_status ON entries(status, ts_us);
         CREATE INDEX IF NOT EXISTS ix_entries_approval_linked ON entries(approval_request_id) WHERE approval_request_id IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS ix_entries_decision ON entries(approval_decision, ts_us) WHERE approval_decision IS NOT NULL;
         CREATE UNIQUE INDEX IF NOT EXISTS ux_entries_position ON entries(file, offset);
         CREATE TABLE IF NOT EXISTS files(
             file TEXT PRIMARY KEY,
@@ -67,6 +69,13 @@ public sealed class AuditIndex : IDisposable
         DROP INDEX IF EXISTS ix_entries_approval;
         DROP INDEX IF EXISTS ix_entries_session;
         """;
+
+    /// <summary>
+    /// The schema this code writes, recorded in the file as <c>PRAGMA user_version</c> once an index is migrated to
+    /// it: 2 = <c>approval_decision</c> column. An index that records less (0: written before versions were
+    /// recorded) is migrated when the writer opens it, and read-only readers do not use it (<see cref="HasCurrentSchema"/>).
+    /// </summary>
+    public const int SchemaVersion = 2;
 
     private SqliteCommand? _insert;
     private readonly Dictionary<string, SqliteParameter> _insertParameters = new(StringComparer.Ordinal);
@@ -91,10 +100,16 @@ public sealed class AuditIndex : IDisposable
         }.ToString());
         c.Open();
         Exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
-        Exec(c, MigrateIfOlder(c));
-        Exec(c, Schema);
-        return new AuditIndex(c, directory);
+        var index = new AuditIndex(c, directory);
+        index.MigrateIfOlder();
+        return index;
     }
+
+    /// <summary>
+    /// Whether this index has the current schema (<see cref="SchemaVersion"/>). A read-only reader that finds an
+    /// older one (the writer has not migrated it yet) builds its private in-memory index instead.
+    /// </summary>
+    public bool HasCurrentSchema => UserVersion(_connection) >= SchemaVersion;
 
     /// <summary>Opens an existing index read-only, or returns null when there is none.</summary>
     public static AuditIndex? OpenReadOnly(string directory)
@@ -124,7 +139,7 @@ public sealed class AuditIndex : IDisposable
             Pooling = false,
         }.ToString());
         c.Open();
-        Exec(c, Schema);
+        Exec(c, Schema + $"PRAGMA user_version = {SchemaVersion};");
         var index = new AuditIndex(c, directory);
         index.CatchUp();
         return index;
@@ -175,6 +190,7 @@ public sealed class AuditIndex : IDisposable
             p["$tier"].Value = (object?)e.PolicyDecision?.Tier.ToWire() ?? DBNull.Value;
             p["$dur"].Value = e.DurationMs;
             p["$appr"].Value = (object?)e.Metadata.ApprovalRequestId ?? DBNull.Value;
+            p["$dec"].Value = (object?)e.Metadata.ApprovalDecision ?? DBNull.Value;
             p["$hash"].Value = e.EntryHash ?? "";
             p["$file"].Value = pos.File;
             p["$idx"].Value = pos.EntryIndex;
@@ -209,22 +225,102 @@ public sealed class AuditIndex : IDisposable
         var cmd = _connection.CreateCommand();
         cmd.CommandText = """
             INSERT OR IGNORE INTO entries(id, ts_us, kind, actor_type, actor_name, session_id, capability, status, tier,
-                duration_ms, approval_request_id, entry_hash, file, entry_index, offset, length)
-            VALUES($id, $ts, $kind, $at, $an, $sid, $cap, $status, $tier, $dur, $appr, $hash, $file, $idx, $off, $len)
+                duration_ms, approval_request_id, approval_decision, entry_hash, file, entry_index, offset, length)
+            VALUES($id, $ts, $kind, $at, $an, $sid, $cap, $status, $tier, $dur, $appr, $dec, $hash, $file, $idx, $off, $len)
             """;
-        foreach (var name in new[] { "$id", "$ts", "$kind", "$at", "$an", "$sid", "$cap", "$status", "$tier", "$dur", "$appr", "$hash", "$file", "$idx", "$off", "$len" })
+        foreach (var name in new[] { "$id", "$ts", "$kind", "$at", "$an", "$sid", "$cap", "$status", "$tier", "$dur", "$appr", "$dec", "$hash", "$file", "$idx", "$off", "$len" })
             _insertParameters[name] = cmd.Parameters.Add(new SqliteParameter { ParameterName = name });
         cmd.Prepare();
         return _insert = cmd;
     }
 
-    // An index written by an earlier version has the retired indexes (and possibly no unique position
-    // index): drop them before the schema creates the current ones. Derived data, so nothing is lost.
-    private static string MigrateIfOlder(SqliteConnection c)
+    // Brings an index written by an earlier version to SchemaVersion, then records it. Each step is detected from
+    // the file itself, so an index from before user_version was recorded (0) is handled too, and each is safe to
+    // repeat: a crash before user_version is written just runs them again at the next open. Derived data, so
+    // nothing is lost either way.
+    //   1: the retired indexes (and possibly no unique position index): dropped before the schema creates the current ones.
+    //   2: no approval_decision column: added, and filled in from the records that can carry a decision.
+    private void MigrateIfOlder()
+    {
+        var c = _connection;
+        if (UserVersion(c) >= SchemaVersion)
+        {
+            Exec(c, Schema);
+            return;
+        }
+        using (var cmd = c.CreateCommand())
+        {
+            cmd.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN ('ix_entries_id', 'ix_entries_file', 'ix_entries_approval')";
+            if ((long)cmd.ExecuteScalar()! > 0) Exec(c, DropRetiredIndexes);
+        }
+        if (TableExists(c, "entries") && !ColumnExists(c, "entries", "approval_decision"))
+            Exec(c, "ALTER TABLE entries ADD COLUMN approval_decision TEXT;");
+        Exec(c, Schema);
+        BackfillApprovalDecisions();
+        Exec(c, $"PRAGMA user_version = {SchemaVersion};");
+    }
+
+    // Only an entry linked to an approval (approval_request_id) can carry a decision: read just those records.
+    private void BackfillApprovalDecisions()
+    {
+        var rows = new List<(long Seq, string File, long Offset)>();
+        using (var find = _connection.CreateCommand())
+        {
+            find.CommandText = "SELECT seq, file, offset FROM entries WHERE approval_request_id IS NOT NULL AND approval_decision IS NULL ORDER BY file, offset";
+            using var r = find.ExecuteReader();
+            while (r.Read()) rows.Add((r.GetInt64(0), r.GetString(1), r.GetInt64(2)));
+        }
+        if (rows.Count == 0) return;
+        using var tx = _connection.BeginTransaction();
+        using var update = _connection.CreateCommand();
+        update.Transaction = tx;
+        update.CommandText = "UPDATE entries SET approval_decision = $dec WHERE seq = $seq";
+        var dec = update.Parameters.Add(new SqliteParameter { ParameterName = "$dec" });
+        var seq = update.Parameters.Add(new SqliteParameter { ParameterName = "$seq" });
+        foreach (var group in rows.GroupBy(x => x.File))
+        {
+            var path = Path.Combine(_directory, group.Key);
+            if (!File.Exists(path)) continue;
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            foreach (var row in group)
+            {
+                string? decision;
+                try { decision = AuditDirectory.ReadEntryAt(stream, row.Offset).Metadata.ApprovalDecision; }
+                catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or FormatException or InvalidOperationException
+                                               or System.Formats.Cbor.CborContentException)
+                {
+                    continue; // changed under the index; verification reports it
+                }
+                if (decision is null) continue;
+                dec.Value = decision;
+                seq.Value = row.Seq;
+                update.ExecuteNonQuery();
+            }
+        }
+        tx.Commit();
+    }
+
+    private static long UserVersion(SqliteConnection c)
     {
         using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN ('ix_entries_id', 'ix_entries_file', 'ix_entries_approval')";
-        return (long)cmd.ExecuteScalar()! > 0 ? DropRetiredIndexes : "SELECT 1;";
+        cmd.CommandText = "PRAGMA user_version;";
+        return (long)cmd.ExecuteScalar()!;
+    }
+
+    private static bool TableExists(SqliteConnection c, string table)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $t";
+        cmd.Parameters.AddWithValue("$t", table);
+        return (long)cmd.ExecuteScalar()! > 0;
+    }
+
+    private static bool ColumnExists(SqliteConnection c, string table, string column)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = $c";
+        cmd.Parameters.AddWithValue("$c", column);
+        return (long)cmd.ExecuteScalar()! > 0;
     }
 
     /// <summary>The length of <paramref name="file"/> the index covers (0 when it knows nothing of it).</summary>
@@ -332,13 +428,27 @@ public sealed class AuditIndex : IDisposable
         return (list, total);
     }
 
-    /// <summary>Counts by status and capability and duration percentiles of the matching entries.</summary>
+    /// <summary>
+    /// Counts by status and capability and duration percentiles of the matching <c>call</c> entries, and counts of the
+    /// matching entries of every other kind. Only call entries count as outcomes: a blocked call also has a
+    /// <c>policy_violation</c> entry, an approval a resolution entry, and counting those as calls would count one
+    /// call twice.
+    /// </summary>
     public AuditStats Stats(AuditQuery query, DateTimeOffset now)
     {
-        var (where, bind) = Where(query, now);
+        var (matching, bind) = Where(query, now);
+        var where = (matching.Length == 0 ? "WHERE " : matching + " AND ") + "kind = 'call'";
         var byStatus = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var byCapability = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        var otherKinds = new SortedDictionary<string, long>(StringComparer.Ordinal);
         long total = 0;
+        using (var cmd = _connection.CreateCommand())
+        {
+            cmd.CommandText = $"SELECT kind, COUNT(*) FROM entries {(matching.Length == 0 ? "WHERE " : matching + " AND ")}kind <> 'call' GROUP BY kind";
+            bind(cmd);
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) otherKinds[r.GetString(0)] = r.GetInt64(1);
+        }
         using (var cmd = _connection.CreateCommand())
         {
             cmd.CommandText = $"SELECT status, COUNT(*) FROM entries {where} GROUP BY status";
@@ -357,7 +467,7 @@ public sealed class AuditIndex : IDisposable
             using var r = cmd.ExecuteReader();
             while (r.Read()) byCapability[r.GetString(0)] = r.GetInt64(1);
         }
-        return new AuditStats(total, byStatus, byCapability, Percentile(0.50), Percentile(0.95), Average());
+        return new AuditStats(total, byStatus, byCapability, Percentile(0.50), Percentile(0.95), Average(), otherKinds);
 
         long? Percentile(double q)
         {
@@ -389,6 +499,7 @@ public sealed class AuditIndex : IDisposable
         if (q.Status is { } s) { clauses.Add("status = $status"); values.Add(("$status", s.ToWire())); }
         if (q.SessionId is not null) { clauses.Add("session_id = $sid"); values.Add(("$sid", q.SessionId)); }
         if (q.ApprovalRequestId is not null) { clauses.Add("approval_request_id = $appr"); values.Add(("$appr", q.ApprovalRequestId)); }
+        if (q.ApprovalDecision is not null) { clauses.Add("approval_decision = $dec"); values.Add(("$dec", q.ApprovalDecision)); }
         var from = q.From;
         if (q.Last is { } last)
         {
@@ -441,6 +552,11 @@ public sealed record AuditQuery
     public string? SessionId { get; init; }
     /// <summary>Entries linked to an approval request.</summary>
     public string? ApprovalRequestId { get; init; }
+    /// <summary>
+    /// Entries whose approval ended so (<c>metadata.approval_decision</c>: <c>approved</c>, <c>rejected</c>,
+    /// <c>timed_out</c>, <c>expired</c>): the approval's resolution entry and the held call's final entry.
+    /// </summary>
+    public string? ApprovalDecision { get; init; }
     /// <summary>Inclusive lower bound.</summary>
     public DateTimeOffset? From { get; init; }
     /// <summary>Exclusive upper bound.</summary>
@@ -453,6 +569,41 @@ public sealed record AuditQuery
     public int Offset { get; init; }
     /// <summary>Oldest first (replay) instead of newest first. <b>Default</b>: false.</summary>
     public bool Ascending { get; init; }
+
+    /// <summary>
+    /// This query filtered by an outcome (<c>--outcome</c>, <c>status=</c>): a status (<c>success</c>, <c>denied</c>,
+    /// <c>error</c>, <c>pending</c> and their aliases) filters on <see cref="Status"/>; an approval decision
+    /// (<c>approved</c>, <c>rejected</c>, <c>timed_out</c>, <c>expired</c>) on <see cref="ApprovalDecision"/>.
+    /// </summary>
+    public bool TryWithOutcome(string? outcome, out AuditQuery query)
+    {
+        query = this;
+        if (AuditWire.TryParseApprovalDecision(outcome, out var decision)) query = this with { ApprovalDecision = decision };
+        else if (AuditWire.TryParseStatus(outcome, out var status)) query = this with { Status = status };
+        else return false;
+        return true;
+    }
+
+    /// <summary>What <see cref="TryWithOutcome"/> accepts, for error messages.</summary>
+    public const string Outcomes = "success, denied, error, pending, or an approval decision: approved, rejected, timed_out, expired";
+
+    /// <summary>
+    /// Parses a time bound (<c>--from</c>/<c>--to</c>, <c>from</c>/<c>to</c>): an RFC 3339 timestamp, or a date alone
+    /// (<c>YYYY-MM-DD</c>, UTC) meaning that whole day: as a lower bound its start, as an upper bound
+    /// (<paramref name="upper"/>, exclusive) the start of the next day, so <c>--to 2026-03-01</c> includes March 1.
+    /// </summary>
+    public static bool TryParseBound(string? text, bool upper, out DateTimeOffset bound)
+    {
+        bound = default;
+        if (string.IsNullOrWhiteSpace(text)) return false;
+        if (DateOnly.TryParseExact(text.Trim(), "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var day))
+        {
+            bound = new DateTimeOffset((upper ? day.AddDays(1) : day).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+            return true;
+        }
+        return DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out bound);
+    }
 
     /// <summary>Parses a window such as <c>30m</c>, <c>1h</c>, <c>24h</c>, <c>7d</c>.</summary>
     public static bool TryParseWindow(string? text, out TimeSpan window)
@@ -476,17 +627,20 @@ public sealed record AuditQuery
         glob.Length is > 0 and <= 128 && glob.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '.' or '*' or '?');
 }
 
-/// <summary>Counts and latency of a set of entries.</summary>
-/// <param name="Total">Matching entries.</param>
-/// <param name="ByStatus">Counts per status (wire spelling).</param>
-/// <param name="ByCapability">Counts per capability.</param>
-/// <param name="P50DurationMs">Median duration.</param>
-/// <param name="P95DurationMs">95th percentile duration.</param>
-/// <param name="AverageDurationMs">Mean duration.</param>
+/// <summary>Counts and latency of a set of entries: outcomes over the calls, the other kinds counted apart.</summary>
+/// <param name="Total">Matching <c>call</c> entries.</param>
+/// <param name="ByStatus">Counts of the calls per status (wire spelling).</param>
+/// <param name="ByCapability">Counts of the calls per capability.</param>
+/// <param name="P50DurationMs">Median duration of the calls.</param>
+/// <param name="P95DurationMs">95th percentile duration of the calls.</param>
+/// <param name="AverageDurationMs">Mean duration of the calls.</param>
+/// <param name="OtherKinds">Counts of the matching entries of every other kind (<c>policy_violation</c>, <c>path_escape</c>,
+/// <c>approval_resolution</c>, <c>chain_note</c>).</param>
 public sealed record AuditStats(
     long Total,
     IReadOnlyDictionary<string, long> ByStatus,
     IReadOnlyDictionary<string, long> ByCapability,
     long? P50DurationMs,
     long? P95DurationMs,
-    double? AverageDurationMs);
+    double? AverageDurationMs,
+    IReadOnlyDictionary<string, long> OtherKinds);

@@ -25,6 +25,16 @@ public static class AuditJson
             ["duration_ms"] = e.DurationMs,
         };
         if (e.Metadata.ErrorType is { } errorType) result["error_type"] = errorType;
+        if (e.ResourceUsage is { } u)
+        {
+            result["resource_usage"] = new JsonObject
+            {
+                ["cpu_time_ms"] = u.CpuTimeMs,
+                ["memory_peak_bytes"] = u.MemoryPeakBytes,
+                ["io_read_bytes"] = u.IoReadBytes,
+                ["io_write_bytes"] = u.IoWriteBytes,
+            };
+        }
         var metadata = new JsonObject();
         if (e.Metadata.ApprovalRequestId is { } ar) metadata["approval_request_id"] = ar;
         if (e.Metadata.ApprovalDecision is { } ad) metadata["approval_decision"] = ad;

@@ -58,7 +58,7 @@ public sealed class AuditReader
             AuditStats stats;
             using (var index = OpenIndex())
             {
-                stats = index?.Stats(query, _clock.GetUtcNow()) ?? new AuditStats(0, new Dictionary<string, long>(), new Dictionary<string, long>(), null, null, null);
+                stats = index?.Stats(query, _clock.GetUtcNow()) ?? new AuditStats(0, new Dictionary<string, long>(), new Dictionary<string, long>(), null, null, null, new Dictionary<string, long>());
             }
             return new AuditStatsReport(stats, verifyChain ? AuditVerifier.VerifyDirectory(_directory) : null);
         }, ct);
@@ -116,7 +116,7 @@ public sealed class AuditReader
             var newest = AuditDirectory.ListDayFiles(_directory) is { Count: > 0 } files ? files[^1] : null;
             var target = newest is null ? 0 : new FileInfo(newest.Path).Length;
             index = AuditIndex.OpenReadOnly(_directory);
-            if (index is not null && index.CoversClosedFiles() && (newest is null || WaitForIndex(index, newest.Name, target)))
+            if (index is not null && index.HasCurrentSchema && index.CoversClosedFiles() && (newest is null || WaitForIndex(index, newest.Name, target)))
                 return index;
         }
         catch (SqliteException)

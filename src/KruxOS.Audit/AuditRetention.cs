@@ -32,8 +32,11 @@ public static class AuditRetention
 
     private sealed record State(DateTimeOffset? FirstWarningAt);
 
-    /// <summary>Applies retention to <paramref name="directory"/> at time <paramref name="now"/>.</summary>
-    public static RetentionResult Run(string directory, int retentionDays, DateTimeOffset now)
+    /// <summary>
+    /// Applies retention to <paramref name="directory"/> at time <paramref name="now"/>. <paramref name="fs"/>
+    /// syncs the directory when the anchor file is created (<b>Default</b>: real files).
+    /// </summary>
+    public static RetentionResult Run(string directory, int retentionDays, DateTimeOffset now, IAuditFileSystem? fs = null)
     {
         if (retentionDays < 1) throw new ArgumentOutOfRangeException(nameof(retentionDays), "retention must be at least one day");
         var today = DateOnly.FromDateTime(now.UtcDateTime);
@@ -71,6 +74,7 @@ public static class AuditRetention
         // Anchor every file first (one synced append), then delete: a crash in between leaves anchored
         // files that are still present, which verification handles.
         var anchorPath = Path.Combine(directory, AuditFileNames.Anchors);
+        var anchorsCreated = !File.Exists(anchorPath);
         using (var anchors = new FileStream(anchorPath, FileMode.Append, FileAccess.Write, FileShare.Read))
         using (var w = new StreamWriter(anchors))
         {
@@ -83,6 +87,9 @@ public static class AuditRetention
             w.Flush();
             anchors.Flush(flushToDisk: true);
         }
+        // A new anchor file is durable only with its directory entry: without it the files below could be
+        // gone after a crash while their anchors are too.
+        if (anchorsCreated) (fs ?? PhysicalAuditFileSystem.Instance).SyncDirectory(directory);
         foreach (var f in expired) File.Delete(f.Path);
         try
         {

@@ -13,7 +13,21 @@ namespace KruxOS.Audit;
 public static class AuditVerifier
 {
     /// <summary>Verifies every day file of <paramref name="directory"/>.</summary>
-    public static ChainReport VerifyDirectory(string directory)
+    public static ChainReport VerifyDirectory(string directory) => Verify(directory, null);
+
+    /// <summary>
+    /// Verifies the directory a running writer appends to (the writer's background verification), and collects
+    /// the breaks its chain notes already record. The end of the newest file may be a batch being written at this
+    /// moment, so a record cut short there is not a break (a torn tail is cut and reported when the writer opens).
+    /// </summary>
+    public static LiveVerification VerifyLive(string directory)
+    {
+        var noted = new HashSet<ChainBreakKey>();
+        var report = Verify(directory, noted);
+        return new LiveVerification(report, noted);
+    }
+
+    private static ChainReport Verify(string directory, HashSet<ChainBreakKey>? noted)
     {
         var files = AuditDirectory.ListDayFiles(directory);
         var anchors = AuditDirectory.ReadAnchors(directory);
@@ -21,45 +35,81 @@ public static class AuditVerifier
             ? (AuditCbor.Genesis.ToArray(), "genesis")
             : AuditDirectory.StartFor(files[0].Day, anchors);
         var v = new ChainVerifier(start, description);
-        foreach (var f in files)
+        for (var i = 0; i < files.Count; i++)
         {
+            var f = files[i];
             v.BeginFile(f.Name);
             var tail = new TailHolder();
-            foreach (var frame in AuditDirectory.ReadFrames(f.Path, tail)) v.Accept(frame);
-            v.EndFile(tail.Value);
+            foreach (var frame in AuditDirectory.ReadFrames(f.Path, tail))
+            {
+                v.Accept(frame);
+                if (noted is not null) CollectNote(frame, noted);
+            }
+            var live = noted is not null && i == files.Count - 1 && tail.Value.Kind == FrameTailKind.Truncated;
+            v.EndFile(live ? FrameTail.Clean : tail.Value);
         }
-        CrossCheckIndex(directory, files, v);
+        foreach (var issue in IndexIssues(directory, files)) v.Report(issue);
         return v.Complete();
     }
 
-    private static void CrossCheckIndex(string directory, IReadOnlyList<AuditDayFile> files, ChainVerifier v)
+    /// <summary>Adds the break a chain-note record records to <paramref name="noted"/> (other records are skipped cheaply).</summary>
+    public static void CollectNote(AuditFrame frame, ISet<ChainBreakKey> noted)
     {
+        ArgumentNullException.ThrowIfNull(frame);
+        ArgumentNullException.ThrowIfNull(noted);
+        if (!ChainBreakKey.MayBeNote(frame.Payload.Span)) return;
+        try
+        {
+            if (ChainBreakKey.OfNote(AuditCbor.DecodeStored(frame.Payload)) is { } key) noted.Add(key);
+        }
+        catch (Exception ex) when (ex is System.Formats.Cbor.CborContentException or FormatException or InvalidOperationException)
+        {
+            // not a readable record; the verification reports it
+        }
+    }
+
+    /// <summary>
+    /// The index as a witness of the files: a file it lists that is absent (<see cref="ChainIssueKind.MissingFile"/>),
+    /// or shorter than what it indexed (<see cref="ChainIssueKind.TruncatedRecord"/>). Nothing without a readable index.
+    /// </summary>
+    public static IReadOnlyList<ChainIssue> IndexIssues(string directory, IReadOnlyList<AuditDayFile> files)
+    {
+        ArgumentNullException.ThrowIfNull(files);
         IReadOnlyDictionary<string, (long Length, int Entries)> indexed;
         try
         {
             using var index = AuditIndex.OpenReadOnly(directory);
-            if (index is null) return;
+            if (index is null) return [];
             indexed = index.IndexedFiles();
         }
         catch (Microsoft.Data.Sqlite.SqliteException)
         {
-            return; // an unreadable index is not evidence either way; the chain check stands alone
+            return []; // an unreadable index is not evidence either way; the chain check stands alone
         }
+        var issues = new List<ChainIssue>();
         var present = files.ToDictionary(f => f.Name, f => f.Path, StringComparer.Ordinal);
         foreach (var (file, (length, entries)) in indexed.OrderBy(k => k.Key, StringComparer.Ordinal))
         {
             if (!present.TryGetValue(file, out var path))
             {
-                v.Report(new ChainIssue(ChainIssueKind.MissingFile, file, 0, 0,
+                issues.Add(new ChainIssue(ChainIssueKind.MissingFile, file, 0, 0,
                     $"the index lists {entries} entries in this day file, but the file is missing"));
                 continue;
             }
             var size = new FileInfo(path).Length;
             if (size < length)
             {
-                v.Report(new ChainIssue(ChainIssueKind.TruncatedRecord, file, entries, size,
+                issues.Add(new ChainIssue(ChainIssueKind.TruncatedRecord, file, entries, size,
                     $"the file is {size} bytes but {length} bytes ({entries} entries) were indexed: it was truncated"));
             }
         }
+        return issues;
     }
+}
+
+/// <summary>A live verification: the report, and the breaks the log's chain notes already record.</summary>
+public sealed record LiveVerification(ChainReport Report, IReadOnlySet<ChainBreakKey> Noted)
+{
+    /// <summary>The breaks of the report that no chain note records yet, in log order.</summary>
+    public IReadOnlyList<ChainIssue> Unnoted => [.. Report.Issues.Where(i => !Noted.Contains(ChainBreakKey.Of(i)))];
 }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using KruxOS.Audit;
 using KruxOS.Core.Audit;
 using KruxOS.Core.Capabilities;
+using KruxOS.Core.Control;
 using static KruxOS.Cli.Output;
 
 namespace KruxOS.Cli;
@@ -12,7 +13,8 @@ namespace KruxOS.Cli;
 /// <c>kruxos audit query|tail|replay|stats|verify</c>. They read an audit directory directly — the live
 /// one (<c>{KRUXOS_DATA_DIR or ~/.kruxos}/audit</c>) or a copy given with <c>--dir</c> — and never write
 /// to it, so they are safe while the gateway writes and need no gateway. <c>verify</c> exits 0 only when
-/// the chain is intact.
+/// the chain is intact. <c>rotate</c> is the exception: it asks the running gateway (control socket) to
+/// apply retention now, because only the writer may delete day files.
 /// </summary>
 public static class AuditCli
 {
@@ -27,9 +29,9 @@ public static class AuditCli
         "audit");
 
     /// <summary>Builds the <c>audit</c> command.</summary>
-    public static Command Build(TextWriter stdout, TextWriter stderr)
+    public static Command Build(ControlClient client, TextWriter stdout, TextWriter stderr)
     {
-        var audit = new Command("audit", "Query and verify the audit log (offline; reads the audit directory)");
+        var audit = new Command("audit", "Query and verify the audit log (offline; reads the audit directory); rotate it (gateway)");
         var dir = new Option<string?>("--dir") { Description = "Audit directory (default: $KRUXOS_DATA_DIR/audit or ~/.kruxos/audit)" };
         var format = new Option<string>("--format") { Description = "table or json", DefaultValueFactory = _ => "table" };
         format.AcceptOnlyFromAmong("table", "json");
@@ -37,10 +39,10 @@ public static class AuditCli
 
         // query
         var capability = new Option<string?>("--capability") { Description = "Capability name or glob, e.g. filesystem.*" };
-        var outcome = new Option<string?>("--outcome") { Description = "success, denied, error or pending (aliases: approved, rejected, failed)" };
+        var outcome = new Option<string?>("--outcome") { Description = "success, denied, error or pending; or how an approval ended: approved, rejected, timed_out, expired" };
         var last = new Option<string?>("--last") { Description = "A window ending now: 30m, 1h, 24h, 7d" };
-        var from = new Option<string?>("--from") { Description = "Start time (RFC 3339, inclusive)" };
-        var to = new Option<string?>("--to") { Description = "End time (RFC 3339, exclusive)" };
+        var from = new Option<string?>("--from") { Description = "Start time (RFC 3339, inclusive), or a date YYYY-MM-DD (from its start)" };
+        var to = new Option<string?>("--to") { Description = "End time (RFC 3339, exclusive), or a date YYYY-MM-DD (that whole day included)" };
         var limit = new Option<int>("--limit") { Description = "Entries per page (1-1000)", DefaultValueFactory = _ => 50 };
         var query = new Command("query", "Find audit entries, newest first") { agent, capability, outcome, last, from, to, limit, format, dir };
         query.SetAction(async (p, ct) =>
@@ -51,11 +53,8 @@ public static class AuditCli
                 if (!AuditQuery.IsValidCapabilityGlob(cap)) return await Usage(stderr, $"'{cap}' is not a capability name or glob").ConfigureAwait(false);
                 q = q with { Capability = cap };
             }
-            if (p.GetValue(outcome) is { } o)
-            {
-                if (!AuditWire.TryParseStatus(o, out var s)) return await Usage(stderr, $"unknown outcome '{o}'").ConfigureAwait(false);
-                q = q with { Status = s };
-            }
+            if (p.GetValue(outcome) is { } o && !q.TryWithOutcome(o, out q))
+                return await Usage(stderr, $"unknown outcome '{o}': expected {AuditQuery.Outcomes}").ConfigureAwait(false);
             if (p.GetValue(last) is { } l)
             {
                 if (!AuditQuery.TryParseWindow(l, out var w)) return await Usage(stderr, $"'{l}' is not a window such as 1h, 24h or 7d").ConfigureAwait(false);
@@ -63,12 +62,12 @@ public static class AuditCli
             }
             if (p.GetValue(from) is { } f)
             {
-                if (!TryTime(f, out var t)) return await Usage(stderr, $"--from '{f}' is not a timestamp").ConfigureAwait(false);
+                if (!AuditQuery.TryParseBound(f, upper: false, out var t)) return await Usage(stderr, $"--from '{f}' is not a timestamp or a date").ConfigureAwait(false);
                 q = q with { From = t };
             }
             if (p.GetValue(to) is { } tt)
             {
-                if (!TryTime(tt, out var t)) return await Usage(stderr, $"--to '{tt}' is not a timestamp").ConfigureAwait(false);
+                if (!AuditQuery.TryParseBound(tt, upper: true, out var t)) return await Usage(stderr, $"--to '{tt}' is not a timestamp or a date").ConfigureAwait(false);
                 q = q with { To = t };
             }
             if (q.Limit is < 1 or > AuditQuery.MaxLimit) return await Usage(stderr, $"--limit must be from 1 to {AuditQuery.MaxLimit}").ConfigureAwait(false);
@@ -154,7 +153,37 @@ public static class AuditCli
             return report.IsIntact ? 0 : ChainBroken;
         });
         audit.Subcommands.Add(verify);
+
+        // rotate
+        var json = new Option<bool>("--json") { Description = "Print JSON" };
+        var rotate = new Command("rotate", "Apply retention now (audit.retention_days): delete expired day files after the 7-day warning") { json };
+        rotate.SetAction(async (p, ct) =>
+        {
+            var r = await client.CallAsync(ControlProtocol.Methods.AuditRotate, null, ct).ConfigureAwait(false);
+            if (!r.Ok)
+            {
+                await stderr.WriteLineAsync($"error: {r.ErrorMessage} ({r.ErrorType})").ConfigureAwait(false);
+                return CliApp.Refused;
+            }
+            await stdout.WriteAsync(p.GetValue(json) ? Json(r.Result) + "\n" : RenderRotation(r.Result!)).ConfigureAwait(false);
+            return 0;
+        });
+        audit.Subcommands.Add(rotate);
         return audit;
+    }
+
+    private static string RenderRotation(JsonNode r)
+    {
+        var deleted = r["deleted"]!.AsArray().Select(d => d!.GetValue<string>()).ToList();
+        var lines = new List<string>
+        {
+            deleted.Count == 0
+                ? $"No day file deleted (retention {r["retention_days"]} days)."
+                : $"Deleted {deleted.Count} expired day file(s) (retention {r["retention_days"]} days): {string.Join(", ", deleted)}",
+        };
+        if (r["first_deletion_not_before"]?.GetValue<string>() is { } notBefore) lines.Add($"First deletion not before {notBefore}.");
+        lines.AddRange(r["warnings"]!.AsArray().Select(w => "warning: " + w!.GetValue<string>()));
+        return string.Join("\n", lines) + "\n";
     }
 
     private static async Task<AuditReader?> Open(string? dir, TextWriter stderr)
@@ -170,9 +199,6 @@ public static class AuditCli
         await stderr.WriteLineAsync($"error: {message}").ConfigureAwait(false);
         return CliApp.Usage;
     }
-
-    private static bool TryTime(string text, out DateTimeOffset t) =>
-        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out t);
 
     private static async Task WritePage(TextWriter stdout, AuditPage page, bool json, bool showTotal)
     {
@@ -211,8 +237,9 @@ public static class AuditCli
         var s = r.Stats;
         var lines = new List<string>
         {
-            $"Entries:   {s.Total}{(window is null ? "" : $" (last {window})")}",
+            $"Calls:     {s.Total}{(window is null ? "" : $" (last {window})")}",
             $"Outcomes:  {(s.ByStatus.Count == 0 ? "-" : string.Join(", ", s.ByStatus.Select(kv => $"{kv.Key} {kv.Value}")))}",
+            $"Other:     {(s.OtherKinds.Count == 0 ? "-" : string.Join(", ", s.OtherKinds.Select(kv => $"{kv.Key} {kv.Value}")))}",
             $"Latency:   p50 {Ms(s.P50DurationMs)}, p95 {Ms(s.P95DurationMs)}, mean {(s.AverageDurationMs is { } a ? a.ToString("0.0", CultureInfo.InvariantCulture) + " ms" : "-")}",
             "Top capabilities:",
         };
@@ -259,6 +286,7 @@ public static class AuditCli
         ["total"] = r.Stats.Total,
         ["by_status"] = new JsonObject([.. r.Stats.ByStatus.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
         ["by_capability"] = new JsonObject([.. r.Stats.ByCapability.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
+        ["other_kinds"] = new JsonObject([.. r.Stats.OtherKinds.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
         ["latency_ms"] = new JsonObject { ["p50"] = r.Stats.P50DurationMs, ["p95"] = r.Stats.P95DurationMs, ["mean"] = r.Stats.AverageDurationMs },
         ["chain"] = r.Chain is { } c ? ChainJson(c, "") : null,
         ["integrity"] = r.Chain is { } c2 ? AuditJson.Integrity(c2) : "not checked",

@@ -78,7 +78,7 @@ public static class CliApp
         root.Subcommands.Add(kill);
 
         root.Subcommands.Add(UserTokenCommands(client, stdout, stderr, json));
-        root.Subcommands.Add(AuditCli.Build(stdout, stderr));
+        root.Subcommands.Add(AuditCli.Build(client, stdout, stderr));
         root.Subcommands.Add(ConfigCommands.Build(client, stdout, stderr, json));
         root.Subcommands.Add(CliConfig.CliConfigCommand.Build(stdout, stderr));
         foreach (var command in SandboxCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);

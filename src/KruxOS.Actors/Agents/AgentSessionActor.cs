@@ -20,7 +20,8 @@ namespace KruxOS.Actors.Agents;
 
 /// <summary>
 /// Dependencies every session entity shares, resolved once per node. Without <paramref name="Approvals"/>
-/// (and its index) calls that need approval fail closed.
+/// (and its index) calls that need approval fail closed. <paramref name="AuditAvailability"/> is the node's
+/// audit writer state, checked by each run before it executes (none: only the append's answer counts).
 /// </summary>
 public sealed record AgentSessionDependencies(
     CapabilityCatalog Catalog,
@@ -34,7 +35,8 @@ public sealed record AgentSessionDependencies(
     IActorRef? Approvals = null,
     ApprovalIndex? ApprovalIndex = null,
     TimeSpan? ApprovalHoldTimeout = null,
-    IdempotencyLimits? Idempotency = null);
+    IdempotencyLimits? Idempotency = null,
+    Audit.AuditAvailability? AuditAvailability = null);
 
 /// <summary>
 /// The entity of one agent, keyed by agent name: it knows the agent's open connections, owns the
@@ -162,6 +164,12 @@ public sealed class AgentSessionActor : ReceiveActor
 
     private void HandleInvoke(Invoke m)
     {
+        // Refused at the edge: answered and audited through a run like any boundary error, nothing else happens.
+        if (m.Call.EdgeRefusal is { } refused)
+        {
+            StartRun(m, null, refused, null);
+            return;
+        }
         if (m.Call.IdempotencyKey is not { } key)
         {
             StartRun(m, null, null, null);
@@ -192,14 +200,17 @@ public sealed class AgentSessionActor : ReceiveActor
         var call = m.Call;
         var connectedAt = _connections.TryGetValue(call.SessionId, out var c) ? c.At : _deps.Clock.GetUtcNow();
         var snapshot = new SessionSnapshot(_agent, call.SessionId, connectedAt, _invocations, call.Client);
+        // A refused call is recorded under its dotted name when the name resolves (tools/call sends category__op).
         var plan = refusal is not null
-            ? new ToolRunPlan(call, snapshot, m.ReplyTo, null, call.Arguments, null, refusal)
+            ? new ToolRunPlan(call, snapshot, m.ReplyTo, _deps.Catalog.Registry.TryResolve(call.RequestedName, out var named) ? named : null,
+                call.Arguments, null, refusal)
             : Plan(m, snapshot, reattach);
         // A keyed run reports to the ledger, which records the outcome before anyone hears it.
         if (ledger is not null) plan = plan with { Keyed = new KeyedCall(call.IdempotencyKey!, ledger) };
         _inFlight++;
         UpdateIdleTimeout();
-        var run = Context.ActorOf(ToolRunActor.Props(plan, _deps.Catalog, _deps.Identities, _deps.Audit, _deps.Policy, _deps.ToolRuns, _deps.Clock),
+        var run = Context.ActorOf(ToolRunActor.Props(plan, _deps.Catalog, _deps.Identities, _deps.Audit, _deps.Policy, _deps.ToolRuns, _deps.Clock,
+            _deps.AuditAvailability),
             $"run-{++_runSequence}");
         _runs[run] = (m.ReplyTo, plan.Keyed, plan.Capability?.Name.Value ?? call.RequestedName);
         if (plan.Approval is { IsNew: true } approval) Request(plan, approval, run);

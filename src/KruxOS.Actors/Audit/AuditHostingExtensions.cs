@@ -1,20 +1,25 @@
-using Akka.Hosting;
+using KruxOS.Actors.Hosting;
 
 namespace KruxOS.Actors.Audit;
 
 /// <summary>Hosting of the node's audit writer.</summary>
 public static class AuditHostingExtensions
 {
+    /// <summary>The writer's name under the gateway root (<c>/user/gateway/audit</c>).</summary>
+    public const string ActorName = "audit";
+
     /// <summary>
-    /// Starts the audit writer (one per node, named <c>audit-writer</c>) and registers it under
-    /// <see cref="AuditWriter"/>: inject <c>IRequiredActor&lt;AuditWriter&gt;</c>.
+    /// The node's audit writer as a child of the gateway root (one per node), which registers it under
+    /// <see cref="AuditWriter"/> (inject <c>IRequiredActor&lt;AuditWriter&gt;</c>). It goes first among the
+    /// root's children, so it exists before anything that appends (approvals, agent sessions) is created.
+    /// <paramref name="sink"/> (specs and benchmarks only) replaces the writer with another actor that answers
+    /// <see cref="AuditCommands.Append"/>.
     /// </summary>
-    public static AkkaConfigurationBuilder WithAuditWriter(this AkkaConfigurationBuilder builder, AuditOptions options)
+    public static GatewayChild WriterChild(AuditOptions options, AuditSinkOverride? sink = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        return builder.WithActors((system, registry) =>
-            registry.Register<AuditWriter>(system.ActorOf(AuditWriterActor.Props(options), "audit-writer")));
+        var props = sink?.Props ?? AuditWriterActor.Props(options); // Props validates the options
+        return new GatewayChild(ActorName, _ => props);
     }
 }
 
@@ -25,3 +30,22 @@ public static class AuditHostingExtensions
 /// </summary>
 /// <param name="Props">Props of the replacement.</param>
 public sealed record AuditSinkOverride(Akka.Actor.Props Props);
+
+/// <summary>
+/// Whether the node's audit writer accepts new entries right now, readable without asking it. The writer
+/// updates it whenever it halts (<c>fail_mode: halt</c>), fills its ring (or its queue) and recovers; the
+/// pipeline reads it just before it executes a capability, so a call whose record the writer is already
+/// refusing is refused <em>before</em> its side effect instead of after it. One per node (a DI singleton).
+/// It narrows the window but cannot close it: the disk may fail between the check and the append
+/// (docs/audit-format.md §5).
+/// </summary>
+public sealed class AuditAvailability
+{
+    private volatile string? _refusal;
+
+    /// <summary>Why the writer refuses new entries now, or null while it accepts them.</summary>
+    public string? Refusal => _refusal;
+
+    /// <summary>Sets the current state; called by the audit writer (and by specs standing in for it).</summary>
+    public void Update(string? refusal) => _refusal = refusal;
+}

@@ -52,6 +52,12 @@ public sealed class AuditOptions
     /// <summary>Clock for day files and retention. <b>Default</b>: system clock.</summary>
     public TimeProvider? Clock { get; set; }
 
+    /// <summary>
+    /// Where the writer publishes whether it accepts new entries (the pipeline checks it before executing).
+    /// <b>Default</b>: a private instance nobody reads.
+    /// </summary>
+    public AuditAvailability Availability { get; set; } = new();
+
     /// <summary>Throws when a required value is missing or out of range.</summary>
     public void Validate()
     {
@@ -112,12 +118,17 @@ public static class AuditReplies
     /// <param name="LastError">The last write error, if any.</param>
     /// <param name="EntriesWritten">Entries made durable since start.</param>
     /// <param name="StartupBreak">A chain break found when the writer opened the log.</param>
-    public sealed record AuditHealth(AuditHealthStatus Status, int BufferedEntries, string? LastError, long EntriesWritten, ChainIssue? StartupBreak)
+    /// <param name="LastVerification">The latest background verification of the whole directory, if one finished.</param>
+    public sealed record AuditHealth(AuditHealthStatus Status, int BufferedEntries, string? LastError, long EntriesWritten, ChainIssue? StartupBreak,
+        AuditVerificationInfo? LastVerification = null)
     {
         /// <summary>Whether this is a critical health alert ("audit writer degraded").</summary>
         public bool IsCritical => Status is AuditHealthStatus.Degraded or AuditHealthStatus.Halted;
     }
 }
+
+/// <summary>The latest background verification: when it finished, its summary, and how many have finished since the writer started.</summary>
+public sealed record AuditVerificationInfo(DateTimeOffset At, string Summary, int Count);
 
 /// <summary>State of the audit writer.</summary>
 public enum AuditHealthStatus

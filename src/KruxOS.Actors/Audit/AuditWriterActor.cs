@@ -22,12 +22,13 @@ namespace KruxOS.Actors.Audit;
 /// <see cref="AuditFailed"/>. When <see cref="AuditOptions.RingCapacity"/> entries wait, new appends get
 /// <see cref="AuditFailed"/>. No entry is ever dropped silently.</para>
 /// <para>At startup, a break found in the newest day file is recorded with a chain-note entry and
-/// logging continues on a new chain from the last record on disk.</para>
+/// logging continues on a new chain from the last record on disk. Its <see cref="AuditMaintenanceActor"/> child
+/// runs retention and verifies the whole directory in the background (after the open and daily); each break is
+/// noted once: not again when a note in the log already records it.</para>
 /// </summary>
 public sealed class AuditWriterActor : ReceiveActor, IWithTimers
 {
     private const string RetryTimer = "audit-retry";
-    private const string RetentionTimer = "audit-retention";
 
     private readonly AuditOptions _options;
     private readonly TimeProvider _clock;
@@ -44,7 +45,10 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     private string? _lastError;
     private long _written;
     private ChainIssue? _startupBreak;
-    private DateOnly? _lastRetentionDay;
+    private string? _refusalPublished;
+    private readonly HashSet<ChainBreakKey> _noted = [];
+    private IActorRef _maintenance = ActorRefs.Nobody;
+    private AuditVerificationInfo? _verification;
 
     /// <summary>Timers (set by Akka).</summary>
     public ITimerScheduler Timers { get; set; } = null!;
@@ -68,16 +72,15 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         Receive<AuditDiskReplies.BatchFailed>(HandleBatchFailed);
         Receive<RetryTick>(_ => HandleRetry());
         Receive<GetAuditHealth>(_ => Sender.Tell(Health()));
-        Receive<RunRetention>(_ => StartRetention(Sender));
-        Receive<RetentionTick>(_ => HandleRetentionTick());
-        Receive<RetentionDone>(HandleRetentionDone);
+        Receive<RunRetention>(m => _maintenance.Forward(m)); // the maintenance child answers the sender
+        Receive<AuditMaintenanceActor.Verified>(HandleVerified);
     }
 
     /// <inheritdoc />
     protected override void PreStart()
     {
+        _maintenance = Context.ActorOf(AuditMaintenanceActor.Props(_options, _clock), "maintenance");
         StartOpen();
-        Timers.StartPeriodicTimer(RetentionTimer, RetentionTick.Instance, _options.RetentionCheckInterval);
     }
 
     /// <inheritdoc />
@@ -92,7 +95,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
 
     private int Waiting => _queue.Count + _inFlight.Count;
 
-    private AuditHealth Health() => new(_status, Waiting, _lastError, _written, _startupBreak);
+    private AuditHealth Health() => new(_status, Waiting, _lastError, _written, _startupBreak, _verification);
 
     // ------------------------------------------------------------------ open
 
@@ -115,8 +118,17 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         if (r.Break is { } issue)
         {
             _startupBreak = issue;
-            _log.Error("Audit chain break found at startup: {Issue}; continuing on a new chain with a note entry", issue);
-            _queue.AddFirst(new Pending(AuditEntry.ChainNote(_clock.GetUtcNow(), issue), null));
+            // Noted once: a note already in the newest file (an earlier start found the same break) is enough.
+            if (r.NotedBreaks?.Contains(ChainBreakKey.Of(issue)) == true)
+            {
+                _log.Error("Audit chain break found at startup: {Issue}; a chain note already records it", issue);
+            }
+            else
+            {
+                _log.Error("Audit chain break found at startup: {Issue}; continuing on a new chain with a note entry", issue);
+                _queue.AddFirst(new Pending(AuditEntry.ChainNote(_clock.GetUtcNow(), issue), null));
+            }
+            _noted.Add(ChainBreakKey.Of(issue));
         }
         if (_status == AuditHealthStatus.Starting || (_queue.Count == 0 && _status != AuditHealthStatus.Healthy))
         {
@@ -127,6 +139,9 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         }
         _log.Info("Audit writer open on {Directory}; head {Head}", _options.Directory, _chain.HeadHex[..16]);
         TryStartBatch(force: true);
+        PublishAvailability();
+        // The startup check read only the newest file: the rest is verified in the background.
+        _maintenance.Tell(AuditMaintenanceActor.VerifyLog.Instance);
     }
 
     private void HandleOpenFailed(OpenFailed msg)
@@ -138,6 +153,12 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     // ------------------------------------------------------------------ append
 
     private void HandleAppend(Append msg)
+    {
+        Accept(msg);
+        PublishAvailability();
+    }
+
+    private void Accept(Append msg)
     {
         var id = msg.Draft.Id;
         switch (_status)
@@ -218,10 +239,12 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
             else
             {
                 TryStartBatch(force: true); // keep flushing the ring
+                PublishAvailability();
                 return;
             }
         }
         TryStartBatch(force: false);
+        PublishAvailability();
     }
 
     private void HandleBatchFailed(AuditDiskReplies.BatchFailed msg)
@@ -255,6 +278,19 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
             Timers.StartPeriodicTimer(RetryTimer, RetryTick.Instance, _options.RetryInterval);
             HealthAlert("critical", $"audit writer {(_status == AuditHealthStatus.Halted ? "halted" : "degraded")}: {error}");
         }
+        PublishAvailability();
+    }
+
+    // What HandleAppend would answer a new entry now, for the pipeline to read before it executes a call:
+    // halted, or the ring (queue) full, refuse; anything else accepts (degraded buffers in the ring).
+    private void PublishAvailability()
+    {
+        var refusal = _status == AuditHealthStatus.Halted ? $"audit log unavailable (fail_mode halt): {_lastError}"
+            : Waiting >= _options.RingCapacity ? $"audit ring buffer full ({_options.RingCapacity} entries waiting)"
+            : null;
+        if (refusal == _refusalPublished) return;
+        _refusalPublished = refusal;
+        _options.Availability.Update(refusal);
     }
 
     private void HandleRetry()
@@ -267,47 +303,27 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         TryStartBatch(force: true);
     }
 
-    // ------------------------------------------------------------------ retention
+    // ------------------------------------------------------------------ breaks found in the background
 
-    private void HandleRetentionTick()
+    private void HandleVerified(AuditMaintenanceActor.Verified msg)
     {
         var now = _clock.GetUtcNow();
-        var today = DateOnly.FromDateTime(now.UtcDateTime);
-        if (now.Hour < 3 || _lastRetentionDay == today) return;
-        _lastRetentionDay = today;
-        StartRetention(ActorRefs.Nobody);
-    }
-
-    private void StartRetention(IActorRef replyTo)
-    {
-        var dir = _options.Directory;
-        var days = _options.RetentionDays;
-        var now = _clock.GetUtcNow();
-        Task.Run(() => AuditRetention.Run(dir, days, now), _cts.Token)
-            .PipeTo(Self, success: r => new RetentionDone(r, replyTo, null), failure: ex => new RetentionDone(null, replyTo, ex));
-    }
-
-    private void HandleRetentionDone(RetentionDone msg)
-    {
-        if (msg.Result is { } r)
+        _verification = new AuditVerificationInfo(now, msg.Summary, (_verification?.Count ?? 0) + 1);
+        var noted = 0;
+        foreach (var issue in msg.Unnoted)
         {
-            foreach (var w in r.Warnings)
-            {
-                _log.Warning("Audit retention: {Warning}", w);
-                HealthAlert("warning", w);
-            }
-            if (r.Deleted.Count > 0) _log.Info("Audit retention deleted {Count} day file(s): {Files}", r.Deleted.Count, string.Join(", ", r.Deleted));
-            if (!msg.ReplyTo.IsNobody()) msg.ReplyTo.Tell(r);
+            if (!_noted.Add(ChainBreakKey.Of(issue))) continue; // noted by this writer already (e.g. at startup)
+            Enqueue(new Pending(AuditEntry.ChainNote(now, issue, atStartup: false), null));
+            noted++;
         }
-        else
-        {
-            _log.Error(msg.Error, "Audit retention failed");
-            HealthAlert("critical", $"audit retention failed: {msg.Error!.Message}");
-            if (!msg.ReplyTo.IsNobody()) msg.ReplyTo.Tell(new Status.Failure(msg.Error!));
-        }
+        if (noted == 0) return;
+        _log.Error("Audit verification found {Count} new chain break(s); first: {Issue}; chain notes appended", noted, msg.Unnoted[0]);
+        HealthAlert("critical", $"audit chain broken: {noted} break(s) found by the background verification; first: {msg.Unnoted[0]}");
+        TryStartBatch(force: false);
+        PublishAvailability();
     }
 
-    // The 7-day retention warning and retention failures reach operators as health_alert events (kruxos watch).
+    // Failures, recovery and breaks reach operators as health_alert events (kruxos watch).
     private void HealthAlert(string severity, string message) =>
         Context.System.EventStream.Publish(SupervisionEvent.Create(SupervisionEventTypes.HealthAlert, _clock.GetUtcNow(), null, null,
             new { service = "audit", severity, message }));
@@ -325,17 +341,9 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
 
     private sealed record OpenFailed(Exception Cause) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
 
-    private sealed record RetentionDone(RetentionResult? Result, IActorRef ReplyTo, Exception? Error) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
-
     private sealed class RetryTick : INoSerializationVerificationNeeded, IDeadLetterSuppression
     {
         public static readonly RetryTick Instance = new();
         private RetryTick() { }
-    }
-
-    private sealed class RetentionTick : INoSerializationVerificationNeeded, IDeadLetterSuppression
-    {
-        public static readonly RetentionTick Instance = new();
-        private RetentionTick() { }
     }
 }

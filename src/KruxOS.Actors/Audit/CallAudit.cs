@@ -30,6 +30,8 @@ namespace KruxOS.Actors.Audit;
 /// <param name="ApprovalDecision">How that approval ended for this call (<c>metadata.approval_decision</c>), if it has.</param>
 /// <param name="NativeTool">For a PreToolUse hook decision, the client's own tool (<c>metadata.details.native_tool</c>); the gateway did not run anything.</param>
 /// <param name="IdempotencyKey">The call's idempotency key (<c>metadata.details.idempotency_key</c>), if it had one.</param>
+/// <param name="Usage">What the capability consumed, as its handler measured it (<c>resource_usage</c>); null when not measured.</param>
+/// <param name="OutputBytes">Size of the output returned on success (the <c>output_summary</c> gives it, never the content).</param>
 public sealed record CallRecord(
     DateTimeOffset At,
     Principal Principal,
@@ -48,7 +50,9 @@ public sealed record CallRecord(
     string? ApprovalRequestId = null,
     string? ApprovalDecision = null,
     string? NativeTool = null,
-    string? IdempotencyKey = null);
+    string? IdempotencyKey = null,
+    AuditResourceUsage? Usage = null,
+    long? OutputBytes = null);
 
 /// <summary>
 /// Pure mapping of a finished call to the audit entries the tool run appends, in chain order: first a
@@ -81,10 +85,10 @@ public static class CallAudit
         var durationMs = Math.Max(0, r.DurationMicros / 1000);
         if (CapabilityName.TryParse(r.Capability, out var name))
             return AuditEntry.Call(r.At, r.Principal, r.SessionId, name, r.Arguments, r.Status, Summary(r), decision, durationMs,
-                client: client, metadata: metadata);
+                r.Usage, client, metadata);
         // The requested name did not resolve: keep it as given (tokens redacted) so the attempt is on record.
         return AuditEntry.Call(r.At, r.Principal, r.SessionId, UnresolvedName, r.Arguments, r.Status, Summary(r), decision, durationMs,
-            client: client, metadata: metadata) with { Capability = InputSanitizer.RedactTokens(r.Capability) };
+            r.Usage, client, metadata) with { Capability = InputSanitizer.RedactTokens(r.Capability) };
     }
 
     private static readonly CapabilityName UnresolvedName = CapabilityName.Parse("unknown.capability");
@@ -138,6 +142,8 @@ public static class CallAudit
         : r.Status switch
         {
             AuditStatus.Success when r.NativeTool is not null => "allowed: the client runs its native tool",
+            // The size of what was returned, never its content: outputs may hold file contents or secrets.
+            AuditStatus.Success when r.OutputBytes is { } bytes => string.Create(CultureInfo.InvariantCulture, $"ok: {bytes} bytes of output"),
             AuditStatus.Success => "ok",
             AuditStatus.Pending => "held for approval",
             _ => r.Status.ToWire(),

@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Collections.Immutable;
 using System.Text.Json;
 using KruxOS.Core.Agents;
+using KruxOS.Core.Audit;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Identity;
@@ -27,11 +28,30 @@ public sealed record InvocationContext(
     CapabilityRegistry Registry,
     Policy.IPolicySeam Policy);
 
-/// <summary>A capability failure with its structured error; thrown by handlers, caught by the ToolRun.</summary>
-public sealed class CapabilityException(StructuredError error) : Exception(error.Message)
+/// <summary>
+/// A capability failure with its structured error; thrown by handlers, caught by the ToolRun.
+/// <paramref name="usage"/> is what the failed call consumed, when the handler measured it (audited).
+/// </summary>
+public sealed class CapabilityException(StructuredError error, AuditResourceUsage? usage = null) : Exception(error.Message)
 {
     /// <summary>The error to report to the caller.</summary>
     public StructuredError Error { get; } = error;
+
+    /// <summary>Resources the failed call consumed, when measured.</summary>
+    public AuditResourceUsage? Usage { get; } = usage;
+}
+
+/// <summary>
+/// What a handler returns: the capability's output and, when the handler measured it, what the call consumed
+/// (<c>resource_usage</c> of its audit entry). A <see cref="JsonElement"/> converts to an output without usage,
+/// which is what in-process capabilities report: their wall time is the entry's <c>duration_ms</c>.
+/// </summary>
+/// <param name="Data">The output object returned to the caller.</param>
+/// <param name="Usage">CPU time, memory peak and I/O of the call; null when not measured.</param>
+public readonly record struct CapabilityOutput(JsonElement Data, AuditResourceUsage? Usage = null)
+{
+    /// <summary>An output without measured usage.</summary>
+    public static implicit operator CapabilityOutput(JsonElement data) => new(data);
 }
 
 /// <summary>
@@ -44,7 +64,7 @@ public interface ICapabilityHandler
     CapabilityName Name { get; }
 
     /// <summary>Runs the call; throws <see cref="CapabilityException"/> for declared errors.</summary>
-    ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken);
+    ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken);
 
     /// <summary>
     /// How long this call may legitimately run (e.g. a <c>process.run</c> with its own timeout); the run's

@@ -52,6 +52,7 @@ public static class KruxOsHostingExtensions
         services.AddSingleton<ApprovalIndex>();
         services.AddSingleton<HostMetrics>();
         services.AddSingleton<AuditProbe>();
+        services.AddSingleton<AuditAvailability>();
         services.AddSingleton(sp => new HealthRegistry(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new NodeFacts(settings.DataDir, sp.GetRequiredService<TimeProvider>().GetUtcNow(),
             typeof(KruxOsHostingExtensions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0"));
@@ -167,12 +168,13 @@ public static class KruxOsHostingExtensions
                 new ClusterSingletonOptions { Role = GatewayRole }, createProxyToo: true);
         }
 
-        // The audit writer comes first: in cluster mode the shard region's entities need it at creation.
-        var auditProps = sp.GetService<AuditSinkOverride>()?.Props ?? AuditWriterActor.Props(AuditOptionsFor(settings, sp));
+        // The audit writer comes first: everything after it appends to it from its creation on (in cluster mode
+        // the shard regions' entities find it through the registry).
+        var auditWriter = AuditHostingExtensions.WriterChild(AuditOptionsFor(settings, sp), sp.GetService<AuditSinkOverride>());
         builder.WithActors((system, registry) =>
         {
             var children = ImmutableArray.CreateBuilder<GatewayChild>();
-            children.Add(new GatewayChild("audit", _ => auditProps));
+            children.Add(auditWriter);
             children.Add(new GatewayChild("host-metrics", _ => HostMetricsActor.Props(sp.GetRequiredService<HostMetrics>(), clock, settings.MetricsInterval)));
             children.Add(PolicyHostingExtensions.PolicyLoader(settings, sp));
             if (!settings.UseClustering)
@@ -203,7 +205,7 @@ public static class KruxOsHostingExtensions
             {
                 switch (name)
                 {
-                    case "audit": registry.Register<AuditWriter>(child); break;
+                    case AuditHostingExtensions.ActorName: registry.Register<AuditWriter>(child); break;
                     case PolicyHostingExtensions.LoaderName: registry.Register<PolicyStoreActor>(child); break;
                     case "agent-sessions": registry.Register<AgentSessionRegion>(child); break;
                     case "approvals": registry.Register<ApprovalRegion>(child); break;
@@ -217,11 +219,13 @@ public static class KruxOsHostingExtensions
     }
 
     /// <summary>
-    /// The audit writer's options: <see cref="KruxOsSettings.AuditDirectory"/> and <see cref="KruxOsSettings.Audit"/>;
-    /// an <see cref="IAuditFileSystem"/> registered in DI replaces the real files (fault tests).
+    /// The audit writer's options: <see cref="KruxOsSettings.AuditDirectory"/> and <see cref="KruxOsSettings.Audit"/>,
+    /// reporting to the node's <see cref="AuditAvailability"/>; an <see cref="IAuditFileSystem"/> registered in DI
+    /// replaces the real files (fault tests).
     /// </summary>
     public static AuditOptions AuditOptionsFor(KruxOsSettings settings, IServiceProvider sp) => new()
     {
+        Availability = sp.GetRequiredService<AuditAvailability>(),
         Directory = settings.AuditDirectory,
         FailMode = settings.Audit.FailMode,
         RingCapacity = settings.Audit.RingCapacity,
@@ -235,7 +239,7 @@ public static class KruxOsHostingExtensions
         new(sp.GetRequiredService<CapabilityCatalog>(), sp.GetRequiredService<IPolicySeam>(), sp.GetRequiredService<IdentityDirectory>(),
             audit, new ToolRunSettings(settings.ToolCallTimeout, ToolRunSettings.Default.AuditTimeout), settings.MaxConnectionsPerAgent,
             settings.SessionIdleTimeout, sp.GetRequiredService<TimeProvider>(), approvals, sp.GetRequiredService<ApprovalIndex>(), settings.ApprovalHoldTimeout,
-            settings.Idempotency.Limits);
+            settings.Idempotency.Limits, sp.GetRequiredService<AuditAvailability>());
 
     /// <summary>Creates the SQLite file with WAL journaling (roughly doubles persisted writes per second).</summary>
     private static void PrepareSqlite(string path)

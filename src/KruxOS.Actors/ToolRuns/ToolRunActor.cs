@@ -53,6 +53,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private readonly Policy.IPolicySeam _policy;
     private readonly ToolRunSettings _settings;
     private readonly TimeProvider _clock;
+    private readonly AuditAvailability? _auditAvailability;
     private readonly CancellationTokenSource _cancel = new();
     private readonly long _started = Stopwatch.GetTimestamp();
     private DateTimeOffset _startedAt;
@@ -65,10 +66,12 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private string? _approvalDecision;
     private bool _pendingAudited;
     private bool _executionStarted;
+    private AuditResourceUsage? _usage;
 
     public ToolRunActor(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
-        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock)
+        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability = null)
     {
+        _auditAvailability = auditAvailability;
         _policy = policy;
         _plan = plan;
         _catalog = catalog;
@@ -85,17 +88,17 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
-        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock) =>
+        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability = null) =>
         // One run per call: a producer builds it directly, with no expression tree to take apart and no
         // reflection over constructor arguments.
-        Akka.Actor.Props.CreateBy(new Producer(plan, catalog, identities, audit, policy, settings, clock));
+        Akka.Actor.Props.CreateBy(new Producer(plan, catalog, identities, audit, policy, settings, clock, auditAvailability));
 
     private sealed class Producer(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
-        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock) : IIndirectActorProducer
+        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability) : IIndirectActorProducer
     {
         public Type ActorType => typeof(ToolRunActor);
 
-        public ActorBase Produce() => new ToolRunActor(plan, catalog, identities, audit, policy, settings, clock);
+        public ActorBase Produce() => new ToolRunActor(plan, catalog, identities, audit, policy, settings, clock, auditAvailability);
 
         public void Release(ActorBase actor) { }
     }
@@ -241,7 +244,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
                 _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
                 Settle();
                 _approvalDecision = ApprovalStatus.TimedOut.ToWire();
-                Finish(AuditStatus.Denied, Failure(Errors.ApprovalTimedOut(CapabilityLabel, _approval.Id.Value)));
+                Finish(AuditStatus.Error, Failure(Errors.ApprovalTimedOut(CapabilityLabel, _approval.Id.Value)));
                 return;
             case Terminated:
                 CallerGone();
@@ -288,7 +291,8 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
             ApprovalStatus.Consumed when a.Reattach => IdempotencyKeys.OutcomeUnknown(_plan.Keyed?.Key ?? "", CapabilityLabel).WithContext("request_id", a.Id.Value),
             _ => Errors.ApprovalNotUsable(CapabilityLabel, a.Id.Value, state.Status.ToWire(), m.Message),
         };
-        Finish(AuditStatus.Denied, Failure(error));
+        // Same status as the approval's resolution entry (timed_out and expired are errors, rejected is denied).
+        Finish(AuditWire.StatusOfApprovalDecision(_approvalDecision) ?? AuditStatus.Denied, Failure(error));
     }
 
     private void AuditPending()
@@ -332,6 +336,13 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
 
     private void StartExecution(CapabilityDefinition capability)
     {
+        // Fail closed before the side effect when the audit writer already refuses new records (halted, ring
+        // full): its refusal of this call's entry would otherwise come only after the capability ran.
+        if (_auditAvailability?.Refusal is { } refused)
+        {
+            Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("audit", refused)));
+            return;
+        }
         if (_plan.Call.DecideOnly)
         {
             // A PreToolUse hook asked: the decision is the answer; the client runs its own tool.
@@ -354,11 +365,11 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
             return;
         }
         Timers.StartSingleTimer(ExecutionTimer, ExecutionTimedOut.Instance, _executionTimeout);
-        execution.PipeTo(Self, success: data => new Executed(data), failure: ex => new ExecutionFailed(ex));
+        execution.PipeTo(Self, success: output => new Executed(output), failure: ex => new ExecutionFailed(ex));
     }
 
     // Handlers may complete synchronously or throw before their first await; both become messages.
-    private static async Task<JsonElement> ExecuteAsync(ICapabilityHandler handler, InvocationContext context, JsonElement args, CancellationToken ct) =>
+    private static async Task<CapabilityOutput> ExecuteAsync(ICapabilityHandler handler, InvocationContext context, JsonElement args, CancellationToken ct) =>
         await handler.ExecuteAsync(context, args, ct).ConfigureAwait(false);
 
     private void Executing(object message)
@@ -378,7 +389,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
                 return;
             case Executed m:
                 Timers.Cancel(ExecutionTimer);
-                OnExecuted(m.Data);
+                OnExecuted(m.Output);
                 return;
             case ExecutionFailed m:
                 Timers.Cancel(ExecutionTimer);
@@ -394,11 +405,15 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         }
     }
 
-    private void OnExecuted(JsonElement data) =>
-        Finish(AuditStatus.Success, ToolCallResult.Success(_plan.Capability!.Name, data, _plan.Verdict!.Tier, ElapsedMicros()));
+    private void OnExecuted(CapabilityOutput output)
+    {
+        _usage = output.Usage;
+        Finish(AuditStatus.Success, ToolCallResult.Success(_plan.Capability!.Name, output.Data, _plan.Verdict!.Tier, ElapsedMicros()));
+    }
 
     private void OnExecutionFailed(Exception cause)
     {
+        if (cause is CapabilityException { Usage: { } usage }) _usage = usage;
         var error = cause switch
         {
             CapabilityException ce => ce.Error,
@@ -453,7 +468,8 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         var record = new CallRecord(_startedAt, _plan.Call.Principal, _plan.Call.Agent, _plan.Call.SessionId, CapabilityLabel,
             _plan.Capability is null ? _plan.Call.Arguments : _plan.Arguments, _plan.Call.Client, status, _plan.Verdict?.Tier,
             _plan.Verdict?.Rule, _plan.Verdict?.Revision, _plan.Verdict?.Reason, result.Error, result.DurationMicros,
-            _approval?.Id.Value, _approvalDecision, _plan.Call.NativeTool, _plan.Call.IdempotencyKey);
+            _approval?.Id.Value, _approvalDecision, _plan.Call.NativeTool, _plan.Call.IdempotencyKey, _usage,
+            result.Data is { } data ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(data).Length : null);
         Become(AwaitingAudit);
         Timers.StartSingleTimer(AuditTimer, AuditTimedOut.Instance, _settings.AuditTimeout);
         Append(CallAudit.Entries(record));
@@ -500,7 +516,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private void Publish<T>(string type, T data) where T : notnull =>
         Context.System.EventStream.Publish(SupervisionEvent.Create(type, _clock.GetUtcNow(), _plan.Call.Agent.Value, _plan.Call.SessionId, data));
 
-    private sealed record Executed(JsonElement Data);
+    private sealed record Executed(CapabilityOutput Output);
 
     private sealed record ExecutionFailed(Exception Cause);
 

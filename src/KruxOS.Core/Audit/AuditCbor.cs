@@ -316,11 +316,12 @@ public static class AuditCbor
         w.WriteTextString(Keys.ResourceUsage);
         if (e.ResourceUsage is { } u)
         {
+            // Every key is present; a figure that was not measured is null (docs/audit-format.md §3.1).
             w.WriteStartMap(4);
-            w.WriteTextString("cpu_time_ms"); w.WriteInt64(u.CpuTimeMs);
-            w.WriteTextString("memory_peak_bytes"); w.WriteInt64(u.MemoryPeakBytes);
-            w.WriteTextString("io_read_bytes"); w.WriteInt64(u.IoReadBytes);
-            w.WriteTextString("io_write_bytes"); w.WriteInt64(u.IoWriteBytes);
+            w.WriteTextString("cpu_time_ms"); WriteNullableCount(w, u.CpuTimeMs);
+            w.WriteTextString("memory_peak_bytes"); WriteNullableCount(w, u.MemoryPeakBytes);
+            w.WriteTextString("io_read_bytes"); WriteNullableCount(w, u.IoReadBytes);
+            w.WriteTextString("io_write_bytes"); WriteNullableCount(w, u.IoWriteBytes);
             w.WriteEndMap();
         }
         else w.WriteNull();
@@ -416,6 +417,11 @@ public static class AuditCbor
         return r.ReadTextString();
     }
 
+    private static void WriteNullableCount(CborWriter w, long? value)
+    {
+        if (value is { } v) w.WriteInt64(Math.Max(0, v)); else w.WriteNull();
+    }
+
     private static long? ReadNullableInt(CborReader r)
     {
         if (r.PeekState() == CborReaderState.Null) { r.ReadNull(); return null; }
@@ -471,16 +477,16 @@ public static class AuditCbor
     private static AuditResourceUsage? ReadUsage(CborReader r)
     {
         if (TryReadNull(r)) return null;
-        long cpu = 0, mem = 0, rd = 0, wr = 0;
+        long? cpu = null, mem = null, rd = null, wr = null;
         var n = r.ReadStartMap();
         for (var i = 0; i < n; i++)
         {
             switch (r.ReadTextString())
             {
-                case "cpu_time_ms": cpu = r.ReadInt64(); break;
-                case "memory_peak_bytes": mem = r.ReadInt64(); break;
-                case "io_read_bytes": rd = r.ReadInt64(); break;
-                case "io_write_bytes": wr = r.ReadInt64(); break;
+                case "cpu_time_ms": cpu = ReadNullableInt(r); break;
+                case "memory_peak_bytes": mem = ReadNullableInt(r); break;
+                case "io_read_bytes": rd = ReadNullableInt(r); break;
+                case "io_write_bytes": wr = ReadNullableInt(r); break;
                 default: r.SkipValue(); break;
             }
         }

@@ -59,9 +59,14 @@ public sealed class AuditChain
         return new SealedAuditRecord(sealedEntry, frame, hash);
     }
 
-    /// <summary>Applies the sanitizer to every free-text part of an entry (idempotent).</summary>
+    /// <summary>
+    /// Applies the sanitizer to every free-text part of an entry (idempotent), including the parts a client
+    /// controls (<c>client.name</c> and <c>client.version</c> come from its MCP handshake) and the actor's name.
+    /// </summary>
     public static AuditEntry Sanitize(AuditEntry e) => e with
     {
+        Actor = RedactName(e.Actor),
+        Client = RedactClient(e.Client),
         Inputs = InputSanitizer.Sanitize(e.Inputs),
         OutputSummary = InputSanitizer.RedactTokens(e.OutputSummary),
         SessionId = e.SessionId is null ? null : InputSanitizer.RedactTokens(e.SessionId),
@@ -76,6 +81,21 @@ public sealed class AuditChain
         PreviousHash = null,
         EntryHash = null,
     };
+
+    // Unchanged parts keep their instances: most entries carry no token, and this runs for every entry sealed.
+    private static Agents.Principal RedactName(Agents.Principal actor)
+    {
+        var name = InputSanitizer.RedactTokens(actor.Name);
+        return ReferenceEquals(name, actor.Name) ? actor : actor with { Name = name };
+    }
+
+    private static AuditClient? RedactClient(AuditClient? client)
+    {
+        if (client is null) return null;
+        var name = InputSanitizer.RedactTokens(client.Name);
+        var version = client.Version is null ? null : InputSanitizer.RedactTokens(client.Version);
+        return ReferenceEquals(name, client.Name) && ReferenceEquals(version, client.Version) ? client : new AuditClient(name, version);
+    }
 }
 
 /// <summary>Framing of records in a day file: 4-byte big-endian length, then that many bytes of CBOR.</summary>

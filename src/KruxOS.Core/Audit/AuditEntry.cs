@@ -36,8 +36,11 @@ public enum AuditEntryKind
 /// <summary>The policy decision behind an entry: tier, rule reference, policy revision and reason.</summary>
 public sealed record AuditPolicyDecision(Tier Tier, string? Rule = null, long? Revision = null, string? Reason = null);
 
-/// <summary>Resources a call consumed (spec §11.2 <c>resource_usage</c>).</summary>
-public sealed record AuditResourceUsage(long CpuTimeMs, long MemoryPeakBytes, long IoReadBytes, long IoWriteBytes);
+/// <summary>
+/// Resources a call consumed (spec §11.2 <c>resource_usage</c>). Each figure is null when the mechanism that ran
+/// the call did not measure it (never a made-up zero); an entry without any measurement has no usage at all.
+/// </summary>
+public sealed record AuditResourceUsage(long? CpuTimeMs, long? MemoryPeakBytes, long? IoReadBytes, long? IoWriteBytes);
 
 /// <summary>The client program that drove the call, e.g. <c>claude-code</c> / <c>1.2.3</c>.</summary>
 public sealed record AuditClient(string Name, string? Version = null);
@@ -166,12 +169,7 @@ public sealed record AuditEntry : IKruxMessage
             Actor = requester,
             SessionId = sessionId,
             Capability = capability.Value,
-            Status = decision switch
-            {
-                "approved" => AuditStatus.Success,
-                "rejected" => AuditStatus.Denied,
-                _ => AuditStatus.Error,
-            },
+            Status = AuditWire.StatusOfApprovalDecision(decision) ?? AuditStatus.Error,
             OutputSummary = reason ?? decision,
             PolicyDecision = new AuditPolicyDecision(Tier.ApprovalRequired, Reason: reason),
             Metadata = new AuditMetadata(ApprovalRequestId: approvalRequestId, ApprovalDecision: decision,
@@ -217,10 +215,12 @@ public sealed record AuditEntry : IKruxMessage
     public const string ChainNoteCapability = "audit.chain_note";
 
     /// <summary>
-    /// A note written by the audit writer when it found a break at startup: logging continues on a new
-    /// chain that starts at this entry. <paramref name="issue"/> locates the break.
+    /// A note written by the audit writer when it found a break: <paramref name="issue"/> locates it
+    /// (<c>metadata.details</c> = <c>{break_kind, file, entry_index, offset, found}</c>). Found when the writer
+    /// opened the log (<paramref name="atStartup"/>), logging continues on a new chain that starts at this entry;
+    /// found by the background verification of the whole directory, the break lies somewhere behind it.
     /// </summary>
-    public static AuditEntry ChainNote(DateTimeOffset timestamp, ChainIssue issue) => new()
+    public static AuditEntry ChainNote(DateTimeOffset timestamp, ChainIssue issue, bool atStartup = true) => new()
     {
         Id = Guid.CreateVersion7(timestamp),
         Timestamp = timestamp,
@@ -228,7 +228,9 @@ public sealed record AuditEntry : IKruxMessage
         Actor = Principal.ForUser("system"),
         Capability = ChainNoteCapability,
         Status = AuditStatus.Error,
-        OutputSummary = $"chain break found at startup: {issue}; continuing on a new chain",
+        OutputSummary = atStartup
+            ? $"chain break found at startup: {issue}; continuing on a new chain"
+            : $"chain break found by the background verification of the log: {issue}",
         Metadata = new AuditMetadata(ErrorType: "AuditChainBroken", Details: JsonSerializer.SerializeToElement(
             new Dictionary<string, object>
             {
@@ -236,6 +238,7 @@ public sealed record AuditEntry : IKruxMessage
                 ["file"] = issue.File,
                 ["entry_index"] = issue.EntryIndex,
                 ["offset"] = issue.Offset,
+                ["found"] = atStartup ? "startup" : "verification",
             })),
     };
 }
@@ -280,18 +283,45 @@ public static class AuditWire
         _ => throw new ArgumentOutOfRangeException(nameof(s), s, null),
     };
 
-    /// <summary>Parses a status; also accepts the CLI outcome aliases <c>approved</c>/<c>rejected</c>/<c>failed</c>.</summary>
+    /// <summary>
+    /// Parses a status; also accepts the aliases <c>ok</c>/<c>allowed</c>, <c>blocked</c>, <c>failed</c> and
+    /// <c>held</c>. Approval decisions (<c>approved</c>, …) are not statuses: see <see cref="TryParseApprovalDecision"/>.
+    /// </summary>
     public static bool TryParseStatus(string? text, out AuditStatus status)
     {
         switch (text?.Trim().ToLowerInvariant())
         {
-            case "success" or "ok" or "approved" or "allowed": status = AuditStatus.Success; return true;
-            case "denied" or "rejected" or "blocked": status = AuditStatus.Denied; return true;
-            case "error" or "failed" or "timed_out": status = AuditStatus.Error; return true;
+            case "success" or "ok" or "allowed": status = AuditStatus.Success; return true;
+            case "denied" or "blocked": status = AuditStatus.Denied; return true;
+            case "error" or "failed": status = AuditStatus.Error; return true;
             case "pending" or "held": status = AuditStatus.Pending; return true;
             default: status = default; return false;
         }
     }
+
+    /// <summary>The approval decisions an entry's <c>metadata.approval_decision</c> can hold.</summary>
+    public static readonly IReadOnlyList<string> ApprovalDecisions = ["approved", "rejected", "timed_out", "expired"];
+
+    /// <summary>Parses an approval decision (<c>approved</c>, <c>rejected</c>, <c>timed_out</c> or <c>expired</c>).</summary>
+    public static bool TryParseApprovalDecision(string? text, out string decision)
+    {
+        var t = text?.Trim().ToLowerInvariant();
+        decision = t is not null && ApprovalDecisions.Contains(t) ? t : "";
+        return decision.Length > 0;
+    }
+
+    /// <summary>
+    /// The status of the entries an approval decision ends: <c>approved</c> → success, <c>rejected</c> → denied,
+    /// <c>timed_out</c> and <c>expired</c> → error (a timeout is never consent, nor a human refusal). The
+    /// <c>approval_resolution</c> entry and the held call's final entry get the same status. Null for anything else.
+    /// </summary>
+    public static AuditStatus? StatusOfApprovalDecision(string? decision) => decision switch
+    {
+        "approved" => AuditStatus.Success,
+        "rejected" => AuditStatus.Denied,
+        "timed_out" or "expired" => AuditStatus.Error,
+        _ => null,
+    };
 
     /// <summary><c>call|approval_resolution|chain_note|path_escape|policy_violation</c>.</summary>
     public static string ToWire(this AuditEntryKind k) => k switch

@@ -196,19 +196,23 @@ public sealed class ChainVerifier
     /// <summary>Finishes the current file, reporting how it ended.</summary>
     public void EndFile(FrameTail tail)
     {
-        switch (tail.Kind)
-        {
-            case FrameTailKind.Truncated:
-                _issues.Add(new ChainIssue(ChainIssueKind.TruncatedRecord, _currentFile, tail.Index, tail.Offset,
-                    "the file ends inside a record: it was truncated or a write was torn"));
-                break;
-            case FrameTailKind.Garbage:
-                _issues.Add(new ChainIssue(ChainIssueKind.GarbageAfterEnd, _currentFile, tail.Index, tail.Offset,
-                    "bytes after the last record are not a record"));
-                break;
-        }
+        if (TailIssue(_currentFile, tail) is { } issue) _issues.Add(issue);
         _previousFile = _currentFile;
         _previousDay = _currentDay;
+    }
+
+    /// <summary>The break a file's end is, or null when it ends cleanly (what <see cref="EndFile"/> reports).</summary>
+    public static ChainIssue? TailIssue(string file, FrameTail tail)
+    {
+        ArgumentNullException.ThrowIfNull(tail);
+        return tail.Kind switch
+        {
+            FrameTailKind.Truncated => new ChainIssue(ChainIssueKind.TruncatedRecord, file, tail.Index, tail.Offset,
+                "the file ends inside a record: it was truncated or a write was torn"),
+            FrameTailKind.Garbage => new ChainIssue(ChainIssueKind.GarbageAfterEnd, file, tail.Index, tail.Offset,
+                "bytes after the last record are not a record"),
+            _ => null,
+        };
     }
 
     /// <summary>Adds a break found by the caller (for example a file the index knows but the directory lacks).</summary>

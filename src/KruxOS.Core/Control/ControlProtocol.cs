@@ -39,6 +39,7 @@ public static class ControlProtocol
         public const string PolicyShow = "policy.show";
         public const string PolicySet = "policy.set";
         public const string PolicyCheck = "policy.check";
+        public const string AuditRotate = "audit.rotate";
     }
 
     /// <summary>Builds a request line.</summary>

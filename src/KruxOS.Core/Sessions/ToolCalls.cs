@@ -36,6 +36,9 @@ public sealed record ClientInfo(string Name, string Version, string? Cli = null)
 /// (e.g. <c>Bash</c>, <c>apply_patch</c>). The pipeline decides, holds approvals and audits exactly as for a real
 /// call, but never executes: an allowed call is answered with <c>{"decision":"allow"}</c> and the client runs its
 /// own tool.</param>
+/// <param name="EdgeRefusal">A refusal the edge decided before the pipeline (an invalid idempotency key, an expired
+/// <c>/rpc</c> session). The session answers it without resolving, deciding or running anything, and audits it like
+/// any refusal at the boundary.</param>
 [WireName("session.tool-call.v1")]
 public sealed record ToolCall(
     Principal Principal,
@@ -46,7 +49,8 @@ public sealed record ToolCall(
     ClientInfo Client,
     string? IdempotencyKey = null,
     bool HoldForApproval = true,
-    string? NativeTool = null) : IKruxMessage, IWithAgentName
+    string? NativeTool = null,
+    StructuredError? EdgeRefusal = null) : IKruxMessage, IWithAgentName
 {
     /// <summary>True when the pipeline only decides (a PreToolUse hook) and the client runs its own tool.</summary>
     [System.Text.Json.Serialization.JsonIgnore]

@@ -3,6 +3,8 @@ using Akka.Actor;
 using Akka.Hosting;
 using KruxOS.Actors.Agents;
 using KruxOS.Actors.Approvals;
+using KruxOS.Actors.Audit;
+using KruxOS.Audit;
 using KruxOS.Core.Approvals;
 using KruxOS.Actors.Capabilities;
 using KruxOS.Actors.Capabilities.InProcess;
@@ -43,10 +45,14 @@ public sealed class ControlCommands(
     KruxOsSettings settings,
     BoundAddresses addresses,
     MountCommands mounts,
+    IRequiredActor<AuditWriter> audit,
     TimeProvider clock,
     UserTokenUsage? usage = null)
 {
     private static readonly TimeSpan EdgeTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>Retention reads every expiring file for its anchor before deleting it: allow it more than a plain request.</summary>
+    private static readonly TimeSpan RotateTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Runs one request; returns the response line.</summary>
     public Task<string> ExecuteAsync(JsonNode? id, string method, JsonObject p, CancellationToken ct) => ExecuteAsync(id, method, p, "cli:root", ct);
@@ -78,6 +84,7 @@ public sealed class ControlCommands(
                 Methods.PolicySet => await SetPolicyAsync(id, p, ct).ConfigureAwait(false),
                 Methods.PolicyCheck => CheckPolicy(id, p),
                 Methods.MountAdd or Methods.MountList or Methods.MountRemove => mounts.Execute(id, method, p),
+                Methods.AuditRotate => await RotateAuditAsync(id, ct).ConfigureAwait(false),
                 _ => Fail(id, "unknown_method", $"unknown method '{method}'"),
             };
         }
@@ -252,6 +259,29 @@ public sealed class ControlCommands(
 
     private static string IndexLoading(JsonNode? id) =>
         Fail(id, "ServiceUnavailable", "the approval queue is still loading after a restart; retry shortly");
+
+    // kruxos audit rotate: the writer runs retention now (its maintenance child answers) and reports what it did.
+    private async Task<string> RotateAuditAsync(JsonNode? id, CancellationToken ct)
+    {
+        var writer = await audit.GetAsync(ct).ConfigureAwait(false);
+        RetentionResult result;
+        try
+        {
+            result = await writer.Ask<RetentionResult>(AuditCommands.RunRetention.Instance, RotateTimeout, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or System.Text.Json.JsonException
+                                      or Microsoft.Data.Sqlite.SqliteException)
+        {
+            return Fail(id, "audit_error", $"retention failed: {e.Message}");
+        }
+        return Ok(id, new JsonObject
+        {
+            ["retention_days"] = settings.Audit.RetentionDays,
+            ["deleted"] = new JsonArray([.. result.Deleted.Select(f => (JsonNode)JsonValue.Create(f)!)]),
+            ["warnings"] = new JsonArray([.. result.Warnings.Select(w => (JsonNode)JsonValue.Create(w)!)]),
+            ["first_deletion_not_before"] = result.FirstDeletionNotBefore?.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        });
+    }
 
     private async Task<string> DecideAsync(JsonNode? id, JsonObject p, bool approve, string decidedBy, CancellationToken ct)
     {

@@ -8,7 +8,7 @@ using KruxOS.Core.Errors;
 namespace KruxOS.Gateway.Endpoints;
 
 /// <summary>
-/// <c>GET /api/audit</c> on the User API (spec §4.1): filters <c>agent</c>, <c>capability</c> (glob),
+/// <c>GET /api/audit</c> on the User API (spec §4.1): filters <c>agent</c> (or <c>agent_name</c>), <c>capability</c> (glob),
 /// <c>since</c> (a window such as <c>24h</c>, or a timestamp), <c>from</c>, <c>to</c>, <c>status</c>,
 /// <c>actor_type</c>, <c>limit</c> (1–1000, default 50) and <c>offset</c>. Answers
 /// <c>{entries, total, limit, offset, integrity}</c>, newest first; <c>integrity</c> is <c>verified</c> or
@@ -42,17 +42,16 @@ public static class AuditApi
         query = null;
         error = null;
         var result = new AuditQuery();
-        if (q["agent"] is [{ Length: > 0 } agent]) result = result with { Agent = agent };
+        // agent_name is the dashboard's spelling (spec §4.1); agent wins when both are given.
+        var agent = q["agent"] is [{ Length: > 0 } a] ? a : q["agent_name"] is [{ Length: > 0 } named] ? named : null;
+        if (agent is not null) result = result with { Agent = agent };
         if (q["capability"] is [{ Length: > 0 } cap])
         {
             if (!AuditQuery.IsValidCapabilityGlob(cap)) return Invalid("capability", "a dotted capability name or glob such as filesystem.*", out error);
             result = result with { Capability = cap };
         }
-        if (q["status"] is [{ Length: > 0 } status])
-        {
-            if (!AuditWire.TryParseStatus(status, out var s)) return Invalid("status", "success, denied, error or pending", out error);
-            result = result with { Status = s };
-        }
+        if (q["status"] is [{ Length: > 0 } status] && !result.TryWithOutcome(status, out result))
+            return Invalid("status", AuditQuery.Outcomes, out error);
         if (q["actor_type"] is [{ Length: > 0 } actorType])
         {
             if (actorType is not ("agent" or "user")) return Invalid("actor_type", "agent or user", out error);
@@ -61,17 +60,17 @@ public static class AuditApi
         if (q["since"] is [{ Length: > 0 } since])
         {
             if (AuditQuery.TryParseWindow(since, out var window)) result = result with { Last = window };
-            else if (TryTime(since, out var t)) result = result with { From = t };
+            else if (AuditQuery.TryParseBound(since, upper: false, out var t)) result = result with { From = t };
             else return Invalid("since", "a window such as 1h, 24h, 7d or an RFC 3339 timestamp", out error);
         }
         if (q["from"] is [{ Length: > 0 } from])
         {
-            if (!TryTime(from, out var t)) return Invalid("from", "an RFC 3339 timestamp", out error);
+            if (!AuditQuery.TryParseBound(from, upper: false, out var t)) return Invalid("from", "an RFC 3339 timestamp or a date", out error);
             result = result with { From = result.From is { } f && f > t ? f : t };
         }
         if (q["to"] is [{ Length: > 0 } to])
         {
-            if (!TryTime(to, out var t)) return Invalid("to", "an RFC 3339 timestamp", out error);
+            if (!AuditQuery.TryParseBound(to, upper: true, out var t)) return Invalid("to", "an RFC 3339 timestamp or a date (that whole day included)", out error);
             result = result with { To = t };
         }
         if (q["limit"] is [{ Length: > 0 } limit])
@@ -90,9 +89,6 @@ public static class AuditApi
         return true;
     }
 
-    private static bool TryTime(string text, out DateTimeOffset t) =>
-        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out t);
-
     private static bool Invalid(string field, string expected, out StructuredError? error)
     {
         error = StructuredError.Create("InvalidInput", $"Query parameter '{field}' must be {expected}.")
@@ -102,13 +98,17 @@ public static class AuditApi
 }
 
 /// <summary>
-/// The chain verification behind the <c>integrity</c> field, recomputed only when the day files changed
-/// (their names, lengths and modification times), so a page of entries does not cost a full verification when nothing moved.
+/// The chain verification behind the <c>integrity</c> field, kept current incrementally
+/// (<see cref="IncrementalAuditVerifier"/>): a request reads only the records appended since the last one, and
+/// the whole directory again only when a closed day file (name, length, modification time) or the anchors changed.
+/// Requests take turns; the reading runs off the request thread.
 /// </summary>
-public sealed class AuditIntegrity(AuditReader reader, string directory)
+public sealed class AuditIntegrity(string directory)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private (string Fingerprint, ChainReport Report)? _last;
+
+    /// <summary>The incremental verifier (its counters show how much each request read).</summary>
+    public IncrementalAuditVerifier Verifier { get; } = new(directory);
 
     /// <summary>The verification of the directory as it is now.</summary>
     public async Task<ChainReport> CurrentAsync(CancellationToken ct)
@@ -116,20 +116,12 @@ public sealed class AuditIntegrity(AuditReader reader, string directory)
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            var fingerprint = Fingerprint();
-            if (_last is { } last && last.Fingerprint == fingerprint) return last.Report;
-            var report = await reader.VerifyAsync(ct).ConfigureAwait(false);
-            _last = (fingerprint, report);
-            return report;
+            // Not cancelled half-way: the verifier's state must stay whole for the next request.
+            return await Task.Run(Verifier.Verify, CancellationToken.None).ConfigureAwait(false);
         }
         finally
         {
             _gate.Release();
         }
     }
-
-    private string Fingerprint() => string.Join('|', AuditDirectory.ListDayFiles(directory)
-        .Select(f => new FileInfo(f.Path))
-        .Select(f => $"{f.Name}:{f.Length}:{f.LastWriteTimeUtc.Ticks}")
-        .Append(File.Exists(Path.Combine(directory, AuditFileNames.Anchors)) ? new FileInfo(Path.Combine(directory, AuditFileNames.Anchors)).Length.ToString(CultureInfo.InvariantCulture) : "-"));
 }

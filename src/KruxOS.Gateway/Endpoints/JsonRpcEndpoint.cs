@@ -173,19 +173,22 @@ public sealed class JsonRpcEndpoint(
         if (name is null) return Error(id, -32602, "Invalid params: 'capability' is required");
         var args = p.TryGetProperty("arguments", out var a) ? a : p.TryGetProperty("inputs", out var i) ? i : CoreJson.EmptyObject;
         string sessionId;
+        StructuredError? expired = null;
         if (p.TryGetProperty("session_id", out var s) && s.ValueKind == JsonValueKind.String)
         {
             sessionId = s.GetString()!;
+            // Refused by the agent's session (EdgeRefusal), so the attempt is audited like any refused call.
             if (!TouchSession(sessionId, caller))
-                return Result(id, Failure(StructuredError.Create("SessionExpired", $"Session '{sessionId}' has expired")
-                    .WithRecovery("reconnect", "Create a new session with session.create.").WithContext("session_id", sessionId)));
+                expired = StructuredError.Create("SessionExpired", $"Session '{sessionId}' has expired")
+                    .WithRecovery("reconnect", "Create a new session with session.create.").WithContext("session_id", sessionId);
         }
         else
         {
             sessionId = "rpc-" + SessionIds.New()[5..];
         }
         // No hold on /rpc: a call needing approval is answered at once with -32002 and the request id.
-        var call = new ToolCall(caller.Principal, caller.Agent!.Value, sessionId, name, args.Clone(), new ClientInfo("jsonrpc", ""), HoldForApproval: false);
+        var call = new ToolCall(caller.Principal, caller.Agent!.Value, sessionId, name, args.Clone(), new ClientInfo("jsonrpc", ""), HoldForApproval: false,
+            EdgeRefusal: expired);
         var region = await sessions.GetAsync(ct).ConfigureAwait(false);
         ToolCallResult result;
         try

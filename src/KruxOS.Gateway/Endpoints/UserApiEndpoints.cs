@@ -58,6 +58,9 @@ public static class UserApiEndpoints
         api.MapHookDecisions();
     }
 
+    /// <summary>The reason recorded when a reject through the User API (the dashboard's) gives none (spec §4.1).</summary>
+    public const string DefaultRejectReason = "Rejected by dashboard admin";
+
     private static async Task<IResult> DecideAsync(HttpContext http, ControlCommands commands, string id, bool approve)
     {
         var caller = (AuthenticatedCaller)http.Items["kruxos.caller"]!;
@@ -74,7 +77,8 @@ public static class UserApiEndpoints
                 return Results.Json(new { error_type = "invalid_input", message = "the body must be {\"reason\": \"…\"}" }, statusCode: StatusCodes.Status400BadRequest);
             }
         }
-        if (!approve && reason.Length == 0) reason = "Rejected by user API";
+        // Spec §4.1: a reject without a reason is recorded as rejected by the dashboard admin (the User API's user).
+        if (!approve && string.IsNullOrWhiteSpace(reason)) reason = DefaultRejectReason;
         var method = approve ? ControlProtocol.Methods.ApprovalApprove : ControlProtocol.Methods.ApprovalReject;
         return await Forward(http, commands, method, new JsonObject { ["id"] = id, ["reason"] = reason }, $"user:{caller.Principal.Name}").ConfigureAwait(false);
     }

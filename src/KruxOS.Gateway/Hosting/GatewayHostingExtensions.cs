@@ -88,7 +88,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton<BoundAddresses>();
         services.AddKruxOsActors(kruxos);
         services.AddSingleton(_ => new KruxOS.Audit.AuditReader(kruxos.AuditDirectory));
-        services.AddSingleton(sp => new AuditIntegrity(sp.GetRequiredService<KruxOS.Audit.AuditReader>(), kruxos.AuditDirectory));
+        services.AddSingleton(_ => new AuditIntegrity(kruxos.AuditDirectory));
         services.AddSingleton<SessionCredentialStore>();
         services.AddSingleton<UserTokenUsage>();
         services.AddSingleton<Authenticator>();

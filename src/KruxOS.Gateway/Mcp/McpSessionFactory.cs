@@ -112,9 +112,10 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
         var ci = request.Server.ClientInfo;
         var client = ClientAttribution.FromInitialize(ci?.Name, ci?.Version, binding.Cli);
         var agent = binding.Caller.Agent ?? throw new McpProtocolException("session has no agent", McpErrorCode.InternalError);
-        if (!TryReadIdempotencyKey(p.Meta, out var key, out var invalidKey))
-            return ToolCatalogView.Render(ToolCallResult.Failure(p.Name, invalidKey!, null, 0));
-        var call = new ToolCall(binding.Caller.Principal, agent, binding.SessionId, p.Name, ToolCatalogView.Arguments(p.Arguments), client, key);
+        // An invalid key is refused by the session (EdgeRefusal), so the refusal is audited like any other.
+        _ = TryReadIdempotencyKey(p.Meta, out var key, out var invalidKey);
+        var call = new ToolCall(binding.Caller.Principal, agent, binding.SessionId, p.Name, ToolCatalogView.Arguments(p.Arguments), client, key,
+            EdgeRefusal: invalidKey);
         // A call may be held for approval up to the hold timeout; the pipeline always answers (failing closed
         // on its own timers), so the edge waits for the hold plus the normal call time.
         var timeout = settings.CallTimeout + kruxos.ApprovalHoldTimeout;

@@ -105,7 +105,7 @@ public sealed class AgentCapabilityShapeSpecs(ITestOutputHelper output) : Akka.H
     {
         public CapabilityName Name => name;
 
-        public ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken) =>
-            ValueTask.FromResult(arguments);
+        public ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<CapabilityOutput>(arguments);
     }
 }

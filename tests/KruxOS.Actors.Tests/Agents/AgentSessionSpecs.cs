@@ -19,11 +19,12 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
 
     protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) { }
 
-    private IActorRef Session(Akka.Actor.Props? auditProps = null, Actors.Policy.IPolicySeam? policy = null, TimeSpan? execTimeout = null, TimeSpan? auditTimeout = null, int maxConnections = 16)
+    private IActorRef Session(Akka.Actor.Props? auditProps = null, Actors.Policy.IPolicySeam? policy = null, TimeSpan? execTimeout = null, TimeSpan? auditTimeout = null, int maxConnections = 16,
+        AuditAvailability? availability = null)
     {
         var audit = Sys.ActorOf(auditProps ?? RecordingAudit.Props(_records));
         return Sys.ActorOf(AgentSessionActor.Props("builder",
-            Pipeline.Dependencies(_caps.Catalog(), audit, policy, execTimeout, auditTimeout, maxConnections)));
+            Pipeline.Dependencies(_caps.Catalog(), audit, policy, execTimeout, auditTimeout, maxConnections, auditAvailability: availability)));
     }
 
     [Fact]
@@ -43,6 +44,28 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
         Assert.Equal(Tier.Autonomous, record.PolicyDecision!.Tier);
         Assert.Equal("spec", record.Client!.Name);
         Assert.Equal("sess-test", record.SessionId);
+        // an in-process capability measures nothing beyond the entry's duration; the summary gives the output's size only
+        Assert.Null(record.ResourceUsage);
+        Assert.Equal($"ok: {System.Text.Encoding.UTF8.GetByteCount(result.Data.Value.GetRawText())} bytes of output", record.OutputSummary);
+    }
+
+    [Fact]
+    public async Task Should_record_the_resource_usage_the_handler_measured_on_success_and_on_failure()
+    {
+        // arrange
+        var session = Session();
+        // act
+        session.Tell(Pipeline.Invoke("test.measured", TestActor));
+        var ok = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        session.Tell(Pipeline.Invoke("test.measured", TestActor, """{"fail":true}"""));
+        var failed = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        // assert
+        Assert.False(ok.IsError);
+        Assert.Equal("ResourceExhausted", failed.Error!.ErrorType);
+        Assert.Equal(2, _records.Count);
+        Assert.All(_records, e => Assert.Equal(TestCapabilities.MeasuredUsage, e.ResourceUsage));
+        Assert.Equal("ok: 15 bytes of output", _records.First().OutputSummary);
+        Assert.Equal("ResourceExhausted: memory limit reached", _records.Last().OutputSummary);
     }
 
     [Fact]
@@ -54,6 +77,24 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
         Assert.Equal("CapabilityNotFound", result.Error!.ErrorType);
         Assert.Equal(AuditStatus.Error, Assert.Single(_records).Status);
         Assert.Empty(_caps.Executed);
+    }
+
+    [Fact]
+    public async Task Should_answer_and_audit_a_refusal_decided_at_the_edge_without_running_anything()
+    {
+        // arrange: the edge found the call's idempotency key invalid before the pipeline saw it
+        var session = Session();
+        var refusal = Core.Errors.Errors.InvalidInput("_meta.kruxos/idempotency_key", "must be a string");
+        var call = Pipeline.Call("test.echo", """{"text":"x"}""") with { EdgeRefusal = refusal };
+        // act
+        session.Tell(new AgentSessionCommands.Invoke(Pipeline.Agent, call, TestActor));
+        // assert
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal(refusal, result.Error);
+        Assert.Empty(_caps.Executed);
+        var entry = Assert.Single(_records);
+        Assert.Equal((AuditEntryKind.Call, AuditStatus.Error, "InvalidInput", "test.echo"), (entry.Kind, entry.Status, entry.Metadata.ErrorType, entry.Capability));
+        Assert.Equal("x", entry.Inputs.GetProperty("text").GetString());
     }
 
     [Fact]
@@ -146,12 +187,29 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
     [Fact]
     public async Task Should_fail_the_call_closed_when_the_audit_seam_refuses_the_record()
     {
+        // arrange: the writer refuses records, and says so through the node's availability signal
         var refusing = Props.Create(() => new RefusingAudit());
-        var session = Session(auditProps: refusing);
+        var availability = new AuditAvailability();
+        availability.Update("disk full and fail_mode is halt");
+        var session = Session(auditProps: refusing, availability: availability);
+        // act
         session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"x"}"""));
+        // assert: refused before the capability ran, not after
         var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
         Assert.Equal("ServiceUnavailable", result.Error!.ErrorType);
         Assert.Equal("audit", result.Error.ContextString("service"));
+        Assert.Empty(_caps.Executed);
+    }
+
+    [Fact]
+    public async Task Should_still_fail_the_call_closed_when_the_audit_refusal_comes_only_after_execution()
+    {
+        // the remaining window: the writer accepted when the run checked and refused the record afterwards
+        var session = Session(auditProps: Props.Create(() => new RefusingAudit()), availability: new AuditAvailability());
+        session.Tell(Pipeline.Invoke("test.echo", TestActor, """{"text":"x"}"""));
+        var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        Assert.Equal("ServiceUnavailable", result.Error!.ErrorType);
+        Assert.Equal(["test.echo"], _caps.Executed);
     }
 
     [Fact]

@@ -68,10 +68,10 @@ public sealed class ToolRunSupervisionSpecs(ITestOutputHelper output) : Akka.Hos
             throw new InvalidOperationException("boom inside the run");
         }
 
-        public ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+        public ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
         {
             Executed.Enqueue("ran");
-            return ValueTask.FromResult(CoreJson.EmptyObject);
+            return ValueTask.FromResult<CapabilityOutput>(CoreJson.EmptyObject);
         }
     }
 
@@ -79,7 +79,7 @@ public sealed class ToolRunSupervisionSpecs(ITestOutputHelper output) : Akka.Hos
     {
         public CapabilityName Name => TestCapabilities.Echo.Name;
 
-        public ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken) =>
-            ValueTask.FromResult(arguments);
+        public ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<CapabilityOutput>(arguments);
     }
 }

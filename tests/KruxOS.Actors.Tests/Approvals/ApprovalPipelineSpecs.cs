@@ -25,12 +25,13 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
     protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) =>
         builder.WithInMemoryJournal().WithInMemorySnapshotStore();
 
-    private (IActorRef Session, IActorRef Approvals) Start(TimeSpan? hold = null, bool indexReady = true, bool refuseResolutions = false)
+    private (IActorRef Session, IActorRef Approvals) Start(TimeSpan? hold = null, bool indexReady = true, bool refuseResolutions = false,
+        TimeSpan? grantWindow = null)
     {
         if (indexReady) _index.MarkReady();
         var audit = refuseResolutions ? Sys.ActorOf(Props.Create(() => new RefusingResolutions(_records))) : Sys.ActorOf(RecordingAudit.Props(_records));
         var approvals = Sys.ActorOf(GenericChildPerEntityParent.Props(new ApprovalMessageExtractor(),
-            id => ApprovalActor.Props(id, new ApprovalDependencies(_index, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(30), TimeProvider.System, audit))));
+            id => ApprovalActor.Props(id, new ApprovalDependencies(_index, grantWindow ?? TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(30), TimeProvider.System, audit))));
         var deps = Pipeline.Dependencies(_caps.Catalog(), audit, new FixedPolicy(new Dictionary<string, Tier> { ["test.echo"] = Tier.ApprovalRequired }))
             with { Approvals = approvals, ApprovalIndex = _index, ApprovalHoldTimeout = hold ?? TimeSpan.FromHours(1) };
         return (Sys.ActorOf(AgentSessionActor.Props("builder", deps)), approvals);
@@ -111,6 +112,8 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         Assert.Equal("rejected", resolution.Metadata.ApprovalDecision);
         Assert.Equal(AuditStatus.Denied, resolution.Status);
         Assert.Equal("not now", resolution.OutputSummary);
+        var final = _records.Last();
+        Assert.Equal((AuditEntryKind.Call, "rejected", AuditStatus.Denied), (final.Kind, final.Metadata.ApprovalDecision, final.Status));
         var late = await DecideAsync(approvals, pending.Request.Id, true);
         Assert.Equal(409, late.HttpStatus);
         Assert.Equal(ApprovalStatus.Rejected, late.Status);
@@ -129,6 +132,33 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         var resolution = Assert.Single(_records, e => e.Kind == AuditEntryKind.ApprovalResolution);
         Assert.Equal("timed_out", resolution.Metadata.ApprovalDecision);
         Assert.Equal(timedOut.Request!.Id.Value, resolution.Metadata.ApprovalRequestId);
+        // the held call's final entry carries the decision and the same status as the resolution (a timeout is an error)
+        var final = _records.Last();
+        Assert.Equal((AuditEntryKind.Call, "timed_out"), (final.Kind, final.Metadata.ApprovalDecision));
+        Assert.Equal(AuditStatus.Error, resolution.Status);
+        Assert.Equal(resolution.Status, final.Status);
+    }
+
+    [Fact]
+    public async Task Should_record_an_expired_resolution_with_status_error_when_a_grant_nobody_used_lapses()
+    {
+        // arrange: a poll-path call (nobody waits), approved, with a grant window of half a second
+        var (session, approvals) = Start(grantWindow: TimeSpan.FromMilliseconds(500));
+        session.Tell(new AgentSessionCommands.Invoke(Pipeline.Agent, Pipeline.Call("test.echo", """{"text":"late"}""") with { HoldForApproval = false }, TestActor));
+        var pending = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
+        var id = ApprovalId.Parse(pending.Error!.ContextString("request_id")!);
+        Assert.Equal(ApprovalStatus.Approved, (await DecideAsync(approvals, id, true)).Status);
+
+        // act: nobody retries within the window
+        await AwaitConditionAsync(() => Task.FromResult(_records.Any(e => e.Metadata.ApprovalDecision == "expired")), TestTimeouts.Reply);
+
+        // assert: the approved resolution, then the expired one, linked to the held call's entry
+        var resolutions = _records.Where(e => e.Kind == AuditEntryKind.ApprovalResolution).ToList();
+        Assert.Equal(["approved", "expired"], resolutions.Select(r => r.Metadata.ApprovalDecision));
+        var expired = resolutions[1];
+        Assert.Equal((id.Value, AuditStatus.Error, "user:gateway"), (expired.Metadata.ApprovalRequestId, expired.Status, expired.Metadata.DecidedBy));
+        Assert.Equal(ApprovalStatus.Expired, _index.Get(id)!.Status);
+        Assert.Empty(_caps.Executed);
     }
 
     [Fact]

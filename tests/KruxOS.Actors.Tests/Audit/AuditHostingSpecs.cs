@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Hosting;
 using KruxOS.Actors.Audit;
+using KruxOS.Actors.Hosting;
 using KruxOS.Audit;
 using Xunit;
 using static KruxOS.Actors.Audit.AuditCommands;
@@ -12,18 +13,25 @@ public sealed class AuditHostingSpecs : Akka.Hosting.TestKit.TestKit
 {
     private readonly TempDir _dir = new();
 
+    // The production wiring: the writer is the gateway root's first child and registered as it is created.
     protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) =>
-        builder.WithAuditWriter(new AuditOptions { Directory = _dir.Path });
+        builder.WithActors((system, registry) => system.ActorOf(GatewayRootActor.Props(
+            [AuditHostingExtensions.WriterChild(new AuditOptions { Directory = _dir.Path })],
+            (name, child) => { if (name == AuditHostingExtensions.ActorName) registry.Register<AuditWriter>(child); }), "gateway"));
 
     [Fact]
-    public async Task Should_register_the_audit_writer_and_append_durably()
+    public async Task Should_register_the_audit_writer_under_the_gateway_root_and_append_durably()
     {
+        // arrange
         var ct = TestContext.Current.CancellationToken;
         var writer = await ActorRegistry.GetAsync<AuditWriter>(ct);
         var draft = Drafts.Call(1);
 
+        // act
         var reply = await writer.Ask<AuditAppended>(r => new Append(draft, r), TimeSpan.FromSeconds(20), ct);
 
+        // assert
+        Assert.Equal("/user/gateway/audit", writer.Path.ToStringWithoutAddress());
         Assert.Equal(draft.Id, reply.Id);
         Assert.Equal(reply.EntryHash, Assert.Single(Drafts.ReadAll(_dir.Path)).EntryHash);
         Assert.True(AuditVerifier.VerifyDirectory(_dir.Path).IsIntact);

@@ -206,7 +206,8 @@ public sealed class AuditIndexerSpecs(ITestOutputHelper output) : TestKit(output
     public void Should_upgrade_an_index_written_by_an_earlier_version_without_duplicating_rows()
     {
         // arrange: an index in the earlier schema (a non-unique position index, an unused id index, a full
-        // approval index) that already holds the first two entries of the day file
+        // approval index, no approval_decision column, no recorded version) that already holds the first two
+        // entries of the day file
         var (writer, recovery) = AuditFileWriter.Open(_dir.Path, _clock, useIndex: false);
         var chain = new AuditChain(recovery.Head.Span);
         using (writer) writer.AppendBatch([chain.Seal(Drafts.Call(0)), chain.Seal(Drafts.Call(1)), chain.Seal(Drafts.Call(2))]);
@@ -221,6 +222,8 @@ public sealed class AuditIndexerSpecs(ITestOutputHelper output) : TestKit(output
                 CREATE INDEX ix_entries_approval ON entries(approval_request_id);
                 CREATE INDEX ix_entries_id ON entries(id);
                 CREATE INDEX ix_entries_file ON entries(file, offset);
+                DROP INDEX ix_entries_decision; ALTER TABLE entries DROP COLUMN approval_decision;
+                PRAGMA user_version = 0;
                 """;
             cmd.ExecuteNonQuery();
         }
@@ -248,6 +251,48 @@ public sealed class AuditIndexerSpecs(ITestOutputHelper output) : TestKit(output
         Assert.DoesNotContain("ix_entries_approval", indexes);
         Assert.Contains("ux_entries_position", indexes);
         Assert.Contains("ix_entries_approval_linked", indexes);
+        Assert.Contains("ix_entries_decision", indexes);
+        using var version = check.CreateCommand();
+        version.CommandText = "PRAGMA user_version";
+        Assert.Equal((long)AuditIndex.SchemaVersion, (long)version.ExecuteScalar()!);
+    }
+
+    [Fact]
+    public async Task Should_add_the_approval_decision_column_to_an_older_index_and_fill_it_in_from_the_day_files()
+    {
+        // arrange: an approval's held call, its resolution and the final call, indexed by the earlier schema
+        var (writer, recovery) = AuditFileWriter.Open(_dir.Path, _clock, useIndex: false);
+        var chain = new AuditChain(recovery.Head.Span);
+        var pending = Drafts.Call(0, status: AuditStatus.Pending) with { Metadata = new AuditMetadata(ApprovalRequestId: "appr-1") };
+        var resolution = Drafts.Call(1) with { Kind = AuditEntryKind.ApprovalResolution, Metadata = new AuditMetadata(ApprovalRequestId: "appr-1", ApprovalDecision: "rejected") };
+        var final = Drafts.Call(2, status: AuditStatus.Denied) with { Metadata = new AuditMetadata(ApprovalRequestId: "appr-1", ApprovalDecision: "rejected") };
+        using (writer) writer.AppendBatch([chain.Seal(pending), chain.Seal(resolution), chain.Seal(final), chain.Seal(Drafts.Call(3))]);
+        using (var current = AuditIndex.Open(_dir.Path)) current.CatchUp();
+        using (var old = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={AuditIndex.PathIn(_dir.Path)};Pooling=False"))
+        {
+            old.Open();
+            using var cmd = old.CreateCommand();
+            cmd.CommandText = "DROP INDEX ix_entries_decision; ALTER TABLE entries DROP COLUMN approval_decision; PRAGMA user_version = 0;";
+            cmd.ExecuteNonQuery();
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        // a reader does not use the older index (it would not know decisions): it reads the day files instead
+        using (var readOnly = AuditIndex.OpenReadOnly(_dir.Path)!) Assert.False(readOnly.HasCurrentSchema);
+        var before = await new AuditReader(_dir.Path, _clock).QueryAsync(new AuditQuery { ApprovalDecision = "rejected" }, TestContext.Current.CancellationToken);
+        Assert.Equal(2, before.Total);
+
+        // act: the writer opens it
+        using (var index = AuditIndex.Open(_dir.Path)) Assert.Equal(0, index.CatchUp());
+
+        // assert: migrated in place (no row re-inserted), decisions filled in
+        using var migrated = AuditIndex.OpenReadOnly(_dir.Path)!;
+        Assert.True(migrated.HasCurrentSchema);
+        var (positions, total) = migrated.Find(new AuditQuery { ApprovalDecision = "rejected", Ascending = true }, _clock.GetUtcNow());
+        Assert.Equal(2, total);
+        Assert.Equal([1, 2], positions.Select(p => p.EntryIndex));
+        Assert.Equal(0, migrated.Find(new AuditQuery { ApprovalDecision = "approved" }, _clock.GetUtcNow()).Total);
+        Assert.Equal(4, migrated.Find(new AuditQuery(), _clock.GetUtcNow()).Total);
     }
 
     private long FirstTwoEntriesLength()

@@ -145,6 +145,26 @@ public sealed class AuditStorageSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_detect_and_locate_a_deleted_newest_day_file_through_the_index_and_only_through_it()
+    {
+        // arrange
+        WriteThreeDays();
+
+        // act: the newest day file is deleted as a whole
+        File.Delete(_dir.File(Day3));
+        var withIndex = AuditVerifier.VerifyDirectory(_dir.Path);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        File.Delete(_dir.File(AuditFileNames.Index));
+        var withoutIndex = AuditVerifier.VerifyDirectory(_dir.Path);
+
+        // assert: the index's files table witnesses it, located; the chain alone cannot (day 2 now ends the log cleanly)
+        var issue = Assert.Single(withIndex.Issues);
+        Assert.Equal((ChainIssueKind.MissingFile, Day3, 0, 0L), (issue.Kind, issue.File, issue.EntryIndex, issue.Offset));
+        Assert.Contains("4 entries", issue.Detail, StringComparison.Ordinal);
+        Assert.True(withoutIndex.IsIntact, withoutIndex.Summary); // the documented limit (audit-format.md §4.2)
+    }
+
+    [Fact]
     public void Should_detect_a_deleted_day_file_without_the_index()
     {
         WriteThreeDays();
@@ -238,6 +258,42 @@ public sealed class AuditStorageSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_fsync_the_directory_once_per_new_day_file_and_when_the_anchor_file_is_created()
+    {
+        // arrange
+        var fs = new FlakyFileSystem();
+        var (writer, recovery) = AuditFileWriter.Open(_dir.Path, _clock, fs, useIndex: false);
+        var chain = new AuditChain(recovery.Head.Span);
+        using (writer)
+        {
+            // act: two batches into day 1, then a batch into day 2 whose directory fsync fails once
+            writer.AppendBatch([chain.Seal(Drafts.Call(0))]);
+            writer.AppendBatch([chain.Seal(Drafts.Call(1))]);
+            Assert.Single(fs.DirectorySyncs);
+            _clock.Now = _clock.Now.AddDays(1);
+            var next = new[] { chain.Seal(Drafts.Call(2)) };
+            fs.FailDirectorySync = true;
+            Assert.Throws<IOException>(() => writer.AppendBatch(next));
+            // the batch is not durable without its file's name: it was cut back and is written once on retry
+            Assert.Equal(0, new FileInfo(_dir.File(Day2)).Length);
+            fs.FailDirectorySync = false;
+            writer.AppendBatch(next);
+            writer.AppendBatch([chain.Seal(Drafts.Call(3))]);
+        }
+
+        // assert
+        Assert.Equal([_dir.Path, _dir.Path], fs.DirectorySyncs);
+        Assert.Equal(4, Drafts.ReadAll(_dir.Path).Count);
+        Assert.True(AuditVerifier.VerifyDirectory(_dir.Path).IsIntact);
+
+        // retention creating audit-anchors.jsonl syncs the directory before deleting anything; appending to it does not
+        Assert.Empty(AuditRetention.Run(_dir.Path, 1, _clock.Now.AddDays(30), fs).Deleted); // the 7-day warning first
+        Assert.Equal(2, AuditRetention.Run(_dir.Path, 1, _clock.Now.AddDays(38), fs).Deleted.Count);
+        Assert.True(File.Exists(_dir.File(AuditFileNames.Anchors)));
+        Assert.Equal(3, fs.DirectorySyncs.Count);
+    }
+
+    [Fact]
     public async Task Should_filter_queries_by_agent_capability_status_time_and_session()
     {
         _clock.Now = Drafts.T0.AddHours(2);
@@ -277,6 +333,37 @@ public sealed class AuditStorageSpecs : IDisposable
         Assert.Equal("verified (5 entries across 1 files)", stats.ChainSummary);
 
         static int Num(AuditRecordView v) => int.Parse(v.Entry.OutputSummary["summary ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public async Task Should_count_a_blocked_call_once_in_the_outcomes_and_its_policy_violation_apart()
+    {
+        // arrange: a blocked call (its policy_violation entry, then the call), an allowed one, and an approval resolution
+        _clock.Now = Drafts.T0.AddHours(1);
+        var (writer, recovery) = AuditFileWriter.Open(_dir.Path, _clock);
+        var chain = new AuditChain(recovery.Head.Span);
+        var blocked = Drafts.Call(0, status: AuditStatus.Denied, duration: 0);
+        using (writer)
+        {
+            writer.AppendBatch([
+                chain.Seal(AuditEntry.PolicyViolation(blocked.Timestamp, blocked.Actor, blocked.SessionId, Core.Capabilities.CapabilityName.Parse(blocked.Capability),
+                    blocked.Inputs, new AuditPolicyDecision(Core.Capabilities.Tier.Blocked, "org.yaml:3"))),
+                chain.Seal(blocked),
+                chain.Seal(Drafts.Call(1, duration: 20)),
+                chain.Seal(AuditEntry.ApprovalResolution(Drafts.T0.AddSeconds(2), Core.Agents.Principal.ForUser("op"), blocked.Actor, "s-1",
+                    Core.Capabilities.CapabilityName.Parse("email.send"), "appr-1", "approved", null)),
+            ]);
+        }
+
+        // act
+        var stats = (await new AuditReader(_dir.Path, _clock).StatsAsync(new AuditQuery(), verifyChain: false, TestContext.Current.CancellationToken)).Stats;
+
+        // assert
+        Assert.Equal(2, stats.Total);
+        Assert.Equal(new Dictionary<string, long> { ["denied"] = 1, ["success"] = 1 }, stats.ByStatus);
+        Assert.Equal(new Dictionary<string, long> { ["approval_resolution"] = 1, ["policy_violation"] = 1 }, stats.OtherKinds);
+        Assert.Equal(2, stats.ByCapability["filesystem.read"]);
+        Assert.Equal(20, stats.P95DurationMs);
     }
 
     [Fact]

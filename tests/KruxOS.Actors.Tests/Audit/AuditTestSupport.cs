@@ -43,6 +43,20 @@ internal sealed class FlakyFileSystem : IAuditFileSystem
 
     public IAuditAppendFile OpenAppend(string path) => new File(this, PhysicalAuditFileSystem.Instance.OpenAppend(path));
 
+    /// <summary>Directories fsynced, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> DirectorySyncs { get; } = new();
+
+    /// <summary>Directory fsyncs fail while set.</summary>
+    public bool FailDirectorySync { get => Volatile.Read(ref _failDirectorySync); set => Volatile.Write(ref _failDirectorySync, value); }
+    private bool _failDirectorySync;
+
+    public void SyncDirectory(string directory)
+    {
+        if (FailDirectorySync) throw new IOException("injected directory fsync failure (Input/output error)");
+        PhysicalAuditFileSystem.Instance.SyncDirectory(directory);
+        DirectorySyncs.Enqueue(directory);
+    }
+
     private sealed class File(FlakyFileSystem owner, IAuditAppendFile inner) : IAuditAppendFile
     {
         public long Length => inner.Length;

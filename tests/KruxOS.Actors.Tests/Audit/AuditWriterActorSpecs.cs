@@ -136,6 +136,38 @@ public sealed class AuditWriterActorSpecs(ITestOutputHelper output) : TestKit(ou
     }
 
     [Fact]
+    public async Task Should_publish_a_critical_health_alert_when_it_degrades_and_another_when_it_recovers()
+    {
+        // arrange
+        var events = CreateTestProbe();
+        Sys.EventStream.Subscribe(events, typeof(Core.Supervision.SupervisionEvent));
+        var writer = Start(Options());
+        var probe = CreateTestProbe();
+        writer.Tell(new Append(Drafts.Call(0), probe));
+        await probe.ExpectMsgAsync<AuditAppended>(Wait, cancellationToken: TestContext.Current.CancellationToken);
+
+        // act: fsync fails, then works again
+        _fs.FailSync = true;
+        writer.Tell(new Append(Drafts.Call(1), probe));
+        await probe.ExpectMsgAsync<AuditBuffered>(Wait, cancellationToken: TestContext.Current.CancellationToken);
+        var degraded = (Core.Supervision.SupervisionEvent)await events.FishForMessageAsync(
+            m => m is Core.Supervision.SupervisionEvent { Type: Core.Supervision.SupervisionEventTypes.HealthAlert }, Wait,
+            cancellationToken: TestContext.Current.CancellationToken);
+        _fs.FailSync = false;
+        var recovered = (Core.Supervision.SupervisionEvent)await events.FishForMessageAsync(
+            m => m is Core.Supervision.SupervisionEvent { Type: Core.Supervision.SupervisionEventTypes.HealthAlert }, Wait,
+            cancellationToken: TestContext.Current.CancellationToken);
+
+        // assert
+        Assert.Equal(("audit", "critical"), (degraded.Data.GetProperty("service").GetString(), degraded.Data.GetProperty("severity").GetString()));
+        Assert.Contains("audit writer degraded", degraded.Data.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("fsync", degraded.Data.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("info", recovered.Data.GetProperty("severity").GetString());
+        Assert.Contains("recovered", recovered.Data.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(2, Drafts.ReadAll(_dir.Path).Count);
+    }
+
+    [Fact]
     public async Task Should_fail_calls_in_halt_mode_and_still_keep_the_sealed_entries()
     {
         var writer = Start(Options(AuditFailMode.Halt));

@@ -34,19 +34,38 @@ public sealed class TestCapabilities
     public static readonly CapabilityDefinition Boom = Def("test.boom", Tier.Autonomous);
     public static readonly CapabilityDefinition Declared = Def("test.declared", Tier.Autonomous);
     public static readonly CapabilityDefinition Hang = Def("test.hang", Tier.Autonomous);
+    public static readonly CapabilityDefinition Measured = Def("test.measured", Tier.Autonomous, new InputDefinition("fail", InputType.Boolean, false, "fail"));
+
+    /// <summary>What <see cref="Measured"/> reports it consumed (as a sandboxed process.run would: cpu and memory, no I/O).</summary>
+    public static readonly AuditResourceUsage MeasuredUsage = new(12, 3_145_728, null, null);
 
     public ConcurrentQueue<string> Executed { get; } = new();
     public TaskCompletionSource GateOpen { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public CapabilityCatalog Catalog(params CapabilityDefinition[] extra) => new(
-        [Echo, Gated, Boom, Declared, Hang, .. extra],
+        [Echo, Gated, Boom, Declared, Hang, Measured, .. extra],
         [new Handler(this, Echo.Name, (_, a, _) => Task.FromResult(a)),
          new Handler(this, Gated.Name, async (_, _, ct) => { await GateOpen.Task.WaitAsync(ct); return CoreJson.EmptyObject; }),
          new Handler(this, Boom.Name, (_, _, _) => throw new InvalidOperationException("secret internal detail")),
          new Handler(this, Declared.Name, (_, _, _) => throw new CapabilityException(StructuredError.Create("FileNotFound", "File not found: /workspace/x")
              .WithRecovery("list_directory", "List the parent."))),
          new Handler(this, Hang.Name, async (_, _, ct) => { await Task.Delay(Timeout.Infinite, ct); return CoreJson.EmptyObject; }),
+         new MeasuredHandler(this),
          .. extra.Select(d => new Handler(this, d.Name, (_, a, _) => Task.FromResult(a)))]);
+
+    // Reports what it consumed, on success and on failure, as the sandboxed handler does.
+    private sealed class MeasuredHandler(TestCapabilities owner) : ICapabilityHandler
+    {
+        public CapabilityName Name => Measured.Name;
+
+        public ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+        {
+            owner.Executed.Enqueue(Name.Value);
+            if (arguments.TryGetProperty("fail", out var f) && f.GetBoolean())
+                throw new CapabilityException(StructuredError.Create("ResourceExhausted", "memory limit reached"), MeasuredUsage);
+            return ValueTask.FromResult(new CapabilityOutput(JsonDocument.Parse("""{"exit_code":0}""").RootElement.Clone(), MeasuredUsage));
+        }
+    }
 
     public static CapabilityDefinition Def(string name, Tier tier, params InputDefinition[] inputs) =>
         new(CapabilityName.Parse(name), "1.0", $"{name} for tests", "", [.. inputs], [], [], tier, [], ExecutionMode.InProcess);
@@ -55,7 +74,7 @@ public sealed class TestCapabilities
     {
         public CapabilityName Name { get; } = name;
 
-        public async ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+        public async ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
         {
             owner.Executed.Enqueue(Name.Value);
             return await run(context, arguments, cancellationToken);
@@ -88,7 +107,8 @@ public static class Pipeline
     public static readonly AgentName Agent = AgentName.Parse("builder");
 
     public static AgentSessionDependencies Dependencies(CapabilityCatalog catalog, IActorRef audit, IPolicySeam? policy = null,
-        TimeSpan? executionTimeout = null, TimeSpan? auditTimeout = null, int maxConnections = 16, IdentityDirectory? identities = null)
+        TimeSpan? executionTimeout = null, TimeSpan? auditTimeout = null, int maxConnections = 16, IdentityDirectory? identities = null,
+        AuditAvailability? auditAvailability = null)
     {
         var directory = identities ?? new IdentityDirectory();
         if (identities is null)
@@ -98,7 +118,7 @@ public static class Pipeline
         }
         return new AgentSessionDependencies(catalog, policy ?? new PolicyStore(catalog.Registry, PolicySet.Empty(catalog.Registry)), directory, audit,
             new ToolRunSettings(executionTimeout ?? TimeSpan.FromSeconds(5), auditTimeout ?? TimeSpan.FromSeconds(5)),
-            maxConnections, TimeSpan.FromMinutes(5), TimeProvider.System);
+            maxConnections, TimeSpan.FromMinutes(5), TimeProvider.System, AuditAvailability: auditAvailability);
     }
 
     public static ToolCall Call(string name, string args = "{}", string sessionId = "sess-test") =>

@@ -60,6 +60,22 @@ public sealed class AuditCborSpecs
     }
 
     [Fact]
+    public void Should_store_unmeasured_resource_figures_as_null_and_read_them_back_as_null()
+    {
+        // a process.run measures cpu time and memory peak, not I/O
+        var entry = AuditTestData.Entry(6) with { ResourceUsage = new AuditResourceUsage(7, 2_097_152, null, null) };
+
+        var sealedRecord = AuditChain.FromGenesis().Seal(entry);
+        var decoded = AuditCbor.DecodeStored(sealedRecord.Payload);
+
+        Assert.Equal(new AuditResourceUsage(7, 2_097_152, null, null), decoded.ResourceUsage);
+        var hex = Convert.ToHexStringLower(AuditCbor.EncodeBody(entry));
+        Assert.Contains("6d" + Convert.ToHexStringLower("io_read_bytes"u8) + "f6", hex);  // every key present, null value
+        Assert.Contains("6b" + Convert.ToHexStringLower("cpu_time_ms"u8) + "07", hex);
+        Assert.Null(AuditCbor.DecodeStored(AuditChain.FromGenesis().Seal(AuditTestData.Entry(7)).Payload).ResourceUsage);
+    }
+
+    [Fact]
     public void Should_keep_timestamps_to_the_microsecond_in_utc()
     {
         var t = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.FromHours(2)).AddTicks(1234567);

@@ -76,6 +76,21 @@ public sealed class AuditCliSpecs : IDisposable
     }
 
     [Fact]
+    public async Task Should_include_the_whole_day_when_to_is_a_date_alone()
+    {
+        WriteLog(); // 6 entries on 2026-03-01, 4 on 2026-03-02
+
+        var firstDay = await Run("audit", "query", "--to", "2026-03-01", "--format", "json", "--dir", _dir);
+        var secondDay = await Run("audit", "query", "--from", "2026-03-02", "--to", "2026-03-02", "--format", "json", "--dir", _dir);
+        var instant = await Run("audit", "query", "--to", "2026-03-01T12:00:03Z", "--format", "json", "--dir", _dir);
+
+        Assert.True(firstDay.Code == 0, firstDay.Err);
+        Assert.Equal(6, JsonNode.Parse(firstDay.Out)!["total"]!.GetValue<long>());
+        Assert.Equal(4, JsonNode.Parse(secondDay.Out)!["total"]!.GetValue<long>());
+        Assert.Equal(3, JsonNode.Parse(instant.Out)!["total"]!.GetValue<long>()); // a timestamp stays an exclusive bound
+    }
+
+    [Fact]
     public async Task Should_tail_replay_and_report_stats_with_chain_verification()
     {
         WriteLog();
@@ -85,7 +100,8 @@ public sealed class AuditCliSpecs : IDisposable
         var replay = await Run("audit", "replay", "sess-other", "--format", "json", "--dir", _dir);
 
         Assert.True(stats.Code == 0, stats.Err);
-        Assert.Contains("Entries:   10", stats.Out, StringComparison.Ordinal);
+        Assert.Contains("Calls:     10", stats.Out, StringComparison.Ordinal);
+        Assert.Contains("Other:     -", stats.Out, StringComparison.Ordinal);
         Assert.Contains("denied 1, success 9", stats.Out, StringComparison.Ordinal);
         Assert.Contains("verified (10 entries across 2 files)", stats.Out, StringComparison.Ordinal);
         var tailed = JsonNode.Parse(tail.Out)!["entries"]!.AsArray();
@@ -133,6 +149,64 @@ public sealed class AuditCliSpecs : IDisposable
         {
             Directory.Delete(copy, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task Should_report_a_deleted_newest_day_file_located_when_verifying_with_the_index()
+    {
+        // arrange: the log's writer kept the index; the newest day file (2026-03-02) is deleted
+        WriteLog();
+        var newest = AuditFileNames.ForDay(DateOnly.FromDateTime(Day1.AddDays(1).UtcDateTime));
+        File.Delete(Path.Combine(_dir, newest));
+
+        // act
+        var verify = await Run("audit", "verify", "--dir", _dir);
+
+        // assert
+        Assert.Equal(AuditCli.ChainBroken, verify.Code);
+        Assert.Contains($"missing_file: file {newest}, entry 0, offset 0: the index lists 4 entries", verify.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_find_calls_by_how_their_approval_ended_not_by_status_alone()
+    {
+        // arrange: a plain success, an approved call (resolution + final call) and a rejected one (resolution + final call)
+        var clock = new Clock(Day1);
+        var (writer, _) = AuditFileWriter.Open(_dir, clock);
+        using (writer)
+        {
+            var chain = AuditChain.FromGenesis();
+            var builder = new Principal(PrincipalKind.Agent, "builder");
+            AuditEntry Call(int i, AuditStatus status, string? approval = null, string? decision = null) =>
+                AuditEntry.Call(Day1.AddSeconds(i), builder, "sess-a", CapabilityName.Parse("email.send"), JsonDocument.Parse("{}").RootElement, status, "s",
+                    new AuditPolicyDecision(Tier.ApprovalRequired), 1, metadata: new AuditMetadata(ApprovalRequestId: approval, ApprovalDecision: decision));
+            AuditEntry Resolution(int i, string approval, string decision) =>
+                AuditEntry.ApprovalResolution(Day1.AddSeconds(i), Principal.ForUser("op"), builder, "sess-a", CapabilityName.Parse("email.send"), approval, decision, null);
+            writer.AppendBatch([.. new[]
+            {
+                Call(0, AuditStatus.Success),
+                Resolution(1, "appr-1", "approved"), Call(2, AuditStatus.Success, "appr-1", "approved"),
+                Resolution(3, "appr-2", "rejected"), Call(4, AuditStatus.Denied, "appr-2", "rejected"),
+            }.Select(chain.Seal)]);
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        // act
+        var approved = await Run("audit", "query", "--outcome", "approved", "--format", "json", "--dir", _dir);
+        var rejected = await Run("audit", "query", "--outcome", "rejected", "--format", "json", "--dir", _dir);
+        var success = await Run("audit", "query", "--outcome", "success", "--format", "json", "--dir", _dir);
+        var unknown = await Run("audit", "query", "--outcome", "maybe", "--dir", _dir);
+
+        // assert: approved is not "every success"
+        Assert.True(approved.Code == 0, approved.Err);
+        var approvedEntries = JsonNode.Parse(approved.Out)!["entries"]!.AsArray();
+        Assert.Equal(2, approvedEntries.Count);
+        Assert.All(approvedEntries, e => Assert.Equal("approved", e!["metadata"]!["approval_decision"]!.GetValue<string>()));
+        Assert.All(JsonNode.Parse(rejected.Out)!["entries"]!.AsArray(), e => Assert.Equal("appr-2", e!["metadata"]!["approval_request_id"]!.GetValue<string>()));
+        Assert.Equal(2, JsonNode.Parse(rejected.Out)!["total"]!.GetValue<long>());
+        Assert.Equal(3, JsonNode.Parse(success.Out)!["total"]!.GetValue<long>());
+        Assert.Equal(CliApp.Usage, unknown.Code);
+        Assert.Contains("timed_out", unknown.Err, StringComparison.Ordinal);
     }
 
     public void Dispose()

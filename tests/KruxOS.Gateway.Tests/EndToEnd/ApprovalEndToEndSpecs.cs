@@ -227,6 +227,47 @@ public sealed class ApprovalEndToEndSpecs
     }
 
     [Fact]
+    public async Task Should_record_the_default_reason_when_the_user_api_rejects_without_one()
+    {
+        // arrange: two held calls, polled over /rpc
+        await using var gateway = await StartAsync();
+        var token = await gateway.CreateAgentAsync(Agent);
+        var userToken = (await gateway.ControlAsync(ControlProtocol.Methods.UserTokenCreate, new JsonObject { ["label"] = "ops" }))["token"]!.GetValue<string>();
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gateway.UserApiPort}") };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", userToken);
+        using var rpc = new HttpClient();
+        rpc.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        var ids = new List<string>();
+        foreach (var timezone in new[] { "UTC", "Europe/Paris" })
+        {
+            var call = new JsonObject
+            {
+                ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = "capabilities.invoke",
+                ["params"] = new JsonObject { ["capability"] = "system.time", ["arguments"] = new JsonObject { ["timezone"] = timezone } },
+            };
+            using var r = await rpc.PostAsync($"http://127.0.0.1:{gateway.GatewayPort}/rpc",
+                new StringContent(call.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+            ids.Add(JsonNode.Parse(await r.Content.ReadAsStringAsync())!["error"]!["data"]!["request_id"]!.GetValue<string>());
+        }
+
+        // act: reject one with no body, the other with a blank reason
+        using var noBody = await http.PostAsync($"/api/approvals/{ids[0]}/reject", null);
+        using var blank = await http.PostAsync($"/api/approvals/{ids[1]}/reject", new StringContent("""{"reason":"   "}""", System.Text.Encoding.UTF8, "application/json"));
+
+        // assert: spec §4.1's default reason is what the audit log records
+        Assert.Equal(HttpStatusCode.OK, noBody.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, blank.StatusCode);
+        var entries = JsonNode.Parse(await http.GetStringAsync("/api/audit?status=rejected&limit=100"))!["entries"]!.AsArray()
+            .Where(e => e!["kind"]!.GetValue<string>() == "approval_resolution").ToList();
+        Assert.Equal(2, entries.Count);
+        Assert.All(entries, e =>
+        {
+            Assert.Equal("Rejected by dashboard admin", e!["policy_decision"]!["reason"]!.GetValue<string>());
+            Assert.Equal("Rejected by dashboard admin", e["result"]!["summary"]!.GetValue<string>());
+        });
+    }
+
+    [Fact]
     public async Task Should_answer_rpc_calls_with_32002_at_once_and_report_the_decision_through_approvals_check()
     {
         await using var gateway = await StartAsync();

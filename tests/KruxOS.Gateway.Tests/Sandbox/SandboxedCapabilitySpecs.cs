@@ -1,5 +1,6 @@
 using KruxOS.Testing;
 using System.Text.Json.Nodes;
+using KruxOS.Audit;
 using KruxOS.Gateway.Tests.Support;
 using Xunit;
 
@@ -42,6 +43,34 @@ public sealed class SandboxedCapabilitySpecs
         Assert.Contains("hello from the sandbox", run.ToJsonString());
         Assert.DoesNotContain("\"0\\n", run.ToJsonString()); // not root inside the sandbox
         Assert.True(File.Exists(Path.Combine(gateway.DataDir, "workspace", agent, "notes", "hello.txt")));
+    }
+
+    [Fact]
+    public async Task Should_record_the_cpu_time_and_memory_peak_of_a_sandboxed_process_in_its_audit_entry()
+    {
+        Assert.SkipUnless(Environment.UserName == "root" && File.Exists("/usr/bin/bwrap"), "the kernel sandbox needs root and bubblewrap");
+        // arrange
+        await using var gateway = await TestGateway.StartAsync();
+        var agent = "usage-" + Guid.NewGuid().ToString("N")[..8];
+        var token = await gateway.CreateAgentAsync(agent);
+
+        // act: one process.run over MCP (a fresh sandbox with its own cgroup, which measures cpu and memory)
+        var session = await NodeClients.RunAsync(token, "--transport", "http", "--url", gateway.McpHttp.ToString(),
+            "--call", "process__run", """{"command":"sh","args":["-c","i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo counted"]}""");
+
+        // assert: the call's entry carries what the sandbox measured, and GET /api/audit shows it
+        Assert.Null(session["error"]);
+        var result = session["results"]!.AsArray()[0]!;
+        Assert.False(result["isError"]!.GetValue<bool>(), result.ToJsonString());
+        var page = await new AuditReader(Path.Combine(gateway.DataDir, "audit")).QueryAsync(
+            new AuditQuery { Agent = agent, Capability = "process.run" }, TestContext.Current.CancellationToken);
+        var entry = Assert.Single(page.Entries).Entry;
+        Assert.NotNull(entry.ResourceUsage);
+        Assert.NotNull(entry.ResourceUsage.CpuTimeMs);
+        Assert.True(entry.ResourceUsage.MemoryPeakBytes > 0, $"memory peak {entry.ResourceUsage.MemoryPeakBytes}");
+        var json = AuditJson.ToJson(page.Entries[0])["result"]!["resource_usage"]!;
+        Assert.Equal(entry.ResourceUsage.CpuTimeMs, json["cpu_time_ms"]!.GetValue<long>());
+        Assert.Equal(entry.ResourceUsage.MemoryPeakBytes, json["memory_peak_bytes"]!.GetValue<long>());
     }
 
     [Fact]

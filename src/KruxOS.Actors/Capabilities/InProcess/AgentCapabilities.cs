@@ -20,10 +20,10 @@ public sealed class AgentWhoAmIHandler : ICapabilityHandler
 {
     public CapabilityName Name { get; } = CapabilityName.Parse("agent.whoami");
 
-    public ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+    public ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         var agent = context.Agent ?? throw new CapabilityException(SessionError(context));
-        return ValueTask.FromResult(CapabilityCatalog.ToElement(new
+        return ValueTask.FromResult<CapabilityOutput>(CapabilityCatalog.ToElement(new
         {
             agent_name = agent.Name,
             purpose = agent.Purpose,
@@ -43,7 +43,7 @@ public sealed class AgentCapabilitiesHandler : ICapabilityHandler
 {
     public CapabilityName Name { get; } = CapabilityName.Parse("agent.capabilities");
 
-    public ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+    public ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         var category = arguments.TryGetProperty("category", out var c) ? c.GetString() : null;
         var list = context.Registry.All
@@ -52,7 +52,7 @@ public sealed class AgentCapabilitiesHandler : ICapabilityHandler
             .Where(x => x.Tier != Tier.Blocked)
             .Select(x => new { name = x.Definition.Name.Value, purpose = x.Definition.Purpose, permission_tier = x.Tier.ToWire(), tags = x.Definition.Tags })
             .ToList();
-        return ValueTask.FromResult(CapabilityCatalog.ToElement(new { capabilities = list, total = list.Count }));
+        return ValueTask.FromResult<CapabilityOutput>(CapabilityCatalog.ToElement(new { capabilities = list, total = list.Count }));
     }
 }
 
@@ -61,11 +61,11 @@ public sealed class AgentSessionHandler : ICapabilityHandler
 {
     public CapabilityName Name { get; } = CapabilityName.Parse("agent.session");
 
-    public ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+    public ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         if (context.Agent is null) throw new CapabilityException(AgentWhoAmIHandler.SessionError(context));
         var s = context.Session;
-        return ValueTask.FromResult(CapabilityCatalog.ToElement(new
+        return ValueTask.FromResult<CapabilityOutput>(CapabilityCatalog.ToElement(new
         {
             session_id = s.SessionId,
             connected_at = s.ConnectedAt,
@@ -89,11 +89,11 @@ public sealed class AgentPolicyHandler : ICapabilityHandler
 {
     public CapabilityName Name { get; } = CapabilityName.Parse("agent.policy");
 
-    public ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+    public ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         var effective = context.Policy.Effective(context.Principal, context.Registry);
         var fromPolicy = effective.DefaultTier is not null;
-        return ValueTask.FromResult(CapabilityCatalog.ToElement(new
+        return ValueTask.FromResult<CapabilityOutput>(CapabilityCatalog.ToElement(new
         {
             policy_group = effective.PolicyGroup,
             policy_revision = effective.PolicyRevision,

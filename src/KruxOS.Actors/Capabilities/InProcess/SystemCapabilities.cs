@@ -16,7 +16,7 @@ public sealed class SystemTimeHandler : ICapabilityHandler
 {
     public CapabilityName Name { get; } = CapabilityName.Parse("system.time");
 
-    public ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+    public ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         var now = context.Now;
         string? zoneName = arguments.TryGetProperty("timezone", out var tz) && tz.ValueKind == JsonValueKind.String ? tz.GetString() : null;
@@ -37,7 +37,7 @@ public sealed class SystemTimeHandler : ICapabilityHandler
         {
             local = now.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'+00:00'", System.Globalization.CultureInfo.InvariantCulture);
         }
-        return ValueTask.FromResult(CapabilityCatalog.ToElement(new
+        return ValueTask.FromResult<CapabilityOutput>(CapabilityCatalog.ToElement(new
         {
             utc = now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
             unix_epoch = now.ToUnixTimeSeconds(),
@@ -53,7 +53,7 @@ public sealed class SystemInfoHandler(NodeFacts facts, IdentityDirectory identit
 {
     public CapabilityName Name { get; } = CapabilityName.Parse("system.info");
 
-    public async ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+    public async ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         try
         {
@@ -101,7 +101,7 @@ public sealed class SystemHealthHandler(HealthRegistry health, HostMetrics metri
 {
     public CapabilityName Name { get; } = CapabilityName.Parse("system.health");
 
-    public async ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+    public async ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         var report = await health.RunAsync(cancellationToken).ConfigureAwait(false);
         var auditBuffer = await AuditBufferAsync(cancellationToken).ConfigureAwait(false);
@@ -144,14 +144,14 @@ public sealed class SystemMetricsHandler(HostMetrics metrics) : ICapabilityHandl
 {
     public CapabilityName Name { get; } = CapabilityName.Parse("system.metrics");
 
-    public ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+    public ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         var window = arguments.TryGetProperty("window", out var w) ? w.GetString()! : "5m";
         var s = MetricsWindow.Summarise(metrics.Samples, window, context.Now);
         if (s.Samples == 0)
             throw new CapabilityException(StructuredError.Create("MetricsError", "No host samples have been taken yet.", retryable: true)
                 .RetryAfter(5).WithRecovery("retry", "Try again in a few seconds."));
-        return ValueTask.FromResult(CapabilityCatalog.ToElement(new
+        return ValueTask.FromResult<CapabilityOutput>(CapabilityCatalog.ToElement(new
         {
             window,
             cpu = new { average_percent = s.CpuAveragePercent, peak_percent = s.CpuPeakPercent },

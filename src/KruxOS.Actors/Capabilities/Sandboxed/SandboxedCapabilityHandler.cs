@@ -1,5 +1,6 @@
 using System.Text.Json;
 using KruxOS.Core.Agents;
+using KruxOS.Core.Audit;
 using KruxOS.Core.Capabilities;
 using KruxOS.Sandbox;
 
@@ -19,14 +20,27 @@ public sealed class SandboxedCapabilityHandler(CapabilityName name, ISandbox san
     public CapabilityName Name { get; } = name;
 
     /// <inheritdoc />
-    public async ValueTask<JsonElement> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+    public async ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         var caller = context.Principal.Kind == PrincipalKind.User ? CallerKind.User : CallerKind.Agent;
         // Git remotes come from the policy in force when the call runs (after any approval wait), not when it was decided.
         var remotes = Name.Category == "git" ? context.Policy.GitRemotes(context.Principal) : null;
         var result = await sandbox.ExecuteAsync(new SandboxRequest(context.Session.Agent, Name, arguments, null, caller, remotes), cancellationToken).ConfigureAwait(false);
-        return result.IsSuccess ? result.Data ?? KruxOS.Core.CoreJson.EmptyObject : throw new CapabilityException(result.Error!);
+        var usage = ToAudit(result.Usage);
+        return result.IsSuccess
+            ? new CapabilityOutput(result.Data ?? KruxOS.Core.CoreJson.EmptyObject, usage)
+            : throw new CapabilityException(result.Error!, usage);
     }
+
+    /// <summary>
+    /// The audit view of what the sandbox measured: null when it measured nothing beyond wall time (a warm
+    /// worker call reports only that, and it is the entry's <c>duration_ms</c>); otherwise each figure the
+    /// mechanism did not report stays null.
+    /// </summary>
+    public static AuditResourceUsage? ToAudit(ResourceUsage? u) =>
+        u is null || (u.CpuMs is null && u.MemoryPeakBytes is null && u.IoReadBytes is null && u.IoWriteBytes is null)
+            ? null
+            : new AuditResourceUsage(u.CpuMs, u.MemoryPeakBytes, u.IoReadBytes, u.IoWriteBytes);
 
     /// <inheritdoc />
     public TimeSpan MaxDuration(JsonElement arguments)
