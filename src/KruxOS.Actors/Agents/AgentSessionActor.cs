@@ -45,8 +45,11 @@ public sealed record AgentSessionDependencies(
 /// none is dropped while another is in flight. Calls with an idempotency key go through its
 /// <see cref="IdempotencyLedgerActor"/> child first, which admits, attaches or answers them from the record.
 /// </summary>
-public sealed class AgentSessionActor : ReceiveActor
+public sealed class AgentSessionActor : ReceiveActor, IWithTimers
 {
+    /// <summary>Longest a terminate waits for its connections to report closed before it answers anyway.</summary>
+    public static readonly TimeSpan TerminateWait = TimeSpan.FromSeconds(5);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly AgentName _agent;
     private readonly AgentSessionDependencies _deps;
@@ -58,6 +61,14 @@ public sealed class AgentSessionActor : ReceiveActor
     private int _inFlight;
     private DateTimeOffset? _lastConnectedAt;
     private IActorRef? _ledger;
+    private long _terminations;
+
+    // Terminations whose connections have been told to close but have not yet stopped: each is answered once
+    // they all have (a stopped connection actor has closed its transport), so "killed" means closed.
+    private readonly Dictionary<long, (IActorRef ReplyTo, int Closed, HashSet<IActorRef> Waiting)> _closing = [];
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
 
     // Each live run's caller, so a run that crashes (stopped by the strategy below, never restarted) still has its caller answered.
     private readonly Dictionary<IActorRef, (IActorRef ReplyTo, KeyedCall? Keyed, string Capability)> _runs = [];
@@ -97,7 +108,10 @@ public sealed class AgentSessionActor : ReceiveActor
             if (t.ActorRef.Equals(_ledger)) { _ledger = null; return; }
             foreach (var id in _connections.Where(kv => kv.Value.Connection.Equals(t.ActorRef)).Select(kv => kv.Key).ToList())
                 RemoveConnection(id, "connection actor stopped");
+            foreach (var (n, closing) in _closing.ToList())
+                if (closing.Waiting.Remove(t.ActorRef) && closing.Waiting.Count == 0) AnswerTerminate(n);
         });
+        Receive<TerminateWaitOver>(m => AnswerTerminate(m.Termination));
         Receive<ReceiveTimeout>(_ => OnIdle());
     }
 
@@ -152,10 +166,10 @@ public sealed class AgentSessionActor : ReceiveActor
         Publish(SupervisionEventTypes.SessionStarted, m.SessionId, new { session_id = m.SessionId, client = m.Client.Initiating });
     }
 
-    private void RemoveConnection(string sessionId, string why)
+    private void RemoveConnection(string sessionId, string why, bool unwatch = true)
     {
         if (!_connections.Remove(sessionId, out var entry)) return;
-        if (!_connections.Values.Any(c => c.Connection.Equals(entry.Connection))) Context.Unwatch(entry.Connection);
+        if (unwatch && !_connections.Values.Any(c => c.Connection.Equals(entry.Connection))) Context.Unwatch(entry.Connection);
         var duration = _deps.Clock.GetUtcNow() - entry.At;
         Publish(SupervisionEventTypes.SessionEnded, sessionId,
             new { session_id = sessionId, duration_seconds = (long)duration.TotalSeconds, reason = why });
@@ -274,16 +288,31 @@ public sealed class AgentSessionActor : ReceiveActor
 
     private void HandleTerminate(Terminate m)
     {
+        var waiting = new HashSet<IActorRef>();
         var closed = 0;
         foreach (var (id, entry) in _connections.ToList())
         {
             entry.Connection.Tell(new AgentSessionReplies.Terminated(m.Reason));
-            RemoveConnection(id, m.Reason);
+            // Still watched: its Terminated says the transport is closed.
+            RemoveConnection(id, m.Reason, unwatch: false);
+            waiting.Add(entry.Connection);
             closed++;
         }
         if (closed > 0) _log.Info("Terminated {Count} connection(s) of agent {Agent}: {Reason}", closed, _agent, m.Reason);
-        Sender.Tell(new AgentSessionReplies.TerminateResult(_agent.Value, closed));
+        var n = ++_terminations;
+        _closing[n] = (Sender, closed, waiting);
+        if (waiting.Count == 0) AnswerTerminate(n);
+        else Timers.StartSingleTimer(("terminate", n), new TerminateWaitOver(n), TerminateWait);
     }
+
+    private void AnswerTerminate(long n)
+    {
+        if (!_closing.Remove(n, out var closing)) return;
+        Timers.Cancel(("terminate", n));
+        closing.ReplyTo.Tell(new AgentSessionReplies.TerminateResult(_agent.Value, closing.Closed));
+    }
+
+    private sealed record TerminateWaitOver(long Termination) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
 
     private AgentSessionReplies.SessionInfo Info() => new(_agent.Value,
         [.. _connections.Select(kv => new AgentSessionReplies.ConnectionInfo(kv.Key, kv.Value.Client.Initiating, kv.Value.At)).OrderBy(c => c.ConnectedAt)],
@@ -295,7 +324,7 @@ public sealed class AgentSessionActor : ReceiveActor
     // callers, who hold no connection, would get a fresh limit after every pause.
     private void OnIdle()
     {
-        if (_connections.Count > 0 || _inFlight > 0) return;
+        if (_connections.Count > 0 || _inFlight > 0 || _closing.Count > 0) return;
         var now = _deps.Clock.GetUtcNow();
         _rateState = _rateState.Prune(now);
         if (_rateState.ExpiresAt is { } expires)

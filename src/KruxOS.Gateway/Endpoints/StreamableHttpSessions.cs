@@ -110,13 +110,13 @@ public sealed class StreamableHttpSessions(
         ClientHeader.TryRead(http, out var cli, out _); // validated by AuthenticateAsync
         var sessionId = SessionIds.New();
         var stop = new CancellationTokenSource();
-        var control = new SessionControl(stop, new ServerNotifier(_log));
+        var control = new SessionControl(stop, new ServerNotifier(_log), End);
         var registry = await connections.GetAsync(ct).ConfigureAwait(false);
         var opened = await registry.Ask<ConnectionMessages.Opened>(
             new ConnectionMessages.Open(new ConnectionSpec(caller.Principal, caller.Agent!.Value, sessionId, ClientAttribution.FromInitialize(null, null, cli), control)),
             TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
         sessions.Configure(options, new McpSessionBinding(caller, sessionId, opened.Connection, cli));
-        _bindings[options] = new Binding(opened.Connection, stop, control.Notifier, caller.Principal);
+        _bindings[options] = new Binding(opened.Connection, stop, control, caller.Principal);
     }
 
     private async Task RunSessionAsync(HttpContext http, McpServer server, CancellationToken ct)
@@ -128,7 +128,8 @@ public sealed class StreamableHttpSessions(
         }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, binding.Stop.Token);
         using var toolChanges = sessions.NotifyToolChanges(server, binding.Principal);
-        binding.Notifier.Attach(server);
+        binding.Control.Notifier.Attach(server);
+        binding.Control.Started(server.SessionId);
         try
         {
             await server.RunAsync(linked.Token).ConfigureAwait(false);
@@ -136,7 +137,7 @@ public sealed class StreamableHttpSessions(
         catch (OperationCanceledException) when (linked.IsCancellationRequested) { }
         finally
         {
-            binding.Notifier.Detach();
+            binding.Control.Notifier.Detach();
             binding.Connection.Tell(PoisonPill.Instance);
             // Ended by us (revoked, killed), not by the client or the SDK: the SDK would keep the session, and its
             // server stream open, until it idles out. Cut the stream and answer the session's later requests 404.
@@ -155,16 +156,38 @@ public sealed class StreamableHttpSessions(
                 if (now - at > EndedSessionMemory) _ended.TryRemove(id, out _);
     }
 
-    private sealed record Binding(IActorRef Connection, CancellationTokenSource Stop, ServerNotifier Notifier, Principal Principal);
+    private sealed record Binding(IActorRef Connection, CancellationTokenSource Stop, SessionControl Control, Principal Principal);
 
-    private sealed class SessionControl(CancellationTokenSource stop, ServerNotifier notifier) : IConnectionControl
+    // Closing (revoke, kill) ends the MCP session there and then: its id is refused from that moment, so a request
+    // that arrives while the SDK's session is still unwinding gets 404 too, and the connection actor reports the
+    // connection closed only once that is true.
+    private sealed class SessionControl(CancellationTokenSource stop, ServerNotifier notifier, Action<string> end) : IConnectionControl
     {
+        private readonly Lock _gate = new();
+        private string? _mcpSessionId;
+        private bool _closed;
+
         public ServerNotifier Notifier => notifier;
 
         public void Notify(string method, string paramsJson) => notifier.Notify(method, paramsJson);
 
+        /// <summary>The SDK's session started with <paramref name="mcpSessionId"/> (the Mcp-Session-Id clients send).</summary>
+        public void Started(string? mcpSessionId)
+        {
+            lock (_gate)
+            {
+                _mcpSessionId = mcpSessionId;
+                if (_closed && mcpSessionId is { Length: > 0 }) end(mcpSessionId);
+            }
+        }
+
         public void Close(StructuredError reason)
         {
+            lock (_gate)
+            {
+                _closed = true;
+                if (_mcpSessionId is { Length: > 0 } id) end(id);
+            }
             try { stop.Cancel(); }
             catch (ObjectDisposedException) { }
         }

@@ -260,12 +260,30 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
         session.Tell(new AgentSessionCommands.Attach(Pipeline.Agent, "sess-2", c2, ClientInfo.Unknown, DateTimeOffset.UtcNow));
         // act
         session.Tell(new AgentSessionCommands.Terminate(Pipeline.Agent, "agent revoked"));
-        // assert
-        Assert.Equal(2, (await ExpectMsgAsync<AgentSessionReplies.TerminateResult>(TestTimeouts.Reply)).ConnectionsClosed);
+        // assert: both are told; the answer waits until both connection actors have stopped (transports closed)
         Assert.Equal("agent revoked", (await c1.ExpectMsgAsync<AgentSessionReplies.Terminated>()).Reason);
         Assert.Equal("agent revoked", (await c2.ExpectMsgAsync<AgentSessionReplies.Terminated>()).Reason);
+        Sys.Stop(c1.Ref);
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+        Sys.Stop(c2.Ref);
+        Assert.Equal(2, (await ExpectMsgAsync<AgentSessionReplies.TerminateResult>(TestTimeouts.Reply)).ConnectionsClosed);
         session.Tell(new AgentSessionCommands.GetInfo(Pipeline.Agent));
         Assert.Empty((await ExpectMsgAsync<AgentSessionReplies.SessionInfo>()).Connections);
+    }
+
+    [Fact]
+    public async Task Should_answer_a_terminate_after_its_wait_when_a_connection_never_stops()
+    {
+        // arrange: a connection that is told to close but never stops (its node is gone, say)
+        var session = Session();
+        var stuck = CreateTestProbe();
+        session.Tell(new AgentSessionCommands.Attach(Pipeline.Agent, "sess-1", stuck, ClientInfo.Unknown, DateTimeOffset.UtcNow));
+        // act
+        session.Tell(new AgentSessionCommands.Terminate(Pipeline.Agent, "killed by operator"));
+        // assert: not before the wait, but then the operator gets an answer
+        await stuck.ExpectMsgAsync<AgentSessionReplies.Terminated>();
+        await ExpectNoMsgAsync(AgentSessionActor.TerminateWait - TimeSpan.FromSeconds(1));
+        Assert.Equal(1, (await ExpectMsgAsync<AgentSessionReplies.TerminateResult>(TestTimeouts.Reply)).ConnectionsClosed);
     }
 
     [Fact]
