@@ -107,12 +107,44 @@ public sealed class ProcStatSpecs
     public void Should_read_the_context_switches_of_this_process_threads()
     {
         // act
-        var first = ProcStatus.ContextSwitches(Environment.ProcessId);
+        var tally = new ContextSwitchTally();
+        var first = ProcStatus.ThreadContextSwitches(Environment.ProcessId);
+        Assert.NotNull(first);
+        tally.Add(first);
         Thread.Sleep(20); // a sleep is a voluntary switch of this thread
-        var second = ProcStatus.ContextSwitches(Environment.ProcessId);
+        var second = ProcStatus.ThreadContextSwitches(Environment.ProcessId);
 
         // assert
-        Assert.NotNull(first);
-        Assert.True(second > first, $"{first} → {second}");
+        Assert.NotNull(second);
+        Assert.Contains(Environment.ProcessId, second.Keys); // the main thread's id is the process id
+        Assert.True(tally.Add(second) > first.Values.Sum(), "the sleep was not counted");
+    }
+
+    [Fact]
+    public void Should_keep_the_switches_of_a_thread_that_ended()
+    {
+        // arrange: two threads, then thread 2 ends and thread 3 starts
+        var tally = new ContextSwitchTally();
+        tally.Add(new Dictionary<int, long> { [1] = 100, [2] = 500 });
+
+        // act
+        var total = tally.Add(new Dictionary<int, long> { [1] = 110, [3] = 5 });
+
+        // assert: 600 + 10 (thread 1) + 5 (thread 3); thread 2's 500 stay counted
+        Assert.Equal(615, total);
+    }
+
+    [Fact]
+    public void Should_count_a_reused_thread_id_from_zero()
+    {
+        // arrange
+        var tally = new ContextSwitchTally();
+        tally.Add(new Dictionary<int, long> { [7] = 900 });
+
+        // act: the id now belongs to a new thread with a smaller count
+        var total = tally.Add(new Dictionary<int, long> { [7] = 40 });
+
+        // assert
+        Assert.Equal(940, total);
     }
 }

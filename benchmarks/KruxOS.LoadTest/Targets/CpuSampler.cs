@@ -15,6 +15,7 @@ internal sealed class CpuSampler : IAsyncDisposable
 
     private readonly int _pid;
     private readonly List<Sample> _samples = [];
+    private readonly ContextSwitchTally _switches = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
@@ -69,14 +70,19 @@ internal sealed class CpuSampler : IAsyncDisposable
         catch (OperationCanceledException) { }
     }
 
+    // Readings are taken under the lock (this runs on the loop and on the caller of Over), so samples stay in time
+    // order and the switch tally sees its readings in the order they were taken.
     private void Take()
     {
-        var now = Stopwatch.GetTimestamp();
-        var server = ProcStatus.CpuSeconds(_pid);
-        var switches = ProcStatus.ContextSwitches(_pid);
-        var driver = Environment.CpuUsage.TotalTime.TotalSeconds;
-        if (server is null || switches is null) return;
-        lock (_samples) _samples.Add(new Sample(now, server.Value, driver, switches.Value));
+        lock (_samples)
+        {
+            var now = Stopwatch.GetTimestamp();
+            var server = ProcStatus.CpuSeconds(_pid);
+            var switches = ProcStatus.ThreadContextSwitches(_pid);
+            var driver = Environment.CpuUsage.TotalTime.TotalSeconds;
+            if (server is null || switches is null) return;
+            _samples.Add(new Sample(now, server.Value, driver, _switches.Add(switches)));
+        }
     }
 
     /// <inheritdoc />

@@ -63,20 +63,22 @@ public static class ProcStatus
     }
 
     /// <summary>
-    /// Context switches (voluntary + involuntary) of all the process's live threads, or null when they cannot
-    /// be read. Threads that have ended no longer count, so a difference of two readings is a lower bound.
+    /// Context switches (voluntary + involuntary) of each of the process's live threads, by thread id, or null when
+    /// the process cannot be read. A thread that ended is gone from the reading, so readings are turned into a
+    /// running total by <see cref="ContextSwitchTally"/>, never subtracted from each other.
     /// </summary>
-    public static long? ContextSwitches(int pid)
+    public static Dictionary<int, long>? ThreadContextSwitches(int pid)
     {
         try
         {
-            long total = 0;
+            var counts = new Dictionary<int, long>();
             foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
             {
-                try { total += ParseContextSwitches(File.ReadAllText(Path.Combine(task, "status"))); }
+                if (!int.TryParse(Path.GetFileName(task), NumberStyles.None, CultureInfo.InvariantCulture, out var tid)) continue;
+                try { counts[tid] = ParseContextSwitches(File.ReadAllText(Path.Combine(task, "status"))); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* the thread ended meanwhile */ }
             }
-            return total;
+            return counts;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
