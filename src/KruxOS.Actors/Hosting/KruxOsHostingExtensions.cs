@@ -4,6 +4,7 @@ using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Hosting;
+using Akka.Persistence.Hosting;
 using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using KruxOS.Actors.Agents;
@@ -22,7 +23,6 @@ using KruxOS.Actors.Serialization;
 using KruxOS.Actors.Sharding;
 using KruxOS.Actors.ToolRuns;
 using KruxOS.Core.Capabilities;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace KruxOS.Actors.Hosting;
@@ -44,7 +44,7 @@ public static class KruxOsHostingExtensions
     {
         settings.Validate();
         Directory.CreateDirectory(settings.DataDir);
-        if (settings.Persistence.Provider == PersistenceProvider.Sqlite) PrepareSqlite(settings.SqlitePath);
+        if (settings.Persistence.Provider == PersistenceProvider.Sqlite) SqliteJournal.PrepareFile(settings.SqlitePath);
 
         services.AddSingleton(settings);
         services.AddSingleton(TimeProvider.System);
@@ -109,12 +109,14 @@ public static class KruxOsHostingExtensions
     /// <summary>The SQL journal and snapshot store (SQLite by default, PostgreSQL for clusters).</summary>
     public static AkkaConfigurationBuilder ConfigurePersistence(this AkkaConfigurationBuilder builder, KruxOsSettings settings)
     {
-        var provider = settings.Persistence.Provider == PersistenceProvider.Sqlite
-            ? LinqToDB.ProviderName.SQLiteMS
-            : LinqToDB.ProviderName.PostgreSQL15;
         // Approval events are tagged so the approval index can be rebuilt from the journal with a tag query.
-        return builder.WithSqlPersistence(settings.JournalConnectionString, provider, autoInitialize: true,
-            journalBuilder: j => j.AddWriteEventAdapter<ApprovalEventTagger>("approval-tagger", [typeof(IApprovalEvent)]));
+        void Tagging(AkkaPersistenceJournalBuilder j) => j.AddWriteEventAdapter<ApprovalEventTagger>("approval-tagger", [typeof(IApprovalEvent)]);
+        if (settings.Persistence.Provider != PersistenceProvider.Sqlite)
+            return builder.WithSqlPersistence(settings.JournalConnectionString, LinqToDB.ProviderName.PostgreSQL15, autoInitialize: true, journalBuilder: Tagging);
+        // SQLite: one writer, SQLite's own busy handler, and the plugin's indexes (see SqliteJournal).
+        return builder
+            .WithSqlPersistence(SqliteJournal.DataOptions(settings.JournalConnectionString), autoInitialize: true, journalBuilder: Tagging)
+            .AddHocon(SqliteJournal.Settings(settings.JournalConnectionString), HoconAddMode.Prepend);
     }
 
     /// <summary>
@@ -240,15 +242,4 @@ public static class KruxOsHostingExtensions
             audit, new ToolRunSettings(settings.ToolCallTimeout, ToolRunSettings.Default.AuditTimeout), settings.MaxConnectionsPerAgent,
             settings.SessionIdleTimeout, sp.GetRequiredService<TimeProvider>(), approvals, sp.GetRequiredService<ApprovalIndex>(), settings.ApprovalHoldTimeout,
             settings.Idempotency.Limits, sp.GetRequiredService<AuditAvailability>());
-
-    /// <summary>Creates the SQLite file with WAL journaling (roughly doubles persisted writes per second).</summary>
-    private static void PrepareSqlite(string path)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        using var connection = new SqliteConnection($"Data Source={path}");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA journal_mode=WAL;";
-        command.ExecuteNonQuery();
-    }
 }
