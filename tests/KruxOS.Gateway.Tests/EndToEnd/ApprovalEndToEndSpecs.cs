@@ -45,6 +45,31 @@ public sealed class ApprovalEndToEndSpecs
 
     private static string Id(JsonNode? approval) => approval!["id"]!.GetValue<string>();
 
+    // A User API client with a fresh user token.
+    private static async Task<HttpClient> UserApiAsync(TestGateway gateway)
+    {
+        var userToken = (await gateway.ControlAsync(ControlProtocol.Methods.UserTokenCreate, new JsonObject { ["label"] = "ops" }))["token"]!.GetValue<string>();
+        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gateway.UserApiPort}") };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", userToken);
+        return http;
+    }
+
+    // system.time over /rpc, held for approval (-32002): returns the approval id.
+    private static async Task<string> HeldRpcCallAsync(TestGateway gateway, string token, string timezone)
+    {
+        using var rpc = new HttpClient();
+        rpc.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        var body = new JsonObject
+        {
+            ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = "capabilities.invoke",
+            ["params"] = new JsonObject { ["capability"] = "system.time", ["arguments"] = new JsonObject { ["timezone"] = timezone } },
+        }.ToJsonString();
+        using var r = await rpc.PostAsync($"http://127.0.0.1:{gateway.GatewayPort}/rpc", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        var json = JsonNode.Parse(await r.Content.ReadAsStringAsync())!;
+        Assert.Equal(-32002, json["error"]!["code"]!.GetValue<int>());
+        return json["error"]!["data"]!["request_id"]!.GetValue<string>();
+    }
+
     private static JsonNode SingleResult(JsonObject session)
     {
         Assert.True(session["connected"]!.GetValue<bool>(), session.ToJsonString());
@@ -157,25 +182,9 @@ public sealed class ApprovalEndToEndSpecs
     {
         await using var gateway = await StartAsync();
         var token = await gateway.CreateAgentAsync(Agent);
-        var userToken = (await gateway.ControlAsync(ControlProtocol.Methods.UserTokenCreate, new JsonObject { ["label"] = "ops" }))["token"]!.GetValue<string>();
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gateway.UserApiPort}") };
-        http.DefaultRequestHeaders.Authorization = new("Bearer", userToken);
-        using var rpc = new HttpClient();
-        rpc.DefaultRequestHeaders.Authorization = new("Bearer", token);
-        async Task<string> RequestAsync(string timezone)
-        {
-            var body = new JsonObject
-            {
-                ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = "capabilities.invoke",
-                ["params"] = new JsonObject { ["capability"] = "system.time", ["arguments"] = new JsonObject { ["timezone"] = timezone } },
-            }.ToJsonString();
-            using var r = await rpc.PostAsync($"http://127.0.0.1:{gateway.GatewayPort}/rpc", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
-            var json = JsonNode.Parse(await r.Content.ReadAsStringAsync())!;
-            Assert.Equal(-32002, json["error"]!["code"]!.GetValue<int>());
-            return json["error"]!["data"]!["request_id"]!.GetValue<string>();
-        }
-        var first = await RequestAsync("UTC");
-        var second = await RequestAsync("Europe/Berlin");
+        using var http = await UserApiAsync(gateway);
+        var first = await HeldRpcCallAsync(gateway, token, "UTC");
+        var second = await HeldRpcCallAsync(gateway, token, "Europe/Berlin");
 
         using var list = await http.GetAsync("/api/approvals");
         Assert.Equal(HttpStatusCode.OK, list.StatusCode);
@@ -232,23 +241,8 @@ public sealed class ApprovalEndToEndSpecs
         // arrange: two held calls, polled over /rpc
         await using var gateway = await StartAsync();
         var token = await gateway.CreateAgentAsync(Agent);
-        var userToken = (await gateway.ControlAsync(ControlProtocol.Methods.UserTokenCreate, new JsonObject { ["label"] = "ops" }))["token"]!.GetValue<string>();
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gateway.UserApiPort}") };
-        http.DefaultRequestHeaders.Authorization = new("Bearer", userToken);
-        using var rpc = new HttpClient();
-        rpc.DefaultRequestHeaders.Authorization = new("Bearer", token);
-        var ids = new List<string>();
-        foreach (var timezone in new[] { "UTC", "Europe/Paris" })
-        {
-            var call = new JsonObject
-            {
-                ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = "capabilities.invoke",
-                ["params"] = new JsonObject { ["capability"] = "system.time", ["arguments"] = new JsonObject { ["timezone"] = timezone } },
-            };
-            using var r = await rpc.PostAsync($"http://127.0.0.1:{gateway.GatewayPort}/rpc",
-                new StringContent(call.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
-            ids.Add(JsonNode.Parse(await r.Content.ReadAsStringAsync())!["error"]!["data"]!["request_id"]!.GetValue<string>());
-        }
+        using var http = await UserApiAsync(gateway);
+        List<string> ids = [await HeldRpcCallAsync(gateway, token, "UTC"), await HeldRpcCallAsync(gateway, token, "Europe/Paris")];
 
         // act: reject one with no body, the other with a blank reason
         using var noBody = await http.PostAsync($"/api/approvals/{ids[0]}/reject", null);

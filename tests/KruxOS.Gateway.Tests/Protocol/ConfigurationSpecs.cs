@@ -2,20 +2,13 @@ using KruxOS.Actors.Hosting;
 using KruxOS.Gateway.Hosting;
 using Microsoft.Extensions.Configuration;
 using Xunit;
+using static KruxOS.Gateway.Tests.Support.ConfigurationBinding;
 
 namespace KruxOS.Gateway.Tests.Protocol;
 
 /// <summary>Every listener is configurable the same three ways: appsettings, KRUXOS_ environment, flags.</summary>
 public sealed class ConfigurationSpecs
 {
-    private static (KruxOsSettings KruxOs, GatewaySettings Gateway) Bind(string[] args, Dictionary<string, string?>? appsettings = null)
-    {
-        var config = new ConfigurationManager();
-        if (appsettings is not null) config.AddInMemoryCollection(appsettings);
-        config.AddKruxOsConfiguration(args);
-        return (config.GetSection("KruxOS").Get<KruxOsSettings>() ?? new(), config.GetSection("Gateway").Get<GatewaySettings>() ?? new());
-    }
-
     [Fact]
     public void Should_bind_every_listener_flag()
     {

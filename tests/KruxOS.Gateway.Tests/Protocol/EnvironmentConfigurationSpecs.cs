@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Xunit;
+using static KruxOS.Gateway.Tests.Support.ConfigurationBinding;
 
 namespace KruxOS.Gateway.Tests.Protocol;
 
@@ -22,14 +23,6 @@ public sealed class ProcessEnvironmentCollection
 [Collection(ProcessEnvironmentCollection.Name)]
 public sealed class EnvironmentConfigurationSpecs
 {
-    private static (KruxOsSettings KruxOs, GatewaySettings Gateway) Bind(string[] args, Dictionary<string, string?>? appsettings = null)
-    {
-        var config = new ConfigurationManager();
-        if (appsettings is not null) config.AddInMemoryCollection(appsettings);
-        config.AddKruxOsConfiguration(args);
-        return (config.GetSection("KruxOS").Get<KruxOsSettings>() ?? new(), config.GetSection("Gateway").Get<GatewaySettings>() ?? new());
-    }
-
     [Fact]
     public void Should_bind_every_listener_from_its_environment_variable()
     {
