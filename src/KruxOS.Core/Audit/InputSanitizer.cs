@@ -48,13 +48,15 @@ public static partial class InputSanitizer
     // a bound, so the word splitting below runs once per distinct name.
     private const int MaxRememberedNames = 4096;
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> SecretNameVerdicts = new(StringComparer.Ordinal);
+    private static int _rememberedNames; // ConcurrentDictionary.Count takes every lock: counted here instead
 
     /// <summary>Whether a property name looks like a secret.</summary>
     public static bool IsSecretFieldName(string name)
     {
         if (SecretNameVerdicts.TryGetValue(name, out var known)) return known;
         var verdict = DecideSecretFieldName(name);
-        if (SecretNameVerdicts.Count < MaxRememberedNames) SecretNameVerdicts.TryAdd(name, verdict);
+        if (Volatile.Read(ref _rememberedNames) < MaxRememberedNames && SecretNameVerdicts.TryAdd(name, verdict))
+            Interlocked.Increment(ref _rememberedNames);
         return verdict;
     }
 
