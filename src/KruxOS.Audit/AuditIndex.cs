@@ -238,7 +238,7 @@ public sealed class AuditIndex : IDisposable
     // the file itself, so an index from before user_version was recorded (0) is handled too, and each is safe to
     // repeat: a crash before user_version is written just runs them again at the next open. Derived data, so
     // nothing is lost either way.
-    //   1: the retired indexes (and possibly no unique position index): dropped before the schema creates the current ones.
+    //   1: the retired indexes (and possibly no unique position index): dropped (if present) before the schema creates the current ones.
     //   2: no approval_decision column: added, and filled in from the records that can carry a decision.
     private void MigrateIfOlder()
     {
@@ -248,11 +248,7 @@ public sealed class AuditIndex : IDisposable
             Exec(c, Schema);
             return;
         }
-        using (var cmd = c.CreateCommand())
-        {
-            cmd.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN ('ix_entries_id', 'ix_entries_file', 'ix_entries_approval')";
-            if ((long)cmd.ExecuteScalar()! > 0) Exec(c, DropRetiredIndexes);
-        }
+        Exec(c, DropRetiredIndexes);
         if (TableExists(c, "entries") && !ColumnExists(c, "entries", "approval_decision"))
             Exec(c, "ALTER TABLE entries ADD COLUMN approval_decision TEXT;");
         Exec(c, Schema);

@@ -368,7 +368,8 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         execution.PipeTo(Self, success: output => new Executed(output), failure: ex => new ExecutionFailed(ex));
     }
 
-    // Handlers may complete synchronously or throw before their first await; both become messages.
+    // Handlers may complete synchronously or throw before their first await; either way the outcome is this task's
+    // (taken at once when it is already complete, piped back as a message otherwise).
     private static async Task<CapabilityOutput> ExecuteAsync(ICapabilityHandler handler, InvocationContext context, JsonElement args, CancellationToken ct) =>
         await handler.ExecuteAsync(context, args, ct).ConfigureAwait(false);
 

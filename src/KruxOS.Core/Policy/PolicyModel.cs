@@ -38,13 +38,7 @@ public sealed record RateLimit(int Max, TimeSpan Window, Tier? OnExceed)
     public long WindowSeconds => (long)Window.TotalSeconds;
 
     /// <summary>The window as written in policy files: <c>1h</c>, <c>15m</c>, <c>2d</c>, or seconds (<c>90s</c>).</summary>
-    public string WindowText => WindowSeconds switch
-    {
-        var s when s % 86400 == 0 => $"{(s / 86400).ToString(CultureInfo.InvariantCulture)}d",
-        var s when s % 3600 == 0 => $"{(s / 3600).ToString(CultureInfo.InvariantCulture)}h",
-        var s when s % 60 == 0 => $"{(s / 60).ToString(CultureInfo.InvariantCulture)}m",
-        var s => $"{s.ToString(CultureInfo.InvariantCulture)}s",
-    };
+    public string WindowText => Errors.RateWindowText.Format(WindowSeconds);
 
     /// <inheritdoc />
     public override string ToString() =>

@@ -119,7 +119,7 @@ public static class SystemProtections
             if (CheckWrittenPaths(capability, arguments, written, ref cache, out reason) is { } p) return p;
         }
 
-        if (name == "process.run" && DangerousCommand(arguments) is { } why)
+        if (name == "process.run" && CommandCheck.DangerousCommand(arguments) is { } why)
         {
             reason = why;
             return DangerousCommands;
@@ -171,15 +171,6 @@ public static class SystemProtections
             if (arguments.TryGetProperty(n, out var v) && v.ValueKind == JsonValueKind.String) return v.GetString();
         return null;
     }
-
-    /// <summary>
-    /// Why a <c>process.run</c> call is a mass-destruction command, or null. The command and its arguments are
-    /// joined into one line, so <c>sh -c "…"</c> scripts are inspected too.
-    /// </summary>
-    public static string? DangerousCommand(JsonElement arguments) => CommandCheck.DangerousCommand(arguments);
-
-    /// <summary>Why a shell command line is a mass-destruction command, or null.</summary>
-    public static string? DangerousCommandLine(string line) => CommandCheck.DangerousCommandLine(line);
 
     /// <summary>
     /// The longest command line (command and arguments joined, or a script a shell reads from stdin) the

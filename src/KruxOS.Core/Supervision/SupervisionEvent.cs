@@ -66,6 +66,7 @@ public sealed record SupervisionEvent : IKruxMessage
     public static SupervisionEvent Create<T>(string type, DateTimeOffset at, string? agent, string? sessionId, T data) where T : notnull =>
         new(type, at, agent, sessionId, (object)data);
 }
+
 /// <summary>The event type names of spec §5.</summary>
 public static class SupervisionEventTypes
 {

@@ -115,7 +115,7 @@ public sealed class StreamableHttpSessions(
         var opened = await registry.Ask<ConnectionMessages.Opened>(
             new ConnectionMessages.Open(new ConnectionSpec(caller.Principal, caller.Agent!.Value, sessionId, ClientAttribution.FromInitialize(null, null, cli), control)),
             TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
-        sessions.Configure(options, new McpSessionBinding(caller, sessionId, opened.Connection, cli));
+        sessions.Configure(options, new McpSessionBinding(caller, sessionId, cli));
         _bindings[options] = new Binding(opened.Connection, stop, control, caller.Principal);
     }
 

@@ -71,7 +71,7 @@ public sealed partial class WebSocketEndpoint(
         try
         {
             var options = new McpServerOptions();
-            sessions.Configure(options, new McpSessionBinding(caller, sessionId, opened.Connection, cli));
+            sessions.Configure(options, new McpSessionBinding(caller, sessionId, cli));
             await using var server = McpServer.Create(transport, options, loggers, services);
             using var toolChanges = sessions.NotifyToolChanges(server, caller.Principal);
             control.Notifier.Attach(server);

@@ -7,7 +7,6 @@ using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Hosting;
 using KruxOS.Core.Approvals;
 using KruxOS.Gateway.Control;
-using KruxOS.Actors.Connections;
 using KruxOS.Actors.Policy;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
@@ -21,8 +20,8 @@ using ModelContextProtocol.Server;
 
 namespace KruxOS.Gateway.Mcp;
 
-/// <summary>One MCP session's binding to the actor system: who it is, its connection actor, and the <c>X-KruxOS-Client</c> attribution.</summary>
-public sealed record McpSessionBinding(AuthenticatedCaller Caller, string SessionId, IActorRef Connection, string? Cli = null);
+/// <summary>One MCP session's binding to the actor system: who it is, its session id, and the <c>X-KruxOS-Client</c> attribution.</summary>
+public sealed record McpSessionBinding(AuthenticatedCaller Caller, string SessionId, string? Cli = null);
 
 /// <summary>
 /// Builds the MCP server options of one session, for both transports. The SDK owns the protocol; the
