@@ -216,8 +216,25 @@ public static class AuditCbor
         return bytes;
     }
 
-    /// <summary>Decodes a stored record into an entry (with its hashes as hex). Tolerates unknown keys.</summary>
+    /// <summary>
+    /// Decodes a stored record into an entry (with its hashes as hex). Tolerates unknown keys. A record that is not a
+    /// readable audit record throws <see cref="CborContentException"/> or <see cref="FormatException"/>, and only those:
+    /// readers skip such a record (the verification reports it) instead of failing.
+    /// </summary>
     public static AuditEntry DecodeStored(ReadOnlyMemory<byte> stored)
+    {
+        try
+        {
+            return Decode(stored);
+        }
+        catch (Exception ex) when (ex is not (CborContentException or FormatException or OutOfMemoryException))
+        {
+            // e.g. an integer out of range (OverflowException), a wrong type (InvalidOperationException), a value JSON cannot hold
+            throw new FormatException($"not a readable audit record: {ex.Message}", ex);
+        }
+    }
+
+    private static AuditEntry Decode(ReadOnlyMemory<byte> stored)
     {
         var r = new CborReader(stored, Mode);
         var count = r.ReadStartMap() ?? throw new FormatException("indefinite-length map");
@@ -363,40 +380,62 @@ public static class AuditCbor
     /// → simple values, numbers written as integers (no fraction or exponent) that fit in 64 bits → CBOR
     /// integers, every other number → the nearest IEEE-754 double, written as a float64 (major type 7,
     /// additional info 27) regardless of its value.
+    /// <para>Total, so the writer never fails on a value an entry was not prepared for (<see cref="AuditChain.Prepare"/>
+    /// applies the limits first and this changes nothing of what it produces): a lone surrogate becomes U+FFFD (and
+    /// names that become equal keep the last value), a number whose nearest double is infinite is written as the text
+    /// of the number, and a subtree nested deeper than <see cref="MaxJsonDepth"/> levels as a text giving its size.</para>
     /// </summary>
-    public static void WriteJson(CborWriter w, JsonElement e)
+    public static void WriteJson(CborWriter w, JsonElement e) => WriteJson(w, e, 1);
+
+    /// <summary>Deepest nesting <see cref="WriteJson(CborWriter, JsonElement)"/> writes (a strict reader accepts 64 levels in a whole record).</summary>
+    public const int MaxJsonDepth = 48;
+
+    private static void WriteJson(CborWriter w, JsonElement e, int depth)
     {
         switch (e.ValueKind)
         {
+            case JsonValueKind.Object when depth > MaxJsonDepth:
+            case JsonValueKind.Array when depth > MaxJsonDepth:
+                w.WriteTextString($"[elided: nested deeper than {MaxJsonDepth} levels, {System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(e).Length} bytes]");
+                break;
             case JsonValueKind.Object:
                 var props = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-                foreach (var p in e.EnumerateObject()) props[p.Name] = p.Value;
+                foreach (var p in e.EnumerateObject()) props[AuditText.ReadName(p)] = p.Value;
                 w.WriteStartMap(props.Count);
                 foreach (var (name, value) in props)
                 {
                     w.WriteTextString(name);
-                    WriteJson(w, value);
+                    WriteJson(w, value, depth + 1);
                 }
                 w.WriteEndMap();
                 break;
             case JsonValueKind.Array:
                 w.WriteStartArray(e.GetArrayLength());
-                foreach (var item in e.EnumerateArray()) WriteJson(w, item);
+                foreach (var item in e.EnumerateArray()) WriteJson(w, item, depth + 1);
                 w.WriteEndArray();
                 break;
-            case JsonValueKind.String: w.WriteTextString(e.GetString()!); break;
+            case JsonValueKind.String: w.WriteTextString(AuditText.ReadString(e)); break;
             case JsonValueKind.True: w.WriteBoolean(true); break;
             case JsonValueKind.False: w.WriteBoolean(false); break;
             case JsonValueKind.Null: w.WriteNull(); break;
             case JsonValueKind.Number:
-                var raw = e.GetRawText();
-                var integral = raw.AsSpan().IndexOfAny('.', 'e', 'E') < 0;
+                var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(e);
+                var integral = raw.IndexOfAny((byte)'.', (byte)'e', (byte)'E') < 0;
                 if (integral && e.TryGetInt64(out var l)) w.WriteInt64(l);
                 else if (integral && e.TryGetUInt64(out var ul)) w.WriteUInt64(ul);
-                else WriteFloat64(w, e.GetDouble());
+                else if (e.TryGetDouble(out var d) && double.IsFinite(d)) WriteFloat64(w, d);
+                else w.WriteTextString(Encoding.UTF8.GetString(raw));
                 break;
             default: w.WriteNull(); break;
         }
+    }
+
+    /// <summary>The canonical CBOR of a JSON value alone, as <see cref="WriteJson(CborWriter, JsonElement)"/> writes it.</summary>
+    public static byte[] EncodeJson(JsonElement e)
+    {
+        var w = new CborWriter(Mode);
+        WriteJson(w, e);
+        return w.Encode();
     }
 
     // Always eight bytes: the canonical writer would otherwise shorten floats, and a fixed width is
@@ -542,9 +581,12 @@ public static class AuditCbor
         {
             CopyToJson(r, w);
         }
-        using var doc = JsonDocument.Parse(buffer.WrittenMemory);
+        using var doc = JsonDocument.Parse(buffer.WrittenMemory, JsonReadBack);
         return doc.RootElement.Clone();
     }
+
+    // A strict CBOR reader stops at 64 levels; the JSON read back must accept as many.
+    private static readonly JsonDocumentOptions JsonReadBack = new() { MaxDepth = 128 };
 
     private static void CopyToJson(CborReader r, Utf8JsonWriter w)
     {

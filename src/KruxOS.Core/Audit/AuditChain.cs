@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text.Json;
 
 namespace KruxOS.Core.Audit;
 
@@ -38,18 +39,50 @@ public sealed class AuditChain
     public string HeadHex => Convert.ToHexStringLower(_head);
 
     /// <summary>
-    /// Sanitizes a draft, chains it after the head, and advances the head. The draft's hashes, if any, are ignored.
+    /// Prepares a draft (<see cref="Prepare"/>), chains it after the head, and advances the head. The draft's hashes,
+    /// if any, are ignored. Never throws on the entry's content (see <see cref="SealPrepared"/>).
     /// </summary>
-    public SealedAuditRecord Seal(AuditEntry draft)
+    public SealedAuditRecord Seal(AuditEntry draft) => SealPrepared(Prepare(draft));
+
+    /// <summary>
+    /// Chains an entry made by <see cref="Prepare"/> after the head and advances the head. Whatever the entry holds,
+    /// this seals <em>something</em> for it: if it cannot be encoded (or would not fit in a record, which the limits
+    /// make impossible), its minimal form is sealed instead — same id, time, kind, actor, capability and status,
+    /// the inputs replaced by a note (<see cref="AuditElision"/> reason <c>unencodable</c>) — and if even that fails, a
+    /// form built from constants and the id. The head advances only when a record was made.
+    /// </summary>
+    public SealedAuditRecord SealPrepared(AuditEntry prepared)
     {
-        var clean = Sanitize(draft);
+        ArgumentNullException.ThrowIfNull(prepared);
+        string why;
+        try
+        {
+            return SealOne(prepared);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            why = ex.GetType().Name;
+        }
+        try
+        {
+            return SealOne(AuditEntryForms.Minimal(prepared, why));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            why = ex.GetType().Name;
+        }
+        return SealOne(AuditEntryForms.Constant(prepared, why));
+    }
+
+    private SealedAuditRecord SealOne(AuditEntry clean)
+    {
         var body = AuditCbor.EncodeBody(clean, _writer);
         // entry_hash = SHA-256(body ‖ previous_hash); the stored record is the body with both hashes spliced in
         // (byte for byte what encoding it again would give, without a second canonical encoding).
         _sha.AppendData(body);
         _sha.AppendData(_head);
         var hash = _sha.GetHashAndReset();
-        var frame = AuditCbor.FrameStored(body, _head, hash);
+        var frame = AuditCbor.FrameStored(body, _head, hash); // throws, before the head moves, for a record over 1 MiB
         var sealedEntry = clean with
         {
             PreviousHash = Convert.ToHexStringLower(_head),
@@ -59,41 +92,89 @@ public sealed class AuditChain
         return new SealedAuditRecord(sealedEntry, frame, hash);
     }
 
+    /// <summary>The same as <see cref="Prepare"/> (the name earlier code used).</summary>
+    public static AuditEntry Sanitize(AuditEntry e) => Prepare(e);
+
     /// <summary>
-    /// Applies the sanitizer to every free-text part of an entry (idempotent), including the parts a client
-    /// controls (<c>client.name</c> and <c>client.version</c> come from its MCP handshake) and the actor's name.
+    /// Makes an entry recordable whatever it holds (docs/audit-format.md §3.3, §3.4), idempotently: secrets and
+    /// tokens are redacted in the inputs, the details and every free-text field (including the parts a client
+    /// controls: <c>client.name</c> and <c>client.version</c> come from its MCP handshake); every text becomes valid
+    /// Unicode; and the limits of <see cref="AuditLimits"/> are applied, each cut listed in
+    /// <c>metadata.details.elided</c> (<c>elided_more</c> counts those past the listing limit). Never throws: an entry
+    /// that cannot be prepared at all gets its minimal form. The result always encodes to a record well under 1 MiB.
     /// </summary>
-    public static AuditEntry Sanitize(AuditEntry e) => e with
+    public static AuditEntry Prepare(AuditEntry draft)
     {
-        Actor = RedactName(e.Actor),
-        Client = RedactClient(e.Client),
-        Inputs = InputSanitizer.Sanitize(e.Inputs),
-        OutputSummary = InputSanitizer.RedactTokens(e.OutputSummary),
-        SessionId = e.SessionId is null ? null : InputSanitizer.RedactTokens(e.SessionId),
-        PolicyDecision = e.PolicyDecision is { } d
-            ? d with { Reason = d.Reason is null ? null : InputSanitizer.RedactTokens(d.Reason) }
-            : null,
-        Metadata = e.Metadata with
+        ArgumentNullException.ThrowIfNull(draft);
+        try
         {
-            Details = e.Metadata.Details is { } details ? InputSanitizer.Sanitize(details) : null,
-            DecidedBy = e.Metadata.DecidedBy is null ? null : InputSanitizer.RedactTokens(e.Metadata.DecidedBy),
-        },
-        PreviousHash = null,
-        EntryHash = null,
-    };
+            return PrepareCore(draft);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return AuditEntryForms.Minimal(draft, ex.GetType().Name);
+        }
+    }
+
+    private static AuditEntry PrepareCore(AuditEntry e)
+    {
+        var cut = new List<AuditElision>();
+        var (inputs, unlisted) = JsonScrubber.Bound(e.Inputs, "/inputs", AuditLimits.MaxInputsBytes, cut);
+        JsonElement? details = null;
+        if (e.Metadata.Details is { } d)
+        {
+            var (bounded, more) = JsonScrubber.Bound(d, "/metadata/details", AuditLimits.MaxDetailsBytes, cut);
+            details = bounded;
+            unlisted += more;
+        }
+        var m = e.Metadata;
+        var metadata = new AuditMetadata(
+            Name(m.ApprovalRequestId, "/metadata/approval_request_id"),
+            Name(m.ApprovalDecision, "/metadata/approval_decision"),
+            Name(m.DecidedBy, "/metadata/decided_by"),
+            Name(m.ErrorType, "/metadata/error_type"),
+            details);
+        var prepared = e with
+        {
+            Actor = RedactName(e.Actor, cut, ref unlisted),
+            Client = RedactClient(e.Client, cut, ref unlisted),
+            SessionId = Name(e.SessionId, "/session_id"),
+            Capability = JsonScrubber.Field(e.Capability, "/capability", AuditLimits.MaxNameBytes, AuditLimits.NameHeadBytes, cut, ref unlisted),
+            Inputs = inputs,
+            OutputSummary = JsonScrubber.Field(e.OutputSummary, "/output_summary", AuditLimits.MaxSummaryBytes, AuditLimits.SummaryHeadBytes, cut, ref unlisted),
+            PolicyDecision = e.PolicyDecision is { } p
+                ? p with
+                {
+                    Rule = Name(p.Rule, "/policy_decision/rule"),
+                    Reason = p.Reason is null ? null
+                        : JsonScrubber.Field(p.Reason, "/policy_decision/reason", AuditLimits.MaxSummaryBytes, AuditLimits.SummaryHeadBytes, cut, ref unlisted),
+                }
+                : null,
+            Metadata = metadata,
+            PreviousHash = null,
+            EntryHash = null,
+        };
+        return cut.Count == 0 && unlisted == 0
+            ? prepared
+            : prepared with { Metadata = metadata with { Details = AuditEntryForms.WithElisions(details, cut, unlisted) } };
+
+        string? Name(string? text, string path) =>
+            text is null ? null : JsonScrubber.Field(text, path, AuditLimits.MaxNameBytes, AuditLimits.NameHeadBytes, cut, ref unlisted);
+    }
 
     // Unchanged parts keep their instances: most entries carry no token, and this runs for every entry sealed.
-    private static Agents.Principal RedactName(Agents.Principal actor)
+    private static Agents.Principal RedactName(Agents.Principal actor, List<AuditElision> cut, ref int unlisted)
     {
-        var name = InputSanitizer.RedactTokens(actor.Name);
+        var name = JsonScrubber.Field(actor.Name, "/actor/name", AuditLimits.MaxNameBytes, AuditLimits.NameHeadBytes, cut, ref unlisted);
         return ReferenceEquals(name, actor.Name) ? actor : actor with { Name = name };
     }
 
-    private static AuditClient? RedactClient(AuditClient? client)
+    private static AuditClient? RedactClient(AuditClient? client, List<AuditElision> cut, ref int unlisted)
     {
         if (client is null) return null;
-        var name = InputSanitizer.RedactTokens(client.Name);
-        var version = client.Version is null ? null : InputSanitizer.RedactTokens(client.Version);
+        var name = JsonScrubber.Field(client.Name, "/client/name", AuditLimits.MaxNameBytes, AuditLimits.NameHeadBytes, cut, ref unlisted);
+        var version = client.Version is null ? null
+            : JsonScrubber.Field(client.Version, "/client/version", AuditLimits.MaxNameBytes, AuditLimits.NameHeadBytes, cut, ref unlisted);
         return ReferenceEquals(name, client.Name) && ReferenceEquals(version, client.Version) ? client : new AuditClient(name, version);
     }
 }

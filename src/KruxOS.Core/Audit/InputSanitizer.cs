@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Collections.Immutable;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 
 namespace KruxOS.Core.Audit;
 
@@ -23,7 +21,7 @@ namespace KruxOS.Core.Audit;
 /// <c>tokenizer</c> are not secrets (<c>tokens</c>/<c>tokenizer</c> are other words).
 /// Sanitizing is idempotent.
 /// </summary>
-public static partial class InputSanitizer
+public static class InputSanitizer
 {
     /// <summary>The secret field names of spec §10.3, plus the common spellings <c>apikey</c>, <c>passwd</c>, <c>credentials</c>, <c>cookie</c>.</summary>
     public static readonly ImmutableArray<string> SecretFieldPatterns =
@@ -47,6 +45,7 @@ public static partial class InputSanitizer
     // Argument names repeat from call to call (path, content, command …): their verdict is remembered, up to
     // a bound, so the word splitting below runs once per distinct name.
     private const int MaxRememberedNames = 4096;
+    private const int MaxRememberedNameLength = 64; // a caller's 2 MiB key is decided, never kept
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> SecretNameVerdicts = new(StringComparer.Ordinal);
     private static int _rememberedNames; // ConcurrentDictionary.Count takes every lock: counted here instead
 
@@ -55,7 +54,7 @@ public static partial class InputSanitizer
     {
         if (SecretNameVerdicts.TryGetValue(name, out var known)) return known;
         var verdict = DecideSecretFieldName(name);
-        if (Volatile.Read(ref _rememberedNames) < MaxRememberedNames && SecretNameVerdicts.TryAdd(name, verdict))
+        if (name.Length <= MaxRememberedNameLength && Volatile.Read(ref _rememberedNames) < MaxRememberedNames && SecretNameVerdicts.TryAdd(name, verdict))
             Interlocked.Increment(ref _rememberedNames);
         return verdict;
     }
@@ -83,89 +82,88 @@ public static partial class InputSanitizer
         return false;
     }
 
-    /// <summary>Replaces agent and user tokens inside a text.</summary>
-    public static string RedactTokens(string text) =>
-        text.Length < 9 ? text : TokenShape().Replace(text, TokenRedaction);
-
-    /// <summary>Whether a text contains something that looks like a token.</summary>
-    public static bool ContainsToken(string text) => TokenShape().IsMatch(text);
-
-    /// <summary>Returns a sanitized copy of <paramref name="inputs"/> (a detached element).</summary>
-    public static JsonElement Sanitize(JsonElement inputs)
+    /// <summary>
+    /// Replaces agent and user tokens inside a text: a run of exactly 64 lower-case hex characters (not part of a
+    /// longer run), and <c>krx_user_</c> followed by one or more of <c>A-Z a-z 0-9 _ -</c>. The same instance when there
+    /// is none. One linear scan (a backtracking pattern took seconds over a few MiB of hex).
+    /// </summary>
+    public static string RedactTokens(string text)
     {
-        if (inputs.ValueKind == JsonValueKind.Undefined) return CoreJson.EmptyObject;
-        // Most arguments hold nothing to redact (and an entry is sanitized again when it is sealed): a read-only
-        // pass decides whether the tree must be rewritten at all.
-        if (IsClean(inputs)) return inputs.Clone();
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        ArgumentNullException.ThrowIfNull(text);
+        if (text.Length < 9 || !NextToken(text, 0, out var start, out var end)) return text;
+        var sb = new System.Text.StringBuilder(text.Length);
+        var copied = 0;
+        do
         {
-            Write(writer, inputs);
+            sb.Append(text, copied, start - copied).Append(TokenRedaction);
+            copied = end;
         }
-        using var doc = JsonDocument.Parse(buffer.WrittenMemory);
-        return doc.RootElement.Clone();
+        while (NextToken(text, end, out start, out end));
+        return sb.Append(text, copied, text.Length - copied).ToString();
     }
 
-    private static void Write(Utf8JsonWriter w, JsonElement e)
+    /// <summary>Whether a text contains something that looks like a token (see <see cref="RedactTokens"/>).</summary>
+    public static bool ContainsToken(string text)
     {
-        switch (e.ValueKind)
+        ArgumentNullException.ThrowIfNull(text);
+        return text.Length >= 9 && NextToken(text, 0, out _, out _);
+    }
+
+    private const string UserTokenPrefix = "krx_user_";
+
+    // The first token at or after `from`: [start, end). `from` is always at the start of a text or right after a
+    // token, and neither is inside a hex run (a user token ends before a character that is not hex-compatible).
+    private static bool NextToken(string text, int from, out int start, out int end)
+    {
+        var s = text.AsSpan();
+        var i = from;
+        while (i < s.Length)
         {
-            case JsonValueKind.Object:
-                w.WriteStartObject();
-                foreach (var p in e.EnumerateObject())
+            var next = s[i..].IndexOfAny(TokenStarts);
+            if (next < 0) break;
+            i += next;
+            var c = s[i];
+            if (IsLowerHex(c))
+            {
+                var run = i;
+                var after = s[i..].IndexOfAnyExcept(LowerHex);
+                i = after < 0 ? s.Length : i + after;
+                if (i - run == 64)
                 {
-                    var name = RedactTokens(p.Name);
-                    w.WritePropertyName(name);
-                    if (IsSecretFieldName(p.Name) && !IsRedactionOf(p.Value, name))
-                        w.WriteStringValue($"[REDACTED:{name}]");
-                    else
-                        Write(w, p.Value);
+                    (start, end) = (run, i);
+                    return true;
                 }
-                w.WriteEndObject();
-                break;
-            case JsonValueKind.Array:
-                w.WriteStartArray();
-                foreach (var item in e.EnumerateArray()) Write(w, item);
-                w.WriteEndArray();
-                break;
-            case JsonValueKind.String:
-                w.WriteStringValue(RedactTokens(e.GetString()!));
-                break;
-            default:
-                e.WriteTo(w);
-                break;
+                continue;
+            }
+            if (c == 'k' && s[i..].StartsWith(UserTokenPrefix, StringComparison.Ordinal) && i + UserTokenPrefix.Length < s.Length
+                && IsUserTokenChar(s[i + UserTokenPrefix.Length]))
+            {
+                start = i;
+                i += UserTokenPrefix.Length;
+                while (i < s.Length && IsUserTokenChar(s[i])) i++;
+                end = i;
+                return true;
+            }
+            i++;
         }
+        start = end = 0;
+        return false;
     }
 
-    // True when Write would reproduce the tree unchanged: no secret-named property (other than one already
-    // redacted) and no token-looking text in a name or a string.
-    private static bool IsClean(JsonElement e)
-    {
-        switch (e.ValueKind)
-        {
-            case JsonValueKind.Object:
-                foreach (var p in e.EnumerateObject())
-                {
-                    if (p.Name.Length >= 9 && ContainsToken(p.Name)) return false;
-                    if (IsSecretFieldName(p.Name) && !IsRedactionOf(p.Value, p.Name)) return false;
-                    if (!IsClean(p.Value)) return false;
-                }
-                return true;
-            case JsonValueKind.Array:
-                foreach (var item in e.EnumerateArray())
-                    if (!IsClean(item)) return false;
-                return true;
-            case JsonValueKind.String:
-                var text = e.GetString()!;
-                return text.Length < 9 || !ContainsToken(text);
-            default:
-                return true;
-        }
-    }
+    private static readonly System.Buffers.SearchValues<char> TokenStarts = System.Buffers.SearchValues.Create("0123456789abcdefk");
+    private static readonly System.Buffers.SearchValues<char> LowerHex = System.Buffers.SearchValues.Create("0123456789abcdef");
 
-    // Keeps sanitizing idempotent: an already redacted value is left as it is.
-    private static bool IsRedactionOf(JsonElement value, string name) =>
-        value.ValueKind == JsonValueKind.String && value.ValueEquals($"[REDACTED:{name}]");
+    private static bool IsLowerHex(char c) => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f';
+
+    private static bool IsUserTokenChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '_' or '-';
+
+    /// <summary>
+    /// Returns a sanitized copy of <paramref name="inputs"/> (a detached element). Total: a string that is not valid
+    /// Unicode (an escaped lone surrogate) has U+FFFD in its place, and a subtree nested deeper than
+    /// <see cref="JsonScrubber.UnboundedDepth"/> levels is replaced by a text giving its size. No size limit applies here:
+    /// the audit log applies its own (<see cref="AuditLimits"/>) when an entry is prepared.
+    /// </summary>
+    public static JsonElement Sanitize(JsonElement inputs) => JsonScrubber.Redact(inputs);
 
     private static List<string> SplitWords(string name)
     {
@@ -197,9 +195,6 @@ public static partial class InputSanitizer
             current.Clear();
         }
     }
-
-    [GeneratedRegex("(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])|krx_user_[A-Za-z0-9_\\-]+", RegexOptions.CultureInvariant)]
-    private static partial Regex TokenShape();
 
     private sealed class FrozenWords(IEnumerable<string> words)
     {
