@@ -18,7 +18,8 @@ namespace KruxOS.Actors.Audit;
 /// same epoch read after it is skipped unwritten: the actor puts all of them back in order and resubmits
 /// them in a later epoch, so the file never gets a later entry without an earlier one.</item>
 /// </list>
-/// Owns the <see cref="AuditFileWriter"/> and disposes it when the loop ends (after <see cref="Complete"/>).
+/// Owns the <see cref="AuditFileWriter"/> and disposes it when the loop ends (after <see cref="Complete"/> or
+/// <see cref="Abandon"/>). Its replies name the loop, so a restarted actor (same mailbox) can tell them from its own.
 /// </summary>
 internal sealed class AuditDiskLoop
 {
@@ -27,6 +28,8 @@ internal sealed class AuditDiskLoop
     private readonly int _maxBatch;
     private readonly Channel<AuditDiskEntry> _entries = Channel.CreateUnbounded<AuditDiskEntry>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Task _loop;
+    private long _lastWritten = -1;
+    private volatile bool _abandoned;
 
     public AuditDiskLoop(AuditFileWriter writer, IActorRef owner, int maxBatch)
     {
@@ -42,6 +45,20 @@ internal sealed class AuditDiskLoop
     /// <summary>Writes what was submitted, then ends the loop and closes the writer (does not wait).</summary>
     public void Complete() => _entries.Writer.TryComplete();
 
+    /// <summary>
+    /// Ends the loop without writing anything it has not started on: the batch being written (if any) finishes and
+    /// its requesters are answered; every later entry is dropped unanswered (its owner hands it to the next writer).
+    /// See <see cref="LastWrittenSequence"/> once <see cref="Completion"/> has ended.
+    /// </summary>
+    public void Abandon()
+    {
+        _abandoned = true;
+        _entries.Writer.TryComplete();
+    }
+
+    /// <summary>The highest submission number made durable so far (-1 before the first). Entries are written in submission order.</summary>
+    public long LastWrittenSequence => Interlocked.Read(ref _lastWritten);
+
     /// <summary>Ends when the loop has written what was submitted and closed the writer.</summary>
     public Task Completion => _loop;
 
@@ -55,6 +72,7 @@ internal sealed class AuditDiskLoop
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
+                if (_abandoned) break;
                 while (batch.Count < _maxBatch && reader.TryRead(out var e))
                 {
                     if (e.Epoch <= failedEpoch) continue; // an earlier entry of its epoch failed: the actor resubmits it
@@ -65,13 +83,14 @@ internal sealed class AuditDiskLoop
                 try
                 {
                     var result = _writer.AppendBatch(records);
+                    Interlocked.Exchange(ref _lastWritten, batch[^1].Sequence);
                     foreach (var e in batch) e.ReplyTo?.Tell(new AuditReplies.AuditAppended(e.Record.Entry.Id, e.Record.Entry.EntryHash!));
-                    _owner.Tell(new AuditDiskReplies.BatchWritten(batch[0].Sequence, batch.Count, result));
+                    _owner.Tell(new AuditDiskReplies.BatchWritten(this, batch[0].Sequence, batch.Count, result));
                 }
                 catch (Exception ex)
                 {
                     failedEpoch = batch[^1].Epoch;
-                    _owner.Tell(new AuditDiskReplies.BatchFailed(batch[0].Sequence, ex));
+                    _owner.Tell(new AuditDiskReplies.BatchFailed(this, batch[0].Sequence, ex));
                 }
                 batch.Clear();
                 records = []; // the writer's indexer keeps the written list
@@ -95,8 +114,8 @@ internal sealed record AuditDiskEntry(long Sequence, long Epoch, SealedAuditReco
 internal static class AuditDiskReplies
 {
     /// <summary>The <paramref name="Count"/> entries from <paramref name="FirstSequence"/> on are durable and their requesters were answered.</summary>
-    public sealed record BatchWritten(long FirstSequence, int Count, AppendResult Result) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
+    public sealed record BatchWritten(AuditDiskLoop Loop, long FirstSequence, int Count, AppendResult Result) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
 
     /// <summary>The batch starting at <paramref name="FirstSequence"/> could not be made durable (the file is back at its previous length); later entries of its epoch were skipped.</summary>
-    public sealed record BatchFailed(long FirstSequence, Exception Cause) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
+    public sealed record BatchFailed(AuditDiskLoop Loop, long FirstSequence, Exception Cause) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
 }

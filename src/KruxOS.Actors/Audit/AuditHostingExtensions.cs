@@ -14,12 +14,15 @@ public static class AuditHostingExtensions
     /// root's children, so it exists before anything that appends (approvals, agent sessions) is created.
     /// <paramref name="sink"/> (specs and benchmarks only) replaces the writer with another actor that answers
     /// <see cref="AuditCommands.Append"/>.
+    /// <para>The root restarts the writer after every failure, without the limit its other children have: a writer
+    /// that stayed down would leave the node unable to record anything. The writer paces itself (it backs off between
+    /// restarts, refuses calls meanwhile, and keeps every entry not yet durable; see <see cref="AuditWriterActor"/>).</para>
     /// </summary>
     public static GatewayChild WriterChild(AuditOptions options, AuditSinkOverride? sink = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var props = sink?.Props ?? AuditWriterActor.Props(options); // Props validates the options
-        return new GatewayChild(ActorName, _ => props);
+        return new GatewayChild(ActorName, _ => props, RestartsWithoutLimit: true);
     }
 }
 

@@ -43,6 +43,15 @@ public sealed class AuditOptions
     /// <summary>Largest group-commit batch. <b>Default</b>: 512 entries.</summary>
     public int MaxBatch { get; set; } = 512;
 
+    /// <summary>
+    /// Wait before the first restart after the writer failed (a fault it did not foresee); each further failure within
+    /// a minute of the last restart doubles it, up to <see cref="RestartBackoffMax"/>. <b>Default</b>: 500 ms.
+    /// </summary>
+    public TimeSpan RestartBackoffMin { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Longest wait before a restart (see <see cref="RestartBackoffMin"/>). <b>Default</b>: 30 s.</summary>
+    public TimeSpan RestartBackoffMax { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Maintain the SQLite index while writing. <b>Default</b>: true.</summary>
     public bool UseIndex { get; set; } = true;
 
@@ -66,6 +75,8 @@ public sealed class AuditOptions
         if (MaxBatch < 1) throw new ArgumentOutOfRangeException(nameof(MaxBatch));
         if (RetryInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RetryInterval));
         if (RetentionDays < 1) throw new ArgumentOutOfRangeException(nameof(RetentionDays));
+        if (RestartBackoffMin <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RestartBackoffMin));
+        if (RestartBackoffMax < RestartBackoffMin) throw new ArgumentOutOfRangeException(nameof(RestartBackoffMax));
     }
 }
 
@@ -109,11 +120,11 @@ public static class AuditReplies
     /// </summary>
     public sealed record AuditBuffered(Guid Id, int BufferedEntries);
 
-    /// <summary>The entry could not be accepted (halt mode, or ring full): the call must fail.</summary>
+    /// <summary>The entry could not be accepted (halt mode, restarting under halt, or ring full): the call must fail.</summary>
     public sealed record AuditFailed(Guid Id, string Reason);
 
     /// <summary>Health of the audit writer.</summary>
-    /// <param name="Status">Starting, healthy, degraded (critical) or halted (critical).</param>
+    /// <param name="Status">Starting, healthy, degraded (critical), halted (critical) or restarting after a failure (critical).</param>
     /// <param name="BufferedEntries">Entries accepted but not yet on disk.</param>
     /// <param name="LastError">The last write error, if any.</param>
     /// <param name="EntriesWritten">Entries made durable since start.</param>
@@ -123,7 +134,7 @@ public static class AuditReplies
         AuditVerificationInfo? LastVerification = null)
     {
         /// <summary>Whether this is a critical health alert ("audit writer degraded").</summary>
-        public bool IsCritical => Status is AuditHealthStatus.Degraded or AuditHealthStatus.Halted;
+        public bool IsCritical => Status is AuditHealthStatus.Degraded or AuditHealthStatus.Halted or AuditHealthStatus.Restarting;
     }
 }
 
@@ -141,4 +152,9 @@ public enum AuditHealthStatus
     Degraded,
     /// <summary>The disk failed and <c>fail_mode</c> is halt: calls fail (critical).</summary>
     Halted,
+    /// <summary>
+    /// The writer failed and waits (backing off) before it opens the log again: no call runs, entries already accepted
+    /// are kept for the restarted writer (critical).
+    /// </summary>
+    Restarting,
 }

@@ -28,7 +28,7 @@ public sealed class AuditProbe(ActorRegistry registry, KruxOsSettings settings)
         Assess(await GetAsync(ct).ConfigureAwait(false), settings.Audit.RingCapacity);
 
     /// <summary>
-    /// Critical when the writer is degraded or halted, or when at least half of the ring is waiting;
+    /// Critical when the writer is degraded, halted or restarting after a failure, or when at least half of the ring is waiting;
     /// degraded while it opens the log or when it found a chain break at startup; healthy otherwise.
     /// </summary>
     public static HealthCheckResult Assess(AuditHealth? h, int ringCapacity)
@@ -39,6 +39,8 @@ public sealed class AuditProbe(ActorRegistry registry, KruxOsSettings settings)
             AuditHealthStatus.Degraded => HealthCheckResult.Critical(
                 $"audit writer degraded: {h.BufferedEntries} of {ringCapacity} entries held in memory; {h.LastError}"),
             AuditHealthStatus.Halted => HealthCheckResult.Critical($"audit writer halted (fail_mode halt): calls fail; {h.LastError}"),
+            AuditHealthStatus.Restarting => HealthCheckResult.Critical(
+                $"audit writer restarting after a failure: no call runs until it is back; {h.BufferedEntries} entries waiting; {h.LastError}"),
             AuditHealthStatus.Starting => HealthCheckResult.Degraded("audit writer opening the log"),
             _ when h.BufferedEntries * 2 >= ringCapacity => HealthCheckResult.Critical(
                 $"audit buffer filling: {h.BufferedEntries} of {ringCapacity} entries waiting for disk"),

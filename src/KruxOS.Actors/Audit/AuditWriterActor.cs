@@ -21,6 +21,15 @@ namespace KruxOS.Actors.Audit;
 /// requesters get <see cref="AuditBuffered"/>; in <see cref="AuditFailMode.Halt"/> they get
 /// <see cref="AuditFailed"/>. When <see cref="AuditOptions.RingCapacity"/> entries wait, new appends get
 /// <see cref="AuditFailed"/>. No entry is ever dropped silently.</para>
+/// <para>Every draft is prepared on arrival (<see cref="AuditChain.Prepare"/>: redacted, made valid, bounded by
+/// <see cref="AuditLimits"/>) and sealing never fails on content (<see cref="AuditChain.SealPrepared"/>), so no entry
+/// can make the writer fail. If it fails anyway (a fault it did not foresee), its parent restarts it without limit
+/// (<see cref="AuditHostingExtensions.WriterChild"/>) and the failed instance hands every entry not yet durable to the
+/// next one (<see cref="Handover"/>): the restarted writer waits, backing off from
+/// <see cref="AuditOptions.RestartBackoffMin"/> to <see cref="AuditOptions.RestartBackoffMax"/>, lets the old disk
+/// loop finish the batch it was writing, drops what that batch made durable, and writes the rest before anything
+/// new. While it restarts, <see cref="AuditAvailability"/> refuses (no call runs), health is critical, and new
+/// entries are buffered (degrade) or refused (halt).</para>
 /// <para>At startup, a break found in the newest day file is recorded with a chain-note entry and
 /// logging continues on a new chain from the last record on disk. Its <see cref="AuditMaintenanceActor"/> child
 /// runs retention and verifies the whole directory in the background (after the open and daily); each break is
@@ -29,8 +38,15 @@ namespace KruxOS.Actors.Audit;
 public sealed class AuditWriterActor : ReceiveActor, IWithTimers
 {
     private const string RetryTimer = "audit-retry";
+    private const string RestartTimer = "audit-restart";
+    private const string NotPublished = "\u0000";
+
+    /// <summary>A writer that has been open this long before it fails again starts its backoff over.</summary>
+    public static readonly TimeSpan StableAfter = TimeSpan.FromMinutes(1);
 
     private readonly AuditOptions _options;
+    private readonly Handover _handover;
+    private readonly object _instance = new(); // tells this instance's replies from a failed predecessor's (same mailbox)
     private readonly TimeProvider _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _cts = new();
@@ -45,25 +61,35 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     private string? _lastError;
     private long _written;
     private ChainIssue? _startupBreak;
-    private string? _refusalPublished;
+    private string? _refusalPublished = NotPublished; // an instance publishes its state once at least, whatever a predecessor left
     private readonly HashSet<ChainBreakKey> _noted = [];
     private IActorRef _maintenance = ActorRefs.Nobody;
     private AuditVerificationInfo? _verification;
+    private Task _openTask = Task.CompletedTask;
 
     /// <summary>Timers (set by Akka).</summary>
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>Creates the actor's props.</summary>
+    /// <summary>Creates the actor's props. Each props value carries its own <see cref="Handover"/>, so restarts of one writer share it.</summary>
     public static Props Props(AuditOptions options)
     {
         options.Validate();
-        return Akka.Actor.Props.Create(() => new AuditWriterActor(options));
+        return Akka.Actor.Props.CreateBy(new Producer(options, new Handover()));
     }
 
-    /// <summary>Use <see cref="Props(AuditOptions)"/>.</summary>
-    public AuditWriterActor(AuditOptions options)
+    private sealed class Producer(AuditOptions options, Handover handover) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(AuditWriterActor);
+
+        public ActorBase Produce() => new AuditWriterActor(options, handover);
+
+        public void Release(ActorBase actor) { }
+    }
+
+    private AuditWriterActor(AuditOptions options, Handover handover)
     {
         _options = options;
+        _handover = handover;
         _clock = options.Clock ?? TimeProvider.System;
         Receive<Append>(HandleAppend);
         Receive<Opened>(HandleOpened);
@@ -71,6 +97,8 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         Receive<AuditDiskReplies.BatchWritten>(HandleBatchWritten);
         Receive<AuditDiskReplies.BatchFailed>(HandleBatchFailed);
         Receive<RetryTick>(_ => HandleRetry());
+        Receive<BackoffElapsed>(_ => HandleBackoffElapsed());
+        Receive<PredecessorDone>(_ => HandlePredecessorDone());
         Receive<GetAuditHealth>(_ => Sender.Tell(Health()));
         Receive<RunRetention>(m => _maintenance.Forward(m)); // the maintenance child answers the sender
         Receive<AuditMaintenanceActor.Verified>(HandleVerified);
@@ -80,7 +108,45 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _maintenance = Context.ActorOf(AuditMaintenanceActor.Props(_options, _clock), "maintenance");
-        StartOpen();
+        if (_handover.Failures == 0)
+        {
+            StartOpen();
+            PublishAvailability();
+            return;
+        }
+        // Restarted after a failure: take over what the failed instance had not made durable, back off, then open.
+        _status = AuditHealthStatus.Restarting;
+        _lastError = _handover.LastFailure;
+        foreach (var e in _handover.TakeEntries()) _queue.AddLast(new Pending(e.Draft, e.ReplyTo) { HandedSequence = e.Sequence, HandedLoop = e.Loop });
+        var delay = Backoff(_handover.Failures);
+        _log.Error("CRITICAL audit writer restarting after failure {Failures} ({Error}); {Count} entries taken over; opening the log again in {Delay}",
+            _handover.Failures, _lastError, _queue.Count, delay);
+        HealthAlert("critical", $"audit writer failed ({_lastError}); restarting in {delay.TotalSeconds:0.#} s; no call runs until it is back");
+        Timers.StartSingleTimer(RestartTimer, BackoffElapsed.Instance, delay);
+        PublishAvailability();
+    }
+
+    /// <summary>
+    /// A failure (not a stop): everything not yet durable goes to the next instance, in chain order. The disk loop is
+    /// abandoned — the batch it is writing finishes, nothing after it is written by this instance — and the next
+    /// instance waits for it (and for an open still running) before it touches the log.
+    /// </summary>
+    protected override void PreRestart(Exception reason, object message)
+    {
+        _cts.Cancel();
+        var loop = _disk;
+        loop?.Abandon();
+        var entries = new List<HandedEntry>(Waiting);
+        foreach (var (sequence, p) in _inFlight) entries.Add(new HandedEntry(p.Draft, p.ReplyTo, sequence, loop));
+        foreach (var p in _queue) entries.Add(new HandedEntry(p.Draft, p.ReplyTo, p.HandedSequence, p.HandedLoop));
+        var now = _clock.GetUtcNow();
+        var stable = _handover.OpenedAt is { } opened && now - opened >= StableAfter;
+        // The message being handled when it failed is not retried (it may be what failed); an append is answered.
+        if (message is Append failed && !entries.Exists(e => e.Draft.Id == failed.Draft.Id)) failed.ReplyTo.Tell(new AuditFailed(failed.Draft.Id, $"the audit writer failed on this entry ({reason.GetType().Name})"));
+        _handover.Fail(entries, [Quietly(loop?.Completion), Quietly(_openTask)], stable, $"{reason.GetType().Name}: {reason.Message}");
+        _options.Availability.Update($"audit writer restarting after a failure ({reason.GetType().Name})");
+        _log.Error(reason, "Audit writer failed with {Count} entries not yet durable; they go to the restarted writer", entries.Count);
+        foreach (var child in Context.GetChildren()) Context.Stop(child);
     }
 
     /// <inheritdoc />
@@ -88,9 +154,41 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     {
         _cts.Cancel();
         _cts.Dispose();
-        _disk?.Complete(); // batches already submitted are still written; the loop then closes the file
+        _disk?.Complete(); // batches already submitted are still written (their requesters answered); the loop then closes the file
+        // Stopping for good (the node shuts down): whoever still waits for an entry not handed to the disk is answered now.
+        foreach (var p in _queue) p.ReplyTo?.Tell(new AuditFailed(p.Draft.Id, "audit writer stopped before the entry was written"));
         if (Waiting > 0)
             _log.Error("Audit writer stopped with {Count} entries not confirmed on disk", Waiting);
+        _options.Availability.Update("audit writer stopped");
+    }
+
+    private static Task Quietly(Task? task) => task is null ? Task.CompletedTask : task.ContinueWith(static _ => { }, TaskScheduler.Default);
+
+    // Doubling from the minimum with each failure in a row, up to the maximum, with ±20 % jitter.
+    private TimeSpan Backoff(int failures)
+    {
+        var min = _options.RestartBackoffMin.TotalMilliseconds;
+        var ms = Math.Min(_options.RestartBackoffMax.TotalMilliseconds, min * Math.Pow(2, Math.Min(failures - 1, 30)));
+        return TimeSpan.FromMilliseconds(ms * (0.8 + 0.4 * Random.Shared.NextDouble()));
+    }
+
+    private void HandleBackoffElapsed() =>
+        _handover.Previous.PipeTo(Self, success: () => PredecessorDone.Instance, failure: _ => PredecessorDone.Instance);
+
+    // The failed instances' loops have ended: whatever they made durable they answered themselves; the rest is written now.
+    private void HandlePredecessorDone()
+    {
+        var node = _queue.First;
+        while (node is not null)
+        {
+            var next = node.Next;
+            var p = node.Value;
+            if (p.HandedLoop is { } loop && p.HandedSequence <= loop.LastWrittenSequence) _queue.Remove(node);
+            p.HandedLoop = null;
+            p.HandedSequence = null;
+            node = next;
+        }
+        StartOpen();
     }
 
     private int Waiting => _queue.Count + _inFlight.Count;
@@ -103,14 +201,22 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     {
         _opening = true;
         var o = _options;
-        AuditFileWriter.OpenAsync(o.Directory, _clock, o.FileSystem, o.UseIndex, _cts.Token)
-            .PipeTo(Self, success: r => new Opened(r.Writer, r.Recovery), failure: ex => new OpenFailed(ex));
+        var instance = _instance;
+        var open = AuditFileWriter.OpenAsync(o.Directory, _clock, o.FileSystem, o.UseIndex, _cts.Token);
+        _openTask = open;
+        open.PipeTo(Self, success: r => new Opened(instance, r.Writer, r.Recovery), failure: ex => new OpenFailed(instance, ex));
     }
 
     private void HandleOpened(Opened msg)
     {
+        if (!ReferenceEquals(msg.Instance, _instance))
+        {
+            msg.Writer.Dispose(); // opened for an instance that failed since: this one opens its own
+            return;
+        }
         _opening = false;
         _disk = new AuditDiskLoop(msg.Writer, Self, _options.MaxBatch);
+        _handover.Opened(_clock.GetUtcNow());
         var r = msg.Recovery;
         _chain = new AuditChain(r.Head.Span);
         if (r.TornFile is not null)
@@ -126,11 +232,16 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
             else
             {
                 _log.Error("Audit chain break found at startup: {Issue}; continuing on a new chain with a note entry", issue);
-                _queue.AddFirst(new Pending(AuditEntry.ChainNote(_clock.GetUtcNow(), issue), null));
+                _queue.AddFirst(new Pending(AuditChain.Prepare(AuditEntry.ChainNote(_clock.GetUtcNow(), issue)), null));
             }
             _noted.Add(ChainBreakKey.Of(issue));
         }
-        if (_status == AuditHealthStatus.Starting || (_queue.Count == 0 && _status != AuditHealthStatus.Healthy))
+        if (_status == AuditHealthStatus.Restarting)
+        {
+            _log.Info("Audit writer back after a failure; writing the {Count} entries taken over first", _queue.Count);
+            HealthAlert("info", "audit writer back after a failure");
+        }
+        if (_status is AuditHealthStatus.Starting or AuditHealthStatus.Restarting || (_queue.Count == 0 && _status != AuditHealthStatus.Healthy))
         {
             // opened after a failed first open with nothing waiting: nothing left to flush
             _status = AuditHealthStatus.Healthy;
@@ -146,6 +257,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
 
     private void HandleOpenFailed(OpenFailed msg)
     {
+        if (!ReferenceEquals(msg.Instance, _instance)) return;
         _opening = false;
         EnterFailure($"cannot open the audit log: {msg.Cause.Message}");
     }
@@ -166,13 +278,16 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
             case AuditHealthStatus.Halted:
                 msg.ReplyTo.Tell(new AuditFailed(id, $"audit log unavailable (fail_mode halt): {_lastError}"));
                 return;
-            case AuditHealthStatus.Degraded:
+            case AuditHealthStatus.Restarting when _options.FailMode == AuditFailMode.Halt:
+                msg.ReplyTo.Tell(new AuditFailed(id, $"audit writer restarting after a failure (fail_mode halt): {_lastError}"));
+                return;
+            case AuditHealthStatus.Degraded or AuditHealthStatus.Restarting:
                 if (Waiting >= _options.RingCapacity)
                 {
                     msg.ReplyTo.Tell(new AuditFailed(id, $"audit ring buffer full ({_options.RingCapacity} entries)"));
                     return;
                 }
-                Enqueue(new Pending(msg.Draft, null));
+                Enqueue(new Pending(AuditChain.Prepare(msg.Draft), null));
                 msg.ReplyTo.Tell(new AuditBuffered(id, Waiting));
                 return;
             default:
@@ -181,7 +296,8 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
                     msg.ReplyTo.Tell(new AuditFailed(id, $"audit writer overloaded ({_options.RingCapacity} entries waiting)"));
                     return;
                 }
-                Enqueue(new Pending(msg.Draft, msg.ReplyTo));
+                // Prepared now (redacted, bounded): what waits in memory is at most a few tens of KiB per entry.
+                Enqueue(new Pending(AuditChain.Prepare(msg.Draft), msg.ReplyTo));
                 TryStartBatch(force: false);
                 return;
         }
@@ -194,7 +310,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     private void Enqueue(Pending p)
     {
         if (_chain is not null && (_queue.Last is null || _queue.Last.Value.Sealed is not null))
-            p.Sealed = _chain.Seal(p.Draft);
+            p.Sealed = _chain.SealPrepared(p.Draft);
         _queue.AddLast(p);
     }
 
@@ -212,7 +328,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
             _queue.RemoveFirst();
             var p = node.Value;
             // Sealed once: a retried entry keeps its hashes, so the chain is the same after a flush.
-            p.Sealed ??= _chain.Seal(p.Draft);
+            p.Sealed ??= _chain.SealPrepared(p.Draft);
             var sequence = _nextSequence++;
             _inFlight.Enqueue((sequence, p));
             _disk.Submit(new AuditDiskEntry(sequence, _epoch, p.Sealed, p.ReplyTo));
@@ -222,6 +338,8 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
 
     private void HandleBatchWritten(AuditDiskReplies.BatchWritten msg)
     {
+        if (!ReferenceEquals(msg.Loop, _disk)) return; // a failed predecessor's loop: its entries were handed over
+
         // Results come in submission order; anything else belongs to entries already put back after a failure.
         if (_inFlight.Count < msg.Count || _inFlight.Peek().Sequence != msg.FirstSequence) return;
         for (var i = 0; i < msg.Count; i++) _inFlight.Dequeue().Entry.ReplyTo = null; // answered by the disk loop
@@ -249,6 +367,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
 
     private void HandleBatchFailed(AuditDiskReplies.BatchFailed msg)
     {
+        if (!ReferenceEquals(msg.Loop, _disk)) return;
         if (_inFlight.Count == 0 || _inFlight.Peek().Sequence != msg.FirstSequence) return;
         // The loop skips every later entry of this epoch: put them all back, in chain order, before the queue.
         var entries = _inFlight.ToArray();
@@ -281,11 +400,12 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         PublishAvailability();
     }
 
-    // What HandleAppend would answer a new entry now, for the pipeline to read before it executes a call:
-    // halted, or the ring (queue) full, refuse; anything else accepts (degraded buffers in the ring).
+    // Whether a call may run now, for the pipeline to read before it executes one: halted, restarting after a failure,
+    // or the ring (queue) full, refuse; anything else accepts (degraded buffers in the ring).
     private void PublishAvailability()
     {
         var refusal = _status == AuditHealthStatus.Halted ? $"audit log unavailable (fail_mode halt): {_lastError}"
+            : _status == AuditHealthStatus.Restarting ? $"audit writer restarting after a failure: {_lastError}"
             : Waiting >= _options.RingCapacity ? $"audit ring buffer full ({_options.RingCapacity} entries waiting)"
             : null;
         if (refusal == _refusalPublished) return;
@@ -295,6 +415,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
 
     private void HandleRetry()
     {
+        if (_status == AuditHealthStatus.Restarting) return; // the restart opens the log
         if (_disk is null)
         {
             if (!_opening) StartOpen();
@@ -313,7 +434,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         foreach (var issue in msg.Unnoted)
         {
             if (!_noted.Add(ChainBreakKey.Of(issue))) continue; // noted by this writer already (e.g. at startup)
-            Enqueue(new Pending(AuditEntry.ChainNote(now, issue, atStartup: false), null));
+            Enqueue(new Pending(AuditChain.Prepare(AuditEntry.ChainNote(now, issue, atStartup: false)), null));
             noted++;
         }
         if (noted == 0) return;
@@ -332,14 +453,72 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
 
     private sealed class Pending(AuditEntry draft, IActorRef? replyTo)
     {
+        /// <summary>The prepared entry (<see cref="AuditChain.Prepare"/>).</summary>
         public AuditEntry Draft { get; } = draft;
         public IActorRef? ReplyTo { get; set; } = replyTo;
         public SealedAuditRecord? Sealed { get; set; }
+
+        /// <summary>Taken over from a failed instance: the number its loop knew it by (null if never submitted).</summary>
+        public long? HandedSequence { get; set; }
+
+        /// <summary>The failed instance's loop the entry was submitted to.</summary>
+        public AuditDiskLoop? HandedLoop { get; set; }
     }
 
-    private sealed record Opened(AuditFileWriter Writer, AuditRecovery Recovery) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
+    /// <summary>
+    /// What survives the writer's restarts (one per props value): the entries a failed instance had not made durable
+    /// (prepared, in chain order, each with who waits for it and where it was submitted), the tasks the next instance
+    /// must let finish before it opens the log, and the failures in a row that set the backoff.
+    /// </summary>
+    internal sealed class Handover
+    {
+        private List<HandedEntry> _entries = [];
 
-    private sealed record OpenFailed(Exception Cause) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
+        public int Failures { get; private set; }
+
+        public string? LastFailure { get; private set; }
+
+        public DateTimeOffset? OpenedAt { get; private set; }
+
+        /// <summary>Ends when every failed instance's disk loop and open have ended (never faults).</summary>
+        public Task Previous { get; private set; } = Task.CompletedTask;
+
+        public void Fail(List<HandedEntry> entries, Task[] running, bool stable, string failure)
+        {
+            _entries = entries;
+            Previous = Task.WhenAll([Previous, .. running]);
+            Failures = stable ? 1 : Failures + 1;
+            LastFailure = failure;
+            OpenedAt = null;
+        }
+
+        public void Opened(DateTimeOffset at) => OpenedAt = at;
+
+        public List<HandedEntry> TakeEntries()
+        {
+            var entries = _entries;
+            _entries = [];
+            return entries;
+        }
+    }
+
+    internal sealed record HandedEntry(AuditEntry Draft, IActorRef? ReplyTo, long? Sequence, AuditDiskLoop? Loop);
+
+    private sealed record Opened(object Instance, AuditFileWriter Writer, AuditRecovery Recovery) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
+
+    private sealed record OpenFailed(object Instance, Exception Cause) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
+
+    private sealed class BackoffElapsed : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly BackoffElapsed Instance = new();
+        private BackoffElapsed() { }
+    }
+
+    private sealed class PredecessorDone : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly PredecessorDone Instance = new();
+        private PredecessorDone() { }
+    }
 
     private sealed class RetryTick : INoSerializationVerificationNeeded, IDeadLetterSuppression
     {

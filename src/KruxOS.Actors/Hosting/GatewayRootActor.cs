@@ -1,11 +1,19 @@
 using System.Collections.Immutable;
 using Akka.Actor;
+using Akka.Actor.Internal;
 using Akka.Event;
 
 namespace KruxOS.Actors.Hosting;
 
 /// <summary>One node-local child of the gateway root: its name, and its props given the children created before it.</summary>
-public sealed record GatewayChild(string Name, Func<IReadOnlyDictionary<string, IActorRef>, Props> Props);
+/// <param name="Name">The child's name under <c>/user/gateway</c>.</param>
+/// <param name="Props">Its props, given the children created before it.</param>
+/// <param name="RestartsWithoutLimit">
+/// Restarted after every failure, however many: for a child the node cannot do without that paces its own restarts
+/// (the audit writer backs off and refuses calls while it does). Every other child is restarted at most 10 times a
+/// minute, then stopped.
+/// </param>
+public sealed record GatewayChild(string Name, Func<IReadOnlyDictionary<string, IActorRef>, Props> Props, bool RestartsWithoutLimit = false);
 
 /// <summary>
 /// The root of each node's own actors (connections, audit trail, host metrics, policies, the approval index;
@@ -17,9 +25,11 @@ public sealed record GatewayChild(string Name, Func<IReadOnlyDictionary<string, 
 public sealed class GatewayRootActor : ReceiveActor
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ImmutableHashSet<string> _unlimited;
 
     public GatewayRootActor(ImmutableArray<GatewayChild> children, Action<string, IActorRef> onCreated)
     {
+        _unlimited = [.. children.Where(c => c.RestartsWithoutLimit).Select(c => c.Name)];
         var created = ImmutableDictionary.CreateBuilder<string, IActorRef>(StringComparer.Ordinal);
         foreach (var child in children)
         {
@@ -35,10 +45,25 @@ public sealed class GatewayRootActor : ReceiveActor
         Akka.Actor.Props.Create(() => new GatewayRootActor(children, onCreated));
 
     /// <inheritdoc />
-    protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(maxNrOfRetries: 10, withinTimeRange: TimeSpan.FromMinutes(1), localOnlyDecider: e =>
+    protected override SupervisorStrategy SupervisorStrategy() => new RootStrategy(_unlimited, e =>
+    {
+        _log.Error(e, "A gateway child failed; restarting it");
+        return Directive.Restart;
+    });
+
+    // Restart on failure, at most 10 times a minute — except for the children that restart without limit.
+    private sealed class RootStrategy(ImmutableHashSet<string> unlimited, Func<Exception, Directive> decider)
+        : OneForOneStrategy(maxNrOfRetries: 10, withinTimeRange: TimeSpan.FromMinutes(1), localOnlyDecider: decider)
+    {
+        public override void ProcessFailure(IActorContext context, bool restart, IActorRef child, Exception cause, ChildRestartStats stats,
+            IReadOnlyCollection<ChildRestartStats> children)
         {
-            _log.Error(e, "A gateway child failed; restarting it");
-            return Directive.Restart;
-        });
+            if (restart && unlimited.Contains(child.Path.Name))
+            {
+                RestartChild(child, cause, suspendFirst: false);
+                return;
+            }
+            base.ProcessFailure(context, restart, child, cause, stats, children);
+        }
+    }
 }

@@ -233,6 +233,8 @@ public static class KruxOsHostingExtensions
         RingCapacity = settings.Audit.RingCapacity,
         RetryInterval = settings.Audit.RetryInterval,
         RetentionDays = settings.Audit.RetentionDays,
+        RestartBackoffMin = settings.Audit.RestartBackoffMin,
+        RestartBackoffMax = settings.Audit.RestartBackoffMax,
         FileSystem = sp.GetService<IAuditFileSystem>(),
         Clock = sp.GetService<TimeProvider>(),
     };

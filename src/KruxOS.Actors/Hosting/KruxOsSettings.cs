@@ -49,6 +49,12 @@ public sealed class AuditSettings
 
     /// <summary>Days of audit day files kept (<c>audit.retention_days</c>). <b>Default</b>: 90.</summary>
     public int RetentionDays { get; set; } = KruxOS.Audit.AuditRetention.DefaultRetentionDays;
+
+    /// <summary>Wait before the audit writer opens the log again after a failure; doubles with each failure in a row. <b>Default</b>: 500 ms.</summary>
+    public TimeSpan RestartBackoffMin { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Longest wait before the audit writer opens the log again after a failure. <b>Default</b>: 30 s.</summary>
+    public TimeSpan RestartBackoffMax { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>Idempotency keys of re-sent calls (<c>KruxOS:Idempotency:…</c>; ADR 0010).</summary>
@@ -158,6 +164,8 @@ public sealed class KruxOsSettings
         if (UseClustering && Cluster.Port is < 0 or > 65535) throw new ArgumentException("KruxOS:Cluster:Port is out of range");
         if (Audit.RingCapacity < 1) throw new ArgumentException("KruxOS:Audit:RingCapacity must be at least 1");
         if (Audit.RetryInterval <= TimeSpan.Zero) throw new ArgumentException("KruxOS:Audit:RetryInterval must be positive");
+        if (Audit.RestartBackoffMin <= TimeSpan.Zero) throw new ArgumentException("KruxOS:Audit:RestartBackoffMin must be positive");
+        if (Audit.RestartBackoffMax < Audit.RestartBackoffMin) throw new ArgumentException("KruxOS:Audit:RestartBackoffMax must not be below RestartBackoffMin");
         if (Audit.RetentionDays < 1) throw new ArgumentException("KruxOS:Audit:RetentionDays must be at least 1");
         if (TimeSpan.FromSeconds(Idempotency.WindowSeconds) < ApprovalHoldTimeout)
             throw new ArgumentException("KruxOS:Idempotency:WindowSeconds must be at least the approval hold timeout, so a held call's key outlives the hold");
