@@ -36,7 +36,8 @@ public sealed record AuditSinkOverride(Akka.Actor.Props Props);
 
 /// <summary>
 /// Whether the node's audit writer accepts new entries right now, readable without asking it. The writer
-/// updates it whenever it halts (<c>fail_mode: halt</c>), fills its ring (or its queue) and recovers; the
+/// updates it whenever it halts (<c>fail_mode: halt</c>), fails and restarts (set before the next instance
+/// exists), stops, fills its ring (or its queue) and recovers; the
 /// pipeline reads it just before it executes a capability, so a call whose record the writer is already
 /// refusing is refused <em>before</em> its side effect instead of after it. One per node (a DI singleton).
 /// It narrows the window but cannot close it: the disk may fail between the check and the append

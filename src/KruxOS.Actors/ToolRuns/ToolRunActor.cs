@@ -336,8 +336,10 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
 
     private void StartExecution(CapabilityDefinition capability)
     {
-        // Fail closed before the side effect when the audit writer already refuses new records (halted, ring
-        // full): its refusal of this call's entry would otherwise come only after the capability ran.
+        // Fail closed before the side effect when the audit writer already refuses new records (halted, restarting
+        // after a failure, stopped, ring full): its refusal of this call's entry would otherwise come only after the
+        // capability ran. Every path that executes comes through here (in-process, sandboxed, a decide-only allow,
+        // a release by an approval, a re-attached idempotent call).
         if (_auditAvailability?.Refusal is { } refused)
         {
             Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("audit", refused)));
