@@ -66,6 +66,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     private IActorRef _maintenance = ActorRefs.Nobody;
     private AuditVerificationInfo? _verification;
     private Task _openTask = Task.CompletedTask;
+    private RestartStage _restart = RestartStage.None;
 
     /// <summary>Timers (set by Akka).</summary>
     public ITimerScheduler Timers { get; set; } = null!;
@@ -122,6 +123,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         _log.Error("CRITICAL audit writer restarting after failure {Failures} ({Error}); {Count} entries taken over; opening the log again in {Delay}",
             _handover.Failures, _lastError, _queue.Count, delay);
         HealthAlert("critical", $"audit writer failed ({_lastError}); restarting in {delay.TotalSeconds:0.#} s; no call runs until it is back");
+        _restart = RestartStage.BackingOff;
         Timers.StartSingleTimer(RestartTimer, BackoffElapsed.Instance, delay);
         PublishAvailability();
     }
@@ -172,12 +174,18 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         return TimeSpan.FromMilliseconds(ms * (0.8 + 0.4 * Random.Shared.NextDouble()));
     }
 
-    private void HandleBackoffElapsed() =>
+    private void HandleBackoffElapsed()
+    {
+        if (_restart != RestartStage.BackingOff) return;
+        _restart = RestartStage.AwaitingPredecessor;
         _handover.Previous.PipeTo(Self, success: () => PredecessorDone.Instance, failure: _ => PredecessorDone.Instance);
+    }
 
     // The failed instances' loops have ended: whatever they made durable they answered themselves; the rest is written now.
     private void HandlePredecessorDone()
     {
+        if (_restart != RestartStage.AwaitingPredecessor) return;
+        _restart = RestartStage.None;
         var node = _queue.First;
         while (node is not null)
         {
@@ -209,9 +217,9 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
 
     private void HandleOpened(Opened msg)
     {
-        if (!ReferenceEquals(msg.Instance, _instance))
+        if (!ReferenceEquals(msg.Instance, _instance) || _disk is not null)
         {
-            msg.Writer.Dispose(); // opened for an instance that failed since: this one opens its own
+            msg.Writer.Dispose(); // opened for an instance that failed since (this one opens its own), or a second time
             return;
         }
         _opening = false;
@@ -507,6 +515,13 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     private sealed record Opened(object Instance, AuditFileWriter Writer, AuditRecovery Recovery) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
 
     private sealed record OpenFailed(object Instance, Exception Cause) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
+
+    private enum RestartStage
+    {
+        None,
+        BackingOff,
+        AwaitingPredecessor,
+    }
 
     private sealed class BackoffElapsed : INoSerializationVerificationNeeded, IDeadLetterSuppression
     {
