@@ -304,7 +304,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
                     msg.ReplyTo.Tell(new AuditFailed(id, $"audit writer overloaded ({_options.RingCapacity} entries waiting)"));
                     return;
                 }
-                // Prepared now (redacted, bounded): what waits in memory is at most a few tens of KiB per entry.
+                // Prepared now (redacted, bounded by AuditLimits): what waits in memory is at most about 120 KiB per entry.
                 Enqueue(new Pending(AuditChain.Prepare(msg.Draft), msg.ReplyTo));
                 TryStartBatch(force: false);
                 return;
