@@ -41,6 +41,23 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int prctl(int option, ulong arg2, ulong arg3, ulong arg4, ulong arg5);
+
+    /// <summary>prctl(PR_SET_DUMPABLE, 0): /proc/&lt;pid&gt; of this process becomes root's, so no process of the same uid
+    /// (git, or anything else in the sandbox) can open its fds, memory or environment through /proc.</summary>
+    public static bool MakeNonDumpable() => prctl(4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0) == 0;
+
+    /// <summary>Whether an open fd (O_PATH is enough) refers to a directory.</summary>
+    public static bool IsDirectory(int fd)
+    {
+        const int AT_EMPTY_PATH = 0x1000;
+        const uint STATX_TYPE = 0x1;
+        var buffer = stackalloc byte[256];
+        if (statx(fd, string.Empty, AT_EMPTY_PATH, STATX_TYPE, buffer) != 0) return false;
+        return (*(ushort*)(buffer + 28) & 0xF000) == 0x4000; // stx_mode at offset 28; S_IFDIR
+    }
+
     /// <summary>The owner uid of a path (not following a final symlink), via statx whose layout is the same on every architecture.</summary>
     public static uint? OwnerUid(string path)
     {
