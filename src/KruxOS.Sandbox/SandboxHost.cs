@@ -110,8 +110,11 @@ public sealed class SandboxHost : ISandbox
     /// <summary>The host path of an agent's workspace (created on first use).</summary>
     public string WorkspaceOf(AgentName agent) => Agent(agent.Value).Workspace;
 
-    /// <summary>Landlock state of the agent's current worker ("abi N" when applied).</summary>
+    /// <summary>Landlock state the agent's current worker measured in itself ("applied (abi N)" when in force).</summary>
     public string WorkerLandlock(AgentName agent) => Agent(agent.Value).WorkerLandlock;
+
+    /// <summary>Landlock state of the git processes of the agent's current worker ("applied" when in force).</summary>
+    public string WorkerGitLandlock(AgentName agent) => Agent(agent.Value).WorkerGitLandlock;
 
     /// <summary>Start time of the agent's current worker (zero before the first call).</summary>
     public TimeSpan WorkerStartTime(AgentName agent) => Agent(agent.Value).LastWorkerStart;

@@ -124,13 +124,19 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
     /// </summary>
     private async Task RequireSafeConfig(string cwd, string shownPath)
     {
+        if (!await TryRequireSafeConfig(cwd, shownPath).ConfigureAwait(false)) throw NotARepository(shownPath);
+    }
+
+    /// <summary>False when <paramref name="cwd"/> is not in a repository; throws when the repository's configuration is refused.</summary>
+    private async Task<bool> TryRequireSafeConfig(string cwd, string shownPath)
+    {
         var r = await Git(cwd, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir").ConfigureAwait(false);
-        if (!r.Ok) throw NotARepository(shownPath);
         var dirs = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        if (dirs.Length != 2) throw NotARepository(shownPath);
+        if (!r.Ok || dirs.Length != 2) return false;
         var (gitDir, commonDir) = (dirs[0], dirs[1]);
         foreach (var file in new[] { Path.Combine(commonDir, "config"), Path.Combine(commonDir, "config.worktree"), Path.Combine(gitDir, "config.worktree") }.Distinct(StringComparer.Ordinal))
             CheckConfigFile(file, shownPath);
+        return true;
     }
 
     private void CheckConfigFile(string file, string shownPath)
@@ -215,8 +221,10 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
         if (!check.Ok) throw FsErrors.InvalidInput("initial_branch", "is not a valid branch name");
         var bare = Args.Bool(a, "bare");
         var existed = Directory.Exists(Path.Combine(p.Real, ".git")) || File.Exists(Path.Combine(p.Real, ".git")) || (bare && File.Exists(Path.Combine(p.Real, "HEAD")));
-        // Re-initialising reads the existing configuration: it must pass the same check as any other call.
-        if (existed) await RequireSafeConfig(p.Real, p.Virtual).ConfigureAwait(false);
+        // Re-initialising reads the existing configuration: it must pass the same check as any other call. A
+        // directory that is not (yet) a valid repository still has its configuration file checked.
+        if (existed && !await TryRequireSafeConfig(p.Real, p.Virtual).ConfigureAwait(false))
+            foreach (var file in new[] { Path.Combine(p.Real, ".git", "config"), Path.Combine(p.Real, "config") }) CheckConfigFile(file, p.Virtual);
         var args = new List<string> { "init", "--template=", "--initial-branch=" + branch };
         if (bare) args.Add("--bare");
         args.Add(".");
