@@ -66,7 +66,10 @@ public sealed class GitAttackTests(SandboxFixture f)
     {
         const string A = "atk-gpg";
         var repo = await Repo(A);
-        await Append(A, repo + "/.git/config", $"[commit]\n\tgpgsign = true\n[gpg]\n\tprogram = \"touch /workspace/{Marker}; false\"\n");
+        // git runs gpg.program without a shell: it has to be an executable file, which process.run can make.
+        await f.Ok(A, "filesystem.write", new { path = "gpg.sh", content = $"#!/bin/sh\ntouch /workspace/{Marker}\nexit 1\n" });
+        await f.Ok(A, "process.run", new { command = "chmod", args = new[] { "+x", "gpg.sh" } });
+        await Append(A, repo + "/.git/config", "[commit]\n\tgpgsign = true\n[gpg]\n\tprogram = /workspace/gpg.sh\n");
         var commit = await f.Call(A, "git.commit", new { path = repo, message = "signed" });
         Assert.False(Pwned(A), "gpg.program ran");
         AssertRefused(commit, "commit.gpgsign", "gpg.program");
@@ -181,6 +184,7 @@ public sealed class GitAttackTests(SandboxFixture f)
             {
                 var r = await f.Call(A, "git.status", new { path = repo });
                 var key = r.IsSuccess ? "ran" : r.Error!.ErrorType;
+                if (!outcomes.ContainsKey(key) && !r.IsSuccess) TestContext.Current.TestOutputHelper?.WriteLine($"{key}: {r.Error!.Message}");
                 outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
             }
         }
