@@ -93,8 +93,8 @@ internal sealed class AgentSandbox : IAsyncDisposable
         // agent's to change, so it is opened without following a symlink and walked fd by fd (SafeTree).
         using var parent = SafeTree.OpenTrusted(Path.GetDirectoryName(dir)!)
             ?? throw new IOException($"cannot open {Path.GetDirectoryName(dir)}");
-        using var fd = SafeTree.OpenDirectory(parent.Value, Path.GetFileName(dir))
-            ?? throw new IOException($"{dir} is not a plain directory (a symlink, or on another file system): refusing to use it");
+        using var fd = SafeTree.OpenDirectory(parent.Value, Path.GetFileName(dir), anyDevice: true)
+            ?? throw new IOException($"{dir} is not a plain directory (a symlink?): refusing to use it");
         // The agent's files belong to its own unprivileged host uid (ownership pitfall in sandbox-probe.md).
         if (SafeTree.Stat(fd.Value, null)?.Uid != HostUid)
         {

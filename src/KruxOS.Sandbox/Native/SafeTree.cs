@@ -70,13 +70,17 @@ internal static unsafe partial class SafeTree
         return fd < 0 ? null : new Fd(fd);
     }
 
-    /// <summary>Opens the directory <paramref name="name"/> below <paramref name="dirfd"/>: no symlink, no other file system.</summary>
-    public static Fd? OpenDirectory(int dirfd, string name)
+    /// <summary>
+    /// Opens the directory <paramref name="name"/> below <paramref name="dirfd"/> without following a symlink and,
+    /// unless <paramref name="anyDevice"/> (for an agent's top directory, whose parent is root's), on the same file system.
+    /// </summary>
+    public static Fd? OpenDirectory(int dirfd, string name, bool anyDevice = false)
     {
         if (!IsPlainName(name)) return null;
         var fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
         if (fd < 0) return null;
         var opened = new Fd(fd);
+        if (anyDevice) return opened;
         if (Stat(dirfd, null) is not { } parent || Stat(fd, null) is not { } self || !parent.SameDevice(self))
         {
             opened.Dispose();

@@ -40,7 +40,7 @@ public static partial class TrashCleaner
         foreach (var agent in SafeTree.Names(root.Value))
         {
             if (!Core.Agents.AgentName.TryParse(agent, out _, out _)) continue;
-            using var agentDir = SafeTree.OpenDirectory(root.Value, agent);
+            using var agentDir = SafeTree.OpenDirectory(root.Value, agent, anyDevice: true);
             if (agentDir is null) continue;
             foreach (var slot in SafeTree.Names(agentDir.Value))
                 if (Read(agentDir.Value, agent, slot) is { } item) items.Add(item);
@@ -57,7 +57,7 @@ public static partial class TrashCleaner
         foreach (var agent in SafeTree.Names(root.Value))
         {
             if (!Core.Agents.AgentName.TryParse(agent, out _, out _)) continue;
-            using var agentDir = SafeTree.OpenDirectory(root.Value, agent);
+            using var agentDir = SafeTree.OpenDirectory(root.Value, agent, anyDevice: true);
             if (agentDir is null) continue;
             foreach (var slot in SafeTree.Names(agentDir.Value))
             {

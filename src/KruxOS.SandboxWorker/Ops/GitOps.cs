@@ -142,18 +142,26 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
     private void CheckConfigFile(string file, string shownPath)
     {
         string text;
-        try
+        // Opened as git would (following links), but non-blocking: a FIFO must not hang the worker.
+        var fd = Native.Libc.open(file, Native.Libc.O_RDONLY | Native.Libc.O_NONBLOCK | Native.Libc.O_CLOEXEC, 0);
+        if (fd < 0)
         {
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 4096, FileOptions.None);
-            var buffer = new byte[GitConfigPolicy.MaxBytes + 1];
-            var n = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
-            if (n > GitConfigPolicy.MaxBytes) throw UnsafeConfig(shownPath, file, [], $"the file is larger than {GitConfigPolicy.MaxBytes / 1024} KiB");
-            text = System.Text.Encoding.UTF8.GetString(buffer, 0, n);
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno is Native.Libc.ENOENT or Native.Libc.ENOTDIR) return;
+            throw UnsafeConfig(shownPath, file, [], $"it cannot be read (errno {errno})");
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return; }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        using (var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true))
         {
-            throw UnsafeConfig(shownPath, file, [], "it cannot be read: " + e.Message);
+            if (!Native.Libc.IsRegularFile(fd)) throw UnsafeConfig(shownPath, file, [], "it is not a regular file");
+            try
+            {
+                using var stream = new FileStream(handle, FileAccess.Read, 1);
+                var buffer = new byte[GitConfigPolicy.MaxBytes + 1];
+                var n = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+                if (n > GitConfigPolicy.MaxBytes) throw UnsafeConfig(shownPath, file, [], $"the file is larger than {GitConfigPolicy.MaxBytes / 1024} KiB");
+                text = System.Text.Encoding.UTF8.GetString(buffer, 0, n);
+            }
+            catch (IOException e) { throw UnsafeConfig(shownPath, file, [], "it cannot be read: " + e.Message); }
         }
         if (!GitConfigPolicy.TryParse(text, out var entries, out var error)) throw UnsafeConfig(shownPath, file, [], error!);
         var bad = GitConfigPolicy.Disallowed(entries);
