@@ -61,25 +61,47 @@ internal sealed class AgentSandbox : IAsyncDisposable
     internal SandboxHost Host => _host;
     public string CgroupPath => _host.Options.CgroupName + "/" + Agent;
 
-    /// <summary>What the last worker reported about Landlock ("abi N" when applied).</summary>
+    /// <summary>What the last worker measured about Landlock ("applied (abi N)" when in force).</summary>
     public string WorkerLandlock { get; private set; } = "not started";
+
+    /// <summary>What the last worker measured about its git layer ("applied" when in force).</summary>
+    public string WorkerGitLandlock { get; private set; } = "not started";
+
+    /// <summary>The Landlock states of the running worker, or null when none runs.</summary>
+    public (string Worker, string Git)? RunningWorkerLandlock => _worker is { IsAlive: true } ? (WorkerLandlock, WorkerGitLandlock) : null;
 
     /// <summary>Measured start time of the last worker, for diagnostics and benchmarks.</summary>
     public TimeSpan LastWorkerStart { get; private set; }
 
-    public IReadOnlyList<MountEntry> Mounts => _host.Mounts.For(Agent);
+    /// <summary>The agent's mounts whose source still resolves to itself (others are left out and logged).</summary>
+    public IReadOnlyList<MountEntry> Mounts
+    {
+        get
+        {
+            var all = _host.Mounts.For(Agent);
+            foreach (var m in all.Where(m => !MountTable.StillCanonical(m)))
+                _host.Logger.LogError("Mount /mnt/{Label} of agent {Agent} is left out: its source {Source} no longer resolves to itself", m.Label, Agent, m.Source);
+            return [.. all.Where(MountTable.StillCanonical)];
+        }
+    }
 
     private void PrepareDirectory(string dir)
     {
         Directory.CreateDirectory(dir);
         if (_host.Options.Disabled) return;
+        // The parent (<data>/workspace, <data>/trash) is root's; the directory itself and all below it is the
+        // agent's to change, so it is opened without following a symlink and walked fd by fd (SafeTree).
+        using var parent = SafeTree.OpenTrusted(Path.GetDirectoryName(dir)!)
+            ?? throw new IOException($"cannot open {Path.GetDirectoryName(dir)}");
+        using var fd = SafeTree.OpenDirectory(parent.Value, Path.GetFileName(dir), anyDevice: true)
+            ?? throw new IOException($"{dir} is not a plain directory (a symlink?): refusing to use it");
         // The agent's files belong to its own unprivileged host uid (ownership pitfall in sandbox-probe.md).
-        if (Libc.OwnerUid(dir) != HostUid)
+        if (SafeTree.Stat(fd.Value, null)?.Uid != HostUid)
         {
-            foreach (var path in Directory.EnumerateFileSystemEntries(dir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }).Append(dir))
-                Libc.lchown(path, HostUid, HostUid);
+            var r = SafeTree.Chown(fd.Value, HostUid, HostUid);
+            if (r.Skipped > 0) _host.Logger.LogWarning("{Dir}: {Skipped} entries were not given to agent {Agent} (symlinked, hard-linked, device or too deep)", dir, r.Skipped, Agent);
         }
-        Libc.chmod(dir, 0x1C0); // 0700: no other uid (other agents included) may enter
+        SafeTree.ChmodDirectory(fd.Value, 0x1C0); // 0700: no other uid (other agents included) may enter
     }
 
     public async Task<SandboxResult> CallWorkerAsync(string op, JsonElement args, JsonObject context, CancellationToken ct)
@@ -130,7 +152,9 @@ internal sealed class AgentSandbox : IAsyncDisposable
                 line => _host.Logger.LogDebug("worker {Agent}: {Line}", Agent, line), _host.Options.WorkerStartTimeout, ct).ConfigureAwait(false);
             LastWorkerStart = sw.Elapsed;
             WorkerLandlock = _worker.Landlock;
-            _host.Logger.LogInformation("Sandboxed worker of agent {Agent} started in {Ms:0} ms (pid {Pid}, landlock: {Landlock})", Agent, sw.Elapsed.TotalMilliseconds, _worker.Pid, _worker.Landlock);
+            WorkerGitLandlock = _worker.GitLandlock;
+            _host.Logger.LogInformation("Sandboxed worker of agent {Agent} started in {Ms:0} ms (pid {Pid}, landlock: {Landlock}, git processes: {GitLandlock})",
+                Agent, sw.Elapsed.TotalMilliseconds, _worker.Pid, _worker.Landlock, _worker.GitLandlock);
             return _worker;
         }
         finally { _startLock.Release(); }
@@ -166,12 +190,13 @@ internal sealed class AgentSandbox : IAsyncDisposable
         var command = new List<string> { "/opt/kruxos/dotnet/dotnet", "/opt/kruxos/worker/KruxOS.SandboxWorker.dll", "--agent", Agent, "--trash", "/trash", "--root", "/workspace=/workspace" };
         if (Relay is not null) command.AddRange(["--git-relay", GitRelay.InsidePath]);
         if (o.WorkerLandlock) command.Add("--landlock");
-        foreach (var m in Mounts) { command.Add("--mount"); command.Add($"{m.Target}={m.Target}{(m.ReadOnly ? ":ro" : string.Empty)}"); }
-        var spec = new LaunchSpec(Agent, HostUid, Workspace, Mounts,
-            Relay is null ? [(dotnetRoot, "/opt/kruxos/dotnet"), (workerDir, "/opt/kruxos/worker")]
-                : [(dotnetRoot, "/opt/kruxos/dotnet"), (workerDir, "/opt/kruxos/worker"), (RelayDirectory, GitRelay.InsideDirectory)],
+        var mounts = Mounts;
+        foreach (var m in mounts) { command.Add("--mount"); command.Add($"{m.Target}={m.Target}{(m.ReadOnly ? ":ro" : string.Empty)}"); }
+        var spec = new LaunchSpec(Agent, HostUid, Workspace, mounts,
+            Relay is null ? [(dotnetRoot, "/opt/kruxos/dotnet"), .. WorkerFiles.Binds(workerDir)]
+                : [(dotnetRoot, "/opt/kruxos/dotnet"), .. WorkerFiles.Binds(workerDir), (RelayDirectory, GitRelay.InsideDirectory)],
             [(TrashDirectory, "/trash")],
-            "/workspace", command, env, _workerGroup);
+            "/workspace", command, env, _workerGroup, Worker: true);
         return _host.Launcher.Start(spec);
     }
 

@@ -86,7 +86,14 @@ public sealed class SandboxHost : ISandbox
         Options.Disabled ? new SandboxHealth(SandboxHealthStatus.Critical, "sandbox disabled by configuration (Sandbox:Disabled): capabilities run unconfined", true, null)
         : _setupFailure is not null ? new SandboxHealth(SandboxHealthStatus.Critical, "sandbox unavailable, sandboxed capabilities are refused: " + _setupFailure, false, Cgroups?.Version)
         : _lastFailure is { } f ? new SandboxHealth(SandboxHealthStatus.Degraded, f, false, Cgroups?.Version)
-        : new SandboxHealth(SandboxHealthStatus.Healthy, $"bubblewrap namespaces, seccomp and cgroup {Cgroups!.Version} limits active", false, Cgroups.Version);
+        : LandlockReport.Summarize(Options.WorkerLandlock, RunningWorkerLandlock()) is var (landlockDegraded, landlock) && landlockDegraded
+            ? new SandboxHealth(SandboxHealthStatus.Degraded, $"bubblewrap namespaces, seccomp and cgroup {Cgroups!.Version} limits active; {landlock}", false, Cgroups.Version)
+            : new SandboxHealth(SandboxHealthStatus.Healthy, $"bubblewrap namespaces, seccomp and cgroup {Cgroups!.Version} limits active; {landlock}", false, Cgroups.Version);
+
+    // What each running worker measured in itself when it started (per-worker truth, not the option).
+    private List<(string Agent, string Worker, string Git)> RunningWorkerLandlock() =>
+        [.. _agents.Where(a => a.Value.IsValueCreated).Select(a => (a.Key, State: a.Value.Value.RunningWorkerLandlock))
+            .Where(x => x.State is not null).Select(x => (x.Key, x.State!.Value.Worker, x.State!.Value.Git))];
 
     internal void ReportFailure(string message)
     {
@@ -103,8 +110,11 @@ public sealed class SandboxHost : ISandbox
     /// <summary>The host path of an agent's workspace (created on first use).</summary>
     public string WorkspaceOf(AgentName agent) => Agent(agent.Value).Workspace;
 
-    /// <summary>Landlock state of the agent's current worker ("abi N" when applied).</summary>
+    /// <summary>Landlock state the agent's current worker measured in itself ("applied (abi N)" when in force).</summary>
     public string WorkerLandlock(AgentName agent) => Agent(agent.Value).WorkerLandlock;
+
+    /// <summary>Landlock state of the git processes of the agent's current worker ("applied" when in force).</summary>
+    public string WorkerGitLandlock(AgentName agent) => Agent(agent.Value).WorkerGitLandlock;
 
     /// <summary>Start time of the agent's current worker (zero before the first call).</summary>
     public TimeSpan WorkerStartTime(AgentName agent) => Agent(agent.Value).LastWorkerStart;
@@ -170,6 +180,7 @@ public sealed class SandboxHost : ISandbox
         };
         // A git call that may reach a remote opens the agent's relay for exactly the remotes its policy allows.
         using var grant = name is "git.clone" or "git.pull" or "git.push" ? agent.Relay?.Grant(request.GitRemotes ?? Core.Policy.GitRemoteAllowlist.None) : null;
+        if (grant is not null) context["relay_token"] = grant.Token;
         try
         {
             return await agent.CallWorkerAsync(name, request.Arguments, context, deadline.Token).ConfigureAwait(false);
@@ -241,7 +252,7 @@ public sealed class SandboxHost : ISandbox
         return null;
     }
 
-    private static string DetectDotnetRoot()
+    internal static string DetectDotnetRoot()
     {
         // …/shared/Microsoft.NETCore.App/<version>/System.Private.CoreLib.dll → the root three levels up.
         var core = Path.GetDirectoryName(typeof(object).Assembly.Location);

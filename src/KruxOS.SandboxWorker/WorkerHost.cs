@@ -10,7 +10,11 @@ using KruxOS.SandboxWorker.Protocol;
 namespace KruxOS.SandboxWorker;
 
 /// <summary>Per-request context the gateway adds next to the validated arguments.</summary>
-internal sealed record CallContext(string Agent, int TrashRetentionHours, KruxOS.Core.Policy.GitRemoteAllowlist GitRemotes);
+/// <param name="Agent">The agent the call is for.</param>
+/// <param name="TrashRetentionHours">How long a deleted entry stays restorable.</param>
+/// <param name="GitRemotes">The remotes the agent's policy allows (ADR 0012).</param>
+/// <param name="RelayToken">The gateway's token for this call's git relay grant (ADR 0012); null when the call has none.</param>
+internal sealed record CallContext(string Agent, int TrashRetentionHours, KruxOS.Core.Policy.GitRemoteAllowlist GitRemotes, string? RelayToken = null);
 
 /// <summary>Reads request frames, runs each concurrently, writes response and event frames under one lock.</summary>
 internal sealed class WorkerHost
@@ -22,13 +26,13 @@ internal sealed class WorkerHost
     private readonly Watches _watches;
     private string _memoryLimit = "unknown";
 
-    private WorkerHost(Stream output, PathResolver paths, string trashDir, string agent, string? gitRelay)
+    private WorkerHost(Stream output, PathResolver paths, string trashDir, string agent, string? gitRelay, GitSpawner spawner)
     {
         _output = output;
         var trash = new Trash(trashDir, paths);
         var atomicWrites = new AtomicWrites();
         _files = new FileOps(paths, trash, atomicWrites);
-        _git = new GitOps(paths, agent, gitRelay);
+        _git = new GitOps(paths, agent, gitRelay, spawner);
         _watches = new Watches(paths, atomicWrites, PublishEventAsync);
     }
 
@@ -65,15 +69,25 @@ internal sealed class WorkerHost
             await Console.Error.WriteLineAsync("kruxos-worker: --agent, --trash and --root /workspace=… are required").ConfigureAwait(false);
             return 2;
         }
-        var landlockState = landlocked ?? "not requested";
-        if (landlock && landlocked is null)
+        var realTrash = Native.Libc.RealPath(trash) ?? trash;
+        var git = Native.GitBinaries.Locate();
+        string landlockState;
+        if (landlocked is not null) landlockState = Native.Landlock.VerifyWorkerLayer(landlocked);
+        else if (!landlock) landlockState = "not applied (disabled by Sandbox:WorkerLandlock=false)";
+        else if (git is null) landlockState = "not applied (git is not installed, so the execute rules cannot be built)";
+        // Returns only when Landlock could not be applied; the gateway logs the reason from the ready event.
+        else landlockState = Native.Landlock.RestrictAndReexec(roots, realTrash, git, args);
+        var applied = landlockState.StartsWith("applied", StringComparison.Ordinal);
+        // No process of the sandbox's uid (git included) may open this process's fds, memory or environment via /proc.
+        var dumpable = Native.Libc.MakeNonDumpable() ? "non-dumpable" : "DUMPABLE (prctl failed)";
+        using var spawner = new GitSpawner(git, roots, realTrash, restrict: applied);
+        var host = new WorkerHost(output, new PathResolver(roots), trash, agent, gitRelay, spawner);
+        // Announce readiness (and what Landlock really did, measured in this process) so the gateway can report it.
+        await host.WriteAsync(new JsonObject
         {
-            // Returns only when Landlock could not be applied; the gateway logs the reason from the ready event.
-            landlockState = Native.Landlock.RestrictAndReexec(roots, Native.Libc.RealPath(trash) ?? trash, args);
-        }
-        var host = new WorkerHost(output, new PathResolver(roots), trash, agent, gitRelay);
-        // Announce readiness (and what Landlock did) so the gateway can measure and trust the start.
-        await host.WriteAsync(new JsonObject { ["event"] = "ready", ["pid"] = Environment.ProcessId, ["landlock"] = landlockState }).ConfigureAwait(false);
+            ["event"] = "ready", ["pid"] = Environment.ProcessId,
+            ["landlock"] = landlockState, ["landlock_git"] = spawner.State, ["process"] = dumpable,
+        }).ConfigureAwait(false);
         while (true)
         {
             byte[]? frame;
@@ -145,7 +159,8 @@ internal sealed class WorkerHost
         return new CallContext(
             c.TryGetProperty("agent", out var ag) ? ag.GetString() ?? "agent" : "agent",
             c.TryGetProperty("trash_retention_hours", out var h) ? h.GetInt32() : 24,
-            remotes);
+            remotes,
+            c.TryGetProperty("relay_token", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null);
     }
 
     private Task<JsonNode> DispatchAsync(string op, JsonElement args, CallContext ctx) => op switch

@@ -231,14 +231,19 @@ public sealed class GitDaemonTests(SandboxFixture f)
         await using var relay = new Worker.GitRelay(dir, "relay-test", 0, false, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         var target = $"git://127.0.0.1:{port}";
 
-        Assert.StartsWith("ERR ", await AskAsync(relay.SocketPath, target, "/repo.git"));
-        using (relay.Grant(new([[$"{target}/other.git"]])))
-            Assert.StartsWith("ERR ", await AskAsync(relay.SocketPath, target, "/repo.git"));
+        Assert.StartsWith("ERR ", await AskAsync(relay.SocketPath, "-", target, "/repo.git"));
+        using (var other = relay.Grant(new([[$"{target}/other.git"]])))
+            Assert.StartsWith("ERR ", await AskAsync(relay.SocketPath, other.Token, target, "/repo.git"));
         Assert.False(listener.Pending());
 
-        using (relay.Grant(new([[$"{target}/repo.git"]])))
+        using (var grant = relay.Grant(new([[$"{target}/repo.git"]])))
         {
-            var ask = AskAsync(relay.SocketPath, target, "/repo.git");
+            // While the call is in flight, only a connection with its token gets through: no token, a guessed
+            // one, or the token of an ended call is refused without reaching the daemon.
+            Assert.StartsWith("ERR ", await AskAsync(relay.SocketPath, "-", target, "/repo.git"));
+            Assert.StartsWith("ERR ", await AskAsync(relay.SocketPath, new string('0', 32), target, "/repo.git"));
+            Assert.False(listener.Pending());
+            var ask = AskAsync(relay.SocketPath, grant.Token, target, "/repo.git");
             using var accepted = await listener.AcceptTcpClientAsync(TestContext.Current.CancellationToken);
             var buffer = new byte[64];
             var n = await accepted.GetStream().ReadAsync(buffer, TestContext.Current.CancellationToken);
@@ -249,13 +254,13 @@ public sealed class GitDaemonTests(SandboxFixture f)
         Directory.Delete(dir, true);
     }
 
-    private static async Task<string> AskAsync(string socketPath, string target, string path)
+    private static async Task<string> AskAsync(string socketPath, string token, string target, string path)
     {
         using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
         await s.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath), TestContext.Current.CancellationToken);
         var payload = $"git-upload-pack {path}\0host=127.0.0.1\0";
         var line = (payload.Length + 4).ToString("x4", System.Globalization.CultureInfo.InvariantCulture) + payload;
-        await s.SendAsync(System.Text.Encoding.ASCII.GetBytes(target + "\n" + line), System.Net.Sockets.SocketFlags.None, TestContext.Current.CancellationToken);
+        await s.SendAsync(System.Text.Encoding.ASCII.GetBytes(token + " " + target + "\n" + line), System.Net.Sockets.SocketFlags.None, TestContext.Current.CancellationToken);
         // Read until the relay closes: a refusal is one ERR pkt-line, an allowed request whatever the daemon sends.
         using var received = new MemoryStream();
         var buffer = new byte[512];

@@ -61,9 +61,6 @@ public static partial class SandboxDiagnostics
         "if [ -e /etc/shadow ]; then echo shadow=visible; else echo shadow=hidden; fi; " +
         "touch /workspace/probe && echo wrote=yes";
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial long syscall(long number, nint attr, nint size, uint flags);
-
     private static string OffListSyscall() =>
         Seccomp.Resolve("io_setup") is var nr and >= 0 ? nr.ToString(CultureInfo.InvariantCulture) : string.Empty;
 
@@ -163,12 +160,10 @@ public static partial class SandboxDiagnostics
             insideUid is null ? "probe failed: " + probeError : $"uid {insideUid} inside; files it writes are owned by host uid {ownerUid?.ToString(CultureInfo.InvariantCulture) ?? "?"}"));
         result.Add(new MechanismStatus("minimal_root", probe?.GetValueOrDefault("shadow") == "hidden",
             probe is null ? "probe failed: " + probeError : "host /etc (passwd, shadow, hosts) not visible; /usr read-only, private /tmp, /proc and /dev"));
-        long abi;
-        try { abi = syscall(444, 0, 0, 1); } catch (EntryPointNotFoundException) { abi = -1; }
-        result.Add(new MechanismStatus("landlock", abi > 0 && options.WorkerLandlock,
-            abi > 0
-                ? options.WorkerLandlock ? $"kernel ABI {abi}; applied inside the warm worker as an extra layer (not to process.run commands)" : $"kernel ABI {abi} available; disabled by Sandbox:WorkerLandlock=false"
-                : "not available on this kernel (the mount namespace still limits the file system view)", Required: false));
+        // Measured in a real worker, never assumed from the kernel's ABI or the option.
+        result.Add(bwrapOk && program is not null && File.Exists(options.SetprivPath) && !options.Disabled
+            ? LandlockReport.Probe(options, new Launcher(options), probeUid, options.DotnetRoot ?? SandboxHost.DetectDotnetRoot())
+            : new MechanismStatus("landlock", false, "not measured: " + (options.Disabled ? "the sandbox is disabled" : probeError), Required: false));
         return new DiagnosticsReport(result.ToImmutable());
     }
 

@@ -5,7 +5,7 @@ using KruxOS.Sandbox.Native;
 
 namespace KruxOS.Sandbox.Isolation;
 
-/// <summary>What to start inside a sandbox.</summary>
+/// <summary>What to start inside a sandbox. <paramref name="Worker"/>: the warm worker's seccomp program (<see cref="Seccomp.WorkerProgram"/>).</summary>
 internal sealed record LaunchSpec(
     string Agent,
     uint HostUid,
@@ -16,7 +16,8 @@ internal sealed record LaunchSpec(
     string WorkingDirectory,
     IReadOnlyList<string> Command,
     IReadOnlyDictionary<string, string> Environment,
-    CgroupGroup? Group);
+    CgroupGroup? Group,
+    bool Worker = false);
 
 /// <summary>
 /// Starts processes inside bubblewrap. The chain is <c>sh</c> (as root: writes its own pid to the
@@ -82,7 +83,7 @@ internal sealed class Launcher(SandboxOptions options)
     /// <summary>Starts the spec confined. Stdio is redirected; environment is exactly <see cref="LaunchSpec.Environment"/>.</summary>
     public Process Start(LaunchSpec spec)
     {
-        var fd = Seccomp.CreateMemfd();
+        var fd = Seccomp.CreateMemfd(spec.Worker);
         try
         {
             var psi = new ProcessStartInfo("/bin/sh")

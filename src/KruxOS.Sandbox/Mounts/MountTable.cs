@@ -53,6 +53,12 @@ public sealed partial class MountTable
     /// <summary>The mounts of one agent.</summary>
     public ImmutableArray<MountEntry> For(string agent) => [.. _entries.Where(e => e.Agent == agent).OrderBy(e => e.Label, StringComparer.Ordinal)];
 
+    /// <summary>
+    /// Whether a stored source still is the canonical directory it was when added: a source that now resolves
+    /// elsewhere (a component replaced by a symlink) must not be bound into a sandbox.
+    /// </summary>
+    public static bool StillCanonical(MountEntry entry) => Libc.RealPath(entry.Source) == entry.Source && Directory.Exists(entry.Source);
+
     /// <summary>Adds a mount; returns the stored entry or throws <see cref="ArgumentException"/> with the reason.</summary>
     public MountEntry Add(string agent, string source, string label, bool readOnly)
     {
@@ -61,11 +67,11 @@ public sealed partial class MountTable
         if (!Directory.Exists(canonical)) throw new ArgumentException($"source '{canonical}' is not a directory", nameof(source));
         if (ForbiddenSources.Any(f => canonical == f || (f != "/" && canonical.StartsWith(f + "/", StringComparison.Ordinal) && f is "/proc" or "/sys" or "/dev" or "/etc" or "/boot" or "/root")))
             throw new ArgumentException($"source '{canonical}' is a system path and cannot be mounted", nameof(source));
+        // Nothing in or around the data directory: its workspaces and trash are agent-writable, and bubblewrap
+        // resolves a source path when the sandbox starts, so an agent could swap a directory there for a symlink.
         var data = Libc.RealPath(_dataDirectory) ?? _dataDirectory;
-        var ownWorkspace = Path.Combine(data, "workspace", agent);
-        if ((canonical == data || canonical.StartsWith(data + "/", StringComparison.Ordinal) || data.StartsWith(canonical + "/", StringComparison.Ordinal))
-            && canonical != ownWorkspace && !canonical.StartsWith(ownWorkspace + "/", StringComparison.Ordinal))
-            throw new ArgumentException($"source '{canonical}' overlaps the KruxOS data directory", nameof(source));
+        if (canonical == data || canonical.StartsWith(data + "/", StringComparison.Ordinal) || data.StartsWith(canonical + "/", StringComparison.Ordinal))
+            throw new ArgumentException($"source '{canonical}' overlaps the KruxOS data directory (workspaces and trash are agent-writable)", nameof(source));
         var entry = new MountEntry(agent, label, canonical, readOnly);
         lock (_gate)
         {

@@ -8,6 +8,8 @@ namespace KruxOS.Sandbox.Native;
 /// default action fails the syscall with EPERM; the listed syscalls are allowed, <c>clone</c> only
 /// without namespace flags, <c>ioctl</c> except TIOCSTI; <c>clone3</c> gets ENOSYS (libc then falls
 /// back to the filterable <c>clone</c>); the spec's blocked syscalls are never on the allowlist, so they fail with EPERM too.
+/// Mode-setting calls are allowed only without setuid/setgid bits (<see cref="SeccompProfile.ModeChecked"/>), and
+/// <c>openat2</c> only in the warm worker (<see cref="SeccompProfile.WorkerOnly"/>; ENOSYS for commands).
 /// libseccomp validates the architecture: a syscall made through another ABI (e.g. i386 on x86_64)
 /// kills the process.
 /// </summary>
@@ -22,6 +24,8 @@ internal static unsafe partial class Seccomp
         CLONE_NEWIPC = 0x08000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000;
     private const ulong NamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
     private const ulong Tiocsti = 0x5412;
+    private const ulong SetIdBits = 0xC00; // S_ISUID | S_ISGID
+    private const ulong CreatingFlags = 0x40 | 0x400000; // O_CREAT | __O_TMPFILE
 
     /// <summary>The native syscall number of a name, or a negative value when the architecture has none.</summary>
     public static int Resolve(string name)
@@ -40,12 +44,16 @@ internal static unsafe partial class Seccomp
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] private static partial int seccomp_syscall_resolve_name(string name);
     [LibraryImport(Lib)] private static partial int seccomp_export_bpf(nint ctx, int fd);
 
-    private static readonly Lazy<(byte[]? Program, string Detail)> Compiled = new(Compile);
+    private static readonly Lazy<(byte[]? Program, string Detail)> Compiled = new(() => Compile(worker: false));
+    private static readonly Lazy<(byte[]? Program, string Detail)> CompiledForWorker = new(() => Compile(worker: true));
 
-    /// <summary>The compiled BPF program, or null with the reason when libseccomp is unusable.</summary>
+    /// <summary>The compiled BPF program of process.run commands, or null with the reason when libseccomp is unusable.</summary>
     public static (byte[]? Program, string Detail) Program => Compiled.Value;
 
-    private static (byte[]?, string) Compile()
+    /// <summary>The warm worker's program: the same, plus <see cref="SeccompProfile.WorkerOnly"/>.</summary>
+    public static (byte[]? Program, string Detail) WorkerProgram => CompiledForWorker.Value;
+
+    private static (byte[]?, string) Compile(bool worker)
     {
         nint ctx;
         try { ctx = seccomp_init(ActErrno(EPERM)); }
@@ -58,7 +66,8 @@ internal static unsafe partial class Seccomp
             if (SeccompProfile.Allowed.Intersect(SeccompProfile.Blocked).FirstOrDefault() is { } conflict)
                 return (null, $"the seccomp profile both allows and blocks '{conflict}'");
             var allowed = 0;
-            foreach (var name in SeccompProfile.Allowed)
+            var modeChecked = SeccompProfile.ModeChecked.ToDictionary(m => m.Syscall, m => (m.ModeArgument, m.FlagsArgument), StringComparer.Ordinal);
+            foreach (var name in worker ? SeccompProfile.Allowed.Concat(SeccompProfile.WorkerOnly) : SeccompProfile.Allowed)
             {
                 var nr = seccomp_syscall_resolve_name(name);
                 if (nr < 0) continue; // not a syscall on this architecture
@@ -82,9 +91,29 @@ internal static unsafe partial class Seccomp
                         rc = seccomp_rule_add_array(ctx, ActAllow, nr, 1, &differs);
                     }
                 }
+                else if (modeChecked.TryGetValue(name, out var m))
+                {
+                    // Allowed when the mode has no setuid/setgid bit; for open/openat also when nothing is created
+                    // (the mode is then ignored). Rules are alternatives: any match allows, else the default EPERM.
+                    var noSetId = new ArgCmp { Arg = (uint)m.ModeArgument, Op = CmpMaskedEq, DatumA = SetIdBits, DatumB = 0 };
+                    rc = seccomp_rule_add_array(ctx, ActAllow, nr, 1, &noSetId);
+                    if (rc == 0 && m.FlagsArgument >= 0)
+                    {
+                        var notCreating = new ArgCmp { Arg = (uint)m.FlagsArgument, Op = CmpMaskedEq, DatumA = CreatingFlags, DatumB = 0 };
+                        rc = seccomp_rule_add_array(ctx, ActAllow, nr, 1, &notCreating);
+                    }
+                }
                 else rc = seccomp_rule_add_array(ctx, ActAllow, nr, 0, null);
                 if (rc != 0) return (null, $"seccomp_rule_add({name}) failed ({rc})");
                 allowed++;
+            }
+            if (!worker)
+            {
+                foreach (var name in SeccompProfile.WorkerOnly)
+                {
+                    var nr = seccomp_syscall_resolve_name(name);
+                    if (nr >= 0 && seccomp_rule_add_array(ctx, ActErrno(ENOSYS), nr, 0, null) != 0) return (null, $"seccomp_rule_add({name}) failed");
+                }
             }
             // The explicit block list needs no rules of its own: libseccomp refuses a rule whose action equals
             // the default (EPERM), and none of those names is allowed (SeccompTests checks the lists are disjoint).
@@ -102,7 +131,7 @@ internal static unsafe partial class Seccomp
                 var program = new byte[size];
                 fixed (byte* p = program)
                     if (Libc.read(fd, p, (nuint)size) != size) return (null, "reading the exported filter failed");
-                return (program, $"libseccomp filter, mode {SeccompProfile.Mode}: {allowed} syscalls allowed, {blocked} explicitly blocked, everything else EPERM ({program.Length / 8} BPF instructions)");
+                return (program, $"libseccomp filter, mode {SeccompProfile.Mode}: {allowed} syscalls allowed ({SeccompProfile.ModeChecked.Length} only without setuid/setgid modes), {blocked} explicitly blocked, everything else EPERM ({program.Length / 8} BPF instructions)");
             }
             finally { Libc.close(fd); }
         }
@@ -113,9 +142,10 @@ internal static unsafe partial class Seccomp
     /// A fresh memfd (inheritable, offset 0) holding the program, for one bwrap launch. Each launch gets
     /// its own, because bwrap reads from the shared file offset.
     /// </summary>
-    public static int CreateMemfd()
+    public static int CreateMemfd(bool worker = false)
     {
-        var program = Program.Program ?? throw new InvalidOperationException("seccomp unavailable: " + Program.Detail);
+        var (program, detail) = worker ? WorkerProgram : Program;
+        if (program is null) throw new InvalidOperationException("seccomp unavailable: " + detail);
         var fd = Libc.memfd_create("kruxos-seccomp", 0);
         if (fd < 0) throw new InvalidOperationException("memfd_create failed");
         fixed (byte* p = program)

@@ -55,7 +55,7 @@ internal static class SeccompProfile
         ]),
         ("file descriptors and I/O", [
             "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
-            "pwritev2", "open", "openat", "openat2", "creat", "close", "close_range", "lseek", "dup", "dup2",
+            "pwritev2", "open", "openat", "creat", "close", "close_range", "lseek", "dup", "dup2",
             "dup3", "fcntl", "flock", "fsync", "fdatasync", "sync", "syncfs", "sync_file_range", "truncate",
             "ftruncate", "fallocate", "fadvise64", "readahead", "sendfile", "copy_file_range", "splice",
             "tee", "vmsplice", "ioctl",
@@ -98,6 +98,29 @@ internal static class SeccompProfile
         ]),
         ("system information", ["uname", "sysinfo", "getrandom"]),
     ];
+
+    /// <summary>
+    /// Allowed calls that set a file mode are allowed only while that mode has neither setuid (04000) nor setgid
+    /// (02000): an agent must never leave a set-id file or directory on the host, where it would run with the
+    /// agent's uid or gid for whoever executes it (bubblewrap's mounts are nosuid, so it means nothing inside).
+    /// Any other value fails with EPERM. <c>ModeArgument</c> is the index of the mode; for <c>open</c>/<c>openat</c>
+    /// the mode only counts when <c>FlagsArgument</c> has O_CREAT or O_TMPFILE. <c>mkdir</c> needs no rule: the
+    /// kernel ignores both bits in its mode (a directory only inherits setgid from its parent, and no agent can
+    /// make one setgid). <c>openat2</c> carries its mode in a struct the filter cannot read: see <see cref="WorkerOnly"/>.
+    /// </summary>
+    public static readonly (string Syscall, int ModeArgument, int FlagsArgument)[] ModeChecked =
+    [
+        ("chmod", 1, -1), ("fchmod", 1, -1), ("fchmodat", 2, -1), ("fchmodat2", 2, -1),
+        ("creat", 1, -1), ("mknod", 1, -1), ("mknodat", 2, -1),
+        ("open", 2, 1), ("openat", 3, 2),
+    ];
+
+    /// <summary>
+    /// Allowed in the warm worker only, where the caller is the worker's own code (its path handling needs
+    /// <c>openat2</c>'s RESOLVE_BENEATH, and the modes it passes are fixed); process.run commands get ENOSYS,
+    /// which tools treat as "use openat", because the filter cannot check the mode inside <c>struct open_how</c>.
+    /// </summary>
+    public static readonly string[] WorkerOnly = ["openat2"];
 
     /// <summary>Syscalls that must never be allowed (EPERM): spec §9.4's explicit list first, then additions.</summary>
     public static readonly string[] Blocked =

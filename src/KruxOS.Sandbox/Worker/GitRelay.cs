@@ -12,8 +12,10 @@ namespace KruxOS.Sandbox.Worker;
 /// points git at it, and forwards each connection over this Unix socket (bound read-only into the worker at
 /// <see cref="InsidePath"/>; process.run sandboxes never see it). The gateway side here reads the target
 /// (<c>git://host:port</c>) and git's first request line (service and repository path), and connects to
-/// the daemon only when a git call of the agent is in flight and its policy allowlist covers that exact
-/// repository. Anything else gets a git <c>ERR</c> line and never reaches the network.
+/// the daemon only when the connection presents the token of a git call of the agent that is in flight
+/// (<see cref="Grant"/>; the worker gets it with that call, nothing else in the sandbox has it) and that
+/// call's policy allowlist covers that exact repository. Anything else gets a git <c>ERR</c> line and
+/// never reaches the network.
 /// </summary>
 internal sealed class GitRelay : IAsyncDisposable
 {
@@ -28,7 +30,7 @@ internal sealed class GitRelay : IAsyncDisposable
     private readonly Socket _listener;
     private readonly ILogger _log;
     private readonly string _agent;
-    private readonly List<GitRemoteAllowlist> _grants = [];
+    private readonly Dictionary<string, GitRemoteAllowlist> _grants = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
 
@@ -55,16 +57,20 @@ internal sealed class GitRelay : IAsyncDisposable
     /// <summary>The socket's path on the host.</summary>
     public string SocketPath { get; }
 
-    /// <summary>Allows relayed connections covered by <paramref name="allowlist"/> while the returned handle lives (one git call).</summary>
-    public IDisposable Grant(GitRemoteAllowlist allowlist)
+    /// <summary>
+    /// Allows relayed connections that present the returned grant's <see cref="RelayGrant.Token"/> and go to a
+    /// repository <paramref name="allowlist"/> covers, while the grant lives (one git call).
+    /// </summary>
+    public RelayGrant Grant(GitRemoteAllowlist allowlist)
     {
-        lock (_grants) _grants.Add(allowlist);
-        return new Release(this, allowlist);
+        var token = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        lock (_grants) _grants[token] = allowlist;
+        return new RelayGrant(this, token);
     }
 
-    private bool Allowed(string normalizedUrl)
+    private bool Allowed(string token, string normalizedUrl)
     {
-        lock (_grants) return _grants.Any(g => g.AllowsNormalized(normalizedUrl));
+        lock (_grants) return _grants.TryGetValue(token, out var g) && g.AllowsNormalized(normalizedUrl);
     }
 
     private async Task AcceptLoopAsync()
@@ -86,7 +92,9 @@ internal sealed class GitRelay : IAsyncDisposable
         var innerStream = new NetworkStream(inner, ownsSocket: false);
         try
         {
-            var target = await ReadLineAsync(innerStream, session.Token).ConfigureAwait(false);
+            var line = await ReadLineAsync(innerStream, session.Token).ConfigureAwait(false);
+            var blank = line.IndexOf(' ');
+            var (token, target) = blank < 0 ? (string.Empty, line) : (line[..blank], line[(blank + 1)..]);
             var (request, raw) = await ReadPktLineAsync(innerStream, session.Token).ConfigureAwait(false);
             var nul = request.IndexOf('\0');
             var command = (nul < 0 ? request : request[..nul]).TrimEnd('\n');
@@ -100,9 +108,9 @@ internal sealed class GitRelay : IAsyncDisposable
                 await RefuseAsync(innerStream, "malformed git request", session.Token).ConfigureAwait(false);
                 return;
             }
-            if (!Allowed(url))
+            if (!Allowed(token, url))
             {
-                _log.LogWarning("Git relay of agent {Agent} refused {Url}: not allowed by policy or no git call in flight", _agent, url);
+                _log.LogWarning("Git relay of agent {Agent} refused {Url}: no git call in flight with that token, or not allowed by its policy", _agent, url);
                 await RefuseAsync(innerStream, $"remote {url} is not allowed by the agent's policy", session.Token).ConfigureAwait(false);
                 return;
             }
@@ -186,14 +194,18 @@ internal sealed class GitRelay : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private sealed class Release(GitRelay relay, GitRemoteAllowlist allowlist) : IDisposable
+    /// <summary>One git call's permission to use the relay; disposing it ends the permission.</summary>
+    internal sealed class RelayGrant(GitRelay relay, string token) : IDisposable
     {
         private int _done;
+
+        /// <summary>Random per call; passed to the worker with the call (<c>ctx.relay_token</c>).</summary>
+        public string Token { get; } = token;
 
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _done, 1) != 0) return;
-            lock (relay._grants) relay._grants.Remove(allowlist);
+            lock (relay._grants) relay._grants.Remove(Token);
         }
     }
 }

@@ -62,8 +62,11 @@ internal sealed class WorkerClient : IAsyncDisposable
 
     public string LastStderr { get; private set; } = string.Empty;
 
-    /// <summary>Landlock state the worker reported when it became ready.</summary>
+    /// <summary>Landlock state the worker measured in itself when it became ready ("applied (abi N)" or "not applied (…)").</summary>
     public string Landlock { get; private set; } = "unknown";
+
+    /// <summary>Landlock state of the worker's git layer ("applied", "not applied (…)", "not requested").</summary>
+    public string GitLandlock { get; private set; } = "unknown";
 
     public async Task<JsonElement> CallAsync(string op, JsonElement args, JsonObject context, CancellationToken ct)
     {
@@ -104,7 +107,8 @@ internal sealed class WorkerClient : IAsyncDisposable
                 {
                     if (ev.GetString() == "ready")
                     {
-                        Landlock = root.TryGetProperty("landlock", out var ll) ? ll.GetString() ?? "unknown" : "unknown";
+                        Landlock = root.TryGetProperty("landlock", out var ll) && ll.ValueKind == JsonValueKind.String ? ll.GetString() ?? "unknown" : "unknown";
+                        GitLandlock = root.TryGetProperty("landlock_git", out var lg) && lg.ValueKind == JsonValueKind.String ? lg.GetString() ?? "unknown" : "unknown";
                         _ready.TrySetResult();
                     }
                     else if (root.TryGetProperty("data", out var data)) _onEvent(data.Clone());

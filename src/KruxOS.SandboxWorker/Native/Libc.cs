@@ -6,7 +6,7 @@ namespace KruxOS.SandboxWorker.Native;
 internal static unsafe partial class Libc
 {
     public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_EXCL = 0x80, O_TRUNC = 0x200,
-        O_APPEND = 0x400, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
+        O_APPEND = 0x400, O_NONBLOCK = 0x800, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
     public const ulong RESOLVE_NO_XDEV = 0x01, RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_NO_SYMLINKS = 0x04, RESOLVE_BENEATH = 0x08;
     public const int EXDEV = 18, ELOOP = 40, ENOENT = 2, EEXIST = 17, ENOTDIR = 20, ENOSPC = 28, EROFS = 30, EACCES = 13, EPERM = 1, ENOSYS = 38, EISDIR = 21;
     private const long SYS_openat2 = 437;
@@ -40,6 +40,29 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int prctl(int option, ulong arg2, ulong arg3, ulong arg4, ulong arg5);
+
+    /// <summary>prctl(PR_SET_DUMPABLE, 0): /proc/&lt;pid&gt; of this process becomes root's, so no process of the same uid
+    /// (git, or anything else in the sandbox) can open its fds, memory or environment through /proc.</summary>
+    public static bool MakeNonDumpable() => prctl(4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0) == 0;
+
+    /// <summary>Whether an open fd (O_PATH is enough) refers to a directory.</summary>
+    public static bool IsDirectory(int fd) => FileType(fd) == 0x4000;
+
+    /// <summary>Whether an open fd refers to a regular file.</summary>
+    public static bool IsRegularFile(int fd) => FileType(fd) == 0x8000;
+
+    // S_IFMT bits of an open fd (stx_mode at offset 28), or 0.
+    private static int FileType(int fd)
+    {
+        const int AT_EMPTY_PATH = 0x1000;
+        const uint STATX_TYPE = 0x1;
+        var buffer = stackalloc byte[256];
+        if (statx(fd, string.Empty, AT_EMPTY_PATH, STATX_TYPE, buffer) != 0) return 0;
+        return *(ushort*)(buffer + 28) & 0xF000;
+    }
 
     /// <summary>The owner uid of a path (not following a final symlink), via statx whose layout is the same on every architecture.</summary>
     public static uint? OwnerUid(string path)

@@ -11,13 +11,21 @@ namespace KruxOS.SandboxWorker.Ops;
 /// <summary>
 /// The 9 git capabilities (spec §8.9), run with the system <c>git</c> inside the sandbox. Remotes must be
 /// allowed by the agent's policy (<c>git.remotes</c>, ADR 0012, passed in with every call): local
-/// repositories (file:// or absolute paths under /workspace or a mount) are used directly; <c>git://</c>
-/// daemons are reached only through the gateway's relay (<see cref="GitTunnel"/>), which checks the
-/// policy again. Every other transport is disabled in git itself.
+/// repositories (file:// or absolute paths under /workspace or a mount) are reached through git's
+/// <c>ext::</c> transport running <c>git upload-pack/receive-pack</c> directly (no shell); <c>git://</c>
+/// daemons only through the gateway's relay (<see cref="GitTunnel"/>), which checks the policy again.
+/// Every other transport is disabled in git itself.
+/// <para>Nothing an agent writes may run as a program here (ADR 0016): every repository's configuration
+/// must pass <see cref="GitConfigPolicy"/> before git touches it, git's global configuration is a
+/// read-only file of the worker (hooks off, no fsmonitor, no helpers), and the git processes are
+/// started from <see cref="GitSpawner"/>'s thread, whose Landlock domain lets them execute only git.</para>
 /// </summary>
-internal sealed class GitOps(PathResolver paths, string agent, string? relaySocket)
+internal sealed class GitOps(PathResolver paths, string agent, string? relaySocket, GitSpawner spawner)
 {
     private static readonly TimeSpan GitTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>The worker's git configuration (GIT_CONFIG_GLOBAL), shipped beside the worker and bound read-only.</summary>
+    public static string GlobalConfigPath => Path.Combine(AppContext.BaseDirectory, "kruxos-git.config");
 
     public Task<JsonNode> RunAsync(string op, JsonElement a, CallContext ctx) => op switch
     {
@@ -44,10 +52,13 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
 
     private Task<GitResult> GitEnv(string cwd, IReadOnlyDictionary<string, string>? env, params string[] args) => GitRemote(cwd, env, null, args);
 
-    /// <summary>Runs git; <paramref name="remote"/> adds the configuration a relayed git:// remote needs.</summary>
+    /// <summary>Runs git; <paramref name="remote"/> adds the configuration one allowed remote needs.</summary>
     private async Task<GitResult> GitRemote(string cwd, IReadOnlyDictionary<string, string>? env, RemoteAccess? remote, params string[] args)
     {
-        var psi = new ProcessStartInfo("git")
+        var binaries = spawner.Binaries ?? throw FsErrors.Custom("GitUnavailable", "git is not installed in the sandbox", "contact_admin", "Ask the operator to install git.");
+        if (!File.Exists(GlobalConfigPath))
+            throw FsErrors.Custom("GitUnavailable", "the worker's git configuration is missing, so git is not run", "contact_admin", "Ask the operator to reinstall KruxOS.");
+        var psi = new ProcessStartInfo(binaries.Git)
         {
             WorkingDirectory = cwd,
             RedirectStandardOutput = true,
@@ -55,28 +66,44 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var x in new[] { "-c", "safe.directory=*", "-c", "protocol.allow=never", "-c", "protocol.file.allow=always", "-c", "core.quotePath=false" }) psi.ArgumentList.Add(x);
-        if (remote?.Tunnel is { } tunnel)
-        {
-            // Only this call's daemon, rewritten to the tunnel's loopback port inside the sandbox.
-            foreach (var x in new[] { "-c", "protocol.git.allow=always", "-c", $"url.git://127.0.0.1:{tunnel.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}/.insteadOf=git://{remote.Authority}/" })
-                psi.ArgumentList.Add(x);
-        }
         foreach (var x in args) psi.ArgumentList.Add(x);
-        psi.Environment["HOME"] = "/tmp";
+        // Exactly this environment: nothing of the worker's leaks in, and no variable can name a program.
+        psi.Environment.Clear();
+        psi.Environment["PATH"] = "/usr/bin:/bin";
+        psi.Environment["HOME"] = "/nonexistent";
+        psi.Environment["XDG_CONFIG_HOME"] = "/nonexistent";
+        psi.Environment["LC_ALL"] = "C";
+        psi.Environment["GIT_EXEC_PATH"] = binaries.ExecPath;
         psi.Environment["GIT_CONFIG_NOSYSTEM"] = "1";
+        psi.Environment["GIT_CONFIG_GLOBAL"] = GlobalConfigPath;
         psi.Environment["GIT_TERMINAL_PROMPT"] = "0";
-        psi.Environment["GIT_ALLOW_PROTOCOL"] = remote?.Tunnel is null ? "file" : "file:git";
+        psi.Environment["GIT_EDITOR"] = ":";
+        psi.Environment["GIT_SEQUENCE_EDITOR"] = ":";
+        psi.Environment["GIT_PAGER"] = "cat";
+        // Transports: none, except the one this call's remote needs (ext:: for a local repository, git:// via the tunnel).
+        psi.Environment["GIT_ALLOW_PROTOCOL"] = remote?.Protocol ?? string.Empty;
         psi.Environment["GIT_LITERAL_PATHSPECS"] = "1";
         psi.Environment["GIT_MERGE_AUTOEDIT"] = "no";
-        psi.Environment["LC_ALL"] = "C";
         psi.Environment["GIT_CEILING_DIRECTORIES"] = string.Join(':', paths.Roots.Select(r => Path.GetDirectoryName(r.Real) ?? "/"));
         psi.Environment["GIT_AUTHOR_NAME"] = agent;
         psi.Environment["GIT_AUTHOR_EMAIL"] = agent + "@kruxos.local";
         psi.Environment["GIT_COMMITTER_NAME"] = agent;
         psi.Environment["GIT_COMMITTER_EMAIL"] = agent + "@kruxos.local";
+        if (remote?.Rewrite is { } rewrite)
+        {
+            // Key and value stay separate (GIT_CONFIG_KEY/VALUE), so no character of a path can change the key.
+            psi.Environment["GIT_CONFIG_COUNT"] = "1";
+            psi.Environment["GIT_CONFIG_KEY_0"] = $"url.{rewrite.To}.insteadof";
+            psi.Environment["GIT_CONFIG_VALUE_0"] = rewrite.From;
+        }
         if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
-        using var process = Process.Start(psi) ?? throw FsErrors.Custom("GitUnavailable", "git could not be started in the sandbox", "contact_admin", "Ask the operator to install git.");
+        Process started;
+        try { started = await spawner.StartAsync(psi).ConfigureAwait(false); }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or ObjectDisposedException)
+        {
+            throw FsErrors.Custom("GitUnavailable", "git could not be started in the sandbox: " + e.Message, "contact_admin", "Ask the operator to check git in the sandbox.");
+        }
+        using var process = started;
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -90,6 +117,70 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
         return new GitResult(process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
     }
 
+    /// <summary>
+    /// Refuses a repository whose configuration could make git run something (ADR 0016). Git finds the
+    /// repository itself (a .git directory, a gitdir file, a bare repository); every configuration file it
+    /// would read there is then checked against <see cref="GitConfigPolicy"/>.
+    /// </summary>
+    private async Task RequireSafeConfig(string cwd, string shownPath)
+    {
+        if (!await TryRequireSafeConfig(cwd, shownPath).ConfigureAwait(false)) throw NotARepository(shownPath);
+    }
+
+    /// <summary>False when <paramref name="cwd"/> is not in a repository; throws when the repository's configuration is refused.</summary>
+    private async Task<bool> TryRequireSafeConfig(string cwd, string shownPath)
+    {
+        var r = await Git(cwd, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir").ConfigureAwait(false);
+        var dirs = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (!r.Ok || dirs.Length != 2) return false;
+        var (gitDir, commonDir) = (dirs[0], dirs[1]);
+        foreach (var file in new[] { Path.Combine(commonDir, "config"), Path.Combine(commonDir, "config.worktree"), Path.Combine(gitDir, "config.worktree") }.Distinct(StringComparer.Ordinal))
+            CheckConfigFile(file, shownPath);
+        return true;
+    }
+
+    private void CheckConfigFile(string file, string shownPath)
+    {
+        string text;
+        // Opened as git would (following links), but non-blocking: a FIFO must not hang the worker.
+        var fd = Native.Libc.open(file, Native.Libc.O_RDONLY | Native.Libc.O_NONBLOCK | Native.Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno is Native.Libc.ENOENT or Native.Libc.ENOTDIR) return;
+            throw UnsafeConfig(shownPath, file, [], $"it cannot be read (errno {errno})");
+        }
+        using (var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true))
+        {
+            if (!Native.Libc.IsRegularFile(fd)) throw UnsafeConfig(shownPath, file, [], "it is not a regular file");
+            try
+            {
+                using var stream = new FileStream(handle, FileAccess.Read, 1);
+                var buffer = new byte[GitConfigPolicy.MaxBytes + 1];
+                var n = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+                if (n > GitConfigPolicy.MaxBytes) throw UnsafeConfig(shownPath, file, [], $"the file is larger than {GitConfigPolicy.MaxBytes / 1024} KiB");
+                text = System.Text.Encoding.UTF8.GetString(buffer, 0, n);
+            }
+            catch (IOException e) { throw UnsafeConfig(shownPath, file, [], "it cannot be read: " + e.Message); }
+        }
+        if (!GitConfigPolicy.TryParse(text, out var entries, out var error)) throw UnsafeConfig(shownPath, file, [], error!);
+        var bad = GitConfigPolicy.Disallowed(entries);
+        if (bad.Count > 0) throw UnsafeConfig(shownPath, file, bad, null);
+    }
+
+    private string Shown(string file) => paths.FindRoot(file) is not null ? paths.ToVirtual(file) : file;
+
+    private WorkerException UnsafeConfig(string repository, string file, IReadOnlyList<string> keys, string? problem)
+    {
+        var shownFile = Shown(file);
+        var message = keys.Count > 0
+            ? $"The git configuration {shownFile} sets {string.Join(", ", keys)}, which git is not run with here: only inert settings (core basics, remotes, branches, identity) are accepted"
+            : $"The git configuration {shownFile} is not accepted: {problem}";
+        return FsErrors.Custom("UnsafeRepositoryConfig", message, "remove_settings",
+            "Remove those settings from the repository's configuration (e.g. `git config --unset <key>` with process.run), then call again.",
+            null, ("path", repository), ("config_file", shownFile), ("keys", keys.ToArray()));
+    }
+
     private ResolvedPath Dir(JsonElement a, string field = "path")
     {
         var p = paths.Resolve(Args.OptStr(a, field) ?? ".");
@@ -101,8 +192,7 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
     private async Task<ResolvedPath> Repo(JsonElement a)
     {
         var p = Dir(a);
-        var r = await Git(p.Real, "rev-parse", "--git-dir").ConfigureAwait(false);
-        if (!r.Ok) throw NotARepository(p.Virtual);
+        await RequireSafeConfig(p.Real, p.Virtual).ConfigureAwait(false);
         return p;
     }
 
@@ -133,11 +223,17 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
             Directory.CreateDirectory(p.Real);
         }
         var branch = Args.OptStr(a, "initial_branch") ?? "main";
-        var check = await Git(p.Real, "check-ref-format", "--branch", branch).ConfigureAwait(false);
+        if (branch.StartsWith('-')) throw FsErrors.InvalidInput("initial_branch", "must not start with '-'");
+        // Checked outside any repository: the name alone decides.
+        var check = await Git("/tmp", "check-ref-format", "--branch", branch).ConfigureAwait(false);
         if (!check.Ok) throw FsErrors.InvalidInput("initial_branch", "is not a valid branch name");
         var bare = Args.Bool(a, "bare");
-        var existed = Directory.Exists(Path.Combine(p.Real, ".git")) || (bare && File.Exists(Path.Combine(p.Real, "HEAD")));
-        var args = new List<string> { "init", "--initial-branch=" + branch };
+        var existed = Directory.Exists(Path.Combine(p.Real, ".git")) || File.Exists(Path.Combine(p.Real, ".git")) || (bare && File.Exists(Path.Combine(p.Real, "HEAD")));
+        // Re-initialising reads the existing configuration: it must pass the same check as any other call. A
+        // directory that is not (yet) a valid repository still has its configuration file checked.
+        if (existed && !await TryRequireSafeConfig(p.Real, p.Virtual).ConfigureAwait(false))
+            foreach (var file in new[] { Path.Combine(p.Real, ".git", "config"), Path.Combine(p.Real, "config") }) CheckConfigFile(file, p.Virtual);
+        var args = new List<string> { "init", "--template=", "--initial-branch=" + branch };
         if (bare) args.Add("--bare");
         args.Add(".");
         var r = await Git(p.Real, [.. args]).ConfigureAwait(false);
@@ -153,7 +249,7 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
     private async Task<JsonNode> Status(JsonElement a)
     {
         var p = await Repo(a).ConfigureAwait(false);
-        var r = await Git(p.Real, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all").ConfigureAwait(false);
+        var r = await Git(p.Real, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all", "--ignore-submodules=all").ConfigureAwait(false);
         if (!r.Ok) throw FsErrors.Custom("StatusFailed", "git status failed: " + r.Tail, "retry", "Try again.");
         string? oid = null, head = null, upstream = null;
         int? ahead = null, behind = null;
@@ -210,7 +306,7 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
     private async Task<JsonNode> Diff(JsonElement a)
     {
         var p = await Repo(a).ConfigureAwait(false);
-        var common = new List<string> { "-M" };
+        var common = new List<string> { "-M", "--ignore-submodules=all" };
         if (Args.Bool(a, "cached")) common.Add("--cached");
         if (Args.OptStr(a, "commit") is { } commit) { await RequireCommit(p.Real, commit).ConfigureAwait(false); common.Add(commit); }
         else if (await Head(p.Real).ConfigureAwait(false) is null && !Args.Bool(a, "cached"))
@@ -388,8 +484,11 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
         return new JsonObject { ["path"] = p.Virtual, ["action"] = action, ["branches"] = branches, ["current_branch"] = await CurrentBranch(p.Real).ConfigureAwait(false) };
     }
 
-    /// <summary>How git reaches one remote for one call: a local path, or a git:// daemon through a tunnel.</summary>
-    private sealed record RemoteAccess(string Source, string? Authority, GitTunnel? Tunnel) : IAsyncDisposable
+    /// <summary>A prefix rewrite git applies to remote URLs for one call (<c>url.&lt;To&gt;.insteadOf=&lt;From&gt;</c>).</summary>
+    private sealed record UrlRewrite(string From, string To);
+
+    /// <summary>How git reaches one remote for one call: a local repository over ext::, or a git:// daemon through a tunnel.</summary>
+    private sealed record RemoteAccess(string Protocol, UrlRewrite Rewrite, GitTunnel? Tunnel) : IAsyncDisposable
     {
         public ValueTask DisposeAsync() => Tunnel?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
@@ -398,8 +497,14 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
         FsErrors.Custom("RemoteNotAllowed", message, "request_access",
             "Ask the operator to add the remote to the git.remotes list of your policy (docs/policy.md).", null, ("remote", url), (field, url));
 
-    /// <summary>Checks a remote against the policy's allowlist and prepares access to it.</summary>
-    private RemoteAccess OpenRemote(string url, CallContext ctx, string field)
+    /// <summary>
+    /// Checks the remote <paramref name="url"/> (exactly as git will read it) against the policy's allowlist and
+    /// prepares access to it. A local repository must pass the configuration check too: git runs upload-pack
+    /// or receive-pack inside it. It is reached with <c>ext::git %s &lt;path&gt;</c>, which starts those git
+    /// programs directly, where git's file:// transport would go through <c>/bin/sh -c</c> — a program the
+    /// git processes may not execute.
+    /// </summary>
+    private async Task<RemoteAccess> OpenRemote(string url, CallContext ctx, string field, string? cloneSource = null)
     {
         if (!GitRemotes.TryNormalize(url, out var normalized, out var error))
             throw RemoteNotAllowed($"Remote '{url}' is not supported: {error}", url, field);
@@ -411,7 +516,12 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
             var canonical = "file://" + resolved.Virtual;
             if (!ctx.GitRemotes.AllowsNormalized(canonical))
                 throw RemoteNotAllowed($"Remote '{canonical}' is not allowed by this agent's policy (git.remotes)", url, field);
-            return new RemoteAccess(resolved.Real, null, null);
+            if (resolved.Real.Any(char.IsControl))
+                throw RemoteNotAllowed($"Remote '{canonical}' has a control character in its path", url, field);
+            if (!Directory.Exists(resolved.Real))
+                throw FsErrors.Custom("RemoteNotFound", $"No repository at '{resolved.Virtual}'", "check_url", "Check the URL.", null, ("remote", url));
+            await RequireSafeConfig(resolved.Real, resolved.Virtual).ConfigureAwait(false);
+            return new RemoteAccess("ext", new UrlRewrite(cloneSource ?? url, "ext::git %s " + ExtEscape(resolved.Real)), null);
         }
         if (!ctx.GitRemotes.AllowsNormalized(normalized))
             throw RemoteNotAllowed($"Remote '{normalized}' is not allowed by this agent's policy (git.remotes)", url, field);
@@ -419,23 +529,32 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
             throw FsErrors.Custom("RemoteUnreachable", "This sandbox has no git relay, so git:// remotes cannot be reached", "contact_admin", "Ask the operator to check the gateway's sandbox setup.");
         var rest = url[6..];
         var authority = rest.IndexOf('/') is var slash and >= 0 ? rest[..slash] : rest;
-        return new RemoteAccess(url, authority, GitTunnel.Open(relaySocket, "git://" + GitRemotes.Endpoint(normalized)));
+        var tunnel = GitTunnel.Open(relaySocket, "git://" + GitRemotes.Endpoint(normalized), ctx.RelayToken);
+        // Only this call's daemon, rewritten to the tunnel's loopback port inside the sandbox.
+        return new RemoteAccess("git", new UrlRewrite($"git://{authority}/", $"git://127.0.0.1:{tunnel.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}/"), tunnel);
     }
+
+    /// <summary>One argument of an ext:: command: '%' and ' ' are its only special characters.</summary>
+    private static string ExtEscape(string argument) => argument.Replace("%", "%%", StringComparison.Ordinal).Replace(" ", "% ", StringComparison.Ordinal);
 
     private async Task<JsonNode> Clone(JsonElement a, CallContext ctx)
     {
         var url = Args.Str(a, "url");
-        await using var remote = OpenRemote(url, ctx, "url");
-        var source = remote.Source;
+        // Git records the remote as given: keep the agent-visible URL so later pull/push checks see the same path.
+        var source = url.StartsWith("file://", StringComparison.Ordinal) || url.StartsWith('/') ? url : null;
+        await using var remote = await OpenRemote(url, ctx, "url", source).ConfigureAwait(false);
         var dest = paths.Resolve(Args.Str(a, "path"), followFinal: false);
         PathResolver.RequireWritable(dest, "clone into");
         if (File.Exists(dest.Real) || (Directory.Exists(dest.Real) && Directory.EnumerateFileSystemEntries(dest.Real).Any())) throw FsErrors.DestinationExists(dest.Virtual);
         if (!Directory.Exists(Path.GetDirectoryName(dest.Real)!)) throw FsErrors.ParentNotFound(dest.Virtual);
-        var args = new List<string> { "clone", "--no-hardlinks", "-q" };
-        if (Args.OptStr(a, "branch") is { } b) { args.Add("--branch"); args.Add(b); }
+        var args = new List<string> { "clone", "--no-local", "--template=", "-q" };
+        if (Args.OptStr(a, "branch") is { } b)
+        {
+            if (b.StartsWith('-')) throw FsErrors.InvalidInput("branch", "must not start with '-'");
+            args.Add("--branch"); args.Add(b);
+        }
         if (Args.OptLong(a, "depth") is { } d) { args.Add("--depth"); args.Add(d.ToString(System.Globalization.CultureInfo.InvariantCulture)); }
-        // Git records the remote as given: keep the agent-visible URL so later pull/push checks see the same path.
-        args.AddRange(["--", source.StartsWith('/') && url.StartsWith("file://", StringComparison.Ordinal) ? "file://" + source : source, dest.Real]);
+        args.AddRange(["--", url, dest.Real]);
         var r = await GitRemote(Path.GetDirectoryName(dest.Real)!, null, remote, [.. args]).ConfigureAwait(false);
         if (!r.Ok) throw FsErrors.Custom("CloneFailed", "git clone failed: " + r.Tail, "check_url", "Check the URL and branch.", null, ("url", url));
         var head = await Head(dest.Real).ConfigureAwait(false);
@@ -443,12 +562,21 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
         return new JsonObject { ["path"] = dest.Virtual, ["default_branch"] = branch, ["head_commit"] = head };
     }
 
-    private async Task<string> RemoteUrl(string cwd, string remote)
+    /// <summary>
+    /// The one URL git will use for <paramref name="remote"/> (fetch URL, or push URL with <paramref name="push"/>).
+    /// A remote with several is refused: git would use every one of them, and each would need its own check.
+    /// </summary>
+    private async Task<string> RemoteUrl(string cwd, string remote, bool push)
     {
         if (remote.StartsWith('-')) throw FsErrors.InvalidInput("remote", "must not start with '-'");
-        var r = await Git(cwd, "remote", "get-url", remote).ConfigureAwait(false);
+        var r = push
+            ? await Git(cwd, "remote", "get-url", "--push", "--all", remote).ConfigureAwait(false)
+            : await Git(cwd, "remote", "get-url", "--all", remote).ConfigureAwait(false);
         if (!r.Ok) throw FsErrors.Custom("RemoteNotFound", $"No remote named '{remote}'", "check_remote", "Check the remote name (default origin).", "git.status", ("remote", remote));
-        return r.Out.Trim();
+        var urls = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (urls.Length != 1)
+            throw RemoteNotAllowed($"Remote '{remote}' has {urls.Length} {(push ? "push " : string.Empty)}URLs; only a remote with exactly one is supported", remote, "remote");
+        return urls[0];
     }
 
     private async Task<JsonNode> Pull(JsonElement a, CallContext ctx)
@@ -456,8 +584,8 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
         var p = await Repo(a).ConfigureAwait(false);
         PathResolver.RequireWritable(p, "pull into");
         var remote = Args.OptStr(a, "remote") ?? "origin";
-        var url = await RemoteUrl(p.Real, remote).ConfigureAwait(false);
-        await using var access = OpenRemote(url, ctx, "remote");
+        var url = await RemoteUrl(p.Real, remote, push: false).ConfigureAwait(false);
+        await using var access = await OpenRemote(url, ctx, "remote").ConfigureAwait(false);
         var before = await Head(p.Real).ConfigureAwait(false);
         var args = new List<string> { "pull", "--no-rebase", "--no-edit", "-q", remote };
         if (Args.OptStr(a, "branch") is { } b) { if (b.StartsWith('-')) throw FsErrors.InvalidInput("branch", "must not start with '-'"); args.Add(b); }
@@ -493,8 +621,8 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
     {
         var p = await Repo(a).ConfigureAwait(false);
         var remote = Args.OptStr(a, "remote") ?? "origin";
-        var url = await RemoteUrl(p.Real, remote).ConfigureAwait(false);
-        await using var access = OpenRemote(url, ctx, "remote");
+        var url = await RemoteUrl(p.Real, remote, push: true).ConfigureAwait(false);
+        await using var access = await OpenRemote(url, ctx, "remote").ConfigureAwait(false);
         var branch = Args.OptStr(a, "branch") ?? await CurrentBranch(p.Real).ConfigureAwait(false)
             ?? throw FsErrors.InvalidInput("branch", "HEAD is detached; name the branch to push");
         if (branch.StartsWith('-')) throw FsErrors.InvalidInput("branch", "must not start with '-'");

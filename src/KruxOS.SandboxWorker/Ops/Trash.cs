@@ -12,8 +12,12 @@ namespace KruxOS.SandboxWorker.Ops;
 /// plus a sidecar <c>meta.json</c> (original path, type, size, deletion time, expiry). The trash is
 /// bound into the worker's sandbox only; agent paths can never reach it.
 /// </summary>
-internal sealed class Trash(string dir, PathResolver paths)
+internal sealed partial class Trash(string dir, PathResolver paths)
 {
+    /// <summary>The id format (<c>yyyyMMddTHHmmssZ-xxxxxxxx</c>); the gateway's cleaner accepts slots with this name only.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex("^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex IdFormat();
+
     public const string MetaFile = "meta.json";
     public const string ItemName = "item";
 
@@ -71,7 +75,7 @@ internal sealed class Trash(string dir, PathResolver paths)
         JsonObject meta;
         if (trashId is not null)
         {
-            if (trashId.Contains('/') || trashId.Contains("..", StringComparison.Ordinal)) throw NotInTrash(trashId);
+            if (!IdFormat().IsMatch(trashId)) throw NotInTrash(trashId);
             slot = Path.Combine(dir, trashId);
             meta = ReadMeta(slot) ?? throw NotInTrash(trashId);
         }
@@ -79,7 +83,7 @@ internal sealed class Trash(string dir, PathResolver paths)
         {
             var wanted = paths.Resolve(originalPath!, followFinal: false).Virtual;
             var found = Directory.Exists(dir)
-                ? Directory.EnumerateDirectories(dir).Select(s => (Slot: s, Meta: ReadMeta(s)))
+                ? Directory.EnumerateDirectories(dir).Where(s => IdFormat().IsMatch(Path.GetFileName(s))).Select(s => (Slot: s, Meta: ReadMeta(s)))
                     .Where(x => x.Meta is not null && (string?)x.Meta["original_path"] == wanted)
                     .OrderByDescending(x => (string?)x.Meta!["deleted_at"], StringComparer.Ordinal).FirstOrDefault()
                 : default;
@@ -115,10 +119,23 @@ internal sealed class Trash(string dir, PathResolver paths)
         return new JsonObject { ["restored_path"] = target.Virtual, ["trash_id"] = id, ["type"] = type, ["original_path"] = (string?)meta["original_path"] };
     }
 
+    // Only a metadata file this worker could have written: the fields restore uses, with their types.
     private static JsonObject? ReadMeta(string slot)
     {
-        try { return JsonNode.Parse(File.ReadAllText(Path.Combine(slot, MetaFile))) as JsonObject; }
-        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { return null; }
+        try
+        {
+            var file = new FileInfo(Path.Combine(slot, MetaFile));
+            if (file.LinkTarget is not null || !file.Exists || file.Length > 16 * 1024) return null;
+            if (JsonNode.Parse(File.ReadAllText(file.FullName)) is not JsonObject m) return null;
+            var type = m["type"] is JsonValue t && t.TryGetValue<string>(out var ts) ? ts : null;
+            var ok = type is "file" or "directory" or "symlink"
+                && m["trash_id"] is JsonValue id && id.TryGetValue<string>(out var ids) && ids == Path.GetFileName(slot)
+                && m["original_path"] is JsonValue op && op.TryGetValue<string>(out _)
+                && m["recoverable_until"] is JsonValue ru && ru.TryGetValue<string>(out var rus) && DateTimeOffset.TryParse(rus, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out _)
+                && (type != "symlink" || (m["link_target"] is JsonValue lt && lt.TryGetValue<string>(out _)));
+            return ok ? m : null;
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException or InvalidOperationException) { return null; }
     }
 
     private static WorkerException NotInTrash(string what, string why = "no such item in the trash") =>

@@ -28,6 +28,9 @@ internal sealed class PolicyGateway : IAsyncDisposable
     /// <summary>The User API port (loopback).</summary>
     public int UserApiPort => _gateway.UserApiPort;
 
+    /// <summary>The health port (loopback).</summary>
+    public int HealthPort => _gateway.HealthPort;
+
     /// <summary>The gateway's services.</summary>
     public IServiceProvider Services => _gateway.Services;
 
