@@ -46,7 +46,7 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
     private async Task<ApprovalResult> DecideAsync(IActorRef approvals, ApprovalId id, bool approve, string reason = "")
     {
         var probe = CreateTestProbe();
-        approvals.Tell(new ApprovalCommands.Decide(id, approve, "cli:root", reason, DateTimeOffset.UtcNow), probe);
+        approvals.Tell(new ApprovalCommands.Decide(id, approve, ApprovalDecider.ControlSocket(0), reason, DateTimeOffset.UtcNow), probe);
         return await probe.ExpectMsgAsync<ApprovalResult>(TestTimeouts.Reply);
     }
 

@@ -17,7 +17,7 @@ public sealed class AuthenticatorSpecs
         var auth = new Authenticator(identities, new SessionCredentialStore(TimeProvider.System), TimeProvider.System);
 
         // arrange-act: before the first identity state is published
-        var early = auth.Resolve(token, "builder", allowUserTokens: true);
+        var early = auth.Resolve(token, "builder", AuthSurface.Calls);
 
         // assert: not yet, never "refused" (a reconnecting client keeps trying)
         Assert.False(early.Succeeded);
@@ -30,15 +30,15 @@ public sealed class AuthenticatorSpecs
         identities.Publish(events.Aggregate(IdentityState.Empty, (s, e) => s.Apply(e)));
 
         // assert: the same token is accepted, and an unknown one is refused with 401
-        Assert.True(auth.Resolve(token, "builder", allowUserTokens: true).Succeeded);
-        Assert.Equal(StatusCodes.Status401Unauthorized, auth.Resolve(TokenHashing.NewAgentToken(), null, allowUserTokens: true).StatusCode);
+        Assert.True(auth.Resolve(token, "builder", AuthSurface.Calls).Succeeded);
+        Assert.Equal(StatusCodes.Status401Unauthorized, auth.Resolve(TokenHashing.NewAgentToken(), null, AuthSurface.Calls).StatusCode);
     }
 
     [Fact]
     public void Should_refuse_a_missing_or_malformed_token_at_once_even_while_recovering()
     {
         var auth = new Authenticator(new IdentityDirectory(), new SessionCredentialStore(TimeProvider.System), TimeProvider.System);
-        Assert.Equal(StatusCodes.Status401Unauthorized, auth.Resolve(null, null, allowUserTokens: true).StatusCode);
-        Assert.Equal(StatusCodes.Status401Unauthorized, auth.Resolve("not-a-token", null, allowUserTokens: true).StatusCode);
+        Assert.Equal(StatusCodes.Status401Unauthorized, auth.Resolve(null, null, AuthSurface.Calls).StatusCode);
+        Assert.Equal(StatusCodes.Status401Unauthorized, auth.Resolve("not-a-token", null, AuthSurface.Calls).StatusCode);
     }
 }
