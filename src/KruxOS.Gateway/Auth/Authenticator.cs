@@ -51,7 +51,8 @@ public sealed record AuthOutcome(AuthenticatedCaller? Caller, StructuredError? E
 /// only a failed attempt is counted and, past the limit, answered <c>auth.rate_limited</c> instead of 401. Local clients
 /// all share 127.0.0.1, so a flood of bad tokens from one local program can no longer lock every other local client out.</para>
 /// </summary>
-public sealed class Authenticator(IdentityDirectory identities, SessionCredentialStore sessions, TimeProvider clock, UserTokenUsage? usage = null)
+public sealed partial class Authenticator(IdentityDirectory identities, SessionCredentialStore sessions, TimeProvider clock, UserTokenUsage? usage = null,
+    ILogger<Authenticator>? log = null)
 {
     private readonly FailureWindow _failures = new(clock);
 
@@ -64,10 +65,14 @@ public sealed class Authenticator(IdentityDirectory identities, SessionCredentia
         var outcome = Resolve(token, requestedAgent, surface);
         // Only a credential that failed to verify counts: a valid one (even presented on the wrong surface) is not a guess.
         if (outcome.Succeeded || outcome.StatusCode != StatusCodes.Status401Unauthorized) return outcome;
-        return _failures.RecordAndCheck(address, out var retryAfter)
-            ? new AuthOutcome(null, Errors.AuthRateLimited(retryAfter), StatusCodes.Status429TooManyRequests)
-            : outcome;
+        var limited = _failures.RecordAndCheck(address, out var retryAfter, out var reachedLimit);
+        if (reachedLimit && log is not null) LogLimitReached(log, address, Errors.AuthFailuresPerMinute);
+        return limited ? new AuthOutcome(null, Errors.AuthRateLimited(retryAfter), StatusCodes.Status429TooManyRequests) : outcome;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Authentication failures from {Address} reached {Limit} in a minute; its further failures are answered auth.rate_limited (valid credentials are still accepted)")]
+    private static partial void LogLimitReached(ILogger logger, IPAddress address, int limit);
 
     /// <summary>Resolves a token (and optional agent name) against the current identities, for <paramref name="surface"/>.</summary>
     public AuthOutcome Resolve(string? token, string? requestedAgent, AuthSurface surface)
@@ -160,8 +165,11 @@ public sealed class Authenticator(IdentityDirectory identities, SessionCredentia
         private const int MaxAddresses = 10_000;
         private readonly ConcurrentDictionary<IPAddress, Queue<DateTimeOffset>> _byAddress = new();
 
-        /// <summary>Records a failure; true (with when to retry) when the address had already used up its failures in the window.</summary>
-        public bool RecordAndCheck(IPAddress address, out int retryAfterSeconds)
+        /// <summary>
+        /// Records a failure; true (with when to retry) when the address had already used up its failures in the window.
+        /// <paramref name="reachedLimit"/> is true for the one failure that used up the last of them.
+        /// </summary>
+        public bool RecordAndCheck(IPAddress address, out int retryAfterSeconds, out bool reachedLimit)
         {
             retryAfterSeconds = 0;
             var q = _byAddress.GetOrAdd(address, _ => new Queue<DateTimeOffset>());
@@ -171,6 +179,7 @@ public sealed class Authenticator(IdentityDirectory identities, SessionCredentia
                 var now = clock.GetUtcNow();
                 Trim(q, now);
                 limited = q.Count >= Errors.AuthFailuresPerMinute;
+                reachedLimit = q.Count == Errors.AuthFailuresPerMinute - 1;
                 q.Enqueue(now);
                 // Only the N most recent failures decide; a flood costs no memory beyond them.
                 while (q.Count > Errors.AuthFailuresPerMinute) q.Dequeue();
