@@ -56,6 +56,7 @@ public sealed class ApprovalRestartSpecs
             Assert.Equal(ApprovalStatus.Pending, index.Get(longOne)!.Status);
             Assert.Equal(ApprovalStatus.Rejected, index.Get(decided)!.Status);
             Assert.Equal("no", index.Get(decided)!.Decision!.Reason);
+            Assert.Equal(ApprovalDecider.ControlSocket(0), index.Get(decided)!.Decision!.Decider); // who decided survives the restart
 
             // the short deadline still fires after the restart (the clock was not reset), without anyone asking
             var deadline = index.Get(shortOne)!.Request!.Deadline;
