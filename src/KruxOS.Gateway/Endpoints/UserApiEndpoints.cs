@@ -101,7 +101,6 @@ public static class UserApiEndpoints
 
     private static async Task<IResult> DecideAsync(HttpContext http, ControlCommands commands, string id, bool approve)
     {
-        var caller = (AuthenticatedCaller)http.Items["kruxos.caller"]!;
         var reason = "";
         if (http.Request.ContentLength is > 0)
         {
@@ -118,18 +117,17 @@ public static class UserApiEndpoints
         // Spec §4.1: a reject without a reason is recorded as rejected by the dashboard admin (the User API's user).
         if (!approve && string.IsNullOrWhiteSpace(reason)) reason = DefaultRejectReason;
         var method = approve ? ControlProtocol.Methods.ApprovalApprove : ControlProtocol.Methods.ApprovalReject;
-        // The decider is the authenticated credential: its label, role and surface travel to the approval entity, which
-        // refuses a client credential and the requester's own (ApprovalSeparation) and records who decided.
-        var decider = ApprovalDecider.UserApi(caller.UserToken!, caller.Minted);
-        return await Forward(http, commands, method, new JsonObject { ["id"] = id, ["reason"] = reason }, decider).ConfigureAwait(false);
+        return await Forward(http, commands, method, new JsonObject { ["id"] = id, ["reason"] = reason }).ConfigureAwait(false);
     }
 
-    private static async Task<IResult> Forward(HttpContext http, ControlCommands commands, string method, JsonObject parameters, ApprovalDecider? decider = null)
+    private static async Task<IResult> Forward(HttpContext http, ControlCommands commands, string method, JsonObject parameters)
     {
-        var line = decider is null
-            ? await commands.ExecuteAsync(null, method, parameters, http.RequestAborted).ConfigureAwait(false)
-            : await commands.ExecuteAsync(null, method, parameters, decider, http.RequestAborted).ConfigureAwait(false);
-        var response = ControlResponse.Parse(line);
+        // Every request runs as the authenticated credential (never as the control socket's operator): its label, role and
+        // surface travel with an approval decision to the approval entity, which refuses a client credential and the
+        // requester's own (ApprovalSeparation) and records who decided.
+        var caller = (AuthenticatedCaller)http.Items["kruxos.caller"]!;
+        var decider = ApprovalDecider.UserApi(caller.UserToken!, caller.Minted);
+        var response = ControlResponse.Parse(await commands.ExecuteAsync(null, method, parameters, decider, http.RequestAborted).ConfigureAwait(false));
         if (response.Ok) return Json(response.Result!);
         var status = response.ErrorType switch
         {
@@ -146,7 +144,9 @@ public static class UserApiEndpoints
 
     private static async Task<IResult> Forward(HttpContext http, ControlCommands commands, string method)
     {
-        var response = ControlResponse.Parse(await commands.ExecuteAsync(null, method, new JsonObject(), http.RequestAborted).ConfigureAwait(false));
+        var caller = (AuthenticatedCaller)http.Items["kruxos.caller"]!;
+        var response = ControlResponse.Parse(await commands.ExecuteAsync(null, method, new JsonObject(), ApprovalDecider.UserApi(caller.UserToken!, caller.Minted),
+            http.RequestAborted).ConfigureAwait(false));
         return response.Ok
             ? Json(response.Result!)
             : Results.Json(new { error_type = response.ErrorType, message = response.ErrorMessage }, statusCode: StatusCodes.Status500InternalServerError);
