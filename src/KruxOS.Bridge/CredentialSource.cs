@@ -1,5 +1,3 @@
-using System.Net.Sockets;
-using System.Text;
 using KruxOS.Core.Identity;
 
 namespace KruxOS.Bridge;
@@ -36,47 +34,15 @@ public sealed class FixedCredential(string token, string description) : ICredent
 public sealed class AuthSocketCredential(string socketPath, string label) : ICredentialSource
 {
     /// <summary>Where the bridge looks when <c>KRUXOS_AUTH_SOCKET</c> is unset (the appliance's path).</summary>
-    public const string DefaultPath = "/run/kruxos/auth.sock";
+    public const string DefaultPath = AuthSocketClient.DefaultPath;
 
     /// <summary>Longest one exchange with the socket may take.</summary>
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan Timeout = AuthSocketClient.DefaultTimeout;
 
     public string Describe => $"auth socket {socketPath}, label {label}";
 
-    public async Task<CredentialResult> GetAsync(CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(Timeout);
-        try
-        {
-            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), timeout.Token).ConfigureAwait(false);
-            await using var stream = new NetworkStream(socket, ownsSocket: false);
-            var request = Encoding.UTF8.GetBytes(AuthSocketProtocol.MintRequest(label) + "\n");
-            // The gateway may answer (a refusal) and close before reading; the answer is still there to read.
-            try { await stream.WriteAsync(request, timeout.Token).ConfigureAwait(false); }
-            catch (IOException) { }
-            using var reader = new StreamReader(stream, Encoding.UTF8);
-            var line = await reader.ReadLineAsync(timeout.Token).ConfigureAwait(false);
-            return Map(AuthSocketProtocol.ParseAnswer(line), socketPath);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return new(null, ExitCodes.CredentialSourceUnavailable, $"the auth socket {socketPath} did not answer within {Timeout.TotalSeconds:0} s");
-        }
-        catch (Exception e) when (e is SocketException or IOException)
-        {
-            var why = e is SocketException s ? s.SocketErrorCode switch
-            {
-                SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported => "it does not exist",
-                SocketError.ConnectionRefused => "nothing is listening on it (is the gateway running?)",
-                SocketError.AccessDenied => "this user may not open it",
-                _ => s.Message,
-            } : e.Message;
-            if (!File.Exists(socketPath)) why = "it does not exist (is the gateway running? set KRUXOS_AUTH_SOCKET to its auth socket)";
-            return new(null, ExitCodes.CredentialSourceUnavailable, $"cannot use the auth socket {socketPath}: {why}");
-        }
-    }
+    public async Task<CredentialResult> GetAsync(CancellationToken ct) =>
+        Map(await AuthSocketClient.MintAsync(socketPath, label, Timeout, ct).ConfigureAwait(false), socketPath);
 
     /// <summary>Maps the socket's answer to a credential or an exit code.</summary>
     public static CredentialResult Map(AuthSocketProtocol.Answer answer, string socketPath)
@@ -88,6 +54,6 @@ public sealed class AuthSocketCredential(string socketPath, string label) : ICre
             AuthSocketProtocol.ErrorTypes.Missing => ExitCodes.CredentialMissing,
             _ => ExitCodes.CredentialSourceUnavailable,
         };
-        return new(null, code, $"the auth socket {socketPath} refused ({answer.ErrorType}): {answer.Message}");
+        return new(null, code, answer.Answered ? $"the auth socket {socketPath} refused ({answer.ErrorType}): {answer.Message}" : answer.Message);
     }
 }

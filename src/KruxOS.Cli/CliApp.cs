@@ -198,7 +198,13 @@ public static class CliApp
         var tokens = new Command("user-token", "Manage user tokens (krx_user_…)");
         var labelArg = new Argument<string?>("label") { Description = "Token label", Arity = ArgumentArity.ZeroOrOne };
         var labelOpt = new Option<string?>("--label") { Description = "Token label" };
-        var create = new Command("create", "Create a user token and print it once") { labelArg, labelOpt, json };
+        var roleOpt = new Option<string>("--role")
+        {
+            Description = "client (default): makes calls (mcp-bridge, cli-hook), cannot decide approvals; operator: decides approvals, cannot make calls",
+            DefaultValueFactory = _ => "client",
+        };
+        roleOpt.AcceptOnlyFromAmong("client", "operator");
+        var create = new Command("create", "Create a user token and print it once") { labelArg, labelOpt, roleOpt, json };
         create.SetAction(async (p, ct) =>
         {
             var label = p.GetValue(labelOpt) ?? p.GetValue(labelArg);
@@ -207,15 +213,15 @@ public static class CliApp
                 await stderr.WriteLineAsync("error: give the token's label (kruxos user-token create <label>)").ConfigureAwait(false);
                 return Usage;
             }
-            return await Call(client, stdout, stderr, M.UserTokenCreate, new JsonObject { ["label"] = label }, p.GetValue(json),
-                r => $"User token created.\nId:     {Str(r, "id")}\nLabel:  {Str(r, "label")}\nToken:  {Str(r, "token")}\nSave this token - it will not be shown again.\n", ct).ConfigureAwait(false);
+            return await Call(client, stdout, stderr, M.UserTokenCreate, new JsonObject { ["label"] = label, ["role"] = p.GetValue(roleOpt) }, p.GetValue(json),
+                r => $"User token created.\nId:     {Str(r, "id")}\nLabel:  {Str(r, "label")}\nRole:   {Str(r, "role")}\nToken:  {Str(r, "token")}\nSave this token - it will not be shown again.\n", ct).ConfigureAwait(false);
         });
         tokens.Subcommands.Add(create);
 
         var list = new Command("list", "List user tokens (metadata only)") { json };
         list.SetAction((p, ct) => Call(client, stdout, stderr, M.UserTokenList, null, p.GetValue(json), r => Table(
-            ["ID", "LABEL", "STATUS", "CREATED", "LAST USED"],
-            r!["tokens"]!.AsArray().Select(t => (IReadOnlyList<string>)[Str(t, "id"), Str(t, "label"), Str(t, "status"), When(t, "created_at"),
+            ["ID", "LABEL", "ROLE", "STATUS", "CREATED", "LAST USED"],
+            r!["tokens"]!.AsArray().Select(t => (IReadOnlyList<string>)[Str(t, "id"), Str(t, "label"), Str(t, "role"), Str(t, "status"), When(t, "created_at"),
                 // the gateway remembers uses in memory only (since it started)
                 t!["last_used_at"] is null ? "not since start" : When(t, "last_used_at")])), ct));
         tokens.Subcommands.Add(list);

@@ -14,9 +14,18 @@ public static class ExitCodes
     /// <summary>The hook's own argv carries a credential; or no answer could be written in the client's format (blocks the tool).</summary>
     public const int Blocked = 2;
 
-    /// <summary>The local credential source is locked (reserved for the vault source).</summary>
+    /// <summary>
+    /// The auth socket will not mint for the label: its user token is revoked or an operator token, or minting is
+    /// switched off. A deny is written as well.
+    /// </summary>
     public const int CredentialSourceLocked = 3;
 
-    /// <summary><c>KRUXOS_USER_TOKEN</c> is not set.</summary>
+    /// <summary>No <c>KRUXOS_USER_TOKEN</c>, and no user token has the label. A deny is written as well.</summary>
     public const int CredentialMissing = 4;
+
+    /// <summary>
+    /// No <c>KRUXOS_USER_TOKEN</c>, and the auth socket is absent, refuses this uid, does not answer in time, or answers
+    /// garbage. A deny is written as well.
+    /// </summary>
+    public const int CredentialSourceUnavailable = 5;
 }

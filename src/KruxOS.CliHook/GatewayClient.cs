@@ -60,7 +60,7 @@ public sealed class GatewayClient(HttpClient http, Uri gateway, string token)
                     break;
                 case HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.TooManyRequests:
                     return (null, new HookDenial("auth_refused",
-                        $"the KruxOS gateway refused the hook's user token ({Str(json as JsonObject, "error") ?? Str(json as JsonObject, "error_type") ?? ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture)}): {message ?? "no reason given"}. Set a valid KRUXOS_USER_TOKEN for the hook."));
+                        $"the KruxOS gateway refused the hook's credential ({Str(json as JsonObject, "error") ?? Str(json as JsonObject, "error_type") ?? ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture)}): {message ?? "no reason given"}. The hook needs a client credential: a client user token in KRUXOS_USER_TOKEN, or none there so that it mints one over the auth socket."));
                 case HttpStatusCode.BadRequest:
                     return (null, new HookDenial("invalid_request", $"the KruxOS gateway refused the hook's request: {message ?? "bad request"}."));
                 default:

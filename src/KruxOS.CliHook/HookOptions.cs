@@ -2,7 +2,10 @@ using KruxOS.Core.Identity;
 
 namespace KruxOS.CliHook;
 
-/// <summary>The hook's configuration from argv and the environment. The token only ever comes from the environment.</summary>
+/// <summary>
+/// The hook's configuration from argv and the environment. A credential never comes from argv: it is
+/// <c>KRUXOS_USER_TOKEN</c> from the environment, or one minted over the gateway's auth socket.
+/// </summary>
 public sealed record HookOptions
 {
     /// <summary>The User API on the appliance's loopback.</summary>
@@ -15,6 +18,19 @@ public sealed record HookOptions
     public HookClient? Client { get; init; }
     public TimeSpan Timeout { get; init; } = DefaultTimeout;
 
+    /// <summary>The user-token label to mint a credential for (<c>--label</c>); null: the client's seed label (<see cref="DefaultLabel"/>).</summary>
+    public string? Label { get; init; }
+
+    /// <summary>The gateway's auth socket (<c>--auth-socket</c>); null: <c>KRUXOS_AUTH_SOCKET</c>, else <see cref="AuthSocketClient.DefaultPath"/>.</summary>
+    public string? AuthSocket { get; init; }
+
+    /// <summary>
+    /// The label a client's credential is minted for when <c>--label</c> is not given: the label its MCP bridge uses in the
+    /// seed configs (<c>kruxos cli-config generate</c>), so one client token governs both the client's MCP calls and its
+    /// native tools — <c>claude-code</c> for Claude Code, <c>primary</c> for Codex.
+    /// </summary>
+    public static string DefaultLabel(HookClient client) => client == HookClient.Codex ? "primary" : "claude-code";
+
     /// <summary>The outcome of parsing: options, or a refusal. <see cref="Help"/> asks for the usage text.</summary>
     public sealed record ParseResult(HookOptions? Options, int? ExitCode, string Message, bool Help = false);
 
@@ -23,8 +39,8 @@ public sealed record HookOptions
     {
         if (args.Any(TokenHashing.LooksLikeCredential))
             return new ParseResult(null, ExitCodes.Blocked,
-                "refusing to run: the command line carries a credential (process listings leak argv); pass KRUXOS_USER_TOKEN through the environment");
-        string? gateway = null, cli = null, timeout = null;
+                "refusing to run: the command line carries a credential (process listings leak argv); let the hook mint one over the auth socket, or pass KRUXOS_USER_TOKEN through the environment");
+        string? gateway = null, cli = null, timeout = null, label = null, socket = null;
         for (var i = 0; i < args.Count; i++)
         {
             var a = args[i];
@@ -35,12 +51,17 @@ public sealed record HookOptions
             {
                 case "-h" or "--help":
                     return new ParseResult(null, ExitCodes.Answered, Usage, Help: true);
-                case "--gateway" or "--cli" or "--timeout":
+                case "--gateway" or "--cli" or "--timeout" or "--label" or "--auth-socket":
                     var value = inline ?? (i + 1 < args.Count ? args[++i] : null);
                     if (string.IsNullOrEmpty(value)) return Refuse($"{a} needs a value");
-                    if (a == "--gateway") gateway = value;
-                    else if (a == "--cli") cli = value;
-                    else timeout = value;
+                    switch (a)
+                    {
+                        case "--gateway": gateway = value; break;
+                        case "--cli": cli = value; break;
+                        case "--timeout": timeout = value; break;
+                        case "--label": label = value; break;
+                        default: socket = value; break;
+                    }
                     break;
                 default:
                     return Refuse($"unknown argument '{HookEventParser.Clip(a)}' (see --help)");
@@ -60,7 +81,11 @@ public sealed record HookOptions
                 return Refuse("--timeout must be a number of seconds between 0.1 and 60");
             limit = TimeSpan.FromSeconds(seconds);
         }
-        return new ParseResult(new HookOptions { Gateway = uri, Client = client, Timeout = limit }, null, "");
+        if (label is not null && (string.IsNullOrWhiteSpace(label) || label.Length > CredentialMinting.MaxLabelLength || label.Any(char.IsControl)))
+            return Refuse($"--label must be 1-{CredentialMinting.MaxLabelLength} printable characters");
+        if (socket is not null && !Path.IsPathFullyQualified(socket))
+            return Refuse("--auth-socket must be an absolute path");
+        return new ParseResult(new HookOptions { Gateway = uri, Client = client, Timeout = limit, Label = label, AuthSocket = socket }, null, "");
     }
 
     /// <summary>Accepts an absolute http(s) URL without query, fragment or user info; the path is ignored.</summary>
@@ -89,10 +114,16 @@ public sealed record HookOptions
         cli-hook: PreToolUse hook for Claude Code and Codex, decided by the KruxOS gateway.
 
         Usage:   cli-hook [--cli claude-code|codex] [--gateway http://127.0.0.1:7703] [--timeout 10]
-                 with KRUXOS_USER_TOKEN (krx_user_…) in the environment; the hook event is read from stdin.
+                          [--label LABEL] [--auth-socket PATH]
+                 The hook event is read from stdin.
+        Credential: KRUXOS_USER_TOKEN (a client user token, krx_user_…) when set; otherwise a short-lived
+                 credential minted for LABEL over the gateway's auth socket (--auth-socket, else
+                 KRUXOS_AUTH_SOCKET, else /run/kruxos/auth.sock). LABEL defaults to the client's seed label:
+                 claude-code for Claude Code, primary for Codex.
         Answer:  allow or deny in the client's hook format on stdout, exit 0. Anything that goes wrong denies.
         Never put a token on the command line: the hook refuses to run (exit 2).
         Exit codes: 0 answered, 2 credential in argv (or no answer possible: blocks the tool),
-        3 credential source locked, 4 KRUXOS_USER_TOKEN missing.
+        3 credential source locked, 4 no user token has the label, 5 auth socket unavailable
+        (3-5 also write a deny).
         """;
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using KruxOS.Core.Identity;
 
 namespace KruxOS.CliHook;
 
@@ -9,9 +10,12 @@ namespace KruxOS.CliHook;
 /// </summary>
 public static class HookRunner
 {
-    /// <summary>Runs the hook. <paramref name="handler"/> replaces the HTTP stack in tests.</summary>
+    /// <summary>Asks an auth socket for a credential: (socket path, label, timeout, cancellation) → the socket's answer.</summary>
+    public delegate Task<AuthSocketProtocol.Answer> Minter(string socketPath, string label, TimeSpan timeout, CancellationToken ct);
+
+    /// <summary>Runs the hook. <paramref name="handler"/> replaces the HTTP stack and <paramref name="mint"/> the auth socket in tests.</summary>
     public static async Task<int> RunAsync(IReadOnlyList<string> args, Func<string, string?> env, Stream stdin, TextWriter stdout, TextWriter stderr,
-        HttpMessageHandler? handler = null)
+        HttpMessageHandler? handler = null, Minter? mint = null)
     {
         var parsed = HookOptions.Parse(args);
         if (parsed.Help)
@@ -34,7 +38,7 @@ public static class HookRunner
         HookVerdict verdict;
         try
         {
-            var run = DecideAsync(options, parsed.Message, env, stdin, handler, deadline.Token);
+            var run = DecideAsync(options, parsed.Message, env, stdin, handler, mint ?? AuthSocketClient.MintAsync, deadline.Token);
             (verdict, client, exit) = await run.WaitAsync(timeout + TimeSpan.FromMilliseconds(250)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or TimeoutException)
@@ -48,8 +52,8 @@ public static class HookRunner
         {
             verdict = HookVerdict.Deny(new HookDenial("internal_error", $"cli-hook failed ({e.GetType().Name}); nothing runs without a decision."));
         }
-        if (exit == ExitCodes.CredentialMissing)
-            await stderr.WriteLineAsync("cli-hook: KRUXOS_USER_TOKEN is not set: the call is denied (exit 4)").ConfigureAwait(false);
+        if (exit is ExitCodes.CredentialSourceLocked or ExitCodes.CredentialMissing or ExitCodes.CredentialSourceUnavailable)
+            await stderr.WriteLineAsync($"cli-hook: no credential, the call is denied (exit {exit}): {verdict.Reason}").ConfigureAwait(false);
         if (debug)
             await stderr.WriteLineAsync($"cli-hook: {(verdict.Allowed ? "allow" : "deny")} in {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms: {verdict.Reason}").ConfigureAwait(false);
         try
@@ -68,7 +72,7 @@ public static class HookRunner
     }
 
     private static async Task<(HookVerdict Verdict, HookClient Client, int Exit)> DecideAsync(HookOptions? options, string configurationError,
-        Func<string, string?> env, Stream stdin, HttpMessageHandler? handler, CancellationToken ct)
+        Func<string, string?> env, Stream stdin, HttpMessageHandler? handler, Minter mint, CancellationToken ct)
     {
         var forced = options?.Client;
         var (bytes, tooLarge) = await ReadBoundedAsync(stdin, HookEventParser.MaxEventBytes, ct).ConfigureAwait(false);
@@ -78,13 +82,11 @@ public static class HookRunner
             return (HookVerdict.Deny(malformed!), client, ExitCodes.Answered);
         if (options is null)
             return (HookVerdict.Deny(new HookDenial("configuration", $"cli-hook is misconfigured: {configurationError}. Fix the hook command in the client's settings.")), client, ExitCodes.Answered);
-        var token = env("KRUXOS_USER_TOKEN")?.Trim();
-        if (string.IsNullOrEmpty(token))
-            return (HookVerdict.Deny(new HookDenial("credential_missing", "cli-hook has no user token: set KRUXOS_USER_TOKEN (krx_user_…) in the client's environment.")),
-                client, ExitCodes.CredentialMissing);
-
         var mapping = ToolMapper.Map(hookEvent!);
         if (mapping.Denial is { } unmapped) return (HookVerdict.Deny(unmapped), client, ExitCodes.Answered);
+
+        var (token, refused, refusedExit) = await CredentialAsync(options, client, env, mint, ct).ConfigureAwait(false);
+        if (token is null) return (HookVerdict.Deny(refused!), client, refusedExit);
 
         // Never through a proxy from the environment: the User API is local, and the bearer token must not travel elsewhere.
         using var http = handler is null
@@ -100,6 +102,33 @@ public static class HookRunner
             allowed.Add(decision!.Tier is { } tier ? $"{decision.Capability} ({tier})" : decision.Capability);
         }
         return (HookVerdict.Allow("KruxOS allowed: " + string.Join(", ", allowed)), client, ExitCodes.Answered);
+    }
+
+    /// <summary>
+    /// The credential for this run: <c>KRUXOS_USER_TOKEN</c> when set (hardened environments without the auth socket),
+    /// otherwise a short-lived credential minted for the label over the gateway's auth socket — the way mcp-bridge gets
+    /// its own (ADR 0011), so no token has to live in the client's environment. A minted credential is always a client
+    /// credential: it can have the gateway decide calls, never decide an approval (ADR 0021).
+    /// </summary>
+    private static async Task<(string? Token, HookDenial? Refused, int Exit)> CredentialAsync(HookOptions options, HookClient client,
+        Func<string, string?> env, Minter mint, CancellationToken ct)
+    {
+        var fromEnvironment = env("KRUXOS_USER_TOKEN")?.Trim();
+        if (!string.IsNullOrEmpty(fromEnvironment)) return (fromEnvironment, null, ExitCodes.Answered);
+        var socket = options.AuthSocket ?? (env("KRUXOS_AUTH_SOCKET")?.Trim() is { Length: > 0 } s ? s : AuthSocketClient.DefaultPath);
+        var label = options.Label ?? HookOptions.DefaultLabel(client);
+        var answer = await mint(socket, label, AuthSocketClient.DefaultTimeout, ct).ConfigureAwait(false);
+        if (answer.Token is { } minted) return (minted, null, ExitCodes.Answered);
+        var what = answer.Answered ? $"the auth socket {socket} refused to mint a credential for '{label}' ({answer.ErrorType}): {answer.Message}" : answer.Message;
+        return answer.ErrorType switch
+        {
+            AuthSocketProtocol.ErrorTypes.Locked => (null, new HookDenial("credential_locked", what + "."), ExitCodes.CredentialSourceLocked),
+            AuthSocketProtocol.ErrorTypes.Missing => (null, new HookDenial("credential_missing",
+                what + $". Create the client token with 'kruxos user-token create {label}', or pass --label."), ExitCodes.CredentialMissing),
+            _ => (null, new HookDenial("credential_unavailable",
+                what + ". Check that the gateway runs and this user may use its auth socket (Gateway:AuthSocketUids), or set KRUXOS_USER_TOKEN."),
+                ExitCodes.CredentialSourceUnavailable),
+        };
     }
 
     private static async Task<(byte[] Bytes, bool TooLarge)> ReadBoundedAsync(Stream stream, int max, CancellationToken ct)

@@ -4,6 +4,7 @@ using Akka.Event;
 using Akka.Persistence;
 using KruxOS.Actors.Audit;
 using KruxOS.Core.Approvals;
+using KruxOS.Core.Identity;
 using KruxOS.Core.Supervision;
 using static KruxOS.Actors.Approvals.ApprovalMessages;
 using static KruxOS.Core.Approvals.ApprovalCommands;
@@ -318,10 +319,12 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
                 });
                 break;
             case ApprovalGranted g:
-                Publish(SupervisionEventTypes.ApprovalResolved, new { approval_id = _id.Value, capability = r.Capability, decision = "approved", decided_by = g.DecidedBy, decided_at = g.At, reason = g.Reason });
+                Publish(SupervisionEventTypes.ApprovalResolved, new { approval_id = _id.Value, capability = r.Capability, decision = "approved", decided_by = g.DecidedBy, decided_at = g.At, reason = g.Reason,
+                    decider_role = g.Decider?.Role.ToWire(), decider_surface = g.Decider?.Surface.ToWire() });
                 break;
             case ApprovalRejected j:
-                Publish(SupervisionEventTypes.ApprovalResolved, new { approval_id = _id.Value, capability = r.Capability, decision = "rejected", decided_by = j.DecidedBy, decided_at = j.At, reason = j.Reason });
+                Publish(SupervisionEventTypes.ApprovalResolved, new { approval_id = _id.Value, capability = r.Capability, decision = "rejected", decided_by = j.DecidedBy, decided_at = j.At, reason = j.Reason,
+                    decider_role = j.Decider?.Role.ToWire(), decider_surface = j.Decider?.Surface.ToWire() });
                 break;
             case ApprovalTimedOut t:
                 Publish(SupervisionEventTypes.ApprovalResolved, new { approval_id = _id.Value, capability = r.Capability, decision = "timed_out", decided_by = "gateway", decided_at = t.At, reason = "no decision before the deadline" });

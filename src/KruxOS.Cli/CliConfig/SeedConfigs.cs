@@ -126,7 +126,19 @@ public static class SeedConfigs
         }),
     };
 
-    private static string HookCommand(SeedOptions o, string cli) => $"{o.HookPath} --cli {cli}";
+    /// <summary>
+    /// The hook's command line: cli-hook mints its own credential over the auth socket for the client's seed label (no
+    /// token in the client's environment), so a non-default socket is named here as it is in the bridge's env. It goes
+    /// before <c>--cli</c>, which ends the command (how an earlier cli-hook group of the same client is recognised).
+    /// </summary>
+    private static string HookCommand(SeedOptions o, string cli) =>
+        o.AuthSocket is { } socket ? $"{o.HookPath} --auth-socket {ShellQuote(socket)} --cli {cli}" : $"{o.HookPath} --cli {cli}";
+
+    /// <summary>A POSIX shell word: plain when it holds only safe characters, single-quoted otherwise.</summary>
+    private static string ShellQuote(string s) =>
+        s.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '_' or '-' or '+' or ':' or '@' or '%' or '=' or ',')
+            ? s
+            : "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     /// <summary><c>~/.codex/config.toml</c> per spec §14.2, without a token line (the bridge mints over the auth socket).</summary>
     public static string CodexToml(SeedOptions o)

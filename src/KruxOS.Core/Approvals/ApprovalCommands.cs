@@ -20,17 +20,18 @@ public static class ApprovalCommands
     /// <summary>
     /// A human decision. <paramref name="Held"/> says whether a caller is holding its call on the approval
     /// right now (then an approval is spent at once); otherwise an approval becomes a single-use grant
-    /// valid until <paramref name="GrantUntil"/>. The approval actor fills both in.
+    /// valid until <paramref name="GrantUntil"/>. The approval actor fills both in. The decider must pass
+    /// <see cref="ApprovalSeparation"/> (an operator credential, not the requester's own).
     /// </summary>
     /// <param name="ApprovalId">The approval.</param>
     /// <param name="Approve">True to approve, false to reject.</param>
-    /// <param name="DecidedBy">Who: <c>user:&lt;token label&gt;</c>, <c>cli:root</c>, <c>dashboard</c>.</param>
+    /// <param name="Decider">Who, as the surface authenticated them.</param>
     /// <param name="Reason">Why (may be empty).</param>
     /// <param name="At">When the decision was made.</param>
     /// <param name="Held">Whether a caller holds its call on the approval now.</param>
     /// <param name="GrantUntil">End of the grant window when nobody holds.</param>
-    [WireName("approval.decide.v1")]
-    public sealed record Decide(ApprovalId ApprovalId, bool Approve, string DecidedBy, string Reason, DateTimeOffset At,
+    [WireName("approval.decide.v2")]
+    public sealed record Decide(ApprovalId ApprovalId, bool Approve, ApprovalDecider Decider, string Reason, DateTimeOffset At,
         bool Held = false, DateTimeOffset? GrantUntil = null) : IApprovalCommand;
 
     /// <summary>The hold deadline may have passed (timer or deadline sweep); refused when it has not.</summary>
@@ -61,6 +62,8 @@ public enum ApprovalResultCode
     Conflict,
     /// <summary>The command is malformed or premature (HTTP 400).</summary>
     Invalid,
+    /// <summary>The decider may not decide this approval: a client credential, or the requester itself (HTTP 403).</summary>
+    Forbidden,
 }
 
 /// <summary>The reply to a command: the code, the approval's status afterwards, and a message.</summary>
@@ -76,6 +79,7 @@ public sealed record ApprovalResult(ApprovalResultCode Code, ApprovalStatus? Sta
         ApprovalResultCode.Ok => 200,
         ApprovalResultCode.NotFound => 404,
         ApprovalResultCode.Conflict => 409,
+        ApprovalResultCode.Forbidden => 403,
         _ => 400,
     };
 }

@@ -23,13 +23,18 @@ public static class ApprovalEvents
         public DateTimeOffset At => Request.RequestedAt;
     }
 
-    /// <summary>A human approved the call whose arguments hash to <paramref name="ArgumentsHash"/>; a grant when <paramref name="GrantUntil"/> is set.</summary>
+    /// <summary>
+    /// A human approved the call whose arguments hash to <paramref name="ArgumentsHash"/>; a grant when <paramref name="GrantUntil"/> is set.
+    /// <paramref name="Decider"/> (who, with which credential, role and surface) is null on events written before it existed.
+    /// </summary>
     [WireName("approval.granted.v1")]
-    public sealed record ApprovalGranted(ApprovalId ApprovalId, string DecidedBy, string Reason, string ArgumentsHash, DateTimeOffset? GrantUntil, DateTimeOffset At) : IApprovalEvent;
+    public sealed record ApprovalGranted(ApprovalId ApprovalId, string DecidedBy, string Reason, string ArgumentsHash, DateTimeOffset? GrantUntil, DateTimeOffset At,
+        ApprovalDecider? Decider = null) : IApprovalEvent;
 
-    /// <summary>A human rejected the call.</summary>
+    /// <summary>A human rejected the call (<paramref name="Decider"/> as on <see cref="ApprovalGranted"/>).</summary>
     [WireName("approval.rejected.v1")]
-    public sealed record ApprovalRejected(ApprovalId ApprovalId, string DecidedBy, string Reason, string ArgumentsHash, DateTimeOffset At) : IApprovalEvent;
+    public sealed record ApprovalRejected(ApprovalId ApprovalId, string DecidedBy, string Reason, string ArgumentsHash, DateTimeOffset At,
+        ApprovalDecider? Decider = null) : IApprovalEvent;
 
     /// <summary>Nobody decided before the deadline (never consent).</summary>
     [WireName("approval.timed-out.v1")]

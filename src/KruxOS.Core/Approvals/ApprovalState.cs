@@ -94,9 +94,9 @@ public sealed record ApprovalRequest(
     public override int GetHashCode() => HashCode.Combine(Id, ArgumentsHash, RequestedAt);
 }
 
-/// <summary>Who decided, when, and why.</summary>
+/// <summary>Who decided, when, and why (<paramref name="Decider"/>: null for decisions recorded before it existed).</summary>
 [WireName("approval.decision.v1")]
-public sealed record ApprovalDecision(bool Approved, string DecidedBy, string Reason, DateTimeOffset At) : IKruxMessage;
+public sealed record ApprovalDecision(bool Approved, string DecidedBy, string Reason, DateTimeOffset At, ApprovalDecider? Decider = null) : IKruxMessage;
 
 /// <summary>
 /// The state of one approval. Changed only through <see cref="ApprovalStateExtensions.ProcessCommand"/> /
@@ -149,20 +149,24 @@ public static class ApprovalStateExtensions
                 return Accept(state, new ApprovalRequested(c.Request));
 
             case Decide c:
+                if (c.Decider is null || string.IsNullOrWhiteSpace(c.Decider.Name)) return Refuse(ApprovalResultCode.Invalid, state.Status, "the decider must be named");
+                // Separation of duties comes before anything else: a decider who may not decide changes nothing (not even
+                // a lapsed deadline) and learns nothing about the approval's state.
+                if (ApprovalSeparation.Refusal(state.Request!, c.Decider) is { } forbidden) return Refuse(ApprovalResultCode.Forbidden, null, forbidden);
                 if (state.Status != ApprovalStatus.Pending) return Late(state);
                 if (c.At >= state.Request!.Deadline)
                     // The deadline passed before the timer fired: an expiry is never consent.
                     return (new ApprovalResult(ApprovalResultCode.Conflict, ApprovalStatus.TimedOut, $"approval '{c.ApprovalId}' timed out"),
                         [new ApprovalTimedOut(c.ApprovalId, c.At)]);
-                if (string.IsNullOrWhiteSpace(c.DecidedBy)) return Refuse(ApprovalResultCode.Invalid, state.Status, "the decider must be named");
+                var by = c.Decider.DecidedBy;
                 if (!c.Approve)
-                    return Accept(state, new ApprovalRejected(c.ApprovalId, c.DecidedBy, c.Reason, state.Request.ArgumentsHash, c.At));
+                    return Accept(state, new ApprovalRejected(c.ApprovalId, by, c.Reason, state.Request.ArgumentsHash, c.At, c.Decider));
                 if (c.Held)
                     return Accept(state,
-                        new ApprovalGranted(c.ApprovalId, c.DecidedBy, c.Reason, state.Request.ArgumentsHash, null, c.At),
+                        new ApprovalGranted(c.ApprovalId, by, c.Reason, state.Request.ArgumentsHash, null, c.At, c.Decider),
                         new GrantConsumed(c.ApprovalId, true, c.At));
                 if (c.GrantUntil is not { } until || until <= c.At) return Refuse(ApprovalResultCode.Invalid, state.Status, "a grant needs a window");
-                return Accept(state, new ApprovalGranted(c.ApprovalId, c.DecidedBy, c.Reason, state.Request.ArgumentsHash, until, c.At));
+                return Accept(state, new ApprovalGranted(c.ApprovalId, by, c.Reason, state.Request.ArgumentsHash, until, c.At, c.Decider));
 
             case TimeOut c:
                 if (state.Status != ApprovalStatus.Pending) return Late(state);
@@ -199,13 +203,13 @@ public static class ApprovalStateExtensions
         ApprovalGranted g => state with
         {
             Status = ApprovalStatus.Approved,
-            Decision = new ApprovalDecision(true, g.DecidedBy, g.Reason, g.At),
+            Decision = new ApprovalDecision(true, g.DecidedBy, g.Reason, g.At, g.Decider),
             GrantUntil = g.GrantUntil,
         },
         ApprovalRejected r => state with
         {
             Status = ApprovalStatus.Rejected,
-            Decision = new ApprovalDecision(false, r.DecidedBy, r.Reason, r.At),
+            Decision = new ApprovalDecision(false, r.DecidedBy, r.Reason, r.At, r.Decider),
             ClosedAt = r.At,
         },
         ApprovalTimedOut t => state with { Status = ApprovalStatus.TimedOut, ClosedAt = t.At, ClosedReason = "no decision before the deadline" },

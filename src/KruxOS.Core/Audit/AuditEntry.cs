@@ -157,11 +157,12 @@ public sealed record AuditEntry : IKruxMessage
 
     /// <summary>
     /// The resolution of an approval request, linked to the held call by <paramref name="approvalRequestId"/>.
-    /// <paramref name="decision"/> is <c>approved</c>, <c>rejected</c>, <c>timed_out</c> or <c>expired</c>.
+    /// <paramref name="decision"/> is <c>approved</c>, <c>rejected</c>, <c>timed_out</c> or <c>expired</c>;
+    /// <paramref name="details"/> (<c>metadata.details</c>) names a human decider's credential, role and surface.
     /// </summary>
     public static AuditEntry ApprovalResolution(
         DateTimeOffset timestamp, Principal decidedBy, Principal requester, string? sessionId, CapabilityName capability,
-        string approvalRequestId, string decision, string? reason) => new()
+        string approvalRequestId, string decision, string? reason, JsonElement? details = null) => new()
         {
             Id = Guid.CreateVersion7(timestamp),
             Timestamp = timestamp,
@@ -173,7 +174,7 @@ public sealed record AuditEntry : IKruxMessage
             OutputSummary = reason ?? decision,
             PolicyDecision = new AuditPolicyDecision(Tier.ApprovalRequired, Reason: reason),
             Metadata = new AuditMetadata(ApprovalRequestId: approvalRequestId, ApprovalDecision: decision,
-                DecidedBy: decidedBy.ToString()),
+                DecidedBy: decidedBy.ToString(), Details: details),
         };
 
     /// <summary>A path that resolved outside the caller's mounts (mount label and resolved path).</summary>

@@ -81,7 +81,12 @@ public static class AuthSocketProtocol
     };
 
     /// <summary>A parsed answer: the token, or an error type and message.</summary>
-    public sealed record Answer(string? Token, string? ErrorType, string Message);
+    /// <param name="Token">The minted credential, when there is one.</param>
+    /// <param name="ErrorType">Why not (<see cref="ErrorTypes"/>).</param>
+    /// <param name="Message">What to tell the user.</param>
+    /// <param name="Answered">False when the socket itself could not be used (absent, refusing, silent): the message then
+    /// describes the transport failure, not a refusal by the gateway.</param>
+    public sealed record Answer(string? Token, string? ErrorType, string Message, bool Answered = true);
 
     /// <summary>Parses an answer line; a malformed one is reported as <c>unavailable</c>.</summary>
     public static Answer ParseAnswer(string? line)

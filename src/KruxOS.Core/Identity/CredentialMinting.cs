@@ -9,7 +9,10 @@ public enum MintOutcome
     Mint,
     /// <summary>The peer's uid may not use the auth socket.</summary>
     Forbidden,
-    /// <summary>The label exists but cannot be used: its user token is revoked, or minting is switched off.</summary>
+    /// <summary>
+    /// The label exists but cannot be used: its user token is revoked, it is an operator token (never minted for:
+    /// a minted credential is always a client credential, ADR 0021), or minting is switched off.
+    /// </summary>
     Locked,
     /// <summary>No user token has this label.</summary>
     Missing,
@@ -29,7 +32,10 @@ public sealed record MintPolicy(bool Enabled, uint OwnUid, ImmutableHashSet<uint
 
 /// <summary>
 /// The auth socket's decision as a pure function: uid first (a refused peer learns nothing about labels),
-/// then the label. The checks fail closed: anything but an active token under an allowed uid is refused.
+/// then the label. The checks fail closed: anything but an active client token under an allowed uid is refused.
+/// Every minted credential has the <see cref="CredentialRole.Client"/> role whatever it is minted for, and operator
+/// tokens are not minted for at all: any program running as an allowed uid — the AI client's own shell included —
+/// can ask the socket, so what it hands out must never be able to decide an approval.
 /// </summary>
 public static class CredentialMinting
 {
@@ -55,6 +61,9 @@ public static class CredentialMinting
             return new(MintOutcome.Missing, $"no user token is labelled '{label}' (create one with 'kruxos user-token create {label}')");
         if (active is null)
             return new(MintOutcome.Locked, $"the user token labelled '{label}' is revoked (create a new one with 'kruxos user-token create {label}')");
+        if (active.Role != CredentialRole.Client)
+            return new(MintOutcome.Locked, $"the user token labelled '{label}' is an operator token; the auth socket mints only for client tokens "
+                + "(AI clients get client credentials; create one with 'kruxos user-token create <label>')");
         if (!policy.Enabled)
             return new(MintOutcome.Locked, "credential minting is switched off on this gateway (Gateway:MintCredentials = false)");
         return new(MintOutcome.Mint, "ok", active);

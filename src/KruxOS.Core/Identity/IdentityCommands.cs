@@ -23,8 +23,9 @@ public static class IdentityCommands
     [WireName("identity.restore-agent.v1")]
     public sealed record RestoreAgent(string Name, string TokenHash, DateTimeOffset At) : IIdentityCommand;
 
+    /// <summary>Creates a user token with a role that never changes afterwards (ADR 0021); <see cref="CredentialRole.Client"/> unless asked.</summary>
     [WireName("identity.create-user-token.v1")]
-    public sealed record CreateUserToken(string Id, string Label, string TokenHash, DateTimeOffset At) : IIdentityCommand;
+    public sealed record CreateUserToken(string Id, string Label, string TokenHash, DateTimeOffset At, CredentialRole Role = CredentialRole.Client) : IIdentityCommand;
 
     [WireName("identity.revoke-user-token.v1")]
     public sealed record RevokeUserToken(string Id, DateTimeOffset At) : IIdentityCommand;

@@ -23,8 +23,13 @@ public static class IdentityEvents
     [WireName("identity.agent-restored.v1")]
     public sealed record AgentRestored(string Name, string TokenHash, DateTimeOffset At) : IIdentityEvent;
 
+    /// <summary>
+    /// A user token was created. <paramref name="Role"/> was added after the first release: events written before it
+    /// carry none and read back as <see cref="CredentialRole.Client"/> — an upgraded token keeps making calls but
+    /// cannot decide approvals until the operator creates an operator token (ADR 0021).
+    /// </summary>
     [WireName("identity.user-token-created.v1")]
-    public sealed record UserTokenCreated(string Id, string Label, string TokenHash, DateTimeOffset At) : IIdentityEvent;
+    public sealed record UserTokenCreated(string Id, string Label, string TokenHash, DateTimeOffset At, CredentialRole Role = CredentialRole.Client) : IIdentityEvent;
 
     [WireName("identity.user-token-revoked.v1")]
     public sealed record UserTokenRevoked(string Id, DateTimeOffset At) : IIdentityEvent;

@@ -17,10 +17,11 @@ public sealed record AgentRecord(string Name, string Purpose, AgentStatus Status
 /// <summary>Lifecycle status of a user token.</summary>
 public enum UserTokenStatus { Active, Revoked }
 
-/// <summary>A user token's metadata. Only the token's SHA-256 is kept.</summary>
+/// <summary>A user token's metadata. Only the token's SHA-256 is kept. <paramref name="Role"/> is fixed at creation (a
+/// snapshot written before roles existed reads back as <see cref="CredentialRole.Client"/>).</summary>
 [WireName("identity.user-token-record.v1")]
 public sealed record UserTokenRecord(string Id, string Label, UserTokenStatus Status, string TokenHash,
-    DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt) : IKruxMessage;
+    DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, CredentialRole Role = CredentialRole.Client) : IKruxMessage;
 
 /// <summary>What a presented token resolves to.</summary>
 public enum CredentialMatch { Unknown, Agent, RevokedAgent, User, RevokedUser }
@@ -117,7 +118,8 @@ public static class IdentityStateExtensions
                 if (state.UserTokens.Values.Any(t => t.Label == c.Label && t.Status == UserTokenStatus.Active))
                     return Refuse(IdentityResultCode.AlreadyExists, $"an active user token labelled '{c.Label}' already exists");
                 if (state.UserTokens.ContainsKey(c.Id)) return Refuse(IdentityResultCode.AlreadyExists, $"user token '{c.Id}' already exists");
-                return AcceptUser(state, new UserTokenCreated(c.Id, c.Label, c.TokenHash, c.At), c.Id);
+                if (!Enum.IsDefined(c.Role)) return Refuse(IdentityResultCode.InvalidInput, "role must be client or operator");
+                return AcceptUser(state, new UserTokenCreated(c.Id, c.Label, c.TokenHash, c.At, c.Role), c.Id);
 
             case RevokeUserToken c:
                 if (!state.UserTokens.TryGetValue(c.Id, out var tok)) return Refuse(IdentityResultCode.NotFound, $"user token '{c.Id}' not found");
@@ -144,7 +146,7 @@ public static class IdentityStateExtensions
         },
         UserTokenCreated u => state with
         {
-            UserTokens = state.UserTokens.SetItem(u.Id, new UserTokenRecord(u.Id, u.Label, UserTokenStatus.Active, u.TokenHash, u.At, null)),
+            UserTokens = state.UserTokens.SetItem(u.Id, new UserTokenRecord(u.Id, u.Label, UserTokenStatus.Active, u.TokenHash, u.At, null, u.Role)),
         },
         UserTokenRevoked u => state with { UserTokens = state.UserTokens.SetItem(u.Id, state.UserTokens[u.Id] with { Status = UserTokenStatus.Revoked, RevokedAt = u.At }) },
         _ => state,

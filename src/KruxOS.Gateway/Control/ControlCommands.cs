@@ -28,7 +28,7 @@ namespace KruxOS.Gateway.Control;
 /// Executes control-socket requests (everything the <c>kruxos</c> CLI does except streaming). Tokens are
 /// generated here, handed to the registry only as hashes, and returned to the caller exactly once.
 /// </summary>
-public sealed class ControlCommands(
+public sealed partial class ControlCommands(
     IRequiredActor<IdentityRegistry> identity,
     IRequiredActor<AgentSessionRegion> sessions,
     IRequiredActor<ApprovalRegion> approvals,
@@ -47,6 +47,7 @@ public sealed class ControlCommands(
     MountCommands mounts,
     IRequiredActor<AuditWriter> audit,
     TimeProvider clock,
+    ILogger<ControlCommands> log,
     UserTokenUsage? usage = null)
 {
     private static readonly TimeSpan EdgeTimeout = TimeSpan.FromSeconds(15);
@@ -54,11 +55,15 @@ public sealed class ControlCommands(
     /// <summary>Retention reads every expiring file for its anchor before deleting it: allow it more than a plain request.</summary>
     private static readonly TimeSpan RotateTimeout = TimeSpan.FromSeconds(60);
 
-    /// <summary>Runs one request; returns the response line.</summary>
-    public Task<string> ExecuteAsync(JsonNode? id, string method, JsonObject p, CancellationToken ct) => ExecuteAsync(id, method, p, "cli:root", ct);
+    /// <summary>Runs one request for root at the control socket; returns the response line.</summary>
+    public Task<string> ExecuteAsync(JsonNode? id, string method, JsonObject p, CancellationToken ct) =>
+        ExecuteAsync(id, method, p, ApprovalDecider.ControlSocket(0), ct);
 
-    /// <summary>Runs one request on behalf of <paramref name="decidedBy"/> (recorded on approval decisions).</summary>
-    public async Task<string> ExecuteAsync(JsonNode? id, string method, JsonObject p, string decidedBy, CancellationToken ct)
+    /// <summary>
+    /// Runs one request on behalf of <paramref name="decider"/>: the control socket's peer, or the User API's user. Approval
+    /// decisions carry it to the approval entity, where separation of duties is decided (<see cref="ApprovalSeparation"/>).
+    /// </summary>
+    public async Task<string> ExecuteAsync(JsonNode? id, string method, JsonObject p, ApprovalDecider decider, CancellationToken ct)
     {
         try
         {
@@ -78,8 +83,8 @@ public sealed class ControlCommands(
                 Methods.UserTokenRevoke => await RevokeUserTokenAsync(id, p, ct).ConfigureAwait(false),
                 Methods.ApprovalList => await IndexLoadedAsync(ct).ConfigureAwait(false) ? ListApprovals(id, p) : IndexLoading(id),
                 Methods.ApprovalShow => await IndexLoadedAsync(ct).ConfigureAwait(false) ? ShowApproval(id, p) : IndexLoading(id),
-                Methods.ApprovalApprove => await DecideAsync(id, p, true, decidedBy, ct).ConfigureAwait(false),
-                Methods.ApprovalReject => await DecideAsync(id, p, false, decidedBy, ct).ConfigureAwait(false),
+                Methods.ApprovalApprove => await DecideAsync(id, p, true, decider, ct).ConfigureAwait(false),
+                Methods.ApprovalReject => await DecideAsync(id, p, false, decider, ct).ConfigureAwait(false),
                 Methods.PolicyShow => Ok(id, PolicyStatusJson(policies.Status)),
                 Methods.PolicySet => await SetPolicyAsync(id, p, ct).ConfigureAwait(false),
                 Methods.PolicyCheck => CheckPolicy(id, p),
@@ -194,9 +199,14 @@ public sealed class ControlCommands(
 
     private async Task<string> CreateUserTokenAsync(JsonNode? id, JsonObject p, CancellationToken ct)
     {
-        var label = p["label"]?.GetValue<string>() ?? "";
+        var label = p["label"] is JsonValue l && l.TryGetValue<string>(out var text) ? text : "";
+        // No role means a client token: the safe default, and what every token created before roles existed is.
+        var role = CredentialRole.Client;
+        if (p["role"] is { } r && !(r is JsonValue rv && rv.TryGetValue<string>(out var roleText) && CredentialRoles.TryParse(roleText, out role)))
+            return Fail(id, "invalid_input", "role must be \"client\" or \"operator\"");
         var token = TokenHashing.NewUserToken();
-        var result = await AskIdentityAsync(new IdentityCommands.CreateUserToken(Guid.NewGuid().ToString(), label, TokenHashing.Hash(token), clock.GetUtcNow()), ct).ConfigureAwait(false);
+        var result = await AskIdentityAsync(new IdentityCommands.CreateUserToken(Guid.NewGuid().ToString(), label, TokenHashing.Hash(token), clock.GetUtcNow(), role), ct)
+            .ConfigureAwait(false);
         if (!result.IsOk) return Fail(id, result.Code.ToString(), result.Message);
         var json = TokenJson(result.UserToken!);
         json["token"] = token;
@@ -283,7 +293,7 @@ public sealed class ControlCommands(
         });
     }
 
-    private async Task<string> DecideAsync(JsonNode? id, JsonObject p, bool approve, string decidedBy, CancellationToken ct)
+    private async Task<string> DecideAsync(JsonNode? id, JsonObject p, bool approve, ApprovalDecider decider, CancellationToken ct)
     {
         if (!await IndexLoadedAsync(ct).ConfigureAwait(false)) return IndexLoading(id);
         var text = p["id"]?.GetValue<string>();
@@ -293,11 +303,19 @@ public sealed class ControlCommands(
         var reason = p["reason"]?.GetValue<string>() ?? "";
         if (reason.Length > 1000) return Fail(id, "invalid_input", "reason is longer than 1000 characters");
         var region = await approvals.GetAsync(ct).ConfigureAwait(false);
-        var result = await region.Ask<ApprovalResult>(new ApprovalCommands.Decide(approvalId, approve, decidedBy, reason, clock.GetUtcNow()), EdgeTimeout, ct)
+        var result = await region.Ask<ApprovalResult>(new ApprovalCommands.Decide(approvalId, approve, decider, reason, clock.GetUtcNow()), EdgeTimeout, ct)
             .ConfigureAwait(false);
         if (result.IsOk)
             return Ok(id, ApprovalJson(approvalIndex.Get(approvalId)!, clock.GetUtcNow(), true));
-        var code = result.Code switch { ApprovalResultCode.NotFound => "NotFound", ApprovalResultCode.Conflict => "Conflict", _ => "invalid_input" };
+        if (result.Code == ApprovalResultCode.Forbidden)
+            LogForbiddenDecision(approvalId.Value, decider.DecidedBy, decider.Role.ToWire(), decider.Surface.ToWire(), result.Message);
+        var code = result.Code switch
+        {
+            ApprovalResultCode.NotFound => "NotFound",
+            ApprovalResultCode.Conflict => "Conflict",
+            ApprovalResultCode.Forbidden => "Forbidden",
+            _ => "invalid_input",
+        };
         return ControlProtocol.Fail(id, code, result.Message, new JsonObject { ["status"] = result.Status?.ToWire() });
     }
 
@@ -328,6 +346,9 @@ public sealed class ControlCommands(
         json["reason"] = r.Reason;
         json["arguments_hash"] = r.ArgumentsHash;
         json["decided_by"] = a.Decision?.DecidedBy;
+        json["decider"] = a.Decision?.Decider is { } d
+            ? new JsonObject { ["name"] = d.Name, ["credential_type"] = d.Credential.ToWire(), ["role"] = d.Role.ToWire(), ["surface"] = d.Surface.ToWire() }
+            : null;
         json["decided_at"] = a.Decision?.At.ToString("O");
         json["decision_reason"] = a.Decision?.Reason;
         json["grant_until"] = a.GrantUntil?.ToString("O");
@@ -422,11 +443,15 @@ public sealed class ControlCommands(
         };
     }
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a decision on approval {ApprovalId} by {DecidedBy} (role {Role}, {Surface}): {Reason}")]
+    private partial void LogForbiddenDecision(string approvalId, string decidedBy, string role, string surface, string reason);
+
     private JsonObject TokenJson(UserTokenRecord t) => new()
     {
         ["id"] = t.Id,
         ["label"] = t.Label,
         ["status"] = t.Status == UserTokenStatus.Active ? "active" : "revoked",
+        ["role"] = t.Role.ToWire(),
         ["created_at"] = t.CreatedAt.ToString("O"),
         ["revoked_at"] = t.RevokedAt?.ToString("O"),
         // In memory on this node since it started (UserTokenUsage): null means not used since then.

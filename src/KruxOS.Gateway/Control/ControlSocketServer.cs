@@ -6,6 +6,7 @@ using System.Threading.Channels;
 using Akka.Actor;
 using KruxOS.Actors.Hosting;
 using KruxOS.Core;
+using KruxOS.Core.Approvals;
 using KruxOS.Core.Control;
 using KruxOS.Core.Supervision;
 using KruxOS.Gateway.Hosting;
@@ -80,7 +81,8 @@ public sealed partial class ControlSocketServer(
                 await StreamEventsAsync(writer, id, p, stoppingToken).ConfigureAwait(false);
                 return;
             }
-            var response = await commands.ExecuteAsync(id, method, p, stoppingToken).ConfigureAwait(false);
+            // The peer's uid is the decider of any approval decision on this connection (an operator surface, ADR 0021).
+            var response = await commands.ExecuteAsync(id, method, p, ApprovalDecider.ControlSocket(peer), stoppingToken).ConfigureAwait(false);
             try { await writer.WriteLineAsync(response).ConfigureAwait(false); }
             catch (IOException) { return; }
         }

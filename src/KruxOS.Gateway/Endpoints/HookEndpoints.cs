@@ -32,7 +32,7 @@ public static class HookEndpoints
     public static readonly TimeSpan DecisionTimeout = TimeSpan.FromSeconds(8);
 
     /// <summary>Maps the endpoint on the (already authenticated) User API group.</summary>
-    public static void MapHookDecisions(this RouteGroupBuilder api) =>
+    public static RouteHandlerBuilder MapHookDecisions(this RouteGroupBuilder api) =>
         api.MapPost("/hook/decide", (HttpContext http, IRequiredActor<AgentSessionRegion> sessions, GatewaySettings settings) => DecideAsync(http, sessions, settings));
 
     private static async Task<IResult> DecideAsync(HttpContext http, IRequiredActor<AgentSessionRegion> sessions, GatewaySettings settings)

@@ -44,7 +44,7 @@ public sealed class JsonRpcEndpoint(
     /// <summary>Handles one POST.</summary>
     public async Task HandleAsync(HttpContext http)
     {
-        var auth = authenticator.Authenticate(http, allowUserTokens: true, allowSessionCredentials: true);
+        var auth = authenticator.Authenticate(http, AuthSurface.Calls);
         if (!auth.Succeeded)
         {
             http.Response.StatusCode = auth.StatusCode;

@@ -85,7 +85,7 @@ public sealed class StreamableHttpSessions(
     /// <summary>Authenticates a request to <c>/mcp</c>; on success the caller is stored for the session callbacks.</summary>
     public static async Task<bool> AuthenticateAsync(HttpContext http, Authenticator authenticator)
     {
-        var auth = authenticator.Authenticate(http, allowUserTokens: true, allowSessionCredentials: true);
+        var auth = authenticator.Authenticate(http, AuthSurface.Calls);
         if (!auth.Succeeded)
         {
             await HttpErrors.WriteAsync(http, auth.StatusCode, auth.Error!).ConfigureAwait(false);

@@ -40,7 +40,7 @@ public sealed partial class WebSocketEndpoint(
                     .WithRecovery("use_allowed_origin", "Connect from the gateway host, loopback, or an origin the operator allows.")).ConfigureAwait(false);
             return;
         }
-        var auth = authenticator.Authenticate(http, allowUserTokens: true, allowSessionCredentials: true);
+        var auth = authenticator.Authenticate(http, AuthSurface.Calls);
         if (!auth.Succeeded)
         {
             await HttpErrors.WriteAsync(http, auth.StatusCode, auth.Error!).ConfigureAwait(false);

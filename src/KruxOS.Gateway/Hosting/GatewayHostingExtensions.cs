@@ -132,6 +132,8 @@ public static class GatewayHostingExtensions
         }));
         app.Services.GetRequiredService<AgentActivity>().Start(app.Services.GetRequiredService<Akka.Actor.ActorSystem>());
 
+        // Before anything else answers: a request naming a host this listener does not serve (DNS rebinding) gets nothing.
+        app.UseHostFilter(app.Services.GetRequiredService<GatewaySettings>());
         app.UseWebSockets();
         app.Use(async (http, next) =>
         {

@@ -47,6 +47,14 @@ public sealed class GatewaySettings
     /// </summary>
     public List<string> AllowedOrigins { get; set; } = [];
 
+    /// <summary>
+    /// Host names (or addresses) the listeners answer for besides <c>localhost</c> and loopback addresses — and, on the
+    /// gateway listener, its bind address (any address and this machine's host name when bound to 0.0.0.0 or ::). A
+    /// request naming any other host gets 421 (DNS-rebinding protection, ADR 0022). List the names remote clients
+    /// use, e.g. <c>kruxos.example.org</c>. Exact names only. <b>Default</b>: none.
+    /// </summary>
+    public List<string> AllowedHosts { get; set; } = [];
+
     /// <summary>Longest an edge waits for a call's result. <b>Default</b>: 60 s.</summary>
     public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -104,6 +112,8 @@ public sealed class GatewaySettings
         if (!System.Net.IPAddress.TryParse(Bind, out _) && Bind != "localhost")
             throw new ArgumentException($"Gateway:Bind '{Bind}' is not an IP address");
         if (CallTimeout <= TimeSpan.Zero) throw new ArgumentException("Gateway:CallTimeout must be positive");
+        foreach (var host in AllowedHosts)
+            if (HostFilter.ValidateEntry(host) is { } why) throw new ArgumentException($"Gateway:AllowedHosts: {why}");
         if (SessionCredentialLifetime <= TimeSpan.Zero || SessionCredentialLifetime > TimeSpan.FromHours(1))
             throw new ArgumentException("Gateway:SessionCredentialLifetime must be positive and at most one hour");
     }

@@ -170,7 +170,7 @@ public sealed class IdempotencySpecs(ITestOutputHelper output) : Akka.Hosting.Te
         Assert.Single(_index.List(ApprovalStatus.Pending)); // joined, no second request
 
         var decider = CreateTestProbe();
-        _approvals!.Tell(new ApprovalCommands.Decide(id, true, "cli:root", "ok", DateTimeOffset.UtcNow), decider);
+        _approvals!.Tell(new ApprovalCommands.Decide(id, true, ApprovalDecider.ControlSocket(0), "ok", DateTimeOffset.UtcNow), decider);
         Assert.True((await decider.ExpectMsgAsync<ApprovalResult>(TestTimeouts.Reply)).IsOk);
 
         var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
@@ -202,7 +202,7 @@ public sealed class IdempotencySpecs(ITestOutputHelper output) : Akka.Hosting.Te
         await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
 
         var decider = CreateTestProbe();
-        _approvals!.Tell(new ApprovalCommands.Decide(id, true, "cli:root", "ok", DateTimeOffset.UtcNow), decider);
+        _approvals!.Tell(new ApprovalCommands.Decide(id, true, ApprovalDecider.ControlSocket(0), "ok", DateTimeOffset.UtcNow), decider);
         await decider.ExpectMsgAsync<ApprovalResult>(TestTimeouts.Reply);
         var result = await ExpectMsgAsync<ToolCallResult>(TestTimeouts.Reply);
         Assert.False(result.IsError, result.Error?.Message);
@@ -223,7 +223,7 @@ public sealed class IdempotencySpecs(ITestOutputHelper output) : Akka.Hosting.Te
         Assert.True(await session.GracefulStop(TestTimeouts.Reply));
 
         var decider = CreateTestProbe();
-        _approvals!.Tell(new ApprovalCommands.Decide(id, false, "cli:root", "not today", DateTimeOffset.UtcNow), decider);
+        _approvals!.Tell(new ApprovalCommands.Decide(id, false, ApprovalDecider.ControlSocket(0), "not today", DateTimeOffset.UtcNow), decider);
         await decider.ExpectMsgAsync<ApprovalResult>(TestTimeouts.Reply);
 
         session = Session(deps);

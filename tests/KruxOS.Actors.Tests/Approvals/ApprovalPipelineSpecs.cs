@@ -46,7 +46,7 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
     private async Task<ApprovalResult> DecideAsync(IActorRef approvals, ApprovalId id, bool approve, string reason = "")
     {
         var probe = CreateTestProbe();
-        approvals.Tell(new ApprovalCommands.Decide(id, approve, "cli:root", reason, DateTimeOffset.UtcNow), probe);
+        approvals.Tell(new ApprovalCommands.Decide(id, approve, ApprovalDecider.ControlSocket(0), reason, DateTimeOffset.UtcNow), probe);
         return await probe.ExpectMsgAsync<ApprovalResult>(TestTimeouts.Reply);
     }
 
@@ -75,6 +75,11 @@ public sealed class ApprovalPipelineSpecs(ITestOutputHelper output) : Akka.Hosti
         Assert.Equal(pending.Request.Id.Value, resolution.Metadata.ApprovalRequestId);
         Assert.Equal("approved", resolution.Metadata.ApprovalDecision);
         Assert.Equal("user:cli:root", resolution.Metadata.DecidedBy);
+        var decider = resolution.Metadata.Details!.Value.GetProperty("decider");
+        Assert.Equal("root", decider.GetProperty("name").GetString());
+        Assert.Equal("operator", decider.GetProperty("role").GetString());
+        Assert.Equal("control_socket", decider.GetProperty("surface").GetString());
+        Assert.Equal("peer_uid", decider.GetProperty("credential_type").GetString());
         var final = _records.Last();
         Assert.Equal(AuditEntryKind.Call, final.Kind);
         Assert.Equal(pending.Request.Id.Value, final.Metadata.ApprovalRequestId);

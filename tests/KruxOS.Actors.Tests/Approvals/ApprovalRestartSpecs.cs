@@ -44,7 +44,7 @@ public sealed class ApprovalRestartSpecs
             Assert.True((await AskAsync(node, new ApprovalCommands.RequestApproval(Request(longOne, "a", TimeSpan.FromHours(1))))).IsOk);
             Assert.True((await AskAsync(node, new ApprovalCommands.RequestApproval(Request(shortOne, "b", TimeSpan.FromSeconds(6))))).IsOk);
             Assert.True((await AskAsync(node, new ApprovalCommands.RequestApproval(Request(decided, "c", TimeSpan.FromHours(1))))).IsOk);
-            Assert.True((await AskAsync(node, new ApprovalCommands.Decide(decided, false, "cli:root", "no", DateTimeOffset.UtcNow))).IsOk);
+            Assert.True((await AskAsync(node, new ApprovalCommands.Decide(decided, false, ApprovalDecider.ControlSocket(0), "no", DateTimeOffset.UtcNow))).IsOk);
             Assert.Equal(2, node.Services.GetRequiredService<ApprovalIndex>().PendingCount);
         }
 
@@ -56,6 +56,7 @@ public sealed class ApprovalRestartSpecs
             Assert.Equal(ApprovalStatus.Pending, index.Get(longOne)!.Status);
             Assert.Equal(ApprovalStatus.Rejected, index.Get(decided)!.Status);
             Assert.Equal("no", index.Get(decided)!.Decision!.Reason);
+            Assert.Equal(ApprovalDecider.ControlSocket(0), index.Get(decided)!.Decision!.Decider); // who decided survives the restart
 
             // the short deadline still fires after the restart (the clock was not reset), without anyone asking
             var deadline = index.Get(shortOne)!.Request!.Deadline;
@@ -64,9 +65,9 @@ public sealed class ApprovalRestartSpecs
             Assert.True(index.Get(shortOne)!.ClosedAt >= deadline);
 
             // a decision after the restart, with nobody waiting, becomes a grant; a late decision is a conflict
-            var grant = await AskAsync(node, new ApprovalCommands.Decide(longOne, true, "cli:root", "ok", DateTimeOffset.UtcNow));
+            var grant = await AskAsync(node, new ApprovalCommands.Decide(longOne, true, ApprovalDecider.ControlSocket(0), "ok", DateTimeOffset.UtcNow));
             Assert.Equal(ApprovalStatus.Approved, grant.Status);
-            var late = await AskAsync(node, new ApprovalCommands.Decide(shortOne, true, "cli:root", "", DateTimeOffset.UtcNow));
+            var late = await AskAsync(node, new ApprovalCommands.Decide(shortOne, true, ApprovalDecider.ControlSocket(0), "", DateTimeOffset.UtcNow));
             Assert.Equal(409, late.HttpStatus);
             Assert.Equal(ApprovalStatus.TimedOut, late.Status);
         }

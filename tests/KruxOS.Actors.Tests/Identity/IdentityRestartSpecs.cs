@@ -30,6 +30,7 @@ public sealed class IdentityRestartSpecs
         var agentHash = TokenHashing.Hash(TokenHashing.NewAgentToken());
         var rotatedHash = TokenHashing.Hash(TokenHashing.NewAgentToken());
         var userHash = TokenHashing.Hash(TokenHashing.NewUserToken());
+        var operatorHash = TokenHashing.Hash(TokenHashing.NewUserToken());
         var at = DateTimeOffset.UtcNow;
 
         // act: life 1 persists, then stops
@@ -39,6 +40,7 @@ public sealed class IdentityRestartSpecs
             Assert.True((await registry.Ask<IdentityResult>(new IdentityCommands.CreateAgent("builder", "builds", agentHash, at), TestTimeouts.Reply)).IsOk);
             Assert.True((await registry.Ask<IdentityResult>(new IdentityCommands.RotateAgentToken("builder", rotatedHash, at.AddSeconds(1)), TestTimeouts.Reply)).IsOk);
             Assert.True((await registry.Ask<IdentityResult>(new IdentityCommands.CreateUserToken("u-1", "ops", userHash, at), TestTimeouts.Reply)).IsOk);
+            Assert.True((await registry.Ask<IdentityResult>(new IdentityCommands.CreateUserToken("u-2", "human", operatorHash, at, CredentialRole.Operator), TestTimeouts.Reply)).IsOk);
             Assert.True((await registry.Ask<IdentityResult>(new IdentityCommands.CreateAgent("retired", "", TokenHashing.Hash("r"), at), TestTimeouts.Reply)).IsOk);
             Assert.True((await registry.Ask<IdentityResult>(new IdentityCommands.RevokeAgent("retired", at), TestTimeouts.Reply)).IsOk);
         }
@@ -60,6 +62,9 @@ public sealed class IdentityRestartSpecs
         Assert.Equal(CredentialMatch.Unknown, directory.Current.Resolve(agentHash).Match);
         Assert.Equal(CredentialMatch.Agent, directory.Current.Resolve(rotatedHash).Match);
         Assert.Equal(CredentialMatch.User, directory.Current.Resolve(userHash).Match);
+        // roles survive the restart: a client stays a client, an operator an operator
+        Assert.Equal(CredentialRole.Client, directory.Current.Resolve(userHash).User!.Role);
+        Assert.Equal(CredentialRole.Operator, directory.Current.Resolve(operatorHash).User!.Role);
         Assert.Equal(AgentStatus.Revoked, directory.Current.Agents["retired"].Status);
         Assert.Equal("builds", directory.Current.Agents["builder"].Purpose);
     }

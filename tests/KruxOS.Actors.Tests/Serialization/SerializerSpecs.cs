@@ -30,12 +30,12 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         var call = Pipeline.Call("system__time", """{"timezone":"UTC"}""");
         var error = Errors.PolicyDenied(CapabilityName.Parse("process.run"), "system.deny", "dangerous").RetryAfter(3);
         var agentRecord = new AgentRecord("builder", "p", AgentStatus.Active, "h", At, At, null);
-        var userRecord = new UserTokenRecord("u1", "ops", UserTokenStatus.Revoked, "h2", At, At);
+        var userRecord = new UserTokenRecord("u1", "ops", UserTokenStatus.Revoked, "h2", At, At, CredentialRole.Operator);
         yield return new IdentityCommands.CreateAgent("builder", "p", "h", At);
         yield return new IdentityCommands.RotateAgentToken("builder", "h", At);
         yield return new IdentityCommands.RevokeAgent("builder", At);
         yield return new IdentityCommands.RestoreAgent("builder", "h", At);
-        yield return new IdentityCommands.CreateUserToken("u1", "ops", "h", At);
+        yield return new IdentityCommands.CreateUserToken("u1", "ops", "h", At, CredentialRole.Operator);
         yield return new IdentityCommands.RevokeUserToken("u1", At);
         yield return IdentityQueries.GetIdentities.Instance;
         yield return new VersionedIdentityState(7, IdentityState.Empty.Apply(new IdentityEvents.AgentCreated("builder", "p", "h", At)));
@@ -44,7 +44,7 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         yield return new IdentityEvents.AgentTokenRotated("builder", "h", At);
         yield return new IdentityEvents.AgentRevoked("builder", At);
         yield return new IdentityEvents.AgentRestored("builder", "h", At);
-        yield return new IdentityEvents.UserTokenCreated("u1", "ops", "h", At);
+        yield return new IdentityEvents.UserTokenCreated("u1", "ops", "h", At, CredentialRole.Operator);
         yield return new IdentityEvents.UserTokenRevoked("u1", At);
         yield return agentRecord;
         yield return userRecord;
@@ -71,19 +71,22 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         var request = new ApprovalRequest(apprId, Principal.ForAgent(agent), agent, "sess-1", "process.run", ApprovalArguments.Redact(args),
             ApprovalArguments.Hash(args), "dev.yaml:3", "rev-1", "runs commands", new ClientInfo("claude-code", "2.1"), At, At.AddDays(1));
         yield return request;
-        yield return new ApprovalDecision(true, "cli:root", "ok", At);
+        yield return new ApprovalDecision(true, "cli:root", "ok", At, ApprovalDecider.ControlSocket(0));
+        var ops = new ApprovalDecider("ops", CredentialRole.Operator, DecisionSurface.UserApi, DeciderCredential.UserToken, "u1");
+        yield return ops;
         yield return ApprovalState.Empty.Apply(new ApprovalEvents.ApprovalRequested(request))
             .Apply(new ApprovalEvents.ApprovalGranted(apprId, "cli:root", "ok", request.ArgumentsHash, At.AddMinutes(10), At));
         yield return new ApprovalCommands.RequestApproval(request);
-        yield return new ApprovalCommands.Decide(apprId, true, "user:ops", "fine", At, true, At.AddMinutes(10));
+        yield return new ApprovalCommands.Decide(apprId, true, ops, "fine", At, true, At.AddMinutes(10));
         yield return new ApprovalCommands.TimeOut(apprId, At);
         yield return new ApprovalCommands.ConsumeGrant(apprId, agent, "process.run", request.ArgumentsHash, At);
         yield return new ApprovalCommands.LapseGrant(apprId, At);
         yield return new ApprovalCommands.Invalidate(apprId, "agent revoked", At);
         yield return new ApprovalResult(ApprovalResultCode.Conflict, ApprovalStatus.TimedOut, "late");
+        yield return new ApprovalResult(ApprovalResultCode.Forbidden, null, "separation of duties");
         yield return new ApprovalEvents.ApprovalRequested(request);
-        yield return new ApprovalEvents.ApprovalGranted(apprId, "cli:root", "ok", request.ArgumentsHash, null, At);
-        yield return new ApprovalEvents.ApprovalRejected(apprId, "cli:root", "no", request.ArgumentsHash, At);
+        yield return new ApprovalEvents.ApprovalGranted(apprId, "user:ops", "ok", request.ArgumentsHash, null, At, ops);
+        yield return new ApprovalEvents.ApprovalRejected(apprId, "cli:root", "no", request.ArgumentsHash, At, ApprovalDecider.ControlSocket(0));
         yield return new ApprovalEvents.ApprovalTimedOut(apprId, At);
         yield return new ApprovalEvents.ApprovalExpired(apprId, "grant window elapsed", At);
         yield return new ApprovalEvents.GrantConsumed(apprId, true, At);
@@ -113,6 +116,26 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         var old = (ClientInfo)serializer.FromBinary(System.Text.Encoding.UTF8.GetBytes("""{"Name":"claude-code","Version":"2.1"}"""), serializer.Manifest(withCli));
         Assert.Null(old.Cli);
         Assert.Equal("claude-code", old.Initiating);
+    }
+
+    [Fact]
+    public void Should_read_identity_and_approval_records_persisted_before_roles_and_deciders_existed_with_the_safe_defaults()
+    {
+        var serializer = (KruxSerializer)Sys.Serialization.FindSerializerForType(typeof(IdentityEvents.UserTokenCreated));
+        T Read<T>(string json) => (T)serializer.FromBinary(System.Text.Encoding.UTF8.GetBytes(json), KruxSerializer.WireNames.Single(kv => kv.Value == typeof(T)).Key);
+
+        // A token created before roles existed is a client token: it keeps making calls and cannot decide approvals.
+        var created = Read<IdentityEvents.UserTokenCreated>("""{"Id":"u1","Label":"laptop","TokenHash":"h","At":"2026-11-25T10:00:00+00:00"}""");
+        Assert.Equal(CredentialRole.Client, created.Role);
+        var record = Read<UserTokenRecord>("""{"Id":"u1","Label":"laptop","Status":"active","TokenHash":"h","CreatedAt":"2026-11-25T10:00:00+00:00","RevokedAt":null}""");
+        Assert.Equal(CredentialRole.Client, record.Role);
+        Assert.Equal(CredentialRole.Client, IdentityState.Empty.Apply(created).UserTokens["u1"].Role);
+
+        // A decision recorded before deciders existed reads back without one (its decided_by text stays).
+        var granted = Read<ApprovalEvents.ApprovalGranted>(
+            """{"ApprovalId":"appr-0123456789abcdef","DecidedBy":"cli:root","Reason":"ok","ArgumentsHash":"sha256:00","GrantUntil":null,"At":"2026-11-25T10:00:00+00:00"}""");
+        Assert.Null(granted.Decider);
+        Assert.Equal("cli:root", granted.DecidedBy);
     }
 
     [Fact]

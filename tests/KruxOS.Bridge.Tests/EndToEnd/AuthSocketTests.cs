@@ -207,11 +207,13 @@ public sealed class AuthSocketTests
             using var refused = await http.SendAsync(asAgent);
             Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
         }
+        // On the User API it serves cli-hook's decisions only (ADR 0021): not the views, never an approval.
         using (var userApi = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{gw.UserApiPort}/api/approvals"))
         {
             userApi.Headers.Authorization = new("Bearer", minted.Token);
             using var refused = await http.SendAsync(userApi);
-            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.Equal(System.Net.HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Contains("auth.credential_scope", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
     }
 

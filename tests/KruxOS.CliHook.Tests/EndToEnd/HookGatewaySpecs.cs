@@ -201,21 +201,72 @@ public sealed partial class HookGatewaySpecs
     }
 
     [Fact]
-    public async Task Should_exit_2_for_a_credential_in_argv_and_4_without_a_token_as_real_processes()
+    public async Task Should_exit_2_for_a_credential_in_argv_4_for_an_unknown_label_and_5_without_an_auth_socket_as_real_processes()
     {
         var (gateway, token) = await StartAsync();
         await using var _ = gateway;
+        var userApi = $"http://127.0.0.1:{gateway.UserApiPort}";
 
         // act
         var leak = await ProcessRunner.RunAsync("dotnet", [HookDll, "--cli", "claude-code", token], stdin: Fixtures.Text("claude-code/read"), timeout: TestTimeouts.Call);
-        var missing = await ProcessRunner.RunAsync("dotnet", [HookDll, "--cli", "claude-code", "--gateway", $"http://127.0.0.1:{gateway.UserApiPort}"],
-            stdin: Fixtures.Text("claude-code/read"), timeout: TestTimeouts.Call);
+        var missing = await ProcessRunner.RunAsync("dotnet", [HookDll, "--cli", "claude-code", "--gateway", userApi, "--label", "nobody"],
+            new Dictionary<string, string> { ["KRUXOS_AUTH_SOCKET"] = gateway.AuthSocket }, stdin: Fixtures.Text("claude-code/read"), timeout: TestTimeouts.Call);
+        var noSocket = await ProcessRunner.RunAsync("dotnet", [HookDll, "--cli", "claude-code", "--gateway", userApi],
+            new Dictionary<string, string> { ["KRUXOS_AUTH_SOCKET"] = Path.Combine(gateway.DataDir, "run", "nope.sock") }, stdin: Fixtures.Text("claude-code/read"), timeout: TestTimeouts.Call);
 
         // assert
         Assert.Equal(2, leak.ExitCode);
         Assert.DoesNotContain(token, leak.StdErr + leak.StdOut);
-        Assert.Equal(4, missing.ExitCode);
+        Assert.True(missing.ExitCode == 4, missing.StdErr);
         Assert.Equal("deny", JsonNode.Parse(missing.StdOut)!["hookSpecificOutput"]!["permissionDecision"]!.GetValue<string>());
+        Assert.Contains("kruxos user-token create nobody", missing.StdErr);
+        Assert.True(noSocket.ExitCode == 5, noSocket.StdErr);
+        Assert.Equal("deny", JsonNode.Parse(noSocket.StdOut)!["hookSpecificOutput"]!["permissionDecision"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Should_decide_through_a_credential_minted_over_the_auth_socket_when_no_token_is_in_the_environment_and_never_let_it_approve()
+    {
+        // arrange: the seed configs' client token for Claude Code, an operator token for the human, and a hook with no token at all
+        var (gateway, _) = await StartAsync();
+        await using var __ = gateway;
+        var clientToken = (await gateway.ControlAsync(ControlProtocol.Methods.UserTokenCreate, new JsonObject { ["label"] = "claude-code" }))["token"]!.GetValue<string>();
+        var operatorToken = (await gateway.ControlAsync(ControlProtocol.Methods.UserTokenCreate, new JsonObject { ["label"] = "ops", ["role"] = "operator" }))["token"]!.GetValue<string>();
+        Task<ProcessResult> Minting(string stdin) => ProcessRunner.RunAsync("dotnet", [HookDll, "--cli", "claude-code", "--gateway", $"http://127.0.0.1:{gateway.UserApiPort}"],
+            new Dictionary<string, string> { ["KRUXOS_AUTH_SOCKET"] = gateway.AuthSocket }, stdin: stdin, timeout: TestTimeouts.Call);
+        var write = Fixtures.Text("claude-code/write");
+
+        // act 1: allow, deny and pending decisions with nothing but the auth socket
+        var read = await Minting(Fixtures.Text("claude-code/read"));
+        var fetch = await Minting(Fixtures.Text("claude-code/webfetch"));
+        var pending = PendingId(await Minting(write));
+
+        // assert 1
+        Assert.Equal("allow", Decision(read));
+        Assert.Contains("filesystem.read (autonomous)", Reason(read));
+        Assert.Equal("deny", Decision(fetch));
+        Assert.Contains("[code: CapabilityNotFound]", Reason(fetch)); // decided by the gateway, so the credential was accepted
+        var listed = (await gateway.ControlAsync(ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = pending }));
+        Assert.Equal("user:claude-code", listed["principal"]!.GetValue<string>());
+
+        // act 2: what the model's shell could use to approve its own write — the client token, a fresh minted credential
+        using var http = new HttpClient();
+        async Task<HttpStatusCode> ApproveWith(string credential)
+        {
+            using var r = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{gateway.UserApiPort}/api/approvals/{pending}/approve");
+            r.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+            using var answer = await http.SendAsync(r);
+            return answer.StatusCode;
+        }
+        var minted = await KruxOS.Core.Identity.AuthSocketClient.MintAsync(gateway.AuthSocket, "claude-code", TimeSpan.FromSeconds(10), CancellationToken.None);
+        Assert.Equal(HttpStatusCode.Forbidden, await ApproveWith(clientToken));
+        Assert.Equal(HttpStatusCode.Forbidden, await ApproveWith(minted.Token!));
+        Assert.Equal("pending", (await gateway.ControlAsync(ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = pending }))["status"]!.GetValue<string>());
+
+        // act 3: the human's operator token approves; the identical retry through the hook is allowed once
+        Assert.Equal(HttpStatusCode.OK, await ApproveWith(operatorToken));
+        var retry = await Minting(write);
+        Assert.Equal("allow", Decision(retry));
     }
 
     [Fact]

@@ -40,13 +40,15 @@ public static class Hook
         public string Reason => Output?["hookSpecificOutput"]?["permissionDecisionReason"]?.GetValue<string>() ?? "";
     }
 
-    public static async Task<Outcome> RunAsync(byte[] stdin, string[] args, HttpMessageHandler? handler = null, string? token = Token)
+    public static async Task<Outcome> RunAsync(byte[] stdin, string[] args, HttpMessageHandler? handler = null, string? token = Token,
+        HookRunner.Minter? mint = null, IReadOnlyDictionary<string, string?>? extraEnv = null)
     {
         using var input = new MemoryStream(stdin);
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var env = new Dictionary<string, string?> { ["KRUXOS_USER_TOKEN"] = token };
-        var code = await HookRunner.RunAsync(args, k => env.GetValueOrDefault(k), input, stdout, stderr, handler);
+        foreach (var (k, v) in extraEnv ?? new Dictionary<string, string?>()) env[k] = v;
+        var code = await HookRunner.RunAsync(args, k => env.GetValueOrDefault(k), input, stdout, stderr, handler, mint);
         return new Outcome(code, stdout.ToString(), stderr.ToString());
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using KruxOS.CliHook.Tests.Support;
+using KruxOS.Core.Identity;
 using KruxOS.Testing;
 
 namespace KruxOS.CliHook.Tests.Unit;
@@ -140,6 +141,8 @@ public sealed class FailurePathSpecs
     [InlineData("--cli", "cursor")]
     [InlineData("--gateway", "ftp://127.0.0.1")]
     [InlineData("--frobnicate", "1")]
+    [InlineData("--auth-socket", "relative/auth.sock")]
+    [InlineData("--label", "bad\u0001label")]
     public async Task Should_deny_when_the_hook_command_is_misconfigured(string flag, string value)
     {
         var o = await Hook.RunAsync(Fixtures.Bytes("claude-code/read"), [flag, value], StubGateway.Always(HttpStatusCode.OK, """{"decision":"allow"}"""));
@@ -147,17 +150,85 @@ public sealed class FailurePathSpecs
         AssertDenied(o, "configuration");
     }
 
+    /// <summary>A fake auth socket: records what it was asked and answers <paramref name="answer"/>.</summary>
+    private sealed class FakeSocket(AuthSocketProtocol.Answer answer)
+    {
+        public List<(string Socket, string Label)> Asked { get; } = [];
+
+        public Task<AuthSocketProtocol.Answer> MintAsync(string socket, string label, TimeSpan timeout, CancellationToken ct)
+        {
+            Asked.Add((socket, label));
+            return Task.FromResult(answer);
+        }
+    }
+
+    private const string Minted = "krx_sess_MintedCredentialForTheHook0123456789";
+
+    [Theory]
+    [InlineData("claude-code", "claude-code/read", "claude-code")]
+    [InlineData("codex", "codex/bash-git-log", "primary")]
+    public async Task Should_mint_a_credential_for_the_clients_seed_label_when_no_token_is_in_the_environment(string cli, string fixture, string label)
+    {
+        var socket = new FakeSocket(new AuthSocketProtocol.Answer(Minted, null, ""));
+        var stub = StubGateway.Always(HttpStatusCode.OK, """{"decision":"allow","capability":"filesystem.read","tier":"autonomous"}""");
+
+        var o = await Hook.RunAsync(Fixtures.Bytes(fixture), ["--cli", cli], stub, token: null, mint: socket.MintAsync,
+            extraEnv: new Dictionary<string, string?> { ["KRUXOS_AUTH_SOCKET"] = "/run/test/auth.sock" });
+
+        Assert.Equal(ExitCodes.Answered, o.ExitCode);
+        Assert.Equal(("/run/test/auth.sock", label), Assert.Single(socket.Asked));
+        Assert.All(stub.Authorizations, a => Assert.Equal("Bearer " + Minted, a));
+        Assert.DoesNotContain(Minted, o.StdOut + o.StdErr);
+    }
+
     [Fact]
-    public async Task Should_exit_4_and_still_write_a_deny_when_the_token_is_missing()
+    public async Task Should_prefer_a_token_from_the_environment_and_take_label_and_socket_from_flags()
+    {
+        var socket = new FakeSocket(new AuthSocketProtocol.Answer(Minted, null, ""));
+        var stub = StubGateway.Always(HttpStatusCode.OK, """{"decision":"allow","capability":"filesystem.read"}""");
+
+        var fromEnv = await Hook.RunAsync(Fixtures.Bytes("claude-code/read"), Claude, stub, mint: socket.MintAsync);
+        Assert.Empty(socket.Asked);
+        Assert.Equal("Bearer " + Hook.Token, Assert.Single(stub.Authorizations));
+
+        var flagged = await Hook.RunAsync(Fixtures.Bytes("claude-code/read"), [.. Claude, "--label", "desk", "--auth-socket", "/tmp/x/auth.sock"], stub, token: null,
+            mint: socket.MintAsync, extraEnv: new Dictionary<string, string?> { ["KRUXOS_AUTH_SOCKET"] = "/ignored.sock" });
+        Assert.Equal(ExitCodes.Answered, fromEnv.ExitCode);
+        Assert.Equal(ExitCodes.Answered, flagged.ExitCode);
+        Assert.Equal(("/tmp/x/auth.sock", "desk"), Assert.Single(socket.Asked));
+    }
+
+    [Theory]
+    [InlineData(AuthSocketProtocol.ErrorTypes.Missing, true, ExitCodes.CredentialMissing, "credential_missing")]
+    [InlineData(AuthSocketProtocol.ErrorTypes.Locked, true, ExitCodes.CredentialSourceLocked, "credential_locked")]
+    [InlineData(AuthSocketProtocol.ErrorTypes.Forbidden, true, ExitCodes.CredentialSourceUnavailable, "credential_unavailable")]
+    [InlineData(AuthSocketProtocol.ErrorTypes.Unavailable, false, ExitCodes.CredentialSourceUnavailable, "credential_unavailable")]
+    public async Task Should_deny_with_its_exit_code_and_ask_nothing_when_no_credential_can_be_minted(string type, bool answered, int exit, string code)
+    {
+        var socket = new FakeSocket(new AuthSocketProtocol.Answer(null, type, "no credential for you", answered));
+        var stub = StubGateway.Always(HttpStatusCode.OK, """{"decision":"allow"}""");
+
+        var o = await Hook.RunAsync(Fixtures.Bytes("claude-code/read"), Claude, stub, token: null, mint: socket.MintAsync);
+
+        Assert.Equal(exit, o.ExitCode);
+        Assert.Equal("deny", o.Decision);
+        Assert.Contains($"[code: {code}]", o.Reason);
+        Assert.Contains("no credential for you", o.StdErr);
+        Assert.Empty(stub.Requests);
+    }
+
+    [Fact]
+    public async Task Should_deny_unavailable_when_the_auth_socket_does_not_exist()
     {
         var stub = StubGateway.Always(HttpStatusCode.OK, """{"decision":"allow"}""");
 
-        var o = await Hook.RunAsync(Fixtures.Bytes("claude-code/read"), Claude, stub, token: null);
+        var o = await Hook.RunAsync(Fixtures.Bytes("claude-code/read"), Claude, stub, token: null,
+            extraEnv: new Dictionary<string, string?> { ["KRUXOS_AUTH_SOCKET"] = Path.Combine(Path.GetTempPath(), "no-such-dir-" + Guid.NewGuid().ToString("N"), "auth.sock") });
 
-        Assert.Equal(ExitCodes.CredentialMissing, o.ExitCode);
+        Assert.Equal(ExitCodes.CredentialSourceUnavailable, o.ExitCode);
         Assert.Equal("deny", o.Decision);
-        Assert.Contains("[code: credential_missing]", o.Reason);
-        Assert.Contains("KRUXOS_USER_TOKEN", o.StdErr);
+        Assert.Contains("[code: credential_unavailable]", o.Reason);
+        Assert.Contains("does not exist", o.Reason);
         Assert.Empty(stub.Requests);
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Approvals;
+using KruxOS.Core.Identity;
 using KruxOS.Core.Sessions;
 using Xunit;
 using static KruxOS.Core.Approvals.ApprovalCommands;
@@ -13,6 +14,8 @@ public sealed class ApprovalStateSpecs
     private static readonly DateTimeOffset T0 = new(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
     private static readonly ApprovalId Id = ApprovalId.Parse("appr-0123456789abcdef");
     private static readonly AgentName Agent = AgentName.Parse("builder");
+    private static readonly ApprovalDecider Root = ApprovalDecider.ControlSocket(0);
+    private static readonly ApprovalDecider Ops = new("ops", CredentialRole.Operator, DecisionSurface.UserApi, DeciderCredential.UserToken, "tok-ops");
 
     internal static ApprovalRequest Request(string args = """{"command":"ls","api_key":"s3cret"}""", ApprovalId? id = null)
     {
@@ -68,10 +71,10 @@ public sealed class ApprovalStateSpecs
     [Fact]
     public void Should_become_a_grant_when_approved_while_nobody_holds_and_record_who_decided()
     {
-        var s = Run(Pending(), new Decide(Id, true, "cli:root", "looks fine", T0.AddMinutes(5), Held: false, GrantUntil: T0.AddMinutes(15)), out var r);
+        var s = Run(Pending(), new Decide(Id, true, Root, "looks fine", T0.AddMinutes(5), Held: false, GrantUntil: T0.AddMinutes(15)), out var r);
         Assert.True(r.IsOk);
         Assert.Equal(ApprovalStatus.Approved, s.Status);
-        Assert.Equal(new ApprovalDecision(true, "cli:root", "looks fine", T0.AddMinutes(5)), s.Decision);
+        Assert.Equal(new ApprovalDecision(true, "cli:root", "looks fine", T0.AddMinutes(5), Root), s.Decision);
         Assert.Equal(T0.AddMinutes(15), s.GrantUntil);
         Assert.True(s.IsOpen);
         Assert.Equal(T0.AddMinutes(15), s.NextDeadline);
@@ -80,7 +83,7 @@ public sealed class ApprovalStateSpecs
     [Fact]
     public void Should_spend_the_approval_at_once_when_a_caller_holds()
     {
-        var (r, events) = Pending().ProcessCommand(new Decide(Id, true, "user:ops", "", T0.AddMinutes(1), Held: true));
+        var (r, events) = Pending().ProcessCommand(new Decide(Id, true, Ops, "", T0.AddMinutes(1), Held: true));
         Assert.True(r.IsOk);
         Assert.Collection(events, e => Assert.IsType<ApprovalGranted>(e), e => Assert.True(Assert.IsType<GrantConsumed>(e).ByHeldCall));
         var s = Pending().ApplyAll(events);
@@ -92,7 +95,7 @@ public sealed class ApprovalStateSpecs
     [Fact]
     public void Should_reject_with_the_reason()
     {
-        var s = Run(Pending(), new Decide(Id, false, "user:ops", "not today", T0.AddMinutes(1)), out var r);
+        var s = Run(Pending(), new Decide(Id, false, Ops, "not today", T0.AddMinutes(1)), out var r);
         Assert.True(r.IsOk);
         Assert.Equal(ApprovalStatus.Rejected, s.Status);
         Assert.Equal("not today", s.Decision!.Reason);
@@ -114,7 +117,7 @@ public sealed class ApprovalStateSpecs
     [Fact]
     public void Should_treat_a_decision_after_the_deadline_as_a_time_out_never_as_consent()
     {
-        var (r, events) = Pending().ProcessCommand(new Decide(Id, true, "cli:root", "", T0.AddHours(25), GrantUntil: T0.AddHours(26)));
+        var (r, events) = Pending().ProcessCommand(new Decide(Id, true, Root, "", T0.AddHours(25), GrantUntil: T0.AddHours(26)));
         Assert.Equal(ApprovalResultCode.Conflict, r.Code);
         Assert.Equal(409, r.HttpStatus);
         Assert.Equal(ApprovalStatus.TimedOut, r.Status);
@@ -125,10 +128,10 @@ public sealed class ApprovalStateSpecs
 
     private static ApprovalState Resolve(string how) => how switch
     {
-        "rejected" => Run(Pending(), new Decide(Id, false, "cli:root", "", T0.AddMinutes(1)), out _),
+        "rejected" => Run(Pending(), new Decide(Id, false, Root, "", T0.AddMinutes(1)), out _),
         "timed_out" => Run(Pending(), new TimeOut(Id, T0.AddDays(2)), out _),
         "expired" => Run(Pending(), new Invalidate(Id, "agent revoked", T0.AddMinutes(1)), out _),
-        "consumed" => Run(Pending(), new Decide(Id, true, "cli:root", "", T0.AddMinutes(1), Held: true), out _),
+        "consumed" => Run(Pending(), new Decide(Id, true, Root, "", T0.AddMinutes(1), Held: true), out _),
         _ => throw new ArgumentException(how),
     };
 
@@ -140,7 +143,7 @@ public sealed class ApprovalStateSpecs
         Assert.Equal(how, s.Status.ToWire());
         foreach (var approve in new[] { true, false })
         {
-            var (r, events) = s.ProcessCommand(new Decide(Id, approve, "cli:root", "", T0.AddMinutes(2), GrantUntil: T0.AddMinutes(20)));
+            var (r, events) = s.ProcessCommand(new Decide(Id, approve, Root, "", T0.AddMinutes(2), GrantUntil: T0.AddMinutes(20)));
             Assert.Equal(409, r.HttpStatus);
             Assert.Equal(s.Status, r.Status);
             Assert.Empty(events);
@@ -154,8 +157,8 @@ public sealed class ApprovalStateSpecs
     [Fact]
     public void Should_refuse_a_second_decision_on_an_approved_grant()
     {
-        var s = Run(Pending(), new Decide(Id, true, "cli:root", "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)), out _);
-        var (r, events) = s.ProcessCommand(new Decide(Id, false, "user:ops", "", T0.AddMinutes(2)));
+        var s = Run(Pending(), new Decide(Id, true, Root, "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)), out _);
+        var (r, events) = s.ProcessCommand(new Decide(Id, false, Ops, "", T0.AddMinutes(2)));
         Assert.Equal(ApprovalResultCode.Conflict, r.Code);
         Assert.Equal(ApprovalStatus.Approved, r.Status);
         Assert.Empty(events);
@@ -164,7 +167,7 @@ public sealed class ApprovalStateSpecs
     [Fact]
     public void Should_spend_a_grant_once_for_the_identical_call_only()
     {
-        var s = Run(Pending(), new Decide(Id, true, "cli:root", "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)), out _);
+        var s = Run(Pending(), new Decide(Id, true, Root, "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)), out _);
         var hash = s.Request!.ArgumentsHash;
         Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(new ConsumeGrant(Id, Agent, "process.run", "sha256:other", T0.AddMinutes(2))).Result.Code);
         Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(new ConsumeGrant(Id, AgentName.Parse("other"), "process.run", hash, T0.AddMinutes(2))).Result.Code);
@@ -180,7 +183,7 @@ public sealed class ApprovalStateSpecs
     [Fact]
     public void Should_expire_a_grant_whose_window_elapsed_and_refuse_to_spend_it()
     {
-        var s = Run(Pending(), new Decide(Id, true, "cli:root", "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)), out _);
+        var s = Run(Pending(), new Decide(Id, true, Root, "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)), out _);
         var (late, events) = s.ProcessCommand(new ConsumeGrant(Id, Agent, "process.run", s.Request!.ArgumentsHash, T0.AddMinutes(11)));
         Assert.Equal(ApprovalResultCode.Conflict, late.Code);
         Assert.Equal(ApprovalStatus.Expired, s.ApplyAll(events).Status);
@@ -191,10 +194,10 @@ public sealed class ApprovalStateSpecs
     [Fact]
     public void Should_refuse_a_grant_without_a_window()
     {
-        var (r, events) = Pending().ProcessCommand(new Decide(Id, true, "cli:root", "", T0.AddMinutes(1)));
+        var (r, events) = Pending().ProcessCommand(new Decide(Id, true, Root, "", T0.AddMinutes(1)));
         Assert.Equal(ApprovalResultCode.Invalid, r.Code);
         Assert.Empty(events);
-        Assert.Equal(ApprovalResultCode.Invalid, Pending().ProcessCommand(new Decide(Id, true, " ", "", T0.AddMinutes(1), Held: true)).Result.Code);
+        Assert.Equal(ApprovalResultCode.Invalid, Pending().ProcessCommand(new Decide(Id, true, Root with { Name = " " }, "", T0.AddMinutes(1), Held: true)).Result.Code);
     }
 
     [Fact]
@@ -211,7 +214,7 @@ public sealed class ApprovalStateSpecs
     {
         IApprovalCommand[] commands =
         [
-            new Decide(Id, true, "cli:root", "", T0, Held: true), new TimeOut(Id, T0), new ConsumeGrant(Id, Agent, "x.y", "h", T0),
+            new Decide(Id, true, Root, "", T0, Held: true), new TimeOut(Id, T0), new ConsumeGrant(Id, Agent, "x.y", "h", T0),
             new LapseGrant(Id, T0), new Invalidate(Id, "x", T0),
         ];
         foreach (var c in commands)

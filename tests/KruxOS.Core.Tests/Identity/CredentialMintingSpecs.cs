@@ -47,6 +47,18 @@ public sealed class CredentialMintingSpecs
     }
 
     [Fact]
+    public void Should_never_mint_for_an_operator_token_so_nothing_minted_can_decide_an_approval()
+    {
+        var s = With(new CreateUserToken("u-op", "ops", TokenHashing.Hash("krx_user_ops"), T0, CredentialRole.Operator));
+
+        var d = CredentialMinting.Decide(s, Policy, 0, "ops");
+
+        Assert.Equal(MintOutcome.Locked, d.Outcome);
+        Assert.Null(d.UserToken);
+        Assert.Contains("operator token", d.Message);
+    }
+
+    [Fact]
     public void Should_answer_missing_for_an_unknown_label_and_locked_for_a_revoked_one()
     {
         Assert.Equal(MintOutcome.Missing, CredentialMinting.Decide(Tokens, Policy, Own, "nope").Outcome);

@@ -91,6 +91,19 @@ public sealed class IdentityStateSpecs
     }
 
     [Fact]
+    public void Should_create_client_tokens_unless_an_operator_token_is_asked_for_and_keep_the_role_on_the_record()
+    {
+        var s = Run(IdentityState.Empty, new CreateUserToken("u-1", "claude-code", H1, T0), new CreateUserToken("u-2", "ops", H2, T0, CredentialRole.Operator));
+
+        Assert.Equal(CredentialRole.Client, s.UserTokens["u-1"].Role);
+        Assert.Equal(CredentialRole.Operator, s.UserTokens["u-2"].Role);
+        Assert.Equal(CredentialRole.Operator, s.Resolve(H2).User!.Role);
+        var (refused, none) = IdentityState.Empty.ProcessCommand(new CreateUserToken("u-3", "x", H1, T0, (CredentialRole)7));
+        Assert.Equal(IdentityResultCode.InvalidInput, refused.Code);
+        Assert.Empty(none);
+    }
+
+    [Fact]
     public void Should_rebuild_the_same_state_from_its_events()
     {
         var commands = new IIdentityCommand[]

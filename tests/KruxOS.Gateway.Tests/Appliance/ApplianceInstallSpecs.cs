@@ -113,15 +113,21 @@ public sealed class ApplianceInstallSpecs
             var hook = Path.Combine(root, "opt/kruxos/bin/cli-hook");
             string[] hookArgs = ["--cli", "claude-code", "--gateway", $"http://127.0.0.1:{u}"];
             var decided = await ProcessRunner.RunAsync(hook, hookArgs, new Dictionary<string, string> { ["KRUXOS_USER_TOKEN"] = userToken }, stdin: readEvent);
-            // without a token the hook exits 4, which the launcher turns into the clients' blocking exit 2
-            var tokenless = await ProcessRunner.RunAsync(hook, hookArgs, stdin: readEvent);
+            // without a token the hook mints a credential for the client's seed label over the installed gateway's auth socket
+            Assert.Equal(0, (await ProcessRunner.RunAsync(kruxos, ["user-token", "create", "claude-code"], env)).ExitCode);
+            var authSocket = Path.Combine(root, "run/kruxos/auth.sock");
+            var tokenless = await ProcessRunner.RunAsync(hook, [.. hookArgs, "--auth-socket", authSocket], stdin: readEvent);
+            // for a label nobody has it exits 4, which the launcher turns into the clients' blocking exit 2
+            var unknownLabel = await ProcessRunner.RunAsync(hook, [.. hookArgs, "--auth-socket", authSocket, "--label", "nobody"], stdin: readEvent);
 
             // assert: filesystem.read is autonomous by definition
             Assert.True(decided.ExitCode == 0, decided.StdErr);
             Assert.Equal("allow", JsonNode.Parse(decided.StdOut)!["hookSpecificOutput"]!["permissionDecision"]!.GetValue<string>());
-            Assert.Equal(2, tokenless.ExitCode);
-            Assert.Contains("KRUXOS_USER_TOKEN", tokenless.StdErr);
-            Assert.Contains("exited with code 4", tokenless.StdErr);
+            Assert.True(tokenless.ExitCode == 0, tokenless.StdErr);
+            Assert.Equal("allow", JsonNode.Parse(tokenless.StdOut)!["hookSpecificOutput"]!["permissionDecision"]!.GetValue<string>());
+            Assert.Equal(2, unknownLabel.ExitCode);
+            Assert.Contains("kruxos user-token create nobody", unknownLabel.StdErr);
+            Assert.Contains("exited with code 4", unknownLabel.StdErr);
         }
         finally
         {

@@ -34,13 +34,15 @@ public sealed class SessionCredentialSpecs
         var (token, expires) = store.Mint("u-1", TimeSpan.FromMinutes(5));
         Assert.Equal(T0.AddMinutes(5), expires);
 
-        var ok = auth.Resolve(token, null, allowUserTokens: true, allowSessionCredentials: true);
+        var ok = auth.Resolve(token, null, AuthSurface.Calls);
         Assert.True(ok.Succeeded);
         Assert.Equal("u-1", ok.Caller!.UserTokenId);
         Assert.Equal(KruxOS.Core.Agents.Principal.ForUser("claude-code"), ok.Caller.Principal);
+        Assert.True(ok.Caller.Minted);
+        Assert.Equal(CredentialRole.Client, ok.Caller.Role);
 
         clock.Now = T0.AddMinutes(5);
-        var late = auth.Resolve(token, null, allowUserTokens: true, allowSessionCredentials: true);
+        var late = auth.Resolve(token, null, AuthSurface.Calls);
         Assert.Equal("auth.invalid_credentials", late.Error!.ErrorType);
     }
 
@@ -51,18 +53,34 @@ public sealed class SessionCredentialSpecs
         var (token, _) = store.Mint("u-1", TimeSpan.FromMinutes(5));
         var (_, events) = directory.Current.ProcessCommand(new RevokeUserToken("u-1", T0));
         directory.Publish(events.Aggregate(directory.Current, (s, e) => s.Apply(e)));
-        Assert.Equal("auth.user_token_revoked", auth.Resolve(token, null, true, true).Error!.ErrorType);
+        Assert.Equal("auth.user_token_revoked", auth.Resolve(token, null, AuthSurface.Calls).Error!.ErrorType);
     }
 
     [Fact]
-    public void Should_refuse_a_minted_credential_outside_mcp_as_an_agent_or_when_unknown()
+    public void Should_refuse_a_minted_credential_as_an_agent_or_when_unknown()
     {
         var (auth, store, _, _) = Build();
         var (token, _) = store.Mint("u-1", TimeSpan.FromMinutes(5));
-        Assert.False(auth.Resolve(token, null, allowUserTokens: true, allowSessionCredentials: false).Succeeded);
-        Assert.False(auth.Resolve(token, null, allowUserTokens: false, allowSessionCredentials: true).Succeeded);
-        Assert.False(auth.Resolve(token, "builder", allowUserTokens: true, allowSessionCredentials: true).Succeeded);
-        Assert.False(auth.Resolve(TokenHashing.NewSessionToken(), null, true, true).Succeeded);
+        Assert.False(auth.Resolve(token, "builder", AuthSurface.Calls).Succeeded);
+        Assert.False(auth.Resolve(TokenHashing.NewSessionToken(), null, AuthSurface.Calls).Succeeded);
+    }
+
+    [Fact]
+    public void Should_give_a_credential_minted_for_an_operator_token_only_the_client_role()
+    {
+        // The auth socket never mints for an operator token; should one ever stand for it, it is still a client credential.
+        var clock = new ManualClock(T0);
+        var directory = new IdentityDirectory();
+        var (_, events) = IdentityState.Empty.ProcessCommand(new CreateUserToken("u-op", "ops", TokenHashing.Hash("krx_user_operatoroperatoroperator"), T0, CredentialRole.Operator));
+        directory.Publish(events.Aggregate(IdentityState.Empty, (s, e) => s.Apply(e)));
+        var store = new SessionCredentialStore(clock);
+        var auth = new Authenticator(directory, store, clock);
+        var (token, _) = store.Mint("u-op", TimeSpan.FromMinutes(5));
+
+        var ok = auth.Resolve(token, null, AuthSurface.UserApi);
+
+        Assert.True(ok.Succeeded);
+        Assert.Equal(CredentialRole.Client, ok.Caller!.Role);
     }
 
     [Fact]

@@ -203,5 +203,12 @@ public sealed class CliConfigSpecs : IDisposable
         var codex = TomlSerializer.Deserialize<TomlTable>(File.ReadAllText(P(".codex/config.toml")))!;
         var env = (TomlTable)((TomlTable)((TomlTable)codex["mcp_servers"])["kruxos-gateway"])["env"];
         Assert.Equal("/srv/kruxos/run/auth.sock", env["KRUXOS_AUTH_SOCKET"]);
+        // cli-hook mints its own credential over the same socket
+        var settings = JsonNode.Parse(File.ReadAllText(P(".claude/settings.json")))!;
+        Assert.Equal("/opt/kruxos/bin/cli-hook --auth-socket /srv/kruxos/run/auth.sock --cli claude-code",
+            settings["hooks"]!["PreToolUse"]![0]!["hooks"]![0]!["command"]!.GetValue<string>());
+        var hooks = JsonNode.Parse(File.ReadAllText(P(".codex/hooks.json")))!;
+        Assert.Equal("/opt/kruxos/bin/cli-hook --auth-socket /srv/kruxos/run/auth.sock --cli codex",
+            hooks["hooks"]!["PreToolUse"]![0]!["hooks"]![0]!["command"]!.GetValue<string>());
     }
 }

@@ -45,10 +45,10 @@ public sealed class ApprovalEndToEndSpecs
 
     private static string Id(JsonNode? approval) => approval!["id"]!.GetValue<string>();
 
-    // A User API client with a fresh user token.
+    // A User API client with a fresh operator token (only operator credentials decide approvals).
     private static async Task<HttpClient> UserApiAsync(TestGateway gateway)
     {
-        var userToken = (await gateway.ControlAsync(ControlProtocol.Methods.UserTokenCreate, new JsonObject { ["label"] = "ops" }))["token"]!.GetValue<string>();
+        var userToken = (await gateway.ControlAsync(ControlProtocol.Methods.UserTokenCreate, new JsonObject { ["label"] = "ops", ["role"] = "operator" }))["token"]!.GetValue<string>();
         var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gateway.UserApiPort}") };
         http.DefaultRequestHeaders.Authorization = new("Bearer", userToken);
         return http;

@@ -23,12 +23,16 @@ public sealed class OriginSpecs
 
         // act
         await using var rebound = await RawUpgrade.SendAsync(gateway.GatewayPort, "/mcp", Headers("evil.example:7700", "http://evil.example:7700"));
+        await using var crossSite = await RawUpgrade.SendAsync(gateway.GatewayPort, "/mcp", Headers(null, "http://evil.example:7700"));
         await using var loopback = await RawUpgrade.SendAsync(gateway.GatewayPort, "/mcp", Headers(null, "http://localhost:5173"));
-        await using var configured = await RawUpgrade.SendAsync(gateway.GatewayPort, "/mcp", Headers("evil.example:7700", "https://dashboard.example"));
+        await using var configured = await RawUpgrade.SendAsync(gateway.GatewayPort, "/mcp", Headers(null, "https://dashboard.example"));
 
-        // assert
-        Assert.Equal(403, rebound.Answer.Status);
-        Assert.Equal("auth.origin_refused", rebound.Answer.Json["error_type"]!.GetValue<string>());
+        // assert: the rebound name is refused before anything else looks at the request (Host filter, ADR 0022); a page
+        // that connects to 127.0.0.1 directly is refused by its Origin
+        Assert.Equal(421, rebound.Answer.Status);
+        Assert.Equal("request.host_not_allowed", rebound.Answer.Json["error_type"]!.GetValue<string>());
+        Assert.Equal(403, crossSite.Answer.Status);
+        Assert.Equal("auth.origin_refused", crossSite.Answer.Json["error_type"]!.GetValue<string>());
         Assert.Equal(101, loopback.Answer.Status);
         Assert.Equal(101, configured.Answer.Status);
     }

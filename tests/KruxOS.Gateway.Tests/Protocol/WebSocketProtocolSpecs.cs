@@ -215,9 +215,12 @@ public sealed class HttpSurfaceSpecs : IAsyncLifetime
 
         var bad = new string('f', 64);
         for (var i = 0; i < 9; i++) await PostRpc("""{"jsonrpc":"2.0","id":1,"method":"capabilities.list"}""", bad);
-        var (limited, limitedBody) = await PostRpc("""{"jsonrpc":"2.0","id":1,"method":"capabilities.list"}""", _token);
+        var (limited, limitedBody) = await PostRpc("""{"jsonrpc":"2.0","id":1,"method":"capabilities.list"}""", bad);
         Assert.Equal(HttpStatusCode.TooManyRequests, limited);
         Assert.Equal("auth.rate_limited", limitedBody!["error"]!["data"]!["type"]!.GetValue<string>());
+        // the limit throttles failures only: a valid token from the same address is never locked out (ADR 0022)
+        var (valid, _) = await PostRpc("""{"jsonrpc":"2.0","id":1,"method":"capabilities.list"}""", _token);
+        Assert.Equal(HttpStatusCode.OK, valid);
     }
 
     [Fact]

@@ -105,7 +105,7 @@ public sealed class RawUpgrade : IAsyncDisposable
         return true;
     }
 
-    private static async Task<string> ReadHeadAsync(NetworkStream stream, CancellationToken ct)
+    internal static async Task<string> ReadHeadAsync(NetworkStream stream, CancellationToken ct)
     {
         var bytes = new List<byte>();
         var one = new byte[1];
@@ -118,7 +118,7 @@ public sealed class RawUpgrade : IAsyncDisposable
         }
     }
 
-    private static async Task<string> ReadChunkedAsync(NetworkStream stream, CancellationToken ct)
+    internal static async Task<string> ReadChunkedAsync(NetworkStream stream, CancellationToken ct)
     {
         var body = new MemoryStream();
         while (true)
