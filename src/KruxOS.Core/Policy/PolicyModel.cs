@@ -125,6 +125,8 @@ public static class DiagnosticCodes
     public const string MissingKey = "missing_key";
     public const string UnknownFile = "unknown_file";
     public const string ExampleFailed = "example_failed";
+    /// <summary>The file is too large, nested too deep, or stands for too many nodes (<see cref="YamlLimits.Policy"/>).</summary>
+    public const string LimitExceeded = "limit_exceeded";
     public const string NoSuchCapability = "no_such_capability";
     public const string Unreachable = "unreachable_rule";
     public const string Shadowed = "shadowed_rule";
