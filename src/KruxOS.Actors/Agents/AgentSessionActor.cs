@@ -104,6 +104,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         });
         Receive<TerminateWaitOver>(m => AnswerTerminate(m.Termination));
         Receive<ReceiveTimeout>(_ => OnIdle());
+        Receive<PathsResolved>(HandleResolved);
         Receive<FailedCall>(m => StartRun(m.Invoke with { Call = m.Invoke.Call.WithCheckedText() }, null, Errors.Internal(FailedCall.Message), m.Ledger));
     }
 
@@ -237,6 +238,10 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
             run.ReplyTo.Tell(ToolCallResult.Failure(run.Capability,
                 Errors.Internal($"'{run.Capability}' was cut off: {why} before the call finished; it may or may not have taken effect."), null, 0));
         _state.Runs.Clear();
+        // Calls whose paths were still being resolved had not been decided, let alone run.
+        foreach (var pending in _state.Resolving.Values.Where(r => !r.Keyed))
+            pending.ReplyTo.Tell(ToolCallResult.Failure(pending.Capability, Errors.Internal($"'{pending.Capability}' was not run: {why} before it was decided."), null, 0));
+        _state.Resolving.Clear();
         _state.InFlight = 0;
     }
 
@@ -351,7 +356,14 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         var plan = refusal is not null
             ? new ToolRunPlan(call, snapshot, m.ReplyTo, _deps.Catalog.Registry.TryResolve(call.RequestedName, out var named) ? named : null,
                 call.Arguments, null, refusal)
-            : Plan(m, snapshot, reattach);
+            : Plan(m, snapshot, reattach, ledger);
+        // null: the call's paths are being resolved in the sandbox first; it goes on in HandleResolved.
+        if (plan is not null) Launch(m, plan, ledger);
+    }
+
+    private void Launch(Invoke m, ToolRunPlan plan, IActorRef? ledger)
+    {
+        var call = m.Call;
         // A keyed run reports to the ledger, which records the outcome before anyone hears it.
         if (ledger is not null) plan = plan with { Keyed = new KeyedCall(call.IdempotencyKey!, ledger) };
         _state.InFlight++;
@@ -384,13 +396,21 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         return fresh;
     }
 
-    private ToolRunPlan Plan(Invoke m, SessionSnapshot snapshot, ApprovalId? reattach)
+    private ToolRunPlan? Plan(Invoke m, SessionSnapshot snapshot, ApprovalId? reattach, IActorRef? ledger)
     {
         var call = m.Call;
         if (!_deps.Catalog.Registry.TryResolve(call.RequestedName, out var capability))
             return new ToolRunPlan(call, snapshot, m.ReplyTo, null, call.Arguments, null, Errors.UnknownCapability(call.RequestedName));
         if (!ArgumentValidator.TryValidate(capability, call.Arguments, out var normalized, out var invalid))
             return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, call.Arguments, null, invalid);
+        if (ResolvePathsFirst(m, snapshot, capability, normalized, reattach, ledger)) return null;
+        return Decide(m, snapshot, capability, normalized, reattach, pathsDecided: false);
+    }
+
+    private ToolRunPlan Decide(Invoke m, SessionSnapshot snapshot, CapabilityDefinition capability, System.Text.Json.JsonElement normalized, ApprovalId? reattach,
+        bool pathsDecided)
+    {
+        var call = m.Call;
         var now = _deps.Clock.GetUtcNow();
         // Counters of rules whose window has passed are dropped now and then, so the ledger stays bounded.
         if (_state.Invocations % 256 == 0) _state.Rates = _state.Rates.Prune(now);
@@ -400,9 +420,53 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         // A re-attached call names its approval, so it cannot duplicate one and need not wait.
         if (verdict.Tier == Tier.ApprovalRequired && verdict.Refusal is null && reattach is null && _deps.ApprovalIndex is { Ready.IsCompleted: false })
             return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict,
-                Errors.ServiceUnavailable("approvals", "the approval queue is still loading after a restart; retry shortly"));
-        return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict, null, PlanApproval(call, capability, normalized, verdict, reattach));
+                Errors.ServiceUnavailable("approvals", "the approval queue is still loading after a restart; retry shortly"), PathsDecided: pathsDecided);
+        return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict, null, PlanApproval(call, capability, normalized, verdict, reattach),
+            PathsDecided: pathsDecided);
     }
+
+    /// <summary>
+    /// ADR 0023: a sandboxed call naming a path that a rule of its policy decides on is decided on the path the sandbox
+    /// will really open. The agent's worker resolves those arguments first (symbolic links followed inside the sandbox,
+    /// as the operation would); the decision, the approval request, the audit entry and the execution then all use the
+    /// resolved paths, and the sandbox opens exactly them. Every other call — no such rule, an in-process capability, a
+    /// client's own tool decided for its hook — is decided at once, as before.
+    /// </summary>
+    private bool ResolvePathsFirst(Invoke m, SessionSnapshot snapshot, CapabilityDefinition capability, System.Text.Json.JsonElement normalized,
+        ApprovalId? reattach, IActorRef? ledger)
+    {
+        var call = m.Call;
+        if (call.DecideOnly || capability.Execution != ExecutionMode.Sandboxed) return false;
+        if (_deps.Catalog.HandlerFor(capability.Name) is not Capabilities.IPathResolvingHandler resolver) return false;
+        var names = _deps.Policy.DecidedPathArguments(call.Principal, capability);
+        if (names.IsDefaultOrEmpty || !names.Any(n => normalized.TryGetProperty(n, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String)) return false;
+        var token = ++_state.ResolutionSequence;
+        _state.Resolving[token] = (m.ReplyTo, ledger is not null, capability.Name.Value);
+        _state.InFlight++;
+        UpdateIdleTimeout();
+        _handedOff = true;
+        resolver.ResolvePathsAsync(_agent, normalized, names, CancellationToken.None).PipeTo(Self,
+            success: r => new PathsResolved(token, m, snapshot, capability, normalized, reattach, ledger, r),
+            failure: e => new PathsResolved(token, m, snapshot, capability, normalized, reattach, ledger,
+                new Capabilities.PathResolution(null, Errors.Internal($"the paths of '{capability.Name}' could not be resolved in the sandbox ({e.GetType().Name})"))));
+        return true;
+    }
+
+    private void HandleResolved(PathsResolved r)
+    {
+        // Cut off meanwhile (the entity restarted): its caller was answered then.
+        if (!_state.Resolving.Remove(r.Token)) return;
+        _state.InFlight--;
+        var plan = r.Result is { Error: null, Arguments: { } resolved }
+            ? Decide(r.Invoke, r.Snapshot, r.Capability, resolved, r.Reattach, pathsDecided: true)
+            : new ToolRunPlan(r.Invoke.Call, r.Snapshot, r.Invoke.ReplyTo, r.Capability, r.Normalized, null,
+                r.Result.Error ?? Errors.Internal("the sandbox did not resolve the call's paths"));
+        Launch(r.Invoke, plan, r.Ledger);
+    }
+
+    /// <summary>A call's path arguments as the sandbox resolved them (or why it could not).</summary>
+    private sealed record PathsResolved(long Token, Invoke Invoke, SessionSnapshot Snapshot, CapabilityDefinition Capability,
+        System.Text.Json.JsonElement Normalized, ApprovalId? Reattach, IActorRef? Ledger, Capabilities.PathResolution Result) : INoSerializationVerificationNeeded;
 
     private ApprovalPlan? PlanApproval(Core.Sessions.ToolCall call, CapabilityDefinition capability, System.Text.Json.JsonElement arguments, PolicyVerdict verdict,
         ApprovalId? reattach)
@@ -501,6 +565,11 @@ internal sealed class SessionState
     public long Terminations;
     public int InFlight;
     public DateTimeOffset? LastConnectedAt;
+
+    public long ResolutionSequence;
+
+    /// <summary>Calls whose path arguments the sandbox is resolving before they are decided (ADR 0023), by token.</summary>
+    public readonly Dictionary<long, (IActorRef ReplyTo, bool Keyed, string Capability)> Resolving = [];
 
     /// <summary>The idempotency ledger child, while it lives.</summary>
     public IActorRef? Ledger;

@@ -202,4 +202,8 @@ public sealed class CompiledPolicyFile
 
     /// <summary>The rules that can apply to a capability, in order (indexed for registered capabilities).</summary>
     internal ImmutableArray<PolicyRule> Candidates(int capabilityIndex) => _byCapability[capabilityIndex];
+
+    /// <summary>The arguments some condition of these rules looks at (each once).</summary>
+    internal static IEnumerable<string> ConditionArguments(ImmutableArray<PolicyRule> rules) =>
+        rules.SelectMany(r => r.Conditions.IsDefault ? [] : r.Conditions).Select(c => c.Argument).Distinct(StringComparer.Ordinal);
 }

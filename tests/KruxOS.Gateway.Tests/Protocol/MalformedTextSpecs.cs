@@ -66,7 +66,7 @@ public sealed class MalformedTextSpecs
     }
 
     private static void RequireSandbox() =>
-        Assert.SkipUnless(Environment.UserName == "root" && File.Exists("/usr/bin/bwrap"), "the in-flight call runs in the kernel sandbox (root and bubblewrap)");
+        Assert.SkipUnless(Environment.IsPrivilegedProcess && File.Exists("/usr/bin/bwrap"), "the in-flight call runs in the kernel sandbox (root and bubblewrap)");
 
     private static void AssertRecordedRepaired(IReadOnlyList<AuditEntry> refusals, int count)
     {
