@@ -164,6 +164,9 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
                 // A keyed caller waits on the ledger, which records the answer and tells every waiter.
                 Self.Tell(new FailedCall(m.Invoke, m.Refusal is null ? _currentSender : null));
                 return;
+            case PathsResolved m when !_handedOff:
+                Self.Tell(new FailedCall(m.Invoke, m.Ledger));
+                return;
             case FailedCall m:
                 // Even the refusal could not be started: answer without a run.
                 var result = ToolCallResult.Failure(m.Invoke.Call.RequestedName, Errors.Internal(FailedCall.Message), null, 0);

@@ -204,8 +204,8 @@ public static class PolicyEngine
         foreach (var file in (ReadOnlySpan<CompiledPolicyFile?>)[policies.System, policies.Org, policies.PrincipalFile(principal)])
         {
             if (file is null) continue;
-            var rules = index >= 0 ? file.Candidates(index) : [.. file.Rules.Where(r => r.Pattern.Matches(name))];
-            foreach (var argument in CompiledPolicyFile.ConditionArguments(rules))
+            var arguments = index >= 0 ? file.ConditionArguments(index) : [.. CompiledPolicyFile.ConditionArguments([.. file.Rules.Where(r => r.Pattern.Matches(name))])];
+            foreach (var argument in arguments)
                 if (pathInputs.Contains(argument, StringComparer.Ordinal) && !decided.Contains(argument, StringComparer.Ordinal)) decided.Add(argument);
         }
         return [.. decided];

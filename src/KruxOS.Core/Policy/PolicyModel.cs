@@ -157,6 +157,7 @@ public sealed class CompiledPolicyFile
         GitRemotes = gitRemotes;
         Index = index;
         _byCapability = new ImmutableArray<PolicyRule>[index.Count];
+        _argumentsByCapability = new ImmutableArray<string>[index.Count];
         var builder = ImmutableArray.CreateBuilder<PolicyRule>();
         for (var i = 0; i < index.Count; i++)
         {
@@ -165,8 +166,14 @@ public sealed class CompiledPolicyFile
             foreach (var rule in rules)
                 if (rule.Pattern.Matches(capability)) builder.Add(rule);
             _byCapability[i] = builder.ToImmutable();
+            _argumentsByCapability[i] = [.. ConditionArguments(_byCapability[i])];
         }
     }
+
+    private readonly ImmutableArray<string>[] _argumentsByCapability;
+
+    /// <summary>The arguments some condition of the rules that can apply to a capability looks at (indexed like <see cref="Candidates"/>).</summary>
+    internal ImmutableArray<string> ConditionArguments(int capabilityIndex) => _argumentsByCapability[capabilityIndex];
 
     /// <summary>The file's path relative to the policy root (<c>org.yaml</c>, <c>agents/ci.yaml</c>).</summary>
     public string Path { get; }

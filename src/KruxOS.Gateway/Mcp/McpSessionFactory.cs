@@ -185,7 +185,7 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
 
     private JsonObject CheckApproval(AuthenticatedCaller caller, JsonObject? p)
     {
-        var text = p?["request_id"]?.GetValue<string>();
+        var text = p?["request_id"] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : null;
         if (!ApprovalId.TryParse(text, out var id)) throw new McpProtocolException("params.request_id must be an approval id (appr-…)", McpErrorCode.InvalidParams);
         // An agent sees only its own approvals; anything else is reported as unknown.
         if (approvals.Get(id) is not { } state || state.Request!.Agent != caller.Agent)
