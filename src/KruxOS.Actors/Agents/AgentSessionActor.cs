@@ -66,8 +66,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public AgentSessionActor(string entityId, AgentSessionDependencies deps) : this(entityId, deps, new SessionState()) { }
-
+    // Created only through Props, whose producer hands every instance of one incarnation the same state.
     private AgentSessionActor(string entityId, AgentSessionDependencies deps, SessionState state)
     {
         _agent = AgentName.Parse(entityId);
