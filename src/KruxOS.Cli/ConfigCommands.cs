@@ -73,7 +73,8 @@ internal static class ConfigCommands
         {
             var path = p.GetValue(file)!;
             string yaml;
-            try { yaml = await File.ReadAllTextAsync(path, ct).ConfigureAwait(false); }
+            // Never more than one byte past the size limit: a larger file is reported as too large, not read whole.
+            try { yaml = await ReadBoundedAsync(path, YamlLimits.Policy.MaxBytes, ct).ConfigureAwait(false); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 await stderr.WriteLineAsync($"error: cannot read {path}: {e.Message}").ConfigureAwait(false);
@@ -90,6 +91,16 @@ internal static class ConfigCommands
             return report.Valid ? 0 : CliApp.Refused;
         });
         return validate;
+    }
+
+    private static async Task<string> ReadBoundedAsync(string path, int maxBytes, CancellationToken ct)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0, useAsync: true);
+        using var text = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        while (text.Length <= maxBytes && await stream.ReadAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, maxBytes + 1 - text.Length)), ct).ConfigureAwait(false) is var n and > 0)
+            text.Write(chunk, 0, n);
+        return new UTF8Encoding(false).GetString(text.GetBuffer(), 0, (int)text.Length).TrimStart('\uFEFF');
     }
 
     private static Command CheckPolicy(ControlClient client, TextWriter stdout, TextWriter stderr, Option<bool> json)

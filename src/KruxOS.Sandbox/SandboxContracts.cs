@@ -30,6 +30,15 @@ public interface ISandbox : IAsyncDisposable
 
     /// <summary>Ends an agent's sandbox: kills its background processes, drops its watches and stops its worker.</summary>
     Task StopAgentAsync(AgentName agent, CancellationToken ct);
+
+    /// <summary>
+    /// The canonical paths (symbolic links resolved, inside the agent's workspace and mounts) that <paramref name="capability"/>
+    /// would really open for each path in <paramref name="paths"/> (argument name → path as given), resolved by the agent's
+    /// worker exactly as the operation resolves them: <c>{"paths": {argument: canonical path}}</c>, or an error such as
+    /// <c>PathOutOfScope</c>. The policy decides on these paths, and the call then runs on them with
+    /// <see cref="SandboxRequest.PathsDecided"/> set (ADR 0023).
+    /// </summary>
+    Task<SandboxResult> ResolvePathsAsync(AgentName agent, CapabilityName capability, IReadOnlyDictionary<string, string> paths, CancellationToken ct);
 }
 
 /// <summary>Who a call acts for; decides trash retention (spec §12.4).</summary>
@@ -58,8 +67,11 @@ public sealed record SandboxLimits(long MemoryBytes, double CpuCores, int Pids)
 /// <param name="Timeout">Overall deadline of the call; null uses <see cref="SandboxOptions.DefaultCallTimeout"/>. process.run uses its own timeout argument.</param>
 /// <param name="Caller">Agent or user, for trash retention.</param>
 /// <param name="GitRemotes">The remotes the caller's policy allows (git.clone/pull/push); null allows none.</param>
+/// <param name="PathsDecided">The path arguments are the canonical paths the policy decided on
+/// (<see cref="ISandbox.ResolvePathsAsync"/>): each must still resolve to itself, or the call fails closed with
+/// <c>PathOutOfScope</c> instead of following a link that appeared since.</param>
 public sealed record SandboxRequest(AgentName Agent, CapabilityName Capability, JsonElement Arguments, TimeSpan? Timeout = null, CallerKind Caller = CallerKind.Agent,
-    KruxOS.Core.Policy.GitRemoteAllowlist? GitRemotes = null);
+    KruxOS.Core.Policy.GitRemoteAllowlist? GitRemotes = null, bool PathsDecided = false);
 
 /// <summary>Resources a call consumed, where measurable (null when the mechanism does not report it).</summary>
 public sealed record ResourceUsage(long? CpuMs, long? MemoryPeakBytes, long? IoReadBytes, long? IoWriteBytes, double DurationMs)

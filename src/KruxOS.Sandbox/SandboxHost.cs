@@ -177,6 +177,7 @@ public sealed class SandboxHost : ISandbox
             ["trash_retention_hours"] = request.Caller == CallerKind.User ? Options.UserTrashRetentionHours : Options.AgentTrashRetentionHours,
             ["memory_limit"] = SandboxErrors.Bytes(agent.Limits.MemoryBytes),
             ["git_remotes"] = GitRemotesJson(request.GitRemotes ?? Core.Policy.GitRemoteAllowlist.None),
+            ["paths_decided"] = request.PathsDecided,
         };
         // A git call that may reach a remote opens the agent's relay for exactly the remotes its policy allows.
         using var grant = name is "git.clone" or "git.pull" or "git.push" ? agent.Relay?.Grant(request.GitRemotes ?? Core.Policy.GitRemoteAllowlist.None) : null;
@@ -193,6 +194,29 @@ public sealed class SandboxHost : ISandbox
 
     private static JsonArray GitRemotesJson(Core.Policy.GitRemoteAllowlist allowed) =>
         new([.. allowed.Layers.Select(layer => (JsonNode)new JsonArray([.. layer.Select(r => (JsonNode)r!)]))]);
+
+    /// <inheritdoc />
+    public async Task<SandboxResult> ResolvePathsAsync(AgentName agent, CapabilityName capability, IReadOnlyDictionary<string, string> paths, CancellationToken ct)
+    {
+        if (_setupFailure is not null) return SandboxResult.Fail(SandboxErrors.Unavailable(_setupFailure), ResourceUsage.Elapsed(0));
+        if (Volatile.Read(ref _disposed) != 0) return SandboxResult.Fail(SandboxErrors.Unavailable("the gateway is shutting down"), ResourceUsage.Elapsed(0));
+        var query = new JsonObject { ["capability"] = capability.Value, ["paths"] = new JsonObject([.. paths.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))]) };
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(Options.DefaultCallTimeout);
+            return await Agent(agent.Value).CallWorkerAsync("paths.resolve", JsonSerializer.SerializeToElement(query), new JsonObject(), deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return SandboxResult.Fail(Errors.Timeout(capability.Value, Options.DefaultCallTimeout.TotalSeconds), ResourceUsage.Elapsed(0));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            _agents.TryRemove(agent.Value, out _);
+            return SandboxResult.Fail(SandboxErrors.Unavailable("the agent's sandbox could not be prepared: " + e.Message), ResourceUsage.Elapsed(0));
+        }
+    }
 
     /// <summary>Stops an active filesystem.watch.</summary>
     public Task<SandboxResult> StopWatchAsync(AgentName agent, string watchId, CancellationToken ct) =>

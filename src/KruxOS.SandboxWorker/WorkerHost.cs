@@ -21,6 +21,7 @@ internal sealed class WorkerHost
 {
     private readonly Stream _output;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly PathResolver _paths;
     private readonly FileOps _files;
     private readonly GitOps _git;
     private readonly Watches _watches;
@@ -31,6 +32,7 @@ internal sealed class WorkerHost
         _output = output;
         var trash = new Trash(trashDir, paths);
         var atomicWrites = new AtomicWrites();
+        _paths = paths;
         _files = new FileOps(paths, trash, atomicWrites);
         _git = new GitOps(paths, agent, gitRelay, spawner);
         _watches = new Watches(paths, atomicWrites, PublishEventAsync);
@@ -115,6 +117,8 @@ internal sealed class WorkerHost
             var args = root.TryGetProperty("args", out var a) ? a : CoreJson.EmptyObject;
             var ctx = ReadContext(root);
             if (root.TryGetProperty("ctx", out var c) && c.TryGetProperty("memory_limit", out var ml) && ml.GetString() is { } limit) _memoryLimit = limit;
+            // Paths the gateway decided on must still resolve to themselves (ADR 0023); this request's operations only.
+            PathResolver.Decided = root.TryGetProperty("ctx", out var dc) && dc.TryGetProperty("paths_decided", out var d) && d.ValueKind == JsonValueKind.True;
             var data = await DispatchAsync(op, args, ctx).ConfigureAwait(false);
             response = new JsonObject { ["id"] = id, ["ok"] = true, ["data"] = data };
         }
@@ -166,6 +170,7 @@ internal sealed class WorkerHost
     private Task<JsonNode> DispatchAsync(string op, JsonElement args, CallContext ctx) => op switch
     {
         "ping" => Task.FromResult<JsonNode>(new JsonObject { ["pong"] = true, ["uid"] = Native.Libc.geteuid() }),
+        "paths.resolve" => Task.FromResult(PathQueries.Resolve(_paths, args)),
         "filesystem.watch" => Task.FromResult<JsonNode>(_watches.Add(args)),
         "filesystem.unwatch" => Task.FromResult<JsonNode>(_watches.Remove(args)),
         _ when op.StartsWith("filesystem.", StringComparison.Ordinal) => Task.FromResult(_files.Run(op, args, ctx)),

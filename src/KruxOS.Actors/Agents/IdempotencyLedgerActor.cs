@@ -191,6 +191,23 @@ public sealed class IdempotencyLedgerActor : ReceivePersistentActor
         return size <= _limits.MaxOutcomeBytes;
     }
 
+    /// <summary>
+    /// Stopped with calls still waiting on it (its session stopped, or a persist failure stopped it) while the node
+    /// runs: each waiter is answered now, never left to its timeout. A key still recorded as running is answered <c>OutcomeUnknown</c> when
+    /// re-sent to the next incarnation, so nothing runs twice.
+    /// </summary>
+    protected override void PostStop()
+    {
+        // Not at a gateway shutdown: a client re-sends its unanswered keyed calls after reconnecting (ADR 0010).
+        var shuttingDown = CoordinatedShutdown.Get(Context.System).ShutdownReason is not null;
+        foreach (var (key, waiters) in shuttingDown ? [] : _live)
+            foreach (var w in waiters)
+                w.ReplyTo.Tell(ToolCallResult.Failure(w.Call.RequestedName,
+                    Errors.Internal($"The call with idempotency key '{key}' was cut off: the agent's session stopped before it was answered; it may or may not have taken effect."), null, 0));
+        _live.Clear();
+        base.PostStop();
+    }
+
     /// <inheritdoc />
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {

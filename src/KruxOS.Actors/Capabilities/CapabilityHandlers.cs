@@ -18,7 +18,11 @@ public sealed record SessionSnapshot(
     long InvocationCount,
     ClientInfo Client);
 
-/// <summary>Everything an executing capability may know about its call.</summary>
+/// <summary>
+/// Everything an executing capability may know about its call. <c>PathsDecided</c>: the call's path arguments are the
+/// canonical paths its policy decision was made on (<see cref="IPathResolvingHandler"/>); the sandbox opens exactly
+/// those and fails closed if one no longer resolves to itself.
+/// </summary>
 public sealed record InvocationContext(
     Principal Principal,
     SessionSnapshot Session,
@@ -26,7 +30,27 @@ public sealed record InvocationContext(
     CapabilityDefinition Capability,
     DateTimeOffset Now,
     CapabilityRegistry Registry,
-    Policy.IPolicySeam Policy);
+    Policy.IPolicySeam Policy,
+    bool PathsDecided = false);
+
+/// <summary>
+/// The outcome of resolving a call's path arguments: the arguments with each resolved path in place of the one given,
+/// or the error that stops the call (e.g. <c>PathOutOfScope</c>, with <paramref name="PathEscape"/> set).
+/// </summary>
+public sealed record PathResolution(JsonElement? Arguments, StructuredError? Error, bool PathEscape = false);
+
+/// <summary>
+/// A handler whose capability opens files in the agent's sandbox: it can tell, before the decision, which paths the call
+/// would really open (symbolic links resolved inside the sandbox), so the policy decides on those (ADR 0023).
+/// </summary>
+public interface IPathResolvingHandler
+{
+    /// <summary>
+    /// Resolves the path arguments <paramref name="names"/> of <paramref name="arguments"/> (validated and normalized) in
+    /// <paramref name="agent"/>'s sandbox. Never throws for a failure: it is the result's error.
+    /// </summary>
+    Task<PathResolution> ResolvePathsAsync(AgentName agent, JsonElement arguments, IReadOnlyList<string> names, CancellationToken cancellationToken);
+}
 
 /// <summary>
 /// A capability failure with its structured error; thrown by handlers, caught by the ToolRun.

@@ -26,6 +26,22 @@ public static class PolicyDirectory
         return files.ToImmutable();
     }
 
+    /// <summary>
+    /// The file's text, read as UTF-8 up to one byte past <paramref name="maxBytes"/>: a larger file (or a link to
+    /// <c>/dev/zero</c>) is never read whole, and what was read is still larger than the limit, so the compiler rejects
+    /// it as too large (<c>limit_exceeded</c>).
+    /// </summary>
+    public static string ReadBounded(string path, int maxBytes)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        using var text = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        // A device or a file that grows while read reports no useful length: read in chunks up to the cap.
+        while (text.Length <= maxBytes && stream.Read(chunk, 0, (int)Math.Min(chunk.Length, maxBytes + 1 - text.Length)) is var n and > 0)
+            text.Write(chunk, 0, n);
+        return new UTF8Encoding(false).GetString(text.GetBuffer(), 0, (int)text.Length).TrimStart('\uFEFF');
+    }
+
     /// <summary>True for names the directory reader picks up.</summary>
     public static bool IsPolicyFileName(string name) =>
         !name.StartsWith('.') && (name.EndsWith(".yaml", StringComparison.Ordinal) || name.EndsWith(".yml", StringComparison.Ordinal));
@@ -56,7 +72,7 @@ public static class PolicyDirectory
         {
             var name = Path.GetFileName(path);
             if (!IsPolicyFileName(name)) continue;
-            try { files[prefix + name] = File.ReadAllText(path); }
+            try { files[prefix + name] = ReadBounded(path, Core.Policy.YamlLimits.Policy.MaxBytes); }
             catch (FileNotFoundException) { /* removed between listing and reading: the next scan sees the final state */ }
         }
     }

@@ -50,6 +50,13 @@ public interface IPolicySeam
     /// </summary>
     GitRemoteAllowlist GitRemotes(Principal principal) => GitRemoteAllowlist.None;
 
+    /// <summary>
+    /// The path arguments of <paramref name="capability"/> that a rule which can apply to <paramref name="principal"/>
+    /// decides on (<see cref="PolicyEngine.DecidedPathArguments"/>): a sandboxed call naming one of them is decided on
+    /// the path the sandbox resolves (ADR 0023). The default decides on none.
+    /// </summary>
+    System.Collections.Immutable.ImmutableArray<string> DecidedPathArguments(Principal principal, CapabilityDefinition capability) => [];
+
     /// <summary>Raised when the compiled policy changes, so connections can send <c>tools/list_changed</c>.</summary>
     event Action? Changed;
 }

@@ -108,6 +108,10 @@ public sealed class PolicyStore : IPolicySeam
         PolicyEngine.VisibleTier(principal, capability, _current.Set);
 
     /// <inheritdoc />
+    public ImmutableArray<string> DecidedPathArguments(Principal principal, CapabilityDefinition capability) =>
+        PolicyEngine.DecidedPathArguments(principal, capability, _current.Set);
+
+    /// <inheritdoc />
     public GitRemoteAllowlist GitRemotes(Principal principal) =>
         _current.Status.Loaded ? _current.Set.GitRemotesFor(principal) : GitRemoteAllowlist.None;
 

@@ -129,7 +129,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
             case Tier.Blocked:
                 Publish(SupervisionEventTypes.PolicyViolation,
                     new { capability = capability.Name.Value, rule = verdict.Rule, reason = verdict.Reason, tier = verdict.Tier.ToWire() });
-                Finish(AuditStatus.Denied, Failure(Errors.PolicyDenied(capability.Name, verdict.Rule, verdict.Reason)));
+                Finish(AuditStatus.Denied, Failure(WithDecidedPaths(Errors.PolicyDenied(capability.Name, verdict.Rule, verdict.Reason))));
                 return;
             case Tier.ApprovalRequired when _plan.Approval is { } approval:
                 // Hold: request (or join) the approval; the reply waits for the decision.
@@ -353,7 +353,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         }
         _executionStarted = true;
         var context = new InvocationContext(_plan.Call.Principal, _plan.Session,
-            _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, _policy);
+            _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, _policy, _plan.PathsDecided);
         var handler = _catalog.HandlerFor(capability.Name);
         var longest = handler.MaxDuration(_plan.Arguments);
         _executionTimeout = longest > _settings.ExecutionTimeout ? longest : _settings.ExecutionTimeout;
@@ -491,6 +491,17 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
                 new { capability = CapabilityLabel, success = true, duration_ms = result.DurationMicros / 1000.0 });
         Context.Parent.Tell(new ToolRunFinished(CapabilityLabel, _status == AuditStatus.Success && !result.IsError, result.DurationMicros));
         Context.Stop(Self);
+    }
+
+    // A refusal decided on paths the sandbox resolved names them (ADR 0023): the agent learns which real path was refused.
+    private StructuredError WithDecidedPaths(StructuredError error)
+    {
+        if (!_plan.PathsDecided || _plan.Arguments.ValueKind != JsonValueKind.Object) return error;
+        var paths = new System.Text.Json.Nodes.JsonObject();
+        foreach (var input in _plan.Capability!.Inputs)
+            if (input.Type == InputType.FilesystemPath && _plan.Arguments.TryGetProperty(input.Name, out var v) && v.ValueKind == JsonValueKind.String)
+                paths[input.Name] = v.GetString();
+        return error.WithContext("resolved_paths", JsonSerializer.SerializeToElement(paths));
     }
 
     private ToolCallResult Failure(StructuredError error) =>

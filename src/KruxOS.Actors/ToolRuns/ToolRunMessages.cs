@@ -11,7 +11,8 @@ namespace KruxOS.Actors.ToolRuns;
 /// <summary>
 /// Everything a ToolRun needs, decided by the session before the run starts: either a refusal found
 /// at the boundary (unknown capability, invalid input), or the resolved capability with its
-/// normalized arguments and policy verdict.
+/// normalized arguments and policy verdict. <c>PathsDecided</c>: the path arguments were resolved in the sandbox and
+/// decided on as resolved; the run executes exactly those (ADR 0023).
 /// </summary>
 public sealed record ToolRunPlan(
     ToolCall Call,
@@ -22,7 +23,8 @@ public sealed record ToolRunPlan(
     PolicyVerdict? Verdict,
     StructuredError? BoundaryError,
     ApprovalPlan? Approval = null,
-    Agents.KeyedCall? Keyed = null);
+    Agents.KeyedCall? Keyed = null,
+    bool PathsDecided = false);
 
 /// <summary>Tells the session a run has ended.</summary>
 public sealed record ToolRunFinished(string Capability, bool Succeeded, long DurationMicros);

@@ -92,6 +92,9 @@ public static class CliConfigCommand
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public static class SeedWriter
 {
+    /// <summary>Largest user config file merged (Claude Code's <c>~/.claude.json</c> keeps project history and grows).</summary>
+    public const long MaxConfigBytes = 64L * 1024 * 1024;
+
     public static IReadOnlyList<string> Apply(string home, IReadOnlyList<SeedFile> files, TimeProvider clock)
     {
         var plans = new List<(string Path, bool Exists, string? Text)>();
@@ -99,6 +102,8 @@ public static class SeedWriter
         {
             var path = Path.Combine(home, f.RelativePath);
             var exists = File.Exists(path);
+            if (exists && new FileInfo(path).Length > MaxConfigBytes)
+                throw new ConfigMergeException($"{path} is larger than {MaxConfigBytes / (1024 * 1024)} MiB, so it is left alone");
             var current = exists ? File.ReadAllText(path, Encoding.UTF8) : "";
             plans.Add((path, exists, f.Merge(current, path)));
         }

@@ -109,7 +109,10 @@ public static class TomlMerge
     /// <summary>Parses a document, refusing one with syntax errors.</summary>
     private static DocumentSyntax Parse(string text, string path)
     {
-        var doc = SyntaxParser.Parse(text, path, true);
+        DocumentSyntax doc;
+        // Tomlyn stops at 64 levels of nesting with an exception rather than a diagnostic.
+        try { doc = SyntaxParser.Parse(text, path, true); }
+        catch (TomlException e) { throw new ConfigMergeException($"{path} is not valid TOML, so it is left alone: {e.Message}"); }
         if (doc.HasErrors)
             throw new ConfigMergeException($"{path} is not valid TOML, so it is left alone: {string.Join("; ", doc.Diagnostics.Select(d => d.ToString()).Take(3))}");
         return doc;

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using KruxOS.Core.Audit;
+using KruxOS.Core.Capabilities;
 
 namespace KruxOS.Core.Approvals;
 
@@ -44,10 +45,10 @@ public static class ApprovalArguments
         {
             case JsonValueKind.Object:
                 w.WriteStartObject();
-                foreach (var p in e.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal))
+                foreach (var (name, value) in e.EnumerateObject().Select(p => (ArgumentText.NameOf(p), p.Value)).OrderBy(p => p.Item1, StringComparer.Ordinal))
                 {
-                    w.WritePropertyName(p.Name);
-                    Write(w, p.Value);
+                    w.WritePropertyName(name);
+                    Write(w, value);
                 }
                 w.WriteEndObject();
                 break;
@@ -57,7 +58,8 @@ public static class ApprovalArguments
                 w.WriteEndArray();
                 break;
             case JsonValueKind.String:
-                w.WriteStringValue(e.GetString());
+                // Never throws: malformed text (refused at the boundary anyway) is hashed in its lenient decoding.
+                w.WriteStringValue(ArgumentText.TextOf(e));
                 break;
             case JsonValueKind.Number:
                 w.WriteRawValue(e.GetRawText(), skipInputValidation: true);

@@ -579,18 +579,25 @@ public static class AuditCbor
         var buffer = new ArrayBufferWriter<byte>(128);
         using (var w = new Utf8JsonWriter(buffer))
         {
-            CopyToJson(r, w);
+            CopyToJson(r, w, 0);
         }
-        using var doc = JsonDocument.Parse(buffer.WrittenMemory, JsonReadBack);
+        using var doc = JsonDocument.Parse(buffer.WrittenMemory, new JsonDocumentOptions { MaxDepth = MaxJsonDepth + 1 });
         return doc.RootElement.Clone();
     }
 
-    // A strict CBOR reader stops at 64 levels; the JSON read back must accept as many.
-    private static readonly JsonDocumentOptions JsonReadBack = new() { MaxDepth = 128 };
+    /// <summary>
+    /// Deepest nesting of a JSON value read back from a record (inputs, details). The writer never stores deeper ones (call
+    /// arguments are limited to 64 levels); a record that holds one was not written by the gateway and is reported as
+    /// unreadable (<see cref="FormatException"/>, like any malformed record) instead of exhausting the reader.
+    /// </summary>
+    public const int MaxJsonDepth = 64;
 
-    private static void CopyToJson(CborReader r, Utf8JsonWriter w)
+    private static void CopyToJson(CborReader r, Utf8JsonWriter w, int depth)
     {
-        switch (r.PeekState())
+        var state = r.PeekState();
+        if (state is CborReaderState.StartMap or CborReaderState.StartArray && depth >= MaxJsonDepth)
+            throw new FormatException($"a JSON value in the record is nested deeper than {MaxJsonDepth} levels");
+        switch (state)
         {
             case CborReaderState.StartMap:
                 var n = r.ReadStartMap();
@@ -598,7 +605,7 @@ public static class AuditCbor
                 for (var i = 0; i < n; i++)
                 {
                     w.WritePropertyName(r.PeekState() == CborReaderState.TextString ? r.ReadTextString() : r.ReadInt64().ToString(System.Globalization.CultureInfo.InvariantCulture));
-                    CopyToJson(r, w);
+                    CopyToJson(r, w, depth + 1);
                 }
                 r.ReadEndMap();
                 w.WriteEndObject();
@@ -606,7 +613,7 @@ public static class AuditCbor
             case CborReaderState.StartArray:
                 var m = r.ReadStartArray();
                 w.WriteStartArray();
-                for (var i = 0; i < m; i++) CopyToJson(r, w);
+                for (var i = 0; i < m; i++) CopyToJson(r, w, depth + 1);
                 r.ReadEndArray();
                 w.WriteEndArray();
                 break;

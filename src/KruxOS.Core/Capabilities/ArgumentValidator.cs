@@ -10,7 +10,8 @@ namespace KruxOS.Core.Capabilities;
 /// <summary>
 /// Validates a call's arguments against its definition at the boundary (spec §8.2) and produces the
 /// normalized argument object (declared order, defaults filled in). Unknown fields are refused, so a
-/// misspelt option never silently falls back to a default.
+/// misspelt option never silently falls back to a default. Every string and property name must be well-formed
+/// text (<see cref="ArgumentText"/>): a lone surrogate or invalid UTF-8 is <c>InvalidInput</c> naming the field.
 /// </summary>
 public static partial class ArgumentValidator
 {
@@ -29,6 +30,12 @@ public static partial class ArgumentValidator
         if (args.ValueKind != JsonValueKind.Object)
         {
             error = Errors.Errors.InvalidInput("arguments", "arguments must be a JSON object");
+            return false;
+        }
+        // Before anything decodes a string or a name: malformed text would throw wherever it is decoded.
+        if (ArgumentText.Find(args) is { } malformed)
+        {
+            error = Errors.Errors.InvalidInput(malformed.Field, malformed.Reason);
             return false;
         }
 

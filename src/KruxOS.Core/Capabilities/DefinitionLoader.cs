@@ -42,6 +42,10 @@ public static class DefinitionLoader
     /// <summary>Parses one YAML document; <paramref name="source"/> names it in error messages.</summary>
     public static ImmutableArray<CapabilityDefinition> Parse(string yaml, string source)
     {
+        ArgumentNullException.ThrowIfNull(yaml);
+        // Before the recursive deserializer: a file nested too deep would overflow the stack.
+        if (Policy.YamlLimits.Definitions.Check(yaml) is { } tooBig)
+            throw new FormatException($"{source}:{tooBig.Line}:{tooBig.Column}: {tooBig.Message}");
         DefinitionFile file;
         try { file = Yaml.Deserialize<DefinitionFile>(yaml) ?? new DefinitionFile(); }
         catch (YamlDotNet.Core.YamlException e) { throw new FormatException($"{source}: {e.Message}", e); }

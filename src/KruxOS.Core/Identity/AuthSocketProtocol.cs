@@ -39,6 +39,18 @@ public static class AuthSocketProtocol
         try { o = JsonNode.Parse(line) as JsonObject; }
         catch (JsonException) { o = null; }
         if (o is null) { error = "the request is not a JSON object"; return false; }
+        try { return TryReadRequest(o, out label, out error); }
+        catch (InvalidOperationException)
+        {
+            // A string escape that is not text (a lone surrogate) throws when the string is read.
+            error = "the request holds text that is not valid Unicode";
+            return false;
+        }
+    }
+
+    private static bool TryReadRequest(JsonObject o, out string label, out string error)
+    {
+        label = "";
         if (o["method"] is not JsonValue m || !m.TryGetValue<string>(out var method) || method != MintMethod)
         {
             error = "method must be \"mint\"";

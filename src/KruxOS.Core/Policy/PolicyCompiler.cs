@@ -277,6 +277,12 @@ public static class PolicyCompiler
 
         public ParsedFile? Parse(string yaml)
         {
+            // Before the recursive parse: a file nested too deep would overflow the stack (and kill the process).
+            if (YamlLimits.Policy.Check(yaml) is { } tooBig)
+            {
+                Error(DiagnosticCodes.LimitExceeded, new SourceLocation(path, tooBig.Line, tooBig.Column), tooBig.Message);
+                return null;
+            }
             var stream = new YamlStream();
             try { stream.Load(new StringReader(yaml)); }
             catch (YamlException e)

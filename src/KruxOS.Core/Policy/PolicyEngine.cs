@@ -185,6 +185,33 @@ public static class PolicyEngine
     }
 
     /// <summary>
+    /// The path inputs (<see cref="InputType.FilesystemPath"/>) of <paramref name="capability"/> that a condition of some rule
+    /// which can apply to <paramref name="principal"/>'s call looks at, whatever its operator. A call naming one of them
+    /// is decided on the path it will really open, resolved in the sandbox first (ADR 0023); for every other call —
+    /// most of them — nothing needs resolving. The system protections need no resolution: a resolved path always lies
+    /// inside the agent's workspace or mounts, never under a protected system path.
+    /// </summary>
+    public static ImmutableArray<string> DecidedPathArguments(Principal principal, CapabilityDefinition capability, PolicySet policies)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        ArgumentNullException.ThrowIfNull(capability);
+        ArgumentNullException.ThrowIfNull(policies);
+        var pathInputs = capability.Inputs.Where(i => i.Type == InputType.FilesystemPath).Select(i => i.Name).ToList();
+        if (pathInputs.Count == 0) return [];
+        var index = policies.Index.IndexOf(capability.Name.Value);
+        var name = capability.Name.Value;
+        var decided = new List<string>(pathInputs.Count);
+        foreach (var file in (ReadOnlySpan<CompiledPolicyFile?>)[policies.System, policies.Org, policies.PrincipalFile(principal)])
+        {
+            if (file is null) continue;
+            var arguments = index >= 0 ? file.ConditionArguments(index) : [.. CompiledPolicyFile.ConditionArguments([.. file.Rules.Where(r => r.Pattern.Matches(name))])];
+            foreach (var argument in arguments)
+                if (pathInputs.Contains(argument, StringComparer.Ordinal) && !decided.Contains(argument, StringComparer.Ordinal)) decided.Add(argument);
+        }
+        return [.. decided];
+    }
+
+    /// <summary>
     /// The least restrictive tier any call of the capability could get from this principal, ignoring rate limits.
     /// <c>blocked</c> means every call is blocked (a protected pseudo-capability, or an unconditional blocked rule
     /// reached before any rule that could allow it), so the tool is omitted from <c>tools/list</c>.

@@ -125,6 +125,8 @@ public static class DiagnosticCodes
     public const string MissingKey = "missing_key";
     public const string UnknownFile = "unknown_file";
     public const string ExampleFailed = "example_failed";
+    /// <summary>The file is too large, nested too deep, or stands for too many nodes (<see cref="YamlLimits.Policy"/>).</summary>
+    public const string LimitExceeded = "limit_exceeded";
     public const string NoSuchCapability = "no_such_capability";
     public const string Unreachable = "unreachable_rule";
     public const string Shadowed = "shadowed_rule";
@@ -155,6 +157,7 @@ public sealed class CompiledPolicyFile
         GitRemotes = gitRemotes;
         Index = index;
         _byCapability = new ImmutableArray<PolicyRule>[index.Count];
+        _argumentsByCapability = new ImmutableArray<string>[index.Count];
         var builder = ImmutableArray.CreateBuilder<PolicyRule>();
         for (var i = 0; i < index.Count; i++)
         {
@@ -163,8 +166,14 @@ public sealed class CompiledPolicyFile
             foreach (var rule in rules)
                 if (rule.Pattern.Matches(capability)) builder.Add(rule);
             _byCapability[i] = builder.ToImmutable();
+            _argumentsByCapability[i] = [.. ConditionArguments(_byCapability[i])];
         }
     }
+
+    private readonly ImmutableArray<string>[] _argumentsByCapability;
+
+    /// <summary>The arguments some condition of the rules that can apply to a capability looks at (indexed like <see cref="Candidates"/>).</summary>
+    internal ImmutableArray<string> ConditionArguments(int capabilityIndex) => _argumentsByCapability[capabilityIndex];
 
     /// <summary>The file's path relative to the policy root (<c>org.yaml</c>, <c>agents/ci.yaml</c>).</summary>
     public string Path { get; }
@@ -200,4 +209,8 @@ public sealed class CompiledPolicyFile
 
     /// <summary>The rules that can apply to a capability, in order (indexed for registered capabilities).</summary>
     internal ImmutableArray<PolicyRule> Candidates(int capabilityIndex) => _byCapability[capabilityIndex];
+
+    /// <summary>The arguments some condition of these rules looks at (each once).</summary>
+    internal static IEnumerable<string> ConditionArguments(ImmutableArray<PolicyRule> rules) =>
+        rules.SelectMany(r => r.Conditions.IsDefault ? [] : r.Conditions).Select(c => c.Argument).Distinct(StringComparer.Ordinal);
 }

@@ -55,6 +55,22 @@ public sealed record ToolCall(
     /// <summary>True when the pipeline only decides (a PreToolUse hook) and the client runs its own tool.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public bool DecideOnly => NativeTool is not null;
+
+    /// <summary>
+    /// This call as the pipeline can carry it: when a string or property name of its arguments is not well-formed
+    /// text (<see cref="ArgumentText"/>), the arguments are <see cref="ArgumentText.Repair">repaired</see> (so they
+    /// can be serialized, hashed and audited) and the call is refused with <c>InvalidInput</c> naming the field,
+    /// unless another refusal was already decided. A well-formed call is returned as it is.
+    /// </summary>
+    public ToolCall WithCheckedText()
+    {
+        if (ArgumentText.Find(Arguments) is not { } malformed) return this;
+        return this with
+        {
+            Arguments = ArgumentText.Repair(Arguments),
+            EdgeRefusal = EdgeRefusal ?? Errors.Errors.InvalidInput(malformed.Field, malformed.Reason),
+        };
+    }
 }
 
 /// <summary>The answer to a <see cref="ToolCall"/>: data on success, a structured error otherwise.</summary>

@@ -97,6 +97,11 @@ public sealed partial class ControlCommands(
         {
             return Fail(id, "timeout", "the gateway did not answer in time; nothing is known to have changed");
         }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or System.Text.Json.JsonException)
+        {
+            // A parameter of the wrong JSON type (or text that is not valid Unicode) throws where it is read.
+            return Fail(id, "invalid_params", $"'{method}': a parameter has the wrong type or is not valid text ({e.Message})");
+        }
     }
 
     private async Task<JsonObject> StatusAsync(CancellationToken ct)

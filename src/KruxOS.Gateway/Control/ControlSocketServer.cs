@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
@@ -54,37 +56,98 @@ public sealed partial class ControlSocketServer(
             await writer.WriteLineAsync(ControlProtocol.Fail(null, "forbidden", "the control socket is for the gateway's owner only")).ConfigureAwait(false);
             return;
         }
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        while (!stoppingToken.IsCancellationRequested)
+        var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
+        try
         {
-            string? line;
-            try { line = await reader.ReadLineAsync(stoppingToken).ConfigureAwait(false); }
-            catch (IOException) { return; }
-            if (line is null) return;
-            if (line.Length > ControlProtocol.MaxLineBytes)
+            while (!stoppingToken.IsCancellationRequested)
             {
-                await writer.WriteLineAsync(ControlProtocol.Fail(null, "too_large", "request line too long")).ConfigureAwait(false);
-                return;
+                var (line, tooLong) = await ReadLineAsync(reader, stoppingToken).ConfigureAwait(false);
+                if (tooLong)
+                {
+                    // Never buffered whole: the line is refused as soon as it passes the limit, and the connection ends.
+                    await writer.WriteLineAsync(ControlProtocol.Fail(null, "too_large", $"request line longer than {ControlProtocol.MaxLineBytes} bytes")).ConfigureAwait(false);
+                    return;
+                }
+                if (line is null) return;
+                if (!TryParseRequest(line, out var id, out var method, out var p, out var why))
+                {
+                    await writer.WriteLineAsync(ControlProtocol.Fail(id, "parse_error", why)).ConfigureAwait(false);
+                    continue;
+                }
+                if (method == ControlProtocol.Methods.Watch)
+                {
+                    await StreamEventsAsync(writer, id, p, stoppingToken).ConfigureAwait(false);
+                    return;
+                }
+                // The peer's uid is the decider of any approval decision on this connection (an operator surface, ADR 0021).
+                var response = await commands.ExecuteAsync(id, method, p, ApprovalDecider.ControlSocket(peer), stoppingToken).ConfigureAwait(false);
+                try { await writer.WriteLineAsync(response).ConfigureAwait(false); }
+                catch (IOException) { return; }
             }
-            JsonObject request;
-            try { request = JsonNode.Parse(line) as JsonObject ?? throw new JsonException("not an object"); }
-            catch (JsonException e)
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException) { }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// One request line: a JSON object <c>{id?, method, params?}</c> (at most 64 levels deep, as any JSON the gateway
+    /// reads), with a string method and an object for params. Anything else is a parse error, answered on the connection.
+    /// </summary>
+    internal static bool TryParseRequest(string line, out JsonNode? id, out string method, out JsonObject parameters, out string why)
+    {
+        id = null;
+        method = "";
+        parameters = new JsonObject();
+        JsonObject request;
+        try { request = JsonNode.Parse(line) as JsonObject ?? throw new JsonException("the request is not a JSON object"); }
+        catch (JsonException e) { why = e.Message; return false; }
+        // Text escapes that are not text (a lone surrogate) throw only when a string is read: read them inside the check.
+        try
+        {
+            id = request["id"]?.DeepClone();
+            if (request["method"] is not JsonValue m || !m.TryGetValue<string>(out var name)) { why = "'method' must be a string"; return false; }
+            method = name;
+            if (request["params"] is { } given && given is not JsonObject) { why = "'params' must be an object"; return false; }
+            parameters = request["params"] as JsonObject ?? new JsonObject();
+            // A reply echoes the id: it must be writable.
+            _ = id?.ToJsonString();
+        }
+        catch (InvalidOperationException)
+        {
+            id = null;
+            why = "the request holds text that is not valid Unicode";
+            return false;
+        }
+        why = "";
+        return true;
+    }
+
+    // Reads up to the next '\n' without ever holding more than MaxLineBytes of it; (null, false) at the end of the stream.
+    private static async Task<(string? Line, bool TooLong)> ReadLineAsync(PipeReader reader, CancellationToken ct)
+    {
+        while (true)
+        {
+            var read = await reader.ReadAsync(ct).ConfigureAwait(false);
+            var buffer = read.Buffer;
+            if (buffer.PositionOf((byte)'\n') is { } end)
             {
-                await writer.WriteLineAsync(ControlProtocol.Fail(null, "parse_error", e.Message)).ConfigureAwait(false);
-                continue;
+                var lineBytes = buffer.Slice(0, end);
+                if (lineBytes.Length > ControlProtocol.MaxLineBytes) return (null, true);
+                var line = Encoding.UTF8.GetString(lineBytes).TrimEnd('\r');
+                reader.AdvanceTo(buffer.GetPosition(1, end));
+                return (line, false);
             }
-            var id = request["id"];
-            var method = request["method"]?.GetValue<string>() ?? "";
-            var p = request["params"] as JsonObject ?? new JsonObject();
-            if (method == ControlProtocol.Methods.Watch)
+            if (buffer.Length > ControlProtocol.MaxLineBytes) return (null, true);
+            if (read.IsCompleted)
             {
-                await StreamEventsAsync(writer, id, p, stoppingToken).ConfigureAwait(false);
-                return;
+                var rest = buffer.Length == 0 ? null : Encoding.UTF8.GetString(buffer);
+                reader.AdvanceTo(buffer.End);
+                return (rest, false);
             }
-            // The peer's uid is the decider of any approval decision on this connection (an operator surface, ADR 0021).
-            var response = await commands.ExecuteAsync(id, method, p, ApprovalDecider.ControlSocket(peer), stoppingToken).ConfigureAwait(false);
-            try { await writer.WriteLineAsync(response).ConfigureAwait(false); }
-            catch (IOException) { return; }
+            reader.AdvanceTo(buffer.Start, buffer.End);
         }
     }
 
@@ -108,8 +171,8 @@ public sealed partial class ControlSocketServer(
 
     private async Task StreamEventsAsync(StreamWriter writer, JsonNode? id, JsonObject p, CancellationToken ct)
     {
-        var agent = p["agent"]?.GetValue<string>();
-        var types = (p["types"]?.GetValue<string>() ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+        var agent = p["agent"] is JsonValue a && a.GetValueKind() == JsonValueKind.String ? Text(a) : null;
+        var types = (p["types"] is JsonValue t && t.GetValueKind() == JsonValueKind.String ? Text(t) ?? "" : "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
         var channel = Channel.CreateBounded<SupervisionEvent>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropOldest });
         var forwarder = system.ActorOf(Props.Create(() => new EventForwarder(channel.Writer)));
         system.EventStream.Subscribe(forwarder, typeof(SupervisionEvent));
@@ -136,6 +199,13 @@ public sealed partial class ControlSocketServer(
             system.EventStream.Unsubscribe(forwarder);
             system.Stop(forwarder);
         }
+    }
+
+    // A string parameter's text, or null when it is not valid Unicode.
+    private static string? Text(JsonValue value)
+    {
+        try { return value.GetValue<string>(); }
+        catch (InvalidOperationException) { return null; }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Control socket listening on {Path}")]

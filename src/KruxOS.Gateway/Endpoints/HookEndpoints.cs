@@ -52,7 +52,7 @@ public static class HookEndpoints
         if (!TryRead(body, out var request, out var why)) return BadRequest(why);
 
         var call = new ToolCall(caller.Principal, caller.Agent!.Value, SessionFor(request.Client, request.SessionId), request.Capability,
-            request.Arguments, new ClientInfo(request.Client, ""), HoldForApproval: false, NativeTool: request.NativeTool);
+            request.Arguments, new ClientInfo(request.Client, ""), HoldForApproval: false, NativeTool: request.NativeTool).WithCheckedText();
         var timeout = settings.CallTimeout < DecisionTimeout ? settings.CallTimeout : DecisionTimeout;
         ToolCallResult result;
         try
@@ -101,6 +101,7 @@ public static class HookEndpoints
         if (body.ValueKind != JsonValueKind.Object) { why = "the body must be a JSON object"; return false; }
         foreach (var p in body.EnumerateObject())
         {
+            if (!ArgumentText.IsWellFormed(p)) { why = "a field name is not valid text"; return false; }
             if (p.Name is not ("client" or "native_tool" or "capability" or "arguments" or "cwd" or "session_id"))
             {
                 why = $"unknown field '{Truncate(p.Name)}'";
@@ -142,6 +143,7 @@ public static class HookEndpoints
             return false;
         }
         if (v.ValueKind != JsonValueKind.String) { why = $"'{name}' must be a string"; return false; }
+        if (ArgumentText.Find(v, name) is { } malformed) { why = $"'{name}' {malformed.Reason}"; return false; }
         var s = v.GetString()!;
         if (s.Length == 0 || s.Length > max) { why = $"'{name}' must be 1-{max} characters"; return false; }
         if (s.Any(char.IsControl)) { why = $"'{name}' must not contain control characters"; return false; }

@@ -92,15 +92,27 @@ public sealed class JsonRpcEndpoint(
 
     private async Task<JsonNode?> DispatchAsync(JsonElement request, AuthenticatedCaller caller, CancellationToken ct)
     {
-        if (request.ValueKind != JsonValueKind.Object || !request.TryGetProperty("jsonrpc", out var v) || v.ValueKind != JsonValueKind.String || v.GetString() != "2.0"
+        if (request.ValueKind != JsonValueKind.Object || !request.TryGetProperty("jsonrpc", out var v) || v.ValueKind != JsonValueKind.String || !v.ValueEquals("2.0")
             || !request.TryGetProperty("method", out var m) || m.ValueKind != JsonValueKind.String)
             return Error(IdOf(request), -32600, "Invalid Request: expected {jsonrpc:\"2.0\", method, params?, id?}");
         var id = IdOf(request);
         var isNotification = request.ValueKind == JsonValueKind.Object && !request.TryGetProperty("id", out _);
+        // Nothing below decodes text that is not well-formed (a lone surrogate or invalid UTF-8 would throw there).
+        if (ArgumentText.Find(m) is not null) return Error(id, -32600, "Invalid Request: 'method' is not valid text");
         var p = request.TryGetProperty("params", out var ps) ? ps : CoreJson.EmptyObject;
         if (p.ValueKind != JsonValueKind.Object) return Error(id, -32602, "Invalid params: params must be an object");
+        var method = m.GetString()!;
+        // The arguments of a call are the session's to check: it refuses malformed text as InvalidInput and audits it.
+        var isCall = method is "capabilities.invoke" or "capabilities.call";
+        foreach (var property in p.EnumerateObject())
+        {
+            if (!ArgumentText.IsWellFormed(property)) return Error(id, -32602, "Invalid params: a property name is not valid text");
+            var name = property.Name;
+            if (isCall && name is "arguments" or "inputs") continue;
+            if (ArgumentText.Find(property.Value, name) is { } bad) return Error(id, -32602, $"Invalid params: '{bad.Field}' {bad.Reason}");
+        }
 
-        JsonNode response = m.GetString() switch
+        JsonNode response = method switch
         {
             "capabilities.list" => List(id, caller, p),
             "capabilities.describe" => Describe(id, caller, p),
@@ -188,7 +200,7 @@ public sealed class JsonRpcEndpoint(
         }
         // No hold on /rpc: a call needing approval is answered at once with -32002 and the request id.
         var call = new ToolCall(caller.Principal, caller.Agent!.Value, sessionId, name, args.Clone(), new ClientInfo("jsonrpc", ""), HoldForApproval: false,
-            EdgeRefusal: expired);
+            EdgeRefusal: expired).WithCheckedText();
         var region = await sessions.GetAsync(ct).ConfigureAwait(false);
         ToolCallResult result;
         try
@@ -278,8 +290,12 @@ public sealed class JsonRpcEndpoint(
         },
     };
 
+    // A JSON-RPC id is a string, a number or null; anything else (or text that is not well-formed) is answered with a null id.
     private static JsonNode? IdOf(JsonElement request) =>
-        request.ValueKind == JsonValueKind.Object && request.TryGetProperty("id", out var id) ? JsonNode.Parse(id.GetRawText()) : null;
+        request.ValueKind == JsonValueKind.Object && request.TryGetProperty("id", out var id)
+        && id.ValueKind is JsonValueKind.String or JsonValueKind.Number && ArgumentText.Find(id) is null
+            ? JsonNode.Parse(id.GetRawText())
+            : null;
 
     private static JsonObject Result(JsonNode? id, JsonNode result) => new() { ["jsonrpc"] = "2.0", ["id"] = id, ["result"] = result };
 

@@ -72,6 +72,7 @@ public sealed class StreamableHttpSessions(
                     .WithContext("session_id", sessionId)).ConfigureAwait(false);
             return;
         }
+        if (HttpMethods.IsPost(http.Request.Method) && !await InspectTextAsync(http).ConfigureAwait(false)) return;
         if (sessionId.Length == 0 || !HttpMethods.IsGet(http.Request.Method))
         {
             await next(http).ConfigureAwait(false);
@@ -80,6 +81,30 @@ public sealed class StreamableHttpSessions(
         _streams[sessionId] = http;
         try { await next(http).ConfigureAwait(false); }
         finally { _streams.TryRemove(new KeyValuePair<string, HttpContext>(sessionId, http)); }
+    }
+
+    /// <summary>
+    /// Reads a POSTed message and passes it through <see cref="McpRequestText.Inspect"/> before the SDK sees it: the
+    /// body goes on unchanged (or with malformed call arguments repaired and marked), or the request is answered here
+    /// with a JSON-RPC error (false). The body is already capped by the listener's request size limit.
+    /// </summary>
+    private static async Task<bool> InspectTextAsync(HttpContext http)
+    {
+        using var body = new MemoryStream();
+        await http.Request.Body.CopyToAsync(body, http.RequestAborted).ConfigureAwait(false);
+        var bytes = new ReadOnlyMemory<byte>(body.GetBuffer(), 0, (int)body.Length);
+        var verdict = McpRequestText.Inspect(bytes);
+        if (verdict.Refusal is { } refusal)
+        {
+            http.Response.StatusCode = StatusCodes.Status400BadRequest;
+            http.Response.ContentType = "application/json";
+            await http.Response.Body.WriteAsync(refusal, http.RequestAborted).ConfigureAwait(false);
+            return false;
+        }
+        var message = verdict.Message!.Value.ToArray();
+        http.Request.Body = new MemoryStream(message, writable: false);
+        http.Request.ContentLength = message.Length;
+        return true;
     }
 
     /// <summary>Authenticates a request to <c>/mcp</c>; on success the caller is stored for the session callbacks.</summary>

@@ -113,8 +113,11 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
         var agent = binding.Caller.Agent ?? throw new McpProtocolException("session has no agent", McpErrorCode.InternalError);
         // An invalid key is refused by the session (EdgeRefusal), so the refusal is audited like any other.
         _ = TryReadIdempotencyKey(p.Meta, out var key, out var invalidKey);
+        // Malformed text the transport found in the arguments (and repaired so the SDK could read them): refused here.
+        var invalidText = McpRequestText.RefusalOf(p.Meta);
+        // Malformed text in the arguments is refused (audited) by the session; repaired here so the call can travel.
         var call = new ToolCall(binding.Caller.Principal, agent, binding.SessionId, p.Name, ToolCatalogView.Arguments(p.Arguments), client, key,
-            EdgeRefusal: invalidKey);
+            EdgeRefusal: invalidText ?? invalidKey).WithCheckedText();
         // A call may be held for approval up to the hold timeout; the pipeline always answers (failing closed
         // on its own timers), so the edge waits for the hold plus the normal call time.
         var timeout = settings.CallTimeout + kruxos.ApprovalHoldTimeout;
@@ -146,11 +149,18 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
         key = null;
         error = null;
         if (meta is null || !meta.TryGetPropertyValue(IdempotencyKeys.MetaField, out var node) || node is null) return true;
-        if (node is not JsonValue v || !v.TryGetValue<string>(out var text))
+        if (node is not JsonValue v || node.GetValueKind() != System.Text.Json.JsonValueKind.String)
         {
             error = Errors.InvalidInput("_meta." + IdempotencyKeys.MetaField, "must be a string");
             return false;
         }
+        // A value parsed from the request keeps its raw text, which may be malformed: check it before decoding.
+        if (v.TryGetValue<System.Text.Json.JsonElement>(out var element) && ArgumentText.Find(element) is { } malformed)
+        {
+            error = Errors.InvalidInput("_meta." + IdempotencyKeys.MetaField, malformed.Reason);
+            return false;
+        }
+        var text = v.GetValue<string>();
         error = IdempotencyKeys.Validate(text);
         key = error is null ? text : null;
         return error is null;
@@ -175,7 +185,7 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
 
     private JsonObject CheckApproval(AuthenticatedCaller caller, JsonObject? p)
     {
-        var text = p?["request_id"]?.GetValue<string>();
+        var text = p?["request_id"] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : null;
         if (!ApprovalId.TryParse(text, out var id)) throw new McpProtocolException("params.request_id must be an approval id (appr-…)", McpErrorCode.InvalidParams);
         // An agent sees only its own approvals; anything else is reported as unknown.
         if (approvals.Get(id) is not { } state || state.Request!.Agent != caller.Agent)

@@ -122,7 +122,9 @@ public sealed class ToolCatalogView(CapabilityCatalog catalog, IPolicySeam polic
             foreach (var (k, v) in arguments)
             {
                 w.WritePropertyName(k);
-                v.WriteTo(w);
+                // The value's bytes as they arrived: re-encoding would throw on malformed text (a lone surrogate),
+                // which the session refuses as InvalidInput naming the field instead.
+                w.WriteRawValue(JsonMarshal.GetRawUtf8Value(v), skipInputValidation: true);
             }
             w.WriteEndObject();
         }

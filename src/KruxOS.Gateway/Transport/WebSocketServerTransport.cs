@@ -140,13 +140,22 @@ public sealed class WebSocketServerTransport : TransportBase
                     return;
                 }
 
+                // Malformed text is refused or marked here, before the SDK decodes it (McpRequestText).
+                var inspected = Mcp.McpRequestText.Inspect(buffer.WrittenMemory);
+                if (inspected.Refusal is { } refusal)
+                {
+                    await SendTextAsync(refusal, _stop.Token).ConfigureAwait(false);
+                    continue;
+                }
                 JsonRpcMessage? message;
                 try
                 {
-                    message = JsonSerializer.Deserialize(buffer.WrittenSpan, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcMessage))) as JsonRpcMessage;
+                    message = JsonSerializer.Deserialize(inspected.Message!.Value.Span, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcMessage))) as JsonRpcMessage;
                 }
-                catch (JsonException e)
+                catch (Exception e) when (e is JsonException or InvalidOperationException or NotSupportedException or FormatException)
                 {
+                    // InvalidOperationException: text the reader cannot decode (a lone surrogate in a field the SDK reads
+                    // as a string); answered like any unreadable frame, and the connection stays open.
                     _log.LogDebug(e, "Unparseable frame on {SessionId}", SessionId);
                     message = null;
                 }

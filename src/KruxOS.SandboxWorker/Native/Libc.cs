@@ -8,7 +8,7 @@ internal static unsafe partial class Libc
     public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_EXCL = 0x80, O_TRUNC = 0x200,
         O_APPEND = 0x400, O_NONBLOCK = 0x800, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
     public const ulong RESOLVE_NO_XDEV = 0x01, RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_NO_SYMLINKS = 0x04, RESOLVE_BENEATH = 0x08;
-    public const int EXDEV = 18, ELOOP = 40, ENOENT = 2, EEXIST = 17, ENOTDIR = 20, ENOSPC = 28, EROFS = 30, EACCES = 13, EPERM = 1, ENOSYS = 38, EISDIR = 21;
+    public const int EXDEV = 18, ENOTEMPTY = 39, ELOOP = 40, ENOENT = 2, EEXIST = 17, ENOTDIR = 20, ENOSPC = 28, EROFS = 30, EACCES = 13, EPERM = 1, ENOSYS = 38, EISDIR = 21;
     private const long SYS_openat2 = 437;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -28,6 +28,15 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int unlinkat(int dirfd, string path, int flags);
+
+    /// <summary>renameat2(2) flag: fail with EEXIST instead of replacing the destination.</summary>
+    public const uint RENAME_NOREPLACE = 1;
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int renameat2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int mkdirat(int dirfd, string path, uint mode);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial nint realpath(string path, nint resolved);

@@ -85,7 +85,7 @@ internal sealed class FileOps(PathResolver paths, Trash trash, AtomicWrites atom
             ["size"] = size,
             ["offset"] = start,
             ["bytes_read"] = count,
-            ["modified"] = Iso(File.GetLastWriteTimeUtc(p.Real)),
+            ["modified"] = Iso(File.GetLastWriteTimeUtc(handle)),
             ["checksum"] = checksum,
             ["truncated"] = start + count < size,
         };
@@ -117,10 +117,11 @@ internal sealed class FileOps(PathResolver paths, Trash trash, AtomicWrites atom
 
     private void CreateParents(ResolvedPath p)
     {
-        // Create each missing directory below the root and re-check it, so a symlink planted meanwhile is refused.
+        // Each missing directory is made from its parent's fd, never through a symlink (a link planted meanwhile fails
+        // the call), and the parent is re-checked afterwards.
         var parentVirtual = p.Virtual[..p.Virtual.LastIndexOf('/')];
         var parent = paths.Resolve(parentVirtual);
-        Directory.CreateDirectory(parent.Real);
+        paths.CreateDirectories(parent);
         var again = paths.Resolve(parentVirtual);
         if (again.Real != parent.Real) throw FsErrors.OutOfScope(p.Virtual, "the parent changed during the call");
     }
@@ -294,10 +295,16 @@ internal sealed class FileOps(PathResolver paths, Trash trash, AtomicWrites atom
         var desc = sortBy.StartsWith('-');
         var key = sortBy.TrimStart('-');
         if (key is not ("name" or "size" or "modified")) throw FsErrors.InvalidInput("sort_by", "must be name, size or modified, optionally prefixed with '-'");
-        var entries = new DirectoryInfo(p.Real).EnumerateFileSystemInfos()
-            .Where(e => hidden || !e.Name.StartsWith('.'))
-            .Select(e => (Info: e, Type: TypeOf(e), Size: e is FileInfo f && f.LinkTarget is null ? f.Length : 0L, Modified: e.LastWriteTimeUtc))
-            .ToList();
+        // Listed through the fd of the directory opened without following a link, not through its path again.
+        var (dir, dirPath) = paths.OpenDirectory(p);
+        List<(FileSystemInfo Info, string Type, long Size, DateTime Modified)> entries;
+        using (dir)
+        {
+            entries = new DirectoryInfo(dirPath).EnumerateFileSystemInfos()
+                .Where(e => hidden || !e.Name.StartsWith('.'))
+                .Select(e => (Info: e, Type: TypeOf(e), Size: e is FileInfo f && f.LinkTarget is null ? f.Length : 0L, Modified: e.LastWriteTimeUtc))
+                .ToList();
+        }
         IEnumerable<(FileSystemInfo Info, string Type, long Size, DateTime Modified)> ordered = key switch
         {
             "size" => desc ? entries.OrderByDescending(e => e.Size) : entries.OrderBy(e => e.Size),
@@ -313,7 +320,24 @@ internal sealed class FileOps(PathResolver paths, Trash trash, AtomicWrites atom
     private JsonNode Stat(JsonElement a)
     {
         var p = paths.Resolve(Args.Str(a, "path"), followFinal: false);
-        FileSystemInfo info = Directory.Exists(p.Real) && new DirectoryInfo(p.Real).LinkTarget is null ? new DirectoryInfo(p.Real) : new FileInfo(p.Real);
+        // Looked up from the fd of its parent (opened without following a link), not through its path again.
+        int parentFd;
+        try { parentFd = p.Relative.Length == 0 ? -1 : paths.OpenParent(p); }
+        catch (WorkerException e) when (e.Error.ErrorType is "FileNotFound" or "NotADirectory")
+        {
+            return new JsonObject { ["path"] = p.Virtual, ["exists"] = false, ["type"] = null, ["size"] = 0, ["modified"] = null, ["created"] = null, ["permissions"] = null, ["owner"] = null };
+        }
+        try
+        {
+            var at = parentFd < 0 ? p.Real : "/proc/self/fd/" + parentFd.ToString(CultureInfo.InvariantCulture) + "/" + p.Name;
+            return StatAt(p, at);
+        }
+        finally { if (parentFd >= 0) Libc.close(parentFd); }
+    }
+
+    private static JsonNode StatAt(ResolvedPath p, string at)
+    {
+        FileSystemInfo info = Directory.Exists(at) && new DirectoryInfo(at).LinkTarget is null ? new DirectoryInfo(at) : new FileInfo(at);
         var exists = info.Exists || info.LinkTarget is not null;
         if (!exists) return new JsonObject { ["path"] = p.Virtual, ["exists"] = false, ["type"] = null, ["size"] = 0, ["modified"] = null, ["created"] = null, ["permissions"] = null, ["owner"] = null };
         var type = TypeOf(info);
@@ -330,7 +354,7 @@ internal sealed class FileOps(PathResolver paths, Trash trash, AtomicWrites atom
             ["modified"] = Iso(info.LastWriteTimeUtc),
             ["created"] = Iso(info.CreationTimeUtc),
             ["permissions"] = perms.ToString(),
-            ["owner"] = Owner(p.Real),
+            ["owner"] = Owner(at),
             ["read_only_mount"] = p.Root.ReadOnly,
         };
         if (type == "symlink") result["link_target"] = info.LinkTarget;
@@ -396,17 +420,46 @@ internal sealed class FileOps(PathResolver paths, Trash trash, AtomicWrites atom
         if (dstExists && !overwrite) throw FsErrors.DestinationExists(dst.Virtual);
         if (!Directory.Exists(Path.GetDirectoryName(dst.Real)!)) throw FsErrors.ParentNotFound(dst.Virtual);
         long size = isDir ? Walker.Walk(src.Real, true).Sum(e => e.Entry is FileInfo f && f.LinkTarget is null ? f.Length : 0) : srcInfo.LinkTarget is null ? srcInfo.Length : 0;
-        if (isDir)
-        {
-            if (dstExists) throw FsErrors.DestinationExists(dst.Virtual);
-            try { Directory.Move(src.Real, dst.Real); }
-            catch (IOException) when (src.Root != dst.Root)
-            {
-                throw FsErrors.Custom("CrossMountMove", "Directories cannot be moved between the workspace and a mount", "copy_then_delete",
-                    "Copy the directory, then delete the source.", "filesystem.copy");
-            }
-        }
-        else File.Move(src.Real, dst.Real, overwrite);
+        if (isDir && dstExists) throw FsErrors.DestinationExists(dst.Virtual);
+        Rename(src, dst, isDir, overwrite);
         return new JsonObject { ["source"] = src.Virtual, ["destination"] = dst.Virtual, ["size"] = size };
+    }
+
+    // renameat2 between the fds of the two parents, each opened without following a link: a link swapped into either
+    // path after the checks fails the move instead of redirecting it. Between the workspace and a mount (EXDEV) a file
+    // is copied and deleted by path, as before; a directory is refused.
+    private void Rename(ResolvedPath src, ResolvedPath dst, bool isDir, bool overwrite)
+    {
+        var srcDir = paths.OpenParent(src);
+        try
+        {
+            var dstDir = paths.OpenParent(dst);
+            try
+            {
+                if (Libc.renameat2(srcDir, src.Name, dstDir, dst.Name, isDir || !overwrite ? Libc.RENAME_NOREPLACE : 0) == 0) return;
+                var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                switch (errno)
+                {
+                    case Libc.EXDEV when isDir:
+                        throw FsErrors.Custom("CrossMountMove", "Directories cannot be moved between the workspace and a mount", "copy_then_delete",
+                            "Copy the directory, then delete the source.", "filesystem.copy");
+                    case Libc.EXDEV:
+                        File.Move(src.Real, dst.Real, overwrite);
+                        return;
+                    case Libc.EEXIST or Libc.ENOTEMPTY or Libc.EISDIR or Libc.ENOTDIR:
+                        throw FsErrors.DestinationExists(dst.Virtual);
+                    case Libc.ENOENT:
+                        throw FsErrors.NotFound(src.Virtual);
+                    case Libc.EROFS or Libc.EACCES or Libc.EPERM:
+                        throw FsErrors.PermissionDenied(src.Virtual, "move");
+                    case Libc.ENOSPC:
+                        throw FsErrors.DiskFull(dst.Virtual);
+                    default:
+                        throw FsErrors.Custom("IoError", $"Cannot move '{src.Virtual}' to '{dst.Virtual}' (errno {errno})", "retry", "Try again.", null, ("path", src.Virtual));
+                }
+            }
+            finally { Libc.close(dstDir); }
+        }
+        finally { Libc.close(srcDir); }
     }
 }

@@ -21,9 +21,26 @@ internal sealed record ResolvedPath(string Virtual, string Real, Root Root, stri
 /// may not leave a root), then symlink resolution with realpath and a containment check. Opening
 /// goes through openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS from the root's directory fd, so a
 /// symlink swapped in after the check makes the open fail instead of following it.
+/// <para><b>Decided paths (ADR 0023).</b> When the gateway's policy decides on a call's paths, it first asks the
+/// worker to resolve them (<c>paths.resolve</c>, <see cref="PathQueries"/>), decides on the canonical paths, and runs
+/// the call with those paths and <c>ctx.paths_decided</c> set. For such a call (<see cref="Decided"/>) a path must
+/// resolve to itself: a symbolic link that appeared anywhere in it since the decision makes the call fail with
+/// <c>PathOutOfScope</c> instead of being followed, and the opens that follow never follow one either.</para>
 /// </summary>
 internal sealed class PathResolver
 {
+    private static readonly AsyncLocal<bool> DecidedCall = new();
+
+    /// <summary>
+    /// True while the current request runs on paths the gateway resolved and decided on: set by the host for the request,
+    /// it flows into every operation of that request (file, git and trash operations alike) and no further.
+    /// </summary>
+    public static bool Decided
+    {
+        get => DecidedCall.Value;
+        set => DecidedCall.Value = value;
+    }
+
     private readonly Root[] _roots;
 
     public PathResolver(IEnumerable<Root> roots)
@@ -63,7 +80,11 @@ internal sealed class PathResolver
         var canonical = Canonicalize(real, followFinal || relative.Length == 0);
         var owner = FindRoot(canonical) ?? throw FsErrors.OutOfScope(input, "a symbolic link leads outside");
         var rel = canonical.Length == owner.Real.Length ? string.Empty : canonical[(owner.Real.Length + 1)..];
-        return new ResolvedPath(rel.Length == 0 ? owner.Virtual : owner.Virtual + "/" + rel, canonical, owner, rel);
+        var resolved = new ResolvedPath(rel.Length == 0 ? owner.Virtual : owner.Virtual + "/" + rel, canonical, owner, rel);
+        // A decided path was canonical when the policy saw it: if it resolves elsewhere now, a link changed under it.
+        if (Decided && !string.Equals(resolved.Virtual, normalized, StringComparison.Ordinal))
+            throw FsErrors.OutOfScope(input, $"it now leads to '{resolved.Virtual}': a symbolic link in it changed after the call was decided, and is not followed");
+        return resolved;
     }
 
     /// <summary>The root a canonical real path lies in, or null.</summary>
@@ -135,6 +156,46 @@ internal sealed class PathResolver
     {
         var fd = OpenRaw(p.Root, p.Relative.Length == 0 ? "." : p.Relative, flags, mode, p.Virtual);
         return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>
+    /// Opens the directory <paramref name="p"/> (O_PATH, no symlink followed on the way) and returns the fd with a path
+    /// that names exactly that directory, <c>/proc/self/fd/N</c>: listing or walking it through that path never re-walks
+    /// the directory's own path, so a link swapped into it meanwhile is not followed. The caller disposes the handle.
+    /// </summary>
+    public (SafeFileHandle Handle, string Path) OpenDirectory(ResolvedPath p)
+    {
+        var fd = OpenRaw(p.Root, p.Relative.Length == 0 ? "." : p.Relative, Libc.O_PATH | Libc.O_DIRECTORY, 0, p.Virtual);
+        return (new SafeFileHandle(fd, ownsHandle: true), "/proc/self/fd/" + fd.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>
+    /// Creates <paramref name="p"/> and its missing ancestors below its root, one component at a time from the root's fd
+    /// (mkdirat, then openat2 without following a symlink): a link planted or swapped in on the way fails the call
+    /// instead of sending the directories somewhere else.
+    /// </summary>
+    public void CreateDirectories(ResolvedPath p)
+    {
+        var fd = Libc.open(p.Root.Real, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (fd < 0) throw FsErrors.PermissionDenied(p.Root.Virtual, "open");
+        try
+        {
+            foreach (var name in p.Relative.Split('/', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (Libc.mkdirat(fd, name, 0x1ED /* 0755 */) != 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() is var e && e != Libc.EEXIST)
+                    throw e is Libc.EROFS or Libc.EACCES or Libc.EPERM ? FsErrors.PermissionDenied(p.Virtual, "create directory")
+                        : e == Libc.ENOSPC ? FsErrors.DiskFull(p.Virtual)
+                        : FsErrors.Custom("IoError", $"Cannot create a directory of '{p.Virtual}' (errno {e})", "retry", "Try again.", null, ("path", p.Virtual));
+                var next = Libc.OpenAt2(fd, name, Libc.O_PATH | Libc.O_DIRECTORY, 0, Libc.RESOLVE_BENEATH | Libc.RESOLVE_NO_SYMLINKS | Libc.RESOLVE_NO_MAGICLINKS);
+                if (next < 0)
+                    throw -next is Libc.ELOOP or Libc.ENOTDIR
+                        ? FsErrors.OutOfScope(p.Virtual, "a symbolic link or a file is in the way of its directories")
+                        : FsErrors.PermissionDenied(p.Virtual, "create directory");
+                Libc.close(fd);
+                fd = next;
+            }
+        }
+        finally { Libc.close(fd); }
     }
 
     /// <summary>Opens the parent directory of <paramref name="p"/> as an O_PATH fd (caller closes).</summary>

@@ -46,6 +46,29 @@ public sealed class CliConfigSpecs : IDisposable
         Assert.DoesNotContain(".claude", codexOnly.Out, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(".codex/config.toml")]
+    [InlineData(".claude.json")]
+    public async Task Should_refuse_a_user_config_nested_200000_levels_deep_with_a_clear_error_and_write_nothing(string file)
+    {
+        // arrange: a config nested far past any parser's limit
+        Directory.CreateDirectory(Path.GetDirectoryName(P(file))!);
+        var deep = file.EndsWith(".toml", StringComparison.Ordinal)
+            ? "a = " + new string('[', 200_000) + new string(']', 200_000) + "\n"
+            : "{\"a\":" + new string('[', 200_000) + new string(']', 200_000) + "}";
+        await File.WriteAllTextAsync(P(file), deep, TestContext.Current.CancellationToken);
+
+        // act
+        var run = await Run("cli-config", "generate", "--write", "--home", _home.FullName);
+
+        // assert: refused (exit 1) naming the file; nothing written, no backups
+        Assert.Equal(CliApp.Refused, run.Code);
+        Assert.Contains(P(file), run.Err, StringComparison.Ordinal);
+        Assert.Contains("left alone", run.Err, StringComparison.Ordinal);
+        Assert.Equal(deep, await File.ReadAllTextAsync(P(file), TestContext.Current.CancellationToken));
+        Assert.Empty(Backups());
+    }
+
     [Fact]
     public async Task Should_write_all_four_files_into_an_empty_home_private_and_then_change_nothing()
     {

@@ -75,6 +75,42 @@ public sealed class ControlSocketSpecs
     }
 
     [Fact]
+    public async Task Should_answer_bad_request_lines_and_refuse_an_endless_one_without_buffering_it()
+    {
+        // arrange
+        await using var gateway = await TestGateway.StartAsync();
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(gateway.ControlSocket), TestContext.Current.CancellationToken);
+        await using var stream = new System.Net.Sockets.NetworkStream(socket);
+        using var reader = new StreamReader(stream);
+        async Task<JsonNode> Ask(string line)
+        {
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(line + "\n"), TestContext.Current.CancellationToken);
+            return JsonNode.Parse((await reader.ReadLineAsync(TestContext.Current.CancellationToken))!)!;
+        }
+
+        // act + assert: wrong types, text that is not text, nesting past the JSON limit: each answered, the connection kept
+        Assert.Equal("parse_error", (await Ask("""{"id":1,"method":5}"""))["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("parse_error", (await Ask("""{"id":2,"method":"\ud800"}"""))["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("parse_error", (await Ask("{\"id\":3,\"params\":" + new string('[', 5000) + new string(']', 5000) + "}"))["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("invalid_params", (await Ask("""{"id":4,"method":"agent.show","params":{"name":7}}"""))["error"]!["type"]!.GetValue<string>());
+        Assert.True((await Ask("""{"id":5,"method":"status"}"""))["ok"]!.GetValue<bool>());
+
+        // act: a line that never ends (8 MiB, no newline), sent while the answer is read
+        var chunk = System.Text.Encoding.UTF8.GetBytes(new string('x', 64 * 1024));
+        var send = Task.Run(async () =>
+        {
+            try { for (var i = 0; i < 128; i++) await stream.WriteAsync(chunk); }
+            catch (IOException) { /* the gateway closed the connection: expected */ }
+        }, TestContext.Current.CancellationToken);
+        var answer = await reader.ReadLineAsync(TestContext.Current.CancellationToken);
+
+        // assert: refused once past the 1 MiB limit, and the connection ends
+        Assert.Equal("too_large", JsonNode.Parse(answer!)!["error"]!["type"]!.GetValue<string>());
+        await send.WaitAsync(TestTimeouts.Call, TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
     public async Task Should_find_the_socket_from_KRUXOS_DATA_DIR_alone()
     {
         // arrange: the gateway on its default socket, {data dir}/run/control.sock

@@ -11,7 +11,7 @@ namespace KruxOS.Actors.Capabilities.Sandboxed;
 /// The ToolRun owns the deadline and cancellation; every sandbox failure comes back as the structured
 /// error the sandbox reported (PathOutOfScope, ResourceExhausted, SandboxUnavailable, …).
 /// </summary>
-public sealed class SandboxedCapabilityHandler(CapabilityName name, ISandbox sandbox, TimeSpan defaultDuration) : ICapabilityHandler
+public sealed class SandboxedCapabilityHandler(CapabilityName name, ISandbox sandbox, TimeSpan defaultDuration) : ICapabilityHandler, IPathResolvingHandler
 {
     /// <summary>Slack on top of the sandbox's own deadline, so the sandbox answers before the ToolRun gives up.</summary>
     public static readonly TimeSpan Margin = TimeSpan.FromSeconds(15);
@@ -25,11 +25,35 @@ public sealed class SandboxedCapabilityHandler(CapabilityName name, ISandbox san
         var caller = context.Principal.Kind == PrincipalKind.User ? CallerKind.User : CallerKind.Agent;
         // Git remotes come from the policy in force when the call runs (after any approval wait), not when it was decided.
         var remotes = Name.Category == "git" ? context.Policy.GitRemotes(context.Principal) : null;
-        var result = await sandbox.ExecuteAsync(new SandboxRequest(context.Session.Agent, Name, arguments, null, caller, remotes), cancellationToken).ConfigureAwait(false);
+        var result = await sandbox.ExecuteAsync(new SandboxRequest(context.Session.Agent, Name, arguments, null, caller, remotes, context.PathsDecided),
+            cancellationToken).ConfigureAwait(false);
         var usage = ToAudit(result.Usage);
         return result.IsSuccess
             ? new CapabilityOutput(result.Data ?? KruxOS.Core.CoreJson.EmptyObject, usage)
             : throw new CapabilityException(result.Error!, usage);
+    }
+
+    /// <inheritdoc />
+    public async Task<PathResolution> ResolvePathsAsync(AgentName agent, JsonElement arguments, IReadOnlyList<string> names, CancellationToken cancellationToken)
+    {
+        var given = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var n in names)
+            if (arguments.TryGetProperty(n, out var v) && v.ValueKind == JsonValueKind.String) given[n] = v.GetString()!;
+        if (given.Count == 0) return new PathResolution(arguments, null);
+        var result = await sandbox.ResolvePathsAsync(agent, Name, given, cancellationToken).ConfigureAwait(false);
+        if (!result.IsSuccess) return new PathResolution(null, result.Error, result.PathEscape);
+        if (result.Data is not { } data || !data.TryGetProperty("paths", out var paths) || paths.ValueKind != JsonValueKind.Object)
+            return new PathResolution(null, KruxOS.Core.Errors.Errors.Internal("the sandbox did not resolve the call's paths"));
+        // The arguments as validated, each resolved path in place of the one given (same order, nothing else changed).
+        var resolved = new System.Text.Json.Nodes.JsonObject();
+        foreach (var p in arguments.EnumerateObject())
+            resolved[p.Name] = given.ContainsKey(p.Name) && paths.TryGetProperty(p.Name, out var r) && r.ValueKind == JsonValueKind.String
+                ? System.Text.Json.Nodes.JsonValue.Create(r.GetString())
+                : System.Text.Json.Nodes.JsonNode.Parse(p.Value.GetRawText());
+        foreach (var n in given.Keys)
+            if (!paths.TryGetProperty(n, out var r) || r.ValueKind != JsonValueKind.String)
+                return new PathResolution(null, KruxOS.Core.Errors.Errors.Internal($"the sandbox did not resolve '{n}'"));
+        return new PathResolution(JsonSerializer.SerializeToElement(resolved), null);
     }
 
     /// <summary>
