@@ -581,7 +581,7 @@ public static class AuditCbor
         {
             CopyToJson(r, w, 0);
         }
-        using var doc = JsonDocument.Parse(buffer.WrittenMemory, new JsonDocumentOptions { MaxDepth = MaxJsonDepth + 1 });
+        using var doc = JsonDocument.Parse(buffer.WrittenMemory, new JsonDocumentOptions { MaxDepth = MaxReadJsonDepth + 1 });
         return doc.RootElement.Clone();
     }
 
@@ -590,13 +590,13 @@ public static class AuditCbor
     /// arguments are limited to 64 levels); a record that holds one was not written by the gateway and is reported as
     /// unreadable (<see cref="FormatException"/>, like any malformed record) instead of exhausting the reader.
     /// </summary>
-    public const int MaxJsonDepth = 64;
+    public const int MaxReadJsonDepth = 64;
 
     private static void CopyToJson(CborReader r, Utf8JsonWriter w, int depth)
     {
         var state = r.PeekState();
-        if (state is CborReaderState.StartMap or CborReaderState.StartArray && depth >= MaxJsonDepth)
-            throw new FormatException($"a JSON value in the record is nested deeper than {MaxJsonDepth} levels");
+        if (state is CborReaderState.StartMap or CborReaderState.StartArray && depth >= MaxReadJsonDepth)
+            throw new FormatException($"a JSON value in the record is nested deeper than {MaxReadJsonDepth} levels");
         switch (state)
         {
             case CborReaderState.StartMap:
