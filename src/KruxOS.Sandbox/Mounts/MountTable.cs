@@ -20,7 +20,7 @@ public sealed record MountEntry(string Agent, string Label, string Source, bool 
 /// <summary>
 /// The operator's host mounts, persisted as JSON (<c>&lt;data&gt;/sandbox/mounts.json</c>). Sources are
 /// canonicalised and must be existing directories outside system and KruxOS state paths. A running
-/// sandbox picks changes up when its worker restarts (<see cref="ISandbox.StopAgentAsync"/>).
+/// sandbox picks changes up when its worker restarts (<see cref="ISandbox.StopAgentAsync(KruxOS.Core.Agents.AgentName, CancellationToken)"/>).
 /// </summary>
 public sealed partial class MountTable
 {
