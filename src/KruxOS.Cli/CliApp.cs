@@ -74,7 +74,7 @@ public static class CliApp
         var killAgent = new Argument<string>("agent") { Description = "Agent whose sessions to terminate" };
         var kill = new Command("kill", "Terminate an agent's live sessions (its token stays valid)") { killAgent, json };
         kill.SetAction((p, ct) => Call(client, stdout, stderr, M.Kill, new JsonObject { ["name"] = p.GetValue(killAgent) }, p.GetValue(json),
-            r => $"Terminated {Str(r, "connections_closed")} session(s) of agent '{Str(r, "agent")}'.\n", ct));
+            r => $"Terminated {Str(r, "connections_closed")} session(s) of agent '{Str(r, "agent")}' and stopped {Str(r, "processes_stopped")} of its process(es).\n", ct));
         root.Subcommands.Add(kill);
 
         root.Subcommands.Add(UserTokenCommands(client, stdout, stderr, json));

@@ -29,18 +29,31 @@ public static class PrivateFiles
     }
 
     /// <summary>
-    /// Removes group and other bits beyond <paramref name="allowed"/> from a path the gateway's user owns (not following
-    /// a symlink); a path owned by anyone else is left alone. Returns false when the path does not exist.
+    /// Removes group and other bits beyond <paramref name="allowed"/> (and setuid/setgid/sticky) from a path the
+    /// gateway's user owns; a path owned by anyone else, and a symlink (an operator's choice of where a store lives),
+    /// are left alone. Returns false when the path does not exist.
     /// </summary>
     public static bool Restrict(string path, uint allowed)
     {
         if (OperatingSystem.IsWindows()) return File.Exists(path) || Directory.Exists(path);
         if (HostPaths.Describe(path) is not { } d) return false;
-        if (d.IsSymlink) throw new IOException($"{path} is a symbolic link; the gateway keeps only real files and directories in its data directory");
-        if (d.Owner != Native.Libc.geteuid()) return true;
+        if (d.IsSymlink || d.Owner != Native.Libc.geteuid()) return true;
         var wanted = d.Mode & (0x1C0 | allowed) & ~0xE00u; // keep the owner's bits, drop setuid/setgid/sticky
         if (wanted != d.Mode) HostPaths.SetMode(path, wanted);
         return true;
+    }
+
+    /// <summary>
+    /// Sets a directory the gateway's user owns to exactly <paramref name="mode"/> (adding bits as well as removing
+    /// them); one owned by someone else, or a symlink, is refused.
+    /// </summary>
+    public static void SetDirectoryMode(string path, UnixFileMode mode)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        if (HostPaths.Describe(path) is not { IsDirectory: true, IsSymlink: false } d)
+            throw new IOException($"{path} is not a directory (a symbolic link is not accepted)");
+        if (d.Owner != Native.Libc.geteuid()) throw new IOException($"{path} is owned by uid {d.Owner}, not by the gateway's user");
+        if (d.Mode != (uint)mode) HostPaths.SetMode(path, (uint)mode);
     }
 
     /// <summary>Writes a file 0600 through a temporary file and a rename, so readers never see half of it.</summary>

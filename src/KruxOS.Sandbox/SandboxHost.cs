@@ -30,6 +30,7 @@ public sealed class SandboxHost : ISandbox
     private readonly string? _setupFailure;
     private readonly object _gate = new();
     private readonly HashSet<string> _held = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _started = new(StringComparer.Ordinal);
     private volatile string? _lastFailure;
     private int _disposed;
 
@@ -126,7 +127,11 @@ public sealed class SandboxHost : ISandbox
     private AgentSandbox Agent(string name) => Slot(name).Sandbox.Value;
 
     private AgentSlot Slot(string name) =>
-        _agents.GetOrAdd(name, n => new AgentSlot(new Lazy<AgentSandbox>(() => new AgentSandbox(this, n, HostUidFor(AgentName.Parse(n))))));
+        _agents.GetOrAdd(name, n => new AgentSlot(new Lazy<AgentSandbox>(() =>
+        {
+            _started.TryAdd(n, 0);
+            return new AgentSandbox(this, n, HostUidFor(AgentName.Parse(n)));
+        })));
 
     /// <summary>
     /// The agent's sandbox for a call, or null when the agent is held (<see cref="StopAgentAsync(AgentName, bool, CancellationToken)"/>).
@@ -283,7 +288,8 @@ public sealed class SandboxHost : ISandbox
     {
         if (Options.Disabled || Cgroups is null || _uids is null) return 0;
         var killed = Cgroups.RemoveTree(CgroupPathOf(agent));
-        if (_uids.Find(agent.Value) is { } uid)
+        // Nothing can run with the uid of an agent that never had a sandbox in this process (launches die with the gateway).
+        if (_started.ContainsKey(agent.Value) && _uids.Find(agent.Value) is { } uid)
         {
             for (var attempt = 0; attempt < 50; attempt++)
             {
