@@ -184,8 +184,9 @@ public sealed class ControlCommands(
         if (!result.IsOk) return Fail(id, result.Code.ToString(), result.Message);
         // Its sessions are already terminated; now everything it runs stops, and its calls stay refused (every node
         // also holds it as soon as its identity read model shows the revocation).
+        await StopSandboxesAsync(name, hold: true, "agent revoked", ct).ConfigureAwait(false);
         var json = AgentJson(result.Agent!);
-        json["processes_stopped"] = await StopSandboxesAsync(name, hold: true, "agent revoked", ct).ConfigureAwait(false);
+        json["sandbox_stopped"] = true;
         return Ok(id, json);
     }
 

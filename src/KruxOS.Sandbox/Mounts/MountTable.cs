@@ -91,10 +91,8 @@ public sealed partial class MountTable
 
     private void Save()
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(_file)!);
-        var temp = _file + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(_entries.OrderBy(e => e.Agent, StringComparer.Ordinal).ThenBy(e => e.Label, StringComparer.Ordinal), CoreJson.Options));
-        File.Move(temp, _file, overwrite: true);
+        PrivateFiles.CreateDirectory(Path.GetDirectoryName(_file)!);
+        PrivateFiles.WriteAtomically(_file, JsonSerializer.Serialize(_entries.OrderBy(e => e.Agent, StringComparer.Ordinal).ThenBy(e => e.Label, StringComparer.Ordinal), CoreJson.Options));
     }
 
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,31}$", RegexOptions.CultureInvariant)]

@@ -134,8 +134,10 @@ internal sealed class ManagedProcess
     {
         if (_exited.Task.IsCompleted) return;
         Interlocked.CompareExchange(ref _requestedState, (int)state, -1);
-        if (_group is not null) _group.KillAll();
-        else { try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } }
+        // The launcher itself first: until it has joined the group (its first instruction) the group cannot reach it,
+        // and bubblewrap's --die-with-parent takes the command with it.
+        try { _process.Kill(entireProcessTree: _group is null); } catch (InvalidOperationException) { }
+        _group?.KillAll();
     }
 
     /// <summary>Delivers a signal to the command's processes (not to bubblewrap's own); false when none were found.</summary>

@@ -45,6 +45,7 @@ public sealed class SandboxHousekeepingActor : ReceiveActor, IWithTimers
     private readonly CancellationTokenSource _stop = new();
     private Action<IdentityState>? _onIdentities;
     private ImmutableHashSet<string> _revoked = ImmutableHashSet<string>.Empty;
+    private readonly Dictionary<string, (Task<AgentStopReport> Task, bool Hold)> _stopping = new(StringComparer.Ordinal);
     private bool _cleaning;
 
     public SandboxHousekeepingActor(ISandbox sandbox, string dataDir, TimeProvider clock, IActorRef sessions, IdentityDirectory? identities, bool clustered)
@@ -83,8 +84,16 @@ public sealed class SandboxHousekeepingActor : ReceiveActor, IWithTimers
         Receive<ReleaseAgent>(HandleRelease);
         Receive<Broadcast>(HandleBroadcast);
         Receive<IdentitiesChanged>(m => OnIdentities(m.State));
-        Receive<Stopped>(m => { if (m.Report.ProcessesKilled > 0) _log.Info("Agent {Agent}: {Count} sandboxed process(es) stopped ({Reason})", m.Report.Agent, m.Report.ProcessesKilled, m.Reason); });
-        Receive<StopFailed>(m => _log.Error(m.Cause, "Stopping the sandbox of agent {Agent} failed ({Reason})", m.Agent, m.Reason));
+        Receive<Stopped>(m =>
+        {
+            Forget(m.Report.Agent);
+            if (m.Report.ProcessesKilled > 0) _log.Info("Agent {Agent}: {Count} sandboxed process(es) stopped ({Reason})", m.Report.Agent, m.Report.ProcessesKilled, m.Reason);
+        });
+        Receive<StopFailed>(m =>
+        {
+            Forget(m.Agent);
+            _log.Error(m.Cause, "Stopping the sandbox of agent {Agent} failed ({Reason})", m.Agent, m.Reason);
+        });
         Receive<SubscribeAck>(_ => { });
     }
 
@@ -94,9 +103,7 @@ public sealed class SandboxHousekeepingActor : ReceiveActor, IWithTimers
     {
         if (!AgentName.TryParse(m.Agent, out var agent, out _)) { Sender.Tell(new Status.Failure(new ArgumentException($"'{m.Agent}' is not an agent name"))); return; }
         if (_clustered) Mediator.Tell(new Publish(Topic, new Broadcast(m.Agent, true, m.Hold, m.Reason, SelfAddress)));
-        var replyTo = Sender;
-        _sandbox.StopAgentAsync(agent, m.Hold, CancellationToken.None)
-            .PipeTo(replyTo, success: r => new AgentStopped(r.Agent, r.ProcessesKilled, r.Held), failure: e => new Status.Failure(e));
+        StopHere(agent, m.Hold, m.Reason).PipeTo(Sender, success: r => new AgentStopped(r.Agent, r.ProcessesKilled, r.Held), failure: e => new Status.Failure(e));
     }
 
     private void HandleRelease(ReleaseAgent m)
@@ -109,7 +116,7 @@ public sealed class SandboxHousekeepingActor : ReceiveActor, IWithTimers
     private void HandleBroadcast(Broadcast m)
     {
         if (m.Origin == SelfAddress || !AgentName.TryParse(m.Agent, out var agent, out _)) return;
-        if (m.Stop) StopHere(agent, m.Hold, m.Reason);
+        if (m.Stop) _ = StopHere(agent, m.Hold, m.Reason);
         else _sandbox.ReleaseAgent(agent);
     }
 
@@ -118,15 +125,27 @@ public sealed class SandboxHousekeepingActor : ReceiveActor, IWithTimers
     {
         var revoked = state.Agents.Values.Where(a => a.Status == AgentStatus.Revoked).Select(a => a.Name).ToImmutableHashSet(StringComparer.Ordinal);
         foreach (var name in revoked.Except(_revoked))
-            if (AgentName.TryParse(name, out var agent, out _)) StopHere(agent, true, "agent revoked");
+            if (AgentName.TryParse(name, out var agent, out _)) _ = StopHere(agent, true, "agent revoked");
         foreach (var name in _revoked.Except(revoked))
             if (AgentName.TryParse(name, out var agent, out _)) _sandbox.ReleaseAgent(agent);
         _revoked = revoked;
     }
 
-    private void StopHere(AgentName agent, bool hold, string reason) =>
-        _sandbox.StopAgentAsync(agent, hold, CancellationToken.None)
-            .PipeTo(Self, success: r => new Stopped(r, reason), failure: e => new StopFailed(agent.Value, reason, e));
+    // One stop per agent at a time: a request arriving while one runs (a revocation seen through the read model and the
+    // revoke command itself) shares it, unless it asks to hold and the running one does not.
+    private Task<AgentStopReport> StopHere(AgentName agent, bool hold, string reason)
+    {
+        if (_stopping.TryGetValue(agent.Value, out var running) && !running.Task.IsCompleted && (running.Hold || !hold)) return running.Task;
+        var task = _sandbox.StopAgentAsync(agent, hold, CancellationToken.None);
+        _stopping[agent.Value] = (task, hold);
+        task.PipeTo(Self, success: r => new Stopped(r, reason), failure: e => new StopFailed(agent.Value, reason, e));
+        return task;
+    }
+
+    private void Forget(string agent)
+    {
+        if (_stopping.TryGetValue(agent, out var running) && running.Task.IsCompleted) _stopping.Remove(agent);
+    }
 
     private IActorRef Mediator => DistributedPubSub.Get(Context.System).Mediator;
 
