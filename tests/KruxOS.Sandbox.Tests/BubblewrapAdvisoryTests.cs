@@ -73,20 +73,21 @@ public sealed class BubblewrapAdvisoryTests(SandboxFixture f)
             // the agent plants, everywhere it can write that a launch binds (workspace, a rw mount), symlinks named like
             // the paths a setup step could create, pointing at the host through bubblewrap's /oldroot
             var plant = string.Join("; ", new[] { "/workspace", "/mnt/adv" }.SelectMany(root => new[] { "mnt", "run", "tmp", "etc", "opt", "trash", "workspace", "kruxos" }
-                .Select(name => $"ln -sfn /oldroot{canary} {root}/{name}")));
+                .Select(name => $"mv {root}/{name} {root}/.{name}-moved 2>/dev/null; ln -sfn /oldroot{canary} {root}/{name}")));
             f.Host.Mounts.Add(A, mountSource, "adv", readOnly: false);
             await f.Host.StopAgentAsync(agent, TestContext.Current.CancellationToken); // picks up the mount
             var planted = await f.Ok(A, "process.run", new { command = "sh", args = new[] { "-c", plant + "; ls /workspace | wc -l" } });
             Assert.Equal("completed", planted.GetProperty("state").GetString());
 
-            // act: every kind of launch again: process sandboxes, a fresh worker (with trash, relay and runtime binds), git
+            // act + assert: every kind of launch again, and after each nothing was created on the host through the planted
+            // links: process sandboxes, a fresh worker (with trash, relay and runtime binds), git in it
             await f.Ok(A, "process.run", new { command = "true" });
+            Assert.Empty(Directory.EnumerateFileSystemEntries(canary));
             await f.Host.StopAgentAsync(agent, TestContext.Current.CancellationToken);
             await f.Ok(A, "filesystem.write", new { path = "after.txt", content = "x" });
             await f.Ok(A, "git.init", new { path = "repo" });
             await f.Ok(A, "git.status", new { path = "repo" });
 
-            // assert: nothing was created on the host through the planted links
             Assert.Empty(Directory.EnumerateFileSystemEntries(canary));
         }
         finally
