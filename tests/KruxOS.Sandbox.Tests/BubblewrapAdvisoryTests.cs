@@ -49,6 +49,9 @@ public sealed class BubblewrapAdvisoryTests(SandboxFixture f)
         // a setuid 0.11.1 install is exposed to CVE-2026-41163; an advisory we never analysed says so instead of "safe"
         Assert.Equal(AdvisoryVerdict.Exposed, BubblewrapAdvisories.Check(new Version(0, 11, 1), Ours with { BwrapSetuid = true }).Single(a => a.Id == "CVE-2026-41163").Verdict);
         Assert.Equal(AdvisoryVerdict.NotAnalysed, BubblewrapAdvisories.Check(new Version(0, 3, 2), Ours).Single(a => a.Id == "CVE-2019-12439").Verdict);
+        // the health check carries the finding for this machine's bubblewrap
+        Assert.Contains(f.Host.StartupDiagnostics!.AdvisorySummary, f.Host.Health.Message, StringComparison.Ordinal);
+        Assert.Contains("bubblewrap", f.Host.StartupDiagnostics.AdvisorySummary, StringComparison.Ordinal);
         // an exposed finding fails the whole report (and with it the sandbox's start-up probe)
         var exposed = new DiagnosticsReport([new MechanismStatus("x", true, "")], [new AdvisoryFinding("CVE-X", null, "0.1", "< 1", "1", AdvisoryVerdict.Exposed, "because")]);
         Assert.False(exposed.AllActive);

@@ -110,6 +110,15 @@ public sealed class DataDirectorySpecs
         }
     }
 
+    [Fact]
+    public async Task The_data_directory_may_be_passed_through_but_never_listed_while_an_auth_socket_in_it_admits_other_uids()
+    {
+        await using var gateway = await TestGateway.StartAsync(null, "--Gateway:AuthSocketUids:0", "4242");
+        Assert.Equal(OwnerDirectory | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute, File.GetUnixFileMode(gateway.DataDir));
+        Assert.Equal(OwnerFile, File.GetUnixFileMode(Path.Combine(gateway.DataDir, "kruxos.db")));
+        Assert.Equal(OwnerDirectory, File.GetUnixFileMode(Path.Combine(gateway.DataDir, "audit")));
+    }
+
     private sealed record Rule(UnixFileMode Mode, Func<uint, uint> Owner);
 
     // What each path may be. Everything is the gateway's (uid 0) and owner-only, with these exceptions, each for a reason:
