@@ -57,7 +57,8 @@ public sealed class SandboxHost : ISandbox
             // `kruxos sandbox diagnose`), e.g. kernels that forbid unprivileged user namespaces fail here.
             StartupDiagnostics = SandboxDiagnostics.Run(options, Instance);
             if (!StartupDiagnostics.AllActive)
-                _setupFailure = "confinement probe failed: " + string.Join("; ", StartupDiagnostics.Mechanisms.Where(m => m.Required && !m.Active).Select(m => $"{m.Name} ({m.Detail})"));
+                _setupFailure = "confinement probe failed: " + string.Join("; ", StartupDiagnostics.Mechanisms.Where(m => m.Required && !m.Active).Select(m => $"{m.Name} ({m.Detail})")
+                    .Concat(StartupDiagnostics.Advisories.Where(a => a.Verdict == AdvisoryVerdict.Exposed).Select(a => $"bubblewrap {a.Installed} exposed to {a.Id} ({a.Reason})")));
         }
         if (_setupFailure is not null) Logger.LogCritical("Sandbox unavailable, sandboxed capabilities will be refused: {Reason}", _setupFailure);
         else Logger.LogInformation("Sandbox ready: bubblewrap, seccomp ({Seccomp}), {Cgroups}; instance {Instance}, host uids {Uids}, cgroup {Cgroup}",
