@@ -53,7 +53,7 @@ public sealed class PhysicalAuditFileSystem : IAuditFileSystem
         public PhysicalFile(string path)
         {
             // bufferSize 0: every Append is a write(2), so a failure surfaces in Append, not later.
-            _stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+            _stream = new FileStream(path, AuditFileModes.Options(FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0));
             _stream.Seek(0, SeekOrigin.End);
         }
 

@@ -71,7 +71,7 @@ public sealed class AuditFileWriter : IDisposable
     public static (AuditFileWriter Writer, AuditRecovery Recovery) Open(
         string directory, TimeProvider? clock = null, IAuditFileSystem? fs = null, bool useIndex = true)
     {
-        System.IO.Directory.CreateDirectory(directory);
+        AuditFileModes.PrepareDirectory(directory);
         clock ??= TimeProvider.System;
         var recovery = Recover(directory, clock);
         AuditIndex? index = null;
@@ -106,7 +106,7 @@ public sealed class AuditFileWriter : IDisposable
             using (var src = new FileStream(newest.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read))
             {
                 src.Seek(tail.Offset, SeekOrigin.Begin);
-                using (var dst = new FileStream(evidence, FileMode.CreateNew, FileAccess.Write))
+                using (var dst = new FileStream(evidence, AuditFileModes.Options(FileMode.CreateNew, FileAccess.Write)))
                 {
                     src.CopyTo(dst);
                     dst.Flush(flushToDisk: true);

@@ -92,6 +92,8 @@ public sealed class AuditIndex : IDisposable
     /// <summary>Opens (creating if needed) the index of <paramref name="directory"/> for writing.</summary>
     public static AuditIndex Open(string directory)
     {
+        // Created 0600 before SQLite opens it; its -wal and -shm take the database file's mode.
+        AuditFileModes.EnsureFile(PathIn(directory));
         var c = new SqliteConnection(new SqliteConnectionStringBuilder
         {
             DataSource = PathIn(directory),

@@ -54,7 +54,8 @@ public static class AuditRetention
         if ((soon.Count > 0 || expired.Count > 0) && state.FirstWarningAt is null)
         {
             state = new State(now);
-            File.WriteAllText(statePath, JsonSerializer.Serialize(state, AuditDirectory.AnchorJson));
+            using (var stateFile = new FileStream(statePath, AuditFileModes.Options(FileMode.Create, FileAccess.Write)))
+            using (var writer = new StreamWriter(stateFile)) writer.Write(JsonSerializer.Serialize(state, AuditDirectory.AnchorJson));
         }
         foreach (var f in soon)
         {
@@ -75,7 +76,7 @@ public static class AuditRetention
         // files that are still present, which verification handles.
         var anchorPath = Path.Combine(directory, AuditFileNames.Anchors);
         var anchorsCreated = !File.Exists(anchorPath);
-        using (var anchors = new FileStream(anchorPath, FileMode.Append, FileAccess.Write, FileShare.Read))
+        using (var anchors = new FileStream(anchorPath, AuditFileModes.Options(FileMode.Append, FileAccess.Write)))
         using (var w = new StreamWriter(anchors))
         {
             foreach (var f in expired)

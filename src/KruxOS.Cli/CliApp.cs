@@ -72,9 +72,9 @@ public static class CliApp
         root.Subcommands.Add(AgentCommands(client, stdout, stderr, json));
 
         var killAgent = new Argument<string>("agent") { Description = "Agent whose sessions to terminate" };
-        var kill = new Command("kill", "Terminate an agent's live sessions (its token stays valid)") { killAgent, json };
+        var kill = new Command("kill", "Terminate an agent's live sessions and stop everything it runs (its token stays valid)") { killAgent, json };
         kill.SetAction((p, ct) => Call(client, stdout, stderr, M.Kill, new JsonObject { ["name"] = p.GetValue(killAgent) }, p.GetValue(json),
-            r => $"Terminated {Str(r, "connections_closed")} session(s) of agent '{Str(r, "agent")}'.\n", ct));
+            r => $"Terminated {Str(r, "connections_closed")} session(s) of agent '{Str(r, "agent")}' and stopped {Str(r, "processes_stopped")} of its process(es).\n", ct));
         root.Subcommands.Add(kill);
 
         root.Subcommands.Add(UserTokenCommands(client, stdout, stderr, json));
@@ -175,7 +175,7 @@ public static class CliApp
                  {
                      ("show", M.AgentShow, "Show one agent"),
                      ("rotate", M.AgentRotate, "Issue a new token; the old one stops working at once"),
-                     ("revoke", M.AgentRevoke, "Revoke an agent and terminate its sessions"),
+                     ("revoke", M.AgentRevoke, "Revoke an agent: terminate its sessions and stop everything it runs"),
                      ("restore", M.AgentRestore, "Reactivate a revoked agent with a new token"),
                  })
         {
@@ -185,7 +185,7 @@ public static class CliApp
             {
                 "rotate" => TokenIssued("Agent token rotated; the previous token no longer works.", r),
                 "restore" => TokenIssued("Agent restored with a new token; the previous token stays invalid.", r),
-                "revoke" => $"Agent '{Str(r, "name")}' revoked; its sessions were terminated.\n",
+                "revoke" => $"Agent '{Str(r, "name")}' revoked; its sessions were terminated and everything it ran was stopped.\n",
                 _ => string.Join("\n", r!.AsObject().Select(kv => $"{kv.Key + ":",-18}{(kv.Value is JsonValue v && v.TryGetValue<string>(out var s) ? s : kv.Value?.ToJsonString() ?? "-")}")) + "\n",
             }, ct));
             agent.Subcommands.Add(cmd);

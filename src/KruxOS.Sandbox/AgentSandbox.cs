@@ -59,7 +59,12 @@ internal sealed class AgentSandbox : IAsyncDisposable
     public CgroupGroup? AgentGroup { get; }
     private long OomCount() => (_workerGroup?.OomKills() ?? 0) + (AgentGroup?.OomKills() ?? 0);
     internal SandboxHost Host => _host;
-    public string CgroupPath => _host.Options.CgroupName + "/" + Agent;
+    public string CgroupPath => _host.CgroupRoot + "/" + Agent;
+
+    private int _stopped;
+
+    /// <summary>Set once <see cref="StopAsync"/> began: nothing new starts for this sandbox any more.</summary>
+    public bool Stopped => Volatile.Read(ref _stopped) != 0;
 
     /// <summary>What the last worker measured about Landlock ("applied (abi N)" when in force).</summary>
     public string WorkerLandlock { get; private set; } = "not started";
@@ -146,6 +151,7 @@ internal sealed class AgentSandbox : IAsyncDisposable
         {
             if (_worker is { IsAlive: true } w) return w;
             if (_worker is not null) { await _worker.DisposeAsync().ConfigureAwait(false); _worker = null; }
+            if (Stopped) throw new InvalidOperationException($"the sandbox of agent '{Agent}' was stopped");
             var sw = Stopwatch.StartNew();
             var process = StartWorkerProcess();
             _worker = await WorkerClient.AttachAsync(process, OnWorkerEvent,
@@ -224,13 +230,23 @@ internal sealed class AgentSandbox : IAsyncDisposable
         finally { _startLock.Release(); }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Stops everything of this sandbox (once): no new process or worker starts after the flag is set, running
+    /// processes and the worker are killed, and the agent's whole cgroup subtree is emptied and removed. Returns how
+    /// many processes were killed.
+    /// </summary>
+    public async Task<int> StopAsync()
     {
-        await Processes.DisposeAsync().ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _stopped, 1) != 0) return 0;
+        var killed = await Processes.StopAllAsync().ConfigureAwait(false);
+        if (_worker is { IsAlive: true }) killed++;
         await StopWorkerAsync().ConfigureAwait(false);
         if (Relay is not null) await Relay.DisposeAsync().ConfigureAwait(false);
         _workerGroup?.Remove();
         AgentGroup?.Remove();
-        if (!_host.Options.Disabled) _host.Cgroups?.RemoveTree(CgroupPath);
+        if (!_host.Options.Disabled) killed += _host.Cgroups?.RemoveTree(CgroupPath) ?? 0;
+        return killed;
     }
+
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 }

@@ -39,7 +39,23 @@ public interface ISandbox : IAsyncDisposable
     /// <see cref="SandboxRequest.PathsDecided"/> set (ADR 0023).
     /// </summary>
     Task<SandboxResult> ResolvePathsAsync(AgentName agent, CapabilityName capability, IReadOnlyDictionary<string, string> paths, CancellationToken ct);
+
+    /// <summary>
+    /// Stops everything the agent runs on this node (processes, watches, worker, and anything left in its cgroup or
+    /// running as its host uid). With <paramref name="hold"/> its later sandboxed calls are refused until
+    /// <see cref="ReleaseAgent"/>: revocation and pause hold; kill and mount changes do not.
+    /// </summary>
+    Task<AgentStopReport> StopAgentAsync(AgentName agent, bool hold, CancellationToken ct);
+
+    /// <summary>Lets a held agent's sandboxed calls run again.</summary>
+    void ReleaseAgent(AgentName agent);
 }
+
+/// <summary>What stopping an agent's sandbox on one node did.</summary>
+/// <param name="Agent">The agent.</param>
+/// <param name="ProcessesKilled">Processes killed (tracked processes, the worker, leftovers in its cgroup or with its uid).</param>
+/// <param name="Held">Whether its calls are now refused until released.</param>
+public sealed record AgentStopReport(string Agent, int ProcessesKilled, bool Held);
 
 /// <summary>Who a call acts for; decides trash retention (spec §12.4).</summary>
 public enum CallerKind

@@ -20,6 +20,12 @@ public static class SandboxErrors
             .WithRecovery("contact_admin", "Ask the operator to run 'kruxos sandbox diagnose'.")
             .WithContext("service", "sandbox").WithContext("reason", reason);
 
+    /// <summary>The agent's sandbox was stopped (revoked, killed or paused) while the call was starting or in flight.</summary>
+    public static StructuredError Stopped(string agent) =>
+        StructuredError.Create("SandboxUnavailable", $"The sandbox of agent '{agent}' was stopped by the operator (revoke, kill or pause); nothing further runs for it")
+            .WithRecovery("contact_admin", "Ask the operator whether the agent was revoked or paused.")
+            .WithContext("service", "sandbox").WithContext("reason", "agent stopped");
+
     /// <summary>The worker died for a reason other than the memory limit.</summary>
     public static StructuredError Crashed(string detail) =>
         StructuredError.Create("SandboxCrashed", $"The sandbox process ended unexpectedly ({detail}); it is restarted for the next call", retryable: true)

@@ -18,19 +18,42 @@ public sealed class SandboxOptions
     /// <summary>setpriv binary used to drop to the agent's host uid before bwrap. Default <c>/usr/bin/setpriv</c>.</summary>
     public string SetprivPath { get; set; } = "/usr/bin/setpriv";
 
+    /// <summary>unshare binary (util-linux) that gives each launch a private mount namespace. Default <c>/usr/bin/unshare</c>.</summary>
+    public string UnsharePath { get; set; } = "/usr/bin/unshare";
+
+    /// <summary>
+    /// An empty root-owned directory the launcher mounts a private staging tmpfs on, in each launch's own mount
+    /// namespace, to hand bubblewrap the host directories a sandbox needs without making the data directory
+    /// traversable (ADR 0018). Created at start (0700, root). Default <c>/run/kruxos-sandbox</c>.
+    /// </summary>
+    public string StagingDirectory { get; set; } = "/run/kruxos-sandbox";
+
+    /// <summary>
+    /// The host-wide registry of sandbox uid ranges: one range per data directory, so two gateways on one host
+    /// never share a uid (ADR 0019). Guarded by an exclusive lock on <c>&lt;file&gt;.lock</c>. Default
+    /// <c>/var/lib/kruxos/sandbox-uid-ranges.json</c>.
+    /// </summary>
+    public string UidRangeRegistry { get; set; } = "/var/lib/kruxos/sandbox-uid-ranges.json";
+
     /// <summary>Directory holding KruxOS.SandboxWorker.dll; default: next to this assembly.</summary>
     public string? WorkerDirectory { get; set; }
 
     /// <summary>Root of the .NET runtime for the worker; default: the running runtime's root.</summary>
     public string? DotnetRoot { get; set; }
 
-    /// <summary>First host uid/gid given to agents (one per agent, persisted). Default 200000.</summary>
+    /// <summary>
+    /// Where this data directory's host uid range may start: the first free range of <see cref="HostUidCount"/> uids
+    /// at or above it is claimed in <see cref="UidRangeRegistry"/> (one uid per agent, persisted; ADR 0019). Default 200000.
+    /// </summary>
     public uint HostUidBase { get; set; } = 200_000;
 
-    /// <summary>Size of the host uid range. Default 10000.</summary>
+    /// <summary>Size of each data directory's host uid range (its last uid is the diagnostics probe's). Default 10000.</summary>
     public uint HostUidCount { get; set; } = 10_000;
 
-    /// <summary>Name of the cgroup subtree this gateway owns (removed on dispose). Default <c>kruxos</c>.</summary>
+    /// <summary>
+    /// Name of the cgroup subtree the gateways of this host share; each data directory owns only
+    /// <c>&lt;name&gt;/&lt;instance id&gt;</c> below it and removes only that on dispose (ADR 0019). Default <c>kruxos</c>.
+    /// </summary>
     public string CgroupName { get; set; } = "kruxos";
 
     /// <summary>Limits of every agent's sandbox unless <see cref="Agents"/> overrides them.</summary>

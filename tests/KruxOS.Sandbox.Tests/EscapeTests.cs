@@ -198,7 +198,7 @@ public sealed class WorkerFailureTests(SandboxFixture f)
         const string A = "crashy";
         await f.Ok(A, "filesystem.write", new { path = "x.txt", content = "x" });
         var procs = Directory.GetFiles("/sys/fs/cgroup", "cgroup.procs", SearchOption.AllDirectories)
-            .FirstOrDefault(p => p.Contains($"/{f.CgroupName}/{A}/worker/", StringComparison.Ordinal));
+            .FirstOrDefault(p => p.Contains($"/{f.Host.CgroupPathOf(Core.Agents.AgentName.Parse(A))}/worker/", StringComparison.Ordinal));
         Assert.NotNull(procs);
         foreach (var pid in File.ReadAllLines(procs!).Select(int.Parse))
         {

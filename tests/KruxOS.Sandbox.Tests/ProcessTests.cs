@@ -117,6 +117,6 @@ public sealed class ProcessTests(SandboxFixture f)
         await f.Host.StopAgentAsync(AgentName.Parse("stopper"), TestContext.Current.CancellationToken);
         // A fresh sandbox for the agent knows nothing of the old process, and the group is gone.
         await f.Fails("stopper", "process.monitor", new { process_id = start.GetProperty("process_id").GetString() }, "ProcessNotFound");
-        Assert.False(Directory.Exists($"/sys/fs/cgroup/pids/{f.CgroupName}/stopper/{start.GetProperty("process_id").GetString()}"));
+        Assert.False(Directory.Exists($"/sys/fs/cgroup/pids/{f.Host.CgroupPathOf(AgentName.Parse("stopper"))}/{start.GetProperty("process_id").GetString()}"));
     }
 }

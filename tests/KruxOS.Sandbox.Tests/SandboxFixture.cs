@@ -15,14 +15,18 @@ public sealed class SandboxFixture : IAsyncLifetime
 {
     public static readonly CapabilityRegistry Registry = new(DefinitionLoader.BuiltIn());
 
-    public string DataDirectory { get; } = Path.Combine(Path.GetTempPath(), "kruxos-sbx-" + Guid.NewGuid().ToString("N")[..8]);
+    /// <summary>A root-only (0700) directory holding the data directory, as <c>/root</c> holds <c>/root/.kruxos</c>.</summary>
+    public string PrivateParent { get; } = Path.Combine(Path.GetTempPath(), "kruxos-sbx-" + Guid.NewGuid().ToString("N")[..8]);
+    public string DataDirectory => Path.Combine(PrivateParent, "data");
     public string CgroupName { get; } = "kruxos-test-" + Guid.NewGuid().ToString("N")[..8];
     public SandboxHost Host { get; private set; } = null!;
     public SandboxOptions Options { get; private set; } = null!;
 
     public ValueTask InitializeAsync()
     {
-        // Created root-only on purpose: the host must make it traversable for the agents' uids itself.
+        // Both root-only (0700) on purpose, like a default ~/.kruxos under /root: the sandbox must work without
+        // anyone making them traversable (ADR 0018), and nothing may loosen them.
+        Directory.CreateDirectory(PrivateParent, (UnixFileMode)0x1C0);
         Directory.CreateDirectory(DataDirectory, (UnixFileMode)0x1C0);
         Options = new SandboxOptions { DataDirectory = DataDirectory, CgroupName = CgroupName };
         Options.Agents["small"] = new AgentSandboxSettings { Limits = new SandboxLimits(256L * 1024 * 1024, 0.5, 40) };
@@ -34,7 +38,7 @@ public sealed class SandboxFixture : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         await Host.DisposeAsync();
-        try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        try { Directory.Delete(PrivateParent, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>The git remotes each test agent's "policy" allows (the gateway reads them from git.remotes).</summary>

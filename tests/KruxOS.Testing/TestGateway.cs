@@ -71,7 +71,9 @@ public sealed class TestGateway : IAsyncDisposable
     private static async Task<TestGateway> StartAsync(string? dataDir, (int G, int U, int H)? fixedPorts, Action<WebApplicationBuilder>? customize,
         params string[] extraArgs)
     {
-        dataDir ??= Directory.CreateTempSubdirectory("kruxos-gw-").FullName;
+        // A private data directory under a private parent (both 0700, like ~/.kruxos under /root): the gateway,
+        // its sandbox included, must work without either being traversable by anyone else.
+        dataDir ??= Path.Combine(Directory.CreateTempSubdirectory("kruxos-gw-").FullName, "data");
         // Ports are chosen at runtime; another test may grab one between the probe and the bind, so retry.
         for (var attempt = 1; ; attempt++)
         {
@@ -124,6 +126,10 @@ public sealed class TestGateway : IAsyncDisposable
         {
             SqliteConnection.ClearAllPools();
             try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            // The private temporary parent made for it (TestGateway, TestPolicies), when it is now empty.
+            var parent = Path.GetDirectoryName(DataDir);
+            if (parent is not null && Path.GetFileName(DataDir) == "data" && Path.GetDirectoryName(parent) == Path.GetTempPath().TrimEnd('/'))
+                try { Directory.Delete(parent); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
 

@@ -11,7 +11,8 @@ public static class TestPolicies
     /// <summary>A fresh data directory whose agent <paramref name="agent"/> has the policy <paramref name="yaml"/>.</summary>
     public static string DataDirWithAgentPolicy(string prefix, string agent, string yaml = HoldSystemTime)
     {
-        var dataDir = Directory.CreateTempSubdirectory(prefix).FullName;
+        // Private (0700) under a private parent, as TestGateway makes them.
+        var dataDir = Path.Combine(Directory.CreateTempSubdirectory(prefix).FullName, "data");
         PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", "agents", $"{agent}.yaml"), yaml);
         return dataDir;
     }

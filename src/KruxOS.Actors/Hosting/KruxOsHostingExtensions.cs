@@ -43,7 +43,8 @@ public static class KruxOsHostingExtensions
     public static IServiceCollection AddKruxOsActors(this IServiceCollection services, KruxOsSettings settings)
     {
         settings.Validate();
-        Directory.CreateDirectory(settings.DataDir);
+        // Created private (0700) when missing; the gateway host sets its final mode before this (DataDirectory.Secure).
+        if (!Directory.Exists(settings.DataDir)) KruxOS.Sandbox.PrivateFiles.CreateDirectory(settings.DataDir);
         if (settings.Persistence.Provider == PersistenceProvider.Sqlite) SqliteJournal.PrepareFile(settings.SqlitePath);
 
         services.AddSingleton(settings);
@@ -201,8 +202,11 @@ public static class KruxOsHostingExtensions
                 children.Add(new GatewayChild("connections", _ => ConnectionsActor.Props(sessionRegion, clock)));
             }
             // After the sessions: watch events are delivered to the agent's session (local parent or shard region).
+            // It also stops agents' sandboxes on this node: on request (kill, revoke; relayed to every node in a cluster)
+            // and when the node's identity read model shows an agent revoked.
             children.Add(new GatewayChild("sandbox-housekeeping", c => SandboxHousekeepingActor.Props(sp.GetRequiredService<KruxOS.Sandbox.ISandbox>(),
-                settings.DataDir, clock, c.TryGetValue("agent-sessions", out var sessions) ? sessions : registry.Get<AgentSessionRegion>())));
+                settings.DataDir, clock, c.TryGetValue("agent-sessions", out var sessions) ? sessions : registry.Get<AgentSessionRegion>(),
+                directory, settings.UseClustering)));
             var root = system.ActorOf(GatewayRootActor.Props(children.ToImmutable(), (name, child) =>
             {
                 switch (name)
@@ -213,6 +217,7 @@ public static class KruxOsHostingExtensions
                     case "approvals": registry.Register<ApprovalRegion>(child); break;
                     case "identity": registry.Register<IdentityRegistry>(child); break;
                     case "connections": registry.Register<ConnectionRegistry>(child); break;
+                    case "sandbox-housekeeping": registry.Register<SandboxHousekeeping>(child); break;
                 }
             }), "gateway");
             registry.Register<GatewayRoot>(root);

@@ -43,10 +43,20 @@ internal static class SqliteJournal
             """;
     }
 
-    /// <summary>Creates the file with WAL journaling (roughly doubles persisted writes per second); WAL mode is persistent.</summary>
+    /// <summary>
+    /// Creates the file with WAL journaling (roughly doubles persisted writes per second; WAL mode is persistent).
+    /// The file is created 0600 before SQLite opens it, and SQLite gives its -wal and -shm files the database
+    /// file's mode, so the journal (token hashes, approval arguments) is never readable by another user.
+    /// </summary>
     public static void PrepareFile(string path)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var directory = Path.GetDirectoryName(path)!;
+        if (!Directory.Exists(directory)) KruxOS.Sandbox.PrivateFiles.CreateDirectory(directory);
+        if (!File.Exists(path) && !OperatingSystem.IsWindows())
+        {
+            using (new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = KruxOS.Sandbox.PrivateFiles.FileMode })) { }
+        }
+        foreach (var file in new[] { path, path + "-wal", path + "-shm", path + "-journal" }) KruxOS.Sandbox.PrivateFiles.Restrict(file, 0);
         using var connection = new SqliteConnection($"Data Source={path}");
         connection.Open();
         using var command = connection.CreateCommand();

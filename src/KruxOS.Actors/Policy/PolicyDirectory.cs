@@ -53,11 +53,15 @@ public static class PolicyDirectory
     public static void WriteAtomically(string path, string text)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
+        if (!Directory.Exists(dir)) KruxOS.Sandbox.PrivateFiles.CreateDirectory(dir);
         var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.tmp-{Guid.NewGuid():N}");
         try
         {
-            File.WriteAllText(temp, text, new UTF8Encoding(false));
+            // Private from the first byte (0600), like every store in the data directory.
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = KruxOS.Sandbox.PrivateFiles.FileMode;
+            using (var stream = new FileStream(temp, options))
+            using (var writer = new StreamWriter(stream, new UTF8Encoding(false))) writer.Write(text);
             File.Move(temp, path, overwrite: true);
         }
         finally

@@ -87,7 +87,8 @@ public sealed class PolicyStoreActor : ReceiveActor, IWithTimers
     {
         try
         {
-            Directory.CreateDirectory(Path.Combine(_directory, PolicyDirectory.AgentsFolder));
+            foreach (var dir in new[] { _directory, Path.Combine(_directory, PolicyDirectory.AgentsFolder) })
+                if (!Directory.Exists(dir)) KruxOS.Sandbox.PrivateFiles.CreateDirectory(dir);
             var self = Self;
             var watcher = new FileSystemWatcher(_directory)
             {

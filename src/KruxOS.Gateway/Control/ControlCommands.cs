@@ -7,6 +7,7 @@ using KruxOS.Actors.Audit;
 using KruxOS.Audit;
 using KruxOS.Core.Approvals;
 using KruxOS.Actors.Capabilities;
+using KruxOS.Actors.Capabilities.Sandboxed;
 using KruxOS.Actors.Capabilities.InProcess;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Hosting;
@@ -46,6 +47,7 @@ public sealed partial class ControlCommands(
     BoundAddresses addresses,
     MountCommands mounts,
     IRequiredActor<AuditWriter> audit,
+    IRequiredActor<SandboxHousekeeping> sandboxes,
     TimeProvider clock,
     ILogger<ControlCommands> log,
     UserTokenUsage? usage = null)
@@ -189,7 +191,13 @@ public sealed partial class ControlCommands(
     {
         var name = p["name"]?.GetValue<string>() ?? "";
         var result = await AskIdentityAsync(new IdentityCommands.RevokeAgent(name, clock.GetUtcNow()), ct).ConfigureAwait(false);
-        return result.IsOk ? Ok(id, AgentJson(result.Agent!)) : Fail(id, result.Code.ToString(), result.Message);
+        if (!result.IsOk) return Fail(id, result.Code.ToString(), result.Message);
+        // Its sessions are already terminated; now everything it runs stops, and its calls stay refused (every node
+        // also holds it as soon as its identity read model shows the revocation).
+        await StopSandboxesAsync(name, hold: true, "agent revoked", ct).ConfigureAwait(false);
+        var json = AgentJson(result.Agent!);
+        json["sandbox_stopped"] = true;
+        return Ok(id, json);
     }
 
     private async Task<string> KillAsync(JsonNode? id, JsonObject p, CancellationToken ct)
@@ -199,8 +207,21 @@ public sealed partial class ControlCommands(
         if (!directory.Current.Agents.ContainsKey(agent.Value)) return Fail(id, "NotFound", $"agent '{agent}' not found");
         var region = await sessions.GetAsync(ct).ConfigureAwait(false);
         var result = await region.Ask<AgentSessionReplies.TerminateResult>(new AgentSessionCommands.Terminate(agent, "killed by operator"), EdgeTimeout, ct).ConfigureAwait(false);
-        return Ok(id, new JsonObject { ["agent"] = result.Agent, ["connections_closed"] = result.ConnectionsClosed });
+        // Kill ends what the agent runs too (its background processes), but its token stays valid: the next call starts afresh.
+        var stopped = await StopSandboxesAsync(agent.Value, hold: false, "killed by operator", ct).ConfigureAwait(false);
+        return Ok(id, new JsonObject { ["agent"] = result.Agent, ["connections_closed"] = result.ConnectionsClosed, ["processes_stopped"] = stopped });
     }
+
+    // This node's stop is awaited (the CLI answers once it is done); in a cluster the other nodes are told at once and stop theirs.
+    private async Task<int> StopSandboxesAsync(string agent, bool hold, string reason, CancellationToken ct)
+    {
+        var housekeeping = await sandboxes.GetAsync(ct).ConfigureAwait(false);
+        var stopped = await housekeeping.Ask<SandboxStopMessages.AgentStopped>(new SandboxStopMessages.StopAgent(agent, hold, reason), StopTimeout, ct).ConfigureAwait(false);
+        return stopped.ProcessesKilled;
+    }
+
+    /// <summary>Stopping waits for every killed process to be reaped (each at most 10 s); allow it more than a plain request.</summary>
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(60);
 
     private async Task<string> CreateUserTokenAsync(JsonNode? id, JsonObject p, CancellationToken ct)
     {

@@ -73,6 +73,8 @@ public static class GatewayHostingExtensions
         var kruxos = builder.Configuration.GetSection("KruxOS").Get<KruxOsSettings>() ?? new KruxOsSettings();
         var gateway = builder.Configuration.GetSection("Gateway").Get<GatewaySettings>() ?? new GatewaySettings();
         gateway.Validate();
+        // First, before any store is opened: the data directory private, earlier installs' stores tightened.
+        DataDirectory.Secure(kruxos.DataDir, gateway);
         if (gateway.CallTimeout <= kruxos.ToolCallTimeout) gateway.CallTimeout = kruxos.ToolCallTimeout + TimeSpan.FromSeconds(15);
 
         builder.WebHost.ConfigureKestrel(k =>

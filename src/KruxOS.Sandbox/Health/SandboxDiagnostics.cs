@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using KruxOS.Core;
 using KruxOS.Sandbox.Isolation;
+using KruxOS.Sandbox.Mounts;
 using KruxOS.Sandbox.Native;
 
 namespace KruxOS.Sandbox.Health;
@@ -17,11 +18,20 @@ namespace KruxOS.Sandbox.Health;
 /// <param name="Required">Whether it counts towards the exit code (informational lines do not).</param>
 public sealed record MechanismStatus(string Name, bool Active, string Detail, bool Required = true);
 
-/// <summary>Result of <see cref="SandboxDiagnostics.Run"/>; rendered by <c>kruxos sandbox diagnose [--json]</c>.</summary>
-public sealed record DiagnosticsReport(ImmutableArray<MechanismStatus> Mechanisms)
+/// <summary>Result of <see cref="SandboxDiagnostics.Run(SandboxOptions)"/>; rendered by <c>kruxos sandbox diagnose [--json]</c>.</summary>
+/// <param name="Mechanisms">One line per isolation mechanism.</param>
+/// <param name="Advisories">The installed bubblewrap against the known advisories (<see cref="BubblewrapAdvisories"/>).</param>
+public sealed record DiagnosticsReport(ImmutableArray<MechanismStatus> Mechanisms, ImmutableArray<AdvisoryFinding> Advisories = default)
 {
-    /// <summary>True when every required mechanism is active.</summary>
-    public bool AllActive => Mechanisms.Where(m => m.Required).All(m => m.Active);
+    /// <summary>True when every required mechanism is active and no advisory finds our configuration exposed.</summary>
+    public bool AllActive => Mechanisms.Where(m => m.Required).All(m => m.Active) && !AdvisoryList.Any(a => a.Verdict == AdvisoryVerdict.Exposed);
+
+    private ImmutableArray<AdvisoryFinding> AdvisoryList => Advisories.IsDefault ? [] : Advisories;
+
+    /// <summary>One line for the health check: the advisories the installed version is in range of, with their verdicts.</summary>
+    public string AdvisorySummary => AdvisoryList.Where(a => a.Verdict != AdvisoryVerdict.NotAffected) is var inRange && inRange.Any()
+        ? $"bubblewrap {inRange.First().Installed}: " + string.Join("; ", inRange.Select(a => $"{a.Id} in affected range ({a.AffectedRange}), {a.VerdictText}"))
+        : "bubblewrap outside the affected range of every known advisory";
 
     /// <summary>Process exit code for the CLI: 0 only when all required mechanisms are active.</summary>
     public int ExitCode => AllActive ? 0 : 1;
@@ -33,6 +43,10 @@ public sealed record DiagnosticsReport(ImmutableArray<MechanismStatus> Mechanism
         var width = Mechanisms.Max(m => m.Name.Length);
         foreach (var m in Mechanisms)
             sb.Append(m.Name.PadRight(width)).Append("  ").Append((m.Active ? "active" : m.Required ? "MISSING" : "inactive").PadRight(8)).Append("  ").Append(m.Detail).Append('\n');
+        foreach (var a in AdvisoryList)
+            sb.Append("advisory ").Append(a.Id).Append(a.Alias is null ? "" : " (" + a.Alias + ")").Append(": ").Append(a.VerdictText)
+                .Append(" - installed ").Append(a.Installed).Append(", affected ").Append(a.AffectedRange).Append(", fixed in ").Append(a.FixedIn)
+                .Append(". ").Append(a.Reason).Append('\n');
         sb.Append(AllActive ? "sandbox: all mechanisms active\n" : "sandbox: NOT fully confined\n");
         return sb.ToString();
     }
@@ -42,6 +56,16 @@ public sealed record DiagnosticsReport(ImmutableArray<MechanismStatus> Mechanism
     {
         all_active = AllActive,
         mechanisms = Mechanisms.Select(m => new { name = m.Name, active = m.Active, required = m.Required, detail = m.Detail }),
+        advisories = AdvisoryList.Select(a => new
+        {
+            id = a.Id, alias = a.Alias, installed = a.Installed, affected = a.AffectedRange, fixed_in = a.FixedIn,
+            verdict = a.Verdict switch
+            {
+                AdvisoryVerdict.NotAffected => "not_affected", AdvisoryVerdict.NotExposed => "not_exposed", AdvisoryVerdict.Exposed => "exposed",
+                AdvisoryVerdict.NotAnalysed => "not_analysed", _ => "unknown",
+            },
+            reason = a.Reason,
+        }),
     }, CoreJson.Options);
 }
 
@@ -64,33 +88,61 @@ public static partial class SandboxDiagnostics
     private static string OffListSyscall() =>
         Seccomp.Resolve("io_setup") is var nr and >= 0 ? nr.ToString(CultureInfo.InvariantCulture) : string.Empty;
 
-    /// <summary>Runs every check; never throws for a missing mechanism.</summary>
+    /// <summary>
+    /// Runs every check for the data directory of <paramref name="options"/> (claiming its sandbox instance and uid
+    /// range like the gateway does); never throws for a missing mechanism.
+    /// </summary>
     public static DiagnosticsReport Run(SandboxOptions options)
+    {
+        SandboxInstance? instance = null;
+        string? claimError = null;
+        if (!options.Disabled)
+        {
+            try
+            {
+                if (!Directory.Exists(options.DataDirectory)) PrivateFiles.CreateDirectory(options.DataDirectory);
+                instance = SandboxInstance.Claim(options, TimeSpan.FromSeconds(30));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException) { claimError = e.Message; }
+        }
+        return Run(options, instance, claimError);
+    }
+
+    /// <summary>Runs every check with an instance already claimed (the gateway's start-up probe).</summary>
+    internal static DiagnosticsReport Run(SandboxOptions options, SandboxInstance? instance, string? claimError = null)
     {
         var result = ImmutableArray.CreateBuilder<MechanismStatus>();
         if (options.Disabled) result.Add(new MechanismStatus("enforcement", false, "Sandbox:Disabled=true: capabilities run unconfined (development setting)"));
 
         var bwrapOk = File.Exists(options.BwrapPath);
-        result.Add(new MechanismStatus("bubblewrap", bwrapOk, bwrapOk ? Version(options.BwrapPath) : $"{options.BwrapPath} not found (apt-get install bubblewrap)"));
+        var bwrapVersion = bwrapOk ? Version(options.BwrapPath) : null;
+        var package = bwrapOk ? PackageVersion() : null;
+        result.Add(new MechanismStatus("bubblewrap", bwrapOk, bwrapOk ? bwrapVersion + (package is null ? "" : $" (Debian package {package})") : $"{options.BwrapPath} not found (apt-get install bubblewrap)"));
+        if (!options.Disabled)
+            result.Add(new MechanismStatus("instance", instance is not null, instance is { } i
+                ? $"{i.Id}: host uids {i.Uids} (registry {options.UidRangeRegistry}), cgroup subtree {options.CgroupName}/{i.Id}"
+                : "no host uid range could be claimed: " + claimError));
+        result.Add(PrivateDataDirectory(options));
         var (program, seccompDetail) = Seccomp.Program;
         var cgroups = Cgroups.Detect(out var cgroupDetail);
         Dictionary<string, string>? probe = null;
         string probeError = "not run";
         uint? ownerUid = null;
-        var probeUid = options.HostUidBase + options.HostUidCount - 1; // reserved for diagnostics
+        var probeUid = instance?.ProbeUid ?? options.HostUidBase + options.HostUidCount - 1; // reserved for diagnostics
         var dir = Path.Combine(options.DataDirectory, "sandbox", "diagnose-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         // A top-level group of its own, so removing it leaves nothing behind.
         var group = cgroups is null ? null : options.CgroupName + "-diagnose-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         string cgroupProbe = cgroupDetail;
         var cgroupOk = false;
-        if (bwrapOk && program is not null && File.Exists(options.SetprivPath))
+        var launcher = new Launcher(options);
+        if (bwrapOk && program is not null && File.Exists(options.SetprivPath) && File.Exists(options.UnsharePath) && (instance is not null || options.Disabled))
         {
             try
             {
-                Directory.CreateDirectory(dir);
+                PrivateFiles.CreateDirectory(Path.Combine(options.DataDirectory, "sandbox"));
+                PrivateFiles.CreateDirectory(dir);
                 Libc.chown(dir, probeUid, probeUid);
-                var launcher = new Launcher(options);
-                launcher.PrepareEtc();
+                if (launcher.PrepareStagingDirectory() is { } staging) throw new IOException(staging);
                 CgroupGroup? g = null;
                 if (cgroups is not null)
                 {
@@ -128,7 +180,8 @@ public static partial class SandboxDiagnostics
                 if (group is not null) cgroups?.RemoveTree(group);
             }
         }
-        else probeError = program is null ? "seccomp unavailable" : !bwrapOk ? "bubblewrap missing" : "setpriv missing";
+        else probeError = program is null ? "seccomp unavailable" : !bwrapOk ? "bubblewrap missing" : !File.Exists(options.SetprivPath) ? "setpriv missing"
+            : !File.Exists(options.UnsharePath) ? "unshare missing" : "no host uid range: " + claimError;
 
         foreach (var (name, ns) in new[] { ("user_ns", "user"), ("mount_ns", "mnt"), ("pid_ns", "pid"), ("net_ns", "net"), ("uts_ns", "uts"), ("ipc_ns", "ipc") })
         {
@@ -162,9 +215,66 @@ public static partial class SandboxDiagnostics
             probe is null ? "probe failed: " + probeError : "host /etc (passwd, shadow, hosts) not visible; /usr read-only, private /tmp, /proc and /dev"));
         // Measured in a real worker, never assumed from the kernel's ABI or the option.
         result.Add(bwrapOk && program is not null && File.Exists(options.SetprivPath) && !options.Disabled
-            ? LandlockReport.Probe(options, new Launcher(options), probeUid, options.DotnetRoot ?? SandboxHost.DetectDotnetRoot())
+            ? LandlockReport.Probe(options, launcher, probeUid, options.DotnetRoot ?? SandboxHost.DetectDotnetRoot())
             : new MechanismStatus("landlock", false, "not measured: " + (options.Disabled ? "the sandbox is disabled" : probeError), Required: false));
-        return new DiagnosticsReport(result.ToImmutable());
+                var advisories = bwrapOk
+            ? BubblewrapAdvisories.Check(BubblewrapAdvisories.ParseVersion(bwrapVersion), AdvisoryContextFor(launcher, options))
+            : ImmutableArray<AdvisoryFinding>.Empty;
+        return new DiagnosticsReport(result.ToImmutable(), advisories);
+    }
+
+    /// <summary>
+    /// What the advisory checks look at: the bubblewrap arguments of the launch layouts the gateway uses (a
+    /// process.run sandbox with a read-write and a read-only mount, and the warm worker with its runtime, relay and
+    /// trash), built by the same code as real launches, and whether bwrap is installed setuid.
+    /// </summary>
+    internal static AdvisoryContext AdvisoryContextFor(Launcher launcher, SandboxOptions options)
+    {
+        var mounts = new List<MountEntry> { new("layout", "rw", "/srv/rw", false), new("layout", "ro", "/srv/ro", true) };
+        var process = new LaunchSpec("layout", 1, "/data/workspace/layout", mounts, [], [], "/workspace", ["true"], new Dictionary<string, string>(), null);
+        var worker = process with
+        {
+            ReadOnlyBinds = [("/dotnet", "/opt/kruxos/dotnet"), ("/worker", "/opt/kruxos/worker"), ("/relay", Worker.GitRelay.InsideDirectory)],
+            WritableBinds = [("/data/trash/layout", "/trash")],
+        };
+        var found = new HostDirectory("0:0", 0, 0x1C0, AncestorsRootOnly: true);
+        IReadOnlyList<string> Args(LaunchSpec spec)
+        {
+            var sources = new List<(string, string, bool)> { (spec.Workspace, "/workspace", false) };
+            sources.AddRange(spec.Mounts.Select(m => (m.Source, m.Target, m.ReadOnly)));
+            sources.AddRange(spec.ReadOnlyBinds.Select(b => (b.Source, b.Target, true)));
+            sources.AddRange(spec.WritableBinds.Select(b => (b.Source, b.Target, false)));
+            return launcher.BwrapArguments(spec, [.. sources.Select((b, n) => new StagedBind(b.Item1, b.Item2, b.Item3, launcher.StagingDirectory + "/" + n.ToString(CultureInfo.InvariantCulture), found))], 3);
+        }
+        // Everything bound from a host directory an agent can write to (or that the operator chose) counts as agent content.
+        var controlled = new HashSet<string>(StringComparer.Ordinal) { "/workspace", "/trash", Worker.GitRelay.InsideDirectory };
+        foreach (var m in mounts) controlled.Add(m.Target);
+        var setuid = HostPaths.Describe(options.BwrapPath) is { } d && (d.Mode & 0x800) != 0 && d.Owner == 0;
+        return new AdvisoryContext([Args(process), Args(worker)], controlled, setuid);
+    }
+
+    private static MechanismStatus PrivateDataDirectory(SandboxOptions options)
+    {
+        if (HostPaths.Describe(options.DataDirectory) is not { } d) return new MechanismStatus("private_data", false, $"{options.DataDirectory} does not exist", Required: false);
+        var others = d.Mode & 0x3F;
+        var text = Convert.ToString(d.Mode, 8).PadLeft(4, '0');
+        return others == 0
+            ? new MechanismStatus("private_data", true, $"{options.DataDirectory} is {text}: no other user (agents included) can enter it; sandboxes get their directories from a per-launch staging mount at {options.StagingDirectory}", Required: false)
+            : new MechanismStatus("private_data", (others & 0x24) == 0, $"{options.DataDirectory} is {text}: " + ((others & 0x24) == 0
+                ? "others may traverse it (a shared auth socket inside) but not list it; every store in it is 0600/0700"
+                : "other users can list it; the gateway tightens it to 0700 at start"), Required: false);
+    }
+
+    private static string? PackageVersion()
+    {
+        if (!File.Exists("/usr/bin/dpkg-query")) return null;
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo("/usr/bin/dpkg-query", ["-W", "-f=${Version}", "bubblewrap"]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false });
+            var v = p!.StandardOutput.ReadToEnd().Trim();
+            return p.WaitForExit(5000) && p.ExitCode == 0 && v.Length > 0 ? v : null;
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException) { return null; }
     }
 
     private static string Version(string bwrap)

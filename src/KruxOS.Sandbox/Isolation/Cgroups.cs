@@ -19,8 +19,17 @@ internal abstract class Cgroups
     /// <summary>Creates (or reuses) a group at a relative path and applies limits; null limits = none at this level.</summary>
     public abstract CgroupGroup Create(string relative, SandboxLimits? limits);
 
-    /// <summary>Removes a whole subtree (killing what is left in it), deepest first.</summary>
-    public abstract void RemoveTree(string relative);
+    /// <summary>Removes a whole subtree (killing what is left in it), deepest first; returns how many processes were killed.</summary>
+    public abstract int RemoveTree(string relative);
+
+    /// <summary>Removes one group directory only when it holds no process and no child group (never kills).</summary>
+    public abstract void RemoveIfEmpty(string relative);
+
+    internal static void RemoveEmpty(string dir)
+    {
+        if (!Directory.Exists(dir) || ReadPids(dir).Count > 0) return;
+        try { Directory.Delete(dir); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
 
     /// <summary>Detects the live hierarchy; null with the reason when memory/cpu/pids are not all usable.</summary>
     public static Cgroups? Detect(out string detail)
@@ -93,19 +102,21 @@ internal abstract class Cgroups
         return null;
     }
 
-    internal static void KillAndRemove(IEnumerable<string> dirs)
+    internal static int KillAndRemove(IEnumerable<string> dirs)
     {
+        var killed = new HashSet<int>();
         foreach (var dir in dirs.Where(Directory.Exists).OrderByDescending(d => d.Length))
         {
             for (var attempt = 0; attempt < 50; attempt++)
             {
                 var pids = ReadPids(dir);
                 if (pids.Count == 0) break;
-                foreach (var pid in pids) Libc.kill(pid, Libc.SIGKILL);
+                foreach (var pid in pids) if (Libc.kill(pid, Libc.SIGKILL) == 0) killed.Add(pid);
                 Thread.Sleep(20);
             }
             try { Directory.Delete(dir); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+        return killed.Count;
     }
 
     internal static List<int> ReadPids(string dir)
@@ -166,7 +177,9 @@ internal sealed class CgroupsV2(string basePath) : Cgroups
         return new Group(path);
     }
 
-    public override void RemoveTree(string relative) => KillAndRemove(Subtree(Path.Combine(basePath, relative)));
+    public override int RemoveTree(string relative) => KillAndRemove(Subtree(Path.Combine(basePath, relative)));
+
+    public override void RemoveIfEmpty(string relative) => RemoveEmpty(Path.Combine(basePath, relative));
 
     private sealed class Group(string path) : CgroupGroup
     {
@@ -210,7 +223,12 @@ internal sealed class CgroupsV1(Dictionary<string, string> bases) : Cgroups
         return new Group(dirs);
     }
 
-    public override void RemoveTree(string relative) => KillAndRemove(bases.Values.SelectMany(b => Subtree(Path.Combine(b, relative))));
+    public override int RemoveTree(string relative) => KillAndRemove(bases.Values.SelectMany(b => Subtree(Path.Combine(b, relative))));
+
+    public override void RemoveIfEmpty(string relative)
+    {
+        foreach (var b in bases.Values) RemoveEmpty(Path.Combine(b, relative));
+    }
 
     private sealed class Group(Dictionary<string, string> dirs) : CgroupGroup
     {

@@ -19,35 +19,148 @@ internal sealed record LaunchSpec(
     CgroupGroup? Group,
     bool Worker = false);
 
+/// <summary>One host directory bound into a sandbox, as the launcher stages it.</summary>
+/// <param name="Source">Canonical host path.</param>
+/// <param name="Target">Path inside the sandbox.</param>
+/// <param name="ReadOnly">Bound read-only.</param>
+/// <param name="Staged">Where the launch's private staging mount shows it (what bubblewrap binds from).</param>
+/// <param name="Found">What was found at <paramref name="Source"/> when the launch was prepared.</param>
+internal sealed record StagedBind(string Source, string Target, bool ReadOnly, string Staged, HostDirectory Found);
+
 /// <summary>
-/// Starts processes inside bubblewrap. The chain is <c>sh</c> (as root: writes its own pid to the
-/// group's cgroup.procs files, so everything after it is confined from the first instruction) →
-/// <c>setpriv</c> (drops to the agent's unprivileged host uid/gid, no supplementary groups) →
-/// <c>bwrap</c> (user, mount, pid, ipc, uts and net namespaces; minimal read-only root; workspace
-/// at /workspace; seccomp filter from a memfd) → the command, as uid 1000 inside.
+/// Starts processes inside bubblewrap from a private data directory (ADR 0018). The chain, all one process:
+/// <list type="number">
+/// <item><c>unshare --mount</c> (root) gives the launch a private mount namespace;</item>
+/// <item><c>sh</c>, still root, writes its own pid to the group's cgroup.procs files, so everything after it is
+/// confined from its first instruction, then bind-mounts each host directory the sandbox needs (workspace, mounts,
+/// trash, runtime) onto an empty mount point <c>&lt;staging&gt;/&lt;n&gt;</c> that only this namespace sees filled;
+/// a source whose path someone other than root could swap is re-checked by device and inode after binding;</item>
+/// <item><c>setpriv</c> drops to the agent's unprivileged host uid/gid, no supplementary groups;</item>
+/// <item><c>bwrap</c> (user, mount, pid, ipc, uts and net namespaces; minimal read-only root; seccomp filter from a
+/// memfd) binds from the staging paths, which the agent's uid can reach, so the data directory and its parents
+/// stay private (0700) → the command, as uid 1000 inside.</item>
+/// </list>
 /// </summary>
 internal sealed class Launcher(SandboxOptions options)
 {
     /// <summary>uid/gid the agent has inside its sandbox.</summary>
     public const int InsideUid = 1000;
+
+    /// <summary>Exit code of the launcher when joining the cgroup failed.</summary>
+    public const int CgroupJoinFailed = 97;
+
+    /// <summary>Exit code of the launcher when staging the binds failed (a source missing, changed or unmountable).</summary>
+    public const int StagingFailed = 96;
+
+    /// <summary>The synthetic /etc every sandbox sees (no host passwd/shadow/hosts).</summary>
+    public static readonly IReadOnlyList<(string Name, string Content)> EtcFiles =
+    [
+        ("passwd", $"root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nagent:x:{InsideUid}:{InsideUid}:KruxOS agent:/workspace:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
+        ("group", $"root:x:0:\nagent:x:{InsideUid}:\nnogroup:x:65534:\n"),
+        ("hosts", "127.0.0.1 localhost\n::1 localhost\n"),
+        ("nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n"),
+    ];
+
+    // Root, in the launch's private mount namespace: join the cgroup, bind every source onto its mount point
+    // (system tools from a fixed PATH, the sandbox's own PATH restored before exec), re-check the identity of the
+    // sources that need it with one stat, then setpriv → bwrap with a conventional umask (the gateway's own is 077).
     private const string Script =
+        "p=$PATH; PATH=/usr/sbin:/usr/bin:/sbin:/bin; umask 022; " +
         "n=$1; shift; i=0; while [ \"$i\" -lt \"$n\" ]; do echo $$ > \"$1\" || exit 97; shift; i=$((i+1)); done; " +
-        "exec \"$@\"";
+        "n=$1; shift; i=0; c=; e=; while [ \"$i\" -lt \"$n\" ]; do " +
+        "mount -n --bind \"$1\" \"$2\" || exit 96; " +
+        "if [ \"$3\" != - ]; then c=\"$c $2\"; e=\"$e$3 \"; fi; shift 3; i=$((i+1)); done; " +
+        "if [ -n \"$c\" ] && [ \"$(stat --printf '%d:%i ' $c)\" != \"$e\" ]; then echo \"kruxos-launch: a bound directory changed while the sandbox was starting\" >&2; exit 96; fi; " +
+        "PATH=$p; exec \"$@\"";
+
     private static readonly object StartGate = new();
+    private static readonly object MountPointGate = new();
+    private int _mountPoints;
 
-    public string EtcDirectory => Path.Combine(options.DataDirectory, "sandbox", "etc");
+    /// <summary>The staging directory: empty mount points <c>0</c>, <c>1</c>, … and the synthetic <c>etc/</c>.</summary>
+    public string StagingDirectory => options.StagingDirectory.TrimEnd('/');
 
-    /// <summary>Writes the synthetic /etc files every sandbox sees (no host passwd/shadow/hosts).</summary>
-    public void PrepareEtc()
+    /// <summary>
+    /// Creates the staging directory: owned by root, 0711 (the agents' uids may pass through, not list it), not a
+    /// symlink, holding the synthetic <c>etc/</c> files (0644; nothing secret) and empty 0700 mount points. Each
+    /// launch binds the directories it needs onto the mount points in its own mount namespace only; on the host
+    /// they stay empty. Returns the reason when unusable.
+    /// </summary>
+    public string? PrepareStagingDirectory()
     {
-        Directory.CreateDirectory(EtcDirectory);
-        File.WriteAllText(Path.Combine(EtcDirectory, "passwd"), $"root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nagent:x:{InsideUid}:{InsideUid}:KruxOS agent:/workspace:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
-        File.WriteAllText(Path.Combine(EtcDirectory, "group"), $"root:x:0:\nagent:x:{InsideUid}:\nnogroup:x:65534:\n");
-        File.WriteAllText(Path.Combine(EtcDirectory, "hosts"), "127.0.0.1 localhost\n::1 localhost\n");
-        File.WriteAllText(Path.Combine(EtcDirectory, "nsswitch.conf"), "passwd: files\ngroup: files\nhosts: files\n");
+        var dir = StagingDirectory;
+        if (OperatingSystem.IsWindows()) return "the sandbox needs Linux";
+        if (!Path.IsPathRooted(dir)) return $"Sandbox:StagingDirectory '{dir}' must be an absolute path";
+        foreach (var (path, mode) in new[] { (dir, 0x1C9u), (dir + "/etc", 0x1EDu) })
+        {
+            if (HostPaths.Describe(path) is null) Directory.CreateDirectory(path, (UnixFileMode)mode);
+            if (HostPaths.Describe(path) is not { IsDirectory: true, IsSymlink: false, Owner: 0 } found)
+                return $"{path} must be a directory owned by root (not a symlink)";
+            if (found.Mode != mode) HostPaths.SetMode(path, mode);
+        }
+        foreach (var (name, content) in EtcFiles)
+        {
+            var file = dir + "/etc/" + name;
+            if (HostPaths.Describe(file) is { IsDirectory: false, IsSymlink: false, Owner: 0, Mode: 0x1A4 } && File.ReadAllText(file) == content) continue;
+            var temp = file + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+            File.WriteAllText(temp, content);
+            HostPaths.SetMode(temp, 0x1A4);
+            File.Move(temp, file, overwrite: true);
+        }
+        return null;
     }
 
-    public List<string> BwrapArguments(LaunchSpec spec, int seccompFd)
+    /// <summary>Makes sure mount points <c>0</c> … <c>count-1</c> exist (empty, root, 0700).</summary>
+    private void EnsureMountPoints(int count)
+    {
+        if (Volatile.Read(ref _mountPoints) >= count || OperatingSystem.IsWindows()) return;
+        lock (MountPointGate)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var path = StagingDirectory + "/" + i.ToString(CultureInfo.InvariantCulture);
+                if (HostPaths.Describe(path) is null) Directory.CreateDirectory(path, PrivateFiles.DirectoryMode);
+                if (HostPaths.Describe(path) is not { IsDirectory: true, IsSymlink: false, Owner: 0 })
+                    throw new IOException($"the staging mount point {path} is not a directory owned by root");
+            }
+            if (count > _mountPoints) Volatile.Write(ref _mountPoints, count);
+        }
+    }
+
+    /// <summary>Removes the synthetic /etc files earlier versions kept in <c>&lt;data&gt;/sandbox/etc</c> (world-readable there).</summary>
+    public static void RemoveLegacyEtc(string dataDirectory)
+    {
+        var dir = Path.Combine(dataDirectory, "sandbox", "etc");
+        if (HostPaths.Describe(dir) is not { IsDirectory: true, IsSymlink: false, Owner: 0 }) return;
+        foreach (var (name, _) in EtcFiles)
+        {
+            var file = Path.Combine(dir, name);
+            if (HostPaths.Describe(file) is { IsDirectory: false }) File.Delete(file);
+        }
+        try { Directory.Delete(dir); } catch (IOException) { /* not empty: someone else's files, left alone */ }
+    }
+
+    /// <summary>
+    /// Inspects every host directory the spec binds (workspace first, then mounts, read-only and writable binds) and
+    /// assigns its staging path. Throws <see cref="IOException"/> when a source is missing, not a directory or
+    /// reached through a symlink.
+    /// </summary>
+    public IReadOnlyList<StagedBind> Stage(LaunchSpec spec)
+    {
+        // The gateway's own paths (data directory, runtime) may be reached through an operator's symlink: resolve
+        // them. Mount sources were canonical when the operator added them and are taken literally: a symlink that
+        // appeared in one since then fails the launch rather than being followed as root.
+        static string Own(string path) => Libc.RealPath(path) ?? path;
+        var sources = new List<(string Source, string Target, bool ReadOnly)> { (Own(spec.Workspace), "/workspace", false) };
+        sources.AddRange(spec.Mounts.Select(m => (m.Source, m.Target, m.ReadOnly)));
+        sources.AddRange(spec.ReadOnlyBinds.Select(b => (Own(b.Source), b.Target, true)));
+        sources.AddRange(spec.WritableBinds.Select(b => (Own(b.Source), b.Target, false)));
+        return [.. sources.Select((b, i) => new StagedBind(b.Source, b.Target, b.ReadOnly,
+            StagingDirectory + "/" + i.ToString(CultureInfo.InvariantCulture), HostPaths.Inspect(b.Source)))];
+    }
+
+    /// <summary>The bubblewrap arguments of a launch (after <c>bwrap</c>, up to and including the command).</summary>
+    public List<string> BwrapArguments(LaunchSpec spec, IReadOnlyList<StagedBind> binds, int seccompFd)
     {
         var a = new List<string>
         {
@@ -67,40 +180,49 @@ internal sealed class Launcher(SandboxOptions options)
         if (Directory.Exists("/usr/lib32")) a.AddRange(["--symlink", "usr/lib32", "/lib32"]);
         foreach (var etc in new[] { "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime", "/etc/mime.types" })
             a.AddRange(["--ro-bind-try", etc, etc]);
-        foreach (var f in new[] { "passwd", "group", "hosts", "nsswitch.conf" })
-            a.AddRange(["--ro-bind", Path.Combine(EtcDirectory, f), "/etc/" + f]);
+        foreach (var (name, _) in EtcFiles)
+            a.AddRange(["--ro-bind", StagingDirectory + "/etc/" + name, "/etc/" + name]);
         a.AddRange(["--proc", "/proc", "--dev", "/dev",
-            "--size", options.TmpfsBytes.ToString(CultureInfo.InvariantCulture), "--tmpfs", "/tmp",
-            "--bind", spec.Workspace, "/workspace"]);
-        foreach (var m in spec.Mounts) a.AddRange([m.ReadOnly ? "--ro-bind" : "--bind", m.Source, m.Target]);
-        foreach (var (s, t) in spec.ReadOnlyBinds) a.AddRange(["--ro-bind", s, t]);
-        foreach (var (s, t) in spec.WritableBinds) a.AddRange(["--bind", s, t]);
+            "--size", options.TmpfsBytes.ToString(CultureInfo.InvariantCulture), "--tmpfs", "/tmp"]);
+        foreach (var b in binds) a.AddRange([b.ReadOnly ? "--ro-bind" : "--bind", b.Staged, b.Target]);
         a.AddRange(["--chdir", spec.WorkingDirectory, "--seccomp", seccompFd.ToString(CultureInfo.InvariantCulture), "--"]);
         a.AddRange(spec.Command);
+        return a;
+    }
+
+    /// <summary>
+    /// The whole argument vector after <c>unshare</c>: its options, the launcher script and its arguments, setpriv
+    /// and bwrap. Separate from <see cref="Start"/> so diagnostics and tests can inspect exactly what runs.
+    /// </summary>
+    public List<string> LauncherArguments(LaunchSpec spec, IReadOnlyList<StagedBind> binds, int seccompFd)
+    {
+        var a = new List<string> { "--mount", "--propagation", "private", "--", "/bin/sh", "-c", Script, "kruxos-launch" };
+        var procs = spec.Group?.ProcsFiles ?? [];
+        a.Add(procs.Count.ToString(CultureInfo.InvariantCulture));
+        a.AddRange(procs);
+        a.Add(binds.Count.ToString(CultureInfo.InvariantCulture));
+        foreach (var b in binds) a.AddRange([b.Source, b.Staged, b.Found.AncestorsRootOnly ? "-" : b.Found.Identity]);
+        var uid = spec.HostUid.ToString(CultureInfo.InvariantCulture);
+        a.AddRange([options.SetprivPath, "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--", options.BwrapPath]);
+        a.AddRange(BwrapArguments(spec, binds, seccompFd));
         return a;
     }
 
     /// <summary>Starts the spec confined. Stdio is redirected; environment is exactly <see cref="LaunchSpec.Environment"/>.</summary>
     public Process Start(LaunchSpec spec)
     {
+        var binds = Stage(spec);
+        EnsureMountPoints(binds.Count);
         var fd = Seccomp.CreateMemfd(spec.Worker);
         try
         {
-            var psi = new ProcessStartInfo("/bin/sh")
+            var psi = new ProcessStartInfo(options.UnsharePath)
             {
                 RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
                 // The shell exports PWD; start it in / so no host path reaches the sandbox's environment.
                 WorkingDirectory = "/",
             };
-            psi.ArgumentList.Add("-c");
-            psi.ArgumentList.Add(Script);
-            psi.ArgumentList.Add("kruxos-launch");
-            var procs = spec.Group?.ProcsFiles ?? [];
-            psi.ArgumentList.Add(procs.Count.ToString(CultureInfo.InvariantCulture));
-            foreach (var p in procs) psi.ArgumentList.Add(p);
-            var uid = spec.HostUid.ToString(CultureInfo.InvariantCulture);
-            foreach (var x in new[] { options.SetprivPath, "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--", options.BwrapPath }) psi.ArgumentList.Add(x);
-            foreach (var x in BwrapArguments(spec, fd)) psi.ArgumentList.Add(x);
+            foreach (var x in LauncherArguments(spec, binds, fd)) psi.ArgumentList.Add(x);
             psi.Environment.Clear();
             foreach (var (k, v) in spec.Environment) psi.Environment[k] = v;
             // The memfd is inheritable on purpose; start under a gate so no sibling launch inherits it, then close our copy.

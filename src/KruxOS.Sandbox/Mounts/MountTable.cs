@@ -20,7 +20,7 @@ public sealed record MountEntry(string Agent, string Label, string Source, bool 
 /// <summary>
 /// The operator's host mounts, persisted as JSON (<c>&lt;data&gt;/sandbox/mounts.json</c>). Sources are
 /// canonicalised and must be existing directories outside system and KruxOS state paths. A running
-/// sandbox picks changes up when its worker restarts (<see cref="ISandbox.StopAgentAsync"/>).
+/// sandbox picks changes up when its worker restarts (<see cref="ISandbox.StopAgentAsync(KruxOS.Core.Agents.AgentName, CancellationToken)"/>).
 /// </summary>
 public sealed partial class MountTable
 {
@@ -97,10 +97,8 @@ public sealed partial class MountTable
 
     private void Save()
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(_file)!);
-        var temp = _file + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(_entries.OrderBy(e => e.Agent, StringComparer.Ordinal).ThenBy(e => e.Label, StringComparer.Ordinal), CoreJson.Options));
-        File.Move(temp, _file, overwrite: true);
+        PrivateFiles.CreateDirectory(Path.GetDirectoryName(_file)!);
+        PrivateFiles.WriteAtomically(_file, JsonSerializer.Serialize(_entries.OrderBy(e => e.Agent, StringComparer.Ordinal).ThenBy(e => e.Label, StringComparer.Ordinal), CoreJson.Options));
     }
 
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,31}$", RegexOptions.CultureInvariant)]

@@ -108,9 +108,10 @@ internal sealed class ManagedProcess
         {
             State = ProcessState.Completed;
             ExitCode = code;
-            // 97 = the launcher could not join the cgroup; "bwrap:" = bubblewrap refused before exec.
+            // 97 = the launcher could not join the cgroup; 96 = it could not stage the binds; "bwrap:" = bubblewrap refused before exec.
             var err = Stderr.LastLines(3);
-            if (code == 97) SpawnError = ProcessErrors.SpawnFailed("could not join the process cgroup");
+            if (code == Launcher.CgroupJoinFailed) SpawnError = ProcessErrors.SpawnFailed("could not join the process cgroup");
+            else if (code == Launcher.StagingFailed) SpawnError = ProcessErrors.SpawnFailed("the sandbox's directories could not be staged: " + err.Trim());
             else if (code != 0 && err.StartsWith("bwrap:", StringComparison.Ordinal)) SpawnError = ProcessErrors.SpawnFailed(err.Trim());
         }
         _process.Dispose();
@@ -133,8 +134,10 @@ internal sealed class ManagedProcess
     {
         if (_exited.Task.IsCompleted) return;
         Interlocked.CompareExchange(ref _requestedState, (int)state, -1);
-        if (_group is not null) _group.KillAll();
-        else { try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } }
+        // The launcher itself first: until it has joined the group (its first instruction) the group cannot reach it,
+        // and bubblewrap's --die-with-parent takes the command with it.
+        try { _process.Kill(entireProcessTree: _group is null); } catch (InvalidOperationException) { }
+        _group?.KillAll();
     }
 
     /// <summary>Delivers a signal to the command's processes (not to bubblewrap's own); false when none were found.</summary>

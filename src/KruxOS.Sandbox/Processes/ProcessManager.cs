@@ -84,6 +84,7 @@ internal sealed partial class ProcessManager(AgentSandbox sandbox) : IAsyncDispo
 
         if (!CommandExists(command, wdHost)) return Fail(ProcessErrors.CommandNotFound(command), sw);
 
+        if (sandbox.Stopped) return Fail(SandboxErrors.Stopped(sandbox.Agent), sw);
         var id = "p-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
         var display = string.Join(' ', new[] { command }.Concat(args.Select(x => x.Contains(' ') ? "'" + x + "'" : x)));
         ManagedProcess mp;
@@ -112,6 +113,12 @@ internal sealed partial class ProcessManager(AgentSandbox sandbox) : IAsyncDispo
         _processes[id] = mp;
         Prune();
         mp.Begin(background ? null : stdin);
+        // Stopping snapshots the processes after setting the flag; whichever of the two runs second sees the other.
+        if (sandbox.Stopped)
+        {
+            mp.Terminate(ProcessState.Killed);
+            return Fail(SandboxErrors.Stopped(sandbox.Agent), sw);
+        }
 
         if (background) return SandboxResult.Ok(Json(RunView(mp, lines)), ResourceUsage.Elapsed(sw.Elapsed.TotalMilliseconds));
 
@@ -297,15 +304,16 @@ internal sealed partial class ProcessManager(AgentSandbox sandbox) : IAsyncDispo
         foreach (var p in finished.Take(Math.Max(0, finished.Count - Options.ProcessHistory))) _processes.TryRemove(p.Id, out _);
     }
 
-    /// <summary>Kills every running process (session end, agent stop).</summary>
-    public async Task KillAllAsync()
+    /// <summary>Kills every running process (agent stop); returns how many were running.</summary>
+    public async Task<int> StopAllAsync()
     {
         var running = _processes.Values.Where(p => p.State == ProcessState.Running).ToList();
         foreach (var p in running) p.Terminate(ProcessState.Killed);
         foreach (var p in running) { try { await p.Exited.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false); } catch (TimeoutException) { } }
+        return running.Count;
     }
 
-    public async ValueTask DisposeAsync() => await KillAllAsync().ConfigureAwait(false);
+    public async ValueTask DisposeAsync() => await StopAllAsync().ConfigureAwait(false);
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,127}$", RegexOptions.CultureInvariant)]
     private static partial Regex EnvName();

@@ -46,10 +46,11 @@ internal sealed class GitRelay : IAsyncDisposable
         _listener.Listen(16);
         if (chownToAgent)
         {
-            // Only the agent's own uid may connect; the directory stays root's and read-only inside.
+            // Only the agent's own uid may connect; the directory stays root's, read-only inside, and can be
+            // passed through but not listed (0711).
             Libc.chown(SocketPath, hostUid, hostUid);
             Libc.chmod(SocketPath, 0x180); // 0600
-            Libc.chmod(directory, 0x1ED); // 0755
+            Libc.chmod(directory, 0x1C9); // 0711
         }
         _accepting = AcceptLoopAsync();
     }

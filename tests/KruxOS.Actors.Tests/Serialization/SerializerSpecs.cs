@@ -37,6 +37,10 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         yield return new IdentityCommands.RestoreAgent("builder", "h", At);
         yield return new IdentityCommands.CreateUserToken("u1", "ops", "h", At, CredentialRole.Operator);
         yield return new IdentityCommands.RevokeUserToken("u1", At);
+        yield return new KruxOS.Actors.Capabilities.Sandboxed.SandboxStopMessages.StopAgent("builder", true, "agent revoked");
+        yield return new KruxOS.Actors.Capabilities.Sandboxed.SandboxStopMessages.ReleaseAgent("builder");
+        yield return new KruxOS.Actors.Capabilities.Sandboxed.SandboxStopMessages.AgentStopped("builder", 3, true);
+        yield return new KruxOS.Actors.Capabilities.Sandboxed.SandboxStopMessages.Broadcast("builder", true, false, "killed by operator", "akka.tcp://kruxos@127.0.0.1:7800");
         yield return IdentityQueries.GetIdentities.Instance;
         yield return new VersionedIdentityState(7, IdentityState.Empty.Apply(new IdentityEvents.AgentCreated("builder", "p", "h", At)));
         yield return new IdentityResult(IdentityResultCode.Ok, "ok", agentRecord, userRecord);
