@@ -66,26 +66,29 @@ public sealed class PrivateDataDirectoryTests(SandboxFixture f)
     [Fact]
     public async Task Should_fail_the_launch_rather_than_follow_a_symlink_planted_in_a_mount_source()
     {
-        // arrange: an operator mount inside the agent's own workspace (allowed), then the agent replaces the
-        // mounted directory with a symlink to a host directory it must never see
-        await using var own = new OwnHost((UnixFileMode)0x1C0, f.CgroupName + "-link");
-        var agent = AgentName.Parse("linker");
-        var workspace = own.Host.WorkspaceOf(agent);
-        Directory.CreateDirectory(Path.Combine(workspace, "shared"));
-        NativeTest.Chown(Path.Combine(workspace, "shared"), own.Host.HostUidFor(agent));
-        own.Host.Mounts.Add("linker", Path.Combine(workspace, "shared"), "shared", readOnly: true);
+        // arrange: an operator mount whose parent a local user owns (mounts may not overlap the data directory,
+        // so the agent cannot reach a source's parent; a local user who owns one can), then that user replaces
+        // the mounted directory with a symlink to a host directory no sandbox may see
+        await using var own = new OwnHost((UnixFileMode)0x1ED, f.CgroupName + "-link");
+        const uint LocalUser = 65534;
+        var userDir = Path.Combine(own.Parent, "user-owned");
+        Directory.CreateDirectory(Path.Combine(userDir, "shared"));
+        NativeTest.Chown(userDir, LocalUser);
+        NativeTest.Chown(Path.Combine(userDir, "shared"), LocalUser);
+        own.Host.Mounts.Add("linker", Path.Combine(userDir, "shared"), "shared", readOnly: true);
         var hostSecret = Path.Combine(own.Parent, "host-only");
         Directory.CreateDirectory(hostSecret);
         File.WriteAllText(Path.Combine(hostSecret, "root.txt"), "root's");
-        var swap = await HostHelpers.Ok(own.Host, "linker", "process.run", new { command = "sh", args = new[] { "-c", $"rmdir shared && ln -s {hostSecret} shared && echo swapped" } });
-        Assert.Equal("swapped", swap.GetProperty("stdout_summary").GetString());
+        var (code, output) = WorkerConfinementTests.RunAs(LocalUser, "sh", "-c", $"rmdir {userDir}/shared && ln -s {hostSecret} {userDir}/shared && echo swapped");
+        Assert.True(code == 0, output);
 
         // act: the next launch binds the mount as root
         var r = await HostHelpers.Call(own.Host, "linker", "process.run", new { command = "cat", args = new[] { "/mnt/shared/root.txt" } });
 
-        // assert: the root-side lookup refuses the symlink; nothing of the host directory reached the sandbox
-        Assert.False(r.IsSuccess, r.Data?.ToString());
-        Assert.Equal("SpawnFailed", r.Error!.ErrorType);
-        Assert.Contains("symlinks are not followed", r.Error.Message, StringComparison.Ordinal);
+        // assert: the mount no longer resolving to itself is left out (a swap after that check fails the launch's
+        // own no-follow lookup, see HostPathsTests); nothing of the host directory reached the sandbox
+        Assert.True(r.IsSuccess, r.Error?.Message);
+        Assert.NotEqual(0, r.Data!.Value.GetProperty("exit_code").GetInt32());
+        Assert.DoesNotContain("root's", r.Data.Value.GetRawText(), StringComparison.Ordinal);
     }
 }

@@ -85,7 +85,7 @@ public sealed class WorkerConfinementTests(SandboxFixture f)
     private int WorkerPid(string agent)
     {
         var procs = Directory.GetFiles("/sys/fs/cgroup", "cgroup.procs", SearchOption.AllDirectories)
-            .First(p => p.Contains($"/{f.CgroupName}/{agent}/worker/", StringComparison.Ordinal));
+            .First(p => p.Contains($"/{f.Host.CgroupPathOf(AgentName.Parse(agent))}/worker/", StringComparison.Ordinal));
         // The worker itself, not bubblewrap's monitor outside the pid namespace (whose arguments name the worker too).
         return File.ReadAllLines(procs).Select(int.Parse)
             .First(pid => File.ReadAllText($"/proc/{pid}/cmdline").Split('\0') is [var exe, var dll, ..]

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace KruxOS.Sandbox.Isolation;
 
-/// <summary>What <see cref="HostPaths.Inspect"/> found at a host directory, opened without following any symlink.</summary>
+/// <summary>What <see cref="HostPaths.Inspect"/> found at a host directory (or file), opened without following any symlink.</summary>
 /// <param name="Identity">Device and inode as <c>stat -c %d:%i</c> prints them.</param>
 /// <param name="OwnerUid">Owner of the directory itself.</param>
 /// <param name="Mode">Permission bits of the directory itself.</param>
@@ -11,7 +11,8 @@ namespace KruxOS.Sandbox.Isolation;
 /// True when every directory above it is owned by root and writable by nobody else: only root can then
 /// replace the path between the check and the bind. Otherwise the launcher re-checks the identity after binding.
 /// </param>
-internal sealed record HostDirectory(string Identity, uint OwnerUid, uint Mode, bool AncestorsRootOnly);
+/// <param name="IsFile">A regular file (only where the caller allowed one) rather than a directory.</param>
+internal sealed record HostDirectory(string Identity, uint OwnerUid, uint Mode, bool AncestorsRootOnly, bool IsFile = false);
 
 /// <summary>
 /// Root-side inspection of host directories the sandbox binds. Every component is opened with
@@ -24,6 +25,7 @@ internal static unsafe partial class HostPaths
     private const int OPath = 0x200000, ONoFollow = 0x20000, ODirectory = 0x10000, OCloexec = 0x80000;
     private const int AtEmptyPath = 0x1000, AtSymlinkNoFollow = 0x100;
     private const uint StatxBasic = 0x7ff;
+    private const ushort DirectoryType = 0x4000, RegularType = 0x8000;
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int openat(int dirfd, string path, int flags);
@@ -40,9 +42,9 @@ internal static unsafe partial class HostPaths
     /// <summary>
     /// Opens <paramref name="path"/> (absolute) component by component without following symlinks and
     /// reports what is there; throws <see cref="IOException"/> when a component is missing, is a symlink or
-    /// is not a directory.
+    /// is not a directory — the last one may be a regular file when <paramref name="allowFile"/>.
     /// </summary>
-    public static HostDirectory Inspect(string path)
+    public static HostDirectory Inspect(string path, bool allowFile = false)
     {
         if (!Path.IsPathRooted(path)) throw new IOException($"'{path}' is not an absolute path");
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
@@ -52,20 +54,24 @@ internal static unsafe partial class HostPaths
         try
         {
             var walked = "";
-            foreach (var part in parts)
+            for (var i = 0; i < parts.Length; i++)
             {
+                var part = parts[i];
                 if (part is "." or "..") throw new IOException($"'{path}' is not canonical");
                 var (_, owner, mode, _) = Stat(fd, walked.Length == 0 ? "/" : walked);
                 // A parent that someone other than root owns or may write to lets them swap what follows.
                 rootOnly &= owner == 0 && (mode & 0x12) == 0;
                 walked += "/" + part;
-                var next = openat(fd, part, OPath | ONoFollow | ODirectory | OCloexec);
+                // O_PATH | O_NOFOLLOW on a final symlink opens the link itself: its type is refused below.
+                var last = i == parts.Length - 1 && allowFile;
+                var next = openat(fd, part, OPath | ONoFollow | (last ? 0 : ODirectory) | OCloexec);
                 if (next < 0) throw Error(walked, "open (symlinks are not followed)");
                 close(fd);
                 fd = next;
             }
-            var (identity, uid, bits, _) = Stat(fd, path);
-            return new HostDirectory(identity, uid, bits, rootOnly);
+            var (identity, uid, bits, type) = Stat(fd, path);
+            if (type is not (DirectoryType or RegularType)) throw new IOException($"{path} is neither a directory nor a regular file (symlinks are not followed)");
+            return new HostDirectory(identity, uid, bits, rootOnly, type == RegularType);
         }
         finally { close(fd); }
     }

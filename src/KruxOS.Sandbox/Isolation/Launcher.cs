@@ -19,7 +19,7 @@ internal sealed record LaunchSpec(
     CgroupGroup? Group,
     bool Worker = false);
 
-/// <summary>One host directory bound into a sandbox, as the launcher stages it.</summary>
+/// <summary>One host directory (or, for the gateway's own read-only files, one file) bound into a sandbox, as the launcher stages it.</summary>
 /// <param name="Source">Canonical host path.</param>
 /// <param name="Target">Path inside the sandbox.</param>
 /// <param name="ReadOnly">Bound read-only.</param>
@@ -75,7 +75,7 @@ internal sealed class Launcher(SandboxOptions options)
 
     private static readonly object StartGate = new();
     private static readonly object MountPointGate = new();
-    private int _mountPoints;
+    private readonly HashSet<string> _mountPoints = new(StringComparer.Ordinal);
 
     /// <summary>The staging directory: empty mount points <c>0</c>, <c>1</c>, … and the synthetic <c>etc/</c>.</summary>
     public string StagingDirectory => options.StagingDirectory.TrimEnd('/');
@@ -110,20 +110,32 @@ internal sealed class Launcher(SandboxOptions options)
         return null;
     }
 
-    /// <summary>Makes sure mount points <c>0</c> … <c>count-1</c> exist (empty, root, 0700).</summary>
-    private void EnsureMountPoints(int count)
+    /// <summary>Mount point of the <paramref name="index"/>th bind: <c>&lt;staging&gt;/n</c> for a directory, <c>&lt;staging&gt;/f-n</c> for a file.</summary>
+    private string MountPoint(int index, bool file) =>
+        StagingDirectory + "/" + (file ? "f-" : "") + index.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Makes sure every bind's mount point exists: an empty directory (root, 0700) or an empty file (root, 0600).</summary>
+    private void EnsureMountPoints(IReadOnlyList<StagedBind> binds)
     {
-        if (Volatile.Read(ref _mountPoints) >= count || OperatingSystem.IsWindows()) return;
+        if (OperatingSystem.IsWindows()) return;
         lock (MountPointGate)
         {
-            for (var i = 0; i < count; i++)
+            foreach (var b in binds)
             {
-                var path = StagingDirectory + "/" + i.ToString(CultureInfo.InvariantCulture);
-                if (HostPaths.Describe(path) is null) Directory.CreateDirectory(path, PrivateFiles.DirectoryMode);
-                if (HostPaths.Describe(path) is not { IsDirectory: true, IsSymlink: false, Owner: 0 })
-                    throw new IOException($"the staging mount point {path} is not a directory owned by root");
+                if (!_mountPoints.Add(b.Staged)) continue;
+                var file = b.Found.IsFile;
+                if (HostPaths.Describe(b.Staged) is null)
+                {
+                    if (file) File.Create(b.Staged, 0, FileOptions.None).Dispose();
+                    else Directory.CreateDirectory(b.Staged, PrivateFiles.DirectoryMode);
+                    if (file) HostPaths.SetMode(b.Staged, 0x180);
+                }
+                if (HostPaths.Describe(b.Staged) is not { IsSymlink: false, Owner: 0, IsDirectory: var isDirectory } || isDirectory == file)
+                {
+                    _mountPoints.Remove(b.Staged);
+                    throw new IOException($"the staging mount point {b.Staged} is not {(file ? "a file" : "a directory")} owned by root");
+                }
             }
-            if (count > _mountPoints) Volatile.Write(ref _mountPoints, count);
         }
     }
 
@@ -143,7 +155,8 @@ internal sealed class Launcher(SandboxOptions options)
     /// <summary>
     /// Inspects every host directory the spec binds (workspace first, then mounts, read-only and writable binds) and
     /// assigns its staging path. Throws <see cref="IOException"/> when a source is missing, not a directory or
-    /// reached through a symlink.
+    /// reached through a symlink. The gateway's own read-only binds may be single files (the worker gets its
+    /// assemblies one by one, not the directory they are installed in); they are staged on empty file mount points.
     /// </summary>
     public IReadOnlyList<StagedBind> Stage(LaunchSpec spec)
     {
@@ -151,12 +164,15 @@ internal sealed class Launcher(SandboxOptions options)
         // them. Mount sources were canonical when the operator added them and are taken literally: a symlink that
         // appeared in one since then fails the launch rather than being followed as root.
         static string Own(string path) => Libc.RealPath(path) ?? path;
-        var sources = new List<(string Source, string Target, bool ReadOnly)> { (Own(spec.Workspace), "/workspace", false) };
-        sources.AddRange(spec.Mounts.Select(m => (m.Source, m.Target, m.ReadOnly)));
-        sources.AddRange(spec.ReadOnlyBinds.Select(b => (Own(b.Source), b.Target, true)));
-        sources.AddRange(spec.WritableBinds.Select(b => (Own(b.Source), b.Target, false)));
-        return [.. sources.Select((b, i) => new StagedBind(b.Source, b.Target, b.ReadOnly,
-            StagingDirectory + "/" + i.ToString(CultureInfo.InvariantCulture), HostPaths.Inspect(b.Source)))];
+        var sources = new List<(string Source, string Target, bool ReadOnly, bool MayBeFile)> { (Own(spec.Workspace), "/workspace", false, false) };
+        sources.AddRange(spec.Mounts.Select(m => (m.Source, m.Target, m.ReadOnly, false)));
+        sources.AddRange(spec.ReadOnlyBinds.Select(b => (Own(b.Source), b.Target, true, true)));
+        sources.AddRange(spec.WritableBinds.Select(b => (Own(b.Source), b.Target, false, false)));
+        return [.. sources.Select((b, i) =>
+        {
+            var found = HostPaths.Inspect(b.Source, b.MayBeFile);
+            return new StagedBind(b.Source, b.Target, b.ReadOnly, MountPoint(i, found.IsFile), found);
+        })];
     }
 
     /// <summary>The bubblewrap arguments of a launch (after <c>bwrap</c>, up to and including the command).</summary>
@@ -212,7 +228,7 @@ internal sealed class Launcher(SandboxOptions options)
     public Process Start(LaunchSpec spec)
     {
         var binds = Stage(spec);
-        EnsureMountPoints(binds.Count);
+        EnsureMountPoints(binds);
         var fd = Seccomp.CreateMemfd(spec.Worker);
         try
         {
