@@ -33,9 +33,12 @@ public sealed record ConnectResult(ClientWebSocket? Socket, ConnectFailure Failu
 /// query string), <c>X-KruxOS-Agent</c> in agent mode, <c>X-KruxOS-Client</c> (the <c>--cli</c>
 /// attribution) in user mode, and WebSocket keepalive pings every 30 s with a 10 s pong timeout.
 /// </summary>
-public sealed class GatewayConnector(BridgeOptions options, ICredentialSource credentials)
+public sealed class GatewayConnector(BridgeOptions options, ICredentialSource credentials, ServerCertificateTrust? trust = null)
 {
-    public GatewayConnector(BridgeOptions options) : this(options, options.Credentials()) { }
+    public GatewayConnector(BridgeOptions options, ServerCertificateTrust? trust = null) : this(options, options.Credentials(), trust) { }
+
+    // Resolved on first use of a wss:// endpoint (Program resolves it up front, so a bad KRUXOS_CA_CERT is exit 1).
+    private ServerCertificateTrust? _trust = trust;
 
     public static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(10);
@@ -63,6 +66,19 @@ public sealed class GatewayConnector(BridgeOptions options, ICredentialSource cr
         socket.Options.KeepAliveTimeout = KeepAliveTimeout;
         socket.Options.CollectHttpResponseDetails = true;
         foreach (var (k, v) in Headers(credential.Token)) socket.Options.SetRequestHeader(k, v);
+        string? tlsFailure = null;
+        if (options.Endpoint.Scheme == "wss")
+        {
+            var verifier = _trust ??= ServerCertificateTrust.FromEnvironment().Trust
+                ?? throw new InvalidOperationException("KRUXOS_CA_CERT cannot be used");
+            var host = options.Endpoint.IdnHost;
+            socket.Options.RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+            {
+                if (verifier.Validate(certificate, chain, errors, host, DateTimeOffset.UtcNow, out var why)) return true;
+                tlsFailure = why;
+                return false;
+            };
+        }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(ConnectTimeout);
         try
@@ -75,6 +91,7 @@ public sealed class GatewayConnector(BridgeOptions options, ICredentialSource cr
         {
             var status = socket.HttpStatusCode;
             socket.Dispose();
+            if (tlsFailure is not null) return new ConnectResult(null, ConnectFailure.Unreachable, "TLS: " + tlsFailure);
             return Classify(status, e);
         }
     }

@@ -80,7 +80,7 @@ public static class CliApp
         root.Subcommands.Add(UserTokenCommands(client, stdout, stderr, json));
         root.Subcommands.Add(AuditCli.Build(client, stdout, stderr));
         root.Subcommands.Add(ConfigCommands.Build(client, stdout, stderr, json));
-        root.Subcommands.Add(CliConfig.CliConfigCommand.Build(stdout, stderr));
+        root.Subcommands.Add(CliConfig.CliConfigCommand.Build(client, stdout, stderr));
         foreach (var command in SandboxCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);
 
         var watchAgent = new Option<string?>("--agent") { Description = "Only this agent's events" };

@@ -50,6 +50,14 @@ public sealed class TestGateway : IAsyncDisposable
     public string AuthSocket => App.Services.GetRequiredService<GatewaySettings>().AuthSocketPath(DataDir);
     public Uri McpHttp => new($"http://127.0.0.1:{GatewayPort}/mcp");
     public Uri McpWs => new($"ws://127.0.0.1:{GatewayPort}/mcp");
+    public Uri McpWss => new($"wss://127.0.0.1:{GatewayPort}/mcp");
+
+    /// <summary>The published copy of the gateway's CA certificate (next to its auth socket).</summary>
+    public string CaCertificatePath => App.Services.GetRequiredService<KruxOS.Gateway.Tls.NodeCertificates>().PublishedAuthorityPath;
+
+    /// <summary>The gateway's CA certificate.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2 Authority =>
+        App.Services.GetRequiredService<KruxOS.Gateway.Tls.NodeCertificates>().Authority;
 
     public static Task<TestGateway> StartAsync(string? dataDir = null, params string[] extraArgs) => StartAsync(dataDir, null, null, extraArgs);
 
@@ -146,7 +154,7 @@ public sealed class TestGateway : IAsyncDisposable
             try
             {
                 var r = await http.GetAsync($"http://127.0.0.1:{HealthPort}/health/ready");
-                if (r.IsSuccessStatusCode && File.Exists(ControlSocket) && File.Exists(AuthSocket))
+                if (r.IsSuccessStatusCode && File.Exists(ControlSocket) && File.Exists(AuthSocket) && File.Exists(CaCertificatePath))
                 {
                     // Ready for calls as a client sees it: until the first policy set has loaded every call is refused
                     // (fail closed), and until the approval index has replayed the journal approval-requiring calls are.

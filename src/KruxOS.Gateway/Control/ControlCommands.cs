@@ -20,6 +20,7 @@ using KruxOS.Core.Identity;
 using KruxOS.Core.Policy;
 using KruxOS.Gateway.Auth;
 using KruxOS.Gateway.Hosting;
+using KruxOS.Gateway.Tls;
 using static KruxOS.Core.Control.ControlProtocol;
 
 namespace KruxOS.Gateway.Control;
@@ -47,7 +48,9 @@ public sealed class ControlCommands(
     MountCommands mounts,
     IRequiredActor<AuditWriter> audit,
     TimeProvider clock,
-    UserTokenUsage? usage = null)
+    UserTokenUsage? usage = null,
+    GatewayEndpoints? endpoints = null,
+    NodeCertificates? certificates = null)
 {
     private static readonly TimeSpan EdgeTimeout = TimeSpan.FromSeconds(15);
 
@@ -103,7 +106,9 @@ public sealed class ControlCommands(
             ["version"] = facts.Version,
             ["uptime_seconds"] = (long)(clock.GetUtcNow() - facts.StartedAt).TotalSeconds,
             ["data_dir"] = settings.DataDir,
-            ["gateway"] = new JsonObject { ["bind"] = gateway.Bind, ["port"] = addresses.GatewayPort, ["mcp"] = $"ws://{gateway.Bind}:{addresses.GatewayPort}/mcp" },
+            ["gateway"] = new JsonObject { ["bind"] = gateway.Bind, ["port"] = addresses.GatewayPort, ["mcp"] = endpoints?.Current().Mcp ?? $"ws://{gateway.Bind}:{addresses.GatewayPort}/mcp" },
+            ["endpoints"] = endpoints?.Current().ToJson(),
+            ["tls"] = certificates is null ? null : TlsJson(certificates),
             ["health_port"] = addresses.HealthPort,
             ["user_api_port"] = addresses.UserApiPort,
             ["clustering"] = settings.UseClustering,
@@ -129,7 +134,7 @@ public sealed class ControlCommands(
         var checks = new JsonArray();
         void Check(string name, bool pass, string detail) => checks.Add(new JsonObject { ["name"] = name, ["pass"] = pass, ["detail"] = detail });
 
-        Check("gateway", addresses.GatewayPort > 0, $"MCP listening on {gateway.Bind}:{addresses.GatewayPort}");
+        Check("gateway", addresses.GatewayPort > 0, $"MCP listening on {gateway.Bind}:{addresses.GatewayPort}" + (endpoints is null ? "" : $" ({endpoints.Current().Mcp}{(endpoints.Current().McpPlainText is { } p ? ", plain text on loopback: " + p : ", plain text refused")})"));
         Check("health", addresses.HealthPort > 0, $"Health listening on 127.0.0.1:{addresses.HealthPort}");
         Check("user-api", addresses.UserApiPort > 0, $"User API listening on 127.0.0.1:{addresses.UserApiPort}");
         Check("identities", directory.Ready.IsCompletedSuccessfully, $"{directory.Current.Agents.Count} agents, {directory.Current.UserTokens.Count} user tokens recovered");
@@ -387,6 +392,26 @@ public sealed class ControlCommands(
         return Ok(id, json);
     }
 
+    /// <summary>The certificates served on the MCP port (status).</summary>
+    private static JsonObject TlsJson(NodeCertificates certificates)
+    {
+        static JsonObject Served(ServedCertificate c) => new()
+        {
+            ["path"] = c.CertificatePath,
+            ["names"] = new JsonArray([.. c.Names.DnsNames.Select(n => (JsonNode)JsonValue.Create(n)), .. c.Names.Addresses.Select(a => (JsonNode)JsonValue.Create(a.ToString()))]),
+            ["not_after"] = c.NotAfter.ToString("O"),
+            ["sha256"] = c.Fingerprint,
+        };
+        return new JsonObject
+        {
+            ["generated"] = Served(certificates.Generated),
+            ["operator"] = certificates.Operator is { } op ? Served(op) : null,
+            ["ca_certificate"] = certificates.PublishedAuthorityPath,
+            ["ca_sha256"] = LocalAuthority.Fingerprint(certificates.Authority),
+            ["health"] = certificates.Health().Message,
+        };
+    }
+
     private static JsonObject PolicyStatusJson(PolicyStatus s) => new()
     {
         ["loaded"] = s.Loaded,
@@ -437,7 +462,15 @@ public sealed class ControlCommands(
 /// <summary>The ports the listeners actually bound (they may be chosen at runtime).</summary>
 public sealed class BoundAddresses
 {
+    private readonly TaskCompletionSource _recorded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public int GatewayPort { get; set; }
     public int UserApiPort { get; set; }
     public int HealthPort { get; set; }
+
+    /// <summary>Completes once the listeners' ports are known (after start).</summary>
+    public Task Recorded => _recorded.Task;
+
+    /// <summary>Marks the ports as known.</summary>
+    public void MarkRecorded() => _recorded.TrySetResult();
 }
