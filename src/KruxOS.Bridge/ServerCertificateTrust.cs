@@ -101,9 +101,10 @@ public sealed class ServerCertificateTrust
             failure = $"the gateway's certificate is not valid for '{host}' (it is for {Names(leaf)}); connect with one of those names";
             return false;
         }
+        const string hint = " (for a gateway on another machine, copy its ca.crt here and set KRUXOS_CA_CERT to it: docs/tls.md)";
         if (Anchors.Count == 0)
         {
-            failure = $"the gateway's certificate ({leaf.Subject}) is not trusted by {Description}";
+            failure = $"the gateway's certificate ({leaf.Subject}) is not trusted by {Description}" + (Explicit ? "" : hint);
             return false;
         }
         using var chain = new X509Chain();
@@ -117,7 +118,7 @@ public sealed class ServerCertificateTrust
                 chain.ChainPolicy.ExtraStore.Add(element.Certificate);
         if (chain.Build(leaf)) return true;
         var why = string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
-        failure = $"the gateway's certificate ({leaf.Subject}) is not trusted by {Description}: {why}";
+        failure = $"the gateway's certificate ({leaf.Subject}) is not trusted by {Description}: {why}" + (Explicit ? "" : hint);
         return false;
     }
 

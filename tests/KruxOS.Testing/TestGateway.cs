@@ -25,10 +25,12 @@ public static class TestTimeouts
 public sealed class TestGateway : IAsyncDisposable
 {
     private readonly Action<WebApplicationBuilder>? _customize;
+    private readonly string[] _extraArgs;
 
-    private TestGateway(WebApplication app, string dataDir, int gatewayPort, int userApiPort, int healthPort, Action<WebApplicationBuilder>? customize)
+    private TestGateway(WebApplication app, string dataDir, int gatewayPort, int userApiPort, int healthPort, Action<WebApplicationBuilder>? customize, string[] extraArgs)
     {
         _customize = customize;
+        _extraArgs = extraArgs;
         App = app;
         DataDir = dataDir;
         GatewayPort = gatewayPort;
@@ -66,14 +68,14 @@ public sealed class TestGateway : IAsyncDisposable
         StartAsync(dataDir, null, customize, extraArgs);
 
     /// <summary>
-    /// Stops this gateway (keeping its data directory) and starts a new one on the same ports and data,
-    /// as a service restart would. This instance must not be used afterwards.
+    /// Stops this gateway (keeping its data directory) and starts a new one on the same ports, data and extra
+    /// arguments, as a service restart would. This instance must not be used afterwards.
     /// </summary>
     public async Task<TestGateway> RestartAsync()
     {
         await StopBoundedAsync(App);
         SqliteConnection.ClearAllPools();
-        return await StartAsync(DataDir, (GatewayPort, UserApiPort, HealthPort), _customize);
+        return await StartAsync(DataDir, (GatewayPort, UserApiPort, HealthPort), _customize, _extraArgs);
     }
 
     private static async Task<TestGateway> StartAsync(string? dataDir, (int G, int U, int H)? fixedPorts, Action<WebApplicationBuilder>? customize,
@@ -105,7 +107,7 @@ public sealed class TestGateway : IAsyncDisposable
                 await app.DisposeAsync();
                 continue;
             }
-            var gateway = new TestGateway(app, dataDir, g, u, h, customize);
+            var gateway = new TestGateway(app, dataDir, g, u, h, customize, extraArgs);
             await gateway.WaitReadyAsync();
             return gateway;
         }

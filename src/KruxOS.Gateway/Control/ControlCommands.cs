@@ -50,7 +50,8 @@ public sealed class ControlCommands(
     TimeProvider clock,
     UserTokenUsage? usage = null,
     GatewayEndpoints? endpoints = null,
-    NodeCertificates? certificates = null)
+    NodeCertificates? certificates = null,
+    AuthSocketAccess? authSocket = null)
 {
     private static readonly TimeSpan EdgeTimeout = TimeSpan.FromSeconds(15);
 
@@ -88,6 +89,7 @@ public sealed class ControlCommands(
                 Methods.PolicyCheck => CheckPolicy(id, p),
                 Methods.MountAdd or Methods.MountList or Methods.MountRemove => mounts.Execute(id, method, p),
                 Methods.AuditRotate => await RotateAuditAsync(id, ct).ConfigureAwait(false),
+                Methods.AuthSocketList or Methods.AuthSocketAllow or Methods.AuthSocketRevoke => AuthSocket(id, method, p),
                 _ => Fail(id, "unknown_method", $"unknown method '{method}'"),
             };
         }
@@ -390,6 +392,31 @@ public sealed class ControlCommands(
         json["capability"] = capability.Name.Value;
         json["policy_loaded"] = status.Loaded;
         return Ok(id, json);
+    }
+
+    /// <summary>
+    /// <c>auth-socket.list</c> / <c>allow {uid}</c> / <c>revoke {uid}</c>: who besides root and the gateway's uid may mint
+    /// credentials on the auth socket (ADR 0026). Answers the socket path and both lists.
+    /// </summary>
+    private string AuthSocket(JsonNode? id, string method, JsonObject p)
+    {
+        if (authSocket is null) return Fail(id, "unavailable", "the auth socket is not served by this node");
+        AuthSocketAccess.Change? change = null;
+        if (method != Methods.AuthSocketList)
+        {
+            if (p["uid"] is not JsonValue v || !v.TryGetValue<uint>(out var uid))
+                return Fail(id, "invalid_input", "uid must be a non-negative integer (a user id)");
+            change = method == Methods.AuthSocketAllow ? authSocket.Allow(uid) : authSocket.Revoke(uid);
+            if (change.Error is { } why) return Fail(id, "invalid_input", why);
+        }
+        return Ok(id, new JsonObject
+        {
+            ["socket"] = authSocket.SocketPath,
+            ["socket_mode"] = authSocket.SocketMode,
+            ["changed"] = change?.Changed,
+            ["configured"] = new JsonArray([.. authSocket.Configured.Order().Select(u => (JsonNode)JsonValue.Create(u))]),
+            ["granted"] = new JsonArray([.. authSocket.Granted.Order().Select(u => (JsonNode)JsonValue.Create(u))]),
+        });
     }
 
     /// <summary>The certificates served on the MCP port (status).</summary>

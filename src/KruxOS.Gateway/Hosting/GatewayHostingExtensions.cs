@@ -111,7 +111,8 @@ public static class GatewayHostingExtensions
         var services = builder.Services;
         services.AddSingleton(gateway);
         services.AddSingleton<BoundAddresses>();
-        services.AddSingleton(sp => new NodeCertificates(gateway, kruxos, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<NodeCertificates>>()));
+        services.TryAddSingleton(new CertificateClock(TimeProvider.System));
+        services.AddSingleton(sp => new NodeCertificates(gateway, kruxos, sp.GetRequiredService<CertificateClock>().Time, sp.GetRequiredService<ILogger<NodeCertificates>>()));
         services.AddHostedService<CertificateRenewalService>();
         services.AddSingleton<GatewayEndpoints>();
         services.AddHostedService<RuntimeInfoPublisher>();
@@ -128,6 +129,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton<JsonRpcEndpoint>();
         services.AddSingleton<NodeStatus>();
         services.AddSingleton<AgentActivity>();
+        services.AddSingleton<AuthSocketAccess>();
         services.AddSingleton<ControlCommands>();
         services.AddSingleton<MountCommands>();
         services.AddHostedService<ControlSocketServer>();

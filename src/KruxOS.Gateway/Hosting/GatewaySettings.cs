@@ -30,8 +30,9 @@ public sealed class GatewaySettings
 
     /// <summary>
     /// Uids allowed on the auth socket besides the gateway's own uid and root (e.g. the desktop user who runs
-    /// Claude Code). When any are listed the socket file is made connectable by everyone (0666) and the uid
-    /// check is the guard. <b>Default</b>: none (socket mode 0600).
+    /// Claude Code). <c>kruxos setup</c> / <c>kruxos auth-socket allow</c> grant more at run time (kept in the data
+    /// directory; ADR 0026). When any uid is allowed the socket file is made connectable by everyone (0666) and the
+    /// uid check is the guard. <b>Default</b>: none (socket mode 0600).
     /// </summary>
     public List<uint> AuthSocketUids { get; set; } = [];
 
@@ -84,20 +85,6 @@ public sealed class GatewaySettings
         AuthSocket is { Length: > 0 } explicitPath ? explicitPath
         : Environment.GetEnvironmentVariable("KRUXOS_AUTH_SOCKET") is { Length: > 0 } env ? env
         : Path.Combine(dataDir, "run", "auth.sock");
-
-    /// <summary>
-    /// The mode of a socket directory the gateway creates itself (e.g. <c>{DataDir}/run</c>): 0700, so nobody else
-    /// can even reach the sockets; 0711 when the auth socket in it must be reachable by the uids of
-    /// <see cref="AuthSocketUids"/> (they can traverse it but not list it). An existing directory (the appliance's
-    /// systemd-made <c>/run/kruxos</c>) is never changed.
-    /// </summary>
-    public UnixFileMode SocketDirectoryMode(string socketPath, string dataDir)
-    {
-        const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-        var sharesAuthSocket = AuthSocketUids.Count > 0
-            && string.Equals(Path.GetDirectoryName(Path.GetFullPath(socketPath)), Path.GetDirectoryName(Path.GetFullPath(AuthSocketPath(dataDir))), StringComparison.Ordinal);
-        return sharesAuthSocket ? owner | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute : owner;
-    }
 
     /// <summary>Fails fast on settings that cannot work.</summary>
     public void Validate()

@@ -7,12 +7,12 @@ namespace KruxOS.Gateway.Tls;
 /// and to re-read a changed operator certificate; new handshakes get the new certificate at once, open connections
 /// keep theirs.
 /// </summary>
-public sealed class CertificateRenewalService(NodeCertificates certificates, GatewaySettings gateway, TimeProvider clock) : BackgroundService
+public sealed class CertificateRenewalService(NodeCertificates certificates, GatewaySettings gateway) : BackgroundService
 {
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(gateway.Tls.CheckInterval, clock);
+        using var timer = new PeriodicTimer(gateway.Tls.CheckInterval);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
