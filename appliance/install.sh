@@ -9,7 +9,7 @@
 # enables and starts the unit, waits until the gateway is healthy, and runs `kruxos setup` for the user who
 # ran sudo (or --user NAME): the default agent, the user tokens, auth-socket access and that user's client configs.
 # Usage: appliance/install.sh [--root DIR] [--self-contained] [--configuration Release|Debug]
-#                             [--user NAME] [--no-start] [--no-packages]
+#                             [--user NAME] [--no-start] [--no-packages] [--no-restore]
 # With no --root it installs into / and must run as root.
 set -euo pipefail
 
@@ -19,6 +19,7 @@ configuration="Release"
 setup_user="${SUDO_USER:-}"
 start="true"
 packages="true"
+restore="true"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --root) root="$2"; shift 2 ;;
@@ -27,7 +28,8 @@ while [[ $# -gt 0 ]]; do
     --user) setup_user="$2"; shift 2 ;;
     --no-start) start="false"; shift ;;
     --no-packages) packages="false"; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --no-restore) restore="false"; shift ;; # publish from an earlier restore (e.g. after `dotnet build`), offline
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -70,6 +72,7 @@ publish() { # project, output folder name
   # --disable-build-servers: an install leaves no MSBuild nodes or compiler servers running behind it.
   local args=(publish "$repo/$project" -c "$configuration" -o "$prefix/lib/$name" --nologo -v quiet --disable-build-servers -p:UseAppHost=false)
   if [[ "$self_contained" == "true" ]]; then args+=(--self-contained true -r linux-x64 -p:UseAppHost=true); fi
+  if [[ "$restore" == "false" ]]; then args+=(--no-restore); fi
   dotnet "${args[@]}"
 }
 
