@@ -157,6 +157,7 @@ public static class GatewayHostingExtensions
         var audit = app.Services.GetRequiredService<AuditProbe>();
         health.Register("audit", audit.CheckAsync);
         var sandbox = app.Services.GetRequiredService<KruxOS.Sandbox.ISandbox>();
+        RegisterHostPackages(app, health, sandbox);
         health.Register(KruxOS.Sandbox.Health.SandboxHealth.CheckName, _ => ValueTask.FromResult(sandbox.Health switch
         {
             { Status: KruxOS.Sandbox.Health.SandboxHealthStatus.Healthy } h => HealthCheckResult.Healthy(h.Message),
@@ -192,6 +193,33 @@ public static class GatewayHostingExtensions
         app.MapHealth();
         app.MapUserApi();
         return app;
+    }
+
+    /// <summary>
+    /// The <c>host-packages</c> health check, and one line on the console at start when a system package is missing,
+    /// naming the exact <c>apt-get install</c> command (the sandbox's own check says the same in its health).
+    /// </summary>
+    private static void RegisterHostPackages(WebApplication app, HealthRegistry health, KruxOS.Sandbox.ISandbox sandbox)
+    {
+        var options = (sandbox as KruxOS.Sandbox.SandboxHost)?.Options;
+        static bool OnPath(string program) =>
+            (Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
+                .Any(dir => File.Exists(Path.Combine(dir, program)));
+        IReadOnlyList<KruxOS.Core.Control.HostRequirement> Missing() => KruxOS.Core.Control.HostPackages.Missing(
+            options is { Disabled: false }, options?.BwrapPath ?? "/usr/bin/bwrap", options?.SetprivPath ?? "/usr/bin/setpriv", File.Exists, OnPath);
+        health.Register("host-packages", _ =>
+        {
+            var missing = Missing();
+            return ValueTask.FromResult(missing.Count == 0 ? HealthCheckResult.Healthy("bubblewrap, util-linux (setpriv) and git are installed")
+                : missing.Any(m => m.Critical) ? HealthCheckResult.Critical(KruxOS.Core.Control.HostPackages.Summary(missing))
+                : HealthCheckResult.Degraded(KruxOS.Core.Control.HostPackages.Summary(missing)));
+        });
+        var atStart = Missing();
+        if (atStart.Count > 0)
+        {
+            // one line, on standard error (the journal under systemd); /health says the same under host-packages
+            Console.Error.WriteLine("KruxOS: " + KruxOS.Core.Control.HostPackages.Summary(atStart));
+        }
     }
 
     private static void RecordBoundPorts(WebApplication app)

@@ -12,6 +12,7 @@ namespace KruxOS.Gateway.Tests.Appliance;
 /// are moved): a healthy gateway serving TLS with its generated CA and refusing plain text on its 0.0.0.0 bind; the
 /// installed CLI, bridge and hook working for root and, after <c>kruxos setup</c>, for the configured user.
 /// </summary>
+[RequiresSystemPackages("bwrap:bubblewrap", "setpriv:util-linux", "git:git", Root = true)]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ApplianceInstallSpecs
 {

@@ -12,6 +12,7 @@ namespace KruxOS.Gateway.Tests.Cli;
 /// user on the auth socket (kept across restarts, in force at once) and that user's client configs, written as that
 /// user. A second run changes nothing.
 /// </summary>
+[RequiresSystemPackages("setpriv:util-linux", Root = true)]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class SetupSpecs : IAsyncLifetime
 {
