@@ -279,6 +279,7 @@ public static class CliApp
         var lines = new List<string>
         {
             $"Gateway:        {Str(gw, "mcp")} (bind {Str(gw, "bind")}, port {Str(gw, "port")})",
+            $"TLS:            CA {Str(r["tls"], "ca_certificate")} (SHA-256 {Str(r["tls"], "ca_sha256")}); {Str(r["tls"], "health")}",
             $"Health:         http://127.0.0.1:{Str(r, "health_port")}/health ({Str(r, "health")})",
             $"User API:       http://127.0.0.1:{Str(r, "user_api_port")}",
             $"Version:        {Str(r, "version")}, up {Str(r, "uptime_seconds")} s",
