@@ -15,8 +15,8 @@ public enum BridgeMode
 /// </summary>
 public sealed record BridgeOptions
 {
-    /// <summary>Default gateway for user mode.</summary>
-    public const string DefaultGateway = "ws://127.0.0.1:7700";
+    /// <summary>Default gateway for user mode: TLS on the local gateway (its CA is found without a setting; ADR 0025).</summary>
+    public const string DefaultGateway = "wss://127.0.0.1:7700";
 
     /// <summary>Default vault label for user mode.</summary>
     public const string DefaultLabel = "primary";
@@ -128,7 +128,7 @@ public sealed record BridgeOptions
         {
             if (agentToken is null)
                 return Fail(ExitCodes.CredentialMissing, "no credential: set KRUXOS_AGENT_TOKEN (agent mode) or KRUXOS_USER_TOKEN with --gateway/--label (user mode)");
-            if (endpointEnv is null) return Fail(ExitCodes.Usage, "KRUXOS_ENDPOINT is not set (e.g. ws://127.0.0.1:7700)");
+            if (endpointEnv is null) return Fail(ExitCodes.Usage, "KRUXOS_ENDPOINT is not set (e.g. wss://localhost:7700)");
             if (!TryNormalizeEndpoint(endpointEnv, out var endpoint, out var why)) return Fail(ExitCodes.Usage, "KRUXOS_ENDPOINT: " + why);
             return new ParseResult(new BridgeOptions
             {
@@ -165,11 +165,13 @@ public sealed record BridgeOptions
     public const string Usage = """
         mcp-bridge: stdio MCP server that forwards JSON-RPC to the KruxOS gateway over WebSocket.
 
-        Agent mode (environment):  KRUXOS_ENDPOINT=ws://host:7700  KRUXOS_AGENT_NAME=name  KRUXOS_AGENT_TOKEN=<64 hex>
-        User mode (flags):         mcp-bridge --gateway ws://127.0.0.1:7700 --label primary --cli claude-code
+        Agent mode (environment):  KRUXOS_ENDPOINT=wss://host:7700  KRUXOS_AGENT_NAME=name  KRUXOS_AGENT_TOKEN=<64 hex>
+        User mode (flags):         mcp-bridge --gateway wss://127.0.0.1:7700 --label primary --cli claude-code
                                    credential: KRUXOS_USER_TOKEN, or else a short-lived one minted for the
                                    label over the gateway's auth socket (KRUXOS_AUTH_SOCKET, default
                                    /run/kruxos/auth.sock) for every connection
+        TLS (wss://):              the certificate is checked against the system trust store and the CA of a
+                                   gateway on this host (found like the control socket), or KRUXOS_CA_CERT=ca.crt
         Other settings:            KRUXOS_LOG=debug|info|warn|error   KRUXOS_MAX_RESULT_BYTES (default 1048576)
 
         Never put a token on the command line: the bridge refuses to run (exit 2).

@@ -33,9 +33,18 @@ public sealed record ConnectResult(ClientWebSocket? Socket, ConnectFailure Failu
 /// query string), <c>X-KruxOS-Agent</c> in agent mode, <c>X-KruxOS-Client</c> (the <c>--cli</c>
 /// attribution) in user mode, and WebSocket keepalive pings every 30 s with a 10 s pong timeout.
 /// </summary>
-public sealed class GatewayConnector(BridgeOptions options, ICredentialSource credentials)
+public sealed class GatewayConnector(BridgeOptions options, ICredentialSource credentials, ServerCertificateTrust? trust = null)
 {
-    public GatewayConnector(BridgeOptions options) : this(options, options.Credentials()) { }
+    public GatewayConnector(BridgeOptions options, ServerCertificateTrust? trust = null) : this(options, options.Credentials(), trust) { }
+
+    // Resolved on first use of a wss:// endpoint (Program resolves it up front, so a bad KRUXOS_CA_CERT is exit 1).
+    private ServerCertificateTrust? _trust = trust;
+
+    // The last TLS refusal of the current attempt (attempts are sequential), for the exit message.
+    private string? _tlsFailure;
+
+    // One handler for the process: it connects `localhost` to loopback itself and checks the gateway's certificate.
+    private SocketsHttpHandler? _handler;
 
     public static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(10);
@@ -63,11 +72,13 @@ public sealed class GatewayConnector(BridgeOptions options, ICredentialSource cr
         socket.Options.KeepAliveTimeout = KeepAliveTimeout;
         socket.Options.CollectHttpResponseDetails = true;
         foreach (var (k, v) in Headers(credential.Token)) socket.Options.SetRequestHeader(k, v);
+        _tlsFailure = null;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(ConnectTimeout);
         try
         {
-            await socket.ConnectAsync(options.Endpoint, timeout.Token).ConfigureAwait(false);
+            using var invoker = new HttpMessageInvoker(Handler(), disposeHandler: false);
+            await socket.ConnectAsync(options.Endpoint, invoker, timeout.Token).ConfigureAwait(false);
             return new ConnectResult(socket, ConnectFailure.None, "");
         }
         catch (Exception e) when (e is WebSocketException or HttpRequestException or SocketException or AuthenticationException or IOException
@@ -75,8 +86,75 @@ public sealed class GatewayConnector(BridgeOptions options, ICredentialSource cr
         {
             var status = socket.HttpStatusCode;
             socket.Dispose();
+            if (_tlsFailure is { } refused) return new ConnectResult(null, ConnectFailure.Unreachable, "TLS: " + refused);
             return Classify(status, e);
         }
+    }
+
+    /// <summary>
+    /// The handler every attempt uses: for <c>wss://</c> it verifies the certificate (<see cref="ServerCertificateTrust"/>),
+    /// and it connects a <c>localhost</c> name to the loopback addresses without asking the resolver (RFC 6761), so the
+    /// page's <c>wss://localhost:7700</c> works on a host with no <c>/etc/hosts</c> entry for it.
+    /// </summary>
+    private SocketsHttpHandler Handler()
+    {
+        if (_handler is not null) return _handler;
+        var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            UseCookies = false,
+            ConnectTimeout = ConnectTimeout,
+            ConnectCallback = ConnectAsync,
+        };
+        if (options.Endpoint.Scheme == "wss")
+        {
+            var verifier = _trust ??= ServerCertificateTrust.FromEnvironment().Trust
+                ?? throw new InvalidOperationException("KRUXOS_CA_CERT cannot be used");
+            var host = options.Endpoint.IdnHost;
+            handler.SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+                {
+                    if (verifier.Validate(certificate, chain, errors, host, DateTimeOffset.UtcNow, out var why)) return true;
+                    _tlsFailure = why;
+                    return false;
+                },
+            };
+        }
+        return _handler = handler;
+    }
+
+    /// <summary>Whether a host name is a <c>localhost</c> name, which always means this machine's loopback (RFC 6761 §6.3).</summary>
+    public static bool IsLocalhost(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase);
+
+    private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken ct)
+    {
+        var host = context.DnsEndPoint.Host;
+        IPAddress[] addresses = IsLocalhost(host) ? [IPAddress.Loopback, IPAddress.IPv6Loopback]
+            : IPAddress.TryParse(host, out var literal) ? [literal]
+            : await Dns.GetHostAddressesAsync(host, ct).ConfigureAwait(false);
+        SocketException? last = null;
+        foreach (var address in addresses)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(address, context.DnsEndPoint.Port), ct).ConfigureAwait(false);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                last = e;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+        throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
 
     /// <summary>Maps an HTTP status (0 when none) and exception to a failure kind.</summary>

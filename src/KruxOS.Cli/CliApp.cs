@@ -26,9 +26,10 @@ public static class CliApp
         RunAsync(args, stdout, stderr, ControlClient.FromEnvironment(), ct);
 
     /// <summary>Parses and runs a command line against a given control socket (tests run several gateways in one process).</summary>
-    internal static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, ControlClient client, CancellationToken ct)
+    internal static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, ControlClient client, CancellationToken ct,
+        Setup.SetupConsole? console = null)
     {
-        var root = Build(client, stdout, stderr);
+        var root = Build(client, stdout, stderr, console);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -46,7 +47,7 @@ public static class CliApp
         }
     }
 
-    private static RootCommand Build(ControlClient client, TextWriter stdout, TextWriter stderr)
+    private static RootCommand Build(ControlClient client, TextWriter stdout, TextWriter stderr, Setup.SetupConsole? console)
     {
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
         var root = new RootCommand("kruxos — manage a KruxOS capability gateway");
@@ -80,7 +81,9 @@ public static class CliApp
         root.Subcommands.Add(UserTokenCommands(client, stdout, stderr, json));
         root.Subcommands.Add(AuditCli.Build(client, stdout, stderr));
         root.Subcommands.Add(ConfigCommands.Build(client, stdout, stderr, json));
-        root.Subcommands.Add(CliConfig.CliConfigCommand.Build(stdout, stderr));
+        root.Subcommands.Add(CliConfig.CliConfigCommand.Build(client, stdout, stderr));
+        root.Subcommands.Add(Setup.SetupCommand.Build(client, stdout, stderr, console));
+        root.Subcommands.Add(AuthSocketCommands(client, stdout, stderr, json));
         foreach (var command in SandboxCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);
 
         var watchAgent = new Option<string?>("--agent") { Description = "Only this agent's events" };
@@ -234,6 +237,44 @@ public static class CliApp
         return tokens;
     }
 
+    private static Command AuthSocketCommands(ControlClient client, TextWriter stdout, TextWriter stderr, Option<bool> json)
+    {
+        var command = new Command("auth-socket", "Who besides root and the gateway's user may mint credentials on the auth socket (mcp-bridge, cli-hook)");
+        static string Render(JsonNode? r) =>
+            $"Socket:      {Str(r, "socket")} (mode {Str(r, "socket_mode")})\n" +
+            $"Configured:  {Uids(r?["configured"])} (Gateway:AuthSocketUids)\n" +
+            $"Granted:     {Uids(r?["granted"])} (kruxos setup / auth-socket allow; kept in the data directory)\n";
+        var list = new Command("list", "List the allowed uids") { json };
+        list.SetAction((p, ct) => Call(client, stdout, stderr, M.AuthSocketList, null, p.GetValue(json), Render, ct));
+        command.Subcommands.Add(list);
+        foreach (var (verb, method, help) in new[]
+                 {
+                     ("allow", M.AuthSocketAllow, "Let a local user (name or uid) mint credentials; in force at once, kept across restarts"),
+                     ("revoke", M.AuthSocketRevoke, "Withdraw a grant made with allow"),
+                 })
+        {
+            var who = new Argument<string>("user") { Description = "User name or uid" };
+            var cmd = new Command(verb, help) { who, json };
+            cmd.SetAction(async (p, ct) =>
+            {
+                var user = await UnixUsers.FindAsync(p.GetValue(who)!, ct).ConfigureAwait(false);
+                uint uid;
+                if (user is not null) uid = user.Uid;
+                else if (!uint.TryParse(p.GetValue(who), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uid))
+                {
+                    await stderr.WriteLineAsync($"error: no local user '{p.GetValue(who)}'").ConfigureAwait(false);
+                    return Usage;
+                }
+                return await Call(client, stdout, stderr, method, new JsonObject { ["uid"] = uid }, p.GetValue(json), Render, ct).ConfigureAwait(false);
+            });
+            command.Subcommands.Add(cmd);
+        }
+        return command;
+    }
+
+    private static string Uids(JsonNode? array) =>
+        array is JsonArray { Count: > 0 } a ? string.Join(", ", a.Select(u => u!.ToJsonString())) : "none";
+
     private static string TokenIssued(string headline, JsonNode? r) =>
         $"{headline}\nName:   {Str(r, "name")}\nToken:  {Str(r, "token")}\nSave this token - it will not be shown again.\n";
 
@@ -244,6 +285,7 @@ public static class CliApp
         var lines = new List<string>
         {
             $"Gateway:        {Str(gw, "mcp")} (bind {Str(gw, "bind")}, port {Str(gw, "port")})",
+            $"TLS:            CA {Str(r["tls"], "ca_certificate")} (SHA-256 {Str(r["tls"], "ca_sha256")}); {Str(r["tls"], "health")}",
             $"Health:         http://127.0.0.1:{Str(r, "health_port")}/health ({Str(r, "health")})",
             $"User API:       http://127.0.0.1:{Str(r, "user_api_port")}",
             $"Version:        {Str(r, "version")}, up {Str(r, "uptime_seconds")} s",

@@ -15,10 +15,18 @@ public sealed class GatewayUnreachableException(string message, Exception? inner
 /// else <c>{data dir}/run/control.sock</c> with the data directory from <c>$KRUXOS_DATA_DIR</c>, that file, or
 /// <c>~/.kruxos</c>.
 /// </summary>
-public sealed class ControlClient(string socketPath, string? source = null)
+public sealed class ControlClient(string socketPath, string? source = null, IReadOnlyList<string>? publishedInfo = null)
 {
     /// <summary>The socket this client uses.</summary>
     public string SocketPath { get; } = socketPath;
+
+    /// <summary>
+    /// Where a running gateway may have published what it serves (<see cref="GatewayRuntimeInfo.FileName"/>), for
+    /// users who may not open the control socket: next to the control socket, and (from the environment) the
+    /// appliance's run directory.
+    /// </summary>
+    public IReadOnlyList<string> PublishedInfo { get; } = publishedInfo
+        ?? [Path.Combine(Path.GetDirectoryName(socketPath) ?? "/", GatewayRuntimeInfo.FileName)];
 
     /// <summary>What said to use <see cref="SocketPath"/> (for error messages).</summary>
     public string? Source { get; } = source;
@@ -28,7 +36,9 @@ public sealed class ControlClient(string socketPath, string? source = null)
     {
         var location = ControlSocketLocation.Resolve(Environment.GetEnvironmentVariable, ReadIfPresent,
             Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
-        return new ControlClient(location.Path, location.Source);
+        var nextToSocket = Path.Combine(Path.GetDirectoryName(location.Path) ?? "/", GatewayRuntimeInfo.FileName);
+        var appliance = Path.Combine(KruxOS.Core.Tls.GatewayTrust.ApplianceRunDirectory, GatewayRuntimeInfo.FileName);
+        return new ControlClient(location.Path, location.Source, nextToSocket == appliance ? [nextToSocket] : [nextToSocket, appliance]);
     }
 
     private static string? ReadIfPresent(string path)

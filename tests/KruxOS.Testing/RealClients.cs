@@ -41,10 +41,15 @@ public static class RealClients
     /// Runs a client with <paramref name="home"/> as its HOME (and nothing else of the caller's home), in
     /// <paramref name="workingDirectory"/>. Update checks and non-essential traffic are switched off.
     /// </summary>
-    public static async Task<ProcessResult> RunAsync(string program, string home, string workingDirectory, params string[] args)
+    public static Task<ProcessResult> RunAsync(string program, string home, string workingDirectory, params string[] args) =>
+        RunWithAsync(program, home, workingDirectory, new Dictionary<string, string>(), args);
+
+    /// <summary>As <see cref="RunAsync"/>, with more environment (e.g. a loopback stand-in for the model API).</summary>
+    public static async Task<ProcessResult> RunWithAsync(string program, string home, string workingDirectory, IReadOnlyDictionary<string, string> extra,
+        params string[] args)
     {
         await EnsureInstalledAsync();
-        return await ProcessRunner.RunAsync(program, args, new Dictionary<string, string>
+        var env = new Dictionary<string, string>
         {
             ["HOME"] = home,
             ["XDG_CONFIG_HOME"] = Path.Combine(home, ".config"),
@@ -52,6 +57,8 @@ public static class RealClients
             ["DISABLE_AUTOUPDATER"] = "1",
             ["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1",
             ["NO_COLOR"] = "1",
-        }, workingDirectory);
+        };
+        foreach (var (k, v) in extra) env[k] = v;
+        return await ProcessRunner.RunAsync(program, args, env, workingDirectory);
     }
 }

@@ -6,7 +6,14 @@ namespace KruxOS.Cli.CliConfig;
 /// <summary>The inputs of <c>kruxos cli-config generate</c>. None of them may carry a credential.</summary>
 public sealed record SeedOptions
 {
-    public const string DefaultGateway = "ws://127.0.0.1:7700/";
+    /// <summary>The appliance's gateway for a local client: TLS (plain text is refused on the appliance's 0.0.0.0 bind).</summary>
+    public const string DefaultGateway = "wss://127.0.0.1:7700/";
+
+    /// <summary>The User API cli-hook asks when the hook command names none.</summary>
+    public const string DefaultUserApi = "http://127.0.0.1:7703";
+
+    /// <summary>The auth socket the bridge uses when its server entry names none.</summary>
+    public const string DefaultAuthSocket = "/run/kruxos/auth.sock";
     public const string DefaultBridge = "/opt/kruxos/bin/mcp-bridge";
     public const string DefaultHook = "/opt/kruxos/bin/cli-hook";
 
@@ -26,10 +33,13 @@ public sealed record SeedOptions
     /// <summary>Written as <c>KRUXOS_AUTH_SOCKET</c> in the server's env when the gateway's socket is not the default.</summary>
     public string? AuthSocket { get; init; }
 
+    /// <summary>Passed to cli-hook as <c>--gateway</c> when the User API is not the default <c>http://127.0.0.1:7703</c>.</summary>
+    public string? UserApi { get; init; }
+
     /// <summary>Checks every value; the error names the option.</summary>
     public string? Validate()
     {
-        foreach (var (name, value) in new[] { ("--gateway", Gateway), ("--bridge-path", BridgePath), ("--hook-path", HookPath), ("--auth-socket", AuthSocket ?? "") })
+        foreach (var (name, value) in new[] { ("--gateway", Gateway), ("--bridge-path", BridgePath), ("--hook-path", HookPath), ("--auth-socket", AuthSocket ?? ""), ("--user-api", UserApi ?? "") })
         {
             if (TokenHashing.LooksLikeCredential(value)) return $"{name} carries something that looks like a token; seed configs never hold credentials";
             if (value.Any(char.IsControl)) return $"{name} contains control characters";
@@ -38,7 +48,10 @@ public sealed record SeedOptions
             return "--gateway must be a ws:// or wss:// URL without query or user info (e.g. ws://127.0.0.1:7700/)";
         foreach (var (name, value) in new[] { ("--bridge-path", BridgePath), ("--hook-path", HookPath) })
             if (!Path.IsPathFullyQualified(value) || value.Contains(' ', StringComparison.Ordinal)) return $"{name} must be an absolute path without spaces";
-        if (AuthSocket is not null && !Path.IsPathFullyQualified(AuthSocket)) return "--auth-socket must be an absolute path";
+        if (AuthSocket is not null && (!Path.IsPathFullyQualified(AuthSocket) || AuthSocket.Contains(' ', StringComparison.Ordinal))) return "--auth-socket must be an absolute path without spaces";
+        if (UserApi is not null && (!Uri.TryCreate(UserApi, UriKind.Absolute, out var api) || api.Scheme is not ("http" or "https") || api.Query.Length > 0 || api.UserInfo.Length > 0
+                                    || api.AbsolutePath != "/" || UserApi.Contains(' ', StringComparison.Ordinal)))
+            return "--user-api must be an http:// or https:// URL with no path, query or user info (e.g. http://127.0.0.1:7703)";
         return null;
     }
 }
@@ -132,7 +145,10 @@ public static class SeedConfigs
     /// before <c>--cli</c>, which ends the command (how an earlier cli-hook group of the same client is recognised).
     /// </summary>
     private static string HookCommand(SeedOptions o, string cli) =>
-        o.AuthSocket is { } socket ? $"{o.HookPath} --auth-socket {ShellQuote(socket)} --cli {cli}" : $"{o.HookPath} --cli {cli}";
+        o.HookPath
+        + (o.AuthSocket is { } socket ? $" --auth-socket {ShellQuote(socket)}" : "")
+        + (o.UserApi is { } api ? $" --gateway {ShellQuote(api.TrimEnd('/'))}" : "")
+        + $" --cli {cli}";
 
     /// <summary>A POSIX shell word: plain when it holds only safe characters, single-quoted otherwise.</summary>
     private static string ShellQuote(string s) =>
@@ -211,5 +227,6 @@ public static class SeedConfigs
 
     private static bool IsOurGroup(JsonNode? group, string cli) =>
         group?["hooks"] is JsonArray hooks && hooks.Any(h => h?["command"] is JsonValue v && v.TryGetValue<string>(out var c)
-            && c.Contains("cli-hook", StringComparison.Ordinal) && c.EndsWith("--cli " + cli, StringComparison.Ordinal));
+            && c.Contains("cli-hook", StringComparison.Ordinal)
+            && (c.EndsWith("--cli " + cli, StringComparison.Ordinal) || c.Contains("--cli " + cli + " ", StringComparison.Ordinal)));
 }

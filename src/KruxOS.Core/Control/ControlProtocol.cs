@@ -40,6 +40,9 @@ public static class ControlProtocol
         public const string PolicySet = "policy.set";
         public const string PolicyCheck = "policy.check";
         public const string AuditRotate = "audit.rotate";
+        public const string AuthSocketList = "auth-socket.list";
+        public const string AuthSocketAllow = "auth-socket.allow";
+        public const string AuthSocketRevoke = "auth-socket.revoke";
     }
 
     /// <summary>Builds a request line.</summary>

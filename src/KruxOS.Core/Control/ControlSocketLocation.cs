@@ -48,7 +48,8 @@ public sealed record ControlSocketLocation(string Path, string Source)
         return new(System.IO.Path.Combine(home, ".kruxos", "run", "control.sock"), "the default data directory ~/.kruxos");
     }
 
-    private static JsonElement? ReadConfig(string? text)
+    /// <summary>Parses the gateway's JSON configuration file as the gateway does (comments, trailing commas); null when unusable.</summary>
+    internal static JsonElement? ReadConfig(string? text)
     {
         if (string.IsNullOrWhiteSpace(text)) return null;
         try
@@ -63,8 +64,8 @@ public sealed record ControlSocketLocation(string Path, string Source)
         }
     }
 
-    // Configuration keys are case-insensitive, as in the gateway.
-    private static string? Setting(JsonElement? config, string section, string key)
+    /// <summary>A non-empty string setting <c>section:key</c>, matched case-insensitively as the gateway does.</summary>
+    internal static string? Setting(JsonElement? config, string section, string key)
     {
         if (config is not { } root || Property(root, section) is not { ValueKind: JsonValueKind.Object } s) return null;
         return Property(s, key) is { ValueKind: JsonValueKind.String } v && v.GetString() is { Length: > 0 } text ? text : null;

@@ -19,7 +19,8 @@ public sealed partial class AuthSocketServer(
     KruxOsSettings settings,
     IdentityDirectory identities,
     SessionCredentialStore credentials,
-    ILogger<AuthSocketServer> log) : BackgroundService
+    ILogger<AuthSocketServer> log,
+    AuthSocketAccess access) : BackgroundService
 {
     /// <summary>Longest a peer may take to send its request.</summary>
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
@@ -31,11 +32,11 @@ public sealed partial class AuthSocketServer(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var path = SocketPath;
-        var policy = new MintPolicy(gateway.MintCredentials, PeerCredentials.OwnUid(), [.. gateway.AuthSocketUids]);
         LogListening(path, gateway.MintCredentials);
-        // With extra uids configured the file must be connectable by them; SO_PEERCRED is then the guard.
-        await UnixSocketListener.RunAsync(path, gateway.AuthSocketUids.Count > 0 ? "666" : "600", gateway.SocketDirectoryMode(path, settings.DataDir),
-            client => ServeAsync(client, policy, stoppingToken), stoppingToken).ConfigureAwait(false);
+        // With extra uids allowed (configured, or granted at run time) the file must be connectable by them; SO_PEERCRED
+        // is then the guard. The policy is read for every connection, so a grant takes effect at once (ADR 0026).
+        await UnixSocketListener.RunAsync(path, access.SocketMode, access.SocketDirectoryMode(path),
+            client => ServeAsync(client, access.Policy(), stoppingToken), stoppingToken).ConfigureAwait(false);
     }
 
     private async Task ServeAsync(Socket client, MintPolicy policy, CancellationToken stoppingToken)

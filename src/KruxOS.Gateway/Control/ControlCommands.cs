@@ -21,6 +21,7 @@ using KruxOS.Core.Identity;
 using KruxOS.Core.Policy;
 using KruxOS.Gateway.Auth;
 using KruxOS.Gateway.Hosting;
+using KruxOS.Gateway.Tls;
 using static KruxOS.Core.Control.ControlProtocol;
 
 namespace KruxOS.Gateway.Control;
@@ -50,7 +51,10 @@ public sealed partial class ControlCommands(
     IRequiredActor<SandboxHousekeeping> sandboxes,
     TimeProvider clock,
     ILogger<ControlCommands> log,
-    UserTokenUsage? usage = null)
+    UserTokenUsage? usage = null,
+    GatewayEndpoints? endpoints = null,
+    NodeCertificates? certificates = null,
+    AuthSocketAccess? authSocket = null)
 {
     private static readonly TimeSpan EdgeTimeout = TimeSpan.FromSeconds(15);
 
@@ -92,6 +96,7 @@ public sealed partial class ControlCommands(
                 Methods.PolicyCheck => CheckPolicy(id, p),
                 Methods.MountAdd or Methods.MountList or Methods.MountRemove => mounts.Execute(id, method, p),
                 Methods.AuditRotate => await RotateAuditAsync(id, ct).ConfigureAwait(false),
+                Methods.AuthSocketList or Methods.AuthSocketAllow or Methods.AuthSocketRevoke => AuthSocket(id, method, p),
                 _ => Fail(id, "unknown_method", $"unknown method '{method}'"),
             };
         }
@@ -115,7 +120,9 @@ public sealed partial class ControlCommands(
             ["version"] = facts.Version,
             ["uptime_seconds"] = (long)(clock.GetUtcNow() - facts.StartedAt).TotalSeconds,
             ["data_dir"] = settings.DataDir,
-            ["gateway"] = new JsonObject { ["bind"] = gateway.Bind, ["port"] = addresses.GatewayPort, ["mcp"] = $"ws://{gateway.Bind}:{addresses.GatewayPort}/mcp" },
+            ["gateway"] = new JsonObject { ["bind"] = gateway.Bind, ["port"] = addresses.GatewayPort, ["mcp"] = endpoints?.Current().Mcp ?? $"ws://{gateway.Bind}:{addresses.GatewayPort}/mcp" },
+            ["endpoints"] = endpoints?.Current().ToJson(),
+            ["tls"] = certificates is null ? null : TlsJson(certificates),
             ["health_port"] = addresses.HealthPort,
             ["user_api_port"] = addresses.UserApiPort,
             ["clustering"] = settings.UseClustering,
@@ -141,7 +148,7 @@ public sealed partial class ControlCommands(
         var checks = new JsonArray();
         void Check(string name, bool pass, string detail) => checks.Add(new JsonObject { ["name"] = name, ["pass"] = pass, ["detail"] = detail });
 
-        Check("gateway", addresses.GatewayPort > 0, $"MCP listening on {gateway.Bind}:{addresses.GatewayPort}");
+        Check("gateway", addresses.GatewayPort > 0, $"MCP listening on {gateway.Bind}:{addresses.GatewayPort}" + (endpoints is null ? "" : $" ({endpoints.Current().Mcp}{(endpoints.Current().McpPlainText is { } p ? ", plain text on loopback: " + p : ", plain text refused")})"));
         Check("health", addresses.HealthPort > 0, $"Health listening on 127.0.0.1:{addresses.HealthPort}");
         Check("user-api", addresses.UserApiPort > 0, $"User API listening on 127.0.0.1:{addresses.UserApiPort}");
         Check("identities", directory.Ready.IsCompletedSuccessfully, $"{directory.Current.Agents.Count} agents, {directory.Current.UserTokens.Count} user tokens recovered");
@@ -434,6 +441,51 @@ public sealed partial class ControlCommands(
         return Ok(id, json);
     }
 
+    /// <summary>
+    /// <c>auth-socket.list</c> / <c>allow {uid}</c> / <c>revoke {uid}</c>: who besides root and the gateway's uid may mint
+    /// credentials on the auth socket (ADR 0026). Answers the socket path and both lists.
+    /// </summary>
+    private string AuthSocket(JsonNode? id, string method, JsonObject p)
+    {
+        if (authSocket is null) return Fail(id, "unavailable", "the auth socket is not served by this node");
+        AuthSocketAccess.Change? change = null;
+        if (method != Methods.AuthSocketList)
+        {
+            if (p["uid"] is not JsonValue v || !v.TryGetValue<uint>(out var uid))
+                return Fail(id, "invalid_input", "uid must be a non-negative integer (a user id)");
+            change = method == Methods.AuthSocketAllow ? authSocket.Allow(uid) : authSocket.Revoke(uid);
+            if (change.Error is { } why) return Fail(id, "invalid_input", why);
+        }
+        return Ok(id, new JsonObject
+        {
+            ["socket"] = authSocket.SocketPath,
+            ["socket_mode"] = authSocket.SocketMode,
+            ["changed"] = change?.Changed,
+            ["configured"] = new JsonArray([.. authSocket.Configured.Order().Select(u => (JsonNode)JsonValue.Create(u))]),
+            ["granted"] = new JsonArray([.. authSocket.Granted.Order().Select(u => (JsonNode)JsonValue.Create(u))]),
+        });
+    }
+
+    /// <summary>The certificates served on the MCP port (status).</summary>
+    private static JsonObject TlsJson(NodeCertificates certificates)
+    {
+        static JsonObject Served(ServedCertificate c) => new()
+        {
+            ["path"] = c.CertificatePath,
+            ["names"] = new JsonArray([.. c.Names.DnsNames.Select(n => (JsonNode)JsonValue.Create(n)), .. c.Names.Addresses.Select(a => (JsonNode)JsonValue.Create(a.ToString()))]),
+            ["not_after"] = c.NotAfter.ToString("O"),
+            ["sha256"] = c.Fingerprint,
+        };
+        return new JsonObject
+        {
+            ["generated"] = Served(certificates.Generated),
+            ["operator"] = certificates.Operator is { } op ? Served(op) : null,
+            ["ca_certificate"] = certificates.PublishedAuthorityPath,
+            ["ca_sha256"] = LocalAuthority.Fingerprint(certificates.Authority),
+            ["health"] = certificates.Health().Message,
+        };
+    }
+
     private static JsonObject PolicyStatusJson(PolicyStatus s) => new()
     {
         ["loaded"] = s.Loaded,
@@ -488,7 +540,15 @@ public sealed partial class ControlCommands(
 /// <summary>The ports the listeners actually bound (they may be chosen at runtime).</summary>
 public sealed class BoundAddresses
 {
+    private readonly TaskCompletionSource _recorded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public int GatewayPort { get; set; }
     public int UserApiPort { get; set; }
     public int HealthPort { get; set; }
+
+    /// <summary>Completes once the listeners' ports are known (after start).</summary>
+    public Task Recorded => _recorded.Task;
+
+    /// <summary>Marks the ports as known.</summary>
+    public void MarkRecorded() => _recorded.TrySetResult();
 }

@@ -25,7 +25,8 @@ public sealed partial class ControlSocketServer(
     GatewaySettings gateway,
     KruxOsSettings settings,
     ActorSystem system,
-    ILogger<ControlSocketServer> log) : BackgroundService
+    ILogger<ControlSocketServer> log,
+    AuthSocketAccess access) : BackgroundService
 {
     /// <summary>The socket path.</summary>
     public string SocketPath => gateway.ControlSocketPath(settings.DataDir);
@@ -36,7 +37,7 @@ public sealed partial class ControlSocketServer(
         var path = SocketPath;
         LogListening(path);
         var ownUid = PeerCredentials.OwnUid();
-        await UnixSocketListener.RunAsync(path, "600", gateway.SocketDirectoryMode(path, settings.DataDir), client => ServeAsync(client, ownUid, stoppingToken), stoppingToken).ConfigureAwait(false);
+        await UnixSocketListener.RunAsync(path, "600", access.SocketDirectoryMode(path), client => ServeAsync(client, ownUid, stoppingToken), stoppingToken).ConfigureAwait(false);
     }
 
     private async Task ServeAsync(Socket client, uint ownUid, CancellationToken stoppingToken)

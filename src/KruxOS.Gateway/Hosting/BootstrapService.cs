@@ -27,34 +27,6 @@ public sealed record BootstrapConsole(TextWriter Writer, bool IsTerminal)
     public static BootstrapConsole Standard() => new(Console.Out, !Console.IsOutputRedirected);
 }
 
-/// <summary>Finds the <c>mcp-bridge</c> that belongs to this gateway, for the first-start <c>.mcp.json</c>.</summary>
-public static class McpBridgeLocation
-{
-    /// <summary>The appliance's documented path, used when no bridge is found next to the gateway.</summary>
-    public const string Documented = "/opt/kruxos/bin/mcp-bridge";
-
-    /// <summary>
-    /// The bridge of the same install as the gateway in <paramref name="gatewayDirectory"/>, first that exists:
-    /// an <c>mcp-bridge</c> next to the gateway; the install layout's launcher (<c>lib/gateway</c> →
-    /// <c>bin/mcp-bridge</c>, e.g. <c>/opt/kruxos/bin/mcp-bridge</c>); a developer build's
-    /// (<c>src/KruxOS.Gateway/bin/C/T</c> → <c>src/KruxOS.Bridge/bin/C/T/mcp-bridge</c>). Otherwise <see cref="Documented"/>.
-    /// </summary>
-    public static string Find(string gatewayDirectory, Func<string, bool> exists)
-    {
-        ArgumentNullException.ThrowIfNull(exists);
-        var dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(gatewayDirectory));
-        var candidates = new List<string>
-        {
-            Path.Combine(dir, "mcp-bridge"),
-            Path.GetFullPath(Path.Combine(dir, "..", "..", "bin", "mcp-bridge")),
-        };
-        var tfm = new DirectoryInfo(dir);
-        if (tfm.Parent is { Parent: { Name: "bin", Parent: { Name: "KruxOS.Gateway", Parent: { } src } } } configuration)
-            candidates.Add(Path.Combine(src.FullName, "KruxOS.Bridge", "bin", configuration.Name, tfm.Name, "mcp-bridge"));
-        return candidates.FirstOrDefault(exists) ?? Documented;
-    }
-}
-
 /// <summary>
 /// First start on an empty data directory: creates the <c>admin</c> agent and hands its token and a ready
 /// <c>.mcp.json</c> to the operator, once. On a terminal they are printed; otherwise (under systemd standard
@@ -66,6 +38,7 @@ public sealed partial class BootstrapService(
     ControlCommands commands,
     GatewaySettings gateway,
     KruxOsSettings settings,
+    GatewayEndpoints endpoints,
     BoundAddresses addresses,
     BootstrapConsole console,
     IHostApplicationLifetime lifetime,
@@ -84,6 +57,7 @@ public sealed partial class BootstrapService(
         using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
         await started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
         await directory.Ready.WaitAsync(stoppingToken).ConfigureAwait(false);
+        await addresses.Recorded.WaitAsync(stoppingToken).ConfigureAwait(false);
         // Without a place to show the token once, an admin agent would be unusable: the operator creates agents with the CLI.
         if (directory.Current.Agents.Count > 0 || !gateway.PrintBootstrapToken) return;
 
@@ -95,7 +69,7 @@ public sealed partial class BootstrapService(
             return;
         }
         var token = response.Result!["token"]!.GetValue<string>();
-        var snippet = Snippet(token, McpBridgeLocation.Find(AppContext.BaseDirectory, System.IO.File.Exists)).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        var snippet = Snippet(token, endpoints.Current()).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         var print = gateway.BootstrapTokenOutput == BootstrapTokenOutput.Stdout
                     || (gateway.BootstrapTokenOutput == BootstrapTokenOutput.Auto && console.IsTerminal);
         string text;
@@ -129,28 +103,39 @@ public sealed partial class BootstrapService(
         LogBootstrapped(AdminAgent, print ? "standard output" : SnippetFileName);
     }
 
-    /// <summary>The <c>.mcp.json</c> that connects Claude Code to this gateway as the admin agent through <paramref name="bridge"/>.</summary>
-    public JsonObject Snippet(string token, string bridge)
+    /// <summary>
+    /// The <c>.mcp.json</c> (the integration page's option B) that connects Claude Code to this gateway as the admin
+    /// agent through the bridge of this install, over <c>wss://</c>. <c>KRUXOS_CA_CERT</c> is added only when the bridge
+    /// would not find this gateway's CA by itself (a data directory outside the defaults).
+    /// </summary>
+    public static JsonObject Snippet(string token, GatewayRuntimeInfo info)
     {
-        var host = gateway.Bind is "0.0.0.0" or "::" ? "127.0.0.1" : gateway.Bind.Contains(':', StringComparison.Ordinal) ? $"[{gateway.Bind}]" : gateway.Bind;
+        ArgumentNullException.ThrowIfNull(info);
+        var env = new JsonObject
+        {
+            ["KRUXOS_ENDPOINT"] = info.Mcp,
+            ["KRUXOS_AGENT_NAME"] = AdminAgent,
+            ["KRUXOS_AGENT_TOKEN"] = token,
+        };
+        if (!FoundWithoutSettings(info.CaCertificate)) env["KRUXOS_CA_CERT"] = info.CaCertificate;
         return new JsonObject
         {
             ["mcpServers"] = new JsonObject
             {
                 ["kruxos"] = new JsonObject
                 {
-                    ["command"] = bridge,
+                    ["command"] = info.Bridge,
                     ["args"] = new JsonArray(),
-                    ["env"] = new JsonObject
-                    {
-                        ["KRUXOS_ENDPOINT"] = $"ws://{host}:{addresses.GatewayPort}/mcp",
-                        ["KRUXOS_AGENT_NAME"] = AdminAgent,
-                        ["KRUXOS_AGENT_TOKEN"] = token,
-                    },
+                    ["env"] = env,
                 },
             },
         };
     }
+
+    /// <summary>Whether the bridge finds a CA at <paramref name="path"/> with no KRUXOS_ setting for any user (the appliance's run directory).</summary>
+    public static bool FoundWithoutSettings(string path) =>
+        KruxOS.Core.Tls.GatewayTrust.LocalAuthorities(_ => null, _ => null, "/nonexistent-home")
+            .Any(c => c.Path == Path.GetFullPath(path) && !c.Path.StartsWith("/nonexistent-home", StringComparison.Ordinal));
 
     // Created 0600 from the first byte (never readable by others, whatever the umask); an older copy is replaced.
     private static async Task WriteOwnerOnlyAsync(string path, string content, CancellationToken ct)

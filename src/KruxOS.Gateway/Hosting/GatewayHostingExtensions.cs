@@ -8,6 +8,8 @@ using KruxOS.Gateway.Auth;
 using KruxOS.Gateway.Control;
 using KruxOS.Gateway.Endpoints;
 using KruxOS.Gateway.Mcp;
+using KruxOS.Gateway.Tls;
+using KruxOS.Core.Tls;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -28,6 +30,9 @@ public static class GatewayHostingExtensions
         ["--bind"] = "Gateway:Bind",
         ["--control-socket"] = "Gateway:ControlSocket",
         ["--auth-socket"] = "Gateway:AuthSocket",
+        ["--tls-cert"] = "Gateway:Tls:CertificateFile",
+        ["--tls-key"] = "Gateway:Tls:KeyFile",
+        ["--tls-names"] = TlsNamesKey,
         ["--cluster"] = "KruxOS:UseClustering",
         ["--cluster-port"] = "KruxOS:Cluster:Port",
         ["--cluster-host"] = "KruxOS:Cluster:Hostname",
@@ -47,7 +52,16 @@ public static class GatewayHostingExtensions
         ["KRUXOS_BIND"] = "Gateway:Bind",
         ["KRUXOS_CONTROL_SOCKET"] = "Gateway:ControlSocket",
         ["KRUXOS_AUTH_SOCKET"] = "Gateway:AuthSocket",
+        ["KRUXOS_TLS_CERT"] = "Gateway:Tls:CertificateFile",
+        ["KRUXOS_TLS_KEY"] = "Gateway:Tls:KeyFile",
+        ["KRUXOS_TLS_NAMES"] = TlsNamesKey,
     };
+
+    /// <summary>
+    /// <c>Gateway:Tls:Names</c>: a JSON array in a settings file, or one comma-separated value (environment,
+    /// flag), which then replaces the whole list.
+    /// </summary>
+    public const string TlsNamesKey = "Gateway:Tls:Names";
 
     /// <summary>
     /// Adds the configuration layers, lowest first: appsettings → the operator's file (<c>--config</c> /
@@ -72,15 +86,26 @@ public static class GatewayHostingExtensions
     {
         var kruxos = builder.Configuration.GetSection("KruxOS").Get<KruxOsSettings>() ?? new KruxOsSettings();
         var gateway = builder.Configuration.GetSection("Gateway").Get<GatewaySettings>() ?? new GatewaySettings();
+        gateway.Tls.Names = ConfiguredNames(builder.Configuration.GetSection(TlsNamesKey));
         gateway.Validate();
         // First, before any store is opened: the data directory private, earlier installs' stores tightened.
         DataDirectory.Secure(kruxos.DataDir, gateway);
         if (gateway.CallTimeout <= kruxos.ToolCallTimeout) gateway.CallTimeout = kruxos.ToolCallTimeout + TimeSpan.FromSeconds(15);
 
+        var bind = ParseBind(gateway.Bind);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = JsonRpcEndpoint.MaxBodyBytes;
-            k.Listen(ParseBind(gateway.Bind), gateway.Port, o => Listeners.Tag(o, Listener.Gateway));
+            // The certificates are loaded (or made, on first start) before the port opens; a bad operator certificate stops the start here.
+            var certificates = k.ApplicationServices.GetRequiredService<NodeCertificates>();
+            certificates.Initialize();
+            var tlsLog = k.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("KruxOS.Gateway.Tls");
+            k.Listen(bind, gateway.Port, o =>
+            {
+                Listeners.Tag(o, Listener.Gateway);
+                o.Protocols = HttpProtocols.Http1;
+                Listeners.UseTlsFirst(o, certificates, TlsRules.PlainTextAllowed(bind), tlsLog);
+            });
             k.Listen(IPAddress.Loopback, gateway.UserApiPort, o => Listeners.Tag(o, Listener.UserApi));
             k.Listen(IPAddress.Loopback, gateway.HealthPort, o => Listeners.Tag(o, Listener.Health));
         });
@@ -88,6 +113,11 @@ public static class GatewayHostingExtensions
         var services = builder.Services;
         services.AddSingleton(gateway);
         services.AddSingleton<BoundAddresses>();
+        services.TryAddSingleton(new CertificateClock(TimeProvider.System));
+        services.AddSingleton(sp => new NodeCertificates(gateway, kruxos, sp.GetRequiredService<CertificateClock>().Time, sp.GetRequiredService<ILogger<NodeCertificates>>()));
+        services.AddHostedService<CertificateRenewalService>();
+        services.AddSingleton<GatewayEndpoints>();
+        services.AddHostedService<RuntimeInfoPublisher>();
         services.AddKruxOsActors(kruxos);
         services.AddSingleton(_ => new KruxOS.Audit.AuditReader(kruxos.AuditDirectory));
         services.AddSingleton(_ => new AuditIntegrity(kruxos.AuditDirectory));
@@ -101,6 +131,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton<JsonRpcEndpoint>();
         services.AddSingleton<NodeStatus>();
         services.AddSingleton<AgentActivity>();
+        services.AddSingleton<AuthSocketAccess>();
         services.AddSingleton<ControlCommands>();
         services.AddSingleton<MountCommands>();
         services.AddHostedService<ControlSocketServer>();
@@ -123,9 +154,12 @@ public static class GatewayHostingExtensions
         health.Register("identity-store", _ => ValueTask.FromResult(identities.Ready.IsCompletedSuccessfully
             ? HealthCheckResult.Healthy($"{identities.Current.Agents.Count} agents")
             : HealthCheckResult.Critical("identity journal not recovered yet")));
+        var certificates = app.Services.GetRequiredService<NodeCertificates>();
+        health.Register("tls", _ => ValueTask.FromResult(certificates.Health()));
         var audit = app.Services.GetRequiredService<AuditProbe>();
         health.Register("audit", audit.CheckAsync);
         var sandbox = app.Services.GetRequiredService<KruxOS.Sandbox.ISandbox>();
+        RegisterHostPackages(app, health, sandbox);
         health.Register(KruxOS.Sandbox.Health.SandboxHealth.CheckName, _ => ValueTask.FromResult(sandbox.Health switch
         {
             { Status: KruxOS.Sandbox.Health.SandboxHealthStatus.Healthy } h => HealthCheckResult.Healthy(h.Message),
@@ -165,6 +199,33 @@ public static class GatewayHostingExtensions
         return app;
     }
 
+    /// <summary>
+    /// The <c>host-packages</c> health check, and one line on the console at start when a system package is missing,
+    /// naming the exact <c>apt-get install</c> command (the sandbox's own check says the same in its health).
+    /// </summary>
+    private static void RegisterHostPackages(WebApplication app, HealthRegistry health, KruxOS.Sandbox.ISandbox sandbox)
+    {
+        var options = (sandbox as KruxOS.Sandbox.SandboxHost)?.Options;
+        static bool OnPath(string program) =>
+            (Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
+                .Any(dir => File.Exists(Path.Combine(dir, program)));
+        IReadOnlyList<KruxOS.Core.Control.HostRequirement> Missing() => KruxOS.Core.Control.HostPackages.Missing(
+            options is { Disabled: false }, options?.BwrapPath ?? "/usr/bin/bwrap", options?.SetprivPath ?? "/usr/bin/setpriv", File.Exists, OnPath);
+        health.Register("host-packages", _ =>
+        {
+            var missing = Missing();
+            return ValueTask.FromResult(missing.Count == 0 ? HealthCheckResult.Healthy("bubblewrap, util-linux (setpriv) and git are installed")
+                : missing.Any(m => m.Critical) ? HealthCheckResult.Critical(KruxOS.Core.Control.HostPackages.Summary(missing))
+                : HealthCheckResult.Degraded(KruxOS.Core.Control.HostPackages.Summary(missing)));
+        });
+        var atStart = Missing();
+        if (atStart.Count > 0)
+        {
+            // one line, on standard error (the journal under systemd); /health says the same under host-packages
+            Console.Error.WriteLine("KruxOS: " + KruxOS.Core.Control.HostPackages.Summary(atStart));
+        }
+    }
+
     private static void RecordBoundPorts(WebApplication app)
     {
         var bound = app.Services.GetRequiredService<BoundAddresses>();
@@ -175,9 +236,17 @@ public static class GatewayHostingExtensions
         bound.GatewayPort = ports.ElementAtOrDefault(0) is > 0 and var g ? g : gateway.Port;
         bound.UserApiPort = ports.ElementAtOrDefault(1) is > 0 and var u ? u : gateway.UserApiPort;
         bound.HealthPort = ports.ElementAtOrDefault(2) is > 0 and var h ? h : gateway.HealthPort;
-        app.Logger.LogInformation("KruxOS gateway listening: MCP {Bind}:{Gateway}, User API 127.0.0.1:{UserApi}, health 127.0.0.1:{Health}",
-            gateway.Bind, bound.GatewayPort, bound.UserApiPort, bound.HealthPort);
+        bound.MarkRecorded();
+        app.Logger.LogInformation("KruxOS gateway listening: MCP {Bind}:{Gateway} ({Transport}), User API 127.0.0.1:{UserApi}, health 127.0.0.1:{Health}",
+            gateway.Bind, bound.GatewayPort, TlsRules.PlainTextAllowed(ParseBind(gateway.Bind)) ? "wss:// and https://; ws:// and http:// on this loopback bind" : "wss:// and https:// only; plain text refused",
+            bound.UserApiPort, bound.HealthPort);
     }
 
     private static IPAddress ParseBind(string bind) => bind == "localhost" ? IPAddress.Loopback : IPAddress.Parse(bind);
+
+    /// <summary>The TLS names: the section's own value split on commas (environment, flag), else its array items.</summary>
+    internal static List<string> ConfiguredNames(IConfigurationSection section) =>
+        section.Value is { } joined
+            ? [.. joined.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]
+            : [.. section.GetChildren().Select(c => c.Value).OfType<string>().Select(v => v.Trim()).Where(v => v.Length > 0)];
 }

@@ -30,8 +30,9 @@ public sealed class GatewaySettings
 
     /// <summary>
     /// Uids allowed on the auth socket besides the gateway's own uid and root (e.g. the desktop user who runs
-    /// Claude Code). When any are listed the socket file is made connectable by everyone (0666) and the uid
-    /// check is the guard. <b>Default</b>: none (socket mode 0600).
+    /// Claude Code). <c>kruxos setup</c> / <c>kruxos auth-socket allow</c> grant more at run time (kept in the data
+    /// directory; ADR 0026). When any uid is allowed the socket file is made connectable by everyone (0666) and the
+    /// uid check is the guard. <b>Default</b>: none (socket mode 0600).
     /// </summary>
     public List<uint> AuthSocketUids { get; set; } = [];
 
@@ -78,6 +79,9 @@ public sealed class GatewaySettings
     /// </summary>
     public BootstrapTokenOutput BootstrapTokenOutput { get; set; } = BootstrapTokenOutput.Auto;
 
+    /// <summary>TLS on the MCP port (<c>Gateway:Tls:…</c>; ADR 0025).</summary>
+    public GatewayTlsSettings Tls { get; set; } = new();
+
     /// <summary>The effective control socket path.</summary>
     public string ControlSocketPath(string dataDir) =>
         ControlSocket is { Length: > 0 } explicitPath ? explicitPath
@@ -89,20 +93,6 @@ public sealed class GatewaySettings
         AuthSocket is { Length: > 0 } explicitPath ? explicitPath
         : Environment.GetEnvironmentVariable("KRUXOS_AUTH_SOCKET") is { Length: > 0 } env ? env
         : Path.Combine(dataDir, "run", "auth.sock");
-
-    /// <summary>
-    /// The mode of a socket directory the gateway creates itself (e.g. <c>{DataDir}/run</c>): 0700, so nobody else
-    /// can even reach the sockets; 0711 when the auth socket in it must be reachable by the uids of
-    /// <see cref="AuthSocketUids"/> (they can traverse it but not list it). An existing directory (the appliance's
-    /// systemd-made <c>/run/kruxos</c>) is never changed.
-    /// </summary>
-    public UnixFileMode SocketDirectoryMode(string socketPath, string dataDir)
-    {
-        const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-        var sharesAuthSocket = AuthSocketUids.Count > 0
-            && string.Equals(Path.GetDirectoryName(Path.GetFullPath(socketPath)), Path.GetDirectoryName(Path.GetFullPath(AuthSocketPath(dataDir))), StringComparison.Ordinal);
-        return sharesAuthSocket ? owner | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute : owner;
-    }
 
     /// <summary>Fails fast on settings that cannot work.</summary>
     public void Validate()
@@ -116,5 +106,44 @@ public sealed class GatewaySettings
             if (HostFilter.ValidateEntry(host) is { } why) throw new ArgumentException($"Gateway:AllowedHosts: {why}");
         if (SessionCredentialLifetime <= TimeSpan.Zero || SessionCredentialLifetime > TimeSpan.FromHours(1))
             throw new ArgumentException("Gateway:SessionCredentialLifetime must be positive and at most one hour");
+        Tls.Validate();
+    }
+}
+
+/// <summary>
+/// TLS settings of the MCP port, bound from <c>Gateway:Tls</c>. The port always serves TLS with a node
+/// certificate; plain text is served only on a loopback bind (ADR 0025).
+/// </summary>
+public sealed class GatewayTlsSettings
+{
+    /// <summary>
+    /// The operator's certificate (PEM: the certificate, then any intermediates), served for the names it covers;
+    /// flag <c>--tls-cert</c>, env <c>KRUXOS_TLS_CERT</c>. <b>Default</b>: none (only the generated certificate).
+    /// </summary>
+    public string? CertificateFile { get; set; }
+
+    /// <summary>
+    /// The private key of <see cref="CertificateFile"/> (PEM, unencrypted; not readable by other users);
+    /// flag <c>--tls-key</c>, env <c>KRUXOS_TLS_KEY</c>.
+    /// </summary>
+    public string? KeyFile { get; set; }
+
+    /// <summary>
+    /// Extra names (DNS names or IP addresses) of this node for the generated certificate, besides localhost,
+    /// 127.0.0.1, ::1, the host name and a specific bind address. A JSON array in the configuration file, or a
+    /// comma-separated list (env <c>KRUXOS_TLS_NAMES</c>, flag <c>--tls-names</c>). <b>Default</b>: none.
+    /// </summary>
+    public List<string> Names { get; set; } = [];
+
+    /// <summary>How often the node checks whether to renew the generated certificate or reload the operator's. <b>Default</b>: 1 hour.</summary>
+    public TimeSpan CheckInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Fails fast on settings that cannot work.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrEmpty(CertificateFile) != string.IsNullOrEmpty(KeyFile))
+            throw new ArgumentException("Gateway:Tls:CertificateFile and Gateway:Tls:KeyFile go together: set both (or neither, for the generated certificate only)");
+        if (CheckInterval < TimeSpan.FromSeconds(1) || CheckInterval > TimeSpan.FromDays(1))
+            throw new ArgumentException("Gateway:Tls:CheckInterval must be between 1 second and 1 day");
     }
 }

@@ -10,6 +10,7 @@ namespace KruxOS.Bridge.Tests.EndToEnd;
 /// is in flight. The side effect is countable (filesystem.append adds a line to a file in the agent's
 /// workspace), so "exactly once" is checked on disk, not just on the answer.
 /// </summary>
+[RequiresSystemPackages("bwrap:bubblewrap", "setpriv:util-linux", Root = true)]
 public sealed class ExactlyOnceTests
 {
     private static Dictionary<string, string> AgentEnv(int port, string name, string token) => new()

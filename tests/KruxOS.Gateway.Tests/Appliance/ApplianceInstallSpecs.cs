@@ -6,7 +6,13 @@ using Xunit;
 
 namespace KruxOS.Gateway.Tests.Appliance;
 
-/// <summary>Installs the appliance layout into a temporary root and runs the installed programs from there.</summary>
+/// <summary>
+/// Installs the appliance into a temporary root and runs the installed programs from there, as the unit would (no
+/// systemd here: the runtime directory it makes is made by hand, the installed configuration is used, only the ports
+/// are moved): a healthy gateway serving TLS with its generated CA and refusing plain text on its 0.0.0.0 bind; the
+/// installed CLI, bridge and hook working for root and, after <c>kruxos setup</c>, for the configured user.
+/// </summary>
+[RequiresSystemPackages("bwrap:bubblewrap", "setpriv:util-linux", "git:git", Root = true)]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ApplianceInstallSpecs
 {
@@ -21,7 +27,7 @@ public sealed class ApplianceInstallSpecs
         try
         {
             // act: install
-            var install = await ProcessRunner.RunAsync("bash", [Path.Combine(repo, "..", "appliance", "install.sh"), "--root", root, "--configuration", "Debug"],
+            var install = await ProcessRunner.RunAsync("bash", [Path.Combine(repo, "..", "appliance", "install.sh"), "--root", root, "--configuration", "Debug", "--no-restore"],
                 timeout: TimeSpan.FromMinutes(8));
             Assert.True(install.ExitCode == 0, install.StdErr + install.StdOut);
 
@@ -45,14 +51,19 @@ public sealed class ApplianceInstallSpecs
             config["Gateway"]!["AuthSocket"] = Path.Combine(root, "run/kruxos/auth.sock");
             await File.WriteAllTextAsync(Path.Combine(root, "etc/kruxos/gateway.json"), config.ToJsonString());
 
-            // act: start the installed gateway from the root with no KRUXOS_ environment and no --config, only loopback overrides
+            // arrange: what systemd's RuntimeDirectory=kruxos / RuntimeDirectoryMode=0711 makes before ExecStart
+            Directory.CreateDirectory(Path.Combine(root, "run/kruxos"), (UnixFileMode)Convert.ToInt32("711", 8));
+            File.SetUnixFileMode(Path.Combine(root, "run/kruxos"), (UnixFileMode)Convert.ToInt32("711", 8));
+
+            // act: start the installed gateway from the root with no KRUXOS_ environment and no --config: the installed
+            // configuration's bind (0.0.0.0), only the ports moved
             var (g, u, h) = (TestGateway.FreePort(), TestGateway.FreePort(), TestGateway.FreePort());
             var psi = new ProcessStartInfo(Path.Combine(root, "opt/kruxos/bin/kruxos-gateway"))
             {
                 RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
             };
             ProcessRunner.ScrubEnvironment(psi);
-            foreach (var a in new[] { "--bind", "127.0.0.1", "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}" })
+            foreach (var a in new[] { "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}" })
                 psi.ArgumentList.Add(a);
             gateway = Process.Start(psi)!;
             var stdout = new System.Text.StringBuilder();
@@ -80,11 +91,21 @@ public sealed class ApplianceInstallSpecs
             Assert.Equal(Path.Combine(root, "data/kruxos"), json["data_dir"]!.GetValue<string>());
             Assert.Equal(1, json["agents"]!["total"]!.GetValue<int>());
             Assert.True(File.Exists(Path.Combine(root, "data/kruxos/kruxos.db")));
-            // the gateway made the socket directory, owner only
-            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(root, "run/kruxos")));
+            // the gateway left systemd's runtime directory as it was
+            Assert.Equal((UnixFileMode)Convert.ToInt32("711", 8), File.GetUnixFileMode(Path.Combine(root, "run/kruxos")));
             lock (stdout) Assert.Contains("created agent 'admin'", stdout.ToString());
             using var http = new HttpClient();
             Assert.True((await http.GetAsync($"http://127.0.0.1:{h}/health/ready")).IsSuccessStatusCode);
+            var health = JsonNode.Parse(await http.GetStringAsync($"http://127.0.0.1:{h}/health"))!;
+            Assert.True(health["status"]!.GetValue<string>() == "healthy", health.ToJsonString());
+
+            // assert: TLS with the CA it generated (published for local clients), and no plain text on the 0.0.0.0 bind
+            var ca = Path.Combine(root, "run/kruxos/ca.crt");
+            using (var https = TestTls.HttpClientTrusting(TestTls.Load(ca)))
+                Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await https.PostAsync($"https://127.0.0.1:{g}/rpc", new StringContent("{}"))).StatusCode);
+            var plain = await http.PostAsync($"http://127.0.0.1:{g}/rpc", new StringContent("{}"));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, plain.StatusCode);
+            Assert.Contains("serves TLS only", await plain.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
             // assert: stdout is not a terminal (as under systemd, where it is the journal): the token is not printed,
             // it is in an owner-only .mcp.json in the data directory whose path is printed (ADR 0014)
@@ -128,6 +149,8 @@ public sealed class ApplianceInstallSpecs
             Assert.Equal(2, unknownLabel.ExitCode);
             Assert.Contains("kruxos user-token create nobody", unknownLabel.StdErr);
             Assert.Contains("exited with code 4", unknownLabel.StdErr);
+
+            await SetUpTheConfiguredUserAsync(root, kruxos, g);
         }
         finally
         {
@@ -139,5 +162,66 @@ public sealed class ApplianceInstallSpecs
             }
             try { Directory.Delete(root, recursive: true); } catch (IOException) { }
         }
+    }
+
+    private const uint User = 65534;
+
+    // `kruxos setup` for the desktop user (here uid 65534 with a home of its own), then the page's programs as root and as that user.
+    private static async Task SetUpTheConfiguredUserAsync(string root, string kruxos, int gatewayPort)
+    {
+        var home = Path.Combine(root, "home/desktop");
+        Directory.CreateDirectory(home, (UnixFileMode)Convert.ToInt32("700", 8));
+        Assert.Equal(0, (await ProcessRunner.RunAsync("chown", [$"{User}:{User}", home])).ExitCode);
+
+        // act: the installed CLI, as root, as install.sh runs it
+        var setup = await ProcessRunner.RunAsync(kruxos, ["setup", "--non-interactive", "--user", $"{User}", "--home", home, "--write-configs"]);
+        Assert.True(setup.ExitCode == 0, setup.StdOut + setup.StdErr);
+        Assert.Contains("created agent 'default-agent'", setup.StdOut, StringComparison.Ordinal);
+        Assert.Contains($"(uid {User}) may now mint credentials on {Path.Combine(root, "run/kruxos/auth.sock")}", setup.StdOut, StringComparison.Ordinal);
+
+        // assert: the page's troubleshooting command, word for word, with the installed bridge as root — no CA setting
+        var agent = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(home, ".kruxos/default-agent.mcp.json")))!["mcpServers"]!["kruxos"]!;
+        var token = agent["env"]!["KRUXOS_AGENT_TOKEN"]!.GetValue<string>();
+        var bridge = Path.Combine(root, "opt/kruxos/bin/mcp-bridge");
+        Assert.Equal(bridge, agent["command"]!.GetValue<string>());
+        var page = await ProcessRunner.RunAsync(bridge, [], new Dictionary<string, string>
+        {
+            ["KRUXOS_ENDPOINT"] = $"wss://localhost:{gatewayPort}", ["KRUXOS_AGENT_NAME"] = "default-agent", ["KRUXOS_AGENT_TOKEN"] = token,
+        }, stdin: Initialize);
+        Assert.True(page.ExitCode == 0, page.StdErr);
+        Assert.Contains("\"serverInfo\"", page.StdOut, StringComparison.Ordinal);
+
+        // assert: as the configured user — option B as setup wrote it, the seeded Claude Code server (user mode, minting
+        // over the auth socket), and the seeded cli-hook
+        var optionB = await AsUserAsync(home, agent["command"]!.GetValue<string>(), [], Env(agent["env"]!), Initialize);
+        Assert.True(optionB.ExitCode == 0, optionB.StdErr);
+        var server = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(home, ".claude.json")))!["mcpServers"]!["kruxos-gateway"]!;
+        var seeded = await AsUserAsync(home, server["command"]!.GetValue<string>(), [.. server["args"]!.AsArray().Select(a => a!.GetValue<string>())],
+            Env(server["env"]!), Initialize);
+        Assert.True(seeded.ExitCode == 0, seeded.StdErr);
+        Assert.Contains("\"serverInfo\"", seeded.StdOut, StringComparison.Ordinal);
+        var hookCommand = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(home, ".claude/settings.json")))!["hooks"]!["PreToolUse"]![0]!["hooks"]![0]!["command"]!.GetValue<string>().Split(' ');
+        var userToken = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(home, ".kruxos/user-tokens.json")))!["claude-code"]!.GetValue<string>();
+        const string readEvent = """{"session_id":"s2","cwd":"/home/dev/proj","permission_mode":"default","hook_event_name":"PreToolUse","tool_name":"Read","tool_input":{"file_path":"/home/dev/proj/README.md"},"tool_use_id":"toolu_2"}""";
+        var hook = await AsUserAsync(home, hookCommand[0], hookCommand[1..], new Dictionary<string, string> { ["KRUXOS_USER_TOKEN"] = userToken }, readEvent);
+        Assert.True(hook.ExitCode == 0, hook.StdErr);
+        Assert.Equal("allow", JsonNode.Parse(hook.StdOut)!["hookSpecificOutput"]!["permissionDecision"]!.GetValue<string>());
+
+        // act + assert: setup again changes nothing
+        var again = await ProcessRunner.RunAsync(kruxos, ["setup", "--non-interactive", "--user", $"{User}", "--home", home, "--write-configs"]);
+        Assert.True(again.ExitCode == 0, again.StdOut + again.StdErr);
+        Assert.Contains("agent 'default-agent' exists", again.StdOut, StringComparison.Ordinal);
+        Assert.DoesNotContain("Issued credentials", again.StdOut, StringComparison.Ordinal);
+    }
+
+    private const string Initialize = """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"install-test","version":"1"}}}""" + "\n";
+
+    private static Dictionary<string, string> Env(JsonNode env) => env.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<string>());
+
+    private static Task<ProcessResult> AsUserAsync(string home, string program, string[] args, Dictionary<string, string> env, string stdin)
+    {
+        env["HOME"] = home;
+        env["DOTNET_CLI_HOME"] = home;
+        return ProcessRunner.RunAsync("setpriv", ["--reuid", $"{User}", "--regid", $"{User}", "--clear-groups", program, .. args], env, stdin: stdin);
     }
 }

@@ -16,11 +16,13 @@ public sealed class CliConfigSpecs : IDisposable
 
     private string P(string relative) => Path.Combine(_home.FullName, relative);
 
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    // No gateway: a control socket that does not exist and no published endpoint file, so the appliance defaults apply.
+    private async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        var code = await CliApp.RunAsync(args, stdout, stderr, TestContext.Current.CancellationToken);
+        var nowhere = Path.Combine(_home.FullName, "no-gateway", "control.sock");
+        var code = await CliApp.RunAsync(args, stdout, stderr, new ControlClient(nowhere), TestContext.Current.CancellationToken);
         return (code, stdout.ToString(), stderr.ToString());
     }
 
@@ -36,7 +38,8 @@ public sealed class CliConfigSpecs : IDisposable
         foreach (var f in new[] { ".claude.json", ".claude/settings.json", ".codex/config.toml", ".codex/hooks.json" })
             Assert.Contains($"# {P(f)}\n", first.Out, StringComparison.Ordinal);
         Assert.Contains("\"--cli=claude-code\"", first.Out, StringComparison.Ordinal);
-        Assert.Contains("ws://127.0.0.1:7700/", first.Out, StringComparison.Ordinal);
+        Assert.Contains("wss://127.0.0.1:7700/", first.Out, StringComparison.Ordinal);
+        Assert.Contains("no running gateway was found", first.Err, StringComparison.Ordinal);
         Assert.DoesNotContain("KRUXOS_USER_TOKEN", first.Out, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFileSystemEntries(_home.FullName));
 

@@ -101,25 +101,33 @@ public sealed partial class BootstrapSpecs
     }
 
     [Theory]
-    [InlineData("/opt/kruxos/lib/gateway", "/opt/kruxos/lib/gateway/mcp-bridge", "/opt/kruxos/lib/gateway/mcp-bridge")]
-    [InlineData("/stage/opt/kruxos/lib/gateway", "/stage/opt/kruxos/bin/mcp-bridge", "/stage/opt/kruxos/bin/mcp-bridge")]
-    [InlineData("/repo/src/KruxOS.Gateway/bin/Debug/net10.0/", "/repo/src/KruxOS.Bridge/bin/Debug/net10.0/mcp-bridge", "/repo/src/KruxOS.Bridge/bin/Debug/net10.0/mcp-bridge")]
-    [InlineData("/repo/src/KruxOS.Gateway/bin/Release/net10.0", null, McpBridgeLocation.Documented)]
-    [InlineData("/usr/lib/elsewhere", null, McpBridgeLocation.Documented)]
-    public void Should_name_the_bridge_of_the_same_install_in_the_snippet(string gatewayDirectory, string? existing, string expected) =>
-        Assert.Equal(expected, McpBridgeLocation.Find(gatewayDirectory, path => path == existing));
+    [InlineData("mcp-bridge", "/opt/kruxos/lib/gateway", "/opt/kruxos/lib/gateway/mcp-bridge", "/opt/kruxos/lib/gateway/mcp-bridge")]
+    [InlineData("mcp-bridge", "/stage/opt/kruxos/lib/gateway", "/stage/opt/kruxos/bin/mcp-bridge", "/stage/opt/kruxos/bin/mcp-bridge")]
+    [InlineData("mcp-bridge", "/repo/src/KruxOS.Gateway/bin/Debug/net10.0/", "/repo/src/KruxOS.Gateway/bin/Debug/net10.0/mcp-bridge", "/repo/src/KruxOS.Gateway/bin/Debug/net10.0/mcp-bridge")]
+    [InlineData("mcp-bridge", "/repo/src/KruxOS.Gateway/bin/Debug/net10.0/", "/repo/src/KruxOS.Bridge/bin/Debug/net10.0/mcp-bridge", "/repo/src/KruxOS.Bridge/bin/Debug/net10.0/mcp-bridge")]
+    [InlineData("mcp-bridge", "/repo/src/KruxOS.Gateway/bin/Release/net10.0", null, "/opt/kruxos/bin/mcp-bridge")]
+    [InlineData("mcp-bridge", "/usr/lib/elsewhere", null, "/opt/kruxos/bin/mcp-bridge")]
+    [InlineData("cli-hook", "/repo/src/KruxOS.Gateway/bin/Debug/net10.0/", "/repo/src/KruxOS.Gateway/bin/Debug/net10.0/cli-hook", "/repo/src/KruxOS.Gateway/bin/Debug/net10.0/cli-hook")]
+    [InlineData("cli-hook", "/stage/opt/kruxos/lib/gateway", "/stage/opt/kruxos/bin/cli-hook", "/stage/opt/kruxos/bin/cli-hook")]
+    // the raw built hook fails open on exit codes other than 0 and 2: only its launcher is ever named
+    [InlineData("cli-hook", "/repo/src/KruxOS.Gateway/bin/Debug/net10.0/", "/repo/src/KruxOS.CliHook/bin/Debug/net10.0/cli-hook", "/opt/kruxos/bin/cli-hook")]
+    public void Should_name_the_programs_of_the_same_install(string program, string gatewayDirectory, string? existing, string expected) =>
+        Assert.Equal(expected, ProgramLocation.Find(program, gatewayDirectory, path => path == existing));
 
     // The snippet reaches this gateway as the admin agent with the token it carries.
     private static async Task AssertUsable(TestGateway gateway, JsonNode server)
     {
-        Assert.Equal(McpBridgeLocation.Find(AppContext.BaseDirectory, File.Exists), server["command"]!.GetValue<string>());
+        Assert.Equal(ProgramLocation.Find("mcp-bridge", AppContext.BaseDirectory, File.Exists), server["command"]!.GetValue<string>());
         Assert.Empty(server["args"]!.AsArray());
         var env = server["env"]!;
         Assert.Equal("admin", env["KRUXOS_AGENT_NAME"]!.GetValue<string>());
         var endpoint = new Uri(env["KRUXOS_ENDPOINT"]!.GetValue<string>());
-        Assert.Equal(new Uri($"ws://127.0.0.1:{gateway.GatewayPort}/mcp"), endpoint);
+        // the page's option B: wss://, and the CA named because a temporary data directory is not where the bridge looks by itself
+        Assert.Equal(new Uri($"wss://127.0.0.1:{gateway.GatewayPort}/mcp"), endpoint);
+        Assert.Equal(gateway.CaCertificatePath, env["KRUXOS_CA_CERT"]!.GetValue<string>());
         await using var ws = await RawWebSocket.ConnectAsync(endpoint, env["KRUXOS_AGENT_TOKEN"]!.GetValue<string>(),
-            headers: new Dictionary<string, string> { ["X-KruxOS-Agent"] = env["KRUXOS_AGENT_NAME"]!.GetValue<string>() });
+            headers: new Dictionary<string, string> { ["X-KruxOS-Agent"] = env["KRUXOS_AGENT_NAME"]!.GetValue<string>() },
+            trust: TestTls.Load(env["KRUXOS_CA_CERT"]!.GetValue<string>()));
         await ws.InitializeAsync();
         var whoami = await ws.RequestAsync(1, "tools/call", new JsonObject { ["name"] = "agent__whoami", ["arguments"] = new JsonObject() });
         Assert.Equal("admin", JsonNode.Parse(whoami["result"]!["content"]![0]!["text"]!.GetValue<string>())!["agent_name"]!.GetValue<string>());

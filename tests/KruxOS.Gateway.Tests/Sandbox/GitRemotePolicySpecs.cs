@@ -16,6 +16,7 @@ namespace KruxOS.Gateway.Tests.Sandbox;
 /// git.clone / pull / push against remotes the agent's policy allows (git.remotes, ADR 0012), through the whole
 /// gateway: a bare repository in the workspace (file://) and a real git daemon on loopback (git://, via the relay).
 /// </summary>
+[RequiresSystemPackages("bwrap:bubblewrap", "setpriv:util-linux", "git:git", Root = true)]
 public sealed class GitRemotePolicySpecs
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);

@@ -7,6 +7,7 @@ using Xunit;
 namespace KruxOS.Gateway.Tests.Sandbox;
 
 /// <summary>Filesystem and process capabilities through the whole pipeline into the kernel sandbox, over MCP.</summary>
+[RequiresSystemPackages("bwrap:bubblewrap", "setpriv:util-linux", Root = true)]
 public sealed class SandboxedCapabilitySpecs
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace KruxOS.Gateway.Tests.Sandbox;
 /// filesystem.watch events reach the watching agent's MCP clients as <c>notifications/kruxos/file_changed</c>
 /// (docs/protocol.md), through the real gateway and the real sandbox, driven by the Node MCP SDK.
 /// </summary>
+[RequiresSystemPackages("bwrap:bubblewrap", "setpriv:util-linux", Root = true)]
 public sealed class WatchNotificationSpecs
 {
     private const string Method = "notifications/kruxos/file_changed";

@@ -114,7 +114,9 @@ internal sealed class GatewayProcess : IAsyncDisposable
             try
             {
                 using var r = await http.GetAsync($"http://127.0.0.1:{healthPort}/health/ready");
-                if (r.IsSuccessStatusCode && File.Exists(ControlSocket)) return true;
+                using var health = await http.GetAsync($"http://127.0.0.1:{healthPort}/health");
+                var ready = r.IsSuccessStatusCode || SystemPackages.OnlySandboxPackagesMissing(await health.Content.ReadAsStringAsync());
+                if (ready && File.Exists(ControlSocket)) return true;
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { }
             await Task.Delay(100);

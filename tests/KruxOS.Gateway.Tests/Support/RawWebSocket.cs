@@ -11,9 +11,10 @@ public sealed class RawWebSocket(ClientWebSocket socket) : IAsyncDisposable
     public ClientWebSocket Socket { get; } = socket;
 
     public static async Task<RawWebSocket> ConnectAsync(Uri uri, string? token, string? origin = null, string? subprotocol = "mcp",
-        IReadOnlyDictionary<string, string>? headers = null)
+        IReadOnlyDictionary<string, string>? headers = null, System.Security.Cryptography.X509Certificates.X509Certificate2? trust = null)
     {
         var ws = new ClientWebSocket();
+        if (trust is not null) ws.Options.RemoteCertificateValidationCallback = TestTls.TrustOnly(trust);
         ws.Options.CollectHttpResponseDetails = true;
         foreach (var (k, v) in headers ?? new Dictionary<string, string>()) ws.Options.SetRequestHeader(k, v);
         if (token is not null) ws.Options.SetRequestHeader("Authorization", $"Bearer {token}");
