@@ -4,6 +4,7 @@ using Akka.Cluster.Sharding;
 using Akka.Event;
 using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Capabilities;
+using KruxOS.Capabilities;
 using KruxOS.Core.Approvals;
 using KruxOS.Actors.Identity;
 using KruxOS.Actors.ToolRuns;
@@ -438,7 +439,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     {
         var call = m.Call;
         if (call.DecideOnly || capability.Execution != ExecutionMode.Sandboxed) return false;
-        if (_deps.Catalog.HandlerFor(capability.Name) is not Capabilities.IPathResolvingHandler resolver) return false;
+        if (_deps.Catalog.HandlerFor(capability.Name) is not IPathResolvingHandler resolver) return false;
         var names = _deps.Policy.DecidedPathArguments(call.Principal, capability);
         if (names.IsDefaultOrEmpty || !names.Any(n => normalized.TryGetProperty(n, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String)) return false;
         var token = ++_state.ResolutionSequence;
@@ -449,7 +450,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         resolver.ResolvePathsAsync(_agent, normalized, names, CancellationToken.None).PipeTo(Self,
             success: r => new PathsResolved(token, m, snapshot, capability, normalized, reattach, ledger, r),
             failure: e => new PathsResolved(token, m, snapshot, capability, normalized, reattach, ledger,
-                new Capabilities.PathResolution(null, Errors.Internal($"the paths of '{capability.Name}' could not be resolved in the sandbox ({e.GetType().Name})"))));
+                new PathResolution(null, Errors.Internal($"the paths of '{capability.Name}' could not be resolved in the sandbox ({e.GetType().Name})"))));
         return true;
     }
 
@@ -467,7 +468,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
 
     /// <summary>A call's path arguments as the sandbox resolved them (or why it could not).</summary>
     private sealed record PathsResolved(long Token, Invoke Invoke, SessionSnapshot Snapshot, CapabilityDefinition Capability,
-        System.Text.Json.JsonElement Normalized, ApprovalId? Reattach, IActorRef? Ledger, Capabilities.PathResolution Result) : INoSerializationVerificationNeeded;
+        System.Text.Json.JsonElement Normalized, ApprovalId? Reattach, IActorRef? Ledger, PathResolution Result) : INoSerializationVerificationNeeded;
 
     private ApprovalPlan? PlanApproval(Core.Sessions.ToolCall call, CapabilityDefinition capability, System.Text.Json.JsonElement arguments, PolicyVerdict verdict,
         ApprovalId? reattach)

@@ -13,7 +13,7 @@ using KruxOS.Core.Approvals;
 using KruxOS.Actors.Audit;
 using KruxOS.Audit;
 using KruxOS.Actors.Capabilities;
-using KruxOS.Actors.Capabilities.InProcess;
+using KruxOS.Capabilities;
 using KruxOS.Actors.Capabilities.Sandboxed;
 using KruxOS.Actors.Connections;
 using KruxOS.Actors.Health;
@@ -58,9 +58,7 @@ public static class KruxOsHostingExtensions
         services.AddSingleton(sp => new HealthRegistry(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new NodeFacts(settings.DataDir, sp.GetRequiredService<TimeProvider>().GetUtcNow(),
             typeof(KruxOsHostingExtensions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0"));
-        services.AddInProcessCapabilities();
-        services.AddSandboxedCapabilities(settings);
-        services.AddSingleton(sp => new CapabilityCatalog(DefinitionLoader.BuiltIn(), sp.GetServices<ICapabilityHandler>()));
+        services.AddBuiltInCapabilities(settings);
         services.AddPolicyStore(settings);
 
         services.AddAkka(KruxOsSettings.ActorSystemName, (builder, sp) => builder
@@ -76,20 +74,6 @@ public static class KruxOsHostingExtensions
             .WithApprovals(settings, sp)
             .WithAgentSessions(settings, sp)
             .WithGatewayRoot(settings, sp));
-        return services;
-    }
-
-    /// <summary>The in-process capability handlers.</summary>
-    public static IServiceCollection AddInProcessCapabilities(this IServiceCollection services)
-    {
-        services.AddSingleton<ICapabilityHandler, SystemTimeHandler>();
-        services.AddSingleton<ICapabilityHandler, SystemInfoHandler>();
-        services.AddSingleton<ICapabilityHandler, SystemHealthHandler>();
-        services.AddSingleton<ICapabilityHandler, SystemMetricsHandler>();
-        services.AddSingleton<ICapabilityHandler, AgentWhoAmIHandler>();
-        services.AddSingleton<ICapabilityHandler, AgentCapabilitiesHandler>();
-        services.AddSingleton<ICapabilityHandler, AgentSessionHandler>();
-        services.AddSingleton<ICapabilityHandler, AgentPolicyHandler>();
         return services;
     }
 

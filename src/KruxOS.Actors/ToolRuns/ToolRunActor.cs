@@ -8,6 +8,7 @@ using KruxOS.Core.Approvals;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Audit;
 using KruxOS.Actors.Capabilities;
+using KruxOS.Capabilities;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Actors.Identity;
@@ -354,7 +355,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         }
         _executionStarted = true;
         var context = new InvocationContext(_plan.Call.Principal, _plan.Session,
-            _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, _policy, _plan.PathsDecided);
+            _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, new CapabilityView(_catalog.Registry, _policy), _plan.PathsDecided);
         var handler = _catalog.HandlerFor(capability.Name);
         var longest = handler.MaxDuration(_plan.Arguments);
         _executionTimeout = longest > _settings.ExecutionTimeout ? longest : _settings.ExecutionTimeout;

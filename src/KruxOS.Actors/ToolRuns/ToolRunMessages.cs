@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Akka.Actor;
 using KruxOS.Actors.Capabilities;
+using KruxOS.Capabilities;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Sessions;

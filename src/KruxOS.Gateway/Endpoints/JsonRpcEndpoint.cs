@@ -8,6 +8,7 @@ using KruxOS.Actors.Approvals;
 using KruxOS.Core.Approvals;
 using KruxOS.Gateway.Control;
 using KruxOS.Actors.Capabilities;
+using KruxOS.Capabilities;
 using KruxOS.Core;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;

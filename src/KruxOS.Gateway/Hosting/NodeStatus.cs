@@ -1,7 +1,7 @@
 using System.Globalization;
 using Akka.Actor;
 using Akka.Hosting;
-using KruxOS.Actors.Capabilities.InProcess;
+using KruxOS.Actors.Health;
 using KruxOS.Actors.Connections;
 using KruxOS.Actors.Hosting;
 
@@ -40,7 +40,7 @@ public sealed class NodeStatus(IRequiredActor<ConnectionRegistry> connections, N
     /// <summary>Size and free space of the data partition.</summary>
     public (long Total, long Available) Disk()
     {
-        var drive = Actors.Capabilities.InProcess.SystemInfoHandler.DiskOf(facts.DataDirectory);
+        var drive = DiskSpace.DiskOf(facts.DataDirectory);
         return (drive.TotalSize, drive.AvailableFreeSpace);
     }
 }

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using KruxOS.Actors.Capabilities;
+using KruxOS.Capabilities;
 using KruxOS.Core;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;

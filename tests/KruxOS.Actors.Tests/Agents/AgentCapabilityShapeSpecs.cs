@@ -4,7 +4,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using KruxOS.Actors.Agents;
 using KruxOS.Actors.Capabilities;
-using KruxOS.Actors.Capabilities.InProcess;
+using KruxOS.Actors.Capabilities.AgentCategory;
 using KruxOS.Actors.Policy;
 using KruxOS.Actors.Tests.Support;
 using KruxOS.Core.Audit;

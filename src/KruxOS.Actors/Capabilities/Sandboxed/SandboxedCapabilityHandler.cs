@@ -1,4 +1,5 @@
 using System.Text.Json;
+using KruxOS.Capabilities;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Audit;
 using KruxOS.Core.Capabilities;
@@ -11,13 +12,13 @@ namespace KruxOS.Actors.Capabilities.Sandboxed;
 /// The ToolRun owns the deadline and cancellation; every sandbox failure comes back as the structured
 /// error the sandbox reported (PathOutOfScope, ResourceExhausted, SandboxUnavailable, …).
 /// </summary>
-public sealed class SandboxedCapabilityHandler(CapabilityName name, ISandbox sandbox, TimeSpan defaultDuration) : ICapabilityHandler, IPathResolvingHandler
+public sealed class SandboxedCapabilityHandler(CapabilityDefinition definition, ISandbox sandbox, TimeSpan defaultDuration) : ICapabilityHandler, IPathResolvingHandler
 {
     /// <summary>Slack on top of the sandbox's own deadline, so the sandbox answers before the ToolRun gives up.</summary>
     public static readonly TimeSpan Margin = TimeSpan.FromSeconds(15);
 
     /// <inheritdoc />
-    public CapabilityName Name { get; } = name;
+    public CapabilityName Name { get; } = Bound(definition, sandbox);
 
     /// <inheritdoc />
     public async ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
@@ -54,6 +55,14 @@ public sealed class SandboxedCapabilityHandler(CapabilityName name, ISandbox san
             if (!paths.TryGetProperty(n, out var r) || r.ValueKind != JsonValueKind.String)
                 return new PathResolution(null, KruxOS.Core.Errors.Errors.Internal($"the sandbox did not resolve '{n}'"));
         return new PathResolution(JsonSerializer.SerializeToElement(resolved), null);
+    }
+
+    // The sandbox must execute the definition it is bound to; anything else is a wiring error found at start-up.
+    private static CapabilityName Bound(CapabilityDefinition definition, ISandbox sandbox)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        ArgumentNullException.ThrowIfNull(sandbox);
+        return sandbox.Handles(definition.Name) ? definition.Name : throw new InvalidOperationException($"the sandbox does not execute '{definition.Name}'");
     }
 
     /// <summary>

@@ -1,5 +1,3 @@
-using System.Collections.Frozen;
-using System.Collections.Immutable;
 using System.Text.Json;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Audit;
@@ -9,7 +7,7 @@ using KruxOS.Core.Identity;
 using KruxOS.Core.Sessions;
 using KruxOS.Core.Policy;
 
-namespace KruxOS.Actors.Capabilities;
+namespace KruxOS.Capabilities;
 
 /// <summary>What a session knows about itself when a call starts; handed to the ToolRun as data.</summary>
 public sealed record SessionSnapshot(
@@ -20,7 +18,8 @@ public sealed record SessionSnapshot(
     ClientInfo Client);
 
 /// <summary>
-/// Everything an executing capability may know about its call. <c>PathsDecided</c>: the call's path arguments are the
+/// Everything an executing capability may know about its call. <c>Policy</c> is a read-only view of the policy in force
+/// when the call runs (after any approval wait); a handler cannot decide calls. <c>PathsDecided</c>: the call's path arguments are the
 /// canonical paths its policy decision was made on (<see cref="IPathResolvingHandler"/>); the sandbox opens exactly
 /// those and fails closed if one no longer resolves to itself.
 /// </summary>
@@ -31,7 +30,7 @@ public sealed record InvocationContext(
     CapabilityDefinition Capability,
     DateTimeOffset Now,
     CapabilityRegistry Registry,
-    IPolicySeam Policy,
+    IPolicyView Policy,
     bool PathsDecided = false);
 
 /// <summary>
@@ -85,8 +84,11 @@ public readonly record struct CapabilityOutput(JsonElement Data, AuditResourceUs
 /// </summary>
 public interface ICapabilityHandler
 {
-    /// <summary>The capability this handler executes.</summary>
-    CapabilityName Name { get; }
+    /// <summary>
+    /// The capability this handler executes. Default: the <see cref="CapabilityAttribute"/> of the class (module
+    /// handlers); hand-made handlers (executors built per definition, tests) override it.
+    /// </summary>
+    CapabilityName Name => CapabilityAttribute.NameOf(GetType());
 
     /// <summary>Runs the call; throws <see cref="CapabilityException"/> for declared errors.</summary>
     ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken);
@@ -97,34 +99,3 @@ public interface ICapabilityHandler
     /// </summary>
     TimeSpan MaxDuration(JsonElement arguments) => TimeSpan.Zero;
 }
-
-/// <summary>
-/// The capabilities this node can execute: the built-in definitions that have a handler. A definition
-/// without a handler is never offered, so everything listed really runs.
-/// </summary>
-public sealed class CapabilityCatalog
-{
-    private readonly FrozenDictionary<string, ICapabilityHandler> _handlers;
-
-    public CapabilityCatalog(IEnumerable<CapabilityDefinition> definitions, IEnumerable<ICapabilityHandler> handlers)
-    {
-        var byName = new Dictionary<string, ICapabilityHandler>(StringComparer.Ordinal);
-        foreach (var h in handlers)
-            if (!byName.TryAdd(h.Name.Value, h)) throw new ArgumentException($"two handlers for '{h.Name}'", nameof(handlers));
-        var defs = definitions.ToDictionary(d => d.Name.Value, StringComparer.Ordinal);
-        foreach (var name in byName.Keys)
-            if (!defs.ContainsKey(name)) throw new ArgumentException($"handler for '{name}' has no definition", nameof(handlers));
-        _handlers = byName.ToFrozenDictionary(StringComparer.Ordinal);
-        Registry = new CapabilityRegistry(defs.Values.Where(d => byName.ContainsKey(d.Name.Value)));
-    }
-
-    /// <summary>The offered capabilities.</summary>
-    public CapabilityRegistry Registry { get; }
-
-    /// <summary>The handler of an offered capability.</summary>
-    public ICapabilityHandler HandlerFor(CapabilityName name) => _handlers[name.Value];
-
-    /// <summary>Serializes an anonymous or typed result object into a standalone element.</summary>
-    public static JsonElement ToElement<T>(T value) => JsonSerializer.SerializeToElement(value, KruxOS.Core.CoreJson.Options);
-}
-
