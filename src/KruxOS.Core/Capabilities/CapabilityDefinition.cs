@@ -45,7 +45,14 @@ public sealed record InputDefinition(
     ImmutableArray<string> Allowed = default,
     double? Minimum = null,
     double? Maximum = null,
-    long? MaxLength = null);
+    long? MaxLength = null)
+{
+    /// <summary>
+    /// The input names a secret the handler may resolve (<c>names_secret: true</c>; String inputs only). Handlers resolve a
+    /// secret only through an input so marked.
+    /// </summary>
+    public bool NamesSecret { get; init; }
+}
 
 /// <summary>One declared output field of a capability.</summary>
 public sealed record OutputDefinition(string Name, string Type, string Description);
@@ -91,4 +98,32 @@ public sealed record CapabilityDefinition(
 
     /// <summary>Common ways to use it, each a short recipe of capability calls.</summary>
     public ImmutableArray<CommonPatternDefinition> CommonPatterns { get; init; } = [];
+
+    /// <summary>
+    /// The path inputs the capability writes, moves away or deletes (<c>written_paths</c>), checked against the system
+    /// paths. Default (undeclared): a definition tagged <c>write</c> or <c>destructive</c> is taken to write every
+    /// path input, which is what the loader requires such a definition to declare.
+    /// </summary>
+    public ImmutableArray<string> WrittenPaths { get; init; }
+
+    /// <summary>How long a call may run (<c>max_duration_seconds</c> / <c>duration_input</c>); null: the gateway's default.</summary>
+    public MaxDurationDefinition? MaxDuration { get; init; }
+
+    /// <summary>The guards (<c>guards</c>) that check the call's arguments after the system protections, in order.</summary>
+    public ImmutableArray<Policy.ICallGuard> Guards { get; init; } = [];
+
+    /// <summary>Which remotes a sandboxed call may reach (<c>remote_access</c>).</summary>
+    public RemoteAccess Remote { get; init; }
+
+    /// <summary>How long a call with <paramref name="arguments"/> may run, from the definition's data; null: undeclared.</summary>
+    public TimeSpan? MaxDurationFor(JsonElement arguments) => MaxDuration?.For(this, arguments);
+
+    /// <summary>The path inputs a call writes: the declared ones, else (write or destructive tag) every path input.</summary>
+    public IEnumerable<string> WrittenPathInputs()
+    {
+        if (!WrittenPaths.IsDefault) return WrittenPaths;
+        return !Tags.IsDefault && (Tags.Contains("write") || Tags.Contains("destructive"))
+            ? Inputs.Where(i => i.Type == InputType.FilesystemPath).Select(i => i.Name)
+            : [];
+    }
 }

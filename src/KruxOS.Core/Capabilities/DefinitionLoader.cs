@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Reflection;
 using System.Text.Json;
 using KruxOS.Core.Errors;
+using KruxOS.Core.Policy;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 
@@ -65,9 +66,11 @@ public static class DefinitionLoader
         {
             if (!Enum.TryParse<InputType>(i.Type, ignoreCase: true, out var type))
                 throw new FormatException($"{Where()}: input '{i.Name}' has unknown type '{i.Type}'");
+            if (i.NamesSecret && type != InputType.String)
+                throw new FormatException($"{Where()}: input '{i.Name}' names a secret but is not a String");
             return new InputDefinition(i.Name, type, i.Required, i.Description ?? string.Empty,
                 i.Default is null ? null : JsonSerializer.SerializeToElement(Normalize(i.Default, type)),
-                i.Allowed is null ? default : [.. i.Allowed], i.Minimum, i.Maximum, i.MaxLength);
+                i.Allowed is null ? default : [.. i.Allowed], i.Minimum, i.Maximum, i.MaxLength) { NamesSecret = i.NamesSecret };
         }).ToImmutableArray();
         if (inputs.Select(i => i.Name).Distinct().Count() != inputs.Length) throw new FormatException($"{Where()} declares an input twice");
 
@@ -94,7 +97,55 @@ public static class DefinitionLoader
         {
             SideEffects = sideEffects,
             CommonPatterns = patterns,
+            WrittenPaths = WrittenPaths(c, inputs, Where),
+            MaxDuration = MaxDuration(c, inputs, Where),
+            Guards = [.. c.Guards.Select(g => CallGuards.ByName.TryGetValue(g, out var guard) ? guard : throw new FormatException($"{Where()} names an unknown guard '{g}'"))],
+            Remote = Remote(c, mode, Where),
         };
+    }
+
+    // The path inputs the capability writes. A write- or destructive-tagged definition with path inputs must say which
+    // (an empty list is a statement too): protections are never inferred silently for a definition that ships.
+    private static ImmutableArray<string> WrittenPaths(CapabilityDto c, ImmutableArray<InputDefinition> inputs, Func<string> where)
+    {
+        if (c.WrittenPaths is null)
+        {
+            if ((c.Tags.Contains("write") || c.Tags.Contains("destructive")) && inputs.Any(i => i.Type == InputType.FilesystemPath))
+                throw new FormatException($"{where()} is tagged write or destructive and has path inputs, so it must declare written_paths");
+            return default;
+        }
+        foreach (var n in c.WrittenPaths)
+            if (!inputs.Any(i => i.Name == n && i.Type == InputType.FilesystemPath))
+                throw new FormatException($"{where()}: written_paths names '{n}', which is not a FilesystemPath input");
+        return [.. c.WrittenPaths.Distinct(StringComparer.Ordinal)];
+    }
+
+    private static MaxDurationDefinition? MaxDuration(CapabilityDto c, ImmutableArray<InputDefinition> inputs, Func<string> where)
+    {
+        if (c.MaxDurationSeconds is not null && c.DurationInput is not null)
+            throw new FormatException($"{where()} declares both max_duration_seconds and duration_input");
+        if (c.MaxDurationSeconds is { } seconds)
+        {
+            if (!(seconds > 0) || seconds > TimeSpan.MaxValue.TotalSeconds / 2)
+                throw new FormatException($"{where()}: max_duration_seconds must be a positive number of seconds");
+            return new MaxDurationDefinition(TimeSpan.FromSeconds(seconds), null);
+        }
+        if (c.DurationInput is not { } input) return null;
+        var found = inputs.FirstOrDefault(i => i.Name == input)
+            ?? throw new FormatException($"{where()}: duration_input names '{input}', which is not an input");
+        if (found.Type is not (InputType.Integer or InputType.Float or InputType.Number) || found.Maximum is null)
+            throw new FormatException($"{where()}: duration_input '{input}' must be a numeric input with a maximum");
+        return new MaxDurationDefinition(null, input);
+    }
+
+    private static RemoteAccess Remote(CapabilityDto c, ExecutionMode mode, Func<string> where)
+    {
+        if (c.RemoteAccess is null) return RemoteAccess.None;
+        if (!Enum.TryParse<RemoteAccess>(c.RemoteAccess, ignoreCase: true, out var remote) || !Enum.IsDefined(remote) || int.TryParse(c.RemoteAccess, out _))
+            throw new FormatException($"{where()} has unknown remote_access '{c.RemoteAccess}'");
+        if (remote != RemoteAccess.None && mode != ExecutionMode.Sandboxed)
+            throw new FormatException($"{where()}: remote_access applies to sandboxed capabilities only");
+        return remote;
     }
 
     // YAML scalars arrive as strings; give defaults their declared JSON type.
@@ -122,6 +173,11 @@ public static class DefinitionLoader
         public List<ErrorDto> Errors { get; set; } = [];
         public List<SideEffectDto> SideEffects { get; set; } = [];
         public List<PatternDto> CommonPatterns { get; set; } = [];
+        public List<string>? WrittenPaths { get; set; }
+        public double? MaxDurationSeconds { get; set; }
+        public string? DurationInput { get; set; }
+        public List<string> Guards { get; set; } = [];
+        public string? RemoteAccess { get; set; }
     }
 
     private sealed class SideEffectDto
@@ -147,6 +203,7 @@ public static class DefinitionLoader
         public double? Minimum { get; set; }
         public double? Maximum { get; set; }
         public long? MaxLength { get; set; }
+        public bool NamesSecret { get; set; }
     }
 
     private sealed class OutputDto

@@ -40,20 +40,11 @@ public static class PolicyEngine
         var trace = new LayerOutcome[4];
 
         var cache = new ArgumentCache();
-        if (SystemProtections.Check(principal, capability, arguments, ref cache, out var protectionReason) is { } protection)
+        // The system protections, then the definition's guards (git remotes, dangerous commands): blocked whatever the files say.
+        if (SystemProtections.Check(principal, capability, arguments, policies, ref cache, out var protectionReason) is { } protection)
         {
             trace[0] = new LayerOutcome(PolicyLayer.Protection, null, Tier.Blocked, protection.Reference);
             return (new Decision(Tier.Blocked, protection.Reference, protectionReason, policies.Revision, PolicyLayer.Protection,
-                ImmutableCollectionsMarshal.AsImmutableArray(trace[..1])), rates);
-        }
-        // git.clone names its remote: refuse one the policy's git.remotes lists do not allow before anything
-        // runs (pull and push name a configured remote; the worker checks its URL against the same lists).
-        if (name == "git.clone" && arguments.ValueKind == JsonValueKind.Object && arguments.TryGetProperty("url", out var url)
-            && url.ValueKind == JsonValueKind.String && GitRemoteRefusal(url.GetString()!, policies.GitRemotesFor(principal)) is { } why)
-        {
-            var p = SystemProtections.GitRemoteNotAllowed;
-            trace[0] = new LayerOutcome(PolicyLayer.Protection, null, Tier.Blocked, p.Reference);
-            return (new Decision(Tier.Blocked, p.Reference, why, policies.Revision, PolicyLayer.Protection,
                 ImmutableCollectionsMarshal.AsImmutableArray(trace[..1])), rates);
         }
         trace[0] = new LayerOutcome(PolicyLayer.Protection, null, null, null);

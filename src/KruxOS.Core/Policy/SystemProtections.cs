@@ -52,21 +52,6 @@ public static class SystemProtections
         "/data/kruxos/backups", "/data/kruxos/ssh", "/data/kruxos/license.jwt", "/data/kruxos/proxy",
     ];
 
-    // Path arguments that a capability writes, moves away or deletes.
-    private static readonly FrozenDictionary<string, string[]> WrittenPaths = new Dictionary<string, string[]>
-    {
-        ["filesystem.write"] = ["path"],
-        ["filesystem.edit"] = ["path"],
-        ["filesystem.append"] = ["path"],
-        ["filesystem.delete"] = ["path"],
-        ["filesystem.restore"] = ["path", "destination"],
-        ["filesystem.move"] = ["source", "destination"],
-        ["filesystem.copy"] = ["destination"],
-        ["network.download"] = ["path"],
-        ["git.clone"] = ["path"],
-        ["state.backup.export"] = ["path"],
-    }.ToFrozenDictionary(StringComparer.Ordinal);
-
     /// <summary>True for the pseudo-capabilities that are blocked whatever their arguments.</summary>
     public static bool BlocksUnconditionally(string capability) => Unconditional.ContainsKey(capability);
 
@@ -75,15 +60,17 @@ public static class SystemProtections
         Unconditional.Keys.Any(pattern.Matches) || pattern.Matches("state.read_private") || pattern.Matches("state.write_private");
 
     /// <summary>
-    /// Checks a call against every protection. Returns the protection that blocks it, or null.
+    /// Checks a call against every protection, then the definition's guards (which read <paramref name="policies"/>).
+    /// Returns the protection that blocks it, or null.
     /// </summary>
-    public static Protection? Check(Principal principal, CapabilityDefinition capability, JsonElement arguments, out string reason)
+    public static Protection? Check(Principal principal, CapabilityDefinition capability, JsonElement arguments, PolicySet policies, out string reason)
     {
         var cache = new ArgumentCache();
-        return Check(principal, capability, arguments, ref cache, out reason);
+        return Check(principal, capability, arguments, policies, ref cache, out reason);
     }
 
-    internal static Protection? Check(Principal principal, CapabilityDefinition capability, JsonElement arguments, ref ArgumentCache cache, out string reason)
+    internal static Protection? Check(Principal principal, CapabilityDefinition capability, JsonElement arguments, PolicySet policies,
+        ref ArgumentCache cache, out string reason)
     {
         var name = capability.Name.Value;
         reason = string.Empty;
@@ -114,25 +101,24 @@ public static class SystemProtections
             }
         }
 
-        if (WrittenPaths.TryGetValue(name, out var written) || (!capability.Tags.IsDefault && (capability.Tags.Contains("write") || capability.Tags.Contains("destructive"))))
-        {
-            if (CheckWrittenPaths(capability, arguments, written, ref cache, out reason) is { } p) return p;
-        }
+        if (CheckWrittenPaths(capability, arguments, ref cache, out reason) is { } p) return p;
 
-        if (name == "process.run" && CommandCheck.DangerousCommand(arguments) is { } why)
+        // The definition's guards, in declaration order (dangerous commands, git remotes, ...).
+        foreach (var guard in capability.Guards)
         {
-            reason = why;
-            return DangerousCommands;
+            if (guard.Check(new GuardInput(principal, capability, arguments, policies)) is { } why)
+            {
+                reason = why;
+                return guard.Protection;
+            }
         }
         return null;
     }
 
-    private static Protection? CheckWrittenPaths(
-        CapabilityDefinition capability, JsonElement arguments, string[]? written, ref ArgumentCache cache, out string reason)
+    private static Protection? CheckWrittenPaths(CapabilityDefinition capability, JsonElement arguments, ref ArgumentCache cache, out string reason)
     {
         reason = string.Empty;
-        var names = written ?? [.. capability.Inputs.Where(i => i.Type == InputType.FilesystemPath).Select(i => i.Name)];
-        foreach (var argument in names)
+        foreach (var argument in capability.WrittenPathInputs())
         {
             var r = cache.CanonicalPath(arguments, argument, out var path);
             if (r == ConditionResult.NoMatch) continue;

@@ -15,9 +15,16 @@ internal static class PolicyTestKit
     public static readonly Principal Other = Principal.ForAgent(AgentName.Parse("other"));
     public static readonly Principal Operator = Principal.ForUser("laptop");
 
-    public static CapabilityDefinition Def(string name, Tier tier, params (string Name, InputType Type)[] inputs) =>
-        new(CapabilityName.Parse(name), "1.0", $"test capability {name}", "use it instead of nothing",
+    // The protection data (written paths, guards, duration, remote access) of a shipped definition of the same name
+    // travels with a test definition, as the name tables it replaced applied to any definition of that name.
+    public static CapabilityDefinition Def(string name, Tier tier, params (string Name, InputType Type)[] inputs)
+    {
+        var def = new CapabilityDefinition(CapabilityName.Parse(name), "1.0", $"test capability {name}", "use it instead of nothing",
             [.. inputs.Select(i => new InputDefinition(i.Name, i.Type, false, i.Name))], [], [], tier, [], ExecutionMode.Sandboxed);
+        return DefinitionLoader.BuiltIn().FirstOrDefault(d => d.Name.Value == name) is { } shipped
+            ? def with { WrittenPaths = shipped.WrittenPaths, Guards = shipped.Guards, MaxDuration = shipped.MaxDuration, Remote = shipped.Remote }
+            : def;
+    }
 
     public static readonly ImmutableArray<CapabilityDefinition> Definitions =
     [

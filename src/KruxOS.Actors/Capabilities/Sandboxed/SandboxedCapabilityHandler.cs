@@ -24,9 +24,9 @@ public sealed class SandboxedCapabilityHandler(CapabilityDefinition definition, 
     public async ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         var caller = context.Principal.Kind == PrincipalKind.User ? CallerKind.User : CallerKind.Agent;
-        // Git remotes come from the policy in force when the call runs (after any approval wait), not when it was decided.
-        var remotes = Name.Category == "git" ? context.Policy.GitRemotes(context.Principal) : null;
-        var result = await sandbox.ExecuteAsync(new SandboxRequest(context.Session.Agent, Name, arguments, null, caller, remotes, context.PathsDecided),
+        // Remotes come from the policy in force when the call runs (after any approval wait), not when it was decided.
+        var remotes = definition.Remote == RemoteAccess.Git ? context.Policy.GitRemotes(context.Principal) : null;
+        var result = await sandbox.ExecuteAsync(new SandboxRequest(context.Session.Agent, Name, arguments, definition.MaxDurationFor(arguments), caller, remotes, context.PathsDecided),
             cancellationToken).ConfigureAwait(false);
         var usage = ToAudit(result.Usage);
         return result.IsSuccess
@@ -76,13 +76,9 @@ public sealed class SandboxedCapabilityHandler(CapabilityDefinition definition, 
             : new AuditResourceUsage(u.CpuMs, u.MemoryPeakBytes, u.IoReadBytes, u.IoWriteBytes);
 
     /// <inheritdoc />
-    public TimeSpan MaxDuration(JsonElement arguments)
-    {
-        // process.run carries its own timeout (seconds, default 300, at most 3600).
-        if (Name.Value == "process.run" && arguments.TryGetProperty("timeout", out var t) && t.ValueKind == JsonValueKind.Number)
-            return TimeSpan.FromSeconds(Math.Min(t.GetDouble(), 3600)) + Margin;
-        if (Name.Value == "process.run") return TimeSpan.FromSeconds(300) + Margin;
-        if (Name.Category == "git") return TimeSpan.FromMinutes(5) + Margin;
-        return defaultDuration + Margin;
-    }
+    /// <remarks>
+    /// The definition's duration (a <c>process.run</c> carries its own <c>timeout</c>; git calls 5 minutes), else the
+    /// sandbox's default, plus <see cref="Margin"/> so the sandbox answers before the ToolRun gives up.
+    /// </remarks>
+    public TimeSpan MaxDuration(JsonElement arguments) => (definition.MaxDurationFor(arguments) ?? defaultDuration) + Margin;
 }
