@@ -109,6 +109,12 @@ public sealed class TestGateway : IAsyncDisposable
                 await app.DisposeAsync();
                 continue;
             }
+            catch
+            {
+                // a gateway that refused to start (e.g. a bad capability module) leaves nothing running behind the spec
+                await app.DisposeAsync();
+                throw;
+            }
             var gateway = new TestGateway(app, dataDir, g, u, h, customize, extraArgs);
             await gateway.WaitReadyAsync();
             return gateway;
