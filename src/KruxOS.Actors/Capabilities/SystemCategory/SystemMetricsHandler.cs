@@ -1,10 +1,6 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
-using Akka.Actor;
 using KruxOS.Actors.Health;
-using KruxOS.Actors.Identity;
 using KruxOS.Capabilities;
-using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 
 namespace KruxOS.Actors.Capabilities.SystemCategory;
