@@ -78,14 +78,8 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         Receive<Invoke>(HandleInvoke);
         Receive<IdempotencyMessages.Admitted>(m => StartRun(m.Invoke, m.Reattach, m.Refusal, m.Refusal is null ? Sender : null));
         Receive<ToolRunFinished>(_ => { _state.Runs.Remove(Sender); _state.InFlight--; UpdateIdleTimeout(); });
-        Receive<ApprovalNeeded>(m => Sender.Tell(new ApprovalAssigned(Reassign(m, Sender))));
-        Receive<ApprovalSettled>(m =>
-        {
-            // Forget the request only once the index knows it; until then (its acknowledgement may still be
-            // on its way) an identical call must keep joining it rather than create a second one.
-            var key = (m.Capability, m.ArgumentsHash);
-            if (_state.Approvals.TryGetValue(key, out var id) && id == m.Id && _deps.ApprovalIndex?.Get(id) is not null) _state.Approvals.Remove(key);
-        });
+        Receive<ApprovalNeeded>(m => Sender.Tell(new ApprovalAssigned(_state.Joiner.Reassign(m, Sender))));
+        Receive<ApprovalSettled>(m => _state.Joiner.Settled(m));
         Receive<Terminate>(HandleTerminate);
         Receive<GetInfo>(_ => Sender.Tell(Info()));
         Receive<Notify>(m =>
@@ -112,7 +106,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     /// <see cref="SessionState"/>; a restart of the same incarnation reuses it, so nothing the entity knew is lost.
     /// </summary>
     public static Props Props(string entityId, AgentSessionDependencies deps) =>
-        Akka.Actor.Props.CreateBy(new Producer(entityId, deps, new SessionState()));
+        Akka.Actor.Props.CreateBy(new Producer(entityId, deps, new SessionState(deps)));
 
     private sealed class Producer(string entityId, AgentSessionDependencies deps, SessionState state) : IIndirectActorProducer
     {
@@ -370,32 +364,12 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         if (ledger is not null) plan = plan with { Keyed = new KeyedCall(call.IdempotencyKey!, ledger) };
         _state.InFlight++;
         UpdateIdleTimeout();
-        var run = Context.ActorOf(ToolRunActor.Props(plan, _deps.Catalog, _deps.Identities, _deps.Audit, _deps.Policy, _deps.ToolRuns, _deps.Clock,
-            _deps.AuditAvailability),
-            $"run-{++_state.RunSequence}");
+        var run = Context.ActorOf(ToolRunActor.Props(plan, _state.RunCollaborators), $"run-{++_state.RunSequence}");
         _state.Runs[run] = (m.ReplyTo, plan.Keyed, plan.Capability?.Name.Value ?? call.RequestedName);
         _handedOff = true;
-        if (plan.Approval is { IsNew: true } approval) Request(plan, approval, run);
-    }
-
-    // The session sends every new request itself, before any identical call can be planned to join it, so a
-    // joiner's hold always reaches the approval after the request that creates it.
-    private void Request(ToolRunPlan plan, ApprovalPlan approval, IActorRef run) =>
-        approval.Region.Tell(new ApprovalCommands.RequestApproval(ApprovalRequests.For(plan, approval, _deps.Clock.GetUtcNow())), run);
-
-    private ApprovalPlan Reassign(ApprovalNeeded m, IActorRef run)
-    {
-        var hash = m.Plan.Approval!.ArgumentsHash;
-        var capability = m.Plan.Capability!.Name.Value;
-        var hold = m.Plan.Approval.HoldTimeout;
-        var key = (capability, hash);
-        if (_state.Approvals.TryGetValue(key, out var current) && current != m.Closed) return new ApprovalPlan(current, hash, false, _deps.Approvals!, hold);
-        if (_deps.ApprovalIndex?.FindOpen(m.Plan.Call.Agent, capability, hash) is { } open && open != m.Closed)
-            return new ApprovalPlan(open, hash, false, _deps.Approvals!, hold);
-        var fresh = new ApprovalPlan(ApprovalId.New(), hash, true, _deps.Approvals!, hold);
-        _state.Approvals[key] = fresh.Id;
-        Request(m.Plan, fresh, run);
-        return fresh;
+        // The session sends every new request itself, before any identical call can be planned to join it, so a
+        // joiner's hold always reaches the approval after the request that creates it.
+        _state.Joiner.RequestIfNew(plan, run);
     }
 
     private ToolRunPlan? Plan(Invoke m, SessionSnapshot snapshot, ApprovalId? reattach, IActorRef? ledger)
@@ -420,7 +394,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         // Until the index has replayed the journal it cannot tell whether the identical call is already
         // pending, and a second request would duplicate it: fail closed (retryable) instead.
         // A re-attached call names its approval, so it cannot duplicate one and need not wait.
-        if (verdict.Tier == Tier.ApprovalRequired && verdict.Refusal is null && reattach is null && _deps.ApprovalIndex is { Ready.IsCompleted: false })
+        if (verdict.Tier == Tier.ApprovalRequired && verdict.Refusal is null && reattach is null && _state.Joiner.IndexLoading)
             return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict,
                 Errors.ServiceUnavailable("approvals", "the approval queue is still loading after a restart; retry shortly"), PathsDecided: pathsDecided);
         return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict, null, PlanApproval(call, capability, normalized, verdict, reattach),
@@ -473,17 +447,8 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     private ApprovalPlan? PlanApproval(Core.Sessions.ToolCall call, CapabilityDefinition capability, System.Text.Json.JsonElement arguments, PolicyVerdict verdict,
         ApprovalId? reattach)
     {
-        if (verdict.Tier != Tier.ApprovalRequired || verdict.Refusal is not null || _deps.Approvals is null || _deps.ApprovalIndex is null) return null;
-        var hash = ApprovalArguments.Hash(arguments);
-        var key = (capability.Name.Value, hash);
-        var hold = _deps.ApprovalHoldTimeout ?? TimeSpan.FromDays(1);
-        // A keyed call held before a restart joins exactly the approval it was held on, whatever its state.
-        if (reattach is { } held) return new ApprovalPlan(held, hash, false, _deps.Approvals, hold, Reattach: true);
-        if (_state.Approvals.TryGetValue(key, out var inFlight)) return new ApprovalPlan(inFlight, hash, false, _deps.Approvals, hold);
-        if (_deps.ApprovalIndex.FindOpen(call.Agent, capability.Name.Value, hash) is { } open) return new ApprovalPlan(open, hash, false, _deps.Approvals, hold);
-        var id = ApprovalId.New();
-        _state.Approvals[key] = id;
-        return new ApprovalPlan(id, hash, true, _deps.Approvals, hold);
+        if (verdict.Tier != Tier.ApprovalRequired || verdict.Refusal is not null || !_state.Joiner.Available) return null;
+        return _state.Joiner.Assign(call.Agent, capability.Name.Value, ApprovalArguments.Hash(arguments), reattach);
     }
 
     private void HandleTerminate(Terminate m)
@@ -556,8 +521,14 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
 /// restart of the actor loses none of it (the props' producer hands the same object to every instance it creates).
 /// Only the actor's own thread touches it, one instance at a time.
 /// </summary>
-internal sealed class SessionState
+internal sealed class SessionState(AgentSessionDependencies deps)
 {
+    /// <summary>What each run of this session works with (one record, built once).</summary>
+    public readonly ToolRunCollaborators RunCollaborators = new(deps.Catalog, deps.Policy, deps.Identities, deps.Audit, deps.ToolRuns, deps.Clock, deps.AuditAvailability);
+
+    /// <summary>Which approval each call that needs one waits on; the only sender of this agent's approval requests.</summary>
+    public readonly ApprovalJoiner Joiner = new(deps.Approvals, deps.ApprovalIndex, deps.ApprovalHoldTimeout, deps.Clock);
+
     /// <summary>The agent's rate-limit windows (an immutable value, replaced whole after each decision).</summary>
     public RateState Rates = RateState.Empty;
 
@@ -585,9 +556,4 @@ internal sealed class SessionState
 
     /// <summary>Each live run's caller, so a run that crashes (stopped by the strategy, never restarted) still has its caller answered.</summary>
     public readonly Dictionary<IActorRef, (IActorRef ReplyTo, KeyedCall? Keyed, string Capability)> Runs = [];
-
-    /// <summary>Approvals this entity created for its runs, by (capability, argument hash), until the node's index
-    /// (rebuilt from the journal at start, fed after every persist) knows them: an identical call joins them.
-    /// This entity is the only place that creates approvals for its agent, so identical calls never create two.</summary>
-    public readonly Dictionary<(string Capability, string Hash), ApprovalId> Approvals = [];
 }
