@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using KruxOS.Actors.Policy;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Audit;
 using KruxOS.Core.Capabilities;

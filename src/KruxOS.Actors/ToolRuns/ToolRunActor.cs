@@ -13,6 +13,7 @@ using KruxOS.Core.Errors;
 using KruxOS.Actors.Identity;
 using KruxOS.Core.Sessions;
 using KruxOS.Core.Supervision;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Actors.ToolRuns;
 
@@ -50,7 +51,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private readonly ToolRunCollaborators _run;
     private readonly CapabilityCatalog _catalog;
     private readonly IdentityDirectory _identities;
-    private readonly Policy.IPolicySeam _policy;
+    private readonly IPolicySeam _policy;
     private readonly CancellationTokenSource _cancel = new();
     private readonly long _started = Stopwatch.GetTimestamp();
     private AuditAcknowledgements _acks = null!;
@@ -459,7 +460,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private long ElapsedMicros() => (long)Stopwatch.GetElapsedTime(_started).TotalMicroseconds;
 
     // Spec §5: capability_pattern, limit, window ("1h"), retry_after_seconds; plus what the limit did.
-    private void PublishRateLimitHit(CapabilityDefinition capability, Policy.PolicyVerdict verdict, Core.Policy.RateLimitHit hit)
+    private void PublishRateLimitHit(CapabilityDefinition capability, PolicyVerdict verdict, Core.Policy.RateLimitHit hit)
     {
         var refused = hit.Effect == Core.Policy.RateLimitEffect.Refused;
         Publish(SupervisionEventTypes.RateLimitHit, new
