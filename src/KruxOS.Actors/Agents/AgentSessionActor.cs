@@ -347,13 +347,10 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         var call = m.Call;
         var connectedAt = _state.Connections.TryGetValue(call.SessionId, out var c) ? c.At : _deps.Clock.GetUtcNow();
         var snapshot = new SessionSnapshot(_agent, call.SessionId, connectedAt, _state.Invocations, call.Client);
-        // A refused call is recorded under its dotted name when the name resolves (tools/call sends category__op).
-        var plan = refusal is not null
-            ? new ToolRunPlan(call, snapshot, m.ReplyTo, _deps.Catalog.Registry.TryResolve(call.RequestedName, out var named) ? named : null,
-                call.Arguments, null, refusal)
-            : Plan(m, snapshot, reattach, ledger);
-        // null: the call's paths are being resolved in the sandbox first; it goes on in HandleResolved.
-        if (plan is not null) Launch(m, plan, ledger);
+        var resolved = refusal is not null ? CallPlanner.Refused(call, _deps.Catalog.Registry, refusal) : CallPlanner.Resolve(call, _deps.Catalog.Registry);
+        if (resolved.Refusal is not null) Launch(m, Refused(m, snapshot, resolved), ledger);
+        // Otherwise decided now, or once the sandbox has resolved the call's paths (HandleResolved).
+        else if (!ResolvePathsFirst(m, snapshot, resolved, reattach, ledger)) Launch(m, Decide(m, snapshot, resolved, reattach, pathsDecided: false), ledger);
     }
 
     private void Launch(Invoke m, ToolRunPlan plan, IActorRef? ledger)
@@ -371,33 +368,17 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         _state.Joiner.RequestIfNew(plan, run);
     }
 
-    private ToolRunPlan? Plan(Invoke m, SessionSnapshot snapshot, ApprovalId? reattach, IActorRef? ledger)
-    {
-        var call = m.Call;
-        if (!_deps.Catalog.Registry.TryResolve(call.RequestedName, out var capability))
-            return new ToolRunPlan(call, snapshot, m.ReplyTo, null, call.Arguments, null, Errors.UnknownCapability(call.RequestedName));
-        if (!ArgumentValidator.TryValidate(capability, call.Arguments, out var normalized, out var invalid))
-            return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, call.Arguments, null, invalid);
-        if (ResolvePathsFirst(m, snapshot, capability, normalized, reattach, ledger)) return null;
-        return Decide(m, snapshot, capability, normalized, reattach, pathsDecided: false);
-    }
+    private static ToolRunPlan Refused(Invoke m, SessionSnapshot snapshot, ResolvedCall call) =>
+        new(m.Call, snapshot, m.ReplyTo, call.Capability, call.Arguments, null, call.Refusal);
 
-    private ToolRunPlan Decide(Invoke m, SessionSnapshot snapshot, CapabilityDefinition capability, System.Text.Json.JsonElement normalized, ApprovalId? reattach,
-        bool pathsDecided)
+    private ToolRunPlan Decide(Invoke m, SessionSnapshot snapshot, ResolvedCall resolved, ApprovalId? reattach, bool pathsDecided)
     {
         var call = m.Call;
-        var now = _deps.Clock.GetUtcNow();
-        // Counters of rules whose window has passed are dropped now and then, so the ledger stays bounded.
-        if (_state.Invocations % 256 == 0) _state.Rates = _state.Rates.Prune(now);
-        var verdict = _deps.Policy.Decide(call.Principal, capability, normalized, now, _state.Rates, out _state.Rates);
-        // Until the index has replayed the journal it cannot tell whether the identical call is already
-        // pending, and a second request would duplicate it: fail closed (retryable) instead.
-        // A re-attached call names its approval, so it cannot duplicate one and need not wait.
-        if (verdict.Tier == Tier.ApprovalRequired && verdict.Refusal is null && reattach is null && _state.Joiner.IndexLoading)
-            return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict,
-                Errors.ServiceUnavailable("approvals", "the approval queue is still loading after a restart; retry shortly"), PathsDecided: pathsDecided);
-        return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict, null, PlanApproval(call, capability, normalized, verdict, reattach),
-            PathsDecided: pathsDecided);
+        var (decision, rates) = CallPlanner.Decide(resolved, call.Principal, _deps.Policy, _state.Rates, _deps.Clock.GetUtcNow(), _state.Invocations,
+            _state.Joiner.IndexLoading, _state.Joiner.Available, reattach is not null);
+        _state.Rates = rates;
+        var approval = decision.ApprovalArgumentsHash is { } hash ? _state.Joiner.Assign(call.Agent, resolved.Capability!.Name.Value, hash, reattach) : null;
+        return new ToolRunPlan(call, snapshot, m.ReplyTo, resolved.Capability, resolved.Arguments, decision.Verdict, decision.Refusal, approval, PathsDecided: pathsDecided);
     }
 
     /// <summary>
@@ -407,10 +388,11 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     /// resolved paths, and the sandbox opens exactly them. Every other call — no such rule, an in-process capability, a
     /// client's own tool decided for its hook — is decided at once, as before.
     /// </summary>
-    private bool ResolvePathsFirst(Invoke m, SessionSnapshot snapshot, CapabilityDefinition capability, System.Text.Json.JsonElement normalized,
-        ApprovalId? reattach, IActorRef? ledger)
+    private bool ResolvePathsFirst(Invoke m, SessionSnapshot snapshot, ResolvedCall resolved, ApprovalId? reattach, IActorRef? ledger)
     {
         var call = m.Call;
+        var capability = resolved.Capability!;
+        var normalized = resolved.Arguments;
         if (call.DecideOnly || capability.Execution != ExecutionMode.Sandboxed) return false;
         if (_deps.Catalog.HandlerFor(capability.Name) is not Capabilities.IPathResolvingHandler resolver) return false;
         var names = _deps.Policy.DecidedPathArguments(call.Principal, capability);
@@ -421,8 +403,8 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         UpdateIdleTimeout();
         _handedOff = true;
         resolver.ResolvePathsAsync(_agent, normalized, names, CancellationToken.None).PipeTo(Self,
-            success: r => new PathsResolved(token, m, snapshot, capability, normalized, reattach, ledger, r),
-            failure: e => new PathsResolved(token, m, snapshot, capability, normalized, reattach, ledger,
+            success: r => new PathsResolved(token, m, snapshot, resolved, reattach, ledger, r),
+            failure: e => new PathsResolved(token, m, snapshot, resolved, reattach, ledger,
                 new Capabilities.PathResolution(null, Errors.Internal($"the paths of '{capability.Name}' could not be resolved in the sandbox ({e.GetType().Name})"))));
         return true;
     }
@@ -433,22 +415,14 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         if (!_state.Resolving.Remove(r.Token)) return;
         _state.InFlight--;
         var plan = r.Result is { Error: null, Arguments: { } resolved }
-            ? Decide(r.Invoke, r.Snapshot, r.Capability, resolved, r.Reattach, pathsDecided: true)
-            : new ToolRunPlan(r.Invoke.Call, r.Snapshot, r.Invoke.ReplyTo, r.Capability, r.Normalized, null,
-                r.Result.Error ?? Errors.Internal("the sandbox did not resolve the call's paths"));
+            ? Decide(r.Invoke, r.Snapshot, r.Call with { Arguments = resolved }, r.Reattach, pathsDecided: true)
+            : Refused(r.Invoke, r.Snapshot, r.Call with { Refusal = r.Result.Error ?? Errors.Internal("the sandbox did not resolve the call's paths") });
         Launch(r.Invoke, plan, r.Ledger);
     }
 
     /// <summary>A call's path arguments as the sandbox resolved them (or why it could not).</summary>
-    private sealed record PathsResolved(long Token, Invoke Invoke, SessionSnapshot Snapshot, CapabilityDefinition Capability,
-        System.Text.Json.JsonElement Normalized, ApprovalId? Reattach, IActorRef? Ledger, Capabilities.PathResolution Result) : INoSerializationVerificationNeeded;
-
-    private ApprovalPlan? PlanApproval(Core.Sessions.ToolCall call, CapabilityDefinition capability, System.Text.Json.JsonElement arguments, PolicyVerdict verdict,
-        ApprovalId? reattach)
-    {
-        if (verdict.Tier != Tier.ApprovalRequired || verdict.Refusal is not null || !_state.Joiner.Available) return null;
-        return _state.Joiner.Assign(call.Agent, capability.Name.Value, ApprovalArguments.Hash(arguments), reattach);
-    }
+    private sealed record PathsResolved(long Token, Invoke Invoke, SessionSnapshot Snapshot, ResolvedCall Call, ApprovalId? Reattach, IActorRef? Ledger,
+        Capabilities.PathResolution Result) : INoSerializationVerificationNeeded;
 
     private void HandleTerminate(Terminate m)
     {
