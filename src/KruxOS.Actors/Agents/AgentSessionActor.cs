@@ -84,15 +84,13 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         Receive<Notify>(m =>
         {
             var notification = new AgentSessionReplies.Notification(m.Method, m.ParamsJson);
-            foreach (var connection in _state.Connections.Values.Select(c => c.Connection).Distinct()) connection.Tell(notification);
+            foreach (var connection in _state.Connections.Actors) connection.Tell(notification);
         });
         Receive<Akka.Actor.Terminated>(t =>
         {
             if (t.ActorRef.Equals(_state.Ledger)) { _state.Ledger = null; return; }
-            foreach (var id in _state.Connections.Where(kv => kv.Value.Connection.Equals(t.ActorRef)).Select(kv => kv.Key).ToList())
-                RemoveConnection(id, "connection actor stopped");
-            foreach (var (n, closing) in _state.Closing.ToList())
-                if (closing.Waiting.Remove(t.ActorRef) && closing.Waiting.Count == 0) AnswerTerminate(n);
+            foreach (var id in _state.Connections.SessionsOf(t.ActorRef)) RemoveConnection(id, "connection actor stopped");
+            foreach (var n in _state.Connections.ActorStopped(t.ActorRef)) AnswerTerminate(n);
         });
         Receive<TerminateWaitOver>(m => AnswerTerminate(m.Termination));
         Receive<ReceiveTimeout>(_ => OnIdle());
@@ -187,7 +185,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         if (message is not null && ReferenceEquals(message, _current)) AnswerFailed(message, reason);
         CutOffRuns("the agent's session restarted after a failure");
         // The terminate timers do not survive the restart: answer those terminations now (their connections were told).
-        foreach (var n in _state.Closing.Keys.ToList()) AnswerTerminate(n);
+        foreach (var n in _state.Connections.Terminations) AnswerTerminate(n);
         foreach (var child in Context.GetChildren())
         {
             Context.Unwatch(child);
@@ -200,7 +198,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PostRestart(Exception reason)
     {
-        foreach (var connection in _state.Connections.Values.Select(c => c.Connection).Distinct()) Context.Watch(connection);
+        foreach (var connection in _state.Connections.Actors) Context.Watch(connection);
         base.PostRestart(reason);
     }
 
@@ -219,8 +217,8 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
             return;
         }
         CutOffRuns("the agent's session stopped");
-        foreach (var n in _state.Closing.Keys.ToList()) AnswerTerminate(n);
-        foreach (var connection in _state.Connections.Values.Select(c => c.Connection).Distinct())
+        foreach (var n in _state.Connections.Terminations) AnswerTerminate(n);
+        foreach (var connection in _state.Connections.Actors)
             connection.Tell(new AgentSessionReplies.Terminated("the agent's session stopped; reconnect"));
         base.PostStop();
     }
@@ -281,14 +279,12 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
 
     private void HandleAttach(Attach m)
     {
-        if (_state.Connections.Count >= _deps.MaxConnectionsPerAgent && !_state.Connections.ContainsKey(m.SessionId))
+        if (!_state.Connections.TryAttach(m.SessionId, m.Connection, m.Client, m.At))
         {
             _log.Warning("Agent {Agent} reached {Max} connections; refusing session {SessionId}", _agent, _deps.MaxConnectionsPerAgent, m.SessionId);
             m.Connection.Tell(new AgentSessionReplies.Terminated($"agent '{_agent}' already has {_deps.MaxConnectionsPerAgent} open connections"));
             return;
         }
-        _state.Connections[m.SessionId] = (m.Connection, m.Client, m.At);
-        _state.LastConnectedAt = m.At;
         Context.Watch(m.Connection);
         UpdateIdleTimeout();
         Publish(SupervisionEventTypes.SessionStarted, m.SessionId, new { session_id = m.SessionId, client = m.Client.Initiating });
@@ -296,8 +292,8 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
 
     private void RemoveConnection(string sessionId, string why, bool unwatch = true)
     {
-        if (!_state.Connections.Remove(sessionId, out var entry)) return;
-        if (unwatch && !_state.Connections.Values.Any(c => c.Connection.Equals(entry.Connection))) Context.Unwatch(entry.Connection);
+        if (!_state.Connections.TryRemove(sessionId, out var entry, out var stillOpen)) return;
+        if (unwatch && !stillOpen) Context.Unwatch(entry.Actor);
         var duration = _deps.Clock.GetUtcNow() - entry.At;
         Publish(SupervisionEventTypes.SessionEnded, sessionId,
             new { session_id = sessionId, duration_seconds = (long)duration.TotalSeconds, reason = why });
@@ -345,7 +341,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     {
         _state.Invocations++;
         var call = m.Call;
-        var connectedAt = _state.Connections.TryGetValue(call.SessionId, out var c) ? c.At : _deps.Clock.GetUtcNow();
+        var connectedAt = _state.Connections.ConnectedAt(call.SessionId, _deps.Clock.GetUtcNow());
         var snapshot = new SessionSnapshot(_agent, call.SessionId, connectedAt, _state.Invocations, call.Client);
         var resolved = refusal is not null ? CallPlanner.Refused(call, _deps.Catalog.Registry, refusal) : CallPlanner.Resolve(call, _deps.Catalog.Registry);
         if (resolved.Refusal is not null) Launch(m, Refused(m, snapshot, resolved), ledger);
@@ -428,17 +424,16 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     {
         var waiting = new HashSet<IActorRef>();
         var closed = 0;
-        foreach (var (id, entry) in _state.Connections.ToList())
+        foreach (var connection in _state.Connections.All)
         {
-            entry.Connection.Tell(new AgentSessionReplies.Terminated(m.Reason));
+            connection.Actor.Tell(new AgentSessionReplies.Terminated(m.Reason));
             // Still watched: its Terminated says the transport is closed.
-            RemoveConnection(id, m.Reason, unwatch: false);
-            waiting.Add(entry.Connection);
+            RemoveConnection(connection.SessionId, m.Reason, unwatch: false);
+            waiting.Add(connection.Actor);
             closed++;
         }
         if (closed > 0) _log.Info("Terminated {Count} connection(s) of agent {Agent}: {Reason}", closed, _agent, m.Reason);
-        var n = ++_state.Terminations;
-        _state.Closing[n] = (Sender, closed, waiting);
+        var n = _state.Connections.BeginTermination(Sender, closed, waiting);
         _handedOff = true;
         if (waiting.Count == 0) AnswerTerminate(n);
         else Timers.StartSingleTimer(("terminate", n), new TerminateWaitOver(n), TerminateWait);
@@ -446,16 +441,15 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
 
     private void AnswerTerminate(long n)
     {
-        if (!_state.Closing.Remove(n, out var closing)) return;
+        if (!_state.Connections.TryEnd(n, out var replyTo, out var closed)) return;
         Timers.Cancel(("terminate", n));
-        closing.ReplyTo.Tell(new AgentSessionReplies.TerminateResult(_agent.Value, closing.Closed));
+        replyTo.Tell(new AgentSessionReplies.TerminateResult(_agent.Value, closed));
     }
 
     private sealed record TerminateWaitOver(long Termination) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
 
-    private AgentSessionReplies.SessionInfo Info() => new(_agent.Value,
-        [.. _state.Connections.Select(kv => new AgentSessionReplies.ConnectionInfo(kv.Key, kv.Value.Client.Initiating, kv.Value.At)).OrderBy(c => c.ConnectedAt)],
-        _state.Invocations, _state.LastConnectedAt, _state.InFlight);
+    private AgentSessionReplies.SessionInfo Info() =>
+        new(_agent.Value, _state.Connections.Info(), _state.Invocations, _state.Connections.LastConnectedAt, _state.InFlight);
 
     // Idle with nothing open: ask the parent (shard or local parent) to stop us, buffering in-flight messages;
     // but not while a counted call is still inside its rate-limit window. The counters live only here, so
@@ -463,7 +457,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     // callers, who hold no connection, would get a fresh limit after every pause.
     private void OnIdle()
     {
-        if (_state.Connections.Count > 0 || _state.InFlight > 0 || _state.Closing.Count > 0) return;
+        if (_state.Connections.Count > 0 || _state.InFlight > 0 || _state.Connections.AnyClosing) return;
         var now = _deps.Clock.GetUtcNow();
         _state.Rates = _state.Rates.Prune(now);
         if (_state.Rates.ExpiresAt is { } expires)
@@ -508,9 +502,7 @@ internal sealed class SessionState(AgentSessionDependencies deps)
     public long Invocations;
     public long RunSequence;
     public long LedgerGeneration;
-    public long Terminations;
     public int InFlight;
-    public DateTimeOffset? LastConnectedAt;
 
     public long ResolutionSequence;
 
@@ -520,12 +512,8 @@ internal sealed class SessionState(AgentSessionDependencies deps)
     /// <summary>The idempotency ledger child, while it lives.</summary>
     public IActorRef? Ledger;
 
-    /// <summary>Open connections by session id.</summary>
-    public readonly Dictionary<string, (IActorRef Connection, Core.Sessions.ClientInfo Client, DateTimeOffset At)> Connections = new(StringComparer.Ordinal);
-
-    /// <summary>Terminations whose connections have been told to close but have not yet stopped: each is answered once
-    /// they all have (a stopped connection actor has closed its transport), so "killed" means closed.</summary>
-    public readonly Dictionary<long, (IActorRef ReplyTo, int Closed, HashSet<IActorRef> Waiting)> Closing = [];
+    /// <summary>The agent's open connections and the terminations waiting for them to close.</summary>
+    public readonly AgentConnections Connections = new(deps.MaxConnectionsPerAgent);
 
     /// <summary>Each live run's caller, so a run that crashes (stopped by the strategy, never restarted) still has its caller answered.</summary>
     public readonly Dictionary<IActorRef, (IActorRef ReplyTo, KeyedCall? Keyed, string Capability)> Runs = [];
