@@ -109,8 +109,8 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         }
         var capability = _plan.Capability!;
         var verdict = _plan.Verdict!;
-        Publish(SupervisionEventTypes.CapabilityInvoked, new { capability = capability.Name.Value, permission_tier = verdict.Tier.ToWire() });
-        if (verdict.RateLimitHit is { } hit) PublishRateLimitHit(capability, verdict, hit);
+        Publish(ToolRunEvents.Invoked(capability, verdict));
+        if (verdict.RateLimitHit is { } hit) Publish(ToolRunEvents.RateLimitHit(capability, verdict, hit));
 
         if (verdict.Refusal is { } refusal)
         {
@@ -120,8 +120,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         switch (verdict.Tier)
         {
             case Tier.Blocked:
-                Publish(SupervisionEventTypes.PolicyViolation,
-                    new { capability = capability.Name.Value, rule = verdict.Rule, reason = verdict.Reason, tier = verdict.Tier.ToWire() });
+                Publish(ToolRunEvents.Violation(capability, verdict));
                 Finish(AuditStatus.Denied, Failure(WithDecidedPaths(Errors.PolicyDenied(capability.Name, verdict.Rule, verdict.Reason))));
                 return;
             case Tier.ApprovalRequired when _plan.Approval is { } approval:
@@ -135,8 +134,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
                 Finish(AuditStatus.Denied, Failure(Errors.ApprovalUnavailable(capability.Name, verdict.Rule)));
                 return;
             case Tier.Notify:
-                Publish(SupervisionEventTypes.Notification,
-                    new { capability = capability.Name.Value, rule = verdict.Rule, reason = verdict.Reason });
+                Publish(ToolRunEvents.Notified(capability, verdict));
                 break;
         }
         StartExecution(capability);
@@ -433,12 +431,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         // A keyed call's answer goes to the ledger, which records it durably and then answers every waiter.
         if (_plan.Keyed is { } keyed) keyed.Ledger.Tell(new Agents.IdempotencyMessages.RunAnswered(keyed.Key, result, _executionStarted));
         else _plan.ReplyTo.Tell(result);
-        if (result.Error is { } e)
-            Publish(SupervisionEventTypes.CapabilityError,
-                new { capability = CapabilityLabel, error_type = e.ErrorType, message = e.Message, tier = _plan.Verdict?.Tier.ToWire() });
-        else
-            Publish(SupervisionEventTypes.CapabilityResult,
-                new { capability = CapabilityLabel, success = true, duration_ms = result.DurationMicros / 1000.0 });
+        Publish(ToolRunEvents.Answered(CapabilityLabel, result.Error, _plan.Verdict?.Tier, result.DurationMicros));
         Context.Parent.Tell(new ToolRunFinished(CapabilityLabel, _status == AuditStatus.Success && !result.IsError, result.DurationMicros));
         Context.Stop(Self);
     }
@@ -459,26 +452,8 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
 
     private long ElapsedMicros() => (long)Stopwatch.GetElapsedTime(_started).TotalMicroseconds;
 
-    // Spec §5: capability_pattern, limit, window ("1h"), retry_after_seconds; plus what the limit did.
-    private void PublishRateLimitHit(CapabilityDefinition capability, PolicyVerdict verdict, Core.Policy.RateLimitHit hit)
-    {
-        var refused = hit.Effect == Core.Policy.RateLimitEffect.Refused;
-        Publish(SupervisionEventTypes.RateLimitHit, new
-        {
-            capability = capability.Name.Value,
-            capability_pattern = hit.CapabilityPattern,
-            rule = hit.Rule,
-            limit = hit.Limit.Max,
-            window = hit.Limit.WindowText,
-            window_seconds = hit.Limit.WindowSeconds,
-            action = refused ? "limited" : "escalated",
-            escalated_to = refused ? null : verdict.Tier.ToWire(),
-            retry_after_seconds = hit.RetryAfter is { } wait ? Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)) : (long?)null,
-        });
-    }
-
-    private void Publish<T>(string type, T data) where T : notnull =>
-        Context.System.EventStream.Publish(SupervisionEvent.Create(type, _run.Clock.GetUtcNow(), _plan.Call.Agent.Value, _plan.Call.SessionId, data));
+    private void Publish((string Type, object Data) e) =>
+        Context.System.EventStream.Publish(SupervisionEvent.Create(e.Type, _run.Clock.GetUtcNow(), _plan.Call.Agent.Value, _plan.Call.SessionId, e.Data));
 
     private sealed record Executed(CapabilityOutput Output);
 
