@@ -18,6 +18,7 @@ using KruxOS.Actors.Capabilities.Sandboxed;
 using KruxOS.Actors.Connections;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
+using KruxOS.Actors.Calls;
 using KruxOS.Actors.Policy;
 using KruxOS.Actors.Serialization;
 using KruxOS.Actors.Sharding;
@@ -61,6 +62,7 @@ public static class KruxOsHostingExtensions
         services.AddSandboxedCapabilities(settings);
         services.AddSingleton(sp => new CapabilityCatalog(DefinitionLoader.BuiltIn(), sp.GetServices<ICapabilityHandler>()));
         services.AddPolicyStore(settings);
+        services.AddCallPipeline(settings);
 
         services.AddAkka(KruxOsSettings.ActorSystemName, (builder, sp) => builder
             .ConfigureLoggers(logging =>
