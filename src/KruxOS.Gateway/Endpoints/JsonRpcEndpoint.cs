@@ -1,14 +1,10 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Akka.Actor;
-using Akka.Hosting;
-using KruxOS.Actors.Agents;
 using KruxOS.Actors.Approvals;
-using KruxOS.Core.Approvals;
-using KruxOS.Gateway.Control;
 using KruxOS.Actors.Capabilities;
 using KruxOS.Actors.Policy;
+using KruxOS.Actors.Calls;
 using KruxOS.Core;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
@@ -28,8 +24,7 @@ public sealed class JsonRpcEndpoint(
     Authenticator authenticator,
     CapabilityCatalog catalog,
     IPolicySeam policy,
-    IRequiredActor<AgentSessionRegion> sessions,
-    GatewaySettings settings,
+    CallDispatcher dispatcher,
     ApprovalIndex approvals,
     TimeProvider clock)
 {
@@ -199,18 +194,8 @@ public sealed class JsonRpcEndpoint(
             sessionId = "rpc-" + SessionIds.New()[5..];
         }
         // No hold on /rpc: a call needing approval is answered at once with -32002 and the request id.
-        var call = new ToolCall(caller.Principal, caller.Agent!.Value, sessionId, name, args.Clone(), new ClientInfo("jsonrpc", ""), HoldForApproval: false,
-            EdgeRefusal: expired).WithCheckedText();
-        var region = await sessions.GetAsync(ct).ConfigureAwait(false);
-        ToolCallResult result;
-        try
-        {
-            result = await region.Ask<ToolCallResult>(new Func<IActorRef, object>(replyTo => new AgentSessionCommands.Invoke(call.Agent, call, replyTo)), settings.CallTimeout, ct).ConfigureAwait(false);
-        }
-        catch (AskTimeoutException)
-        {
-            result = ToolCallResult.Failure(name, Errors.Timeout(name, settings.CallTimeout.TotalSeconds), null, 0);
-        }
+        var result = await dispatcher.DispatchAsync(new CallSubmission(caller.Principal, caller.Agent!.Value, sessionId, name, args.Clone(),
+            new ClientInfo("jsonrpc", ""), CallMode.Poll, EdgeRefusal: expired), ct).ConfigureAwait(false);
         if (result.Error is { } e)
         {
             return e.ErrorType switch
@@ -227,14 +212,12 @@ public sealed class JsonRpcEndpoint(
     private JsonNode CheckApproval(JsonNode? id, AuthenticatedCaller caller, JsonElement p)
     {
         var text = p.TryGetProperty("request_id", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null;
-        if (!ApprovalId.TryParse(text, out var approvalId)) return Error(id, -32602, "Invalid params: 'request_id' must be an approval id (appr-…)");
-        if (approvals.Get(approvalId) is not { } state || state.Request!.Agent != caller.Agent)
-            return Result(id, new JsonObject { ["request_id"] = text, ["status"] = "not_found" });
-        var json = ControlCommands.ApprovalJson(state, clock.GetUtcNow(), false);
-        json["request_id"] = text;
-        json["reason"] = state.Decision?.Reason;
-        json["decided_by"] = state.Decision?.DecidedBy;
-        return Result(id, json);
+        return ApprovalCheck.Find(approvals, caller.Agent, text) switch
+        {
+            ApprovalPoll.Found found => Result(id, ApprovalPollJson.Found(found, clock.GetUtcNow(), decidedAt: false)),
+            ApprovalPoll.NotFound notFound => Result(id, ApprovalPollJson.NotFound(notFound)),
+            _ => Error(id, -32602, "Invalid params: 'request_id' must be an approval id (appr-…)"),
+        };
     }
 
     private JsonNode CreateSession(JsonNode? id, AuthenticatedCaller caller)
