@@ -6,7 +6,6 @@ using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Capabilities;
 using KruxOS.Core.Approvals;
 using KruxOS.Actors.Identity;
-using KruxOS.Actors.Policy;
 using KruxOS.Actors.ToolRuns;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;

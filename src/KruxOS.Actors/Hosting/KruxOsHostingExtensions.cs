@@ -25,6 +25,7 @@ using KruxOS.Actors.Sharding;
 using KruxOS.Actors.ToolRuns;
 using KruxOS.Core.Capabilities;
 using Microsoft.Extensions.DependencyInjection;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Actors.Hosting;
 

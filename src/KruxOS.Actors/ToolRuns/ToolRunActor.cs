@@ -13,6 +13,7 @@ using KruxOS.Core.Errors;
 using KruxOS.Actors.Identity;
 using KruxOS.Core.Sessions;
 using KruxOS.Core.Supervision;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Actors.ToolRuns;
 
@@ -50,7 +51,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private readonly CapabilityCatalog _catalog;
     private readonly IdentityDirectory _identities;
     private readonly IActorRef _audit;
-    private readonly Policy.IPolicySeam _policy;
+    private readonly IPolicySeam _policy;
     private readonly ToolRunSettings _settings;
     private readonly TimeProvider _clock;
     private readonly AuditAvailability? _auditAvailability;
@@ -69,7 +70,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private AuditResourceUsage? _usage;
 
     public ToolRunActor(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
-        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability = null)
+        IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability = null)
     {
         _auditAvailability = auditAvailability;
         _policy = policy;
@@ -88,13 +89,13 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
-        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability = null) =>
+        IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability = null) =>
         // One run per call: a producer builds it directly, with no expression tree to take apart and no
         // reflection over constructor arguments.
         Akka.Actor.Props.CreateBy(new Producer(plan, catalog, identities, audit, policy, settings, clock, auditAvailability));
 
     private sealed class Producer(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
-        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability) : IIndirectActorProducer
+        IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability) : IIndirectActorProducer
     {
         public Type ActorType => typeof(ToolRunActor);
 
@@ -510,7 +511,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private long ElapsedMicros() => (long)Stopwatch.GetElapsedTime(_started).TotalMicroseconds;
 
     // Spec §5: capability_pattern, limit, window ("1h"), retry_after_seconds; plus what the limit did.
-    private void PublishRateLimitHit(CapabilityDefinition capability, Policy.PolicyVerdict verdict, Core.Policy.RateLimitHit hit)
+    private void PublishRateLimitHit(CapabilityDefinition capability, PolicyVerdict verdict, Core.Policy.RateLimitHit hit)
     {
         var refused = hit.Effect == Core.Policy.RateLimitEffect.Refused;
         Publish(SupervisionEventTypes.RateLimitHit, new

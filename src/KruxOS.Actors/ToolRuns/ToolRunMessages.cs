@@ -1,10 +1,10 @@
 using System.Text.Json;
 using Akka.Actor;
 using KruxOS.Actors.Capabilities;
-using KruxOS.Actors.Policy;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Sessions;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Actors.ToolRuns;
 

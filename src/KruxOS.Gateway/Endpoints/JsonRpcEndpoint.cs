@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Capabilities;
-using KruxOS.Actors.Policy;
 using KruxOS.Actors.Calls;
 using KruxOS.Core;
 using KruxOS.Core.Capabilities;
@@ -12,6 +11,7 @@ using KruxOS.Core.Sessions;
 using KruxOS.Gateway.Auth;
 using KruxOS.Gateway.Hosting;
 using KruxOS.Gateway.Mcp;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Gateway.Endpoints;
 

@@ -3,7 +3,6 @@ using System.Text.Json.Nodes;
 using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Hosting;
 using KruxOS.Core.Approvals;
-using KruxOS.Actors.Policy;
 using KruxOS.Actors.Calls;
 using KruxOS.Gateway.Endpoints;
 using KruxOS.Core.Agents;
@@ -15,6 +14,7 @@ using KruxOS.Gateway.Hosting;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Gateway.Mcp;
 
