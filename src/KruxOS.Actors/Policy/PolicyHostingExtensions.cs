@@ -1,5 +1,6 @@
 using KruxOS.Actors.Capabilities;
 using KruxOS.Actors.Hosting;
+using KruxOS.Capabilities;
 using Microsoft.Extensions.DependencyInjection;
 using KruxOS.Core.Policy;
 
@@ -26,6 +27,8 @@ public static class PolicyHostingExtensions
         ArgumentNullException.ThrowIfNull(settings);
         services.AddSingleton(sp => new PolicyStore(sp.GetRequiredService<CapabilityCatalog>().Registry, settings.PoliciesDir));
         services.AddSingleton<IPolicySeam>(sp => sp.GetRequiredService<PolicyStore>());
+        services.AddSingleton(sp => new CapabilityView(sp.GetRequiredService<CapabilityCatalog>().Registry, sp.GetRequiredService<IPolicySeam>()));
+        services.AddSingleton<IPolicyView>(sp => sp.GetRequiredService<CapabilityView>());
         return services;
     }
 

@@ -1,0 +1,32 @@
+using System.Collections.Immutable;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Capabilities;
+using KruxOS.Core.Policy;
+
+namespace KruxOS.Capabilities;
+
+/// <summary>
+/// A read-only view of the policy in force when asked, over the capabilities this node offers: what a principal may see
+/// and which rules apply to it. It cannot decide a call; deciding is the pipeline's job. One instance serves every
+/// principal, so a question allocates nothing per call beyond its answer.
+/// </summary>
+public interface IPolicyView
+{
+    /// <summary>The tier <paramref name="capability"/> is shown with to <paramref name="principal"/>; <see cref="Tier.Blocked"/> when hidden.</summary>
+    Tier VisibleTier(Principal principal, CapabilityDefinition capability);
+
+    /// <summary>
+    /// The capabilities <paramref name="principal"/> may see, blocked ones omitted, in catalogue order (by name);
+    /// only those of <paramref name="category"/> when it is given.
+    /// </summary>
+    ImmutableArray<VisibleCapability> Visible(Principal principal, string? category = null);
+
+    /// <summary>The rules that apply to <paramref name="principal"/> (what <c>agent.policy</c> reports).</summary>
+    EffectivePolicy Effective(Principal principal);
+
+    /// <summary>The git remotes <paramref name="principal"/>'s policy allows (<c>git.remotes</c>, ADR 0012).</summary>
+    GitRemoteAllowlist GitRemotes(Principal principal);
+}
+
+/// <summary>A capability a principal may see, with the tier it is shown with.</summary>
+public readonly record struct VisibleCapability(CapabilityDefinition Definition, Tier Tier);
