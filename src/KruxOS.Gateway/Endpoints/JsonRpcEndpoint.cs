@@ -11,7 +11,6 @@ using KruxOS.Core.Sessions;
 using KruxOS.Gateway.Auth;
 using KruxOS.Gateway.Hosting;
 using KruxOS.Gateway.Mcp;
-using KruxOS.Core.Policy;
 
 namespace KruxOS.Gateway.Endpoints;
 
@@ -22,8 +21,7 @@ namespace KruxOS.Gateway.Endpoints;
 /// </summary>
 public sealed class JsonRpcEndpoint(
     Authenticator authenticator,
-    CapabilityCatalog catalog,
-    IPolicySeam policy,
+    CapabilityView view,
     CallDispatcher dispatcher,
     ApprovalIndex approvals,
     TimeProvider clock)
@@ -124,11 +122,8 @@ public sealed class JsonRpcEndpoint(
     {
         string? category = p.TryGetProperty("category", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
         var list = new JsonArray();
-        foreach (var d in catalog.Registry.All)
+        foreach (var (d, tier) in view.Visible(caller.Principal, category))
         {
-            if (category is not null && d.Name.Category != category) continue;
-            var tier = policy.VisibleTier(caller.Principal, d);
-            if (tier == Tier.Blocked) continue;
             list.Add(new JsonObject
             {
                 ["name"] = d.Name.Value,
@@ -146,15 +141,16 @@ public sealed class JsonRpcEndpoint(
     {
         var name = p.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
         if (name is null) return Error(id, -32602, "Invalid params: 'name' is required");
-        if (!catalog.Registry.TryResolve(name, out var d) || policy.VisibleTier(caller.Principal, d) == Tier.Blocked)
-            return Result(id, Failure(Errors.UnknownCapability(name)));
+        // A capability hidden from the caller is reported exactly like one that does not exist.
+        if (!view.TryFind(caller.Principal, name, out var visible)) return Result(id, Failure(Errors.UnknownCapability(name)));
+        var (d, tier) = visible;
         return Result(id, new JsonObject
         {
             ["name"] = d.Name.Value,
             ["version"] = d.Version,
             ["purpose"] = d.Purpose,
             ["when_to_use"] = d.WhenToUse,
-            ["permission_tier"] = policy.VisibleTier(caller.Principal, d).ToWire(),
+            ["permission_tier"] = tier.ToWire(),
             ["inputs"] = Inputs(d),
             ["input_schema"] = JsonNode.Parse(InputSchema.For(d).GetRawText()),
             ["outputs"] = new JsonArray([.. d.Outputs.Select(o => (JsonNode)new JsonObject { ["name"] = o.Name, ["type"] = o.Type, ["description"] = o.Description })]),

@@ -4,6 +4,7 @@ using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Hosting;
 using KruxOS.Core.Approvals;
 using KruxOS.Actors.Calls;
+using KruxOS.Actors.Capabilities;
 using KruxOS.Gateway.Endpoints;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
@@ -14,7 +15,6 @@ using KruxOS.Gateway.Hosting;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
-using KruxOS.Core.Policy;
 
 namespace KruxOS.Gateway.Mcp;
 
@@ -26,7 +26,7 @@ public sealed record McpSessionBinding(AuthenticatedCaller Caller, string Sessio
 /// handlers here only translate <c>tools/list</c> and <c>tools/call</c> into the actor pipeline
 /// (a held <see cref="CallSubmission"/> to the <see cref="CallDispatcher"/>, with the request's cancellation token).
 /// </summary>
-public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam policy, KruxOsSettings kruxos,
+public sealed class McpSessionFactory(ToolCatalogView catalog, CapabilityView view, KruxOsSettings kruxos,
     ApprovalIndex approvals, CallDispatcher dispatcher, TimeProvider clock, ILoggerFactory loggers)
 {
     /// <summary>The custom method clients that poll use: <c>{request_id}</c> → <c>{status, …}</c>.</summary>
@@ -63,19 +63,19 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
 
     /// <summary>
     /// Keeps the client's tool list fresh: when the policy changes, sends <c>tools/list_changed</c> if, and only if,
-    /// the tools <paramref name="principal"/> sees (names and tiers, as <see cref="ToolCatalogView.ToolsFor"/>
-    /// gives them) are no longer the ones it saw. An edit of another agent's file, or one that changes only a
+    /// the tools <paramref name="principal"/> sees (names and tiers: <see cref="CapabilityView.Tiers"/>) are no longer
+    /// the ones it saw. An edit of another agent's file, or one that changes only a
     /// reason or a rate limit, tells nobody.
     /// </summary>
     public IDisposable NotifyToolChanges(McpServer server, Principal principal)
     {
-        var seen = new VisibleTools(() => catalog.VisibleTiers(principal));
+        var seen = new VisibleTools(() => view.Tiers(principal));
         void OnChanged()
         {
             if (seen.Refresh()) _ = SendListChangedAsync(server);
         }
-        policy.Changed += OnChanged;
-        return new Unsubscribe(() => policy.Changed -= OnChanged);
+        view.Changed += OnChanged;
+        return new Unsubscribe(() => view.Changed -= OnChanged);
     }
 
     // The tool list one session last saw; Refresh tells whether it differs now.
