@@ -2,13 +2,11 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using KruxOS.Actors.Agents;
 using KruxOS.Actors.Calls;
 using KruxOS.Core;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Sessions;
 using KruxOS.Gateway.Auth;
-using KruxOS.Gateway.Hosting;
 
 namespace KruxOS.Gateway.Endpoints;
 

@@ -9,7 +9,6 @@ using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Sessions;
 using KruxOS.Gateway.Auth;
-using KruxOS.Gateway.Hosting;
 using KruxOS.Gateway.Mcp;
 
 namespace KruxOS.Gateway.Endpoints;
