@@ -9,6 +9,7 @@ using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Sessions;
 using ModelContextProtocol.Protocol;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Gateway.Mcp;
 
