@@ -18,6 +18,7 @@ using KruxOS.Actors.Capabilities.Sandboxed;
 using KruxOS.Actors.Connections;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
+using KruxOS.Actors.Calls;
 using KruxOS.Actors.Policy;
 using KruxOS.Actors.Serialization;
 using KruxOS.Actors.Sharding;
@@ -60,6 +61,7 @@ public static class KruxOsHostingExtensions
             typeof(KruxOsHostingExtensions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0"));
         services.AddBuiltInCapabilities(settings);
         services.AddPolicyStore(settings);
+        services.AddCallPipeline(settings);
 
         services.AddAkka(KruxOsSettings.ActorSystemName, (builder, sp) => builder
             .ConfigureLoggers(logging =>

@@ -2,15 +2,11 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Akka.Actor;
-using Akka.Hosting;
-using KruxOS.Actors.Agents;
+using KruxOS.Actors.Calls;
 using KruxOS.Core;
 using KruxOS.Core.Capabilities;
-using KruxOS.Core.Errors;
 using KruxOS.Core.Sessions;
 using KruxOS.Gateway.Auth;
-using KruxOS.Gateway.Hosting;
 
 namespace KruxOS.Gateway.Endpoints;
 
@@ -28,14 +24,11 @@ public static class HookEndpoints
     /// <summary>The clients a hook decision may be attributed to.</summary>
     public static readonly string[] Clients = ["claude-code", "codex"];
 
-    /// <summary>Longest the gateway works on one decision before answering <c>deny</c> (the hook's own budget is 10 s).</summary>
-    public static readonly TimeSpan DecisionTimeout = TimeSpan.FromSeconds(8);
-
     /// <summary>Maps the endpoint on the (already authenticated) User API group.</summary>
     public static RouteHandlerBuilder MapHookDecisions(this RouteGroupBuilder api) =>
-        api.MapPost("/hook/decide", (HttpContext http, IRequiredActor<AgentSessionRegion> sessions, GatewaySettings settings) => DecideAsync(http, sessions, settings));
+        api.MapPost("/hook/decide", (HttpContext http, CallDispatcher dispatcher) => DecideAsync(http, dispatcher));
 
-    private static async Task<IResult> DecideAsync(HttpContext http, IRequiredActor<AgentSessionRegion> sessions, GatewaySettings settings)
+    private static async Task<IResult> DecideAsync(HttpContext http, CallDispatcher dispatcher)
     {
         var caller = (AuthenticatedCaller)http.Items["kruxos.caller"]!;
         var ct = http.RequestAborted;
@@ -51,20 +44,9 @@ public static class HookEndpoints
         }
         if (!TryRead(body, out var request, out var why)) return BadRequest(why);
 
-        var call = new ToolCall(caller.Principal, caller.Agent!.Value, SessionFor(request.Client, request.SessionId), request.Capability,
-            request.Arguments, new ClientInfo(request.Client, ""), HoldForApproval: false, NativeTool: request.NativeTool).WithCheckedText();
-        var timeout = settings.CallTimeout < DecisionTimeout ? settings.CallTimeout : DecisionTimeout;
-        ToolCallResult result;
-        try
-        {
-            var region = await sessions.GetAsync(ct).ConfigureAwait(false);
-            result = await region.Ask<ToolCallResult>(new Func<IActorRef, object>(replyTo => new AgentSessionCommands.Invoke(call.Agent, call, replyTo)), timeout, ct)
-                .ConfigureAwait(false);
-        }
-        catch (AskTimeoutException)
-        {
-            result = ToolCallResult.Failure(request.Capability, Errors.Timeout(request.Capability, timeout.TotalSeconds), null, 0);
-        }
+        // Decide only: the gateway answers within DispatchTimeouts.Decision (deny on timeout; the hook's own budget is 10 s).
+        var result = await dispatcher.DispatchAsync(new CallSubmission(caller.Principal, caller.Agent!.Value, SessionFor(request.Client, request.SessionId),
+            request.Capability, request.Arguments, new ClientInfo(request.Client, ""), CallMode.DecideOnly, NativeTool: request.NativeTool), ct).ConfigureAwait(false);
         return Json(Render(request.Capability, result));
     }
 

@@ -1,22 +1,16 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Akka.Actor;
-using Akka.Hosting;
-using KruxOS.Actors.Agents;
 using KruxOS.Actors.Approvals;
-using KruxOS.Core.Approvals;
-using KruxOS.Gateway.Control;
 using KruxOS.Actors.Capabilities;
+using KruxOS.Actors.Calls;
 using KruxOS.Capabilities;
 using KruxOS.Core;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Sessions;
 using KruxOS.Gateway.Auth;
-using KruxOS.Gateway.Hosting;
 using KruxOS.Gateway.Mcp;
-using KruxOS.Core.Policy;
 
 namespace KruxOS.Gateway.Endpoints;
 
@@ -27,10 +21,8 @@ namespace KruxOS.Gateway.Endpoints;
 /// </summary>
 public sealed class JsonRpcEndpoint(
     Authenticator authenticator,
-    CapabilityCatalog catalog,
-    IPolicySeam policy,
-    IRequiredActor<AgentSessionRegion> sessions,
-    GatewaySettings settings,
+    CapabilityView view,
+    CallDispatcher dispatcher,
     ApprovalIndex approvals,
     TimeProvider clock)
 {
@@ -130,11 +122,8 @@ public sealed class JsonRpcEndpoint(
     {
         string? category = p.TryGetProperty("category", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
         var list = new JsonArray();
-        foreach (var d in catalog.Registry.All)
+        foreach (var (d, tier) in view.Visible(caller.Principal, category))
         {
-            if (category is not null && d.Name.Category != category) continue;
-            var tier = policy.VisibleTier(caller.Principal, d);
-            if (tier == Tier.Blocked) continue;
             list.Add(new JsonObject
             {
                 ["name"] = d.Name.Value,
@@ -152,15 +141,16 @@ public sealed class JsonRpcEndpoint(
     {
         var name = p.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
         if (name is null) return Error(id, -32602, "Invalid params: 'name' is required");
-        if (!catalog.Registry.TryResolve(name, out var d) || policy.VisibleTier(caller.Principal, d) == Tier.Blocked)
-            return Result(id, Failure(Errors.UnknownCapability(name)));
+        // A capability hidden from the caller is reported exactly like one that does not exist.
+        if (!view.TryFind(caller.Principal, name, out var visible)) return Result(id, Failure(Errors.UnknownCapability(name)));
+        var (d, tier) = visible;
         return Result(id, new JsonObject
         {
             ["name"] = d.Name.Value,
             ["version"] = d.Version,
             ["purpose"] = d.Purpose,
             ["when_to_use"] = d.WhenToUse,
-            ["permission_tier"] = policy.VisibleTier(caller.Principal, d).ToWire(),
+            ["permission_tier"] = tier.ToWire(),
             ["inputs"] = Inputs(d),
             ["input_schema"] = JsonNode.Parse(InputSchema.For(d).GetRawText()),
             ["outputs"] = new JsonArray([.. d.Outputs.Select(o => (JsonNode)new JsonObject { ["name"] = o.Name, ["type"] = o.Type, ["description"] = o.Description })]),
@@ -200,18 +190,8 @@ public sealed class JsonRpcEndpoint(
             sessionId = "rpc-" + SessionIds.New()[5..];
         }
         // No hold on /rpc: a call needing approval is answered at once with -32002 and the request id.
-        var call = new ToolCall(caller.Principal, caller.Agent!.Value, sessionId, name, args.Clone(), new ClientInfo("jsonrpc", ""), HoldForApproval: false,
-            EdgeRefusal: expired).WithCheckedText();
-        var region = await sessions.GetAsync(ct).ConfigureAwait(false);
-        ToolCallResult result;
-        try
-        {
-            result = await region.Ask<ToolCallResult>(new Func<IActorRef, object>(replyTo => new AgentSessionCommands.Invoke(call.Agent, call, replyTo)), settings.CallTimeout, ct).ConfigureAwait(false);
-        }
-        catch (AskTimeoutException)
-        {
-            result = ToolCallResult.Failure(name, Errors.Timeout(name, settings.CallTimeout.TotalSeconds), null, 0);
-        }
+        var result = await dispatcher.DispatchAsync(new CallSubmission(caller.Principal, caller.Agent!.Value, sessionId, name, args.Clone(),
+            new ClientInfo("jsonrpc", ""), CallMode.Poll, EdgeRefusal: expired), ct).ConfigureAwait(false);
         if (result.Error is { } e)
         {
             return e.ErrorType switch
@@ -228,14 +208,12 @@ public sealed class JsonRpcEndpoint(
     private JsonNode CheckApproval(JsonNode? id, AuthenticatedCaller caller, JsonElement p)
     {
         var text = p.TryGetProperty("request_id", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null;
-        if (!ApprovalId.TryParse(text, out var approvalId)) return Error(id, -32602, "Invalid params: 'request_id' must be an approval id (appr-…)");
-        if (approvals.Get(approvalId) is not { } state || state.Request!.Agent != caller.Agent)
-            return Result(id, new JsonObject { ["request_id"] = text, ["status"] = "not_found" });
-        var json = ControlCommands.ApprovalJson(state, clock.GetUtcNow(), false);
-        json["request_id"] = text;
-        json["reason"] = state.Decision?.Reason;
-        json["decided_by"] = state.Decision?.DecidedBy;
-        return Result(id, json);
+        return ApprovalCheck.Find(approvals, caller.Agent, text) switch
+        {
+            ApprovalPoll.Found found => Result(id, ApprovalPollJson.Found(found, clock.GetUtcNow(), decidedAt: false)),
+            ApprovalPoll.NotFound notFound => Result(id, ApprovalPollJson.NotFound(notFound)),
+            _ => Error(id, -32602, "Invalid params: 'request_id' must be an approval id (appr-…)"),
+        };
     }
 
     private JsonNode CreateSession(JsonNode? id, AuthenticatedCaller caller)

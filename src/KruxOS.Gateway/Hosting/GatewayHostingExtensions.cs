@@ -1,6 +1,7 @@
 using System.Net;
 using Akka.Hosting;
 using KruxOS.Actors.Audit;
+using KruxOS.Actors.Calls;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Hosting;
 using KruxOS.Actors.Identity;
@@ -119,6 +120,8 @@ public static class GatewayHostingExtensions
         services.AddSingleton<GatewayEndpoints>();
         services.AddHostedService<RuntimeInfoPublisher>();
         services.AddKruxOsActors(kruxos);
+        // One timeout policy for every edge: the gateway's call budget (above the run deadline), the approval hold, the hook's decision budget.
+        services.Replace(ServiceDescriptor.Singleton(new DispatchTimeouts(gateway.CallTimeout, kruxos.ApprovalHoldTimeout, DispatchTimeouts.DefaultDecision)));
         services.AddSingleton(_ => new KruxOS.Audit.AuditReader(kruxos.AuditDirectory));
         services.AddSingleton(_ => new AuditIntegrity(kruxos.AuditDirectory));
         services.AddSingleton<SessionCredentialStore>();

@@ -1,12 +1,11 @@
 using System.Collections.Immutable;
 using System.Text.Json.Nodes;
-using Akka.Actor;
-using Akka.Hosting;
-using KruxOS.Actors.Agents;
 using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Hosting;
 using KruxOS.Core.Approvals;
-using KruxOS.Gateway.Control;
+using KruxOS.Actors.Calls;
+using KruxOS.Actors.Capabilities;
+using KruxOS.Gateway.Endpoints;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
@@ -16,7 +15,6 @@ using KruxOS.Gateway.Hosting;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
-using KruxOS.Core.Policy;
 
 namespace KruxOS.Gateway.Mcp;
 
@@ -26,10 +24,10 @@ public sealed record McpSessionBinding(AuthenticatedCaller Caller, string Sessio
 /// <summary>
 /// Builds the MCP server options of one session, for both transports. The SDK owns the protocol; the
 /// handlers here only translate <c>tools/list</c> and <c>tools/call</c> into the actor pipeline
-/// (Ask at the edge, with an explicit timeout and the request's cancellation token).
+/// (a held <see cref="CallSubmission"/> to the <see cref="CallDispatcher"/>, with the request's cancellation token).
 /// </summary>
-public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam policy, GatewaySettings settings, KruxOsSettings kruxos,
-    ApprovalIndex approvals, IRequiredActor<AgentSessionRegion> sessionRegion, TimeProvider clock, ILoggerFactory loggers)
+public sealed class McpSessionFactory(ToolCatalogView catalog, CapabilityView view, KruxOsSettings kruxos,
+    ApprovalIndex approvals, CallDispatcher dispatcher, TimeProvider clock, ILoggerFactory loggers)
 {
     /// <summary>The custom method clients that poll use: <c>{request_id}</c> → <c>{status, …}</c>.</summary>
     public const string CheckApprovalMethod = "kruxos/checkApproval";
@@ -41,7 +39,6 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
     public const string ServerVersion = "1.0.0";
 
     private readonly ILogger _log = loggers.CreateLogger<McpSessionFactory>();
-    private IActorRef? _sessions;
 
     /// <summary>Fills <paramref name="options"/> for a session.</summary>
     public void Configure(McpServerOptions options, McpSessionBinding binding)
@@ -66,19 +63,19 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
 
     /// <summary>
     /// Keeps the client's tool list fresh: when the policy changes, sends <c>tools/list_changed</c> if, and only if,
-    /// the tools <paramref name="principal"/> sees (names and tiers, as <see cref="ToolCatalogView.ToolsFor"/>
-    /// gives them) are no longer the ones it saw. An edit of another agent's file, or one that changes only a
+    /// the tools <paramref name="principal"/> sees (names and tiers: <see cref="CapabilityView.Tiers"/>) are no longer
+    /// the ones it saw. An edit of another agent's file, or one that changes only a
     /// reason or a rate limit, tells nobody.
     /// </summary>
     public IDisposable NotifyToolChanges(McpServer server, Principal principal)
     {
-        var seen = new VisibleTools(() => catalog.VisibleTiers(principal));
+        var seen = new VisibleTools(() => view.Tiers(principal));
         void OnChanged()
         {
             if (seen.Refresh()) _ = SendListChangedAsync(server);
         }
-        policy.Changed += OnChanged;
-        return new Unsubscribe(() => policy.Changed -= OnChanged);
+        view.Changed += OnChanged;
+        return new Unsubscribe(() => view.Changed -= OnChanged);
     }
 
     // The tool list one session last saw; Refresh tells whether it differs now.
@@ -115,26 +112,15 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
         _ = TryReadIdempotencyKey(p.Meta, out var key, out var invalidKey);
         // Malformed text the transport found in the arguments (and repaired so the SDK could read them): refused here.
         var invalidText = McpRequestText.RefusalOf(p.Meta);
-        // Malformed text in the arguments is refused (audited) by the session; repaired here so the call can travel.
-        var call = new ToolCall(binding.Caller.Principal, agent, binding.SessionId, p.Name, ToolCatalogView.Arguments(p.Arguments), client, key,
-            EdgeRefusal: invalidText ?? invalidKey).WithCheckedText();
-        // A call may be held for approval up to the hold timeout; the pipeline always answers (failing closed
-        // on its own timers), so the edge waits for the hold plus the normal call time.
-        var timeout = settings.CallTimeout + kruxos.ApprovalHoldTimeout;
+        // A call may be held for approval up to the hold timeout: the dispatcher waits for the hold plus the call time
+        // (the pipeline always answers first, failing closed on its own timers).
+        var submission = new CallSubmission(binding.Caller.Principal, agent, binding.SessionId, p.Name, ToolCatalogView.Arguments(p.Arguments), client,
+            CallMode.Held, key, EdgeRefusal: invalidText ?? invalidKey);
         using var progress = new CancellationTokenSource();
         var ticker = p.ProgressToken is { } token ? SendProgressAsync(request.Server, token, progress.Token) : Task.CompletedTask;
         try
         {
-            // Straight to the agent's session entity (the connection actor only tracks the connection's life):
-            // one mailbox hop fewer per call. The session answers the asker directly.
-            var sessions = _sessions ??= await sessionRegion.GetAsync(ct).ConfigureAwait(false);
-            var result = await sessions.Ask<ToolCallResult>(replyTo => new AgentSessionCommands.Invoke(agent, call, replyTo), timeout, ct).ConfigureAwait(false);
-            return ToolCatalogView.Render(result);
-        }
-        catch (AskTimeoutException)
-        {
-            // Fail closed: the caller learns the call's fate is unknown rather than seeing a success.
-            return ToolCatalogView.Render(ToolCallResult.Failure(p.Name, Errors.Timeout(p.Name, timeout.TotalSeconds), null, 0));
+            return ToolCatalogView.Render(await dispatcher.DispatchAsync(submission, ct).ConfigureAwait(false));
         }
         finally
         {
@@ -186,16 +172,12 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
     private JsonObject CheckApproval(AuthenticatedCaller caller, JsonObject? p)
     {
         var text = p?["request_id"] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : null;
-        if (!ApprovalId.TryParse(text, out var id)) throw new McpProtocolException("params.request_id must be an approval id (appr-…)", McpErrorCode.InvalidParams);
-        // An agent sees only its own approvals; anything else is reported as unknown.
-        if (approvals.Get(id) is not { } state || state.Request!.Agent != caller.Agent)
-            return new JsonObject { ["request_id"] = text, ["status"] = "not_found" };
-        var json = ControlCommands.ApprovalJson(state, clock.GetUtcNow(), false);
-        json["request_id"] = text;
-        json["reason"] = state.Decision?.Reason;
-        json["decided_by"] = state.Decision?.DecidedBy;
-        json["decided_at"] = state.Decision?.At.ToString("O");
-        return json;
+        return ApprovalCheck.Find(approvals, caller.Agent, text) switch
+        {
+            ApprovalPoll.Found found => ApprovalPollJson.Found(found, clock.GetUtcNow(), decidedAt: true),
+            ApprovalPoll.NotFound notFound => ApprovalPollJson.NotFound(notFound),
+            _ => throw new McpProtocolException("params.request_id must be an approval id (appr-…)", McpErrorCode.InvalidParams),
+        };
     }
 
     // Out-of-order traffic is refused: nothing but initialize and ping before the handshake. The SDK

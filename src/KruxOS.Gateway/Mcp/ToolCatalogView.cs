@@ -1,5 +1,4 @@
 using System.Collections.Frozen;
-using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -19,34 +18,20 @@ namespace KruxOS.Gateway.Mcp;
 /// Renders the capability catalog and call results into MCP shapes: the per-principal tool list
 /// (blocked tools omitted, each tool annotated with its tier) and <c>tools/call</c> results.
 /// </summary>
-public sealed class ToolCatalogView(CapabilityCatalog catalog, IPolicySeam policy)
+public sealed class ToolCatalogView(CapabilityView view)
 {
     // A capability's input schema depends only on its immutable definition: build each once, not per tools/list.
     private readonly FrozenDictionary<string, JsonElement> _schemas =
-        catalog.Registry.All.ToDictionary(d => d.Name.Value, InputSchema.For, StringComparer.Ordinal)
+        view.Registry.All.ToDictionary(d => d.Name.Value, InputSchema.For, StringComparer.Ordinal)
             .ToFrozenDictionary(StringComparer.Ordinal);
 
-    /// <summary>
-    /// What <see cref="ToolsFor"/> shows a principal, reduced to what can change: the tier of every capability, in
-    /// catalogue order (<see cref="Tier.Blocked"/> for a hidden one). Names, descriptions and schemas come from the
-    /// fixed catalogue, so two equal arrays mean two equal tool lists.
-    /// </summary>
-    public ImmutableArray<Tier> VisibleTiers(Principal principal)
-    {
-        var all = catalog.Registry.All;
-        var tiers = new Tier[all.Length];
-        for (var i = 0; i < all.Length; i++) tiers[i] = policy.VisibleTier(principal, all[i]);
-        return ImmutableCollectionsMarshal.AsImmutableArray(tiers);
-    }
-
-    /// <summary>The tools a principal may see.</summary>
+    /// <summary>The tools a principal may see (<see cref="CapabilityView.Visible"/>), in catalogue order.</summary>
     public List<Tool> ToolsFor(Principal principal)
     {
-        var tools = new List<Tool>(catalog.Registry.All.Length);
-        foreach (var d in catalog.Registry.All)
+        var visible = view.Visible(principal);
+        var tools = new List<Tool>(visible.Length);
+        foreach (var (d, tier) in visible)
         {
-            var tier = policy.VisibleTier(principal, d);
-            if (tier == Tier.Blocked) continue;
             tools.Add(new Tool
             {
                 Name = d.ToolName,
