@@ -230,7 +230,7 @@ public sealed class JsonRpcEndpoint(
         if (!ApprovalId.TryParse(text, out var approvalId)) return Error(id, -32602, "Invalid params: 'request_id' must be an approval id (appr-…)");
         if (approvals.Get(approvalId) is not { } state || state.Request!.Agent != caller.Agent)
             return Result(id, new JsonObject { ["request_id"] = text, ["status"] = "not_found" });
-        var json = ControlCommands.ApprovalJson(state, clock.GetUtcNow(), false);
+        var json = Admin.AdminJson.Approval(state, clock.GetUtcNow(), false);
         json["request_id"] = text;
         json["reason"] = state.Decision?.Reason;
         json["decided_by"] = state.Decision?.DecidedBy;

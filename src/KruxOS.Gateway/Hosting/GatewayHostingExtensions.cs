@@ -4,6 +4,7 @@ using KruxOS.Actors.Audit;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Hosting;
 using KruxOS.Actors.Identity;
+using KruxOS.Gateway.Admin;
 using KruxOS.Gateway.Auth;
 using KruxOS.Gateway.Control;
 using KruxOS.Gateway.Endpoints;
@@ -129,11 +130,8 @@ public static class GatewayHostingExtensions
         services.AddSingleton<WebSocketEndpoint>();
         services.AddSingleton<StreamableHttpSessions>();
         services.AddSingleton<JsonRpcEndpoint>();
-        services.AddSingleton<NodeStatus>();
-        services.AddSingleton<AgentActivity>();
         services.AddSingleton<AuthSocketAccess>();
-        services.AddSingleton<ControlCommands>();
-        services.AddSingleton<MountCommands>();
+        services.AddAdminServices();
         services.AddHostedService<ControlSocketServer>();
         services.AddHostedService<AuthSocketServer>();
         services.TryAddSingleton(_ => BootstrapConsole.Standard());
@@ -166,7 +164,7 @@ public static class GatewayHostingExtensions
             { Status: KruxOS.Sandbox.Health.SandboxHealthStatus.Degraded } h => HealthCheckResult.Degraded(h.Message),
             var h => HealthCheckResult.Critical(h.Message),
         }));
-        app.Services.GetRequiredService<AgentActivity>().Start(app.Services.GetRequiredService<Akka.Actor.ActorSystem>());
+        app.Services.GetRequiredService<KruxOS.Actors.Agents.AgentActivity>().Start(app.Services.GetRequiredService<Akka.Actor.ActorSystem>());
 
         // Before anything else answers: a request naming a host this listener does not serve (DNS rebinding) gets nothing.
         app.UseHostFilter(app.Services.GetRequiredService<GatewaySettings>());

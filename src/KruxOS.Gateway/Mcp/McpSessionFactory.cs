@@ -190,7 +190,7 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, IPolicySeam polic
         // An agent sees only its own approvals; anything else is reported as unknown.
         if (approvals.Get(id) is not { } state || state.Request!.Agent != caller.Agent)
             return new JsonObject { ["request_id"] = text, ["status"] = "not_found" };
-        var json = ControlCommands.ApprovalJson(state, clock.GetUtcNow(), false);
+        var json = Admin.AdminJson.Approval(state, clock.GetUtcNow(), false);
         json["request_id"] = text;
         json["reason"] = state.Decision?.Reason;
         json["decided_by"] = state.Decision?.DecidedBy;
