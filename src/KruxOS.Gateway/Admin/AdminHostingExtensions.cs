@@ -14,7 +14,7 @@ namespace KruxOS.Gateway.Admin;
 public static class AdminHostingExtensions
 {
     /// <summary>
-    /// The typed admin services (agents, user tokens, approvals, policy, audit, mounts, status, the supervision feed) and
+    /// The typed admin services (agents, user tokens, approvals, policy, audit maintenance and queries, mounts, status, the supervision feed) and
     /// the control socket's method table over them. A new adapter (the dashboard) resolves the same singletons.
     /// </summary>
     public static IServiceCollection AddAdminServices(this IServiceCollection services)
@@ -30,6 +30,7 @@ public static class AdminHostingExtensions
         services.AddSingleton<AuditAdmin>();
         services.AddSingleton<MountAdmin>();
         services.AddSingleton<StatusService>();
+        services.AddSingleton<AuditQueries>();
         services.AddSingleton<ControlCommands>();
         return services;
     }
