@@ -1,5 +1,6 @@
 using System.Net;
 using Akka.Hosting;
+using KruxOS.Actors.Agents;
 using KruxOS.Actors.Audit;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Hosting;
@@ -164,7 +165,7 @@ public static class GatewayHostingExtensions
             { Status: KruxOS.Sandbox.Health.SandboxHealthStatus.Degraded } h => HealthCheckResult.Degraded(h.Message),
             var h => HealthCheckResult.Critical(h.Message),
         }));
-        app.Services.GetRequiredService<KruxOS.Actors.Agents.AgentActivity>().Start(app.Services.GetRequiredService<Akka.Actor.ActorSystem>());
+        app.Services.GetRequiredService<AgentActivity>().Start(app.Services.GetRequiredService<Akka.Actor.ActorSystem>());
 
         // Before anything else answers: a request naming a host this listener does not serve (DNS rebinding) gets nothing.
         app.UseHostFilter(app.Services.GetRequiredService<GatewaySettings>());
