@@ -130,8 +130,8 @@ public sealed partial class AdminGoldenSpecs
         // approvals: two held calls of the agent "holder" (policy.set above left its agent file in force)
         await t.ControlAsync("approval.list empty", Methods.ApprovalList, new());
         var holderToken = (await gw.ControlAsync(Methods.AgentRotate, new JsonObject { ["name"] = Holder }))["token"]!.GetValue<string>();
-        var first = await HeldCallAsync(gw, holderToken, "UTC");
-        var second = await HeldCallAsync(gw, holderToken, "Europe/Paris");
+        var first = await HeldRpcCall.StartAsync(gw, holderToken, "UTC");
+        var second = await HeldRpcCall.StartAsync(gw, holderToken, "Europe/Paris");
         t.Volatile(first, "<approval-1>");
         t.Volatile(second, "<approval-2>");
         await t.ControlAsync("approval.list pending", Methods.ApprovalList, new());
@@ -161,9 +161,9 @@ public sealed partial class AdminGoldenSpecs
         var op = (await gw.ControlAsync(Methods.UserTokenCreate, new JsonObject { ["label"] = "api-ops", ["role"] = "operator" }))["token"]!.GetValue<string>();
         var agentToken = (await gw.ControlAsync(Methods.AgentRotate, new JsonObject { ["name"] = "alpha" }))["token"]!.GetValue<string>();
         var holderToken = (await gw.ControlAsync(Methods.AgentRotate, new JsonObject { ["name"] = Holder }))["token"]!.GetValue<string>();
-        var third = await HeldCallAsync(gw, holderToken, "Asia/Tokyo");
-        var fourth = await HeldCallAsync(gw, holderToken, "America/Chicago");
-        var fifth = await HeldCallAsync(gw, holderToken, "Africa/Cairo");
+        var third = await HeldRpcCall.StartAsync(gw, holderToken, "Asia/Tokyo");
+        var fourth = await HeldRpcCall.StartAsync(gw, holderToken, "America/Chicago");
+        var fifth = await HeldRpcCall.StartAsync(gw, holderToken, "Africa/Cairo");
         t.Volatile(third, "<approval-3>");
         t.Volatile(fourth, "<approval-4>");
         t.Volatile(fifth, "<approval-5>");
@@ -192,25 +192,6 @@ public sealed partial class AdminGoldenSpecs
         await t.HttpAsync("audit bad status", HttpMethod.Get, "/api/audit?status=weird", client);
         await t.HttpAsync("audit approvals", HttpMethod.Get, "/api/audit?capability=system.time&limit=3", client);
         await t.HttpAsync("status", HttpMethod.Get, "/api/status", client);
-    }
-
-    // system.time over /rpc with the agent's token: held for approval (-32002) and answered at once with its id.
-    private static async Task<string> HeldCallAsync(TestGateway gw, string token, string timezone)
-    {
-        using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{gw.GatewayPort}/rpc")
-        {
-            Content = new StringContent(new JsonObject
-            {
-                ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = "capabilities.invoke",
-                ["params"] = new JsonObject { ["capability"] = "system.time", ["arguments"] = new JsonObject { ["timezone"] = timezone } },
-            }.ToJsonString(), Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        using var response = await http.SendAsync(request);
-        var json = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
-        Assert.True(json["error"]?["code"]?.GetValue<int>() == -32002, json.ToJsonString());
-        return json["error"]!["data"]!["request_id"]!.GetValue<string>();
     }
 
     private static class Methods

@@ -97,7 +97,7 @@ public sealed class AdminServiceSpecs
         await using var gw = await StartAsync();
         var ct = TestContext.Current.CancellationToken;
         var token = await gw.CreateAgentAsync(Holder);
-        var id = await HeldCallAsync(gw, token);
+        var id = await HeldRpcCall.StartAsync(gw, token, "UTC");
         var client = await gw.ControlAsync(ControlProtocol.Methods.UserTokenCreate, new JsonObject { ["label"] = "bystander" });
         var directory = gw.Services.GetRequiredService<IdentityDirectory>();
         var clientDecider = ApprovalDecider.UserApi(directory.Current.UserTokens[client["id"]!.GetValue<string>()], minted: false);
@@ -124,23 +124,5 @@ public sealed class AdminServiceSpecs
         var again = await approvals.DecideAsync(id, false, ApprovalDecider.ControlSocket(0), "", ct);
         AssertError(again, AdminErrorKind.Conflict, "Conflict");
         Assert.Equal("approved", again.Error!.Status);
-    }
-
-    private static async Task<string> HeldCallAsync(TestGateway gw, string token)
-    {
-        using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{gw.GatewayPort}/rpc")
-        {
-            Content = new StringContent(new JsonObject
-            {
-                ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = "capabilities.invoke",
-                ["params"] = new JsonObject { ["capability"] = "system.time", ["arguments"] = new JsonObject { ["timezone"] = "UTC" } },
-            }.ToJsonString(), Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        using var response = await http.SendAsync(request);
-        var json = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
-        Assert.True(json["error"]?["code"]?.GetValue<int>() == -32002, json.ToJsonString());
-        return json["error"]!["data"]!["request_id"]!.GetValue<string>();
     }
 }
