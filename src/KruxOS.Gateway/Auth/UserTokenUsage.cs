@@ -8,7 +8,7 @@ namespace KruxOS.Gateway.Auth;
 /// per use would grow the journal with every request. So it starts empty at every start, and in a cluster each
 /// node reports the uses it saw.
 /// </summary>
-public sealed class UserTokenUsage(TimeProvider clock)
+public sealed class UserTokenUsage(TimeProvider clock) : KruxOS.Actors.Identity.IUserTokenUsage
 {
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastUsed = new(StringComparer.Ordinal);
 

@@ -4,8 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Threading.Channels;
-using Akka.Actor;
+using KruxOS.Actors.Agents;
 using KruxOS.Actors.Hosting;
 using KruxOS.Core;
 using KruxOS.Core.Approvals;
@@ -24,7 +23,7 @@ public sealed partial class ControlSocketServer(
     ControlCommands commands,
     GatewaySettings gateway,
     KruxOsSettings settings,
-    ActorSystem system,
+    SupervisionFeed feed,
     ILogger<ControlSocketServer> log,
     AuthSocketAccess access) : BackgroundService
 {
@@ -174,16 +173,12 @@ public sealed partial class ControlSocketServer(
     {
         var agent = p["agent"] is JsonValue a && a.GetValueKind() == JsonValueKind.String ? Text(a) : null;
         var types = (p["types"] is JsonValue t && t.GetValueKind() == JsonValueKind.String ? Text(t) ?? "" : "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
-        var channel = Channel.CreateBounded<SupervisionEvent>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropOldest });
-        var forwarder = system.ActorOf(Props.Create(() => new EventForwarder(channel.Writer)));
-        system.EventStream.Subscribe(forwarder, typeof(SupervisionEvent));
+        using var subscription = feed.Subscribe(agent, types);
         try
         {
             await writer.WriteLineAsync(ControlProtocol.Ok(id, new JsonObject { ["watching"] = true })).ConfigureAwait(false);
-            await foreach (var e in channel.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            await foreach (var e in subscription.Events.ReadAllAsync(ct).ConfigureAwait(false))
             {
-                if (agent is not null && e.Agent != agent) continue;
-                if (types.Count > 0 && !types.Contains(e.Type)) continue;
                 await writer.WriteLineAsync(JsonSerializer.Serialize(new
                 {
                     type = e.Type,
@@ -195,11 +190,6 @@ public sealed partial class ControlSocketServer(
             }
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException) { }
-        finally
-        {
-            system.EventStream.Unsubscribe(forwarder);
-            system.Stop(forwarder);
-        }
     }
 
     // A string parameter's text, or null when it is not valid Unicode.
@@ -214,9 +204,4 @@ public sealed partial class ControlSocketServer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Control socket refused a peer with uid {Uid}")]
     private partial void LogRefused(uint uid);
-
-    private sealed class EventForwarder : ReceiveActor
-    {
-        public EventForwarder(ChannelWriter<SupervisionEvent> writer) => Receive<SupervisionEvent>(e => writer.TryWrite(e));
-    }
 }

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using KruxOS.Actors.Approvals;
-using KruxOS.Gateway.Control;
 
 namespace KruxOS.Gateway.Endpoints;
 
@@ -18,7 +17,7 @@ public static class ApprovalPollJson
     public static JsonObject Found(ApprovalPoll.Found poll, DateTimeOffset now, bool decidedAt)
     {
         var state = poll.State;
-        var json = ControlCommands.ApprovalJson(state, now, false);
+        var json = Admin.AdminJson.Approval(state, now, false);
         json["request_id"] = poll.Id.Value;
         json["reason"] = state.Decision?.Reason;
         json["decided_by"] = state.Decision?.DecidedBy;

@@ -18,22 +18,19 @@ public static class AuditApi
 {
     /// <summary>Maps the route on the (already authenticated) User API group.</summary>
     public static void MapAuditApi(this RouteGroupBuilder api) =>
-        api.MapGet("/audit", async (HttpContext http, AuditReader reader, AuditIntegrity integrity) =>
+        api.MapGet("/audit", async (HttpContext http, Admin.AuditQueries audit) =>
         {
             if (!TryParse(http.Request.Query, out var query, out var error))
                 return Results.Json(HttpErrors.Body(error!), statusCode: StatusCodes.Status400BadRequest);
-            var ct = http.RequestAborted;
-            var page = await reader.QueryAsync(query!, ct).ConfigureAwait(false);
-            var report = await integrity.CurrentAsync(ct).ConfigureAwait(false);
-            var body = new JsonObject
+            var (page, report) = await audit.QueryAsync(query!, http.RequestAborted).ConfigureAwait(false);
+            return Admin.AdminHttp.Json(new JsonObject
             {
                 ["entries"] = new JsonArray([.. page.Entries.Select(e => (JsonNode)AuditJson.ToJson(e))]),
                 ["total"] = page.Total,
                 ["limit"] = page.Limit,
                 ["offset"] = page.Offset,
                 ["integrity"] = AuditJson.Integrity(report),
-            };
-            return Results.Text(body.ToJsonString(CoreJson.Options), "application/json");
+            });
         });
 
     /// <summary>Parses the query string into an <see cref="AuditQuery"/>, or an <c>InvalidInput</c> error.</summary>

@@ -13,7 +13,7 @@ public static class HealthEndpoints
     /// <summary>Maps <c>GET /health</c> and <c>GET /health/ready</c> on the health listener.</summary>
     public static void MapHealth(this WebApplication app)
     {
-        app.MapGet("/health", async (HttpContext http, HealthRegistry health, HostMetrics metrics, NodeStatus status, ApprovalIndex approvals) =>
+        app.MapGet("/health", async (HttpContext http, HealthRegistry health, HostMetrics metrics, StatusService status, ApprovalIndex approvals) =>
         {
             var report = await health.RunAsync(http.RequestAborted).ConfigureAwait(false);
             var body = new JsonObject
@@ -56,7 +56,7 @@ public static class HealthEndpoints
         }).On(Listener.Health);
     }
 
-    private static JsonObject Resources(HostMetrics metrics, NodeStatus status)
+    private static JsonObject Resources(HostMetrics metrics, StatusService status)
     {
         var latest = metrics.Latest;
         var load = status.LoadAverage();

@@ -1,12 +1,13 @@
 using System.Text.Json.Nodes;
+using KruxOS.Actors.Agents;
+using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Identity;
+using KruxOS.Gateway.Admin;
 using KruxOS.Core;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Approvals;
-using KruxOS.Core.Control;
 using KruxOS.Core.Identity;
 using KruxOS.Gateway.Auth;
-using KruxOS.Gateway.Control;
 using KruxOS.Gateway.Hosting;
 
 namespace KruxOS.Gateway.Endpoints;
@@ -80,18 +81,22 @@ public static class UserApiEndpoints
                 ["credential_type"] = caller.Minted ? "session_credential" : "user_token",
             });
         }).WithMetadata(new UserApiCredentials(Minted: true, ClientsOnly: false));
-        api.MapGet("/status", (HttpContext http, ControlCommands commands) => Forward(http, commands, ControlProtocol.Methods.Status));
-        api.MapGet("/agents", (HttpContext http, ControlCommands commands) => Forward(http, commands, ControlProtocol.Methods.AgentList));
-        api.MapGet("/user/tokens", (HttpContext http, ControlCommands commands) => Forward(http, commands, ControlProtocol.Methods.UserTokenList));
+        api.MapGet("/status", async (HttpContext http, StatusService status) =>
+        {
+            var report = await status.StatusAsync(http.RequestAborted).ConfigureAwait(false);
+            return report.IsOk ? AdminHttp.Json(AdminJson.Status(report.Value!)) : AdminHttp.ViewError(report.Error!);
+        });
+        api.MapGet("/agents", (AgentAdmin agents) => AdminHttp.Json(AdminJson.Agents(agents.List())));
+        api.MapGet("/user/tokens", (UserTokenAdmin tokens) => AdminHttp.Json(AdminJson.Tokens(tokens.List())));
 
         // Approvals (spec §4.1): 404 for an unknown id, 409 with {status} when already decided or timed out, 403 when the
         // caller may not decide it (a client credential, or the principal that requested the call).
-        api.MapGet("/approvals", (HttpContext http, ControlCommands commands, string? status) =>
-            Forward(http, commands, ControlProtocol.Methods.ApprovalList, status is null ? new JsonObject() : new JsonObject { ["status"] = status }));
-        api.MapGet("/approvals/{id}", (HttpContext http, ControlCommands commands, string id) =>
-            Forward(http, commands, ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = id }));
-        api.MapPost("/approvals/{id}/approve", (HttpContext http, ControlCommands commands, string id) => DecideAsync(http, commands, id, true));
-        api.MapPost("/approvals/{id}/reject", (HttpContext http, ControlCommands commands, string id) => DecideAsync(http, commands, id, false));
+        api.MapGet("/approvals", async (HttpContext http, ApprovalAdmin approvals, string? status) =>
+            AdminHttp.Answer(await approvals.ListAsync(status, http.RequestAborted).ConfigureAwait(false), AdminJson.Approvals));
+        api.MapGet("/approvals/{id}", async (HttpContext http, ApprovalAdmin approvals, string id) =>
+            AdminHttp.Answer(await approvals.ShowAsync(id, http.RequestAborted).ConfigureAwait(false), a => AdminJson.Approval(a, true)));
+        api.MapPost("/approvals/{id}/approve", (HttpContext http, ApprovalAdmin approvals, string id) => DecideAsync(http, approvals, id, true));
+        api.MapPost("/approvals/{id}/reject", (HttpContext http, ApprovalAdmin approvals, string id) => DecideAsync(http, approvals, id, false));
         api.MapAuditApi();
         api.MapHookDecisions().WithMetadata(new UserApiCredentials(Minted: true, ClientsOnly: true));
     }
@@ -99,7 +104,7 @@ public static class UserApiEndpoints
     /// <summary>The reason recorded when a reject through the User API (the dashboard's) gives none (spec §4.1).</summary>
     public const string DefaultRejectReason = "Rejected by dashboard admin";
 
-    private static async Task<IResult> DecideAsync(HttpContext http, ControlCommands commands, string id, bool approve)
+    private static async Task<IResult> DecideAsync(HttpContext http, ApprovalAdmin approvals, string id, bool approve)
     {
         var reason = "";
         if (http.Request.ContentLength is > 0)
@@ -116,41 +121,13 @@ public static class UserApiEndpoints
         }
         // Spec §4.1: a reject without a reason is recorded as rejected by the dashboard admin (the User API's user).
         if (!approve && string.IsNullOrWhiteSpace(reason)) reason = DefaultRejectReason;
-        var method = approve ? ControlProtocol.Methods.ApprovalApprove : ControlProtocol.Methods.ApprovalReject;
-        return await Forward(http, commands, method, new JsonObject { ["id"] = id, ["reason"] = reason }).ConfigureAwait(false);
-    }
-
-    private static async Task<IResult> Forward(HttpContext http, ControlCommands commands, string method, JsonObject parameters)
-    {
-        // Every request runs as the authenticated credential (never as the control socket's operator): its label, role and
-        // surface travel with an approval decision to the approval entity, which refuses a client credential and the
-        // requester's own (ApprovalSeparation) and records who decided.
+        // The decision runs as the authenticated credential (never as the control socket's operator): its label, role and
+        // surface travel with it to ApprovalAdmin and the approval entity, which refuse a client credential and the
+        // requester's own (ApprovalSeparation) and record who decided.
         var caller = (AuthenticatedCaller)http.Items["kruxos.caller"]!;
         var decider = ApprovalDecider.UserApi(caller.UserToken!, caller.Minted);
-        var response = ControlResponse.Parse(await commands.ExecuteAsync(null, method, parameters, decider, http.RequestAborted).ConfigureAwait(false));
-        if (response.Ok) return Json(response.Result!);
-        var status = response.ErrorType switch
-        {
-            "NotFound" => StatusCodes.Status404NotFound,
-            "Conflict" => StatusCodes.Status409Conflict,
-            "Forbidden" => StatusCodes.Status403Forbidden,
-            "invalid_input" => StatusCodes.Status400BadRequest,
-            "ServiceUnavailable" => StatusCodes.Status503ServiceUnavailable,
-            _ => StatusCodes.Status500InternalServerError,
-        };
-        return Results.Json(new { error_type = response.ErrorType, message = response.ErrorMessage, status = response.ErrorData?["status"]?.GetValue<string>() },
-            statusCode: status);
+        return AdminHttp.Answer(await approvals.DecideAsync(id, approve, decider, reason, http.RequestAborted).ConfigureAwait(false), a => AdminJson.Approval(a, true));
     }
 
-    private static async Task<IResult> Forward(HttpContext http, ControlCommands commands, string method)
-    {
-        var caller = (AuthenticatedCaller)http.Items["kruxos.caller"]!;
-        var response = ControlResponse.Parse(await commands.ExecuteAsync(null, method, new JsonObject(), ApprovalDecider.UserApi(caller.UserToken!, caller.Minted),
-            http.RequestAborted).ConfigureAwait(false));
-        return response.Ok
-            ? Json(response.Result!)
-            : Results.Json(new { error_type = response.ErrorType, message = response.ErrorMessage }, statusCode: StatusCodes.Status500InternalServerError);
-    }
-
-    private static IResult Json(JsonNode node) => Results.Text(node.ToJsonString(CoreJson.Options), "application/json");
+    private static IResult Json(JsonNode node) => AdminHttp.Json(node);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using KruxOS.Actors.Agents;
 using KruxOS.Actors.Hosting;
 using KruxOS.Actors.Identity;
 using KruxOS.Core.Control;
@@ -35,7 +36,7 @@ public sealed record BootstrapConsole(TextWriter Writer, bool IsTerminal)
 /// </summary>
 public sealed partial class BootstrapService(
     IdentityDirectory directory,
-    ControlCommands commands,
+    AgentAdmin agents,
     GatewaySettings gateway,
     KruxOsSettings settings,
     GatewayEndpoints endpoints,
@@ -61,14 +62,13 @@ public sealed partial class BootstrapService(
         // Without a place to show the token once, an admin agent would be unusable: the operator creates agents with the CLI.
         if (directory.Current.Agents.Count > 0 || !gateway.PrintBootstrapToken) return;
 
-        var response = ControlResponse.Parse(await commands.ExecuteAsync(null, ControlProtocol.Methods.AgentCreate,
-            new JsonObject { ["name"] = AdminAgent, ["purpose"] = "Administrator agent created at first start" }, stoppingToken).ConfigureAwait(false));
-        if (!response.Ok)
+        var created = await agents.CreateAsync(AdminAgent, "Administrator agent created at first start", stoppingToken).ConfigureAwait(false);
+        if (!created.IsOk)
         {
-            LogBootstrapFailed(response.ErrorMessage ?? "unknown error");
+            LogBootstrapFailed(created.Error!.Message);
             return;
         }
-        var token = response.Result!["token"]!.GetValue<string>();
+        var token = created.Value!.Token;
         var snippet = Snippet(token, endpoints.Current()).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         var print = gateway.BootstrapTokenOutput == BootstrapTokenOutput.Stdout
                     || (gateway.BootstrapTokenOutput == BootstrapTokenOutput.Auto && console.IsTerminal);

@@ -1,10 +1,12 @@
 using System.Net;
 using Akka.Hosting;
+using KruxOS.Actors.Agents;
 using KruxOS.Actors.Audit;
 using KruxOS.Actors.Calls;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Hosting;
 using KruxOS.Actors.Identity;
+using KruxOS.Gateway.Admin;
 using KruxOS.Gateway.Auth;
 using KruxOS.Gateway.Control;
 using KruxOS.Gateway.Endpoints;
@@ -132,11 +134,8 @@ public static class GatewayHostingExtensions
         services.AddSingleton<WebSocketEndpoint>();
         services.AddSingleton<StreamableHttpSessions>();
         services.AddSingleton<JsonRpcEndpoint>();
-        services.AddSingleton<NodeStatus>();
-        services.AddSingleton<AgentActivity>();
         services.AddSingleton<AuthSocketAccess>();
-        services.AddSingleton<ControlCommands>();
-        services.AddSingleton<MountCommands>();
+        services.AddAdminServices();
         services.AddHostedService<ControlSocketServer>();
         services.AddHostedService<AuthSocketServer>();
         services.TryAddSingleton(_ => BootstrapConsole.Standard());

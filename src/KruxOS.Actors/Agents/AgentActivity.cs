@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Akka.Actor;
 using KruxOS.Core.Supervision;
 
-namespace KruxOS.Gateway.Control;
+namespace KruxOS.Actors.Agents;
 
 /// <summary>Per-agent activity seen on this node: last connection and invocation count.</summary>
 public sealed record AgentActivityView(DateTimeOffset? LastConnected, long Invocations, int OpenSessions);
