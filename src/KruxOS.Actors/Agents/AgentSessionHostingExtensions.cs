@@ -5,6 +5,7 @@ using KruxOS.Actors.Hosting;
 using KruxOS.Actors.Identity;
 using KruxOS.Actors.Policy;
 using KruxOS.Actors.ToolRuns;
+using KruxOS.Core.Policy;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace KruxOS.Actors.Agents;
