@@ -6,7 +6,6 @@ using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Capabilities;
 using KruxOS.Core.Approvals;
 using KruxOS.Actors.Identity;
-using KruxOS.Actors.Policy;
 using KruxOS.Actors.ToolRuns;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
@@ -78,28 +77,20 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         Receive<Invoke>(HandleInvoke);
         Receive<IdempotencyMessages.Admitted>(m => StartRun(m.Invoke, m.Reattach, m.Refusal, m.Refusal is null ? Sender : null));
         Receive<ToolRunFinished>(_ => { _state.Runs.Remove(Sender); _state.InFlight--; UpdateIdleTimeout(); });
-        Receive<ApprovalNeeded>(m => Sender.Tell(new ApprovalAssigned(Reassign(m, Sender))));
-        Receive<ApprovalSettled>(m =>
-        {
-            // Forget the request only once the index knows it; until then (its acknowledgement may still be
-            // on its way) an identical call must keep joining it rather than create a second one.
-            var key = (m.Capability, m.ArgumentsHash);
-            if (_state.Approvals.TryGetValue(key, out var id) && id == m.Id && _deps.ApprovalIndex?.Get(id) is not null) _state.Approvals.Remove(key);
-        });
+        Receive<ApprovalNeeded>(m => Sender.Tell(new ApprovalAssigned(_state.Joiner.Reassign(m, Sender))));
+        Receive<ApprovalSettled>(m => _state.Joiner.Settled(m));
         Receive<Terminate>(HandleTerminate);
         Receive<GetInfo>(_ => Sender.Tell(Info()));
         Receive<Notify>(m =>
         {
             var notification = new AgentSessionReplies.Notification(m.Method, m.ParamsJson);
-            foreach (var connection in _state.Connections.Values.Select(c => c.Connection).Distinct()) connection.Tell(notification);
+            foreach (var connection in _state.Connections.Actors) connection.Tell(notification);
         });
         Receive<Akka.Actor.Terminated>(t =>
         {
             if (t.ActorRef.Equals(_state.Ledger)) { _state.Ledger = null; return; }
-            foreach (var id in _state.Connections.Where(kv => kv.Value.Connection.Equals(t.ActorRef)).Select(kv => kv.Key).ToList())
-                RemoveConnection(id, "connection actor stopped");
-            foreach (var (n, closing) in _state.Closing.ToList())
-                if (closing.Waiting.Remove(t.ActorRef) && closing.Waiting.Count == 0) AnswerTerminate(n);
+            foreach (var id in _state.Connections.SessionsOf(t.ActorRef)) RemoveConnection(id, "connection actor stopped");
+            foreach (var n in _state.Connections.ActorStopped(t.ActorRef)) AnswerTerminate(n);
         });
         Receive<TerminateWaitOver>(m => AnswerTerminate(m.Termination));
         Receive<ReceiveTimeout>(_ => OnIdle());
@@ -112,7 +103,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     /// <see cref="SessionState"/>; a restart of the same incarnation reuses it, so nothing the entity knew is lost.
     /// </summary>
     public static Props Props(string entityId, AgentSessionDependencies deps) =>
-        Akka.Actor.Props.CreateBy(new Producer(entityId, deps, new SessionState()));
+        Akka.Actor.Props.CreateBy(new Producer(entityId, deps, new SessionState(deps)));
 
     private sealed class Producer(string entityId, AgentSessionDependencies deps, SessionState state) : IIndirectActorProducer
     {
@@ -194,7 +185,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         if (message is not null && ReferenceEquals(message, _current)) AnswerFailed(message, reason);
         CutOffRuns("the agent's session restarted after a failure");
         // The terminate timers do not survive the restart: answer those terminations now (their connections were told).
-        foreach (var n in _state.Closing.Keys.ToList()) AnswerTerminate(n);
+        foreach (var n in _state.Connections.Terminations) AnswerTerminate(n);
         foreach (var child in Context.GetChildren())
         {
             Context.Unwatch(child);
@@ -207,7 +198,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PostRestart(Exception reason)
     {
-        foreach (var connection in _state.Connections.Values.Select(c => c.Connection).Distinct()) Context.Watch(connection);
+        foreach (var connection in _state.Connections.Actors) Context.Watch(connection);
         base.PostRestart(reason);
     }
 
@@ -226,8 +217,8 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
             return;
         }
         CutOffRuns("the agent's session stopped");
-        foreach (var n in _state.Closing.Keys.ToList()) AnswerTerminate(n);
-        foreach (var connection in _state.Connections.Values.Select(c => c.Connection).Distinct())
+        foreach (var n in _state.Connections.Terminations) AnswerTerminate(n);
+        foreach (var connection in _state.Connections.Actors)
             connection.Tell(new AgentSessionReplies.Terminated("the agent's session stopped; reconnect"));
         base.PostStop();
     }
@@ -288,14 +279,12 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
 
     private void HandleAttach(Attach m)
     {
-        if (_state.Connections.Count >= _deps.MaxConnectionsPerAgent && !_state.Connections.ContainsKey(m.SessionId))
+        if (!_state.Connections.TryAttach(m.SessionId, m.Connection, m.Client, m.At))
         {
             _log.Warning("Agent {Agent} reached {Max} connections; refusing session {SessionId}", _agent, _deps.MaxConnectionsPerAgent, m.SessionId);
             m.Connection.Tell(new AgentSessionReplies.Terminated($"agent '{_agent}' already has {_deps.MaxConnectionsPerAgent} open connections"));
             return;
         }
-        _state.Connections[m.SessionId] = (m.Connection, m.Client, m.At);
-        _state.LastConnectedAt = m.At;
         Context.Watch(m.Connection);
         UpdateIdleTimeout();
         Publish(SupervisionEventTypes.SessionStarted, m.SessionId, new { session_id = m.SessionId, client = m.Client.Initiating });
@@ -303,8 +292,8 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
 
     private void RemoveConnection(string sessionId, string why, bool unwatch = true)
     {
-        if (!_state.Connections.Remove(sessionId, out var entry)) return;
-        if (unwatch && !_state.Connections.Values.Any(c => c.Connection.Equals(entry.Connection))) Context.Unwatch(entry.Connection);
+        if (!_state.Connections.TryRemove(sessionId, out var entry, out var stillOpen)) return;
+        if (unwatch && !stillOpen) Context.Unwatch(entry.Actor);
         var duration = _deps.Clock.GetUtcNow() - entry.At;
         Publish(SupervisionEventTypes.SessionEnded, sessionId,
             new { session_id = sessionId, duration_seconds = (long)duration.TotalSeconds, reason = why });
@@ -352,15 +341,12 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     {
         _state.Invocations++;
         var call = m.Call;
-        var connectedAt = _state.Connections.TryGetValue(call.SessionId, out var c) ? c.At : _deps.Clock.GetUtcNow();
+        var connectedAt = _state.Connections.ConnectedAt(call.SessionId, _deps.Clock.GetUtcNow());
         var snapshot = new SessionSnapshot(_agent, call.SessionId, connectedAt, _state.Invocations, call.Client);
-        // A refused call is recorded under its dotted name when the name resolves (tools/call sends category__op).
-        var plan = refusal is not null
-            ? new ToolRunPlan(call, snapshot, m.ReplyTo, _deps.Catalog.Registry.TryResolve(call.RequestedName, out var named) ? named : null,
-                call.Arguments, null, refusal)
-            : Plan(m, snapshot, reattach, ledger);
-        // null: the call's paths are being resolved in the sandbox first; it goes on in HandleResolved.
-        if (plan is not null) Launch(m, plan, ledger);
+        var resolved = refusal is not null ? CallPlanner.Refused(call, _deps.Catalog.Registry, refusal) : CallPlanner.Resolve(call, _deps.Catalog.Registry);
+        if (resolved.Refusal is not null) Launch(m, Refused(m, snapshot, resolved), ledger);
+        // Otherwise decided now, or once the sandbox has resolved the call's paths (HandleResolved).
+        else if (!ResolvePathsFirst(m, snapshot, resolved, reattach, ledger)) Launch(m, Decide(m, snapshot, resolved, reattach, pathsDecided: false), ledger);
     }
 
     private void Launch(Invoke m, ToolRunPlan plan, IActorRef? ledger)
@@ -370,61 +356,25 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         if (ledger is not null) plan = plan with { Keyed = new KeyedCall(call.IdempotencyKey!, ledger) };
         _state.InFlight++;
         UpdateIdleTimeout();
-        var run = Context.ActorOf(ToolRunActor.Props(plan, _deps.Catalog, _deps.Identities, _deps.Audit, _deps.Policy, _deps.ToolRuns, _deps.Clock,
-            _deps.AuditAvailability),
-            $"run-{++_state.RunSequence}");
+        var run = Context.ActorOf(ToolRunActor.Props(plan, _state.RunCollaborators), $"run-{++_state.RunSequence}");
         _state.Runs[run] = (m.ReplyTo, plan.Keyed, plan.Capability?.Name.Value ?? call.RequestedName);
         _handedOff = true;
-        if (plan.Approval is { IsNew: true } approval) Request(plan, approval, run);
+        // The session sends every new request itself, before any identical call can be planned to join it, so a
+        // joiner's hold always reaches the approval after the request that creates it.
+        _state.Joiner.RequestIfNew(plan, run);
     }
 
-    // The session sends every new request itself, before any identical call can be planned to join it, so a
-    // joiner's hold always reaches the approval after the request that creates it.
-    private void Request(ToolRunPlan plan, ApprovalPlan approval, IActorRef run) =>
-        approval.Region.Tell(new ApprovalCommands.RequestApproval(ApprovalRequests.For(plan, approval, _deps.Clock.GetUtcNow())), run);
+    private static ToolRunPlan Refused(Invoke m, SessionSnapshot snapshot, ResolvedCall call) =>
+        new(m.Call, snapshot, m.ReplyTo, call.Capability, call.Arguments, null, call.Refusal);
 
-    private ApprovalPlan Reassign(ApprovalNeeded m, IActorRef run)
-    {
-        var hash = m.Plan.Approval!.ArgumentsHash;
-        var capability = m.Plan.Capability!.Name.Value;
-        var hold = m.Plan.Approval.HoldTimeout;
-        var key = (capability, hash);
-        if (_state.Approvals.TryGetValue(key, out var current) && current != m.Closed) return new ApprovalPlan(current, hash, false, _deps.Approvals!, hold);
-        if (_deps.ApprovalIndex?.FindOpen(m.Plan.Call.Agent, capability, hash) is { } open && open != m.Closed)
-            return new ApprovalPlan(open, hash, false, _deps.Approvals!, hold);
-        var fresh = new ApprovalPlan(ApprovalId.New(), hash, true, _deps.Approvals!, hold);
-        _state.Approvals[key] = fresh.Id;
-        Request(m.Plan, fresh, run);
-        return fresh;
-    }
-
-    private ToolRunPlan? Plan(Invoke m, SessionSnapshot snapshot, ApprovalId? reattach, IActorRef? ledger)
+    private ToolRunPlan Decide(Invoke m, SessionSnapshot snapshot, ResolvedCall resolved, ApprovalId? reattach, bool pathsDecided)
     {
         var call = m.Call;
-        if (!_deps.Catalog.Registry.TryResolve(call.RequestedName, out var capability))
-            return new ToolRunPlan(call, snapshot, m.ReplyTo, null, call.Arguments, null, Errors.UnknownCapability(call.RequestedName));
-        if (!ArgumentValidator.TryValidate(capability, call.Arguments, out var normalized, out var invalid))
-            return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, call.Arguments, null, invalid);
-        if (ResolvePathsFirst(m, snapshot, capability, normalized, reattach, ledger)) return null;
-        return Decide(m, snapshot, capability, normalized, reattach, pathsDecided: false);
-    }
-
-    private ToolRunPlan Decide(Invoke m, SessionSnapshot snapshot, CapabilityDefinition capability, System.Text.Json.JsonElement normalized, ApprovalId? reattach,
-        bool pathsDecided)
-    {
-        var call = m.Call;
-        var now = _deps.Clock.GetUtcNow();
-        // Counters of rules whose window has passed are dropped now and then, so the ledger stays bounded.
-        if (_state.Invocations % 256 == 0) _state.Rates = _state.Rates.Prune(now);
-        var verdict = _deps.Policy.Decide(call.Principal, capability, normalized, now, _state.Rates, out _state.Rates);
-        // Until the index has replayed the journal it cannot tell whether the identical call is already
-        // pending, and a second request would duplicate it: fail closed (retryable) instead.
-        // A re-attached call names its approval, so it cannot duplicate one and need not wait.
-        if (verdict.Tier == Tier.ApprovalRequired && verdict.Refusal is null && reattach is null && _deps.ApprovalIndex is { Ready.IsCompleted: false })
-            return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict,
-                Errors.ServiceUnavailable("approvals", "the approval queue is still loading after a restart; retry shortly"), PathsDecided: pathsDecided);
-        return new ToolRunPlan(call, snapshot, m.ReplyTo, capability, normalized, verdict, null, PlanApproval(call, capability, normalized, verdict, reattach),
-            PathsDecided: pathsDecided);
+        var (decision, rates) = CallPlanner.Decide(resolved, call.Principal, _deps.Policy, _state.Rates, _deps.Clock.GetUtcNow(), _state.Invocations,
+            _state.Joiner.IndexLoading, _state.Joiner.Available, reattach is not null);
+        _state.Rates = rates;
+        var approval = decision.ApprovalArgumentsHash is { } hash ? _state.Joiner.Assign(call.Agent, resolved.Capability!.Name.Value, hash, reattach) : null;
+        return new ToolRunPlan(call, snapshot, m.ReplyTo, resolved.Capability, resolved.Arguments, decision.Verdict, decision.Refusal, approval, PathsDecided: pathsDecided);
     }
 
     /// <summary>
@@ -434,10 +384,11 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     /// resolved paths, and the sandbox opens exactly them. Every other call — no such rule, an in-process capability, a
     /// client's own tool decided for its hook — is decided at once, as before.
     /// </summary>
-    private bool ResolvePathsFirst(Invoke m, SessionSnapshot snapshot, CapabilityDefinition capability, System.Text.Json.JsonElement normalized,
-        ApprovalId? reattach, IActorRef? ledger)
+    private bool ResolvePathsFirst(Invoke m, SessionSnapshot snapshot, ResolvedCall resolved, ApprovalId? reattach, IActorRef? ledger)
     {
         var call = m.Call;
+        var capability = resolved.Capability!;
+        var normalized = resolved.Arguments;
         if (call.DecideOnly || capability.Execution != ExecutionMode.Sandboxed) return false;
         if (_deps.Catalog.HandlerFor(capability.Name) is not Capabilities.IPathResolvingHandler resolver) return false;
         var names = _deps.Policy.DecidedPathArguments(call.Principal, capability);
@@ -448,8 +399,8 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         UpdateIdleTimeout();
         _handedOff = true;
         resolver.ResolvePathsAsync(_agent, normalized, names, CancellationToken.None).PipeTo(Self,
-            success: r => new PathsResolved(token, m, snapshot, capability, normalized, reattach, ledger, r),
-            failure: e => new PathsResolved(token, m, snapshot, capability, normalized, reattach, ledger,
+            success: r => new PathsResolved(token, m, snapshot, resolved, reattach, ledger, r),
+            failure: e => new PathsResolved(token, m, snapshot, resolved, reattach, ledger,
                 new Capabilities.PathResolution(null, Errors.Internal($"the paths of '{capability.Name}' could not be resolved in the sandbox ({e.GetType().Name})"))));
         return true;
     }
@@ -460,47 +411,29 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         if (!_state.Resolving.Remove(r.Token)) return;
         _state.InFlight--;
         var plan = r.Result is { Error: null, Arguments: { } resolved }
-            ? Decide(r.Invoke, r.Snapshot, r.Capability, resolved, r.Reattach, pathsDecided: true)
-            : new ToolRunPlan(r.Invoke.Call, r.Snapshot, r.Invoke.ReplyTo, r.Capability, r.Normalized, null,
-                r.Result.Error ?? Errors.Internal("the sandbox did not resolve the call's paths"));
+            ? Decide(r.Invoke, r.Snapshot, r.Call with { Arguments = resolved }, r.Reattach, pathsDecided: true)
+            : Refused(r.Invoke, r.Snapshot, r.Call with { Refusal = r.Result.Error ?? Errors.Internal("the sandbox did not resolve the call's paths") });
         Launch(r.Invoke, plan, r.Ledger);
     }
 
     /// <summary>A call's path arguments as the sandbox resolved them (or why it could not).</summary>
-    private sealed record PathsResolved(long Token, Invoke Invoke, SessionSnapshot Snapshot, CapabilityDefinition Capability,
-        System.Text.Json.JsonElement Normalized, ApprovalId? Reattach, IActorRef? Ledger, Capabilities.PathResolution Result) : INoSerializationVerificationNeeded;
-
-    private ApprovalPlan? PlanApproval(Core.Sessions.ToolCall call, CapabilityDefinition capability, System.Text.Json.JsonElement arguments, PolicyVerdict verdict,
-        ApprovalId? reattach)
-    {
-        if (verdict.Tier != Tier.ApprovalRequired || verdict.Refusal is not null || _deps.Approvals is null || _deps.ApprovalIndex is null) return null;
-        var hash = ApprovalArguments.Hash(arguments);
-        var key = (capability.Name.Value, hash);
-        var hold = _deps.ApprovalHoldTimeout ?? TimeSpan.FromDays(1);
-        // A keyed call held before a restart joins exactly the approval it was held on, whatever its state.
-        if (reattach is { } held) return new ApprovalPlan(held, hash, false, _deps.Approvals, hold, Reattach: true);
-        if (_state.Approvals.TryGetValue(key, out var inFlight)) return new ApprovalPlan(inFlight, hash, false, _deps.Approvals, hold);
-        if (_deps.ApprovalIndex.FindOpen(call.Agent, capability.Name.Value, hash) is { } open) return new ApprovalPlan(open, hash, false, _deps.Approvals, hold);
-        var id = ApprovalId.New();
-        _state.Approvals[key] = id;
-        return new ApprovalPlan(id, hash, true, _deps.Approvals, hold);
-    }
+    private sealed record PathsResolved(long Token, Invoke Invoke, SessionSnapshot Snapshot, ResolvedCall Call, ApprovalId? Reattach, IActorRef? Ledger,
+        Capabilities.PathResolution Result) : INoSerializationVerificationNeeded;
 
     private void HandleTerminate(Terminate m)
     {
         var waiting = new HashSet<IActorRef>();
         var closed = 0;
-        foreach (var (id, entry) in _state.Connections.ToList())
+        foreach (var connection in _state.Connections.All)
         {
-            entry.Connection.Tell(new AgentSessionReplies.Terminated(m.Reason));
+            connection.Actor.Tell(new AgentSessionReplies.Terminated(m.Reason));
             // Still watched: its Terminated says the transport is closed.
-            RemoveConnection(id, m.Reason, unwatch: false);
-            waiting.Add(entry.Connection);
+            RemoveConnection(connection.SessionId, m.Reason, unwatch: false);
+            waiting.Add(connection.Actor);
             closed++;
         }
         if (closed > 0) _log.Info("Terminated {Count} connection(s) of agent {Agent}: {Reason}", closed, _agent, m.Reason);
-        var n = ++_state.Terminations;
-        _state.Closing[n] = (Sender, closed, waiting);
+        var n = _state.Connections.BeginTermination(Sender, closed, waiting);
         _handedOff = true;
         if (waiting.Count == 0) AnswerTerminate(n);
         else Timers.StartSingleTimer(("terminate", n), new TerminateWaitOver(n), TerminateWait);
@@ -508,16 +441,15 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
 
     private void AnswerTerminate(long n)
     {
-        if (!_state.Closing.Remove(n, out var closing)) return;
+        if (!_state.Connections.TryEnd(n, out var replyTo, out var closed)) return;
         Timers.Cancel(("terminate", n));
-        closing.ReplyTo.Tell(new AgentSessionReplies.TerminateResult(_agent.Value, closing.Closed));
+        replyTo.Tell(new AgentSessionReplies.TerminateResult(_agent.Value, closed));
     }
 
     private sealed record TerminateWaitOver(long Termination) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
 
-    private AgentSessionReplies.SessionInfo Info() => new(_agent.Value,
-        [.. _state.Connections.Select(kv => new AgentSessionReplies.ConnectionInfo(kv.Key, kv.Value.Client.Initiating, kv.Value.At)).OrderBy(c => c.ConnectedAt)],
-        _state.Invocations, _state.LastConnectedAt, _state.InFlight);
+    private AgentSessionReplies.SessionInfo Info() =>
+        new(_agent.Value, _state.Connections.Info(), _state.Invocations, _state.Connections.LastConnectedAt, _state.InFlight);
 
     // Idle with nothing open: ask the parent (shard or local parent) to stop us, buffering in-flight messages;
     // but not while a counted call is still inside its rate-limit window. The counters live only here, so
@@ -525,7 +457,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     // callers, who hold no connection, would get a fresh limit after every pause.
     private void OnIdle()
     {
-        if (_state.Connections.Count > 0 || _state.InFlight > 0 || _state.Closing.Count > 0) return;
+        if (_state.Connections.Count > 0 || _state.InFlight > 0 || _state.Connections.AnyClosing) return;
         var now = _deps.Clock.GetUtcNow();
         _state.Rates = _state.Rates.Prune(now);
         if (_state.Rates.ExpiresAt is { } expires)
@@ -556,17 +488,21 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
 /// restart of the actor loses none of it (the props' producer hands the same object to every instance it creates).
 /// Only the actor's own thread touches it, one instance at a time.
 /// </summary>
-internal sealed class SessionState
+internal sealed class SessionState(AgentSessionDependencies deps)
 {
+    /// <summary>What each run of this session works with (one record, built once).</summary>
+    public readonly ToolRunCollaborators RunCollaborators = new(deps.Catalog, deps.Policy, deps.Identities, deps.Audit, deps.ToolRuns, deps.Clock, deps.AuditAvailability);
+
+    /// <summary>Which approval each call that needs one waits on; the only sender of this agent's approval requests.</summary>
+    public readonly ApprovalJoiner Joiner = new(deps.Approvals, deps.ApprovalIndex, deps.ApprovalHoldTimeout, deps.Clock);
+
     /// <summary>The agent's rate-limit windows (an immutable value, replaced whole after each decision).</summary>
     public RateState Rates = RateState.Empty;
 
     public long Invocations;
     public long RunSequence;
     public long LedgerGeneration;
-    public long Terminations;
     public int InFlight;
-    public DateTimeOffset? LastConnectedAt;
 
     public long ResolutionSequence;
 
@@ -576,18 +512,9 @@ internal sealed class SessionState
     /// <summary>The idempotency ledger child, while it lives.</summary>
     public IActorRef? Ledger;
 
-    /// <summary>Open connections by session id.</summary>
-    public readonly Dictionary<string, (IActorRef Connection, Core.Sessions.ClientInfo Client, DateTimeOffset At)> Connections = new(StringComparer.Ordinal);
-
-    /// <summary>Terminations whose connections have been told to close but have not yet stopped: each is answered once
-    /// they all have (a stopped connection actor has closed its transport), so "killed" means closed.</summary>
-    public readonly Dictionary<long, (IActorRef ReplyTo, int Closed, HashSet<IActorRef> Waiting)> Closing = [];
+    /// <summary>The agent's open connections and the terminations waiting for them to close.</summary>
+    public readonly AgentConnections Connections = new(deps.MaxConnectionsPerAgent);
 
     /// <summary>Each live run's caller, so a run that crashes (stopped by the strategy, never restarted) still has its caller answered.</summary>
     public readonly Dictionary<IActorRef, (IActorRef ReplyTo, KeyedCall? Keyed, string Capability)> Runs = [];
-
-    /// <summary>Approvals this entity created for its runs, by (capability, argument hash), until the node's index
-    /// (rebuilt from the journal at start, fed after every persist) knows them: an identical call joins them.
-    /// This entity is the only place that creates approvals for its agent, so identical calls never create two.</summary>
-    public readonly Dictionary<(string Capability, string Hash), ApprovalId> Approvals = [];
 }

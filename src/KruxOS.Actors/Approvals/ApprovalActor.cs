@@ -46,8 +46,7 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
 
     private const string DeadlineTimer = "deadline";
     private const string AuditTimer = "audit";
-    private readonly HashSet<Guid> _auditPending = [];
-    private string? _auditFailure;
+    private AuditAcknowledgements? _acks;
     private Action? _afterAudit;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -140,45 +139,32 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
             next();
             return;
         }
-        _auditFailure = null;
+        // One set of acknowledgements per resolution: its first failure is this resolution's alone.
+        _acks = new AuditAcknowledgements(_deps.Audit!, Timers, AuditTimer, _deps.AuditTimeout ?? TimeSpan.FromSeconds(10));
         _afterAudit = next;
-        foreach (var entry in entries)
-        {
-            _auditPending.Add(entry.Id);
-            _deps.Audit!.Tell(new AuditCommands.Append(entry, Self));
-        }
-        Timers.StartSingleTimer(AuditTimer, AuditTimedOut.Instance, _deps.AuditTimeout ?? TimeSpan.FromSeconds(10));
+        _acks.Append(entries, Self);
+        _acks.ArmDeadline();
         BecomeStacked(AwaitingAudit);
     }
 
-    private void AwaitingAudit()
+    private void AwaitingAudit() => CommandAny(m =>
     {
-        Command<AuditReplies.AuditAppended>(m => AuditAnswered(m.Id, null));
-        Command<AuditReplies.AuditBuffered>(m => AuditAnswered(m.Id, null)); // degrade mode: waits in the ring
-        Command<AuditReplies.AuditFailed>(m => AuditAnswered(m.Id, m.Reason));
-        Command<AuditTimedOut>(_ =>
+        if (!_acks!.TryHandle(m, out var ack))
         {
-            _auditPending.Clear();
-            _auditFailure ??= "the audit log did not confirm the resolution in time";
-            AuditDone();
-        });
-        CommandAny(_ => Stash.Stash());
-    }
+            Stash.Stash();
+            return;
+        }
+        if (ack.Kind == AuditAckKind.Stale || !ack.AllSettled) return;
+        AuditDone(ack.Kind == AuditAckKind.TimedOut ? _acks.FirstFailure ?? "the audit log did not confirm the resolution in time" : _acks.FirstFailure);
+    });
 
-    private void AuditAnswered(Guid id, string? failure)
+    private void AuditDone(string? failure)
     {
-        if (!_auditPending.Remove(id)) return;
-        if (failure is not null) _auditFailure ??= failure;
-        if (_auditPending.Count == 0) AuditDone();
-    }
-
-    private void AuditDone()
-    {
-        Timers.Cancel(AuditTimer);
+        _acks!.CancelDeadline();
         UnbecomeStacked();
         var next = _afterAudit!;
         _afterAudit = null;
-        if (_auditFailure is { } reason)
+        if (failure is { } reason)
         {
             _log.Error("Approval {0}: the audit log did not record the resolution ({1}); held calls fail closed", _id, reason);
             // Fail closed: nobody runs on a decision the audit log does not hold.
@@ -342,12 +328,6 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
     {
         public static readonly OrphanHolds Instance = new();
         private OrphanHolds() { }
-    }
-
-    private sealed class AuditTimedOut : INoSerializationVerificationNeeded, IDeadLetterSuppression
-    {
-        public static readonly AuditTimedOut Instance = new();
-        private AuditTimedOut() { }
     }
 
     private sealed class DeadlineReached : INoSerializationVerificationNeeded, IDeadLetterSuppression

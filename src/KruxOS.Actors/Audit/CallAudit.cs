@@ -65,6 +65,30 @@ public static class CallAudit
     /// <summary>Error type a capability reports when a path resolves outside the caller's mounts.</summary>
     public const string PathOutOfScope = "PathOutOfScope";
 
+    /// <summary>
+    /// The record of <paramref name="call"/> at <paramref name="status"/>: its <c>pending</c> entry while held for approval
+    /// (no <paramref name="result"/> yet), or its final entry with the answer the caller gets.
+    /// </summary>
+    /// <param name="call">The call as the edge submitted it.</param>
+    /// <param name="capability">The dotted capability name, or the requested name when it did not resolve.</param>
+    /// <param name="arguments">The arguments recorded: the normalized ones once the capability resolved, else as sent.</param>
+    /// <param name="verdict">The policy verdict, when policy decided.</param>
+    /// <param name="at">When the call entered the run (final entry) or was held (pending entry).</param>
+    /// <param name="status">Outcome.</param>
+    /// <param name="result">The answer (final entry only).</param>
+    /// <param name="approvalId">The approval the call was held on, if any.</param>
+    /// <param name="approvalDecision">How that approval ended for this call, if it has.</param>
+    /// <param name="usage">What the capability consumed, if measured.</param>
+    public static CallRecord Record(ToolCall call, string capability, JsonElement arguments, PolicyVerdict? verdict, DateTimeOffset at,
+        AuditStatus status, ToolCallResult? result = null, string? approvalId = null, string? approvalDecision = null, AuditResourceUsage? usage = null)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        return new CallRecord(at, call.Principal, call.Agent, call.SessionId, capability, arguments, call.Client, status, verdict?.Tier,
+            verdict?.Rule, verdict?.Revision, verdict?.Reason, result?.Error, result?.DurationMicros ?? 0, approvalId, approvalDecision,
+            call.NativeTool, call.IdempotencyKey, usage,
+            result?.Data is { } data ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(data).Length : null);
+    }
+
     /// <summary>The entries of one call, in the order they are appended.</summary>
     public static IReadOnlyList<AuditEntry> Entries(CallRecord record)
     {

@@ -7,6 +7,7 @@ using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Identity;
 using KruxOS.Core.Sessions;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Actors.Capabilities;
 
@@ -30,7 +31,7 @@ public sealed record InvocationContext(
     CapabilityDefinition Capability,
     DateTimeOffset Now,
     CapabilityRegistry Registry,
-    Policy.IPolicySeam Policy,
+    IPolicySeam Policy,
     bool PathsDecided = false);
 
 /// <summary>

@@ -11,6 +11,7 @@ using KruxOS.Actors.Health;
 using KruxOS.Actors.Serialization;
 using KruxOS.Core.Capabilities;
 using Microsoft.Extensions.DependencyInjection;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Actors.Hosting;
 

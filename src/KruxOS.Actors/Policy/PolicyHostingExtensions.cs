@@ -1,6 +1,7 @@
 using KruxOS.Actors.Capabilities;
 using KruxOS.Actors.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Actors.Policy;
 

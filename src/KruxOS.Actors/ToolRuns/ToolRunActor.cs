@@ -13,6 +13,7 @@ using KruxOS.Core.Errors;
 using KruxOS.Actors.Identity;
 using KruxOS.Core.Sessions;
 using KruxOS.Core.Supervision;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Actors.ToolRuns;
 
@@ -47,38 +48,30 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ToolRunPlan _plan;
+    private readonly ToolRunCollaborators _run;
     private readonly CapabilityCatalog _catalog;
     private readonly IdentityDirectory _identities;
-    private readonly IActorRef _audit;
-    private readonly Policy.IPolicySeam _policy;
-    private readonly ToolRunSettings _settings;
-    private readonly TimeProvider _clock;
-    private readonly AuditAvailability? _auditAvailability;
+    private readonly IPolicySeam _policy;
     private readonly CancellationTokenSource _cancel = new();
     private readonly long _started = Stopwatch.GetTimestamp();
+    private AuditAcknowledgements _acks = null!;
     private DateTimeOffset _startedAt;
     private TimeSpan _executionTimeout;
     private ToolCallResult? _result;
     private AuditStatus _status;
-    private readonly HashSet<Guid> _auditPending = [];
-    private string? _auditFailure;
     private ApprovalPlan? _approval;
     private string? _approvalDecision;
     private bool _pendingAudited;
     private bool _executionStarted;
     private AuditResourceUsage? _usage;
 
-    public ToolRunActor(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
-        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability = null)
+    private ToolRunActor(ToolRunPlan plan, ToolRunCollaborators run)
     {
-        _auditAvailability = auditAvailability;
-        _policy = policy;
         _plan = plan;
-        _catalog = catalog;
-        _identities = identities;
-        _audit = audit;
-        _settings = settings;
-        _clock = clock;
+        _run = run;
+        _catalog = run.Catalog;
+        _identities = run.Identities;
+        _policy = run.Policy;
     }
 
     /// <inheritdoc />
@@ -87,18 +80,17 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
-        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability = null) =>
+    /// <summary>The run of <paramref name="plan"/>, working with its session's <paramref name="collaborators"/>.</summary>
+    public static Props Props(ToolRunPlan plan, ToolRunCollaborators collaborators) =>
         // One run per call: a producer builds it directly, with no expression tree to take apart and no
         // reflection over constructor arguments.
-        Akka.Actor.Props.CreateBy(new Producer(plan, catalog, identities, audit, policy, settings, clock, auditAvailability));
+        Akka.Actor.Props.CreateBy(new Producer(plan, collaborators));
 
-    private sealed class Producer(ToolRunPlan plan, CapabilityCatalog catalog, IdentityDirectory identities, IActorRef audit,
-        Policy.IPolicySeam policy, ToolRunSettings settings, TimeProvider clock, AuditAvailability? auditAvailability) : IIndirectActorProducer
+    private sealed class Producer(ToolRunPlan plan, ToolRunCollaborators collaborators) : IIndirectActorProducer
     {
         public Type ActorType => typeof(ToolRunActor);
 
-        public ActorBase Produce() => new ToolRunActor(plan, catalog, identities, audit, policy, settings, clock, auditAvailability);
+        public ActorBase Produce() => new ToolRunActor(plan, collaborators);
 
         public void Release(ActorBase actor) { }
     }
@@ -108,7 +100,8 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     /// <inheritdoc />
     protected override void PreStart()
     {
-        _startedAt = _clock.GetUtcNow();
+        _acks = new AuditAcknowledgements(_run.Audit, Timers, AuditTimer, _run.Settings.AuditTimeout);
+        _startedAt = _run.Clock.GetUtcNow();
         if (_plan.BoundaryError is { } boundary)
         {
             Finish(AuditStatus.Error, Failure(boundary));
@@ -116,8 +109,8 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         }
         var capability = _plan.Capability!;
         var verdict = _plan.Verdict!;
-        Publish(SupervisionEventTypes.CapabilityInvoked, new { capability = capability.Name.Value, permission_tier = verdict.Tier.ToWire() });
-        if (verdict.RateLimitHit is { } hit) PublishRateLimitHit(capability, verdict, hit);
+        Publish(ToolRunEvents.Invoked(capability, verdict));
+        if (verdict.RateLimitHit is { } hit) Publish(ToolRunEvents.RateLimitHit(capability, verdict, hit));
 
         if (verdict.Refusal is { } refusal)
         {
@@ -127,8 +120,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         switch (verdict.Tier)
         {
             case Tier.Blocked:
-                Publish(SupervisionEventTypes.PolicyViolation,
-                    new { capability = capability.Name.Value, rule = verdict.Rule, reason = verdict.Reason, tier = verdict.Tier.ToWire() });
+                Publish(ToolRunEvents.Violation(capability, verdict));
                 Finish(AuditStatus.Denied, Failure(WithDecidedPaths(Errors.PolicyDenied(capability.Name, verdict.Rule, verdict.Reason))));
                 return;
             case Tier.ApprovalRequired when _plan.Approval is { } approval:
@@ -142,8 +134,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
                 Finish(AuditStatus.Denied, Failure(Errors.ApprovalUnavailable(capability.Name, verdict.Rule)));
                 return;
             case Tier.Notify:
-                Publish(SupervisionEventTypes.Notification,
-                    new { capability = capability.Name.Value, rule = verdict.Rule, reason = verdict.Reason });
+                Publish(ToolRunEvents.Notified(capability, verdict));
                 break;
         }
         StartExecution(capability);
@@ -214,7 +205,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         }
         AuditPending();
         _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunHeld(_plan.Keyed.Key, _approval!.Id));
-        var hold = deadline - _clock.GetUtcNow() + ApprovalAckTimeout;
+        var hold = deadline - _run.Clock.GetUtcNow() + ApprovalAckTimeout;
         Timers.StartSingleTimer(HoldTimer, HoldTimedOut.Instance, hold > TimeSpan.Zero ? hold : ApprovalAckTimeout);
         Become(Holding);
     }
@@ -226,18 +217,13 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
             case ApprovalMessages.Released m:
                 OnReleased(m);
                 return;
-            case AuditReplies.AuditAppended m:
-                _auditPending.Remove(m.Id);
-                return;
-            case AuditReplies.AuditBuffered m:
-                _auditPending.Remove(m.Id);
-                return;
-            case AuditReplies.AuditFailed m:
-                _auditPending.Remove(m.Id);
-                _log.Error("Audit refused the pending entry of {0}: {1}; failing the call closed", CapabilityLabel, m.Reason);
+            case AuditReplies.AuditAppended or AuditReplies.AuditBuffered or AuditReplies.AuditFailed:
+                // A refusal of the pending entry fails the call at once: nobody may run on a hold the log does not hold.
+                if (!_acks.TryHandle(message, out var ack) || ack.Kind != AuditAckKind.Failed) return;
+                _log.Error("Audit refused the pending entry of {0}: {1}; failing the call closed", CapabilityLabel, ack.Reason);
                 _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
                 Settle();
-                Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("audit", m.Reason)));
+                Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("audit", ack.Reason!)));
                 return;
             case HoldTimedOut:
                 // The entity should have timed out first; whatever happened, an expiry is never consent.
@@ -262,64 +248,36 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         Timers.Cancel(ApprovalAckTimer);
         Timers.Cancel(HoldTimer);
         var a = _approval!;
-        var state = m.State;
-        if (m.Execute)
-        {
-            Settle();
-            _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunResumed(_plan.Keyed.Key));
-            _approvalDecision = "approved";
-            Become(Executing);
-            StartExecution(_plan.Capability!);
-            return;
-        }
-        if (!a.IsNew && !a.Reattach && !_pendingAudited && (state.IsNew || state.Status is ApprovalStatus.Consumed or ApprovalStatus.Expired or ApprovalStatus.TimedOut or ApprovalStatus.Rejected))
-        {
-            // The approval this call tried to join closed (or was never recorded) before it joined: the
-            // session decides what to wait on now — another run's newer request, or a new one.
-            Settle();
-            Context.Parent.Tell(new ApprovalNeeded(_plan, a.Id));
-            Timers.StartSingleTimer(ApprovalAckTimer, ApprovalAckTimedOut.Instance, ApprovalAckTimeout);
-            return;
-        }
+        var outcome = HoldOutcome.Of(new HeldCall(CapabilityLabel, a.Id, a.IsNew, a.Reattach, _pendingAudited, _plan.Keyed?.Key), m.Execute, m.State, m.Message);
         Settle();
-        _approvalDecision = state.Status.ToWire();
-        var error = state.Status switch
+        switch (outcome.Kind)
         {
-            ApprovalStatus.Rejected => Errors.ApprovalRejected(CapabilityLabel, a.Id.Value, state.Decision?.Reason ?? "", state.Decision?.DecidedBy ?? "an operator"),
-            ApprovalStatus.TimedOut => Errors.ApprovalTimedOut(CapabilityLabel, a.Id.Value),
-            // Re-attached after a restart to an approval already spent: that was this call, cut off before its outcome was recorded.
-            ApprovalStatus.Consumed when a.Reattach => IdempotencyKeys.OutcomeUnknown(_plan.Keyed?.Key ?? "", CapabilityLabel).WithContext("request_id", a.Id.Value),
-            _ => Errors.ApprovalNotUsable(CapabilityLabel, a.Id.Value, state.Status.ToWire(), m.Message),
-        };
-        // Same status as the approval's resolution entry (timed_out and expired are errors, rejected is denied).
-        Finish(AuditWire.StatusOfApprovalDecision(_approvalDecision) ?? AuditStatus.Denied, Failure(error));
+            case HoldOutcomeKind.Execute:
+                _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunResumed(_plan.Keyed.Key));
+                _approvalDecision = outcome.Decision;
+                Become(Executing);
+                StartExecution(_plan.Capability!);
+                return;
+            case HoldOutcomeKind.Rejoin:
+                // The session decides what to wait on now: another run's newer request, or a new one.
+                Context.Parent.Tell(new ApprovalNeeded(_plan, a.Id));
+                Timers.StartSingleTimer(ApprovalAckTimer, ApprovalAckTimedOut.Instance, ApprovalAckTimeout);
+                return;
+            default:
+                _approvalDecision = outcome.Decision;
+                Finish(outcome.Status, Failure(outcome.Error!));
+                return;
+        }
     }
 
     private void AuditPending()
     {
         if (_pendingAudited) return;
         _pendingAudited = true;
-        var record = new CallRecord(_clock.GetUtcNow(), _plan.Call.Principal, _plan.Call.Agent, _plan.Call.SessionId, CapabilityLabel, _plan.Arguments,
-            _plan.Call.Client, AuditStatus.Pending, _plan.Verdict!.Tier, _plan.Verdict.Rule, _plan.Verdict.Revision, _plan.Verdict.Reason, null, 0,
-            _approval!.Id.Value, NativeTool: _plan.Call.NativeTool, IdempotencyKey: _plan.Call.IdempotencyKey);
+        var record = CallAudit.Record(_plan.Call, CapabilityLabel, _plan.Arguments, _plan.Verdict!, _run.Clock.GetUtcNow(), AuditStatus.Pending,
+            approvalId: _approval!.Id.Value);
         // Its acknowledgement may arrive in any later state; the final reply waits for it as for the call's own entries.
-        Append(CallAudit.Entries(record));
-    }
-
-    private void Append(IEnumerable<AuditEntry> entries)
-    {
-        foreach (var entry in entries)
-        {
-            _auditPending.Add(entry.Id);
-            _audit.Tell(new AuditCommands.Append(entry, Self));
-        }
-    }
-
-    // A failed entry fails the call closed even when the failure arrives before the call's own entries.
-    private void EarlyAuditReply(Guid id, string? failure)
-    {
-        _auditPending.Remove(id);
-        if (failure is not null) _auditFailure ??= failure;
+        _acks.Append(CallAudit.Entries(record), Self);
     }
 
     private void Settle() => Context.Parent.Tell(new ApprovalSettled(CapabilityLabel, _approval!.ArgumentsHash, _approval.Id));
@@ -340,7 +298,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         // after a failure, stopped, ring full): its refusal of this call's entry would otherwise come only after the
         // capability ran. Every path that executes comes through here (in-process, sandboxed, a decide-only allow,
         // a release by an approval, a re-attached idempotent call).
-        if (_auditAvailability?.Refusal is { } refused)
+        if (_run.AuditAvailability?.Refusal is { } refused)
         {
             Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("audit", refused)));
             return;
@@ -356,7 +314,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
             _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, _policy, _plan.PathsDecided);
         var handler = _catalog.HandlerFor(capability.Name);
         var longest = handler.MaxDuration(_plan.Arguments);
-        _executionTimeout = longest > _settings.ExecutionTimeout ? longest : _settings.ExecutionTimeout;
+        _executionTimeout = longest > _run.Settings.ExecutionTimeout ? longest : _run.Settings.ExecutionTimeout;
         var execution = ExecuteAsync(handler, context, _plan.Arguments, _cancel.Token);
         if (execution.IsCompleted)
         {
@@ -379,14 +337,9 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     {
         switch (message)
         {
-            case AuditReplies.AuditAppended m:
-                EarlyAuditReply(m.Id, null);
-                return;
-            case AuditReplies.AuditBuffered m:
-                EarlyAuditReply(m.Id, null);
-                return;
-            case AuditReplies.AuditFailed m:
-                EarlyAuditReply(m.Id, m.Reason);
+            case AuditReplies.AuditAppended or AuditReplies.AuditBuffered or AuditReplies.AuditFailed:
+                // The pending entry's answer: a refusal is remembered and fails the call closed once its own entries are answered.
+                _acks.TryHandle(message, out _);
                 return;
             case Terminated:
                 return;
@@ -430,24 +383,29 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
 
     private void AwaitingAudit(object message)
     {
+        if (_acks.TryHandle(message, out var ack))
+        {
+            switch (ack.Kind)
+            {
+                case AuditAckKind.Durable when ack.AllSettled:
+                    _acks.CancelDeadline();
+                    Reply(_acks.FirstFailure is { } reason ? Failure(Errors.ServiceUnavailable("audit", reason)) : _result!);
+                    return;
+                case AuditAckKind.Failed:
+                    _acks.CancelDeadline();
+                    _log.Error("Audit refused the record of {Capability}: {Reason}; failing the call closed", CapabilityLabel, ack.Reason);
+                    Reply(Failure(Errors.ServiceUnavailable("audit", ack.Reason!)));
+                    return;
+                case AuditAckKind.TimedOut:
+                    _log.Error("Audit did not confirm the record of {Capability} in time; failing the call closed", CapabilityLabel);
+                    Reply(Failure(Errors.ServiceUnavailable("audit", "the audit log did not confirm the record in time")));
+                    return;
+                default:
+                    return;
+            }
+        }
         switch (message)
         {
-            case AuditReplies.AuditAppended m:
-                Acknowledged(m.Id);
-                return;
-            case AuditReplies.AuditBuffered m:
-                Acknowledged(m.Id); // degrade mode: the entry waits in the ring
-                return;
-            case AuditReplies.AuditFailed m:
-                if (!_auditPending.Remove(m.Id)) return;
-                Timers.Cancel(AuditTimer);
-                _log.Error("Audit refused the record of {Capability}: {Reason}; failing the call closed", CapabilityLabel, m.Reason);
-                Reply(Failure(Errors.ServiceUnavailable("audit", m.Reason)));
-                return;
-            case AuditTimedOut:
-                _log.Error("Audit did not confirm the record of {Capability} in time; failing the call closed", CapabilityLabel);
-                Reply(Failure(Errors.ServiceUnavailable("audit", "the audit log did not confirm the record in time")));
-                return;
             // Late results after a timeout are ignored: the caller has its answer.
             case ApprovalMessages.Released or ApprovalMessages.Held or ApprovalResult or Terminated or Executed or ExecutionFailed or ExecutionTimedOut:
                 return;
@@ -457,25 +415,15 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         }
     }
 
-    private void Acknowledged(Guid id)
-    {
-        if (!_auditPending.Remove(id) || _auditPending.Count > 0) return;
-        Timers.Cancel(AuditTimer);
-        Reply(_auditFailure is { } reason ? Failure(Errors.ServiceUnavailable("audit", reason)) : _result!);
-    }
-
     private void Finish(AuditStatus status, ToolCallResult result)
     {
         _status = status;
         _result = result;
-        var record = new CallRecord(_startedAt, _plan.Call.Principal, _plan.Call.Agent, _plan.Call.SessionId, CapabilityLabel,
-            _plan.Capability is null ? _plan.Call.Arguments : _plan.Arguments, _plan.Call.Client, status, _plan.Verdict?.Tier,
-            _plan.Verdict?.Rule, _plan.Verdict?.Revision, _plan.Verdict?.Reason, result.Error, result.DurationMicros,
-            _approval?.Id.Value, _approvalDecision, _plan.Call.NativeTool, _plan.Call.IdempotencyKey, _usage,
-            result.Data is { } data ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(data).Length : null);
+        var record = CallAudit.Record(_plan.Call, CapabilityLabel, _plan.Capability is null ? _plan.Call.Arguments : _plan.Arguments, _plan.Verdict, _startedAt,
+            status, result, _approval?.Id.Value, _approvalDecision, _usage);
         Become(AwaitingAudit);
-        Timers.StartSingleTimer(AuditTimer, AuditTimedOut.Instance, _settings.AuditTimeout);
-        Append(CallAudit.Entries(record));
+        _acks.ArmDeadline();
+        _acks.Append(CallAudit.Entries(record), Self);
     }
 
     private void Reply(ToolCallResult result)
@@ -483,12 +431,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         // A keyed call's answer goes to the ledger, which records it durably and then answers every waiter.
         if (_plan.Keyed is { } keyed) keyed.Ledger.Tell(new Agents.IdempotencyMessages.RunAnswered(keyed.Key, result, _executionStarted));
         else _plan.ReplyTo.Tell(result);
-        if (result.Error is { } e)
-            Publish(SupervisionEventTypes.CapabilityError,
-                new { capability = CapabilityLabel, error_type = e.ErrorType, message = e.Message, tier = _plan.Verdict?.Tier.ToWire() });
-        else
-            Publish(SupervisionEventTypes.CapabilityResult,
-                new { capability = CapabilityLabel, success = true, duration_ms = result.DurationMicros / 1000.0 });
+        Publish(ToolRunEvents.Answered(CapabilityLabel, result.Error, _plan.Verdict?.Tier, result.DurationMicros));
         Context.Parent.Tell(new ToolRunFinished(CapabilityLabel, _status == AuditStatus.Success && !result.IsError, result.DurationMicros));
         Context.Stop(Self);
     }
@@ -509,26 +452,8 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
 
     private long ElapsedMicros() => (long)Stopwatch.GetElapsedTime(_started).TotalMicroseconds;
 
-    // Spec §5: capability_pattern, limit, window ("1h"), retry_after_seconds; plus what the limit did.
-    private void PublishRateLimitHit(CapabilityDefinition capability, Policy.PolicyVerdict verdict, Core.Policy.RateLimitHit hit)
-    {
-        var refused = hit.Effect == Core.Policy.RateLimitEffect.Refused;
-        Publish(SupervisionEventTypes.RateLimitHit, new
-        {
-            capability = capability.Name.Value,
-            capability_pattern = hit.CapabilityPattern,
-            rule = hit.Rule,
-            limit = hit.Limit.Max,
-            window = hit.Limit.WindowText,
-            window_seconds = hit.Limit.WindowSeconds,
-            action = refused ? "limited" : "escalated",
-            escalated_to = refused ? null : verdict.Tier.ToWire(),
-            retry_after_seconds = hit.RetryAfter is { } wait ? Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)) : (long?)null,
-        });
-    }
-
-    private void Publish<T>(string type, T data) where T : notnull =>
-        Context.System.EventStream.Publish(SupervisionEvent.Create(type, _clock.GetUtcNow(), _plan.Call.Agent.Value, _plan.Call.SessionId, data));
+    private void Publish((string Type, object Data) e) =>
+        Context.System.EventStream.Publish(SupervisionEvent.Create(e.Type, _run.Clock.GetUtcNow(), _plan.Call.Agent.Value, _plan.Call.SessionId, e.Data));
 
     private sealed record Executed(CapabilityOutput Output);
 
@@ -550,25 +475,5 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     {
         public static readonly HoldTimedOut Instance = new();
         private HoldTimedOut() { }
-    }
-
-    private sealed class AuditTimedOut : INoSerializationVerificationNeeded, IDeadLetterSuppression
-    {
-        public static readonly AuditTimedOut Instance = new();
-        private AuditTimedOut() { }
-    }
-}
-
-/// <summary>The approval request a planned call makes.</summary>
-public static class ApprovalRequests
-{
-    /// <summary>The request for <paramref name="plan"/>'s call under <paramref name="approval"/>'s id, made at <paramref name="now"/>.</summary>
-    public static ApprovalRequest For(ToolRunPlan plan, ApprovalPlan approval, DateTimeOffset now)
-    {
-        var call = plan.Call;
-        var verdict = plan.Verdict!;
-        return new ApprovalRequest(approval.Id, call.Principal, call.Agent, call.SessionId, plan.Capability!.Name.Value,
-            ApprovalArguments.Redact(plan.Arguments), approval.ArgumentsHash, verdict.Rule, verdict.Revision, verdict.Reason, call.Client,
-            now, now + approval.HoldTimeout);
     }
 }

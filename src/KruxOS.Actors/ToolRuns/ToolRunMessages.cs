@@ -1,10 +1,10 @@
 using System.Text.Json;
 using Akka.Actor;
 using KruxOS.Actors.Capabilities;
-using KruxOS.Actors.Policy;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Sessions;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Actors.ToolRuns;
 
@@ -25,6 +25,19 @@ public sealed record ToolRunPlan(
     ApprovalPlan? Approval = null,
     Agents.KeyedCall? Keyed = null,
     bool PathsDecided = false);
+
+/// <summary>
+/// What every run of one session works with, built once by the session and handed to each run it starts.
+/// </summary>
+/// <param name="Catalog">The capability catalogue (definitions and handlers).</param>
+/// <param name="Policy">The policy seam a handler may read (visible capabilities, the effective policy, git remotes).</param>
+/// <param name="Identities">The node's identity directory (the agent record a handler may read).</param>
+/// <param name="Audit">The node's audit writer.</param>
+/// <param name="Settings">Execution and audit timeouts.</param>
+/// <param name="Clock">The clock runs are stamped with.</param>
+/// <param name="AuditAvailability">The audit writer's state, checked before anything executes (none: only the append's answer counts).</param>
+public sealed record ToolRunCollaborators(CapabilityCatalog Catalog, IPolicySeam Policy, Identity.IdentityDirectory Identities, IActorRef Audit,
+    ToolRunSettings Settings, TimeProvider Clock, Audit.AuditAvailability? AuditAvailability);
 
 /// <summary>Tells the session a run has ended.</summary>
 public sealed record ToolRunFinished(string Capability, bool Succeeded, long DurationMicros);

@@ -8,7 +8,6 @@ using KruxOS.Actors.Approvals;
 using KruxOS.Core.Approvals;
 using KruxOS.Gateway.Control;
 using KruxOS.Actors.Capabilities;
-using KruxOS.Actors.Policy;
 using KruxOS.Core;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
@@ -16,6 +15,7 @@ using KruxOS.Core.Sessions;
 using KruxOS.Gateway.Auth;
 using KruxOS.Gateway.Hosting;
 using KruxOS.Gateway.Mcp;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Gateway.Endpoints;
 

@@ -7,7 +7,6 @@ using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Hosting;
 using KruxOS.Core.Approvals;
 using KruxOS.Gateway.Control;
-using KruxOS.Actors.Policy;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
@@ -17,6 +16,7 @@ using KruxOS.Gateway.Hosting;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Gateway.Mcp;
 

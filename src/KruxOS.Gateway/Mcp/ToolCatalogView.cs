@@ -4,13 +4,13 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using KruxOS.Actors.Capabilities;
-using KruxOS.Actors.Policy;
 using KruxOS.Core;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Sessions;
 using ModelContextProtocol.Protocol;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Gateway.Mcp;
 

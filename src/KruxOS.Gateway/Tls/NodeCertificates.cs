@@ -320,11 +320,13 @@ public sealed partial class NodeCertificates
     }
 
     // The key is written first: a crash between the two leaves a pair that does not load, which is simply made again.
+    // Both are owner-only like everything in the data directory; the CA certificate local clients need is published
+    // (0644) next to the auth socket instead.
     private static void Store(X509Certificate2 certificate, string certPath, string keyPath)
     {
         using var key = certificate.GetECDsaPrivateKey() ?? throw new InvalidOperationException("a generated certificate has no ECDSA key");
         WriteAtomically(keyPath, key.ExportPkcs8PrivateKeyPem() + "\n", OwnerOnly);
-        WriteAtomically(certPath, certificate.ExportCertificatePem() + "\n", Readable);
+        WriteAtomically(certPath, certificate.ExportCertificatePem() + "\n", OwnerOnly);
     }
 
     /// <summary>Creates the file with its final mode from the first byte, then renames it over the old one.</summary>

@@ -9,6 +9,7 @@ using KruxOS.Core.Capabilities;
 using KruxOS.Core.Sessions;
 using KruxOS.Core.Supervision;
 using Xunit;
+using KruxOS.Core.Policy;
 
 namespace KruxOS.Actors.Tests.Agents;
 
@@ -19,7 +20,7 @@ public sealed class AgentSessionSpecs(ITestOutputHelper output) : Akka.Hosting.T
 
     protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) { }
 
-    private IActorRef Session(Akka.Actor.Props? auditProps = null, Actors.Policy.IPolicySeam? policy = null, TimeSpan? execTimeout = null, TimeSpan? auditTimeout = null, int maxConnections = 16,
+    private IActorRef Session(Akka.Actor.Props? auditProps = null, IPolicySeam? policy = null, TimeSpan? execTimeout = null, TimeSpan? auditTimeout = null, int maxConnections = 16,
         AuditAvailability? availability = null)
     {
         var audit = Sys.ActorOf(auditProps ?? RecordingAudit.Props(_records));

@@ -201,9 +201,9 @@ public sealed class ApplianceInstallSpecs
         Assert.True(seeded.ExitCode == 0, seeded.StdErr);
         Assert.Contains("\"serverInfo\"", seeded.StdOut, StringComparison.Ordinal);
         var hookCommand = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(home, ".claude/settings.json")))!["hooks"]!["PreToolUse"]![0]!["hooks"]![0]!["command"]!.GetValue<string>().Split(' ');
-        var userToken = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(home, ".kruxos/user-tokens.json")))!["claude-code"]!.GetValue<string>();
+        // no token in the user's environment: the seeded hook mints its credential over the installed auth socket
         const string readEvent = """{"session_id":"s2","cwd":"/home/dev/proj","permission_mode":"default","hook_event_name":"PreToolUse","tool_name":"Read","tool_input":{"file_path":"/home/dev/proj/README.md"},"tool_use_id":"toolu_2"}""";
-        var hook = await AsUserAsync(home, hookCommand[0], hookCommand[1..], new Dictionary<string, string> { ["KRUXOS_USER_TOKEN"] = userToken }, readEvent);
+        var hook = await AsUserAsync(home, hookCommand[0], hookCommand[1..], new Dictionary<string, string>(), readEvent);
         Assert.True(hook.ExitCode == 0, hook.StdErr);
         Assert.Equal("allow", JsonNode.Parse(hook.StdOut)!["hookSpecificOutput"]!["permissionDecision"]!.GetValue<string>());
 
