@@ -1,29 +1,70 @@
+using KruxOS.Actors.Health;
 using KruxOS.Actors.Hosting;
+using KruxOS.Audit;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace KruxOS.Actors.Audit;
 
-/// <summary>Hosting of the node's audit writer.</summary>
+/// <summary>The audit area: the node's audit writer, its availability flag, its probe and the <c>audit</c> health check.</summary>
 public static class AuditHostingExtensions
 {
     /// <summary>The writer's name under the gateway root (<c>/user/gateway/audit</c>).</summary>
     public const string ActorName = "audit";
 
+    /// <summary>The writer's creation order: first, so it exists before anything that appends (approvals, agent sessions).</summary>
+    public const int Order = 0;
+
     /// <summary>
-    /// The node's audit writer as a child of the gateway root (one per node), which registers it under
-    /// <see cref="AuditWriter"/> (inject <c>IRequiredActor&lt;AuditWriter&gt;</c>). It goes first among the
-    /// root's children, so it exists before anything that appends (approvals, agent sessions) is created.
+    /// The audit area. The writer is a node child registered under <see cref="AuditWriter"/> (inject
+    /// <c>IRequiredActor&lt;AuditWriter&gt;</c>), with the options of <see cref="AuditOptionsFor"/>; an
+    /// <see cref="AuditSinkOverride"/> in DI (specs and benchmarks only) replaces it.
+    /// </summary>
+    public static IServiceCollection AddAuditArea(this IServiceCollection services, KruxOsSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        services.AddSingleton<AuditProbe>();
+        services.AddSingleton<AuditAvailability>();
+        services.AddNodeChild(Writer(ctx => ctx.Services.GetService<AuditSinkOverride>()?.Props ?? AuditWriterActor.Props(AuditOptionsFor(ctx.Settings, ctx.Services))));
+        services.AddHealthCheck("audit", sp => sp.GetRequiredService<AuditProbe>().CheckAsync);
+        return services;
+    }
+
+    /// <summary>
+    /// The node's audit writer as a child of the gateway root (one per node), registered under <see cref="AuditWriter"/>.
     /// <paramref name="sink"/> (specs and benchmarks only) replaces the writer with another actor that answers
     /// <see cref="AuditCommands.Append"/>.
     /// <para>The root restarts the writer after every failure, without the limit its other children have: a writer
     /// that stayed down would leave the node unable to record anything. The writer paces itself (it backs off between
     /// restarts, refuses calls meanwhile, and keeps every entry not yet durable; see <see cref="AuditWriterActor"/>).</para>
     /// </summary>
-    public static GatewayChild WriterChild(AuditOptions options, AuditSinkOverride? sink = null)
+    public static NodeChild WriterChild(AuditOptions options, AuditSinkOverride? sink = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var props = sink?.Props ?? AuditWriterActor.Props(options); // Props validates the options
-        return new GatewayChild(ActorName, _ => props, RestartsWithoutLimit: true);
+        return Writer(_ => props);
     }
+
+    private static NodeChild Writer(Func<HostingContext, Akka.Actor.Props> props) =>
+        NodeChild.Of<AuditWriter>(ActorName, Order, props, restartsWithoutLimit: true);
+
+    /// <summary>
+    /// The audit writer's options: <see cref="KruxOsSettings.AuditDirectory"/> and <see cref="KruxOsSettings.Audit"/>,
+    /// reporting to the node's <see cref="AuditAvailability"/>; an <see cref="IAuditFileSystem"/> registered in DI
+    /// replaces the real files (fault tests).
+    /// </summary>
+    public static AuditOptions AuditOptionsFor(KruxOsSettings settings, IServiceProvider sp) => new()
+    {
+        Availability = sp.GetRequiredService<AuditAvailability>(),
+        Directory = settings.AuditDirectory,
+        FailMode = settings.Audit.FailMode,
+        RingCapacity = settings.Audit.RingCapacity,
+        RetryInterval = settings.Audit.RetryInterval,
+        RetentionDays = settings.Audit.RetentionDays,
+        RestartBackoffMin = settings.Audit.RestartBackoffMin,
+        RestartBackoffMax = settings.Audit.RestartBackoffMax,
+        FileSystem = sp.GetService<IAuditFileSystem>(),
+        Clock = sp.GetService<TimeProvider>(),
+    };
 }
 
 /// <summary>

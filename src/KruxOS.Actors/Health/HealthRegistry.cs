@@ -33,6 +33,21 @@ public sealed class HealthRegistry(TimeProvider clock)
 
     private readonly ConcurrentDictionary<string, Func<CancellationToken, ValueTask<HealthCheckResult>>> _checks = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// A registry holding the checks the node's areas registered (<see cref="HealthChecks.AddHealthCheck"/>). Each check is
+    /// built from <paramref name="services"/> the first time it runs, so a check never forces a service into existence early.
+    /// </summary>
+    public HealthRegistry(TimeProvider clock, IEnumerable<HealthCheckRegistration> registrations, IServiceProvider services) : this(clock)
+    {
+        ArgumentNullException.ThrowIfNull(registrations);
+        ArgumentNullException.ThrowIfNull(services);
+        foreach (var registration in registrations)
+        {
+            var check = new Lazy<Func<CancellationToken, ValueTask<HealthCheckResult>>>(() => registration.Check(services));
+            Register(registration.Name, ct => check.Value(ct));
+        }
+    }
+
     /// <summary>Adds or replaces a check.</summary>
     public void Register(string name, Func<CancellationToken, ValueTask<HealthCheckResult>> check) => _checks[name] = check;
 

@@ -5,44 +5,51 @@ using Akka.Event;
 
 namespace KruxOS.Actors.Hosting;
 
-/// <summary>One node-local child of the gateway root: its name, and its props given the children created before it.</summary>
-/// <param name="Name">The child's name under <c>/user/gateway</c>.</param>
-/// <param name="Props">Its props, given the children created before it.</param>
-/// <param name="RestartsWithoutLimit">
-/// Restarted after every failure, however many: for a child the node cannot do without that paces its own restarts
-/// (the audit writer backs off and refuses calls while it does). Every other child is restarted at most 10 times a
-/// minute, then stopped.
-/// </param>
-public sealed record GatewayChild(string Name, Func<IReadOnlyDictionary<string, IActorRef>, Props> Props, bool RestartsWithoutLimit = false);
-
 /// <summary>
-/// The root of each node's own actors (connections, audit trail, host metrics, policies, the approval index;
-/// on a single node also the agent-session and approval parents and the identity registry, in a cluster the
-/// identity replica). It only creates and supervises; it holds no state and makes no decisions. Shard regions
-/// and the identity singleton stay where Akka puts them. Children are created in order, so a child may be
-/// given its elder siblings.
+/// The root of each node's own actors (<c>/user/gateway</c>): the node children the areas registered for this node's mode
+/// (<see cref="NodeChildren"/>, <see cref="EntityHosting"/>). It only creates and supervises; it holds no state and makes no
+/// decisions. Shard regions and cluster singletons stay where Akka puts them. Children are created in order and each is
+/// registered under its key as soon as it exists, so a child's props may use every child of a lower order.
 /// </summary>
 public sealed class GatewayRootActor : ReceiveActor
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ImmutableHashSet<string> _unlimited;
 
-    public GatewayRootActor(ImmutableArray<GatewayChild> children, Action<string, IActorRef> onCreated)
+    public GatewayRootActor(ImmutableArray<NodeChild> children, HostingContext context, TaskCompletionSource? created)
     {
         _unlimited = [.. children.Where(c => c.RestartsWithoutLimit).Select(c => c.Name)];
-        var created = ImmutableDictionary.CreateBuilder<string, IActorRef>(StringComparer.Ordinal);
-        foreach (var child in children)
+        try
         {
-            var actor = Context.ActorOf(child.Props(created.ToImmutable()), child.Name);
-            created[child.Name] = actor;
-            onCreated(child.Name, actor);
+            foreach (var child in children) Create(child, context);
+            created?.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            // Start-up waits for this: a node whose areas are wired inconsistently does not start (and the root stops).
+            created?.TrySetException(e);
+            throw;
         }
     }
 
-    /// <param name="children">The children, in creation order.</param>
-    /// <param name="onCreated">Called for each child as it is created (registers it in the ActorRegistry).</param>
-    public static Props Props(ImmutableArray<GatewayChild> children, Action<string, IActorRef> onCreated) =>
-        Akka.Actor.Props.Create(() => new GatewayRootActor(children, onCreated));
+    private void Create(NodeChild child, HostingContext context)
+    {
+        Props props;
+        try { props = child.Props(context); }
+        catch (Exception e)
+        {
+            throw new HostingException($"node child '{child.Name}' (order {child.Order}) could not be created: {e.Message}", e);
+        }
+        var actor = Context.ActorOf(props, child.Name);
+        if (!context.Registry.TryRegister(child.Key, actor, overwrite: false))
+            throw new HostingException($"node child '{child.Name}': '{child.Key.Name}' is already registered");
+    }
+
+    /// <param name="children">The children, in creation order (<see cref="NodeChildren.InCreationOrder"/>).</param>
+    /// <param name="context">What their props may use; its registry receives each child as it is created.</param>
+    /// <param name="created">Completed once every child exists, or failed with the reason one could not be created.</param>
+    public static Props Props(ImmutableArray<NodeChild> children, HostingContext context, TaskCompletionSource? created = null) =>
+        Akka.Actor.Props.Create(() => new GatewayRootActor(children, context, created));
 
     /// <inheritdoc />
     protected override SupervisorStrategy SupervisorStrategy() => new RootStrategy(_unlimited, e =>

@@ -32,15 +32,20 @@ public static class PolicyHostingExtensions
         return services;
     }
 
+    /// <summary>The policy loader's creation order among the node children.</summary>
+    public const int Order = 20;
+
     /// <summary>
-    /// The policy loader as a child of the gateway root, named <see cref="LoaderName"/>. Each node compiles its own
-    /// data directory's policy files (docs/policy.md, "Cluster mode").
+    /// The policy area: the <see cref="PolicyStore"/> (<see cref="AddPolicyStore"/>) and its loader, a node child named
+    /// <see cref="LoaderName"/> registered under <see cref="PolicyStoreActor"/>. Each node compiles its own data directory's
+    /// policy files (docs/policy.md, "Cluster mode").
     /// </summary>
-    public static GatewayChild PolicyLoader(KruxOsSettings settings, IServiceProvider sp)
+    public static IServiceCollection AddPolicyArea(this IServiceCollection services, KruxOsSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        ArgumentNullException.ThrowIfNull(sp);
-        return new GatewayChild(LoaderName, _ => PolicyStoreActor.Props(sp.GetRequiredService<PolicyStore>(), settings.PoliciesDir,
-            settings.PolicyRescanInterval, Settle, sp.GetRequiredService<TimeProvider>()));
+        services.AddPolicyStore(settings);
+        services.AddNodeChild<PolicyStoreActor>(LoaderName, Order, ctx => PolicyStoreActor.Props(ctx.Services.GetRequiredService<PolicyStore>(),
+            ctx.Settings.PoliciesDir, ctx.Settings.PolicyRescanInterval, Settle, ctx.Services.GetRequiredService<TimeProvider>()));
+        return services;
     }
 }

@@ -150,24 +150,12 @@ public static class GatewayHostingExtensions
     public static WebApplication MapKruxOs(this WebApplication app)
     {
         app.Lifetime.ApplicationStarted.Register(() => RecordBoundPorts(app));
+        // The areas' checks (identity-store, audit, sandbox, ...) are in the registry already; these are the web host's own.
         var health = app.Services.GetRequiredService<HealthRegistry>();
-        var identities = app.Services.GetRequiredService<IdentityDirectory>();
         health.Register("gateway", _ => ValueTask.FromResult(HealthCheckResult.Healthy("accepting connections")));
-        health.Register("identity-store", _ => ValueTask.FromResult(identities.Ready.IsCompletedSuccessfully
-            ? HealthCheckResult.Healthy($"{identities.Current.Agents.Count} agents")
-            : HealthCheckResult.Critical("identity journal not recovered yet")));
         var certificates = app.Services.GetRequiredService<NodeCertificates>();
         health.Register("tls", _ => ValueTask.FromResult(certificates.Health()));
-        var audit = app.Services.GetRequiredService<AuditProbe>();
-        health.Register("audit", audit.CheckAsync);
-        var sandbox = app.Services.GetRequiredService<KruxOS.Sandbox.ISandbox>();
-        RegisterHostPackages(app, health, sandbox);
-        health.Register(KruxOS.Sandbox.Health.SandboxHealth.CheckName, _ => ValueTask.FromResult(sandbox.Health switch
-        {
-            { Status: KruxOS.Sandbox.Health.SandboxHealthStatus.Healthy } h => HealthCheckResult.Healthy(h.Message),
-            { Status: KruxOS.Sandbox.Health.SandboxHealthStatus.Degraded } h => HealthCheckResult.Degraded(h.Message),
-            var h => HealthCheckResult.Critical(h.Message),
-        }));
+        RegisterHostPackages(app, health, app.Services.GetRequiredService<KruxOS.Sandbox.ISandbox>());
         app.Services.GetRequiredService<AgentActivity>().Start(app.Services.GetRequiredService<Akka.Actor.ActorSystem>());
 
         // Before anything else answers: a request naming a host this listener does not serve (DNS rebinding) gets nothing.

@@ -3,6 +3,7 @@ using Akka.Hosting;
 using KruxOS.Actors.Audit;
 using KruxOS.Actors.Hosting;
 using KruxOS.Audit;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 using static KruxOS.Actors.Audit.AuditCommands;
 using static KruxOS.Actors.Audit.AuditReplies;
@@ -15,9 +16,9 @@ public sealed class AuditHostingSpecs : Akka.Hosting.TestKit.TestKit
 
     // The production wiring: the writer is the gateway root's first child and registered as it is created.
     protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) =>
-        builder.WithActors((system, registry) => system.ActorOf(GatewayRootActor.Props(
+        builder.WithActors((system, _) => system.ActorOf(GatewayRootActor.Props(
             [AuditHostingExtensions.WriterChild(new AuditOptions { Directory = _dir.Path })],
-            (name, child) => { if (name == AuditHostingExtensions.ActorName) registry.Register<AuditWriter>(child); }), "gateway"));
+            new HostingContext(system, provider.GetRequiredService<ActorRegistry>(), provider, new KruxOsSettings())), "gateway"));
 
     [Fact]
     public async Task Should_register_the_audit_writer_under_the_gateway_root_and_append_durably()

@@ -1,11 +1,13 @@
 using System.Text.Json;
 using Akka.Actor;
+using Akka.Hosting;
 using Akka.TestKit.Xunit;
 using KruxOS.Actors.Audit;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Hosting;
 using KruxOS.Audit;
 using KruxOS.Core.Audit;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 using static KruxOS.Actors.Audit.AuditCommands;
 using static KruxOS.Actors.Audit.AuditReplies;
@@ -45,12 +47,13 @@ public sealed class AuditWriterRestartSpecs(ITestOutputHelper output) : TestKit(
     // The production supervision: the writer as the gateway root's child, next to an ordinary child.
     private async Task<(IActorRef Writer, IActorRef Other)> Start(AuditOptions options)
     {
-        var created = new System.Collections.Concurrent.ConcurrentDictionary<string, IActorRef>();
+        var registry = new ActorRegistry();
+        var created = new TaskCompletionSource();
         Sys.ActorOf(GatewayRootActor.Props(
-            [AuditHostingExtensions.WriterChild(options), new GatewayChild("other", _ => Props.Create(() => new Idle()))],
-            (name, child) => created[name] = child), "gateway-" + Guid.NewGuid().ToString("N")[..8]);
-        await AwaitConditionAsync(() => Task.FromResult(created.Count == 2), Wait, cancellationToken: TestContext.Current.CancellationToken);
-        return (created[AuditHostingExtensions.ActorName], created["other"]);
+            [AuditHostingExtensions.WriterChild(options), NodeChild.Of<Idle>("other", 1, _ => Props.Create(() => new Idle()))],
+            new HostingContext(Sys, registry, new ServiceCollection().BuildServiceProvider(), new KruxOsSettings()), created), "gateway-" + Guid.NewGuid().ToString("N")[..8]);
+        await created.Task.WaitAsync(Wait, TestContext.Current.CancellationToken);
+        return (registry.Get<AuditWriter>(), registry.Get<Idle>());
     }
 
     private async Task<AuditHealth> HealthOf(IActorRef writer) =>

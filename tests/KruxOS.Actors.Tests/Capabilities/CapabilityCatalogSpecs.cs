@@ -142,7 +142,7 @@ public sealed class CapabilityCatalogSpecs
     {
         // arrange
         using var dir = new TempDir();
-        var settings = new Hosting.KruxOsSettings { DataDir = dir.Path, MetricsInterval = TimeSpan.FromMinutes(5) };
+        var settings = new KruxOS.Actors.Hosting.KruxOsSettings { DataDir = dir.Path, MetricsInterval = TimeSpan.FromMinutes(5) };
 
         // act
         await using var node = await NodeHost.StartAsync(settings);

@@ -23,7 +23,7 @@ public sealed class NodeHost : IAsyncDisposable
 
     public ActorSystem System => Services.GetRequiredService<ActorSystem>();
 
-    public static async Task<NodeHost> StartAsync(KruxOsSettings settings)
+    public static async Task<NodeHost> StartAsync(KruxOsSettings settings, Action<IServiceCollection>? services = null)
     {
         // Each node in the test process gets its own cgroup tree, as separate hosts would.
         if (settings.Sandbox.CgroupName == "kruxos") settings.Sandbox.CgroupName = "kruxos-test-" + Guid.NewGuid().ToString("N")[..8];
@@ -35,9 +35,19 @@ public sealed class NodeHost : IAsyncDisposable
             builder.Logging.AddProvider(new FileLoggerProvider(logFile));
         }
         builder.Services.AddKruxOsActors(settings);
+        services?.Invoke(builder.Services);
         var host = builder.Build();
-        // bounded: a start that never completes fails the spec instead of hanging the run
-        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(90));
+        try
+        {
+            // bounded: a start that never completes fails the spec instead of hanging the run
+            await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(90));
+        }
+        catch
+        {
+            // a node that failed to start is stopped, so its ActorSystem does not outlive the spec
+            await new NodeHost(host).DisposeAsync();
+            throw;
+        }
         // Ready as a gateway would be: calls are refused (fail closed) until the first policy set has loaded.
         await host.Services.GetRequiredService<KruxOS.Actors.Policy.PolicyStore>().Loaded.WaitAsync(TimeSpan.FromSeconds(60));
         return new NodeHost(host);
