@@ -171,6 +171,7 @@ internal sealed class WorkerHost
     {
         "ping" => Task.FromResult<JsonNode>(new JsonObject { ["pong"] = true, ["uid"] = Native.Libc.geteuid() }),
         "paths.resolve" => Task.FromResult(PathQueries.Resolve(_paths, args)),
+        "paths.process" => Task.FromResult(ProcessPaths.Resolve(_paths, args)),
         "filesystem.watch" => Task.FromResult<JsonNode>(_watches.Add(args)),
         "filesystem.unwatch" => Task.FromResult<JsonNode>(_watches.Remove(args)),
         _ when op.StartsWith("filesystem.", StringComparison.Ordinal) => Task.FromResult(_files.Run(op, args, ctx)),
