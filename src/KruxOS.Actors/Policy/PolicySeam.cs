@@ -57,6 +57,12 @@ public interface IPolicySeam
     /// </summary>
     System.Collections.Immutable.ImmutableArray<string> DecidedPathArguments(Principal principal, CapabilityDefinition capability) => [];
 
+    /// <summary>
+    /// Decides one entry a tree walk reaches (ADR 0028, <see cref="WalkPolicy.Decide"/>) on the policy in force: null when
+    /// the walk may open <paramref name="path"/>, else the refusal naming it. The default holds nothing back.
+    /// </summary>
+    StructuredError? DecideWalkEntry(Principal principal, CapabilityDefinition capability, JsonElement arguments, string argument, string path, DateTimeOffset now) => null;
+
     /// <summary>Raised when the compiled policy changes, so connections can send <c>tools/list_changed</c>.</summary>
     event Action? Changed;
 }

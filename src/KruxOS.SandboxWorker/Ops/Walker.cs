@@ -5,9 +5,23 @@ internal static class Walker
 {
     private static readonly HashSet<string> DefaultExcluded = new(StringComparer.Ordinal) { ".git", "node_modules", ".venv", "__pycache__" };
 
+    private static readonly AsyncLocal<IReadOnlySet<string>?> AllowedEntries = new();
+
+    /// <summary>
+    /// The real paths a walk of the current request may reach, or null for no restriction. Set by the host for a request
+    /// whose walk the gateway decided entry by entry (ADR 0028): an entry outside the set — held back by a path rule, or
+    /// one that appeared after the decision — is neither yielded nor descended into.
+    /// </summary>
+    public static IReadOnlySet<string>? Allowed
+    {
+        get => AllowedEntries.Value;
+        set => AllowedEntries.Value = value;
+    }
+
     /// <summary>Yields (entry, path relative to <paramref name="root"/>) for every descendant.</summary>
     public static IEnumerable<(FileSystemInfo Entry, string Relative)> Walk(string root, bool includeHidden, bool defaultExclusions = false)
     {
+        var allowed = Allowed;
         var stack = new Stack<(string Dir, string Rel)>();
         stack.Push((root, string.Empty));
         while (stack.Count > 0)
@@ -20,6 +34,7 @@ internal static class Walker
             {
                 if (!includeHidden && entry.Name.StartsWith('.')) continue;
                 if (defaultExclusions && DefaultExcluded.Contains(entry.Name)) continue;
+                if (allowed is not null && !allowed.Contains(entry.FullName)) continue;
                 var childRel = rel.Length == 0 ? entry.Name : rel + "/" + entry.Name;
                 yield return (entry, childRel);
                 if (entry is DirectoryInfo && entry.LinkTarget is null) stack.Push((entry.FullName, childRel));

@@ -33,7 +33,7 @@ internal static class ProcessPaths
         if (!directory.StartsWith('/') || directory.Contains('\0')) throw FsErrors.InvalidInput("working_directory", "must be an absolute path without NUL");
         if (command.Length == 0 || command.Contains('\0')) throw FsErrors.InvalidInput("command", "must not be empty or contain NUL");
 
-        if (ToReal(paths, directory) is not { } start) return Problem("outside");
+        if (paths.RealOf(directory) is not { } start) return Problem("outside");
         // The kernel's own resolution, in this view, as the agent: no lexical shortcut through a dangling link.
         if (Libc.RealPath(start) is not { } real) return Problem("missing");
         if (paths.FindRoot(real) is null) return Problem("outside");
@@ -58,7 +58,7 @@ internal static class ProcessPaths
             return null;
         }
         if (!command.StartsWith('/')) return Executable(paths, directory + "/" + command);
-        return Executable(paths, ToReal(paths, command) ?? command);
+        return Executable(paths, paths.RealOf(command) ?? command);
     }
 
     // The real path of an executable regular file the agent may run, reached as the kernel would reach it.
@@ -74,12 +74,5 @@ internal static class ProcessPaths
         }
         finally { Libc.close(fd); }
         return Libc.access(real, Libc.X_OK) == 0 ? real : null;
-    }
-
-    // Where an agent path under one of its roots is in this process's view (the same path when confined); null elsewhere.
-    private static string? ToReal(PathResolver paths, string path)
-    {
-        var root = paths.Roots.FirstOrDefault(r => path == r.Virtual || path.StartsWith(r.Virtual + "/", StringComparison.Ordinal));
-        return root is null ? null : root.Real + path[root.Virtual.Length..];
     }
 }
