@@ -7,8 +7,8 @@ using KruxOS.Core.Errors;
 namespace KruxOS.Core.Policy;
 
 /// <summary>How a capability walks a tree: the argument naming the tree, and whether the walk writes.</summary>
-/// <param name="Argument">The path argument whose directory is walked (<c>path</c>, or <c>source</c> for a copy).</param>
-/// <param name="Written">The argument the walk writes below (<c>destination</c> for a copy, <c>path</c> for an edit), or null for a read-only walk.</param>
+/// <param name="Argument">The path argument whose directory is walked (<c>path</c>, or <c>source</c> for a copy or move).</param>
+/// <param name="Written">The argument the walk writes below (<c>destination</c> for a copy or move, <c>path</c> for an edit), or null for a read-only walk.</param>
 public sealed record WalkShape(string Argument, string? Written);
 
 /// <summary>
@@ -21,11 +21,16 @@ public sealed record WalkShape(string Argument, string? Written);
 /// </summary>
 public static class WalkPolicy
 {
-    /// <summary>The walk a call performs, or null when it walks nothing (a single file, a non-walking capability).</summary>
+    /// <summary>
+    /// The walk a call performs, or null when it walks nothing (a single file, a non-walking capability). A move of a
+    /// directory renames every entry below it, so it walks <c>source</c> and writes each entry at its new path below
+    /// <c>destination</c>; a move of a file or link walks nothing (the sandbox lists no entries for it). A delete is
+    /// no walk: it removes only a file, a link or an empty directory (<c>DirectoryNotEmpty</c> otherwise).
+    /// </summary>
     public static WalkShape? ShapeOf(string capability, JsonElement arguments) => capability switch
     {
         "filesystem.search" or "filesystem.search_content" or "filesystem.watch" => new WalkShape("path", null),
-        "filesystem.copy" => new WalkShape("source", "destination"),
+        "filesystem.copy" or "filesystem.move" => new WalkShape("source", "destination"),
         "filesystem.edit" when arguments.ValueKind == JsonValueKind.Object && arguments.TryGetProperty("include_glob", out var g)
             && g.ValueKind == JsonValueKind.String => new WalkShape("path", "path"),
         _ => null,

@@ -19,9 +19,25 @@ internal static class Walker
     }
 
     /// <summary>Yields (entry, path relative to <paramref name="root"/>) for every descendant.</summary>
-    public static IEnumerable<(FileSystemInfo Entry, string Relative)> Walk(string root, bool includeHidden, bool defaultExclusions = false)
+    public static IEnumerable<(FileSystemInfo Entry, string Relative)> Walk(string root, bool includeHidden, bool defaultExclusions = false) =>
+        Walk(root, includeHidden, defaultExclusions, Allowed);
+
+    /// <summary>
+    /// For an operation that acts on a whole tree at once (a directory move renames everything below it): the first
+    /// entry below <paramref name="root"/> that the gateway did not decide — one that appeared after the listing — or
+    /// null when every entry was decided or the request carries no decision.
+    /// </summary>
+    public static string? FirstUndecided(string root)
     {
         var allowed = Allowed;
+        if (allowed is null) return null;
+        foreach (var (entry, _) in Walk(root, includeHidden: true, defaultExclusions: false, allowed: null))
+            if (!allowed.Contains(entry.FullName)) return entry.FullName;
+        return null;
+    }
+
+    private static IEnumerable<(FileSystemInfo Entry, string Relative)> Walk(string root, bool includeHidden, bool defaultExclusions, IReadOnlySet<string>? allowed)
+    {
         var stack = new Stack<(string Dir, string Rel)>();
         stack.Push((root, string.Empty));
         while (stack.Count > 0)

@@ -10,7 +10,7 @@ namespace KruxOS.SandboxWorker.Paths;
 /// <c>paths.walk</c>: every entry a tree-walking call would reach, as canonical agent paths, for the gateway to decide
 /// entry by entry (ADR 0028). The walk is the operation's own (<see cref="Walker"/>: never into a linked directory),
 /// hidden entries and default exclusions included, so what the operation then reaches is a subset. For a walk that
-/// writes below another argument (a directory copy), the entry it would write there is listed as well. An edit lists the
+/// writes below another argument (a directory copy or move), the entry it would write there is listed as well. An edit lists the
 /// files its glob selects, and the directories it only passes through (<c>passed_through</c>).
 /// </summary>
 internal static class WalkQueries
@@ -23,8 +23,10 @@ internal static class WalkQueries
             throw FsErrors.InvalidInput("arguments", "must be the call's arguments");
         var shape = WalkPolicy.ShapeOf(capability, arguments) ?? throw FsErrors.InvalidInput("capability", $"'{capability}' walks no tree");
         var entries = new JsonArray();
-        var root = paths.Resolve(Args.Str(arguments, shape.Argument));
-        if (!Directory.Exists(root.Real)) return new JsonObject { ["entries"] = entries };
+        // A move takes a final link as itself (the link is renamed, not what it points to): only a real directory is walked.
+        var move = capability == "filesystem.move";
+        var root = paths.Resolve(Args.Str(arguments, shape.Argument), followFinal: !move);
+        if (!Directory.Exists(root.Real) || (move && new DirectoryInfo(root.Real).LinkTarget is not null)) return new JsonObject { ["entries"] = entries };
         var written = shape.Written is { } w && w != shape.Argument ? paths.Resolve(Args.Str(arguments, w), followFinal: false) : null;
         // An edit opens only the files its glob selects; the directories on the way are only passed through.
         var glob = capability == "filesystem.edit" ? Glob.Parse(Args.Str(arguments, "include_glob")) : null;
