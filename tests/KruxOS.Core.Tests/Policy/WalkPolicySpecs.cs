@@ -28,9 +28,23 @@ public sealed class WalkPolicySpecs
             conditions: { path_prefix: /workspace/reviewed }
             tier: approval_required
             reason: every look is reviewed
+          - capability: filesystem.move
+            conditions: { argument: source, path_prefix: /workspace/proj/keys }
+            tier: blocked
+            reason: keys stay put
+          - capability: filesystem.move
+            conditions: { argument: destination, path_prefix: /workspace/out/vault }
+            tier: blocked
+            reason: nothing is moved into the vault
         """;
 
     private static readonly PolicySet Set = Compile(("agents/bot.yaml", Rules));
+
+    private static readonly CapabilityDefinition MoveDef = Def("filesystem.move", Tier.Notify, ("source", InputType.FilesystemPath), ("destination", InputType.FilesystemPath));
+
+    // An entry a directory move of source to destination carries, at its old path ("source") or its new one ("destination").
+    private static Core.Errors.StructuredError? Moved(string source, string destination, string argument, string entry) =>
+        WalkPolicy.Decide(Bot, MoveDef, Args($$"""{"source":"{{source}}","destination":"{{destination}}"}"""), argument, entry, Set, T0);
 
     private static Core.Errors.StructuredError? Entry(string walked, string entry) =>
         WalkPolicy.Decide(Bot, Search, Args($$"""{"path":"{{walked}}","pattern":"**"}"""), "path", entry, Set, T0);
@@ -89,7 +103,10 @@ public sealed class WalkPolicySpecs
         Assert.Equal(new WalkShape("path", null), WalkPolicy.ShapeOf("filesystem.watch", Args("""{"path":"."}""")));
         Assert.Equal(new WalkShape("source", "destination"), WalkPolicy.ShapeOf("filesystem.copy", Args("""{"source":"a","destination":"b"}""")));
         Assert.Equal(new WalkShape("path", "path"), WalkPolicy.ShapeOf("filesystem.edit", Args("""{"path":".","include_glob":"**/*.cs"}""")));
+        Assert.Equal(new WalkShape("source", "destination"), WalkPolicy.ShapeOf("filesystem.move", Args("""{"source":"a","destination":"b"}""")));
         Assert.Null(WalkPolicy.ShapeOf("filesystem.edit", Args("""{"path":"a.cs"}""")));
+        // A delete removes only a file, a link or an empty directory: it reaches nothing below its path.
+        Assert.Null(WalkPolicy.ShapeOf("filesystem.delete", Args("""{"path":"a"}""")));
         Assert.Null(WalkPolicy.ShapeOf("filesystem.read", Args("""{"path":"a.cs"}""")));
     }
 
@@ -100,5 +117,36 @@ public sealed class WalkPolicySpecs
         Assert.Equal("/workspace/a/b.md", replaced.GetProperty("path").GetString());
         Assert.Equal("*.md", replaced.GetProperty("pattern").GetString());
         Assert.Equal(5, replaced.GetProperty("max_results").GetInt32());
+    }
+
+    [Fact]
+    public void A_move_of_a_parent_is_refused_for_a_blocked_entry_it_would_carry_away()
+    {
+        var refusal = Moved("/workspace/proj", "/workspace/public/proj", "source", "/workspace/proj/keys/k.pem");
+        Assert.NotNull(refusal);
+        Assert.Equal("PolicyDenied", refusal.ErrorType);
+        Assert.Equal("/workspace/proj/keys/k.pem", refusal.ContextString("path"));
+        Assert.Equal("source", refusal.ContextString("argument"));
+        Assert.Contains("keys stay put", refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_move_of_a_parent_is_refused_for_an_entry_whose_new_path_a_destination_rule_blocks()
+    {
+        // The entry is harmless where it is; where the move would write it, a rule on the destination side blocks it.
+        Assert.Null(Moved("/workspace/payload", "/workspace/out", "source", "/workspace/payload/vault/p.txt"));
+        var refusal = Moved("/workspace/payload", "/workspace/out", "destination", "/workspace/out/vault/p.txt");
+        Assert.NotNull(refusal);
+        Assert.Equal("/workspace/out/vault/p.txt", refusal.ContextString("path"));
+        Assert.Equal("destination", refusal.ContextString("argument"));
+        Assert.Contains("nothing is moved into the vault", refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_move_of_a_clean_tree_lets_every_entry_through_on_both_sides()
+    {
+        Assert.Null(Moved("/workspace/proj", "/workspace/out/proj", "source", "/workspace/proj/src/a.cs"));
+        Assert.Null(Moved("/workspace/proj", "/workspace/out/proj", "destination", "/workspace/out/proj/src/a.cs"));
+        Assert.Null(Moved("/workspace/proj", "/workspace/out/vaulted", "destination", "/workspace/out/vaulted/a.cs"));
     }
 }

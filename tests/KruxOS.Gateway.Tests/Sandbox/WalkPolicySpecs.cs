@@ -10,9 +10,10 @@ namespace KruxOS.Gateway.Tests.Sandbox;
 /// <summary>
 /// Adversarial, through the real gateway and the agent's kernel sandbox: a path rule on a subtree used to be decided
 /// only on the directory a walk was given, so a search, content search, directory copy or multi-file edit of the
-/// parent reached the blocked subtree. Now every entry a walk reaches is decided as if the call had named it (ADR 0028):
-/// read-only walks leave blocked entries out (totals included), walks that write are refused naming the blocked entry
-/// before anything is written, and watches do not report blocked entries.
+/// parent reached the blocked subtree, and a move of the parent carried it away. Now every entry a walk reaches is
+/// decided as if the call had named it (ADR 0028): read-only walks leave blocked entries out (totals included), walks
+/// that write (a directory move included) are refused naming the blocked entry before anything is written or moved,
+/// and watches do not report blocked entries. A delete never reaches below its path.
 /// </summary>
 [RequiresSystemPackages("bwrap:bubblewrap", "setpriv:util-linux", Root = true)]
 public sealed class WalkPolicySpecs
@@ -31,6 +32,17 @@ public sealed class WalkPolicySpecs
             conditions: { argument: destination, path_prefix: /workspace/drop/secret }
             tier: blocked
             reason: nothing is dropped into the vault
+          - capability: filesystem.move
+            conditions: { argument: source, path_prefix: /workspace/proj/secret }
+            tier: blocked
+            reason: secrets are not moved
+          - capability: filesystem.move
+            conditions: { argument: destination, path_prefix: /workspace/drop/secret }
+            tier: blocked
+            reason: nothing is moved into the vault
+          - capability: filesystem.delete
+            tier: autonomous
+            reason: the agent tidies its own workspace
         """;
 
     private static readonly string Secret = "TOPSECRET" + Guid.NewGuid().ToString("N")[..8];
@@ -115,6 +127,52 @@ public sealed class WalkPolicySpecs
         var clean = JsonNode.Parse(await CallAsync(client, "filesystem__copy", new { source = "clean", destination = "clean2" }))!;
         Assert.True(clean["error"] is null, clean.ToJsonString());
         Assert.True(File.Exists(Path.Combine(workspace, "clean2", "sub", "f.txt")));
+    }
+
+    [Fact]
+    public async Task Moves_and_deletes_of_a_parent_directory_never_carry_away_or_destroy_a_blocked_subtree()
+    {
+        // arrange
+        var (gateway, agent, _, client) = await StartAsync();
+        await using var _g = gateway;
+        await using var _c = client;
+        await ShellAsync(client, $"mkdir -p proj/secret/deeper payload/secret clean/sub empty && echo {Secret} > proj/secret/s.txt "
+            + $"&& echo {Secret} > proj/secret/deeper/d.txt && echo public > proj/readme.txt && echo planted > payload/secret/p.txt && echo ok > clean/sub/f.txt");
+        var workspace = Path.Combine(gateway.DataDir, "workspace", agent);
+        var secretFile = Path.Combine(workspace, "proj", "secret", "s.txt");
+
+        // act + assert: a move of the parent would rename every secret entry; it is refused, naming one, and moves nothing
+        var move = JsonNode.Parse(await CallAsync(client, "filesystem__move", new { source = "proj", destination = "stolen" }))!;
+        Assert.True(move["error"]?.GetValue<string>() == "PolicyDenied", move.ToJsonString());
+        Assert.StartsWith("/workspace/proj/secret", move["context"]!["path"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("source", move["context"]!["argument"]!.GetValue<string>());
+        Assert.Equal(Secret + "\n", await File.ReadAllTextAsync(secretFile, TestContext.Current.CancellationToken));
+        Assert.False(Directory.Exists(Path.Combine(workspace, "stolen")));
+
+        // a move whose entries would land in a blocked subtree on the destination side is refused the same way
+        var drop = JsonNode.Parse(await CallAsync(client, "filesystem__move", new { source = "payload", destination = "drop" }))!;
+        Assert.True(drop["error"]?.GetValue<string>() == "PolicyDenied", drop.ToJsonString());
+        Assert.StartsWith("/workspace/drop/secret", drop["context"]!["path"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("destination", drop["context"]!["argument"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(workspace, "payload", "secret", "p.txt")));
+        Assert.False(Directory.Exists(Path.Combine(workspace, "drop")));
+
+        // a delete of the parent removes only an empty directory: the secret subtree stays
+        var delete = JsonNode.Parse(await CallAsync(client, "filesystem__delete", new { path = "proj" }))!;
+        Assert.True(delete["error"]?.GetValue<string>() == "DirectoryNotEmpty", delete.ToJsonString());
+        Assert.Equal(Secret + "\n", await File.ReadAllTextAsync(secretFile, TestContext.Current.CancellationToken));
+
+        // moves and deletes clear of the blocked subtree still work: a clean tree, a single file, an empty directory
+        var clean = JsonNode.Parse(await CallAsync(client, "filesystem__move", new { source = "clean", destination = "clean2" }))!;
+        Assert.True(clean["error"] is null, clean.ToJsonString());
+        Assert.True(File.Exists(Path.Combine(workspace, "clean2", "sub", "f.txt")));
+        Assert.False(Directory.Exists(Path.Combine(workspace, "clean")));
+        var file = JsonNode.Parse(await CallAsync(client, "filesystem__move", new { source = "proj/readme.txt", destination = "readme.txt" }))!;
+        Assert.True(file["error"] is null, file.ToJsonString());
+        Assert.True(File.Exists(Path.Combine(workspace, "readme.txt")));
+        var emptied = JsonNode.Parse(await CallAsync(client, "filesystem__delete", new { path = "empty" }))!;
+        Assert.True(emptied["error"] is null, emptied.ToJsonString());
+        Assert.False(Directory.Exists(Path.Combine(workspace, "empty")));
     }
 
     [Fact]
