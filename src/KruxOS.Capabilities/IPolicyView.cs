@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
+using System.Text.Json;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
+using KruxOS.Core.Errors;
 using KruxOS.Core.Policy;
 
 namespace KruxOS.Capabilities;
@@ -26,6 +28,18 @@ public interface IPolicyView
 
     /// <summary>The git remotes <paramref name="principal"/>'s policy allows (<c>git.remotes</c>, ADR 0012).</summary>
     GitRemoteAllowlist GitRemotes(Principal principal);
+
+    /// <summary>
+    /// The path arguments of <paramref name="capability"/> that a rule which can apply to <paramref name="principal"/>
+    /// looks at: empty when no path rule concerns the call (a walk then needs no entry decisions).
+    /// </summary>
+    ImmutableArray<string> DecidedPathArguments(Principal principal, CapabilityDefinition capability);
+
+    /// <summary>
+    /// Whether a tree walk the pipeline already decided may open one entry it reaches (ADR 0028), on the policy in force
+    /// now: null when it may, else the refusal naming the entry. It decides the entry, never the call itself.
+    /// </summary>
+    StructuredError? DecideWalkEntry(Principal principal, CapabilityDefinition capability, JsonElement arguments, string argument, string path, DateTimeOffset now);
 }
 
 /// <summary>A capability a principal may see, with the tier it is shown with.</summary>

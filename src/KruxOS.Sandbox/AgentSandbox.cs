@@ -206,14 +206,22 @@ internal sealed class AgentSandbox : IAsyncDisposable
         return _host.Launcher.Start(spec);
     }
 
+    /// <summary>The walk guards of this agent's watches under a path rule (ADR 0028), by watch id: an event about an entry
+    /// the rule holds back is never published.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, WalkGuard> WatchGuards { get; } = new(StringComparer.Ordinal);
+
     private void OnWorkerEvent(JsonElement data)
     {
         if (!Core.Agents.AgentName.TryParse(Agent, out var name, out _)) return;
-        var evt = new FileWatchEvent(name,
-            data.GetProperty("watch_id").GetString() ?? string.Empty,
+        var watchId = data.GetProperty("watch_id").GetString() ?? string.Empty;
+        var path = data.GetProperty("path").GetString() ?? string.Empty;
+        var oldPath = data.TryGetProperty("old_path", out var op) && op.ValueKind == JsonValueKind.String ? op.GetString() : null;
+        if (WatchGuards.TryGetValue(watchId, out var guard) && (guard("path", path) is not null || (oldPath is not null && guard("path", oldPath) is not null)))
+            return;
+        var evt = new FileWatchEvent(name, watchId,
             data.GetProperty("event_type").GetString() ?? string.Empty,
-            data.GetProperty("path").GetString() ?? string.Empty,
-            data.TryGetProperty("old_path", out var op) && op.ValueKind == JsonValueKind.String ? op.GetString() : null,
+            path,
+            oldPath,
             data.TryGetProperty("timestamp", out var ts) && DateTimeOffset.TryParse(ts.GetString(), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var t) ? t : DateTimeOffset.UtcNow);
         _host.PublishWatchEvent(evt);
     }

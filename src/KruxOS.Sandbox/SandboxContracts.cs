@@ -86,8 +86,14 @@ public sealed record SandboxLimits(long MemoryBytes, double CpuCores, int Pids)
 /// <param name="PathsDecided">The path arguments are the canonical paths the policy decided on
 /// (<see cref="ISandbox.ResolvePathsAsync"/>): each must still resolve to itself, or the call fails closed with
 /// <c>PathOutOfScope</c> instead of following a link that appeared since.</param>
+/// <param name="WalkGuard">For a call that walks a tree (<see cref="KruxOS.Core.Policy.WalkPolicy.ShapeOf"/>): decides each entry
+/// the walk reaches, given the argument it is reached through and its canonical agent path; null lets it be opened,
+/// an error holds it back (ADR 0028). Null when no path rule can hold anything back.</param>
 public sealed record SandboxRequest(AgentName Agent, CapabilityName Capability, JsonElement Arguments, TimeSpan? Timeout = null, CallerKind Caller = CallerKind.Agent,
-    KruxOS.Core.Policy.GitRemoteAllowlist? GitRemotes = null, bool PathsDecided = false);
+    KruxOS.Core.Policy.GitRemoteAllowlist? GitRemotes = null, bool PathsDecided = false, WalkGuard? WalkGuard = null);
+
+/// <summary>Decides one entry a walk reaches (ADR 0028): null when it may be opened, else the refusal naming it.</summary>
+public delegate StructuredError? WalkGuard(string argument, string path);
 
 /// <summary>Resources a call consumed, where measurable (null when the mechanism does not report it).</summary>
 public sealed record ResourceUsage(long? CpuMs, long? MemoryPeakBytes, long? IoReadBytes, long? IoWriteBytes, double DurationMs)

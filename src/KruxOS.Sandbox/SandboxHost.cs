@@ -235,7 +235,19 @@ public sealed class SandboxHost : ISandbox
         if (grant is not null) context["relay_token"] = grant.Token;
         try
         {
-            return await agent.CallWorkerAsync(name, request.Arguments, context, deadline.Token).ConfigureAwait(false);
+            // A walk under a path rule opens only the entries the rule lets through (ADR 0028); a watch reports only those.
+            var shape = request.WalkGuard is null ? null : Core.Policy.WalkPolicy.ShapeOf(name, request.Arguments);
+            if (shape is not null && name != "filesystem.watch")
+            {
+                var (allowed, refusal) = await Worker.WalkGate.DecideAsync(agent, name, request.Arguments, shape, request.WalkGuard!, request.PathsDecided, deadline.Token).ConfigureAwait(false);
+                if (refusal is not null) return refusal;
+                context["walk_allowed"] = allowed;
+            }
+            var result = await agent.CallWorkerAsync(name, request.Arguments, context, deadline.Token).ConfigureAwait(false);
+            if (shape is not null && name == "filesystem.watch" && result.Data is { } watch
+                && watch.TryGetProperty("watch_id", out var id) && id.ValueKind == JsonValueKind.String)
+                agent.WatchGuards[id.GetString()!] = request.WalkGuard!;
+            return result;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -270,8 +282,12 @@ public sealed class SandboxHost : ISandbox
     }
 
     /// <summary>Stops an active filesystem.watch.</summary>
-    public Task<SandboxResult> StopWatchAsync(AgentName agent, string watchId, CancellationToken ct) =>
-        Agent(agent.Value).CallWorkerAsync("filesystem.unwatch", JsonSerializer.SerializeToElement(new { watch_id = watchId }), new JsonObject(), ct);
+    public Task<SandboxResult> StopWatchAsync(AgentName agent, string watchId, CancellationToken ct)
+    {
+        var sandbox = Agent(agent.Value);
+        sandbox.WatchGuards.TryRemove(watchId, out _);
+        return sandbox.CallWorkerAsync("filesystem.unwatch", JsonSerializer.SerializeToElement(new { watch_id = watchId }), new JsonObject(), ct);
+    }
 
     internal void PublishWatchEvent(FileWatchEvent evt) => _watchEvents.Writer.TryWrite(evt);
 

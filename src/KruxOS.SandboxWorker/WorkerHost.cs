@@ -119,6 +119,10 @@ internal sealed class WorkerHost
             if (root.TryGetProperty("ctx", out var c) && c.TryGetProperty("memory_limit", out var ml) && ml.GetString() is { } limit) _memoryLimit = limit;
             // Paths the gateway decided on must still resolve to themselves (ADR 0023); this request's operations only.
             PathResolver.Decided = root.TryGetProperty("ctx", out var dc) && dc.TryGetProperty("paths_decided", out var d) && d.ValueKind == JsonValueKind.True;
+            // A walk decided entry by entry reaches only the entries the gateway let through (ADR 0028); this request only.
+            Walker.Allowed = root.TryGetProperty("ctx", out var wc) && wc.TryGetProperty("walk_allowed", out var wa) && wa.ValueKind == JsonValueKind.Array
+                ? wa.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? _paths.RealOf(e.GetString()!) : null).OfType<string>().ToHashSet(StringComparer.Ordinal)
+                : null;
             var data = await DispatchAsync(op, args, ctx).ConfigureAwait(false);
             response = new JsonObject { ["id"] = id, ["ok"] = true, ["data"] = data };
         }
@@ -171,6 +175,8 @@ internal sealed class WorkerHost
     {
         "ping" => Task.FromResult<JsonNode>(new JsonObject { ["pong"] = true, ["uid"] = Native.Libc.geteuid() }),
         "paths.resolve" => Task.FromResult(PathQueries.Resolve(_paths, args)),
+        "paths.process" => Task.FromResult(ProcessPaths.Resolve(_paths, args)),
+        "paths.walk" => Task.FromResult(WalkQueries.Entries(_paths, args)),
         "filesystem.watch" => Task.FromResult<JsonNode>(_watches.Add(args)),
         "filesystem.unwatch" => Task.FromResult<JsonNode>(_watches.Remove(args)),
         _ when op.StartsWith("filesystem.", StringComparison.Ordinal) => Task.FromResult(_files.Run(op, args, ctx)),

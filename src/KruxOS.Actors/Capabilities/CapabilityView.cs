@@ -1,8 +1,10 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using KruxOS.Capabilities;
+using System.Text.Json;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
+using KruxOS.Core.Errors;
 using KruxOS.Core.Policy;
 
 namespace KruxOS.Actors.Capabilities;
@@ -26,6 +28,13 @@ public sealed class CapabilityView(CapabilityRegistry registry, IPolicySeam poli
 
     /// <inheritdoc />
     public Tier VisibleTier(Principal principal, CapabilityDefinition capability) => policy.VisibleTier(principal, capability);
+
+    /// <inheritdoc />
+    public ImmutableArray<string> DecidedPathArguments(Principal principal, CapabilityDefinition capability) => policy.DecidedPathArguments(principal, capability);
+
+    /// <inheritdoc />
+    public StructuredError? DecideWalkEntry(Principal principal, CapabilityDefinition capability, JsonElement arguments, string argument, string path, DateTimeOffset now) =>
+        policy.DecideWalkEntry(principal, capability, arguments, argument, path, now);
 
     /// <inheritdoc />
     public ImmutableArray<VisibleCapability> Visible(Principal principal, string? category = null)

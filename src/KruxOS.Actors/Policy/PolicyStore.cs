@@ -112,6 +112,17 @@ public sealed class PolicyStore : IPolicySeam
         PolicyEngine.DecidedPathArguments(principal, capability, _current.Set);
 
     /// <inheritdoc />
+    public StructuredError? DecideWalkEntry(Principal principal, CapabilityDefinition capability, JsonElement arguments, string argument, string path, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(capability);
+        var snapshot = _current;
+        if (!snapshot.Status.Loaded) return Errors.ServiceUnavailable("policy", "no policy set is loaded");
+        return PolicyEngine.DecidedPathArguments(principal, capability, snapshot.Set).Contains(argument)
+            ? WalkPolicy.Decide(principal, capability, arguments, argument, path, snapshot.Set, now)
+            : null;
+    }
+
+    /// <inheritdoc />
     public GitRemoteAllowlist GitRemotes(Principal principal) =>
         _current.Status.Loaded ? _current.Set.GitRemotesFor(principal) : GitRemoteAllowlist.None;
 

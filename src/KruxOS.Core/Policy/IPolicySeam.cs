@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Text.Json;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
+using KruxOS.Core.Errors;
 
 namespace KruxOS.Core.Policy;
 
@@ -33,6 +34,12 @@ public interface IPolicySeam
     /// the path the sandbox resolves (ADR 0023). The default decides on none.
     /// </summary>
     ImmutableArray<string> DecidedPathArguments(Principal principal, CapabilityDefinition capability) => [];
+
+    /// <summary>
+    /// Decides one entry a tree walk reaches (ADR 0028, <see cref="WalkPolicy.Decide"/>) on the policy in force: null when
+    /// the walk may open <paramref name="path"/>, else the refusal naming it. The default holds nothing back.
+    /// </summary>
+    StructuredError? DecideWalkEntry(Principal principal, CapabilityDefinition capability, JsonElement arguments, string argument, string path, DateTimeOffset now) => null;
 
     /// <summary>Raised when the compiled policy changes, so connections can send <c>tools/list_changed</c>.</summary>
     event Action? Changed;

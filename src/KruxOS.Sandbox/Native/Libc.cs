@@ -44,11 +44,6 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int chmod(string path, uint mode);
 
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int access(string path, int mode);
-
-    /// <summary>Whether a regular file exists with an execute bit (access X_OK).</summary>
-    public static bool IsExecutable(string path) => File.Exists(path) && access(path, 1) == 0;
 
     public const int SIGKILL = 9, SIGTERM = 15;
 

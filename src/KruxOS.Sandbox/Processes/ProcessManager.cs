@@ -19,7 +19,6 @@ namespace KruxOS.Sandbox.Processes;
 /// </summary>
 internal sealed partial class ProcessManager(AgentSandbox sandbox) : IAsyncDisposable
 {
-    private static readonly string[] SearchPath = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
     private static readonly HashSet<string> ProtectedEnv = new(StringComparer.Ordinal)
         { "PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "TMPDIR", "HOSTNAME", "IFS", "BASH_ENV", "ENV", "PROMPT_COMMAND", "SHELLOPTS", "BASHOPTS", "GCONV_PATH", "LOCPATH", "NLSPATH" };
     private static readonly Dictionary<string, int> Signals = new(StringComparer.OrdinalIgnoreCase)
@@ -43,9 +42,9 @@ internal sealed partial class ProcessManager(AgentSandbox sandbox) : IAsyncDispo
         var lines = a.TryGetProperty("stdout_lines", out var sl) && sl.TryGetInt32(out var n) ? Math.Clamp(n, 0, 10_000) : 100;
         if (command.Length == 0) return Fail(Errors.InvalidInput("command", "must not be empty"), sw);
 
-        // Working directory: in the workspace or a mount, canonicalised on the host side.
+        // Working directory: in the workspace or a mount, by its name alone here; the file system is asked below, in the sandbox.
         var wdInput = a.TryGetProperty("working_directory", out var wd) && wd.ValueKind == JsonValueKind.String ? wd.GetString()! : "/workspace";
-        var (wdVirtual, wdHost, wdError) = MapDirectory(wdInput);
+        var (wdNormalized, wdError) = NormalizeDirectory(wdInput, sandbox.Mounts.Select(m => m.Target));
         if (wdError is not null) return Fail(wdError, sw, escape: wdError.ErrorType == "PathOutOfScope");
 
         // Environment: base values the agent cannot override, plus its own.
@@ -82,7 +81,11 @@ internal sealed partial class ProcessManager(AgentSandbox sandbox) : IAsyncDispo
             limits = limits with { MemoryBytes = bytes };
         }
 
-        if (!CommandExists(command, wdHost)) return Fail(ProcessErrors.CommandNotFound(command), sw);
+        if (command.Contains('\0')) return Fail(Errors.InvalidInput("command", "must not contain NUL"), sw);
+        if (sandbox.Stopped) return Fail(SandboxErrors.Stopped(sandbox.Agent), sw);
+        var (found, notFound) = await FindAsync(wdInput, wdNormalized, command, ct).ConfigureAwait(false);
+        if (notFound is not null) return Fail(notFound.Value.Error, sw, notFound.Value.Escape);
+        var (wdVirtual, wdHost, commandHost) = found;
 
         if (sandbox.Stopped) return Fail(SandboxErrors.Stopped(sandbox.Agent), sw);
         var id = "p-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
@@ -92,7 +95,7 @@ internal sealed partial class ProcessManager(AgentSandbox sandbox) : IAsyncDispo
         {
             if (Options.Disabled)
             {
-                var process = Launcher.StartUnconfined([ResolveUnconfined(command, wdHost), .. args], wdHost, env);
+                var process = Launcher.StartUnconfined([commandHost, .. args], wdHost, env);
                 mp = new ManagedProcess(id, display, process, null, limits, Options.ProcessOutputBytes);
             }
             else
@@ -258,44 +261,60 @@ internal sealed partial class ProcessManager(AgentSandbox sandbox) : IAsyncDispo
         }), ResourceUsage.Elapsed(sw.Elapsed.TotalMilliseconds));
     }
 
-    private (string Virtual, string Host, StructuredError? Error) MapDirectory(string input)
+    /// <summary>
+    /// The working directory as the agent named it, normalised by name alone (relative to <c>/workspace</c>; <c>..</c> may
+    /// not leave <c>/</c>) and required to lie under <c>/workspace</c> or one of <paramref name="mountTargets"/>.
+    /// </summary>
+    internal static (string Normalized, StructuredError? Error) NormalizeDirectory(string input, IEnumerable<string> mountTargets)
     {
+        if (input.Contains('\0')) return (input, Errors.InvalidInput("working_directory", "must not contain NUL"));
         var combined = input.StartsWith('/') ? input : "/workspace/" + input;
         var stack = new List<string>();
         foreach (var part in combined.Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
             if (part == ".") continue;
-            if (part == "..") { if (stack.Count == 0) return (input, string.Empty, ProcessErrors.PathOutOfScope(input, "'..' leaves the root")); stack.RemoveAt(stack.Count - 1); continue; }
+            if (part == "..") { if (stack.Count == 0) return (input, ProcessErrors.PathOutOfScope(input, "'..' leaves the root")); stack.RemoveAt(stack.Count - 1); continue; }
             stack.Add(part);
         }
         var normalized = "/" + string.Join('/', stack);
-        string rootVirtual, rootHost;
-        if (normalized == "/workspace" || normalized.StartsWith("/workspace/", StringComparison.Ordinal)) (rootVirtual, rootHost) = ("/workspace", sandbox.Workspace);
-        else if (sandbox.Mounts.FirstOrDefault(m => normalized == m.Target || normalized.StartsWith(m.Target + "/", StringComparison.Ordinal)) is { } mount) (rootVirtual, rootHost) = (mount.Target, mount.Source);
-        else return (input, string.Empty, ProcessErrors.PathOutOfScope(input, "not under /workspace or a mount"));
-        var host = rootHost + normalized[rootVirtual.Length..];
-        var real = Libc.RealPath(host);
-        if (real is null || !Directory.Exists(real)) return (input, string.Empty, Errors.InvalidInput("working_directory", $"'{normalized}' is not an existing directory"));
-        if (real != rootHost && !real.StartsWith(rootHost + "/", StringComparison.Ordinal)) return (input, string.Empty, ProcessErrors.PathOutOfScope(input, "a symbolic link leads outside"));
-        return (rootVirtual + real[rootHost.Length..], real, null);
+        static bool Under(string path, string root) => path == root || path.StartsWith(root + "/", StringComparison.Ordinal);
+        return Under(normalized, "/workspace") || mountTargets.Any(t => Under(normalized, t))
+            ? (normalized, null)
+            : (input, ProcessErrors.PathOutOfScope(input, "not under /workspace or a mount"));
     }
 
-    private bool CommandExists(string command, string wdHost)
+    /// <summary>
+    /// Finds the working directory and the command where the command's sandbox will: the agent's warm worker resolves
+    /// both in the sandbox's own view with the agent's own rights (<c>paths.process</c>). Root resolves nothing here, so
+    /// a link the agent planted towards a host path answers the same whether or not that path exists.
+    /// </summary>
+    private async Task<((string Virtual, string Host, string CommandHost) Found, (StructuredError Error, bool Escape)? Failure)> FindAsync(
+        string input, string normalized, string command, CancellationToken ct)
     {
-        static bool Executable(string p) => Libc.IsExecutable(p);
-        if (!command.Contains('/')) return SearchPath.Any(d => Executable(Path.Combine(d, command)));
-        if (!command.StartsWith('/')) return Executable(Path.GetFullPath(Path.Combine(wdHost, command)));
-        if (command.StartsWith("/workspace/", StringComparison.Ordinal)) return Executable(sandbox.Workspace + command["/workspace".Length..]);
-        if (sandbox.Mounts.FirstOrDefault(m => command.StartsWith(m.Target + "/", StringComparison.Ordinal)) is { } mount) return Executable(mount.Source + command[mount.Target.Length..]);
-        // Only the read-only system tree exists inside the sandbox.
-        return (command.StartsWith("/usr/", StringComparison.Ordinal) || command.StartsWith("/bin/", StringComparison.Ordinal) || command.StartsWith("/sbin/", StringComparison.Ordinal)) && Executable(command);
-    }
-
-    private string ResolveUnconfined(string command, string wdHost)
-    {
-        if (!command.Contains('/')) return SearchPath.Select(d => Path.Combine(d, command)).First(File.Exists);
-        if (command.StartsWith("/workspace/", StringComparison.Ordinal)) return sandbox.Workspace + command["/workspace".Length..];
-        return command.StartsWith('/') ? command : Path.GetFullPath(Path.Combine(wdHost, command));
+        var query = JsonSerializer.SerializeToElement(new JsonObject { ["working_directory"] = normalized, ["command"] = command });
+        SandboxResult reply;
+        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            deadline.CancelAfter(Options.DefaultCallTimeout);
+            try { reply = await sandbox.CallWorkerAsync("paths.process", query, new JsonObject { ["agent"] = sandbox.Agent }, deadline.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return (default, (Errors.Timeout("process.run", Options.DefaultCallTimeout.TotalSeconds), false));
+            }
+        }
+        if (!reply.IsSuccess) return (default, (reply.Error!, reply.PathEscape));
+        var data = reply.Data!.Value;
+        static string? Text(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        switch (Text(data, "working_directory_problem"))
+        {
+            case "outside": return (default, (ProcessErrors.PathOutOfScope(input, "a symbolic link leads outside"), true));
+            case "denied": return (default, (Errors.InvalidInput("working_directory", $"'{normalized}' cannot be entered: the agent has no search permission on it"), false));
+            case not null: return (default, (Errors.InvalidInput("working_directory", $"'{normalized}' is not an existing directory"), false));
+        }
+        if (Text(data, "working_directory") is not { } wdVirtual || Text(data, "working_directory_real") is not { } wdHost)
+            return (default, (Errors.Internal("the sandbox did not say where the command starts"), false));
+        if (Text(data, "command_real") is not { } commandHost) return (default, (ProcessErrors.CommandNotFound(command), false));
+        return ((wdVirtual, wdHost, commandHost), null);
     }
 
     private void Prune()

@@ -47,6 +47,13 @@ internal static unsafe partial class Libc
     [LibraryImport("libc")]
     public static partial uint geteuid();
 
+    /// <summary>access(2) mode: search (directories) or execute (files).</summary>
+    public const int X_OK = 1;
+
+    /// <summary>access(2): checked with this process's own (real) uid and gid, so inside the sandbox as the agent.</summary>
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int access(string path, int mode);
+
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 

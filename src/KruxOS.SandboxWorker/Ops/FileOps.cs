@@ -421,6 +421,11 @@ internal sealed class FileOps(PathResolver paths, Trash trash, AtomicWrites atom
         if (!Directory.Exists(Path.GetDirectoryName(dst.Real)!)) throw FsErrors.ParentNotFound(dst.Virtual);
         long size = isDir ? Walker.Walk(src.Real, true).Sum(e => e.Entry is FileInfo f && f.LinkTarget is null ? f.Length : 0) : srcInfo.LinkTarget is null ? srcInfo.Length : 0;
         if (isDir && dstExists) throw FsErrors.DestinationExists(dst.Virtual);
+        // Decided entry by entry (ADR 0028): the rename takes the whole tree, so an entry that appeared after the
+        // decision would move undecided. Refuse instead; nothing has moved.
+        if (isDir && Walker.FirstUndecided(src.Real) is { } late)
+            throw FsErrors.Custom("DirectoryChanged", $"'{paths.ToVirtual(late)}' appeared below '{src.Virtual}' after the move was decided; nothing was moved",
+                "retry", "Call again: the move is decided on the directory as it is then.", "filesystem.move", ("path", paths.ToVirtual(late)));
         Rename(src, dst, isDir, overwrite);
         return new JsonObject { ["source"] = src.Virtual, ["destination"] = dst.Virtual, ["size"] = size };
     }

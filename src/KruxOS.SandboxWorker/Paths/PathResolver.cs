@@ -91,6 +91,13 @@ internal sealed class PathResolver
     public Root? FindRoot(string canonical) =>
         _roots.FirstOrDefault(r => canonical == r.Real || canonical.StartsWith(r.Real + "/", StringComparison.Ordinal));
 
+    /// <summary>Where an agent path under one of the roots is in this process's view (the same path when confined); null elsewhere.</summary>
+    public string? RealOf(string agentPath)
+    {
+        var root = _roots.FirstOrDefault(r => agentPath == r.Virtual || agentPath.StartsWith(r.Virtual + "/", StringComparison.Ordinal));
+        return root is null ? null : root.Real + agentPath[root.Virtual.Length..];
+    }
+
     /// <summary>The agent-visible path of a real path known to be inside a root.</summary>
     public string ToVirtual(string real)
     {

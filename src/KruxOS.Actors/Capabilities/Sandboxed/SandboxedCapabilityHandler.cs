@@ -26,13 +26,28 @@ public sealed class SandboxedCapabilityHandler(CapabilityDefinition definition, 
         var caller = context.Principal.Kind == PrincipalKind.User ? CallerKind.User : CallerKind.Agent;
         // Remotes come from the policy in force when the call runs (after any approval wait), not when it was decided.
         var remotes = definition.Remote == RemoteAccess.Git ? context.Policy.GitRemotes(context.Principal) : null;
-        var result = await sandbox.ExecuteAsync(new SandboxRequest(context.Session.Agent, Name, arguments, definition.MaxDurationFor(arguments), caller, remotes, context.PathsDecided),
+        // A walk under a path rule is decided entry by entry too (ADR 0028), on the policy in force when the entry is reached.
+        var walk = KruxOS.Core.Policy.WalkPolicy.ShapeOf(Name.Value, arguments) is not null
+            && context.Policy.DecidedPathArguments(context.Principal, context.Capability).Length > 0
+            ? Guard(context, arguments.Clone())
+            : null;
+        var result = await sandbox.ExecuteAsync(new SandboxRequest(context.Session.Agent, Name, arguments, definition.MaxDurationFor(arguments), caller, remotes, context.PathsDecided, walk),
             cancellationToken).ConfigureAwait(false);
         var usage = ToAudit(result.Usage);
         return result.IsSuccess
             ? new CapabilityOutput(result.Data ?? KruxOS.Core.CoreJson.EmptyObject, usage)
             : throw new CapabilityException(result.Error!, usage);
     }
+
+    // Fails closed: an entry whose decision throws is held back.
+    private static WalkGuard Guard(InvocationContext context, JsonElement arguments) => (argument, path) =>
+    {
+        try { return context.Policy.DecideWalkEntry(context.Principal, context.Capability, arguments, argument, path, DateTimeOffset.UtcNow); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return KruxOS.Core.Errors.Errors.Internal($"'{path}' could not be decided: {e.Message}");
+        }
+    };
 
     /// <inheritdoc />
     public async Task<PathResolution> ResolvePathsAsync(AgentName agent, JsonElement arguments, IReadOnlyList<string> names, CancellationToken cancellationToken)
