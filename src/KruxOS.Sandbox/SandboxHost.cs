@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
@@ -7,6 +8,7 @@ using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Sandbox.Health;
+using KruxOS.Sandbox.Processes;
 using KruxOS.Sandbox.Isolation;
 using KruxOS.Sandbox.Mounts;
 using KruxOS.Sandbox.Native;
@@ -109,7 +111,16 @@ public sealed class SandboxHost : ISandbox
     }
 
     /// <inheritdoc />
-    public bool Handles(CapabilityName capability) => capability.Category is "filesystem" or "process" or "git";
+    public bool Handles(CapabilityName capability) => Operations.Contains(capability.Value);
+
+    /// <summary>
+    /// Every capability this host executes: its process operations (<see cref="ProcessManager.Operations"/>) and what the
+    /// warm worker dispatches (<see cref="KruxOS.SandboxWorker.Ops.WorkerCapabilities.Names"/>, Linux only, like the
+    /// worker), read from the code that runs them.
+    /// </summary>
+    public static FrozenSet<string> Operations { get; } =
+        (OperatingSystem.IsLinux() ? ProcessManager.Operations.Concat(KruxOS.SandboxWorker.Ops.WorkerCapabilities.Names) : ProcessManager.Operations)
+        .ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>The host uid the agent's files and processes run as (for tests and the operator CLI).</summary>
     public uint HostUidFor(AgentName agent) =>
@@ -206,20 +217,9 @@ public sealed class SandboxHost : ISandbox
             return SandboxResult.Fail(SandboxErrors.Stopped(request.Agent.Value), ResourceUsage.Elapsed(sw.Elapsed.TotalMilliseconds));
 
         var name = request.Capability.Value;
-        if (request.Capability.Category == "process")
-        {
-            return name switch
-            {
-                "process.run" => await agent.Processes.RunAsync(request.Arguments, ct).ConfigureAwait(false),
-                "process.monitor" => agent.Processes.Monitor(request.Arguments),
-                "process.kill" => await agent.Processes.KillAsync(request.Arguments, ct).ConfigureAwait(false),
-                "process.list" => agent.Processes.List(request.Arguments),
-                "process.logs" => agent.Processes.Logs(request.Arguments),
-                _ => SandboxResult.Fail(Errors.UnknownCapability(name), ResourceUsage.Elapsed(0)),
-            };
-        }
+        if (ProcessManager.Operations.Contains(name)) return await agent.Processes.ExecuteAsync(name, request.Arguments, ct).ConfigureAwait(false);
 
-        var timeout = request.Timeout ?? (request.Capability.Category == "git" ? TimeSpan.FromMinutes(5) : Options.DefaultCallTimeout);
+        var timeout = request.Timeout ?? Options.DefaultCallTimeout;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(timeout);
         var context = new JsonObject
@@ -230,8 +230,9 @@ public sealed class SandboxHost : ISandbox
             ["git_remotes"] = GitRemotesJson(request.GitRemotes ?? Core.Policy.GitRemoteAllowlist.None),
             ["paths_decided"] = request.PathsDecided,
         };
-        // A git call that may reach a remote opens the agent's relay for exactly the remotes its policy allows.
-        using var grant = name is "git.clone" or "git.pull" or "git.push" ? agent.Relay?.Grant(request.GitRemotes ?? Core.Policy.GitRemoteAllowlist.None) : null;
+        // A call that may reach a remote (its definition says so, and the request carries the remotes its policy allows)
+        // opens the agent's relay for exactly those remotes.
+        using var grant = request.GitRemotes is { } remotes ? agent.Relay?.Grant(remotes) : null;
         if (grant is not null) context["relay_token"] = grant.Token;
         try
         {

@@ -177,7 +177,7 @@ internal sealed class WorkerHost
         "paths.resolve" => Task.FromResult(PathQueries.Resolve(_paths, args)),
         "paths.process" => Task.FromResult(ProcessPaths.Resolve(_paths, args)),
         "paths.walk" => Task.FromResult(WalkQueries.Entries(_paths, args)),
-        "filesystem.watch" => Task.FromResult<JsonNode>(_watches.Add(args)),
+        Watches.Capability => Task.FromResult<JsonNode>(_watches.Add(args)),
         "filesystem.unwatch" => Task.FromResult<JsonNode>(_watches.Remove(args)),
         _ when op.StartsWith("filesystem.", StringComparison.Ordinal) => Task.FromResult(_files.Run(op, args, ctx)),
         _ when op.StartsWith("git.", StringComparison.Ordinal) => _git.RunAsync(op, args, ctx),

@@ -22,6 +22,16 @@ public sealed class DefinitionTests
         });
     }
 
+    [Fact]
+    public void Should_execute_exactly_the_shipped_sandboxed_definitions()
+    {
+        // The sandbox's operation set is read from the code that runs each operation; a sandboxed definition nobody
+        // executes (or an operation no definition offers) shows up here and fails the gateway's start-up.
+        var sandboxed = DefinitionLoader.BuiltIn().Where(d => d.Execution == ExecutionMode.Sandboxed).Select(d => d.Name.Value).Order(StringComparer.Ordinal);
+        Assert.Equal(sandboxed, SandboxHost.Operations.Order(StringComparer.Ordinal));
+        Assert.DoesNotContain("filesystem.unwatch", (IReadOnlySet<string>)SandboxHost.Operations);
+    }
+
     [Theory]
     [InlineData("filesystem.delete", Tier.ApprovalRequired)]
     [InlineData("git.push", Tier.ApprovalRequired)]

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -30,6 +31,24 @@ internal sealed partial class ProcessManager(AgentSandbox sandbox) : IAsyncDispo
     private SandboxOptions Options => sandbox.Host.Options;
 
     private static SandboxResult Fail(StructuredError e, Stopwatch sw, bool escape = false) => SandboxResult.Fail(e, ResourceUsage.Elapsed(sw.Elapsed.TotalMilliseconds), escape);
+
+    // The one list of what this class executes: the dispatch below and the sandbox's operation set read it.
+    private static readonly FrozenDictionary<string, Func<ProcessManager, JsonElement, CancellationToken, Task<SandboxResult>>> Table =
+        new Dictionary<string, Func<ProcessManager, JsonElement, CancellationToken, Task<SandboxResult>>>(StringComparer.Ordinal)
+        {
+            ["process.run"] = static (m, a, ct) => m.RunAsync(a, ct),
+            ["process.monitor"] = static (m, a, _) => Task.FromResult(m.Monitor(a)),
+            ["process.kill"] = static (m, a, ct) => m.KillAsync(a, ct),
+            ["process.list"] = static (m, a, _) => Task.FromResult(m.List(a)),
+            ["process.logs"] = static (m, a, _) => Task.FromResult(m.Logs(a)),
+        }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>The capabilities this class executes.</summary>
+    public static IEnumerable<string> Operations => Table.Keys;
+
+    /// <summary>Executes one of <see cref="Operations"/>; an unknown name is an <c>UnknownCapability</c> result.</summary>
+    public Task<SandboxResult> ExecuteAsync(string capability, JsonElement arguments, CancellationToken ct) =>
+        Table.TryGetValue(capability, out var run) ? run(this, arguments, ct) : Task.FromResult(SandboxResult.Fail(Errors.UnknownCapability(capability), ResourceUsage.Elapsed(0)));
 
     public async Task<SandboxResult> RunAsync(JsonElement a, CancellationToken ct)
     {

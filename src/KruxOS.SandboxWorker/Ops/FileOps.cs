@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -18,26 +19,40 @@ internal sealed class FileOps(PathResolver paths, Trash trash, AtomicWrites atom
     private const long EditMaxFileBytes = 8 * 1024 * 1024;
     private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
 
+    // The one list of what this class executes: the dispatch below and the sandbox's operation set read it.
+    private static readonly FrozenDictionary<string, Func<FileOps, JsonElement, CallContext, JsonNode>> Table =
+        new Dictionary<string, Func<FileOps, JsonElement, CallContext, JsonNode>>(StringComparer.Ordinal)
+        {
+            ["filesystem.read"] = static (f, a, _) => f.Read(a),
+            ["filesystem.write"] = static (f, a, _) => f.Write(a),
+            ["filesystem.append"] = static (f, a, _) => f.Append(a),
+            ["filesystem.edit"] = static (f, a, _) => f.Edit(a),
+            ["filesystem.list"] = static (f, a, _) => f.List(a),
+            ["filesystem.stat"] = static (f, a, _) => f.Stat(a),
+            ["filesystem.delete"] = static (f, a, ctx) => f.Delete(a, ctx),
+            ["filesystem.restore"] = static (f, a, _) => f.Restore(a),
+            ["filesystem.search"] = static (f, a, _) => Search.Files(f.paths, a),
+            ["filesystem.search_content"] = static (f, a, _) => Search.Content(f.paths, a),
+            ["filesystem.copy"] = static (f, a, _) => f.Copy(a),
+            ["filesystem.move"] = static (f, a, _) => f.Move(a),
+        }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>The capabilities this class executes.</summary>
+    public static IEnumerable<string> Operations => Table.Keys;
+
+    private readonly PathResolver paths = paths;
+    private readonly Trash trash = trash;
+
+    private JsonNode Delete(JsonElement a, CallContext ctx) => trash.Delete(paths.Resolve(Args.Str(a, "path"), followFinal: false), ctx);
+
+    private JsonNode Restore(JsonElement a) =>
+        trash.Restore(Args.OptStr(a, "trash_id"), Args.OptStr(a, "path"), Args.OptStr(a, "destination"), Args.Bool(a, "overwrite"));
+
     public JsonNode Run(string op, JsonElement a, CallContext ctx)
     {
         try
         {
-            return op switch
-            {
-                "filesystem.read" => Read(a),
-                "filesystem.write" => Write(a),
-                "filesystem.append" => Append(a),
-                "filesystem.edit" => Edit(a),
-                "filesystem.list" => List(a),
-                "filesystem.stat" => Stat(a),
-                "filesystem.delete" => trash.Delete(paths.Resolve(Args.Str(a, "path"), followFinal: false), ctx),
-                "filesystem.restore" => trash.Restore(Args.OptStr(a, "trash_id"), Args.OptStr(a, "path"), Args.OptStr(a, "destination"), Args.Bool(a, "overwrite")),
-                "filesystem.search" => Search.Files(paths, a),
-                "filesystem.search_content" => Search.Content(paths, a),
-                "filesystem.copy" => Copy(a),
-                "filesystem.move" => Move(a),
-                _ => throw new WorkerException(KruxOS.Core.Errors.Errors.UnknownCapability(op)),
-            };
+            return Table.TryGetValue(op, out var run) ? run(this, a, ctx) : throw new WorkerException(KruxOS.Core.Errors.Errors.UnknownCapability(op));
         }
         catch (UnauthorizedAccessException)
         {

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -27,19 +28,26 @@ internal sealed class GitOps(PathResolver paths, string agent, string? relaySock
     /// <summary>The worker's git configuration (GIT_CONFIG_GLOBAL), shipped beside the worker and bound read-only.</summary>
     public static string GlobalConfigPath => Path.Combine(AppContext.BaseDirectory, "kruxos-git.config");
 
-    public Task<JsonNode> RunAsync(string op, JsonElement a, CallContext ctx) => op switch
-    {
-        "git.init" => Init(a),
-        "git.status" => Status(a),
-        "git.diff" => Diff(a),
-        "git.log" => Log(a),
-        "git.commit" => Commit(a),
-        "git.branch" => Branch(a),
-        "git.clone" => Clone(a, ctx),
-        "git.pull" => Pull(a, ctx),
-        "git.push" => Push(a, ctx),
-        _ => throw new WorkerException(KruxOS.Core.Errors.Errors.UnknownCapability(op)),
-    };
+    // The one list of what this class executes: the dispatch below and the sandbox's operation set read it.
+    private static readonly FrozenDictionary<string, Func<GitOps, JsonElement, CallContext, Task<JsonNode>>> Table =
+        new Dictionary<string, Func<GitOps, JsonElement, CallContext, Task<JsonNode>>>(StringComparer.Ordinal)
+        {
+            ["git.init"] = static (g, a, _) => g.Init(a),
+            ["git.status"] = static (g, a, _) => g.Status(a),
+            ["git.diff"] = static (g, a, _) => g.Diff(a),
+            ["git.log"] = static (g, a, _) => g.Log(a),
+            ["git.commit"] = static (g, a, _) => g.Commit(a),
+            ["git.branch"] = static (g, a, _) => g.Branch(a),
+            ["git.clone"] = static (g, a, ctx) => g.Clone(a, ctx),
+            ["git.pull"] = static (g, a, ctx) => g.Pull(a, ctx),
+            ["git.push"] = static (g, a, ctx) => g.Push(a, ctx),
+        }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>The capabilities this class executes.</summary>
+    public static IEnumerable<string> Operations => Table.Keys;
+
+    public Task<JsonNode> RunAsync(string op, JsonElement a, CallContext ctx) =>
+        Table.TryGetValue(op, out var run) ? run(this, a, ctx) : throw new WorkerException(KruxOS.Core.Errors.Errors.UnknownCapability(op));
 
     private sealed record GitResult(int Code, string Out, string Err)
     {

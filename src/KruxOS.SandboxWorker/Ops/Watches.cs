@@ -16,6 +16,9 @@ namespace KruxOS.SandboxWorker.Ops;
 /// </summary>
 internal sealed class Watches(PathResolver paths, AtomicWrites atomicWrites, Func<JsonObject, Task> publish)
 {
+    /// <summary>The capability this class executes (ending a watch, <c>filesystem.unwatch</c>, is the gateway's own operation).</summary>
+    public const string Capability = "filesystem.watch";
+
     public const int MaxWatches = 32;
     private static readonly string[] AllTypes = ["create", "modify", "delete", "rename"];
     private readonly ConcurrentDictionary<string, FileSystemWatcher> _watches = new();
