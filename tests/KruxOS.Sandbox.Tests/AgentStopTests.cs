@@ -1,3 +1,4 @@
+using KruxOS.Testing;
 using KruxOS.Core.Agents;
 using Xunit;
 
@@ -22,15 +23,15 @@ public sealed class AgentStopTests(SandboxFixture f)
         var workspace = f.Workspace(A);
         Assert.True(await HostHelpers.Eventually(() => File.Exists(Path.Combine(workspace, "loop.log")) && File.Exists(Path.Combine(workspace, "detached.log"))));
         var uid = f.Host.HostUidFor(agent);
-        Assert.NotEmpty(HostHelpers.ProcessesOf(uid));
+        Assert.NotEmpty(SandboxLeftovers.ProcessesOf(uid));
 
         // act
         var report = await f.Host.StopAgentAsync(agent, hold: true, TestContext.Current.CancellationToken);
 
         // assert: nothing of the agent's uid is left, its cgroup subtree is gone, and the files stop growing
         Assert.True(report.ProcessesKilled >= 2, $"{report.ProcessesKilled} killed");
-        Assert.True(await HostHelpers.Eventually(() => HostHelpers.ProcessesOf(uid).Count == 0, TimeSpan.FromSeconds(10)), string.Join(",", HostHelpers.ProcessesOf(uid)));
-        Assert.False(HostHelpers.CgroupExists(f.Host.CgroupPathOf(agent)));
+        Assert.True(await HostHelpers.Eventually(() => SandboxLeftovers.ProcessesOf(uid).Count == 0, TimeSpan.FromSeconds(10)), string.Join(",", SandboxLeftovers.ProcessesOf(uid)));
+        Assert.False(SandboxLeftovers.CgroupExists(f.Host.CgroupPathOf(agent)));
         var sizes = (new FileInfo(Path.Combine(workspace, "loop.log")).Length, new FileInfo(Path.Combine(workspace, "detached.log")).Length);
         await Task.Delay(1500, TestContext.Current.CancellationToken);
         Assert.Equal(sizes, (new FileInfo(Path.Combine(workspace, "loop.log")).Length, new FileInfo(Path.Combine(workspace, "detached.log")).Length));
@@ -40,7 +41,7 @@ public sealed class AgentStopTests(SandboxFixture f)
         var refusedRead = await f.Call(A, "filesystem.read", new { path = "keep.txt" });
         Assert.Equal("SandboxUnavailable", refusedRun.Error?.ErrorType);
         Assert.Equal("SandboxUnavailable", refusedRead.Error?.ErrorType);
-        Assert.Empty(HostHelpers.ProcessesOf(uid));
+        Assert.Empty(SandboxLeftovers.ProcessesOf(uid));
 
         // act + assert: released (restore, resume), it works again with a fresh sandbox
         f.Host.ReleaseAgent(agent);
@@ -63,7 +64,7 @@ public sealed class AgentStopTests(SandboxFixture f)
         await Task.WhenAll(starts);
 
         // assert: whatever each start answered, no process of the agent survives
-        Assert.True(await HostHelpers.Eventually(() => HostHelpers.ProcessesOf(uid).Count == 0, TimeSpan.FromSeconds(15)), string.Join(",", HostHelpers.ProcessesOf(uid)));
+        Assert.True(await HostHelpers.Eventually(() => SandboxLeftovers.ProcessesOf(uid).Count == 0, TimeSpan.FromSeconds(15)), string.Join(",", SandboxLeftovers.ProcessesOf(uid)));
         f.Host.ReleaseAgent(agent);
     }
 }

@@ -1,3 +1,4 @@
+using KruxOS.Testing;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -20,38 +21,6 @@ internal static class HostHelpers
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(30_000)) { p.Kill(true); throw new TimeoutException(string.Join(' ', command)); }
         return (p.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    /// <summary>Pids of processes running with <paramref name="uid"/> as any of their uids.</summary>
-    public static List<int> ProcessesOf(uint uid)
-    {
-        var pids = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
-            try
-            {
-                var line = File.ReadLines(Path.Combine(dir, "status")).FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal));
-                if (line is not null && line[4..].Split('\t', ' ', StringSplitOptions.RemoveEmptyEntries).Contains(uid.ToString(CultureInfo.InvariantCulture))) pids.Add(pid);
-            }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-        }
-        return pids;
-    }
-
-    /// <summary>Whether a group below this process's own cgroup exists in any hierarchy the sandbox uses (v1 memory/pids, or v2).</summary>
-    public static bool CgroupExists(string relative)
-    {
-        foreach (var line in File.ReadAllLines("/proc/self/cgroup"))
-        {
-            var parts = line.Split(':', 3);
-            if (parts.Length < 3) continue;
-            var mount = parts[0] == "0" && parts[1].Length == 0 ? "/sys/fs/cgroup"
-                : parts[1].Split(',').FirstOrDefault(c => c is "memory" or "pids") is { } c ? "/sys/fs/cgroup/" + c : null;
-            if (mount is not null && Directory.Exists(mount + parts[2].TrimEnd('/') + "/" + relative)) return true;
-        }
-        return false;
     }
 
     /// <summary>Waits (bounded) until <paramref name="condition"/> holds; false when it never did.</summary>

@@ -1,3 +1,4 @@
+using KruxOS.Testing;
 using KruxOS.Core.Agents;
 using KruxOS.Sandbox.Isolation;
 using Xunit;
@@ -34,7 +35,7 @@ public sealed class InstanceScopingTests(SandboxFixture f)
             var uidA = a.Host.HostUidFor(agent);
             var uidB = b.Host.HostUidFor(agent);
             Assert.NotEqual(uidA, uidB);
-            Assert.NotEmpty(HostHelpers.ProcessesOf(uidA));
+            Assert.NotEmpty(SandboxLeftovers.ProcessesOf(uidA));
             Assert.NotEqual(a.Host.CgroupPathOf(agent), b.Host.CgroupPathOf(agent));
             Assert.StartsWith(shared + "/" + idA + "/", a.Host.CgroupPathOf(agent), StringComparison.Ordinal);
             Assert.StartsWith(shared + "/" + idB + "/", b.Host.CgroupPathOf(agent), StringComparison.Ordinal);
@@ -43,12 +44,12 @@ public sealed class InstanceScopingTests(SandboxFixture f)
             await a.DisposeAsync();
 
             // assert: A's processes are gone, B's sandbox is untouched: its background process runs, its worker answers, its group is there
-            Assert.True(await HostHelpers.Eventually(() => HostHelpers.ProcessesOf(uidA).Count == 0, TimeSpan.FromSeconds(15)));
+            Assert.True(await HostHelpers.Eventually(() => SandboxLeftovers.ProcessesOf(uidA).Count == 0, TimeSpan.FromSeconds(15)));
             Assert.Equal("running", (await HostHelpers.Ok(b.Host, "builder", "process.monitor", new { process_id = loopB.GetProperty("process_id").GetString() })).GetProperty("state").GetString());
             Assert.Equal("b", (await HostHelpers.Ok(b.Host, "builder", "filesystem.read", new { path = "b.txt" })).GetProperty("content").GetString());
-            Assert.NotEmpty(HostHelpers.ProcessesOf(uidB));
-            Assert.True(HostHelpers.CgroupExists(b.Host.CgroupPathOf(agent)));
-            Assert.False(HostHelpers.CgroupExists(shared + "/" + idA));
+            Assert.NotEmpty(SandboxLeftovers.ProcessesOf(uidB));
+            Assert.True(SandboxLeftovers.CgroupExists(b.Host.CgroupPathOf(agent)));
+            Assert.False(SandboxLeftovers.CgroupExists(shared + "/" + idA));
             Assert.Equal("running", loopA.GetProperty("state").GetString());
         }
         finally

@@ -103,7 +103,7 @@ public static class AuditText
                 case (byte)'n': sb.Append('\n'); break;
                 case (byte)'r': sb.Append('\r'); break;
                 case (byte)'t': sb.Append('\t'); break;
-                case (byte)'u' when i + 6 <= raw.Length && TryHex(raw.Slice(i + 2, 4), out var unit):
+                case (byte)'u' when i + 6 <= raw.Length && KruxOS.Core.Serialization.JsonEscapes.TryParseUnit(raw.Slice(i + 2, 4), out var unit):
                     sb.Append((char)unit);
                     consumed = 6;
                     break;
@@ -116,24 +116,6 @@ public static class AuditText
         }
         if (runStart < raw.Length) sb.Append(Encoding.UTF8.GetString(raw[runStart..]));
         return Scalar(sb.ToString());
-    }
-
-    private static bool TryHex(ReadOnlySpan<byte> four, out int value)
-    {
-        value = 0;
-        foreach (var b in four)
-        {
-            var d = b switch
-            {
-                >= (byte)'0' and <= (byte)'9' => b - '0',
-                >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
-                >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
-                _ => -1,
-            };
-            if (d < 0) return false;
-            value = value * 16 + d;
-        }
-        return true;
     }
 
     /// <summary>

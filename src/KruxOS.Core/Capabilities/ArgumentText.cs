@@ -88,7 +88,7 @@ public static class ArgumentText
                 continue;
             }
             if (i + 5 >= raw.Length) return "ends inside an escape sequence";
-            if (!TryHex(raw.Slice(i + 2, 4), out var unit)) return "has a malformed \\u escape";
+            if (!KruxOS.Core.Serialization.JsonEscapes.TryParseUnit(raw.Slice(i + 2, 4), out var unit)) return "has a malformed \\u escape";
             i += 5;
             var high = unit is >= 0xD800 and <= 0xDBFF;
             var low = unit is >= 0xDC00 and <= 0xDFFF;
@@ -105,25 +105,6 @@ public static class ArgumentText
     }
 
     private const string LoneSurrogate = "contains an unpaired surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text";
-
-    private static bool TryHex(ReadOnlySpan<byte> four, out int value)
-    {
-        value = 0;
-        if (four.Length != 4) return false;
-        foreach (var b in four)
-        {
-            var d = b switch
-            {
-                >= (byte)'0' and <= (byte)'9' => b - '0',
-                >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
-                >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
-                _ => -1,
-            };
-            if (d < 0) return false;
-            value = value * 16 + d;
-        }
-        return true;
-    }
 
     /// <summary>
     /// A copy of <paramref name="value"/> that any JSON writer can encode: each malformed string or property name

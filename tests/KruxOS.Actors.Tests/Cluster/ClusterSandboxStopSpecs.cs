@@ -1,3 +1,4 @@
+using KruxOS.Testing;
 using System.Globalization;
 using System.Text.Json;
 using Akka.Actor;
@@ -52,7 +53,7 @@ public sealed class ClusterSandboxStopSpecs
 
         // act 1: the agent's background process runs on node A; the operator's kill goes through node B
         await StartLoop(hostA, agent);
-        await Eventually(() => ProcessesOf(uid).Count > 0); // the launcher drops to the agent's uid a moment after it starts
+        await Eventually(() => SandboxLeftovers.ProcessesOf(uid).Count > 0); // the launcher drops to the agent's uid a moment after it starts
         var housekeepingB = await b.Registry.GetAsync<SandboxHousekeeping>();
         // Right after the cluster forms, node A's subscription to the stop topic may not have reached B yet (pub-sub
         // gossips it); in a running cluster it long has. So the kill is sent through B until A has acted on it.
@@ -61,24 +62,24 @@ public sealed class ClusterSandboxStopSpecs
         {
             stoppedOnB = await housekeepingB.Ask<SandboxStopMessages.AgentStopped>(new SandboxStopMessages.StopAgent("roamer", false, "killed by operator"), TimeSpan.FromSeconds(60));
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(3);
-            while (DateTime.UtcNow < deadline && ProcessesOf(uid).Count > 0) await Task.Delay(100);
-            return ProcessesOf(uid).Count == 0;
+            while (DateTime.UtcNow < deadline && SandboxLeftovers.ProcessesOf(uid).Count > 0) await Task.Delay(100);
+            return SandboxLeftovers.ProcessesOf(uid).Count == 0;
         });
 
         // assert 1: B had nothing of the agent to stop; A stopped it
         Assert.Equal(0, stoppedOnB!.ProcessesKilled);
-        Assert.Empty(ProcessesOf(uid));
+        Assert.Empty(SandboxLeftovers.ProcessesOf(uid));
 
         // act 2: a new loop on A; the agent is revoked through the registry from node B
         await StartLoop(hostA, agent);
-        await Eventually(() => ProcessesOf(uid).Count > 0); // the launcher drops to the agent's uid a moment after it starts
+        await Eventually(() => SandboxLeftovers.ProcessesOf(uid).Count > 0); // the launcher drops to the agent's uid a moment after it starts
         var revoked = await registry.Ask<IdentityResult>(new IdentityCommands.RevokeAgent("roamer", DateTimeOffset.UtcNow), TimeSpan.FromSeconds(30));
         Assert.True(revoked.IsOk, revoked.Message);
 
         // assert 2: node A saw the revocation in its read model, stopped everything and holds the agent
-        await Eventually(() => ProcessesOf(uid).Count == 0);
+        await Eventually(() => SandboxLeftovers.ProcessesOf(uid).Count == 0);
         await EventuallyAsync(async () => (await Run(hostA, agent, "process.run", """{"command":"true"}""")).Error?.ErrorType == "SandboxUnavailable");
-        Assert.Empty(ProcessesOf(uid));
+        Assert.Empty(SandboxLeftovers.ProcessesOf(uid));
     }
 
     private static async Task StartLoop(SandboxHost host, AgentName agent)
@@ -89,23 +90,6 @@ public sealed class ClusterSandboxStopSpecs
 
     private static Task<SandboxResult> Run(SandboxHost host, AgentName agent, string capability, string json) =>
         host.ExecuteAsync(new SandboxRequest(agent, CapabilityName.Parse(capability), JsonDocument.Parse(json).RootElement), CancellationToken.None);
-
-    private static List<int> ProcessesOf(uint uid)
-    {
-        var pids = new List<int>();
-        foreach (var d in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(d), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
-            try
-            {
-                var line = File.ReadLines(Path.Combine(d, "status")).FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal));
-                if (line is not null && line[4..].Split('\t', ' ', StringSplitOptions.RemoveEmptyEntries).Contains(uid.ToString(CultureInfo.InvariantCulture))) pids.Add(pid);
-            }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-        }
-        return pids;
-    }
 
     private static Task Eventually(Func<bool> condition) => EventuallyAsync(() => Task.FromResult(condition()));
 

@@ -34,7 +34,7 @@ public sealed class AgentStopSpecs
         var uid = host.HostUidFor(AgentName.Parse(agent));
         var beat = Path.Combine(gateway.DataDir, "workspace", agent, "beat.log");
         Assert.True(await Eventually(() => File.Exists(beat) && new FileInfo(beat).Length > 100), "the loop never wrote");
-        Assert.NotEmpty(ProcessesOf(uid));
+        Assert.NotEmpty(SandboxLeftovers.ProcessesOf(uid));
 
         // act: the operator's CLI, over the control socket
         var cli = how == "revoke"
@@ -43,8 +43,8 @@ public sealed class AgentStopSpecs
 
         // assert: nothing with the agent's uid is left, its cgroup subtree is gone, and the file stops growing
         Assert.True(cli.ExitCode == 0, cli.StdErr);
-        Assert.True(await Eventually(() => ProcessesOf(uid).Count == 0), "still running: " + string.Join(",", ProcessesOf(uid)));
-        Assert.False(CgroupExists(host.CgroupPathOf(AgentName.Parse(agent))));
+        Assert.True(await Eventually(() => SandboxLeftovers.ProcessesOf(uid).Count == 0), "still running: " + string.Join(",", SandboxLeftovers.ProcessesOf(uid)));
+        Assert.False(SandboxLeftovers.CgroupExists(host.CgroupPathOf(AgentName.Parse(agent))));
         var size = new FileInfo(beat).Length;
         await Task.Delay(TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
         Assert.Equal(size, new FileInfo(beat).Length);
@@ -62,7 +62,7 @@ public sealed class AgentStopSpecs
             var r = await host.ExecuteAsync(new SandboxRequest(AgentName.Parse(agent), Core.Capabilities.CapabilityName.Parse("process.run"),
                 System.Text.Json.JsonDocument.Parse("""{"command":"true"}""").RootElement), TestContext.Current.CancellationToken);
             Assert.Equal("SandboxUnavailable", r.Error?.ErrorType);
-            Assert.Empty(ProcessesOf(uid));
+            Assert.Empty(SandboxLeftovers.ProcessesOf(uid));
         }
     }
 
@@ -77,33 +77,4 @@ public sealed class AgentStopSpecs
         return condition();
     }
 
-    private static List<int> ProcessesOf(uint uid)
-    {
-        var pids = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
-            try
-            {
-                var line = File.ReadLines(Path.Combine(dir, "status")).FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal));
-                if (line is not null && line[4..].Split('\t', ' ', StringSplitOptions.RemoveEmptyEntries).Contains(uid.ToString(CultureInfo.InvariantCulture))) pids.Add(pid);
-            }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-        }
-        return pids;
-    }
-
-    private static bool CgroupExists(string relative)
-    {
-        foreach (var line in File.ReadAllLines("/proc/self/cgroup"))
-        {
-            var parts = line.Split(':', 3);
-            if (parts.Length < 3) continue;
-            var mount = parts[0] == "0" && parts[1].Length == 0 ? "/sys/fs/cgroup"
-                : parts[1].Split(',').FirstOrDefault(c => c is "memory" or "pids") is { } c ? "/sys/fs/cgroup/" + c : null;
-            if (mount is not null && Directory.Exists(mount + parts[2].TrimEnd('/') + "/" + relative)) return true;
-        }
-        return false;
-    }
 }
