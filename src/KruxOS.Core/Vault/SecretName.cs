@@ -89,7 +89,8 @@ public readonly partial record struct SecretName
     /// <inheritdoc />
     public override string ToString() => Value ?? string.Empty;
 
-    internal static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
+    /// <summary>A caller-supplied name cut to 64 characters for messages.</summary>
+    public static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*$", RegexOptions.CultureInvariant)]
     private static partial Regex OperatorShape();
