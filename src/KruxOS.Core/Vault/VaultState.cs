@@ -138,7 +138,7 @@ public sealed record VaultState(VaultHeader? Header, ImmutableSortedDictionary<s
     public bool IsInitialized => Header is not null;
 
     /// <summary>The record with exactly this name, or null.</summary>
-    public SecretRecord? Find(SecretName name) => Records.GetValueOrDefault(name.Value);
+    public SecretRecord? Find(SecretName name) => name.Value is null ? null : Records.GetValueOrDefault(name.Value);
 
     /// <summary>The version a new value for <paramref name="name"/> must be sealed with: 1 for a new name, else the current version + 1.</summary>
     public int NextVersion(SecretName name) => Find(name) is { } r ? r.Version + 1 : 1;
@@ -168,6 +168,8 @@ public static class VaultStateExtensions
         if (command is InitializeVault init)
         {
             if (state.IsInitialized) return Refuse(VaultResultCode.Conflict, "the vault is already initialised");
+            if (init.Header?.Kdf is null || init.Header.Verifier is null || init.Header.Cipher is null)
+                return Refuse(VaultResultCode.Invalid, "the header is incomplete");
             if (init.Header.Error() is { } headerError) return Refuse(VaultResultCode.Invalid, headerError);
             return Accept(new VaultInitialized(init.Header), "initialised");
         }
@@ -203,13 +205,14 @@ public static class VaultStateExtensions
             case RevokeSecret c:
             {
                 if (state.Find(c.Name) is not { } record) return NotFound(c.Name);
-                if (c.Reason.Length > MaxReasonLength) return Refuse(VaultResultCode.Invalid, $"the reason is longer than {MaxReasonLength} characters");
+                if (c.Reason is null || c.Reason.Length > MaxReasonLength) return Refuse(VaultResultCode.Invalid, $"the reason is longer than {MaxReasonLength} characters");
                 if (record.IsRevoked) return (new VaultResult(VaultResultCode.Ok, "already revoked"), []);
                 return Accept(new SecretRevoked(c.Name, c.Reason, c.At), "revoked");
             }
 
             case StoreManagedSecret c:
             {
+                if (!c.Name.Name.IsManaged) return Refuse(VaultResultCode.Invalid, "a managed store needs a managed name");
                 if (SecretScopes.NotNormalized(c.AllowedCapabilities, c.AllowedHosts) is { } scopeError) return Refuse(VaultResultCode.Invalid, scopeError);
                 var expected = state.NextVersion(c.Name.Name);
                 if (c.Version != expected) return Refuse(VaultResultCode.Conflict, $"'{c.Name}' must be sealed as version {expected}");
@@ -273,8 +276,8 @@ public static class VaultStateExtensions
     // A nonce may be used once per key, ever: a second use under AES-GCM reveals the XOR of two plaintexts and lets
     // the authentication key be recovered. Random 96-bit nonces make a repeat vanishingly unlikely; this check
     // turns a broken random source (or a replayed command) into a refusal instead of a silent catastrophe.
-    private static string? ValueError(VaultState state, SealedValue value) =>
-        value.ShapeError(VaultFormat.MinValueBytes, VaultFormat.MaxValueBytes)
+    private static string? ValueError(VaultState state, SealedValue? value) =>
+        value is null ? "the sealed value is missing" : value.ShapeError(VaultFormat.MinValueBytes, VaultFormat.MaxValueBytes)
         ?? (state.UsedNonces.Contains(value.Nonce) ? "this nonce was already used under the vault key; seal the value again" : null);
 
     private static (VaultResult, ImmutableArray<IVaultEvent>) Accept(IVaultEvent e, string message) =>
