@@ -77,9 +77,25 @@ internal sealed class DecodedView
         return view;
     }
 
-    /// <summary>JSON-unescaped: <c>\uXXXX</c> (surrogate pairs joined), <c>\"</c>, <c>\\</c>, <c>\/</c>, <c>\b</c>, <c>\f</c>, <c>\n</c>, <c>\r</c>, <c>\t</c>.</summary>
-    public static DecodedView Json(ReadOnlySpan<char> text)
+    /// <summary>
+    /// JSON-unescaped: <c>\uXXXX</c> (surrogate pairs joined), <c>\"</c>, <c>\\</c>, <c>\/</c>, <c>\b</c>, <c>\f</c>, <c>\n</c>,
+    /// <c>\r</c>, <c>\t</c>; with <paramref name="twice"/>, the result is unescaped again (JSON carried in a JSON string).
+    /// </summary>
+    public static DecodedView Json(ReadOnlySpan<char> text, bool twice = false)
     {
+        if (twice)
+        {
+            // First pass to characters with their origins, then the ordinary pass over those characters.
+            var (once, starts, ends) = JsonChars(text);
+            var inner = Json(once);
+            for (var i = 0; i < inner._count; i++)
+            {
+                inner._start[i] = starts[inner._start[i]];
+                inner._end[i] = ends[inner._end[i] - 1];
+            }
+            Array.Clear(once);
+            return inner;
+        }
         var view = new DecodedView(text.Length + 16);
         Span<byte> utf8 = stackalloc byte[4];
         for (var i = 0; i < text.Length;)
@@ -114,6 +130,36 @@ internal sealed class DecodedView
             i = view.AddChar(text, i, i);
         }
         return view;
+    }
+
+    // One pass of JSON unescaping to UTF-16 characters, with each character's range in the original text.
+    private static (char[] Chars, int[] Starts, int[] Ends) JsonChars(ReadOnlySpan<char> text)
+    {
+        var chars = new char[text.Length];
+        var starts = new int[text.Length];
+        var ends = new int[text.Length];
+        var n = 0;
+        for (var i = 0; i < text.Length;)
+        {
+            var length = 1;
+            var c = text[i];
+            if (c == '\\' && i + 1 < text.Length)
+            {
+                var e = text[i + 1];
+                if (e == 'u' && Hex(text, i + 2, 4, out var unit)) { c = (char)unit; length = 6; }
+                else
+                {
+                    var simple = e switch { '"' => '"', '\\' => '\\', '/' => '/', 'b' => '\b', 'f' => '\f', 'n' => '\n', 'r' => '\r', 't' => '\t', _ => '\0' };
+                    if (simple != '\0') { c = simple; length = 2; }
+                }
+            }
+            chars[n] = c;
+            starts[n] = i;
+            ends[n] = i + length;
+            n++;
+            i += length;
+        }
+        return (chars[..n], starts[..n], ends[..n]);
     }
 
     // Adds the UTF-8 bytes of the character (or surrogate pair) at i; returns the next index.

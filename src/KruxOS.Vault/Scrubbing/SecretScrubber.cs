@@ -11,7 +11,7 @@ namespace KruxOS.Vault.Scrubbing;
 /// <item>the value itself (as UTF-8 text);</item>
 /// <item>percent-encoded, byte by byte or partly, in upper or lower case, also double-encoded (<c>%2541</c>), and in
 /// form encoding with <c>+</c> for a space;</item>
-/// <item>JSON-escaped (<c>\u0041</c>, <c>\/</c>, <c>\"</c>, surrogate pairs);</item>
+/// <item>JSON-escaped (<c>\u0041</c>, <c>\/</c>, <c>\"</c>, surrogate pairs), also twice (JSON carried in a JSON string);</item>
 /// <item>base64 and base64url of any text that contains it (Basic auth's <c>user:secret</c>, a token wrapped in
 /// JSON): the characters that depend only on the value are matched at each of the three alignments, and the one
 /// partial character at each end is redacted with them; also inside percent-encoded or JSON-escaped text.</item>
@@ -43,10 +43,10 @@ public sealed class SecretScrubber : IDisposable
                 AddBase64Cores(secret.Span, alignment);
         }
         SecretCount = _patterns.Count(p => p.Kind == PatternKind.Value);
-        // The longest a match can be in the original text: every byte of a base64 core JSON-escaped (6 characters
-        // for 4/3 of a byte) is the worst case. A streamed body holds back twice that, plus slack for the partial
-        // characters and escape sequences at a cut.
-        MaxMatchChars = 8 * longest + 16;
+        // The longest a match can be in the original text: every character of a base64 core JSON-escaped twice
+        // (7 characters for 3/4 of a byte) is the worst case. A streamed body holds back twice that, plus slack for
+        // the partial characters and escape sequences at a cut.
+        MaxMatchChars = 10 * longest + 32;
         HoldBack = 2 * MaxMatchChars + 64;
     }
 
@@ -122,6 +122,7 @@ public sealed class SecretScrubber : IDisposable
             DecodedView.Percent(text, plusIsSpace: false, doubleDecode: false),
             DecodedView.Percent(text, plusIsSpace: false, doubleDecode: true),
             DecodedView.Json(text),
+            DecodedView.Json(text, twice: true),
         };
         if (_plusIsSpaceView) views.Add(DecodedView.Percent(text, plusIsSpace: true, doubleDecode: false));
         try

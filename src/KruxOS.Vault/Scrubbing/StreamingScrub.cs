@@ -107,11 +107,12 @@ public sealed class StreamingScrub : IDisposable
         return null;
     }
 
-    // A percent escape is at most 5 characters (%25HH), a JSON escape at most 12 (a surrogate pair): if no escape can
-    // have started close enough before the cut to reach past it, the cut is on a boundary in every decoding.
+    // A percent escape is at most 5 characters (%25HH), a JSON escape at most 12 (a surrogate pair), 14 when escaped
+    // twice: if no escape can have started close enough before the cut to reach past it, the cut is on a boundary in
+    // every decoding.
     private static bool InsideEscape(ReadOnlySpan<char> text, int cut)
     {
-        for (var i = Math.Max(0, cut - 11); i < cut; i++)
+        for (var i = Math.Max(0, cut - 15); i < cut; i++)
         {
             if (text[i] == '\\') return true;
             if (text[i] == '%' && i >= cut - 4) return true;
