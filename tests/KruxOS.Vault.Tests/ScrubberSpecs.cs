@@ -52,6 +52,7 @@ public sealed class ScrubberSpecs
             { "JSON, default encoder", JsonSerializer.Serialize(secret)[1..^1] },
             { "JSON, relaxed encoder", JsonSerializer.Serialize(secret, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping })[1..^1] },
             { "JSON, every character escaped", jsonAll },
+            { "JSON in a JSON string", JsonSerializer.Serialize(JsonSerializer.Serialize(secret))[1..^1] },
             { "base64", B64(secret) },
             { "base64 of user:secret (Basic auth)", B64("user:" + secret) },
             { "base64 of a longer prefix", B64("admin-account:" + secret) },
