@@ -212,6 +212,53 @@ public sealed class ScrubberSpecs
         Assert.Equal(whole, Stream(s, body, chunks));
     }
 
+    // The first batch of a stream is cut at StreamingScrub.MinBatch (its length minus the hold-back). These put an
+    // occurrence across the end of that batch, and an escaped backslash across the cut, so that a stream that wrote
+    // its whole batch, or cut inside an escape, would differ from the one-shot result. Seen failing with the hold-back
+    // removed (cut = length) and with the escape check removed from StreamingScrub.Cut.
+    [Fact]
+    public void Should_hold_back_an_occurrence_that_runs_past_the_end_of_a_batch()
+    {
+        const string secret = "sk_live_0123456789abcdef";
+        using var s = For(secret);
+        var batch = s.HoldBack + StreamingScrub.MinBatch;
+        var text = new string('x', batch - 5) + secret + new string('y', 100);
+        var whole = s.Scrub(text);
+        Assert.Equal(whole, Stream(s, text, [batch, text.Length - batch]));
+        Assert.DoesNotContain("sk_li", Stream(s, text, [batch, text.Length - batch]), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Should_not_cut_a_stream_inside_an_escape_sequence()
+    {
+        const string secret = "sk_live_0123456789abcdef";
+        using var s = For(secret);
+        var batch = s.HoldBack + StreamingScrub.MinBatch;
+        // An escaped backslash (\\) whose halves sit on either side of the cut, then the value with its first
+        // character JSON-escaped: decoded from the start it is "\" followed by the value.
+        var text = new string('x', StreamingScrub.MinBatch - 1) + "\\\\" + "\\u0073" + secret[1..];
+        text += new string('y', batch + 100 - text.Length);
+        var whole = s.Scrub(text);
+        Assert.DoesNotContain("k_live_0123456789abcdef", whole, StringComparison.Ordinal);
+        Assert.Equal(whole, Stream(s, text, [batch, text.Length - batch]));
+    }
+
+    [Fact]
+    public void Should_redact_dense_occurrences_wherever_a_long_stream_is_cut()
+    {
+        const string secret = "sk_live_0123456789abcdef";
+        using var s = For(secret);
+        var body = string.Concat(Enumerable.Range(0, 6000).Select(i =>
+            $"{i % 10}{secret}" + (i % 3 == 0 ? Uri.EscapeDataString("a b" + secret) : "") + (i % 5 == 0 ? B64("u:" + secret) : "")));
+        var whole = s.Scrub(body);
+        Assert.DoesNotContain("sk_live", whole, StringComparison.Ordinal);
+        foreach (var size in new[] { 1, 7, 999, 4096, 65_536 })
+        {
+            var chunks = Enumerable.Repeat(size, body.Length / size).Append(body.Length % size).Where(n => n > 0);
+            Assert.Equal(whole, Stream(s, body, chunks));
+        }
+    }
+
     private static string Stream(SecretScrubber s, string text, IEnumerable<int> chunks)
     {
         using var stream = s.Start();

@@ -38,7 +38,7 @@ public sealed class VaultJournalSpecs(ITestOutputHelper output) : Akka.Hosting.T
     }
 
     // Adversarial: whoever reads the journal (a SQLite file, a shared PostgreSQL) looks for the secret. Seen failing
-    // with SecretAdded given an extra Plaintext property filled by VaultOperations.
+    // with VaultKey.Seal writing the plaintext over its ciphertext (the marker's base64 is then in the journal).
     [Fact]
     public void Should_journal_ciphertext_only_and_rebuild_a_usable_vault_from_it()
     {
