@@ -12,7 +12,7 @@ namespace KruxOS.Vault.Scrubbing;
 public sealed class StreamingScrub : IDisposable
 {
     // Work in batches: re-scanning the held-back tail for every tiny chunk would cost O(chunks × hold-back).
-    private const int MinBatch = 16 * 1024;
+    internal const int MinBatch = 16 * 1024;
     private const int MaxCutSearch = 64;
 
     private readonly SecretScrubber _owner;
