@@ -7,9 +7,9 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
+using KruxOS.Core.Network;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
-using KruxOS.Core.Network;
 
 namespace KruxOS.Core.Policy;
 
