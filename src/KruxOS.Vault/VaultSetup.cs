@@ -22,7 +22,7 @@ public sealed record VaultUnlockResult(VaultKey? Key, VaultUnlockError? Error, s
 }
 
 /// <summary>
-/// Initialisation and unlocking (ADR 0028). Both run Argon2id (about half a second, 64 MiB): call them off any actor
+/// Initialisation and unlocking (ADR 0033). Both run Argon2id (about half a second, 64 MiB): call them off any actor
 /// thread and pipe the result back.
 /// </summary>
 public static class VaultSetup

@@ -6,7 +6,7 @@ using Xunit;
 
 namespace KruxOS.Vault.Tests;
 
-/// <summary>The key derivation, the verifier, and AES-256-GCM records bound to their identity (ADR 0028).</summary>
+/// <summary>The key derivation, the verifier, and AES-256-GCM records bound to their identity (ADR 0033).</summary>
 public sealed class VaultCryptoSpecs
 {
     private const string Passphrase = "correct horse battery staple";

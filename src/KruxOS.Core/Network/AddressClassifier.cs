@@ -5,7 +5,7 @@ namespace KruxOS.Core.Network;
 
 /// <summary>
 /// What an address is, for server-side request forgery checks. Everything but <see cref="Public"/> is refused
-/// as an egress destination unless an explicit <c>network.allowed_addresses</c> rule allows it (ADR 0029).
+/// as an egress destination unless an explicit <c>network.allowed_addresses</c> rule allows it (ADR 0034).
 /// </summary>
 public enum AddressClass
 {

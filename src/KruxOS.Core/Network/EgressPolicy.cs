@@ -54,7 +54,7 @@ public sealed record EgressDecision(bool Allowed, EgressTarget? Target, IPEndPoi
 }
 
 /// <summary>
-/// Egress decisions as pure functions (ADR 0029): parse the URL, check the name against every declaring layer
+/// Egress decisions as pure functions (ADR 0034): parse the URL, check the name against every declaring layer
 /// before anything is resolved (so a refused name is not even looked up), then check every resolved address
 /// and pick the one to connect to. Deny by default; a non-public address (loopback, private, link-local,
 /// CGNAT, cloud metadata, unspecified, multicast, broadcast, reserved, and the IPv4-mapped and translated

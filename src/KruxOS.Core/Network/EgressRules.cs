@@ -221,7 +221,7 @@ public sealed record AddressRule(IPNetwork Network, PortSet Ports)
 
 /// <summary>
 /// The <c>network</c> section of one policy file: the destinations this layer allows. A file that declares the
-/// section takes part in every egress decision of the principals it applies to (ADR 0029).
+/// section takes part in every egress decision of the principals it applies to (ADR 0034).
 /// </summary>
 /// <param name="Source">The policy file (<c>org.yaml</c>, <c>agents/bot.yaml</c>).</param>
 /// <param name="Domains"><c>allowed_domains</c>.</param>

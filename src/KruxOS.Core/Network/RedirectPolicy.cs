@@ -21,7 +21,7 @@ public enum RedirectAction
 public sealed record RedirectDecision(RedirectAction Action, EgressTarget? Next, string Method, bool KeepBody, bool KeepCredential, Errors.StructuredError? Error);
 
 /// <summary>
-/// Redirects as a pure decision (ADR 0029): at most <see cref="MaxRedirects"/> hops; each hop's location must
+/// Redirects as a pure decision (ADR 0034): at most <see cref="MaxRedirects"/> hops; each hop's location must
 /// be an http(s) URL, must not downgrade https to http, and must pass the egress policy like the first request
 /// (its name here, its addresses when the caller has resolved it). A credential never follows a redirect to
 /// another origin.

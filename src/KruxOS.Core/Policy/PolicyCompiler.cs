@@ -395,7 +395,7 @@ public static class PolicyCompiler
             return new PolicyRule(CapabilityPattern.Everything, tier.Value, reason ?? "default tier of this policy", [], null, at, [], IsDefault: true);
         }
 
-        // network: the egress allowlist of this layer (ADR 0029). Declaring the section, even empty, makes this
+        // network: the egress allowlist of this layer (ADR 0034). Declaring the section, even empty, makes this
         // layer take part in every egress decision; entries are stored parsed and normalised.
         private NetworkAllowlist? ParseNetwork(YamlNode node)
         {

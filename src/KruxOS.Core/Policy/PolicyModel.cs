@@ -191,7 +191,7 @@ public sealed class CompiledPolicyFile
     /// <summary><c>trash_retention_hours</c>, carried for the trash component.</summary>
     public int? TrashRetentionHours { get; }
 
-    /// <summary>The file's <c>network</c> section (egress allowlist, ADR 0029), or null when the file does not declare one.</summary>
+    /// <summary>The file's <c>network</c> section (egress allowlist, ADR 0034), or null when the file does not declare one.</summary>
     public NetworkAllowlist? Network { get; }
 
     /// <summary><c>git.remotes</c> (normalised), or null when the file does not declare the key (ADR 0012).</summary>

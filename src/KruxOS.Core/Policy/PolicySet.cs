@@ -86,7 +86,7 @@ public sealed class PolicySet
 
     /// <summary>
     /// The egress allowlist of the principal: the <c>network</c> sections of <c>system.yaml</c>, <c>org.yaml</c> and
-    /// the principal's own file, each a layer that must allow the destination (ADR 0029). No section: nothing allowed.
+    /// the principal's own file, each a layer that must allow the destination (ADR 0034). No section: nothing allowed.
     /// </summary>
     public EgressAllowlist NetworkFor(Principal principal)
     {

@@ -6,7 +6,7 @@ namespace KruxOS.Core.Vault;
 /// <summary>
 /// Marker for persisted vault events. They hold ciphertext, nonces, the salt, the verifier and metadata,
 /// never a value or a key, so the journal (SQLite or a shared PostgreSQL) can be read by anyone without
-/// revealing a secret (ADR 0028). Every event carries the time it was decided.
+/// revealing a secret (ADR 0033). Every event carries the time it was decided.
 /// </summary>
 public interface IVaultEvent : IKruxMessage
 {

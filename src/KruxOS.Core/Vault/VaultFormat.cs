@@ -8,7 +8,7 @@ using KruxOS.Core.Serialization;
 namespace KruxOS.Core.Vault;
 
 /// <summary>
-/// The fixed facts of the vault's storage format (ADR 0028). The journal holds only what is defined here:
+/// The fixed facts of the vault's storage format (ADR 0033). The journal holds only what is defined here:
 /// KDF parameters and salt, the verifier, and per record a nonce and an AES-256-GCM ciphertext whose associated
 /// data binds it to the record's identity and scope.
 /// </summary>
@@ -184,7 +184,7 @@ public sealed record SealedValue(VaultBytes Nonce, VaultBytes Ciphertext) : IKru
 
 /// <summary>
 /// The key derivation parameters, stored with the vault so it stays openable if the defaults change
-/// (ADR 0028: Argon2id v1.3, 64 MiB, 3 passes; one lane, the only degree of parallelism libsodium offers).
+/// (ADR 0033: Argon2id v1.3, 64 MiB, 3 passes; one lane, the only degree of parallelism libsodium offers).
 /// </summary>
 [WireName("vault.kdf.v1")]
 public sealed record VaultKdf(string Algorithm, int Version, int MemoryKiB, int Iterations, int Parallelism, int KeyLength, VaultBytes Salt) : IKruxMessage

@@ -4,7 +4,7 @@ using Xunit;
 
 namespace KruxOS.Core.Tests.Network;
 
-/// <summary>Every special-purpose range the egress check refuses by default, in each spelling that reaches it (ADR 0029).</summary>
+/// <summary>Every special-purpose range the egress check refuses by default, in each spelling that reaches it (ADR 0034).</summary>
 public sealed class AddressClassifierSpecs
 {
     [Theory]

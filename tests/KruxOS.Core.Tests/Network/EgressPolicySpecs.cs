@@ -6,7 +6,7 @@ using Xunit;
 namespace KruxOS.Core.Tests.Network;
 
 /// <summary>
-/// The egress decision (ADR 0029), table-driven: URL parsing, name checks before resolution, address checks after
+/// The egress decision (ADR 0034), table-driven: URL parsing, name checks before resolution, address checks after
 /// it (server-side request forgery), layering and the address to connect to.
 /// </summary>
 public sealed class EgressPolicySpecs

@@ -4,7 +4,7 @@ using static KruxOS.Core.Tests.Network.EgressPolicySpecs;
 
 namespace KruxOS.Core.Tests.Network;
 
-/// <summary>Redirects: at most 10 hops, each re-checked, no downgrade, no credential to another origin (ADR 0029).</summary>
+/// <summary>Redirects: at most 10 hops, each re-checked, no downgrade, no credential to another origin (ADR 0034).</summary>
 public sealed class RedirectPolicySpecs
 {
     private static readonly EgressAllowlist Policy = Allow(Layer("org.yaml",
