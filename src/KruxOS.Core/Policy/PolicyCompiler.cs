@@ -7,6 +7,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
+using KruxOS.Core.Network;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -169,7 +170,7 @@ public static class PolicyCompiler
         if (parser.ErrorCount > 0) return null;
 
         return new CompiledPolicyFile(path, layer, parsed.Name?.Value, parsed.Description?.Value, parsed.Extends?.Value,
-            defaultTier, rules, index, parsed.TrashRetentionHours, parsed.AllowedDomains, parsed.GitRemotes);
+            defaultTier, rules, index, parsed.TrashRetentionHours, parsed.Network, parsed.GitRemotes);
     }
 
     // A match example must be decided by its rule within the file (so an earlier rule that steals it is
@@ -241,7 +242,7 @@ public static class PolicyCompiler
         public PolicyRule? Default;
         public List<PolicyRule> Rules { get; } = [];
         public int? TrashRetentionHours;
-        public ImmutableArray<string> AllowedDomains = [];
+        public NetworkAllowlist? Network;
         public ImmutableArray<string>? GitRemotes;
     }
 
@@ -327,7 +328,7 @@ public static class PolicyCompiler
                         if (Integer(value) is { } hours and > 0 and <= int.MaxValue) result.TrashRetentionHours = (int)hours;
                         else Error(DiagnosticCodes.InvalidValue, At(value), "'trash_retention_hours' must be a positive number of hours");
                         break;
-                    case "network": result.AllowedDomains = ParseNetwork(value); break;
+                    case "network": result.Network = ParseNetwork(value); break;
                     case "git": result.GitRemotes = ParseGit(value); break;
                 }
             }
@@ -400,18 +401,33 @@ public static class PolicyCompiler
             return new PolicyRule(CapabilityPattern.Everything, tier.Value, reason ?? "default tier of this policy", [], null, at, [], IsDefault: true);
         }
 
-        private ImmutableArray<string> ParseNetwork(YamlNode node)
+        // network: the egress allowlist of this layer (ADR 0034). Declaring the section, even empty, makes this
+        // layer take part in every egress decision; entries are stored parsed and normalised.
+        private NetworkAllowlist? ParseNetwork(YamlNode node)
         {
-            if (Mapping(node, "'network'") is not { } map) return [];
-            var domains = ImmutableArray.CreateBuilder<string>();
+            if (Mapping(node, "'network'") is not { } map) return null;
+            var domains = ImmutableArray.CreateBuilder<DomainRule>();
+            var addresses = ImmutableArray.CreateBuilder<AddressRule>();
             foreach (var (k, v) in map.Children)
             {
-                if (KeyOf(k, FrozenSet.Create(StringComparer.Ordinal, "allowed_domains"), "'network'") is null) continue;
-                if (v is not YamlSequenceNode seq) { Error(DiagnosticCodes.InvalidValue, At(v), "'allowed_domains' must be a list"); continue; }
+                var key = KeyOf(k, FrozenSet.Create(StringComparer.Ordinal, "allowed_domains", "allowed_addresses"), "'network'");
+                if (key is null) continue;
+                if (IsNull(v)) continue;
+                if (v is not YamlSequenceNode seq) { Error(DiagnosticCodes.InvalidValue, At(v), $"'{key}' must be a list"); continue; }
                 foreach (var item in seq.Children)
-                    if (ScalarText(item) is { Length: > 0 } d) domains.Add(d.Trim().ToLowerInvariant());
+                {
+                    var text = ScalarText(item);
+                    if (text is null) continue;
+                    if (key == "allowed_domains")
+                    {
+                        if (DomainRule.TryParse(text, out var rule, out var error)) domains.Add(rule);
+                        else Error(DiagnosticCodes.InvalidValue, At(item), $"network domain '{text}': {error}");
+                    }
+                    else if (AddressRule.TryParse(text, out var rule, out var error)) addresses.Add(rule);
+                    else Error(DiagnosticCodes.InvalidValue, At(item), $"network address '{text}': {error}");
+                }
             }
-            return domains.ToImmutable();
+            return new NetworkAllowlist(path, domains.ToImmutable(), addresses.ToImmutable());
         }
 
         // git.remotes: the remotes git.clone / pull / push may use (ADR 0012). Declaring the key, even as an

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
 using KruxOS.Core.Capabilities;
+using KruxOS.Core.Network;
 
 namespace KruxOS.Core.Policy;
 
@@ -142,7 +143,7 @@ public sealed class CompiledPolicyFile
 
     internal CompiledPolicyFile(
         string path, PolicyLayer layer, string? name, string? description, string? extends, Tier? defaultTier,
-        ImmutableArray<PolicyRule> rules, PolicyIndex index, int? trashRetentionHours, ImmutableArray<string> allowedDomains,
+        ImmutableArray<PolicyRule> rules, PolicyIndex index, int? trashRetentionHours, NetworkAllowlist? network,
         ImmutableArray<string>? gitRemotes = null)
     {
         Path = path;
@@ -153,7 +154,7 @@ public sealed class CompiledPolicyFile
         DefaultTier = defaultTier;
         Rules = rules;
         TrashRetentionHours = trashRetentionHours;
-        AllowedDomains = allowedDomains;
+        Network = network;
         GitRemotes = gitRemotes;
         Index = index;
         _byCapability = new ImmutableArray<PolicyRule>[index.Count];
@@ -199,8 +200,8 @@ public sealed class CompiledPolicyFile
     /// <summary><c>trash_retention_hours</c>, carried for the trash component.</summary>
     public int? TrashRetentionHours { get; }
 
-    /// <summary><c>network.allowed_domains</c>, carried for the egress component.</summary>
-    public ImmutableArray<string> AllowedDomains { get; }
+    /// <summary>The file's <c>network</c> section (egress allowlist, ADR 0034), or null when the file does not declare one.</summary>
+    public NetworkAllowlist? Network { get; }
 
     /// <summary><c>git.remotes</c> (normalised), or null when the file does not declare the key (ADR 0012).</summary>
     public ImmutableArray<string>? GitRemotes { get; }

@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Collections.Immutable;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
+using KruxOS.Core.Network;
 
 namespace KruxOS.Core.Policy;
 
@@ -81,6 +82,18 @@ public sealed class PolicySet
         foreach (var file in (ReadOnlySpan<CompiledPolicyFile?>)[System, Org, PrincipalFile(principal)])
             if (file?.GitRemotes is { } remotes) layers.Add(remotes);
         return layers.Count == 0 ? GitRemoteAllowlist.None : new GitRemoteAllowlist(layers.ToImmutable());
+    }
+
+    /// <summary>
+    /// The egress allowlist of the principal: the <c>network</c> sections of <c>system.yaml</c>, <c>org.yaml</c> and
+    /// the principal's own file, each a layer that must allow the destination (ADR 0034). No section: nothing allowed.
+    /// </summary>
+    public EgressAllowlist NetworkFor(Principal principal)
+    {
+        var layers = ImmutableArray.CreateBuilder<NetworkAllowlist>();
+        foreach (var file in (ReadOnlySpan<CompiledPolicyFile?>)[System, Org, PrincipalFile(principal)])
+            if (file?.Network is { } network) layers.Add(network);
+        return layers.Count == 0 ? EgressAllowlist.None : new EgressAllowlist(layers.ToImmutable());
     }
 
     /// <summary>The layer of the principal's own file.</summary>

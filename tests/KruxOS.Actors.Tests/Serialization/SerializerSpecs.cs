@@ -106,6 +106,7 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         yield return new IdempotencyEvents.KeyInterrupted("kbr-0001abcd", At);
         yield return new IdempotencyEvents.KeyReleased("kbr-0001abcd", At);
         yield return new IdempotencyEntry("kbr-0001abcd", "system__time|sha256:00", "system__time", IdempotencyStatus.Held, At, apprId);
+        foreach (var vault in VaultWireSamples.All()) yield return vault;
         yield return IdempotencyLedger.Empty
             .Apply(new IdempotencyEvents.KeyStarted("kbr-0001abcd", "fp", "system__time", At), IdempotencyLimits.Default)
             .Apply(new IdempotencyEvents.KeyCompleted("kbr-0001abcd", ok, true, At), IdempotencyLimits.Default);

@@ -213,7 +213,7 @@ public sealed class PolicyCompilerSpecs
     {
         var set = Compile(("agents/bot.yaml", "trash_retention_hours: 48\nnetwork:\n  allowed_domains: [Example.com, api.github.com]\n"));
         Assert.Equal(48, set.Agents["bot"].TrashRetentionHours);
-        Assert.Equal(["example.com", "api.github.com"], set.Agents["bot"].AllowedDomains);
+        Assert.Equal(["example.com", "api.github.com"], set.Agents["bot"].Network!.Domains.Select(d => d.ToString()));
     }
 
     [Fact]
