@@ -38,8 +38,6 @@ public static class SharedQuotaCommands
     {
         /// <summary>The one instance.</summary>
         public static readonly GetLedgerUsage Instance = new();
-
-        private GetLedgerUsage() { }
     }
 }
 
