@@ -11,14 +11,16 @@ namespace KruxOS.Core.State;
 /// <see cref="RecordOverheadBytes"/> — for persistent state that is every version still kept in history,
 /// not just the latest, because every retained version is stored and held in memory.</item>
 /// </list>
-/// The overhead stands for the metadata each record really costs (version number, times, index
-/// entry); without it a quota in bytes would not bound the number of records, and a million empty
-/// values would cost nothing.
+/// The overhead stands for the metadata each record really costs (version number, times, owner, the
+/// framing of the stored snapshot): without it a quota in bytes would not bound the number of records,
+/// and a million empty values would cost nothing. It is sized so that an entity's stored snapshot is
+/// never larger than what is charged (a spec checks it for the worst case, tiny values), so a full quota
+/// is also a bound on what recovery reads from the snapshot store.
 /// </summary>
 public static class StateAccounting
 {
     /// <summary>Bytes charged per key and per retained value on top of their text.</summary>
-    public const int RecordOverheadBytes = 32;
+    public const int RecordOverheadBytes = 64;
 
     /// <summary>One mebibyte; quotas configured in MB are mebibytes.</summary>
     public const long MiB = 1024 * 1024;

@@ -317,6 +317,25 @@ public sealed class PersistentStateSpecs
         Assert.Equal(5 + 3, PersistentStateExtensions.ReplayBytes(new ValueSet("abcde", 1, J("123"), 1, T0)));
     }
 
+    /// <summary>The journal's options (KruxSerializer: CoreJson with CLR property names).</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions Journal = new(CoreJson.Options) { PropertyNamingPolicy = null };
+
+    [Theory]
+    [InlineData("0", "k")]
+    [InlineData("null", "a-much-longer-key/with/some/structure/in-it")]
+    [InlineData("\"\"", "日本語のキー")]
+    [InlineData("""{"a":[1,2,3],"b":"text with \"quotes\" and \\ slashes"}""", "k")]
+    public void Should_store_a_snapshot_no_larger_than_the_quota_it_is_charged_so_recovery_of_a_full_quota_is_bounded(string value, string keyStem)
+    {
+        // worst case for overhead: many keys, many tiny versions each
+        var s = PersistentState.Empty(Builder);
+        for (var k = 0; k < 50; k++)
+            for (var v = 0; v < 20; v++)
+                s = Set(s, keyStem + k, value, T0.AddSeconds(k * 100 + v));
+        var bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(s.ToSnapshot(), Journal);
+        Assert.True(bytes.Length <= s.UsedBytes, $"snapshot {bytes.Length} bytes, charged {s.UsedBytes}");
+    }
+
     [Fact]
     public void Should_count_retained_versions_against_the_quota_so_history_cannot_multiply_storage()
     {
