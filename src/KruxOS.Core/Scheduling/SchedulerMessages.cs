@@ -66,7 +66,7 @@ public static class JobIds
 /// <param name="MaxInputsBytes">Largest <c>inputs</c> object (canonical JSON). Default 64 KiB.</param>
 /// <param name="MaxDelay">Longest <c>delay</c>. Default 30 days.</param>
 /// <param name="MissedRunGrace">
-/// How late a due time may still run (ADR 0031): a cron job whose latest missed due time is within this
+/// How late a due time may still run (ADR 0036): a cron job whose latest missed due time is within this
 /// window of now runs once for it; older missed ones are skipped and recorded. Default 15 minutes.
 /// </param>
 /// <param name="MaxRunDuration">

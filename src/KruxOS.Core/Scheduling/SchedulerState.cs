@@ -17,7 +17,7 @@ public sealed record SchedulerSnapshot(AgentName Owner, ImmutableArray<Scheduled
 /// One agent's scheduled jobs (entity <c>scheduler-{agent}</c>). Every job belongs to the agent whose entity
 /// holds it, so an agent sees and manages only its own jobs by construction. Changed only through
 /// <see cref="SchedulerStateExtensions.ProcessCommand"/> / <see cref="SchedulerStateExtensions.Apply"/>;
-/// firing semantics and missed runs: ADR 0031.
+/// firing semantics and missed runs: ADR 0036.
 /// </summary>
 public sealed class SchedulerState
 {
@@ -202,7 +202,7 @@ public static class SchedulerStateExtensions
     public static SchedulerState ApplyAll(this SchedulerState state, IEnumerable<ISchedulerEvent> events) => events.Aggregate(state, (s, e) => s.Apply(e));
 
     /// <summary>
-    /// The firing rule (ADR 0031). For each job due at or before <paramref name="now"/>, with G the grace window:
+    /// The firing rule (ADR 0036). For each job due at or before <paramref name="now"/>, with G the grace window:
     /// <list type="bullet">
     /// <item>cron: the latest due time L with <c>max(NextDue, now − G) ≤ L ≤ now</c> fires once — unless the previous
     /// run is still in flight, then it is skipped; every earlier due time since <c>NextDue</c> is skipped and

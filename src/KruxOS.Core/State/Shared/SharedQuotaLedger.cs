@@ -84,7 +84,7 @@ public sealed record PartitionGrant(int Partition, long Granted, long Seq);
 public sealed record SharedQuotaLedgerSnapshot(ImmutableArray<PartitionGrant> Grants) : IKruxMessage;
 
 /// <summary>
-/// The global quota of shared state, held as grants to partitions (ADR 0030). Invariants: the sum of
+/// The global quota of shared state, held as grants to partitions (ADR 0035). Invariants: the sum of
 /// grants never exceeds the limit when an increase is recorded; a record's sequence number only grows;
 /// and a partition never believes it holds more than the ledger recorded for it — partitions raise their
 /// grant only by adopting a ledger record, and lower it themselves before telling the ledger. So the sum of

@@ -12,7 +12,7 @@ namespace KruxOS.Core.State.Shared;
 /// </summary>
 public static class SharedStatePartitions
 {
-    /// <summary>The number of partitions. Frozen: changing it moves keys to other entities (ADR 0030).</summary>
+    /// <summary>The number of partitions. Frozen: changing it moves keys to other entities (ADR 0035).</summary>
     public const int Count = 64;
 
     /// <summary>The persistence id prefix of a partition; never changes.</summary>
