@@ -312,7 +312,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         }
         _executionStarted = true;
         var context = new InvocationContext(_plan.Call.Principal, _plan.Session,
-            _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, new CapabilityView(_catalog.Registry, _policy), _plan.PathsDecided);
+            _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, _run.View, _plan.PathsDecided);
         var handler = _catalog.HandlerFor(capability.Name);
         var longest = handler.MaxDuration(_plan.Arguments);
         _executionTimeout = longest > _run.Settings.ExecutionTimeout ? longest : _run.Settings.ExecutionTimeout;

@@ -38,7 +38,11 @@ public sealed record ToolRunPlan(
 /// <param name="Clock">The clock runs are stamped with.</param>
 /// <param name="AuditAvailability">The audit writer's state, checked before anything executes (none: only the append's answer counts).</param>
 public sealed record ToolRunCollaborators(CapabilityCatalog Catalog, IPolicySeam Policy, Identity.IdentityDirectory Identities, IActorRef Audit,
-    ToolRunSettings Settings, TimeProvider Clock, Audit.AuditAvailability? AuditAvailability);
+    ToolRunSettings Settings, TimeProvider Clock, Audit.AuditAvailability? AuditAvailability)
+{
+    /// <summary>The read-only policy view handlers get, made once with the collaborators (once per session), not per run.</summary>
+    public Capabilities.CapabilityView View { get; } = new(Catalog.Registry, Policy);
+}
 
 /// <summary>Tells the session a run has ended.</summary>
 public sealed record ToolRunFinished(string Capability, bool Succeeded, long DurationMicros);
