@@ -29,8 +29,20 @@ public static class CliApp
     internal static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, ControlClient client, CancellationToken ct,
         Setup.SetupConsole? console = null)
     {
+        if (VaultCli.RefuseSecretsInArgv(args) is { } refusal)
+        {
+            await stderr.WriteLineAsync($"error: {refusal}").ConfigureAwait(false);
+            return Usage;
+        }
         var root = Build(client, stdout, stderr, console);
         var parse = root.Parse(args);
+        if (parse.Errors.Count > 0 && args is ["vault", ..])
+        {
+            // Parse errors quote the tokens they did not expect, which could be a secret typed in the wrong place.
+            await stderr.WriteLineAsync("error: invalid 'kruxos vault' command line (see kruxos vault --help); values and passphrases are read from standard input")
+                .ConfigureAwait(false);
+            return Usage;
+        }
         if (parse.Errors.Count > 0)
         {
             foreach (var e in parse.Errors) await stderr.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
@@ -84,6 +96,7 @@ public static class CliApp
         root.Subcommands.Add(CliConfig.CliConfigCommand.Build(client, stdout, stderr));
         root.Subcommands.Add(Setup.SetupCommand.Build(client, stdout, stderr, console));
         root.Subcommands.Add(AuthSocketCommands(client, stdout, stderr, json));
+        root.Subcommands.Add(VaultCli.Build(client, stdout, stderr, json, console));
         foreach (var command in SandboxCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);
 
         var watchAgent = new Option<string?>("--agent") { Description = "Only this agent's events" };

@@ -33,16 +33,17 @@ public static class SetupCommand
         var agent = new Option<string?>("--agent") { Description = $"The agent to create (default {SetupPlan.DefaultAgent}, the integration page's)" };
         var writeConfigs = new Option<bool>("--write-configs") { Description = "Run `kruxos cli-config generate --write` for the user (their files, in their home)" };
         var systemConfigs = new Option<bool>("--system-configs") { Description = "Also write the requirements layer (/etc/claude-code, /etc/codex): the native shell stays off for every user" };
+        var vaultStdin = new Option<bool>("--vault-passphrase-stdin") { Description = "Initialise the vault with the passphrase on the first line of standard input (never a flag's value)" };
 
         var setup = new Command("setup", "First-boot setup: policy, the default agent, user tokens, auth socket access and client configs (safe to run again)")
         {
-            nonInteractive, user, noUser, home, policy, agent, writeConfigs, systemConfigs,
+            nonInteractive, user, noUser, home, policy, agent, writeConfigs, systemConfigs, vaultStdin,
         };
         setup.SetAction(async (p, ct) =>
         {
             var io = console ?? SetupConsole.Standard();
             var interactive = !p.GetValue(nonInteractive) && io.InIsTerminal;
-            if (!p.GetValue(nonInteractive) && !io.InIsTerminal)
+            if (!p.GetValue(nonInteractive) && !io.InIsTerminal && !p.GetValue(vaultStdin))
             {
                 await stderr.WriteLineAsync("error: standard input is not a terminal: pass --non-interactive (and flags for the answers)").ConfigureAwait(false);
                 return CliApp.Usage;
@@ -65,7 +66,10 @@ public static class SetupCommand
                 Policy: p.GetValue(policy),
                 Agent: p.GetValue(agent) ?? SetupPlan.DefaultAgent,
                 WriteConfigs: p.GetValue(writeConfigs),
-                SystemConfigs: p.GetValue(systemConfigs));
+                SystemConfigs: p.GetValue(systemConfigs))
+            {
+                VaultPassphraseFromStdin = p.GetValue(vaultStdin),
+            };
             var run = new SetupRun(client, answers, io, stdout, stderr);
             return await run.ExecuteAsync(ct).ConfigureAwait(false);
         });
@@ -74,7 +78,11 @@ public static class SetupCommand
 }
 
 /// <summary>The answers setup works from (flags, or what was typed).</summary>
-public sealed record SetupAnswers(bool Interactive, string? User, bool NoUser, string? Home, string? Policy, string Agent, bool WriteConfigs, bool SystemConfigs);
+public sealed record SetupAnswers(bool Interactive, string? User, bool NoUser, string? Home, string? Policy, string Agent, bool WriteConfigs, bool SystemConfigs)
+{
+    /// <summary>Initialise the vault with the first line of standard input (<c>--vault-passphrase-stdin</c>).</summary>
+    public bool VaultPassphraseFromStdin { get; init; }
+}
 
 /// <summary>Names and requests shared by the steps.</summary>
 public static class SetupPlan
@@ -120,8 +128,7 @@ public sealed class SetupRun(ControlClient client, SetupAnswers answers, SetupCo
     private UnixUser? _target;
 
     /// <summary>
-    /// The steps, in order. A later issue adds the vault passphrase step here (before the agent, whose token the
-    /// vault will then also keep).
+    /// The steps, in order. The vault passphrase is asked last, and an empty answer skips it (kruxos vault init later).
     /// </summary>
     private IEnumerable<(string Name, Func<CancellationToken, Task<(StepStatus, string)>> Run)> Steps() =>
     [
@@ -131,6 +138,7 @@ public sealed class SetupRun(ControlClient client, SetupAnswers answers, SetupCo
         ("auth socket", AuthSocketAsync),
         ("client configs", ClientConfigsAsync),
         ("requirements", SystemConfigsAsync),
+        ("vault", VaultAsync),
     ];
 
     public async Task<int> ExecuteAsync(CancellationToken ct)
@@ -221,6 +229,32 @@ public sealed class SetupRun(ControlClient client, SetupAnswers answers, SetupCo
         return set.Result?["in_force"]?.GetValue<bool>() == true
             ? (StepStatus.Done, $"org policy template '{template}' in force")
             : (StepStatus.Warning, $"wrote template '{template}' as org.yaml, but it is not in force: kruxos config show policy");
+    }
+
+    // The vault passphrase: set once (init); an initialised vault is reported as it is. Typed without echo on a terminal,
+    // or the first line of stdin with --vault-passphrase-stdin; never a flag's value.
+    private async Task<(StepStatus, string)> VaultAsync(CancellationToken ct)
+    {
+        var status = await client.CallAsync(M.VaultStatus, null, ct).ConfigureAwait(false);
+        if (!status.Ok) return (StepStatus.Warning, $"the gateway does not report its vault: {status.ErrorMessage}");
+        var state = status.Result?["state"]?.GetValue<string>();
+        if (state != "uninitialised")
+            return (StepStatus.Exists, state == "locked"
+                ? "the vault is initialised and locked on this node: kruxos vault unlock (or set KRUXOS_VAULT_PASSPHRASE for the service)"
+                : "the vault is initialised and unlocked");
+        if (!answers.Interactive && !answers.VaultPassphraseFromStdin)
+            return (StepStatus.Skipped, "no vault passphrase set (run kruxos vault init, or setup --vault-passphrase-stdin)");
+        if (answers.Interactive && !answers.VaultPassphraseFromStdin)
+            await stdout.WriteLineAsync("The secrets vault needs a passphrase (Enter skips; kruxos vault init sets it later).").ConfigureAwait(false);
+        var passphrase = await SecretInput.ReadNewPassphraseAsync(console, stdout, answers.VaultPassphraseFromStdin ? stderr : TextWriter.Null).ConfigureAwait(false);
+        if (passphrase is null)
+            return answers.VaultPassphraseFromStdin
+                ? (StepStatus.Failed, "no vault passphrase on standard input")
+                : (StepStatus.Skipped, "no vault passphrase set (kruxos vault init sets it later)");
+        var init = await client.CallAsync(M.VaultInit, new JsonObject { ["passphrase"] = passphrase }, ct).ConfigureAwait(false);
+        if (!init.Ok) return (StepStatus.Failed, $"{init.ErrorMessage}");
+        return (StepStatus.Done, "vault initialised and unlocked; it starts locked after a restart unless KRUXOS_VAULT_PASSPHRASE " +
+            "(or the systemd credential vault-passphrase) is set — otherwise run kruxos vault unlock. The passphrase cannot be recovered.");
     }
 
     private async Task<(StepStatus, string)> AgentAsync(CancellationToken ct)

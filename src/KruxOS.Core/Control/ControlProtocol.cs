@@ -43,6 +43,14 @@ public static class ControlProtocol
         public const string AuthSocketList = "auth-socket.list";
         public const string AuthSocketAllow = "auth-socket.allow";
         public const string AuthSocketRevoke = "auth-socket.revoke";
+        public const string VaultStatus = "vault.status";
+        public const string VaultInit = "vault.init";
+        public const string VaultUnlock = "vault.unlock";
+        public const string VaultLock = "vault.lock";
+        public const string VaultList = "vault.list";
+        public const string VaultAdd = "vault.add";
+        public const string VaultRotate = "vault.rotate";
+        public const string VaultRevoke = "vault.revoke";
     }
 
     /// <summary>Builds a request line.</summary>

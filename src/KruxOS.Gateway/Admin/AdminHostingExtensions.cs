@@ -31,6 +31,7 @@ public static class AdminHostingExtensions
         services.AddSingleton<MountAdmin>();
         services.AddSingleton<StatusService>();
         services.AddSingleton<AuditQueries>();
+        services.AddSingleton<VaultControl>();
         services.AddSingleton<ControlCommands>();
         return services;
     }

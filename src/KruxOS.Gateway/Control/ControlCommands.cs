@@ -7,6 +7,7 @@ using KruxOS.Actors.Audit;
 using KruxOS.Actors.Capabilities.Sandboxed;
 using KruxOS.Actors.Identity;
 using KruxOS.Actors.Policy;
+using KruxOS.Actors.Vault;
 using KruxOS.Core.Admin;
 using KruxOS.Core.Approvals;
 using KruxOS.Core.Control;
@@ -30,7 +31,8 @@ public sealed class ControlCommands(
     MountAdmin mounts,
     AuditAdmin audit,
     StatusService status,
-    AuthSocketAccess? authSocket = null)
+    AuthSocketAccess? authSocket = null,
+    VaultAdmin? vault = null)
 {
     private readonly AgentAdmin _agents = agents;
     private readonly UserTokenAdmin _tokens = tokens;
@@ -39,6 +41,7 @@ public sealed class ControlCommands(
     private readonly MountAdmin _mounts = mounts;
     private readonly AuditAdmin _audit = audit;
     private readonly StatusService _status = status;
+    private readonly VaultControl? _vault = vault is null ? null : new VaultControl(vault);
 
     /// <summary>One request as a method sees it.</summary>
     private readonly record struct Request(JsonObject Params, ApprovalDecider Decider, CancellationToken Ct);
@@ -86,6 +89,14 @@ public sealed class ControlCommands(
             [Methods.AuthSocketList] = (c, r) => Task.FromResult(c.AuthSocket(r, null)),
             [Methods.AuthSocketAllow] = (c, r) => Task.FromResult(c.AuthSocket(r, allow: true)),
             [Methods.AuthSocketRevoke] = (c, r) => Task.FromResult(c.AuthSocket(r, allow: false)),
+            [Methods.VaultStatus] = (c, r) => c.Vault(r, v => v.StatusAsync(r.Params, r.Ct)),
+            [Methods.VaultInit] = (c, r) => c.Vault(r, v => v.InitAsync(r.Params, r.Ct)),
+            [Methods.VaultUnlock] = (c, r) => c.Vault(r, v => v.UnlockAsync(r.Params, r.Ct)),
+            [Methods.VaultLock] = (c, r) => c.Vault(r, v => v.LockAsync(r.Params, r.Ct)),
+            [Methods.VaultList] = (c, r) => c.Vault(r, v => v.ListAsync(r.Params, r.Ct)),
+            [Methods.VaultAdd] = (c, r) => c.Vault(r, v => v.AddAsync(r.Params, r.Ct)),
+            [Methods.VaultRotate] = (c, r) => c.Vault(r, v => v.RotateAsync(r.Params, r.Ct)),
+            [Methods.VaultRevoke] = (c, r) => c.Vault(r, v => v.RevokeAsync(r.Params, r.Ct)),
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Runs one request for root at the control socket; returns the response line.</summary>
@@ -113,6 +124,13 @@ public sealed class ControlCommands(
         return error.ReportsStatus
             ? Fail(id, error.Code, error.Message, new JsonObject { ["status"] = error.Status })
             : Fail(id, error.Code, error.Message);
+    }
+
+    private async Task<Reply> Vault(Request r, Func<VaultControl, Task<(JsonNode? Result, AdminError? Error)>> run)
+    {
+        if (_vault is null) return AdminErrors.Unavailable("the vault is not hosted on this node");
+        var (result, error) = await run(_vault).ConfigureAwait(false);
+        return new Reply(result, error);
     }
 
     private static string Name(Request r) => r.Params["name"]?.GetValue<string>() ?? "";

@@ -98,6 +98,7 @@ public static class UserApiEndpoints
         api.MapPost("/approvals/{id}/approve", (HttpContext http, ApprovalAdmin approvals, string id) => DecideAsync(http, approvals, id, true));
         api.MapPost("/approvals/{id}/reject", (HttpContext http, ApprovalAdmin approvals, string id) => DecideAsync(http, approvals, id, false));
         api.MapAuditApi();
+        api.MapVaultApi();
         api.MapHookDecisions().WithMetadata(new UserApiCredentials(Minted: true, ClientsOnly: true));
     }
 
