@@ -54,8 +54,8 @@ public sealed record VaultChange(string Message, SecretInfo Secret);
 /// zeroed by the caller; nothing here returns, logs or keeps a value or a passphrase. Key derivations (Argon2id, 64 MiB)
 /// run one at a time per node, so parallel unlock attempts cannot multiply the memory they take.
 /// </summary>
-public sealed class VaultAdmin(IRequiredActor<VaultRegistry> vault, VaultDirectory directory, VaultKeyHolder keys, TimeProvider clock,
-    ILogger<VaultAdmin> log)
+public sealed class VaultAdmin(IRequiredActor<VaultRegistry> vault, VaultDirectory directory, VaultKeyHolder keys, VaultAlerts alerts,
+    TimeProvider clock, ILogger<VaultAdmin> log)
 {
     private readonly SemaphoreSlim _derivations = new(1, 1);
 
@@ -74,6 +74,10 @@ public sealed class VaultAdmin(IRequiredActor<VaultRegistry> vault, VaultDirecto
 
     /// <summary>The listing (names, types, scopes, versions, times; never a value).</summary>
     public ImmutableArray<SecretInfo> List(bool includeRevoked) => directory.Current.List(includeRevoked);
+
+    /// <summary>What <c>secrets.list</c> shows an agent: <see cref="List"/> without the secrets agents may not see.</summary>
+    public ImmutableArray<SecretInfo> ListForAgents(bool includeRevoked) =>
+        [.. directory.Current.Records.Values.Where(r => (includeRevoked || !r.IsRevoked) && SecretsVisibility.VisibleToAgents(r.Name)).Select(r => r.ToInfo())];
 
     /// <summary>Initialises an empty vault with <paramref name="passphrase"/> and unlocks this node.</summary>
     public Task<AdminResult<VaultStatus>> InitializeAsync(ReadOnlyMemory<char> passphrase, CancellationToken ct) => AdminCalls.Guarded<VaultStatus>(async () =>
@@ -205,6 +209,7 @@ public sealed class VaultAdmin(IRequiredActor<VaultRegistry> vault, VaultDirecto
         {
             return AdminErrors.Timeout;
         }
+        alerts.RotationRequested(record.Name.Value, agent, reason, requestId);
         return requestId;
     }
 

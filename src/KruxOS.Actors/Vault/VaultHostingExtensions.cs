@@ -32,6 +32,7 @@ public static class VaultHostingExtensions
         services.AddSingleton<VaultKeyHolder>();
         services.AddSingleton<HostedSecretAccess>();
         services.AddSingleton<ISecretAccess>(sp => sp.GetRequiredService<HostedSecretAccess>());
+        services.AddSingleton<VaultAlerts>();
         services.AddSingleton<VaultAdmin>();
         services.AddNodeSingleton<VaultRegistry>("vault", Order, ctx => VaultActor.Props(Publisher(ctx)));
         services.AddNodeChild<VaultReplicaActor>("vault-replica", Order,
