@@ -113,5 +113,39 @@ public sealed class OtlpExportSpecs
         Assert.Equal("http/protobuf", on["otlp"]!["protocol"]!.GetValue<string>());
         Assert.Equal($"http://127.0.0.1:{quiet.HealthPort}/metrics", off["metrics"]!.GetValue<string>());
         Assert.Null(off["otlp"]);
+
+        // the kruxos CLI shows the same
+        var shown = await ProcessRunner.Kruxos(exporting, "status");
+        Assert.Equal(0, shown.ExitCode);
+        Assert.Contains($"OTLP export:    {receiver.Endpoint}/ (http/protobuf)", shown.StdOut, StringComparison.Ordinal);
+        Assert.Contains($"Metrics:        http://127.0.0.1:{exporting.HealthPort}/metrics", shown.StdOut, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Should_export_spans_over_grpc_when_configured()
+    {
+        // arrange: an OTLP/gRPC collector on loopback
+        await using var receiver = await GrpcOtlpReceiver.StartAsync();
+        await using var gateway = await TestGateway.StartAsync(null, "--otlp-endpoint", receiver.Endpoint, "--otlp-protocol", "grpc");
+        var token = await gateway.CreateAgentAsync("grpc-traced");
+
+        // act
+        var session = await NodeClients.RunAsync(token, ["--transport", "http", "--url", gateway.McpHttp.ToString(), "--call", "system__time", "{}"]);
+        Assert.False(session["results"]![0]!["isError"]!.GetValue<bool>(), session.ToJsonString());
+
+        // assert: the call's span and its three stages (nothing held) arrived over gRPC
+        var deadline = DateTimeOffset.UtcNow + TestTimeouts.Process;
+        List<ReceivedSpan> trace = [];
+        while (DateTimeOffset.UtcNow < deadline)
+        {
+            var spans = receiver.Spans;
+            if (spans.FirstOrDefault(s => s.Name == "kruxos.call" && s["kruxos.agent"] == "grpc-traced") is { } call)
+            {
+                trace = [.. spans.Where(s => s.TraceId == call.TraceId)];
+                if (trace.Count >= 4) break;
+            }
+            await Task.Delay(250, TestContext.Current.CancellationToken);
+        }
+        Assert.Equal(["kruxos.call", "kruxos.call.audit", "kruxos.call.decide", "kruxos.call.execute"], trace.Select(s => s.Name).Order(StringComparer.Ordinal));
     }
 }

@@ -1,3 +1,4 @@
+using KruxOS.Gateway.Hosting;
 using KruxOS.Gateway.Telemetry;
 using KruxOS.Gateway.Tests.Protocol;
 using Microsoft.Extensions.Configuration;
