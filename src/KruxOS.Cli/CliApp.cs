@@ -309,6 +309,11 @@ public static class CliApp
             $"Sessions:       {Str(r, "active_sessions")} open, {Str(r, "total_invocations")} invocations since start",
             $"Approval queue: {Str(r["approval_queue"], "pending")} pending",
         };
+        if (r["telemetry"] is { } t)
+        {
+            lines.Add($"Metrics:        {(t["metrics"] is null ? "off" : Str(t, "metrics"))}");
+            lines.Add($"OTLP export:    {(t["otlp"] is { } o ? $"{Str(o, "endpoint")} ({Str(o, "protocol")})" : "off")}");
+        }
         foreach (var s in r["services"]!.AsArray()) lines.Add($"  service {Str(s, "name"),-18} {Str(s, "status"),-9} {Str(s, "details")}");
         return string.Join("\n", lines) + "\n";
     }

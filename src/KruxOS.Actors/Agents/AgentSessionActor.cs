@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
@@ -340,14 +341,15 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
 
     private void StartRun(Invoke m, ApprovalId? reattach, StructuredError? refusal, IActorRef? ledger)
     {
+        var started = Stopwatch.GetTimestamp();
         _state.Invocations++;
         var call = m.Call;
         var connectedAt = _state.Connections.ConnectedAt(call.SessionId, _deps.Clock.GetUtcNow());
         var snapshot = new SessionSnapshot(_agent, call.SessionId, connectedAt, _state.Invocations, call.Client);
         var resolved = refusal is not null ? CallPlanner.Refused(call, _deps.Catalog.Registry, refusal) : CallPlanner.Resolve(call, _deps.Catalog.Registry);
-        if (resolved.Refusal is not null) Launch(m, Refused(m, snapshot, resolved), ledger);
+        if (resolved.Refusal is not null) Launch(m, Refused(m, snapshot, resolved, started), ledger);
         // Otherwise decided now, or once the sandbox has resolved the call's paths (HandleResolved).
-        else if (!ResolvePathsFirst(m, snapshot, resolved, reattach, ledger)) Launch(m, Decide(m, snapshot, resolved, reattach, pathsDecided: false), ledger);
+        else if (!ResolvePathsFirst(m, snapshot, resolved, reattach, ledger, started)) Launch(m, Decide(m, snapshot, resolved, reattach, pathsDecided: false, started), ledger);
     }
 
     private void Launch(Invoke m, ToolRunPlan plan, IActorRef? ledger)
@@ -365,17 +367,18 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         _state.Joiner.RequestIfNew(plan, run);
     }
 
-    private static ToolRunPlan Refused(Invoke m, SessionSnapshot snapshot, ResolvedCall call) =>
-        new(m.Call, snapshot, m.ReplyTo, call.Capability, call.Arguments, null, call.Refusal);
+    private static ToolRunPlan Refused(Invoke m, SessionSnapshot snapshot, ResolvedCall call, long started) =>
+        new(m.Call, snapshot, m.ReplyTo, call.Capability, call.Arguments, null, call.Refusal, DecideStarted: started, DecideEnded: Stopwatch.GetTimestamp());
 
-    private ToolRunPlan Decide(Invoke m, SessionSnapshot snapshot, ResolvedCall resolved, ApprovalId? reattach, bool pathsDecided)
+    private ToolRunPlan Decide(Invoke m, SessionSnapshot snapshot, ResolvedCall resolved, ApprovalId? reattach, bool pathsDecided, long started)
     {
         var call = m.Call;
         var (decision, rates) = CallPlanner.Decide(resolved, call.Principal, _deps.Policy, _state.Rates, _deps.Clock.GetUtcNow(), _state.Invocations,
             _state.Joiner.IndexLoading, _state.Joiner.Available, reattach is not null);
         _state.Rates = rates;
         var approval = decision.ApprovalArgumentsHash is { } hash ? _state.Joiner.Assign(call.Agent, resolved.Capability!.Name.Value, hash, reattach) : null;
-        return new ToolRunPlan(call, snapshot, m.ReplyTo, resolved.Capability, resolved.Arguments, decision.Verdict, decision.Refusal, approval, PathsDecided: pathsDecided);
+        return new ToolRunPlan(call, snapshot, m.ReplyTo, resolved.Capability, resolved.Arguments, decision.Verdict, decision.Refusal, approval, PathsDecided: pathsDecided,
+            DecideStarted: started, DecideEnded: Stopwatch.GetTimestamp());
     }
 
     /// <summary>
@@ -385,7 +388,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     /// resolved paths, and the sandbox opens exactly them. Every other call — no such rule, an in-process capability, a
     /// client's own tool decided for its hook — is decided at once, as before.
     /// </summary>
-    private bool ResolvePathsFirst(Invoke m, SessionSnapshot snapshot, ResolvedCall resolved, ApprovalId? reattach, IActorRef? ledger)
+    private bool ResolvePathsFirst(Invoke m, SessionSnapshot snapshot, ResolvedCall resolved, ApprovalId? reattach, IActorRef? ledger, long started)
     {
         var call = m.Call;
         var capability = resolved.Capability!;
@@ -400,9 +403,9 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         UpdateIdleTimeout();
         _handedOff = true;
         resolver.ResolvePathsAsync(_agent, normalized, names, CancellationToken.None).PipeTo(Self,
-            success: r => new PathsResolved(token, m, snapshot, resolved, reattach, ledger, r),
+            success: r => new PathsResolved(token, m, snapshot, resolved, reattach, ledger, r, started),
             failure: e => new PathsResolved(token, m, snapshot, resolved, reattach, ledger,
-                new PathResolution(null, Errors.Internal($"the paths of '{capability.Name}' could not be resolved in the sandbox ({e.GetType().Name})"))));
+                new PathResolution(null, Errors.Internal($"the paths of '{capability.Name}' could not be resolved in the sandbox ({e.GetType().Name})")), started));
         return true;
     }
 
@@ -412,14 +415,14 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         if (!_state.Resolving.Remove(r.Token)) return;
         _state.InFlight--;
         var plan = r.Result is { Error: null, Arguments: { } resolved }
-            ? Decide(r.Invoke, r.Snapshot, r.Call with { Arguments = resolved }, r.Reattach, pathsDecided: true)
-            : Refused(r.Invoke, r.Snapshot, r.Call with { Refusal = r.Result.Error ?? Errors.Internal("the sandbox did not resolve the call's paths") });
+            ? Decide(r.Invoke, r.Snapshot, r.Call with { Arguments = resolved }, r.Reattach, pathsDecided: true, r.Started)
+            : Refused(r.Invoke, r.Snapshot, r.Call with { Refusal = r.Result.Error ?? Errors.Internal("the sandbox did not resolve the call's paths") }, r.Started);
         Launch(r.Invoke, plan, r.Ledger);
     }
 
     /// <summary>A call's path arguments as the sandbox resolved them (or why it could not).</summary>
     private sealed record PathsResolved(long Token, Invoke Invoke, SessionSnapshot Snapshot, ResolvedCall Call, ApprovalId? Reattach, IActorRef? Ledger,
-        PathResolution Result) : INoSerializationVerificationNeeded;
+        PathResolution Result, long Started) : INoSerializationVerificationNeeded;
 
     private void HandleTerminate(Terminate m)
     {

@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Event;
 using KruxOS.Audit;
 using KruxOS.Core.Audit;
+using KruxOS.Actors.Telemetry;
 
 namespace KruxOS.Actors.Audit;
 
@@ -80,15 +82,18 @@ internal sealed class AuditDiskLoop
                     records.Add(e.Record);
                 }
                 if (batch.Count == 0) continue;
+                var commitStarted = Stopwatch.GetTimestamp();
                 try
                 {
                     var result = _writer.AppendBatch(records);
+                    PipelineTelemetry.RecordAuditCommit(ok: true, batch.Count, commitStarted, Stopwatch.GetTimestamp());
                     Interlocked.Exchange(ref _lastWritten, batch[^1].Sequence);
                     foreach (var e in batch) e.ReplyTo?.Tell(new AuditReplies.AuditAppended(e.Record.Entry.Id, e.Record.Entry.EntryHash!));
                     _owner.Tell(new AuditDiskReplies.BatchWritten(this, batch[0].Sequence, batch.Count, result));
                 }
                 catch (Exception ex)
                 {
+                    PipelineTelemetry.RecordAuditCommit(ok: false, batch.Count, commitStarted, Stopwatch.GetTimestamp());
                     failedEpoch = batch[^1].Epoch;
                     _owner.Tell(new AuditDiskReplies.BatchFailed(this, batch[0].Sequence, ex));
                 }

@@ -15,6 +15,8 @@ using KruxOS.Actors.Identity;
 using KruxOS.Core.Sessions;
 using KruxOS.Core.Supervision;
 using KruxOS.Core.Policy;
+using KruxOS.Core.Telemetry;
+using KruxOS.Actors.Telemetry;
 
 namespace KruxOS.Actors.ToolRuns;
 
@@ -31,6 +33,9 @@ namespace KruxOS.Actors.ToolRuns;
 /// request is durable (the poll path's answer is that entry). The approval entity appends the
 /// <c>approval_resolution</c> entry, linked by the same id, before it releases the run; the run's final call
 /// entry carries the id and the decision, and the caller is answered only when all of them are durable.</para>
+/// <para>Telemetry (<see cref="PipelineTelemetry"/>, docs/observability.md): the run records each stage's duration — decide
+/// (timed by the session), hold, execute, audit — and the call's count, duration and error code, labelled only with
+/// catalogue names, tiers and outcomes; with a trace listener it also emits the call's span and one child span per stage.</para>
 /// <para>One is created per call, so it is an untyped actor (one <c>switch</c> per state) made by a producer:
 /// <c>ReceiveActor</c> would rebuild its handler tables on every call and <c>Become</c> (ADR 0015).</para>
 /// </summary>
@@ -65,6 +70,15 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private bool _pendingAudited;
     private bool _executionStarted;
     private AuditResourceUsage? _usage;
+    private readonly string _capabilityTag;
+    private readonly string _tierTag;
+    private Activity? _span;
+    private Activity? _holdSpan;
+    private Activity? _executeSpan;
+    private Activity? _auditSpan;
+    private long _holdStarted;
+    private long _executeStarted;
+    private long _auditStarted;
 
     private ToolRunActor(ToolRunPlan plan, ToolRunCollaborators run)
     {
@@ -73,6 +87,8 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         _catalog = run.Catalog;
         _identities = run.Identities;
         _policy = run.Policy;
+        _capabilityTag = TelemetryLabels.Capability(plan.Capability);
+        _tierTag = TelemetryLabels.Tier(plan.Verdict?.Tier);
     }
 
     /// <inheritdoc />
@@ -103,6 +119,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     {
         _acks = new AuditAcknowledgements(_run.Audit, Timers, AuditTimer, _run.Settings.AuditTimeout);
         _startedAt = _run.Clock.GetUtcNow();
+        TraceDecide();
         if (_plan.BoundaryError is { } boundary)
         {
             Finish(AuditStatus.Error, Failure(boundary));
@@ -127,6 +144,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
             case Tier.ApprovalRequired when _plan.Approval is { } approval:
                 // Hold: request (or join) the approval; the reply waits for the decision.
                 _approval = approval;
+                StartStage(ref _holdSpan, ref _holdStarted, TelemetryNames.StageHold);
                 if (!_plan.ReplyTo.IsNobody()) Context.Watch(_plan.ReplyTo);
                 RequestOrJoin();
                 return;
@@ -146,6 +164,51 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     {
         _cancel.Cancel();
         _cancel.Dispose();
+        // Stopped before answering (the session cut the run off): whatever spans are open end here, marked.
+        if (_span is { IsStopped: false })
+        {
+            var now = Stopwatch.GetTimestamp();
+            PipelineTelemetry.EndSpan(_holdSpan, now);
+            PipelineTelemetry.EndSpan(_executeSpan, now);
+            PipelineTelemetry.EndSpan(_auditSpan, now);
+            _span.SetStatus(ActivityStatusCode.Error, "stopped before answering");
+            PipelineTelemetry.EndSpan(_span, now);
+        }
+    }
+
+    // The call's span (from the session's receipt) and the decide stage, which the session timed.
+    private void TraceDecide()
+    {
+        var started = _plan.DecideStarted != 0 ? _plan.DecideStarted : _started;
+        var decided = _plan.DecideEnded != 0 ? _plan.DecideEnded : _started;
+        PipelineTelemetry.RecordStage(TelemetryNames.StageDecide, _capabilityTag, _tierTag, started, decided);
+        _span = PipelineTelemetry.StartSpan(TelemetryNames.CallSpan, default, started);
+        if (_span is null) return;
+        if (_span.IsAllDataRequested)
+        {
+            // Names the gateway vouches for only: never a token, an argument or a name the catalogue did not resolve.
+            _span.SetTag(TelemetryNames.Capability, _capabilityTag);
+            _span.SetTag(TelemetryNames.Tier, _tierTag);
+            _span.SetTag(TelemetryNames.Agent, _plan.Call.Agent.Value);
+            _span.SetTag(TelemetryNames.Session, TelemetryLabels.SpanText(_plan.Call.SessionId));
+        }
+        PipelineTelemetry.EndSpan(PipelineTelemetry.StartSpan(TelemetryNames.StageSpan(TelemetryNames.StageDecide), _span.Context, started), decided);
+    }
+
+    private void StartStage(ref Activity? span, ref long started, string stage)
+    {
+        if (started != 0) return;
+        started = Stopwatch.GetTimestamp();
+        if (_span is not null) span = PipelineTelemetry.StartSpan(TelemetryNames.StageSpan(stage), _span.Context, started);
+    }
+
+    private void EndStage(ref Activity? span, ref long started, string stage)
+    {
+        if (started <= 0) return;
+        var ended = Stopwatch.GetTimestamp();
+        PipelineTelemetry.RecordStage(stage, _capabilityTag, _tierTag, started, ended);
+        PipelineTelemetry.EndSpan(span, ended);
+        started = -1; // recorded once
     }
 
     // Waits on the approval the session bound this run to; a new one's request was sent by the session.
@@ -290,6 +353,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         Settle();
         _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunAbandoned(_plan.Keyed.Key, _plan.ReplyTo, _approval.Id));
         Context.Parent.Tell(new ToolRunFinished(CapabilityLabel, false, ElapsedMicros()));
+        EndStage(ref _holdSpan, ref _holdStarted, TelemetryNames.StageHold);
         Context.Stop(Self);
     }
 
@@ -311,12 +375,25 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
             return;
         }
         _executionStarted = true;
+        EndStage(ref _holdSpan, ref _holdStarted, TelemetryNames.StageHold);
+        StartStage(ref _executeSpan, ref _executeStarted, TelemetryNames.StageExecute);
         var context = new InvocationContext(_plan.Call.Principal, _plan.Session,
             _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, _run.View, _plan.PathsDecided);
         var handler = _catalog.HandlerFor(capability.Name);
         var longest = handler.MaxDuration(_plan.Arguments);
         _executionTimeout = longest > _run.Settings.ExecutionTimeout ? longest : _run.Settings.ExecutionTimeout;
-        var execution = ExecuteAsync(handler, context, _plan.Arguments, _cancel.Token);
+        // The handler runs under the execute span, so whatever it traces (an HTTP client, a database) nests in the call.
+        var ambient = Activity.Current;
+        if (_executeSpan is not null) Activity.Current = _executeSpan;
+        Task<CapabilityOutput> execution;
+        try
+        {
+            execution = ExecuteAsync(handler, context, _plan.Arguments, _cancel.Token);
+        }
+        finally
+        {
+            Activity.Current = ambient;
+        }
         if (execution.IsCompleted)
         {
             // In-process capabilities usually answer synchronously: take the outcome now, with no timer to
@@ -420,6 +497,9 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     {
         _status = status;
         _result = result;
+        EndStage(ref _holdSpan, ref _holdStarted, TelemetryNames.StageHold);
+        EndStage(ref _executeSpan, ref _executeStarted, TelemetryNames.StageExecute);
+        StartStage(ref _auditSpan, ref _auditStarted, TelemetryNames.StageAudit);
         var record = CallAudit.Record(_plan.Call, CapabilityLabel, _plan.Capability is null ? _plan.Call.Arguments : _plan.Arguments, _plan.Verdict, _startedAt,
             status, result, _approval?.Id.Value, _approvalDecision, _usage);
         Become(AwaitingAudit);
@@ -433,8 +513,33 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         if (_plan.Keyed is { } keyed) keyed.Ledger.Tell(new Agents.IdempotencyMessages.RunAnswered(keyed.Key, result, _executionStarted));
         else _plan.ReplyTo.Tell(result);
         Publish(ToolRunEvents.Answered(CapabilityLabel, result.Error, _plan.Verdict?.Tier, result.DurationMicros));
+        TraceAnswer(result);
         Context.Parent.Tell(new ToolRunFinished(CapabilityLabel, _status == AuditStatus.Success && !result.IsError, result.DurationMicros));
         Context.Stop(Self);
+    }
+
+    private void TraceAnswer(ToolCallResult result)
+    {
+        EndStage(ref _auditSpan, ref _auditStarted, TelemetryNames.StageAudit);
+        var ended = Stopwatch.GetTimestamp();
+        // The audit's refusal turns an executed success into an error: the outcome is what the caller got.
+        var outcome = TelemetryLabels.Outcome(result.IsError && _status == AuditStatus.Success ? AuditStatus.Error : _status);
+        var started = _plan.DecideStarted != 0 ? _plan.DecideStarted : _started;
+        PipelineTelemetry.RecordCall(_capabilityTag, _tierTag, outcome, result.Error?.ErrorType, started, ended);
+        if (_span is null) return;
+        if (_span.IsAllDataRequested)
+        {
+            _span.SetTag(TelemetryNames.Outcome, outcome);
+            if (_approval is not null) _span.SetTag(TelemetryNames.Approval, _approval.Id.Value);
+            if (_approvalDecision is not null) _span.SetTag(TelemetryNames.ApprovalDecision, _approvalDecision);
+            if (result.Error is { } error)
+            {
+                var code = TelemetryLabels.ErrorCodes.Of(error.ErrorType);
+                _span.SetTag(TelemetryNames.ErrorCode, code);
+                _span.SetStatus(ActivityStatusCode.Error, code);
+            }
+        }
+        PipelineTelemetry.EndSpan(_span, ended);
     }
 
     // A refusal decided on paths the sandbox resolved names them (ADR 0023): the agent learns which real path was refused.

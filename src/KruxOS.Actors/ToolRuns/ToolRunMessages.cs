@@ -13,7 +13,9 @@ namespace KruxOS.Actors.ToolRuns;
 /// Everything a ToolRun needs, decided by the session before the run starts: either a refusal found
 /// at the boundary (unknown capability, invalid input), or the resolved capability with its
 /// normalized arguments and policy verdict. <c>PathsDecided</c>: the path arguments were resolved in the sandbox and
-/// decided on as resolved; the run executes exactly those (ADR 0023).
+/// decided on as resolved; the run executes exactly those (ADR 0023). <c>DecideStarted</c> / <c>DecideEnded</c>: when the
+/// session began and finished planning the call (<see cref="System.Diagnostics.Stopwatch"/> ticks; the <c>decide</c> stage
+/// of the call's telemetry, which starts there).
 /// </summary>
 public sealed record ToolRunPlan(
     ToolCall Call,
@@ -25,7 +27,9 @@ public sealed record ToolRunPlan(
     StructuredError? BoundaryError,
     ApprovalPlan? Approval = null,
     Agents.KeyedCall? Keyed = null,
-    bool PathsDecided = false);
+    bool PathsDecided = false,
+    long DecideStarted = 0,
+    long DecideEnded = 0);
 
 /// <summary>
 /// What every run of one session works with, built once by the session and handed to each run it starts.

@@ -229,6 +229,11 @@ public static class AdminJson
         ["policy"] = s.Policy.Summary,
         ["policy_revision"] = s.Policy.Revision,
         ["approval_queue"] = new JsonObject { ["pending"] = s.PendingApprovals },
+        ["telemetry"] = s.Telemetry is not { } t ? null : new JsonObject
+        {
+            ["metrics"] = t.Metrics,
+            ["otlp"] = t.OtlpEndpoint is null ? null : new JsonObject { ["endpoint"] = t.OtlpEndpoint, ["protocol"] = t.OtlpProtocol },
+        },
     };
 
     /// <summary>What <c>verify</c> found.</summary>

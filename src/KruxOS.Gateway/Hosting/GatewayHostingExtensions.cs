@@ -11,6 +11,7 @@ using KruxOS.Gateway.Auth;
 using KruxOS.Gateway.Control;
 using KruxOS.Gateway.Endpoints;
 using KruxOS.Gateway.Mcp;
+using KruxOS.Gateway.Telemetry;
 using KruxOS.Gateway.Tls;
 using KruxOS.Core.Tls;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -36,6 +37,8 @@ public static class GatewayHostingExtensions
         ["--tls-cert"] = "Gateway:Tls:CertificateFile",
         ["--tls-key"] = "Gateway:Tls:KeyFile",
         ["--tls-names"] = TlsNamesKey,
+        ["--otlp-endpoint"] = "Telemetry:OtlpEndpoint",
+        ["--otlp-protocol"] = "Telemetry:OtlpProtocol",
         ["--cluster"] = "KruxOS:UseClustering",
         ["--cluster-port"] = "KruxOS:Cluster:Port",
         ["--cluster-host"] = "KruxOS:Cluster:Hostname",
@@ -58,6 +61,8 @@ public static class GatewayHostingExtensions
         ["KRUXOS_TLS_CERT"] = "Gateway:Tls:CertificateFile",
         ["KRUXOS_TLS_KEY"] = "Gateway:Tls:KeyFile",
         ["KRUXOS_TLS_NAMES"] = TlsNamesKey,
+        ["KRUXOS_OTLP_ENDPOINT"] = "Telemetry:OtlpEndpoint",
+        ["KRUXOS_OTLP_PROTOCOL"] = "Telemetry:OtlpProtocol",
     };
 
     /// <summary>
@@ -91,6 +96,8 @@ public static class GatewayHostingExtensions
         var gateway = builder.Configuration.GetSection("Gateway").Get<GatewaySettings>() ?? new GatewaySettings();
         gateway.Tls.Names = ConfiguredNames(builder.Configuration.GetSection(TlsNamesKey));
         gateway.Validate();
+        var telemetry = builder.Configuration.GetSection("Telemetry").Get<TelemetrySettings>() ?? new TelemetrySettings();
+        telemetry.Validate();
         // First, before any store is opened: the data directory private, earlier installs' stores tightened.
         DataDirectory.Secure(kruxos.DataDir, gateway);
         if (gateway.CallTimeout <= kruxos.ToolCallTimeout) gateway.CallTimeout = kruxos.ToolCallTimeout + TimeSpan.FromSeconds(15);
@@ -122,6 +129,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton<GatewayEndpoints>();
         services.AddHostedService<RuntimeInfoPublisher>();
         services.AddKruxOsActors(kruxos);
+        services.AddKruxOsTelemetry(telemetry);
         // One timeout policy for every edge: the gateway's call budget (above the run deadline), the approval hold, the hook's decision budget.
         services.Replace(ServiceDescriptor.Singleton(new DispatchTimeouts(gateway.CallTimeout, kruxos.ApprovalHoldTimeout, DispatchTimeouts.DefaultDecision)));
         services.AddSingleton(_ => new KruxOS.Audit.AuditReader(kruxos.AuditDirectory));
@@ -185,6 +193,7 @@ public static class GatewayHostingExtensions
         app.MapMcp("/mcp").On(Listener.Gateway);
         app.MapPost("/rpc", (HttpContext http, JsonRpcEndpoint rpc) => rpc.HandleAsync(http)).On(Listener.Gateway);
         app.MapHealth();
+        app.MapKruxOsTelemetry();
         app.MapUserApi();
         return app;
     }

@@ -42,7 +42,8 @@ public sealed record NodeStatusReport(
     long TotalInvocations,
     int Capabilities,
     PolicyStatus Policy,
-    int PendingApprovals);
+    int PendingApprovals,
+    KruxOS.Gateway.Telemetry.TelemetryStatus? Telemetry = null);
 
 /// <summary>One check of <c>kruxos verify</c>.</summary>
 public sealed record VerifyCheck(string Name, bool Pass, string Detail);
@@ -72,7 +73,8 @@ public sealed class StatusService(
     BoundAddresses addresses,
     TimeProvider clock,
     GatewayEndpoints? endpoints = null,
-    NodeCertificates? certificates = null)
+    NodeCertificates? certificates = null,
+    KruxOS.Gateway.Telemetry.TelemetrySettings? telemetry = null)
 {
     /// <summary>Capability calls since this node started.</summary>
     public long TotalInvocations => activity.TotalInvocations;
@@ -128,7 +130,8 @@ public sealed class StatusService(
             TotalInvocations,
             catalog.Registry.All.Length,
             policies.Status,
-            approvals.PendingCount);
+            approvals.PendingCount,
+            telemetry is null ? null : KruxOS.Gateway.Telemetry.GatewayTelemetry.Status(telemetry, addresses.HealthPort));
     });
 
     /// <summary>Checks listeners, identities, catalogue, a write to the data directory and every health check.</summary>

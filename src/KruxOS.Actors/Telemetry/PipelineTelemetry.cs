@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using KruxOS.Core.Telemetry;
+
+namespace KruxOS.Actors.Telemetry;
+
+/// <summary>
+/// The call pipeline's instruments and activity source (names: <see cref="TelemetryNames"/>). Process-wide, like the
+/// <see cref="Meter"/> and <see cref="ActivitySource"/> they wrap: whoever listens (the gateway's OpenTelemetry
+/// providers, a test's <see cref="MeterListener"/>) subscribes by the name <see cref="TelemetryNames.Source"/>.
+/// <para>Cheap when nobody listens: an instrument without a listener returns at its first check, the tags are at most
+/// three (passed on the stack), and <see cref="StartSpan"/> returns null without creating anything.</para>
+/// </summary>
+public static class PipelineTelemetry
+{
+    private static readonly string? Version = typeof(PipelineTelemetry).Assembly.GetName().Version?.ToString();
+
+    /// <summary>The gateway's meter.</summary>
+    public static readonly Meter Meter = new(TelemetryNames.Source, Version);
+
+    /// <summary>The gateway's activity source.</summary>
+    public static readonly ActivitySource Source = new(TelemetryNames.Source, Version);
+
+    // Explicit boundaries: the default ones (0 … 10,000) are made for milliseconds; ours are seconds, from 50 µs (an
+    // in-process call's decision) to 5 minutes (an approval hold).
+    private static readonly double[] SecondsBoundaries =
+        [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+    private static readonly InstrumentAdvice<double> SecondsAdvice = new() { HistogramBucketBoundaries = SecondsBoundaries };
+
+    /// <summary><see cref="TelemetryNames.Calls"/>.</summary>
+    public static readonly Counter<long> Calls = Meter.CreateCounter<long>(TelemetryNames.Calls, "{call}", "Calls answered, by capability, tier and outcome.");
+
+    /// <summary><see cref="TelemetryNames.CallDuration"/>.</summary>
+    public static readonly Histogram<double> CallDuration = Meter.CreateHistogram(TelemetryNames.CallDuration, "s",
+        "Duration of a call from the session's receipt to its answer.", tags: null, advice: SecondsAdvice);
+
+    /// <summary><see cref="TelemetryNames.StageDuration"/>.</summary>
+    public static readonly Histogram<double> StageDuration = Meter.CreateHistogram(TelemetryNames.StageDuration, "s",
+        "Duration of one stage of a call: decide, hold (approval wait), execute, audit.", tags: null, advice: SecondsAdvice);
+
+    /// <summary><see cref="TelemetryNames.CallErrors"/>.</summary>
+    public static readonly Counter<long> CallErrors = Meter.CreateCounter<long>(TelemetryNames.CallErrors, "{call}", "Calls answered with an error, by capability and error code.");
+
+    /// <summary><see cref="TelemetryNames.AuditCommitDuration"/>.</summary>
+    public static readonly Histogram<double> AuditCommitDuration = Meter.CreateHistogram(TelemetryNames.AuditCommitDuration, "s",
+        "Duration of one audit group commit (write and fsync of a batch).", tags: null, advice: SecondsAdvice);
+
+    /// <summary><see cref="TelemetryNames.AuditCommitEntries"/>.</summary>
+    public static readonly Histogram<long> AuditCommitEntries = Meter.CreateHistogram(TelemetryNames.AuditCommitEntries, "{entry}",
+        "Entries per audit group commit.", tags: null, advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512] });
+
+    /// <summary>Records one stage of a call that took from <paramref name="startTimestamp"/> to <paramref name="endTimestamp"/> (<see cref="Stopwatch"/> ticks).</summary>
+    public static void RecordStage(string stage, string capability, string tier, long startTimestamp, long endTimestamp)
+    {
+        if (!StageDuration.Enabled) return;
+        StageDuration.Record(Seconds(startTimestamp, endTimestamp),
+            new KeyValuePair<string, object?>(TelemetryNames.Stage, stage),
+            new KeyValuePair<string, object?>(TelemetryNames.Capability, capability),
+            new KeyValuePair<string, object?>(TelemetryNames.Tier, tier));
+    }
+
+    /// <summary>Records an answered call: its count, its duration and, when it failed, its error code.</summary>
+    public static void RecordCall(string capability, string tier, string outcome, string? errorCode, long startTimestamp, long endTimestamp)
+    {
+        var capabilityTag = new KeyValuePair<string, object?>(TelemetryNames.Capability, capability);
+        var tierTag = new KeyValuePair<string, object?>(TelemetryNames.Tier, tier);
+        var outcomeTag = new KeyValuePair<string, object?>(TelemetryNames.Outcome, outcome);
+        if (Calls.Enabled) Calls.Add(1, capabilityTag, tierTag, outcomeTag);
+        if (CallDuration.Enabled) CallDuration.Record(Seconds(startTimestamp, endTimestamp), capabilityTag, tierTag, outcomeTag);
+        if (errorCode is not null && CallErrors.Enabled)
+            CallErrors.Add(1, capabilityTag, new KeyValuePair<string, object?>(TelemetryNames.ErrorCode, TelemetryLabels.ErrorCodes.Of(errorCode)));
+    }
+
+    /// <summary>Records one audit group commit.</summary>
+    public static void RecordAuditCommit(bool ok, int entries, long startTimestamp, long endTimestamp)
+    {
+        var result = new KeyValuePair<string, object?>(TelemetryNames.Result, ok ? "ok" : "failed");
+        if (AuditCommitDuration.Enabled) AuditCommitDuration.Record(Seconds(startTimestamp, endTimestamp), result);
+        if (AuditCommitEntries.Enabled) AuditCommitEntries.Record(entries, result);
+    }
+
+    /// <summary>
+    /// Starts a span that began at <paramref name="startTimestamp"/> (<see cref="Stopwatch"/> ticks), as a child of
+    /// <paramref name="parent"/> (a root when default), or returns null when nobody listens. Actors do not flow an
+    /// ambient activity: <see cref="Activity.Current"/> is left as it was.
+    /// </summary>
+    public static Activity? StartSpan(string name, ActivityContext parent, long startTimestamp)
+    {
+        if (!Source.HasListeners()) return null;
+        var previous = Activity.Current;
+        var span = Source.StartActivity(name, ActivityKind.Internal, parent, tags: null, links: null, startTime: ToUtc(startTimestamp));
+        Activity.Current = previous;
+        return span;
+    }
+
+    /// <summary>Ends <paramref name="span"/> at <paramref name="endTimestamp"/>, leaving <see cref="Activity.Current"/> as it was.</summary>
+    public static void EndSpan(Activity? span, long endTimestamp)
+    {
+        if (span is null || span.IsStopped) return;
+        var previous = Activity.Current;
+        span.SetEndTime(ToUtc(endTimestamp).UtcDateTime);
+        span.Stop();
+        Activity.Current = previous;
+    }
+
+    private static double Seconds(long start, long end) => end > start ? (double)(end - start) / Stopwatch.Frequency : 0;
+
+    // A Stopwatch reading as wall-clock time (spans carry absolute times; the pipeline measures with the monotonic clock).
+    private static DateTimeOffset ToUtc(long timestamp) => DateTimeOffset.UtcNow - Stopwatch.GetElapsedTime(timestamp);
+}
