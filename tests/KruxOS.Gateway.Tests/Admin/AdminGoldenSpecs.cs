@@ -127,6 +127,38 @@ public sealed partial class AdminGoldenSpecs
         await t.ControlAsync("auth-socket.allow bad uid", Methods.AuthSocketAllow, new() { ["uid"] = -1 });
         await t.ControlAsync("auth-socket.allow root", Methods.AuthSocketAllow, new() { ["uid"] = 0 });
 
+        // vault (passphrases and values go in; no answer ever carries one)
+        await t.ControlAsync("vault.status uninitialised", Methods.VaultStatus, new());
+        await t.ControlAsync("vault.unlock uninitialised", Methods.VaultUnlock, new() { ["passphrase"] = "golden passphrase 1" });
+        await t.ControlAsync("vault.add uninitialised", Methods.VaultAdd, new() { ["name"] = "stripe", ["type"] = "api_key", ["value"] = GoldenValue });
+        await t.ControlAsync("vault.init weak", Methods.VaultInit, new() { ["passphrase"] = "short" });
+        await t.ControlAsync("vault.init missing", Methods.VaultInit, new());
+        await t.ControlAsync("vault.init ok", Methods.VaultInit, new() { ["passphrase"] = "golden passphrase 1" });
+        await t.ControlAsync("vault.init again", Methods.VaultInit, new() { ["passphrase"] = "golden passphrase 1" });
+        await t.ControlAsync("vault.add ok", Methods.VaultAdd, new()
+        {
+            ["name"] = "stripe", ["type"] = "api_key", ["allowed_capabilities"] = new JsonArray("network.credentialed_request"),
+            ["allowed_hosts"] = new JsonArray("api.stripe.com"), ["value"] = GoldenValue,
+        });
+        await t.ControlAsync("vault.add duplicate", Methods.VaultAdd, new() { ["name"] = "Stripe", ["type"] = "api_key", ["value"] = GoldenValue });
+        await t.ControlAsync("vault.add managed name", Methods.VaultAdd, new() { ["name"] = "user/token/x", ["type"] = "api_key", ["value"] = GoldenValue });
+        await t.ControlAsync("vault.add bad type", Methods.VaultAdd, new() { ["name"] = "other", ["type"] = "password", ["value"] = GoldenValue });
+        await t.ControlAsync("vault.add no value", Methods.VaultAdd, new() { ["name"] = "other", ["type"] = "api_key" });
+        await t.ControlAsync("vault.add short value", Methods.VaultAdd, new() { ["name"] = "other", ["type"] = "api_key", ["value"] = "abc" });
+        await t.ControlAsync("vault.add bad host", Methods.VaultAdd, new() { ["name"] = "other", ["type"] = "api_key", ["allowed_hosts"] = "http://x/", ["value"] = GoldenValue });
+        await t.ControlAsync("vault.rotate ok", Methods.VaultRotate, new() { ["name"] = "stripe", ["value"] = GoldenValue + "-2" });
+        await t.ControlAsync("vault.rotate unknown", Methods.VaultRotate, new() { ["name"] = "nope", ["value"] = GoldenValue });
+        await t.ControlAsync("vault.list", Methods.VaultList, new());
+        await t.ControlAsync("vault.lock", Methods.VaultLock, new());
+        await t.ControlAsync("vault.add locked", Methods.VaultAdd, new() { ["name"] = "other", ["type"] = "api_key", ["value"] = GoldenValue });
+        await t.ControlAsync("vault.unlock wrong", Methods.VaultUnlock, new() { ["passphrase"] = "not the passphrase" });
+        await t.ControlAsync("vault.unlock ok", Methods.VaultUnlock, new() { ["passphrase"] = "golden passphrase 1" });
+        await t.ControlAsync("vault.revoke ok", Methods.VaultRevoke, new() { ["name"] = "stripe", ["reason"] = "golden" });
+        await t.ControlAsync("vault.revoke unknown", Methods.VaultRevoke, new() { ["name"] = "nope" });
+        await t.ControlAsync("vault.rotate revoked", Methods.VaultRotate, new() { ["name"] = "stripe", ["value"] = GoldenValue });
+        await t.ControlAsync("vault.list include revoked", Methods.VaultList, new() { ["include_revoked"] = true });
+        await t.ControlAsync("vault.status", Methods.VaultStatus, new());
+
         // approvals: two held calls of the agent "holder" (policy.set above left its agent file in force)
         await t.ControlAsync("approval.list empty", Methods.ApprovalList, new());
         var holderToken = (await gw.ControlAsync(Methods.AgentRotate, new JsonObject { ["name"] = Holder }))["token"]!.GetValue<string>();
@@ -192,7 +224,22 @@ public sealed partial class AdminGoldenSpecs
         await t.HttpAsync("audit bad status", HttpMethod.Get, "/api/audit?status=weird", client);
         await t.HttpAsync("audit approvals", HttpMethod.Get, "/api/audit?capability=system.time&limit=3", client);
         await t.HttpAsync("status", HttpMethod.Get, "/api/status", client);
+        await t.HttpAsync("vault status", HttpMethod.Get, "/api/vault", client);
+        await t.HttpAsync("vault secrets", HttpMethod.Get, "/api/vault/secrets?include_revoked=true", client);
+        await t.HttpAsync("vault lock by client", HttpMethod.Post, "/api/vault/lock", client);
+        await t.HttpAsync("vault add by client", HttpMethod.Post, "/api/vault/secrets", client, new JsonObject { ["name"] = "api", ["type"] = "api_key", ["value"] = GoldenValue }.ToJsonString());
+        await t.HttpAsync("vault add bad body", HttpMethod.Post, "/api/vault/secrets", op, "[1,2]");
+        await t.HttpAsync("vault add ok", HttpMethod.Post, "/api/vault/secrets", op, new JsonObject
+        {
+            ["name"] = "api", ["type"] = "oauth_token", ["allowed_capabilities"] = "network.credentialed_request", ["allowed_hosts"] = "*.example.com", ["value"] = GoldenValue,
+        }.ToJsonString());
+        await t.HttpAsync("vault rotate ok", HttpMethod.Post, "/api/vault/secrets/api/rotate", op, new JsonObject { ["value"] = GoldenValue + "-3" }.ToJsonString());
+        await t.HttpAsync("vault rotate unknown", HttpMethod.Post, "/api/vault/secrets/nope/rotate", op, new JsonObject { ["value"] = GoldenValue }.ToJsonString());
+        await t.HttpAsync("vault revoke ok", HttpMethod.Post, "/api/vault/secrets/api/revoke", op);
+        await t.HttpAsync("vault unlock wrong", HttpMethod.Post, "/api/vault/unlock", op, """{"passphrase":"not the passphrase"}""");
     }
+
+    private const string GoldenValue = "sk_golden_value_0123456789";
 
     private static class Methods
     {
@@ -222,6 +269,14 @@ public sealed partial class AdminGoldenSpecs
         public const string AuthSocketList = ControlProtocol.Methods.AuthSocketList;
         public const string AuthSocketAllow = ControlProtocol.Methods.AuthSocketAllow;
         public const string AuthSocketRevoke = ControlProtocol.Methods.AuthSocketRevoke;
+        public const string VaultStatus = ControlProtocol.Methods.VaultStatus;
+        public const string VaultInit = ControlProtocol.Methods.VaultInit;
+        public const string VaultUnlock = ControlProtocol.Methods.VaultUnlock;
+        public const string VaultLock = ControlProtocol.Methods.VaultLock;
+        public const string VaultList = ControlProtocol.Methods.VaultList;
+        public const string VaultAdd = ControlProtocol.Methods.VaultAdd;
+        public const string VaultRotate = ControlProtocol.Methods.VaultRotate;
+        public const string VaultRevoke = ControlProtocol.Methods.VaultRevoke;
     }
 
     /// <summary>Records each exchange as one normalised JSON line: <c>{"case", "status", "body"}</c>, the body verbatim.</summary>
