@@ -1,3 +1,4 @@
+using KruxOS.Core.Errors;
 using KruxOS.Core.Vault;
 
 namespace KruxOS.Vault;
@@ -30,6 +31,19 @@ public sealed class SecretResolution : IDisposable
     /// <summary>The audit fields of this resolution: who asked for what, the outcome and why, never the value.</summary>
     public SecretUseAudit Audit => new(Request.Capability.Value, Request.Name, Request.Destination?.Host, Decision.Outcome.ToWire(),
         Decision.Granted, Decision.Reason);
+
+    /// <summary>
+    /// The same request refused after the fact, e.g. because its audit entry could not be written: the value (if any) is
+    /// zeroed here and the returned resolution carries only the refusal.
+    /// </summary>
+    public SecretResolution RefuseAfter(SecretUseOutcome outcome, string reason, StructuredError agentError)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        ArgumentNullException.ThrowIfNull(agentError);
+        if (outcome == SecretUseOutcome.Granted) throw new ArgumentException("a refusal cannot be granted", nameof(outcome));
+        Dispose();
+        return new SecretResolution(Request, new SecretUseDecision(outcome, reason, agentError, null), null);
+    }
 
     /// <summary>Zeroes the value.</summary>
     public void Dispose() => Value?.Dispose();

@@ -114,6 +114,48 @@ public sealed class VaultKey : IDisposable
         }
     }
 
+    /// <summary>The longest purpose <see cref="TryDeriveSubkey"/> accepts.</summary>
+    public const int MaxPurposeLength = 64;
+
+    /// <summary>The HKDF <c>info</c> prefix of derived keys; the purpose follows it.</summary>
+    public const string SubkeyInfoPrefix = "kruxos.vault.subkey.v1/";
+
+    /// <summary>
+    /// Derives a key for an internal purpose (e.g. <c>backup</c>): HKDF-SHA256 (RFC 5869) with the master key as input
+    /// keying material, no salt, and <see cref="SubkeyInfoPrefix"/> + <paramref name="purpose"/> as info, so each purpose
+    /// gets an independent key and none of them reveals the master key or another purpose's key. False when the key is
+    /// locked. <paramref name="purpose"/> is a short lower-case identifier (<see cref="PurposeError"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The purpose is malformed or <paramref name="destination"/> is not 16 to 64 bytes.</exception>
+    public bool TryDeriveSubkey(string purpose, Span<byte> destination)
+    {
+        if (PurposeError(purpose) is { } error) throw new ArgumentException(error, nameof(purpose));
+        if (destination.Length is < 16 or > 64) throw new ArgumentException("a derived key is 16 to 64 bytes", nameof(destination));
+        var info = System.Text.Encoding.ASCII.GetBytes(SubkeyInfoPrefix + purpose);
+        lock (_gate)
+        {
+            if (_memory is not { } memory)
+            {
+                destination.Clear();
+                return false;
+            }
+            memory.ReadOnly();
+            try { HKDF.DeriveKey(HashAlgorithmName.SHA256, memory.AsSpan(), destination, [], info); }
+            finally { memory.NoAccess(); }
+        }
+        return true;
+    }
+
+    /// <summary>Why <paramref name="purpose"/> is not a valid purpose (1 to 64 of <c>[a-z0-9._-]</c>, starting with a letter), or null.</summary>
+    public static string? PurposeError(string? purpose)
+    {
+        if (string.IsNullOrEmpty(purpose) || purpose.Length > MaxPurposeLength) return $"a purpose is 1 to {MaxPurposeLength} characters";
+        if (purpose[0] is < 'a' or > 'z') return "a purpose starts with a lower-case letter";
+        foreach (var c in purpose)
+            if (c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '_' or '-')) return "a purpose holds only a-z, 0-9, '.', '_' and '-'";
+        return null;
+    }
+
     /// <summary>Zeroes and frees the key (the vault locks). Waits for a seal or open in progress.</summary>
     public void Dispose()
     {

@@ -54,13 +54,15 @@ public enum SecretUseOutcome
     HostNotAllowed,
     /// <summary>The record failed authentication when opened (tampered journal, wrong key).</summary>
     IntegrityFailure,
+    /// <summary>The resolution could not be recorded in the audit log, so it was refused (fail closed).</summary>
+    AuditUnavailable,
 }
 
 /// <summary>Wire names of <see cref="SecretUseOutcome"/> for audit entries.</summary>
 public static class SecretUseOutcomes
 {
     /// <summary><c>granted</c>, <c>egress_denied</c>, <c>vault_locked</c>, <c>absent</c>, <c>revoked</c>, <c>no_capabilities</c>,
-    /// <c>capability_not_allowed</c>, <c>no_hosts</c>, <c>host_not_allowed</c>, <c>integrity_failure</c>.</summary>
+    /// <c>capability_not_allowed</c>, <c>no_hosts</c>, <c>host_not_allowed</c>, <c>integrity_failure</c>, <c>audit_unavailable</c>.</summary>
     public static string ToWire(this SecretUseOutcome o) => o switch
     {
         SecretUseOutcome.Granted => "granted",
@@ -72,6 +74,7 @@ public static class SecretUseOutcomes
         SecretUseOutcome.CapabilityNotAllowed => "capability_not_allowed",
         SecretUseOutcome.NoHostsListed => "no_hosts",
         SecretUseOutcome.HostNotAllowed => "host_not_allowed",
+        SecretUseOutcome.AuditUnavailable => "audit_unavailable",
         _ => "integrity_failure",
     };
 }
