@@ -244,8 +244,8 @@ public sealed partial class HookGatewaySpecs
         // assert 1
         Assert.Equal("allow", Decision(read));
         Assert.Contains("filesystem.read (autonomous)", Reason(read));
-        Assert.Equal("deny", Decision(fetch));
-        Assert.Contains("[code: CapabilityNotFound]", Reason(fetch)); // decided by the gateway, so the credential was accepted
+        Assert.Equal("allow", Decision(fetch));
+        Assert.Contains("network.http_request (notify)", Reason(fetch)); // decided by the gateway's policy: WebFetch is network.http_request
         var listed = (await gateway.ControlAsync(ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = pending }));
         Assert.Equal("user:claude-code", listed["principal"]!.GetValue<string>());
 
