@@ -127,7 +127,7 @@ public sealed class CapabilityCatalogSpecs
     public void Should_refuse_a_module_set_that_leaves_a_shipped_category_unclaimed()
     {
         // arrange: every built-in module but git
-        CapabilityModule[] modules = [new SystemModule(), new AgentModule(), new FilesystemModule(), new ProcessModule()];
+        CapabilityModule[] modules = [new SystemModule(), new AgentModule(), new FilesystemModule(), new ProcessModule(), new KruxOS.Network.NetworkModule()];
 
         // act
         var e = Assert.Throws<CapabilityModuleException>(() => CapabilityCatalogCheck.Check(modules));
