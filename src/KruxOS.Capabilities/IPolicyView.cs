@@ -30,6 +30,12 @@ public interface IPolicyView
     GitRemoteAllowlist GitRemotes(Principal principal);
 
     /// <summary>
+    /// The egress allowlist of <paramref name="principal"/> in force now (the <c>network</c> sections of its layers,
+    /// ADR 0034): what the network capabilities may reach. Read when the call executes, after any approval wait.
+    /// </summary>
+    KruxOS.Core.Network.EgressAllowlist Egress(Principal principal);
+
+    /// <summary>
     /// The path arguments of <paramref name="capability"/> that a rule which can apply to <paramref name="principal"/>
     /// looks at: empty when no path rule concerns the call (a walk then needs no entry decisions).
     /// </summary>

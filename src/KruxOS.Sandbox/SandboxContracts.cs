@@ -41,6 +41,14 @@ public interface ISandbox : IAsyncDisposable
     Task<SandboxResult> ResolvePathsAsync(AgentName agent, CapabilityName capability, IReadOnlyDictionary<string, string> paths, CancellationToken ct);
 
     /// <summary>
+    /// One stage of a file written from content the gateway streams in (<c>network.download</c>): <paramref name="stage"/>
+    /// is <c>{stage: begin|chunk|commit|abort, path, temp, content (base64), overwrite, expected_checksum}</c>. The agent's
+    /// worker does every stage as the agent, with the path rules of <c>filesystem.write</c>; <paramref name="pathsDecided"/>
+    /// as for <see cref="SandboxRequest.PathsDecided"/>.
+    /// </summary>
+    Task<SandboxResult> StreamFileAsync(AgentName agent, JsonElement stage, bool pathsDecided, TimeSpan timeout, CancellationToken ct);
+
+    /// <summary>
     /// Stops everything the agent runs on this node (processes, watches, worker, and anything left in its cgroup or
     /// running as its host uid). With <paramref name="hold"/> its later sandboxed calls are refused until
     /// <see cref="ReleaseAgent"/>: revocation and pause hold; kill and mount changes do not.

@@ -282,6 +282,31 @@ public sealed class SandboxHost : ISandbox
         }
     }
 
+    /// <inheritdoc />
+    public async Task<SandboxResult> StreamFileAsync(AgentName agent, JsonElement stage, bool pathsDecided, TimeSpan timeout, CancellationToken ct)
+    {
+        if (_setupFailure is not null) return SandboxResult.Fail(SandboxErrors.Unavailable(_setupFailure), ResourceUsage.Elapsed(0));
+        if (Volatile.Read(ref _disposed) != 0) return SandboxResult.Fail(SandboxErrors.Unavailable("the gateway is shutting down"), ResourceUsage.Elapsed(0));
+        AgentSandbox? found;
+        try { found = ForCall(agent.Value); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            _agents.TryRemove(agent.Value, out _);
+            return SandboxResult.Fail(SandboxErrors.Unavailable("the agent's sandbox could not be prepared: " + e.Message), ResourceUsage.Elapsed(0));
+        }
+        if (found is not { } sandbox) return SandboxResult.Fail(SandboxErrors.Stopped(agent.Value), ResourceUsage.Elapsed(0));
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            return await sandbox.CallWorkerAsync("files.stream", stage, new JsonObject { ["agent"] = agent.Value, ["paths_decided"] = pathsDecided }, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return SandboxResult.Fail(Errors.Timeout("network.download", timeout.TotalSeconds), ResourceUsage.Elapsed(0));
+        }
+    }
+
     /// <summary>Stops an active filesystem.watch.</summary>
     public Task<SandboxResult> StopWatchAsync(AgentName agent, string watchId, CancellationToken ct)
     {

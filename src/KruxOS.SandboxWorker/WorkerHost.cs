@@ -25,6 +25,7 @@ internal sealed class WorkerHost
     private readonly FileOps _files;
     private readonly GitOps _git;
     private readonly Watches _watches;
+    private readonly StreamedFiles _streamed;
     private string _memoryLimit = "unknown";
 
     private WorkerHost(Stream output, PathResolver paths, string trashDir, string agent, string? gitRelay, GitSpawner spawner)
@@ -36,6 +37,7 @@ internal sealed class WorkerHost
         _files = new FileOps(paths, trash, atomicWrites);
         _git = new GitOps(paths, agent, gitRelay, spawner);
         _watches = new Watches(paths, atomicWrites, PublishEventAsync);
+        _streamed = new StreamedFiles(paths, atomicWrites);
     }
 
     public static async Task<int> RunAsync(string[] args, Stream input, Stream output)
@@ -179,6 +181,7 @@ internal sealed class WorkerHost
         "paths.walk" => Task.FromResult(WalkQueries.Entries(_paths, args)),
         Watches.Capability => Task.FromResult<JsonNode>(_watches.Add(args)),
         "filesystem.unwatch" => Task.FromResult<JsonNode>(_watches.Remove(args)),
+        StreamedFiles.Operation => Task.FromResult(_streamed.Run(args)),
         _ when op.StartsWith("filesystem.", StringComparison.Ordinal) => Task.FromResult(_files.Run(op, args, ctx)),
         _ when op.StartsWith("git.", StringComparison.Ordinal) => _git.RunAsync(op, args, ctx),
         _ => throw new WorkerException(Errors.UnknownCapability(op)),

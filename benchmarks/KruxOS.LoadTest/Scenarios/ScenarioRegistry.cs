@@ -12,6 +12,7 @@ public static class ScenarioRegistry
         new SessionChurnScenario(),
         new IdleSessionsScenario(),
         new SandboxReadScenario(),
+        new NetworkRequestScenario(),
         new ApprovalRoundTripScenario(),
         new ColdStartScenario(ColdProgram.Bridge), new ColdStartScenario(ColdProgram.CliHook),
     ];

@@ -112,6 +112,8 @@ public sealed partial class TargetServer : IAsyncDisposable
             var policy = Path.Combine(dataDir, "policies", "agents", $"{ApprovalAgent}.yaml");
             Directory.CreateDirectory(Path.GetDirectoryName(policy)!);
             await File.WriteAllTextAsync(policy, ApprovalAgentPolicy, ct).ConfigureAwait(false);
+            // The network scenario's loopback server: the admin agent may reach exactly its address and port.
+            await File.WriteAllTextAsync(Path.Combine(dataDir, "policies", "agents", "admin.yaml"), Scenarios.NetworkRequestScenario.AdminPolicy, ct).ConfigureAwait(false);
         }
         catch
         {

@@ -393,7 +393,8 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         var call = m.Call;
         var capability = resolved.Capability!;
         var normalized = resolved.Arguments;
-        if (call.DecideOnly || capability.Execution != ExecutionMode.Sandboxed) return false;
+        // Sandboxed capabilities, and in-process ones that write through the sandbox (network.download), resolve first.
+        if (call.DecideOnly) return false;
         if (_deps.Catalog.HandlerFor(capability.Name) is not IPathResolvingHandler resolver) return false;
         var names = _deps.Policy.DecidedPathArguments(call.Principal, capability);
         if (names.IsDefaultOrEmpty || !names.Any(n => normalized.TryGetProperty(n, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String)) return false;

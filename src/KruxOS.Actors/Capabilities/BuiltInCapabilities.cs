@@ -3,6 +3,7 @@ using KruxOS.Actors.Capabilities.Sandboxed;
 using KruxOS.Actors.Capabilities.Secrets;
 using KruxOS.Actors.Capabilities.SystemCategory;
 using KruxOS.Capabilities;
+using KruxOS.Network;
 using KruxOS.Actors.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -25,6 +26,7 @@ public static class BuiltInCapabilities
         services.AddCapabilityModule<ProcessModule>();
         services.AddCapabilityModule<GitModule>();
         services.AddCapabilityModule<SecretsModule>();
+        services.AddNetworkCapabilities();
         // Before the actor system's hosted service: a bad module set stops the host before anything listens.
         services.AddHostedService<CapabilityCatalogCheck>();
         return services;

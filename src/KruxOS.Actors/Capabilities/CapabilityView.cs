@@ -86,4 +86,7 @@ public sealed class CapabilityView(CapabilityRegistry registry, IPolicySeam poli
 
     /// <inheritdoc />
     public GitRemoteAllowlist GitRemotes(Principal principal) => policy.GitRemotes(principal);
+
+    /// <inheritdoc />
+    public KruxOS.Core.Network.EgressAllowlist Egress(Principal principal) => policy.Egress(principal);
 }

@@ -127,6 +127,10 @@ public sealed class PolicyStore : IPolicySeam
         _current.Status.Loaded ? _current.Set.GitRemotesFor(principal) : GitRemoteAllowlist.None;
 
     /// <inheritdoc />
+    public KruxOS.Core.Network.EgressAllowlist Egress(Principal principal) =>
+        _current.Status.Loaded ? _current.Set.NetworkFor(principal) : KruxOS.Core.Network.EgressAllowlist.None;
+
+    /// <inheritdoc />
     public EffectivePolicy Effective(Principal principal, CapabilityRegistry registry) =>
         PolicyEngine.EffectiveRules(principal, _current.Set);
 

@@ -137,6 +137,33 @@ public static class EgressPolicy
     }
 
     /// <summary>
+    /// The check before a name lookup (<c>network.dns_lookup</c>): a lookup sends the name to the resolver and nothing
+    /// else, so ports do not matter, but the name itself must be allowed by a domain rule of every declaring layer (a
+    /// refused name is never resolved: no exfiltration through DNS queries). Metadata names pass only a rule naming
+    /// them exactly. Null when allowed, else the reason.
+    /// </summary>
+    public static string? CheckLookup(string normalizedHost, EgressAllowlist allowlist)
+    {
+        ArgumentNullException.ThrowIfNull(normalizedHost);
+        ArgumentNullException.ThrowIfNull(allowlist);
+        if (allowlist.Layers.IsDefaultOrEmpty)
+            return "no policy declares a network section, so no name may be looked up (deny by default)";
+        foreach (var layer in allowlist.Layers)
+        {
+            var allowed = false;
+            foreach (var rule in layer.Domains)
+            {
+                if (!rule.Host.Matches(normalizedHost, HostKind.Dns)) continue;
+                if (MetadataNames.Contains(normalizedHost) && rule.Host.Kind != HostPatternKind.Exact) continue;
+                allowed = true;
+                break;
+            }
+            if (!allowed) return $"'{normalizedHost}' is not in network.allowed_domains of {layer.Source}";
+        }
+        return null;
+    }
+
+    /// <summary>
     /// The full decision for a target whose name passed <see cref="CheckName"/>: every resolved address must be
     /// public, or opened by an explicit <c>allowed_addresses</c> rule in every declaring layer. A name with any
     /// refused address is refused as a whole (a mixed answer is what a rebinding attack looks like). Returns the

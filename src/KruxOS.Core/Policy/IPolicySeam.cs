@@ -29,6 +29,12 @@ public interface IPolicySeam
     GitRemoteAllowlist GitRemotes(Principal principal) => GitRemoteAllowlist.None;
 
     /// <summary>
+    /// The principal's egress allowlist (the <c>network</c> sections, ADR 0034), read when a network call executes.
+    /// The default allows nothing: a seam that knows no policy fails closed.
+    /// </summary>
+    Network.EgressAllowlist Egress(Principal principal) => Network.EgressAllowlist.None;
+
+    /// <summary>
     /// The path arguments of <paramref name="capability"/> that a rule which can apply to <paramref name="principal"/>
     /// decides on (<see cref="PolicyEngine.DecidedPathArguments"/>): a sandboxed call naming one of them is decided on
     /// the path the sandbox resolves (ADR 0023). The default decides on none.

@@ -164,7 +164,7 @@ public sealed partial class HookGatewaySpecs
     }
 
     [Fact]
-    public async Task Should_deny_what_the_gateway_cannot_decide_an_unknown_capability_or_arguments_that_do_not_validate()
+    public async Task Should_decide_webfetch_by_the_policy_and_deny_arguments_that_do_not_validate()
     {
         var (gateway, token) = await StartAsync();
         await using var _ = gateway;
@@ -174,9 +174,9 @@ public sealed partial class HookGatewaySpecs
         var fetch = await HookAsync(gateway, token, "claude-code", Fixtures.Text("claude-code/webfetch"));
         var grep = await HookAsync(gateway, token, "claude-code", longGlob);
 
-        // assert: network.http_request is not a capability of this gateway, and include_glob is limited to 1024 characters
-        Assert.Equal("deny", Decision(fetch));
-        Assert.Contains("[code: CapabilityNotFound]", Reason(fetch));
+        // assert: WebFetch is network.http_request, decided by the user's policy (its notify tier: allowed and recorded),
+        // and include_glob is limited to 1024 characters
+        Assert.Equal("allow", Decision(fetch));
         Assert.Equal("deny", Decision(grep));
         Assert.Contains("[code: InvalidInput]", Reason(grep));
         Assert.Contains("include_glob", Reason(grep));
@@ -244,8 +244,8 @@ public sealed partial class HookGatewaySpecs
         // assert 1
         Assert.Equal("allow", Decision(read));
         Assert.Contains("filesystem.read (autonomous)", Reason(read));
-        Assert.Equal("deny", Decision(fetch));
-        Assert.Contains("[code: CapabilityNotFound]", Reason(fetch)); // decided by the gateway, so the credential was accepted
+        Assert.Equal("allow", Decision(fetch));
+        Assert.Contains("network.http_request (notify)", Reason(fetch)); // decided by the gateway's policy: WebFetch is network.http_request
         var listed = (await gateway.ControlAsync(ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = pending }));
         Assert.Equal("user:claude-code", listed["principal"]!.GetValue<string>());
 

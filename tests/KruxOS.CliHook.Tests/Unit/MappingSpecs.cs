@@ -7,8 +7,7 @@ namespace KruxOS.CliHook.Tests.Unit;
 
 /// <summary>
 /// Every recorded event of both clients maps to the expected capability calls, and every mapped call is
-/// valid input for the capability the gateway defines (network.http_request is not a built-in capability
-/// yet: the gateway refuses it, which the end-to-end specs cover).
+/// valid input for the capability the gateway defines (network.http_request included: curl and WebFetch).
 /// </summary>
 public sealed class MappingSpecs
 {
@@ -68,11 +67,7 @@ public sealed class MappingSpecs
         var registry = new CapabilityRegistry(DefinitionLoader.BuiltIn());
         foreach (var call in ToolMapper.Map(Fixtures.Event(fixture)).Calls)
         {
-            if (!registry.TryResolve(call.Capability, out var definition))
-            {
-                Assert.Equal("network.http_request", call.Capability);
-                continue;
-            }
+            Assert.True(registry.TryResolve(call.Capability, out var definition), $"{fixture}: {call.Capability} is not a built-in capability");
             var args = JsonSerializer.SerializeToElement(call.Arguments);
             Assert.True(ArgumentValidator.TryValidate(definition, args, out _, out var error), $"{fixture}: {call.Capability} {args}: {error?.Message}");
         }

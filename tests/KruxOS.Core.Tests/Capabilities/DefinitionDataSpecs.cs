@@ -33,7 +33,7 @@ public sealed class DefinitionDataSpecs
     [Fact]
     public void Should_declare_the_written_paths_the_old_table_and_tag_rule_produced_for_every_shipped_definition()
     {
-        Assert.Equal(38, All.Count);
+        Assert.Equal(43, All.Count);
         foreach (var d in All)
             Assert.True(OldWrittenPaths(d).SequenceEqual(d.WrittenPathInputs()), $"{d.Name}: [{string.Join(", ", d.WrittenPathInputs())}]");
         Assert.Equal(["source", "destination"], Get("filesystem.move").WrittenPaths);
@@ -50,8 +50,21 @@ public sealed class DefinitionDataSpecs
         foreach (var d in All)
         {
             if (d.Name.Category == "git") Assert.Equal(TimeSpan.FromMinutes(5), d.MaxDurationFor(Args("{}")));
+            else if (d.Name.Category == "network") continue; // below: their timeouts
             else if (d.Name.Value != "process.run") Assert.Null(d.MaxDurationFor(Args("{}")));
         }
+    }
+
+    [Fact]
+    public void Should_give_the_network_requests_their_timeout_the_download_five_minutes_and_the_lookup_none()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(30), Get("network.http_request").MaxDurationFor(Args("{}")));
+        Assert.Equal(TimeSpan.FromSeconds(300), Get("network.http_request").MaxDurationFor(Args("""{"timeout":9999}""")));
+        Assert.Equal(TimeSpan.FromSeconds(30), Get("network.credentialed_request").MaxDurationFor(Args("{}")));
+        Assert.Equal(TimeSpan.FromSeconds(5), Get("network.port_check").MaxDurationFor(Args("{}")));
+        Assert.Equal(TimeSpan.FromSeconds(300), Get("network.download").MaxDurationFor(Args("{}")));
+        Assert.Null(Get("network.dns_lookup").MaxDurationFor(Args("{}")));
+        Assert.All(All.Where(d => d.Name.Category == "network"), d => Assert.Equal(ExecutionMode.Network, d.Execution));
     }
 
     [Fact]
