@@ -6,6 +6,7 @@ using KruxOS.Actors.Connections;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
 using KruxOS.Actors.Policy;
+using KruxOS.Actors.State;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace KruxOS.Actors.Hosting;
@@ -34,5 +35,6 @@ public static class GatewayAreas
         .AddAgentSessionArea(settings)
         .AddIdentityArea(settings)
         .AddConnectionArea(settings)
-        .AddSandboxHousekeeping(settings);
+        .AddSandboxHousekeeping(settings)
+        .AddStateArea(settings);
 }
