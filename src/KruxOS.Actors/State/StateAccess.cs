@@ -30,6 +30,21 @@ public sealed class StateAccess(ActorRegistry registry, KruxOsSettings settings)
     /// <summary>A message to one session's state.</summary>
     public Task<IStateReply> SessionAsync(ISessionStateMessage message, CancellationToken ct) => AskAsync<SessionStateRegion>(message, ct);
 
+    /// <summary>A session-state message answered with something other than a capability reply (checkpoint, end); specs and the admin service.</summary>
+    public async Task<object> SessionRawAsync(ISessionStateMessage message, CancellationToken ct)
+    {
+        if (!registry.TryGet<SessionStateRegion>(out var target))
+            return new StateRefused(Errors.ServiceUnavailable("state", "the state area is not running on this node"));
+        try
+        {
+            return await target.Ask<object>(message, Timeout, ct).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
+        {
+            return new StateRefused(Errors.Timeout("state", Timeout.TotalSeconds));
+        }
+    }
+
     /// <summary><c>state.shared.list</c>: every partition's part, merged.</summary>
     public async Task<IStateReply> SharedListAsync(string? prefix, CancellationToken ct)
     {
