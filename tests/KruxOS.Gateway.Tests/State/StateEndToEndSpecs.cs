@@ -222,6 +222,47 @@ public sealed class StateEndToEndSpecs(StateGateway fixture) : IClassFixture<Sta
         }
     }
 
+    [Fact]
+    public async Task Should_end_a_watch_with_the_session_that_set_it_up()
+    {
+        // arrange: the agent watches in one session, which then ends; a later session of the same agent stays connected
+        var id = Id();
+        var agentToken = await fixture.Gateway.CreateAgentAsync("leaver-" + id);
+        var writerToken = await fixture.Gateway.CreateAgentAsync("poster-" + id);
+        var prefix = $"ended-{id}/";
+        var signals = Directory.CreateTempSubdirectory("kruxos-state-unwatch-").FullName;
+        var laterReady = Path.Combine(signals, "later-ready");
+        var release = Path.Combine(signals, "release");
+        try
+        {
+            var gone = await NodeClients.RunAsync(agentToken, "--transport", "ws", "--url", fixture.Gateway.McpWs.ToString(),
+                "--call", "state__shared__watch", $$"""{"prefix":"{{prefix}}"}""");
+            Assert.False(gone["results"]![0]!["isError"]!.GetValue<bool>(), gone.ToJsonString());
+            var later = NodeClients.RunAsync(agentToken, "--transport", "http", "--url", fixture.Gateway.McpHttp.ToString(),
+                "--notifications", StateChanged, "--ready-file", laterReady, "--until-file", release, "--max-wait", "90000");
+            await WaitForAsync(() => File.Exists(laterReady) || later.IsCompleted);
+
+            // act: another agent watches the same prefix (so delivery is observable) and writes into it
+            var writer = await NodeClients.RunAsync(writerToken, "--transport", "http", "--url", fixture.Gateway.McpHttp.ToString(),
+                "--notifications", StateChanged,
+                "--call", "state__shared__watch", $$"""{"prefix":"{{prefix}}"}""",
+                "--call", "state__shared__set", $$"""{"key":"{{prefix}}x","value":1,"expected_version":0}""",
+                "--until-notifications", "1", "--max-wait", "60000");
+            await File.WriteAllTextAsync(release, "", TestContext.Current.CancellationToken);
+            var laterResult = await later;
+
+            // assert: the change was published (the writer's own watch saw it), but the ended session's watch is gone
+            Assert.Single(writer["notifications"]!.AsArray());
+            Assert.Null(laterResult["error"]);
+            Assert.Empty(laterResult["notifications"]!.AsArray());
+        }
+        finally
+        {
+            File.WriteAllText(release, "");
+            Directory.Delete(signals, recursive: true);
+        }
+    }
+
     private static async Task WaitForAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
