@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Hosting;
+using KruxOS.Actors.Health;
 using KruxOS.Actors.Hosting;
 using KruxOS.Core.Errors;
 using KruxOS.Core.State;
@@ -62,6 +63,29 @@ public sealed class StateAccess(ActorRegistry registry, KruxOsSettings settings)
         var usage = parts.OfType<SharedStateReplies.PartitionUsage>().ToList();
         return (usage.Sum(u => u.UsedBytes), usage.Sum(u => u.Keys));
     }
+
+    /// <summary>
+    /// The <c>state</c> health check (<c>system.health</c>): how much of the shared quota the ledger has granted. Degraded
+    /// from 90 %, critical when the ledger does not answer.
+    /// </summary>
+    public async ValueTask<HealthCheckResult> CheckAsync(CancellationToken ct)
+    {
+        if (!registry.TryGet<SharedQuotaLedgerKey>(out var ledger)) return HealthCheckResult.Critical("the shared-state quota ledger is not running");
+        try
+        {
+            var usage = await ledger.Ask<SharedQuotaReplies.LedgerUsage>(SharedQuotaCommands.GetLedgerUsage.Instance, HealthTimeout, ct).ConfigureAwait(false);
+            var percent = usage.LimitBytes <= 0 ? 0 : Math.Round(100.0 * usage.TotalGranted / usage.LimitBytes, 1);
+            var message = $"shared state: {usage.TotalGranted} of {usage.LimitBytes} bytes granted ({percent}%) to {usage.Partitions} partitions; " +
+                          $"persistent quota {settings.State.PersistentQuotaMb} MiB per agent, session quota {settings.State.SessionQuotaMb} MiB";
+            return percent >= 90 ? HealthCheckResult.Degraded(message) : HealthCheckResult.Healthy(message);
+        }
+        catch (AskTimeoutException)
+        {
+            return HealthCheckResult.Critical("the shared-state quota ledger did not answer");
+        }
+    }
+
+    private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary><c>state.shared.watch</c> on this node's hub.</summary>
     public Task<IStateReply> WatchAsync(WatchShared message, CancellationToken ct) => AskAsync<StateWatchHub>(message, ct);

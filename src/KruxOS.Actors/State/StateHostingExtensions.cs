@@ -27,6 +27,11 @@ public static class StateHostingExtensions
         // Fails start-up on a bad configuration instead of on the first write.
         _ = (state.Persistent, state.Shared, state.Session, state.Cadence);
         services.AddSingleton<StateAccess>();
+        services.AddHealthCheck("state", sp =>
+        {
+            var access = sp.GetRequiredService<StateAccess>();
+            return access.CheckAsync;
+        });
         services.AddNodeSingleton<SharedQuotaLedgerKey>("state-shared-quota", Order, ctx => SharedQuotaLedgerActor.Props(
             ctx.Settings.State.Shared.QuotaBytes, Clock(ctx), ctx.Settings.State.SnapshotEveryEvents));
         services.AddEntity<SharedStateRegion>("state-shared", "state-shared", Order + 1, new SharedStateMessageExtractor(),

@@ -93,7 +93,9 @@ public sealed class StateEndToEndSpecs(StateGateway fixture) : IClassFixture<Sta
             "--call", "state__persistent__query", """{"prefix":"notes/"}""",
             "--call", "state__persistent__list", """{}""",
             "--call", "state__persistent__delete", """{"key":"notes/b"}""",
-            "--call", "state__persistent__delete", """{"key":"notes/b"}""");
+            "--call", "state__persistent__delete", """{"key":"notes/b"}""",
+            "--call", "state__persistent__list", """{}""",
+            "--call", "agent__session", """{}""");
         var snoop = await NodeClients.RunAsync(other, "--transport", "http", "--url", url,
             "--call", "state__persistent__get", """{"key":"notes/a"}""",
             "--call", "state__persistent__list", """{}""");
@@ -111,6 +113,11 @@ public sealed class StateEndToEndSpecs(StateGateway fixture) : IClassFixture<Sta
         Assert.Equal(list["entries"]!.AsArray().Sum(e => e!["size_bytes"]!.GetValue<long>()), list["total_size_bytes"]!.GetValue<long>());
         Assert.True(Body(run, 8)["deleted"]!.GetValue<bool>());
         Assert.Equal("KeyNotFound", Error(run, 9)["error"]!.GetValue<string>());
+        // agent.session reports the real quota use: what the listing charges
+        var quota = Body(run, 11)["state_quota"]!;
+        Assert.Equal(Body(run, 10)["total_size_bytes"]!.GetValue<long>(), quota["used_bytes"]!.GetValue<long>());
+        Assert.True(quota["used_bytes"]!.GetValue<long>() > 0);
+        Assert.Equal(100L * 1024 * 1024, quota["limit_bytes"]!.GetValue<long>());
         // another agent reaches only its own (empty) state
         Assert.False(Body(snoop, 0)["found"]!.GetValue<bool>());
         Assert.Equal(0, Body(snoop, 1)["count"]!.GetValue<int>());
