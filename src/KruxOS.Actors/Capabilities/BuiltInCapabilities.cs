@@ -1,6 +1,7 @@
 using KruxOS.Actors.Capabilities.AgentCategory;
 using KruxOS.Actors.Capabilities.Sandboxed;
 using KruxOS.Actors.Capabilities.Secrets;
+using KruxOS.Actors.Capabilities.StateCategory;
 using KruxOS.Actors.Capabilities.SystemCategory;
 using KruxOS.Capabilities;
 using KruxOS.Network;
@@ -27,6 +28,7 @@ public static class BuiltInCapabilities
         services.AddCapabilityModule<GitModule>();
         services.AddCapabilityModule<SecretsModule>();
         services.AddNetworkCapabilities();
+        services.AddCapabilityModule<StateModule>();
         // Before the actor system's hosted service: a bad module set stops the host before anything listens.
         services.AddHostedService<CapabilityCatalogCheck>();
         return services;

@@ -7,6 +7,7 @@ using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
 using KruxOS.Actors.Policy;
 using KruxOS.Actors.Vault;
+using KruxOS.Actors.State;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace KruxOS.Actors.Hosting;
@@ -36,5 +37,6 @@ public static class GatewayAreas
         .AddIdentityArea(settings)
         .AddConnectionArea(settings)
         .AddSandboxHousekeeping(settings)
-        .AddVaultArea(settings);
+        .AddVaultArea(settings)
+        .AddStateArea(settings);
 }

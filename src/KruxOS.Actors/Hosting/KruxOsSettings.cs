@@ -124,6 +124,9 @@ public sealed class KruxOsSettings
     /// <summary>Idempotency key settings.</summary>
     public IdempotencySettings Idempotency { get; set; } = new();
 
+    /// <summary>Agent state: quotas, checkpoint interval, snapshot cadence.</summary>
+    public State.StateSettings State { get; set; } = new();
+
     /// <summary>The audit directory: <c>{DataDir}/audit</c>.</summary>
     public string AuditDirectory => Path.Combine(DataDir, "audit");
 

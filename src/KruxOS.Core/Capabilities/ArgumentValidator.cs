@@ -96,6 +96,7 @@ public static partial class ArgumentValidator
             InputType.Boolean => value.ValueKind is JsonValueKind.True or JsonValueKind.False ? null : "must be true or false",
             InputType.Object => value.ValueKind == JsonValueKind.Object ? null : "must be an object",
             InputType.Array => value.ValueKind == JsonValueKind.Array ? null : "must be an array",
+            InputType.Json => null,
             _ => value.ValueKind == JsonValueKind.String ? CheckString(input, value.GetString()!) : "must be a string",
         };
         if (typeReason is not null) return typeReason;

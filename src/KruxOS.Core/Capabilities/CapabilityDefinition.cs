@@ -8,6 +8,8 @@ public enum InputType
 {
     String, Integer, Float, Number, Boolean, Object, Array, DateTime,
     FilesystemPath, Url, Sha256, GlobPattern, CronExpression, AgentId, SessionId, Signal,
+    /// <summary>Any JSON value (object, array, string, number, boolean); state values.</summary>
+    Json,
 }
 
 /// <summary>Spellings of <see cref="InputType"/> as spec §8.2 writes them.</summary>

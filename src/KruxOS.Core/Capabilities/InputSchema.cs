@@ -19,7 +19,8 @@ public static class InputSchema
             {
                 w.WriteStartObject(input.Name);
                 var (type, format) = JsonType(input.Type);
-                w.WriteString("type", type);
+                // Any JSON value: no "type" keyword.
+                if (input.Type != InputType.Json) w.WriteString("type", type);
                 if (format is not null) w.WriteString("format", format);
                 w.WriteString("description", input.Description);
                 if (input.Default is { } d) { w.WritePropertyName("default"); d.WriteTo(w); }

@@ -26,7 +26,7 @@ public sealed class AgentCapabilityShapeSpecs(ITestOutputHelper output) : Akka.H
 
     private static CapabilityCatalog Catalog() => new(
         [.. DefinitionLoader.BuiltIn().Where(d => d.Name.Category == "agent"), Held, Noted, TestCapabilities.Echo],
-        [new AgentPolicyHandler(), new AgentCapabilitiesHandler(), new AgentWhoAmIHandler(), new AgentSessionHandler(),
+        [new AgentPolicyHandler(), new AgentCapabilitiesHandler(), new AgentWhoAmIHandler(), new AgentSessionHandler(new KruxOS.Actors.State.StateAccess(new ActorRegistry(), new KruxOS.Actors.Hosting.KruxOsSettings())),
          new Echo(Held.Name), new Echo(Noted.Name), new Echo(TestCapabilities.Echo.Name)]);
 
     private async Task<JsonElement> CallAsync(IPolicySeam? policy, string tool, string args = "{}", Func<CapabilityCatalog, IPolicySeam>? policyFor = null)

@@ -134,7 +134,7 @@ public sealed class CapabilityCatalogSpecs
 
         // assert
         Assert.Contains("'git'", e.Message);
-        CapabilityCatalogCheck.Check([.. modules, new GitModule()]);
+        CapabilityCatalogCheck.Check([.. modules, new GitModule(), new KruxOS.Actors.Capabilities.StateCategory.StateModule()]);
     }
 
     [Fact]
@@ -150,7 +150,7 @@ public sealed class CapabilityCatalogSpecs
 
         // assert: the catalogue is the offline one, each definition with one handler
         Assert.Equal(DefinitionLoader.BuiltIn().Select(d => d.Name.Value).Order(StringComparer.Ordinal), catalog.Registry.All.Select(d => d.Name.Value));
-        Assert.Equal(40, catalog.Registry.All.Length);
+        Assert.Equal(56, catalog.Registry.All.Length);
         foreach (var d in catalog.Registry.All)
         {
             var handler = catalog.HandlerFor(d.Name);

@@ -16,10 +16,11 @@ namespace KruxOS.Actors.Tests.Hosting;
 public sealed class NodeChildOrderSpecs
 {
     private static readonly string[] SingleNodeChildren =
-        ["audit", "host-metrics", "policies", "approvals", "approval-index", "agent-sessions", "identity", "connections", "sandbox-housekeeping"];
+        ["audit", "host-metrics", "policies", "approvals", "approval-index", "agent-sessions", "identity", "connections", "sandbox-housekeeping",
+         "state-shared-quota", "state-shared", "state-persistent", "state-sessions", "state-watch"];
 
     private static readonly string[] ClusterChildren =
-        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping"];
+        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping", "state-watch"];
 
     private static IServiceProvider Registrations(TempDir dir, bool clustering)
     {
@@ -47,7 +48,7 @@ public sealed class NodeChildOrderSpecs
         using var dir = new TempDir();
         var sp = Registrations(dir, true);
         Assert.Equal(ClusterChildren, NodeChildren.InCreationOrder(sp.GetServices<NodeChild>(), HostingMode.Cluster).Select(c => c.Name));
-        Assert.Equal(["approval", "agent-session", "identity"], sp.GetServices<ClusterHosted>().OrderBy(h => h.Order).Select(h => h.Name));
+        Assert.Equal(["approval", "agent-session", "identity", "state-shared-quota", "state-shared", "state-persistent", "state-session"], sp.GetServices<ClusterHosted>().OrderBy(h => h.Order).Select(h => h.Name));
     }
 
     [Fact]

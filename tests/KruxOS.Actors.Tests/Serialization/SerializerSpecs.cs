@@ -111,6 +111,13 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
             .Apply(new IdempotencyEvents.KeyStarted("kbr-0001abcd", "fp", "system__time", At), IdempotencyLimits.Default)
             .Apply(new IdempotencyEvents.KeyCompleted("kbr-0001abcd", ok, true, At), IdempotencyLimits.Default);
         foreach (var sample in DomainStateSamples.All()) yield return sample;
+        yield return new KruxOS.Actors.State.StateAreaMessages.WatchShared(agent, "sess-1", "jobs/");
+        yield return new KruxOS.Actors.State.StateAreaMessages.GetSessionUsage(agent, "sess-1");
+        yield return new KruxOS.Actors.State.StateAreaMessages.SessionUsage(10, 20, 1);
+        yield return new KruxOS.Actors.State.StateAreaMessages.EndSessionState(agent, "sess-1");
+        yield return new KruxOS.Actors.State.StateAreaMessages.SessionStateEnded(agent, "sess-1");
+        yield return new KruxOS.Actors.State.StateAreaMessages.CheckpointSessionNow(agent, "sess-1");
+        yield return new KruxOS.Actors.State.StateAreaMessages.SessionCheckpointed(3);
     }
 
     [Fact]

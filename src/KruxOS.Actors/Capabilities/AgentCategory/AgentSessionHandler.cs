@@ -1,19 +1,26 @@
 using System.Text.Json;
+using KruxOS.Actors.State;
 using KruxOS.Capabilities;
 using KruxOS.Core.Agents;
 using KruxOS.Core.Capabilities;
+using KruxOS.Core.State;
+using KruxOS.Core.State.Persistent;
 
 namespace KruxOS.Actors.Capabilities.AgentCategory;
 
-/// <summary><c>agent.session</c>: the caller's current session.</summary>
+/// <summary><c>agent.session</c>: the caller's current session, with the real use of its persistent state quota.</summary>
 [Capability("agent.session")]
-public sealed class AgentSessionHandler : ICapabilityHandler
+public sealed class AgentSessionHandler(StateAccess state) : ICapabilityHandler
 {
-    public ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+    public async ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         if (context.Agent is null) throw new CapabilityException(AgentErrors.SessionError(context));
         var s = context.Session;
-        return ValueTask.FromResult<CapabilityOutput>(CapabilityCatalog.ToElement(new
+        var usage = await state.PersistentAsync(new PersistentStateQueries.GetUsage(s.Agent), cancellationToken).ConfigureAwait(false);
+        // Only what is really in force: an unanswered quota query fails the call rather than report zero.
+        if (usage is StateRefused refused) throw new CapabilityException(refused.Error);
+        var quota = (PersistentStateReplies.UsageResult)usage;
+        return CapabilityCatalog.ToElement(new
         {
             session_id = s.SessionId,
             connected_at = s.ConnectedAt,
@@ -22,7 +29,7 @@ public sealed class AgentSessionHandler : ICapabilityHandler
             // In-process capabilities consume no sandbox resources; sandboxed runs add their measured usage here.
             resource_usage = new { cpu_ms = 0, memory_bytes = 0, io_bytes_read = 0, io_bytes_written = 0 },
             workspace_path = Workspace.AgentPath,
-            state_quota = new { used_bytes = 0, limit_bytes = Workspace.StateQuotaBytes, percent = 0.0 },
-        }));
+            state_quota = new { used_bytes = quota.UsedBytes, limit_bytes = quota.LimitBytes, percent = quota.Percent },
+        });
     }
 }

@@ -1,0 +1,53 @@
+using KruxOS.Actors.Agents;
+using KruxOS.Actors.Health;
+using KruxOS.Actors.Hosting;
+using KruxOS.Core.State.Shared;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace KruxOS.Actors.State;
+
+/// <summary>
+/// The state area (issue 18, ADR 0035): the shared-state quota ledger (singleton), the 64 shared-state partitions, the
+/// per-agent persistent state and the per-session state (entities, sharded in a cluster), the node's watch hub, and
+/// <see cref="StateAccess"/> for the edges.
+/// </summary>
+public static class StateHostingExtensions
+{
+    /// <summary>The ledger's creation order; the entities and the hub follow.</summary>
+    public const int Order = 150;
+
+    /// <summary>How long a partition waits for the ledger before the write is refused (nothing written).</summary>
+    public static readonly TimeSpan LedgerTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>Registers the area.</summary>
+    public static IServiceCollection AddStateArea(this IServiceCollection services, KruxOsSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var state = settings.State;
+        // Fails start-up on a bad configuration instead of on the first write.
+        _ = (state.Persistent, state.Shared, state.Session, state.Cadence);
+        services.AddSingleton<StateAccess>();
+        services.AddHealthCheck("state", sp =>
+        {
+            var access = sp.GetRequiredService<StateAccess>();
+            return access.CheckAsync;
+        });
+        services.AddNodeSingleton<SharedQuotaLedgerKey>("state-shared-quota", Order, ctx => SharedQuotaLedgerActor.Props(
+            ctx.Settings.State.Shared.QuotaBytes, Clock(ctx), ctx.Settings.State.SnapshotEveryEvents));
+        services.AddEntity<SharedStateRegion>("state-shared", "state-shared", Order + 1, new SharedStateMessageExtractor(),
+            (entityId, ctx) => SharedPartitionActor.Props(entityId, new SharedPartitionDependencies(ctx.Settings.State.Shared,
+                ctx.Settings.State.Cadence, Clock(ctx), ctx.Settings.State.EntityIdle, ctx.Get<SharedQuotaLedgerKey>(),
+                ctx.Mode == HostingMode.Cluster, LedgerTimeout)));
+        services.AddEntity<PersistentStateRegion>("state-persistent", "state-persistent", Order + 2, new PersistentStateMessageExtractor(),
+            (entityId, ctx) => PersistentStateActor.Props(entityId, new PersistentStateDependencies(ctx.Settings.State.Persistent,
+                ctx.Settings.State.Cadence, Clock(ctx), ctx.Settings.State.EntityIdle)));
+        services.AddEntity<SessionStateRegion>("state-session", "state-sessions", Order + 3, new SessionStateMessageExtractor(),
+            (entityId, ctx) => SessionStateActor.Props(entityId, new SessionStateDependencies(ctx.Settings.State.Session,
+                ctx.Settings.State.SessionCheckpointInterval, Clock(ctx), ctx.Settings.State.EntityIdle)));
+        services.AddNodeChild<StateWatchHub>("state-watch", Order + 4, ctx => StateWatchHubActor.Props(
+            ctx.Get<AgentSessionRegion>(), ctx.Get<SessionStateRegion>(), Clock(ctx), SharedWatchLimits.Default, ctx.Mode == HostingMode.Cluster));
+        return services;
+    }
+
+    private static TimeProvider Clock(HostingContext ctx) => ctx.Services.GetRequiredService<TimeProvider>();
+}
