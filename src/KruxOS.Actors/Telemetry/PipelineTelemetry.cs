@@ -81,31 +81,41 @@ public static class PipelineTelemetry
     }
 
     /// <summary>
-    /// Starts a span that began at <paramref name="startTimestamp"/> (<see cref="Stopwatch"/> ticks), as a child of
-    /// <paramref name="parent"/> (a root when default), or returns null when nobody listens. Actors do not flow an
-    /// ambient activity: <see cref="Activity.Current"/> is left as it was.
+    /// Starts a span that began at <paramref name="startTimestamp"/> (<see cref="Stopwatch"/> ticks, made wall-clock time by
+    /// <paramref name="clock"/>), as a child of <paramref name="parent"/> (a root when default), or returns null when nobody
+    /// listens. Actors do not flow an ambient activity: <see cref="Activity.Current"/> is left as it was.
     /// </summary>
-    public static Activity? StartSpan(string name, ActivityContext parent, long startTimestamp)
+    public static Activity? StartSpan(string name, ActivityContext parent, long startTimestamp, SpanClock clock)
     {
         if (!Source.HasListeners()) return null;
         var previous = Activity.Current;
-        var span = Source.StartActivity(name, ActivityKind.Internal, parent, tags: null, links: null, startTime: ToUtc(startTimestamp));
+        var span = Source.StartActivity(name, ActivityKind.Internal, parent, tags: null, links: null, startTime: clock.ToUtc(startTimestamp));
         Activity.Current = previous;
         return span;
     }
 
     /// <summary>Ends <paramref name="span"/> at <paramref name="endTimestamp"/>, leaving <see cref="Activity.Current"/> as it was.</summary>
-    public static void EndSpan(Activity? span, long endTimestamp)
+    public static void EndSpan(Activity? span, long endTimestamp, SpanClock clock)
     {
         if (span is null || span.IsStopped) return;
         var previous = Activity.Current;
-        span.SetEndTime(ToUtc(endTimestamp).UtcDateTime);
+        span.SetEndTime(clock.ToUtc(endTimestamp).UtcDateTime);
         span.Stop();
         Activity.Current = previous;
     }
 
     private static double Seconds(long start, long end) => end > start ? (double)(end - start) / Stopwatch.Frequency : 0;
+}
 
-    // A Stopwatch reading as wall-clock time (spans carry absolute times; the pipeline measures with the monotonic clock).
-    private static DateTimeOffset ToUtc(long timestamp) => DateTimeOffset.UtcNow - Stopwatch.GetElapsedTime(timestamp);
+/// <summary>
+/// Turns <see cref="Stopwatch"/> readings into wall-clock times for spans, from one reading of both clocks: the spans of
+/// one call are converted with one anchor, so their order and nesting are exactly those of the monotonic readings.
+/// </summary>
+public readonly record struct SpanClock(DateTimeOffset Utc, long Timestamp)
+{
+    /// <summary>Both clocks now.</summary>
+    public static SpanClock Now() => new(DateTimeOffset.UtcNow, Stopwatch.GetTimestamp());
+
+    /// <summary>The wall-clock time of <paramref name="timestamp"/>.</summary>
+    public DateTimeOffset ToUtc(long timestamp) => Utc + Stopwatch.GetElapsedTime(Timestamp, timestamp);
 }

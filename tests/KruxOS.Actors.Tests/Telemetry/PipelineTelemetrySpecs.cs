@@ -78,8 +78,9 @@ public sealed class PipelineTelemetrySpecs
         PipelineTelemetry.RecordStage(TelemetryNames.StageExecute, "system.time", "autonomous", t0, now);
         PipelineTelemetry.RecordStage(TelemetryNames.StageAudit, "system.time", "autonomous", t0, now);
         PipelineTelemetry.RecordCall("system.time", "autonomous", "error", "CapabilityNotFound", t0, now);
-        var span = PipelineTelemetry.StartSpan(TelemetryNames.CallSpan, default, t0);
-        PipelineTelemetry.EndSpan(span, now);
+        var clock = SpanClock.Now();
+        var span = PipelineTelemetry.StartSpan(TelemetryNames.CallSpan, default, t0, clock);
+        PipelineTelemetry.EndSpan(span, now, clock);
         PipelineTelemetry.RecordAuditCommit(ok: true, 4, t0, now);
     }
 }
