@@ -10,6 +10,9 @@ namespace KruxOS.Actors.Telemetry;
 /// providers, a test's <see cref="MeterListener"/>) subscribes by the name <see cref="TelemetryNames.Source"/>.
 /// <para>Cheap when nobody listens: an instrument without a listener returns at its first check, the tags are at most
 /// three (passed on the stack), and <see cref="StartSpan"/> returns null without creating anything.</para>
+/// <para>Never fails its caller: a listener that throws (any in-process <see cref="MeterListener"/> or
+/// <see cref="ActivityListener"/> is called synchronously) loses that measurement, and the call, the audit writer's batch or
+/// the actor that recorded it goes on as if nobody listened.</para>
 /// </summary>
 public static class PipelineTelemetry
 {
@@ -54,10 +57,14 @@ public static class PipelineTelemetry
     public static void RecordStage(string stage, string capability, string tier, long startTimestamp, long endTimestamp)
     {
         if (!StageDuration.Enabled) return;
-        StageDuration.Record(Seconds(startTimestamp, endTimestamp),
-            new KeyValuePair<string, object?>(TelemetryNames.Stage, stage),
-            new KeyValuePair<string, object?>(TelemetryNames.Capability, capability),
-            new KeyValuePair<string, object?>(TelemetryNames.Tier, tier));
+        try
+        {
+            StageDuration.Record(Seconds(startTimestamp, endTimestamp),
+                new KeyValuePair<string, object?>(TelemetryNames.Stage, stage),
+                new KeyValuePair<string, object?>(TelemetryNames.Capability, capability),
+                new KeyValuePair<string, object?>(TelemetryNames.Tier, tier));
+        }
+        catch (Exception e) when (Lost(e)) { }
     }
 
     /// <summary>Records an answered call: its count, its duration and, when it failed, its error code.</summary>
@@ -66,46 +73,93 @@ public static class PipelineTelemetry
         var capabilityTag = new KeyValuePair<string, object?>(TelemetryNames.Capability, capability);
         var tierTag = new KeyValuePair<string, object?>(TelemetryNames.Tier, tier);
         var outcomeTag = new KeyValuePair<string, object?>(TelemetryNames.Outcome, outcome);
-        if (Calls.Enabled) Calls.Add(1, capabilityTag, tierTag, outcomeTag);
-        if (CallDuration.Enabled) CallDuration.Record(Seconds(startTimestamp, endTimestamp), capabilityTag, tierTag, outcomeTag);
-        if (errorCode is not null && CallErrors.Enabled)
-            CallErrors.Add(1, capabilityTag, new KeyValuePair<string, object?>(TelemetryNames.ErrorCode, TelemetryLabels.ErrorCodes.Of(errorCode)));
+        try
+        {
+            if (Calls.Enabled) Calls.Add(1, capabilityTag, tierTag, outcomeTag);
+            if (CallDuration.Enabled) CallDuration.Record(Seconds(startTimestamp, endTimestamp), capabilityTag, tierTag, outcomeTag);
+            if (errorCode is not null && CallErrors.Enabled)
+                CallErrors.Add(1, capabilityTag, new KeyValuePair<string, object?>(TelemetryNames.ErrorCode, TelemetryLabels.ErrorCodes.Of(errorCode)));
+        }
+        catch (Exception e) when (Lost(e)) { }
     }
 
     /// <summary>Records one audit group commit.</summary>
     public static void RecordAuditCommit(bool ok, int entries, long startTimestamp, long endTimestamp)
     {
         var result = new KeyValuePair<string, object?>(TelemetryNames.Result, ok ? "ok" : "failed");
-        if (AuditCommitDuration.Enabled) AuditCommitDuration.Record(Seconds(startTimestamp, endTimestamp), result);
-        if (AuditCommitEntries.Enabled) AuditCommitEntries.Record(entries, result);
+        try
+        {
+            if (AuditCommitDuration.Enabled) AuditCommitDuration.Record(Seconds(startTimestamp, endTimestamp), result);
+            if (AuditCommitEntries.Enabled) AuditCommitEntries.Record(entries, result);
+        }
+        catch (Exception e) when (Lost(e)) { }
     }
 
     /// <summary>
-    /// Starts a span that began at <paramref name="startTimestamp"/> (<see cref="Stopwatch"/> ticks), as a child of
-    /// <paramref name="parent"/> (a root when default), or returns null when nobody listens. Actors do not flow an
-    /// ambient activity: <see cref="Activity.Current"/> is left as it was.
+    /// Starts a span that began at <paramref name="startTimestamp"/> (<see cref="Stopwatch"/> ticks, made wall-clock time by
+    /// <paramref name="clock"/>), as a child of <paramref name="parent"/> (a root when default), or returns null when nobody
+    /// listens. Actors do not flow an ambient activity: <see cref="Activity.Current"/> is left as it was.
     /// </summary>
-    public static Activity? StartSpan(string name, ActivityContext parent, long startTimestamp)
+    public static Activity? StartSpan(string name, ActivityContext parent, long startTimestamp, SpanClock clock)
     {
         if (!Source.HasListeners()) return null;
         var previous = Activity.Current;
-        var span = Source.StartActivity(name, ActivityKind.Internal, parent, tags: null, links: null, startTime: ToUtc(startTimestamp));
-        Activity.Current = previous;
-        return span;
+        try
+        {
+            return Source.StartActivity(name, ActivityKind.Internal, parent, tags: null, links: null, startTime: clock.ToUtc(startTimestamp));
+        }
+        catch (Exception e) when (Lost(e))
+        {
+            return null;
+        }
+        finally
+        {
+            Activity.Current = previous;
+        }
     }
 
     /// <summary>Ends <paramref name="span"/> at <paramref name="endTimestamp"/>, leaving <see cref="Activity.Current"/> as it was.</summary>
-    public static void EndSpan(Activity? span, long endTimestamp)
+    public static void EndSpan(Activity? span, long endTimestamp, SpanClock clock)
     {
         if (span is null || span.IsStopped) return;
         var previous = Activity.Current;
-        span.SetEndTime(ToUtc(endTimestamp).UtcDateTime);
-        span.Stop();
-        Activity.Current = previous;
+        try
+        {
+            span.SetEndTime(clock.ToUtc(endTimestamp).UtcDateTime);
+            span.Stop();
+        }
+        catch (Exception e) when (Lost(e)) { }
+        finally
+        {
+            Activity.Current = previous;
+        }
+    }
+
+    /// <summary>How many measurements or spans a throwing listener cost (the process's total).</summary>
+    public static long LostMeasurements => Interlocked.Read(ref _lost);
+
+    private static long _lost;
+
+    // A listener threw: the measurement is lost, never the caller's work.
+    private static bool Lost(Exception e)
+    {
+        _ = e;
+        Interlocked.Increment(ref _lost);
+        return true;
     }
 
     private static double Seconds(long start, long end) => end > start ? (double)(end - start) / Stopwatch.Frequency : 0;
+}
 
-    // A Stopwatch reading as wall-clock time (spans carry absolute times; the pipeline measures with the monotonic clock).
-    private static DateTimeOffset ToUtc(long timestamp) => DateTimeOffset.UtcNow - Stopwatch.GetElapsedTime(timestamp);
+/// <summary>
+/// Turns <see cref="Stopwatch"/> readings into wall-clock times for spans, from one reading of both clocks: the spans of
+/// one call are converted with one anchor, so their order and nesting are exactly those of the monotonic readings.
+/// </summary>
+public readonly record struct SpanClock(DateTimeOffset Utc, long Timestamp)
+{
+    /// <summary>Both clocks now.</summary>
+    public static SpanClock Now() => new(DateTimeOffset.UtcNow, Stopwatch.GetTimestamp());
+
+    /// <summary>The wall-clock time of <paramref name="timestamp"/>.</summary>
+    public DateTimeOffset ToUtc(long timestamp) => Utc + Stopwatch.GetElapsedTime(Timestamp, timestamp);
 }

@@ -73,6 +73,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private readonly string _capabilityTag;
     private readonly string _tierTag;
     private Activity? _span;
+    private SpanClock _spanClock;
     private Activity? _holdSpan;
     private Activity? _executeSpan;
     private Activity? _auditSpan;
@@ -168,11 +169,11 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         if (_span is { IsStopped: false })
         {
             var now = Stopwatch.GetTimestamp();
-            PipelineTelemetry.EndSpan(_holdSpan, now);
-            PipelineTelemetry.EndSpan(_executeSpan, now);
-            PipelineTelemetry.EndSpan(_auditSpan, now);
+            PipelineTelemetry.EndSpan(_holdSpan, now, _spanClock);
+            PipelineTelemetry.EndSpan(_executeSpan, now, _spanClock);
+            PipelineTelemetry.EndSpan(_auditSpan, now, _spanClock);
             _span.SetStatus(ActivityStatusCode.Error, "stopped before answering");
-            PipelineTelemetry.EndSpan(_span, now);
+            PipelineTelemetry.EndSpan(_span, now, _spanClock);
         }
     }
 
@@ -182,7 +183,9 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         var started = _plan.DecideStarted != 0 ? _plan.DecideStarted : _started;
         var decided = _plan.DecideEnded != 0 ? _plan.DecideEnded : _started;
         PipelineTelemetry.RecordStage(TelemetryNames.StageDecide, _capabilityTag, _tierTag, started, decided);
-        _span = PipelineTelemetry.StartSpan(TelemetryNames.CallSpan, default, started);
+        if (!PipelineTelemetry.Source.HasListeners()) return;
+        _spanClock = SpanClock.Now();
+        _span = PipelineTelemetry.StartSpan(TelemetryNames.CallSpan, default, started, _spanClock);
         if (_span is null) return;
         if (_span.IsAllDataRequested)
         {
@@ -192,14 +195,14 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
             _span.SetTag(TelemetryNames.Agent, _plan.Call.Agent.Value);
             _span.SetTag(TelemetryNames.Session, TelemetryLabels.SpanText(_plan.Call.SessionId));
         }
-        PipelineTelemetry.EndSpan(PipelineTelemetry.StartSpan(TelemetryNames.StageSpan(TelemetryNames.StageDecide), _span.Context, started), decided);
+        PipelineTelemetry.EndSpan(PipelineTelemetry.StartSpan(TelemetryNames.StageSpan(TelemetryNames.StageDecide), _span.Context, started, _spanClock), decided, _spanClock);
     }
 
     private void StartStage(ref Activity? span, ref long started, string stage)
     {
         if (started != 0) return;
         started = Stopwatch.GetTimestamp();
-        if (_span is not null) span = PipelineTelemetry.StartSpan(TelemetryNames.StageSpan(stage), _span.Context, started);
+        if (_span is not null) span = PipelineTelemetry.StartSpan(TelemetryNames.StageSpan(stage), _span.Context, started, _spanClock);
     }
 
     private void EndStage(ref Activity? span, ref long started, string stage)
@@ -207,7 +210,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         if (started <= 0) return;
         var ended = Stopwatch.GetTimestamp();
         PipelineTelemetry.RecordStage(stage, _capabilityTag, _tierTag, started, ended);
-        PipelineTelemetry.EndSpan(span, ended);
+        PipelineTelemetry.EndSpan(span, ended, _spanClock);
         started = -1; // recorded once
     }
 
@@ -539,7 +542,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
                 _span.SetStatus(ActivityStatusCode.Error, code);
             }
         }
-        PipelineTelemetry.EndSpan(_span, ended);
+        PipelineTelemetry.EndSpan(_span, ended, _spanClock);
     }
 
     // A refusal decided on paths the sandbox resolved names them (ADR 0023): the agent learns which real path was refused.

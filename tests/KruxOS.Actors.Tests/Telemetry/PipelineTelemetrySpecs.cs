@@ -69,6 +69,37 @@ public sealed class PipelineTelemetrySpecs
         Assert.Equal(["Timeout", "other"], codes);
     }
 
+    [Fact]
+    public void Should_lose_the_measurement_not_the_call_when_a_listener_throws()
+    {
+        // arrange: an in-process listener whose callback throws on this spec's capability
+        const string capability = "telemetry-spec.throwing";
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == TelemetryNames.Source) l.EnableMeasurementEvents(instrument);
+        };
+        void Throw(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            foreach (var t in tags)
+                if (t.Value as string == capability) throw new InvalidOperationException("listener bug");
+        }
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) => Throw(tags));
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) => Throw(tags));
+        listener.Start();
+        var t0 = Stopwatch.GetTimestamp();
+
+        // act: the pipeline records as a run does (the audit writer's commit is recorded the same way)
+        var escaped = Record.Exception(() =>
+        {
+            PipelineTelemetry.RecordStage(TelemetryNames.StageAudit, capability, "autonomous", t0, t0 + 1);
+            PipelineTelemetry.RecordCall(capability, "autonomous", "success", null, t0, t0 + 1);
+        });
+
+        // assert: nothing escaped to the caller
+        Assert.Null(escaped);
+    }
+
     // What one call does to the instruments: four stages, its answer with an error code, its spans.
     private static void Simulate(long t0)
     {
@@ -78,8 +109,9 @@ public sealed class PipelineTelemetrySpecs
         PipelineTelemetry.RecordStage(TelemetryNames.StageExecute, "system.time", "autonomous", t0, now);
         PipelineTelemetry.RecordStage(TelemetryNames.StageAudit, "system.time", "autonomous", t0, now);
         PipelineTelemetry.RecordCall("system.time", "autonomous", "error", "CapabilityNotFound", t0, now);
-        var span = PipelineTelemetry.StartSpan(TelemetryNames.CallSpan, default, t0);
-        PipelineTelemetry.EndSpan(span, now);
+        var clock = SpanClock.Now();
+        var span = PipelineTelemetry.StartSpan(TelemetryNames.CallSpan, default, t0, clock);
+        PipelineTelemetry.EndSpan(span, now, clock);
         PipelineTelemetry.RecordAuditCommit(ok: true, 4, t0, now);
     }
 }
