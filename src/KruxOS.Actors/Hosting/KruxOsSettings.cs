@@ -124,6 +124,9 @@ public sealed class KruxOsSettings
     /// <summary>Idempotency key settings.</summary>
     public IdempotencySettings Idempotency { get; set; } = new();
 
+    /// <summary>Comms inbox limits and the queue-depth recount (<c>KruxOS:Comms</c>).</summary>
+    public Comms.CommsSettings Comms { get; set; } = new();
+
     /// <summary>The audit directory: <c>{DataDir}/audit</c>.</summary>
     public string AuditDirectory => Path.Combine(DataDir, "audit");
 
