@@ -85,6 +85,7 @@ public static class CliApp
         root.Subcommands.Add(Setup.SetupCommand.Build(client, stdout, stderr, console));
         root.Subcommands.Add(AuthSocketCommands(client, stdout, stderr, json));
         foreach (var command in SandboxCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);
+        foreach (var command in AlertsPauseCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);
 
         var watchAgent = new Option<string?>("--agent") { Description = "Only this agent's events" };
         var watchTypes = new Option<string?>("--type") { Description = "Comma-separated event types" };

@@ -1,4 +1,5 @@
 using KruxOS.Actors.Capabilities.AgentCategory;
+using KruxOS.Actors.Capabilities.AlertsCategory;
 using KruxOS.Actors.Capabilities.CommsCategory;
 using KruxOS.Actors.Capabilities.Sandboxed;
 using KruxOS.Actors.Capabilities.SystemCategory;
@@ -25,6 +26,7 @@ public static class BuiltInCapabilities
         services.AddCapabilityModule<ProcessModule>();
         services.AddCapabilityModule<GitModule>();
         services.AddCapabilityModule<CommsModule>();
+        services.AddCapabilityModule<AlertsModule>();
         // Before the actor system's hosted service: a bad module set stops the host before anything listens.
         services.AddHostedService<CapabilityCatalogCheck>();
         return services;

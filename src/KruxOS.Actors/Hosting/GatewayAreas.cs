@@ -1,4 +1,5 @@
 using KruxOS.Actors.Agents;
+using KruxOS.Actors.Alerts;
 using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Audit;
 using KruxOS.Actors.Capabilities.Sandboxed;
@@ -6,6 +7,7 @@ using KruxOS.Actors.Comms;
 using KruxOS.Actors.Connections;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
+using KruxOS.Actors.Pauses;
 using KruxOS.Actors.Policy;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -36,5 +38,7 @@ public static class GatewayAreas
         .AddIdentityArea(settings)
         .AddConnectionArea(settings)
         .AddSandboxHousekeeping(settings)
-        .AddCommsArea(settings);
+        .AddCommsArea(settings)
+        .AddAlertsArea(settings)
+        .AddPauseArea(settings);
 }

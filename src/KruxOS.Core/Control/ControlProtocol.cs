@@ -43,6 +43,10 @@ public static class ControlProtocol
         public const string AuthSocketList = "auth-socket.list";
         public const string AuthSocketAllow = "auth-socket.allow";
         public const string AuthSocketRevoke = "auth-socket.revoke";
+        public const string AlertList = "alerts.list";
+        public const string AlertAck = "alerts.ack";
+        public const string Pause = "session.pause";
+        public const string Resume = "session.resume";
     }
 
     /// <summary>Builds a request line.</summary>

@@ -30,6 +30,8 @@ public sealed class ControlCommands(
     MountAdmin mounts,
     AuditAdmin audit,
     StatusService status,
+    KruxOS.Actors.Alerts.AlertAdmin alertAdmin,
+    KruxOS.Actors.Pauses.PauseAdmin pauseAdmin,
     AuthSocketAccess? authSocket = null)
 {
     private readonly AgentAdmin _agents = agents;
@@ -39,6 +41,8 @@ public sealed class ControlCommands(
     private readonly MountAdmin _mounts = mounts;
     private readonly AuditAdmin _audit = audit;
     private readonly StatusService _status = status;
+    private readonly KruxOS.Actors.Alerts.AlertAdmin _alerts = alertAdmin;
+    private readonly KruxOS.Actors.Pauses.PauseAdmin _pauses = pauseAdmin;
 
     /// <summary>One request as a method sees it.</summary>
     private readonly record struct Request(JsonObject Params, ApprovalDecider Decider, CancellationToken Ct);
@@ -86,6 +90,12 @@ public sealed class ControlCommands(
             [Methods.AuthSocketList] = (c, r) => Task.FromResult(c.AuthSocket(r, null)),
             [Methods.AuthSocketAllow] = (c, r) => Task.FromResult(c.AuthSocket(r, allow: true)),
             [Methods.AuthSocketRevoke] = (c, r) => Task.FromResult(c.AuthSocket(r, allow: false)),
+            [Methods.AlertList] = async (c, r) => Reply.Of(await c._alerts.ListAsync(r.Params["status"]?.GetValue<string>(), r.Params["limit"]?.GetValue<int>(), r.Ct)
+                .ConfigureAwait(false), AdminJson.Alerts),
+            [Methods.AlertAck] = async (c, r) => Reply.Of(await c._alerts.AcknowledgeAsync(r.Params["id"]?.GetValue<string>(), r.Decider.DecidedBy, r.Ct)
+                .ConfigureAwait(false), AdminJson.AlertAcknowledged),
+            [Methods.Pause] = async (c, r) => Reply.Of(await c._pauses.PauseAsync(Name(r), r.Decider.DecidedBy, r.Ct).ConfigureAwait(false), AdminJson.Pause),
+            [Methods.Resume] = async (c, r) => Reply.Of(await c._pauses.ResumeAsync(Name(r), r.Decider.DecidedBy, r.Ct).ConfigureAwait(false), AdminJson.Pause),
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Runs one request for root at the control socket; returns the response line.</summary>

@@ -14,7 +14,7 @@ public static class HealthEndpoints
     public static void MapHealth(this WebApplication app)
     {
         app.MapGet("/health", async (HttpContext http, HealthRegistry health, HostMetrics metrics, StatusService status, ApprovalIndex approvals,
-            KruxOS.Actors.Comms.CommsQueueDepth comms) =>
+            KruxOS.Actors.Comms.CommsQueueDepth comms, KruxOS.Actors.Alerts.AlertAdmin alerts) =>
         {
             var report = await health.RunAsync(http.RequestAborted).ConfigureAwait(false);
             var body = new JsonObject
@@ -36,6 +36,7 @@ public static class HealthEndpoints
                     ["approval_queue_depth"] = approvals.PendingCount,
                     ["dead_letter_queue_depth"] = 0,
                     ["comms_queue_depth"] = comms.Value,
+                    ["alerts_pending"] = (await alerts.PendingAsync(http.RequestAborted).ConfigureAwait(false))?.Pending ?? -1,
                     ["collected_at"] = report.GeneratedAt.ToString("O"),
                 },
                 ["generated_at"] = report.GeneratedAt.ToString("O"),
