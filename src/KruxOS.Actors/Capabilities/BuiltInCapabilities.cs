@@ -2,6 +2,7 @@ using KruxOS.Actors.Capabilities.AgentCategory;
 using KruxOS.Actors.Capabilities.AlertsCategory;
 using KruxOS.Actors.Capabilities.CommsCategory;
 using KruxOS.Actors.Capabilities.Sandboxed;
+using KruxOS.Actors.Capabilities.SchedulerCategory;
 using KruxOS.Actors.Capabilities.SystemCategory;
 using KruxOS.Capabilities;
 using KruxOS.Actors.Hosting;
@@ -27,6 +28,8 @@ public static class BuiltInCapabilities
         services.AddCapabilityModule<GitModule>();
         services.AddCapabilityModule<CommsModule>();
         services.AddCapabilityModule<AlertsModule>();
+        services.AddCapabilityModule<SchedulerModule>();
+        services.AddSingleton<SchedulerCalls>();
         // Before the actor system's hosted service: a bad module set stops the host before anything listens.
         services.AddHostedService<CapabilityCatalogCheck>();
         return services;

@@ -21,7 +21,14 @@ public sealed class CommsQueueDepth
     /// <summary>The latest total; -1 before the first recount.</summary>
     public long Value => Interlocked.Read(ref _depth);
 
-    internal void Set(long depth) => Interlocked.Exchange(ref _depth, depth);
+    internal void Set(long depth)
+    {
+        Interlocked.Exchange(ref _depth, depth);
+        LastError = null;
+    }
+
+    /// <summary>Why the latest recount failed, if it did (diagnostics).</summary>
+    public string? LastError { get; internal set; }
 }
 
 /// <summary>Recounts <see cref="CommsQueueDepth"/> every <see cref="CommsSettings.DepthInterval"/>.</summary>
@@ -36,7 +43,16 @@ internal sealed class CommsQueueDepthService(CommsQueueDepth depth, IRequiredAct
             using var timer = new PeriodicTimer(settings.DepthInterval);
             do
             {
-                await RecountAsync(stoppingToken).ConfigureAwait(false);
+                try
+                {
+                    await RecountAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // One failed recount keeps the previous figure; the next tick tries again.
+                    depth.LastError = e.GetType().Name + ": " + e.Message;
+                    log.LogWarning(e, "Recounting comms_queue_depth failed; the previous depth stays");
+                }
             }
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
@@ -60,6 +76,7 @@ internal sealed class CommsQueueDepthService(CommsQueueDepth depth, IRequiredAct
             catch (AskTimeoutException)
             {
                 log.LogWarning("The inbox of {Agent} did not answer the depth recount; the previous depth stays", agent.Name);
+                depth.LastError = $"the inbox of {agent.Name} did not answer";
                 return;
             }
         }

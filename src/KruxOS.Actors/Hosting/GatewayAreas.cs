@@ -9,6 +9,7 @@ using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
 using KruxOS.Actors.Pauses;
 using KruxOS.Actors.Policy;
+using KruxOS.Actors.Scheduling;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace KruxOS.Actors.Hosting;
@@ -40,5 +41,6 @@ public static class GatewayAreas
         .AddSandboxHousekeeping(settings)
         .AddCommsArea(settings)
         .AddAlertsArea(settings)
-        .AddPauseArea(settings);
+        .AddPauseArea(settings)
+        .AddSchedulerArea(settings);
 }
