@@ -8,6 +8,7 @@ using KruxOS.Core.Agents;
 using KruxOS.Core.Identity;
 using KruxOS.Core.Scheduling;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
 namespace KruxOS.Actors.Scheduling;
@@ -40,7 +41,8 @@ public static class SchedulerHostingExtensions
         if (scheduler.CheckInterval <= TimeSpan.Zero || scheduler.WakeInterval <= TimeSpan.Zero)
             throw new ArgumentException("KruxOS:Scheduler intervals must be positive");
         services.AddSingleton(scheduler);
-        services.AddSingleton(sp => new SchedulerClock(sp.GetRequiredService<TimeProvider>()));
+        // TryAdd: a host (a spec) that registered its own clock first keeps it.
+        services.TryAddSingleton(sp => new SchedulerClock(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IPauseListener, SchedulerPauseListener>();
         services.AddHostedService<SchedulerWaker>();
         services.AddEntity<SchedulerRegion>("scheduler", "schedulers", Order, new SchedulerMessageExtractor(), (entityId, ctx) =>

@@ -63,7 +63,16 @@ public sealed class SchedulerEndToEndSpecs
 
             // act / assert: once at 10:00
             clock.Set(new DateTimeOffset(2030, 1, 1, 10, 0, 1, TimeSpan.Zero));
-            await WaitForAsync(async () => (await RunsAsync(gateway, "cron-bot", "system.time")).Count == 1, "the job did not fire at its due time");
+            var deadline = DateTime.UtcNow + TestTimeouts.Process;
+            while ((await RunsAsync(gateway, "cron-bot", "system.time")).Count == 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
+            if ((await RunsAsync(gateway, "cron-bot", "system.time")).Count == 0)
+            {
+                var jobs = await Rpc.InvokeAsync(gateway.GatewayPort, token, "scheduler.cron_list");
+                var audit = new AuditReader(Path.Combine(gateway.DataDir, "audit"));
+                var all = await audit.QueryAsync(new AuditQuery { Agent = "cron-bot" }, TestContext.Current.CancellationToken);
+                Assert.Fail("the job did not fire at its due time: " + jobs.ToJsonString() + " audit: "
+                    + string.Join(" | ", all.Entries.Select(e => $"{e.Entry.Capability} {e.Entry.Status} {e.Entry.Metadata.Details}")));
+            }
             await SettleAsync();
             var runs = await RunsAsync(gateway, "cron-bot", "system.time");
             var run = Assert.Single(runs);
