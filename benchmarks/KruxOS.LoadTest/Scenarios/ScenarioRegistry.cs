@@ -13,6 +13,7 @@ public static class ScenarioRegistry
         new IdleSessionsScenario(),
         new SandboxReadScenario(),
         new ApprovalRoundTripScenario(),
+        new CommsRoundTripScenario(),
         new ColdStartScenario(ColdProgram.Bridge), new ColdStartScenario(ColdProgram.CliHook),
     ];
 
