@@ -16,10 +16,12 @@ namespace KruxOS.Actors.Tests.Hosting;
 public sealed class NodeChildOrderSpecs
 {
     private static readonly string[] SingleNodeChildren =
-        ["audit", "host-metrics", "policies", "approvals", "approval-index", "agent-sessions", "identity", "connections", "sandbox-housekeeping"];
+        ["audit", "host-metrics", "policies", "approvals", "approval-index", "agent-sessions", "identity", "connections", "sandbox-housekeeping",
+            "comms-inboxes", "comms-channels", "alerts", "system-alerts", "pauses", "schedulers"];
 
     private static readonly string[] ClusterChildren =
-        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping"];
+        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping",
+            "system-alerts", "pause-replica"];
 
     private static IServiceProvider Registrations(TempDir dir, bool clustering)
     {
@@ -47,7 +49,7 @@ public sealed class NodeChildOrderSpecs
         using var dir = new TempDir();
         var sp = Registrations(dir, true);
         Assert.Equal(ClusterChildren, NodeChildren.InCreationOrder(sp.GetServices<NodeChild>(), HostingMode.Cluster).Select(c => c.Name));
-        Assert.Equal(["approval", "agent-session", "identity"], sp.GetServices<ClusterHosted>().OrderBy(h => h.Order).Select(h => h.Name));
+        Assert.Equal(["approval", "agent-session", "identity", "comms-inbox", "comms-channel", "alerts", "pauses", "scheduler"], sp.GetServices<ClusterHosted>().OrderBy(h => h.Order).Select(h => h.Name));
     }
 
     [Fact]

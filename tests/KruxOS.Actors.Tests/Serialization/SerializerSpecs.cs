@@ -111,6 +111,7 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
             .Apply(new IdempotencyEvents.KeyStarted("kbr-0001abcd", "fp", "system__time", At), IdempotencyLimits.Default)
             .Apply(new IdempotencyEvents.KeyCompleted("kbr-0001abcd", ok, true, At), IdempotencyLimits.Default);
         foreach (var sample in DomainStateSamples.All()) yield return sample;
+        foreach (var sample in PauseWireSamples.All()) yield return sample;
     }
 
     [Fact]
