@@ -98,6 +98,7 @@ public static class CliApp
         root.Subcommands.Add(AuthSocketCommands(client, stdout, stderr, json));
         root.Subcommands.Add(VaultCli.Build(client, stdout, stderr, json, console));
         foreach (var command in SandboxCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);
+        foreach (var command in AlertsPauseCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);
 
         var watchAgent = new Option<string?>("--agent") { Description = "Only this agent's events" };
         var watchTypes = new Option<string?>("--type") { Description = "Comma-separated event types" };

@@ -14,6 +14,7 @@ public static class ScenarioRegistry
         new SandboxReadScenario(),
         new NetworkRequestScenario(),
         new ApprovalRoundTripScenario(),
+        new CommsRoundTripScenario(),
         new ColdStartScenario(ColdProgram.Bridge), new ColdStartScenario(ColdProgram.CliHook),
     ];
 

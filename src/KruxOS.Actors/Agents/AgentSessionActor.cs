@@ -37,7 +37,8 @@ public sealed record AgentSessionDependencies(
     ApprovalIndex? ApprovalIndex = null,
     TimeSpan? ApprovalHoldTimeout = null,
     IdempotencyLimits? Idempotency = null,
-    Audit.AuditAvailability? AuditAvailability = null);
+    Audit.AuditAvailability? AuditAvailability = null,
+    Pauses.PauseDirectory? Pauses = null);
 
 /// <summary>
 /// The entity of one agent, keyed by agent name: it knows the agent's open connections, owns the
@@ -314,6 +315,13 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
             StartRun(m, null, refused, null);
             return;
         }
+        // Paused by the operator (kruxos pause): every call fails fast, audited, and the connections stay open. Until the
+        // node knows the durable pause list, nothing runs (fail closed).
+        if (_deps.Pauses is { } pauses && PauseRefusal(pauses) is { } paused)
+        {
+            StartRun(m, null, paused, null);
+            return;
+        }
         if (m.Call.IdempotencyKey is not { } key)
         {
             StartRun(m, null, null, null);
@@ -327,6 +335,11 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         Ledger().Tell(new IdempotencyMessages.Begin(m, key, IdempotencyKeys.Fingerprint(m.Call.RequestedName, m.Call.Arguments)));
         _handedOff = true;
     }
+
+    private StructuredError? PauseRefusal(Pauses.PauseDirectory pauses) =>
+        !pauses.Ready.IsCompleted ? Errors.ServiceUnavailable("pauses", "the pause list is still loading")
+        : pauses.IsPaused(_agent.Value) ? Core.Pauses.PauseErrors.SessionPaused(_agent.Value)
+        : null;
 
     // The ledger starts with the first keyed call and stops with the session; if it stopped on a journal
     // failure, the next keyed call starts it again (it recovers from the journal).

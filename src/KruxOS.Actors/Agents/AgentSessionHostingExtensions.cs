@@ -38,6 +38,7 @@ public static class AgentSessionHostingExtensions
         return new(sp.GetRequiredService<CapabilityCatalog>(), sp.GetRequiredService<IPolicySeam>(), sp.GetRequiredService<IdentityDirectory>(),
             ctx.Get<AuditWriter>(), new ToolRunSettings(settings.ToolCallTimeout, ToolRunSettings.Default.AuditTimeout), settings.MaxConnectionsPerAgent,
             settings.SessionIdleTimeout, sp.GetRequiredService<TimeProvider>(), ctx.Get<ApprovalRegion>(), sp.GetRequiredService<ApprovalIndex>(),
-            settings.ApprovalHoldTimeout, settings.Idempotency.Limits, sp.GetRequiredService<AuditAvailability>());
+            settings.ApprovalHoldTimeout, settings.Idempotency.Limits, sp.GetRequiredService<AuditAvailability>(),
+            sp.GetService<Pauses.PauseDirectory>());
     }
 }

@@ -240,6 +240,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
             else
             {
                 _log.Error("Audit chain break found at startup: {Issue}; continuing on a new chain with a note entry", issue);
+                ChainBreakAlert("at startup", issue.ToString());
                 _queue.AddFirst(new Pending(AuditChain.Prepare(AuditEntry.ChainNote(_clock.GetUtcNow(), issue)), null));
             }
             _noted.Add(ChainBreakKey.Of(issue));
@@ -448,11 +449,18 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         if (noted == 0) return;
         _log.Error("Audit verification found {Count} new chain break(s); first: {Issue}; chain notes appended", noted, msg.Unnoted[0]);
         HealthAlert("critical", $"audit chain broken: {noted} break(s) found by the background verification; first: {msg.Unnoted[0]}");
+        ChainBreakAlert("by the background verification", msg.Unnoted[0].ToString());
         TryStartBatch(force: false);
         PublishAvailability();
     }
 
     // Failures, recovery and breaks reach operators as health_alert events (kruxos watch).
+    // An operator alert (the alerts area stores it as system:audit); the text is fixed per kind so repeats collapse.
+    private void ChainBreakAlert(string when, string issue) =>
+        Context.System.EventStream.Publish(new Core.Alerts.SystemAlertRaised("audit", Core.Alerts.AlertSeverity.Critical,
+            $"The audit chain is broken: a break was found {when}; a chain note records it and logging continues on a new chain.",
+            Core.State.StoredJson.Parse(System.Text.Json.JsonSerializer.Serialize(new { issue = issue.Length > 1000 ? issue[..1000] : issue }))));
+
     private void HealthAlert(string severity, string message) =>
         Context.System.EventStream.Publish(SupervisionEvent.Create(SupervisionEventTypes.HealthAlert, _clock.GetUtcNow(), null, null,
             new { service = "audit", severity, message }));

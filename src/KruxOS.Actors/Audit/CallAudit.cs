@@ -32,6 +32,7 @@ namespace KruxOS.Actors.Audit;
 /// <param name="IdempotencyKey">The call's idempotency key (<c>metadata.details.idempotency_key</c>), if it had one.</param>
 /// <param name="Usage">What the capability consumed, as its handler measured it (<c>resource_usage</c>); null when not measured.</param>
 /// <param name="OutputBytes">Size of the output returned on success (the <c>output_summary</c> gives it, never the content).</param>
+/// <param name="Trigger">What started the call when the gateway did (a scheduled job): <c>metadata.details.trigger</c> and <c>job_id</c>.</param>
 public sealed record CallRecord(
     DateTimeOffset At,
     Principal Principal,
@@ -52,7 +53,8 @@ public sealed record CallRecord(
     string? NativeTool = null,
     string? IdempotencyKey = null,
     AuditResourceUsage? Usage = null,
-    long? OutputBytes = null);
+    long? OutputBytes = null,
+    CallTrigger? Trigger = null);
 
 /// <summary>
 /// Pure mapping of a finished call to the audit entries the tool run appends, in chain order: first a
@@ -86,7 +88,7 @@ public static class CallAudit
         return new CallRecord(at, call.Principal, call.Agent, call.SessionId, capability, arguments, call.Client, status, verdict?.Tier,
             verdict?.Rule, verdict?.Revision, verdict?.Reason, result?.Error, result?.DurationMicros ?? 0, approvalId, approvalDecision,
             call.NativeTool, call.IdempotencyKey, usage,
-            result?.Data is { } data ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(data).Length : null);
+            result?.Data is { } data ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(data).Length : null, call.Trigger);
     }
 
     /// <summary>The entries of one call, in the order they are appended.</summary>
@@ -158,6 +160,12 @@ public static class CallAudit
         // The initiating CLI (X-KruxOS-Client) next to the clientInfo in client{name, version}.
         if (r.Client.Cli is { } cli) details["client_cli"] = cli;
         if (r.IdempotencyKey is { } key) details["idempotency_key"] = key;
+        // A call the gateway started itself (a scheduled job): what triggered it and which job.
+        if (r.Trigger is { } trigger)
+        {
+            details["trigger"] = InputSanitizer.RedactTokens(trigger.Kind);
+            details["job_id"] = InputSanitizer.RedactTokens(trigger.JobId);
+        }
         return details.Count == 0 ? null : JsonSerializer.SerializeToElement(details);
     }
 

@@ -35,9 +35,10 @@ public enum CallMode
 /// <param name="NativeTool">The client's own tool a decide-only call stands for (e.g. <c>Bash</c>): required for, and only
 /// for, <see cref="CallMode.DecideOnly"/>.</param>
 /// <param name="EdgeRefusal">A refusal the submitter decided before the pipeline; the session audits and answers it.</param>
+/// <param name="Trigger">For an in-process submitter (the scheduler): what started the call, recorded in its audit entry.</param>
 /// <exception cref="ArgumentException">The mode and <paramref name="NativeTool"/> disagree, or the mode is undefined.</exception>
 public sealed record CallSubmission(Principal Principal, AgentName Agent, string SessionId, string Capability, JsonElement Arguments, ClientInfo Client,
-    CallMode Mode, string? IdempotencyKey = null, string? NativeTool = null, StructuredError? EdgeRefusal = null)
+    CallMode Mode, string? IdempotencyKey = null, string? NativeTool = null, StructuredError? EdgeRefusal = null, CallTrigger? Trigger = null)
 {
     /// <inheritdoc cref="CallSubmission" path="/param[@name='Mode']"/>
     public CallMode Mode { get; } = Enum.IsDefined(Mode) ? Mode : throw new ArgumentOutOfRangeException(nameof(Mode), Mode, "unknown call mode");
@@ -59,5 +60,5 @@ public sealed record CallSubmission(Principal Principal, AgentName Agent, string
     /// </summary>
     public ToolCall ToToolCall() =>
         new ToolCall(Principal, Agent, SessionId, Capability, Arguments, Client, IdempotencyKey,
-            HoldForApproval: Mode == CallMode.Held, NativeTool: NativeTool, EdgeRefusal: EdgeRefusal).WithCheckedText();
+            HoldForApproval: Mode == CallMode.Held, NativeTool: NativeTool, EdgeRefusal: EdgeRefusal, Trigger: Trigger).WithCheckedText();
 }

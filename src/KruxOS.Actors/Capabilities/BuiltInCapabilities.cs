@@ -1,7 +1,10 @@
 using KruxOS.Actors.Capabilities.AgentCategory;
+using KruxOS.Actors.Capabilities.AlertsCategory;
+using KruxOS.Actors.Capabilities.CommsCategory;
 using KruxOS.Actors.Capabilities.Sandboxed;
 using KruxOS.Actors.Capabilities.Secrets;
 using KruxOS.Actors.Capabilities.StateCategory;
+using KruxOS.Actors.Capabilities.SchedulerCategory;
 using KruxOS.Actors.Capabilities.SystemCategory;
 using KruxOS.Capabilities;
 using KruxOS.Network;
@@ -29,6 +32,10 @@ public static class BuiltInCapabilities
         services.AddCapabilityModule<SecretsModule>();
         services.AddNetworkCapabilities();
         services.AddCapabilityModule<StateModule>();
+        services.AddCapabilityModule<CommsModule>();
+        services.AddCapabilityModule<AlertsModule>();
+        services.AddCapabilityModule<SchedulerModule>();
+        services.AddSingleton<SchedulerCalls>();
         // Before the actor system's hosted service: a bad module set stops the host before anything listens.
         services.AddHostedService<CapabilityCatalogCheck>();
         return services;

@@ -1,13 +1,17 @@
 using KruxOS.Actors.Agents;
+using KruxOS.Actors.Alerts;
 using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Audit;
 using KruxOS.Actors.Capabilities.Sandboxed;
+using KruxOS.Actors.Comms;
 using KruxOS.Actors.Connections;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
+using KruxOS.Actors.Pauses;
 using KruxOS.Actors.Policy;
 using KruxOS.Actors.Vault;
 using KruxOS.Actors.State;
+using KruxOS.Actors.Scheduling;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace KruxOS.Actors.Hosting;
@@ -38,5 +42,9 @@ public static class GatewayAreas
         .AddConnectionArea(settings)
         .AddSandboxHousekeeping(settings)
         .AddVaultArea(settings)
-        .AddStateArea(settings);
+        .AddStateArea(settings)
+        .AddCommsArea(settings)
+        .AddAlertsArea(settings)
+        .AddPauseArea(settings)
+        .AddSchedulerArea(settings);
 }

@@ -127,6 +127,12 @@ public sealed class KruxOsSettings
     /// <summary>Agent state: quotas, checkpoint interval, snapshot cadence.</summary>
     public State.StateSettings State { get; set; } = new();
 
+    /// <summary>Comms inbox limits and the queue-depth recount (<c>KruxOS:Comms</c>).</summary>
+    public Comms.CommsSettings Comms { get; set; } = new();
+
+    /// <summary>The scheduler's check and wake intervals (<c>KruxOS:Scheduler</c>).</summary>
+    public Scheduling.SchedulerSettings Scheduler { get; set; } = new();
+
     /// <summary>The audit directory: <c>{DataDir}/audit</c>.</summary>
     public string AuditDirectory => Path.Combine(DataDir, "audit");
 

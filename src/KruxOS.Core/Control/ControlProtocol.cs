@@ -51,6 +51,10 @@ public static class ControlProtocol
         public const string VaultAdd = "vault.add";
         public const string VaultRotate = "vault.rotate";
         public const string VaultRevoke = "vault.revoke";
+        public const string AlertList = "alerts.list";
+        public const string AlertAck = "alerts.ack";
+        public const string Pause = "session.pause";
+        public const string Resume = "session.resume";
     }
 
     /// <summary>Builds a request line.</summary>

@@ -39,6 +39,7 @@ public sealed record ClientInfo(string Name, string Version, string? Cli = null)
 /// <param name="EdgeRefusal">A refusal the edge decided before the pipeline (an invalid idempotency key, an expired
 /// <c>/rpc</c> session). The session answers it without resolving, deciding or running anything, and audits it like
 /// any refusal at the boundary.</param>
+/// <param name="Trigger">What started a call no client sent (a scheduled job's run): recorded in its audit entry.</param>
 [WireName("session.tool-call.v1")]
 public sealed record ToolCall(
     Principal Principal,
@@ -50,7 +51,8 @@ public sealed record ToolCall(
     string? IdempotencyKey = null,
     bool HoldForApproval = true,
     string? NativeTool = null,
-    StructuredError? EdgeRefusal = null) : IKruxMessage, IWithAgentName
+    StructuredError? EdgeRefusal = null,
+    CallTrigger? Trigger = null) : IKruxMessage, IWithAgentName
 {
     /// <summary>True when the pipeline only decides (a PreToolUse hook) and the client runs its own tool.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
@@ -91,3 +93,7 @@ public sealed record ToolCallResult(
     public static ToolCallResult Failure(string capability, StructuredError error, Tier? tier, long durationMicros) =>
         new(capability, null, error, tier, durationMicros);
 }
+
+/// <summary>What started a call in the gateway itself: <c>schedule</c> (a cron job) or <c>delay</c>, and the job (<c>metadata.details.trigger</c>, <c>job_id</c>).</summary>
+[WireName("session.call-trigger.v1")]
+public sealed record CallTrigger(string Kind, string JobId) : IKruxMessage;

@@ -272,4 +272,20 @@ public static class AdminJson
             ["health"] = certificates.Health().Message,
         };
     }
+
+    /// <summary>Alerts, newest first (<c>alerts.list</c>): the shape of the <c>alerts.list</c> capability.</summary>
+    public static JsonObject Alerts(KruxOS.Core.Alerts.AlertReplies.ListResult list) => new()
+    {
+        ["alerts"] = new JsonArray([.. list.Alerts.Select(a =>
+            System.Text.Json.JsonSerializer.SerializeToNode(KruxOS.Actors.Capabilities.AlertsCategory.AlertsJson.Listed(a), KruxOS.Core.CoreJson.Options))]),
+        ["total"] = list.Total,
+    };
+
+    /// <summary>An acknowledgement (<c>alerts.ack</c>).</summary>
+    public static JsonObject AlertAcknowledged(KruxOS.Core.Alerts.AlertReplies.AcknowledgeResult r) =>
+        new() { ["alert_id"] = r.AlertId, ["acknowledged"] = r.Acknowledged };
+
+    /// <summary>A pause or resume (<c>session.pause</c>, <c>session.resume</c>).</summary>
+    public static JsonObject Pause(KruxOS.Core.Pauses.PauseReplies.PauseResult r) =>
+        new() { ["agent"] = r.Agent, ["paused"] = r.Paused, ["changed"] = r.Changed };
 }

@@ -31,6 +31,8 @@ public sealed class ControlCommands(
     MountAdmin mounts,
     AuditAdmin audit,
     StatusService status,
+    KruxOS.Actors.Alerts.AlertAdmin alertAdmin,
+    KruxOS.Actors.Pauses.PauseAdmin pauseAdmin,
     AuthSocketAccess? authSocket = null,
     VaultAdmin? vault = null)
 {
@@ -42,6 +44,8 @@ public sealed class ControlCommands(
     private readonly AuditAdmin _audit = audit;
     private readonly StatusService _status = status;
     private readonly VaultControl? _vault = vault is null ? null : new VaultControl(vault);
+    private readonly KruxOS.Actors.Alerts.AlertAdmin _alerts = alertAdmin;
+    private readonly KruxOS.Actors.Pauses.PauseAdmin _pauses = pauseAdmin;
 
     /// <summary>One request as a method sees it.</summary>
     private readonly record struct Request(JsonObject Params, ApprovalDecider Decider, CancellationToken Ct);
@@ -97,6 +101,12 @@ public sealed class ControlCommands(
             [Methods.VaultAdd] = (c, r) => c.Vault(r, v => v.AddAsync(r.Params, r.Ct)),
             [Methods.VaultRotate] = (c, r) => c.Vault(r, v => v.RotateAsync(r.Params, r.Ct)),
             [Methods.VaultRevoke] = (c, r) => c.Vault(r, v => v.RevokeAsync(r.Params, r.Ct)),
+            [Methods.AlertList] = async (c, r) => Reply.Of(await c._alerts.ListAsync(r.Params["status"]?.GetValue<string>(), r.Params["limit"]?.GetValue<int>(), r.Ct)
+                .ConfigureAwait(false), AdminJson.Alerts),
+            [Methods.AlertAck] = async (c, r) => Reply.Of(await c._alerts.AcknowledgeAsync(r.Params["id"]?.GetValue<string>(), r.Decider.DecidedBy, r.Ct)
+                .ConfigureAwait(false), AdminJson.AlertAcknowledged),
+            [Methods.Pause] = async (c, r) => Reply.Of(await c._pauses.PauseAsync(Name(r), r.Decider.DecidedBy, r.Ct).ConfigureAwait(false), AdminJson.Pause),
+            [Methods.Resume] = async (c, r) => Reply.Of(await c._pauses.ResumeAsync(Name(r), r.Decider.DecidedBy, r.Ct).ConfigureAwait(false), AdminJson.Pause),
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Runs one request for root at the control socket; returns the response line.</summary>

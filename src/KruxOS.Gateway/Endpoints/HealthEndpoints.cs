@@ -13,7 +13,8 @@ public static class HealthEndpoints
     /// <summary>Maps <c>GET /health</c> and <c>GET /health/ready</c> on the health listener.</summary>
     public static void MapHealth(this WebApplication app)
     {
-        app.MapGet("/health", async (HttpContext http, HealthRegistry health, HostMetrics metrics, StatusService status, ApprovalIndex approvals) =>
+        app.MapGet("/health", async (HttpContext http, HealthRegistry health, HostMetrics metrics, StatusService status, ApprovalIndex approvals,
+            KruxOS.Actors.Comms.CommsQueueDepth comms, KruxOS.Actors.Alerts.AlertAdmin alerts) =>
         {
             var report = await health.RunAsync(http.RequestAborted).ConfigureAwait(false);
             var body = new JsonObject
@@ -34,7 +35,8 @@ public static class HealthEndpoints
                     ["total_invocations"] = status.TotalInvocations,
                     ["approval_queue_depth"] = approvals.PendingCount,
                     ["dead_letter_queue_depth"] = 0,
-                    ["comms_queue_depth"] = 0,
+                    ["comms_queue_depth"] = comms.Value,
+                    ["alerts_pending"] = (await alerts.PendingAsync(http.RequestAborted).ConfigureAwait(false))?.Pending ?? -1,
                     ["collected_at"] = report.GeneratedAt.ToString("O"),
                 },
                 ["generated_at"] = report.GeneratedAt.ToString("O"),

@@ -106,6 +106,33 @@ public sealed class AuditChainNoteSpecs(ITestOutputHelper output) : TestKit(outp
     }
 
     [Fact]
+    public async Task Should_raise_a_critical_system_alert_for_a_chain_break_found_at_startup_and_by_verification()
+    {
+        // arrange: breaks in the newest file (startup check) and an older one (background verification)
+        WriteThreeDays();
+        Tamper(Day3, 2);
+        Tamper(Day1, 1);
+        var alerts = CreateTestProbe();
+        Sys.EventStream.Subscribe(alerts, typeof(KruxOS.Core.Alerts.SystemAlertRaised));
+
+        // act
+        var writer = Start();
+        await Verified(writer);
+
+        // assert: one alert per finding, from the audit component, critical
+        var first = await alerts.ExpectMsgAsync<KruxOS.Core.Alerts.SystemAlertRaised>(Wait, cancellationToken: TestContext.Current.CancellationToken);
+        var second = await alerts.ExpectMsgAsync<KruxOS.Core.Alerts.SystemAlertRaised>(Wait, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.All(new[] { first, second }, a =>
+        {
+            Assert.Equal("audit", a.Component);
+            Assert.Equal(KruxOS.Core.Alerts.AlertSeverity.Critical, a.Severity);
+        });
+        Assert.Contains("at startup", first.Message, StringComparison.Ordinal);
+        Assert.Contains("background verification", second.Message, StringComparison.Ordinal);
+        await writer.GracefulStop(Wait);
+    }
+
+    [Fact]
     public async Task Should_note_a_break_in_an_older_day_file_found_by_the_background_verification_once()
     {
         // arrange: the newest file and its link are intact, so the startup check finds nothing

@@ -127,7 +127,9 @@ public sealed class CapabilityCatalogSpecs
     public void Should_refuse_a_module_set_that_leaves_a_shipped_category_unclaimed()
     {
         // arrange: every built-in module but git
-        CapabilityModule[] modules = [new SystemModule(), new AgentModule(), new FilesystemModule(), new ProcessModule(), new KruxOS.Network.NetworkModule()];
+        CapabilityModule[] modules = [new SystemModule(), new AgentModule(), new FilesystemModule(), new ProcessModule(), new KruxOS.Network.NetworkModule(),
+            new KruxOS.Actors.Capabilities.CommsCategory.CommsModule(), new KruxOS.Actors.Capabilities.AlertsCategory.AlertsModule(),
+            new KruxOS.Actors.Capabilities.SchedulerCategory.SchedulerModule()];
 
         // act
         var e = Assert.Throws<CapabilityModuleException>(() => CapabilityCatalogCheck.Check(modules));
@@ -150,7 +152,7 @@ public sealed class CapabilityCatalogSpecs
 
         // assert: the catalogue is the offline one, each definition with one handler
         Assert.Equal(DefinitionLoader.BuiltIn().Select(d => d.Name.Value).Order(StringComparer.Ordinal), catalog.Registry.All.Select(d => d.Name.Value));
-        Assert.Equal(56, catalog.Registry.All.Length);
+        Assert.Equal(67, catalog.Registry.All.Length);
         foreach (var d in catalog.Registry.All)
         {
             var handler = catalog.HandlerFor(d.Name);

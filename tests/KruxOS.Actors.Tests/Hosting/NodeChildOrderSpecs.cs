@@ -17,10 +17,12 @@ public sealed class NodeChildOrderSpecs
 {
     private static readonly string[] SingleNodeChildren =
         ["audit", "host-metrics", "policies", "approvals", "approval-index", "agent-sessions", "identity", "connections", "sandbox-housekeeping",
-         "state-shared-quota", "state-shared", "state-persistent", "state-sessions", "state-watch"];
+         "state-shared-quota", "state-shared", "state-persistent", "state-sessions", "state-watch",
+            "comms-inboxes", "comms-channels", "alerts", "system-alerts", "pauses", "schedulers"];
 
     private static readonly string[] ClusterChildren =
-        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping", "state-watch"];
+        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping", "state-watch",
+            "system-alerts", "pause-replica"];
 
     private static IServiceProvider Registrations(TempDir dir, bool clustering)
     {
@@ -48,7 +50,7 @@ public sealed class NodeChildOrderSpecs
         using var dir = new TempDir();
         var sp = Registrations(dir, true);
         Assert.Equal(ClusterChildren, NodeChildren.InCreationOrder(sp.GetServices<NodeChild>(), HostingMode.Cluster).Select(c => c.Name));
-        Assert.Equal(["approval", "agent-session", "identity", "state-shared-quota", "state-shared", "state-persistent", "state-session"], sp.GetServices<ClusterHosted>().OrderBy(h => h.Order).Select(h => h.Name));
+        Assert.Equal(["approval", "agent-session", "identity", "state-shared-quota", "state-shared", "state-persistent", "state-session", "comms-inbox", "comms-channel", "alerts", "pauses", "scheduler"], sp.GetServices<ClusterHosted>().OrderBy(h => h.Order).Select(h => h.Name));
     }
 
     [Fact]

@@ -118,6 +118,7 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         yield return new KruxOS.Actors.State.StateAreaMessages.SessionStateEnded(agent, "sess-1");
         yield return new KruxOS.Actors.State.StateAreaMessages.CheckpointSessionNow(agent, "sess-1");
         yield return new KruxOS.Actors.State.StateAreaMessages.SessionCheckpointed(3);
+        foreach (var sample in PauseWireSamples.All()) yield return sample;
     }
 
     [Fact]

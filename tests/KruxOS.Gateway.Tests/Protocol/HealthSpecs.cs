@@ -30,7 +30,7 @@ public sealed class HealthSpecs : IAsyncLifetime
         foreach (var service in body["services"]!.AsArray()) AssertKeys(service!, "name", "status", "latency_ms", "details", "checked_at");
         AssertKeys(body["resources"]!, "cpu_percent", "memory_used_bytes", "memory_total_bytes", "memory_percent", "disk_used_bytes", "disk_total_bytes",
             "disk_percent", "load_average_1m", "load_average_5m", "load_average_15m", "collected_at");
-        AssertKeys(body["agent_metrics"]!, "active_sessions", "total_invocations", "approval_queue_depth", "dead_letter_queue_depth", "comms_queue_depth", "collected_at");
+        AssertKeys(body["agent_metrics"]!, "active_sessions", "total_invocations", "approval_queue_depth", "dead_letter_queue_depth", "comms_queue_depth", "alerts_pending", "collected_at");
         var (readyStatus, ready) = await GetAsync("/health/ready");
         Assert.Equal(HttpStatusCode.OK, readyStatus);
         AssertKeys(ready, "ready", "status");

@@ -7,13 +7,15 @@ namespace KruxOS.Actors.Capabilities.SystemCategory;
 
 /// <summary><c>system.health</c>: services, resource usage and queue depths.</summary>
 [Capability("system.health")]
-public sealed class SystemHealthHandler(HealthRegistry health, HostMetrics metrics, NodeFacts facts, Audit.AuditProbe audit, Approvals.ApprovalIndex approvals)
+public sealed class SystemHealthHandler(HealthRegistry health, HostMetrics metrics, NodeFacts facts, Audit.AuditProbe audit, Approvals.ApprovalIndex approvals,
+    Alerts.AlertAdmin alerts)
     : ICapabilityHandler
 {
     public async ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
     {
         var report = await health.RunAsync(cancellationToken).ConfigureAwait(false);
         var auditBuffer = await AuditBufferAsync(cancellationToken).ConfigureAwait(false);
+        var alertsPending = (await alerts.PendingAsync(cancellationToken).ConfigureAwait(false))?.Pending ?? -1;
         var summary = MetricsWindow.Summarise(metrics.Samples, "1m", context.Now);
         var latest = metrics.Latest;
         var drive = DiskSpace.DiskOf(facts.DataDirectory);
@@ -29,8 +31,8 @@ public sealed class SystemHealthHandler(HealthRegistry health, HostMetrics metri
                 disk_percent = drive.TotalSize == 0 ? 0 : Math.Round(100.0 * (drive.TotalSize - drive.AvailableFreeSpace) / drive.TotalSize, 2),
                 open_files = openFiles,
             },
-            // Alerts are not built yet, so nothing can be pending there.
-            queue_depths = new { approval_pending = approvals.PendingCount, alerts_pending = 0, audit_buffer = auditBuffer },
+            // -1 when the alert store did not answer in time.
+            queue_depths = new { approval_pending = approvals.PendingCount, alerts_pending = alertsPending, audit_buffer = auditBuffer },
         });
     }
 

@@ -1,0 +1,252 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using Akka.Persistence;
+using KruxOS.Actors.Calls;
+using KruxOS.Actors.Comms;
+using KruxOS.Core;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Comms;
+using KruxOS.Core.Identity;
+using KruxOS.Core.Scheduling;
+using KruxOS.Core.Sessions;
+using static KruxOS.Core.Scheduling.SchedulerCommands;
+using static KruxOS.Core.Scheduling.SchedulerReplies;
+
+namespace KruxOS.Actors.Scheduling;
+
+/// <summary>Registry key of the scheduler entities (<c>scheduler</c> shard region, or <c>/user/gateway/schedulers</c>).</summary>
+public sealed class SchedulerRegion;
+
+/// <summary>Routes scheduler commands by agent name: an agent reaches only its own jobs.</summary>
+public sealed class SchedulerMessageExtractor() : HashCodeMessageExtractor(ShardCount)
+{
+    /// <summary>About ten times the largest planned cluster. Frozen once deployed.</summary>
+    public const int ShardCount = 50;
+
+    /// <inheritdoc />
+    public override string? EntityId(object message) => (message as ISchedulerMessage)?.Agent.Value;
+}
+
+/// <summary>
+/// The scheduler's clock (the seam specs control): every due time is decided against it. Production reads
+/// <see cref="TimeProvider.System"/>.
+/// </summary>
+public sealed class SchedulerClock(TimeProvider time)
+{
+    /// <summary>Now.</summary>
+    public DateTimeOffset Now => time.GetUtcNow();
+}
+
+/// <summary>What every scheduler entity shares.</summary>
+/// <param name="Limits">The scheduler's limits.</param>
+/// <param name="Clock">The clock due times are decided against.</param>
+/// <param name="Dispatcher">The pipeline: every run is submitted here, as its agent, like a live call.</param>
+/// <param name="Post">Where run results go (the agent's inbox).</param>
+/// <param name="Identities">The node's identity read model (a revoked agent's jobs do not run).</param>
+/// <param name="Pauses">The node's pause read model (a paused agent's jobs do not run).</param>
+/// <param name="CheckInterval">How often the entity re-reads the clock (a controllable clock moves without timers).</param>
+public sealed record SchedulerDependencies(SchedulerLimits Limits, SchedulerClock Clock, CallDispatcher Dispatcher, PostOffice Post,
+    Identity.IdentityDirectory Identities, Pauses.PauseDirectory? Pauses, TimeSpan CheckInterval);
+
+/// <summary>
+/// One agent's jobs, event-sourced under <c>scheduler-{agent}</c>. It decides with the pure
+/// <see cref="SchedulerStateExtensions.ProcessCommand"/> (ADR 0036) and, for each due run, first persists that it fired
+/// (so a due time fires at most once, also across a restart or the loss of the node that ran it) and only then submits the
+/// run to the pipeline as the job's agent (<see cref="CallDispatcher.Dispatch"/>, held for approval like an MCP call,
+/// idempotency key = the run id). The outcome is recorded and sent to the agent's inbox. Before every tick it brings
+/// the agent's revocation and pause into its state, so such an agent's jobs do not run.
+/// </summary>
+public sealed class SchedulerActor : ReceivePersistentActor, IWithTimers
+{
+    /// <summary>The persistence id prefix; never changes.</summary>
+    public const string PersistenceIdPrefix = "scheduler-";
+
+    /// <summary>The sender of run results in the agent's inbox.</summary>
+    public const string ResultSender = "system:scheduler";
+
+    private const int SnapshotEvery = 200;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly AgentName _agent;
+    private readonly SchedulerDependencies _deps;
+    private SchedulerState _state;
+
+    public SchedulerActor(string entityId, SchedulerDependencies deps)
+    {
+        _agent = AgentName.Parse(entityId);
+        _deps = deps;
+        _state = SchedulerState.Empty(_agent);
+
+        Recover<SnapshotOffer>(o => { if (o.Snapshot is SchedulerSnapshot s) _state = SchedulerState.FromSnapshot(s); });
+        Recover<ISchedulerEvent>(e => _state = _state.Apply(e));
+        Recover<RecoveryCompleted>(_ => Self.Tell(new Tick(_agent)));
+        Command<Tick>(_ => OnTick());
+        Command<RunOutcome>(OnOutcome);
+        Command<ISchedulerCommand>(c => Decide(c, Sender, null));
+        Command<Delivered>(_ => { });
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Scheduler of {0}: snapshot failed; the journal still holds every event", _agent));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+    }
+
+    /// <inheritdoc />
+    public override string PersistenceId => PersistenceIdPrefix + _agent.Value;
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>The entity's props.</summary>
+    public static Props Props(string entityId, SchedulerDependencies deps) => Akka.Actor.Props.Create(() => new SchedulerActor(entityId, deps));
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        base.PreStart();
+        Timers.StartPeriodicTimer("check", new Tick(_agent), _deps.CheckInterval);
+    }
+
+    // Decides a command; persists its events; then replies and runs what the events call for.
+    private void Decide(ISchedulerCommand command, IActorRef replyTo, Action<ISchedulerReply>? after)
+    {
+        ISchedulerReply reply;
+        ImmutableArray<ISchedulerEvent> events;
+        try
+        {
+            (reply, events) = _state.ProcessCommand(command, _deps.Clock.Now, _deps.Limits);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NullReferenceException)
+        {
+            _log.Warning(e, "Scheduler of {0}: refused a malformed {1}", _agent, command.GetType().Name);
+            replyTo.Tell(new SchedulerRefused(Core.Errors.Errors.InvalidInput("command", "malformed scheduler command")));
+            return;
+        }
+        if (events.IsEmpty)
+        {
+            replyTo.Tell(reply);
+            after?.Invoke(reply);
+            return;
+        }
+        var remaining = events.Length;
+        PersistAll(events, e =>
+        {
+            _state = _state.Apply(e);
+            if (--remaining > 0) return;
+            if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_state.ToSnapshot());
+            replyTo.Tell(reply);
+            after?.Invoke(reply);
+        });
+    }
+
+    private void OnTick()
+    {
+        // The agent's standing first: a revoked or paused agent's jobs must not fire in this tick.
+        var revoked = !_deps.Identities.Current.Agents.TryGetValue(_agent.Value, out var record) || record.Status != AgentStatus.Active;
+        var paused = _deps.Pauses?.IsPaused(_agent.Value) ?? false;
+        if (revoked != _state.Revoked)
+        {
+            Decide(revoked ? new Suspend(_agent, SuspendReason.Revoked) : new SchedulerCommands.Resume(_agent, SuspendReason.Revoked), ActorRefs.Nobody, _ => OnTick());
+            return;
+        }
+        if (_deps.Pauses?.Ready.IsCompleted == false) return; // not known yet: do not fire (fail closed)
+        if (paused != _state.Paused)
+        {
+            Decide(paused ? new Suspend(_agent, SuspendReason.Paused) : new SchedulerCommands.Resume(_agent, SuspendReason.Paused), ActorRefs.Nobody, _ => OnTick());
+            return;
+        }
+        Decide(new Tick(_agent), ActorRefs.Nobody, reply =>
+        {
+            if (reply is not TickResult result) return;
+            // Precise wake-up for the next due time on the real clock; the periodic check covers a clock moved by hand.
+            if (result.NextWake is { } wake)
+            {
+                var wait = wake - _deps.Clock.Now;
+                Timers.StartSingleTimer("wake", new Tick(_agent), wait < TimeSpan.Zero ? TimeSpan.Zero : wait > TimeSpan.FromHours(1) ? TimeSpan.FromHours(1) : wait);
+            }
+            foreach (var run in result.Runs) Submit(run);
+            foreach (var skipped in result.Skipped) Notify(MessagePriority.Normal,
+                $"Scheduled job {skipped.JobId} did not run for its due times from {skipped.From:O} to before {skipped.Before:O}: {skipped.Reason}.");
+        });
+    }
+
+    // The run goes through the whole pipeline as the agent: policy, approval hold, sandbox, audit. A per-run child waits for it.
+    private void Submit(ScheduledRun run)
+    {
+        var arguments = JsonDocument.Parse(run.Inputs.Text).RootElement.Clone();
+        var submission = new CallSubmission(Principal.ForAgent(run.Agent), run.Agent, SessionIds.New(), run.Capability.Value, arguments,
+            new ClientInfo("kruxos-scheduler", "1"), CallMode.Held, IdempotencyKey: run.RunId, Trigger: new CallTrigger(run.Trigger, run.JobId));
+        Context.ActorOf(RunWaiter.Props(run, submission, _deps.Dispatcher), "run-" + run.RunId + "-" + Guid.NewGuid().ToString("N")[..6]);
+    }
+
+    private void OnOutcome(RunOutcome outcome)
+    {
+        var run = outcome.Run;
+        var result = outcome.Result;
+        Decide(new FinishRun(_agent, run.JobId, run.RunId, result.Error is null), ActorRefs.Nobody, null);
+        var text = result.Error is { } error
+            ? $"Scheduled run {run.RunId} of {run.Capability} ({run.Trigger} job {run.JobId}) failed: {error.ErrorType}: {error.Message}"
+            : $"Scheduled run {run.RunId} of {run.Capability} ({run.Trigger} job {run.JobId}) succeeded: {Output(result)}";
+        Notify(result.Error is null ? MessagePriority.Normal : MessagePriority.High, text);
+    }
+
+    private static string Output(ToolCallResult result)
+    {
+        var json = result.Data is { } d ? d.GetRawText() : "null";
+        // An inbox message is at most 64 KiB; a larger output is cut (the audit entry records its size).
+        return json.Length > 32 * 1024 ? json[..(32 * 1024)] + " …(cut)" : json;
+    }
+
+    private void Notify(MessagePriority priority, string text)
+    {
+        var clean = new string([.. text.Select(c => char.IsControl(c) && c is not ('\n' or '\t') ? ' ' : c)]);
+        var message = new CommsMessage(CommsIds.NewMessageId(), ResultSender, _agent, null, priority, clean, _deps.Clock.Now, []);
+        _deps.Post.DeliverAsync(_agent, message, CancellationToken.None).PipeTo(Self, success: d => new Delivered(d), failure: _ => new Delivered(null));
+    }
+
+    private sealed record Delivered(Delivery? Delivery) : INoSerializationVerificationNeeded;
+}
+
+/// <summary>A run's answer from the pipeline (or the submitter's own timeout).</summary>
+internal sealed record RunOutcome(ScheduledRun Run, ToolCallResult Result) : INoSerializationVerificationNeeded;
+
+/// <summary>Submits one run and waits for its answer, at most as long as the dispatcher says a held call may take; then tells its parent and stops.</summary>
+internal sealed class RunWaiter : ReceiveActor, IWithTimers
+{
+    private readonly ScheduledRun _run;
+    private readonly CallSubmission _submission;
+    private readonly CallDispatcher _dispatcher;
+
+    public RunWaiter(ScheduledRun run, CallSubmission submission, CallDispatcher dispatcher)
+    {
+        _run = run;
+        _submission = submission;
+        _dispatcher = dispatcher;
+        Receive<ToolCallResult>(r => Done(r));
+        Receive<GaveUp>(_ => Done(CallDispatcher.TimedOut(_run.Capability.Value, _dispatcher.TimeoutFor(CallMode.Held))));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(ScheduledRun run, CallSubmission submission, CallDispatcher dispatcher) =>
+        Akka.Actor.Props.Create(() => new RunWaiter(run, submission, dispatcher));
+
+    protected override void PreStart()
+    {
+        Timers.StartSingleTimer("gave-up", GaveUp.Instance, _dispatcher.TimeoutFor(CallMode.Held));
+        _dispatcher.Dispatch(_submission, Self);
+    }
+
+    private void Done(ToolCallResult result)
+    {
+        Context.Parent.Tell(new RunOutcome(_run, result));
+        Context.Stop(Self);
+    }
+
+    private sealed class GaveUp : INoSerializationVerificationNeeded
+    {
+        public static readonly GaveUp Instance = new();
+        private GaveUp() { }
+    }
+}
