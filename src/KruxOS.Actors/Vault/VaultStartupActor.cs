@@ -10,7 +10,7 @@ namespace KruxOS.Actors.Vault;
 /// Unlocks (or initialises) this node's vault at start-up with the node's configured passphrase
 /// (<see cref="VaultStartupPassphrase"/>), once the vault state has reached the node; without a passphrase the vault
 /// stays locked. The passphrase is zeroed when the attempt ends, whatever its outcome; a failure is logged (never the
-/// passphrase) and leaves the vault locked.
+/// passphrase) and leaves the vault locked. The actor then stays, idle, as every node child does.
 /// </summary>
 public sealed class VaultStartupActor : ReceiveActor
 {
@@ -29,7 +29,7 @@ public sealed class VaultStartupActor : ReceiveActor
         Receive<Status.Failure>(f =>
         {
             _log.Error("Vault start-up unlock failed ({0}); the vault stays locked", f.Cause.GetType().Name);
-            Context.Stop(Self);
+            _passphrase.Discard();
         });
     }
 
@@ -42,7 +42,6 @@ public sealed class VaultStartupActor : ReceiveActor
         if (!_passphrase.IsPresent)
         {
             _log.Info("No vault passphrase configured; the vault starts locked");
-            Context.Stop(Self);
             return;
         }
         _directory.Ready.PipeTo(Self, success: () => StateArrived.Instance);
@@ -76,7 +75,6 @@ public sealed class VaultStartupActor : ReceiveActor
             _log.Error("Vault start-up unlock refused ({0}): {1}; the vault stays locked", error.Code, error.Message);
         else
             _log.Info("Vault {0} at start-up", finished.State);
-        Context.Stop(Self);
     }
 
     private sealed class StateArrived

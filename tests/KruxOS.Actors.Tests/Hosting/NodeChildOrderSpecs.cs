@@ -16,12 +16,12 @@ namespace KruxOS.Actors.Tests.Hosting;
 public sealed class NodeChildOrderSpecs
 {
     private static readonly string[] SingleNodeChildren =
-        ["audit", "host-metrics", "policies", "approvals", "approval-index", "agent-sessions", "identity", "connections", "sandbox-housekeeping",
+        ["audit", "host-metrics", "policies", "approvals", "approval-index", "agent-sessions", "identity", "connections", "sandbox-housekeeping", "vault", "vault-startup",
          "state-shared-quota", "state-shared", "state-persistent", "state-sessions", "state-watch",
             "comms-inboxes", "comms-channels", "alerts", "system-alerts", "pauses", "schedulers"];
 
     private static readonly string[] ClusterChildren =
-        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping", "state-watch",
+        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping", "vault-replica", "vault-startup", "state-watch",
             "system-alerts", "pause-replica"];
 
     private static IServiceProvider Registrations(TempDir dir, bool clustering)
@@ -50,7 +50,7 @@ public sealed class NodeChildOrderSpecs
         using var dir = new TempDir();
         var sp = Registrations(dir, true);
         Assert.Equal(ClusterChildren, NodeChildren.InCreationOrder(sp.GetServices<NodeChild>(), HostingMode.Cluster).Select(c => c.Name));
-        Assert.Equal(["approval", "agent-session", "identity", "state-shared-quota", "state-shared", "state-persistent", "state-session", "comms-inbox", "comms-channel", "alerts", "pauses", "scheduler"], sp.GetServices<ClusterHosted>().OrderBy(h => h.Order).Select(h => h.Name));
+        Assert.Equal(["approval", "agent-session", "identity", "vault", "state-shared-quota", "state-shared", "state-persistent", "state-session", "comms-inbox", "comms-channel", "alerts", "pauses", "scheduler"], sp.GetServices<ClusterHosted>().OrderBy(h => h.Order).Select(h => h.Name));
     }
 
     [Fact]
@@ -72,6 +72,7 @@ public sealed class NodeChildOrderSpecs
         Assert.Equal("/user/gateway/identity", await PathOf<IdentityRegistry>());
         Assert.Equal("/user/gateway/connections", await PathOf<ConnectionRegistry>());
         Assert.Equal("/user/gateway/sandbox-housekeeping", await PathOf<SandboxHousekeeping>());
+        Assert.Equal("/user/gateway/vault", await PathOf<KruxOS.Actors.Vault.VaultRegistry>());
     }
 
     [Fact]

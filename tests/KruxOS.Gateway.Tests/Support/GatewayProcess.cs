@@ -21,7 +21,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     public int GatewayPort { get; }
 
-    public static async Task<GatewayProcess> StartAsync(string dataDir)
+    public static async Task<GatewayProcess> StartAsync(string dataDir, IReadOnlyDictionary<string, string>? environment = null)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -33,6 +33,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
+            foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
             foreach (var a in new[]
                      {
                          Path.Combine(AppContext.BaseDirectory, "kruxos-gateway.dll"), "--data-dir", dataDir, "--gateway-port", $"{port}",
