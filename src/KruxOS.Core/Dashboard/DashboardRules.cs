@@ -46,6 +46,7 @@ public static class DashboardRules
     {
         if (string.IsNullOrEmpty(origin) || string.IsNullOrEmpty(hostHeader)) return false;
         if (!Uri.TryCreate(origin, UriKind.Absolute, out var o) || o.Scheme != "https" || o.AbsolutePath != "/" || o.Query.Length > 0
+            || o.UserInfo.Length > 0 || o.Fragment.Length > 0
             || origin.EndsWith('/')) return false;
         if (!Uri.TryCreate("https://" + hostHeader, UriKind.Absolute, out var h) || h.AbsolutePath != "/") return false;
         return string.Equals(o.IdnHost, h.IdnHost, StringComparison.OrdinalIgnoreCase) && o.Port == h.Port;
