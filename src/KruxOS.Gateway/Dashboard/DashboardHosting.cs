@@ -63,7 +63,8 @@ public static class DashboardHosting
             h.ContentSecurityPolicy = ContentSecurityPolicy;
             h.XContentTypeOptions = "nosniff";
             h.XFrameOptions = "DENY";
-            h["Referrer-Policy"] = "no-referrer";
+            // same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on form posts, which the origin check refuses.
+            h["Referrer-Policy"] = "same-origin";
             h["Cross-Origin-Opener-Policy"] = "same-origin";
             h["Cross-Origin-Resource-Policy"] = "same-origin";
             h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()";

@@ -15,7 +15,7 @@ public static class DashboardHtml
         var sb = new StringBuilder();
         sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">")
           .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-          .Append("<meta name=\"referrer\" content=\"no-referrer\">");
+          .Append("<meta name=\"referrer\" content=\"same-origin\">");
         if (csrf is not null) sb.Append("<meta name=\"csrf-token\" content=\"").Append(E(csrf)).Append("\">");
         sb.Append("<title>").Append(E(title)).Append(" · KruxOS</title>")
           .Append("<link rel=\"stylesheet\" href=\"/assets/dashboard.css\"></head>")

@@ -19,7 +19,7 @@ public class DashboardGateway : IAsyncLifetime
     public string OperatorToken { get; private set; } = "";
     public string ClientToken { get; private set; } = "";
 
-    public async ValueTask InitializeAsync()
+    public virtual async ValueTask InitializeAsync()
     {
         Gateway = await TestGateway.StartAsync(TestPolicies.DataDirWithAgentPolicy("kruxos-dash-", Agent, Policy));
         AgentToken = await Gateway.CreateAgentAsync(Agent);
@@ -27,7 +27,7 @@ public class DashboardGateway : IAsyncLifetime
         ClientToken = await DashboardClient.UserTokenAsync(Gateway, "laptop", "client");
     }
 
-    public async ValueTask DisposeAsync() => await Gateway.DisposeAsync();
+    public virtual async ValueTask DisposeAsync() => await Gateway.DisposeAsync();
 
     /// <summary>A client signed in as the operator.</summary>
     public async Task<DashboardClient> SignedInAsync()

@@ -4,7 +4,6 @@
   const tabs = ['pending', 'approved', 'rejected', 'timed_out', 'all'];
   let status = 'pending';
   let known = new Set();
-  let open = new Set();
 
   async function load() {
     const r = await api('/api/approvals?status=' + status);
@@ -16,15 +15,30 @@
     render(list);
   }
 
+  // Rows are kept across refreshes (same id and status: the same element, open or not, with whatever reason is being
+  // typed), so a live refresh never takes a request from under the operator's cursor.
+  const rows = new Map();
+  let nav = null;
+  let box = null;
+
   function render(list) {
-    const nav = el('div', { class: 'tabs', role: 'tablist' }, tabs.map(t =>
-      el('button', { type: 'button', role: 'tab', 'aria-selected': t === status ? 'true' : 'false', 'data-status': t,
-        onclick: () => { status = t; known = new Set(); load(); } }, t.replace('_', ' '))));
-    const rows = list.length === 0
-      ? [el('p', { class: 'muted', id: 'empty' }, status === 'pending' ? 'No pending approvals.' : 'Nothing here.')]
-      : list.map(row);
-    content(nav, el('div', { id: 'approvals' }, rows));
-    for (const id of open) { const d = document.querySelector(`details[data-id="${CSS.escape(id)}"]`); if (d) d.open = true; }
+    if (!nav) {
+      nav = el('div', { class: 'tabs', role: 'tablist' }, tabs.map(t =>
+        el('button', { type: 'button', role: 'tab', 'data-status': t, onclick: () => { status = t; known = new Set(); load(); } }, t.replace('_', ' '))));
+      box = el('div', { id: 'approvals' });
+      content(nav, box);
+    }
+    for (const b of nav.children) b.setAttribute('aria-selected', b.getAttribute('data-status') === status ? 'true' : 'false');
+    const next = [];
+    for (const a of list) {
+      const key = a.id + '|' + a.status;
+      let node = rows.get(key);
+      if (!node) { node = row(a); rows.set(key, node); }
+      next.push(node);
+    }
+    for (const [key, node] of rows) if (!next.includes(node)) rows.delete(key);
+    if (next.length === 0) next.push(el('p', { class: 'muted', id: 'empty' }, status === 'pending' ? 'No pending approvals.' : 'Nothing here.'));
+    box.replaceChildren(...next);
   }
 
   function row(a) {
@@ -32,8 +46,9 @@
       el('summary', {}, el('span', { class: 'cap' }, a.capability), ' ', el('span', { class: 'agent' }, a.agent),
         ' ', el('span', { class: 'badge ' + a.status }, a.status), ' ', el('span', { class: 'muted' }, time(a.requested_at))),
       el('div', { class: 'body' }, el('p', { class: 'muted' }, 'Loading…')));
+    let loaded = false;
     d.addEventListener('toggle', () => {
-      if (d.open) { open.add(a.id); detail(a.id, d.querySelector('.body')); } else open.delete(a.id);
+      if (d.open && !loaded) { loaded = true; detail(a.id, d.querySelector('.body')); }
     });
     return d;
   }
@@ -54,12 +69,13 @@
       const result = el('p', { class: 'result', role: 'status' });
       const decide = async (approve) => {
         const res = await api(`/api/approvals/${encodeURIComponent(id)}/${approve ? 'approve' : 'reject'}`, { method: 'POST', body: { reason: reason.value } });
-        if (res.ok) { result.textContent = (approve ? 'Approved' : 'Rejected') + '.'; toast(`${id} ${res.body.status}`); }
+        if (res.ok) { result.textContent = (approve ? 'Approved' : 'Rejected') + '.'; toast(`${id}: ${res.body.status}`); }
         else if (res.status === 409) result.textContent = `Already ${res.body && res.body.status ? res.body.status : 'decided'}: nothing changed.`;
         else if (res.status === 404) result.textContent = 'This request no longer exists.';
         else result.textContent = message(res.body, 'Refused (' + res.status + ')');
         result.className = 'result ' + (res.ok ? 'ok' : 'error');
-        setTimeout(load, 800);
+        for (const b of box.querySelectorAll(`details[data-id="${CSS.escape(id)}"] .decide button`)) b.disabled = true;
+        setTimeout(load, 1500);
       };
       parts.push(el('div', { class: 'decide' },
         el('button', { type: 'button', class: 'approve', onclick: () => decide(true) }, 'Approve'),
