@@ -39,7 +39,7 @@ public static class Program
         var port = FreePort();
         var app = GatewayApp.Build(
         [
-            "--data-dir", dataDir, "--gateway-port", $"{port}", "--health-port", $"{FreePort()}", "--user-api-port", $"{FreePort()}",
+            "--data-dir", dataDir, "--gateway-port", $"{port}", "--health-port", $"{FreePort()}", "--user-api-port", $"{FreePort()}", "--dashboard-port", "0",
             "--control-socket", socket, "--Gateway:PrintBootstrapToken", "false",
         ], b => b.Logging.ClearProviders());
         try

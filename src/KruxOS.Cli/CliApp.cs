@@ -145,6 +145,14 @@ public static class CliApp
             approve.Subcommands.Add(cmd);
         }
 
+        var linkId = new Argument<string>("id") { Description = "Approval id (appr-…)" };
+        var linkHost = new Option<string?>("--host") { Description = "The name or address the phone reaches this node by (default: the node's local address)" };
+        var link = new Command("link", "Print a signed, single-use, short-lived dashboard URL that opens this one request for decision") { linkId, linkHost, json };
+        link.SetAction((p, ct) => Call(client, stdout, stderr, M.ApprovalLink,
+            p.GetValue(linkHost) is { } h ? new JsonObject { ["id"] = p.GetValue(linkId), ["host"] = h } : new JsonObject { ["id"] = p.GetValue(linkId) },
+            p.GetValue(json), r => $"{Str(r, "url")}\n(single use; expires {Str(r, "expires_at")})\n", ct));
+        approve.Subcommands.Add(link);
+
         var watch = new Command("watch", "Show pending approvals live and decide them: keys a/r/j/k/q on a terminal; lines 'a|r [appr-id] [reason]' from a pipe");
         watch.SetAction((_, ct) => ApproveWatch.RunAsync(client, stdout, stderr, ct));
         approve.Subcommands.Add(watch);

@@ -45,6 +45,12 @@ public sealed class TestGateway : IAsyncDisposable
     public int GatewayPort { get; }
     public int UserApiPort { get; }
     public int HealthPort { get; }
+
+    /// <summary>The dashboard's port (chosen by the system at start).</summary>
+    public int DashboardPort => App.Services.GetRequiredService<BoundAddresses>().DashboardPort;
+
+    /// <summary>The dashboard's base address (https, loopback).</summary>
+    public Uri Dashboard => new($"https://127.0.0.1:{DashboardPort}");
     /// <summary>The control socket the gateway really listens on (<c>--control-socket</c> may move it).</summary>
     public string ControlSocket => App.Services.GetRequiredService<GatewaySettings>().ControlSocketPath(DataDir);
 
@@ -88,7 +94,8 @@ public sealed class TestGateway : IAsyncDisposable
         for (var attempt = 1; ; attempt++)
         {
             var (g, u, h) = fixedPorts ?? (FreePort(), FreePort(), FreePort());
-            string[] args = ["--data-dir", dataDir, "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}",
+            // The dashboard takes a port the system picks (DashboardPort): parallel gateways never meet on 7800.
+            string[] args = ["--data-dir", dataDir, "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}", "--dashboard-port", "0",
                 "--control-socket", Path.Combine(dataDir, "run", "control.sock"),
                 "--auth-socket", Path.Combine(dataDir, "run", "auth.sock"),
                 // Each in-process gateway gets its own cgroup tree, as separate hosts would.

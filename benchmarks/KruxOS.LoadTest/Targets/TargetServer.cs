@@ -128,6 +128,7 @@ public sealed partial class TargetServer : IAsyncDisposable
             "--gateway-port", ports[0].ToString(CultureInfo.InvariantCulture),
             "--health-port", ports[1].ToString(CultureInfo.InvariantCulture),
             "--user-api-port", ports[2].ToString(CultureInfo.InvariantCulture),
+            "--dashboard-port", "0",
             "--bind", bind,
             $"--KruxOS:MaxConnectionsPerAgent={maxConnectionsPerAgent.ToString(CultureInfo.InvariantCulture)}",
             // The driver reads the first-start token from the gateway's (redirected, private) output.

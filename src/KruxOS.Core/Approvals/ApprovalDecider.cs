@@ -11,6 +11,8 @@ public enum DecisionSurface
     UserApi,
     /// <summary>The owner-only control socket (<c>kruxos approve</c>), authenticated by the peer's uid (<c>SO_PEERCRED</c>).</summary>
     ControlSocket,
+    /// <summary>The web dashboard: a signed-in operator session, or an approval link made at the control socket.</summary>
+    Dashboard,
 }
 
 /// <summary>What the decider authenticated with.</summary>
@@ -22,19 +24,27 @@ public enum DeciderCredential
     SessionCredential,
     /// <summary>The uid of a control-socket peer (root or the gateway's owner).</summary>
     PeerUid,
+    /// <summary>A signed single-use approval link (<c>kruxos approve link</c>), made by a control-socket peer, whose name it carries.</summary>
+    ApprovalLink,
 }
 
 /// <summary>Wire names of <see cref="DecisionSurface"/> and <see cref="DeciderCredential"/> (audit, events, JSON views).</summary>
 public static class DeciderWire
 {
-    /// <summary><c>user_api</c> or <c>control_socket</c>.</summary>
-    public static string ToWire(this DecisionSurface surface) => surface == DecisionSurface.UserApi ? "user_api" : "control_socket";
+    /// <summary><c>user_api</c>, <c>control_socket</c> or <c>dashboard</c>.</summary>
+    public static string ToWire(this DecisionSurface surface) => surface switch
+    {
+        DecisionSurface.UserApi => "user_api",
+        DecisionSurface.Dashboard => "dashboard",
+        _ => "control_socket",
+    };
 
-    /// <summary><c>user_token</c>, <c>session_credential</c> or <c>peer_uid</c>.</summary>
+    /// <summary><c>user_token</c>, <c>session_credential</c>, <c>approval_link</c> or <c>peer_uid</c>.</summary>
     public static string ToWire(this DeciderCredential credential) => credential switch
     {
         DeciderCredential.UserToken => "user_token",
         DeciderCredential.SessionCredential => "session_credential",
+        DeciderCredential.ApprovalLink => "approval_link",
         _ => "peer_uid",
     };
 }
@@ -65,13 +75,35 @@ public sealed record ApprovalDecider(string Name, CredentialRole Role, DecisionS
             minted ? DeciderCredential.SessionCredential : DeciderCredential.UserToken, token.Id);
     }
 
-    /// <summary>The <c>decided_by</c> text: <c>user:&lt;label&gt;</c> for a user credential, <c>cli:root</c> / <c>cli:uid-N</c> for the control socket.</summary>
-    [System.Text.Json.Serialization.JsonIgnore]
-    public string DecidedBy => Credential == DeciderCredential.PeerUid ? "cli:" + Name : "user:" + Name;
+    /// <summary>
+    /// A signed-in dashboard session of an operator user token: the token's label and role, attributed like the User API's
+    /// (<c>user:&lt;label&gt;</c>), on the dashboard surface.
+    /// </summary>
+    public static ApprovalDecider DashboardSession(UserTokenRecord token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        return new(token.Label, token.Role, DecisionSurface.Dashboard, DeciderCredential.UserToken, token.Id);
+    }
 
-    /// <summary>The principal a user credential acts as when it makes calls (null for the control socket, which never makes calls).</summary>
+    /// <summary>An approval link made by the control-socket operator <paramref name="issuedBy"/> (<c>root</c> or <c>uid-N</c>).</summary>
+    public static ApprovalDecider ApprovalLink(string issuedBy) =>
+        new(issuedBy, CredentialRole.Operator, DecisionSurface.Dashboard, DeciderCredential.ApprovalLink);
+
+    /// <summary>
+    /// The <c>decided_by</c> text: <c>user:&lt;label&gt;</c> for a user credential, <c>cli:root</c> / <c>cli:uid-N</c> for the control
+    /// socket, <c>link:root</c> / <c>link:uid-N</c> for an approval link that operator made.
+    /// </summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public Principal? AsPrincipal => Credential == DeciderCredential.PeerUid ? null : Principal.ForUser(Name);
+    public string DecidedBy => Credential switch
+    {
+        DeciderCredential.PeerUid => "cli:" + Name,
+        DeciderCredential.ApprovalLink => "link:" + Name,
+        _ => "user:" + Name,
+    };
+
+    /// <summary>The principal a user credential acts as when it makes calls (null for the control socket and its links, which never make calls).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Principal? AsPrincipal => Credential is DeciderCredential.PeerUid or DeciderCredential.ApprovalLink ? null : Principal.ForUser(Name);
 }
 
 /// <summary>

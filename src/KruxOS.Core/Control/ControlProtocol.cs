@@ -36,6 +36,7 @@ public static class ControlProtocol
         public const string ApprovalShow = "approval.show";
         public const string ApprovalApprove = "approval.approve";
         public const string ApprovalReject = "approval.reject";
+        public const string ApprovalLink = "approval.link";
         public const string PolicyShow = "policy.show";
         public const string PolicySet = "policy.set";
         public const string PolicyCheck = "policy.check";

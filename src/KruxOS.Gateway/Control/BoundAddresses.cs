@@ -8,6 +8,8 @@ public sealed class BoundAddresses
     public int GatewayPort { get; set; }
     public int UserApiPort { get; set; }
     public int HealthPort { get; set; }
+    /// <summary>The dashboard's port; 0 when the dashboard is off.</summary>
+    public int DashboardPort { get; set; }
 
     /// <summary>Completes once the listeners' ports are known (after start).</summary>
     public Task Recorded => _recorded.Task;

@@ -34,7 +34,10 @@ public sealed class ControlCommands(
     KruxOS.Actors.Alerts.AlertAdmin alertAdmin,
     KruxOS.Actors.Pauses.PauseAdmin pauseAdmin,
     AuthSocketAccess? authSocket = null,
-    VaultAdmin? vault = null)
+    VaultAdmin? vault = null,
+    Dashboard.ApprovalLinks? links = null,
+    BoundAddresses? bound = null,
+    GatewayEndpoints? endpoints = null)
 {
     private readonly AgentAdmin _agents = agents;
     private readonly UserTokenAdmin _tokens = tokens;
@@ -80,6 +83,7 @@ public sealed class ControlCommands(
             [Methods.ApprovalShow] = async (c, r) => Reply.Of(await c._approvals.ShowAsync(r.Params["id"]?.GetValue<string>(), r.Ct).ConfigureAwait(false), a => AdminJson.Approval(a, true)),
             [Methods.ApprovalApprove] = (c, r) => c.DecideAsync(r, approve: true),
             [Methods.ApprovalReject] = (c, r) => c.DecideAsync(r, approve: false),
+            [Methods.ApprovalLink] = (c, r) => c.ApprovalLinkAsync(r),
             [Methods.PolicyShow] = (c, _) => Task.FromResult<Reply>(AdminJson.PolicyStatus(c._policy.Show())),
             [Methods.PolicySet] = async (c, r) => Reply.Of(await c._policy.SetTemplateAsync(r.Params["template"]?.GetValue<string>() ?? "", r.Ct).ConfigureAwait(false), AdminJson.PolicySet),
             [Methods.PolicyCheck] = (c, r) => Task.FromResult(Reply.Of(c._policy.Check(r.Params["agent"]?.GetValue<string>(), r.Params["capability"]?.GetValue<string>(),
@@ -158,6 +162,32 @@ public sealed class ControlCommands(
     private async Task<Reply> DecideAsync(Request r, bool approve) =>
         Reply.Of(await _approvals.DecideAsync(r.Params["id"]?.GetValue<string>(), approve, r.Decider, r.Params["reason"]?.GetValue<string>() ?? "", r.Ct).ConfigureAwait(false),
             a => AdminJson.Approval(a, true));
+
+    /// <summary>
+    /// <c>approval.link {id, host?}</c>: a signed, single-use, short-lived dashboard URL that opens one pending approval for
+    /// decision (ADR 0046), made as the control socket's peer (decisions through it are recorded as <c>link:root</c>).
+    /// <c>host</c> is the name the phone reaches the node by (default: this node's local address).
+    /// </summary>
+    private async Task<Reply> ApprovalLinkAsync(Request r)
+    {
+        if (links is null || bound is null || endpoints is null || bound.DashboardPort <= 0)
+            return new AdminError(AdminErrorKind.Unavailable, "ServiceUnavailable", "the dashboard is off on this node (Gateway:DashboardPort -1)");
+        var host = endpoints.LocalHost;
+        if (r.Params["host"] is JsonValue hv && hv.TryGetValue<string>(out var given) && given.Length > 0)
+        {
+            if (HostFilter.ValidateEntry(given) is { } why) return AdminErrors.InvalidInput("host: " + why);
+            host = given.Contains(':', StringComparison.Ordinal) ? $"[{given}]" : given;
+        }
+        var issued = await links.IssueAsync(r.Params["id"]?.GetValue<string>(), r.Decider.Name, r.Ct).ConfigureAwait(false);
+        if (!issued.IsOk) return issued.Error!;
+        return new JsonObject
+        {
+            ["id"] = r.Params["id"]?.GetValue<string>(),
+            ["url"] = $"https://{host}:{bound.DashboardPort}/link/{issued.Value!.Token}",
+            ["expires_at"] = issued.Value.Expires.ToString("O"),
+            ["single_use"] = true,
+        };
+    }
 
     /// <summary>
     /// <c>auth-socket.list</c> / <c>allow {uid}</c> / <c>revoke {uid}</c>: who besides root and the gateway's uid may mint

@@ -9,6 +9,7 @@ using KruxOS.Actors.Identity;
 using KruxOS.Gateway.Admin;
 using KruxOS.Gateway.Auth;
 using KruxOS.Gateway.Control;
+using KruxOS.Gateway.Dashboard;
 using KruxOS.Gateway.Endpoints;
 using KruxOS.Gateway.Mcp;
 using KruxOS.Gateway.Telemetry;
@@ -31,6 +32,7 @@ public static class GatewayHostingExtensions
         ["--gateway-port"] = "Gateway:Port",
         ["--user-api-port"] = "Gateway:UserApiPort",
         ["--health-port"] = "Gateway:HealthPort",
+        ["--dashboard-port"] = "Gateway:DashboardPort",
         ["--bind"] = "Gateway:Bind",
         ["--control-socket"] = "Gateway:ControlSocket",
         ["--auth-socket"] = "Gateway:AuthSocket",
@@ -55,6 +57,7 @@ public static class GatewayHostingExtensions
         ["KRUXOS_GATEWAY_PORT"] = "Gateway:Port",
         ["KRUXOS_USER_API_PORT"] = "Gateway:UserApiPort",
         ["KRUXOS_HEALTH_PORT"] = "Gateway:HealthPort",
+        ["KRUXOS_DASHBOARD_PORT"] = "Gateway:DashboardPort",
         ["KRUXOS_BIND"] = "Gateway:Bind",
         ["KRUXOS_CONTROL_SOCKET"] = "Gateway:ControlSocket",
         ["KRUXOS_AUTH_SOCKET"] = "Gateway:AuthSocket",
@@ -118,6 +121,16 @@ public static class GatewayHostingExtensions
             });
             k.Listen(IPAddress.Loopback, gateway.UserApiPort, o => Listeners.Tag(o, Listener.UserApi));
             k.Listen(IPAddress.Loopback, gateway.HealthPort, o => Listeners.Tag(o, Listener.Health));
+            // The dashboard: the gateway's address, TLS always; a plain-text request is answered with a redirect to https://
+            // (on a loopback bind) or refused, and never served (Dashboard/DashboardHosting).
+            if (gateway.DashboardPort >= 0)
+                k.Listen(bind, gateway.DashboardPort, o =>
+                {
+                    Listeners.Tag(o, Listener.Dashboard);
+                    o.Protocols = HttpProtocols.Http1;
+                    // Plain text reaches only UseDashboardTransport, which answers 308 to https:// and serves nothing.
+                    Listeners.UseTlsFirst(o, certificates, plainTextAllowed: true, tlsLog);
+                });
         });
 
         var services = builder.Services;
@@ -144,6 +157,8 @@ public static class GatewayHostingExtensions
         services.AddSingleton<JsonRpcEndpoint>();
         services.AddSingleton<AuthSocketAccess>();
         services.AddAdminServices();
+        services.AddDashboard(gateway);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Routing.MatcherPolicy, ListenerMatcherPolicy>());
         services.AddHostedService<ControlSocketServer>();
         services.AddHostedService<AuthSocketServer>();
         services.TryAddSingleton(_ => BootstrapConsole.Standard());
@@ -168,6 +183,7 @@ public static class GatewayHostingExtensions
 
         // Before anything else answers: a request naming a host this listener does not serve (DNS rebinding) gets nothing.
         app.UseHostFilter(app.Services.GetRequiredService<GatewaySettings>());
+        app.UseDashboardTransport();
         app.UseWebSockets();
         app.Use(async (http, next) =>
         {
@@ -195,6 +211,7 @@ public static class GatewayHostingExtensions
         app.MapHealth();
         app.MapKruxOsTelemetry();
         app.MapUserApi();
+        app.MapDashboard();
         return app;
     }
 
@@ -235,10 +252,11 @@ public static class GatewayHostingExtensions
         bound.GatewayPort = ports.ElementAtOrDefault(0) is > 0 and var g ? g : gateway.Port;
         bound.UserApiPort = ports.ElementAtOrDefault(1) is > 0 and var u ? u : gateway.UserApiPort;
         bound.HealthPort = ports.ElementAtOrDefault(2) is > 0 and var h ? h : gateway.HealthPort;
+        bound.DashboardPort = gateway.DashboardPort < 0 ? 0 : ports.ElementAtOrDefault(3) is > 0 and var d ? d : gateway.DashboardPort;
         bound.MarkRecorded();
-        app.Logger.LogInformation("KruxOS gateway listening: MCP {Bind}:{Gateway} ({Transport}), User API 127.0.0.1:{UserApi}, health 127.0.0.1:{Health}",
+        app.Logger.LogInformation("KruxOS gateway listening: MCP {Bind}:{Gateway} ({Transport}), User API 127.0.0.1:{UserApi}, health 127.0.0.1:{Health}, dashboard {Dashboard}",
             gateway.Bind, bound.GatewayPort, TlsRules.PlainTextAllowed(ParseBind(gateway.Bind)) ? "wss:// and https://; ws:// and http:// on this loopback bind" : "wss:// and https:// only; plain text refused",
-            bound.UserApiPort, bound.HealthPort);
+            bound.UserApiPort, bound.HealthPort, bound.DashboardPort > 0 ? $"https://{gateway.Bind}:{bound.DashboardPort}" : "off");
     }
 
     private static IPAddress ParseBind(string bind) => bind == "localhost" ? IPAddress.Loopback : IPAddress.Parse(bind);

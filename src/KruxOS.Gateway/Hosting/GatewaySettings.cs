@@ -18,6 +18,16 @@ public sealed class GatewaySettings
     /// <summary>Health port, always on loopback. <b>Default</b>: 7704.</summary>
     public int HealthPort { get; set; } = 7704;
 
+    /// <summary>
+    /// Web dashboard port (HTTPS with the node certificate, on the same address as <see cref="Bind"/>: loopback for a
+    /// developer run, every interface on the appliance); flag <c>--dashboard-port</c>, env <c>KRUXOS_DASHBOARD_PORT</c>.
+    /// -1 turns the dashboard off. <b>Default</b>: 7800.
+    /// </summary>
+    public int DashboardPort { get; set; } = 7800;
+
+    /// <summary>The dashboard's sessions and approval links (<c>Gateway:Dashboard:…</c>; docs/dashboard.md).</summary>
+    public DashboardSettings Dashboard { get; set; } = new();
+
     /// <summary>Control socket path. <b>Default</b>: <c>$KRUXOS_CONTROL_SOCKET</c> or <c>{DataDir}/run/control.sock</c>.</summary>
     public string? ControlSocket { get; set; }
 
@@ -99,6 +109,8 @@ public sealed class GatewaySettings
     {
         foreach (var (name, port) in new[] { ("Port", Port), ("UserApiPort", UserApiPort), ("HealthPort", HealthPort) })
             if (port is < 0 or > 65535) throw new ArgumentException($"Gateway:{name} {port} is out of range");
+        if (DashboardPort is < -1 or > 65535) throw new ArgumentException($"Gateway:DashboardPort {DashboardPort} is out of range (-1 turns the dashboard off)");
+        Dashboard.Validate();
         if (!System.Net.IPAddress.TryParse(Bind, out _) && Bind != "localhost")
             throw new ArgumentException($"Gateway:Bind '{Bind}' is not an IP address");
         if (CallTimeout <= TimeSpan.Zero) throw new ArgumentException("Gateway:CallTimeout must be positive");
@@ -145,5 +157,29 @@ public sealed class GatewayTlsSettings
             throw new ArgumentException("Gateway:Tls:CertificateFile and Gateway:Tls:KeyFile go together: set both (or neither, for the generated certificate only)");
         if (CheckInterval < TimeSpan.FromSeconds(1) || CheckInterval > TimeSpan.FromDays(1))
             throw new ArgumentException("Gateway:Tls:CheckInterval must be between 1 second and 1 day");
+    }
+}
+
+/// <summary>Settings of the web dashboard's sessions and approval links, bound from <c>Gateway:Dashboard</c>.</summary>
+public sealed class DashboardSettings
+{
+    /// <summary>A signed-in session ends after this long without a request. <b>Default</b>: 30 minutes.</summary>
+    public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>A signed-in session ends this long after sign-in, however active. <b>Default</b>: 12 hours.</summary>
+    public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(12);
+
+    /// <summary>How long an approval link (<c>kruxos approve link</c>) can be used. <b>Default</b>: 15 minutes.</summary>
+    public TimeSpan ApprovalLinkLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Fails fast on settings that cannot work.</summary>
+    public void Validate()
+    {
+        if (SessionIdleTimeout < TimeSpan.FromMinutes(1) || SessionIdleTimeout > TimeSpan.FromHours(24))
+            throw new ArgumentException("Gateway:Dashboard:SessionIdleTimeout must be between 1 minute and 24 hours");
+        if (SessionLifetime < SessionIdleTimeout || SessionLifetime > TimeSpan.FromDays(7))
+            throw new ArgumentException("Gateway:Dashboard:SessionLifetime must be at least the idle timeout and at most 7 days");
+        if (ApprovalLinkLifetime < TimeSpan.FromMinutes(1) || ApprovalLinkLifetime > TimeSpan.FromHours(24))
+            throw new ArgumentException("Gateway:Dashboard:ApprovalLinkLifetime must be between 1 minute and 24 hours");
     }
 }

@@ -46,7 +46,8 @@ public static class HostFilter
         var literal = IPAddress.TryParse(name, out var address) ? address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address : null;
         if (literal is not null && IPAddress.IsLoopback(literal)) return HostVerdict.Allowed;
         if (allowedHosts.Any(a => Normalize(a) == name)) return HostVerdict.Allowed;
-        if (listener != Listener.Gateway) return HostVerdict.Foreign;
+        // The dashboard shares the gateway's bind address, so it answers the same names.
+        if (listener is not (Listener.Gateway or Listener.Dashboard)) return HostVerdict.Foreign;
 
         var wildcard = bind is "0.0.0.0" or "::";
         if (literal is not null)
@@ -90,7 +91,7 @@ public static class HostFilter
                     await HttpErrors.WriteAsync(http, StatusCodes.Status421MisdirectedRequest,
                         StructuredError.Create("request.host_not_allowed",
                                 $"This {Describe(listener)} does not answer for the host name '{Clip(named)}' (DNS-rebinding protection).")
-                            .WithRecovery("use_allowed_host", listener == Listener.Gateway
+                            .WithRecovery("use_allowed_host", listener is Listener.Gateway or Listener.Dashboard
                                 ? "Connect by 127.0.0.1, localhost, an address of the gateway's host, or a name listed in Gateway:AllowedHosts."
                                 : "Connect by 127.0.0.1 or localhost, or list the name in Gateway:AllowedHosts.")
                             .WithContext("host", Clip(named))).ConfigureAwait(false);
@@ -103,6 +104,7 @@ public static class HostFilter
     {
         Listener.UserApi => "User API",
         Listener.Health => "health endpoint",
+        Listener.Dashboard => "dashboard",
         _ => "gateway",
     };
 

@@ -20,6 +20,8 @@ public enum Listener
     UserApi,
     /// <summary>The loopback health endpoints (no auth).</summary>
     Health,
+    /// <summary>The web dashboard and its REST API (HTTPS only; plain HTTP is redirected; docs/dashboard.md).</summary>
+    Dashboard,
 }
 
 /// <summary>Endpoint metadata naming the only listener an endpoint answers on.</summary>

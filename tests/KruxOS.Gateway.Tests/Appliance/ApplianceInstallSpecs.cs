@@ -63,7 +63,7 @@ public sealed class ApplianceInstallSpecs
                 RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
             };
             ProcessRunner.ScrubEnvironment(psi);
-            foreach (var a in new[] { "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}" })
+            foreach (var a in new[] { "--gateway-port", $"{g}", "--user-api-port", $"{u}", "--health-port", $"{h}", "--dashboard-port", "0" })
                 psi.ArgumentList.Add(a);
             gateway = Process.Start(psi)!;
             var stdout = new System.Text.StringBuilder();

@@ -37,7 +37,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
             foreach (var a in new[]
                      {
                          Path.Combine(AppContext.BaseDirectory, "kruxos-gateway.dll"), "--data-dir", dataDir, "--gateway-port", $"{port}",
-                         "--health-port", $"{health}", "--user-api-port", $"{userApi}", "--control-socket", socket,
+                         "--health-port", $"{health}", "--user-api-port", $"{userApi}", "--dashboard-port", "0", "--control-socket", socket,
                          "--Gateway:PrintBootstrapToken", "false",
                      })
                 psi.ArgumentList.Add(a);
