@@ -2,6 +2,7 @@ using KruxOS.Actors.Agents;
 using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Audit;
 using KruxOS.Actors.Capabilities.Sandboxed;
+using KruxOS.Actors.Cluster;
 using KruxOS.Actors.Connections;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
@@ -34,5 +35,6 @@ public static class GatewayAreas
         .AddAgentSessionArea(settings)
         .AddIdentityArea(settings)
         .AddConnectionArea(settings)
-        .AddSandboxHousekeeping(settings);
+        .AddSandboxHousekeeping(settings)
+        .AddClusterArea(settings);
 }

@@ -6,6 +6,9 @@ public static class GatewayApp
     /// <summary>Creates a configured, mapped, not yet started gateway.</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? customize = null)
     {
+        ArgumentNullException.ThrowIfNull(args);
+        if (GatewayHostingExtensions.CommandLineJournalError(args) is { } journal) throw new ArgumentException(journal);
+        args = GatewayHostingExtensions.NormalizeArgs(args);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddKruxOsConfiguration(args);
         customize?.Invoke(builder);
