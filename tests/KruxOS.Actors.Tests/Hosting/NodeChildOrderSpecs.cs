@@ -19,7 +19,7 @@ public sealed class NodeChildOrderSpecs
         ["audit", "host-metrics", "policies", "approvals", "approval-index", "agent-sessions", "identity", "connections", "sandbox-housekeeping"];
 
     private static readonly string[] ClusterChildren =
-        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping"];
+        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping", "cluster-lease"];
 
     private static IServiceProvider Registrations(TempDir dir, bool clustering)
     {
