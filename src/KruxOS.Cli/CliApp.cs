@@ -69,6 +69,12 @@ public static class CliApp
         status.SetAction((p, ct) => Call(client, stdout, stderr, M.Status, null, p.GetValue(json), RenderStatus, ct));
         root.Subcommands.Add(status);
 
+        var cluster = new Command("cluster", "The cluster this gateway is a member of");
+        var clusterStatus = new Command("status", "Members, roles, reachability, shard distribution and the journal lease") { json };
+        clusterStatus.SetAction((p, ct) => Call(client, stdout, stderr, M.ClusterStatus, null, p.GetValue(json), RenderCluster, ct));
+        cluster.Subcommands.Add(clusterStatus);
+        root.Subcommands.Add(cluster);
+
         var verify = new Command("verify", "Check listeners, stores and capabilities (PASS/FAIL per check)") { json };
         verify.SetAction(async (p, ct) =>
         {
@@ -324,6 +330,29 @@ public static class CliApp
             lines.Add($"OTLP export:    {(t["otlp"] is { } o ? $"{Str(o, "endpoint")} ({Str(o, "protocol")})" : "off")}");
         }
         foreach (var s in r["services"]!.AsArray()) lines.Add($"  service {Str(s, "name"),-18} {Str(s, "status"),-9} {Str(s, "details")}");
+        if (r["cluster"] is { } cluster) lines.Add(RenderCluster(cluster).TrimEnd('\n'));
+        return string.Join("\n", lines) + "\n";
+    }
+
+    private static string RenderCluster(JsonNode? r)
+    {
+        if (r is null || r["enabled"]?.GetValue<bool>() != true) return "Cluster:        off (single node)\n";
+        var lines = new List<string>
+        {
+            $"Cluster:        this node {Str(r, "self")} is {Str(r, "self_status")}; leader {Str(r, "leader")}; split brain: {Str(r, "split_brain_strategy")} after {Str(r, "downing_stable_after_seconds")} s",
+            $"Journal lease:  {Str(r, "lease")}",
+        };
+        foreach (var m in r["members"]!.AsArray())
+        {
+            var marks = string.Join(",", new[] { m!["self"]!.GetValue<bool>() ? "self" : null, m["leader"]!.GetValue<bool>() ? "leader" : null, m["oldest"]!.GetValue<bool>() ? "oldest" : null }.OfType<string>());
+            var roles = string.Join(",", m["roles"]!.AsArray().Select(x => x!.GetValue<string>()));
+            lines.Add($"  member  {Str(m, "address"),-36} {Str(m, "status"),-9} {(m["reachable"]!.GetValue<bool>() ? "reachable" : "UNREACHABLE"),-11} roles {roles} {marks}");
+        }
+        foreach (var d in r["shards"]!.AsArray())
+        {
+            var byNode = d!["by_node"]!.AsObject().Select(kv => $"{kv.Key}={kv.Value}");
+            lines.Add($"  shards  {Str(d, "type"),-14} {(d["error"] is { } e ? "unknown: " + e : string.Join("  ", byNode))}");
+        }
         return string.Join("\n", lines) + "\n";
     }
 

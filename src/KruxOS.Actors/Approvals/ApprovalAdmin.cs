@@ -56,13 +56,14 @@ public sealed partial class ApprovalAdmin(IRequiredActor<ApprovalRegion> approva
         {
             if (!await IndexLoadedAsync(ct).ConfigureAwait(false)) return IndexLoading;
             // Unknown ids are answered from the index, so a typo never starts an entity.
-            if (!ApprovalId.TryParse(id, out var approvalId) || index.Get(approvalId) is null)
+            if (!ApprovalId.TryParse(id, out var approvalId) || index.Get(approvalId) is not { } before)
                 return AdminErrors.NotFound($"approval '{id}' not found");
             if (reason.Length > MaxReasonLength) return AdminErrors.InvalidInput($"reason is longer than {MaxReasonLength} characters");
             var region = await approvals.GetAsync(ct).ConfigureAwait(false);
             var result = await region.Ask<ApprovalResult>(new ApprovalCommands.Decide(approvalId, approve, decider, reason, clock.GetUtcNow()), AdminCalls.EdgeTimeout, ct)
                 .ConfigureAwait(false);
-            if (result.IsOk) return new ApprovalView(index.Get(approvalId)!, clock.GetUtcNow());
+            if (result.IsOk)
+                return new ApprovalView(await index.AfterChangeAsync(approvalId, before.Status, DecisionVisibleTimeout, ct).ConfigureAwait(false) ?? before, clock.GetUtcNow());
             if (result.Code == ApprovalResultCode.Forbidden)
                 LogForbiddenDecision(approvalId.Value, decider.DecidedBy, decider.Role.ToWire(), decider.Surface.ToWire(), result.Message);
             var (kind, code) = result.Code switch
@@ -74,6 +75,9 @@ public sealed partial class ApprovalAdmin(IRequiredActor<ApprovalRegion> approva
             };
             return new AdminError(kind, code, result.Message) { ReportsStatus = true, Status = result.Status?.ToWire() };
         });
+
+    /// <summary>How long a decision's reply waits for the decided state to reach this node's index (a cluster's live feed).</summary>
+    public static readonly TimeSpan DecisionVisibleTimeout = TimeSpan.FromSeconds(10);
 
     private static readonly AdminError IndexLoading = AdminErrors.Unavailable("the approval queue is still loading after a restart; retry shortly");
 

@@ -32,7 +32,8 @@ public static class ApprovalHostingExtensions
         services.AddEntity<ApprovalRegion>("approval", "approvals", Order, new ApprovalMessageExtractor(),
             (entityId, ctx) => ApprovalActor.Props(entityId, DependenciesFor(ctx)));
         services.AddNodeChild<ApprovalIndexActor>("approval-index", IndexOrder, ctx => ApprovalIndexActor.Props(
-            ctx.Services.GetRequiredService<ApprovalIndex>(), ctx.Get<ApprovalRegion>(), ctx.Services.GetRequiredService<TimeProvider>()));
+            ctx.Services.GetRequiredService<ApprovalIndex>(), ctx.Get<ApprovalRegion>(), ctx.Services.GetRequiredService<TimeProvider>(),
+            live: ctx.Settings.UseClustering ? ApprovalIndexActor.LiveByTag : null));
         return services;
     }
 

@@ -7,8 +7,8 @@ namespace KruxOS.Actors.Approvals;
 /// The node's read model of approvals: every approval's latest state, fed by the approval entities after
 /// each persist and rebuilt at start from the journal (a tag query). Listing and lookups never ask the
 /// entities. States are applied only when their sequence number is newer, so the replay at start and
-/// the live feed can interleave. In a cluster each node sees the approvals whose entities ran on it
-/// plus everything in the journal at its start.
+/// the live feed can interleave. In a cluster the node's index actor also follows the shared journal live, so
+/// every node sees every approval of the cluster (within the read journal's refresh interval).
 /// </summary>
 public sealed class ApprovalIndex
 {
@@ -41,6 +41,22 @@ public sealed class ApprovalIndex
     public ApprovalState? Get(ApprovalId id)
     {
         lock (_lock) return _all.TryGetValue(id, out var e) ? e.State : null;
+    }
+
+    /// <summary>
+    /// The approval's state once it is no longer <paramref name="before"/>, or after <paramref name="timeout"/> whatever it is.
+    /// In a cluster a decision may be persisted by an entity on another node; its reply then waits for the live feed to bring
+    /// the new state here, so it never shows the state from before the decision.
+    /// </summary>
+    public async Task<ApprovalState?> AfterChangeAsync(ApprovalId id, ApprovalStatus before, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var state = Get(id);
+            if (state is null || state.Status != before || DateTime.UtcNow >= deadline) return state;
+            await Task.Delay(25, ct).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Approvals, oldest request first, optionally of one status.</summary>

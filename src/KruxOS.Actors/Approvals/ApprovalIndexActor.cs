@@ -14,7 +14,10 @@ namespace KruxOS.Actors.Approvals;
 /// Node-local keeper of the <see cref="ApprovalIndex"/>: at start it replays every approval event from the
 /// journal (tag query) into the index, then watches the deadlines of open approvals and wakes their
 /// entities when one is due, so a pending approval whose entity is not running (after a restart) still
-/// times out on time. It never decides anything itself.
+/// times out on time. In a cluster it then follows the shared journal live from where the replay ended (a live tag
+/// query, restarted from its last offset after a failure), so every node's index holds every approval of the cluster
+/// whichever node's entity wrote it — the read model behind list/show/decide and the identical-call check
+/// (docs/cluster.md). It never decides anything itself.
 /// </summary>
 public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
 {
@@ -29,20 +32,52 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
     private readonly IActorRef _approvals;
     private readonly TimeProvider _clock;
     private readonly Func<IActorContext, Source<EventEnvelope, NotUsed>>? _source;
+    private readonly Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? _live;
+    // What the journal says, per persistence id: the live feed folds onto it (entities on this node publish sooner).
+    private ImmutableDictionary<string, (ApprovalState State, long Seq)> _folded = ImmutableDictionary<string, (ApprovalState State, long Seq)>.Empty;
+    private long _offset;
+    private IKillSwitch? _liveSwitch;
+    private readonly IMaterializer _materializer = Context.Materializer();
 
-    public ApprovalIndexActor(ApprovalIndex index, IActorRef approvals, TimeProvider clock, Func<IActorContext, Source<EventEnvelope, NotUsed>>? source)
+    public ApprovalIndexActor(ApprovalIndex index, IActorRef approvals, TimeProvider clock, Func<IActorContext, Source<EventEnvelope, NotUsed>>? source,
+        Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? live = null)
     {
         _index = index;
         _approvals = approvals;
         _clock = clock;
         _source = source;
+        _live = live;
         Receive<Loaded>(m =>
         {
-            foreach (var (state, seq) in m.States) _index.Publish(state, seq);
+            _folded = m.States;
+            _offset = Math.Max(_offset, m.MaxOffset);
+            foreach (var (state, seq) in m.States.Values) _index.Publish(state, seq);
             _index.MarkReady();
-            _log.Info("Approval index loaded: {0} approvals, {1} pending", m.States.Length, _index.PendingCount);
+            _log.Info("Approval index loaded: {0} approvals, {1} pending", m.States.Count, _index.PendingCount);
             Tick();
+            StartLive();
         });
+        Receive<LiveInit>(_ => Sender.Tell(LiveAck.Instance));
+        Receive<EventEnvelope>(env =>
+        {
+            Follow(env);
+            Sender.Tell(LiveAck.Instance);
+        });
+        Receive<Refolded>(m =>
+        {
+            if (!_folded.TryGetValue(m.PersistenceId, out var known) || known.Seq < m.Seq)
+            {
+                _folded = _folded.SetItem(m.PersistenceId, (m.State, m.Seq));
+                _index.Publish(m.State, m.Seq);
+            }
+        });
+        Receive<LiveEnded>(m =>
+        {
+            _liveSwitch = null;
+            if (m.Cause is not null) _log.Warning("Following approval events stopped ({0}); resuming from offset {1}", m.Cause.Message, _offset);
+            Timers.StartSingleTimer("live", ResumeLive.Instance, RetryLoad);
+        });
+        Receive<ResumeLive>(_ => StartLive());
         Receive<LoadFailed>(m =>
         {
             _log.Error(m.Cause, "Replaying approval events failed; retrying");
@@ -59,11 +94,57 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
     /// <param name="approvals">The approval region (or single-node parent).</param>
     /// <param name="clock">Clock for deadlines.</param>
     /// <param name="source">The replay source; null uses the SQL read journal's current events by tag.</param>
-    public static Props Props(ApprovalIndex index, IActorRef approvals, TimeProvider clock, Func<IActorContext, Source<EventEnvelope, NotUsed>>? source = null) =>
-        Akka.Actor.Props.Create(() => new ApprovalIndexActor(index, approvals, clock, source));
+    /// <param name="live">
+    /// The live feed from an offset, or null (a single node: its own entities are the only writers). In a cluster the
+    /// hosting passes the SQL read journal's live events by tag (<see cref="LiveByTag"/>).
+    /// </param>
+    public static Props Props(ApprovalIndex index, IActorRef approvals, TimeProvider clock, Func<IActorContext, Source<EventEnvelope, NotUsed>>? source = null,
+        Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? live = null) =>
+        Akka.Actor.Props.Create(() => new ApprovalIndexActor(index, approvals, clock, source, live));
+
+    /// <summary>The SQL read journal's live approval events after <paramref name="offset"/>.</summary>
+    public static Source<EventEnvelope, NotUsed> LiveByTag(IActorContext context, Offset offset)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return PersistenceQuery.Get(context.System).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier).EventsByTag(ApprovalEventTagger.Tag, offset);
+    }
 
     /// <inheritdoc />
     protected override void PreStart() => StartLoad();
+
+    /// <inheritdoc />
+    protected override void PostStop() => _liveSwitch?.Shutdown();
+
+    private void StartLive()
+    {
+        if (_live is null || _liveSwitch is not null) return;
+        _liveSwitch = _live(Context, Offset.Sequence(_offset))
+            .ViaMaterialized(KillSwitches.Single<EventEnvelope>(), Keep.Right)
+            .ToMaterialized(Sink.ActorRefWithAck<EventEnvelope>(Self, LiveInit.Instance, LiveAck.Instance, new LiveEnded(null), ex => new LiveEnded(ex)), Keep.Left)
+            .Run(_materializer);
+    }
+
+    // One live event: applied when it is the next of its approval; a gap (events the feed skipped) re-reads that approval.
+    private void Follow(EventEnvelope env)
+    {
+        if (env.Offset is Sequence seq && seq.Value > _offset) _offset = seq.Value;
+        if (env.Event is not IApprovalEvent e) return;
+        var known = _folded.TryGetValue(env.PersistenceId, out var k) ? k : (ApprovalState.Empty, 0L);
+        if (env.SequenceNr <= known.Item2) return;
+        if (env.SequenceNr == known.Item2 + 1)
+        {
+            var next = known.Item1.Apply(e);
+            _folded = _folded.SetItem(env.PersistenceId, (next, env.SequenceNr));
+            _index.Publish(next, env.SequenceNr);
+            return;
+        }
+        var pid = env.PersistenceId;
+        PersistenceQuery.Get(Context.System).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier)
+            .CurrentEventsByPersistenceId(pid, 0, long.MaxValue)
+            .RunAggregate((ApprovalState.Empty, 0L), (acc, x) => x.Event is IApprovalEvent ae && x.SequenceNr > acc.Item2 ? (acc.Item1.Apply(ae), x.SequenceNr) : acc,
+                _materializer)
+            .PipeTo(Self, success: r => new Refolded(pid, r.Item1, r.Item2), failure: ex => new LiveEnded(ex));
+    }
 
     private void StartLoad()
     {
@@ -71,13 +152,14 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
             .ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier)
             .CurrentEventsByTag(ApprovalEventTagger.Tag, Offset.NoOffset());
         source
-            .RunAggregate(ImmutableDictionary<string, (ApprovalState State, long Seq)>.Empty, (acc, env) =>
+            .RunAggregate((States: ImmutableDictionary<string, (ApprovalState State, long Seq)>.Empty, Max: 0L), (acc, env) =>
             {
-                if (env.Event is not IApprovalEvent e) return acc;
-                var current = acc.TryGetValue(env.PersistenceId, out var c) ? c : (ApprovalState.Empty, 0L);
-                return env.SequenceNr <= current.Item2 ? acc : acc.SetItem(env.PersistenceId, (current.Item1.Apply(e), env.SequenceNr));
-            }, Context.Materializer())
-            .PipeTo(Self, success: acc => new Loaded([.. acc.Values]), failure: ex => new LoadFailed(ex));
+                var max = env.Offset is Sequence o && o.Value > acc.Max ? o.Value : acc.Max;
+                if (env.Event is not IApprovalEvent e) return (acc.States, max);
+                var current = acc.States.TryGetValue(env.PersistenceId, out var c) ? c : (ApprovalState.Empty, 0L);
+                return env.SequenceNr <= current.Item2 ? (acc.States, max) : (acc.States.SetItem(env.PersistenceId, (current.Item1.Apply(e), env.SequenceNr)), max);
+            }, _materializer)
+            .PipeTo(Self, success: acc => new Loaded(acc.States, acc.Max), failure: ex => new LoadFailed(ex));
     }
 
     private void Tick()
@@ -91,7 +173,29 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
         Timers.StartSingleTimer(TickTimer, TickNow.Instance, delay);
     }
 
-    private sealed record Loaded(ImmutableArray<(ApprovalState State, long Seq)> States);
+    private sealed record Loaded(ImmutableDictionary<string, (ApprovalState State, long Seq)> States, long MaxOffset);
+
+    private sealed record Refolded(string PersistenceId, ApprovalState State, long Seq);
+
+    private sealed record LiveEnded(Exception? Cause);
+
+    private sealed class LiveInit : INoSerializationVerificationNeeded
+    {
+        public static readonly LiveInit Instance = new();
+        private LiveInit() { }
+    }
+
+    private sealed class LiveAck : INoSerializationVerificationNeeded
+    {
+        public static readonly LiveAck Instance = new();
+        private LiveAck() { }
+    }
+
+    private sealed class ResumeLive : INoSerializationVerificationNeeded
+    {
+        public static readonly ResumeLive Instance = new();
+        private ResumeLive() { }
+    }
 
     private sealed record LoadFailed(Exception Cause);
 

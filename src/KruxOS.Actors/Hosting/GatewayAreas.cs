@@ -4,6 +4,7 @@ using KruxOS.Actors.Approvals;
 using KruxOS.Actors.Audit;
 using KruxOS.Actors.Capabilities.Sandboxed;
 using KruxOS.Actors.Comms;
+using KruxOS.Actors.Cluster;
 using KruxOS.Actors.Connections;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
@@ -46,5 +47,6 @@ public static class GatewayAreas
         .AddCommsArea(settings)
         .AddAlertsArea(settings)
         .AddPauseArea(settings)
-        .AddSchedulerArea(settings);
+        .AddSchedulerArea(settings)
+        .AddClusterArea(settings);
 }

@@ -69,16 +69,25 @@ public static class KruxOsHostingExtensions
         return services;
     }
 
-    /// <summary>Remoting and clustering when <see cref="KruxOsSettings.UseClustering"/> is on; nothing otherwise.</summary>
+    /// <summary>
+    /// Remoting and clustering when <see cref="KruxOsSettings.UseClustering"/> is on; nothing otherwise. No seed nodes are
+    /// given to Akka (its first seed would form a new cluster whenever it reaches no other): the node joins or forms through
+    /// <see cref="Cluster.ClusterFormation"/> before anything else starts, and the split-brain resolver is the configured one.
+    /// </summary>
     public static AkkaConfigurationBuilder ConfigureNetwork(this AkkaConfigurationBuilder builder, KruxOsSettings settings)
     {
+        ArgumentNullException.ThrowIfNull(settings);
         if (!settings.UseClustering) return builder;
-        var seeds = settings.Cluster.SeedNodes.Count > 0
-            ? settings.Cluster.SeedNodes.ToArray()
-            : [$"akka.tcp://{KruxOsSettings.ActorSystemName}@{settings.Cluster.Hostname}:{settings.Cluster.Port}"];
+        var lease = new Cluster.ClusterLeaseStore(settings.Persistence.Provider, settings.JournalConnectionString);
         return builder
             .WithRemoting(settings.Cluster.Hostname, settings.Cluster.Port)
-            .WithClustering(new ClusterOptions { SeedNodes = seeds, Roles = [GatewayRole] });
+            .WithClustering(new ClusterOptions { SeedNodes = [], Roles = [GatewayRole] })
+            .AddHocon(Cluster.ClusterHocon.Downing(settings.Cluster), HoconAddMode.Prepend)
+            .AddStartup(async (system, _) =>
+            {
+                using var stop = new CancellationTokenSource(settings.Cluster.FormationTimeout + TimeSpan.FromSeconds(30));
+                await Cluster.ClusterFormation.JoinAsync(system, settings, lease, stop.Token).ConfigureAwait(false);
+            });
     }
 
     /// <summary>The cluster role of gateway nodes.</summary>

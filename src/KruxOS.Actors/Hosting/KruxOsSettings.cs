@@ -9,17 +9,38 @@ public enum PersistenceProvider
     PostgreSql,
 }
 
-/// <summary>Cluster membership settings (used only when <see cref="KruxOsSettings.UseClustering"/> is on).</summary>
+/// <summary>Cluster membership settings (used only when <see cref="KruxOsSettings.UseClustering"/> is on; docs/cluster.md).</summary>
 public sealed class ClusterNodeSettings
 {
-    /// <summary>Address other nodes reach this node on. <b>Default</b>: 127.0.0.1.</summary>
+    /// <summary>Address other nodes reach this node on (never a wildcard). <b>Default</b>: 127.0.0.1.</summary>
     public string Hostname { get; set; } = "127.0.0.1";
 
-    /// <summary>Remoting port. <b>Default</b>: 7710.</summary>
+    /// <summary>Remoting port, fixed (the other nodes' seed lists name it). <b>Default</b>: 7710.</summary>
     public int Port { get; set; } = 7710;
 
-    /// <summary>Seed node addresses, e.g. <c>akka.tcp://kruxos@10.0.0.1:7710</c>. <b>Default</b>: this node alone.</summary>
+    /// <summary>
+    /// Nodes to join through, <c>host:port</c> (or <c>akka.tcp://kruxos@host:port</c>); list every node of the cluster, this
+    /// one included or not. <b>Default</b>: none (the node forms a cluster only when no other cluster holds the journal).
+    /// </summary>
     public List<string> SeedNodes { get; set; } = [];
+
+    /// <summary>How long a starting node tries its seed nodes before it may form a new cluster (if the journal's lease is free). <b>Default</b>: 5 s.</summary>
+    public TimeSpan SeedNodeWait { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a starting node may take to become a member before it stops with an error. <b>Default</b>: 60 s.</summary>
+    public TimeSpan FormationTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The journal's cluster lease time; the oldest member renews it every third of it (ADR 0047). <b>Default</b>: 15 s.</summary>
+    public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Split-brain resolver strategy: <c>keep-majority</c> or <c>keep-oldest</c>. <b>Default</b>: keep-majority.</summary>
+    public string SplitBrainStrategy { get; set; } = "keep-majority";
+
+    /// <summary>How long membership must be stable (no new unreachability) before the resolver downs the unreachable side. <b>Default</b>: 20 s.</summary>
+    public TimeSpan DowningStableAfter { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>The split-brain strategies accepted.</summary>
+    public static readonly IReadOnlyList<string> SplitBrainStrategies = ["keep-majority", "keep-oldest"];
 }
 
 /// <summary>Journal settings.</summary>
@@ -170,7 +191,7 @@ public sealed class KruxOsSettings
         if (ApprovalGrantWindow <= TimeSpan.Zero) throw new ArgumentException("KruxOS:ApprovalGrantWindow must be positive");
         if (ApprovalProgressInterval <= TimeSpan.Zero) throw new ArgumentException("KruxOS:ApprovalProgressInterval must be positive");
         if (PolicyRescanInterval <= TimeSpan.Zero) throw new ArgumentException("KruxOS:PolicyRescanInterval must be positive");
-        if (UseClustering && Cluster.Port is < 0 or > 65535) throw new ArgumentException("KruxOS:Cluster:Port is out of range");
+        if (ClusterSettingsError() is { } cluster) throw new ArgumentException(cluster);
         if (Audit.RingCapacity < 1) throw new ArgumentException("KruxOS:Audit:RingCapacity must be at least 1");
         if (Audit.RetryInterval <= TimeSpan.Zero) throw new ArgumentException("KruxOS:Audit:RetryInterval must be positive");
         if (Audit.RestartBackoffMin <= TimeSpan.Zero) throw new ArgumentException("KruxOS:Audit:RestartBackoffMin must be positive");
@@ -182,6 +203,28 @@ public sealed class KruxOsSettings
         if (Idempotency.MaxRecordedResultBytes < 0) throw new ArgumentException("KruxOS:Idempotency:MaxRecordedResultBytes must not be negative");
         if (Persistence.Provider == PersistenceProvider.PostgreSql && string.IsNullOrWhiteSpace(Persistence.ConnectionString))
             throw new ArgumentException("KruxOS:Persistence:ConnectionString is required for PostgreSQL");
+    }
+
+    /// <summary>The first cluster setting that cannot work (missing, malformed or conflicting), as one sentence; null when none.</summary>
+    public string? ClusterSettingsError()
+    {
+        if (!UseClustering)
+            return Cluster.SeedNodes.Count > 0 ? "seed nodes (--seed-nodes, KruxOS:Cluster:SeedNodes) are set but clustering is off; add --cluster" : null;
+        if (Core.Cluster.ClusterAddresses.HostError(Cluster.Hostname) is { } host) return $"KruxOS:Cluster:Hostname (--cluster-host): {host}";
+        if (Cluster.Port is < 1 or > 65535) return "KruxOS:Cluster:Port (--cluster-port) must be a fixed port from 1 to 65535";
+        var (_, seedError) = Core.Cluster.ClusterAddresses.ParseSeeds(Cluster.SeedNodes, ActorSystemName);
+        if (seedError is not null) return $"KruxOS:Cluster:SeedNodes (--seed-nodes): {seedError}";
+        if (!ClusterNodeSettings.SplitBrainStrategies.Contains(Cluster.SplitBrainStrategy))
+            return $"KruxOS:Cluster:SplitBrainStrategy must be one of {string.Join(", ", ClusterNodeSettings.SplitBrainStrategies)}";
+        if (Cluster.LeaseTtl < TimeSpan.FromSeconds(3)) return "KruxOS:Cluster:LeaseTtl must be at least 3 s";
+        if (Cluster.SeedNodeWait < TimeSpan.Zero) return "KruxOS:Cluster:SeedNodeWait must not be negative";
+        if (Cluster.FormationTimeout <= Cluster.SeedNodeWait) return "KruxOS:Cluster:FormationTimeout must be longer than SeedNodeWait";
+        if (Cluster.DowningStableAfter < TimeSpan.FromSeconds(1)) return "KruxOS:Cluster:DowningStableAfter must be at least 1 s";
+        if (Persistence.Provider == PersistenceProvider.PostgreSql && string.IsNullOrWhiteSpace(Persistence.ConnectionString))
+            return "a cluster needs its shared journal: set KruxOS:Persistence:ConnectionString (KRUXOS_JOURNAL_CONNECTION) to the PostgreSQL database";
+        if (Persistence.Provider == PersistenceProvider.Sqlite && Persistence.ConnectionString is null && Cluster.SeedNodes.Count > 0)
+            return "a cluster needs one shared journal: set KruxOS:Persistence:Provider to PostgreSql (--journal-provider postgresql) and its connection string";
+        return null;
     }
 
     private static string DefaultDataDir() =>

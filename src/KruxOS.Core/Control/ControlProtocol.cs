@@ -18,6 +18,7 @@ public static class ControlProtocol
     {
         public const string Status = "status";
         public const string Verify = "verify";
+        public const string ClusterStatus = "cluster.status";
         public const string AgentCreate = "agent.create";
         public const string AgentList = "agent.list";
         public const string AgentShow = "agent.show";

@@ -208,8 +208,43 @@ public static class AdminJson
         ["first_deletion_not_before"] = r.Result.FirstDeletionNotBefore?.ToString("O", CultureInfo.InvariantCulture),
     };
 
-    /// <summary>The node's status.</summary>
-    public static JsonObject Status(NodeStatusReport s) => new()
+    /// <summary>The node's status (with its <c>cluster</c> view when the node is a cluster member).</summary>
+    public static JsonObject Status(NodeStatusReport s)
+    {
+        var json = NodeStatus(s);
+        if (s.Cluster is { Enabled: true } cluster) json["cluster"] = Cluster(cluster);
+        return json;
+    }
+
+    /// <summary>The cluster as a node sees it (<c>cluster.status</c>, <c>/health</c>, <c>status</c>).</summary>
+    public static JsonObject Cluster(KruxOS.Actors.Cluster.ClusterStatusReport c) => new()
+    {
+        ["enabled"] = c.Enabled,
+        ["self"] = c.Self,
+        ["self_status"] = c.SelfStatus,
+        ["leader"] = c.Leader,
+        ["members"] = new JsonArray([.. c.Members.Select(m => (JsonNode)new JsonObject
+        {
+            ["address"] = m.Address,
+            ["status"] = m.Status,
+            ["roles"] = new JsonArray([.. m.Roles.Select(r => (JsonNode)JsonValue.Create(r))]),
+            ["reachable"] = m.Reachable,
+            ["self"] = m.IsSelf,
+            ["leader"] = m.IsLeader,
+            ["oldest"] = m.IsOldest,
+        })]),
+        ["shards"] = new JsonArray([.. c.Shards.Select(d => (JsonNode)new JsonObject
+        {
+            ["type"] = d.TypeName,
+            ["by_node"] = new JsonObject(d.ShardsByNode.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            ["error"] = d.Error,
+        })]),
+        ["lease"] = c.Lease,
+        ["split_brain_strategy"] = c.SplitBrainStrategy,
+        ["downing_stable_after_seconds"] = c.DowningStableAfter?.TotalSeconds,
+    };
+
+    private static JsonObject NodeStatus(NodeStatusReport s) => new()
     {
         ["version"] = s.Version,
         ["uptime_seconds"] = s.UptimeSeconds,

@@ -68,6 +68,7 @@ public sealed class ControlCommands(
         {
             [Methods.Status] = async (c, r) => Reply.Of(await c._status.StatusAsync(r.Ct).ConfigureAwait(false), AdminJson.Status),
             [Methods.Verify] = async (c, r) => AdminJson.Verify(await c._status.VerifyAsync(r.Ct).ConfigureAwait(false)),
+            [Methods.ClusterStatus] = async (c, r) => Reply.Of(await c._status.ClusterAsync(r.Ct).ConfigureAwait(false), AdminJson.Cluster),
             [Methods.AgentCreate] = async (c, r) => Reply.Of(await c._agents.CreateAsync(r.Params["name"]?.GetValue<string>(), r.Params["purpose"]?.GetValue<string>() ?? "", r.Ct)
                 .ConfigureAwait(false), AdminJson.AgentIssued),
             [Methods.AgentList] = (c, _) => Task.FromResult<Reply>(AdminJson.Agents(c._agents.List())),

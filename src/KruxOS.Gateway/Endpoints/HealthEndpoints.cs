@@ -42,6 +42,9 @@ public static class HealthEndpoints
                 ["generated_at"] = report.GeneratedAt.ToString("O"),
                 ["total_latency_ms"] = Math.Round(report.TotalLatencyMs, 3),
             };
+            // A cluster member reports the membership, reachability and shard distribution it sees.
+            if ((await status.ClusterAsync(http.RequestAborted).ConfigureAwait(false)).Value is { Enabled: true } cluster)
+                body["cluster"] = KruxOS.Gateway.Admin.AdminJson.Cluster(cluster);
             http.Response.StatusCode = report.Status == HealthStatus.Critical ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
             http.Response.ContentType = "application/json";
             await http.Response.WriteAsync(body.ToJsonString(CoreJson.Options), http.RequestAborted).ConfigureAwait(false);

@@ -44,6 +44,9 @@ public static class GatewayHostingExtensions
         ["--cluster"] = "KruxOS:UseClustering",
         ["--cluster-port"] = "KruxOS:Cluster:Port",
         ["--cluster-host"] = "KruxOS:Cluster:Hostname",
+        ["--seed-nodes"] = SeedNodesKey,
+        ["--journal-provider"] = "KruxOS:Persistence:Provider",
+        ["--journal-connection"] = JournalConnectionKey,
         ["--config"] = ConfigFileKey,
     };
 
@@ -66,7 +69,59 @@ public static class GatewayHostingExtensions
         ["KRUXOS_TLS_NAMES"] = TlsNamesKey,
         ["KRUXOS_OTLP_ENDPOINT"] = "Telemetry:OtlpEndpoint",
         ["KRUXOS_OTLP_PROTOCOL"] = "Telemetry:OtlpProtocol",
+        ["KRUXOS_CLUSTER"] = "KruxOS:UseClustering",
+        ["KRUXOS_CLUSTER_HOST"] = "KruxOS:Cluster:Hostname",
+        ["KRUXOS_CLUSTER_PORT"] = "KruxOS:Cluster:Port",
+        ["KRUXOS_SEED_NODES"] = SeedNodesKey,
+        ["KRUXOS_JOURNAL_PROVIDER"] = "KruxOS:Persistence:Provider",
+        ["KRUXOS_JOURNAL_CONNECTION"] = JournalConnectionKey,
     };
+
+    /// <summary><c>KruxOS:Cluster:SeedNodes</c>: a JSON array in a settings file, or one comma-separated value (environment, flag).</summary>
+    public const string SeedNodesKey = "KruxOS:Cluster:SeedNodes";
+
+    /// <summary>The journal's connection string (never given a password on the command line: see <see cref="CommandLineJournalError"/>).</summary>
+    public const string JournalConnectionKey = "KruxOS:Persistence:ConnectionString";
+
+    /// <summary>Flags that are switches: given alone (<c>--cluster</c>) they mean <c>true</c>.</summary>
+    public static readonly IReadOnlySet<string> SwitchFlags = new HashSet<string>(StringComparer.Ordinal) { "--cluster" };
+
+    /// <summary>
+    /// The arguments with every lone switch given its <c>true</c> (<c>--cluster --cluster-host h</c> would otherwise read
+    /// <c>--cluster-host</c> as the switch's value).
+    /// </summary>
+    public static string[] NormalizeArgs(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var list = new List<string>(args.Length + 2);
+        for (var i = 0; i < args.Length; i++)
+        {
+            list.Add(args[i]);
+            if (SwitchFlags.Contains(args[i]) && (i + 1 == args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))) list.Add("true");
+        }
+        return [.. list];
+    }
+
+    /// <summary>
+    /// A connection string with a password on the command line would be readable by every local user (<c>/proc/*/cmdline</c>):
+    /// it is refused, naming the places a password may be given instead.
+    /// </summary>
+    public static string? CommandLineJournalError(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        for (var i = 0; i < args.Length; i++)
+        {
+            var value = args[i].StartsWith("--journal-connection=", StringComparison.Ordinal) ? args[i]["--journal-connection=".Length..]
+                : args[i] == "--journal-connection" && i + 1 < args.Length ? args[i + 1] : null;
+            if (value is null) continue;
+            var keys = value.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(p => p.Split('=', 2)[0].Trim().Replace(" ", "", StringComparison.Ordinal).ToLowerInvariant());
+            if (keys.Any(k => k is "password" or "pwd" or "psw"))
+                return "--journal-connection must not carry a password (the command line is readable by every local user): put the connection string in the "
+                    + "configuration file (KruxOS:Persistence:ConnectionString) or KRUXOS_JOURNAL_CONNECTION, or the password in a PostgreSQL passfile (Passfile=…)";
+        }
+        return null;
+    }
 
     /// <summary>
     /// <c>Gateway:Tls:Names</c>: a JSON array in a settings file, or one comma-separated value (environment,
@@ -98,9 +153,12 @@ public static class GatewayHostingExtensions
         var kruxos = builder.Configuration.GetSection("KruxOS").Get<KruxOsSettings>() ?? new KruxOsSettings();
         var gateway = builder.Configuration.GetSection("Gateway").Get<GatewaySettings>() ?? new GatewaySettings();
         gateway.Tls.Names = ConfiguredNames(builder.Configuration.GetSection(TlsNamesKey));
+        kruxos.Cluster.SeedNodes = ConfiguredNames(builder.Configuration.GetSection(SeedNodesKey));
         gateway.Validate();
         var telemetry = builder.Configuration.GetSection("Telemetry").Get<TelemetrySettings>() ?? new TelemetrySettings();
         telemetry.Validate();
+        if (kruxos.UseClustering && new[] { gateway.Port, gateway.UserApiPort, gateway.HealthPort }.Contains(kruxos.Cluster.Port))
+            throw new ArgumentException($"KruxOS:Cluster:Port (--cluster-port) {kruxos.Cluster.Port} is also the gateway, User API or health port; give the cluster its own port");
         // First, before any store is opened: the data directory private, earlier installs' stores tightened.
         DataDirectory.Secure(kruxos.DataDir, gateway);
         if (gateway.CallTimeout <= kruxos.ToolCallTimeout) gateway.CallTimeout = kruxos.ToolCallTimeout + TimeSpan.FromSeconds(15);

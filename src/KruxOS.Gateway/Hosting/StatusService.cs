@@ -43,7 +43,8 @@ public sealed record NodeStatusReport(
     int Capabilities,
     PolicyStatus Policy,
     int PendingApprovals,
-    KruxOS.Gateway.Telemetry.TelemetryStatus? Telemetry = null);
+    KruxOS.Gateway.Telemetry.TelemetryStatus? Telemetry = null,
+    KruxOS.Actors.Cluster.ClusterStatusReport? Cluster = null);
 
 /// <summary>One check of <c>kruxos verify</c>.</summary>
 public sealed record VerifyCheck(string Name, bool Pass, string Detail);
@@ -74,8 +75,18 @@ public sealed class StatusService(
     TimeProvider clock,
     GatewayEndpoints? endpoints = null,
     NodeCertificates? certificates = null,
-    KruxOS.Gateway.Telemetry.TelemetrySettings? telemetry = null)
+    KruxOS.Gateway.Telemetry.TelemetrySettings? telemetry = null,
+    KruxOS.Actors.Cluster.ClusterView? cluster = null)
 {
+    /// <summary>How long a status waits for each shard region's statistics.</summary>
+    public static readonly TimeSpan ShardStatsTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>The cluster as this node sees it (disabled on a single node).</summary>
+    public async Task<AdminResult<KruxOS.Actors.Cluster.ClusterStatusReport>> ClusterAsync(CancellationToken ct) =>
+        cluster is null
+            ? new KruxOS.Actors.Cluster.ClusterStatusReport(false, null, null, null, [], [], null, null, null)
+            : await cluster.StatusAsync(ShardStatsTimeout, ct).ConfigureAwait(false);
+
     /// <summary>Capability calls since this node started.</summary>
     public long TotalInvocations => activity.TotalInvocations;
 
@@ -131,7 +142,8 @@ public sealed class StatusService(
             catalog.Registry.All.Length,
             policies.Status,
             approvals.PendingCount,
-            telemetry is null ? null : KruxOS.Gateway.Telemetry.GatewayTelemetry.Status(telemetry, addresses.HealthPort));
+            telemetry is null ? null : KruxOS.Gateway.Telemetry.GatewayTelemetry.Status(telemetry, addresses.HealthPort),
+            settings.UseClustering && cluster is not null ? (await cluster.StatusAsync(ShardStatsTimeout, ct).ConfigureAwait(false)).Value : null);
     });
 
     /// <summary>Checks listeners, identities, catalogue, a write to the data directory and every health check.</summary>

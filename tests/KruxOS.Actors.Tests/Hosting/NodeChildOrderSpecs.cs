@@ -21,7 +21,7 @@ public sealed class NodeChildOrderSpecs
             "comms-inboxes", "comms-channels", "alerts", "system-alerts", "pauses", "schedulers"];
 
     private static readonly string[] ClusterChildren =
-        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping", "vault-replica", "vault-startup", "state-watch",
+        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping", "cluster-lease", "vault-replica", "vault-startup", "state-watch",
             "system-alerts", "pause-replica"];
 
     private static IServiceProvider Registrations(TempDir dir, bool clustering)

@@ -1,0 +1,277 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using KruxOS.Actors.Policy;
+using KruxOS.Core.Control;
+using KruxOS.Testing;
+using Npgsql;
+using Xunit;
+
+namespace KruxOS.Gateway.Tests.Cluster;
+
+/// <summary>
+/// The cluster as an operator runs it (issue 21): three separate gateway processes on one PostgreSQL journal, on loopback,
+/// one of them killed with SIGKILL. Runs when <c>KRUXOS_TEST_POSTGRES</c> names a server (skipped otherwise). The default
+/// run files 60 approvals; <c>KRUXOS_CLUSTER_APPROVALS=1000</c> gives the figure recorded in docs/performance.md.
+/// </summary>
+public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
+{
+    private const string Agent = "cluster-builder";
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
+
+    private static int ApprovalCount =>
+        int.TryParse(Environment.GetEnvironmentVariable("KRUXOS_CLUSTER_APPROVALS"), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 60;
+
+    [Fact]
+    public async Task Should_keep_every_approval_listed_and_decidable_from_every_survivor_after_a_node_is_killed_and_refuse_a_second_cluster_on_the_journal()
+    {
+        var server = Environment.GetEnvironmentVariable("KRUXOS_TEST_POSTGRES");
+        if (server is null) Assert.Skip("KRUXOS_TEST_POSTGRES is not set: no PostgreSQL server to share between the nodes");
+        await using var db = await Database.CreateAsync(server);
+        var root = Directory.CreateTempSubdirectory("kruxos-cluster-").FullName;
+        var ports = new[] { TestGateway.FreePort(), TestGateway.FreePort(), TestGateway.FreePort() };
+        var seeds = string.Join(",", ports.Select(p => $"127.0.0.1:{p}"));
+        string[] fast = ["--seed-nodes", seeds, "--KruxOS:Cluster:DowningStableAfter", "00:00:05", "--KruxOS:Cluster:SeedNodeWait", "00:00:03"];
+        var nodes = new List<GatewayProcess>();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        try
+        {
+            // arrange: three nodes, the same agent policy on each (system.time held for approval)
+            for (var i = 0; i < 3; i++)
+            {
+                PolicyDirectory.WriteAtomically(Path.Combine(root, $"n{i}", "data", "policies", "agents", $"{Agent}.yaml"), TestPolicies.HoldSystemTime);
+                nodes.Add(GatewayProcess.Start(root, $"n{i}", ports[i], db.ConnectionString, fast));
+            }
+            foreach (var n in nodes) await UntilAsync(n, async () => await ClusterUpCountAsync(http, n) == 3, "three members up");
+
+            // act: a fourth node that names no member of the running cluster tries to start on the same journal
+            await using (var intruder = GatewayProcess.Start(root, "intruder", TestGateway.FreePort(), db.ConnectionString,
+                ["--KruxOS:Cluster:FormationTimeout", "00:00:08", "--KruxOS:Cluster:SeedNodeWait", "00:00:01"]))
+            {
+                // assert: refused with one line naming the cause and the configuration exit code, never a second cluster
+                Assert.True(await intruder.WaitForExitAsync(TimeSpan.FromSeconds(90)), "the intruder did not stop");
+                Assert.Equal(78, intruder.ExitCode);
+                Assert.Contains("another cluster is using this journal", intruder.Log(), StringComparison.Ordinal);
+            }
+            foreach (var n in nodes) Assert.Equal(3, await ClusterUpCountAsync(http, n));
+
+            // arrange: the agent (created through node 0; every node learns it from the shared journal)
+            var created = await nodes[0].ControlAsync(ControlProtocol.Methods.AgentCreate, new JsonObject { ["name"] = Agent, ["purpose"] = "cluster spec" });
+            Assert.True(created.Ok, created.ErrorMessage);
+            var token = created.Result!["token"]!.GetValue<string>();
+
+            // act: file the approvals through all three edges, round robin
+            var count = ApprovalCount;
+            var ids = new ConcurrentDictionary<int, string>();
+            var filing = Stopwatch.StartNew();
+            await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
+                ids[i] = await HeldAsync(http, nodes[i % 3], token, $"tz-{i}"));
+            filing.Stop();
+            var all = ids.Values.ToHashSet(StringComparer.Ordinal);
+            Assert.Equal(count, all.Count);
+            output.WriteLine($"filed {count} approvals through 3 edges in {filing.Elapsed.TotalSeconds:0.0} s");
+
+            // assert: every node lists every one (the live read model), and an identical call through another node joins it
+            foreach (var n in nodes) await UntilAsync(n, async () => (await PendingAsync(n)).SetEquals(all), $"all {count} pending listed");
+            Assert.Equal(ids[0], await HeldAsync(http, nodes[1], token, "tz-0"));
+            Assert.Equal(ids[1], await HeldAsync(http, nodes[2], token, "tz-1"));
+
+            // act: kill -9 the node hosting the most approval shards
+            var victim = await MostApprovalShardsAsync(nodes[0], nodes);
+            var survivors = nodes.Where(n => n != victim).ToList();
+            output.WriteLine($"killing {victim.Name} ({victim.ClusterAddress})");
+            var sinceKill = Stopwatch.StartNew();
+            victim.KillHard();
+            Assert.True(await victim.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+
+            // assert: all listed on every survivor, none lost or duplicated
+            foreach (var n in survivors)
+            {
+                var pending = await PendingListAsync(n);
+                Assert.Equal(count, pending.Count);
+                Assert.True(pending.ToHashSet(StringComparer.Ordinal).SetEquals(all));
+            }
+            output.WriteLine($"kill -> all {count} listed on both survivors: {sinceKill.Elapsed.TotalSeconds:0.0} s");
+
+            var retries = 0;
+            // act: decide every approval, alternating the survivors (those on the killed node wait for their shards to move)
+            await Parallel.ForEachAsync(ids.OrderBy(kv => kv.Key), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (kv, _) =>
+            {
+                var n = survivors[kv.Key % 2];
+                var deadline = DateTime.UtcNow + Bound;
+                var retried = false;
+                while (true)
+                {
+                    var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalApprove, new JsonObject { ["id"] = kv.Value, ["reason"] = "cluster spec" });
+                    if (r.Ok)
+                    {
+                        Assert.Equal("approved", r.Result!["status"]!.GetValue<string>());
+                        return;
+                    }
+                    // A retry after a timed-out attempt may find that attempt's decision applied: the same outcome, never another.
+                    if (retried && r.ErrorType == "Conflict" && r.ErrorMessage!.Contains("already approved", StringComparison.Ordinal)) return;
+                    retried = true;
+                    Interlocked.Increment(ref retries);
+                    Assert.True(r.ErrorType is "timeout" or "ServiceUnavailable" && DateTime.UtcNow < deadline, $"{kv.Value} on {n.Name}: {r.ErrorType} {r.ErrorMessage}");
+                    await Task.Delay(500);
+                }
+            });
+            output.WriteLine($"kill -> all {count} decided from the survivors: {sinceKill.Elapsed.TotalSeconds:0.0} s ({retries} decisions retried after a timeout or while the queue reloaded)");
+
+            // assert: no survivor shows one pending or reverted
+            foreach (var n in survivors)
+                await UntilAsync(n, async () => (await ListAsync(n, "approved")).SetEquals(all) && (await PendingAsync(n)).Count == 0, "all approved, none pending");
+
+            // assert: sessions through the survivors keep working, and the identical call now runs once on its grant
+            foreach (var n in survivors) Assert.Equal("ok", await CallAsync(http, n, token, "system.info", new JsonObject()));
+            Assert.Equal("InvalidTimezone", await CallAsync(http, survivors[0], token, "system.time", new JsonObject { ["timezone"] = "tz-2" }));
+            Assert.Equal("held", await CallAsync(http, survivors[1], token, "system.time", new JsonObject { ["timezone"] = "tz-2" }));
+
+            // assert: the survivors are two members, ready, and one of them holds the journal lease
+            foreach (var n in survivors)
+            {
+                Assert.Equal(2, await ClusterUpCountAsync(http, n));
+                Assert.Equal(200, (await n.HealthAsync(http, "/health/ready")).Status);
+            }
+        }
+        catch
+        {
+            foreach (var n in nodes) output.WriteLine($"--- {n.Name} log tail ---\n{Tail(n.Log())}");
+            throw;
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static string Tail(string log) => log.Length > 4000 ? log[^4000..] : log;
+
+    private static async Task<int> ClusterUpCountAsync(HttpClient http, GatewayProcess n)
+    {
+        try
+        {
+            var (_, body) = await n.HealthAsync(http);
+            return body?["cluster"]?["members"]?.AsArray().Count(m => m!["status"]!.GetValue<string>() == "up" && m["reachable"]!.GetValue<bool>()) ?? 0;
+        }
+        catch (HttpRequestException)
+        {
+            return 0;
+        }
+    }
+
+    private static async Task UntilAsync(GatewayProcess n, Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Bound;
+        while (!await condition())
+        {
+            if (n.HasExited) throw new InvalidOperationException($"{n.Name} exited ({n.ExitCode}) waiting for: {what}\n{Tail(n.Log())}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{n.Name}: {what} not reached within {Bound.TotalSeconds:0} s");
+            await Task.Delay(250);
+        }
+    }
+
+    private static async Task<List<string>> PendingListAsync(GatewayProcess n)
+    {
+        var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalList);
+        Assert.True(r.Ok, r.ErrorMessage);
+        return [.. r.Result!["approvals"]!.AsArray().Select(a => a!["id"]!.GetValue<string>())];
+    }
+
+    private static async Task<HashSet<string>> PendingAsync(GatewayProcess n) => (await PendingListAsync(n)).ToHashSet(StringComparer.Ordinal);
+
+    private static async Task<HashSet<string>> ListAsync(GatewayProcess n, string status)
+    {
+        var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalList, new JsonObject { ["status"] = status });
+        Assert.True(r.Ok, r.ErrorMessage);
+        return r.Result!["approvals"]!.AsArray().Select(a => a!["id"]!.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
+    }
+
+    private static async Task<GatewayProcess> MostApprovalShardsAsync(GatewayProcess asked, List<GatewayProcess> nodes)
+    {
+        var r = await asked.ControlAsync(ControlProtocol.Methods.ClusterStatus);
+        Assert.True(r.Ok, r.ErrorMessage);
+        var byNode = r.Result!["shards"]!.AsArray().Single(s => s!["type"]!.GetValue<string>() == "approval")!["by_node"]!.AsObject();
+        var most = byNode.OrderByDescending(kv => kv.Value!.GetValue<int>()).First().Key;
+        return nodes.Single(n => n.ClusterAddress == most);
+    }
+
+    // /rpc answers a held call at once with -32002 and the approval id.
+    private static async Task<string> HeldAsync(HttpClient http, GatewayProcess n, string token, string timezone)
+    {
+        var deadline = DateTime.UtcNow + Bound;
+        while (true)
+        {
+            var json = await RpcAsync(http, n, token, "system.time", new JsonObject { ["timezone"] = timezone });
+            if (json["error"]?["code"]?.GetValue<int>() == -32002) return json["error"]!["data"]!["request_id"]!.GetValue<string>();
+            // A node may not know the new agent for a moment (identities replicate from the shared journal).
+            if (DateTime.UtcNow > deadline) throw new InvalidOperationException($"no held call through {n.Name}: {json.ToJsonString()}");
+            await Task.Delay(250);
+        }
+    }
+
+    // "ok", "held", or the error type of a call.
+    private static async Task<string> CallAsync(HttpClient http, GatewayProcess n, string token, string capability, JsonObject arguments)
+    {
+        var json = await RpcAsync(http, n, token, capability, arguments);
+        if (json["result"]?["success"]?.GetValue<bool>() == true) return "ok";
+        if (json["error"]?["code"]?.GetValue<int>() == -32002) return "held";
+        return json["result"]?["error"]?["type"]?.GetValue<string>() ?? json.ToJsonString();
+    }
+
+    private static async Task<JsonNode> RpcAsync(HttpClient http, GatewayProcess n, string token, string capability, JsonObject arguments)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{n.GatewayPort}/rpc")
+        {
+            Content = new StringContent(new JsonObject
+            {
+                ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = "capabilities.invoke",
+                ["params"] = new JsonObject { ["capability"] = capability, ["arguments"] = arguments },
+            }.ToJsonString(), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var r = await http.SendAsync(request);
+        return JsonNode.Parse(await r.Content.ReadAsStringAsync())!;
+    }
+
+    /// <summary>A throw-away database on the test server, dropped at the end.</summary>
+    private sealed class Database : IAsyncDisposable
+    {
+        private readonly string _server;
+        private readonly string _name;
+
+        private Database(string server, string name, string connectionString)
+        {
+            _server = server;
+            _name = name;
+            ConnectionString = connectionString;
+        }
+
+        public string ConnectionString { get; }
+
+        public static async Task<Database> CreateAsync(string server)
+        {
+            var name = "kruxos_cluster_" + Guid.NewGuid().ToString("N")[..12];
+            await using (var c = new NpgsqlConnection(server))
+            {
+                await c.OpenAsync();
+                await using var cmd = new NpgsqlCommand($"CREATE DATABASE {name}", c);
+                await cmd.ExecuteNonQueryAsync();
+            }
+            return new Database(server, name, new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            NpgsqlConnection.ClearAllPools();
+            await using var c = new NpgsqlConnection(_server);
+            await c.OpenAsync();
+            await using var cmd = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_name} WITH (FORCE)", c);
+            await cmd.ExecuteNonQueryAsync();
+        }
+    }
+}
