@@ -48,5 +48,7 @@ internal static class VaultWireSamples
         yield return state.Find(stripe)!;
         yield return state.Find(stripe)!.ToInfo();
         yield return state;
+        yield return new VersionedVaultState(7, state);
+        yield return VaultQueries.GetVaultState.Instance;
     }
 }
