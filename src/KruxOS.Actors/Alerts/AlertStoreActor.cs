@@ -1,6 +1,6 @@
+using System.Collections.Immutable;
 using Akka.Actor;
-using Akka.Event;
-using Akka.Persistence;
+using KruxOS.Actors.Persistence;
 using KruxOS.Core.Alerts;
 using KruxOS.Core.Errors;
 
@@ -14,30 +14,18 @@ public sealed class AlertStoreKey;
 /// the pure <see cref="AlertStoreExtensions.ProcessCommand"/>; the answer is sent once the events are durable. A command
 /// it cannot decide is refused with <see cref="AlertsRefused"/>, never dropped and never a crash.
 /// </summary>
-public sealed class AlertStoreActor : ReceivePersistentActor
+public sealed class AlertStoreActor : DecidingPersistentActor<AlertStore, IAlertCommand, IAlertEvent, IAlertReply>
 {
     /// <summary>A snapshot is taken every this many events.</summary>
-    public const int SnapshotEvery = 500;
+    public const int Snapshots = 500;
 
-    private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly AlertLimits _limits;
     private readonly TimeProvider _clock;
-    private AlertStore _store = AlertStore.Empty;
 
-    public AlertStoreActor(AlertLimits limits, TimeProvider clock)
+    public AlertStoreActor(AlertLimits limits, TimeProvider clock) : base(AlertStore.Empty, Snapshots, "Alert store")
     {
         _limits = limits;
         _clock = clock;
-        Recover<SnapshotOffer>(offer =>
-        {
-            if (offer.Snapshot is AlertStoreSnapshot s) _store = AlertStore.FromSnapshot(s);
-        });
-        Recover<IAlertEvent>(e => _store = _store.Apply(e));
-        Command<IAlertCommand>(Handle);
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
-        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Alert store: snapshot failed; the journal still holds every event"));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(f => _log.Warning(f.Cause, "Alert store: deleting old snapshots failed"));
     }
 
     /// <inheritdoc />
@@ -46,33 +34,19 @@ public sealed class AlertStoreActor : ReceivePersistentActor
     /// <summary>The store's props.</summary>
     public static Props Props(AlertLimits limits, TimeProvider clock) => Akka.Actor.Props.Create(() => new AlertStoreActor(limits, clock));
 
-    private void Handle(IAlertCommand command)
-    {
-        var replyTo = Sender;
-        IAlertReply reply;
-        System.Collections.Immutable.ImmutableArray<IAlertEvent> events;
-        try
-        {
-            (reply, events) = _store.ProcessCommand(command, _clock.GetUtcNow(), _limits);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NullReferenceException)
-        {
-            _log.Warning(e, "Alert store: refused a malformed {0}", command.GetType().Name);
-            replyTo.Tell(new AlertsRefused(Errors.InvalidInput("command", "malformed alert command")));
-            return;
-        }
-        if (events.IsEmpty)
-        {
-            replyTo.Tell(reply);
-            return;
-        }
-        var remaining = events.Length;
-        PersistAll(events, e =>
-        {
-            _store = _store.Apply(e);
-            if (--remaining > 0) return;
-            if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_store.ToSnapshot());
-            replyTo.Tell(reply);
-        });
-    }
+    /// <inheritdoc />
+    protected override (IAlertReply Reply, ImmutableArray<IAlertEvent> Events) Decide(AlertStore state, IAlertCommand command) =>
+        state.ProcessCommand(command, _clock.GetUtcNow(), _limits);
+
+    /// <inheritdoc />
+    protected override AlertStore Apply(AlertStore state, IAlertEvent @event) => state.Apply(@event);
+
+    /// <inheritdoc />
+    protected override object ToSnapshot(AlertStore state) => state.ToSnapshot();
+
+    /// <inheritdoc />
+    protected override AlertStore? FromSnapshot(object snapshot) => snapshot is AlertStoreSnapshot s ? AlertStore.FromSnapshot(s) : null;
+
+    /// <inheritdoc />
+    protected override IAlertReply Malformed(IAlertCommand command) => new AlertsRefused(Errors.InvalidInput("command", "malformed alert command"));
 }

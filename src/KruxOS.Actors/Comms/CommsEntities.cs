@@ -1,8 +1,9 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
-using Akka.Event;
 using Akka.Persistence;
 using KruxOS.Core.Comms;
+using KruxOS.Actors.Persistence;
 using KruxOS.Core.Errors;
 
 namespace KruxOS.Actors.Comms;
@@ -36,41 +37,33 @@ public sealed class ChannelMessageExtractor() : HashCodeMessageExtractor(ShardCo
 
 /// <summary>
 /// One agent's durable inbox, event-sourced under <c>comms-inbox-{agent}</c>. Every command is decided by the pure
-/// <see cref="InboxStateExtensions.ProcessCommand"/>; the actor persists the events and answers only once they are
-/// durable, so a <c>delivered</c>/<c>queued</c> answer means the message survives a kill -9. A command it cannot decide
-/// is answered with a <see cref="CommsRefused"/>, never dropped.
+/// <see cref="InboxStateExtensions.ProcessCommand"/>; the answer is sent only once the events are durable, so a
+/// <c>delivered</c>/<c>queued</c> answer means the message survives a kill -9. A command it cannot decide is answered
+/// with a <see cref="CommsRefused"/>, never dropped.
 /// </summary>
-public sealed class InboxActor : ReceivePersistentActor
+public sealed class InboxActor : DecidingPersistentActor<InboxState, IInboxCommand, IInboxEvent, ICommsReply>
 {
     /// <summary>The persistence id prefix; never changes.</summary>
     public const string PersistenceIdPrefix = "comms-inbox-";
 
     /// <summary>A snapshot is taken every this many events.</summary>
-    public const int SnapshotEvery = 200;
+    public const int Snapshots = 200;
 
-    private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Core.Agents.AgentName _agent;
     private readonly InboxLimits _limits;
     private readonly TimeProvider _clock;
-    private InboxState _state;
 
     public InboxActor(string entityId, InboxLimits limits, TimeProvider clock, TimeSpan idle)
+        : this(Core.Agents.AgentName.Parse(entityId), limits, clock, idle)
     {
-        _agent = Core.Agents.AgentName.Parse(entityId);
+    }
+
+    private InboxActor(Core.Agents.AgentName agent, InboxLimits limits, TimeProvider clock, TimeSpan idle)
+        : base(InboxState.Empty(agent), Snapshots, $"Inbox of {agent}")
+    {
+        _agent = agent;
         _limits = limits;
         _clock = clock;
-        _state = InboxState.Empty(_agent);
-
-        Recover<SnapshotOffer>(offer =>
-        {
-            if (offer.Snapshot is InboxSnapshot s) _state = InboxState.FromSnapshot(s);
-        });
-        Recover<IInboxEvent>(e => _state = _state.Apply(e));
-        Command<IInboxCommand>(Handle);
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
-        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Inbox of {0}: snapshot failed; the journal still holds every event", _agent));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(f => _log.Warning(f.Cause, "Inbox of {0}: deleting old snapshots failed", _agent));
         Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
         SetReceiveTimeout(idle);
     }
@@ -82,78 +75,42 @@ public sealed class InboxActor : ReceivePersistentActor
     public static Props Props(string entityId, InboxLimits limits, TimeProvider clock, TimeSpan idle) =>
         Akka.Actor.Props.Create(() => new InboxActor(entityId, limits, clock, idle));
 
-    private void Handle(IInboxCommand command)
-    {
-        var replyTo = Sender;
-        ICommsReply reply;
-        System.Collections.Immutable.ImmutableArray<IInboxEvent> events;
-        try
-        {
-            (reply, events) = _state.ProcessCommand(command, _clock.GetUtcNow(), _limits);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NullReferenceException)
-        {
-            // A malformed command (a null field from a hostile sender on the wire) is refused, never a crash.
-            _log.Warning(e, "Inbox of {0}: refused a malformed {1}", _agent, command.GetType().Name);
-            replyTo.Tell(new CommsRefused(Errors.InvalidInput("command", "malformed inbox command")));
-            return;
-        }
-        if (events.IsEmpty)
-        {
-            replyTo.Tell(reply);
-            return;
-        }
-        var remaining = events.Length;
-        PersistAll(events, e =>
-        {
-            _state = _state.Apply(e);
-            if (--remaining > 0) return;
-            if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_state.ToSnapshot());
-            replyTo.Tell(reply);
-        });
-    }
+    /// <inheritdoc />
+    protected override (ICommsReply Reply, ImmutableArray<IInboxEvent> Events) Decide(InboxState state, IInboxCommand command) =>
+        state.ProcessCommand(command, _clock.GetUtcNow(), _limits);
 
     /// <inheritdoc />
-    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
-    {
-        _log.Error(cause, "Inbox of {0}: the journal refused an event; the entity stops and recovers on its next message", _agent);
-        base.OnPersistFailure(cause, @event, sequenceNr);
-    }
+    protected override InboxState Apply(InboxState state, IInboxEvent @event) => state.Apply(@event);
+
+    /// <inheritdoc />
+    protected override object ToSnapshot(InboxState state) => state.ToSnapshot();
+
+    /// <inheritdoc />
+    protected override InboxState? FromSnapshot(object snapshot) => snapshot is InboxSnapshot s ? InboxState.FromSnapshot(s) : null;
+
+    /// <inheritdoc />
+    protected override ICommsReply Malformed(IInboxCommand command) => new CommsRefused(Errors.InvalidInput("command", "malformed inbox command"));
 }
 
 /// <summary>
 /// One channel, event-sourced under <c>comms-channel-{name}</c>: its members. Created by its first join; a message to
 /// it is fanned out (by the sender's handler) to every member's inbox but the sender's.
 /// </summary>
-public sealed class ChannelActor : ReceivePersistentActor
+public sealed class ChannelActor : DecidingPersistentActor<ChannelState, IChannelCommand, IChannelEvent, ICommsReply>
 {
     /// <summary>The persistence id prefix; never changes.</summary>
     public const string PersistenceIdPrefix = "comms-channel-";
 
-    private const int SnapshotEvery = 200;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _name;
     private readonly ChannelLimits _limits;
     private readonly TimeProvider _clock;
-    private ChannelState _state;
 
     public ChannelActor(string entityId, ChannelLimits limits, TimeProvider clock, TimeSpan idle)
+        : base(ChannelState.Empty(entityId), 200, $"Channel {entityId}")
     {
         _name = entityId;
         _limits = limits;
         _clock = clock;
-        _state = ChannelState.Empty(entityId);
-
-        Recover<SnapshotOffer>(offer =>
-        {
-            if (offer.Snapshot is ChannelSnapshot s) _state = ChannelState.FromSnapshot(s);
-        });
-        Recover<IChannelEvent>(e => _state = _state.Apply(e));
-        Command<IChannelCommand>(Handle);
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
-        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Channel {0}: snapshot failed; the journal still holds every event", _name));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(_ => { });
         Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
         SetReceiveTimeout(idle);
     }
@@ -165,33 +122,19 @@ public sealed class ChannelActor : ReceivePersistentActor
     public static Props Props(string entityId, ChannelLimits limits, TimeProvider clock, TimeSpan idle) =>
         Akka.Actor.Props.Create(() => new ChannelActor(entityId, limits, clock, idle));
 
-    private void Handle(IChannelCommand command)
-    {
-        var replyTo = Sender;
-        ICommsReply reply;
-        System.Collections.Immutable.ImmutableArray<IChannelEvent> events;
-        try
-        {
-            (reply, events) = _state.ProcessCommand(command, _clock.GetUtcNow(), _limits);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NullReferenceException)
-        {
-            _log.Warning(e, "Channel {0}: refused a malformed {1}", _name, command.GetType().Name);
-            replyTo.Tell(new CommsRefused(Errors.InvalidInput("command", "malformed channel command")));
-            return;
-        }
-        if (events.IsEmpty)
-        {
-            replyTo.Tell(reply);
-            return;
-        }
-        var remaining = events.Length;
-        PersistAll(events, e =>
-        {
-            _state = _state.Apply(e);
-            if (--remaining > 0) return;
-            if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_state.ToSnapshot());
-            replyTo.Tell(reply);
-        });
-    }
+    /// <inheritdoc />
+    protected override (ICommsReply Reply, ImmutableArray<IChannelEvent> Events) Decide(ChannelState state, IChannelCommand command) =>
+        state.ProcessCommand(command, _clock.GetUtcNow(), _limits);
+
+    /// <inheritdoc />
+    protected override ChannelState Apply(ChannelState state, IChannelEvent @event) => state.Apply(@event);
+
+    /// <inheritdoc />
+    protected override object ToSnapshot(ChannelState state) => state.ToSnapshot();
+
+    /// <inheritdoc />
+    protected override ChannelState? FromSnapshot(object snapshot) => snapshot is ChannelSnapshot s ? ChannelState.FromSnapshot(s) : null;
+
+    /// <inheritdoc />
+    protected override ICommsReply Malformed(IChannelCommand command) => new CommsRefused(Errors.InvalidInput("command", "malformed channel command"));
 }

@@ -1,6 +1,8 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
+using KruxOS.Actors.Persistence;
 using KruxOS.Core.Vault;
 
 namespace KruxOS.Actors.Vault;
@@ -18,36 +20,25 @@ public sealed class VaultRegistry
 /// the actor persists, applies, publishes the new state to the node read models and answers only after the events are
 /// durable.
 /// </summary>
-public sealed class VaultActor : ReceivePersistentActor
+public sealed class VaultActor : DecidingPersistentActor<VaultState, IVaultCommand, IVaultEvent, VaultResult>
 {
     /// <summary>The persistence id; never changes.</summary>
     public const string PersistenceIdValue = "vault";
 
     /// <summary>A snapshot is taken every this many events.</summary>
-    public const int SnapshotEvery = 100;
+    public const int Snapshots = 100;
 
-    private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Action<VersionedVaultState> _publish;
-    private VaultState _state = VaultState.Empty;
 
-    public VaultActor(Action<VersionedVaultState> publish)
+    public VaultActor(Action<VersionedVaultState> publish) : base(VaultState.Empty, Snapshots, "Vault")
     {
         _publish = publish;
-
-        Recover<IVaultEvent>(e => _state = _state.Apply(e));
-        Recover<SnapshotOffer>(offer => { if (offer.Snapshot is VaultState s) _state = s; });
         Recover<RecoveryCompleted>(_ =>
         {
-            _log.Info("Vault recovered: {0}, {1} records", _state.IsInitialized ? "initialised" : "not initialised", _state.Records.Count);
+            Log.Info("Vault recovered: {0}, {1} records", State.IsInitialized ? "initialised" : "not initialised", State.Records.Count);
             _publish(Versioned());
         });
-
-        Command<IVaultCommand>(Handle);
         Command<VaultQueries.GetVaultState>(_ => Sender.Tell(Versioned()));
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
-        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Vault snapshot failed; the journal still holds every event"));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(f => _log.Warning(f.Cause, "Deleting old vault snapshots failed"));
     }
 
     /// <inheritdoc />
@@ -55,36 +46,24 @@ public sealed class VaultActor : ReceivePersistentActor
 
     public static Props Props(Action<VersionedVaultState> publish) => Akka.Actor.Props.Create(() => new VaultActor(publish));
 
-    private VersionedVaultState Versioned() => new(LastSequenceNr, _state);
+    private VersionedVaultState Versioned() => new(LastSequenceNr, State);
 
-    private void Handle(IVaultCommand command)
-    {
-        VaultResult result;
-        System.Collections.Immutable.ImmutableArray<IVaultEvent> events;
-        try
-        {
-            (result, events) = _state.ProcessCommand(command);
-        }
-        catch (Exception ex) when (ex is ArgumentException or NullReferenceException or InvalidOperationException)
-        {
-            // A malformed command (missing fields from a peer) is refused, never a crash that loses the state.
-            Sender.Tell(new VaultResult(VaultResultCode.Invalid, "the command is malformed"));
-            return;
-        }
-        if (events.IsEmpty)
-        {
-            Sender.Tell(result);
-            return;
-        }
-        var replyTo = Sender;
-        var remaining = events.Length;
-        PersistAll(events, e =>
-        {
-            _state = _state.Apply(e);
-            if (--remaining > 0) return;
-            _publish(Versioned());
-            if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_state);
-            replyTo.Tell(result);
-        });
-    }
+    /// <inheritdoc />
+    protected override (VaultResult Reply, ImmutableArray<IVaultEvent> Events) Decide(VaultState state, IVaultCommand command) =>
+        state.ProcessCommand(command);
+
+    /// <inheritdoc />
+    protected override VaultState Apply(VaultState state, IVaultEvent @event) => state.Apply(@event);
+
+    /// <inheritdoc />
+    protected override object ToSnapshot(VaultState state) => state;
+
+    /// <inheritdoc />
+    protected override VaultState? FromSnapshot(object snapshot) => snapshot as VaultState;
+
+    /// <inheritdoc />
+    protected override void Persisted() => _publish(Versioned());
+
+    /// <inheritdoc />
+    protected override VaultResult Malformed(IVaultCommand command) => new(VaultResultCode.Invalid, "the command is malformed");
 }

@@ -48,8 +48,10 @@ public sealed class NodeHost : IAsyncDisposable
             await new NodeHost(host).DisposeAsync();
             throw;
         }
-        // Ready as a gateway would be: calls are refused (fail closed) until the first policy set has loaded.
+        // Ready as a gateway would be: calls are refused (fail closed) until the first policy set and the pause list
+        // have loaded.
         await host.Services.GetRequiredService<KruxOS.Actors.Policy.PolicyStore>().Loaded.WaitAsync(TimeSpan.FromSeconds(60));
+        await host.Services.GetRequiredService<KruxOS.Actors.Pauses.PauseDirectory>().Ready.WaitAsync(TimeSpan.FromSeconds(60));
         return new NodeHost(host);
     }
 
