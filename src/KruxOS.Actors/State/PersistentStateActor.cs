@@ -26,22 +26,20 @@ public sealed class PersistentStateActor : ReceivePersistentActor
     private readonly AgentName _agent;
     private readonly PersistentStateDependencies _deps;
     private PersistentState _state;
-    private int _eventsSince;
-    private long _bytesSince;
-    private long _lastSnapshotSeq;
-    private bool _snapshotting;
+    private readonly SnapshotSchedule _snapshots;
 
     public PersistentStateActor(string entityId, PersistentStateDependencies deps)
     {
         _agent = AgentName.Parse(entityId);
         _deps = deps;
+        _snapshots = new SnapshotSchedule(deps.Cadence);
         _state = PersistentState.Empty(_agent);
 
         Recover<SnapshotOffer>(offer =>
         {
             // A damaged snapshot throws here: recovery fails loudly instead of serving half a state.
             _state = PersistentState.FromSnapshot((PersistentStateSnapshot)offer.Snapshot);
-            _lastSnapshotSeq = offer.Metadata.SequenceNr;
+            _snapshots.Recovered(offer.Metadata.SequenceNr);
         });
         Recover<IPersistentStateEvent>(e =>
         {
@@ -55,7 +53,7 @@ public sealed class PersistentStateActor : ReceivePersistentActor
         Command<SaveSnapshotSuccess>(OnSnapshotSaved);
         Command<SaveSnapshotFailure>(f =>
         {
-            _snapshotting = false;
+            _snapshots.Failed();
             _log.Warning(f.Cause, "Persistent state of {0}: snapshot failed; the journal still holds every event", _agent);
         });
         Command<DeleteMessagesSuccess>(_ => { });
@@ -92,27 +90,16 @@ public sealed class PersistentStateActor : ReceivePersistentActor
         });
     }
 
-    private void Count(IPersistentStateEvent e)
-    {
-        _eventsSince++;
-        _bytesSince += PersistentStateExtensions.ReplayBytes(e);
-    }
+    private void Count(IPersistentStateEvent e) => _snapshots.Count(PersistentStateExtensions.ReplayBytes(e));
 
     private void SnapshotIfDue()
     {
-        if (_snapshotting || !_deps.Cadence.IsDue(_eventsSince, _bytesSince)) return;
-        _snapshotting = true;
-        SaveSnapshot(_state.ToSnapshot());
+        if (_snapshots.TryStart()) SaveSnapshot(_state.ToSnapshot());
     }
 
     private void OnSnapshotSaved(SaveSnapshotSuccess s)
     {
-        _snapshotting = false;
-        _eventsSince = (int)Math.Max(0, LastSequenceNr - s.Metadata.SequenceNr);
-        _bytesSince = 0;
-        // Keep the previous snapshot and what follows it as a spare for a damaged latest one; older data goes.
-        var previous = _lastSnapshotSeq;
-        _lastSnapshotSeq = s.Metadata.SequenceNr;
+        var previous = _snapshots.Saved(LastSequenceNr, s.Metadata.SequenceNr);
         if (previous <= 0) return;
         DeleteMessages(previous);
         DeleteSnapshots(new SnapshotSelectionCriteria(previous - 1));

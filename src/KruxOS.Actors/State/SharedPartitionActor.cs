@@ -40,10 +40,7 @@ public sealed class SharedPartitionActor : ReceivePersistentActor, IWithTimers
     private readonly int _partition;
     private readonly SharedPartitionDependencies _deps;
     private SharedPartitionState _state;
-    private int _eventsSince;
-    private long _bytesSince;
-    private long _lastSnapshotSeq;
-    private bool _snapshotting;
+    private readonly SnapshotSchedule _snapshots;
     private long _correlation;
     private Pending? _pending;
 
@@ -51,12 +48,13 @@ public sealed class SharedPartitionActor : ReceivePersistentActor, IWithTimers
     {
         _partition = int.Parse(entityId, NumberStyles.None, CultureInfo.InvariantCulture);
         _deps = deps;
+        _snapshots = new SnapshotSchedule(deps.Cadence);
         _state = SharedPartitionState.Empty(_partition);
 
         Recover<SnapshotOffer>(o =>
         {
             _state = SharedPartitionState.FromSnapshot((SharedPartitionSnapshot)o.Snapshot);
-            _lastSnapshotSeq = o.Metadata.SequenceNr;
+            _snapshots.Recovered(o.Metadata.SequenceNr);
         });
         Recover<ISharedStateEvent>(e =>
         {
@@ -93,7 +91,7 @@ public sealed class SharedPartitionActor : ReceivePersistentActor, IWithTimers
         Command<SaveSnapshotSuccess>(OnSnapshotSaved);
         Command<SaveSnapshotFailure>(f =>
         {
-            _snapshotting = false;
+            _snapshots.Failed();
             _log.Warning(f.Cause, "Shared state partition {0}: snapshot failed; the journal still holds every event", _partition);
         });
         Command<DeleteMessagesSuccess>(_ => { });
@@ -192,26 +190,16 @@ public sealed class SharedPartitionActor : ReceivePersistentActor, IWithTimers
         });
     }
 
-    private void Count(ISharedStateEvent e)
-    {
-        _eventsSince++;
-        if (e is SharedStateEvents.ValueSet v) _bytesSince += v.Value.ByteCount + v.Key.Length;
-    }
+    private void Count(ISharedStateEvent e) => _snapshots.Count(e is SharedStateEvents.ValueSet v ? v.Value.ByteCount + v.Key.Length : 0);
 
     private void SnapshotIfDue()
     {
-        if (_snapshotting || !_deps.Cadence.IsDue(_eventsSince, _bytesSince)) return;
-        _snapshotting = true;
-        SaveSnapshot(_state.ToSnapshot());
+        if (_snapshots.TryStart()) SaveSnapshot(_state.ToSnapshot());
     }
 
     private void OnSnapshotSaved(SaveSnapshotSuccess s)
     {
-        _snapshotting = false;
-        _eventsSince = (int)Math.Max(0, LastSequenceNr - s.Metadata.SequenceNr);
-        _bytesSince = 0;
-        var previous = _lastSnapshotSeq;
-        _lastSnapshotSeq = s.Metadata.SequenceNr;
+        var previous = _snapshots.Saved(LastSequenceNr, s.Metadata.SequenceNr);
         if (previous <= 0) return;
         DeleteMessages(previous);
         DeleteSnapshots(new SnapshotSelectionCriteria(previous - 1));

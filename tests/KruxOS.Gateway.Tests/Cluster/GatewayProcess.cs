@@ -53,7 +53,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         };
         foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "kruxos-gateway.dll"), "--cluster", "--cluster-host", "127.0.0.1",
             "--cluster-port", $"{clusterPort}", "--journal-provider", "postgresql", "--data-dir", dataDir,
-            "--gateway-port", $"{gateway}", "--user-api-port", $"{userApi}", "--health-port", $"{health}",
+            "--gateway-port", $"{gateway}", "--user-api-port", $"{userApi}", "--health-port", $"{health}", "--dashboard-port", "0",
             "--control-socket", Path.Combine(dataDir, "run", "control.sock"), "--auth-socket", Path.Combine(dataDir, "run", "auth.sock"),
             "--KruxOS:Sandbox:CgroupName", "kruxos-test-" + Guid.NewGuid().ToString("N")[..8], .. extraArgs])
             psi.ArgumentList.Add(a);
