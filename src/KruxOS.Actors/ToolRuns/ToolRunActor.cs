@@ -371,18 +371,24 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
             Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("audit", refused)));
             return;
         }
+        var context = new InvocationContext(_plan.Call.Principal, _plan.Session,
+            _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, _run.View, _plan.PathsDecided);
+        var handler = _catalog.HandlerFor(capability.Name);
         if (_plan.Call.DecideOnly)
         {
-            // A PreToolUse hook asked: the decision is the answer; the client runs its own tool.
+            // A PreToolUse hook asked: the decision is the answer; the client runs its own tool — unless the gateway
+            // itself would refuse what that tool is about to do (e.g. a destination outside the egress allowlist).
+            if (handler is INativeToolCheck check && check.CheckNativeUse(context, _plan.Arguments) is { } refusal)
+            {
+                Finish(AuditStatus.Denied, Failure(refusal));
+                return;
+            }
             Finish(AuditStatus.Success, ToolCallResult.Success(capability.Name, HookAllowed, _plan.Verdict!.Tier, ElapsedMicros()));
             return;
         }
         _executionStarted = true;
         EndStage(ref _holdSpan, ref _holdStarted, TelemetryNames.StageHold);
         StartStage(ref _executeSpan, ref _executeStarted, TelemetryNames.StageExecute);
-        var context = new InvocationContext(_plan.Call.Principal, _plan.Session,
-            _identities.Current.Agents.GetValueOrDefault(_plan.Call.Agent.Value), capability, _startedAt, _catalog.Registry, _run.View, _plan.PathsDecided);
-        var handler = _catalog.HandlerFor(capability.Name);
         var longest = handler.MaxDuration(_plan.Arguments);
         _executionTimeout = longest > _run.Settings.ExecutionTimeout ? longest : _run.Settings.ExecutionTimeout;
         // The handler runs under the execute span, so whatever it traces (an HTTP client, a database) nests in the call.

@@ -5,7 +5,7 @@ namespace KruxOS.Network.Handlers;
 
 /// <summary><c>network.http_request</c>: one request (and its redirects) to a destination the egress policy allows.</summary>
 [Capability("network.http_request")]
-public sealed class HttpRequestHandler(EgressClient client) : ICapabilityHandler
+public sealed class HttpRequestHandler(EgressClient client) : ICapabilityHandler, INativeToolCheck
 {
     /// <inheritdoc />
     public async ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
@@ -25,6 +25,9 @@ public sealed class HttpRequestHandler(EgressClient client) : ICapabilityHandler
             return new CapabilityOutput(RequestInputs.Output(response, bytes, clock.ElapsedMilliseconds, Requests.Identity));
         }).ConfigureAwait(false);
     }
+
+    /// <inheritdoc />
+    public Core.Errors.StructuredError? CheckNativeUse(InvocationContext context, JsonElement arguments) => NativeUse.Check(context, arguments);
 
     /// <inheritdoc />
     public TimeSpan MaxDuration(JsonElement arguments) => RequestInputs.Deadline(RequestInputs.Seconds(arguments, "timeout", 30));

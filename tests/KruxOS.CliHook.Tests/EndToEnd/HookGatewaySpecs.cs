@@ -28,6 +28,9 @@ public sealed partial class HookGatewaySpecs
           - capability: filesystem.write
             tier: approval_required
             reason: a human reads every write
+        network:
+          allowed_domains:
+            - docs.example.com
         """;
 
     private static string HookDll => Path.Combine(AppContext.BaseDirectory, "cli-hook.dll");
@@ -170,13 +173,23 @@ public sealed partial class HookGatewaySpecs
         await using var _ = gateway;
         var longGlob = Fixtures.Text("claude-code/grep").Replace("\"*.py\"", "\"" + new string('x', 2000) + "\"", StringComparison.Ordinal);
 
+        var elsewhere = Fixtures.Text("claude-code/webfetch").Replace("https://docs.example.com/guide", "https://exfil.example.net/upload", StringComparison.Ordinal);
+        var metadata = Fixtures.Text("claude-code/webfetch").Replace("https://docs.example.com/guide", "http://169.254.169.254/latest/meta-data/", StringComparison.Ordinal);
+
         // act
         var fetch = await HookAsync(gateway, token, "claude-code", Fixtures.Text("claude-code/webfetch"));
+        var outside = await HookAsync(gateway, token, "claude-code", elsewhere);
+        var imds = await HookAsync(gateway, token, "claude-code", metadata);
         var grep = await HookAsync(gateway, token, "claude-code", longGlob);
 
-        // assert: WebFetch is network.http_request, decided by the user's policy (its notify tier: allowed and recorded),
+        // assert: WebFetch is network.http_request, decided by the user's policy — its notify tier and its egress
+        // allowlist (the client fetches by itself, so a host the allowlist does not name is denied before it does) —
         // and include_glob is limited to 1024 characters
         Assert.Equal("allow", Decision(fetch));
+        Assert.Equal("deny", Decision(outside));
+        Assert.Contains("[code: DomainNotAllowed]", Reason(outside));
+        Assert.Contains("exfil.example.net", Reason(outside));
+        Assert.Equal("deny", Decision(imds));
         Assert.Equal("deny", Decision(grep));
         Assert.Contains("[code: InvalidInput]", Reason(grep));
         Assert.Contains("include_glob", Reason(grep));
