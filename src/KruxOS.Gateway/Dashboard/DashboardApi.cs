@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using KruxOS.Actors.Agents;
 using KruxOS.Actors.Approvals;
+using KruxOS.Actors.Pauses;
 using KruxOS.Capabilities;
 using KruxOS.Core;
 using KruxOS.Core.Admin;
@@ -72,14 +73,15 @@ public static class DashboardApi
             });
         });
         api.MapGet("/status", StatusAsync);
-        api.MapGet("/agents", (AgentAdmin agents) =>
-            AdminHttp.Json(new JsonObject { ["agents"] = new JsonArray([.. agents.List().Select(a => (JsonNode)Agent(a))]) }));
-        api.MapGet("/agents/{name}", (string name, AgentAdmin agents, IPolicyView policy) =>
+        api.MapGet("/agents", (AgentAdmin agents, PauseAdmin pauses) =>
+            AdminHttp.Json(new JsonObject { ["agents"] = new JsonArray([.. agents.List().Select(a => (JsonNode)Agent(a, pauses))]) }));
+        api.MapGet("/agents/{name}", (string name, AgentAdmin agents, IPolicyView policy, PauseAdmin pauses) =>
         {
             var shown = agents.Show(name);
             if (!shown.IsOk) return AdminHttp.Error(shown.Error!);
             var json = AdminJson.AgentDetails(shown.Value!);
             json["total_invocations"] = shown.Value!.View.Activity.Invocations;
+            json["paused"] = pauses.IsPaused(shown.Value.View.Agent.Name);
             json["policy"] = Policy(policy.Effective(Principal.ForAgent(AgentName.Parse(shown.Value.View.Agent.Name))));
             return AdminHttp.Json(json);
         });
@@ -92,6 +94,11 @@ public static class DashboardApi
             AdminHttp.Answer(await agents.RevokeAsync(name, http.RequestAborted).ConfigureAwait(false), AdminJson.AgentRevocation));
         api.MapPost("/agents/{name}/kill", async (HttpContext http, string name, AgentAdmin agents) =>
             AdminHttp.Answer(await agents.KillAsync(name, http.RequestAborted).ConfigureAwait(false), AdminJson.Kill));
+        // Pause/resume (durable; the agent's calls fail fast with SessionPaused, its connections stay open), recorded as user:<label>.
+        api.MapPost("/agents/{name}/pause", async (HttpContext http, string name, PauseAdmin pauses) =>
+            AdminHttp.Answer(await pauses.PauseAsync(name, ActingAs(http), http.RequestAborted).ConfigureAwait(false), AdminJson.Pause));
+        api.MapPost("/agents/{name}/resume", async (HttpContext http, string name, PauseAdmin pauses) =>
+            AdminHttp.Answer(await pauses.ResumeAsync(name, ActingAs(http), http.RequestAborted).ConfigureAwait(false), AdminJson.Pause));
 
         api.MapGet("/approvals", async (HttpContext http, ApprovalAdmin approvals, string? status) =>
             AdminHttp.Answer(await approvals.ListAsync(status, http.RequestAborted).ConfigureAwait(false), AdminJson.Approvals));
@@ -146,7 +153,13 @@ public static class DashboardApi
             });
         });
         api.MapGet("/audit/export", ExportAsync);
+
+        api.MapDashboardSecrets();
+        api.MapDashboardAlerts();
     }
+
+    /// <summary>Who a change is recorded as: <c>user:&lt;label&gt;</c> of the caller's token, as its approval decisions are.</summary>
+    private static string ActingAs(HttpContext http) => ApprovalDecider.DashboardSession(DashboardAuth.Caller(http).Token).DecidedBy;
 
     /// <summary>Endpoint metadata: an approval decision, which the approval entity judges (client tokens are refused there, audited).</summary>
     public sealed record DecisionEndpoint;
@@ -279,10 +292,11 @@ public static class DashboardApi
     }
 
     /// <summary>An agent in the spec's shape (<c>total_invocations</c>) besides the admin fields.</summary>
-    private static JsonObject Agent(AgentView view)
+    private static JsonObject Agent(AgentView view, PauseAdmin pauses)
     {
         var json = AdminJson.Agent(view);
         json["total_invocations"] = view.Activity.Invocations;
+        json["paused"] = pauses.IsPaused(view.Agent.Name);
         return json;
     }
 

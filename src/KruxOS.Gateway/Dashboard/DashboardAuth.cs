@@ -32,6 +32,12 @@ public sealed class DashboardAuth(DashboardSessions sessions, IdentityDirectory 
     /// <summary>The form field carrying the anti-forgery token on form posts.</summary>
     public const string CsrfField = "_csrf";
 
+    /// <summary>
+    /// The header a page's periodic background refresh sends (<c>1</c>): such a request is served but does not count as the
+    /// operator's activity, so a page left open still signs out after the idle timeout.
+    /// </summary>
+    public const string BackgroundHeader = "X-KruxOS-Background";
+
     private const string ItemKey = "kruxos.dashboard.caller";
 
     /// <summary>The caller of a request, once <see cref="AuthenticateAsync"/> succeeded.</summary>
@@ -41,7 +47,7 @@ public sealed class DashboardAuth(DashboardSessions sessions, IdentityDirectory 
     public DashboardCaller? FromCookie(HttpContext http)
     {
         var cookie = http.Request.Cookies[DashboardSessions.CookieName];
-        var session = sessions.Resolve(cookie);
+        var session = sessions.Resolve(cookie, touch: http.Request.Headers[BackgroundHeader].ToString() != "1");
         if (session is null) return null;
         if (!identities.Current.UserTokens.TryGetValue(session.TokenId, out var token) || token.Status != UserTokenStatus.Active || token.Role != CredentialRole.Operator)
         {

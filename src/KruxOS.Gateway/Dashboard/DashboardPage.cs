@@ -25,5 +25,7 @@ public static class DashboardPages
         new("/audit", "Audit", "audit.js", PerNodeList: true),
         new("/agents", "Agents", "agents.js"),
         new("/agents/{name}", "Agent", "agent.js", InNavigation: false),
+        new("/secrets", "Secrets", "secrets.js"),
+        new("/alerts", "Alerts", "alerts.js"),
     ];
 }

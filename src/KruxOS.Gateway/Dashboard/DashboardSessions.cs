@@ -36,8 +36,11 @@ public sealed class DashboardSessions(DashboardSettings settings, TimeProvider c
         return (cookie, session);
     }
 
-    /// <summary>The valid session behind a cookie value, its last use moved to now; null (and removed) when unknown, idle or expired.</summary>
-    public DashboardSession? Resolve(string? cookie)
+    /// <summary>
+    /// The valid session behind a cookie value, its last use moved to now unless <paramref name="touch"/> is false (a page's
+    /// background refresh, which must not keep an unattended browser signed in); null (and removed) when unknown, idle or expired.
+    /// </summary>
+    public DashboardSession? Resolve(string? cookie, bool touch = true)
     {
         if (string.IsNullOrEmpty(cookie) || cookie.Length > 128) return null;
         var key = Key(cookie);
@@ -48,6 +51,7 @@ public sealed class DashboardSessions(DashboardSettings settings, TimeProvider c
             _sessions.TryRemove(key, out _);
             return null;
         }
+        if (!touch) return session;
         var touched = session with { LastSeen = now };
         _sessions.TryUpdate(key, touched, session);
         return touched;

@@ -42,6 +42,19 @@ public static class VaultApi
         var caller = (AuthenticatedCaller)http.Items["kruxos.caller"]!;
         if (operatorOnly && caller.Role != CredentialRole.Operator)
             return AdminHttp.Error(new AdminError(AdminErrorKind.Forbidden, "Forbidden", "changing the vault needs an operator token"));
+        return await ExecuteAsync(http, fixedParams, run).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads the body (a JSON object of at most <see cref="MaxBodyBytes"/>; none is an empty object), sets
+    /// <paramref name="fixedParams"/> over it, runs <paramref name="run"/> and answers its result or error. Nothing of the
+    /// body (a value, a passphrase) ever appears in an answer: malformed input gets a fixed message. Shared by the User
+    /// API and the dashboard's <c>/api</c>, whose callers are authenticated and authorised before this.
+    /// </summary>
+    public static async Task<IResult> ExecuteAsync(HttpContext http, JsonObject? fixedParams, Func<JsonObject, Task<(JsonNode?, AdminError?)>> run)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentNullException.ThrowIfNull(run);
         var p = new JsonObject();
         if (http.Request.Method == HttpMethods.Post && http.Request.ContentLength is not 0)
         {

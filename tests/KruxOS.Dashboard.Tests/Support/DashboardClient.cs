@@ -80,6 +80,16 @@ public sealed partial class DashboardClient : IDisposable
         return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
     }
 
+    /// <summary>Posts <paramref name="body"/> as it is (e.g. malformed JSON) from this origin with <paramref name="csrf"/>.</summary>
+    public async Task<(HttpStatusCode Status, string Text)> RawAsync(string path, string body, string csrf)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-CSRF-Token", csrf);
+        request.Headers.Add("Origin", Origin);
+        using var response = await _http.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
     /// <summary>The session cookie's value, if any.</summary>
     public string? SessionCookie => Cookies.GetCookies(Gateway.Dashboard).FirstOrDefault(c => c.Name == "__Host-kruxos_session")?.Value;
 

@@ -8,7 +8,7 @@
     const a = r.body;
     const p = a.policy;
     content(
-      el('dl', { class: 'facts' }, ...[['Name', a.name], ['Status', a.status], ['Purpose', a.purpose], ['Created', time(a.created_at)],
+      el('dl', { class: 'facts' }, ...[['Name', a.name], ['Status', a.status], ['Paused', a.paused ? 'yes: its calls fail with SessionPaused until resumed' : 'no'], ['Purpose', a.purpose], ['Created', time(a.created_at)],
         ['Last connected', time(a.last_connected)], ['Open sessions', a.open_sessions], ['Invocations', a.total_invocations],
         ['Workspace', a.workspace_path], ['Revoked', a.revoked_at ? time(a.revoked_at) : '—']].flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
       el('h2', {}, 'Effective policy'),

@@ -37,9 +37,9 @@
     const table = el('table', { id: 'agents' }, el('thead', {}, el('tr', {}, ['Name', 'Status', 'Purpose', 'Last connected', 'Invocations', ''].map(h => el('th', {}, h)))),
       el('tbody', {}, r.body.agents.map(a => el('tr', { 'data-name': a.name },
         el('td', {}, el('a', { href: '/agents/' + encodeURIComponent(a.name) }, a.name)),
-        el('td', {}, el('span', { class: 'badge ' + a.status }, a.status)),
+        el('td', {}, el('span', { class: 'badge ' + a.status }, a.status), a.paused ? [' ', el('span', { class: 'badge paused' }, 'paused')] : ''),
         el('td', {}, a.purpose), el('td', {}, time(a.last_connected)), el('td', {}, a.total_invocations),
-        el('td', { class: 'actions' }, (a.status === 'revoked' ? ['restore'] : ['rotate', 'kill', 'revoke']).map(v =>
+        el('td', { class: 'actions' }, (a.status === 'revoked' ? ['restore'] : [a.paused ? 'resume' : 'pause', 'rotate', 'kill', 'revoke']).map(v =>
           el('button', { type: 'button', class: v, onclick: () => act(a.name, v) }, v)))))));
     content(issued ? tokenBox(issued) : '', form, el('div', { class: 'scroll' }, table));
   }

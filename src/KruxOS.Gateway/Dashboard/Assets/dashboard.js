@@ -8,6 +8,8 @@ const K = (() => {
     opts = opts || {};
     const method = opts.method || 'GET';
     const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' };
+    // A periodic refresh is not the operator's activity: it does not keep the session from idling out.
+    if (opts.background) init.headers['X-KruxOS-Background'] = '1';
     if (method !== 'GET') {
       init.headers['X-CSRF-Token'] = csrf;
       init.headers['Content-Type'] = 'application/json';
@@ -82,5 +84,38 @@ const K = (() => {
     return s ? '?' + s : '';
   }
 
-  return { api, el, content, time, json, message, toast, diff, qs, csrf };
+  // Every signed-in page: the number of pending alerts on the Alerts link and, while critical alerts are pending, a banner
+  // under the navigation. Alert messages are written by agents: text nodes only, like everything else.
+  let shownAlerts = '';
+  async function alerts(background) {
+    const link = document.querySelector('header.top nav a[href="/alerts"]');
+    if (!link) return;
+    let r;
+    try { r = await api('/api/alerts/summary', { background: background === true }); } catch (e) { return; }
+    if (!r.ok || !r.body) return;
+    const s = r.body;
+    let badge = document.getElementById('alerts-badge');
+    if (!badge) { badge = el('span', { id: 'alerts-badge' }); link.append(' ', badge); }
+    badge.textContent = String(s.pending);
+    badge.className = 'badge count' + (s.critical > 0 ? ' critical' : '');
+    badge.hidden = s.pending === 0;
+    link.setAttribute('aria-label', `Alerts (${s.pending} pending, ${s.critical} critical)`);
+    const key = JSON.stringify([s.critical, s.critical_alerts.map(a => [a.alert_id, a.count])]);
+    if (key === shownAlerts) return;
+    shownAlerts = key;
+    const old = document.getElementById('critical-banner');
+    if (s.critical === 0) { if (old) old.remove(); return; }
+    const banner = el('div', { id: 'critical-banner', class: 'banner critical', role: 'alert' },
+      el('strong', {}, s.critical === 1 ? '1 critical alert pending' : `${s.critical} critical alerts pending`),
+      el('ul', {}, s.critical_alerts.map(a => el('li', { 'data-id': a.alert_id },
+        el('span', { class: 'source' }, a.source), ': ', el('span', { class: 'text' }, a.message), a.count > 1 ? ` (×${a.count})` : ''))),
+      el('a', { href: '/alerts' }, 'Review and acknowledge'));
+    if (old) old.replaceWith(banner); else document.querySelector('header.top').after(banner);
+  }
+  if (document.querySelector('header.top nav')) {
+    alerts();
+    setInterval(() => alerts(true), 15000);
+  }
+
+  return { api, el, content, time, json, message, toast, diff, qs, csrf, alerts };
 })();
