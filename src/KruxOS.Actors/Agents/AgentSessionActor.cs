@@ -315,6 +315,13 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
             StartRun(m, null, refused, null);
             return;
         }
+        // Revoked (or its user token revoked) since the submitter checked, or never checked by it (an in-process submitter:
+        // the scheduler, the dashboard): refused with the edges' own error and audited, whoever submitted the call.
+        if (Core.Identity.CallerStanding.Refusal(_deps.Identities.Current, _deps.Identities.Ready.IsCompletedSuccessfully, _agent) is { } standing)
+        {
+            StartRun(m, null, standing, null);
+            return;
+        }
         // Paused by the operator (kruxos pause): every call fails fast, audited, and the connections stay open. Until the
         // node knows the durable pause list, nothing runs (fail closed).
         if (_deps.Pauses is { } pauses && PauseRefusal(pauses) is { } paused)

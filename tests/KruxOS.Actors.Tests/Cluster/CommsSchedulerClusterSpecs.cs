@@ -1,0 +1,293 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Sharding;
+using Akka.Hosting;
+using KruxOS.Actors.Comms;
+using KruxOS.Actors.Hosting;
+using KruxOS.Actors.Identity;
+using KruxOS.Actors.Scheduling;
+using KruxOS.Actors.Tests.Support;
+using KruxOS.Audit;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Audit;
+using KruxOS.Core.Capabilities;
+using KruxOS.Core.Comms;
+using KruxOS.Core.Identity;
+using KruxOS.Core.Scheduling;
+using KruxOS.Core.State;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit;
+using static KruxOS.Core.Comms.InboxCommands;
+using static KruxOS.Core.Comms.InboxReplies;
+
+namespace KruxOS.Actors.Tests.Cluster;
+
+/// <summary>
+/// Comms and the scheduler on two in-process nodes sharing one PostgreSQL journal: a message sent through one node to
+/// an agent whose inbox entity lives on the other arrives there and survives that node's stop; a cron job fires exactly
+/// once per due time, also after the node that hosted its scheduler entity is stopped (the entity starts on the other
+/// node from the journal). The scheduler's clock is the spec's (<see cref="SchedulerClock"/>).
+/// </summary>
+public sealed class CommsSchedulerClusterSpecs
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Should_deliver_a_message_sent_through_one_node_to_an_inbox_on_the_other_and_keep_it_when_that_node_stops()
+    {
+        if (Postgres.ServerConnectionString is null) Assert.Skip("KRUXOS_TEST_POSTGRES is not set: no PostgreSQL server to share between the nodes");
+        await using var pg = await Postgres.CreateAsync();
+        using var dir = new TempDir();
+        await using var nodes = await TwoNodes.StartAsync(dir.Path, pg.ConnectionString, null);
+        var (a, b) = (nodes.A, nodes.B);
+        var postA = a.Services.GetRequiredService<PostOffice>();
+        var postB = b.Services.GetRequiredService<PostOffice>();
+
+        // arrange: an agent whose inbox entity node B hosts (each candidate's entity is started through node A)
+        AgentName? recipient = null;
+        for (var i = 0; i < 40 && recipient is null; i++)
+        {
+            var candidate = AgentName.Parse($"mailbox-{i}");
+            await UntilAnswered(() => postA.InboxAsync(new GetInboxStatus(candidate), Ct));
+            if (await HostsAsync<InboxRegion>(b, candidate.Value)) recipient = candidate;
+        }
+        Assert.NotNull(recipient);
+        var to = recipient.Value;
+
+        // act: sent through node A
+        var message = new CommsMessage(CommsIds.NewMessageId(), "sender-on-a", to, null, MessagePriority.High, "across the cluster", DateTimeOffset.UtcNow, []);
+        var delivery = await postA.DeliverAsync(to, message, Ct);
+
+        // assert: queued, and the entity on node B has it (read without acknowledging)
+        Assert.True(delivery.Queued, delivery.Error?.Message);
+        var onB = Assert.IsType<ReceiveResult>(await postB.InboxAsync(new InboxCommands.Receive(to, Acknowledge: false), Ct));
+        Assert.Equal(message.MessageId, Assert.Single(onB.Messages).MessageId);
+
+        // act: node B stops; the inbox entity starts on node A from the journal
+        await nodes.StopAsync(b);
+        var onA = Assert.IsType<ReceiveResult>(await UntilAnswered(() => postA.InboxAsync(new InboxCommands.Receive(to), Ct)));
+
+        // assert: the message survived, whole
+        var kept = Assert.Single(onA.Messages);
+        Assert.Equal((message.MessageId, "sender-on-a", "across the cluster", MessagePriority.High), (kept.MessageId, kept.From, kept.Message, kept.Priority));
+    }
+
+    [Fact]
+    public async Task Should_fire_a_cron_job_exactly_once_per_due_time_when_the_node_that_ran_it_stops()
+    {
+        if (Postgres.ServerConnectionString is null) Assert.Skip("KRUXOS_TEST_POSTGRES is not set: no PostgreSQL server to share between the nodes");
+        await using var pg = await Postgres.CreateAsync();
+        using var dir = new TempDir();
+        var clock = new SettableClock(new DateTimeOffset(2030, 1, 1, 9, 58, 30, TimeSpan.Zero));
+        await using var nodes = await TwoNodes.StartAsync(dir.Path, pg.ConnectionString, clock);
+        var agent = AgentName.Parse("cron-bot");
+
+        // arrange: the agent, known to both nodes, and a job every minute created through node A
+        var registry = await nodes.B.Registry.GetAsync<IdentityRegistry>(Ct);
+        var created = await registry.Ask<IdentityResult>(new IdentityCommands.CreateAgent(agent.Value, "cluster spec", TokenHashing.Hash(TokenHashing.NewAgentToken()),
+            DateTimeOffset.UtcNow), TestTimeouts.Cluster, Ct);
+        Assert.True(created.IsOk, created.Message);
+        foreach (var node in new[] { nodes.A, nodes.B })
+        {
+            var directory = node.Services.GetRequiredService<IdentityDirectory>();
+            await Eventually(() => directory.Current.Agents.ContainsKey(agent.Value), "the agent did not reach both nodes");
+        }
+        var jobId = JobIds.New(JobKind.Cron);
+        var schedulersA = await nodes.A.Registry.GetAsync<SchedulerRegion>(Ct);
+        var reply = await schedulersA.Ask<ISchedulerReply>(new SchedulerCommands.CreateCron(agent, jobId, CapabilityName.Parse("system.time"),
+            StoredJson.Parse("{}"), "* * * * *", "cluster spec"), TestTimeouts.Cluster, Ct);
+        Assert.IsType<SchedulerReplies.CronCreated>(reply);
+
+        // act: 09:59 comes due
+        clock.Set(new DateTimeOffset(2030, 1, 1, 9, 59, 1, TimeSpan.Zero));
+        await EventuallyAsync(async () => (await RunsAsync(nodes, agent)).Count >= 1, "the 09:59 run did not fire");
+        // its outcome reached the inbox, so the entity has recorded the run as finished: asked next, it answers only once
+        // that is durable (a persistent actor stashes commands while it persists)
+        await EventuallyAsync(async () => (await ResultsAsync(nodes.A, agent)).Count >= 1, "the 09:59 run's outcome did not reach the inbox");
+        Assert.IsType<SchedulerReplies.JobList>(await schedulersA.Ask<ISchedulerReply>(new SchedulerCommands.ListJobs(agent), TestTimeouts.Cluster, Ct));
+
+        // act: the node hosting the agent's scheduler entity stops; 10:00 comes due
+        var host = await HostsAsync<SchedulerRegion>(nodes.A, agent.Value) ? nodes.A : nodes.B;
+        Assert.True(await HostsAsync<SchedulerRegion>(host, agent.Value), "neither node reports the scheduler entity");
+        var survivor = host == nodes.A ? nodes.B : nodes.A;
+        await nodes.StopAsync(host);
+        clock.Set(new DateTimeOffset(2030, 1, 1, 10, 0, 1, TimeSpan.Zero));
+        await EventuallyAsync(async () => (await RunsAsync(nodes, agent)).Count >= 2, "the 10:00 run did not fire on the remaining node");
+        clock.Set(new DateTimeOffset(2030, 1, 1, 10, 1, 1, TimeSpan.Zero));
+        await EventuallyAsync(async () => (await RunsAsync(nodes, agent)).Count >= 3, "the 10:01 run did not fire on the remaining node");
+        // long enough for many checks (200 ms) and wakes (1 s): a due time that would fire again has done so by now
+        await Task.Delay(TimeSpan.FromSeconds(4), Ct);
+
+        // assert: one run per due time, none repeated by the node that took over, each audited as the agent's own call
+        var runs = await RunsAsync(nodes, agent);
+        Assert.Equal(
+            new[] { $"sch-{jobId}-20300101T095900Z", $"sch-{jobId}-20300101T100000Z", $"sch-{jobId}-20300101T100100Z" },
+            runs.Select(r => Detail(r, "idempotency_key")).Order(StringComparer.Ordinal));
+        Assert.All(runs, r => Assert.Equal((AuditStatus.Success, Principal.ForAgent(agent), jobId), (r.Status, r.Actor, Detail(r, "job_id"))));
+        // and each outcome is in the agent's inbox once (no skipped or missed notice either)
+        var results = await ResultsAsync(survivor, agent);
+        Assert.Equal(3, results.Count);
+        Assert.All(results, m => Assert.Contains("succeeded", m.Message, StringComparison.Ordinal));
+    }
+
+    // The scheduler's messages in the agent's inbox, read without acknowledging them.
+    private static async Task<List<ReceivedMessage>> ResultsAsync(NodeHost node, AgentName agent)
+    {
+        var reply = await UntilAnswered(() => node.Services.GetRequiredService<PostOffice>().InboxAsync(new InboxCommands.Receive(agent, Limit: 50, Acknowledge: false), Ct));
+        return [.. Assert.IsType<ReceiveResult>(reply).Messages.Where(m => m.From == SchedulerActor.ResultSender)];
+    }
+
+    // Every scheduled run of the agent's system.time calls, in the audit logs of both nodes (a stopped node's stay on disk).
+    private static async Task<List<AuditEntry>> RunsAsync(TwoNodes nodes, AgentName agent)
+    {
+        var runs = new List<AuditEntry>();
+        foreach (var auditDir in nodes.AuditDirectories)
+        {
+            if (!Directory.Exists(auditDir)) continue;
+            var page = await new AuditReader(auditDir).QueryAsync(new AuditQuery { Agent = agent.Value, Capability = "system.time", Limit = AuditQuery.MaxLimit }, Ct);
+            runs.AddRange(page.Entries.Select(e => e.Entry).Where(e => e.Metadata.Details is { } d && d.TryGetProperty("trigger", out _)));
+        }
+        return runs;
+    }
+
+    private static string Detail(AuditEntry e, string key) => e.Metadata.Details!.Value.GetProperty(key).GetString()!;
+
+    // Whether this node's region of TKey hosts the entity right now.
+    private static async Task<bool> HostsAsync<TKey>(NodeHost node, string entityId)
+    {
+        var region = await node.Registry.GetAsync<TKey>(Ct);
+        var state = await region.Ask<CurrentShardRegionState>(GetShardRegionState.Instance, TestTimeouts.Cluster, Ct);
+        return state.Shards.Any(s => s.EntityIds.Contains(entityId));
+    }
+
+    // Asked again while shard allocation (or a hand-over after a node stopped) is still in progress: a retryable refusal.
+    private static async Task<ICommsReply> UntilAnswered(Func<Task<ICommsReply>> ask)
+    {
+        var deadline = DateTime.UtcNow + TestTimeouts.Cluster * 2;
+        while (true)
+        {
+            var reply = await ask();
+            if (reply is not CommsRefused { Error: var e } || !(e.Retryable || e.ContextString("reason")?.Contains("did not answer", StringComparison.Ordinal) == true)
+                || DateTime.UtcNow > deadline) return reply;
+            await Task.Delay(200, Ct);
+        }
+    }
+
+    private static async Task Eventually(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TestTimeouts.Cluster;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException(what);
+            await Task.Delay(100, Ct);
+        }
+    }
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TestTimeouts.Cluster * 2;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException(what);
+            await Task.Delay(200, Ct);
+        }
+    }
+
+    /// <summary>A clock the spec sets; read from actor threads.</summary>
+    private sealed class SettableClock(DateTimeOffset start) : TimeProvider
+    {
+        private long _ticks = start.UtcTicks;
+
+        public void Set(DateTimeOffset now) => Interlocked.Exchange(ref _ticks, now.UtcTicks);
+
+        public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
+    }
+
+    /// <summary>Two nodes on runtime-chosen ports and one journal; a node stopped early is not stopped again.</summary>
+    private sealed class TwoNodes : IAsyncDisposable
+    {
+        private readonly List<NodeHost> _running;
+
+        private TwoNodes(NodeHost a, NodeHost b, ImmutableArray<string> auditDirectories)
+        {
+            A = a;
+            B = b;
+            _running = [a, b];
+            AuditDirectories = auditDirectories;
+        }
+
+        public NodeHost A { get; }
+
+        public NodeHost B { get; }
+
+        public ImmutableArray<string> AuditDirectories { get; }
+
+        public static async Task<TwoNodes> StartAsync(string dir, string journal, TimeProvider? schedulerClock)
+        {
+            var seedPort = NodeHost.FreePort();
+            var secondPort = NodeHost.FreePort();
+            var seed = $"akka.tcp://{KruxOsSettings.ActorSystemName}@127.0.0.1:{seedPort}";
+            KruxOsSettings Node(string name, int port) => new()
+            {
+                DataDir = Path.Combine(dir, name),
+                UseClustering = true,
+                Cluster = new ClusterNodeSettings { Hostname = "127.0.0.1", Port = port, SeedNodes = [seed] },
+                Persistence = new PersistenceSettings { Provider = PersistenceProvider.PostgreSql, ConnectionString = journal },
+                MetricsInterval = TimeSpan.FromMinutes(5),
+                Scheduler = new SchedulerSettings { CheckInterval = TimeSpan.FromMilliseconds(200), WakeInterval = TimeSpan.FromSeconds(1) },
+            };
+            void Clock(IServiceCollection services)
+            {
+                if (schedulerClock is not null) services.AddSingleton(new SchedulerClock(schedulerClock));
+            }
+            var settingsA = Node("a", seedPort);
+            var settingsB = Node("b", secondPort);
+            var a = await NodeHost.StartAsync(settingsA, Clock);
+            NodeHost b;
+            try
+            {
+                b = await NodeHost.StartAsync(settingsB, Clock);
+            }
+            catch
+            {
+                await a.DisposeAsync();
+                throw;
+            }
+            var nodes = new TwoNodes(a, b, [settingsA.AuditDirectory, settingsB.AuditDirectory]);
+            try
+            {
+                await WaitForMembers(a.System, 2);
+                await WaitForMembers(b.System, 2);
+            }
+            catch
+            {
+                await nodes.DisposeAsync();
+                throw;
+            }
+            return nodes;
+        }
+
+        /// <summary>Stops <paramref name="node"/> now (a graceful leave: its shards move to the other node).</summary>
+        public async Task StopAsync(NodeHost node)
+        {
+            if (_running.Remove(node)) await node.DisposeAsync();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            // the joining node first, then the seed
+            foreach (var node in Enumerable.Reverse(_running.ToList())) await StopAsync(node);
+        }
+
+        private static async Task WaitForMembers(ActorSystem system, int count)
+        {
+            var deadline = DateTime.UtcNow + TestTimeouts.Cluster;
+            while (Akka.Cluster.Cluster.Get(system).State.Members.Count(m => m.Status == MemberStatus.Up) < count)
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException("the cluster did not form in time");
+                await Task.Delay(100, Ct);
+            }
+        }
+    }
+}
