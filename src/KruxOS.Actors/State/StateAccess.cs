@@ -90,6 +90,20 @@ public sealed class StateAccess(ActorRegistry registry, KruxOsSettings settings)
     /// <summary><c>state.shared.watch</c> on this node's hub.</summary>
     public Task<IStateReply> WatchAsync(WatchShared message, CancellationToken ct) => AskAsync<StateWatchHub>(message, ct);
 
+    /// <summary>This node's open MCP sessions (the watch hub's view); null when the hub does not answer.</summary>
+    public async Task<LiveSessions?> LiveSessionsAsync(CancellationToken ct)
+    {
+        if (!registry.TryGet<StateWatchHub>(out var hub)) return null;
+        try
+        {
+            return await hub.Ask<LiveSessions>(ListLiveSessions.Instance, Timeout, ct).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
+        {
+            return null;
+        }
+    }
+
     private async Task<IStateReply> AskAsync<TKey>(object message, CancellationToken ct)
     {
         if (!registry.TryGet<TKey>(out var target))

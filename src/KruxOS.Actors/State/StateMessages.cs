@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using KruxOS.Core;
@@ -95,6 +96,21 @@ public static class StateAreaMessages
     /// <summary><c>state.shared.watch</c> for a session, handled by the node's watch hub.</summary>
     [WireName("state.shared.watch-request.v1")]
     public sealed record WatchShared(AgentName Agent, string SessionId, string? Prefix) : IKruxMessage;
+
+    /// <summary>Asks the node's watch hub which MCP sessions are open on this node (the snapshot's session-state statistics).</summary>
+    [WireName("state.session.list-live.v1")]
+    public sealed record ListLiveSessions : IKruxMessage
+    {
+        /// <summary>The only instance.</summary>
+        public static readonly ListLiveSessions Instance = new();
+    }
+
+    /// <summary>One open session: its agent and session id.</summary>
+    public sealed record LiveSession(AgentName Agent, string SessionId);
+
+    /// <summary>Reply to <see cref="ListLiveSessions"/>, in agent then session order.</summary>
+    [WireName("state.session.live-sessions.v1")]
+    public sealed record LiveSessions(ImmutableArray<LiveSession> Sessions) : IKruxMessage;
 
     /// <summary>Published by a partition after a change is persisted; every node's hub matches it against its watches.</summary>
     public const string ChangesTopic = "kruxos-state-shared-changes";

@@ -2,6 +2,7 @@ using KruxOS.Core.State;
 using KruxOS.Core.State.Persistent;
 using KruxOS.Core.State.Session;
 using KruxOS.Core.State.Shared;
+using KruxOS.Core.State.Snapshots;
 
 namespace KruxOS.Actors.State;
 
@@ -34,6 +35,9 @@ public sealed class StateSettings
 
     /// <summary>Snapshot cadence in value bytes written (ADR 0035), MiB.</summary>
     public int SnapshotEveryMb { get; set; } = 16;
+
+    /// <summary>System snapshots kept (<c>state.snapshot.create</c> prunes the older ones; spec §18 row 29). Default 20.</summary>
+    public int SnapshotRetention { get; set; } = SystemSnapshots.DefaultRetention;
 
     /// <summary>The limits of persistent state.</summary>
     public PersistentStateLimits Persistent => (PersistentStateLimits.Default with

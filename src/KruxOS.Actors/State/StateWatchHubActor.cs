@@ -17,7 +17,8 @@ namespace KruxOS.Actors.State;
 /// distributed pub-sub in a cluster); the hub sends one <c>notifications/kruxos/state_changed</c> per matching watch to
 /// the watching agent's session entity, which delivers it to that agent's open connections — never to another agent.
 /// It also ends session state: when this node's agent-session entity reports a session ended, the session's watches go
-/// and its session-state entity deletes its checkpoint.
+/// and its session-state entity deletes its checkpoint. From the same events it knows the sessions open on this node
+/// (<see cref="ListLiveSessions"/>), which the system snapshot counts.
 /// </summary>
 public sealed class StateWatchHubActor : ReceiveActor
 {
@@ -26,6 +27,12 @@ public sealed class StateWatchHubActor : ReceiveActor
     private readonly TimeProvider _clock;
     private readonly SharedWatchLimits _limits;
     private SharedWatchRegistry _registry = SharedWatchRegistry.Empty;
+    // This node's open sessions (from the same supervision events), for the snapshot's session-state statistics.
+    private readonly SortedSet<(string Agent, string Session)> _live = new(Comparer<(string Agent, string Session)>.Create(static (a, b) =>
+    {
+        var c = string.CompareOrdinal(a.Agent, b.Agent);
+        return c != 0 ? c : string.CompareOrdinal(a.Session, b.Session);
+    }));
 
     public StateWatchHubActor(IActorRef agentSessions, IActorRef sessionStates, TimeProvider clock, SharedWatchLimits limits, bool clustered)
     {
@@ -38,6 +45,7 @@ public sealed class StateWatchHubActor : ReceiveActor
         Receive<SupervisionEvent>(HandleSupervision);
         Receive<SubscribeAck>(_ => { });
         Receive<SessionStateEnded>(_ => { });
+        Receive<ListLiveSessions>(HandleListLive);
         if (clustered) DistributedPubSub.Get(Context.System).Mediator.Tell(new Subscribe(ChangesTopic, Self));
         else Context.System.EventStream.Subscribe(Self, typeof(SharedStateChange));
         Context.System.EventStream.Subscribe(Self, typeof(SupervisionEvent));
@@ -66,10 +74,19 @@ public sealed class StateWatchHubActor : ReceiveActor
             _agentSessions.Tell(new AgentSessionCommands.Notify(watch.Agent, SharedWatchEvent.NotificationMethod, NotificationParams(evt)));
     }
 
+    private void HandleListLive(ListLiveSessions _) =>
+        Sender.Tell(new LiveSessions([.. _live.Select(s => new LiveSession(AgentName.Parse(s.Agent), s.Session))]));
+
     private void HandleSupervision(SupervisionEvent e)
     {
-        if (e.Type != SupervisionEventTypes.SessionEnded || e.SessionId is not { Length: > 0 } session) return;
+        if (e.Type is not (SupervisionEventTypes.SessionStarted or SupervisionEventTypes.SessionEnded) || e.SessionId is not { Length: > 0 } session) return;
         if (!AgentName.TryParse(e.Agent, out var agent, out _)) return;
+        if (e.Type == SupervisionEventTypes.SessionStarted)
+        {
+            _live.Add((agent.Value, session));
+            return;
+        }
+        _live.Remove((agent.Value, session));
         _registry = _registry.EndSession(session);
         _sessionStates.Tell(new EndSessionState(agent, session));
     }

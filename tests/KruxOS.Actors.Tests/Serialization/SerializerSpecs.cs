@@ -118,6 +118,8 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         yield return new KruxOS.Actors.State.StateAreaMessages.SessionStateEnded(agent, "sess-1");
         yield return new KruxOS.Actors.State.StateAreaMessages.CheckpointSessionNow(agent, "sess-1");
         yield return new KruxOS.Actors.State.StateAreaMessages.SessionCheckpointed(3);
+        yield return KruxOS.Actors.State.StateAreaMessages.ListLiveSessions.Instance;
+        yield return new KruxOS.Actors.State.StateAreaMessages.LiveSessions([new KruxOS.Actors.State.StateAreaMessages.LiveSession(agent, "sess-1")]);
         foreach (var sample in PauseWireSamples.All()) yield return sample;
     }
 
