@@ -118,26 +118,8 @@ public sealed class DownloadHandler(EgressClient client, ISandbox sandbox) : ICa
             .WithRecovery("check_url", "Check that the URL names the file you expect.").WithContext("limit_bytes", cap));
 
     /// <inheritdoc />
-    public async Task<PathResolution> ResolvePathsAsync(AgentName agent, JsonElement arguments, IReadOnlyList<string> names, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(names);
-        var given = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var n in names)
-            if (arguments.TryGetProperty(n, out var v) && v.ValueKind == JsonValueKind.String) given[n] = v.GetString()!;
-        if (given.Count == 0) return new PathResolution(arguments, null);
-        var result = await sandbox.ResolvePathsAsync(agent, KruxOS.Core.Capabilities.CapabilityName.Parse("network.download"), given, cancellationToken).ConfigureAwait(false);
-        if (!result.IsSuccess) return new PathResolution(null, result.Error, result.PathEscape);
-        if (result.Data is not { } data || !data.TryGetProperty("paths", out var paths) || paths.ValueKind != JsonValueKind.Object)
-            return new PathResolution(null, Errors.Internal("the sandbox did not resolve the call's paths"));
-        var resolved = JsonNode.Parse(arguments.GetRawText())!.AsObject();
-        foreach (var n in given.Keys)
-        {
-            if (!paths.TryGetProperty(n, out var r) || r.ValueKind != JsonValueKind.String)
-                return new PathResolution(null, Errors.Internal($"the sandbox did not resolve '{n}'"));
-            resolved[n] = r.GetString();
-        }
-        return new PathResolution(JsonSerializer.SerializeToElement(resolved), null);
-    }
+    public Task<PathResolution> ResolvePathsAsync(AgentName agent, JsonElement arguments, IReadOnlyList<string> names, CancellationToken cancellationToken) =>
+        sandbox.ResolveArgumentPathsAsync(agent, KruxOS.Core.Capabilities.CapabilityName.Parse("network.download"), arguments, names, cancellationToken);
 
     /// <inheritdoc />
     public TimeSpan MaxDuration(JsonElement arguments) => client.Options.DownloadTimeout + TimeSpan.FromSeconds(15);

@@ -29,20 +29,8 @@ public sealed class ClusterSandboxStopSpecs
         Assert.SkipUnless(Environment.UserName == "root" && File.Exists("/usr/bin/bwrap"), "the kernel sandbox needs root and bubblewrap");
         // arrange: two nodes, one shared journal
         using var dir = new TempDir();
-        var seedPort = NodeHost.FreePort();
-        var seed = $"akka.tcp://{KruxOsSettings.ActorSystemName}@127.0.0.1:{seedPort}";
-        KruxOsSettings Node(string name, int port) => new()
-        {
-            DataDir = Path.Combine(dir.Path, name),
-            UseClustering = true,
-            Cluster = new ClusterNodeSettings { Hostname = "127.0.0.1", Port = port, SeedNodes = [seed] },
-            Persistence = new PersistenceSettings { Provider = PersistenceProvider.Sqlite, ConnectionString = $"Data Source={Path.Combine(dir.Path, "shared.db")};Pooling=True" },
-            MetricsInterval = TimeSpan.FromMinutes(5),
-        };
-        await using var a = await NodeHost.StartAsync(Node("a", seedPort));
-        await using var b = await NodeHost.StartAsync(Node("b", NodeHost.FreePort()));
-        await Eventually(() => Akka.Cluster.Cluster.Get(a.System).State.Members.Count(m => m.Status == MemberStatus.Up) >= 2
-                               && Akka.Cluster.Cluster.Get(b.System).State.Members.Count(m => m.Status == MemberStatus.Up) >= 2);
+        await using var nodes = await TwoNodeCluster.StartAsync(dir.Path, PersistenceProvider.Sqlite, $"Data Source={Path.Combine(dir.Path, "shared.db")};Pooling=True");
+        var (a, b) = (nodes.A, nodes.B);
         var registry = await b.Registry.GetAsync<IdentityRegistry>();
         var created = await registry.Ask<IdentityResult>(new IdentityCommands.CreateAgent("roamer", "cluster stop spec",
             TokenHashing.Hash(TokenHashing.NewAgentToken()), DateTimeOffset.UtcNow), TimeSpan.FromSeconds(30));

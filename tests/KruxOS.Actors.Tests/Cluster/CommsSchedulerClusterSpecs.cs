@@ -39,7 +39,7 @@ public sealed class CommsSchedulerClusterSpecs
         if (Postgres.ServerConnectionString is null) Assert.Skip("KRUXOS_TEST_POSTGRES is not set: no PostgreSQL server to share between the nodes");
         await using var pg = await Postgres.CreateAsync();
         using var dir = new TempDir();
-        await using var nodes = await TwoNodes.StartAsync(dir.Path, pg.ConnectionString, null);
+        await using var nodes = await TwoNodeCluster.StartAsync(dir.Path, PersistenceProvider.PostgreSql, pg.ConnectionString, Fast);
         var (a, b) = (nodes.A, nodes.B);
         var postA = a.Services.GetRequiredService<PostOffice>();
         var postB = b.Services.GetRequiredService<PostOffice>();
@@ -80,7 +80,8 @@ public sealed class CommsSchedulerClusterSpecs
         await using var pg = await Postgres.CreateAsync();
         using var dir = new TempDir();
         var clock = new SettableClock(new DateTimeOffset(2030, 1, 1, 9, 58, 30, TimeSpan.Zero));
-        await using var nodes = await TwoNodes.StartAsync(dir.Path, pg.ConnectionString, clock);
+        await using var nodes = await TwoNodeCluster.StartAsync(dir.Path, PersistenceProvider.PostgreSql, pg.ConnectionString, Fast,
+            (_, services) => services.AddSingleton(new SchedulerClock(clock)));
         var agent = AgentName.Parse("cron-bot");
 
         // arrange: the agent, known to both nodes, and a job every minute created through node A
@@ -131,6 +132,10 @@ public sealed class CommsSchedulerClusterSpecs
         Assert.All(results, m => Assert.Contains("succeeded", m.Message, StringComparison.Ordinal));
     }
 
+    // Short scheduler intervals, so due times are noticed within a second.
+    private static void Fast(string node, KruxOsSettings settings) =>
+        settings.Scheduler = new SchedulerSettings { CheckInterval = TimeSpan.FromMilliseconds(200), WakeInterval = TimeSpan.FromSeconds(1) };
+
     // The scheduler's messages in the agent's inbox, read without acknowledging them.
     private static async Task<List<ReceivedMessage>> ResultsAsync(NodeHost node, AgentName agent)
     {
@@ -139,7 +144,7 @@ public sealed class CommsSchedulerClusterSpecs
     }
 
     // Every scheduled run of the agent's system.time calls, in the audit logs of both nodes (a stopped node's stay on disk).
-    private static async Task<List<AuditEntry>> RunsAsync(TwoNodes nodes, AgentName agent)
+    private static async Task<List<AuditEntry>> RunsAsync(TwoNodeCluster nodes, AgentName agent)
     {
         var runs = new List<AuditEntry>();
         foreach (var auditDir in nodes.AuditDirectories)
@@ -202,92 +207,5 @@ public sealed class CommsSchedulerClusterSpecs
         public void Set(DateTimeOffset now) => Interlocked.Exchange(ref _ticks, now.UtcTicks);
 
         public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
-    }
-
-    /// <summary>Two nodes on runtime-chosen ports and one journal; a node stopped early is not stopped again.</summary>
-    private sealed class TwoNodes : IAsyncDisposable
-    {
-        private readonly List<NodeHost> _running;
-
-        private TwoNodes(NodeHost a, NodeHost b, ImmutableArray<string> auditDirectories)
-        {
-            A = a;
-            B = b;
-            _running = [a, b];
-            AuditDirectories = auditDirectories;
-        }
-
-        public NodeHost A { get; }
-
-        public NodeHost B { get; }
-
-        public ImmutableArray<string> AuditDirectories { get; }
-
-        public static async Task<TwoNodes> StartAsync(string dir, string journal, TimeProvider? schedulerClock)
-        {
-            var seedPort = NodeHost.FreePort();
-            var secondPort = NodeHost.FreePort();
-            var seed = $"akka.tcp://{KruxOsSettings.ActorSystemName}@127.0.0.1:{seedPort}";
-            KruxOsSettings Node(string name, int port) => new()
-            {
-                DataDir = Path.Combine(dir, name),
-                UseClustering = true,
-                Cluster = new ClusterNodeSettings { Hostname = "127.0.0.1", Port = port, SeedNodes = [seed] },
-                Persistence = new PersistenceSettings { Provider = PersistenceProvider.PostgreSql, ConnectionString = journal },
-                MetricsInterval = TimeSpan.FromMinutes(5),
-                Scheduler = new SchedulerSettings { CheckInterval = TimeSpan.FromMilliseconds(200), WakeInterval = TimeSpan.FromSeconds(1) },
-            };
-            void Clock(IServiceCollection services)
-            {
-                if (schedulerClock is not null) services.AddSingleton(new SchedulerClock(schedulerClock));
-            }
-            var settingsA = Node("a", seedPort);
-            var settingsB = Node("b", secondPort);
-            var a = await NodeHost.StartAsync(settingsA, Clock);
-            NodeHost b;
-            try
-            {
-                b = await NodeHost.StartAsync(settingsB, Clock);
-            }
-            catch
-            {
-                await a.DisposeAsync();
-                throw;
-            }
-            var nodes = new TwoNodes(a, b, [settingsA.AuditDirectory, settingsB.AuditDirectory]);
-            try
-            {
-                await WaitForMembers(a.System, 2);
-                await WaitForMembers(b.System, 2);
-            }
-            catch
-            {
-                await nodes.DisposeAsync();
-                throw;
-            }
-            return nodes;
-        }
-
-        /// <summary>Stops <paramref name="node"/> now (a graceful leave: its shards move to the other node).</summary>
-        public async Task StopAsync(NodeHost node)
-        {
-            if (_running.Remove(node)) await node.DisposeAsync();
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            // the joining node first, then the seed
-            foreach (var node in Enumerable.Reverse(_running.ToList())) await StopAsync(node);
-        }
-
-        private static async Task WaitForMembers(ActorSystem system, int count)
-        {
-            var deadline = DateTime.UtcNow + TestTimeouts.Cluster;
-            while (Akka.Cluster.Cluster.Get(system).State.Members.Count(m => m.Status == MemberStatus.Up) < count)
-            {
-                if (DateTime.UtcNow > deadline) throw new TimeoutException("the cluster did not form in time");
-                await Task.Delay(100, Ct);
-            }
-        }
     }
 }

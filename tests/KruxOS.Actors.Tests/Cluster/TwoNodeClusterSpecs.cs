@@ -24,22 +24,9 @@ public sealed class TwoNodeClusterSpecs
 
         // arrange: two nodes on runtime-chosen ports, one shared journal
         using var dir = new TempDir();
-        var seedPort = NodeHost.FreePort();
-        var secondPort = NodeHost.FreePort();
-        var seed = $"akka.tcp://{KruxOsSettings.ActorSystemName}@127.0.0.1:{seedPort}";
         var journal = pg?.ConnectionString ?? $"Data Source={Path.Combine(dir.Path, "shared.db")};Pooling=True";
-        KruxOsSettings Node(string name, int port) => new()
-        {
-            DataDir = Path.Combine(dir.Path, name),
-            UseClustering = true,
-            Cluster = new ClusterNodeSettings { Hostname = "127.0.0.1", Port = port, SeedNodes = [seed] },
-            Persistence = new PersistenceSettings { Provider = provider, ConnectionString = journal },
-            MetricsInterval = TimeSpan.FromMinutes(5),
-        };
-        await using var a = await NodeHost.StartAsync(Node("a", seedPort));
-        await using var b = await NodeHost.StartAsync(Node("b", secondPort));
-        await WaitForMembers(a.System, 2);
-        await WaitForMembers(b.System, 2);
+        await using var nodes = await TwoNodeCluster.StartAsync(dir.Path, provider, journal);
+        var (a, b) = (nodes.A, nodes.B);
 
         // assert: each node's own actors live under its gateway root, not loose under /user
         foreach (var node in new[] { a, b })
@@ -81,9 +68,6 @@ public sealed class TwoNodeClusterSpecs
         Assert.Equal(3, infoA.InvocationCount);
         Assert.Equal(infoA.InvocationCount, infoB.InvocationCount);
     }
-
-    private static async Task WaitForMembers(ActorSystem system, int count) =>
-        await Eventually(() => Akka.Cluster.Cluster.Get(system).State.Members.Count(m => m.Status == MemberStatus.Up) >= count);
 
     private static async Task Eventually(Func<bool> condition)
     {

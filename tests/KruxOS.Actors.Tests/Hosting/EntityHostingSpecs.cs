@@ -43,24 +43,11 @@ public sealed class EntityHostingSpecs
     [Fact]
     public async Task Should_serve_a_new_areas_entities_from_a_shard_region_across_two_nodes()
     {
-        // arrange: the two-node setup of TwoNodeClusterSpecs, both nodes with the test area
+        // arrange: two nodes, both with the test area
         using var dir = new TempDir();
-        var seedPort = NodeHost.FreePort();
-        var secondPort = NodeHost.FreePort();
-        var seed = $"akka.tcp://{KruxOsSettings.ActorSystemName}@127.0.0.1:{seedPort}";
-        var journal = $"Data Source={Path.Combine(dir.Path, "shared.db")};Pooling=True";
-        KruxOsSettings Node(string name, int port) => new()
-        {
-            DataDir = Path.Combine(dir.Path, name),
-            UseClustering = true,
-            Cluster = new ClusterNodeSettings { Hostname = "127.0.0.1", Port = port, SeedNodes = [seed] },
-            Persistence = new PersistenceSettings { Provider = PersistenceProvider.Sqlite, ConnectionString = journal },
-            MetricsInterval = TimeSpan.FromMinutes(5),
-        };
-        await using var a = await NodeHost.StartAsync(Node("a", seedPort), s => s.AddTestArea());
-        await using var b = await NodeHost.StartAsync(Node("b", secondPort), s => s.AddTestArea());
-        await WaitForMembers(a.System, 2);
-        await WaitForMembers(b.System, 2);
+        await using var nodes = await TwoNodeCluster.StartAsync(dir.Path, PersistenceProvider.Sqlite, $"Data Source={Path.Combine(dir.Path, "shared.db")};Pooling=True",
+            services: (_, s) => s.AddTestArea());
+        var (a, b) = (nodes.A, nodes.B);
         var addressA = Akka.Cluster.Cluster.Get(a.System).SelfAddress.ToString();
 
         // the region is a shard region (not under the gateway root); the client is node-local on each node
@@ -102,15 +89,5 @@ public sealed class EntityHostingSpecs
         var hosting = Assert.IsType<HostingException>(failure);
         Assert.Contains("'test-echo-client'", hosting.Message);
         Assert.Contains("'EchoRegion' is not registered yet", hosting.Message);
-    }
-
-    private static async Task WaitForMembers(ActorSystem system, int count)
-    {
-        var deadline = DateTime.UtcNow + TestTimeouts.Cluster;
-        while (Akka.Cluster.Cluster.Get(system).State.Members.Count(m => m.Status == MemberStatus.Up) < count)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("the cluster did not form in time");
-            await Task.Delay(100);
-        }
     }
 }

@@ -33,21 +33,8 @@ public sealed class StateClusterSpecs
 
         // arrange
         using var dir = new TempDir();
-        var seedPort = NodeHost.FreePort();
-        var secondPort = NodeHost.FreePort();
-        var seed = $"akka.tcp://{KruxOsSettings.ActorSystemName}@127.0.0.1:{seedPort}";
-        KruxOsSettings Node(string name, int port) => new()
-        {
-            DataDir = Path.Combine(dir.Path, name),
-            UseClustering = true,
-            Cluster = new ClusterNodeSettings { Hostname = "127.0.0.1", Port = port, SeedNodes = [seed] },
-            Persistence = new PersistenceSettings { Provider = PersistenceProvider.PostgreSql, ConnectionString = pg.ConnectionString },
-            MetricsInterval = TimeSpan.FromMinutes(5),
-        };
-        await using var a = await NodeHost.StartAsync(Node("a", seedPort));
-        await using var b = await NodeHost.StartAsync(Node("b", secondPort));
-        await WaitForMembers(a.System, 2);
-        await WaitForMembers(b.System, 2);
+        await using var nodes = await TwoNodeCluster.StartAsync(dir.Path, PersistenceProvider.PostgreSql, pg.ConnectionString);
+        var (a, b) = (nodes.A, nodes.B);
         var viaA = a.Services.GetRequiredService<StateAccess>();
         var viaB = b.Services.GetRequiredService<StateAccess>();
         var agent = AgentName.Parse("roamer");
@@ -90,16 +77,6 @@ public sealed class StateClusterSpecs
         {
             var reply = await call();
             if (reply is not StateRefused { Error.ErrorType: "Timeout" or "ServiceUnavailable" } || DateTime.UtcNow > deadline) return reply;
-        }
-    }
-
-    private static async Task WaitForMembers(ActorSystem system, int count)
-    {
-        var deadline = DateTime.UtcNow + TestTimeouts.Cluster;
-        while (Akka.Cluster.Cluster.Get(system).State.Members.Count(m => m.Status == MemberStatus.Up) < count)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("the cluster did not form in time");
-            await Task.Delay(100, Ct);
         }
     }
 }

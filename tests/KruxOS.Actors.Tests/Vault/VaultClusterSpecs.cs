@@ -32,20 +32,9 @@ public sealed class VaultClusterSpecs
 
         // arrange: node A starts with the passphrase (initialising the vault), node B without it
         using var dir = new TempDir();
-        var seedPort = NodeHost.FreePort();
-        var secondPort = NodeHost.FreePort();
-        var seed = $"akka.tcp://{KruxOsSettings.ActorSystemName}@127.0.0.1:{seedPort}";
-        KruxOsSettings Node(string name, int port) => new()
-        {
-            DataDir = Path.Combine(dir.Path, name),
-            UseClustering = true,
-            Cluster = new ClusterNodeSettings { Hostname = "127.0.0.1", Port = port, SeedNodes = [seed] },
-            Persistence = new PersistenceSettings { Provider = PersistenceProvider.PostgreSql, ConnectionString = pg.ConnectionString },
-            MetricsInterval = TimeSpan.FromMinutes(5),
-        };
-        await using var a = await NodeHost.StartAsync(Node("a", seedPort), s => s.AddSingleton(VaultStartupPassphrase.Of(Passphrase, "test")));
-        await using var b = await NodeHost.StartAsync(Node("b", secondPort));
-        await Eventually(() => Akka.Cluster.Cluster.Get(b.System).State.Members.Count(m => m.Status == MemberStatus.Up) >= 2);
+        await using var nodes = await TwoNodeCluster.StartAsync(dir.Path, PersistenceProvider.PostgreSql, pg.ConnectionString,
+            services: (name, s) => { if (name == "a") s.AddSingleton(VaultStartupPassphrase.Of(Passphrase, "test")); });
+        var (a, b) = (nodes.A, nodes.B);
         var adminA = a.Services.GetRequiredService<VaultAdmin>();
         var adminB = b.Services.GetRequiredService<VaultAdmin>();
         await Eventually(() => adminA.LockState == VaultLockState.Unlocked);

@@ -50,27 +50,8 @@ public sealed class SandboxedCapabilityHandler(CapabilityDefinition definition, 
     };
 
     /// <inheritdoc />
-    public async Task<PathResolution> ResolvePathsAsync(AgentName agent, JsonElement arguments, IReadOnlyList<string> names, CancellationToken cancellationToken)
-    {
-        var given = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var n in names)
-            if (arguments.TryGetProperty(n, out var v) && v.ValueKind == JsonValueKind.String) given[n] = v.GetString()!;
-        if (given.Count == 0) return new PathResolution(arguments, null);
-        var result = await sandbox.ResolvePathsAsync(agent, Name, given, cancellationToken).ConfigureAwait(false);
-        if (!result.IsSuccess) return new PathResolution(null, result.Error, result.PathEscape);
-        if (result.Data is not { } data || !data.TryGetProperty("paths", out var paths) || paths.ValueKind != JsonValueKind.Object)
-            return new PathResolution(null, KruxOS.Core.Errors.Errors.Internal("the sandbox did not resolve the call's paths"));
-        // The arguments as validated, each resolved path in place of the one given (same order, nothing else changed).
-        var resolved = new System.Text.Json.Nodes.JsonObject();
-        foreach (var p in arguments.EnumerateObject())
-            resolved[p.Name] = given.ContainsKey(p.Name) && paths.TryGetProperty(p.Name, out var r) && r.ValueKind == JsonValueKind.String
-                ? System.Text.Json.Nodes.JsonValue.Create(r.GetString())
-                : System.Text.Json.Nodes.JsonNode.Parse(p.Value.GetRawText());
-        foreach (var n in given.Keys)
-            if (!paths.TryGetProperty(n, out var r) || r.ValueKind != JsonValueKind.String)
-                return new PathResolution(null, KruxOS.Core.Errors.Errors.Internal($"the sandbox did not resolve '{n}'"));
-        return new PathResolution(JsonSerializer.SerializeToElement(resolved), null);
-    }
+    public Task<PathResolution> ResolvePathsAsync(AgentName agent, JsonElement arguments, IReadOnlyList<string> names, CancellationToken cancellationToken) =>
+        sandbox.ResolveArgumentPathsAsync(agent, Name, arguments, names, cancellationToken);
 
     // The sandbox must execute the definition it is bound to; anything else is a wiring error found at start-up.
     private static CapabilityName Bound(CapabilityDefinition definition, ISandbox sandbox)
