@@ -36,7 +36,7 @@ public static class VaultCli
     {
         var vault = new Command("vault", "The secrets vault: unlock it, and add, rotate, revoke and list secrets (values are never shown)");
 
-        var status = new Command("status", "Show whether the vault is uninitialised, locked or unlocked on this node, and what needs attention") { json };
+        var status = new Command("status", "Show whether the vault is loading, uninitialised, locked or unlocked on this node, and what needs attention") { json };
         status.SetAction((p, ct) => Call(client, stdout, stderr, M.VaultStatus, null, p.GetValue(json), RenderStatus, ct));
         vault.Subcommands.Add(status);
 

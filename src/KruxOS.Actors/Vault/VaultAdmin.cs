@@ -10,9 +10,11 @@ using Microsoft.Extensions.Logging;
 
 namespace KruxOS.Actors.Vault;
 
-/// <summary>What is really in force on this node: <c>uninitialised</c>, <c>locked</c> or <c>unlocked</c>.</summary>
+/// <summary>What is really in force on this node: <c>loading</c>, <c>uninitialised</c>, <c>locked</c> or <c>unlocked</c>.</summary>
 public enum VaultLockState
 {
+    /// <summary>The vault's journal is not recovered yet: nothing is known, and nothing that needs a secret runs.</summary>
+    Loading,
     /// <summary>No vault has been initialised (nothing can be stored or used).</summary>
     Uninitialised,
     /// <summary>Initialised, and this node does not hold the key: everything that needs a secret fails with <c>VaultLocked</c>.</summary>
@@ -24,9 +26,10 @@ public enum VaultLockState
 /// <summary>Wire spellings of <see cref="VaultLockState"/>.</summary>
 public static class VaultLockStates
 {
-    /// <summary><c>uninitialised</c>, <c>locked</c>, <c>unlocked</c>.</summary>
+    /// <summary><c>loading</c>, <c>uninitialised</c>, <c>locked</c>, <c>unlocked</c>.</summary>
     public static string ToWire(this VaultLockState s) => s switch
     {
+        VaultLockState.Loading => "loading",
         VaultLockState.Uninitialised => "uninitialised",
         VaultLockState.Locked => "locked",
         _ => "unlocked",
@@ -59,8 +62,9 @@ public sealed class VaultAdmin(IRequiredActor<VaultRegistry> vault, VaultDirecto
 {
     private readonly SemaphoreSlim _derivations = new(1, 1);
 
-    /// <summary>The state in force on this node.</summary>
-    public VaultLockState LockState => !directory.Current.IsInitialized ? VaultLockState.Uninitialised
+    /// <summary>The state in force on this node (before the journal is recovered, <c>loading</c>: never a guess).</summary>
+    public VaultLockState LockState => !directory.Ready.IsCompletedSuccessfully ? VaultLockState.Loading
+        : !directory.Current.IsInitialized ? VaultLockState.Uninitialised
         : keys.IsUnlocked ? VaultLockState.Unlocked : VaultLockState.Locked;
 
     /// <summary>The vault's status.</summary>

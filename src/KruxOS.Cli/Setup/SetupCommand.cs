@@ -235,9 +235,18 @@ public sealed class SetupRun(ControlClient client, SetupAnswers answers, SetupCo
     // or the first line of stdin with --vault-passphrase-stdin; never a flag's value.
     private async Task<(StepStatus, string)> VaultAsync(CancellationToken ct)
     {
-        var status = await client.CallAsync(M.VaultStatus, null, ct).ConfigureAwait(false);
-        if (!status.Ok) return (StepStatus.Warning, $"the gateway does not report its vault: {status.ErrorMessage}");
-        var state = status.Result?["state"]?.GetValue<string>();
+        // Right after the gateway starts its vault may still be loading: asked again for a few seconds, never guessed.
+        string? state = null;
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            var status = await client.CallAsync(M.VaultStatus, null, ct).ConfigureAwait(false);
+            if (!status.Ok) return (StepStatus.Warning, $"the gateway does not report its vault: {status.ErrorMessage}");
+            state = status.Result?["state"]?.GetValue<string>();
+            if (state != "loading") break;
+            await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+        }
+        if (state == "loading")
+            return (StepStatus.Warning, "the gateway's vault is still loading: run kruxos setup again in a moment (kruxos vault status)");
         if (state != "uninitialised")
             return (StepStatus.Exists, state == "locked"
                 ? "the vault is initialised and locked on this node: kruxos vault unlock (or set KRUXOS_VAULT_PASSPHRASE for the service)"

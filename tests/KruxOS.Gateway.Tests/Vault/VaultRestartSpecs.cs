@@ -58,8 +58,9 @@ public sealed class VaultRestartSpecs
             // act: restart without the passphrase
             await using (var second = await GatewayProcess.StartAsync(dataDir))
             {
-                // assert: locked, the record is still there, and it unlocks with the passphrase on stdin
-                Assert.Equal("locked", (await StatusAsync(second))["state"]!.GetValue<string>());
+                // assert: locked once the vault's journal is recovered (until then it says "loading", never a guess), the record
+                // is still there, and it unlocks with the passphrase on stdin
+                Assert.Equal("locked", await StateEventuallyAsync(second, "locked"));
                 var list = await Cli(second, null, "vault", "list", "--json");
                 Assert.Equal("durable", JsonNode.Parse(list.StdOut)!["secrets"]![0]!["name"]!.GetValue<string>());
                 var wrong = await Cli(second, "not the passphrase\n", "vault", "unlock");
