@@ -40,7 +40,7 @@ public static class AuditJson
         if (e.Metadata.ApprovalDecision is { } ad) metadata["approval_decision"] = ad;
         if (e.Metadata.DecidedBy is { } db) metadata["decided_by"] = db;
         if (e.Metadata.Details is { } details) metadata["details"] = JsonNode.Parse(details.GetRawText());
-        return new JsonObject
+        var json = new JsonObject
         {
             ["id"] = e.Id.ToString("D"),
             ["timestamp"] = AuditTime.ToText(e.Timestamp),
@@ -65,6 +65,9 @@ public static class AuditJson
                 ["offset"] = view.Position.Offset,
             },
         };
+        // Schema 2 (a cluster node's entry) names its node; a single node's entries have no such field.
+        if (e.Node is { } node) json["node"] = node;
+        return json;
     }
 
     /// <summary>The agent an entry concerns: the actor when it is an agent, else the agent a user acted for.</summary>

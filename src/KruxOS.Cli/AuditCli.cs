@@ -44,9 +44,18 @@ public static class AuditCli
         var from = new Option<string?>("--from") { Description = "Start time (RFC 3339, inclusive), or a date YYYY-MM-DD (from its start)" };
         var to = new Option<string?>("--to") { Description = "End time (RFC 3339, exclusive), or a date YYYY-MM-DD (that whole day included)" };
         var limit = new Option<int>("--limit") { Description = "Entries per page (1-1000)", DefaultValueFactory = _ => 50 };
-        var query = new Command("query", "Find audit entries, newest first") { agent, capability, outcome, last, from, to, limit, format, dir };
+        var cluster = new Option<bool>("--cluster") { Description = "Every cluster node's chain, through the running gateway (each node reads its own; merged newest first)" };
+        var query = new Command("query", "Find audit entries, newest first") { agent, capability, outcome, last, from, to, limit, format, dir, cluster };
         query.SetAction(async (p, ct) =>
         {
+            if (p.GetValue(cluster))
+            {
+                if (p.GetValue(dir) is not null) return await Usage(stderr, "--cluster reads every node's chain through the gateway; it takes no --dir").ConfigureAwait(false);
+                var parameters = new JsonObject { ["agent"] = p.GetValue(agent), ["capability"] = p.GetValue(capability), ["outcome"] = p.GetValue(outcome),
+                    ["last"] = p.GetValue(last), ["from"] = p.GetValue(from), ["to"] = p.GetValue(to), ["limit"] = p.GetValue(limit) };
+                return await ClusterCall(client, ControlProtocol.Methods.AuditClusterQuery, parameters, p.GetValue(format) == "json", RenderClusterPage, _ => 0,
+                    stdout, stderr, ct).ConfigureAwait(false);
+            }
             var q = new AuditQuery { Agent = p.GetValue(agent), Limit = p.GetValue(limit) };
             if (p.GetValue(capability) is { } cap)
             {
@@ -138,9 +147,15 @@ public static class AuditCli
         audit.Subcommands.Add(stats);
 
         // verify
-        var verify = new Command("verify", "Verify the hash chain offline (exit 0 only when intact)") { format, dir };
+        var verify = new Command("verify", "Verify the hash chain offline (exit 0 only when intact)") { format, dir, cluster };
         verify.SetAction(async (p, ct) =>
         {
+            if (p.GetValue(cluster))
+            {
+                if (p.GetValue(dir) is not null) return await Usage(stderr, "--cluster verifies every node's chain through the gateway; it takes no --dir").ConfigureAwait(false);
+                return await ClusterCall(client, ControlProtocol.Methods.AuditClusterVerify, null, p.GetValue(format) == "json", RenderClusterVerification,
+                    r => r["intact"]?.GetValue<bool>() == true ? 0 : ChainBroken, stdout, stderr, ct).ConfigureAwait(false);
+            }
             var path = p.GetValue(dir) ?? DefaultDirectory();
             if (!Directory.Exists(path))
             {
@@ -170,6 +185,57 @@ public static class AuditCli
         });
         audit.Subcommands.Add(rotate);
         return audit;
+    }
+
+    // A cluster-wide request through the local gateway (ADR 0059); the exit code follows the answer.
+    private static async Task<int> ClusterCall(ControlClient client, string method, JsonObject? parameters, bool json, Func<JsonNode, string> render,
+        Func<JsonNode, int> exit, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        var r = await client.CallAsync(method, parameters, ct).ConfigureAwait(false);
+        if (!r.Ok || r.Result is not { } result)
+        {
+            await stderr.WriteLineAsync($"error: {r.ErrorMessage} ({r.ErrorType})").ConfigureAwait(false);
+            return CliApp.Refused;
+        }
+        await stdout.WriteAsync(json ? Json(result) + "\n" : render(result)).ConfigureAwait(false);
+        return exit(result);
+    }
+
+    private static string RenderClusterPage(JsonNode r)
+    {
+        var entries = r["entries"]!.AsArray();
+        var sb = new System.Text.StringBuilder(Table(
+            ["TIME", "NODE", "ACTOR", "CAPABILITY", "STATUS", "TIER", "MS", "SUMMARY"],
+            entries.Select(e => (IReadOnlyList<string>)
+            [
+                e!["timestamp"]?.GetValue<string>() ?? "-",
+                e["node"]?.GetValue<string>() ?? "-",
+                $"{e["actor"]?["type"]?.GetValue<string>()}:{e["actor"]?["name"]?.GetValue<string>()}",
+                e["kind"]?.GetValue<string>() is "call" or null ? e["capability"]?.GetValue<string>() ?? "-" : $"{e["capability"]} ({e["kind"]})",
+                e["result"]?["status"]?.GetValue<string>() ?? "-",
+                e["policy_decision"]?["tier"]?.GetValue<string>() ?? "-",
+                e["result"]?["duration_ms"]?.ToJsonString() ?? "-",
+                Shorten(e["result"]?["summary"]?.GetValue<string>() ?? "", 60),
+            ])));
+        sb.Append(entries.Count == 0 ? "No matching entries.\n" : $"Showing {entries.Count} of {r["total"]} across {r["nodes"]!.AsArray().Count} node(s).\n");
+        foreach (var n in r["nodes"]!.AsArray().Where(n => n!["cut"]?.GetValue<bool>() == true || n["error"] is not null))
+            sb.Append($"warning: node {n!["node"]}: {(n["error"]?.GetValue<string>() ?? "answer cut at 1 MiB; narrow the query")}\n");
+        foreach (var m in r["missing"]!.AsArray()) sb.Append($"warning: node {m!["node"]} did not answer ({m["reason"]}): its entries are not shown\n");
+        return sb.ToString();
+    }
+
+    private static string RenderClusterVerification(JsonNode r)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var n in r["nodes"]!.AsArray())
+        {
+            sb.Append($"{n!["node"]}: {n["summary"]} ({n["directory"]})\n");
+            foreach (var i in n["issues"]!.AsArray())
+                sb.Append($"  {i!["kind"]}: file {i["file"]}, entry {i["entry_index"]}, offset {i["offset"]}: {i["detail"]}\n");
+        }
+        foreach (var m in r["missing"]!.AsArray()) sb.Append($"{m!["node"]}: NOT VERIFIED, no answer ({m["reason"]})\n");
+        sb.Append(r["intact"]?.GetValue<bool>() == true ? "Every node's chain is intact.\n" : "The cluster's audit is NOT intact (see above).\n");
+        return sb.ToString();
     }
 
     private static string RenderRotation(JsonNode r)

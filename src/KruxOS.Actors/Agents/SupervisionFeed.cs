@@ -5,11 +5,14 @@ using KruxOS.Core.Supervision;
 namespace KruxOS.Actors.Agents;
 
 /// <summary>
-/// Live supervision events of this node for a watcher (<c>kruxos watch</c>, later the dashboard's event stream), filtered
-/// by agent and type. Each subscription buffers at most <see cref="Capacity"/> events and drops the oldest when its reader
-/// falls behind, so a slow watcher never holds up the event stream.
+/// Live supervision events for a watcher (<c>kruxos watch</c>, the dashboard's event stream), filtered by agent and type:
+/// this node's, and in a cluster every other node's too (<see cref="RemoteSupervisionEvent"/>, brought by the
+/// supervision relay), each naming its node. Each subscription buffers at most <see cref="Capacity"/> events and drops the
+/// oldest when its reader falls behind, so a slow watcher never holds up the event stream.
 /// </summary>
-public sealed class SupervisionFeed(ActorSystem system)
+/// <param name="system">The node's actor system.</param>
+/// <param name="node">In a cluster, this node's id, stamped on its own events; null on a single node.</param>
+public sealed class SupervisionFeed(ActorSystem system, string? node = null)
 {
     /// <summary>The events a subscription holds for a slow reader before it drops the oldest.</summary>
     public const int Capacity = 1024;
@@ -21,8 +24,10 @@ public sealed class SupervisionFeed(ActorSystem system)
     public Subscription Subscribe(string? agent, IReadOnlySet<string> types)
     {
         var channel = Channel.CreateBounded<SupervisionEvent>(new BoundedChannelOptions(Capacity) { FullMode = BoundedChannelFullMode.DropOldest });
-        var forwarder = system.ActorOf(Props.Create(() => new Forwarder(channel.Writer, agent, types)));
+        var self = node;
+        var forwarder = system.ActorOf(Props.Create(() => new Forwarder(channel.Writer, agent, types, self)));
         system.EventStream.Subscribe(forwarder, typeof(SupervisionEvent));
+        if (node is not null) system.EventStream.Subscribe(forwarder, typeof(RemoteSupervisionEvent));
         return new Subscription(channel.Reader, () =>
         {
             system.EventStream.Unsubscribe(forwarder);
@@ -47,12 +52,18 @@ public sealed class SupervisionFeed(ActorSystem system)
 
     private sealed class Forwarder : ReceiveActor
     {
-        public Forwarder(ChannelWriter<SupervisionEvent> writer, string? agent, IReadOnlySet<string> types) =>
+        public Forwarder(ChannelWriter<SupervisionEvent> writer, string? agent, IReadOnlySet<string> types, string? node)
+        {
             Receive<SupervisionEvent>(e =>
             {
-                if (agent is not null && e.Agent != agent) return;
-                if (types.Count > 0 && !types.Contains(e.Type)) return;
-                writer.TryWrite(e);
+                if (Matches(e)) writer.TryWrite(node is null || e.Node is not null ? e : e with { Node = node });
             });
+            Receive<RemoteSupervisionEvent>(r =>
+            {
+                if (r.Event is { } e && Matches(e)) writer.TryWrite(e);
+            });
+
+            bool Matches(SupervisionEvent e) => (agent is null || e.Agent == agent) && (types.Count == 0 || types.Contains(e.Type));
+        }
     }
 }

@@ -26,6 +26,10 @@ public static class AuditHostingExtensions
         services.AddSingleton<AuditAvailability>();
         services.AddNodeChild(Writer(ctx => ctx.Services.GetService<AuditSinkOverride>()?.Props ?? AuditWriterActor.Props(AuditOptionsFor(ctx.Settings, ctx.Services))));
         services.AddHealthCheck("audit", sp => sp.GetRequiredService<AuditProbe>().CheckAsync);
+        // Cluster-wide query and verification (ADR 0059): each node reads only its own directory, for the others to ask.
+        services.AddSingleton(sp => new ClusterAuditAdmin(sp.GetRequiredService<Akka.Actor.ActorSystem>(), settings));
+        services.AddNodeChild<AuditNodeReaderKey>(ClusterAuditAdmin.ReaderName, Order + 1,
+            ctx => AuditNodeReaderActor.Props(Cluster.NodeId.Of(ctx.Settings), ctx.Settings.AuditDirectory), HostingModes.Cluster);
         return services;
     }
 
@@ -64,6 +68,7 @@ public static class AuditHostingExtensions
         RestartBackoffMax = settings.Audit.RestartBackoffMax,
         FileSystem = sp.GetService<IAuditFileSystem>(),
         Clock = sp.GetService<TimeProvider>(),
+        Node = settings.UseClustering ? Cluster.NodeId.Of(settings) : null,
     };
 }
 

@@ -40,6 +40,12 @@ public sealed class AuditOptions
     /// <summary>How often the writer checks whether the daily 03:00 UTC retention run is due. <b>Default</b>: 10 min.</summary>
     public TimeSpan RetentionCheckInterval { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// In a cluster, this node's id (<see cref="Cluster.NodeId.Of(KruxOS.Actors.Hosting.KruxOsSettings)"/>), sealed into every entry (schema 2, ADR 0059).
+    /// <b>Default</b>: null (a single node writes schema 1).
+    /// </summary>
+    public string? Node { get; set; }
+
     /// <summary>Largest group-commit batch. <b>Default</b>: 512 entries.</summary>
     public int MaxBatch { get; set; } = 512;
 

@@ -226,7 +226,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         _disk = new AuditDiskLoop(msg.Writer, Self, _options.MaxBatch);
         _handover.Opened(_clock.GetUtcNow());
         var r = msg.Recovery;
-        _chain = new AuditChain(r.Head.Span);
+        _chain = new AuditChain(r.Head.Span, _options.Node);
         if (r.TornFile is not null)
             _log.Warning("Audit recovery cut {Bytes} unreadable bytes from the end of {File}; saved to {Evidence}", r.TornBytes, r.TornFile, r.TornEvidence);
         if (r.Break is { } issue)

@@ -33,6 +33,7 @@ namespace KruxOS.Actors.Audit;
 /// <param name="Usage">What the capability consumed, as its handler measured it (<c>resource_usage</c>); null when not measured.</param>
 /// <param name="OutputBytes">Size of the output returned on success (the <c>output_summary</c> gives it, never the content).</param>
 /// <param name="Trigger">What started the call when the gateway did (a scheduled job): <c>metadata.details.trigger</c> and <c>job_id</c>.</param>
+/// <param name="PolicyGeneration">In a cluster, the cluster policy generation that decided (<c>policy_decision.revision</c>, ADR 0059).</param>
 public sealed record CallRecord(
     DateTimeOffset At,
     Principal Principal,
@@ -54,7 +55,8 @@ public sealed record CallRecord(
     string? IdempotencyKey = null,
     AuditResourceUsage? Usage = null,
     long? OutputBytes = null,
-    CallTrigger? Trigger = null);
+    CallTrigger? Trigger = null,
+    long? PolicyGeneration = null);
 
 /// <summary>
 /// Pure mapping of a finished call to the audit entries the tool run appends, in chain order: first a
@@ -88,7 +90,8 @@ public static class CallAudit
         return new CallRecord(at, call.Principal, call.Agent, call.SessionId, capability, arguments, call.Client, status, verdict?.Tier,
             verdict?.Rule, verdict?.Revision, verdict?.Reason, result?.Error, result?.DurationMicros ?? 0, approvalId, approvalDecision,
             call.NativeTool, call.IdempotencyKey, usage,
-            result?.Data is { } data ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(data).Length : null, call.Trigger);
+            result?.Data is { } data ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(data).Length : null, call.Trigger,
+            verdict?.Generation);
     }
 
     /// <summary>The entries of one call, in the order they are appended.</summary>
@@ -139,7 +142,7 @@ public static class CallAudit
     private static AuditPolicyDecision? Decision(CallRecord r)
     {
         if (r.Tier is not { } tier) return null;
-        return new AuditPolicyDecision(tier, r.Rule, NumericRevision(r.PolicyRevision), r.PolicyReason is null ? null : InputSanitizer.RedactTokens(r.PolicyReason));
+        return new AuditPolicyDecision(tier, r.Rule, r.PolicyGeneration ?? NumericRevision(r.PolicyRevision), r.PolicyReason is null ? null : InputSanitizer.RedactTokens(r.PolicyReason));
     }
 
     // The format stores an integer revision; the policy engine names revisions by 12 hex digits, which go

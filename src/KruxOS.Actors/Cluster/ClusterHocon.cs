@@ -26,6 +26,9 @@ public static class ClusterHocon
               run-coordinated-shutdown-when-down = on
             }
             akka.coordinated-shutdown.run-by-clr-shutdown-hook = on
+            # A cluster policy revision (at most 512 KiB of files) and one node's audit answer (at most 1 MiB of entries)
+            # each travel as one message (ADR 0059).
+            akka.remote.dot-netty.tcp.maximum-frame-size = 4194304b
             """;
     }
 }

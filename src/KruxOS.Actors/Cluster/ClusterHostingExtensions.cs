@@ -9,7 +9,8 @@ public sealed class ClusterLeaseKeeperKey;
 
 /// <summary>
 /// The cluster area (docs/cluster.md): the node's <see cref="ClusterView"/> (both modes), and in a cluster the journal lease
-/// keeper (<c>/user/gateway/cluster-lease</c>) and the <c>cluster</c> health check that readiness follows.
+/// keeper (<c>/user/gateway/cluster-lease</c>), the supervision relay that shares every node's events with the others
+/// (<c>/user/gateway/supervision-relay</c>, ADR 0059) and the <c>cluster</c> health check that readiness follows.
 /// </summary>
 public static class ClusterHostingExtensions
 {
@@ -26,6 +27,7 @@ public static class ClusterHostingExtensions
         services.AddSingleton(_ => new ClusterLeaseStore(settings.Persistence.Provider, settings.JournalConnectionString));
         services.AddNodeChild<ClusterLeaseKeeperKey>("cluster-lease", Order, ctx => ClusterLeaseKeeper.Props(
             ctx.Services.GetRequiredService<ClusterLeaseStore>(), ctx.Services.GetRequiredService<ClusterLeaseState>(), settings.Cluster.LeaseTtl), HostingModes.Cluster);
+        services.AddNodeChild<SupervisionRelayKey>("supervision-relay", Order + 1, _ => SupervisionRelayActor.Props(NodeId.Of(settings)), HostingModes.Cluster);
         services.AddHealthCheck("cluster", sp =>
         {
             var view = sp.GetRequiredService<ClusterView>();

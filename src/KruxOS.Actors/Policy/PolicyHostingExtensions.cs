@@ -38,14 +38,22 @@ public static class PolicyHostingExtensions
     /// <summary>
     /// The policy area: the <see cref="PolicyStore"/> (<see cref="AddPolicyStore"/>) and its loader, a node child named
     /// <see cref="LoaderName"/> registered under <see cref="PolicyStoreActor"/>. Each node compiles its own data directory's
-    /// policy files (docs/policy.md, "Cluster mode").
+    /// policy files; in a cluster they are the node's mirror of the cluster's one revision, kept by the policy ledger
+    /// (a cluster singleton <c>policy-ledger</c>, ADR 0059; docs/cluster.md).
     /// </summary>
     public static IServiceCollection AddPolicyArea(this IServiceCollection services, KruxOsSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
         services.AddPolicyStore(settings);
+        // Cluster only: a single node's directory is its one source, with no journal round trip before its first decision.
+        services.AddSingleton<ClusterHosted>(new Singleton<PolicyLedgerKey>(LedgerName, Order,
+            ctx => PolicyLedgerActor.Props(ctx.Services.GetRequiredService<TimeProvider>())));
         services.AddNodeChild<PolicyStoreActor>(LoaderName, Order, ctx => PolicyStoreActor.Props(ctx.Services.GetRequiredService<PolicyStore>(),
-            ctx.Settings.PoliciesDir, ctx.Settings.PolicyRescanInterval, Settle, ctx.Services.GetRequiredService<TimeProvider>()));
+            ctx.Settings.PoliciesDir, ctx.Settings.PolicyRescanInterval, Settle, ctx.Services.GetRequiredService<TimeProvider>(),
+            ctx.Mode == HostingMode.Cluster ? ctx.Get<PolicyLedgerKey>() : null));
         return services;
     }
+
+    /// <summary>The cluster singleton holding the cluster's policy revision.</summary>
+    public const string LedgerName = "policy-ledger";
 }

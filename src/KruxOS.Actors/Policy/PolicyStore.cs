@@ -17,6 +17,7 @@ namespace KruxOS.Actors.Policy;
 /// <param name="RejectedRevision">The revision of the rejected files, when <paramref name="Errors"/> is not empty.</param>
 /// <param name="Warnings">Warnings of the set in force.</param>
 /// <param name="LoadedAt">When the set in force was swapped in.</param>
+/// <param name="Generation">In a cluster, the cluster generation of the set in force (ADR 0059); null on a single node.</param>
 public sealed record PolicyStatus(
     bool Loaded,
     string Revision,
@@ -26,12 +27,13 @@ public sealed record PolicyStatus(
     ImmutableArray<PolicyDiagnostic> Errors,
     string? RejectedRevision,
     ImmutableArray<PolicyDiagnostic> Warnings,
-    DateTimeOffset? LoadedAt)
+    DateTimeOffset? LoadedAt,
+    long? Generation = null)
 {
     /// <summary>One line for <c>kruxos status</c>: template (or <c>custom</c>/<c>defaults</c>) and revision.</summary>
     public string Summary =>
         !Loaded ? (Errors.IsEmpty ? "loading" : $"not loaded: {Errors.Length} error(s) in {Source}")
-        : $"{Template ?? (Files.IsEmpty ? "defaults" : "custom")} (revision {Revision}{(Errors.IsEmpty ? "" : $", newest edit rejected: {Errors.Length} error(s)")})";
+        : $"{Template ?? (Files.IsEmpty ? "defaults" : "custom")} (revision {Revision}{(Generation is { } g ? $", cluster generation {g}" : "")}{(Errors.IsEmpty ? "" : $", newest edit rejected: {Errors.Length} error(s)")})";
 }
 
 /// <summary>
@@ -93,7 +95,8 @@ public sealed class PolicyStore : IPolicySeam
         }
         var (decision, rates) = PolicyEngine.Decide(principal, capability, arguments, snapshot.Set, rateState, now);
         newRateState = rates;
-        return PolicyVerdict.From(decision, capability.Name);
+        var verdict = PolicyVerdict.From(decision, capability.Name);
+        return snapshot.Status.Generation is { } generation ? verdict with { Generation = generation } : verdict;
     }
 
     /// <summary>
@@ -138,15 +141,29 @@ public sealed class PolicyStore : IPolicySeam
     /// Puts <paramref name="set"/> in force and clears any rejection. Raises <see cref="Changed"/> and returns
     /// true when the revision differs from the one in force (or nothing was loaded before).
     /// </summary>
-    internal bool Publish(PolicySet set, ImmutableArray<string> files, DateTimeOffset at)
+    internal bool Publish(PolicySet set, ImmutableArray<string> files, DateTimeOffset at, long? generation = null)
     {
         var previous = _current;
-        var status = new PolicyStatus(true, set.Revision, TemplateOf(set), previous.Status.Source, files, [], null, set.Warnings, at);
-        var changed = !previous.Status.Loaded || previous.Set.Revision != set.Revision;
+        var status = new PolicyStatus(true, set.Revision, TemplateOf(set), previous.Status.Source, files, [], null, set.Warnings, at, generation);
+        var changed = !previous.Status.Loaded || previous.Set.Revision != set.Revision || previous.Status.Generation != generation;
         _current = new Snapshot(changed ? set : previous.Set, changed ? status : status with { LoadedAt = previous.Status.LoadedAt });
         _loaded.TrySetResult();
         if (changed) RaiseChanged();
         return changed;
+    }
+
+    /// <summary>
+    /// Takes the set in force out (fail closed): every call is refused until a set is published again. A cluster node does
+    /// this when it cannot put the cluster's newest generation in force, rather than keep deciding under an older one.
+    /// </summary>
+    internal void Unload(ImmutableArray<PolicyDiagnostic> errors, string rejectedRevision)
+    {
+        var previous = _current;
+        _current = new Snapshot(PolicySet.Empty(Registry), previous.Status with
+        {
+            Loaded = false, Revision = "none", Errors = errors, RejectedRevision = rejectedRevision, Files = [], Generation = null,
+        });
+        RaiseChanged();
     }
 
     /// <summary>Records that the files on disk were rejected; the set in force stays.</summary>

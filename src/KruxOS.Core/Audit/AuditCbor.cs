@@ -56,6 +56,7 @@ public static class AuditCbor
         public const string Client = "client";
         public const string PreviousHash = "previous_hash";
         public const string EntryHash = "entry_hash";
+        public const string Node = "node";
 #pragma warning restore CS1591
     }
 
@@ -242,7 +243,7 @@ public static class AuditCbor
         DateTimeOffset ts = default;
         var kind = AuditEntryKind.Call;
         Principal? actor = null;
-        string? session = null, capability = null, summary = null, prev = null, hash = null;
+        string? session = null, capability = null, summary = null, prev = null, hash = null, node = null;
         var inputs = CoreJson.EmptyObject;
         var status = AuditStatus.Success;
         AuditPolicyDecision? decision = null;
@@ -272,6 +273,7 @@ public static class AuditCbor
                 case Keys.Client: client = ReadClient(r); break;
                 case Keys.PreviousHash: prev = Convert.ToHexStringLower(r.ReadByteString()); break;
                 case Keys.EntryHash: hash = Convert.ToHexStringLower(r.ReadByteString()); break;
+                case Keys.Node: node = ReadNullableText(r); break;
                 default: r.SkipValue(); break;
             }
         }
@@ -293,6 +295,7 @@ public static class AuditCbor
             SchemaVersion = schema,
             Metadata = metadata,
             Client = client,
+            Node = node,
             PreviousHash = prev,
             EntryHash = hash,
         };
@@ -303,7 +306,7 @@ public static class AuditCbor
     private static void WriteMap(CborWriter w, AuditEntry e, byte[]? prev, byte[]? hash)
     {
         // The writer sorts keys itself (canonical mode); the order here is for reading only.
-        w.WriteStartMap(prev is null ? 15 : 17);
+        w.WriteStartMap((prev is null ? 15 : 17) + (e.Node is null ? 0 : 1));
         w.WriteTextString(Keys.Id); w.WriteTextString(e.Id.ToString("D"));
         w.WriteTextString(Keys.Kind); w.WriteTextString(e.Kind.ToWire());
         w.WriteTextString(Keys.Timestamp); w.WriteTextString(AuditTime.ToText(e.Timestamp));
@@ -342,7 +345,9 @@ public static class AuditCbor
             w.WriteEndMap();
         }
         else w.WriteNull();
-        w.WriteTextString(Keys.SchemaVersion); w.WriteInt32(e.SchemaVersion);
+        // An entry naming its node is schema 2 whatever the draft said, so a reader never meets a node under schema 1.
+        w.WriteTextString(Keys.SchemaVersion); w.WriteInt32(e.Node is null ? e.SchemaVersion : Math.Max(e.SchemaVersion, AuditEntry.NodeSchemaVersion));
+        if (e.Node is { } node) { w.WriteTextString(Keys.Node); w.WriteTextString(node); }
         w.WriteTextString(Keys.Metadata);
         w.WriteStartMap(5);
         w.WriteTextString("approval_request_id"); WriteNullableText(w, e.Metadata.ApprovalRequestId);

@@ -22,12 +22,25 @@ public sealed class AuditChain
     private readonly System.Formats.Cbor.CborWriter _writer = new(AuditCbor.Mode);
     private readonly System.Security.Cryptography.IncrementalHash _sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
 
+    private readonly string? _node;
+
     /// <summary>Starts a chain after <paramref name="head"/> (the last entry hash, or <see cref="AuditCbor.Genesis"/>).</summary>
-    public AuditChain(ReadOnlySpan<byte> head)
+    /// <param name="head">The hash the first entry chains from.</param>
+    /// <param name="node">
+    /// In a cluster, this node's id (<c>host:port</c>): every entry sealed gets it as <see cref="AuditEntry.Node"/>
+    /// (schema 2), inside the hashed body. Null on a single node (schema 1).
+    /// </param>
+    public AuditChain(ReadOnlySpan<byte> head, string? node = null)
     {
         if (head.Length != AuditCbor.HashLength) throw new ArgumentException("head must be 32 bytes", nameof(head));
         _head = head.ToArray();
+        _node = node is null ? null
+            : AuditText.TryCap(AuditText.Scalar(node), AuditLimits.MaxNameBytes, AuditLimits.NameHeadBytes, out var capped, out _, out _) ? capped
+            : AuditText.Scalar(node);
     }
+
+    /// <summary>The node id this chain stamps on its entries, or null.</summary>
+    public string? Node => _node;
 
     /// <summary>A chain starting at genesis.</summary>
     public static AuditChain FromGenesis() => new(AuditCbor.Genesis);
@@ -76,6 +89,9 @@ public sealed class AuditChain
 
     private SealedAuditRecord SealOne(AuditEntry clean)
     {
+        // The writer's node, never a draft's: a caller cannot make an entry claim another node.
+        if (clean.Node != _node)
+            clean = clean with { Node = _node, SchemaVersion = _node is null ? AuditEntry.CurrentSchemaVersion : AuditEntry.NodeSchemaVersion };
         var body = AuditCbor.EncodeBody(clean, _writer);
         // entry_hash = SHA-256(body ‖ previous_hash); the stored record is the body with both hashes spliced in
         // (byte for byte what encoding it again would give, without a second canonical encoding).

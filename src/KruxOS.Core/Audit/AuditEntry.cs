@@ -70,6 +70,12 @@ public sealed record AuditEntry : IKruxMessage
     /// <summary>The schema version written by this code.</summary>
     public const int CurrentSchemaVersion = 1;
 
+    /// <summary>
+    /// The schema version of an entry that names its <see cref="Node"/> (written by a cluster node, ADR 0059): schema 1 plus
+    /// the key <c>node</c>. A single node keeps writing schema 1, so its chain and every verifier of it stay as they were.
+    /// </summary>
+    public const int NodeSchemaVersion = 2;
+
     private readonly DateTimeOffset _timestamp;
 
     /// <summary>Unique id (UUID v7 from the factories, so ids sort by creation time).</summary>
@@ -120,6 +126,12 @@ public sealed record AuditEntry : IKruxMessage
 
     /// <summary>The client program (CLI attribution), when known.</summary>
     public AuditClient? Client { get; init; }
+
+    /// <summary>
+    /// The cluster node whose writer sealed the entry (<c>host:port</c>, schema 2, hashed with the rest); null on a single
+    /// node (schema 1, no <c>node</c> key).
+    /// </summary>
+    public string? Node { get; init; }
 
     /// <summary>Hex hash of the preceding entry; <c>null</c> on a draft.</summary>
     public string? PreviousHash { get; init; }

@@ -42,6 +42,8 @@ public static class ControlProtocol
         public const string PolicySet = "policy.set";
         public const string PolicyCheck = "policy.check";
         public const string AuditRotate = "audit.rotate";
+        public const string AuditClusterQuery = "audit.cluster_query";
+        public const string AuditClusterVerify = "audit.cluster_verify";
         public const string AuthSocketList = "auth-socket.list";
         public const string AuthSocketAllow = "auth-socket.allow";
         public const string AuthSocketRevoke = "auth-socket.revoke";

@@ -10,8 +10,10 @@ namespace KruxOS.Core.Policy;
 /// <param name="Revision">The policy revision that decided.</param>
 /// <param name="Refusal">Set when the call must fail without running for a reason other than the tier (e.g. rate limited).</param>
 /// <param name="RateLimitHit">Set when a full rate limit escalated or refused the call (published as <c>rate_limit_hit</c>).</param>
+/// <param name="Generation">In a cluster, the cluster policy generation that decided (ADR 0059; the audit entry's
+/// <c>policy_decision.revision</c>); null on a single node.</param>
 public sealed record PolicyVerdict(Tier Tier, string Rule, string Reason, string Revision, StructuredError? Refusal = null,
-    RateLimitHit? RateLimitHit = null)
+    RateLimitHit? RateLimitHit = null, long? Generation = null)
 {
     /// <summary>
     /// The verdict of an engine decision: the tier, rule and reason as decided; a rate-limit refusal becomes

@@ -53,6 +53,12 @@ public sealed record SupervisionEvent : IKruxMessage
     /// <summary>The session concerned, if any.</summary>
     public string? SessionId { get; init; }
 
+    /// <summary>
+    /// In a cluster, the node the event happened on (<c>host:port</c>): set when it is shared with the other nodes
+    /// (ADR 0059) and on this node's own events as a watcher sees them; null on a single node.
+    /// </summary>
+    public string? Node { get; init; }
+
     /// <summary>Type-specific fields (snake_case JSON), rendered once on first read; safe from any thread.</summary>
     public JsonElement Data => (Volatile.Read(ref _data) ?? Render()).Value;
 
@@ -66,6 +72,14 @@ public sealed record SupervisionEvent : IKruxMessage
     public static SupervisionEvent Create<T>(string type, DateTimeOffset at, string? agent, string? sessionId, T data) where T : notnull =>
         new(type, at, agent, sessionId, (object)data);
 }
+
+/// <summary>
+/// A supervision event that happened on another node of the cluster, as its relay put it on this node's event stream.
+/// Only watchers (<c>kruxos watch</c>, the dashboard's activity) take it; this node's own counters and hubs, which
+/// subscribe to <see cref="SupervisionEvent"/>, never see it, so nothing is counted twice.
+/// </summary>
+/// <param name="Event">The event, with its <see cref="SupervisionEvent.Node"/>.</param>
+public sealed record RemoteSupervisionEvent(SupervisionEvent Event);
 
 /// <summary>The event type names of spec §5.</summary>
 public static class SupervisionEventTypes

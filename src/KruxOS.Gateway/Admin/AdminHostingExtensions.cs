@@ -20,7 +20,11 @@ public static class AdminHostingExtensions
     public static IServiceCollection AddAdminServices(this IServiceCollection services)
     {
         services.AddSingleton<AgentActivity>();
-        services.AddSingleton<SupervisionFeed>();
+        services.AddSingleton(sp =>
+        {
+            var settings = sp.GetRequiredService<KruxOS.Actors.Hosting.KruxOsSettings>();
+            return new SupervisionFeed(sp.GetRequiredService<Akka.Actor.ActorSystem>(), settings.UseClustering ? KruxOS.Actors.Cluster.NodeId.Of(settings) : null);
+        });
         services.AddSingleton<IdentityAdminCalls>();
         services.AddSingleton<IUserTokenUsage>(sp => sp.GetRequiredService<UserTokenUsage>());
         services.AddSingleton<AgentAdmin>();

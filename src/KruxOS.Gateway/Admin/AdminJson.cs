@@ -146,8 +146,15 @@ public static class AdminJson
     public static JsonObject Approvals(IEnumerable<ApprovalView> approvals) =>
         new() { ["approvals"] = new JsonArray([.. approvals.Select(a => (JsonNode)Approval(a, false))]) };
 
-    /// <summary>The policy in force.</summary>
-    public static JsonObject PolicyStatus(PolicyStatus s) => new()
+    /// <summary>The policy in force (in a cluster also its cluster <c>generation</c>, ADR 0059).</summary>
+    public static JsonObject PolicyStatus(PolicyStatus s)
+    {
+        var json = PolicyStatusFields(s);
+        if (s.Generation is { } generation) json["generation"] = generation;
+        return json;
+    }
+
+    private static JsonObject PolicyStatusFields(PolicyStatus s) => new()
     {
         ["loaded"] = s.Loaded,
         ["revision"] = s.Revision,

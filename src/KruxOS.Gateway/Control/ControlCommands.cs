@@ -37,7 +37,8 @@ public sealed class ControlCommands(
     VaultAdmin? vault = null,
     Dashboard.ApprovalLinks? links = null,
     BoundAddresses? bound = null,
-    GatewayEndpoints? endpoints = null)
+    GatewayEndpoints? endpoints = null,
+    ClusterAuditAdmin? clusterAudit = null)
 {
     private readonly AgentAdmin _agents = agents;
     private readonly UserTokenAdmin _tokens = tokens;
@@ -45,6 +46,7 @@ public sealed class ControlCommands(
     private readonly PolicyAdmin _policy = policy;
     private readonly MountAdmin _mounts = mounts;
     private readonly AuditAdmin _audit = audit;
+    private readonly ClusterAuditAdmin? _clusterAudit = clusterAudit;
     private readonly StatusService _status = status;
     private readonly VaultControl? _vault = vault is null ? null : new VaultControl(vault);
     private readonly KruxOS.Actors.Alerts.AlertAdmin _alerts = alertAdmin;
@@ -95,6 +97,9 @@ public sealed class ControlCommands(
             [Methods.MountRemove] = (c, r) => Task.FromResult(Reply.Of(c._mounts.Remove(r.Params["agent"]?.GetValue<string>(), r.Params["label"]?.GetValue<string>() ?? ""),
                 AdminJson.MountRemoved)),
             [Methods.AuditRotate] = async (c, r) => Reply.Of(await c._audit.RotateAsync(r.Ct).ConfigureAwait(false), AdminJson.Retention),
+            [Methods.AuditClusterQuery] = (c, r) => c.ClusterAuditQueryAsync(r),
+            [Methods.AuditClusterVerify] = async (c, r) => c._clusterAudit is null ? NotClustered()
+                : Reply.Of(await c._clusterAudit.VerifyAsync(r.Ct).ConfigureAwait(false), ClusterAuditJson.Verification),
             [Methods.AuthSocketList] = (c, r) => Task.FromResult(c.AuthSocket(r, null)),
             [Methods.AuthSocketAllow] = (c, r) => Task.FromResult(c.AuthSocket(r, allow: true)),
             [Methods.AuthSocketRevoke] = (c, r) => Task.FromResult(c.AuthSocket(r, allow: false)),
@@ -149,6 +154,39 @@ public sealed class ControlCommands(
     }
 
     private static string Name(Request r) => r.Params["name"]?.GetValue<string>() ?? "";
+
+    private static AdminError NotClustered() =>
+        AdminErrors.InvalidInput("this gateway is not in a cluster; read its audit directory without --cluster");
+
+    // audit.cluster_query: the filters of `kruxos audit query`, each checked as the CLI checks it.
+    private async Task<Reply> ClusterAuditQueryAsync(Request r)
+    {
+        if (_clusterAudit is null) return NotClustered();
+        string? Text(string name) => r.Params[name] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
+        var q = new KruxOS.Audit.AuditQuery { Agent = Text("agent"), Limit = r.Params["limit"] is JsonValue l && l.TryGetValue<int>(out var n) ? n : 50 };
+        if (Text("capability") is { } cap)
+        {
+            if (!KruxOS.Audit.AuditQuery.IsValidCapabilityGlob(cap)) return AdminErrors.InvalidInput($"'{cap}' is not a capability name or glob");
+            q = q with { Capability = cap };
+        }
+        if (Text("outcome") is { } o && !q.TryWithOutcome(o, out q)) return AdminErrors.InvalidInput($"unknown outcome '{o}': expected {KruxOS.Audit.AuditQuery.Outcomes}");
+        if (Text("last") is { } last)
+        {
+            if (!KruxOS.Audit.AuditQuery.TryParseWindow(last, out var w)) return AdminErrors.InvalidInput($"'{last}' is not a window such as 1h, 24h or 7d");
+            q = q with { Last = w };
+        }
+        if (Text("from") is { } from)
+        {
+            if (!KruxOS.Audit.AuditQuery.TryParseBound(from, upper: false, out var t)) return AdminErrors.InvalidInput($"from '{from}' is not a timestamp or a date");
+            q = q with { From = t };
+        }
+        if (Text("to") is { } to)
+        {
+            if (!KruxOS.Audit.AuditQuery.TryParseBound(to, upper: true, out var t)) return AdminErrors.InvalidInput($"to '{to}' is not a timestamp or a date");
+            q = q with { To = t };
+        }
+        return Reply.Of(await _clusterAudit.QueryAsync(q, r.Ct).ConfigureAwait(false), ClusterAuditJson.Page);
+    }
 
     private async Task<Reply> CreateUserTokenAsync(Request r)
     {

@@ -186,6 +186,7 @@ public sealed partial class ControlSocketServer(
                     agent = e.Agent,
                     session_id = e.SessionId,
                     data = e.Data,
+                    node = e.Node,
                 }, CoreJson.Options)).ConfigureAwait(false);
             }
         }

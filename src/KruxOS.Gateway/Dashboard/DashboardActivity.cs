@@ -7,9 +7,9 @@ using KruxOS.Core.Supervision;
 namespace KruxOS.Gateway.Dashboard;
 
 /// <summary>
-/// The dashboard's activity: the last <see cref="Kept"/> supervision events of this node (<c>GET /api/activity</c>), kept
-/// by one subscription to <see cref="SupervisionFeed"/> from start, and the rendering every consumer shares (the SSE
-/// stream included). Per node: in a cluster each node's dashboard shows its own node's events.
+/// The dashboard's activity: the last <see cref="Kept"/> supervision events (<c>GET /api/activity</c>), kept by one
+/// subscription to <see cref="SupervisionFeed"/> from start, and the rendering every consumer shares (the SSE stream
+/// included). In a cluster the feed carries every node's events, so each node's dashboard shows the whole cluster's.
 /// </summary>
 public sealed class DashboardActivity(SupervisionFeed feed) : BackgroundService
 {
@@ -25,14 +25,20 @@ public sealed class DashboardActivity(SupervisionFeed feed) : BackgroundService
     }
 
     /// <summary>An event's JSON (the spec §5 envelope).</summary>
-    public static JsonObject ToJson(SupervisionEvent e) => new()
+    public static JsonObject ToJson(SupervisionEvent e)
     {
-        ["type"] = e.Type,
-        ["timestamp"] = e.Timestamp.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
-        ["agent"] = e.Agent,
-        ["session_id"] = e.SessionId,
-        ["data"] = JsonNode.Parse(e.Data.GetRawText()),
-    };
+        var json = new JsonObject
+        {
+            ["type"] = e.Type,
+            ["timestamp"] = e.Timestamp.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
+            ["agent"] = e.Agent,
+            ["session_id"] = e.SessionId,
+            ["data"] = JsonNode.Parse(e.Data.GetRawText()),
+        };
+        // In a cluster every event names the node it happened on (ADR 0059).
+        if (e.Node is { } node) json["node"] = node;
+        return json;
+    }
 
     /// <summary>The capability an event concerns, when it names one.</summary>
     public static string? CapabilityOf(SupervisionEvent e) =>

@@ -232,7 +232,7 @@ public static class DashboardApi
         var ct = http.RequestAborted;
         try
         {
-            await http.Response.WriteAsync(": kruxos activity (this node)\n\n", ct).ConfigureAwait(false);
+            await http.Response.WriteAsync(": kruxos activity\n\n", ct).ConfigureAwait(false);
             await http.Response.Body.FlushAsync(ct).ConfigureAwait(false);
             using var heartbeat = new PeriodicTimer(TimeSpan.FromSeconds(15));
             var next = subscription.Events.ReadAsync(ct).AsTask();

@@ -42,7 +42,7 @@ public static class DashboardHtml
           .Append(E(caller.Token.Label)).Append("</span><input type=\"hidden\" name=\"_csrf\" value=\"").Append(E(csrf))
           .Append("\"><button type=\"submit\">Sign out</button></form></header>");
         if (clustered && page.PerNodeList)
-            sb.Append("<p class=\"notice\" id=\"per-node\">This list shows this node only: cluster-wide approvals and activity need the cluster read models, which have not landed yet.</p>");
+            sb.Append("<p class=\"notice\" id=\"per-node\">This page shows this node's audit chain: each node keeps its own. Query or verify every node's with <code>kruxos audit query --cluster</code> and <code>kruxos audit verify --cluster</code>.</p>");
         sb.Append("<main id=\"main\"");
         if (routeValue is not null) sb.Append(" data-route=\"").Append(E(routeValue)).Append('"');
         sb.Append("><h1>").Append(E(page.Title)).Append("</h1><div id=\"content\"><p class=\"muted\">Loading…</p></div></main>");

@@ -10,7 +10,8 @@ namespace KruxOS.Gateway.Dashboard;
 /// <param name="Title">Its title and navigation label.</param>
 /// <param name="Script">Its script's asset name, e.g. <c>approvals.js</c>.</param>
 /// <param name="InNavigation">Whether the navigation links it (a detail page such as one agent's is reached from its list).</param>
-/// <param name="PerNodeList">Whether it lists what only this node knows (approvals, activity, audit): in a cluster it says so.</param>
+/// <param name="PerNodeList">Whether it lists what only this node knows (its own audit chain): in a cluster it says so.
+/// Approvals (the cluster-wide index) and activity (events shared by every node, ADR 0059) are the whole cluster's.</param>
 public sealed record DashboardPage(string Path, string Title, string Script, bool InNavigation = true, bool PerNodeList = false);
 
 /// <summary>The dashboard's pages, in navigation order.</summary>
@@ -20,8 +21,8 @@ public static class DashboardPages
     public static readonly IReadOnlyList<DashboardPage> All =
     [
         new("/overview", "Overview", "overview.js"),
-        new("/approvals", "Approvals", "approvals.js", PerNodeList: true),
-        new("/activity", "Activity", "activity.js", PerNodeList: true),
+        new("/approvals", "Approvals", "approvals.js"),
+        new("/activity", "Activity", "activity.js"),
         new("/audit", "Audit", "audit.js", PerNodeList: true),
         new("/agents", "Agents", "agents.js"),
         new("/agents/{name}", "Agent", "agent.js", InNavigation: false),

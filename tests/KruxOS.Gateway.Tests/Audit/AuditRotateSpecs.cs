@@ -49,6 +49,23 @@ public sealed class AuditRotateSpecs
     }
 
     [Fact]
+    public async Task Should_refuse_cluster_wide_query_and_verify_on_a_single_node_and_a_directory_with_cluster()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+
+        var query = await ProcessRunner.Kruxos(gateway, "audit", "query", "--cluster");
+        var verify = await ProcessRunner.Kruxos(gateway, "audit", "verify", "--cluster");
+        var both = await ProcessRunner.Kruxos(gateway, "audit", "verify", "--cluster", "--dir", gateway.DataDir);
+
+        // a single node has one chain: --cluster names that instead of answering for one node as if it were all
+        Assert.NotEqual(0, query.ExitCode);
+        Assert.Contains("not in a cluster", query.StdErr, StringComparison.Ordinal);
+        Assert.NotEqual(0, verify.ExitCode);
+        Assert.Contains("not in a cluster", verify.StdErr, StringComparison.Ordinal);
+        Assert.Contains("takes no --dir", both.StdErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Should_say_the_gateway_is_unreachable_when_none_runs()
     {
         var result = await ProcessRunner.RunAsync("dotnet", [ProcessRunner.CliDll, "audit", "rotate"],

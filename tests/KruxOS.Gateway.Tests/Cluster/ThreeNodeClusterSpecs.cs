@@ -63,6 +63,13 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             Assert.True(created.Ok, created.ErrorMessage);
             var token = created.Result!["token"]!.GetValue<string>();
 
+            // figures (docs/performance.md; printed, never asserted): autonomous calls/s through one edge, then all three
+            foreach (var edges in new[] { nodes.Take(1).ToList(), nodes })
+            {
+                var (ok, seconds) = await ThroughputAsync(http, edges, token, ThroughputWindow);
+                output.WriteLine($"figure: system.info over /rpc through {edges.Count} of 3 edges, 8 in flight: {ok} calls in {seconds:0.0} s = {ok / seconds:0.0} calls/s");
+            }
+
             // act: file the approvals through all three edges, round robin
             var count = ApprovalCount;
             var ids = new ConcurrentDictionary<int, string>();
@@ -136,6 +143,34 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
                 Assert.Equal(2, await ClusterUpCountAsync(http, n));
                 Assert.Equal(200, (await n.HealthAsync(http, "/health/ready")).Status);
             }
+
+            // figures (printed, never asserted): a call held through one survivor, decided through the other, then answered
+            // through the first (the identical call runs on its grant)
+            var listed = new List<double>();
+            var decide = new List<double>();
+            var seen = new List<double>();
+            var answered = new List<double>();
+            for (var i = 0; i < LatencySamples; i++)
+            {
+                var held = Stopwatch.StartNew();
+                var id = await HeldAsync(http, survivors[0], token, $"lat-{i}");
+                // the deciding node's index follows the journal: an operator there sees the request about a second later
+                await UntilAsync(survivors[1], async () => (await survivors[1].ControlAsync(ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = id })).Ok,
+                    $"{id} listed on the deciding node");
+                listed.Add(held.Elapsed.TotalMilliseconds);
+                var sw = Stopwatch.StartNew();
+                var decision = await survivors[1].ControlAsync(ControlProtocol.Methods.ApprovalApprove, new JsonObject { ["id"] = id, ["reason"] = "latency figure" });
+                Assert.True(decision.Ok, decision.ErrorMessage);
+                decide.Add(sw.Elapsed.TotalMilliseconds);
+                await UntilAsync(survivors[0], async () => (await survivors[0].ControlAsync(ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = id })).Result?["status"]?.GetValue<string>() == "approved",
+                    $"{id} approved on the holding node");
+                seen.Add(sw.Elapsed.TotalMilliseconds);
+                Assert.Equal("InvalidTimezone", await CallAsync(http, survivors[0], token, "system.time", new JsonObject { ["timezone"] = $"lat-{i}" }));
+                answered.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            output.WriteLine($"figure: {LatencySamples} approvals held on {survivors[0].Name}, listed on {survivors[1].Name} p50 {P50(listed):0} ms after the hold; " +
+                $"decided there: decision answered p50 {P50(decide):0} ms, " +
+                $"approved on the holding node p50 {P50(seen):0} ms, call answered there p50 {P50(answered):0} ms (max {answered.Max():0} ms)");
         }
         catch
         {
@@ -150,6 +185,30 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
     }
 
     private static string Tail(string log) => log.Length > 4000 ? log[^4000..] : log;
+
+    private static TimeSpan ThroughputWindow =>
+        TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("KRUXOS_CLUSTER_FIGURE_SECONDS"), NumberStyles.None, CultureInfo.InvariantCulture, out var s) && s > 0 ? s : 3);
+
+    private static int LatencySamples =>
+        int.TryParse(Environment.GetEnvironmentVariable("KRUXOS_CLUSTER_LATENCY_SAMPLES"), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 5;
+
+    private static double P50(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+    // Autonomous calls round robin over the edges, 8 in flight, for the window; every call must succeed.
+    private static async Task<(int Ok, double Seconds)> ThroughputAsync(HttpClient http, List<GatewayProcess> edges, string token, TimeSpan window)
+    {
+        var ok = 0;
+        var sw = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(Enumerable.Range(0, 8), async (worker, _) =>
+        {
+            for (var i = worker; sw.Elapsed < window; i += 8)
+            {
+                Assert.Equal("ok", await CallAsync(http, edges[i % edges.Count], token, "system.info", new JsonObject()));
+                Interlocked.Increment(ref ok);
+            }
+        });
+        return (ok, sw.Elapsed.TotalSeconds);
+    }
 
     private static async Task<int> ClusterUpCountAsync(HttpClient http, GatewayProcess n)
     {
