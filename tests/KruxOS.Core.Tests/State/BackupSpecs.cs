@@ -128,7 +128,7 @@ public sealed class BackupSpecs
         Assert.NotNull((good with { Vault = good.Vault with { Kdf = good.Vault.Kdf with { MemoryKiB = 64 * 1024 * 1024 } } }).Error());
         Assert.NotNull((good with { PlaintextBytes = long.MaxValue }).Error());
         Assert.NotNull((good with { ChunkBytes = 1 }).Error());
-        Assert.NotNull((good with { BackupId = "../../etc/passwd" }).Error());
+        Assert.NotNull((good with { BackupId = "../../no-such-dir/x" }).Error());
         Assert.NotNull((good with { Scope = "agent:../x" }).Error());
         Assert.NotNull(BackupFormat.ReadHeader(new MemoryStream("not a backup"u8.ToArray())).Error);
     }
@@ -137,7 +137,7 @@ public sealed class BackupSpecs
     [InlineData("../bkp-20260325T140000")]
     [InlineData("bkp-20260325T140000/../../x")]
     [InlineData("bkp-20260325T140000.kbak")]
-    [InlineData("/etc/passwd")]
+    [InlineData("/no-such-dir/bkp-20260325T140000")]
     [InlineData("bkp-20260325T140000\0")]
     [InlineData("bkp-2026032XT140000")]
     [InlineData("bkp-20261325T140000")]

@@ -164,19 +164,21 @@ public sealed class BackupEndToEndSpecs(BackupGateway fixture) : IClassFixture<B
         var token = await fixture.Gateway.CreateAgentAsync(name);
         var seed = await fixture.CallAsync(token, ("state__backup__create", new { agent = name }));
         var seedId = Ok(seed, 0)["backup_id"]!.GetValue<string>();
-        var outside = Path.Combine(fixture.Gateway.DataDir, "outside-" + Id());
+        // Short enough for the definition's max_length (32), so only the id parser stands in the way.
+        var outside = Path.Combine(fixture.Gateway.DataDir, "o");
         Directory.CreateDirectory(outside);
         File.Copy(Path.Combine(fixture.BackupDir, seedId + ".kbak"), Path.Combine(outside, seedId + ".kbak"));
         var traversal = Path.GetRelativePath(fixture.BackupDir, Path.Combine(outside, seedId));
 
         var run = await fixture.CallAsync(token,
             ("state__backup__restore", new { backup_id = traversal }),
-            ("state__backup__restore", new { backup_id = seedId + "/../" + seedId }),
+            ("state__backup__restore", new { backup_id = "bkp-1/../" + seedId }),
             ("state__backup__export", new { backup_id = traversal, path = "/workspace/" }));
 
         Assert.Equal("InvalidInput", ErrorType(run, 0));
         Assert.Equal("InvalidInput", ErrorType(run, 1));
         Assert.Equal("InvalidInput", ErrorType(run, 2));
+        Assert.True(traversal.Length <= 32, traversal);
         Assert.False(File.Exists(Path.Combine(fixture.Gateway.DataDir, "workspace", name, seedId + ".kbak")));
     }
 
