@@ -3,7 +3,7 @@
 #   <root>/opt/kruxos/lib/<program>/   published programs (framework-dependent unless --self-contained)
 #   <root>/opt/kruxos/bin/             launchers: kruxos-gateway, kruxos, mcp-bridge, cli-hook
 #   <root>/etc/kruxos/gateway.json     default configuration (kept if it already exists)
-#   <root>/etc/systemd/system/kruxos-gateway.service
+#   <root>/etc/systemd/system/kruxos-gateway.service, kruxos-backup.service + kruxos-backup.timer (nightly backup)
 #   <root>/data/kruxos/                data directory (0700)
 # On a real install (no --root) it also installs the system packages the sandbox needs (bubblewrap, git),
 # enables and starts the unit, waits until the gateway is healthy, and runs `kruxos setup` for the user who
@@ -126,6 +126,8 @@ if [[ ! -f "$root/etc/kruxos/gateway.json" ]]; then
   install -m 0600 "$repo/appliance/config/gateway.json" "$root/etc/kruxos/gateway.json"
 fi
 install -m 0644 "$repo/appliance/kruxos-gateway.service" "$root/etc/systemd/system/kruxos-gateway.service"
+install -m 0644 "$repo/appliance/kruxos-backup.service" "$root/etc/systemd/system/kruxos-backup.service"
+install -m 0644 "$repo/appliance/kruxos-backup.timer" "$root/etc/systemd/system/kruxos-backup.timer"
 install -m 0644 "$repo/README.md" "$prefix/share/README.md"
 
 echo "Installed into $root"
@@ -136,13 +138,14 @@ if [[ "$root" != "/" ]]; then
   exit 0
 fi
 if [[ "$start" != "true" || ! -d /run/systemd/system ]] || ! command -v systemctl >/dev/null 2>&1; then
-  echo "Start it with: systemctl enable --now kruxos-gateway"
+  echo "Start it with: systemctl enable --now kruxos-gateway kruxos-backup.timer"
   echo "Then, as root: kruxos setup${setup_user:+ --user $setup_user}"
   exit 0
 fi
 
 systemctl daemon-reload
 systemctl enable --now kruxos-gateway
+systemctl enable --now kruxos-backup.timer
 echo -n "Waiting for the gateway to be healthy"
 healthy=""
 for _ in $(seq 1 120); do

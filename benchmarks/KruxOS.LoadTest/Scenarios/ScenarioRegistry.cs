@@ -15,6 +15,7 @@ public static class ScenarioRegistry
         new NetworkRequestScenario(),
         new ApprovalRoundTripScenario(),
         new CommsRoundTripScenario(),
+        new StateWriteScenario(StateWriteKind.Persistent), new StateWriteScenario(StateWriteKind.Shared),
         new ColdStartScenario(ColdProgram.Bridge), new ColdStartScenario(ColdProgram.CliHook),
     ];
 

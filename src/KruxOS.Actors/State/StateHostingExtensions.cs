@@ -30,6 +30,9 @@ public static class StateHostingExtensions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(state.SnapshotRetention, "KruxOS:State:SnapshotRetention");
         services.AddSingleton(new SnapshotStore(Path.Combine(settings.DataDir, "state", "snapshots"), state.SnapshotRetention));
         services.AddSingleton<SystemSnapshotSource>();
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(state.BackupRetention, "KruxOS:State:BackupRetention");
+        services.AddSingleton(new Backups.BackupStore(Path.Combine(settings.DataDir, "backups"), state.BackupRetention));
+        services.AddSingleton<Backups.BackupService>();
         services.AddHealthCheck("state", sp =>
         {
             var access = sp.GetRequiredService<StateAccess>();

@@ -39,6 +39,9 @@ public sealed class StateSettings
     /// <summary>System snapshots kept (<c>state.snapshot.create</c> prunes the older ones; spec §18 row 29). Default 20.</summary>
     public int SnapshotRetention { get; set; } = SystemSnapshots.DefaultRetention;
 
+    /// <summary>Backups kept in <c>{data_dir}/backups</c> (<c>state.backup.create</c> and the nightly backup prune the older ones). Default 30.</summary>
+    public int BackupRetention { get; set; } = Core.State.Backups.BackupCatalog.DefaultRetention;
+
     /// <summary>The limits of persistent state.</summary>
     public PersistentStateLimits Persistent => (PersistentStateLimits.Default with
     {

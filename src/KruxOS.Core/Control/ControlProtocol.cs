@@ -59,6 +59,11 @@ public static class ControlProtocol
         public const string AlertAck = "alerts.ack";
         public const string Pause = "session.pause";
         public const string Resume = "session.resume";
+        public const string BackupCreate = "backup.create";
+        public const string BackupList = "backup.list";
+        public const string BackupRestore = "backup.restore";
+        public const string BackupVerify = "backup.verify";
+        public const string BackupExport = "backup.export";
     }
 
     /// <summary>Builds a request line.</summary>

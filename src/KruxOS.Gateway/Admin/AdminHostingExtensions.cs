@@ -36,6 +36,8 @@ public static class AdminHostingExtensions
         services.AddSingleton<StatusService>();
         services.AddSingleton<AuditQueries>();
         services.AddSingleton<VaultControl>();
+        services.AddSingleton<KruxOS.Actors.State.Backups.BackupAdmin>();
+        services.AddSingleton<BackupControl>();
         services.AddSingleton<ControlCommands>();
         return services;
     }

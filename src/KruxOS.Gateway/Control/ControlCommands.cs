@@ -38,7 +38,8 @@ public sealed class ControlCommands(
     Dashboard.ApprovalLinks? links = null,
     BoundAddresses? bound = null,
     GatewayEndpoints? endpoints = null,
-    ClusterAuditAdmin? clusterAudit = null)
+    ClusterAuditAdmin? clusterAudit = null,
+    BackupControl? backups = null)
 {
     private readonly AgentAdmin _agents = agents;
     private readonly UserTokenAdmin _tokens = tokens;
@@ -51,6 +52,7 @@ public sealed class ControlCommands(
     private readonly VaultControl? _vault = vault is null ? null : new VaultControl(vault);
     private readonly KruxOS.Actors.Alerts.AlertAdmin _alerts = alertAdmin;
     private readonly KruxOS.Actors.Pauses.PauseAdmin _pauses = pauseAdmin;
+    private readonly BackupControl? _backups = backups;
 
     /// <summary>One request as a method sees it.</summary>
     private readonly record struct Request(JsonObject Params, ApprovalDecider Decider, CancellationToken Ct);
@@ -117,6 +119,11 @@ public sealed class ControlCommands(
                 .ConfigureAwait(false), AdminJson.AlertAcknowledged),
             [Methods.Pause] = async (c, r) => Reply.Of(await c._pauses.PauseAsync(Name(r), r.Decider.DecidedBy, r.Ct).ConfigureAwait(false), AdminJson.Pause),
             [Methods.Resume] = async (c, r) => Reply.Of(await c._pauses.ResumeAsync(Name(r), r.Decider.DecidedBy, r.Ct).ConfigureAwait(false), AdminJson.Pause),
+            [Methods.BackupCreate] = (c, r) => c.Backup(b => b.CreateAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.BackupList] = (c, r) => c.Backup(b => b.ListAsync(r.Params, r.Ct)),
+            [Methods.BackupRestore] = (c, r) => c.Backup(b => b.RestoreAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.BackupVerify] = (c, r) => c.Backup(b => b.VerifyAsync(r.Params, r.Ct)),
+            [Methods.BackupExport] = (c, r) => c.Backup(b => b.ExportAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Runs one request for root at the control socket; returns the response line.</summary>
@@ -150,6 +157,13 @@ public sealed class ControlCommands(
     {
         if (_vault is null) return AdminErrors.Unavailable("the vault is not hosted on this node");
         var (result, error) = await run(_vault).ConfigureAwait(false);
+        return new Reply(result, error);
+    }
+
+    private async Task<Reply> Backup(Func<BackupControl, Task<(JsonNode? Result, AdminError? Error)>> run)
+    {
+        if (_backups is null) return AdminErrors.Unavailable("backups are not hosted on this node");
+        var (result, error) = await run(_backups).ConfigureAwait(false);
         return new Reply(result, error);
     }
 

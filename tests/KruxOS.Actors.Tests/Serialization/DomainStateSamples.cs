@@ -5,11 +5,13 @@ using KruxOS.Core.Comms;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Scheduling;
 using KruxOS.Core.State;
+using KruxOS.Core.State.Backups;
 using KruxOS.Core.State.Briefings;
 using KruxOS.Core.State.Persistent;
 using KruxOS.Core.State.Session;
 using KruxOS.Core.State.Shared;
 using KruxOS.Core.State.Snapshots;
+using KruxOS.Core.Vault;
 
 namespace KruxOS.Actors.Tests.Serialization;
 
@@ -24,7 +26,7 @@ internal static class DomainStateSamples
     private static readonly AgentName Agent = AgentName.Parse("builder");
     private static readonly StoredJson Value = StoredJson.Parse("""{"list":[1,"é",null,true],"n":-1.5e3}""");
 
-    public static IEnumerable<object> All() => [.. State(), .. Shared(), .. Session(), .. Snapshots(), .. Comms(), .. Scheduler(), .. Alerts()];
+    public static IEnumerable<object> All() => [.. State(), .. Backups(), .. Shared(), .. Session(), .. Snapshots(), .. Comms(), .. Scheduler(), .. Alerts()];
 
     private static IEnumerable<object> State()
     {
@@ -90,6 +92,26 @@ internal static class DomainStateSamples
         yield return grant;
         yield return new SharedQuotaReplies.LedgerUsage(8192, 524288000, 2);
         yield return SharedQuotaLedger.Empty.Apply(new SharedQuotaEvents.GrantRecorded(7, 4096, 3, At)).ToSnapshot();
+    }
+
+    private static IEnumerable<object> Backups()
+    {
+        var persistent = PersistentState.Empty(Agent).Apply(new PersistentStateEvents.ValueSet("plan", 1, Value, 1, At)).ToSnapshot();
+        yield return new PersistentStateCommands.RestoreState(Agent, persistent);
+        yield return new PersistentStateQueries.ExportState(Agent);
+        yield return new PersistentStateEvents.StateRestored(persistent, At);
+        yield return new PersistentStateReplies.ExportResult(persistent);
+        yield return new PersistentStateReplies.RestoreResult(1, 140);
+        yield return new BackupContents(1, "full", [persistent], [new BackedUpSharedEntry("k", 3, Value, Principal.ForAgent(Agent), At)]);
+        var vault = new VaultHeader(VaultKdf.Default(new VaultBytes(new byte[16])), "aes-256-gcm",
+            new SealedValue(new VaultBytes(new byte[12]), new VaultBytes(new byte[48])), At);
+        yield return BackupFormat.NewHeader("bkp-20260325T140000", At, BackupScope.Full, [Agent], 10, vault);
+        yield return new BackupReplies.CreateResult("bkp-20260325T140000", At, 1000, "full");
+        yield return new BackupReplies.ListResult([new BackupCatalogEntry("bkp-20260325T140000", At, "agent:builder", 1000)], 1);
+        yield return new BackupReplies.RestoreResult(true, ["builder"], true, 3, 1);
+        yield return new BackupReplies.ExportResult("/workspace/b.kbak", 1000);
+        yield return new SharedStateQueries.ExportPartition(3);
+        yield return new SharedStateReplies.PartitionExport(3, [new SharedEntry("k", 3, Value, Principal.ForAgent(Agent), At)]);
     }
 
     private static IEnumerable<object> Session()

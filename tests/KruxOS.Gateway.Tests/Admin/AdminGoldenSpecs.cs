@@ -159,6 +159,24 @@ public sealed partial class AdminGoldenSpecs
         await t.ControlAsync("vault.list include revoked", Methods.VaultList, new() { ["include_revoked"] = true });
         await t.ControlAsync("vault.status", Methods.VaultStatus, new());
 
+        // backups (the vault is unlocked above; ids, sizes and the data directory are normalised)
+        t.Volatile(gw.DataDir, "<data-dir>");
+        await t.ControlAsync("backup.list empty", Methods.BackupList, new());
+        await t.ControlAsync("backup.create agent", Methods.BackupCreate, new() { ["agent"] = "alpha" });
+        var backupId = t.LastResult!["backup_id"]!.GetValue<string>();
+        await t.ControlAsync("backup.create invalid agent", Methods.BackupCreate, new() { ["agent"] = "Bad Agent" });
+        await t.ControlAsync("backup.create full", Methods.BackupCreate, new());
+        await t.ControlAsync("backup.list", Methods.BackupList, new());
+        await t.ControlAsync("backup.verify ok", Methods.BackupVerify, new() { ["backup_id"] = backupId });
+        await t.ControlAsync("backup.verify malformed", Methods.BackupVerify, new() { ["backup_id"] = "../x" });
+        await t.ControlAsync("backup.verify unknown", Methods.BackupVerify, new() { ["backup_id"] = "bkp-20000101T000000" });
+        await t.ControlAsync("backup.verify wrong passphrase", Methods.BackupVerify, new() { ["backup_id"] = backupId, ["passphrase"] = "not the passphrase" });
+        await t.ControlAsync("backup.restore ok", Methods.BackupRestore, new() { ["backup_id"] = backupId });
+        await t.ControlAsync("backup.restore unknown", Methods.BackupRestore, new() { ["backup_id"] = "bkp-20000101T000000" });
+        await t.ControlAsync("backup.restore agent not in it", Methods.BackupRestore, new() { ["backup_id"] = backupId, ["agent"] = "nobody" });
+        await t.ControlAsync("backup.export ok", Methods.BackupExport, new() { ["backup_id"] = backupId });
+        await t.ControlAsync("backup.export malformed", Methods.BackupExport, new() { ["backup_id"] = "bkp-x/../../y" });
+
         // approvals: two held calls of the agent "holder" (policy.set above left its agent file in force)
         await t.ControlAsync("approval.list empty", Methods.ApprovalList, new());
         var holderToken = (await gw.ControlAsync(Methods.AgentRotate, new JsonObject { ["name"] = Holder }))["token"]!.GetValue<string>();
@@ -224,6 +242,12 @@ public sealed partial class AdminGoldenSpecs
         await t.HttpAsync("audit bad status", HttpMethod.Get, "/api/audit?status=weird", client);
         await t.HttpAsync("audit approvals", HttpMethod.Get, "/api/audit?capability=system.time&limit=3", client);
         await t.HttpAsync("status", HttpMethod.Get, "/api/status", client);
+        await t.HttpAsync("backups by client", HttpMethod.Get, "/api/backups", client);
+        await t.HttpAsync("backups", HttpMethod.Get, "/api/backups", op);
+        await t.HttpAsync("backup create by client", HttpMethod.Post, "/api/backups", client, """{"agent":"alpha"}""");
+        await t.HttpAsync("backup create invalid agent", HttpMethod.Post, "/api/backups", op, """{"agent":"Bad Agent"}""");
+        await t.HttpAsync("backup restore unknown", HttpMethod.Post, "/api/backups/bkp-20000101T000000/restore", op);
+        await t.HttpAsync("backup verify malformed", HttpMethod.Post, "/api/backups/nope/verify", op);
         await t.HttpAsync("vault status", HttpMethod.Get, "/api/vault", client);
         await t.HttpAsync("vault secrets", HttpMethod.Get, "/api/vault/secrets?include_revoked=true", client);
         await t.HttpAsync("vault lock by client", HttpMethod.Post, "/api/vault/lock", client);
@@ -277,6 +301,11 @@ public sealed partial class AdminGoldenSpecs
         public const string VaultAdd = ControlProtocol.Methods.VaultAdd;
         public const string VaultRotate = ControlProtocol.Methods.VaultRotate;
         public const string VaultRevoke = ControlProtocol.Methods.VaultRevoke;
+        public const string BackupCreate = ControlProtocol.Methods.BackupCreate;
+        public const string BackupList = ControlProtocol.Methods.BackupList;
+        public const string BackupRestore = ControlProtocol.Methods.BackupRestore;
+        public const string BackupVerify = ControlProtocol.Methods.BackupVerify;
+        public const string BackupExport = ControlProtocol.Methods.BackupExport;
     }
 
     /// <summary>Records each exchange as one normalised JSON line: <c>{"case", "status", "body"}</c>, the body verbatim.</summary>
@@ -347,6 +376,8 @@ public sealed partial class AdminGoldenSpecs
             body = AuditCounters().Replace(body, "<n> entries written, <n> waiting");
             body = Date().Replace(body, "<date>");
             body = Sha256().Replace(body, "<sha256>");
+            body = BackupId().Replace(body, "<backup-id>");
+            body = BackupSize().Replace(body, "\"$1\":<n>");
             foreach (var (port, label) in new[] { (gw.GatewayPort, "<gateway-port>"), (gw.UserApiPort, "<user-api-port>"), (gw.HealthPort, "<health-port>") })
                 body = Regex.Replace(body, $@"(?<![0-9]){port}(?![0-9])", label);
             var head = new JsonObject { ["case"] = name, ["status"] = status }.ToJsonString();
@@ -412,5 +443,11 @@ public sealed partial class AdminGoldenSpecs
 
         [GeneratedRegex(@"(?<![0-9a-fA-F])[0-9a-fA-F:]{64,}(?![0-9a-fA-F])")]
         private static partial Regex Sha256();
+
+        [GeneratedRegex(@"bkp-[0-9]{8}T[0-9]{6}(-[0-9]+)?")]
+        private static partial Regex BackupId();
+
+        [GeneratedRegex(@"""(file_size_bytes)"":\d+")]
+        private static partial Regex BackupSize();
     }
 }

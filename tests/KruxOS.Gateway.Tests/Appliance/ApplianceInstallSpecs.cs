@@ -34,13 +34,19 @@ public sealed class ApplianceInstallSpecs
             // assert: the layout
             foreach (var path in new[] { "opt/kruxos/bin/kruxos-gateway", "opt/kruxos/bin/kruxos", "opt/kruxos/lib/gateway/kruxos-gateway.dll",
                          "opt/kruxos/lib/cli/kruxos.dll", "opt/kruxos/bin/mcp-bridge", "opt/kruxos/lib/mcp-bridge/mcp-bridge.dll",
-                         "opt/kruxos/bin/cli-hook", "opt/kruxos/lib/cli-hook/cli-hook.dll", "etc/kruxos/gateway.json", "etc/systemd/system/kruxos-gateway.service" })
+                         "opt/kruxos/bin/cli-hook", "opt/kruxos/lib/cli-hook/cli-hook.dll", "etc/kruxos/gateway.json", "etc/systemd/system/kruxos-gateway.service",
+                         "etc/systemd/system/kruxos-backup.service", "etc/systemd/system/kruxos-backup.timer" })
                 Assert.True(File.Exists(Path.Combine(root, path)), $"missing {path}");
             Assert.True(Directory.Exists(Path.Combine(root, "data/kruxos")));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(root, "data/kruxos")));
             var unit = await File.ReadAllTextAsync(Path.Combine(root, "etc/systemd/system/kruxos-gateway.service"));
             Assert.Contains("ExecStart=/opt/kruxos/bin/kruxos-gateway", unit);
             Assert.Contains("KRUXOS_DATA_DIR=/data/kruxos", unit);
+            // The nightly backup: a oneshot asking the running gateway for a full backup, at 02:00 UTC, caught up after downtime.
+            Assert.Contains("ExecStart=/opt/kruxos/bin/kruxos backup create", await File.ReadAllTextAsync(Path.Combine(root, "etc/systemd/system/kruxos-backup.service")));
+            var timer = await File.ReadAllTextAsync(Path.Combine(root, "etc/systemd/system/kruxos-backup.timer"));
+            Assert.Contains("OnCalendar=*-*-* 02:00:00 UTC", timer);
+            Assert.Contains("Persistent=true", timer);
 
             // arrange: the installed configuration, relocated into the root as an operator of a relocated install would
             // (data directory and sockets under the root); the programs find it through their launchers

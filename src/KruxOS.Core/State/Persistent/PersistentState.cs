@@ -153,6 +153,20 @@ public static class PersistentStateExtensions
                 if (!state.Keys.TryGetValue(c.Key, out var existing)) return Refuse(StateErrors.KeyNotFound(Scope, c.Key));
                 return (new DeleteResult(true), [new KeyDeleted(c.Key, existing.Latest.Version, now)]);
             }
+            case RestoreState c:
+            {
+                if (c.Snapshot is null || c.Snapshot.Agent != state.Agent)
+                    return Refuse(Errors.Errors.InvalidInput("snapshot", "the restored state is another agent's"));
+                PersistentState restored;
+                try { restored = PersistentState.FromSnapshot(c.Snapshot); }
+                catch (InvalidDataException e) { return Refuse(Errors.Errors.InvalidInput("snapshot", e.Message)); }
+                if (restored.Keys.Values.Any(k => k.Versions.Any(v => v.Value.ByteCount > limits.MaxValueBytes)))
+                    return Refuse(Errors.Errors.InvalidInput("snapshot", $"holds a value larger than {limits.MaxValueBytes} bytes"));
+                // A restore is refused as a whole when it does not fit the quota in force; the current state stays.
+                if (restored.UsedBytes > limits.QuotaBytes)
+                    return Refuse(StateErrors.QuotaExceeded(Scope, limits.QuotaBytes, state.UsedBytes, restored.UsedBytes));
+                return (new RestoreResult(restored.Keys.Count, restored.UsedBytes), [new StateRestored(restored.ToSnapshot(), now)]);
+            }
             default:
                 return Refuse(Errors.Errors.InvalidInput("command", $"unknown command {command.GetType().Name}"));
         }
@@ -230,6 +244,8 @@ public static class PersistentStateExtensions
             }
             case GetUsage:
                 return new UsageResult(state.UsedBytes, limits.QuotaBytes, Percent(state.UsedBytes, limits.QuotaBytes), state.Keys.Count);
+            case ExportState:
+                return new ExportResult(state.ToSnapshot());
             default:
                 return new StateRefused(Errors.Errors.InvalidInput("query", $"unknown query {query.GetType().Name}"));
         }
@@ -257,6 +273,9 @@ public static class PersistentStateExtensions
                 return state.Keys.TryGetValue(e.Key, out var gone)
                     ? new PersistentState(state.Agent, state.Keys.Remove(e.Key), state.UsedBytes - gone.Charge())
                     : state;
+            case StateRestored e:
+                // Checked when decided; a journal that fails the check again fails recovery loudly (FromSnapshot throws).
+                return e.Snapshot.Agent == state.Agent ? PersistentState.FromSnapshot(e.Snapshot) : state;
             default:
                 return state;
         }
@@ -270,6 +289,7 @@ public static class PersistentStateExtensions
     public static long ReplayBytes(IPersistentStateEvent evt) => evt switch
     {
         ValueSet e => StateKeys.ByteCount(e.Key) + e.Value.ByteCount,
+        StateRestored e => e.Snapshot.Keys.IsDefault ? 0 : e.Snapshot.Keys.Sum(k => k.Charge()),
         _ => StateKeys.ByteCount(evt.Key),
     };
 

@@ -23,6 +23,13 @@ public static class PersistentStateCommands
     /// <summary><c>state.persistent.delete</c>: the key and every retained version.</summary>
     [WireName("state.persistent.delete.v1")]
     public sealed record DeleteKey(AgentName Agent, string Key) : IPersistentStateCommand;
+
+    /// <summary>
+    /// A backup restore (<c>state.backup.restore</c>): the agent's whole state becomes <paramref name="Snapshot"/> (every key
+    /// with its retained versions, as backed up), atomically, or nothing changes (invalid, another agent's, over the quota).
+    /// </summary>
+    [WireName("state.persistent.restore.v1")]
+    public sealed record RestoreState(AgentName Agent, PersistentStateSnapshot Snapshot) : IPersistentStateCommand;
 }
 
 /// <summary>Queries of <c>state.persistent.*</c>.</summary>
@@ -47,6 +54,10 @@ public static class PersistentStateQueries
     /// <summary>The agent's quota use (<c>agent.session</c>'s <c>state_quota</c>, the operator's <c>kruxos state quota</c>).</summary>
     [WireName("state.persistent.usage.v1")]
     public sealed record GetUsage(AgentName Agent) : IPersistentStateQuery;
+
+    /// <summary>The whole state as stored, for a backup (answered with <see cref="PersistentStateReplies.ExportResult"/>).</summary>
+    [WireName("state.persistent.export.v1")]
+    public sealed record ExportState(AgentName Agent) : IPersistentStateQuery;
 }
 
 /// <summary>Persisted events of an agent's persistent state. Each carries the time it was decided.</summary>
@@ -73,6 +84,18 @@ public static class PersistentStateEvents
     /// <summary>The key and all its versions were deleted; <paramref name="LastVersion"/> was the latest.</summary>
     [WireName("state.persistent.key-deleted.v1")]
     public sealed record KeyDeleted(string Key, long LastVersion, DateTimeOffset At) : IPersistentStateEvent;
+
+    /// <summary>
+    /// The whole state was replaced by a backup's (<see cref="PersistentStateCommands.RestoreState"/>); checked when it was
+    /// decided. <see cref="IPersistentStateEvent.Key"/> is empty: it concerns every key.
+    /// </summary>
+    [WireName("state.persistent.restored.v1")]
+    public sealed record StateRestored(PersistentStateSnapshot Snapshot, DateTimeOffset At) : IPersistentStateEvent
+    {
+        /// <inheritdoc />
+        [System.Text.Json.Serialization.JsonIgnore]
+        public string Key => string.Empty;
+    }
 }
 
 /// <summary>The output records of <c>state.persistent.*</c>, shaped exactly as spec §8.15 once written with snake_case names.</summary>
@@ -114,4 +137,12 @@ public static class PersistentStateReplies
     /// <summary>Quota use: <c>used_bytes, limit_bytes, percent</c> (as <c>agent.session</c>'s <c>state_quota</c>) and the number of keys.</summary>
     [WireName("state.persistent.usage-result.v1")]
     public sealed record UsageResult(long UsedBytes, long LimitBytes, double Percent, int Keys) : IStateReply;
+
+    /// <summary>The state as stored (<see cref="PersistentStateQueries.ExportState"/>).</summary>
+    [WireName("state.persistent.export-result.v1")]
+    public sealed record ExportResult(PersistentStateSnapshot Snapshot) : IStateReply;
+
+    /// <summary>A restore was applied: the keys and the bytes now charged.</summary>
+    [WireName("state.persistent.restore-result.v1")]
+    public sealed record RestoreResult(int Keys, long UsedBytes) : IStateReply;
 }

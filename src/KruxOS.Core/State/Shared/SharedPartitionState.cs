@@ -246,6 +246,8 @@ public static class SharedPartitionExtensions
             }
             case GetPartitionUsage:
                 return new PartitionUsage(state.Partition, state.Entries.Count, state.UsedBytes, state.Granted, state.Tombstones.Count);
+            case ExportPartition:
+                return new PartitionExport(state.Partition, [.. state.Entries.Values]);
             default:
                 return new StateRefused(Errors.Errors.InvalidInput("query", $"unknown query {query.GetType().Name}"));
         }

@@ -75,6 +75,10 @@ public static class SharedStateQueries
     /// <summary>One partition's statistics (snapshots, health).</summary>
     [WireName("state.shared.partition-usage.v1")]
     public sealed record GetPartitionUsage(int Partition) : ISharedStateQuery;
+
+    /// <summary>Every live key of the partition with its value, for a backup (answered with <see cref="SharedStateReplies.PartitionExport"/>).</summary>
+    [WireName("state.shared.export.v1")]
+    public sealed record ExportPartition(int Partition) : ISharedStateQuery;
 }
 
 /// <summary>Persisted events of a shared-state partition; each carries the time it was decided.</summary>
@@ -133,6 +137,10 @@ public static class SharedStateReplies
     /// <summary>A partition's statistics.</summary>
     [WireName("state.shared.partition-usage-result.v1")]
     public sealed record PartitionUsage(int Partition, int Keys, long UsedBytes, long GrantedBytes, int Tombstones) : IStateReply;
+
+    /// <summary>A partition's live keys with their values, ordinal order (<see cref="SharedStateQueries.ExportPartition"/>).</summary>
+    [WireName("state.shared.export-result.v1")]
+    public sealed record PartitionExport(int Partition, ImmutableArray<SharedEntry> Entries) : IStateReply;
 
     /// <summary>The partition's grant after an <see cref="SharedStateCommands.AdoptGrant"/> that needed no further step.</summary>
     [WireName("state.shared.grant-state.v1")]

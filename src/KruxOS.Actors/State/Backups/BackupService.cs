@@ -1,0 +1,345 @@
+using System.Collections.Immutable;
+using System.Security.Cryptography;
+using KruxOS.Actors.Identity;
+using KruxOS.Actors.Vault;
+using KruxOS.Core.Agents;
+using KruxOS.Core.Errors;
+using KruxOS.Core.State;
+using KruxOS.Core.State.Backups;
+using KruxOS.Core.State.Persistent;
+using KruxOS.Core.State.Shared;
+using KruxOS.Core.Vault;
+using KruxOS.Vault;
+using Microsoft.Extensions.Logging;
+
+namespace KruxOS.Actors.State.Backups;
+
+/// <summary>Who asks for a backup operation: an agent (its own state only) or the operator.</summary>
+/// <param name="Agent">The calling agent; null for the operator.</param>
+public sealed record BackupCaller(AgentName? Agent)
+{
+    /// <summary>The operator (control socket, User API, the nightly timer).</summary>
+    public static readonly BackupCaller Operator = new((AgentName?)null);
+
+    /// <summary>An agent.</summary>
+    public static BackupCaller ForAgent(AgentName agent) => new(agent);
+}
+
+/// <summary>What a restore restores.</summary>
+/// <param name="Agent">Only this agent's persistent state (the <c>agent</c> argument); null: everything in the backup.</param>
+/// <param name="Passphrase">
+/// The vault passphrase of the gateway that made the backup, for a backup made under another vault (a fresh data directory);
+/// null: the backup key of this node's unlocked vault.
+/// </param>
+public sealed record BackupRestoreRequest(string? Agent, string? Passphrase = null);
+
+/// <summary>A backup opened and authenticated (verify, restore).</summary>
+public sealed record OpenedBackup(BackupHeader Header, BackupContents Contents, long FileSizeBytes);
+
+/// <summary>
+/// The backups of <c>state.backup.*</c> and <c>kruxos backup</c> (ADR 0042). A backup is gathered from the state entities
+/// (each agent's persistent state exactly as stored, every shared key for a full backup), sealed under the vault's
+/// <c>backup</c> subkey, and written by <see cref="BackupStore"/>. A restore opens and authenticates the whole file, checks
+/// every part (keys, versions, quotas) and only then sends each part through its entity: an agent's state is replaced in
+/// one persisted event, shared keys are written as new versions through the optimistic lock (so no writer holding an older
+/// version can overwrite them) and keys absent from the backup are deleted. Not for use inside actors.
+/// </summary>
+public sealed class BackupService(BackupStore store, StateAccess state, ISecretAccess secrets, VaultDirectory vault, IdentityDirectory identities,
+    TimeProvider clock, ILogger<BackupService> log)
+{
+    private const int SharedWriteAttempts = 8;
+
+    /// <summary>The store.</summary>
+    public BackupStore Store => store;
+
+    /// <summary>
+    /// Creates a backup of <paramref name="agent"/> (null: full, every agent and shared state). <c>VaultLocked</c> while this
+    /// node holds no vault key; <c>ServiceUnavailable</c> when a state entity does not answer (nothing written).
+    /// </summary>
+    public async Task<IStateReply> CreateAsync(AgentName? agent, CancellationToken ct)
+    {
+        if (vault.Current.Header is not { } vaultHeader) return new StateRefused(BackupErrors.VaultLocked());
+        var key = new byte[BackupFormat.KeyBytes];
+        try
+        {
+            if (!secrets.TryDeriveKey(BackupFormat.KeyPurpose, key)) return new StateRefused(BackupErrors.VaultLocked());
+            var scope = agent is { } one ? BackupScope.ForAgent(one) : BackupScope.Full;
+            var (contents, refused) = await GatherAsync(scope, ct).ConfigureAwait(false);
+            if (contents is null) return new StateRefused(refused!);
+            var plaintext = BackupFormat.Serialize(contents);
+            if (plaintext.LongLength > BackupFormat.MaxPlaintextBytes)
+                return new StateRefused(BackupErrors.IoError("create", $"the state is larger than {BackupFormat.MaxPlaintextBytes} bytes, the most one backup holds"));
+            var now = clock.GetUtcNow();
+            var created = now.AddTicks(-(now.UtcTicks % TimeSpan.TicksPerSecond));
+            try
+            {
+                var (id, size) = await store.CreateAsync(now, (id, stream) =>
+                {
+                    var header = BackupFormat.NewHeader(id, created, scope, contents.Agents.Select(a => a.Agent), plaintext.LongLength, vaultHeader);
+                    BackupFormat.Write(stream, header, key, plaintext);
+                }, ct).ConfigureAwait(false);
+                return new BackupReplies.CreateResult(id, created, size, scope.ToString());
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(plaintext);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.LogWarning("Backup not written: {Error}", e.GetType().Name);
+            return new StateRefused(BackupErrors.IoError("create", e.GetType().Name));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+        }
+    }
+
+    /// <summary>The kept backups <paramref name="caller"/> may see, newest first (agents: their own and full ones).</summary>
+    public IStateReply List(BackupCaller caller)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        try
+        {
+            var entries = store.Scan().Where(e => caller.Agent is not { } a || BackupCatalog.VisibleTo(a, e.Scope));
+            var list = BackupCatalog.NewestFirst(entries);
+            return new BackupReplies.ListResult(list, list.Length);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new StateRefused(BackupErrors.IoError("list", e.GetType().Name));
+        }
+    }
+
+    /// <summary>
+    /// The kept file of <paramref name="backupId"/> if <paramref name="caller"/> may see it: <c>InvalidInput</c> for a
+    /// non-id, <c>BackupNotFound</c> for an absent file or another agent's backup (indistinguishable).
+    /// </summary>
+    public (FileInfo? File, BackupHeader? Header, StructuredError? Error) Locate(string? backupId, BackupCaller caller)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        if (BackupIds.Validate(backupId) is { } bad) return (null, null, bad);
+        try
+        {
+            if (store.Find(backupId!) is not { } file) return (null, null, BackupErrors.NotFound(backupId!));
+            using var stream = BackupStore.OpenRead(file.FullName);
+            var (header, error) = BackupFormat.ReadHeader(stream);
+            // An agent sees a backup only when its authenticated-on-open header says it may; an unreadable header is shown to
+            // the operator only, as the failure it is.
+            if (caller.Agent is { } agent && (header is null || !BackupCatalog.VisibleTo(agent, header.Scope)))
+                return (null, null, BackupErrors.NotFound(backupId!));
+            if (header is null) return (file, null, BackupErrors.DecryptionFailed(backupId!, error!));
+            return (file, header, null);
+        }
+        catch (FileNotFoundException)
+        {
+            return (null, null, BackupErrors.NotFound(backupId!));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return (null, null, BackupErrors.IoError("read", e.GetType().Name));
+        }
+    }
+
+    /// <summary>
+    /// Opens and authenticates a whole backup (kruxos backup verify; the first step of every restore). With a
+    /// <paramref name="passphrase"/> the key is derived from the backup's own vault parameters (a fresh data directory);
+    /// without, from this node's vault, which must be the one the backup was made under.
+    /// </summary>
+    public async Task<(OpenedBackup? Backup, StructuredError? Error)> OpenAsync(string? backupId, BackupCaller caller, string? passphrase, CancellationToken ct)
+    {
+        var (file, header, error) = Locate(backupId, caller);
+        if (file is null || header is null) return (null, error);
+        var key = new byte[BackupFormat.KeyBytes];
+        try
+        {
+            if (passphrase is not null)
+            {
+                if (caller.Agent is not null) return (null, Errors.InvalidInput("passphrase", "only the operator restores with a passphrase"));
+                var (failed, message) = await Task.Run(() => BackupKeys.TryDerive(header.Vault, passphrase, BackupFormat.KeyPurpose, key), ct).ConfigureAwait(false);
+                if (failed is not null)
+                    return (null, BackupErrors.DecryptionFailed(backupId!, failed == VaultUnlockError.WrongPassphrase
+                        ? "the passphrase does not open the vault this backup was made under"
+                        : "its vault parameters are refused: " + message));
+            }
+            else
+            {
+                if (vault.Current.Header is not { } current || !secrets.IsUnlocked) return (null, BackupErrors.VaultLocked());
+                if (!BackupFormat.SameVault(current, header.Vault))
+                    return (null, BackupErrors.DecryptionFailed(backupId!,
+                        "it was made under another vault (another data directory); the operator restores it with that vault's passphrase"));
+                if (!secrets.TryDeriveKey(BackupFormat.KeyPurpose, key)) return (null, BackupErrors.VaultLocked());
+            }
+            var opened = await Task.Run(() =>
+            {
+                using var stream = BackupStore.OpenRead(file.FullName);
+                return BackupFormat.Open(stream, backupId!, key);
+            }, ct).ConfigureAwait(false);
+            if (opened.Plaintext is null || opened.Header is null) return (null, BackupErrors.DecryptionFailed(backupId!, opened.Error!));
+            try
+            {
+                var (contents, bad) = BackupFormat.ReadContents(opened.Header, opened.Plaintext);
+                return contents is null ? (null, BackupErrors.DecryptionFailed(backupId!, bad!)) : (new OpenedBackup(opened.Header, contents, file.Length), null);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(opened.Plaintext);
+            }
+        }
+        catch (FileNotFoundException)
+        {
+            return (null, BackupErrors.NotFound(backupId!));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return (null, BackupErrors.IoError("read", e.GetType().Name));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+        }
+    }
+
+    /// <summary>
+    /// Restores a backup. An agent restores only its own persistent state (from its backup or its part of a full one); the
+    /// operator restores everything in it, or one agent. Every part is checked before anything is written; a failed check
+    /// changes nothing.
+    /// </summary>
+    public async Task<IStateReply> RestoreAsync(string? backupId, BackupRestoreRequest request, BackupCaller caller, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(caller);
+        if (caller.Agent is { } self && BackupCatalog.AgentRestoreRefusal(self, request.Agent) is { } denied) return new StateRefused(denied);
+        AgentName? only = null;
+        if (request.Agent is not null)
+        {
+            if (!AgentName.TryParse(request.Agent, out var parsed, out var reason)) return new StateRefused(Errors.InvalidInput("agent", reason));
+            only = parsed;
+        }
+        if (caller.Agent is { } me) only = me;
+        var (opened, error) = await OpenAsync(backupId, caller, request.Passphrase, ct).ConfigureAwait(false);
+        if (opened is null) return new StateRefused(error!);
+        var contents = opened.Contents;
+        var agents = contents.Agents.IsDefault ? [] : contents.Agents;
+        var chosen = only is { } wanted ? [.. agents.Where(a => a.Agent == wanted)] : agents;
+        if (only is { } missing && chosen.IsEmpty)
+            return new StateRefused(Errors.InvalidInput("agent", $"backup '{backupId}' holds no state of agent '{missing}'"));
+        var shared = only is null && caller.Agent is null && BackupScope.TryParse(contents.Scope, out var scope) && scope.IsFull;
+
+        // Everything is checked before the first write: each agent's state against the quota in force, shared state against its quota.
+        var limits = state.Settings.Persistent;
+        foreach (var a in chosen)
+        {
+            var candidate = PersistentState.FromSnapshot(a);
+            if (candidate.UsedBytes > limits.QuotaBytes)
+                return new StateRefused(StateErrors.QuotaExceeded("persistent", limits.QuotaBytes, 0, candidate.UsedBytes) with
+                {
+                    Message = $"Agent '{a.Agent}' in backup '{backupId}' needs {candidate.UsedBytes} bytes, over the persistent quota of {limits.QuotaBytes}; nothing was restored.",
+                });
+        }
+        var sharedEntries = contents.Shared.IsDefault ? [] : contents.Shared;
+        if (shared)
+        {
+            var need = sharedEntries.Sum(e => StateAccounting.KeyCharge(e.Key) + StateAccounting.ValueCharge(e.Value));
+            if (need > state.Settings.Shared.QuotaBytes)
+                return new StateRefused(StateErrors.QuotaExceeded("shared", state.Settings.Shared.QuotaBytes, 0, need));
+        }
+
+        var restored = ImmutableArray.CreateBuilder<string>();
+        var keys = 0;
+        foreach (var a in chosen)
+        {
+            var reply = await state.PersistentAsync(new PersistentStateCommands.RestoreState(a.Agent, a), ct).ConfigureAwait(false);
+            if (reply is StateRefused refused) return Partial(refused.Error, restored, "persistent state of " + a.Agent);
+            restored.Add(a.Agent.Value);
+            keys += a.Keys.IsDefault ? 0 : a.Keys.Length;
+        }
+        var sharedKeys = 0;
+        if (shared)
+        {
+            var failure = await RestoreSharedAsync(sharedEntries, ct).ConfigureAwait(false);
+            if (failure is not null) return Partial(failure, restored, "shared state");
+            sharedKeys = sharedEntries.Length;
+        }
+        log.LogInformation("Backup {Backup} restored: {Agents} agents, shared state {Shared}", backupId, restored.Count, shared);
+        return new BackupReplies.RestoreResult(true, restored.ToImmutable(), shared, keys, sharedKeys);
+    }
+
+    private static StateRefused Partial(StructuredError error, ImmutableArray<string>.Builder done, string part) =>
+        new(done.Count == 0
+            ? error
+            : error with { Message = $"{error.Message} (restoring {part}; already restored: {string.Join(", ", done)})" });
+
+    // Shared keys absent from the backup are deleted, then every backed-up key is written as a new version with its backed-up
+    // value and last writer, through the partition's optimistic lock (re-read and retried when a writer got in between).
+    private async Task<StructuredError?> RestoreSharedAsync(ImmutableArray<BackedUpSharedEntry> entries, CancellationToken ct)
+    {
+        var current = await ExportSharedAsync(ct).ConfigureAwait(false);
+        if (current.Error is not null) return current.Error;
+        var wanted = entries.Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
+        var restorer = Principal.ForUser("backup-restore");
+        foreach (var gone in current.Entries.Where(e => !wanted.Contains(e.Key)))
+        {
+            var reply = await state.SharedAsync(new SharedStateCommands.DeleteShared(gone.Key, restorer), ct).ConfigureAwait(false);
+            if (reply is StateRefused { Error.ErrorType: not "KeyNotFound" } refused) return refused.Error;
+        }
+        var versions = current.Entries.ToDictionary(e => e.Key, e => e.Version, StringComparer.Ordinal);
+        foreach (var e in entries)
+        {
+            var expected = versions.GetValueOrDefault(e.Key);
+            for (var attempt = 1; ; attempt++)
+            {
+                var reply = await state.SharedAsync(new SharedStateCommands.SetShared(e.Key, e.Value, expected, e.Writer), ct).ConfigureAwait(false);
+                if (reply is not StateRefused refused) break;
+                if (refused.Error.ErrorType != "VersionConflict" || attempt >= SharedWriteAttempts) return refused.Error;
+                var now = await state.SharedAsync(new SharedStateQueries.GetShared(e.Key), ct).ConfigureAwait(false);
+                expected = now is SharedStateReplies.GetResult g ? g.Version : expected;
+            }
+        }
+        return null;
+    }
+
+    private async Task<(ImmutableArray<SharedEntry> Entries, StructuredError? Error)> ExportSharedAsync(CancellationToken ct)
+    {
+        var parts = await Task.WhenAll(Enumerable.Range(0, SharedStatePartitions.Count)
+            .Select(p => state.SharedAsync(new SharedStateQueries.ExportPartition(p), ct))).ConfigureAwait(false);
+        var all = ImmutableArray.CreateBuilder<SharedEntry>();
+        foreach (var part in parts)
+        {
+            switch (part)
+            {
+                case SharedStateReplies.PartitionExport export: all.AddRange(export.Entries); break;
+                case StateRefused refused: return ([], refused.Error);
+                default: return ([], Errors.Internal($"unexpected answer of a shared-state partition: {part.GetType().Name}"));
+            }
+        }
+        return (all.ToImmutable(), null);
+    }
+
+    private async Task<(BackupContents? Contents, StructuredError? Error)> GatherAsync(BackupScope scope, CancellationToken ct)
+    {
+        var names = scope.Agent is { } one
+            ? [one]
+            : identities.Current.Agents.Keys.Select(AgentName.Parse).OrderBy(a => a.Value, StringComparer.Ordinal).ToList();
+        var agents = ImmutableArray.CreateBuilder<PersistentStateSnapshot>(names.Count);
+        foreach (var name in names)
+        {
+            var reply = await state.PersistentAsync(new PersistentStateQueries.ExportState(name), ct).ConfigureAwait(false);
+            switch (reply)
+            {
+                case PersistentStateReplies.ExportResult export: agents.Add(export.Snapshot); break;
+                case StateRefused refused: return (null, refused.Error);
+                default: return (null, Errors.Internal($"unexpected answer of the persistent state of '{name}': {reply.GetType().Name}"));
+            }
+        }
+        var shared = ImmutableArray<BackedUpSharedEntry>.Empty;
+        if (scope.IsFull)
+        {
+            var (entries, error) = await ExportSharedAsync(ct).ConfigureAwait(false);
+            if (error is not null) return (null, error);
+            shared = [.. entries.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => new BackedUpSharedEntry(e.Key, e.Version, e.Value, e.Writer, e.UpdatedAt))];
+        }
+        return (new BackupContents(BackupFormat.ContentsVersion, scope.ToString(), agents.ToImmutable(), shared), null);
+    }
+}
