@@ -138,9 +138,11 @@ public sealed class PolicyStoreActor : ReceiveActor, IWithTimers
     {
         var files = PolicyDirectory.Read(directory);
         var revision = PolicyCompiler.Revision(files);
-        return revision == lastSeen
-            ? new LoadOutcome(revision, [.. files.Keys], null)
-            : new LoadOutcome(revision, [.. files.Keys], PolicyCompiler.Compile(files, registry));
+        if (revision == lastSeen) return new LoadOutcome(revision, [.. files.Keys], null, null);
+        // A fingerprint per file tells which layers a new revision changed (the briefing's policy updates).
+        var fingerprints = files.ToImmutableSortedDictionary(f => f.Key,
+            f => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(f.Value))), StringComparer.Ordinal);
+        return new LoadOutcome(revision, [.. files.Keys], PolicyCompiler.Compile(files, registry), fingerprints);
     }
 
     private void Apply(LoadOutcome outcome)
@@ -150,7 +152,7 @@ public sealed class PolicyStoreActor : ReceiveActor, IWithTimers
         {
             if (result.Set is { } set)
             {
-                if (_store.Publish(set, outcome.Files, _clock.GetUtcNow()))
+                if (_store.Publish(set, outcome.Files, _clock.GetUtcNow(), outcome.Fingerprints))
                 {
                     _log.Info("Policy revision {0} in force from {1}: {2}", set.Revision, _directory,
                         outcome.Files.IsEmpty ? "no files (system protections and definition tiers)" : string.Join(", ", outcome.Files));
@@ -199,7 +201,8 @@ public sealed class PolicyStoreActor : ReceiveActor, IWithTimers
 
     private sealed record WatcherFailed(Exception Cause) : INoSerializationVerificationNeeded;
 
-    private sealed record LoadOutcome(string Revision, ImmutableArray<string> Files, PolicyCompileResult? Result) : INoSerializationVerificationNeeded;
+    private sealed record LoadOutcome(string Revision, ImmutableArray<string> Files, PolicyCompileResult? Result,
+        ImmutableSortedDictionary<string, string>? Fingerprints) : INoSerializationVerificationNeeded;
 
     private sealed record LoadFailed(Exception Cause) : INoSerializationVerificationNeeded;
 }
