@@ -28,6 +28,8 @@ public static class StateHostingExtensions
         _ = (state.Persistent, state.Shared, state.Session, state.Cadence);
         services.AddSingleton<StateAccess>();
         services.AddSingleton<BriefingFeeds>();
+        services.AddSingleton<BriefingSource>();
+        services.AddSingleton<BriefingFeeds>();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(state.SnapshotRetention, "KruxOS:State:SnapshotRetention");
         services.AddSingleton(new SnapshotStore(Path.Combine(settings.DataDir, "state", "snapshots"), state.SnapshotRetention));
         services.AddSingleton<SystemSnapshotSource>();
