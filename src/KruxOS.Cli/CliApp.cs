@@ -105,6 +105,7 @@ public static class CliApp
         root.Subcommands.Add(VaultCli.Build(client, stdout, stderr, json, console));
         foreach (var command in SandboxCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);
         foreach (var command in AlertsPauseCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);
+        root.Subcommands.Add(StateCli.Build(client, stdout, stderr, json));
 
         var watchAgent = new Option<string?>("--agent") { Description = "Only this agent's events" };
         var watchTypes = new Option<string?>("--type") { Description = "Comma-separated event types" };

@@ -29,7 +29,7 @@ public static class StateHostingExtensions
         services.AddSingleton<StateAccess>();
         services.AddSingleton<BriefingFeeds>();
         services.AddSingleton<BriefingSource>();
-        services.AddSingleton<BriefingFeeds>();
+        services.AddSingleton<StateAdmin>();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(state.SnapshotRetention, "KruxOS:State:SnapshotRetention");
         services.AddSingleton(new SnapshotStore(Path.Combine(settings.DataDir, "state", "snapshots"), state.SnapshotRetention));
         services.AddSingleton<SystemSnapshotSource>();

@@ -57,6 +57,15 @@ public static class ControlProtocol
         public const string AlertAck = "alerts.ack";
         public const string Pause = "session.pause";
         public const string Resume = "session.resume";
+        public const string StateList = "state.list";
+        public const string StateGet = "state.get";
+        public const string StateSet = "state.set";
+        public const string StateDelete = "state.delete";
+        public const string StateQuota = "state.quota";
+        public const string StateSharedList = "state.shared.list";
+        public const string StateSharedGet = "state.shared.get";
+        public const string StateSharedSet = "state.shared.set";
+        public const string StateSharedDelete = "state.shared.delete";
     }
 
     /// <summary>Builds a request line.</summary>

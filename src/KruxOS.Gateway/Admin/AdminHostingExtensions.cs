@@ -32,6 +32,7 @@ public static class AdminHostingExtensions
         services.AddSingleton<StatusService>();
         services.AddSingleton<AuditQueries>();
         services.AddSingleton<VaultControl>();
+        services.AddSingleton<StateControl>();
         services.AddSingleton<ControlCommands>();
         return services;
     }

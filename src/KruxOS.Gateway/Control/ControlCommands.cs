@@ -37,7 +37,8 @@ public sealed class ControlCommands(
     VaultAdmin? vault = null,
     Dashboard.ApprovalLinks? links = null,
     BoundAddresses? bound = null,
-    GatewayEndpoints? endpoints = null)
+    GatewayEndpoints? endpoints = null,
+    KruxOS.Actors.State.StateAdmin? stateAdmin = null)
 {
     private readonly AgentAdmin _agents = agents;
     private readonly UserTokenAdmin _tokens = tokens;
@@ -49,6 +50,7 @@ public sealed class ControlCommands(
     private readonly VaultControl? _vault = vault is null ? null : new VaultControl(vault);
     private readonly KruxOS.Actors.Alerts.AlertAdmin _alerts = alertAdmin;
     private readonly KruxOS.Actors.Pauses.PauseAdmin _pauses = pauseAdmin;
+    private readonly StateControl? _state = stateAdmin is null ? null : new StateControl(stateAdmin);
 
     /// <summary>One request as a method sees it.</summary>
     private readonly record struct Request(JsonObject Params, ApprovalDecider Decider, CancellationToken Ct);
@@ -112,6 +114,15 @@ public sealed class ControlCommands(
                 .ConfigureAwait(false), AdminJson.AlertAcknowledged),
             [Methods.Pause] = async (c, r) => Reply.Of(await c._pauses.PauseAsync(Name(r), r.Decider.DecidedBy, r.Ct).ConfigureAwait(false), AdminJson.Pause),
             [Methods.Resume] = async (c, r) => Reply.Of(await c._pauses.ResumeAsync(Name(r), r.Decider.DecidedBy, r.Ct).ConfigureAwait(false), AdminJson.Pause),
+            [Methods.StateList] = (c, r) => c.State(s => s.ListAsync(r.Params, r.Ct)),
+            [Methods.StateGet] = (c, r) => c.State(s => s.GetAsync(r.Params, r.Ct)),
+            [Methods.StateQuota] = (c, r) => c.State(s => s.QuotaAsync(r.Params, r.Ct)),
+            [Methods.StateSet] = (c, r) => c.State(s => s.SetAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.StateDelete] = (c, r) => c.State(s => s.DeleteAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.StateSharedList] = (c, r) => c.State(s => s.SharedListAsync(r.Params, r.Ct)),
+            [Methods.StateSharedGet] = (c, r) => c.State(s => s.SharedGetAsync(r.Params, r.Ct)),
+            [Methods.StateSharedSet] = (c, r) => c.State(s => s.SharedSetAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.StateSharedDelete] = (c, r) => c.State(s => s.SharedDeleteAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Runs one request for root at the control socket; returns the response line.</summary>
@@ -145,6 +156,13 @@ public sealed class ControlCommands(
     {
         if (_vault is null) return AdminErrors.Unavailable("the vault is not hosted on this node");
         var (result, error) = await run(_vault).ConfigureAwait(false);
+        return new Reply(result, error);
+    }
+
+    private async Task<Reply> State(Func<StateControl, Task<(JsonNode? Result, AdminError? Error)>> run)
+    {
+        if (_state is null) return AdminErrors.Unavailable("the state area is not hosted on this node");
+        var (result, error) = await run(_state).ConfigureAwait(false);
         return new Reply(result, error);
     }
 

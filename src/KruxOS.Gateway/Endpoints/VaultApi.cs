@@ -36,6 +36,14 @@ public static class VaultApi
             RunAsync(http, new JsonObject { ["name"] = name }, p => vault.RevokeAsync(p, http.RequestAborted)));
     }
 
+    /// <summary>The User API caller as the audit names it: <c>user:&lt;label&gt;</c> of the authenticated user token.</summary>
+    public static string By(HttpContext http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        var caller = (AuthenticatedCaller)http.Items["kruxos.caller"]!;
+        return KruxOS.Core.Approvals.ApprovalDecider.UserApi(caller.UserToken!, caller.Minted).DecidedBy;
+    }
+
     private static async Task<IResult> RunAsync(HttpContext http, JsonObject? fixedParams, Func<JsonObject, Task<(JsonNode?, AdminError?)>> run,
         bool operatorOnly = true)
     {
