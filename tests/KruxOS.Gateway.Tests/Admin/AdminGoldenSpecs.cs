@@ -37,6 +37,7 @@ public sealed partial class AdminGoldenSpecs
             // act: the control socket, then the User API
             await ScriptControlAsync(gw, transcript, mountSource);
             await ScriptUserApiAsync(gw, transcript);
+            await ScriptStateControlAsync(transcript);
         }
         finally
         {
@@ -179,6 +180,18 @@ public sealed partial class AdminGoldenSpecs
         await t.ControlAsync("approval.list approved", Methods.ApprovalList, new() { ["status"] = "approved" });
         await t.ControlAsync("approval.list all", Methods.ApprovalList, new() { ["status"] = "all" });
 
+
+        // protocol level, the last ones through the real socket
+        await t.ControlAsync("unknown method", "agent.dance", new());
+        await t.SocketAsync("socket: not json", ["{nope"]);
+        await t.SocketAsync("socket: params not object", ["""{"id":7,"method":"agent.list","params":[1]}"""]);
+        await t.SocketAsync("socket: id echoed", ["""{"id":"x-1","method":"agent.show","params":{"name":"nobody"}}"""]);
+        await t.SocketAsync("socket: watch", ["""{"id":9,"method":"watch","params":{"agent":"alpha"}}"""]);
+    }
+
+    // After the User API script: a shared write changes the shared-state grant that the status line's health reports.
+    private static async Task ScriptStateControlAsync(Transcript t)
+    {
         // agent state: operator reads and audited writes through the agents' own entities
         await t.ControlAsync("state.set ok", Methods.StateSet, new() { ["agent"] = "alpha", ["key"] = "notes/plan", ["value"] = new JsonObject { ["step"] = 1 } });
         await t.ControlAsync("state.set again", Methods.StateSet, new() { ["agent"] = "alpha", ["key"] = "notes/plan", ["value"] = "two" });
@@ -203,13 +216,6 @@ public sealed partial class AdminGoldenSpecs
         await t.ControlAsync("state.shared.list", Methods.StateSharedList, new());
         await t.ControlAsync("state.shared.delete ok", Methods.StateSharedDelete, new() { ["key"] = "team/status" });
         await t.ControlAsync("state.shared.delete absent", Methods.StateSharedDelete, new() { ["key"] = "team/status" });
-
-        // protocol level, the last ones through the real socket
-        await t.ControlAsync("unknown method", "agent.dance", new());
-        await t.SocketAsync("socket: not json", ["{nope"]);
-        await t.SocketAsync("socket: params not object", ["""{"id":7,"method":"agent.list","params":[1]}"""]);
-        await t.SocketAsync("socket: id echoed", ["""{"id":"x-1","method":"agent.show","params":{"name":"nobody"}}"""]);
-        await t.SocketAsync("socket: watch", ["""{"id":9,"method":"watch","params":{"agent":"alpha"}}"""]);
     }
 
     private static async Task ScriptUserApiAsync(TestGateway gw, Transcript t)
