@@ -106,6 +106,7 @@ public static class CliApp
         foreach (var command in SandboxCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);
         foreach (var command in AlertsPauseCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);
         root.Subcommands.Add(BackupCli.Build(client, stdout, stderr, json, console));
+        root.Subcommands.Add(StateCli.Build(client, stdout, stderr, json));
 
         var watchAgent = new Option<string?>("--agent") { Description = "Only this agent's events" };
         var watchTypes = new Option<string?>("--type") { Description = "Comma-separated event types" };

@@ -28,6 +28,9 @@ public interface ISandbox : IAsyncDisposable
     /// <summary>Events of every active <c>filesystem.watch</c>, to forward to the owning agent's session.</summary>
     ChannelReader<FileWatchEvent> WatchEvents { get; }
 
+    /// <summary>The end of every <c>process.run</c> process on this node (completed, killed, timed out; foreground and background).</summary>
+    ChannelReader<ProcessExitEvent> ProcessExits { get; }
+
     /// <summary>Ends an agent's sandbox: kills its background processes, drops its watches and stops its worker.</summary>
     Task StopAgentAsync(AgentName agent, CancellationToken ct);
 
@@ -129,3 +132,12 @@ public sealed record SandboxResult(JsonElement? Data, StructuredError? Error, Re
 /// <param name="OldPath">Previous path for rename.</param>
 /// <param name="Timestamp">When the worker saw it.</param>
 public sealed record FileWatchEvent(AgentName Agent, string WatchId, string EventType, string Path, string? OldPath, DateTimeOffset Timestamp);
+
+/// <summary>The end of a <c>process.run</c> process (foreground or background), as the sandbox host saw it.</summary>
+/// <param name="Agent">Whose process it was.</param>
+/// <param name="ProcessId">The id <c>process.run</c> returned.</param>
+/// <param name="State">completed, killed or timed_out (set by the host, never by the process).</param>
+/// <param name="ExitCode">The exit code of a completed process.</param>
+/// <param name="Background">True for a <c>background</c> run.</param>
+/// <param name="Timestamp">When the host saw it end.</param>
+public sealed record ProcessExitEvent(AgentName Agent, string ProcessId, string State, int? ExitCode, bool Background, DateTimeOffset Timestamp);

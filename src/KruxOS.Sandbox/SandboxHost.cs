@@ -28,6 +28,8 @@ public sealed class SandboxHost : ISandbox
     private readonly ConcurrentDictionary<string, AgentSlot> _agents = new(StringComparer.Ordinal);
     private readonly Channel<FileWatchEvent> _watchEvents = Channel.CreateBounded<FileWatchEvent>(
         new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = false });
+    private readonly Channel<ProcessExitEvent> _processExits = Channel.CreateBounded<ProcessExitEvent>(
+        new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = false });
     private readonly HostUidMap? _uids;
     private readonly string? _setupFailure;
     private readonly object _gate = new();
@@ -89,6 +91,9 @@ public sealed class SandboxHost : ISandbox
 
     /// <inheritdoc />
     public ChannelReader<FileWatchEvent> WatchEvents => _watchEvents.Reader;
+
+    /// <inheritdoc />
+    public ChannelReader<ProcessExitEvent> ProcessExits => _processExits.Reader;
 
     /// <inheritdoc />
     public SandboxHealth Health =>
@@ -317,6 +322,8 @@ public sealed class SandboxHost : ISandbox
 
     internal void PublishWatchEvent(FileWatchEvent evt) => _watchEvents.Writer.TryWrite(evt);
 
+    internal void PublishProcessExit(ProcessExitEvent evt) => _processExits.Writer.TryWrite(evt);
+
     /// <inheritdoc />
     public async Task StopAgentAsync(AgentName agent, CancellationToken ct) => await StopAgentAsync(agent, hold: false, ct).ConfigureAwait(false);
 
@@ -396,6 +403,7 @@ public sealed class SandboxHost : ISandbox
             Cgroups.RemoveIfEmpty(Options.CgroupName);
         }
         _watchEvents.Writer.TryComplete();
+        _processExits.Writer.TryComplete();
     }
 
     private string? CheckSetup(out Cgroups? cgroups, out string cgroupDetail)

@@ -210,5 +210,20 @@ public sealed class OperationsApiSpecs(OperationsGateway fixture) : IClassFixtur
         Assert.False(resumed.Body!["paused"]!.GetValue<bool>());
         Assert.DoesNotContain("SessionPaused", runsAgain.ToJsonString(), StringComparison.Ordinal);
         Assert.False(afterResume.Body!["paused"]!.GetValue<bool>());
+        // each change is audited once, attributed to the signed-in token's label (ADR 0057); the refused ones are not
+        var reader = new KruxOS.Audit.AuditReader(Path.Combine(Gateway.DataDir, "audit"));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        List<KruxOS.Core.Audit.AuditEntry> entries = [];
+        while (DateTime.UtcNow < deadline)
+        {
+            entries = [.. (await reader.QueryAsync(new KruxOS.Audit.AuditQuery { Capability = "operator.pause.*", Limit = 1000 }, TestContext.Current.CancellationToken))
+                .Entries.Select(e => e.Entry).Where(e => e.Inputs.GetProperty("agent").GetString() == agent)];
+            if (entries.Count >= 4) break;
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        Assert.Equal(4, entries.Count);
+        Assert.All(entries, e => Assert.Equal("user:ops", e.Actor.ToString()));
+        Assert.Equal(2, entries.Count(e => e.Capability == "operator.pause.pause"));
+        Assert.Equal(2, entries.Count(e => e.Capability == "operator.pause.resume"));
     }
 }

@@ -28,6 +28,13 @@ public sealed class AgentActivity
         system.EventStream.Subscribe(listener, typeof(SupervisionEvent));
     }
 
+    /// <summary>When the agent's last session on this node ended (the default <c>since</c> of its briefing); null when none has.</summary>
+    public DateTimeOffset? LastSessionEnded(string agent)
+    {
+        if (!_byAgent.TryGetValue(agent, out var e)) return null;
+        lock (e) return e.LastSessionEnded;
+    }
+
     /// <summary>The activity of one agent.</summary>
     public AgentActivityView Of(string agent) =>
         _byAgent.TryGetValue(agent, out var e) ? new AgentActivityView(e.LastConnected, e.Invocations, e.OpenSessions) : new AgentActivityView(null, 0, 0);
@@ -46,6 +53,7 @@ public sealed class AgentActivity
                     break;
                 case SupervisionEventTypes.SessionEnded:
                     entry.OpenSessions = Math.Max(0, entry.OpenSessions - 1);
+                    entry.LastSessionEnded = e.Timestamp;
                     break;
                 case SupervisionEventTypes.CapabilityInvoked:
                     entry.Invocations++;
@@ -60,6 +68,7 @@ public sealed class AgentActivity
         public DateTimeOffset? LastConnected;
         public long Invocations;
         public int OpenSessions;
+        public DateTimeOffset? LastSessionEnded;
     }
 
     private sealed class Listener : ReceiveActor

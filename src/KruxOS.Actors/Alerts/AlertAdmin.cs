@@ -10,9 +10,10 @@ namespace KruxOS.Actors.Alerts;
 /// <summary>
 /// The alerts for every adapter and for the health figures: the operator's listing (every source), acknowledging by id
 /// under the operator's identity, and the pending counts (<c>alerts_pending</c>). Agents reach the store only through
-/// their capabilities, which are restricted to their own alerts.
+/// their capabilities, which are restricted to their own alerts. An operator's acknowledgement is audited here for every
+/// surface (<c>operator.alert.acknowledge</c>, attributed to <c>by</c>), and refused when that entry cannot be written (ADR 0057).
 /// </summary>
-public sealed class AlertAdmin(IRequiredActor<AlertStoreKey> store)
+public sealed class AlertAdmin(IRequiredActor<AlertStoreKey> store, KruxOS.Actors.Audit.OperatorAudit audit)
 {
     /// <summary>Every alert the operator sees with <paramref name="status"/> (<c>all</c> when null), newest first.</summary>
     public Task<AdminResult<ListResult>> ListAsync(string? status, int? limit, CancellationToken ct) => AdminCalls.Guarded<ListResult>(async () =>
@@ -28,9 +29,15 @@ public sealed class AlertAdmin(IRequiredActor<AlertStoreKey> store)
     });
 
     /// <summary>Acknowledges <paramref name="id"/> as <paramref name="by"/> (the adapter's authenticated identity).</summary>
-    public Task<AdminResult<AcknowledgeResult>> AcknowledgeAsync(string? id, string by, CancellationToken ct) => AdminCalls.Guarded<AcknowledgeResult>(async () =>
+    public Task<AdminResult<AcknowledgeResult>> AcknowledgeAsync(string? id, string by, CancellationToken ct)
     {
-        if (!AlertIds.IsValid(id)) return AdminErrors.NotFound($"alert '{id}' not found");
+        // An id that cannot name an alert changes nothing and is answered without an entry.
+        if (!AlertIds.IsValid(id)) return Task.FromResult<AdminResult<AcknowledgeResult>>(AdminErrors.NotFound($"alert '{id}' not found"));
+        return audit.AuditedAsync(by, "operator.alert.acknowledge", new System.Text.Json.Nodes.JsonObject { ["alert_id"] = id }, () => AcknowledgeCoreAsync(id!, by, ct), ct);
+    }
+
+    private Task<AdminResult<AcknowledgeResult>> AcknowledgeCoreAsync(string id, string by, CancellationToken ct) => AdminCalls.Guarded<AcknowledgeResult>(async () =>
+    {
         return await AskAsync(new AlertCommands.AcknowledgeAlert(id!, AlertViewer.Operator, by), ct).ConfigureAwait(false) switch
         {
             AcknowledgeResult r => r,

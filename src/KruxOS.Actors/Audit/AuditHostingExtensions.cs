@@ -24,6 +24,7 @@ public static class AuditHostingExtensions
         ArgumentNullException.ThrowIfNull(settings);
         services.AddSingleton<AuditProbe>();
         services.AddSingleton<AuditAvailability>();
+        services.AddSingleton<OperatorAudit>();
         services.AddNodeChild(Writer(ctx => ctx.Services.GetService<AuditSinkOverride>()?.Props ?? AuditWriterActor.Props(AuditOptionsFor(ctx.Settings, ctx.Services))));
         services.AddHealthCheck("audit", sp => sp.GetRequiredService<AuditProbe>().CheckAsync);
         // Cluster-wide query and verification (ADR 0059): each node reads only its own directory, for the others to ask.

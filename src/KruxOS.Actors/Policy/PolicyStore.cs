@@ -48,6 +48,9 @@ public sealed class PolicyStore : IPolicySeam
 
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile Snapshot _current;
+    private readonly object _historyGate = new();
+    private ImmutableArray<KruxOS.Core.State.Briefings.PolicyRevisionRecord> _revisions = [];
+    private IReadOnlyDictionary<string, string>? _fingerprints;
 
     /// <summary>A store with no set loaded yet, for the files in <paramref name="source"/>.</summary>
     public PolicyStore(CapabilityRegistry registry, string source)
@@ -72,6 +75,15 @@ public sealed class PolicyStore : IPolicySeam
 
     /// <summary>The state for status output.</summary>
     public PolicyStatus Status => _current.Status;
+
+    /// <summary>
+    /// The revisions put in force on this node since it started, oldest first, with when and which layers changed (at most
+    /// <see cref="KruxOS.Core.State.Briefings.BriefingFeedRules.MaxPolicyRevisions"/>; the first is the initial load).
+    /// </summary>
+    public ImmutableArray<KruxOS.Core.State.Briefings.PolicyRevisionRecord> Revisions
+    {
+        get { lock (_historyGate) return _revisions; }
+    }
 
     /// <summary>Completes when the first policy set is in force.</summary>
     public Task Loaded => _loaded.Task;
@@ -141,11 +153,15 @@ public sealed class PolicyStore : IPolicySeam
     /// Puts <paramref name="set"/> in force and clears any rejection. Raises <see cref="Changed"/> and returns
     /// true when the revision differs from the one in force (or nothing was loaded before).
     /// </summary>
-    internal bool Publish(PolicySet set, ImmutableArray<string> files, DateTimeOffset at, long? generation = null)
+    internal bool Publish(PolicySet set, ImmutableArray<string> files, DateTimeOffset at, long? generation = null,
+        IReadOnlyDictionary<string, string>? fingerprints = null)
     {
         var previous = _current;
         var status = new PolicyStatus(true, set.Revision, TemplateOf(set), previous.Status.Source, files, [], null, set.Warnings, at, generation);
-        var changed = !previous.Status.Loaded || previous.Set.Revision != set.Revision || previous.Status.Generation != generation;
+        var revised = !previous.Status.Loaded || previous.Set.Revision != set.Revision;
+        var changed = revised || previous.Status.Generation != generation;
+        // Recorded before the status shows the new revision, so whoever sees the revision also finds it in the history.
+        if (revised) Record(set.Revision, at, fingerprints, initial: !previous.Status.Loaded);
         _current = new Snapshot(changed ? set : previous.Set, changed ? status : status with { LoadedAt = previous.Status.LoadedAt });
         _loaded.TrySetResult();
         if (changed) RaiseChanged();
@@ -171,6 +187,20 @@ public sealed class PolicyStore : IPolicySeam
     {
         var previous = _current;
         _current = previous with { Status = previous.Status with { Errors = errors, RejectedRevision = rejectedRevision } };
+    }
+
+    // Appends the revision with the layers whose files differ from the previous revision's (every layer present, initially).
+    private void Record(string revision, DateTimeOffset at, IReadOnlyDictionary<string, string>? fingerprints, bool initial)
+    {
+        var now = fingerprints ?? new Dictionary<string, string>(StringComparer.Ordinal);
+        lock (_historyGate)
+        {
+            var layers = KruxOS.Core.State.Briefings.BriefingFeedRules.ChangedLayers(
+                initial ? new Dictionary<string, string>(StringComparer.Ordinal) : _fingerprints ?? new Dictionary<string, string>(StringComparer.Ordinal), now);
+            _revisions = KruxOS.Core.State.Briefings.BriefingFeedRules.Append(_revisions,
+                new KruxOS.Core.State.Briefings.PolicyRevisionRecord(revision, at, layers, initial), KruxOS.Core.State.Briefings.BriefingFeedRules.MaxPolicyRevisions);
+            _fingerprints = now;
+        }
     }
 
     private void RaiseChanged()

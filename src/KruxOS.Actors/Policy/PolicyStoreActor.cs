@@ -260,6 +260,11 @@ public sealed class PolicyStoreActor : ReceiveActor, IWithTimers
         return backups.ToImmutable();
     }
 
+    // A fingerprint per file tells which layers a new revision changed (the briefing's policy updates).
+    private static ImmutableSortedDictionary<string, string> Fingerprints(IReadOnlyDictionary<string, string> files) =>
+        files.ToImmutableSortedDictionary(f => f.Key,
+            f => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(f.Value))), StringComparer.Ordinal);
+
     private static string Backup(string target, string stamp)
     {
         var backup = $"{target}.bak-{stamp}";
@@ -275,7 +280,7 @@ public sealed class PolicyStoreActor : ReceiveActor, IWithTimers
             if (result.Set is { } set)
             {
                 if (Clustered) Propose(outcome, set);
-                else if (_store.Publish(set, [.. outcome.Files.Keys], _clock.GetUtcNow()))
+                else if (_store.Publish(set, [.. outcome.Files.Keys], _clock.GetUtcNow(), fingerprints: Fingerprints(outcome.Files)))
                 {
                     _log.Info("Policy revision {0} in force from {1}: {2}", set.Revision, _directory,
                         outcome.Files.IsEmpty ? "no files (system protections and definition tiers)" : string.Join(", ", outcome.Files.Keys));
@@ -362,7 +367,7 @@ public sealed class PolicyStoreActor : ReceiveActor, IWithTimers
             }
             else
             {
-                _store.Publish(set, [.. revision.Files.Keys], _clock.GetUtcNow(), revision.Generation);
+                _store.Publish(set, [.. revision.Files.Keys], _clock.GetUtcNow(), revision.Generation, Fingerprints(revision.Files));
                 _log.Info("Cluster policy generation {0} (revision {1}, from {2}) in force", revision.Generation, revision.Revision, revision.Origin);
                 if (!outcome.Backups.IsEmpty)
                     _log.Warning("Local policy files replaced by cluster generation {0} were kept as: {1}", revision.Generation, string.Join(", ", outcome.Backups));

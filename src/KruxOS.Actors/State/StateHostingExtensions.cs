@@ -27,6 +27,9 @@ public static class StateHostingExtensions
         // Fails start-up on a bad configuration instead of on the first write.
         _ = (state.Persistent, state.Shared, state.Session, state.Cadence);
         services.AddSingleton<StateAccess>();
+        services.AddSingleton<BriefingFeeds>();
+        services.AddSingleton<BriefingSource>();
+        services.AddSingleton<StateAdmin>();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(state.SnapshotRetention, "KruxOS:State:SnapshotRetention");
         services.AddSingleton(new SnapshotStore(Path.Combine(settings.DataDir, "state", "snapshots"), state.SnapshotRetention));
         services.AddSingleton<SystemSnapshotSource>();

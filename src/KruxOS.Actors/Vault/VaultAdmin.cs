@@ -57,8 +57,14 @@ public sealed record VaultChange(string Message, SecretInfo Secret);
 /// zeroed by the caller; nothing here returns, logs or keeps a value or a passphrase. Key derivations (Argon2id, 64 MiB)
 /// run one at a time per node, so parallel unlock attempts cannot multiply the memory they take.
 /// </summary>
+/// <remarks>
+/// Every operator change (init, unlock, lock, add, rotate, revoke) is audited here, once for every surface, as
+/// <c>operator.vault.*</c> attributed to <c>by</c>: requested before it is made, refused with <c>audit_error</c> when that
+/// entry cannot be written, and its outcome after (ADR 0057). Entries hold names, types, scopes and reasons — never a
+/// value or a passphrase. The node's own start-up unlock (<see cref="UnlockOrInitializeAsync"/>) is not an operator change.
+/// </remarks>
 public sealed class VaultAdmin(IRequiredActor<VaultRegistry> vault, VaultDirectory directory, VaultKeyHolder keys, VaultAlerts alerts,
-    TimeProvider clock, ILogger<VaultAdmin> log)
+    TimeProvider clock, ILogger<VaultAdmin> log, KruxOS.Actors.Audit.OperatorAudit audit)
 {
     private readonly SemaphoreSlim _derivations = new(1, 1);
 
@@ -83,8 +89,15 @@ public sealed class VaultAdmin(IRequiredActor<VaultRegistry> vault, VaultDirecto
     public ImmutableArray<SecretInfo> ListForAgents(bool includeRevoked) =>
         [.. directory.Current.Records.Values.Where(r => (includeRevoked || !r.IsRevoked) && SecretsVisibility.VisibleToAgents(r.Name)).Select(r => r.ToInfo())];
 
-    /// <summary>Initialises an empty vault with <paramref name="passphrase"/> and unlocks this node.</summary>
-    public Task<AdminResult<VaultStatus>> InitializeAsync(ReadOnlyMemory<char> passphrase, CancellationToken ct) => AdminCalls.Guarded<VaultStatus>(async () =>
+    /// <summary>Initialises an empty vault with <paramref name="passphrase"/> and unlocks this node, as <paramref name="by"/> (audited).</summary>
+    public Task<AdminResult<VaultStatus>> InitializeAsync(ReadOnlyMemory<char> passphrase, string by, CancellationToken ct) =>
+        audit.AuditedAsync(by, "operator.vault.init", new System.Text.Json.Nodes.JsonObject(), () => InitializeCoreAsync(passphrase, ct), ct);
+
+    /// <summary>Unlocks this node with <paramref name="passphrase"/>, as <paramref name="by"/> (audited; a wrong one is refused and the node stays locked).</summary>
+    public Task<AdminResult<VaultStatus>> UnlockAsync(ReadOnlyMemory<char> passphrase, string by, CancellationToken ct) =>
+        audit.AuditedAsync(by, "operator.vault.unlock", new System.Text.Json.Nodes.JsonObject(), () => UnlockCoreAsync(passphrase, ct), ct);
+
+    private Task<AdminResult<VaultStatus>> InitializeCoreAsync(ReadOnlyMemory<char> passphrase, CancellationToken ct) => AdminCalls.Guarded<VaultStatus>(async () =>
     {
         if (passphrase.IsEmpty) return AdminErrors.InvalidInput("a passphrase is required");
         if (!await Ready(ct).ConfigureAwait(false)) return AdminErrors.Unavailable("the vault is still loading; retry shortly");
@@ -117,8 +130,7 @@ public sealed class VaultAdmin(IRequiredActor<VaultRegistry> vault, VaultDirecto
         finally { _derivations.Release(); }
     });
 
-    /// <summary>Unlocks this node with <paramref name="passphrase"/> (a wrong one is refused; the node stays locked).</summary>
-    public Task<AdminResult<VaultStatus>> UnlockAsync(ReadOnlyMemory<char> passphrase, CancellationToken ct) => AdminCalls.Guarded<VaultStatus>(async () =>
+    private Task<AdminResult<VaultStatus>> UnlockCoreAsync(ReadOnlyMemory<char> passphrase, CancellationToken ct) => AdminCalls.Guarded<VaultStatus>(async () =>
     {
         if (passphrase.IsEmpty) return AdminErrors.InvalidInput("a passphrase is required");
         if (!await Ready(ct).ConfigureAwait(false)) return AdminErrors.Unavailable("the vault is still loading; retry shortly");
@@ -148,39 +160,55 @@ public sealed class VaultAdmin(IRequiredActor<VaultRegistry> vault, VaultDirecto
     public async Task<AdminResult<VaultStatus>> UnlockOrInitializeAsync(ReadOnlyMemory<char> passphrase, CancellationToken ct)
     {
         if (!await Ready(ct).ConfigureAwait(false)) return AdminErrors.Unavailable("the vault did not load");
-        if (directory.Current.IsInitialized) return await UnlockAsync(passphrase, ct).ConfigureAwait(false);
-        var initialised = await InitializeAsync(passphrase, ct).ConfigureAwait(false);
+        if (directory.Current.IsInitialized) return await UnlockCoreAsync(passphrase, ct).ConfigureAwait(false);
+        var initialised = await InitializeCoreAsync(passphrase, ct).ConfigureAwait(false);
         if (initialised.IsOk || initialised.Error!.Code != VaultAdminErrors.ConflictCode) return initialised;
         await RefreshAsync(ct).ConfigureAwait(false);
-        return await UnlockAsync(passphrase, ct).ConfigureAwait(false);
+        return await UnlockCoreAsync(passphrase, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Zeroes this node's key; everything that needs a secret fails with <c>VaultLocked</c> until the next unlock.</summary>
-    public VaultStatus Lock()
-    {
-        if (keys.Lock()) log.LogInformation("Vault locked on this node");
-        return Status();
-    }
+    /// <summary>
+    /// Zeroes this node's key, as <paramref name="by"/> (audited): everything that needs a secret fails with <c>VaultLocked</c>
+    /// until the next unlock.
+    /// </summary>
+    public Task<AdminResult<VaultStatus>> LockAsync(string by, CancellationToken ct) =>
+        audit.AuditedAsync(by, "operator.vault.lock", new System.Text.Json.Nodes.JsonObject(), () =>
+        {
+            if (keys.Lock()) log.LogInformation("Vault locked on this node");
+            return Task.FromResult<AdminResult<VaultStatus>>(Status());
+        }, ct);
 
-    /// <summary>Adds an operator secret; <paramref name="value"/> is sealed here and the caller zeroes it.</summary>
+    /// <summary>Adds an operator secret, as <paramref name="by"/> (audited); <paramref name="value"/> is sealed here and the caller zeroes it.</summary>
     public Task<AdminResult<VaultChange>> AddAsync(string? name, string? type, IReadOnlyList<string>? allowedCapabilities, IReadOnlyList<string>? allowedHosts,
-        ReadOnlyMemory<byte> value, CancellationToken ct) => AdminCalls.Guarded<VaultChange>(async () =>
+        ReadOnlyMemory<byte> value, string by, CancellationToken ct) => audit.AuditedAsync(by, "operator.vault.add", new System.Text.Json.Nodes.JsonObject
+        {
+            ["name"] = SecretName.Shorten(name ?? string.Empty),
+            ["type"] = type,
+            ["allowed_capabilities"] = new System.Text.Json.Nodes.JsonArray([.. (allowedCapabilities ?? []).Select(c => (System.Text.Json.Nodes.JsonNode?)c)]),
+            ["allowed_hosts"] = new System.Text.Json.Nodes.JsonArray([.. (allowedHosts ?? []).Select(h => (System.Text.Json.Nodes.JsonNode?)h)]),
+        }, () => AdminCalls.Guarded<VaultChange>(async () =>
     {
         if (string.IsNullOrEmpty(name)) return AdminErrors.InvalidInput("a name is required");
         if (string.IsNullOrEmpty(type)) return AdminErrors.InvalidInput("a type is required (api_key or oauth_token)");
         return await ChangeAsync(name, (state, key) => VaultOperations.Add(state, key, name, type, allowedCapabilities, allowedHosts, value.Span,
             clock.GetUtcNow()), ct).ConfigureAwait(false);
-    });
+    }), ct);
 
-    /// <summary>Replaces an operator secret's value; <paramref name="value"/> is sealed here and the caller zeroes it.</summary>
-    public Task<AdminResult<VaultChange>> RotateAsync(string? name, ReadOnlyMemory<byte> value, CancellationToken ct) => AdminCalls.Guarded<VaultChange>(async () =>
-    {
-        if (string.IsNullOrEmpty(name)) return AdminErrors.InvalidInput("a name is required");
-        return await ChangeAsync(name, (state, key) => VaultOperations.Rotate(state, key, name, value.Span, clock.GetUtcNow()), ct).ConfigureAwait(false);
-    });
+    /// <summary>Replaces an operator secret's value, as <paramref name="by"/> (audited); <paramref name="value"/> is sealed here and the caller zeroes it.</summary>
+    public Task<AdminResult<VaultChange>> RotateAsync(string? name, ReadOnlyMemory<byte> value, string by, CancellationToken ct) =>
+        audit.AuditedAsync(by, "operator.vault.rotate", new System.Text.Json.Nodes.JsonObject { ["name"] = SecretName.Shorten(name ?? string.Empty) },
+            () => AdminCalls.Guarded<VaultChange>(async () =>
+            {
+                if (string.IsNullOrEmpty(name)) return AdminErrors.InvalidInput("a name is required");
+                return await ChangeAsync(name, (state, key) => VaultOperations.Rotate(state, key, name, value.Span, clock.GetUtcNow()), ct).ConfigureAwait(false);
+            }), ct);
 
-    /// <summary>Revokes a secret (it stays listed, never usable again). Needs no key: it only takes power away.</summary>
-    public Task<AdminResult<VaultChange>> RevokeAsync(string? name, string? reason, CancellationToken ct) => AdminCalls.Guarded<VaultChange>(async () =>
+    /// <summary>Revokes a secret, as <paramref name="by"/> (audited; it stays listed, never usable again). Needs no key: it only takes power away.</summary>
+    public Task<AdminResult<VaultChange>> RevokeAsync(string? name, string? reason, string by, CancellationToken ct) =>
+        audit.AuditedAsync(by, "operator.vault.revoke", new System.Text.Json.Nodes.JsonObject { ["name"] = SecretName.Shorten(name ?? string.Empty), ["reason"] = reason },
+            () => RevokeCoreAsync(name, reason, ct), ct);
+
+    private Task<AdminResult<VaultChange>> RevokeCoreAsync(string? name, string? reason, CancellationToken ct) => AdminCalls.Guarded<VaultChange>(async () =>
     {
         if (!await Ready(ct).ConfigureAwait(false)) return AdminErrors.Unavailable("the vault is still loading; retry shortly");
         if (!directory.Current.IsInitialized) return VaultAdminErrors.NotInitialized();

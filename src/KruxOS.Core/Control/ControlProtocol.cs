@@ -64,6 +64,15 @@ public static class ControlProtocol
         public const string BackupRestore = "backup.restore";
         public const string BackupVerify = "backup.verify";
         public const string BackupExport = "backup.export";
+        public const string StateList = "state.list";
+        public const string StateGet = "state.get";
+        public const string StateSet = "state.set";
+        public const string StateDelete = "state.delete";
+        public const string StateQuota = "state.quota";
+        public const string StateSharedList = "state.shared.list";
+        public const string StateSharedGet = "state.shared.get";
+        public const string StateSharedSet = "state.shared.set";
+        public const string StateSharedDelete = "state.shared.delete";
     }
 
     /// <summary>Builds a request line.</summary>

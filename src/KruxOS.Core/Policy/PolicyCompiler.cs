@@ -99,6 +99,22 @@ public static class PolicyCompiler
     internal static PolicyLayer LayerOf(string path) =>
         TryClassify(NormalizePath(path), out var layer, out _, out _) ? layer : PolicyLayer.Org;
 
+    /// <summary>
+    /// The layer name a policy file stands for in revision history: <c>system</c>, <c>org</c>, <c>user</c> or
+    /// <c>agent:&lt;name&gt;</c>; a path that is not a policy location counts as <c>org</c> (as in <see cref="CompileSingle"/>).
+    /// </summary>
+    public static string LayerNameOf(string path)
+    {
+        if (!TryClassify(NormalizePath(path), out var layer, out var agent, out _)) return "org";
+        return layer switch
+        {
+            PolicyLayer.System => "system",
+            PolicyLayer.User => "user",
+            PolicyLayer.Agent => "agent:" + agent,
+            _ => "org",
+        };
+    }
+
     internal static string NormalizePath(string path)
     {
         var p = path.Replace('\\', '/');

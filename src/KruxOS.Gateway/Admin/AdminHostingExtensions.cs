@@ -38,6 +38,7 @@ public static class AdminHostingExtensions
         services.AddSingleton<VaultControl>();
         services.AddSingleton<KruxOS.Actors.State.Backups.BackupAdmin>();
         services.AddSingleton<BackupControl>();
+        services.AddSingleton<StateControl>();
         services.AddSingleton<ControlCommands>();
         return services;
     }

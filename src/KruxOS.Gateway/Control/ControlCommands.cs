@@ -39,7 +39,8 @@ public sealed class ControlCommands(
     BoundAddresses? bound = null,
     GatewayEndpoints? endpoints = null,
     ClusterAuditAdmin? clusterAudit = null,
-    BackupControl? backups = null)
+    BackupControl? backups = null,
+    KruxOS.Actors.State.StateAdmin? stateAdmin = null)
 {
     private readonly AgentAdmin _agents = agents;
     private readonly UserTokenAdmin _tokens = tokens;
@@ -53,6 +54,7 @@ public sealed class ControlCommands(
     private readonly KruxOS.Actors.Alerts.AlertAdmin _alerts = alertAdmin;
     private readonly KruxOS.Actors.Pauses.PauseAdmin _pauses = pauseAdmin;
     private readonly BackupControl? _backups = backups;
+    private readonly StateControl? _state = stateAdmin is null ? null : new StateControl(stateAdmin);
 
     /// <summary>One request as a method sees it.</summary>
     private readonly record struct Request(JsonObject Params, ApprovalDecider Decider, CancellationToken Ct);
@@ -106,13 +108,13 @@ public sealed class ControlCommands(
             [Methods.AuthSocketAllow] = (c, r) => Task.FromResult(c.AuthSocket(r, allow: true)),
             [Methods.AuthSocketRevoke] = (c, r) => Task.FromResult(c.AuthSocket(r, allow: false)),
             [Methods.VaultStatus] = (c, r) => c.Vault(r, v => v.StatusAsync(r.Params, r.Ct)),
-            [Methods.VaultInit] = (c, r) => c.Vault(r, v => v.InitAsync(r.Params, r.Ct)),
-            [Methods.VaultUnlock] = (c, r) => c.Vault(r, v => v.UnlockAsync(r.Params, r.Ct)),
-            [Methods.VaultLock] = (c, r) => c.Vault(r, v => v.LockAsync(r.Params, r.Ct)),
+            [Methods.VaultInit] = (c, r) => c.Vault(r, v => v.InitAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.VaultUnlock] = (c, r) => c.Vault(r, v => v.UnlockAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.VaultLock] = (c, r) => c.Vault(r, v => v.LockAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
             [Methods.VaultList] = (c, r) => c.Vault(r, v => v.ListAsync(r.Params, r.Ct)),
-            [Methods.VaultAdd] = (c, r) => c.Vault(r, v => v.AddAsync(r.Params, r.Ct)),
-            [Methods.VaultRotate] = (c, r) => c.Vault(r, v => v.RotateAsync(r.Params, r.Ct)),
-            [Methods.VaultRevoke] = (c, r) => c.Vault(r, v => v.RevokeAsync(r.Params, r.Ct)),
+            [Methods.VaultAdd] = (c, r) => c.Vault(r, v => v.AddAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.VaultRotate] = (c, r) => c.Vault(r, v => v.RotateAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.VaultRevoke] = (c, r) => c.Vault(r, v => v.RevokeAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
             [Methods.AlertList] = async (c, r) => Reply.Of(await c._alerts.ListAsync(r.Params["status"]?.GetValue<string>(), r.Params["limit"]?.GetValue<int>(), r.Ct)
                 .ConfigureAwait(false), AdminJson.Alerts),
             [Methods.AlertAck] = async (c, r) => Reply.Of(await c._alerts.AcknowledgeAsync(r.Params["id"]?.GetValue<string>(), r.Decider.DecidedBy, r.Ct)
@@ -124,6 +126,15 @@ public sealed class ControlCommands(
             [Methods.BackupRestore] = (c, r) => c.Backup(b => b.RestoreAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
             [Methods.BackupVerify] = (c, r) => c.Backup(b => b.VerifyAsync(r.Params, r.Ct)),
             [Methods.BackupExport] = (c, r) => c.Backup(b => b.ExportAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.StateList] = (c, r) => c.State(s => s.ListAsync(r.Params, r.Ct)),
+            [Methods.StateGet] = (c, r) => c.State(s => s.GetAsync(r.Params, r.Ct)),
+            [Methods.StateQuota] = (c, r) => c.State(s => s.QuotaAsync(r.Params, r.Ct)),
+            [Methods.StateSet] = (c, r) => c.State(s => s.SetAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.StateDelete] = (c, r) => c.State(s => s.DeleteAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.StateSharedList] = (c, r) => c.State(s => s.SharedListAsync(r.Params, r.Ct)),
+            [Methods.StateSharedGet] = (c, r) => c.State(s => s.SharedGetAsync(r.Params, r.Ct)),
+            [Methods.StateSharedSet] = (c, r) => c.State(s => s.SharedSetAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.StateSharedDelete] = (c, r) => c.State(s => s.SharedDeleteAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Runs one request for root at the control socket; returns the response line.</summary>
@@ -164,6 +175,13 @@ public sealed class ControlCommands(
     {
         if (_backups is null) return AdminErrors.Unavailable("backups are not hosted on this node");
         var (result, error) = await run(_backups).ConfigureAwait(false);
+        return new Reply(result, error);
+    }
+
+    private async Task<Reply> State(Func<StateControl, Task<(JsonNode? Result, AdminError? Error)>> run)
+    {
+        if (_state is null) return AdminErrors.Unavailable("the state area is not hosted on this node");
+        var (result, error) = await run(_state).ConfigureAwait(false);
         return new Reply(result, error);
     }
 

@@ -10,7 +10,8 @@ namespace KruxOS.Gateway.Control;
 /// <summary>
 /// The <c>vault.*</c> methods of the control socket (and the User API's vault routes): parameters read, the
 /// <see cref="VaultAdmin"/> called, the answer rendered by <see cref="VaultJson"/>. A value is converted to bytes once and
-/// those bytes are zeroed after sealing; passphrases and values never appear in an answer or an error message.
+/// those bytes are zeroed after sealing; passphrases and values never appear in an answer or an error message. Changes
+/// run as <c>by</c>, the adapter's authenticated operator, which <see cref="VaultAdmin"/> audits.
 /// </summary>
 public sealed class VaultControl(VaultAdmin admin)
 {
@@ -22,33 +23,33 @@ public sealed class VaultControl(VaultAdmin admin)
         Task.FromResult<(JsonNode?, AdminError?)>((VaultJson.Status(admin.Status()), null));
 
     /// <summary><c>vault.init</c> <c>{passphrase}</c>.</summary>
-    public async Task<(JsonNode?, AdminError?)> InitAsync(JsonObject p, CancellationToken ct) =>
-        Render(await admin.InitializeAsync(Text(p, "passphrase").AsMemory(), ct).ConfigureAwait(false), VaultJson.Status);
+    public async Task<(JsonNode?, AdminError?)> InitAsync(JsonObject p, string by, CancellationToken ct) =>
+        Render(await admin.InitializeAsync(Text(p, "passphrase").AsMemory(), by, ct).ConfigureAwait(false), VaultJson.Status);
 
     /// <summary><c>vault.unlock</c> <c>{passphrase}</c>.</summary>
-    public async Task<(JsonNode?, AdminError?)> UnlockAsync(JsonObject p, CancellationToken ct) =>
-        Render(await admin.UnlockAsync(Text(p, "passphrase").AsMemory(), ct).ConfigureAwait(false), VaultJson.Status);
+    public async Task<(JsonNode?, AdminError?)> UnlockAsync(JsonObject p, string by, CancellationToken ct) =>
+        Render(await admin.UnlockAsync(Text(p, "passphrase").AsMemory(), by, ct).ConfigureAwait(false), VaultJson.Status);
 
     /// <summary><c>vault.lock</c>.</summary>
-    public Task<(JsonNode?, AdminError?)> LockAsync(JsonObject p, CancellationToken ct) =>
-        Task.FromResult<(JsonNode?, AdminError?)>((VaultJson.Status(admin.Lock()), null));
+    public async Task<(JsonNode?, AdminError?)> LockAsync(JsonObject p, string by, CancellationToken ct) =>
+        Render(await admin.LockAsync(by, ct).ConfigureAwait(false), VaultJson.Status);
 
     /// <summary><c>vault.list</c> <c>{include_revoked}</c>.</summary>
     public Task<(JsonNode?, AdminError?)> ListAsync(JsonObject p, CancellationToken ct) =>
         Task.FromResult<(JsonNode?, AdminError?)>((VaultJson.List(admin.List(p["include_revoked"]?.GetValue<bool>() ?? false)), null));
 
     /// <summary><c>vault.add</c> <c>{name, type, allowed_capabilities, allowed_hosts, value}</c>.</summary>
-    public Task<(JsonNode?, AdminError?)> AddAsync(JsonObject p, CancellationToken ct) =>
+    public Task<(JsonNode?, AdminError?)> AddAsync(JsonObject p, string by, CancellationToken ct) =>
         WithValue(p, value => admin.AddAsync(p["name"]?.GetValue<string>(), p["type"]?.GetValue<string>(), List(p, "allowed_capabilities"),
-            List(p, "allowed_hosts"), value, ct));
+            List(p, "allowed_hosts"), value, by, ct));
 
     /// <summary><c>vault.rotate</c> <c>{name, value}</c>.</summary>
-    public Task<(JsonNode?, AdminError?)> RotateAsync(JsonObject p, CancellationToken ct) =>
-        WithValue(p, value => admin.RotateAsync(p["name"]?.GetValue<string>(), value, ct));
+    public Task<(JsonNode?, AdminError?)> RotateAsync(JsonObject p, string by, CancellationToken ct) =>
+        WithValue(p, value => admin.RotateAsync(p["name"]?.GetValue<string>(), value, by, ct));
 
     /// <summary><c>vault.revoke</c> <c>{name, reason}</c>.</summary>
-    public async Task<(JsonNode?, AdminError?)> RevokeAsync(JsonObject p, CancellationToken ct) =>
-        Render(await admin.RevokeAsync(p["name"]?.GetValue<string>(), p["reason"]?.GetValue<string>(), ct).ConfigureAwait(false), VaultJson.Change);
+    public async Task<(JsonNode?, AdminError?)> RevokeAsync(JsonObject p, string by, CancellationToken ct) =>
+        Render(await admin.RevokeAsync(p["name"]?.GetValue<string>(), p["reason"]?.GetValue<string>(), by, ct).ConfigureAwait(false), VaultJson.Change);
 
     private static (JsonNode?, AdminError?) Render<T>(AdminResult<T> result, Func<T, JsonNode> render) =>
         result.IsOk ? (render(result.Value!), null) : (null, result.Error);

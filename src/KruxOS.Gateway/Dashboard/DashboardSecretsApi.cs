@@ -26,10 +26,14 @@ public static class DashboardSecretsApi
                 return Task.FromResult(Results.Json(new { error_type = "InvalidInput", message = "include_revoked must be true or false" }, statusCode: StatusCodes.Status400BadRequest));
             return VaultApi.ExecuteAsync(http, new JsonObject { ["include_revoked"] = q == "true" }, p => vault.ListAsync(p, http.RequestAborted));
         });
-        api.MapPost("/vault/secrets", (HttpContext http, VaultControl vault) => VaultApi.ExecuteAsync(http, null, p => vault.AddAsync(p, http.RequestAborted)));
+        api.MapPost("/vault/secrets", (HttpContext http, VaultControl vault) => VaultApi.ExecuteAsync(http, null, p => vault.AddAsync(p, By(http), http.RequestAborted)));
         api.MapPost("/vault/secrets/{name}/rotate", (HttpContext http, VaultControl vault, string name) =>
-            VaultApi.ExecuteAsync(http, new JsonObject { ["name"] = name }, p => vault.RotateAsync(p, http.RequestAborted)));
+            VaultApi.ExecuteAsync(http, new JsonObject { ["name"] = name }, p => vault.RotateAsync(p, By(http), http.RequestAborted)));
         api.MapPost("/vault/secrets/{name}/revoke", (HttpContext http, VaultControl vault, string name) =>
-            VaultApi.ExecuteAsync(http, new JsonObject { ["name"] = name }, p => vault.RevokeAsync(p, http.RequestAborted)));
+            VaultApi.ExecuteAsync(http, new JsonObject { ["name"] = name }, p => vault.RevokeAsync(p, By(http), http.RequestAborted)));
     }
+
+    // The signed-in operator as the audit names it (user:<label>).
+    private static string By(HttpContext http) =>
+        KruxOS.Core.Approvals.ApprovalDecider.DashboardSession(DashboardAuth.Caller(http).Token).DecidedBy;
 }

@@ -100,6 +100,7 @@ public static class UserApiEndpoints
         api.MapAuditApi();
         api.MapVaultApi();
         api.MapBackupApi();
+        api.MapStateApi();
         api.MapHookDecisions().WithMetadata(new UserApiCredentials(Minted: true, ClientsOnly: true));
     }
 

@@ -26,14 +26,22 @@ public static class VaultApi
         api.MapGet("/vault", (VaultControl vault, HttpContext http) => RunAsync(http, null, p => vault.StatusAsync(p, http.RequestAborted), operatorOnly: false));
         api.MapGet("/vault/secrets", (VaultControl vault, HttpContext http, bool? include_revoked) =>
             RunAsync(http, new JsonObject { ["include_revoked"] = include_revoked ?? false }, p => vault.ListAsync(p, http.RequestAborted), operatorOnly: false));
-        api.MapPost("/vault/init", (VaultControl vault, HttpContext http) => RunAsync(http, null, p => vault.InitAsync(p, http.RequestAborted)));
-        api.MapPost("/vault/unlock", (VaultControl vault, HttpContext http) => RunAsync(http, null, p => vault.UnlockAsync(p, http.RequestAborted)));
-        api.MapPost("/vault/lock", (VaultControl vault, HttpContext http) => RunAsync(http, null, p => vault.LockAsync(p, http.RequestAborted)));
-        api.MapPost("/vault/secrets", (VaultControl vault, HttpContext http) => RunAsync(http, null, p => vault.AddAsync(p, http.RequestAborted)));
+        api.MapPost("/vault/init", (VaultControl vault, HttpContext http) => RunAsync(http, null, p => vault.InitAsync(p, By(http), http.RequestAborted)));
+        api.MapPost("/vault/unlock", (VaultControl vault, HttpContext http) => RunAsync(http, null, p => vault.UnlockAsync(p, By(http), http.RequestAborted)));
+        api.MapPost("/vault/lock", (VaultControl vault, HttpContext http) => RunAsync(http, null, p => vault.LockAsync(p, By(http), http.RequestAborted)));
+        api.MapPost("/vault/secrets", (VaultControl vault, HttpContext http) => RunAsync(http, null, p => vault.AddAsync(p, By(http), http.RequestAborted)));
         api.MapPost("/vault/secrets/{name}/rotate", (VaultControl vault, HttpContext http, string name) =>
-            RunAsync(http, new JsonObject { ["name"] = name }, p => vault.RotateAsync(p, http.RequestAborted)));
+            RunAsync(http, new JsonObject { ["name"] = name }, p => vault.RotateAsync(p, By(http), http.RequestAborted)));
         api.MapPost("/vault/secrets/{name}/revoke", (VaultControl vault, HttpContext http, string name) =>
-            RunAsync(http, new JsonObject { ["name"] = name }, p => vault.RevokeAsync(p, http.RequestAborted)));
+            RunAsync(http, new JsonObject { ["name"] = name }, p => vault.RevokeAsync(p, By(http), http.RequestAborted)));
+    }
+
+    /// <summary>The User API caller as the audit names it: <c>user:&lt;label&gt;</c> of the authenticated user token.</summary>
+    public static string By(HttpContext http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        var caller = (AuthenticatedCaller)http.Items["kruxos.caller"]!;
+        return KruxOS.Core.Approvals.ApprovalDecider.UserApi(caller.UserToken!, caller.Minted).DecidedBy;
     }
 
     private static async Task<IResult> RunAsync(HttpContext http, JsonObject? fixedParams, Func<JsonObject, Task<(JsonNode?, AdminError?)>> run,

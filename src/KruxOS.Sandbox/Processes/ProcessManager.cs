@@ -135,6 +135,7 @@ internal sealed partial class ProcessManager(AgentSandbox sandbox) : IAsyncDispo
         _processes[id] = mp;
         Prune();
         mp.Begin(background ? null : stdin);
+        ReportExit(mp, background);
         // Stopping snapshots the processes after setting the flag; whichever of the two runs second sees the other.
         if (sandbox.Stopped)
         {
@@ -164,6 +165,16 @@ internal sealed partial class ProcessManager(AgentSandbox sandbox) : IAsyncDispo
     }
 
     private static JsonElement Json(JsonObject o) => JsonSerializer.SerializeToElement(o);
+
+    // Every end (completion, kill, timeout, session stop) is reported once, with the state this host set.
+    private void ReportExit(ManagedProcess mp, bool background)
+    {
+        if (!KruxOS.Core.Agents.AgentName.TryParse(sandbox.Agent, out var agent, out _)) return;
+        var host = sandbox.Host;
+        _ = mp.Exited.ContinueWith(_ => host.PublishProcessExit(new ProcessExitEvent(agent, mp.Id, mp.StateName,
+            mp.State == ProcessState.Completed ? mp.ExitCode : null, background, DateTimeOffset.UtcNow)), CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
 
     private static JsonObject UsageJson(ResourceUsage u) => new()
     {

@@ -41,7 +41,7 @@ public sealed class VaultClusterSpecs
 
         // act: add through node A
         var added = await adminA.AddAsync("shared", "api_key", ["network.credentialed_request"], ["api.example.com"], Encoding.UTF8.GetBytes(Value),
-            TestContext.Current.CancellationToken);
+            "cli:root", TestContext.Current.CancellationToken);
         Assert.True(added.IsOk, added.Error?.Message);
         await Eventually(() => b.Services.GetRequiredService<VaultDirectory>().Current.Records.ContainsKey("shared"));
 
@@ -54,7 +54,7 @@ public sealed class VaultClusterSpecs
             Assert.Equal("VaultLocked", locked.Decision.AgentError!.ErrorType);
 
         // act: B unlocks with its own copy of the passphrase
-        var unlocked = await adminB.UnlockAsync(Passphrase.AsMemory(), TestContext.Current.CancellationToken);
+        var unlocked = await adminB.UnlockAsync(Passphrase.AsMemory(), "cli:root", TestContext.Current.CancellationToken);
         Assert.True(unlocked.IsOk, unlocked.Error?.Message);
 
         // assert: B resolves the value A stored, and both nodes derive the same purpose key

@@ -37,6 +37,7 @@ public sealed partial class AdminGoldenSpecs
             // act: the control socket, then the User API
             await ScriptControlAsync(gw, transcript, mountSource);
             await ScriptUserApiAsync(gw, transcript);
+            await ScriptStateControlAsync(transcript);
         }
         finally
         {
@@ -197,12 +198,42 @@ public sealed partial class AdminGoldenSpecs
         await t.ControlAsync("approval.list approved", Methods.ApprovalList, new() { ["status"] = "approved" });
         await t.ControlAsync("approval.list all", Methods.ApprovalList, new() { ["status"] = "all" });
 
+
         // protocol level, the last ones through the real socket
         await t.ControlAsync("unknown method", "agent.dance", new());
         await t.SocketAsync("socket: not json", ["{nope"]);
         await t.SocketAsync("socket: params not object", ["""{"id":7,"method":"agent.list","params":[1]}"""]);
         await t.SocketAsync("socket: id echoed", ["""{"id":"x-1","method":"agent.show","params":{"name":"nobody"}}"""]);
         await t.SocketAsync("socket: watch", ["""{"id":9,"method":"watch","params":{"agent":"alpha"}}"""]);
+    }
+
+    // After the User API script: a shared write changes the shared-state grant that the status line's health reports.
+    private static async Task ScriptStateControlAsync(Transcript t)
+    {
+        // agent state: operator reads and audited writes through the agents' own entities
+        await t.ControlAsync("state.set ok", Methods.StateSet, new() { ["agent"] = "alpha", ["key"] = "notes/plan", ["value"] = new JsonObject { ["step"] = 1 } });
+        await t.ControlAsync("state.set again", Methods.StateSet, new() { ["agent"] = "alpha", ["key"] = "notes/plan", ["value"] = "two" });
+        await t.ControlAsync("state.set null value", Methods.StateSet, new() { ["agent"] = "alpha", ["key"] = "empty", ["value"] = null });
+        await t.ControlAsync("state.set no value", Methods.StateSet, new() { ["agent"] = "alpha", ["key"] = "x" });
+        await t.ControlAsync("state.set bad key", Methods.StateSet, new() { ["agent"] = "alpha", ["key"] = " padded", ["value"] = 1 });
+        await t.ControlAsync("state.set unknown agent", Methods.StateSet, new() { ["agent"] = "nobody", ["key"] = "x", ["value"] = 1 });
+        await t.ControlAsync("state.set invalid agent", Methods.StateSet, new() { ["agent"] = "Bad Agent", ["key"] = "x", ["value"] = 1 });
+        await t.ControlAsync("state.get ok", Methods.StateGet, new() { ["agent"] = "alpha", ["key"] = "notes/plan" });
+        await t.ControlAsync("state.get version", Methods.StateGet, new() { ["agent"] = "alpha", ["key"] = "notes/plan", ["version"] = 1 });
+        await t.ControlAsync("state.get pruned version", Methods.StateGet, new() { ["agent"] = "alpha", ["key"] = "notes/plan", ["version"] = 9 });
+        await t.ControlAsync("state.get absent", Methods.StateGet, new() { ["agent"] = "alpha", ["key"] = "absent" });
+        await t.ControlAsync("state.list", Methods.StateList, new() { ["agent"] = "alpha" });
+        await t.ControlAsync("state.list prefix", Methods.StateList, new() { ["agent"] = "alpha", ["prefix"] = "notes/" });
+        await t.ControlAsync("state.quota", Methods.StateQuota, new() { ["agent"] = "alpha" });
+        await t.ControlAsync("state.delete ok", Methods.StateDelete, new() { ["agent"] = "alpha", ["key"] = "empty" });
+        await t.ControlAsync("state.delete absent", Methods.StateDelete, new() { ["agent"] = "alpha", ["key"] = "empty" });
+        await t.ControlAsync("state.shared.set create", Methods.StateSharedSet, new() { ["key"] = "team/status", ["value"] = "green", ["expected_version"] = 0 });
+        await t.ControlAsync("state.shared.set conflict", Methods.StateSharedSet, new() { ["key"] = "team/status", ["value"] = "red", ["expected_version"] = 0 });
+        await t.ControlAsync("state.shared.set no expected", Methods.StateSharedSet, new() { ["key"] = "team/status", ["value"] = "red" });
+        await t.ControlAsync("state.shared.get ok", Methods.StateSharedGet, new() { ["key"] = "team/status" });
+        await t.ControlAsync("state.shared.list", Methods.StateSharedList, new());
+        await t.ControlAsync("state.shared.delete ok", Methods.StateSharedDelete, new() { ["key"] = "team/status" });
+        await t.ControlAsync("state.shared.delete absent", Methods.StateSharedDelete, new() { ["key"] = "team/status" });
     }
 
     private static async Task ScriptUserApiAsync(TestGateway gw, Transcript t)
@@ -261,6 +292,19 @@ public sealed partial class AdminGoldenSpecs
         await t.HttpAsync("vault rotate unknown", HttpMethod.Post, "/api/vault/secrets/nope/rotate", op, new JsonObject { ["value"] = GoldenValue }.ToJsonString());
         await t.HttpAsync("vault revoke ok", HttpMethod.Post, "/api/vault/secrets/api/revoke", op);
         await t.HttpAsync("vault unlock wrong", HttpMethod.Post, "/api/vault/unlock", op, """{"passphrase":"not the passphrase"}""");
+        await t.HttpAsync("state list by client", HttpMethod.Get, "/api/state/agents/alpha", client);
+        await t.HttpAsync("state set ok", HttpMethod.Post, "/api/state/agents/alpha/value", op, """{"key":"api/key","value":[1,2]}""");
+        await t.HttpAsync("state set bad body", HttpMethod.Post, "/api/state/agents/alpha/value", op, "[1,2]");
+        await t.HttpAsync("state get ok", HttpMethod.Get, "/api/state/agents/alpha/value?key=api/key", op);
+        await t.HttpAsync("state get unknown agent", HttpMethod.Get, "/api/state/agents/nobody/value?key=api/key", op);
+        await t.HttpAsync("state list", HttpMethod.Get, "/api/state/agents/alpha?prefix=api/", op);
+        await t.HttpAsync("state quota", HttpMethod.Get, "/api/state/agents/alpha/quota", op);
+        await t.HttpAsync("state delete ok", HttpMethod.Post, "/api/state/agents/alpha/delete", op, """{"key":"api/key"}""");
+        await t.HttpAsync("state shared set ok", HttpMethod.Post, "/api/state/shared/value", op, """{"key":"api/shared","value":true,"expected_version":0}""");
+        await t.HttpAsync("state shared set conflict", HttpMethod.Post, "/api/state/shared/value", op, """{"key":"api/shared","value":false,"expected_version":0}""");
+        await t.HttpAsync("state shared get", HttpMethod.Get, "/api/state/shared/value?key=api/shared", op);
+        await t.HttpAsync("state shared list", HttpMethod.Get, "/api/state/shared?prefix=api/", op);
+        await t.HttpAsync("state shared delete", HttpMethod.Post, "/api/state/shared/delete", op, """{"key":"api/shared"}""");
     }
 
     private const string GoldenValue = "sk_golden_value_0123456789";
@@ -306,6 +350,15 @@ public sealed partial class AdminGoldenSpecs
         public const string BackupRestore = ControlProtocol.Methods.BackupRestore;
         public const string BackupVerify = ControlProtocol.Methods.BackupVerify;
         public const string BackupExport = ControlProtocol.Methods.BackupExport;
+        public const string StateSet = ControlProtocol.Methods.StateSet;
+        public const string StateGet = ControlProtocol.Methods.StateGet;
+        public const string StateList = ControlProtocol.Methods.StateList;
+        public const string StateQuota = ControlProtocol.Methods.StateQuota;
+        public const string StateDelete = ControlProtocol.Methods.StateDelete;
+        public const string StateSharedSet = ControlProtocol.Methods.StateSharedSet;
+        public const string StateSharedGet = ControlProtocol.Methods.StateSharedGet;
+        public const string StateSharedList = ControlProtocol.Methods.StateSharedList;
+        public const string StateSharedDelete = ControlProtocol.Methods.StateSharedDelete;
     }
 
     /// <summary>Records each exchange as one normalised JSON line: <c>{"case", "status", "body"}</c>, the body verbatim.</summary>

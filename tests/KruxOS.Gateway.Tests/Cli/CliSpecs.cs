@@ -57,6 +57,47 @@ public sealed class CliSpecs : IAsyncLifetime
         Assert.Contains("Terminated 0 session(s)", kill.StdOut);
     }
 
+    [Fact]
+    public async Task Should_read_and_write_an_agents_state_and_the_shared_state_as_the_operator()
+    {
+        // arrange
+        await _gateway.CreateAgentAsync("stateful");
+
+        // act: persistent state of the agent
+        var set1 = await ProcessRunner.Kruxos(_gateway, "state", "set", "stateful", "plan", """{"step":1}""");
+        var set2 = await ProcessRunner.Kruxos(_gateway, "state", "set", "stateful", "plan", "plain words");
+        var get = await ProcessRunner.Kruxos(_gateway, "state", "get", "stateful", "plan", "--json");
+        var old = await ProcessRunner.Kruxos(_gateway, "state", "get", "stateful", "plan", "--version", "1", "--json");
+        var list = await ProcessRunner.Kruxos(_gateway, "state", "list", "stateful");
+        var quota = await ProcessRunner.Kruxos(_gateway, "state", "quota", "stateful");
+        var unknown = await ProcessRunner.Kruxos(_gateway, "state", "list", "ghost");
+        // shared state, with its optimistic lock
+        var created = await ProcessRunner.Kruxos(_gateway, "state", "shared", "set", "team/status", "\"green\"", "--expected-version", "0");
+        var stale = await ProcessRunner.Kruxos(_gateway, "state", "shared", "set", "team/status", "\"red\"", "--expected-version", "0");
+        var shared = await ProcessRunner.Kruxos(_gateway, "state", "shared", "get", "team/status", "--json");
+        var sharedList = await ProcessRunner.Kruxos(_gateway, "state", "shared", "list", "--json");
+        var deleted = await ProcessRunner.Kruxos(_gateway, "state", "delete", "stateful", "plan");
+        var gone = await ProcessRunner.Kruxos(_gateway, "state", "get", "stateful", "plan");
+
+        // assert
+        Assert.Contains("Set version 1 (previous 0).", set1.StdOut);
+        Assert.Contains("Set version 2 (previous 1).", set2.StdOut);
+        Assert.Equal("plain words", JsonNode.Parse(get.StdOut)!["value"]!.GetValue<string>());
+        Assert.Equal(1, JsonNode.Parse(old.StdOut)!["value"]!["step"]!.GetValue<int>());
+        Assert.Contains("plan  v2", list.StdOut);
+        Assert.Matches(@"^Used: \d+\.\d MB / 100\.0 MB \(\d+\.\d%\), Keys: 1\n$", quota.StdOut);
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("not found", unknown.StdErr);
+        Assert.Equal(0, created.ExitCode);
+        Assert.Equal(1, stale.ExitCode);
+        Assert.Contains("VersionConflict", stale.StdErr);
+        Assert.Equal("green", JsonNode.Parse(shared.StdOut)!["value"]!.GetValue<string>());
+        Assert.Equal("user:cli:root", JsonNode.Parse(shared.StdOut)!["owner_agent"]!.GetValue<string>());
+        Assert.Contains(JsonNode.Parse(sharedList.StdOut)!["entries"]!.AsArray(), e => e!["key"]!.GetValue<string>() == "team/status");
+        Assert.Equal(0, deleted.ExitCode);
+        Assert.Contains("Not found.", gone.StdOut);
+    }
+
     [Theory]
     [InlineData(new[] { "agent", "create", "default" }, 1, "reserved")]
     [InlineData(new[] { "agent", "create" }, 2, "give the agent's name")]

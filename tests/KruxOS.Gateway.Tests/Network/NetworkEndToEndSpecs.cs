@@ -66,7 +66,7 @@ public sealed class NetworkGateway : IAsyncLifetime
             await Task.Delay(50);
         }
         var added = await Gateway.Services.GetRequiredService<VaultAdmin>().AddAsync("echo-key", "api_key", ["network.credentialed_request"], ["svc.test"],
-            Encoding.UTF8.GetBytes(SecretValue), CancellationToken.None);
+            Encoding.UTF8.GetBytes(SecretValue), "cli:root", CancellationToken.None);
         if (!added.IsOk) throw new InvalidOperationException(added.Error?.Message);
         NetBot = await Gateway.CreateAgentAsync("netbot");
         SsrfBot = await Gateway.CreateAgentAsync("ssrfbot");

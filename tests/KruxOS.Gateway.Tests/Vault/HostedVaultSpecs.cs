@@ -65,7 +65,7 @@ public sealed class HostedVaultSpecs(UnlockedVaultGateway fixture) : IClassFixtu
     {
         if (Admin.List(includeRevoked: true).Any(s => s.Name == name)) return;
         var added = await Admin.AddAsync(name, "api_key", ["network.credentialed_request"], ["api.stripe.com"], Encoding.UTF8.GetBytes(Value),
-            TestContext.Current.CancellationToken);
+            "cli:root", TestContext.Current.CancellationToken);
         Assert.True(added.IsOk, added.Error?.Message);
     }
 
@@ -141,7 +141,7 @@ public sealed class HostedVaultSpecs(UnlockedVaultGateway fixture) : IClassFixtu
         var beforeCopy = before.ToArray();
         try
         {
-            Assert.Equal(VaultLockState.Locked, Admin.Lock().State);
+            Assert.Equal(VaultLockState.Locked, (await Admin.LockAsync("cli:root", TestContext.Current.CancellationToken)).Value!.State);
 
             Assert.False(Secrets.IsUnlocked);
             using (var locked = await Secrets.ResolveAsync(Use("stripe", "api.stripe.com", "s-locked"), TestContext.Current.CancellationToken))
@@ -154,13 +154,13 @@ public sealed class HostedVaultSpecs(UnlockedVaultGateway fixture) : IClassFixtu
             Assert.All(derived, b => Assert.Equal(0, b));
             Assert.Equal(AuditStatus.Denied, Assert.Single(await SecretUsesAsync("s-locked")).Status);
 
-            var wrong = await Admin.UnlockAsync("not the passphrase at all".AsMemory(), TestContext.Current.CancellationToken);
+            var wrong = await Admin.UnlockAsync("not the passphrase at all".AsMemory(), "cli:root", TestContext.Current.CancellationToken);
             Assert.Equal("WrongPassphrase", wrong.Error!.Code);
             Assert.False(Secrets.IsUnlocked);
         }
         finally
         {
-            var unlocked = await Admin.UnlockAsync(UnlockedVaultGateway.Passphrase.AsMemory(), TestContext.Current.CancellationToken);
+            var unlocked = await Admin.UnlockAsync(UnlockedVaultGateway.Passphrase.AsMemory(), "cli:root", TestContext.Current.CancellationToken);
             Assert.True(unlocked.IsOk, unlocked.Error?.Message);
         }
         var after = new byte[32];

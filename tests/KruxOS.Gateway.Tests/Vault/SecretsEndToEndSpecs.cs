@@ -27,7 +27,7 @@ public sealed class SecretsEndToEndSpecs
         var admin = gateway.Services.GetRequiredService<VaultAdmin>();
         await VaultWait.UntilAsync(() => admin.LockState == VaultLockState.Unlocked, "the vault to unlock");
         var added = await admin.AddAsync("stripe", "api_key", ["network.credentialed_request"], ["api.stripe.com"], Encoding.UTF8.GetBytes(Value),
-            TestContext.Current.CancellationToken);
+            "cli:root", TestContext.Current.CancellationToken);
         Assert.True(added.IsOk, added.Error?.Message);
         var alerts = new TaskCompletionSource<SystemAlertRaised>(TaskCreationOptions.RunContinuationsAsynchronously);
         var system = gateway.Services.GetRequiredService<ActorSystem>();
@@ -73,7 +73,7 @@ public sealed class SecretsEndToEndSpecs
         Assert.False(results[3]!["body"]!["used"]!.GetValue<bool>());
 
         // act: the operator locks the vault
-        admin.Lock();
+        Assert.True((await admin.LockAsync("cli:root", TestContext.Current.CancellationToken)).IsOk);
         var locked = await NodeClients.RunAsync(token, "--transport", "http", "--url", url,
             "--call", "secrets__list", "{}",
             "--call", "secrets__rotate_request", """{"secret_name":"stripe"}""");

@@ -39,7 +39,8 @@ public static class SandboxHostingExtensions
         ArgumentNullException.ThrowIfNull(settings);
         services.AddNodeChild<SandboxHousekeeping>("sandbox-housekeeping", HousekeepingOrder, ctx => SandboxHousekeepingActor.Props(
             ctx.Services.GetRequiredService<ISandbox>(), ctx.Settings.DataDir, ctx.Services.GetRequiredService<TimeProvider>(),
-            ctx.Get<AgentSessionRegion>(), ctx.Services.GetRequiredService<IdentityDirectory>(), ctx.Mode == HostingMode.Cluster));
+            ctx.Get<AgentSessionRegion>(), ctx.Services.GetRequiredService<IdentityDirectory>(), ctx.Mode == HostingMode.Cluster,
+            ctx.Services.GetService<KruxOS.Actors.State.BriefingFeeds>()));
         services.AddHealthCheck(KruxOS.Sandbox.Health.SandboxHealth.CheckName, sp =>
         {
             var sandbox = sp.GetRequiredService<ISandbox>();

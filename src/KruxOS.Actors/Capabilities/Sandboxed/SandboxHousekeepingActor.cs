@@ -42,14 +42,17 @@ public sealed class SandboxHousekeepingActor : ReceiveActor, IWithTimers
     private readonly IActorRef _sessions;
     private readonly IdentityDirectory? _identities;
     private readonly bool _clustered;
+    private readonly KruxOS.Actors.State.BriefingFeeds? _feeds;
     private readonly CancellationTokenSource _stop = new();
     private Action<IdentityState>? _onIdentities;
     private ImmutableHashSet<string> _revoked = ImmutableHashSet<string>.Empty;
     private readonly Dictionary<string, (Task<AgentStopReport> Task, bool Hold)> _stopping = new(StringComparer.Ordinal);
     private bool _cleaning;
 
-    public SandboxHousekeepingActor(ISandbox sandbox, string dataDir, TimeProvider clock, IActorRef sessions, IdentityDirectory? identities, bool clustered)
+    public SandboxHousekeepingActor(ISandbox sandbox, string dataDir, TimeProvider clock, IActorRef sessions, IdentityDirectory? identities, bool clustered,
+        KruxOS.Actors.State.BriefingFeeds? feeds)
     {
+        _feeds = feeds;
         _sessions = sessions;
         _sandbox = sandbox;
         _dataDir = dataDir;
@@ -152,8 +155,9 @@ public sealed class SandboxHousekeepingActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ISandbox sandbox, string dataDir, TimeProvider clock, IActorRef sessions, IdentityDirectory? identities = null, bool clustered = false) =>
-        Akka.Actor.Props.Create(() => new SandboxHousekeepingActor(sandbox, dataDir, clock, sessions, identities, clustered));
+    public static Props Props(ISandbox sandbox, string dataDir, TimeProvider clock, IActorRef sessions, IdentityDirectory? identities = null, bool clustered = false,
+        KruxOS.Actors.State.BriefingFeeds? feeds = null) =>
+        Akka.Actor.Props.Create(() => new SandboxHousekeepingActor(sandbox, dataDir, clock, sessions, identities, clustered, feeds));
 
     /// <summary>The notification's params: <c>{watch_id, path, event_type, old_path?, timestamp}</c> (paths as the agent sees them).</summary>
     public static string NotificationParams(FileWatchEvent e) => JsonSerializer.Serialize(new
@@ -190,6 +194,21 @@ public sealed class SandboxHousekeepingActor : ReceiveActor, IWithTimers
             }
             catch (OperationCanceledException) { }
         }, token);
+        if (_feeds is { } feeds)
+        {
+            // Process ends go straight into the (thread-safe) briefing feed: the host set their state, not the process.
+            var exits = _sandbox.ProcessExits;
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await foreach (var e in exits.ReadAllAsync(token).ConfigureAwait(false))
+                        if (KruxOS.Core.State.Briefings.BriefingFeedRules.ProcessEventOf(e.ProcessId, e.State, e.ExitCode, e.Timestamp) is { } ended)
+                            feeds.RecordProcessEvent(e.Agent, ended);
+                }
+                catch (OperationCanceledException) { }
+            }, token);
+        }
     }
 
     /// <inheritdoc />

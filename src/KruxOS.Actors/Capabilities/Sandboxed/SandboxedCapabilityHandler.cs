@@ -12,7 +12,13 @@ namespace KruxOS.Actors.Capabilities.Sandboxed;
 /// The ToolRun owns the deadline and cancellation; every sandbox failure comes back as the structured
 /// error the sandbox reported (PathOutOfScope, ResourceExhausted, SandboxUnavailable, …).
 /// </summary>
-public sealed class SandboxedCapabilityHandler(CapabilityDefinition definition, ISandbox sandbox, TimeSpan defaultDuration) : ICapabilityHandler, IPathResolvingHandler
+/// <remarks>
+/// A successful call that changed the workspace (write, edit, append, delete, move, copy, restore) is recorded in the node's
+/// <see cref="KruxOS.Actors.State.BriefingFeeds"/> for <c>state.briefing.generate</c>, from the validated arguments and the
+/// sandbox's answer (ADR 0057).
+/// </remarks>
+public sealed class SandboxedCapabilityHandler(CapabilityDefinition definition, ISandbox sandbox, TimeSpan defaultDuration,
+    KruxOS.Actors.State.BriefingFeeds? feeds = null) : ICapabilityHandler, IPathResolvingHandler
 {
     /// <summary>Slack on top of the sandbox's own deadline, so the sandbox answers before the ToolRun gives up.</summary>
     public static readonly TimeSpan Margin = TimeSpan.FromSeconds(15);
@@ -34,9 +40,12 @@ public sealed class SandboxedCapabilityHandler(CapabilityDefinition definition, 
         var result = await sandbox.ExecuteAsync(new SandboxRequest(context.Session.Agent, Name, arguments, definition.MaxDurationFor(arguments), caller, remotes, context.PathsDecided, walk),
             cancellationToken).ConfigureAwait(false);
         var usage = ToAudit(result.Usage);
-        return result.IsSuccess
-            ? new CapabilityOutput(result.Data ?? KruxOS.Core.CoreJson.EmptyObject, usage)
-            : throw new CapabilityException(result.Error!, usage);
+        if (!result.IsSuccess) throw new CapabilityException(result.Error!, usage);
+        var data = result.Data ?? KruxOS.Core.CoreJson.EmptyObject;
+        if (feeds is not null
+            && KruxOS.Core.State.Briefings.BriefingFeedRules.FileChangeOf(Name.Value, arguments, data, feeds.Clock.GetUtcNow()) is { } change)
+            feeds.RecordFileChange(context.Session.Agent, change);
+        return new CapabilityOutput(data, usage);
     }
 
     // Fails closed: an entry whose decision throws is held back.

@@ -19,7 +19,8 @@ public abstract class SandboxedModule(string name, params string[] categories) :
         ArgumentNullException.ThrowIfNull(definition);
         if (definition.Execution != ExecutionMode.Sandboxed) return null;
         var settings = services.GetRequiredService<KruxOsSettings>();
-        return new SandboxedCapabilityHandler(definition, services.GetRequiredService<ISandbox>(), settings.Sandbox.DefaultCallTimeout);
+        return new SandboxedCapabilityHandler(definition, services.GetRequiredService<ISandbox>(), settings.Sandbox.DefaultCallTimeout,
+            services.GetService<KruxOS.Actors.State.BriefingFeeds>());
     }
 }
 

@@ -41,3 +41,30 @@ public sealed class StateSnapshotLoadHandler(SnapshotStore store) : ICapabilityH
     public async ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken) =>
         StateCalls.Answer(await store.LoadAsync(StateCalls.Text(arguments, "snapshot_id"), cancellationToken).ConfigureAwait(false));
 }
+
+/// <summary>
+/// <c>state.briefing.generate</c>: the caller's deterministic digest since <c>since</c> (default: the end of its last session on
+/// this node, else its creation), gathered from the owning services as the caller may see them (ADR 0057).
+/// </summary>
+[Capability("state.briefing.generate")]
+public sealed class StateBriefingGenerateHandler(BriefingSource source, TimeProvider clock) : ICapabilityHandler
+{
+    public async ValueTask<CapabilityOutput> ExecuteAsync(InvocationContext context, JsonElement arguments, CancellationToken cancellationToken)
+    {
+        var since = StateCalls.OptionalText(arguments, "since");
+        var detail = StateCalls.OptionalText(arguments, "detail_level");
+        // Malformed arguments are refused before anything is gathered.
+        if (since is not null && !KruxOS.Core.State.Briefings.Briefings.TryParseTimestamp(since, out _, out var why))
+            throw new CapabilityException(KruxOS.Core.State.StateErrors.InvalidTimestamp("since", since, why));
+        KruxOS.Core.State.Briefings.BriefingInputs inputs;
+        try
+        {
+            inputs = await source.GatherAsync(context.Session.Agent, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SnapshotSourceException e)
+        {
+            throw new CapabilityException(e.Error);
+        }
+        return StateCalls.Answer(KruxOS.Core.State.Briefings.Briefings.Generate(inputs, since, detail, clock.GetUtcNow()));
+    }
+}

@@ -14,13 +14,19 @@ public sealed record BriefingApprovalDecision(string RequestId, string Capabilit
 /// <summary>A shared-state change (the briefing counts only those made by others).</summary>
 public sealed record BriefingSharedChange(string Key, long Version, SharedChangeKind Change, string OwnerAgent, DateTimeOffset At);
 
-/// <summary>A policy reload that changed the revision in force.</summary>
-public sealed record BriefingPolicyUpdate(string Revision, DateTimeOffset At);
+/// <summary>
+/// A policy reload that changed the revision in force; <paramref name="Layers"/> names the changed layers that apply to
+/// the agent (<c>system</c>, <c>org</c>, <c>agent:&lt;name&gt;</c>), empty when not known.
+/// </summary>
+public sealed record BriefingPolicyUpdate(string Revision, DateTimeOffset At, IReadOnlyList<string>? Layers = null);
 
-/// <summary>A change in the agent's workspace (from its <c>filesystem.watch</c> events).</summary>
+/// <summary>
+/// A change the agent's own calls made in its workspace (<c>written</c>, <c>edited</c>, <c>appended</c>, <c>deleted</c>,
+/// <c>moved</c>, <c>copied</c>, <c>restored</c>), recorded from the sandbox's results, never by reading the workspace.
+/// </summary>
 public sealed record BriefingFileChange(string Path, string Change, DateTimeOffset At);
 
-/// <summary>An event of one of the agent's processes (exited, killed, timed out).</summary>
+/// <summary>The end of one of the agent's processes (<c>exited</c> with its code, <c>killed</c>, <c>timed_out</c>), foreground or background.</summary>
 public sealed record BriefingProcessEvent(string ProcessId, string Event, int? ExitCode, DateTimeOffset At);
 
 /// <summary>An unread message in the agent's inbox.</summary>
@@ -49,7 +55,14 @@ public sealed record BriefingInputs(
     ImmutableArray<BriefingProcessEvent> ProcessEvents,
     ImmutableArray<BriefingUnreadMessage> UnreadMessages,
     ImmutableArray<BriefingAlert> Alerts,
-    BriefingHealth Health);
+    BriefingHealth Health)
+{
+    /// <summary>
+    /// Since when the node-local feeds (file changes, process events, policy updates) are complete — the node's start
+    /// (ADR 0057); null when they are complete for any <c>since</c>.
+    /// </summary>
+    public DateTimeOffset? HistoryFrom { get; init; }
+}
 
 /// <summary>The items behind the counts (<c>detail_level: detailed</c>): newest first, at most <see cref="Briefings.MaxDetailItems"/> of each.</summary>
 public sealed record BriefingDetails(
@@ -80,7 +93,14 @@ public sealed record Briefing(
     int Alerts,
     string Health,
     string Summary,
-    BriefingDetails? Details);
+    BriefingDetails? Details)
+{
+    /// <summary>
+    /// Set when <c>since</c> lies before the node-local feeds begin: file changes, process events and policy updates are
+    /// counted from this moment only (the audit log has the earlier ones).
+    /// </summary>
+    public DateTimeOffset? HistoryFrom { get; init; }
+}
 
 /// <summary>The reply of <c>state.briefing.generate</c>: <c>briefing{…}</c>.</summary>
 [WireName("state.briefing.result.v1")]
@@ -172,8 +192,12 @@ public static partial class Briefings
         var details = detail == BriefingDetail.Detailed
             ? new BriefingDetails(Top(decisions), Top(shared), Top(policy), Top(files), Top(processes), Top(unread), Top(alerts), unhealthy)
             : null;
+        var partial = inputs.HistoryFrom is { } from && from > since ? from : (DateTimeOffset?)null;
+        if (partial is { } begins)
+            summary += " File changes, process events and policy updates are known from "
+                + begins.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) + " only.";
         return new BriefingResult(new Briefing(since, decisions.Length, pending, shared.Length, policy.Length, files.Length, processes.Length,
-            unread.Length, alerts.Length, inputs.Health.OverallStatus, summary, details));
+            unread.Length, alerts.Length, inputs.Health.OverallStatus, summary, details) { HistoryFrom = partial });
     }
 
     private static string Summarize(DateTimeOffset since, ImmutableArray<BriefingApprovalDecision> decisions, int pending, int shared, int policy,
