@@ -257,7 +257,7 @@ public sealed class BackupEndToEndSpecs(BackupGateway fixture) : IClassFixture<B
         var vault = fixture.Gateway.Services.GetRequiredService<VaultAdmin>();
         var files = Directory.GetFiles(fixture.BackupDir).Length;
 
-        vault.Lock();
+        Assert.True((await vault.LockAsync("user:backup-spec", CancellationToken.None)).IsOk);
         JsonArray run;
         try
         {
@@ -265,7 +265,7 @@ public sealed class BackupEndToEndSpecs(BackupGateway fixture) : IClassFixture<B
         }
         finally
         {
-            var unlocked = await vault.UnlockAsync(BackupGateway.Passphrase.AsMemory(), CancellationToken.None);
+            var unlocked = await vault.UnlockAsync(BackupGateway.Passphrase.AsMemory(), "user:backup-spec", CancellationToken.None);
             Assert.True(unlocked.IsOk, unlocked.Error?.Message);
         }
 
