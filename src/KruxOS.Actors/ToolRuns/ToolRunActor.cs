@@ -215,10 +215,19 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     }
 
     // Waits on the approval the session bound this run to; a new one's request was sent by the session.
+    // The call is bound to the approval from here on (ADR 0058): the session learns it (a cut-off answers the caller
+    // ApprovalReattach with this id), a keyed call's ledger records it (a re-sent key re-attaches to it), and a submitter that
+    // asked is told which session holds it, so it can re-attach the call itself if that session goes away.
     private void RequestOrJoin()
     {
         var a = _approval!;
         var call = _plan.Call;
+        Context.Parent.Tell(new RunHoldChanged(a.Id));
+        if (call.HoldForApproval)
+        {
+            if (_plan.Keyed is { } keyed) keyed.Ledger.Tell(new Agents.IdempotencyMessages.RunHeld(keyed.Key, a.Id));
+            else if (call.ReportHold) _plan.ReplyTo.Tell(new Agents.AgentSessionReplies.CallHeld(a.Id, Context.Parent));
+        }
         a.Region.Tell(new ApprovalMessages.Hold(a.Id, Self, call.Agent, CapabilityLabel, a.ArgumentsHash, call.HoldForApproval));
         Timers.StartSingleTimer(ApprovalAckTimer, ApprovalAckTimedOut.Instance, ApprovalAckTimeout);
         Become(AwaitingApproval);
@@ -320,6 +329,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         switch (outcome.Kind)
         {
             case HoldOutcomeKind.Execute:
+                Context.Parent.Tell(new RunHoldChanged(null));
                 _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunResumed(_plan.Keyed.Key));
                 _approvalDecision = outcome.Decision;
                 Become(Executing);
