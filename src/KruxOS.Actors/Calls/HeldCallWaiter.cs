@@ -27,7 +27,17 @@ public sealed class HeldCallWaiter : UntypedActor, IWithTimers
     /// <summary>Longest pause before a re-attach the session asked for (its <c>retry_after</c> is capped by this).</summary>
     public static readonly TimeSpan MaxReattachDelay = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Pause between the holding session's termination and the re-attach: the node's shard region learns of the dead node's
+    /// removal from the same cluster event, and a call sent before it has would still be routed to the dead node.
+    /// </summary>
+    public static readonly TimeSpan SessionGoneSettle = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a re-attached call may go unacknowledged (no <c>CallHeld</c>, no answer) before it is sent again.</summary>
+    public static readonly TimeSpan ReattachAckTimeout = TimeSpan.FromSeconds(10);
+
     private const string DeadlineTimer = "deadline";
+    private const string AckTimer = "reattach-ack";
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _region;
@@ -88,12 +98,15 @@ public sealed class HeldCallWaiter : UntypedActor, IWithTimers
             case Terminated t when t.ActorRef.Equals(_session):
                 // The session holding the call is gone without answering it (its node was downed, or it stopped).
                 _session = null;
-                if (_approval is { } id) Reattach(id, "the agent's session that held the call terminated");
+                if (_approval is { } id) Reattach(id, "the agent's session that held the call terminated", SessionGoneSettle);
                 return;
             case Terminated:
                 return;
             case ReattachNow m:
                 Send(m.Approval);
+                return;
+            case ReattachUnacknowledged m:
+                Reattach(m.Approval, "the re-attached call was not acknowledged", TimeSpan.Zero);
                 return;
             case DeadlineReached:
                 Complete(CallDispatcher.TimedOut(_call.RequestedName, _timeout));
@@ -106,6 +119,7 @@ public sealed class HeldCallWaiter : UntypedActor, IWithTimers
 
     private void OnHeld(AgentSessionReplies.CallHeld held)
     {
+        Timers.Cancel(AckTimer);
         _approval = held.ApprovalId;
         if (held.Session.Equals(_session)) return;
         if (_session is not null) Context.Unwatch(_session);
@@ -123,14 +137,14 @@ public sealed class HeldCallWaiter : UntypedActor, IWithTimers
             _session = null;
             _approval = id;
             _reattaches++;
-            _log.Info("Held call {0} of {1} was cut off; re-attaching to approval {2} in {3:0.0} s", _call.RequestedName, _call.Agent, id, delay.TotalSeconds);
+            _log.Warning("Held call {0} of {1} was cut off; re-attaching to approval {2} in {3:0.0} s", _call.RequestedName, _call.Agent, id, delay.TotalSeconds);
             Timers.StartSingleTimer(("reattach", _reattaches), new ReattachNow(id), delay);
             return;
         }
         Complete(result);
     }
 
-    private void Reattach(ApprovalId id, string why)
+    private void Reattach(ApprovalId id, string why, TimeSpan after)
     {
         if (_reattaches >= MaxReattaches)
         {
@@ -138,12 +152,18 @@ public sealed class HeldCallWaiter : UntypedActor, IWithTimers
             return;
         }
         _reattaches++;
-        _log.Info("Held call {0} of {1}: {2}; re-attaching to approval {3}", _call.RequestedName, _call.Agent, why, id);
-        Send(id);
+        _log.Warning("Held call {0} of {1}: {2}; re-attaching to approval {3}", _call.RequestedName, _call.Agent, why, id);
+        if (after > TimeSpan.Zero) Timers.StartSingleTimer(("reattach", _reattaches), new ReattachNow(id), after);
+        else Send(id);
     }
 
-    private void Send(ApprovalId id) =>
+    // Sends the call again naming its approval; until the session acknowledges it (CallHeld) or answers, it is sent again
+    // after ReattachAckTimeout (a call routed to a region that still thought the dead node hosted the agent is lost).
+    private void Send(ApprovalId id)
+    {
         _region.Tell(new AgentSessionCommands.Invoke(_call.Agent, _call with { Reattach = id, ReportHold = true }, Self), ActorRefs.NoSender);
+        Timers.StartSingleTimer(AckTimer, new ReattachUnacknowledged(id), ReattachAckTimeout);
+    }
 
     private void Complete(ToolCallResult result)
     {
@@ -152,6 +172,8 @@ public sealed class HeldCallWaiter : UntypedActor, IWithTimers
     }
 
     private sealed record ReattachNow(ApprovalId Approval) : INoSerializationVerificationNeeded;
+
+    private sealed record ReattachUnacknowledged(ApprovalId Approval) : INoSerializationVerificationNeeded;
 
     private sealed class DeadlineReached : INoSerializationVerificationNeeded, IDeadLetterSuppression
     {

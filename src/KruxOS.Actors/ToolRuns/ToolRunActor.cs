@@ -66,6 +66,9 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private ToolCallResult? _result;
     private AuditStatus _status;
     private ApprovalPlan? _approval;
+    // The approval entity that registered this run as a waiter: if it terminates (its node was killed, its shard moved), the
+    // registration is gone with it, so the run holds again through the region (ADR 0058).
+    private IActorRef? _approvalEntity;
     private string? _approvalDecision;
     private bool _pendingAudited;
     private bool _executionStarted;
@@ -259,6 +262,9 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
                 Settle();
                 Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("approvals", "the approval queue did not answer in time")));
                 return;
+            case Terminated t when t.ActorRef.Equals(_approvalEntity):
+                _approvalEntity = null;
+                return;
             case Terminated:
                 CallerGone();
                 return;
@@ -271,6 +277,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private void OnHeld(ApprovalMessages.Held m)
     {
         Timers.Cancel(ApprovalAckTimer);
+        WatchApprovalEntity(Sender);
         var deadline = m.State.Request!.Deadline;
         if (!_plan.Call.HoldForApproval)
         {
@@ -300,6 +307,14 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
                 _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
                 Settle();
                 Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("audit", ack.Reason!)));
+                return;
+            case Terminated t when t.ActorRef.Equals(_approvalEntity):
+                // The approval entity holding this run is gone (its node was killed, its shard moved): hold again through the
+                // region, which starts it where its shard lives now; a decision made meanwhile is found there.
+                _approvalEntity = null;
+                _log.Warning("The approval {0} holding {1} terminated; holding again", _approval!.Id, CapabilityLabel);
+                Timers.Cancel(HoldTimer);
+                RequestOrJoin();
                 return;
             case HoldTimedOut:
                 // The entity should have timed out first; whatever happened, an expiry is never consent.
@@ -358,6 +373,14 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     }
 
     private void Settle() => Context.Parent.Tell(new ApprovalSettled(CapabilityLabel, _approval!.ArgumentsHash, _approval.Id));
+
+    private void WatchApprovalEntity(IActorRef entity)
+    {
+        if (entity.Equals(_approvalEntity) || entity.IsNobody()) return;
+        if (_approvalEntity is not null) Context.Unwatch(_approvalEntity);
+        _approvalEntity = entity;
+        Context.Watch(entity);
+    }
 
     // The caller's connection is gone: stop holding (the request stays pending for an identical retry).
     private void CallerGone()
