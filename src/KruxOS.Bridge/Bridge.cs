@@ -44,7 +44,7 @@ public sealed class Bridge
     private readonly Func<CancellationToken, Task<ConnectResult>> _connect;
     private readonly Backoff _backoff;
     private readonly PendingRequests _pending = new(MaxPending);
-    private readonly Channel<JsonRpcFrame> _outbound = Channel.CreateBounded<JsonRpcFrame>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = true });
+    private readonly Channel<JsonRpcFrame> _outbound = Channel.CreateBounded<JsonRpcFrame>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = false });
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly TaskCompletionSource _stdinClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -333,6 +333,7 @@ public sealed class Bridge
             lock (_stateGate)
                 if (_replayIdKey == id) { replay = _replay; _replay = null; _replayIdKey = null; }
             if (replay is not null) { replay.TrySetResult(frame); return; }
+            if (TryReattach(id, text)) return;
             var entry = _pending.Complete(id);
             if (entry is null)
             {
@@ -355,6 +356,28 @@ public sealed class Bridge
         }
         if (!ReferenceEquals(output, text)) _log.Warn($"capped a {utf8Length}-byte answer to {(method ?? "?")} at {_options.MaxResultBytes} bytes");
         await WriteLineAsync(output).ConfigureAwait(false);
+    }
+
+    // A held tools/call whose gateway session went away is answered ApprovalReattach (ADR 0058): instead of showing that to
+    // the client, send the same request again naming the approval, after the gateway's retry_after. Bounded per request.
+    private bool TryReattach(string idKey, string text)
+    {
+        if (_pending.Find(idKey) is not { Method: "tools/call" } entry || entry.Reattaches >= ReattachAnswer.MaxReattaches) return false;
+        if (ReattachAnswer.Of(text) is not { } reattach) return false;
+        var resend = ReattachAnswer.WithApproval(entry.Text, reattach.ApprovalId);
+        if (!_pending.Rearm(idKey, resend)) return false;
+        _log.Info($"re-attaching request id {idKey} to approval {reattach.ApprovalId} in {reattach.Delay.TotalSeconds:0.0} s");
+        _ = ResendAsync(JsonRpcFrame.Parse(resend), reattach.Delay);
+        return true;
+    }
+
+    private async Task ResendAsync(JsonRpcFrame frame, TimeSpan delay)
+    {
+        await Task.Delay(delay).ConfigureAwait(false);
+        // Sent by the send loop if still outstanding and not sent since (a reconnect re-sends it itself); after stdin closed,
+        // the drain or the exit answers it like any other request in flight.
+        try { await _outbound.Writer.WriteAsync(frame).ConfigureAwait(false); }
+        catch (ChannelClosedException) { _log.Debug($"stdin closed before request id {frame.IdKey} could re-attach"); }
     }
 
     private async Task ReadStdinAsync(CancellationToken ct)

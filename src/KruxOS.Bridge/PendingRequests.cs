@@ -17,8 +17,11 @@ public sealed class PendingRequests(int capacity)
     {
         public string IdKey { get; } = idKey;
         public string Method { get; } = method;
-        public string Text { get; } = text;
+        public string Text { get; internal set; } = text;
         public long Sequence { get; } = sequence;
+
+        /// <summary>How often the request was sent again to re-attach to its approval (ADR 0058).</summary>
+        public int Reattaches { get; internal set; }
 
         /// <summary>The connection generation it was last sent on (0 = never sent).</summary>
         public long SentGeneration { get; internal set; }
@@ -48,6 +51,25 @@ public sealed class PendingRequests(int capacity)
         lock (_gate)
         {
             return _byId.Remove(idKey, out var e) ? e : null;
+        }
+    }
+
+    /// <summary>The outstanding entry for <paramref name="idKey"/>, or null.</summary>
+    public Entry? Find(string idKey) { lock (_gate) return _byId.GetValueOrDefault(idKey); }
+
+    /// <summary>
+    /// Replaces an outstanding request's text with <paramref name="text"/> to be sent again (on this connection once it is
+    /// claimed, or after a reconnect), counting the re-attach; false when it is no longer outstanding.
+    /// </summary>
+    public bool Rearm(string idKey, string text)
+    {
+        lock (_gate)
+        {
+            if (!_byId.TryGetValue(idKey, out var e)) return false;
+            e.Text = text;
+            e.SentGeneration = 0;
+            e.Reattaches++;
+            return true;
         }
     }
 

@@ -80,6 +80,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         Receive<Invoke>(HandleInvoke);
         Receive<IdempotencyMessages.Admitted>(m => StartRun(m.Invoke, m.Reattach, m.Refusal, m.Refusal is null ? Sender : null));
         Receive<ToolRunFinished>(_ => { _state.Runs.Remove(Sender); _state.InFlight--; UpdateIdleTimeout(); });
+        Receive<RunHoldChanged>(m => { if (_state.Runs.TryGetValue(Sender, out var run)) run.HeldOn = m.Approval; });
         Receive<ApprovalNeeded>(m => Sender.Tell(new ApprovalAssigned(_state.Joiner.Reassign(m, Sender))));
         Receive<ApprovalSettled>(m => _state.Joiner.Settled(m));
         Receive<Terminate>(HandleTerminate);
@@ -230,9 +231,11 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     // ledger, which stops too and answers all of its waiters).
     private void CutOffRuns(string why)
     {
+        // A run still bound to its approval has run nothing: its caller re-attaches to that approval (ADR 0058).
         foreach (var run in _state.Runs.Values.Where(r => r.Keyed is null))
-            run.ReplyTo.Tell(ToolCallResult.Failure(run.Capability,
-                Errors.Internal($"'{run.Capability}' was cut off: {why} before the call finished; it may or may not have taken effect."), null, 0));
+            run.ReplyTo.Tell(ToolCallResult.Failure(run.Capability, run.HeldOn is { } held
+                ? Errors.ApprovalReattach(run.Capability, held.Value)
+                : Errors.Internal($"'{run.Capability}' was cut off: {why} before the call finished; it may or may not have taken effect."), null, 0));
         _state.Runs.Clear();
         // Calls whose paths were still being resolved had not been decided, let alone run.
         foreach (var pending in _state.Resolving.Values.Where(r => !r.Keyed))
@@ -331,7 +334,8 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         }
         if (m.Call.IdempotencyKey is not { } key)
         {
-            StartRun(m, null, null, null);
+            // A call naming the approval it was held on (ADR 0058) joins exactly that one, if it was requested for this call.
+            StartRun(m, m.Call.Reattach, null, null);
             return;
         }
         if (IdempotencyKeys.Validate(key) is { } invalid)
@@ -380,7 +384,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         _state.InFlight++;
         UpdateIdleTimeout();
         var run = Context.ActorOf(ToolRunActor.Props(plan, _state.RunCollaborators), $"run-{++_state.RunSequence}");
-        _state.Runs[run] = (m.ReplyTo, plan.Keyed, plan.Capability?.Name.Value ?? call.RequestedName);
+        _state.Runs[run] = new RunEntry(m.ReplyTo, plan.Keyed, plan.Capability?.Name.Value ?? call.RequestedName);
         _handedOff = true;
         // The session sends every new request itself, before any identical call can be planned to join it, so a
         // joiner's hold always reaches the approval after the request that creates it.
@@ -541,5 +545,18 @@ internal sealed class SessionState(AgentSessionDependencies deps)
     public readonly AgentConnections Connections = new(deps.MaxConnectionsPerAgent);
 
     /// <summary>Each live run's caller, so a run that crashes (stopped by the strategy, never restarted) still has its caller answered.</summary>
-    public readonly Dictionary<IActorRef, (IActorRef ReplyTo, KeyedCall? Keyed, string Capability)> Runs = [];
+    public readonly Dictionary<IActorRef, RunEntry> Runs = [];
+}
+
+/// <summary>One live run of a session: its caller, key, capability, and the approval it is bound to while it has run nothing.</summary>
+internal sealed class RunEntry(IActorRef replyTo, KeyedCall? keyed, string capability)
+{
+    public IActorRef ReplyTo { get; } = replyTo;
+
+    public KeyedCall? Keyed { get; } = keyed;
+
+    public string Capability { get; } = capability;
+
+    /// <summary>The approval the run waits on (<see cref="RunHoldChanged"/>); null before it is bound and once it executes.</summary>
+    public Core.Approvals.ApprovalId? HeldOn { get; set; }
 }

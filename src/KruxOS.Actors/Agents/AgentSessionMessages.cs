@@ -47,6 +47,14 @@ public static class AgentSessionReplies
     [WireName("agent-session.terminated.v1")]
     public sealed record Terminated(string Reason) : IKruxMessage;
 
+    /// <summary>
+    /// Sent to the submitter of a call that asked for it (<see cref="ToolCall.ReportHold"/>) when the call is bound to
+    /// <paramref name="ApprovalId"/>: if <paramref name="Session"/> (the agent's session entity holding it) terminates before
+    /// the call is answered, the submitter sends the call again naming that approval (ADR 0058).
+    /// </summary>
+    [WireName("agent-session.call-held.v1")]
+    public sealed record CallHeld(Core.Approvals.ApprovalId ApprovalId, IActorRef Session) : IKruxMessage;
+
     /// <summary>Sent to each connection of the agent for <see cref="AgentSessionCommands.Notify"/>.</summary>
     [WireName("agent-session.notification.v1")]
     public sealed record Notification(string Method, string ParamsJson) : IKruxMessage;

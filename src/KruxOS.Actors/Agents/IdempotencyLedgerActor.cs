@@ -71,7 +71,7 @@ public sealed class IdempotencyLedgerActor : ReceivePersistentActor
         Recover<SnapshotOffer>(o => { if (o.Snapshot is IdempotencyLedger l) _ledger = l; });
 
         Command<IdempotencyMessages.Begin>(HandleBegin);
-        Command<IdempotencyMessages.RunHeld>(m => Record(new KeyHeld(m.Key, m.ApprovalId, _clock.GetUtcNow())));
+        Command<IdempotencyMessages.RunHeld>(HandleHeld);
         Command<IdempotencyMessages.RunResumed>(m => Record(new KeyResumed(m.Key, _clock.GetUtcNow())));
         Command<IdempotencyMessages.RunAnswered>(HandleAnswered);
         Command<IdempotencyMessages.RunAbandoned>(HandleAbandoned);
@@ -104,7 +104,8 @@ public sealed class IdempotencyLedgerActor : ReceivePersistentActor
                 Persist(new KeyStarted(m.Key, m.Fingerprint, m.Invoke.Call.RequestedName, now), e =>
                 {
                     Applied(e);
-                    Context.Parent.Tell(new IdempotencyMessages.Admitted(m.Invoke));
+                    // A key this ledger never saw may still name the approval its call was held on (ADR 0058).
+                    Context.Parent.Tell(new IdempotencyMessages.Admitted(m.Invoke, m.Invoke.Call.Reattach));
                 });
                 return;
             case IdempotencyVerdictKind.Attach:
@@ -137,6 +138,20 @@ public sealed class IdempotencyLedgerActor : ReceivePersistentActor
                 Refuse(m, IdempotencyKeys.LedgerFull(_limits.MaxKeys));
                 return;
         }
+    }
+
+    // The run is bound to an approval: recorded once (a re-sent key re-attaches to it after a restart), then every waiter that
+    // asked is told which approval and which session hold the call, so it can re-attach if this session goes away (ADR 0058).
+    private void HandleHeld(IdempotencyMessages.RunHeld m)
+    {
+        if (_ledger.Entries.TryGetValue(m.Key, out var entry) && entry.Status == IdempotencyStatus.Held && entry.ApprovalId == m.ApprovalId) return;
+        Persist(new KeyHeld(m.Key, m.ApprovalId, _clock.GetUtcNow()), e =>
+        {
+            Applied(e);
+            if (!_live.TryGetValue(m.Key, out var waiters)) return;
+            foreach (var w in waiters.Where(w => w.Call.ReportHold))
+                w.ReplyTo.Tell(new AgentSessionReplies.CallHeld(m.ApprovalId, Context.Parent));
+        });
     }
 
     // Refusals still go through a run, so they are audited like every other refused call.
@@ -201,9 +216,14 @@ public sealed class IdempotencyLedgerActor : ReceivePersistentActor
         // Not at a gateway shutdown: a client re-sends its unanswered keyed calls after reconnecting (ADR 0010).
         var shuttingDown = CoordinatedShutdown.Get(Context.System).ShutdownReason is not null;
         foreach (var (key, waiters) in shuttingDown ? [] : _live)
+        {
+            // Recorded as held on an approval: nothing ran, so its callers re-attach to that approval (ADR 0058).
+            var held = _ledger.Entries.TryGetValue(key, out var entry) && entry.Status == IdempotencyStatus.Held ? entry.ApprovalId : null;
             foreach (var w in waiters)
-                w.ReplyTo.Tell(ToolCallResult.Failure(w.Call.RequestedName,
-                    Errors.Internal($"The call with idempotency key '{key}' was cut off: the agent's session stopped before it was answered; it may or may not have taken effect."), null, 0));
+                w.ReplyTo.Tell(ToolCallResult.Failure(w.Call.RequestedName, held is { } id
+                    ? Errors.ApprovalReattach(w.Call.RequestedName, id.Value)
+                    : Errors.Internal($"The call with idempotency key '{key}' was cut off: the agent's session stopped before it was answered; it may or may not have taken effect."), null, 0));
+        }
         _live.Clear();
         base.PostStop();
     }

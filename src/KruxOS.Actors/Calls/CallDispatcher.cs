@@ -13,7 +13,12 @@ namespace KruxOS.Actors.Calls;
 /// mailbox hop), waits as long as <see cref="DispatchTimeouts.For"/> says for its mode, and fails closed: a
 /// submitter that stops waiting reports <see cref="Errors.Timeout"/>, never a success.
 /// </summary>
-public sealed class CallDispatcher(IRequiredActor<AgentSessionRegion> sessions, DispatchTimeouts timeouts)
+/// <remarks>
+/// A held submission from async code waits through a <see cref="HeldCallWaiter"/> on this node (when the dispatcher has
+/// the <paramref name="system"/>), which re-attaches the call to its approval if the session entity holding it goes away
+/// (ADR 0058); other modes answer at once and wait with one Ask.
+/// </remarks>
+public sealed class CallDispatcher(IRequiredActor<AgentSessionRegion> sessions, DispatchTimeouts timeouts, ActorSystem? system = null)
 {
     private IActorRef? _region;
 
@@ -34,6 +39,7 @@ public sealed class CallDispatcher(IRequiredActor<AgentSessionRegion> sessions, 
         var call = submission.ToToolCall();
         var timeout = timeouts.For(submission.Mode);
         var region = _region ??= await sessions.GetAsync(cancellationToken).ConfigureAwait(false);
+        if (submission.Mode == CallMode.Held && system is not null) return await HeldAsync(system, region, call, timeout, cancellationToken).ConfigureAwait(false);
         try
         {
             return await region.Ask<ToolCallResult>(replyTo => new AgentSessionCommands.Invoke(call.Agent, call, replyTo), timeout, cancellationToken)
@@ -43,6 +49,15 @@ public sealed class CallDispatcher(IRequiredActor<AgentSessionRegion> sessions, 
         {
             return TimedOut(submission.Capability, timeout);
         }
+    }
+
+    // One waiter per held call; the caller going away stops it (its run then stops holding: the request stays pending).
+    private static async Task<ToolCallResult> HeldAsync(ActorSystem system, IActorRef region, ToolCall call, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var answer = new TaskCompletionSource<ToolCallResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiter = system.ActorOf(HeldCallWaiter.Props(region, call, answer, timeout));
+        await using (cancellationToken.Register(() => waiter.Tell(PoisonPill.Instance)).ConfigureAwait(false))
+            return await answer.Task.ConfigureAwait(false);
     }
 
     /// <summary>

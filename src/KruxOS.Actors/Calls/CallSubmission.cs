@@ -36,9 +36,12 @@ public enum CallMode
 /// for, <see cref="CallMode.DecideOnly"/>.</param>
 /// <param name="EdgeRefusal">A refusal the submitter decided before the pipeline; the session audits and answers it.</param>
 /// <param name="Trigger">For an in-process submitter (the scheduler): what started the call, recorded in its audit entry.</param>
+/// <param name="Reattach">The approval a re-sent held call names (ADR 0058; MCP <c>params._meta["kruxos/approval_id"]</c>): a hint the
+/// session checks against the approval's request, never a way around policy.</param>
 /// <exception cref="ArgumentException">The mode and <paramref name="NativeTool"/> disagree, or the mode is undefined.</exception>
 public sealed record CallSubmission(Principal Principal, AgentName Agent, string SessionId, string Capability, JsonElement Arguments, ClientInfo Client,
-    CallMode Mode, string? IdempotencyKey = null, string? NativeTool = null, StructuredError? EdgeRefusal = null, CallTrigger? Trigger = null)
+    CallMode Mode, string? IdempotencyKey = null, string? NativeTool = null, StructuredError? EdgeRefusal = null, CallTrigger? Trigger = null,
+    Core.Approvals.ApprovalId? Reattach = null)
 {
     /// <inheritdoc cref="CallSubmission" path="/param[@name='Mode']"/>
     public CallMode Mode { get; } = Enum.IsDefined(Mode) ? Mode : throw new ArgumentOutOfRangeException(nameof(Mode), Mode, "unknown call mode");
@@ -60,5 +63,6 @@ public sealed record CallSubmission(Principal Principal, AgentName Agent, string
     /// </summary>
     public ToolCall ToToolCall() =>
         new ToolCall(Principal, Agent, SessionId, Capability, Arguments, Client, IdempotencyKey,
-            HoldForApproval: Mode == CallMode.Held, NativeTool: NativeTool, EdgeRefusal: EdgeRefusal, Trigger: Trigger).WithCheckedText();
+            HoldForApproval: Mode == CallMode.Held, NativeTool: NativeTool, EdgeRefusal: EdgeRefusal, Trigger: Trigger,
+            Reattach: Reattach).WithCheckedText();
 }

@@ -66,6 +66,9 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private ToolCallResult? _result;
     private AuditStatus _status;
     private ApprovalPlan? _approval;
+    // The approval entity that registered this run as a waiter: if it terminates (its node was killed, its shard moved), the
+    // registration is gone with it, so the run holds again through the region (ADR 0058).
+    private IActorRef? _approvalEntity;
     private string? _approvalDecision;
     private bool _pendingAudited;
     private bool _executionStarted;
@@ -215,10 +218,19 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     }
 
     // Waits on the approval the session bound this run to; a new one's request was sent by the session.
+    // The call is bound to the approval from here on (ADR 0058): the session learns it (a cut-off answers the caller
+    // ApprovalReattach with this id), a keyed call's ledger records it (a re-sent key re-attaches to it), and a submitter that
+    // asked is told which session holds it, so it can re-attach the call itself if that session goes away.
     private void RequestOrJoin()
     {
         var a = _approval!;
         var call = _plan.Call;
+        Context.Parent.Tell(new RunHoldChanged(a.Id));
+        if (call.HoldForApproval)
+        {
+            if (_plan.Keyed is { } keyed) keyed.Ledger.Tell(new Agents.IdempotencyMessages.RunHeld(keyed.Key, a.Id));
+            else if (call.ReportHold) _plan.ReplyTo.Tell(new Agents.AgentSessionReplies.CallHeld(a.Id, Context.Parent));
+        }
         a.Region.Tell(new ApprovalMessages.Hold(a.Id, Self, call.Agent, CapabilityLabel, a.ArgumentsHash, call.HoldForApproval));
         Timers.StartSingleTimer(ApprovalAckTimer, ApprovalAckTimedOut.Instance, ApprovalAckTimeout);
         Become(AwaitingApproval);
@@ -250,6 +262,9 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
                 Settle();
                 Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("approvals", "the approval queue did not answer in time")));
                 return;
+            case Terminated t when t.ActorRef.Equals(_approvalEntity):
+                _approvalEntity = null;
+                return;
             case Terminated:
                 CallerGone();
                 return;
@@ -262,6 +277,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     private void OnHeld(ApprovalMessages.Held m)
     {
         Timers.Cancel(ApprovalAckTimer);
+        WatchApprovalEntity(Sender);
         var deadline = m.State.Request!.Deadline;
         if (!_plan.Call.HoldForApproval)
         {
@@ -292,6 +308,14 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
                 Settle();
                 Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("audit", ack.Reason!)));
                 return;
+            case Terminated t when t.ActorRef.Equals(_approvalEntity):
+                // The approval entity holding this run is gone (its node was killed, its shard moved): hold again through the
+                // region, which starts it where its shard lives now; a decision made meanwhile is found there.
+                _approvalEntity = null;
+                _log.Warning("The approval {0} holding {1} terminated; holding again", _approval!.Id, CapabilityLabel);
+                Timers.Cancel(HoldTimer);
+                RequestOrJoin();
+                return;
             case HoldTimedOut:
                 // The entity should have timed out first; whatever happened, an expiry is never consent.
                 _approval!.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
@@ -320,6 +344,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         switch (outcome.Kind)
         {
             case HoldOutcomeKind.Execute:
+                Context.Parent.Tell(new RunHoldChanged(null));
                 _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunResumed(_plan.Keyed.Key));
                 _approvalDecision = outcome.Decision;
                 Become(Executing);
@@ -348,6 +373,14 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     }
 
     private void Settle() => Context.Parent.Tell(new ApprovalSettled(CapabilityLabel, _approval!.ArgumentsHash, _approval.Id));
+
+    private void WatchApprovalEntity(IActorRef entity)
+    {
+        if (entity.Equals(_approvalEntity) || entity.IsNobody()) return;
+        if (_approvalEntity is not null) Context.Unwatch(_approvalEntity);
+        _approvalEntity = entity;
+        Context.Watch(entity);
+    }
 
     // The caller's connection is gone: stop holding (the request stays pending for an identical retry).
     private void CallerGone()

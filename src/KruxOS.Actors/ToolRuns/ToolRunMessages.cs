@@ -48,6 +48,12 @@ public sealed record ToolRunCollaborators(CapabilityCatalog Catalog, IPolicySeam
     public Capabilities.CapabilityView View { get; } = new(Catalog.Registry, Policy);
 }
 
+/// <summary>
+/// Tells the session which approval the run waits on (<paramref name="Approval"/>), or that it left the hold to execute
+/// (null): a run cut off while bound to an approval has run nothing, and its caller is answered <c>ApprovalReattach</c>.
+/// </summary>
+public sealed record RunHoldChanged(KruxOS.Core.Approvals.ApprovalId? Approval);
+
 /// <summary>Tells the session a run has ended.</summary>
 public sealed record ToolRunFinished(string Capability, bool Succeeded, long DurationMicros);
 
@@ -69,8 +75,8 @@ public sealed record ToolRunSettings(TimeSpan ExecutionTimeout, TimeSpan AuditTi
 /// <param name="IsNew">True when the request was created for this run.</param>
 /// <param name="Region">The approval region.</param>
 /// <param name="HoldTimeout">The hold deadline of a new request, from now.</param>
-/// <param name="Reattach">A keyed call held on <paramref name="Id"/> before a restart: it joins exactly that approval and takes its
-/// outcome (never a new request).</param>
+/// <param name="Reattach">A call re-attached to <paramref name="Id"/> (a keyed call held on it before a restart, or a call naming it,
+/// ADR 0058): it joins exactly that approval and takes its outcome (a new request only if that approval was never recorded).</param>
 public sealed record ApprovalPlan(KruxOS.Core.Approvals.ApprovalId Id, string ArgumentsHash, bool IsNew, IActorRef Region, TimeSpan HoldTimeout,
     bool Reattach = false);
 

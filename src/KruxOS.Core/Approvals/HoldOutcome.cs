@@ -21,7 +21,7 @@ public enum HoldOutcomeKind
 /// <param name="Capability">The call's capability label (dotted name).</param>
 /// <param name="Approval">The approval it waits on.</param>
 /// <param name="IsNew">The call's own session created this approval for it.</param>
-/// <param name="Reattach">A keyed call re-attached after a restart to exactly this approval.</param>
+/// <param name="Reattach">A call re-attached to exactly this approval (a keyed call after a restart, or a call naming it, ADR 0058).</param>
 /// <param name="PendingAudited">The call's <c>pending</c> entry was appended (it was held, not merely joining).</param>
 /// <param name="IdempotencyKey">The call's idempotency key, if it has one.</param>
 public readonly record struct HeldCall(string Capability, ApprovalId Approval, bool IsNew, bool Reattach, bool PendingAudited, string? IdempotencyKey);
@@ -44,13 +44,16 @@ public readonly record struct HoldOutcome(HoldOutcomeKind Kind, string? Decision
         if (!call.IsNew && !call.Reattach && !call.PendingAudited
             && (state.IsNew || state.Status is ApprovalStatus.Consumed or ApprovalStatus.Expired or ApprovalStatus.TimedOut or ApprovalStatus.Rejected))
             return new HoldOutcome(HoldOutcomeKind.Rejoin, null, AuditStatus.Pending, null);
+        // Re-attached to an approval that was never recorded (its request was lost with a killed node, or the id named no
+        // approval): nothing can have run under it, so the session assigns the call one as for a new call.
+        if (call.Reattach && state.IsNew) return new HoldOutcome(HoldOutcomeKind.Rejoin, null, AuditStatus.Pending, null);
         var id = call.Approval.Value;
         var error = state.Status switch
         {
             ApprovalStatus.Rejected => Errors.Errors.ApprovalRejected(call.Capability, id, state.Decision?.Reason ?? "", state.Decision?.DecidedBy ?? "an operator"),
             ApprovalStatus.TimedOut => Errors.Errors.ApprovalTimedOut(call.Capability, id),
             // Re-attached after a restart to an approval already spent: that was this call, cut off before its outcome was recorded.
-            ApprovalStatus.Consumed when call.Reattach => IdempotencyKeys.OutcomeUnknown(call.IdempotencyKey ?? "", call.Capability).WithContext("request_id", id),
+            ApprovalStatus.Consumed when call.Reattach && call.IdempotencyKey is { } key => IdempotencyKeys.OutcomeUnknown(key, call.Capability).WithContext("request_id", id),
             _ => Errors.Errors.ApprovalNotUsable(call.Capability, id, state.Status.ToWire(), message),
         };
         var decision = state.Status.ToWire();

@@ -87,6 +87,18 @@ public static class Errors
             .WithRecovery("retry", "Send the call again to ask for a new approval.")
             .WithContext("request_id", requestId).WithContext("status", status).WithContext("capability", capability);
 
+    /// <summary>
+    /// A held call lost the session that held it (its node stopped or was killed, or the session restarted) before its
+    /// approval released it: nothing ran. Sending the identical call again with <c>params._meta["kruxos/approval_id"]</c>
+    /// set to <paramref name="requestId"/> joins that approval (mcp-bridge does so by itself; ADR 0058).
+    /// </summary>
+    public static StructuredError ApprovalReattach(string capability, string requestId, double retryAfterSeconds = 1) =>
+        StructuredError.Create("ApprovalReattach",
+                $"'{capability}' is still waiting for approval '{requestId}', but the gateway session that held it went away; it was not run.", retryable: true)
+            .RetryAfter(retryAfterSeconds)
+            .WithRecovery("reattach", $"Send the identical call again with params._meta[\"{Approvals.ApprovalReattach.MetaField}\"] = \"{requestId}\": it waits on the same approval.")
+            .WithContext("request_id", requestId).WithContext("capability", capability);
+
     public static StructuredError ApprovalUnavailable(CapabilityName capability, string rule) =>
         StructuredError.Create("ApprovalUnavailable",
                 $"'{capability}' requires human approval (rule '{rule}'), and no approval queue is available on this gateway; the call was not run.")

@@ -40,6 +40,10 @@ public sealed record ClientInfo(string Name, string Version, string? Cli = null)
 /// <c>/rpc</c> session). The session answers it without resolving, deciding or running anything, and audits it like
 /// any refusal at the boundary.</param>
 /// <param name="Trigger">What started a call no client sent (a scheduled job's run): recorded in its audit entry.</param>
+/// <param name="Reattach">The approval a re-sent held call names (<c>params._meta["kruxos/approval_id"]</c>, ADR 0058): it waits on
+/// exactly that approval if the approval was requested for the identical call; policy decides the call again either way.</param>
+/// <param name="ReportHold">The submitter wants to hear which approval the call waits on (<c>CallHeld</c>), so it can re-attach
+/// the call itself if the session holding it goes away (the gateway's own edges).</param>
 [WireName("session.tool-call.v1")]
 public sealed record ToolCall(
     Principal Principal,
@@ -52,7 +56,9 @@ public sealed record ToolCall(
     bool HoldForApproval = true,
     string? NativeTool = null,
     StructuredError? EdgeRefusal = null,
-    CallTrigger? Trigger = null) : IKruxMessage, IWithAgentName
+    CallTrigger? Trigger = null,
+    Approvals.ApprovalId? Reattach = null,
+    bool ReportHold = false) : IKruxMessage, IWithAgentName
 {
     /// <summary>True when the pipeline only decides (a PreToolUse hook) and the client runs its own tool.</summary>
     [System.Text.Json.Serialization.JsonIgnore]

@@ -112,10 +112,12 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, CapabilityView vi
         _ = TryReadIdempotencyKey(p.Meta, out var key, out var invalidKey);
         // Malformed text the transport found in the arguments (and repaired so the SDK could read them): refused here.
         var invalidText = McpRequestText.RefusalOf(p.Meta);
+        // A re-sent held call may name the approval it waited on (ADR 0058): a hint the session checks, refused here if malformed.
+        var (reattach, invalidReattach) = ApprovalReattach.Read(MetaValue(p.Meta, ApprovalReattach.MetaField));
         // A call may be held for approval up to the hold timeout: the dispatcher waits for the hold plus the call time
         // (the pipeline always answers first, failing closed on its own timers).
         var submission = new CallSubmission(binding.Caller.Principal, agent, binding.SessionId, p.Name, ToolCatalogView.Arguments(p.Arguments), client,
-            CallMode.Held, key, EdgeRefusal: invalidText ?? invalidKey);
+            CallMode.Held, key, EdgeRefusal: invalidText ?? invalidKey ?? invalidReattach, Reattach: reattach);
         using var progress = new CancellationTokenSource();
         var ticker = p.ProgressToken is { } token ? SendProgressAsync(request.Server, token, progress.Token) : Task.CompletedTask;
         try
@@ -150,6 +152,17 @@ public sealed class McpSessionFactory(ToolCatalogView catalog, CapabilityView vi
         error = IdempotencyKeys.Validate(text);
         key = error is null ? text : null;
         return error is null;
+    }
+
+    // A _meta field as the request carried it (its raw text, which may be malformed and is checked before decoding); a
+    // value that is not a string stands in as a number, which the reader refuses as such.
+    private static System.Text.Json.JsonElement? MetaValue(JsonObject? meta, string field)
+    {
+        if (meta is null || !meta.TryGetPropertyValue(field, out var node) || node is null) return null;
+        if (node is JsonValue v && v.TryGetValue<System.Text.Json.JsonElement>(out var element)) return element;
+        return node.GetValueKind() == System.Text.Json.JsonValueKind.String
+            ? System.Text.Json.JsonSerializer.SerializeToElement(node.GetValue<string>())
+            : System.Text.Json.JsonSerializer.SerializeToElement(0);
     }
 
     // While a call is held (e.g. for approval), progress notifications reset the client's request timeout.

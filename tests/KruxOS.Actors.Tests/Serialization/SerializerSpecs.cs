@@ -169,7 +169,8 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
             covered.Add(sample.GetType());
         }
         // Types that carry actor references are covered below; everything else must have a sample.
-        var withRefs = new[] { typeof(AgentSessionCommands.Attach), typeof(AgentSessionCommands.Invoke), typeof(ApprovalMessages.Hold), typeof(ApprovalMessages.ReleaseWaiter) };
+        var withRefs = new[] { typeof(AgentSessionCommands.Attach), typeof(AgentSessionCommands.Invoke), typeof(ApprovalMessages.Hold), typeof(ApprovalMessages.ReleaseWaiter),
+            typeof(AgentSessionReplies.CallHeld) };
         var missing = KruxSerializer.WireNames.Values.Where(t => !covered.Contains(t) && !withRefs.Contains(t)).ToList();
         Assert.True(missing.Count == 0, "no round-trip sample for: " + string.Join(", ", missing.Select(t => t.Name)));
     }
@@ -190,6 +191,13 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         Assert.Equal(hold, backHold);
         var release = new ApprovalMessages.ReleaseWaiter(ApprovalId.Parse("appr-00aa"), TestActor);
         Assert.Equal(release, serializer.FromBinary(serializer.ToBinary(release), serializer.Manifest(release)));
+        // A re-sent held call names its approval, and asks to hear which session holds it (ADR 0058).
+        var reattach = new AgentSessionCommands.Invoke(Pipeline.Agent, Pipeline.Call("system.time") with { Reattach = ApprovalId.Parse("appr-00aa"), ReportHold = true }, TestActor);
+        var backReattach = (AgentSessionCommands.Invoke)serializer.FromBinary(serializer.ToBinary(reattach), serializer.Manifest(reattach));
+        Assert.Equal(ApprovalId.Parse("appr-00aa"), backReattach.Call.Reattach);
+        Assert.True(backReattach.Call.ReportHold);
+        var held = new AgentSessionReplies.CallHeld(ApprovalId.Parse("appr-00aa"), TestActor);
+        Assert.Equal(held, serializer.FromBinary(serializer.ToBinary(held), serializer.Manifest(held)));
     }
 
     [Fact]

@@ -49,6 +49,76 @@ public sealed class FakeGatewayTests
     }
 
     [Fact]
+    public async Task A_held_call_answered_ApprovalReattach_is_sent_again_naming_its_approval_and_only_its_real_answer_reaches_the_client()
+    {
+        // The gateway's session holding the call went away (ADR 0058): the first answer is ApprovalReattach; the same
+        // request again, naming the approval, gets the real result. The client must see only that result.
+        const string approval = "appr-0123456789abcdef";
+        var reattach = $$$"""{"error":"ApprovalReattach","message":"cut off","recovery":[],"retryable":true,"retry_after":0,"context":{"request_id":"{{{approval}}}","capability":"system.time"}}""";
+        var calls = new List<JsonObject>();
+        await using var fake = await FakeGateway.StartAsync(async (_, _, conn) =>
+        {
+            while (await conn.ReceiveAsync() is { } msg)
+            {
+                if (msg["method"]?.GetValue<string>() == "initialize") await conn.AnswerInitializeAsync(msg);
+                else if (msg["method"]?.GetValue<string>() == "tools/call")
+                {
+                    lock (calls) calls.Add(msg);
+                    var named = msg["params"]?["_meta"]?["kruxos/approval_id"]?.GetValue<string>();
+                    if (named == approval) await conn.AnswerTextAsync(msg, "{\"utc\":\"now\"}");
+                    else await conn.AnswerTextAsync(msg, reattach, isError: true);
+                }
+            }
+        });
+        await using var bridge = BridgeProcess.Start(Env(fake, ("KRUXOS_LOG", "debug")));
+        await bridge.SendAsync(BridgeProcess.Initialize(1));
+        await bridge.ReadAnswerAsync(1);
+        await bridge.SendAsync(BridgeProcess.Call(2, "system__time", "{}"));
+
+        var (answer, others) = await bridge.ReadAnswerAsync(2);
+        Assert.False(answer["result"]!["isError"]?.GetValue<bool>() ?? false, answer.ToJsonString());
+        Assert.Contains("now", answer["result"]!["content"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.DoesNotContain(others, m => m["id"] is not null && m["method"] is null);
+        lock (calls)
+        {
+            Assert.Equal(2, calls.Count);
+            Assert.Equal(calls[0]["id"]!.ToJsonString(), calls[1]["id"]!.ToJsonString());
+            var key = calls[0]["params"]!["_meta"]!["kruxos/idempotency_key"]!.GetValue<string>();
+            Assert.Equal(key, calls[1]["params"]!["_meta"]!["kruxos/idempotency_key"]!.GetValue<string>());
+            Assert.Null(calls[0]["params"]!["_meta"]!["kruxos/approval_id"]);
+        }
+        Assert.Contains("re-attaching request id 2 to approval " + approval, bridge.StdErr, StringComparison.Ordinal);
+        bridge.CloseStdin();
+        Assert.Equal(0, await bridge.WaitForExitAsync());
+    }
+
+    [Fact]
+    public async Task A_call_the_gateway_keeps_answering_ApprovalReattach_reaches_the_client_as_that_error_after_the_limit()
+    {
+        var reattach = """{"error":"ApprovalReattach","message":"cut off","recovery":[],"retryable":true,"retry_after":0,"context":{"request_id":"appr-00aa","capability":"system.time"}}""";
+        var count = 0;
+        await using var fake = await FakeGateway.StartAsync(async (_, _, conn) =>
+        {
+            while (await conn.ReceiveAsync() is { } msg)
+            {
+                if (msg["method"]?.GetValue<string>() == "initialize") await conn.AnswerInitializeAsync(msg);
+                else if (msg["method"]?.GetValue<string>() == "tools/call") { Interlocked.Increment(ref count); await conn.AnswerTextAsync(msg, reattach, isError: true); }
+            }
+        });
+        await using var bridge = BridgeProcess.Start(Env(fake));
+        await bridge.SendAsync(BridgeProcess.Initialize(1));
+        await bridge.ReadAnswerAsync(1);
+        await bridge.SendAsync(BridgeProcess.Call(2, "system__time", "{}"));
+
+        var (answer, _) = await bridge.ReadAnswerAsync(2);
+        Assert.True(answer["result"]!["isError"]!.GetValue<bool>());
+        Assert.Contains("ApprovalReattach", answer["result"]!["content"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(ReattachAnswer.MaxReattaches + 1, Volatile.Read(ref count));
+        bridge.CloseStdin();
+        Assert.Equal(0, await bridge.WaitForExitAsync());
+    }
+
+    [Fact]
     public async Task After_a_drop_the_bridge_replays_initialize_and_resends_the_unanswered_call_with_its_id()
     {
         var secondConnectionDone = new TaskCompletionSource();

@@ -86,6 +86,23 @@ public sealed class HoldOutcomeSpecs
         Assert.Equal(Id.Value, o.Error.ContextString("request_id"));
     }
 
+    [Fact]
+    public void Should_answer_a_call_without_a_key_that_names_a_spent_approval_as_not_usable_not_as_its_own_unknown_outcome()
+    {
+        var o = HoldOutcome.Of(Joining with { Reattach = true }, false, State(ApprovalStatus.Consumed), "approval 'x' is consumed");
+        Assert.Equal(HoldOutcomeKind.Fail, o.Kind);
+        Assert.Equal("ApprovalNotUsable", o.Error!.ErrorType);
+    }
+
+    [Fact]
+    public void Should_rejoin_a_reattached_call_whose_approval_was_never_recorded_and_fail_it_on_any_recorded_end()
+    {
+        // Nothing can have run under an approval that was never recorded: the call asks as a new one would.
+        Assert.Equal(HoldOutcomeKind.Rejoin, HoldOutcome.Of(Joining with { Reattach = true }, false, ApprovalState.Empty, "approval not found").Kind);
+        Assert.Equal(HoldOutcomeKind.Rejoin, HoldOutcome.Of(Joining with { Reattach = true, IdempotencyKey = "k-1", PendingAudited = true }, false, ApprovalState.Empty, "not found").Kind);
+        Assert.Equal(HoldOutcomeKind.Fail, HoldOutcome.Of(Joining with { Reattach = true }, false, State(ApprovalStatus.TimedOut), "timed out").Kind);
+    }
+
     [Theory]
     [InlineData(ApprovalStatus.Consumed, "consumed")]
     [InlineData(ApprovalStatus.Expired, "expired")]

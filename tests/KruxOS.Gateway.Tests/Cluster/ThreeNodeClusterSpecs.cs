@@ -15,11 +15,15 @@ namespace KruxOS.Gateway.Tests.Cluster;
 /// <summary>
 /// The cluster as an operator runs it (issue 21): three separate gateway processes on one PostgreSQL journal, on loopback,
 /// one of them killed with SIGKILL. Runs when <c>KRUXOS_TEST_POSTGRES</c> names a server (skipped otherwise). The default
-/// run files 60 approvals; <c>KRUXOS_CLUSTER_APPROVALS=1000</c> gives the figure recorded in docs/performance.md.
+/// run files 60 approvals; <c>KRUXOS_CLUSTER_APPROVALS=1000</c> gives the figure recorded in docs/performance.md. Alongside, calls
+/// held over MCP WebSockets through every edge show that a held call is never stranded (ADR 0058): the node hosting most of
+/// their agents' session entities is the one killed, and each call held through a surviving edge re-attaches to its approval
+/// and runs once after accept.
 /// </summary>
 public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
 {
     private const string Agent = "cluster-builder";
+    private static readonly string[] HeldAgents = ["cluster-held-0", "cluster-held-1", "cluster-held-2", "cluster-held-3"];
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
 
     private static int ApprovalCount =>
@@ -42,7 +46,8 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             // arrange: three nodes, the same agent policy on each (system.time held for approval)
             for (var i = 0; i < 3; i++)
             {
-                PolicyDirectory.WriteAtomically(Path.Combine(root, $"n{i}", "data", "policies", "agents", $"{Agent}.yaml"), TestPolicies.HoldSystemTime);
+                foreach (var a in HeldAgents.Prepend(Agent))
+                    PolicyDirectory.WriteAtomically(Path.Combine(root, $"n{i}", "data", "policies", "agents", $"{a}.yaml"), TestPolicies.HoldSystemTime);
                 nodes.Add(GatewayProcess.Start(root, $"n{i}", ports[i], db.ConnectionString, fast));
             }
             foreach (var n in nodes) await UntilAsync(n, async () => await ClusterUpCountAsync(http, n) == 3, "three members up");
@@ -86,9 +91,30 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             Assert.Equal(ids[0], await HeldAsync(http, nodes[1], token, "tz-0"));
             Assert.Equal(ids[1], await HeldAsync(http, nodes[2], token, "tz-1"));
 
-            // act: kill -9 the node hosting the most approval shards
-            var victim = await MostApprovalShardsAsync(nodes[0], nodes);
+            // arrange: calls held over MCP through every edge, one per held agent and edge (distinct arguments; every other one
+            // with an idempotency key, as mcp-bridge sends them), each waiting on its own approval
+            var held = new List<HeldCall>();
+            foreach (var a in HeldAgents)
+            {
+                var made = await nodes[0].ControlAsync(ControlProtocol.Methods.AgentCreate, new JsonObject { ["name"] = a, ["purpose"] = "held calls" });
+                Assert.True(made.Ok, made.ErrorMessage);
+                var agentToken = made.Result!["token"]!.GetValue<string>();
+                for (var e = 0; e < nodes.Count; e++)
+                    held.Add(await HeldCall.StartAsync(nodes[e], a, agentToken, $"held-{a}-{e}", keyed: (held.Count % 2) == 1));
+            }
+            await UntilAsync(nodes[0], async () => await HeldApprovalsAsync(nodes[0], held), "every held call's approval pending");
+            // where each held agent's session entity runs: the node whose audit log holds its pending entries
+            var sessionNode = new Dictionary<string, GatewayProcess>(StringComparer.Ordinal);
+            foreach (var a in HeldAgents)
+                await UntilAsync(nodes[0], async () => (sessionNode[a] = (await PendingNodeAsync(nodes, a, held.Count(h => h.Agent == a)))!) is not null, $"the pending entries of {a}");
+
+            // act: kill -9 the node hosting the most of those sessions (ties: the most approval shards)
+            var mostShards = await MostApprovalShardsAsync(nodes[0], nodes);
+            var victim = nodes.OrderByDescending(n => sessionNode.Values.Count(v => v == n)).ThenByDescending(n => n == mostShards).First();
             var survivors = nodes.Where(n => n != victim).ToList();
+            var stranded = held.Where(h => h.Edge != victim && sessionNode[h.Agent] == victim).ToList();
+            Assert.NotEmpty(stranded);
+            output.WriteLine($"{stranded.Count} held call(s) through surviving edges have their session on the killed node");
             output.WriteLine($"killing {victim.Name} ({victim.ClusterAddress})");
             var sinceKill = Stopwatch.StartNew();
             victim.KillHard();
@@ -104,29 +130,72 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             output.WriteLine($"kill -> all {count} listed on both survivors: {sinceKill.Elapsed.TotalSeconds:0.0} s");
 
             var retries = 0;
-            // act: decide every approval, alternating the survivors (those on the killed node wait for their shards to move)
-            await Parallel.ForEachAsync(ids.OrderBy(kv => kv.Key), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (kv, _) =>
+            async Task ApproveAsync(GatewayProcess n, string id)
             {
-                var n = survivors[kv.Key % 2];
                 var deadline = DateTime.UtcNow + Bound;
                 var retried = false;
                 while (true)
                 {
-                    var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalApprove, new JsonObject { ["id"] = kv.Value, ["reason"] = "cluster spec" });
+                    var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalApprove, new JsonObject { ["id"] = id, ["reason"] = "cluster spec" });
                     if (r.Ok)
                     {
-                        Assert.Equal("approved", r.Result!["status"]!.GetValue<string>());
+                        // approved; consumed at once when a held call waits on it
+                        Assert.Contains(r.Result!["status"]!.GetValue<string>(), (string[])["approved", "consumed"]);
                         return;
                     }
                     // A retry after a timed-out attempt may find that attempt's decision applied: the same outcome, never another.
-                    if (retried && r.ErrorType == "Conflict" && r.ErrorMessage!.Contains("already approved", StringComparison.Ordinal)) return;
+                    if (retried && r.ErrorType == "Conflict" && (r.ErrorMessage!.Contains("already approved", StringComparison.Ordinal)
+                        || r.ErrorMessage.Contains("already consumed", StringComparison.Ordinal))) return;
                     retried = true;
                     Interlocked.Increment(ref retries);
-                    Assert.True(r.ErrorType is "timeout" or "ServiceUnavailable" && DateTime.UtcNow < deadline, $"{kv.Value} on {n.Name}: {r.ErrorType} {r.ErrorMessage}");
+                    Assert.True(r.ErrorType is "timeout" or "ServiceUnavailable" && DateTime.UtcNow < deadline, $"{id} on {n.Name}: {r.ErrorType} {r.ErrorMessage}");
                     await Task.Delay(500);
                 }
-            });
+            }
+            // act: decide every approval, alternating the survivors (those on the killed node wait for their shards to move)
+            await Parallel.ForEachAsync(ids.OrderBy(kv => kv.Key), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (kv, _) =>
+                await ApproveAsync(survivors[kv.Key % 2], kv.Value));
             output.WriteLine($"kill -> all {count} decided from the survivors: {sinceKill.Elapsed.TotalSeconds:0.0} s ({retries} decisions retried after a timeout or while the queue reloaded)");
+
+            // act: accept the held calls' approvals from the survivors
+            for (var i = 0; i < held.Count; i++) await ApproveAsync(survivors[i % 2], held[i].ApprovalId!);
+
+            // assert: every call held through a surviving edge gets its real result — the capability ran (an unknown
+            // time zone is the capability's own answer), never a timeout, a re-attach error or silence — and ran once
+            foreach (var h in held.Where(h => h.Edge != victim))
+            {
+                JsonObject answer;
+                try
+                {
+                    answer = await h.AnswerAsync(Bound);
+                }
+                catch (TimeoutException)
+                {
+                    var states = await AgentApprovalsAsync(survivors[0], h.Agent);
+                    throw new TimeoutException($"no answer to the call of {h.Agent} held through {h.Edge.Name} (session on {sessionNode[h.Agent].Name}, " +
+                        $"approval {h.ApprovalId} {states.GetValueOrDefault(h.ApprovalId!)})");
+                }
+                Assert.True(answer["result"]?["isError"]?.GetValue<bool>() == true, answer.ToJsonString());
+                var text = answer["result"]!["content"]![0]!["text"]!.GetValue<string>();
+                Assert.Contains("\"InvalidTimezone\"", text, StringComparison.Ordinal);
+            }
+            output.WriteLine($"kill -> every call held through a survivor answered after accept: {sinceKill.Elapsed.TotalSeconds:0.0} s");
+            foreach (var a in HeldAgents)
+            {
+                // one approval per call (an identical re-attached call never filed a second one), each spent at most once
+                var mine = await AgentApprovalsAsync(survivors[0], a);
+                Assert.Equal(held.Count(h => h.Agent == a), mine.Count);
+                foreach (var h in held.Where(h => h.Agent == a && h.Edge != victim))
+                    Assert.Equal("consumed", mine[h.ApprovalId!]);
+            }
+            // assert: each answered call's audit trail ends with its outcome, under its approval id (whichever node recorded it)
+            foreach (var h in held.Where(h => h.Edge != victim))
+            {
+                var trail = await TrailAsync(nodes, h.Agent, h.ApprovalId!);
+                Assert.Contains("pending", trail);
+                Assert.Equal(["error"], trail.Where(t => t != "pending"));
+            }
+            foreach (var h in held) await h.DisposeAsync();
 
             // assert: no survivor shows one pending or reverted
             foreach (var n in survivors)
@@ -210,6 +279,110 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
         return (ok, sw.Elapsed.TotalSeconds);
     }
 
+    /// <summary>A call held over one MCP WebSocket connection to one edge.</summary>
+    private sealed class HeldCall : IAsyncDisposable
+    {
+        private readonly Support.RawWebSocket _socket;
+        private readonly Task<JsonObject?> _answer;
+
+        private HeldCall(GatewayProcess edge, string agent, string timezone, Support.RawWebSocket socket)
+        {
+            Edge = edge;
+            Agent = agent;
+            Timezone = timezone;
+            _socket = socket;
+            _answer = Task.Run(async () =>
+            {
+                while (await socket.ReceiveAsync(Bound * 3) is { } msg)
+                    if (msg["id"]?.GetValue<int>() == 1) return msg;
+                return null;
+            });
+        }
+
+        public GatewayProcess Edge { get; }
+        public string Agent { get; }
+        public string Timezone { get; }
+        public string? ApprovalId { get; set; }
+
+        public static async Task<HeldCall> StartAsync(GatewayProcess edge, string agent, string token, string timezone, bool keyed)
+        {
+            var deadline = DateTime.UtcNow + Bound;
+            Support.RawWebSocket socket;
+            while (true)
+            {
+                // A node may not know the new agent for a moment (identities replicate from the shared journal).
+                try
+                {
+                    socket = await Support.RawWebSocket.ConnectAsync(new Uri($"ws://127.0.0.1:{edge.GatewayPort}/mcp"), token);
+                    break;
+                }
+                catch (System.Net.WebSockets.WebSocketException) when (DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(250);
+                }
+            }
+            await socket.InitializeAsync();
+            var p = new JsonObject { ["name"] = "system__time", ["arguments"] = new JsonObject { ["timezone"] = timezone } };
+            if (keyed) p["_meta"] = new JsonObject { ["kruxos/idempotency_key"] = "kbr-" + Guid.NewGuid().ToString("N") };
+            await socket.SendAsync(new JsonObject { ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = "tools/call", ["params"] = p }.ToJsonString());
+            return new HeldCall(edge, agent, timezone, socket);
+        }
+
+        public async Task<JsonObject> AnswerAsync(TimeSpan timeout) =>
+            await _answer.WaitAsync(timeout) ?? throw new InvalidOperationException($"the connection of {Agent} to {Edge.Name} closed without an answer");
+
+        public ValueTask DisposeAsync() => _socket.DisposeAsync();
+    }
+
+    // True once every held call's approval is listed pending; records each call's approval id.
+    private static async Task<bool> HeldApprovalsAsync(GatewayProcess n, List<HeldCall> held)
+    {
+        var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalList);
+        Assert.True(r.Ok, r.ErrorMessage);
+        var byTimezone = r.Result!["approvals"]!.AsArray()
+            .Where(a => a!["arguments"]?["timezone"] is JsonValue)
+            .ToDictionary(a => a!["arguments"]!["timezone"]!.GetValue<string>(), a => a!["id"]!.GetValue<string>(), StringComparer.Ordinal);
+        foreach (var h in held) h.ApprovalId = byTimezone.GetValueOrDefault(h.Timezone);
+        return held.All(h => h.ApprovalId is not null);
+    }
+
+    // The node whose audit log holds all of the agent's pending call entries (where its session entity runs), or null.
+    private static async Task<GatewayProcess?> PendingNodeAsync(List<GatewayProcess> nodes, string agent, int calls)
+    {
+        foreach (var n in nodes)
+        {
+            var page = await new KruxOS.Audit.AuditReader(Path.Combine(n.DataDir, "audit"))
+                .QueryAsync(new KruxOS.Audit.AuditQuery { Agent = agent, Status = KruxOS.Core.Audit.AuditStatus.Pending, Limit = KruxOS.Audit.AuditQuery.MaxLimit });
+            if (page.Entries.Count >= calls) return n;
+        }
+        return null;
+    }
+
+    // The statuses of an approval's call entries for the agent over every node's audit log, once one is an outcome.
+    private static async Task<List<string>> TrailAsync(List<GatewayProcess> nodes, string agent, string approvalId)
+    {
+        var deadline = DateTime.UtcNow + Bound;
+        while (true)
+        {
+            var entries = new List<KruxOS.Core.Audit.AuditEntry>();
+            foreach (var n in nodes)
+                entries.AddRange((await new KruxOS.Audit.AuditReader(Path.Combine(n.DataDir, "audit"))
+                    .QueryAsync(new KruxOS.Audit.AuditQuery { Agent = agent, ApprovalRequestId = approvalId, Limit = KruxOS.Audit.AuditQuery.MaxLimit }))
+                    .Entries.Select(e => e.Entry).Where(e => e.Kind == KruxOS.Core.Audit.AuditEntryKind.Call));
+            var trail = entries.Select(e => e.Status.ToString().ToLowerInvariant()).ToList();
+            if (trail.Any(t => t != "pending") || DateTime.UtcNow > deadline) return trail;
+            await Task.Delay(250);
+        }
+    }
+
+    private static async Task<Dictionary<string, string>> AgentApprovalsAsync(GatewayProcess n, string agent)
+    {
+        var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalList, new JsonObject { ["status"] = "all" });
+        Assert.True(r.Ok, r.ErrorMessage);
+        return r.Result!["approvals"]!.AsArray().Where(a => a!["agent"]!.GetValue<string>() == agent)
+            .ToDictionary(a => a!["id"]!.GetValue<string>(), a => a!["status"]!.GetValue<string>(), StringComparer.Ordinal);
+    }
+
     private static async Task<int> ClusterUpCountAsync(HttpClient http, GatewayProcess n)
     {
         try
@@ -234,11 +407,12 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
         }
     }
 
+    // The pending approvals of the spec's main agent (the held calls' agents have their own).
     private static async Task<List<string>> PendingListAsync(GatewayProcess n)
     {
         var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalList);
         Assert.True(r.Ok, r.ErrorMessage);
-        return [.. r.Result!["approvals"]!.AsArray().Select(a => a!["id"]!.GetValue<string>())];
+        return [.. r.Result!["approvals"]!.AsArray().Where(a => a!["agent"]!.GetValue<string>() == Agent).Select(a => a!["id"]!.GetValue<string>())];
     }
 
     private static async Task<HashSet<string>> PendingAsync(GatewayProcess n) => (await PendingListAsync(n)).ToHashSet(StringComparer.Ordinal);
@@ -247,7 +421,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
     {
         var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalList, new JsonObject { ["status"] = status });
         Assert.True(r.Ok, r.ErrorMessage);
-        return r.Result!["approvals"]!.AsArray().Select(a => a!["id"]!.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
+        return r.Result!["approvals"]!.AsArray().Where(a => a!["agent"]!.GetValue<string>() == Agent).Select(a => a!["id"]!.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
     }
 
     private static async Task<GatewayProcess> MostApprovalShardsAsync(GatewayProcess asked, List<GatewayProcess> nodes)

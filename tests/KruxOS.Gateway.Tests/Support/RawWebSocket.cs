@@ -51,11 +51,14 @@ public sealed class RawWebSocket(ClientWebSocket socket) : IAsyncDisposable
     }
 
     /// <summary>The next text message, or null when the server closed the socket.</summary>
-    public async Task<JsonObject?> ReceiveAsync()
+    public Task<JsonObject?> ReceiveAsync() => ReceiveAsync(TestTimeouts.Call);
+
+    /// <summary>The next text message within <paramref name="timeout"/>, or null when the server closed the socket.</summary>
+    public async Task<JsonObject?> ReceiveAsync(TimeSpan timeout)
     {
         var buffer = new byte[1 << 16];
         using var ms = new MemoryStream();
-        using var cts = new CancellationTokenSource(TestTimeouts.Call);
+        using var cts = new CancellationTokenSource(timeout);
         while (true)
         {
             var r = await Socket.ReceiveAsync(buffer, cts.Token);

@@ -1,0 +1,183 @@
+using Akka.Actor;
+using Akka.Event;
+using KruxOS.Actors.Agents;
+using KruxOS.Core.Approvals;
+using KruxOS.Core.Errors;
+using KruxOS.Core.Sessions;
+
+namespace KruxOS.Actors.Calls;
+
+/// <summary>
+/// The submitter's side of one held call (ADR 0058), on the node of the edge that received it: it sends the call to the
+/// agent's session entity (wherever its shard lives) and waits for the answer. When the session tells it which approval the
+/// call is bound to (<see cref="AgentSessionReplies.CallHeld"/>) it watches that session entity; if the entity terminates
+/// before answering — its node was killed or left the cluster, the entity stopped — or the session answers
+/// <c>ApprovalReattach</c> (it was cut off while the call was held), the waiter sends the identical call again naming that
+/// approval, and the session that now hosts the agent joins exactly that approval. So a held call is never stranded: it is
+/// answered by the run that the approval releases (once), by the approval's end, or — after
+/// <see cref="MaxReattaches"/> attempts — with the <c>ApprovalReattach</c> error itself, which a client such as mcp-bridge
+/// acts on. Its deadline is the submitter's (<see cref="DispatchTimeouts.For"/>); the first answer wins, later ones are dropped.
+/// <para>One per held call, so an untyped actor made by a producer (ADR 0015).</para>
+/// </summary>
+public sealed class HeldCallWaiter : UntypedActor, IWithTimers
+{
+    /// <summary>Most re-attaches of one call before its <c>ApprovalReattach</c> answer goes to the client.</summary>
+    public const int MaxReattaches = 8;
+
+    /// <summary>Longest pause before a re-attach the session asked for (its <c>retry_after</c> is capped by this).</summary>
+    public static readonly TimeSpan MaxReattachDelay = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Pause between the holding session's termination and the re-attach: the node's shard region learns of the dead node's
+    /// removal from the same cluster event, and a call sent before it has would still be routed to the dead node.
+    /// </summary>
+    public static readonly TimeSpan SessionGoneSettle = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a re-attached call may go unacknowledged (no <c>CallHeld</c>, no answer) before it is sent again.</summary>
+    public static readonly TimeSpan ReattachAckTimeout = TimeSpan.FromSeconds(10);
+
+    private const string DeadlineTimer = "deadline";
+    private const string AckTimer = "reattach-ack";
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IActorRef _region;
+    private readonly ToolCall _call;
+    private readonly TaskCompletionSource<ToolCallResult> _answer;
+    private readonly TimeSpan _timeout;
+    private IActorRef? _session;
+    private ApprovalId? _approval;
+    private int _reattaches;
+
+    private HeldCallWaiter(IActorRef region, ToolCall call, TaskCompletionSource<ToolCallResult> answer, TimeSpan timeout)
+    {
+        _region = region;
+        _call = call;
+        _answer = answer;
+        _timeout = timeout;
+    }
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>The waiter of <paramref name="call"/>: sends it through <paramref name="region"/> and completes <paramref name="answer"/>.</summary>
+    public static Props Props(IActorRef region, ToolCall call, TaskCompletionSource<ToolCallResult> answer, TimeSpan timeout) =>
+        Akka.Actor.Props.CreateBy(new Producer(region, call, answer, timeout));
+
+    private sealed class Producer(IActorRef region, ToolCall call, TaskCompletionSource<ToolCallResult> answer, TimeSpan timeout) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(HeldCallWaiter);
+
+        public ActorBase Produce() => new HeldCallWaiter(region, call, answer, timeout);
+
+        public void Release(ActorBase actor) { }
+    }
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        Timers.StartSingleTimer(DeadlineTimer, DeadlineReached.Instance, _timeout);
+        _region.Tell(new AgentSessionCommands.Invoke(_call.Agent, _call with { ReportHold = true }, Self), ActorRefs.NoSender);
+    }
+
+    /// <inheritdoc />
+    protected override void PostStop() =>
+        // Stopped by its submitter (the caller went away): the submitter has already given up on the task.
+        _answer.TrySetCanceled();
+
+    /// <inheritdoc />
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case ToolCallResult result:
+                OnResult(result);
+                return;
+            case AgentSessionReplies.CallHeld held:
+                OnHeld(held);
+                return;
+            case Terminated t when t.ActorRef.Equals(_session):
+                // The session holding the call is gone without answering it (its node was downed, or it stopped).
+                _session = null;
+                if (_approval is { } id) Reattach(id, "the agent's session that held the call terminated", SessionGoneSettle);
+                return;
+            case Terminated:
+                return;
+            case ReattachNow m:
+                Send(m.Approval);
+                return;
+            case ReattachUnacknowledged m:
+                Reattach(m.Approval, "the re-attached call was not acknowledged", TimeSpan.Zero);
+                return;
+            case DeadlineReached:
+                Complete(CallDispatcher.TimedOut(_call.RequestedName, _timeout));
+                return;
+            default:
+                Unhandled(message);
+                return;
+        }
+    }
+
+    private void OnHeld(AgentSessionReplies.CallHeld held)
+    {
+        Timers.Cancel(AckTimer);
+        _approval = held.ApprovalId;
+        if (held.Session.Equals(_session)) return;
+        if (_session is not null) Context.Unwatch(_session);
+        _session = held.Session;
+        Context.Watch(_session);
+    }
+
+    private void OnResult(ToolCallResult result)
+    {
+        // Cut off while held (the session stopped or restarted): re-attach, unless this call has done so too often.
+        if (ApprovalReattach.Of(result.Error) is { } id && _reattaches < MaxReattaches)
+        {
+            var delay = TimeSpan.FromSeconds(Math.Clamp(result.Error!.RetryAfterSeconds ?? 1, 0, MaxReattachDelay.TotalSeconds));
+            if (_session is not null) Context.Unwatch(_session);
+            _session = null;
+            _approval = id;
+            _reattaches++;
+            _log.Warning("Held call {0} of {1} was cut off; re-attaching to approval {2} in {3:0.0} s", _call.RequestedName, _call.Agent, id, delay.TotalSeconds);
+            Timers.StartSingleTimer(("reattach", _reattaches), new ReattachNow(id), delay);
+            return;
+        }
+        Complete(result);
+    }
+
+    private void Reattach(ApprovalId id, string why, TimeSpan after)
+    {
+        if (_reattaches >= MaxReattaches)
+        {
+            Complete(ToolCallResult.Failure(_call.RequestedName, Errors.ApprovalReattach(_call.RequestedName, id.Value), null, 0));
+            return;
+        }
+        _reattaches++;
+        _log.Warning("Held call {0} of {1}: {2}; re-attaching to approval {3}", _call.RequestedName, _call.Agent, why, id);
+        if (after > TimeSpan.Zero) Timers.StartSingleTimer(("reattach", _reattaches), new ReattachNow(id), after);
+        else Send(id);
+    }
+
+    // Sends the call again naming its approval; until the session acknowledges it (CallHeld) or answers, it is sent again
+    // after ReattachAckTimeout (a call routed to a region that still thought the dead node hosted the agent is lost).
+    private void Send(ApprovalId id)
+    {
+        _region.Tell(new AgentSessionCommands.Invoke(_call.Agent, _call with { Reattach = id, ReportHold = true }, Self), ActorRefs.NoSender);
+        Timers.StartSingleTimer(AckTimer, new ReattachUnacknowledged(id), ReattachAckTimeout);
+    }
+
+    private void Complete(ToolCallResult result)
+    {
+        _answer.TrySetResult(result);
+        Context.Stop(Self);
+    }
+
+    private sealed record ReattachNow(ApprovalId Approval) : INoSerializationVerificationNeeded;
+
+    private sealed record ReattachUnacknowledged(ApprovalId Approval) : INoSerializationVerificationNeeded;
+
+    private sealed class DeadlineReached : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly DeadlineReached Instance = new();
+        private DeadlineReached() { }
+    }
+}
