@@ -219,6 +219,54 @@ public sealed class BufferedWriteEntitySpecs
         }
     }
 
+    [Fact]
+    public async Task Should_let_an_agent_cancel_only_its_own_writes_and_tell_nothing_about_others()
+    {
+        using var dir = new TempDir();
+        var provider = new FakeProvider();
+        await using var node = await Start(Settings(dir), new FakeMailAdapter(provider, TimeSpan.FromSeconds(3)));
+        await node.Services.GetRequiredService<WriteIndex>().Ready.WaitAsync(TestTimeouts.Reply);
+        var catalog = node.Services.GetRequiredService<KruxOS.Capabilities.CapabilityCatalog>();
+        var cancel = CapabilityName.Parse("proxy.cancel_write");
+        var handler = catalog.HandlerFor(cancel);
+        KruxOS.Capabilities.InvocationContext As(string agent) => new(Principal.ForAgent(AgentName.Parse(agent)),
+            new KruxOS.Capabilities.SessionSnapshot(AgentName.Parse(agent), "sess-" + agent, DateTimeOffset.UtcNow, 1, new KruxOS.Core.Sessions.ClientInfo("spec", "1")),
+            null, catalog.Registry.All.Single(d => d.Name == cancel), DateTimeOffset.UtcNow, catalog.Registry, null!);
+        async Task<KruxOS.Core.Errors.StructuredError> Refused(string agent, string writeId)
+        {
+            var args = JsonSerializer.SerializeToElement(new { write_id = writeId });
+            var e = await Assert.ThrowsAsync<KruxOS.Capabilities.CapabilityException>(() => handler.ExecuteAsync(As(agent), args, CancellationToken.None).AsTask());
+            return e.Error;
+        }
+
+        var victim = WriteId.New(DateTimeOffset.UtcNow);
+        var write = Buffer(victim, TimeSpan.FromSeconds(3));
+        Assert.True((await Ask(node, write)).IsOk);
+
+        // another agent: the same answer as for an id that does not exist, and the write is untouched
+        var foreign = await Refused("mallory", victim.Value);
+        var unknown = await Refused("mallory", WriteId.New(DateTimeOffset.UtcNow).Value);
+        Assert.Equal("WriteNotFound", foreign.ErrorType);
+        Assert.Equal(unknown.ErrorType, foreign.ErrorType);
+        Assert.Equal(unknown.Message.Replace(WriteIdOf(unknown), "X", StringComparison.Ordinal), foreign.Message.Replace(victim.Value, "X", StringComparison.Ordinal));
+        Assert.Equal("WriteNotFound", (await Refused("mallory", "wr-../../etc")).ErrorType);
+        var done = await WaitFor(node, victim, s => s.Status == WriteStatus.Done);
+        Assert.Equal(1, provider.CountFor(write.Marker));
+
+        // its own agent cancels it inside the window: never sent; after the window it is not cancellable
+        var own = WriteId.New(DateTimeOffset.UtcNow);
+        var mine = Buffer(own, TimeSpan.FromSeconds(3));
+        Assert.True((await Ask(node, mine)).IsOk);
+        var ok = await handler.ExecuteAsync(As("builder"), JsonSerializer.SerializeToElement(new { write_id = own.Value }), CancellationToken.None);
+        Assert.Equal("cancelled", ok.Data.GetProperty("status").GetString());
+        await Task.Delay(4000);
+        Assert.Equal(0, provider.CountFor(mine.Marker));
+        Assert.Equal("WriteNotCancellable", (await Refused("builder", victim.Value)).ErrorType);
+        Assert.NotNull(done.ProviderReference);
+    }
+
+    private static string WriteIdOf(KruxOS.Core.Errors.StructuredError e) => e.ContextString("write_id")!;
+
     private sealed class Recorder<T> : ReceiveActor
     {
         public Recorder(List<T> into) => Receive<T>(e => { lock (into) into.Add(e); });
