@@ -130,7 +130,7 @@ public sealed class CapabilityCatalogSpecs
         CapabilityModule[] modules = [new SystemModule(), new AgentModule(), new FilesystemModule(), new ProcessModule(), new KruxOS.Network.NetworkModule(),
             new KruxOS.Actors.Capabilities.Secrets.SecretsModule(), new KruxOS.Actors.Capabilities.StateCategory.StateModule(),
             new KruxOS.Actors.Capabilities.CommsCategory.CommsModule(), new KruxOS.Actors.Capabilities.AlertsCategory.AlertsModule(),
-            new KruxOS.Actors.Capabilities.SchedulerCategory.SchedulerModule()];
+            new KruxOS.Actors.Capabilities.SchedulerCategory.SchedulerModule(), new KruxOS.Actors.Capabilities.ProxyCategory.ProxyModule()];
 
         // act
         var e = Assert.Throws<CapabilityModuleException>(() => CapabilityCatalogCheck.Check(modules));
