@@ -40,8 +40,10 @@ public sealed class ControlCommands(
     GatewayEndpoints? endpoints = null,
     ClusterAuditAdmin? clusterAudit = null,
     BackupControl? backups = null,
-    KruxOS.Actors.State.StateAdmin? stateAdmin = null)
+    KruxOS.Actors.State.StateAdmin? stateAdmin = null,
+    KruxOS.Actors.Proxy.ProxyAdmin? proxyAdmin = null)
 {
+    private readonly ProxyControl? _proxy = proxyAdmin is null ? null : new ProxyControl(proxyAdmin);
     private readonly AgentAdmin _agents = agents;
     private readonly UserTokenAdmin _tokens = tokens;
     private readonly ApprovalAdmin _approvals = approvals;
@@ -135,6 +137,13 @@ public sealed class ControlCommands(
             [Methods.StateSharedGet] = (c, r) => c.State(s => s.SharedGetAsync(r.Params, r.Ct)),
             [Methods.StateSharedSet] = (c, r) => c.State(s => s.SharedSetAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
             [Methods.StateSharedDelete] = (c, r) => c.State(s => s.SharedDeleteAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.ProxyStatus] = (c, r) => c.Proxy(p => p.StatusAsync(r.Params, r.Ct)),
+            [Methods.ProxyWrites] = (c, r) => c.Proxy(p => p.WritesAsync(r.Params, r.Ct)),
+            [Methods.ProxyCancel] = (c, r) => c.Proxy(p => p.CancelAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.ProxyRetry] = (c, r) => c.Proxy(p => p.RetryAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.ProxyDiscard] = (c, r) => c.Proxy(p => p.DiscardAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.ProxyConnect] = (c, r) => c.Proxy(p => p.ConnectAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.ProxyDisconnect] = (c, r) => c.Proxy(p => p.DisconnectAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Runs one request for root at the control socket; returns the response line.</summary>
@@ -182,6 +191,13 @@ public sealed class ControlCommands(
     {
         if (_state is null) return AdminErrors.Unavailable("the state area is not hosted on this node");
         var (result, error) = await run(_state).ConfigureAwait(false);
+        return new Reply(result, error);
+    }
+
+    private async Task<Reply> Proxy(Func<ProxyControl, Task<(JsonNode? Result, AdminError? Error)>> run)
+    {
+        if (_proxy is null) return AdminErrors.Unavailable("the service proxy is not hosted on this node");
+        var (result, error) = await run(_proxy).ConfigureAwait(false);
         return new Reply(result, error);
     }
 

@@ -101,6 +101,7 @@ public static class UserApiEndpoints
         api.MapVaultApi();
         api.MapBackupApi();
         api.MapStateApi();
+        api.MapProxyApi();
         api.MapHookDecisions().WithMetadata(new UserApiCredentials(Minted: true, ClientsOnly: true));
     }
 

@@ -130,7 +130,7 @@ public sealed class CapabilityCatalogSpecs
         CapabilityModule[] modules = [new SystemModule(), new AgentModule(), new FilesystemModule(), new ProcessModule(), new KruxOS.Network.NetworkModule(),
             new KruxOS.Actors.Capabilities.Secrets.SecretsModule(), new KruxOS.Actors.Capabilities.StateCategory.StateModule(),
             new KruxOS.Actors.Capabilities.CommsCategory.CommsModule(), new KruxOS.Actors.Capabilities.AlertsCategory.AlertsModule(),
-            new KruxOS.Actors.Capabilities.SchedulerCategory.SchedulerModule()];
+            new KruxOS.Actors.Capabilities.SchedulerCategory.SchedulerModule(), new KruxOS.Actors.Capabilities.ProxyCategory.ProxyModule()];
 
         // act
         var e = Assert.Throws<CapabilityModuleException>(() => CapabilityCatalogCheck.Check(modules));
@@ -153,7 +153,7 @@ public sealed class CapabilityCatalogSpecs
 
         // assert: the catalogue is the offline one, each definition with one handler
         Assert.Equal(DefinitionLoader.BuiltIn().Select(d => d.Name.Value).Order(StringComparer.Ordinal), catalog.Registry.All.Select(d => d.Name.Value));
-        Assert.Equal(78, catalog.Registry.All.Length);
+        Assert.Equal(79, catalog.Registry.All.Length);
         foreach (var d in catalog.Registry.All)
         {
             var handler = catalog.HandlerFor(d.Name);
