@@ -224,7 +224,15 @@ public sealed class SlackClient
         request.Content = json is null
             ? new FormUrlEncodedContent(form)
             : new StringContent(json.ToJsonString(), Encoding.UTF8, "application/json");
-        token.Authorize(request);
+        try
+        {
+            token.Authorize(request);
+        }
+        catch (InvalidOperationException)
+        {
+            // a refused lease, a disposed value, a stored credential that is not a bot token: never sent
+            return new SlackError(method, "invalid_credential", SlackFailureKind.Unauthorized);
+        }
         HttpResponseMessage response;
         try
         {
@@ -289,7 +297,7 @@ public sealed class SlackClient
         "ratelimited" or "internal_error" or "fatal_error" or "service_unavailable" or "request_timeout" or "team_added_to_org" or "timeout"
             or "connection_failed" or "invalid_response" or "response_too_large" => SlackFailureKind.Transient,
         "not_authed" or "invalid_auth" or "token_revoked" or "token_expired" or "account_inactive" or "no_permission" or "org_login_required"
-            or "ekm_access_denied" or "not_a_bot_token" or "two_factor_setup_required" => SlackFailureKind.Unauthorized,
+            or "ekm_access_denied" or "not_a_bot_token" or "invalid_credential" or "two_factor_setup_required" => SlackFailureKind.Unauthorized,
         _ => SlackFailureKind.Permanent,
     };
 

@@ -1,13 +1,12 @@
 using System.Net.Http.Headers;
 using System.Text;
-using KruxOS.Vault;
 
 namespace KruxOS.Proxy.Slack;
 
 /// <summary>
 /// A bot token lent to one request: it writes the <c>Authorization: Bearer …</c> header and nothing else can read it.
-/// The gateway's only implementation wraps the vault's <see cref="SecretValue"/> (<see cref="FromSecret"/>); the token
-/// is never put in a URL, a body, a log or an exception.
+/// The gateway's tokens come only from the vault entry <c>service/slack/oauth</c>, lent per use
+/// (<see cref="FromLease"/>); the token is never put in a URL, a body, a log or an exception.
 /// </summary>
 public abstract class SlackToken
 {
@@ -17,24 +16,35 @@ public abstract class SlackToken
     /// <summary>Sets the request's bearer header.</summary>
     public abstract void Authorize(HttpRequestMessage request);
 
-    /// <summary>A token held by the vault (disposed by its owner after the call).</summary>
-    public static SlackToken FromSecret(SecretValue value) => new VaultToken(value);
+    /// <summary>A token lent by the vault for one use (the lease is disposed by its owner after the call).</summary>
+    public static SlackToken FromLease(CredentialLease lease) => new LeaseToken(lease);
 
-    /// <summary><c>SlackToken(N bytes)</c>: never the value.</summary>
+    /// <summary>A token the operator just gave to <c>kruxos connect slack</c> (only read; its owner zeroes the buffer).</summary>
+    internal static SlackToken FromBytes(ReadOnlyMemory<byte> bytes) => new BytesToken(bytes);
+
+    /// <summary>Never the value.</summary>
     public override string ToString() => "SlackToken";
 
-    private sealed class VaultToken(SecretValue value) : SlackToken
+    private static void SetBearer(ReadOnlySpan<byte> bytes, HttpRequestMessage request)
     {
-        public override bool IsBotToken => value.Use(0, static (bytes, _) => IsBotTokenShape(bytes));
+        // refuse anything that could not be a header value as it is (the shape check is the gate; this is the backstop)
+        if (!IsBotTokenShape(bytes)) throw new InvalidOperationException("the stored Slack credential is not a bot token");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Encoding.ASCII.GetString(bytes));
+    }
+
+    private sealed class LeaseToken(CredentialLease lease) : SlackToken
+    {
+        public override bool IsBotToken => lease.Use(0, static (bytes, _) => IsBotTokenShape(bytes));
 
         public override void Authorize(HttpRequestMessage request) =>
-            value.Use(request, static (bytes, r) =>
-            {
-                r.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Encoding.UTF8.GetString(bytes));
-                return true;
-            });
+            lease.Use(request, static (bytes, r) => { SetBearer(bytes, r); return true; });
+    }
 
-        public override string ToString() => value.ToString();
+    private sealed class BytesToken(ReadOnlyMemory<byte> bytes) : SlackToken
+    {
+        public override bool IsBotToken => IsBotTokenShape(bytes.Span);
+
+        public override void Authorize(HttpRequestMessage request) => SetBearer(bytes.Span, request);
     }
 
     /// <summary>

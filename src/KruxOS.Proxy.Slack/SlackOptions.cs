@@ -1,13 +1,13 @@
 namespace KruxOS.Proxy.Slack;
 
 /// <summary>
-/// Settings of the Slack adapter (configuration section <c>Proxy:Slack</c>; <c>KRUXOS_SLACK_BASE_URL</c> sets the base).
+/// Settings of the Slack adapter (configuration section <c>KruxOS:Slack</c>; <c>KRUXOS_SLACK_BASE_URL</c> sets the base).
 /// Tests and air-gapped installs point <see cref="BaseUrl"/> at another server.
 /// </summary>
 public sealed record SlackOptions
 {
     /// <summary>The configuration section.</summary>
-    public const string Section = "Proxy:Slack";
+    public const string Section = "KruxOS:Slack";
 
     /// <summary>The Web API base (default <c>https://slack.com/api/</c>); methods are appended (<c>auth.test</c>).</summary>
     public Uri BaseUrl { get; init; } = new("https://slack.com/api/");
@@ -23,6 +23,15 @@ public sealed record SlackOptions
 
     /// <summary>The largest answer read (default 16 MiB): a larger one is a transient <c>response_too_large</c>, never buffered whole.</summary>
     public long MaxResponseBytes { get; init; } = 16L * 1024 * 1024;
+
+    /// <summary>The cancellation window of <c>slack.send</c> and <c>slack.reply</c> (spec §12.5: 30 s).</summary>
+    public TimeSpan SendWindow { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the rollback of a send, reply or reaction can be applied (spec §12.5: 24 h for Slack).</summary>
+    public TimeSpan RollbackRetention { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>Batch protection: messages (sends and replies together) per channel per hour before a write needs approval (spec: 10).</summary>
+    public int MessagesPerChannelPerHour { get; init; } = 10;
 
     /// <summary>How often the replica is brought up to date (spec §12.5: every 60 s).</summary>
     public TimeSpan SyncInterval { get; init; } = TimeSpan.FromSeconds(60);
@@ -46,13 +55,15 @@ public sealed record SlackOptions
     public string? Validate()
     {
         if (!BaseUrl.IsAbsoluteUri || (BaseUrl.Scheme != Uri.UriSchemeHttps && BaseUrl.Scheme != Uri.UriSchemeHttp))
-            return "Proxy:Slack:BaseUrl must be an absolute http(s) URL";
-        if (!string.IsNullOrEmpty(BaseUrl.UserInfo)) return "Proxy:Slack:BaseUrl must not carry credentials";
-        if (!string.IsNullOrEmpty(BaseUrl.Query) || !string.IsNullOrEmpty(BaseUrl.Fragment)) return "Proxy:Slack:BaseUrl must not carry a query or fragment";
-        if (RequestTimeout <= TimeSpan.Zero || SyncInterval <= TimeSpan.Zero) return "Proxy:Slack timeouts and intervals must be positive";
-        if (InitialMessagesPerChannel is < 1 or > 1000) return "Proxy:Slack:InitialMessagesPerChannel must be 1–1000";
+            return "KruxOS:Slack:BaseUrl must be an absolute http(s) URL";
+        if (!string.IsNullOrEmpty(BaseUrl.UserInfo)) return "KruxOS:Slack:BaseUrl must not carry credentials";
+        if (!string.IsNullOrEmpty(BaseUrl.Query) || !string.IsNullOrEmpty(BaseUrl.Fragment)) return "KruxOS:Slack:BaseUrl must not carry a query or fragment";
+        if (SendWindow <= TimeSpan.Zero || RollbackRetention <= TimeSpan.Zero) return "KruxOS:Slack windows must be positive";
+        if (MessagesPerChannelPerHour < 0) return "KruxOS:Slack:MessagesPerChannelPerHour must not be negative";
+        if (RequestTimeout <= TimeSpan.Zero || SyncInterval < TimeSpan.FromSeconds(1)) return "KruxOS:Slack timeouts and intervals must be positive";
+        if (InitialMessagesPerChannel is < 1 or > 1000) return "KruxOS:Slack:InitialMessagesPerChannel must be 1–1000";
         if (MaxChannels < 1 || MaxMessagesPerSync < 1 || MaxRateLimitRetries < 0 || MaxResponseBytes < 1024 || MaxThreadRefreshesPerChannel < 0)
-            return "Proxy:Slack limits must be positive";
+            return "KruxOS:Slack limits must be positive";
         return null;
     }
 
