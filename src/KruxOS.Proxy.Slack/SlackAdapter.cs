@@ -33,19 +33,20 @@ public sealed class SlackAdapter : IServiceAdapter
 
     private readonly SlackClient _client;
     private readonly SlackOptions _options;
-    private readonly IServiceCredentials _credentials;
+    private readonly Lazy<IServiceCredentials> _lazyCredentials;
     private readonly TimeProvider _time;
     private readonly string _host;
 
     /// <param name="client">The Web API client (its base URL is <paramref name="options"/>'s).</param>
     /// <param name="options">Base URL, windows, sync interval and limits.</param>
-    /// <param name="credentials">The gateway's access to <c>service/slack/oauth</c>.</param>
+    /// <param name="credentials">The gateway's access to <c>service/slack/oauth</c>, resolved on first use (the credentials
+    /// service itself reads the adapters' descriptors, so it cannot be a constructor dependency).</param>
     /// <param name="time">The clock.</param>
-    public SlackAdapter(SlackClient client, SlackOptions options, IServiceCredentials credentials, TimeProvider time)
+    public SlackAdapter(SlackClient client, SlackOptions options, Func<IServiceCredentials> credentials, TimeProvider time)
     {
         _client = client;
         _options = options;
-        _credentials = credentials;
+        _lazyCredentials = new Lazy<IServiceCredentials>(credentials);
         _time = time;
         _host = options.BaseUrl.Host;
         var messages = BatchLimit.PerHour(options.MessagesPerChannelPerHour, "slack.messages", perArgument: "channel");
@@ -58,6 +59,8 @@ public sealed class SlackAdapter : IServiceAdapter
         ]);
         CredentialHosts = [_host];
     }
+
+    private IServiceCredentials Credentials => _lazyCredentials.Value;
 
     /// <inheritdoc />
     public AdapterDescriptor Descriptor { get; }
@@ -82,7 +85,7 @@ public sealed class SlackAdapter : IServiceAdapter
     /// <inheritdoc />
     public async Task<ConnectionCheck> VerifyAsync(CancellationToken cancellationToken)
     {
-        using var lease = await _credentials.OpenAsync(new CredentialUse(Service, _host, "verify"), cancellationToken).ConfigureAwait(false);
+        using var lease = await Credentials.OpenAsync(new CredentialUse(Service, _host, "verify"), cancellationToken).ConfigureAwait(false);
         if (!lease.Granted) return new ConnectionCheck(false, null, "the credential is unavailable: " + lease.Error!.ErrorType);
         var who = await _client.AuthTestAsync(SlackToken.FromLease(lease), cancellationToken).ConfigureAwait(false);
         if (who.Error is { } e)
@@ -96,7 +99,7 @@ public sealed class SlackAdapter : IServiceAdapter
     /// <inheritdoc />
     public async Task<ProviderCallResult> RevokeAsync(CancellationToken cancellationToken)
     {
-        using var lease = await _credentials.OpenAsync(new CredentialUse(Service, _host, "revoke"), cancellationToken).ConfigureAwait(false);
+        using var lease = await Credentials.OpenAsync(new CredentialUse(Service, _host, "revoke"), cancellationToken).ConfigureAwait(false);
         if (!lease.Granted) return ProviderCallResult.Failure("the credential is unavailable: " + lease.Error!.ErrorType);
         var r = await _client.RevokeAsync(SlackToken.FromLease(lease), cancellationToken).ConfigureAwait(false);
         return r.Error is { } e ? ProviderCallResult.Failure($"auth.revoke: {e.Code}") : ProviderCallResult.Success;
@@ -117,7 +120,7 @@ public sealed class SlackAdapter : IServiceAdapter
     }
 
     private Task FlagAsync(SlackError error, CancellationToken ct) =>
-        _credentials.FlagAsync(Service, $"Slack refused the bot token ({error.Method}: {error.Code}); reconnect with 'kruxos connect slack'", ct);
+        Credentials.FlagAsync(Service, $"Slack refused the bot token ({error.Method}: {error.Code}); reconnect with 'kruxos connect slack'", ct);
 
     // ---- sync ---------------------------------------------------------------------------------------------------------
 
@@ -125,7 +128,7 @@ public sealed class SlackAdapter : IServiceAdapter
     public async Task<SyncOutcome> SyncAsync(SyncRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        using var lease = await _credentials.OpenAsync(new CredentialUse(Service, _host, "sync"), cancellationToken).ConfigureAwait(false);
+        using var lease = await Credentials.OpenAsync(new CredentialUse(Service, _host, "sync"), cancellationToken).ConfigureAwait(false);
         if (!lease.Granted) return SyncOutcome.Failure("the credential is unavailable: " + lease.Error!.ErrorType);
         var run = new SyncRun(this, SlackToken.FromLease(lease), request, cancellationToken);
         try
@@ -302,7 +305,7 @@ public sealed class SlackAdapter : IServiceAdapter
     {
         ArgumentNullException.ThrowIfNull(write);
         if (!Arguments.TryRead(write.Operation, write.Arguments, out var args, out var bad)) return WriteOutcome.Permanent(bad!);
-        using var lease = await _credentials.OpenAsync(CredentialUse.ForWrite(write, _host), cancellationToken).ConfigureAwait(false);
+        using var lease = await Credentials.OpenAsync(CredentialUse.ForWrite(write, _host), cancellationToken).ConfigureAwait(false);
         if (!lease.Granted) return WriteOutcome.Transient("the Slack credential is unavailable: " + lease.Error!.ErrorType);
         var token = SlackToken.FromLease(lease);
 
@@ -330,7 +333,7 @@ public sealed class SlackAdapter : IServiceAdapter
         ArgumentNullException.ThrowIfNull(write);
         if (write.Operation != Send && write.Operation != Reply) return ExecutedLookup.Absent; // reactions are idempotent
         if (!Arguments.TryRead(write.Operation, write.Arguments, out var args, out _)) return ExecutedLookup.Absent;
-        using var lease = await _credentials.OpenAsync(CredentialUse.ForWrite(write, _host), cancellationToken).ConfigureAwait(false);
+        using var lease = await Credentials.OpenAsync(CredentialUse.ForWrite(write, _host), cancellationToken).ConfigureAwait(false);
         if (!lease.Granted) return new ExecutedLookup.Unknown("the Slack credential is unavailable: " + lease.Error!.ErrorType);
         var token = SlackToken.FromLease(lease);
         var who = await _client.AuthTestAsync(token, cancellationToken).ConfigureAwait(false);
@@ -381,7 +384,7 @@ public sealed class SlackAdapter : IServiceAdapter
                 }
             }
             if (!SlackIds.IsChannelId(channel) || !SlackIds.IsTs(ts)) return WriteOutcome.Permanent("the rollback point names no message");
-            using var lease = await _credentials.OpenAsync(CredentialUse.ForWrite(write, _host), cancellationToken).ConfigureAwait(false);
+            using var lease = await Credentials.OpenAsync(CredentialUse.ForWrite(write, _host), cancellationToken).ConfigureAwait(false);
             if (!lease.Granted) return WriteOutcome.Transient("the Slack credential is unavailable: " + lease.Error!.ErrorType);
             var r = await _client.DeleteMessageAsync(SlackToken.FromLease(lease), channel!, ts!, cancellationToken).ConfigureAwait(false);
             if (r.Error is { Code: "message_not_found" }) return new WriteOutcome.Done(SlackIds.MessageId(channel!, ts!));
@@ -390,7 +393,7 @@ public sealed class SlackAdapter : IServiceAdapter
         if (point.Kind == ReactionsRemove)
         {
             if (!Arguments.TryRead(React, point.Data, out var args, out var bad)) return WriteOutcome.Permanent(bad!);
-            using var lease = await _credentials.OpenAsync(CredentialUse.ForWrite(write, _host), cancellationToken).ConfigureAwait(false);
+            using var lease = await Credentials.OpenAsync(CredentialUse.ForWrite(write, _host), cancellationToken).ConfigureAwait(false);
             if (!lease.Granted) return WriteOutcome.Transient("the Slack credential is unavailable: " + lease.Error!.ErrorType);
             var r = await _client.RemoveReactionAsync(SlackToken.FromLease(lease), args.Channel, args.Ts!, args.Reaction!, cancellationToken).ConfigureAwait(false);
             if (r.Error is { Code: "no_reaction" }) r = SlackResult<bool>.Success(true);

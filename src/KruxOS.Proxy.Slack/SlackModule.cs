@@ -30,7 +30,7 @@ public static class SlackServiceCollectionExtensions
         services.TryAddSingleton(sp => new SlackClient(SlackClient.CreateHttpClient(sp.GetRequiredService<SlackOptions>()),
             sp.GetRequiredService<SlackOptions>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         services.TryAddSingleton(sp => new SlackAdapter(sp.GetRequiredService<SlackClient>(), sp.GetRequiredService<SlackOptions>(),
-            sp.GetRequiredService<IServiceCredentials>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
+            () => sp.GetRequiredService<IServiceCredentials>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         services.AddServiceAdapter<SlackAdapter>();
         services.AddCapabilityModule<SlackModule>();
         return services;

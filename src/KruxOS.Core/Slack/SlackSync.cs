@@ -134,9 +134,10 @@ public sealed record SlackSearchFilter(string? ChannelId, string? ChannelName, s
     private static bool TryInstant(string text, out long micros)
     {
         if (SlackIds.TryTsMicros(text, out micros)) return true;
-        if (text.Length is >= 10 and <= 40
-            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var instant)
-            && char.IsAsciiDigit(text[0]))
+        // RFC 3339 only: yyyy-MM-ddTHH:mm:ss[.fff](Z|±hh:mm); nothing locale-shaped like 12/07/2026
+        if (text.Length is >= 20 and <= 40 && char.IsAsciiDigit(text[0]) && text[4] == '-' && text[7] == '-' && text[10] is 'T' or 't'
+            && (text[^1] is 'Z' or 'z' || text[^6] is '+' or '-')
+            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var instant))
         {
             micros = (instant.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
             return true;
