@@ -137,7 +137,8 @@ public sealed class CapabilityCatalogSpecs
 
         // assert
         Assert.Contains("'git'", e.Message);
-        CapabilityCatalogCheck.Check([.. modules, new GitModule(), new KruxOS.Actors.Capabilities.StateCategory.StateModule()]);
+        CapabilityCatalogCheck.Check([.. modules, new GitModule(), new KruxOS.Actors.Capabilities.StateCategory.StateModule(),
+            new KruxOS.Actors.Capabilities.ProxyCategory.ProxyModule(), new KruxOS.Proxy.Slack.SlackModule()]);
     }
 
     [Fact]

@@ -61,9 +61,7 @@ public sealed class SlackLifecycleSpecs
 
             // restart: the cursor survives; the next sync is incremental (oldest = the newest synced), never the initial 100 again
             var kept = (await SlackGateway.SyncStateAsync(gateway)).Cursor;
-            SlackGateway.Trace("restart");
             gateway = await gateway.RestartAsync().WaitAsync(TimeSpan.FromMinutes(3));
-            SlackGateway.Trace("restarted");
             await SlackGateway.WaitReadyAsync(gateway);
             Assert.Equal(kept, (await SlackGateway.SyncStateAsync(gateway)).Cursor);
             slack.Post("C0BUSY", "U0ALICE", "after the restart");
@@ -110,7 +108,6 @@ public sealed class SlackLifecycleSpecs
     {
         string[] args = ["--transport", "http", "--url", gateway.McpHttp.ToString(), "--timeout", "60000",
             .. calls.SelectMany(c => new[] { "--call", c.Tool, c.Args.ToJsonString() })];
-        SlackGateway.Trace("node " + string.Join(",", calls.Select(c => c.Tool)));
         var run = await NodeClients.RunAsync(token, args).WaitAsync(TimeSpan.FromMinutes(3));
         Assert.True(run["connected"]!.GetValue<bool>(), run.ToJsonString());
         return run["results"]!.AsArray();

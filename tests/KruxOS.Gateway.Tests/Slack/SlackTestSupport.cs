@@ -47,12 +47,9 @@ public sealed class SlackGateway : IAsyncLifetime
         await ConnectAsync(Gateway, Slack);
     }
 
-    public static void Trace(string step) => File.AppendAllText("/tmp/slack-e2e-trace.log", $"{DateTime.UtcNow:HH:mm:ss.fff} {step}\n");
-
     /// <summary>Starts a gateway on <paramref name="slack"/> (or restarts one on its data directory).</summary>
     public static async Task<TestGateway> StartAsync(FakeSlackServer slack, string? dataDir = null)
     {
-        Trace("start gateway");
         var gateway = await TestGateway.StartCustomizedAsync(b => b.Services.AddSingleton(VaultStartupPassphrase.Of(Passphrase, "test")), dataDir,
             "--KruxOS:Slack:BaseUrl", slack.BaseUrl,
             "--KruxOS:Slack:SendWindow", "00:00:03",
@@ -60,9 +57,7 @@ public sealed class SlackGateway : IAsyncLifetime
             "--KruxOS:Slack:MaxRateLimitWait", "00:00:02",
             "--KruxOS:Proxy:Backoff:0", "00:00:01", "--KruxOS:Proxy:Backoff:1", "00:00:01", "--KruxOS:Proxy:Backoff:2", "00:00:01",
             "--KruxOS:Proxy:Backoff:3", "00:00:01", "--KruxOS:Proxy:Backoff:4", "00:00:01");
-        Trace("gateway started");
         await WaitReadyAsync(gateway);
-        Trace("gateway ready");
         return gateway;
     }
 
@@ -76,12 +71,9 @@ public sealed class SlackGateway : IAsyncLifetime
     public static async Task ConnectAsync(TestGateway gateway, FakeSlackServer slack)
     {
         var admin = gateway.Services.GetRequiredService<ProxyAdmin>();
-        Trace("connect");
         var connected = await admin.ConnectAsync("slack", null, Encoding.ASCII.GetBytes(slack.Token), "operator", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(90));
-        Trace("connected " + connected.IsOk);
         Assert.True(connected.IsOk, connected.Error?.Message);
         await Until(async () => (await SyncStateAsync(gateway)).LastSyncAt is not null, "the first sync did not finish");
-        Trace("first sync");
     }
 
     public static Task<ReplicaSyncState> SyncStateAsync(TestGateway gateway) =>
@@ -100,9 +92,7 @@ public sealed class SlackGateway : IAsyncLifetime
     {
         string[] args = ["--transport", "http", "--url", Gateway.McpHttp.ToString(), "--timeout", timeoutMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
             .. calls.SelectMany(c => new[] { "--call", c.Tool, c.Args.ToJsonString() })];
-        Trace("node " + string.Join(",", calls.Select(c => c.Tool)));
         var run = await NodeClients.RunAsync(token, args).WaitAsync(TimeSpan.FromMinutes(3));
-        Trace("node done");
         Assert.True(run["connected"]!.GetValue<bool>(), run.ToJsonString());
         return run["results"]!.AsArray();
     }
