@@ -21,7 +21,7 @@ namespace KruxOS.Gateway.Tests.Slack;
 public sealed class SlackGateway : IAsyncLifetime
 {
     public const string Passphrase = "correct horse battery staple";
-    public static readonly TimeSpan Window = TimeSpan.FromSeconds(3);
+    public static readonly TimeSpan Window = TimeSpan.FromSeconds(10); // long enough for a second client process to cancel on a loaded 2-core machine
 
     public TestGateway Gateway { get; private set; } = null!;
     public FakeSlackServer Slack { get; private set; } = null!;
@@ -52,7 +52,7 @@ public sealed class SlackGateway : IAsyncLifetime
     {
         var gateway = await TestGateway.StartCustomizedAsync(b => b.Services.AddSingleton(VaultStartupPassphrase.Of(Passphrase, "test")), dataDir,
             "--KruxOS:Slack:BaseUrl", slack.BaseUrl,
-            "--KruxOS:Slack:SendWindow", "00:00:03",
+            "--KruxOS:Slack:SendWindow", "00:00:10",
             "--KruxOS:Slack:SyncInterval", "01:00:00",
             "--KruxOS:Slack:MaxRateLimitWait", "00:00:02",
             "--KruxOS:Proxy:Backoff:0", "00:00:01", "--KruxOS:Proxy:Backoff:1", "00:00:01", "--KruxOS:Proxy:Backoff:2", "00:00:01",
