@@ -14,6 +14,7 @@ using KruxOS.Actors.Proxy;
 using KruxOS.Actors.Vault;
 using KruxOS.Actors.State;
 using KruxOS.Actors.Scheduling;
+using KruxOS.Proxy.Slack;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace KruxOS.Actors.Hosting;
@@ -50,5 +51,6 @@ public static class GatewayAreas
         .AddPauseArea(settings)
         .AddSchedulerArea(settings)
         .AddProxyArea(settings)
+        .AddSlackProxy(settings.Slack)
         .AddClusterArea(settings);
 }

@@ -157,6 +157,9 @@ public sealed class KruxOsSettings
     /// <summary>The Service Proxy (<c>KruxOS:Proxy</c>): backoff between failed writes, adapter call and sync timeouts.</summary>
     public Proxy.ProxySettings Proxy { get; set; } = new();
 
+    /// <summary>The Slack adapter (<c>KruxOS:Slack</c>): base URL, windows, sync interval and limits.</summary>
+    public KruxOS.Proxy.Slack.SlackOptions Slack { get; set; } = new();
+
     /// <summary>The audit directory: <c>{DataDir}/audit</c>.</summary>
     public string AuditDirectory => Path.Combine(DataDir, "audit");
 

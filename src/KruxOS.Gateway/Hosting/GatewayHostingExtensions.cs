@@ -75,6 +75,7 @@ public static class GatewayHostingExtensions
         ["KRUXOS_SEED_NODES"] = SeedNodesKey,
         ["KRUXOS_JOURNAL_PROVIDER"] = "KruxOS:Persistence:Provider",
         ["KRUXOS_JOURNAL_CONNECTION"] = JournalConnectionKey,
+        ["KRUXOS_SLACK_BASE_URL"] = "KruxOS:Slack:BaseUrl",
     };
 
     /// <summary><c>KruxOS:Cluster:SeedNodes</c>: a JSON array in a settings file, or one comma-separated value (environment, flag).</summary>
