@@ -1,48 +1,7 @@
 using System.Collections.Immutable;
 using System.Text;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace KruxOS.Core.OAuth;
-
-/// <summary>
-/// The tokens of one connected account as stored in the vault (one managed secret, <c>service/&lt;adapter&gt;/oauth</c>).
-/// The record prints without its tokens; its JSON form exists only to be sealed into the vault.
-/// </summary>
-/// <param name="AccessToken">The bearer token for API calls.</param>
-/// <param name="RefreshToken">The long-lived token that obtains new access tokens (may be empty if the provider gave none).</param>
-/// <param name="ExpiresAt">When the access token stops working.</param>
-/// <param name="Scopes">The scopes the provider granted.</param>
-/// <param name="Account">The account the tokens belong to (e.g. the Gmail address), once known.</param>
-public sealed record OAuthTokens(
-    [property: JsonPropertyName("access_token")] string AccessToken,
-    [property: JsonPropertyName("refresh_token")] string RefreshToken,
-    [property: JsonPropertyName("expires_at")] DateTimeOffset ExpiresAt,
-    [property: JsonPropertyName("scopes")] ImmutableArray<string> Scopes,
-    [property: JsonPropertyName("account")] string? Account)
-{
-    /// <summary>Largest serialized form accepted back from the vault.</summary>
-    public const int MaxSerializedBytes = 16 * 1024;
-
-    /// <summary>Never prints a token.</summary>
-    public override string ToString() => $"OAuthTokens(account {Account ?? "?"}, expires {ExpiresAt:O}, {Scopes.Length} scopes)";
-
-    /// <summary>The UTF-8 JSON form sealed into the vault.</summary>
-    public byte[] ToVaultValue() => JsonSerializer.SerializeToUtf8Bytes(this, OAuthJson.Options);
-
-    /// <summary>Reads the vault form back; null when it is not a well-formed token record (never throws on bad bytes).</summary>
-    public static OAuthTokens? FromVaultValue(ReadOnlySpan<byte> value)
-    {
-        if (value.Length is 0 or > MaxSerializedBytes) return null;
-        try
-        {
-            var tokens = JsonSerializer.Deserialize<OAuthTokens>(value, OAuthJson.Options);
-            return tokens is null || string.IsNullOrEmpty(tokens.AccessToken) || tokens.RefreshToken is null || tokens.Scopes.IsDefault
-                ? null : tokens;
-        }
-        catch (JsonException) { return null; }
-    }
-}
 
 /// <summary>Pure token-lifetime decisions (spec §10.4: refresh every 60 s whatever expires within 5 min).</summary>
 public static class TokenLifetime
@@ -112,10 +71,4 @@ public static class AuthorizationRequest
         b.Query = string.IsNullOrEmpty(b.Query) ? query.ToString() : b.Query.TrimStart('?') + "&" + query;
         return b.Uri;
     }
-}
-
-/// <summary>JSON options for OAuth records.</summary>
-internal static class OAuthJson
-{
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { MaxDepth = 8 };
 }
