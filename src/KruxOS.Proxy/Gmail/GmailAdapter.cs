@@ -313,6 +313,16 @@ public sealed class GmailAdapter(GmailOptions options, GmailApiClient api, Googl
     }
 
     /// <summary>
+    /// Fetches a message's body (<c>format=full</c>) for <c>email.read</c>, the credential use attributed to the reading
+    /// agent. Null body with the failure when it could not be had; NotFound when the message is gone.
+    /// </summary>
+    public async Task<(GmailBody? Body, GoogleResponse Response)> FetchBodyAsync(string id, CredentialUse use, CancellationToken ct)
+    {
+        var r = await CallAsync(use, t => api.GetMessageAsync(t, id, "full", ct), ct).ConfigureAwait(false);
+        return r.Ok ? (GmailMessages.ReadBody(r.Body), r) : (null, r);
+    }
+
+    /// <summary>
     /// Runs one API request with a lent access token; on 401 refreshes once and repeats. A token that cannot be had is a
     /// transient failure unless the refresh was refused for good (then the entry is flagged and it is permanent).
     /// </summary>
