@@ -38,7 +38,8 @@ public sealed record AgentSessionDependencies(
     TimeSpan? ApprovalHoldTimeout = null,
     IdempotencyLimits? Idempotency = null,
     Audit.AuditAvailability? AuditAvailability = null,
-    Pauses.PauseDirectory? Pauses = null);
+    Pauses.PauseDirectory? Pauses = null,
+    KruxOS.Core.Proxy.BatchRules? Batch = null);
 
 /// <summary>
 /// The entity of one agent, keyed by agent name: it knows the agent's open connections, owns the
@@ -394,7 +395,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
     {
         var call = m.Call;
         var (decision, rates) = CallPlanner.Decide(resolved, call.Principal, _deps.Policy, _state.Rates, _deps.Clock.GetUtcNow(), _state.Invocations,
-            _state.Joiner.IndexLoading, _state.Joiner.Available, reattach is not null);
+            _state.Joiner.IndexLoading, _state.Joiner.Available, reattach is not null, _deps.Batch, snapshot.SessionId);
         _state.Rates = rates;
         var approval = decision.ApprovalArgumentsHash is { } hash ? _state.Joiner.Assign(call.Agent, resolved.Capability!.Name.Value, hash, reattach) : null;
         return new ToolRunPlan(call, snapshot, m.ReplyTo, resolved.Capability, resolved.Arguments, decision.Verdict, decision.Refusal, approval, PathsDecided: pathsDecided,

@@ -39,6 +39,6 @@ public static class AgentSessionHostingExtensions
             ctx.Get<AuditWriter>(), new ToolRunSettings(settings.ToolCallTimeout, ToolRunSettings.Default.AuditTimeout), settings.MaxConnectionsPerAgent,
             settings.SessionIdleTimeout, sp.GetRequiredService<TimeProvider>(), ctx.Get<ApprovalRegion>(), sp.GetRequiredService<ApprovalIndex>(),
             settings.ApprovalHoldTimeout, settings.Idempotency.Limits, sp.GetRequiredService<AuditAvailability>(),
-            sp.GetService<Pauses.PauseDirectory>());
+            sp.GetService<Pauses.PauseDirectory>(), sp.GetService<KruxOS.Core.Proxy.BatchRules>());
     }
 }

@@ -10,6 +10,7 @@ using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
 using KruxOS.Actors.Pauses;
 using KruxOS.Actors.Policy;
+using KruxOS.Actors.Proxy;
 using KruxOS.Actors.Vault;
 using KruxOS.Actors.State;
 using KruxOS.Actors.Scheduling;
@@ -48,5 +49,6 @@ public static class GatewayAreas
         .AddAlertsArea(settings)
         .AddPauseArea(settings)
         .AddSchedulerArea(settings)
+        .AddProxyArea(settings)
         .AddClusterArea(settings);
 }

@@ -154,6 +154,9 @@ public sealed class KruxOsSettings
     /// <summary>The scheduler's check and wake intervals (<c>KruxOS:Scheduler</c>).</summary>
     public Scheduling.SchedulerSettings Scheduler { get; set; } = new();
 
+    /// <summary>The Service Proxy (<c>KruxOS:Proxy</c>): backoff between failed writes, adapter call and sync timeouts.</summary>
+    public Proxy.ProxySettings Proxy { get; set; } = new();
+
     /// <summary>The audit directory: <c>{DataDir}/audit</c>.</summary>
     public string AuditDirectory => Path.Combine(DataDir, "audit");
 

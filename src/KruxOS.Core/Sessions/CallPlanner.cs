@@ -60,9 +60,12 @@ public static class CallPlanner
     /// (<paramref name="approvalIndexLoading"/>: it cannot tell whether the identical call is already pending, and a second
     /// request would duplicate it), unless it is <paramref name="reattached"/> to the approval it names; otherwise it gets
     /// the hash it is joined by, when this node has an approval queue (<paramref name="approvalsAvailable"/>).
+    /// A proxied write is then counted against its batch limit (<paramref name="batch"/>, spec §12.5) and escalated to
+    /// approval beyond it; without an approval queue such a write fails with <c>proxy.batch_protection</c>.
     /// </summary>
     public static (CallDecision Decision, RateState Rates) Decide(ResolvedCall call, Principal principal, IPolicySeam policy, RateState rates,
-        DateTimeOffset now, long invocation, bool approvalIndexLoading, bool approvalsAvailable, bool reattached)
+        DateTimeOffset now, long invocation, bool approvalIndexLoading, bool approvalsAvailable, bool reattached,
+        Proxy.BatchRules? batch = null, string? sessionId = null)
     {
         ArgumentNullException.ThrowIfNull(call);
         ArgumentNullException.ThrowIfNull(policy);
@@ -71,6 +74,13 @@ public static class CallPlanner
             throw new ArgumentException("only a call that resolved without a refusal is decided", nameof(call));
         if (invocation % PruneEvery == 0) rates = rates.Prune(now);
         var verdict = policy.Decide(principal, capability, call.Arguments, now, rates, out var next);
+        if (batch is not null)
+        {
+            (verdict, next, var check) = batch.Apply(verdict, principal, capability.Name, call.Arguments, sessionId, next, now);
+            // Escalated by batch protection where no approval can hold it: refused with the spec's error, never run.
+            if (check is { Escalated: true } && verdict.Tier == Tier.ApprovalRequired && !approvalsAvailable)
+                return (new CallDecision(verdict with { Refusal = check.ToError() }, null, null), next);
+        }
         var held = verdict.Tier == Tier.ApprovalRequired && verdict.Refusal is null;
         if (held && !reattached && approvalIndexLoading)
             return (new CallDecision(verdict, Errors.Errors.ServiceUnavailable("approvals", "the approval queue is still loading after a restart; retry shortly"), null), next);
