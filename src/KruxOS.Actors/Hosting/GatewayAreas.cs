@@ -6,6 +6,7 @@ using KruxOS.Actors.Capabilities.Sandboxed;
 using KruxOS.Actors.Comms;
 using KruxOS.Actors.Cluster;
 using KruxOS.Actors.Connections;
+using KruxOS.Actors.Gmail;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
 using KruxOS.Actors.Pauses;
@@ -50,5 +51,6 @@ public static class GatewayAreas
         .AddPauseArea(settings)
         .AddSchedulerArea(settings)
         .AddProxyArea(settings)
+        .AddGmailArea(settings)
         .AddClusterArea(settings);
 }

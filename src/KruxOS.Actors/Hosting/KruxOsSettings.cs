@@ -157,6 +157,9 @@ public sealed class KruxOsSettings
     /// <summary>The Service Proxy (<c>KruxOS:Proxy</c>): backoff between failed writes, adapter call and sync timeouts.</summary>
     public Proxy.ProxySettings Proxy { get; set; } = new();
 
+    /// <summary>The Gmail adapter (<c>KruxOS:Gmail</c>): base URLs, client id, sync interval, windows (docs/service-proxy.md).</summary>
+    public KruxOS.Proxy.Gmail.GmailOptions Gmail { get; set; } = new();
+
     /// <summary>The audit directory: <c>{DataDir}/audit</c>.</summary>
     public string AuditDirectory => Path.Combine(DataDir, "audit");
 

@@ -3,7 +3,7 @@ using System.Collections.Immutable;
 namespace KruxOS.Proxy.Gmail;
 
 /// <summary>
-/// Settings of the Gmail adapter (<c>Proxy:Gmail</c> in configuration). Base URLs are configurable so tests and
+/// Settings of the Gmail adapter (<c>KruxOS:Gmail</c> in configuration). Base URLs are configurable so tests and
 /// air-gapped installs point them at other servers. Nothing secret lives here: the OAuth client secret is given to
 /// <c>kruxos connect gmail</c> on stdin (or <c>KRUXOS_GMAIL_CLIENT_SECRET</c> in the CLI's environment) and kept in the
 /// vault entry with the tokens.
@@ -11,7 +11,7 @@ namespace KruxOS.Proxy.Gmail;
 public sealed class GmailOptions
 {
     /// <summary>Configuration section.</summary>
-    public const string Section = "Proxy:Gmail";
+    public const string Section = "KruxOS:Gmail";
 
     /// <summary>Google's authorization endpoint (the operator's browser goes there). <b>Default</b>: https://accounts.google.com/o/oauth2/v2/auth</summary>
     public Uri AuthorizeEndpoint { get; set; } = new("https://accounts.google.com/o/oauth2/v2/auth");
@@ -46,6 +46,9 @@ public sealed class GmailOptions
     /// <summary>How long a started connect may take until the callback. <b>Default</b>: 5 min.</summary>
     public TimeSpan ConnectLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>How often the refresher checks the token's expiry. <b>Default</b>: 60 s (spec §10.4).</summary>
+    public TimeSpan RefreshCheckInterval { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Timeout of one provider request. <b>Default</b>: 30 s.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -66,16 +69,17 @@ public sealed class GmailOptions
     {
         foreach (var (name, uri) in new[] { ("AuthorizeEndpoint", AuthorizeEndpoint), ("TokenEndpoint", TokenEndpoint), ("RevokeEndpoint", RevokeEndpoint), ("ApiBase", ApiBase) })
         {
-            if (uri is null || !uri.IsAbsoluteUri) return $"Proxy:Gmail:{name} must be an absolute URL";
+            if (uri is null || !uri.IsAbsoluteUri) return $"KruxOS:Gmail:{name} must be an absolute URL";
             var loopback = uri.IsLoopback;
             if (uri.Scheme != Uri.UriSchemeHttps && !(uri.Scheme == Uri.UriSchemeHttp && loopback))
-                return $"Proxy:Gmail:{name} must use https (http only on loopback, for tests)";
-            if (!string.IsNullOrEmpty(uri.UserInfo)) return $"Proxy:Gmail:{name} must not carry user info";
+                return $"KruxOS:Gmail:{name} must use https (http only on loopback, for tests)";
+            if (!string.IsNullOrEmpty(uri.UserInfo)) return $"KruxOS:Gmail:{name} must not carry user info";
         }
-        if (SyncInterval < TimeSpan.FromSeconds(1)) return "Proxy:Gmail:SyncInterval must be at least 1 s";
-        if (InitialSyncMessages is < 1 or > 10_000) return "Proxy:Gmail:InitialSyncMessages must be 1..10000";
-        if (SendWindow <= TimeSpan.Zero || DeleteWindow <= TimeSpan.Zero || MoveWindow <= TimeSpan.Zero) return "Proxy:Gmail windows must be positive";
-        if (ConnectLifetime < TimeSpan.FromSeconds(10) || ConnectLifetime > TimeSpan.FromHours(1)) return "Proxy:Gmail:ConnectLifetime must be 10 s..1 h";
+        if (SyncInterval < TimeSpan.FromSeconds(1)) return "KruxOS:Gmail:SyncInterval must be at least 1 s";
+        if (InitialSyncMessages is < 1 or > 10_000) return "KruxOS:Gmail:InitialSyncMessages must be 1..10000";
+        if (SendWindow <= TimeSpan.Zero || DeleteWindow <= TimeSpan.Zero || MoveWindow <= TimeSpan.Zero) return "KruxOS:Gmail windows must be positive";
+        if (RefreshCheckInterval < TimeSpan.FromMilliseconds(100)) return "KruxOS:Gmail:RefreshCheckInterval must be at least 100 ms";
+        if (ConnectLifetime < TimeSpan.FromSeconds(10) || ConnectLifetime > TimeSpan.FromHours(1)) return "KruxOS:Gmail:ConnectLifetime must be 10 s..1 h";
         return null;
     }
 }
