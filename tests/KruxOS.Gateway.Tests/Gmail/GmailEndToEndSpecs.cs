@@ -1,3 +1,4 @@
+using Xunit;
 using System.Net;
 using System.Net.Security;
 using System.Text;
@@ -71,7 +72,7 @@ public sealed partial class GmailEndToEndSpecs(GmailEndToEndSpecs.Fixture gw) : 
         var connect = await admin.ConnectAsync("gmail", new Dictionary<string, string> { ["dashboard_url"] = gateway.Dashboard.AbsoluteUri },
             Encoding.UTF8.GetBytes(g.ClientSecret), "operator", CancellationToken.None);
         Assert.True(connect.IsOk, connect.Error?.Message);
-        var start = new Uri(connect.Value.AuthorizeUrl!);
+        var start = new Uri(connect.Value!.AuthorizeUrl!);
         using var browser = new Browser(gateway);
         // a request without the dashboard session (the cross-site hop) is answered with a same-origin reload, never consumed
         var hop = await (await browser.Anonymous.GetAsync(start.PathAndQuery)).Content.ReadAsStringAsync();

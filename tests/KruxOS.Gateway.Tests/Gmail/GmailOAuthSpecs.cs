@@ -1,3 +1,4 @@
+using Xunit;
 using KruxOS.Core.OAuth;
 using KruxOS.Proxy;
 using KruxOS.Proxy.Gmail;

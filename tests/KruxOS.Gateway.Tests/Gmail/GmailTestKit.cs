@@ -1,3 +1,4 @@
+using Xunit;
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Net;

@@ -1,3 +1,4 @@
+using Xunit;
 using System.Text;
 using KruxOS.Proxy.Gmail;
 using KruxOS.Testing.Fakes;
