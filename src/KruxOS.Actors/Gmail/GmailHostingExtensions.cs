@@ -33,7 +33,8 @@ public static class GmailHostingExtensions
         services.AddSingleton(sp => new GoogleOAuthClient(http, options, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(_ => new GmailApiClient(http, options));
         services.AddSingleton<GmailTokens>();
-        services.AddSingleton<GmailConnector>();
+        services.AddSingleton(sp => new GmailConnector(sp.GetRequiredService<GoogleOAuthClient>(), sp.GetRequiredService<GmailApiClient>(), options,
+            () => sp.GetRequiredService<IServiceConnections>(), sp.GetRequiredService<TimeProvider>()));
         services.AddServiceAdapter<GmailAdapter>();
         services.AddCapabilityModule<EmailModule>();
         services.AddNodeChild<GmailTokenRefreshActor>("gmail-token-refresh", RefreshOrder,

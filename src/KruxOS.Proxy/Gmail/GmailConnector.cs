@@ -33,7 +33,9 @@ public sealed record ConnectStep(ConnectStepStatus Status, Uri? Redirect, string
 /// </list>
 /// Nothing survives a restart (the operator starts again). Tickets, states and verifiers are 256-bit random values.
 /// </summary>
-public sealed class GmailConnector(GoogleOAuthClient oauth, GmailApiClient api, GmailOptions options, IServiceConnections connections, TimeProvider clock)
+/// <remarks><paramref name="connections"/> is resolved when a connect finishes: the proxy area's connections depend on the
+/// adapters, and the adapter on this connector, so taking it at construction would be a dependency cycle.</remarks>
+public sealed class GmailConnector(GoogleOAuthClient oauth, GmailApiClient api, GmailOptions options, Func<IServiceConnections> connections, TimeProvider clock)
 {
     /// <summary>The dashboard path of the start link.</summary>
     public const string StartPath = "/api/oauth/gmail/start";
@@ -128,7 +130,7 @@ public sealed class GmailConnector(GoogleOAuthClient oauth, GmailApiClient api, 
         var bytes = credential.ToBytes();
         try
         {
-            var stored = await connections.CompleteAsync(GmailTokens.Service, account, bytes, ct).ConfigureAwait(false);
+            var stored = await connections().CompleteAsync(GmailTokens.Service, account, bytes, ct).ConfigureAwait(false);
             return stored.Ok
                 ? new ConnectStep(ConnectStepStatus.Ok, null, "Gmail connected: " + account, account)
                 : new ConnectStep(ConnectStepStatus.Failed, null, "Could not store the Gmail credential: " + stored.Message);
