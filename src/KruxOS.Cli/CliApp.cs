@@ -36,7 +36,7 @@ public static class CliApp
         }
         var root = Build(client, stdout, stderr, console);
         var parse = root.Parse(args);
-        if (parse.Errors.Count > 0 && args is ["vault", ..])
+        if (parse.Errors.Count > 0 && args is ["vault" or "connect", ..])
         {
             // Parse errors quote the tokens they did not expect, which could be a secret typed in the wrong place.
             await stderr.WriteLineAsync("error: invalid 'kruxos vault' command line (see kruxos vault --help); values and passphrases are read from standard input")
@@ -105,6 +105,7 @@ public static class CliApp
         root.Subcommands.Add(VaultCli.Build(client, stdout, stderr, json, console));
         foreach (var command in SandboxCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);
         foreach (var command in AlertsPauseCli.Build(client, stdout, stderr, json)) root.Subcommands.Add(command);
+        foreach (var command in ProxyCli.Build(client, stdout, stderr, json, console)) root.Subcommands.Add(command);
 
         var watchAgent = new Option<string?>("--agent") { Description = "Only this agent's events" };
         var watchTypes = new Option<string?>("--type") { Description = "Comma-separated event types" };

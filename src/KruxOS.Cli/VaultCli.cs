@@ -24,7 +24,7 @@ public static class VaultCli
     /// </summary>
     public static string? RefuseSecretsInArgv(IReadOnlyList<string> args)
     {
-        if (args.Count == 0 || args[0] != "vault") return null;
+        if (args.Count == 0 || args[0] is not ("vault" or "connect")) return null;
         foreach (var a in args)
             if (SecretFlags.Any(f => a.Equals(f, StringComparison.OrdinalIgnoreCase) || a.StartsWith(f + "=", StringComparison.OrdinalIgnoreCase)))
                 return "values and passphrases are never taken from the command line (the process list and shell history would keep them): " +

@@ -171,6 +171,40 @@ public sealed class OperationsApiSpecs(OperationsGateway fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Should_show_the_service_proxy_and_change_writes_for_operators_only_behind_the_origin_and_csrf_checks()
+    {
+        // arrange
+        using var client = await fixture.SignedInAsync();
+        using var bare = new DashboardClient(Gateway);
+        var csrf = await client.CsrfAsync();
+        var unknownId = "wr-" + Guid.NewGuid().ToString("N");
+
+        // act
+        var status = await client.ApiAsync(HttpMethod.Get, "/api/proxy/status");
+        var writes = await client.ApiAsync(HttpMethod.Get, "/api/proxy/writes?status=pending");
+        var dead = await bare.ApiAsync(HttpMethod.Get, "/api/proxy/writes?status=dead_lettered", bearer: fixture.ClientToken);
+        var badStatus = await client.ApiAsync(HttpMethod.Get, "/api/proxy/writes?status=sideways");
+        var byClient = await bare.ApiAsync(HttpMethod.Post, $"/api/proxy/writes/{unknownId}/cancel", bearer: fixture.ClientToken);
+        var noCsrf = await client.ApiAsync(HttpMethod.Post, $"/api/proxy/writes/{unknownId}/cancel", origin: client.Origin);
+        var unknown = await client.ApiAsync(HttpMethod.Post, $"/api/proxy/writes/{unknownId}/cancel", csrf: csrf, origin: client.Origin);
+        var malformed = await client.ApiAsync(HttpMethod.Post, "/api/proxy/writes/..%2F..%2Fetc/retry", csrf: csrf, origin: client.Origin);
+        var discard = await client.ApiAsync(HttpMethod.Post, $"/api/proxy/writes/{unknownId}/discard", csrf: csrf, origin: client.Origin);
+
+        // assert
+        Assert.Equal(HttpStatusCode.OK, status.Status);
+        Assert.NotNull(status.Body!["services"]!.AsArray());
+        Assert.Equal(HttpStatusCode.OK, writes.Status);
+        Assert.Equal(0, writes.Body!["total"]!.GetValue<int>());
+        Assert.Equal(HttpStatusCode.OK, dead.Status);
+        Assert.Equal(HttpStatusCode.BadRequest, badStatus.Status);
+        Assert.Equal("auth.role_forbidden", byClient.Body!["error_type"]!.GetValue<string>());
+        Assert.Equal("request.csrf_failed", noCsrf.Body!["error_type"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.NotFound, unknown.Status);
+        Assert.True(malformed.Status is HttpStatusCode.BadRequest or HttpStatusCode.NotFound, malformed.Status.ToString());
+        Assert.Equal(HttpStatusCode.NotFound, discard.Status);
+    }
+
+    [Fact]
     public async Task Should_pause_and_resume_an_agent_for_operators_only_and_fail_its_calls_while_paused()
     {
         // arrange: an agent of its own (the class's agent keeps working for the other specs)

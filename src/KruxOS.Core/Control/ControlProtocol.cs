@@ -53,6 +53,13 @@ public static class ControlProtocol
         public const string VaultAdd = "vault.add";
         public const string VaultRotate = "vault.rotate";
         public const string VaultRevoke = "vault.revoke";
+        public const string ProxyStatus = "proxy.status";
+        public const string ProxyWrites = "proxy.writes";
+        public const string ProxyCancel = "proxy.cancel";
+        public const string ProxyRetry = "proxy.retry";
+        public const string ProxyDiscard = "proxy.discard";
+        public const string ProxyConnect = "proxy.connect";
+        public const string ProxyDisconnect = "proxy.disconnect";
         public const string AlertList = "alerts.list";
         public const string AlertAck = "alerts.ack";
         public const string Pause = "session.pause";

@@ -25,6 +25,9 @@ public static class TelemetryNames
     /// <summary>Observable gauge: approvals pending a human decision on this node.</summary>
     public const string ApprovalsPending = "kruxos.approvals.pending";
 
+    /// <summary>Observable gauge: buffered writes of the Service Proxy in the dead letters (<c>dead_letter_queue_depth</c>).</summary>
+    public const string ProxyDeadLetters = "kruxos.proxy.dead_letters";
+
     /// <summary>Histogram (seconds): one group commit of the audit writer (write and fsync of a batch), by result.</summary>
     public const string AuditCommitDuration = "kruxos.audit.commit.duration";
 

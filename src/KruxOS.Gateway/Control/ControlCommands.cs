@@ -37,8 +37,10 @@ public sealed class ControlCommands(
     VaultAdmin? vault = null,
     Dashboard.ApprovalLinks? links = null,
     BoundAddresses? bound = null,
-    GatewayEndpoints? endpoints = null)
+    GatewayEndpoints? endpoints = null,
+    KruxOS.Actors.Proxy.ProxyAdmin? proxyAdmin = null)
 {
+    private readonly ProxyControl? _proxy = proxyAdmin is null ? null : new ProxyControl(proxyAdmin);
     private readonly AgentAdmin _agents = agents;
     private readonly UserTokenAdmin _tokens = tokens;
     private readonly ApprovalAdmin _approvals = approvals;
@@ -112,6 +114,13 @@ public sealed class ControlCommands(
                 .ConfigureAwait(false), AdminJson.AlertAcknowledged),
             [Methods.Pause] = async (c, r) => Reply.Of(await c._pauses.PauseAsync(Name(r), r.Decider.DecidedBy, r.Ct).ConfigureAwait(false), AdminJson.Pause),
             [Methods.Resume] = async (c, r) => Reply.Of(await c._pauses.ResumeAsync(Name(r), r.Decider.DecidedBy, r.Ct).ConfigureAwait(false), AdminJson.Pause),
+            [Methods.ProxyStatus] = (c, r) => c.Proxy(p => p.StatusAsync(r.Params, r.Ct)),
+            [Methods.ProxyWrites] = (c, r) => c.Proxy(p => p.WritesAsync(r.Params, r.Ct)),
+            [Methods.ProxyCancel] = (c, r) => c.Proxy(p => p.CancelAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.ProxyRetry] = (c, r) => c.Proxy(p => p.RetryAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.ProxyDiscard] = (c, r) => c.Proxy(p => p.DiscardAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.ProxyConnect] = (c, r) => c.Proxy(p => p.ConnectAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.ProxyDisconnect] = (c, r) => c.Proxy(p => p.DisconnectAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Runs one request for root at the control socket; returns the response line.</summary>
@@ -145,6 +154,13 @@ public sealed class ControlCommands(
     {
         if (_vault is null) return AdminErrors.Unavailable("the vault is not hosted on this node");
         var (result, error) = await run(_vault).ConfigureAwait(false);
+        return new Reply(result, error);
+    }
+
+    private async Task<Reply> Proxy(Func<ProxyControl, Task<(JsonNode? Result, AdminError? Error)>> run)
+    {
+        if (_proxy is null) return AdminErrors.Unavailable("the service proxy is not hosted on this node");
+        var (result, error) = await run(_proxy).ConfigureAwait(false);
         return new Reply(result, error);
     }
 

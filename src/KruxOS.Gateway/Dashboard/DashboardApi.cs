@@ -156,6 +156,7 @@ public static class DashboardApi
 
         api.MapDashboardSecrets();
         api.MapDashboardAlerts();
+        api.MapDashboardProxy();
     }
 
     /// <summary>Who a change is recorded as: <c>user:&lt;label&gt;</c> of the caller's token, as its approval decisions are.</summary>

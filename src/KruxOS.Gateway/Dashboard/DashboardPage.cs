@@ -27,5 +27,6 @@ public static class DashboardPages
         new("/agents/{name}", "Agent", "agent.js", InNavigation: false),
         new("/secrets", "Secrets", "secrets.js"),
         new("/alerts", "Alerts", "alerts.js"),
+        new("/proxy", "Service Proxy", "proxy.js"),
     ];
 }

@@ -14,7 +14,7 @@ public static class HealthEndpoints
     public static void MapHealth(this WebApplication app)
     {
         app.MapGet("/health", async (HttpContext http, HealthRegistry health, HostMetrics metrics, StatusService status, ApprovalIndex approvals,
-            KruxOS.Actors.Comms.CommsQueueDepth comms, KruxOS.Actors.Alerts.AlertAdmin alerts) =>
+            KruxOS.Actors.Comms.CommsQueueDepth comms, KruxOS.Actors.Alerts.AlertAdmin alerts, KruxOS.Actors.Proxy.WriteIndex writes) =>
         {
             var report = await health.RunAsync(http.RequestAborted).ConfigureAwait(false);
             var body = new JsonObject
@@ -34,7 +34,7 @@ public static class HealthEndpoints
                     ["active_sessions"] = await status.ActiveConnectionsAsync(http.RequestAborted).ConfigureAwait(false),
                     ["total_invocations"] = status.TotalInvocations,
                     ["approval_queue_depth"] = approvals.PendingCount,
-                    ["dead_letter_queue_depth"] = 0,
+                    ["dead_letter_queue_depth"] = writes.DeadLetterDepth,
                     ["comms_queue_depth"] = comms.Value,
                     ["alerts_pending"] = (await alerts.PendingAsync(http.RequestAborted).ConfigureAwait(false))?.Pending ?? -1,
                     ["collected_at"] = report.GeneratedAt.ToString("O"),

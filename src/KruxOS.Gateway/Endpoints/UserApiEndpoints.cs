@@ -99,6 +99,7 @@ public static class UserApiEndpoints
         api.MapPost("/approvals/{id}/reject", (HttpContext http, ApprovalAdmin approvals, string id) => DecideAsync(http, approvals, id, false));
         api.MapAuditApi();
         api.MapVaultApi();
+        api.MapProxyApi();
         api.MapHookDecisions().WithMetadata(new UserApiCredentials(Minted: true, ClientsOnly: true));
     }
 

@@ -81,10 +81,12 @@ public sealed class NodeGauges : IDisposable
     private readonly Meter _meter = new(TelemetryNames.Source);
 
     /// <summary>Creates the gauges over <paramref name="approvals"/>.</summary>
-    public NodeGauges(ApprovalIndex approvals)
+    public NodeGauges(ApprovalIndex approvals, KruxOS.Actors.Proxy.WriteIndex? writes = null)
     {
         ArgumentNullException.ThrowIfNull(approvals);
         _meter.CreateObservableGauge(TelemetryNames.ApprovalsPending, () => approvals.PendingCount, "{approval}", "Approvals pending a human decision on this node.");
+        if (writes is not null)
+            _meter.CreateObservableGauge(TelemetryNames.ProxyDeadLetters, () => writes.DeadLetterDepth, "{write}", "Service Proxy writes in the dead letters.");
     }
 
     /// <inheritdoc />

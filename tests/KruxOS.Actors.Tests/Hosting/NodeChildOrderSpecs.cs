@@ -16,10 +16,10 @@ namespace KruxOS.Actors.Tests.Hosting;
 public sealed class NodeChildOrderSpecs
 {
     private static readonly string[] SingleNodeChildren =
-        ["audit", "host-metrics", "policies", "approvals", "approval-index", "agent-sessions", "identity", "connections", "sandbox-housekeeping", "vault", "vault-startup", "comms-inboxes", "comms-channels", "alerts", "system-alerts", "pauses", "schedulers", "state-shared-quota", "state-shared", "state-persistent", "state-sessions", "state-watch"];
+        ["audit", "host-metrics", "policies", "approvals", "approval-index", "agent-sessions", "identity", "connections", "sandbox-housekeeping", "vault", "vault-startup", "comms-inboxes", "comms-channels", "alerts", "system-alerts", "pauses", "schedulers", "state-shared-quota", "state-shared", "state-persistent", "state-sessions", "state-watch", "proxy-writes", "proxy-write-index", "proxy-sync"];
 
     private static readonly string[] ClusterChildren =
-        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping", "vault-replica", "vault-startup", "cluster-lease", "system-alerts", "pause-replica", "state-watch"];
+        ["audit", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping", "vault-replica", "vault-startup", "cluster-lease", "system-alerts", "pause-replica", "state-watch", "proxy-write-index", "proxy-sync"];
 
     private static IServiceProvider Registrations(TempDir dir, bool clustering)
     {
@@ -47,7 +47,7 @@ public sealed class NodeChildOrderSpecs
         using var dir = new TempDir();
         var sp = Registrations(dir, true);
         Assert.Equal(ClusterChildren, NodeChildren.InCreationOrder(sp.GetServices<NodeChild>(), HostingMode.Cluster).Select(c => c.Name));
-        Assert.Equal(["approval", "agent-session", "identity", "vault", "comms-inbox", "comms-channel", "alerts", "pauses", "scheduler", "state-shared-quota", "state-shared", "state-persistent", "state-session"], sp.GetServices<ClusterHosted>().OrderBy(h => h.Order).Select(h => h.Name));
+        Assert.Equal(["approval", "agent-session", "identity", "vault", "comms-inbox", "comms-channel", "alerts", "pauses", "scheduler", "state-shared-quota", "state-shared", "state-persistent", "state-session", "proxy-write"], sp.GetServices<ClusterHosted>().OrderBy(h => h.Order).Select(h => h.Name));
     }
 
     [Fact]

@@ -121,6 +121,7 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         yield return KruxOS.Actors.State.StateAreaMessages.ListLiveSessions.Instance;
         yield return new KruxOS.Actors.State.StateAreaMessages.LiveSessions([new KruxOS.Actors.State.StateAreaMessages.LiveSession(agent, "sess-1")]);
         foreach (var sample in PauseWireSamples.All()) yield return sample;
+        foreach (var sample in ProxyWireSamples.All()) yield return sample;
     }
 
     [Fact]

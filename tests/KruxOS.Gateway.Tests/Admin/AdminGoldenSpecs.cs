@@ -179,6 +179,19 @@ public sealed partial class AdminGoldenSpecs
         await t.ControlAsync("approval.list approved", Methods.ApprovalList, new() { ["status"] = "approved" });
         await t.ControlAsync("approval.list all", Methods.ApprovalList, new() { ["status"] = "all" });
 
+        // service proxy (no adapter registered in this gateway)
+        await t.ControlAsync("proxy.status", Methods.ProxyStatus, new());
+        await t.ControlAsync("proxy.writes", Methods.ProxyWrites, new());
+        await t.ControlAsync("proxy.writes bad filter", Methods.ProxyWrites, new() { ["status"] = "sideways" });
+        await t.ControlAsync("proxy.writes bad service", Methods.ProxyWrites, new() { ["service"] = "../etc" });
+        await t.ControlAsync("proxy.cancel unknown", Methods.ProxyCancel, new() { ["id"] = "wr-0000000000000000000000000000000a" });
+        await t.ControlAsync("proxy.cancel malformed", Methods.ProxyCancel, new() { ["id"] = "nope" });
+        await t.ControlAsync("proxy.retry unknown", Methods.ProxyRetry, new() { ["id"] = "wr-0000000000000000000000000000000a" });
+        await t.ControlAsync("proxy.discard missing id", Methods.ProxyDiscard, new());
+        await t.ControlAsync("proxy.connect unknown service", Methods.ProxyConnect, new() { ["service"] = "nosuch", ["secret"] = "xoxb-not-echoed" });
+        await t.ControlAsync("proxy.connect bad service", Methods.ProxyConnect, new() { ["service"] = "../x" });
+        await t.ControlAsync("proxy.disconnect unknown service", Methods.ProxyDisconnect, new() { ["service"] = "nosuch" });
+
         // protocol level, the last ones through the real socket
         await t.ControlAsync("unknown method", "agent.dance", new());
         await t.SocketAsync("socket: not json", ["{nope"]);
@@ -237,6 +250,14 @@ public sealed partial class AdminGoldenSpecs
         await t.HttpAsync("vault rotate unknown", HttpMethod.Post, "/api/vault/secrets/nope/rotate", op, new JsonObject { ["value"] = GoldenValue }.ToJsonString());
         await t.HttpAsync("vault revoke ok", HttpMethod.Post, "/api/vault/secrets/api/revoke", op);
         await t.HttpAsync("vault unlock wrong", HttpMethod.Post, "/api/vault/unlock", op, """{"passphrase":"not the passphrase"}""");
+        await t.HttpAsync("proxy status", HttpMethod.Get, "/api/proxy/status", client);
+        await t.HttpAsync("proxy writes", HttpMethod.Get, "/api/proxy/writes", client);
+        await t.HttpAsync("proxy writes bad status", HttpMethod.Get, "/api/proxy/writes?status=sideways", client);
+        await t.HttpAsync("proxy cancel by client", HttpMethod.Post, "/api/proxy/writes/wr-0000000000000000000000000000000a/cancel", client);
+        await t.HttpAsync("proxy cancel unknown", HttpMethod.Post, "/api/proxy/writes/wr-0000000000000000000000000000000a/cancel", op);
+        await t.HttpAsync("proxy retry malformed", HttpMethod.Post, "/api/proxy/writes/nope/retry", op);
+        await t.HttpAsync("proxy connect unknown", HttpMethod.Post, "/api/proxy/nosuch/connect", op, """{"secret":"xoxb-not-echoed"}""");
+        await t.HttpAsync("proxy disconnect by client", HttpMethod.Post, "/api/proxy/slack/disconnect", client);
     }
 
     private const string GoldenValue = "sk_golden_value_0123456789";
