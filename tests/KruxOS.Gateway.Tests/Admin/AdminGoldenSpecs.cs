@@ -298,6 +298,13 @@ public sealed partial class AdminGoldenSpecs
         public const string VaultAdd = ControlProtocol.Methods.VaultAdd;
         public const string VaultRotate = ControlProtocol.Methods.VaultRotate;
         public const string VaultRevoke = ControlProtocol.Methods.VaultRevoke;
+        public const string ProxyStatus = ControlProtocol.Methods.ProxyStatus;
+        public const string ProxyWrites = ControlProtocol.Methods.ProxyWrites;
+        public const string ProxyCancel = ControlProtocol.Methods.ProxyCancel;
+        public const string ProxyRetry = ControlProtocol.Methods.ProxyRetry;
+        public const string ProxyDiscard = ControlProtocol.Methods.ProxyDiscard;
+        public const string ProxyConnect = ControlProtocol.Methods.ProxyConnect;
+        public const string ProxyDisconnect = ControlProtocol.Methods.ProxyDisconnect;
     }
 
     /// <summary>Records each exchange as one normalised JSON line: <c>{"case", "status", "body"}</c>, the body verbatim.</summary>
