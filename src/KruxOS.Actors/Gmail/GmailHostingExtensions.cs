@@ -32,7 +32,8 @@ public static class GmailHostingExtensions
         }) { Timeout = Timeout.InfiniteTimeSpan };
         services.AddSingleton(sp => new GoogleOAuthClient(http, options, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(_ => new GmailApiClient(http, options));
-        services.AddSingleton<GmailTokens>();
+        services.AddSingleton(sp => new GmailTokens(() => sp.GetRequiredService<IServiceCredentials>(), sp.GetRequiredService<GoogleOAuthClient>(), options,
+            sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new GmailConnector(sp.GetRequiredService<GoogleOAuthClient>(), sp.GetRequiredService<GmailApiClient>(), options,
             () => sp.GetRequiredService<IServiceConnections>(), sp.GetRequiredService<TimeProvider>()));
         services.AddServiceAdapter<GmailAdapter>();

@@ -20,8 +20,12 @@ public sealed record AccessToken(string? Token, GoogleStatus Status, string? Rea
 /// entry as needing attention — which raises the alert — when the refresh grant is refused. Every read of the vault entry
 /// is an audited credential use; refreshes are serialised so two requests never spend the refresh token twice.
 /// </summary>
-public sealed class GmailTokens(IServiceCredentials credentials, GoogleOAuthClient oauth, GmailOptions options, TimeProvider clock)
+/// <remarks>The credential store is resolved on first use: it depends on the registered adapters, which depend on this, so
+/// taking it at construction would be a dependency cycle.</remarks>
+public sealed class GmailTokens(Func<IServiceCredentials> credentialStore, GoogleOAuthClient oauth, GmailOptions options, TimeProvider clock)
 {
+    private IServiceCredentials credentials => credentialStore();
+
     /// <summary>The service.</summary>
     public static readonly ServiceName Service = ServiceName.Parse("gmail");
 

@@ -31,7 +31,6 @@ public sealed partial class GmailEndToEndSpecs(GmailEndToEndSpecs.Fixture gw) : 
 
         public async ValueTask InitializeAsync()
         {
-            Trace("init");
             Google = await FakeGoogle.StartAsync();
             Inbox1 = Google.AddMessage("Alice <alice@example.com>", Google.Account, "Quarterly report", "The numbers", "<p>The numbers</p>", withAttachment: true);
             Inbox2 = Google.AddMessage("bob@example.com", Google.Account, "Lunch", "Noon?", labels: ["INBOX"]);
@@ -42,7 +41,6 @@ public sealed partial class GmailEndToEndSpecs(GmailEndToEndSpecs.Fixture gw) : 
                 "--KruxOS:Gmail:RevokeEndpoint", Google.RevokeEndpoint.AbsoluteUri, "--KruxOS:Gmail:ApiBase", Google.GmailBase.AbsoluteUri,
                 "--KruxOS:Gmail:ClientId", Google.ClientId, "--KruxOS:Gmail:SendWindow", w, "--KruxOS:Gmail:DeleteWindow", w, "--KruxOS:Gmail:MoveWindow", w,
                 "--KruxOS:Gmail:SyncInterval", "01:00:00");
-            Trace("gateway up");
             await Gateway.ControlAsync(ControlProtocol.Methods.VaultInit, new JsonObject { ["passphrase"] = "gmail e2e passphrase 1" });
         }
 
@@ -65,11 +63,8 @@ public sealed partial class GmailEndToEndSpecs(GmailEndToEndSpecs.Fixture gw) : 
     /// <summary>What the browser saw while connecting.</summary>
     public sealed record Connected(string HopPage, HttpStatusCode ToGoogle, Uri GoogleUrl, Uri Callback, HttpStatusCode Done, string DonePage, HttpStatusCode Replay);
 
-    internal static void Trace(string m) => File.AppendAllText("/tmp/h3g-e2e.log", DateTime.UtcNow.ToString("HH:mm:ss.fff") + " " + m + "\n");
-
     private static async Task<Connected> ConnectThroughDashboardAsync(Fixture f)
     {
-        Trace("connect start");
         var g = f.Google;
         var gateway = f.Gateway;
         var admin = gateway.Services.GetRequiredService<ProxyAdmin>();
@@ -77,26 +72,18 @@ public sealed partial class GmailEndToEndSpecs(GmailEndToEndSpecs.Fixture gw) : 
         var connect = await admin.ConnectAsync("gmail", new Dictionary<string, string> { ["dashboard_url"] = gateway.Dashboard.AbsoluteUri },
             Encoding.UTF8.GetBytes(g.ClientSecret), "operator", CancellationToken.None);
         Assert.True(connect.IsOk, connect.Error?.Message);
-        Trace("var start = new Uri(");
         var start = new Uri(connect.Value!.AuthorizeUrl!);
         using var browser = new Browser(gateway);
         // a request without the dashboard session (the cross-site hop) is answered with a same-origin reload, never consumed
-        Trace("var hop = await");
         var hop = await (await browser.Anonymous.GetAsync(start.PathAndQuery)).Content.ReadAsStringAsync();
-        Trace("await browser.SignIn");
         await browser.SignInAsync(await DashboardToken(gateway));
-        Trace("var toGoogle = await");
         var toGoogle = await browser.Client.GetAsync(start.PathAndQuery);
         var googleUrl = toGoogle.Headers.Location!;
-        Trace("var fromGoogle = awa");
         var fromGoogle = await browser.Anonymous.GetAsync(googleUrl);
         var callback = fromGoogle.Headers.Location!;
-        Trace("var done = await");
         var done = await browser.Client.GetAsync(callback.PathAndQuery);
         var page = await done.Content.ReadAsStringAsync();
-        Trace("var replay = await");
         var replay = await browser.Client.GetAsync(callback.PathAndQuery);
-        Trace("await Until(async ()");
         await Until(async () =>
         {
             var s = await admin.StatusAsync(CancellationToken.None);
@@ -125,7 +112,6 @@ public sealed partial class GmailEndToEndSpecs(GmailEndToEndSpecs.Fixture gw) : 
         // --- an agent reads: no provider call
         var token = await gateway.CreateAgentAsync("mailer-" + Guid.NewGuid().ToString("N")[..6]);
         var before = g.GmailCalls;
-        Trace("reads");
         var reads = await Node(token,
             "--call", "email.search", """{"query":"report"}""",
             "--call", "email.search", """{"label":"UNREAD","limit":10}""",
@@ -143,7 +129,6 @@ public sealed partial class GmailEndToEndSpecs(GmailEndToEndSpecs.Fixture gw) : 
         Assert.Equal(before + 1, g.GmailCalls); // one body fetch; searches and the second read came from the replica
 
         // --- writes: a send waits its window and arrives once; a cancelled send never; draft at once; delete and move buffered
-        Trace("writes");
         var writes = await Node(token,
             "--call", "email.send", """{"to":"bob@example.com","subject":"Once","body":"exactly once"}""",
             "--call", "email.send", """{"to":"bob@example.com","subject":"Never","body":"cancelled"}""",
@@ -185,8 +170,6 @@ public sealed partial class GmailEndToEndSpecs(GmailEndToEndSpecs.Fixture gw) : 
         var token = await gateway.CreateAgentAsync("bulk-" + Guid.NewGuid().ToString("N")[..6]);
         var args = new List<string> { "--timeout", "15000" };
         for (var i = 0; i < 21; i++) args.AddRange(["--call", "email.send", $$"""{"to":"bob@example.com","subject":"n{{i}}"}"""]);
-
-        Trace("21 sends");
         var run = await Node(token, [.. args]);
 
         var results = run["results"]!.AsArray();

@@ -79,7 +79,7 @@ internal sealed class GmailRig : IAsyncDisposable
         Http = http;
         OAuth = new GoogleOAuthClient(http, options, clock);
         Api = new GmailApiClient(http, options);
-        Tokens = new GmailTokens(credentials, OAuth, options, clock);
+        Tokens = new GmailTokens(() => credentials, OAuth, options, clock);
         Connector = new GmailConnector(OAuth, Api, options, () => credentials, clock);
         Adapter = new GmailAdapter(options, Api, OAuth, Tokens, Connector, clock);
         Directory = System.IO.Directory.CreateTempSubdirectory("kruxos-gmail-").FullName;
