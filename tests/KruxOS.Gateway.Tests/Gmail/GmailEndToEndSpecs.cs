@@ -136,8 +136,7 @@ public sealed partial class GmailEndToEndSpecs(GmailEndToEndSpecs.Fixture gw) : 
             "--call", "email.delete", $$"""{"message_id":"{{gw.Inbox2}}"}""",
             "--call", "email.move", $$"""{"message_id":"{{gw.Inbox1}}","remove_labels":["UNREAD"]}""",
             "--call", "email.move", $$"""{"message_id":"{{gw.Inbox1}}"}""",
-            "--call", "email.send", """{"to":"bob@example.com\r\nBcc: spy@evil.example","subject":"x"}""",
-            "--call", "email.bulk_delete", $$"""{"message_ids":["{{gw.Inbox1}}","{{gw.Inbox2}}"]}""");
+            "--call", "email.send", """{"to":"bob@example.com\r\nBcc: spy@evil.example","subject":"x"}""");
         var w = writes["results"]!.AsArray();
         var once = Body(w[0]);
         Assert.Equal("buffered", once["status"]!.GetValue<string>());
@@ -149,7 +148,6 @@ public sealed partial class GmailEndToEndSpecs(GmailEndToEndSpecs.Fixture gw) : 
         Assert.Equal("buffered", Body(w[4])["status"]!.GetValue<string>());
         Assert.Contains("NoLabelsProvided", w[5]!["body"]!.ToJsonString(), StringComparison.Ordinal);
         Assert.Contains("InvalidInput", w[6]!["body"]!.ToJsonString(), StringComparison.Ordinal);
-        Assert.True(w[7]!["isError"]!.GetValue<bool>(), w[7]!.ToJsonString()); // bulk_delete is blocked by default
         Assert.DoesNotContain(g.SentRaw, m => m.Contains("Subject: Once", StringComparison.Ordinal)); // nothing leaves before its window
 
         var cancel = await Node(token, "--call", "proxy.cancel_write", $$"""{"write_id":"{{never}}"}""");
@@ -160,6 +158,10 @@ public sealed partial class GmailEndToEndSpecs(GmailEndToEndSpecs.Fixture gw) : 
         await Task.Delay(Window * 2, TestContext.Current.CancellationToken);
         Assert.Single(g.SentRaw, m => m.Contains("Subject: Once", StringComparison.Ordinal));
         Assert.DoesNotContain(g.SentRaw, m => m.Contains("Subject: Never", StringComparison.Ordinal));
+
+        // bulk_delete is never buffered for an agent: refused by policy, or held for a human's approval
+        var bulk = (await Node(token, "--timeout", "10000", "--call", "email.bulk_delete", $$"""{"message_ids":["{{gw.Inbox1}}","{{gw.Inbox2}}"]}"""))["results"]![0]!;
+        Assert.True(bulk["isError"]?.GetValue<bool>() == true || bulk["error"] is not null, bulk.ToJsonString());
     }
 
     [Fact]
@@ -174,8 +176,11 @@ public sealed partial class GmailEndToEndSpecs(GmailEndToEndSpecs.Fixture gw) : 
 
         var results = run["results"]!.AsArray();
         Assert.All(results.Take(20), x => Assert.Equal("buffered", Body(x)["status"]!.GetValue<string>()));
-        var held = results[20]!.ToJsonString();
-        Assert.True(held.Contains("ApprovalPending", StringComparison.Ordinal) || held.Contains("approval", StringComparison.OrdinalIgnoreCase), held);
+        // the 21st is not buffered: it waits for a human (the client gives up waiting), and the queue holds it
+        var held = results[20]!;
+        Assert.True(held["error"] is not null || held.ToJsonString().Contains("Approval", StringComparison.Ordinal), held.ToJsonString());
+        var queue = await gateway.ControlAsync(ControlProtocol.Methods.ApprovalList, new JsonObject());
+        Assert.Contains("email.send", queue.ToJsonString(), StringComparison.Ordinal);
     }
 
     // waits until no write of any spec is pending, so provider call counts belong to this spec alone
