@@ -6,6 +6,7 @@ using KruxOS.Actors.Capabilities.Sandboxed;
 using KruxOS.Actors.Comms;
 using KruxOS.Actors.Cluster;
 using KruxOS.Actors.Connections;
+using KruxOS.Actors.Gmail;
 using KruxOS.Actors.Health;
 using KruxOS.Actors.Identity;
 using KruxOS.Actors.Pauses;
@@ -52,5 +53,6 @@ public static class GatewayAreas
         .AddSchedulerArea(settings)
         .AddProxyArea(settings)
         .AddSlackProxy(settings.Slack)
+        .AddGmailArea(settings)
         .AddClusterArea(settings);
 }

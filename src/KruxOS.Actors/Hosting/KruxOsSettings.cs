@@ -159,6 +159,8 @@ public sealed class KruxOsSettings
 
     /// <summary>The Slack adapter (<c>KruxOS:Slack</c>): base URL, windows, sync interval and limits.</summary>
     public KruxOS.Proxy.Slack.SlackOptions Slack { get; set; } = new();
+    /// <summary>The Gmail adapter (<c>KruxOS:Gmail</c>): base URLs, client id, sync interval, windows (docs/service-proxy.md).</summary>
+    public KruxOS.Proxy.Gmail.GmailOptions Gmail { get; set; } = new();
 
     /// <summary>The audit directory: <c>{DataDir}/audit</c>.</summary>
     public string AuditDirectory => Path.Combine(DataDir, "audit");

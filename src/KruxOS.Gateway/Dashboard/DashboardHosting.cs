@@ -83,6 +83,7 @@ public static class DashboardHosting
             app.MapGet(page.Path, (HttpContext http, DashboardAuth auth, KruxOS.Actors.Hosting.KruxOsSettings settings) => Page(http, auth, settings, page)).On(Listener.Dashboard);
         app.MapGet("/link/{token}", LinkPageAsync).On(Listener.Dashboard);
         app.MapPost("/link/{token}", LinkDecideAsync).On(Listener.Dashboard);
+        app.MapDashboardOAuth();
         app.MapDashboardApi();
     }
 

@@ -154,7 +154,7 @@ public sealed class CapabilityCatalogSpecs
 
         // assert: the catalogue is the offline one, each definition with one handler
         Assert.Equal(DefinitionLoader.BuiltIn().Select(d => d.Name.Value).Order(StringComparer.Ordinal), catalog.Registry.All.Select(d => d.Name.Value));
-        Assert.Equal(86, catalog.Registry.All.Length);
+        Assert.Equal(93, catalog.Registry.All.Length);
         foreach (var d in catalog.Registry.All)
         {
             var handler = catalog.HandlerFor(d.Name);

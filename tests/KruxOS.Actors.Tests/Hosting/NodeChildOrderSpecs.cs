@@ -16,10 +16,10 @@ namespace KruxOS.Actors.Tests.Hosting;
 public sealed class NodeChildOrderSpecs
 {
     private static readonly string[] SingleNodeChildren =
-        ["audit", "host-metrics", "policies", "approvals", "approval-index", "agent-sessions", "identity", "connections", "sandbox-housekeeping", "vault", "vault-startup", "comms-inboxes", "comms-channels", "alerts", "system-alerts", "pauses", "schedulers", "state-shared-quota", "state-shared", "state-persistent", "state-sessions", "state-watch", "proxy-writes", "proxy-write-index", "proxy-sync"];
+        ["audit", "host-metrics", "policies", "approvals", "approval-index", "agent-sessions", "identity", "connections", "sandbox-housekeeping", "vault", "vault-startup", "comms-inboxes", "comms-channels", "alerts", "system-alerts", "pauses", "schedulers", "state-shared-quota", "state-shared", "state-persistent", "state-sessions", "state-watch", "proxy-writes", "proxy-write-index", "proxy-sync", "gmail-token-refresh"];
 
     private static readonly string[] ClusterChildren =
-        ["audit", "audit-reader", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping", "vault-replica", "vault-startup", "cluster-lease", "supervision-relay", "system-alerts", "pause-replica", "state-watch", "proxy-write-index", "proxy-sync"];
+        ["audit", "audit-reader", "host-metrics", "policies", "approval-index", "identity-replica", "connections", "sandbox-housekeeping", "vault-replica", "vault-startup", "cluster-lease", "supervision-relay", "system-alerts", "pause-replica", "state-watch", "proxy-write-index", "proxy-sync", "gmail-token-refresh"];
 
     private static IServiceProvider Registrations(TempDir dir, bool clustering)
     {

@@ -33,7 +33,7 @@ public sealed class DefinitionDataSpecs
     [Fact]
     public void Should_declare_the_written_paths_the_old_table_and_tag_rule_produced_for_every_shipped_definition()
     {
-        Assert.Equal(86, All.Count); // the 92 of the spec less the 7 email capabilities, plus proxy.cancel_write
+        Assert.Equal(93, All.Count); // the 92 of the spec, plus proxy.cancel_write
         foreach (var d in All)
             Assert.True(OldWrittenPaths(d).SequenceEqual(d.WrittenPathInputs()), $"{d.Name}: [{string.Join(", ", d.WrittenPathInputs())}]");
         Assert.Equal(["source", "destination"], Get("filesystem.move").WrittenPaths);

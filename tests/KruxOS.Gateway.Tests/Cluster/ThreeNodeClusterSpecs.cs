@@ -221,12 +221,12 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             var answered = new List<double>();
             for (var i = 0; i < LatencySamples; i++)
             {
-                var held = Stopwatch.StartNew();
+                var sinceHold = Stopwatch.StartNew();
                 var id = await HeldAsync(http, survivors[0], token, $"lat-{i}");
                 // the deciding node's index follows the journal: an operator there sees the request about a second later
                 await UntilAsync(survivors[1], async () => (await survivors[1].ControlAsync(ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = id })).Ok,
                     $"{id} listed on the deciding node");
-                listed.Add(held.Elapsed.TotalMilliseconds);
+                listed.Add(sinceHold.Elapsed.TotalMilliseconds);
                 var sw = Stopwatch.StartNew();
                 var decision = await survivors[1].ControlAsync(ControlProtocol.Methods.ApprovalApprove, new JsonObject { ["id"] = id, ["reason"] = "latency figure" });
                 Assert.True(decision.Ok, decision.ErrorMessage);
