@@ -130,15 +130,15 @@ public sealed class CapabilityCatalogSpecs
         CapabilityModule[] modules = [new SystemModule(), new AgentModule(), new FilesystemModule(), new ProcessModule(), new KruxOS.Network.NetworkModule(),
             new KruxOS.Actors.Capabilities.Secrets.SecretsModule(), new KruxOS.Actors.Capabilities.StateCategory.StateModule(),
             new KruxOS.Actors.Capabilities.CommsCategory.CommsModule(), new KruxOS.Actors.Capabilities.AlertsCategory.AlertsModule(),
-            new KruxOS.Actors.Capabilities.SchedulerCategory.SchedulerModule(), new KruxOS.Actors.Capabilities.ProxyCategory.ProxyModule()];
+            new KruxOS.Actors.Capabilities.SchedulerCategory.SchedulerModule(), new KruxOS.Actors.Capabilities.ProxyCategory.ProxyModule(),
+            new KruxOS.Proxy.Slack.SlackModule(), new KruxOS.Proxy.Gmail.Email.EmailModule()];
 
         // act
         var e = Assert.Throws<CapabilityModuleException>(() => CapabilityCatalogCheck.Check(modules));
 
         // assert
         Assert.Contains("'git'", e.Message);
-        CapabilityCatalogCheck.Check([.. modules, new GitModule(), new KruxOS.Actors.Capabilities.StateCategory.StateModule(),
-            new KruxOS.Actors.Capabilities.ProxyCategory.ProxyModule(), new KruxOS.Proxy.Slack.SlackModule()]);
+        CapabilityCatalogCheck.Check([.. modules, new GitModule()]);
     }
 
     [Fact]

@@ -135,7 +135,7 @@ public sealed class CliSpecs : IAsyncLifetime
         var verify = await ProcessRunner.Kruxos(_gateway, "verify");
         Assert.Equal(0, verify.ExitCode);
         Assert.Contains("PASS  capabilities", verify.StdOut);
-        Assert.Matches(@"\d+ capabilities across 13 categories", verify.StdOut);
+        Assert.Matches(@"\d+ capabilities across 14 categories", verify.StdOut);
         Assert.DoesNotContain("FAIL", verify.StdOut);
     }
 
