@@ -1,4 +1,3 @@
-using Akka.Actor;
 using Akka.Hosting;
 using KruxOS.Actors.Audit;
 using KruxOS.Core.Audit;
@@ -15,23 +14,5 @@ public sealed class ProxyAuditSink(ActorRegistry registry)
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Null when the entry is durable (or held in the degrade ring); otherwise why not.</summary>
-    public async Task<string?> AppendAsync(AuditEntry entry, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(entry);
-        if (!registry.TryGet<AuditWriter>(out var writer)) return "the audit writer is not running";
-        try
-        {
-            var answer = await writer.Ask<object>(replyTo => new AuditCommands.Append(entry, replyTo), Timeout, ct).ConfigureAwait(false);
-            return answer switch
-            {
-                AuditReplies.AuditAppended or AuditReplies.AuditBuffered => null,
-                AuditReplies.AuditFailed f => f.Reason,
-                _ => $"unexpected answer {answer.GetType().Name}",
-            };
-        }
-        catch (AskTimeoutException)
-        {
-            return "the audit writer did not answer in time";
-        }
-    }
+    public Task<string?> AppendAsync(AuditEntry entry, CancellationToken ct) => registry.AppendAcknowledgedAsync(entry, Timeout, ct);
 }

@@ -61,23 +61,5 @@ public sealed class HostedSecretAccess(VaultDirectory directory, VaultKeyHolder 
         return false;
     }
 
-    // Null when the entry is durable (or held in the degrade ring, as for every call); otherwise why not.
-    private async Task<string?> AppendAsync(Core.Audit.AuditEntry entry, CancellationToken ct)
-    {
-        if (!registry.TryGet<AuditWriter>(out var writer)) return "the audit writer is not running";
-        try
-        {
-            var answer = await writer.Ask<object>(replyTo => new AuditCommands.Append(entry, replyTo), AuditTimeout, ct).ConfigureAwait(false);
-            return answer switch
-            {
-                AuditReplies.AuditAppended or AuditReplies.AuditBuffered => null,
-                AuditReplies.AuditFailed f => f.Reason,
-                _ => $"unexpected answer {answer.GetType().Name}",
-            };
-        }
-        catch (AskTimeoutException)
-        {
-            return "the audit writer did not answer in time";
-        }
-    }
+    private Task<string?> AppendAsync(Core.Audit.AuditEntry entry, CancellationToken ct) => registry.AppendAcknowledgedAsync(entry, AuditTimeout, ct);
 }
