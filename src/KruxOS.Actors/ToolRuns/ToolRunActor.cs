@@ -41,6 +41,7 @@ namespace KruxOS.Actors.ToolRuns;
 /// </summary>
 public sealed class ToolRunActor : UntypedActor, IWithTimers
 {
+    private int _reholds;
     private const string ExecutionTimer = "execution-timeout";
     private const string AuditTimer = "audit-timeout";
     private const string ApprovalAckTimer = "approval-ack";
@@ -51,6 +52,9 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
 
     /// <summary>Longest the run waits for the approval entity to acknowledge a request or hold before failing closed.</summary>
     public static readonly TimeSpan ApprovalAckTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>Renewed holds (after the approval entity went) asked before the run fails closed: about two minutes of <see cref="ApprovalAckTimeout"/>.</summary>
+    public const int MaxReholds = 8;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ToolRunPlan _plan;
@@ -257,6 +261,13 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
                 _approval = m.Approval;
                 RequestOrJoin();
                 return;
+            case ApprovalAckTimedOut when _reholds is > 0 and < MaxReholds:
+                // Holding again after the entity went: its shard may still be on a node that is dead but not yet downed,
+                // so the region is asked again (a decision made meanwhile is found there) until the hold's own limit.
+                _reholds++;
+                _log.Warning("Approval {0} did not answer a renewed hold of {1} in time; asking again ({2} of {3})", _approval!.Id, CapabilityLabel, _reholds, MaxReholds);
+                RequestOrJoin();
+                return;
             case ApprovalAckTimedOut:
                 _log.Error("Approval {0} did not answer in time; failing {1} closed", _approval!.Id, CapabilityLabel);
                 Settle();
@@ -314,6 +325,7 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
                 _approvalEntity = null;
                 _log.Warning("The approval {0} holding {1} terminated; holding again", _approval!.Id, CapabilityLabel);
                 Timers.Cancel(HoldTimer);
+                _reholds = Math.Max(_reholds, 1);
                 RequestOrJoin();
                 return;
             case HoldTimedOut:

@@ -52,6 +52,36 @@ public sealed class HeldCallWaiterSpecs(ITestOutputHelper output) : Akka.Hosting
         region.ExpectMsgAsync<AgentSessionCommands.Invoke>(TestTimeouts.Reply, cancellationToken: TestContext.Current.CancellationToken).AsTask();
 
     [Fact]
+    public async Task Should_send_a_reattached_call_again_when_a_session_still_starting_refuses_it_but_never_after_an_audit_refusal()
+    {
+        // arrange: held, then its session vanishes; the call is re-sent naming its approval
+        var (dispatcher, region) = Dispatcher();
+        var pending = dispatcher.DispatchAsync(Held(), TestContext.Current.CancellationToken);
+        var first = await InvokeAsync(region);
+        var session = CreateTestProbe();
+        first.ReplyTo.Tell(new AgentSessionReplies.CallHeld(Approval, session.Ref));
+        Sys.Stop(session.Ref);
+        var again = await InvokeAsync(region);
+
+        // act: the new session entity's node is still loading (refused before anything ran)
+        again.ReplyTo.Tell(ToolCallResult.Failure("test__echo", Errors.ServiceUnavailable("approvals", "the approval queue is still loading after a restart").RetryAfter(0), null, 0));
+
+        // assert: sent once more, naming the approval; the caller has not been answered
+        var third = await InvokeAsync(region);
+        Assert.Equal(Approval, third.Call.Reattach);
+        Assert.False(pending.IsCompleted);
+
+        // act: this time the audit log refuses the outcome (the call may have run)
+        third.ReplyTo.Tell(ToolCallResult.Failure("test__echo", Errors.ServiceUnavailable("audit", "the audit log did not confirm the record in time").RetryAfter(0), null, 0));
+
+        // assert: that answer goes to the caller, and nothing is sent again
+        var result = await pending.WaitAsync(TestTimeouts.Reply, TestContext.Current.CancellationToken);
+        Assert.Equal("ServiceUnavailable", result.Error!.ErrorType);
+        Assert.Equal("audit", result.Error.Context["service"].GetString());
+        await region.ExpectNoMsgAsync(TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
     public async Task Should_send_the_call_again_naming_its_approval_when_the_session_holding_it_terminates_without_answering()
     {
         // arrange: the call reaches a session entity, which binds it to an approval

@@ -177,16 +177,22 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
                 }
                 Assert.True(answer["result"]?["isError"]?.GetValue<bool>() == true, answer.ToJsonString());
                 var text = answer["result"]!["content"]![0]!["text"]!.GetValue<string>();
-                Assert.Contains("\"InvalidTimezone\"", text, StringComparison.Ordinal);
+                Assert.True(text.Contains("\"InvalidTimezone\"", StringComparison.Ordinal),
+                    $"the call of {h.Agent} held through {h.Edge.Name} (session on {sessionNode[h.Agent].Name}) was answered: {text}");
             }
             output.WriteLine($"kill -> every call held through a survivor answered after accept: {sinceKill.Elapsed.TotalSeconds:0.0} s");
             foreach (var a in HeldAgents)
             {
                 // one approval per call (an identical re-attached call never filed a second one), each spent at most once
-                var mine = await AgentApprovalsAsync(survivors[0], a);
+                // (the list is the node's read model, which follows the journal: polled until it shows the grants spent)
+                var answeredHere = held.Where(h => h.Agent == a && h.Edge != victim).ToList();
+                Dictionary<string, string> mine = [];
+                await UntilAsync(survivors[0], async () =>
+                {
+                    mine = await AgentApprovalsAsync(survivors[0], a);
+                    return answeredHere.All(h => mine.GetValueOrDefault(h.ApprovalId!) == "consumed");
+                }, $"the approvals of {a}'s answered calls listed as consumed");
                 Assert.Equal(held.Count(h => h.Agent == a), mine.Count);
-                foreach (var h in held.Where(h => h.Agent == a && h.Edge != victim))
-                    Assert.Equal("consumed", mine[h.ApprovalId!]);
             }
             // assert: each answered call's audit trail ends with its outcome, under its approval id (whichever node recorded it)
             foreach (var h in held.Where(h => h.Edge != victim))

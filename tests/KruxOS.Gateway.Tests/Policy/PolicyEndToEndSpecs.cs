@@ -100,7 +100,9 @@ public sealed class PolicyEndToEndSpecs
         var botNames = botTools.Select(t => t.Name).ToHashSet();
         Assert.DoesNotContain(InfoTool, botNames);
         Assert.Contains(TimeTool, botNames);
-        Assert.Equal(gateway.Policies.Registry.All.Length - 1, botNames.Count);
+        // every capability but bot's blocked system.info and email.bulk_delete, which every shipped template blocks (ADR 0055)
+        Assert.DoesNotContain("email__bulk_delete", botNames);
+        Assert.Equal(gateway.Policies.Registry.All.Length - 2, botNames.Count);
         Assert.Contains(InfoTool, otherTools.Select(t => t.Name));
 
         // and each tool carries the tier team-moderate gives it, in _meta and at the end of its description
