@@ -51,17 +51,23 @@ public sealed class HeldCallWaiterSpecs(ITestOutputHelper output) : Akka.Hosting
     private Task<AgentSessionCommands.Invoke> InvokeAsync(TestProbe region) =>
         region.ExpectMsgAsync<AgentSessionCommands.Invoke>(TestTimeouts.Reply, cancellationToken: TestContext.Current.CancellationToken).AsTask();
 
-    [Fact]
-    public async Task Should_send_a_reattached_call_again_when_a_session_still_starting_refuses_it_but_never_after_an_audit_refusal()
+    // A held call whose session binds it to Approval and then vanishes without answering: the waiter has re-sent it.
+    private async Task<(TestProbe Region, Task<ToolCallResult> Pending, AgentSessionCommands.Invoke Again)> HeldThenCutOffAsync()
     {
-        // arrange: held, then its session vanishes; the call is re-sent naming its approval
         var (dispatcher, region) = Dispatcher();
         var pending = dispatcher.DispatchAsync(Held(), TestContext.Current.CancellationToken);
         var first = await InvokeAsync(region);
         var session = CreateTestProbe();
         first.ReplyTo.Tell(new AgentSessionReplies.CallHeld(Approval, session.Ref));
         Sys.Stop(session.Ref);
-        var again = await InvokeAsync(region);
+        return (region, pending, await InvokeAsync(region));
+    }
+
+    [Fact]
+    public async Task Should_send_a_reattached_call_again_when_a_session_still_starting_refuses_it_but_never_after_an_audit_refusal()
+    {
+        // arrange: held, then its session vanishes; the call is re-sent naming its approval
+        var (region, pending, again) = await HeldThenCutOffAsync();
 
         // act: the new session entity's node is still loading (refused before anything ran)
         again.ReplyTo.Tell(ToolCallResult.Failure("test__echo", Errors.ServiceUnavailable("approvals", "the approval queue is still loading after a restart").RetryAfter(0), null, 0));
@@ -140,17 +146,11 @@ public sealed class HeldCallWaiterSpecs(ITestOutputHelper output) : Akka.Hosting
     public async Task Should_take_the_first_answer_and_ignore_a_late_one_after_a_reattach()
     {
         // arrange: held, then the session is gone and the call re-attached
-        var (dispatcher, region) = Dispatcher();
-        var pending = dispatcher.DispatchAsync(Held(), TestContext.Current.CancellationToken);
-        var first = await InvokeAsync(region);
-        var session = CreateTestProbe();
-        first.ReplyTo.Tell(new AgentSessionReplies.CallHeld(Approval, session.Ref));
-        Sys.Stop(session.Ref);
-        var again = await InvokeAsync(region);
+        var (region, pending, again) = await HeldThenCutOffAsync();
 
         // act: the re-attached call is answered; a stale answer follows
         again.ReplyTo.Tell(ToolCallResult.Failure("test.echo", Errors.ApprovalRejected("test.echo", Approval.Value, "no", "ops"), null, 0));
-        first.ReplyTo.Tell(Ok(first));
+        again.ReplyTo.Tell(Ok(again)); // a late answer to the first send reaches the same waiter
 
         // assert
         var result = await pending.WaitAsync(TestTimeouts.Reply, TestContext.Current.CancellationToken);
