@@ -56,7 +56,11 @@ public sealed class DataDirectorySpecs
             }
             Assert.True(offenders.Count == 0, string.Join("\n", offenders));
             Assert.NotEmpty(Directory.GetFiles(Path.Combine(dataDir, "audit"), "audit-*.log"));
-            Assert.True(File.Exists(Path.Combine(dataDir, "kruxos.db-wal")));
+            // the journal is in WAL mode (header bytes 18-19 = 2); its -wal file, when one is open, was walked above
+            var header = new byte[20];
+            await using (var db = new FileStream(Path.Combine(dataDir, "kruxos.db"), FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+                await db.ReadExactlyAsync(header, TestContext.Current.CancellationToken);
+            Assert.Equal((2, 2), (header[18], header[19]));
 
             // act + assert: a local user (nobody) gets nothing: not the journal, not the audit log, not a listing
             foreach (var attempt in new[]
