@@ -62,7 +62,7 @@ public sealed class SnapshotStore
         try
         {
             var gathered = await inputs(ct).ConfigureAwait(false);
-            EnsureDirectory();
+            PrivateStoreFiles.EnsureDirectory(Directory);
             var existing = Scan();
             var (created, refused) = SystemSnapshots.Create(gathered, clock.GetUtcNow(), existing.Select(e => e.SnapshotId));
             if (created is null) return new StateRefused(refused!);
@@ -70,7 +70,7 @@ public sealed class SnapshotStore
             var temporary = Path.Combine(Directory, $".tmp-{Guid.NewGuid():N}");
             try
             {
-                await using (var file = new FileStream(temporary, PrivateNewFile()))
+                await using (var file = new FileStream(temporary, PrivateStoreFiles.NewFile(FileAccess.Write)))
                 {
                     await file.WriteAsync(created.Bytes, ct).ConfigureAwait(false);
                     file.Flush(flushToDisk: true);
@@ -105,7 +105,7 @@ public sealed class SnapshotStore
         try
         {
             var info = new FileInfo(PathOf(snapshotId!));
-            if (!IsSnapshotFile(info)) return new StateRefused(StateErrors.SnapshotNotFound(snapshotId!));
+            if (!PrivateStoreFiles.IsRegularFile(info)) return new StateRefused(StateErrors.SnapshotNotFound(snapshotId!));
             if (info.Length > MaxLoadBytes)
                 return new StateRefused(StructuredError.Create("IoError", $"Snapshot '{snapshotId}' is larger than {MaxLoadBytes} bytes and cannot be loaded.")
                     .WithContext("snapshot_id", snapshotId!));
@@ -142,29 +142,10 @@ public sealed class SnapshotStore
         foreach (var info in new DirectoryInfo(Directory).EnumerateFiles(SnapshotIds.Prefix + "*" + Extension))
         {
             var id = info.Name[..^Extension.Length];
-            if (!SnapshotIds.TryParse(id, out var second) || !IsSnapshotFile(info)) continue;
+            if (!SnapshotIds.TryParse(id, out var second) || !PrivateStoreFiles.IsRegularFile(info)) continue;
             entries.Add(new SnapshotCatalogEntry(id, second, info.Length));
         }
         return entries.ToImmutable();
-    }
-
-    // A kept snapshot is a regular file, never a link (the directory is the gateway's own; this is defence in depth).
-    private static bool IsSnapshotFile(FileInfo info) =>
-        info.Exists && info.LinkTarget is null && (info.Attributes & (FileAttributes.ReparsePoint | FileAttributes.Directory | FileAttributes.Device)) == 0;
-
-    private void EnsureDirectory()
-    {
-        if (System.IO.Directory.Exists(Directory)) return;
-        if (OperatingSystem.IsWindows()) System.IO.Directory.CreateDirectory(Directory);
-        else System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-    }
-
-    // Created new (never over an existing name), readable by the gateway user only.
-    private static FileStreamOptions PrivateNewFile()
-    {
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        return options;
     }
 
     // Only ever called with an id that parsed.

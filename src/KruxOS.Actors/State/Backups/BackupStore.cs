@@ -44,7 +44,7 @@ public sealed class BackupStore
         foreach (var info in new DirectoryInfo(Directory).EnumerateFiles(BackupIds.Prefix + "*" + BackupFormat.Extension))
         {
             var id = info.Name[..^BackupFormat.Extension.Length];
-            if (!BackupIds.TryParse(id, out var second) || !IsBackupFile(info)) continue;
+            if (!BackupIds.TryParse(id, out var second) || !PrivateStoreFiles.IsRegularFile(info)) continue;
             var scope = "unknown";
             try
             {
@@ -64,14 +64,14 @@ public sealed class BackupStore
     public FileInfo? Find(string backupId)
     {
         var info = new FileInfo(PathOf(backupId));
-        return IsBackupFile(info) ? info : null;
+        return PrivateStoreFiles.IsRegularFile(info) ? info : null;
     }
 
     /// <summary>Opens a kept file for reading without following a symbolic link in its last component.</summary>
     public static FileStream OpenRead(string path)
     {
         var info = new FileInfo(path);
-        if (!IsBackupFile(info)) throw new FileNotFoundException("not a kept backup file", path);
+        if (!PrivateStoreFiles.IsRegularFile(info)) throw new FileNotFoundException("not a kept backup file", path);
         return new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.Read, Options = FileOptions.SequentialScan });
     }
 
@@ -86,7 +86,7 @@ public sealed class BackupStore
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            EnsureDirectory();
+            PrivateStoreFiles.EnsureDirectory(Directory);
             var existing = Scan();
             var id = BackupIds.For(now, existing.Select(e => e.BackupId))
                      ?? throw new IOException($"more than {BackupIds.MaxPerSecond} backups were created within one second");
@@ -95,7 +95,7 @@ public sealed class BackupStore
             long size;
             try
             {
-                await using (var file = new FileStream(temporary, PrivateNewFile()))
+                await using (var file = new FileStream(temporary, PrivateStoreFiles.NewFile(FileAccess.ReadWrite)))
                 {
                     write(id, file);
                     file.Flush(flushToDisk: true);
@@ -116,23 +116,5 @@ public sealed class BackupStore
         {
             _gate.Release();
         }
-    }
-
-    // A kept backup is a regular file, never a link (the directory is the gateway's own; this is defence in depth).
-    private static bool IsBackupFile(FileInfo info) =>
-        info.Exists && info.LinkTarget is null && (info.Attributes & (FileAttributes.ReparsePoint | FileAttributes.Directory | FileAttributes.Device)) == 0;
-
-    private void EnsureDirectory()
-    {
-        if (System.IO.Directory.Exists(Directory)) return;
-        if (OperatingSystem.IsWindows()) System.IO.Directory.CreateDirectory(Directory);
-        else System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-    }
-
-    private static FileStreamOptions PrivateNewFile()
-    {
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        return options;
     }
 }
