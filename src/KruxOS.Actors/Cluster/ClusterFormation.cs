@@ -54,7 +54,7 @@ public static class ClusterFormation
                 {
                     last = await lease.ReadAsync(ct).ConfigureAwait(false);
                     leaseError = null;
-                    if (ClusterLeaseRules.MayForm(last)
+                    if (ClusterLeaseRules.MayForm(last, UniqueAddressText(cluster))
                         && await lease.TryWriteAsync(last.Version, UniqueAddressText(cluster), settings.Cluster.LeaseTtl, ct).ConfigureAwait(false))
                     {
                         log.Info("Cluster: no running cluster holds the journal's lease; forming a new cluster at {0}", self);
@@ -66,7 +66,7 @@ public static class ClusterFormation
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     leaseError = e;
-                    log.Warning("Cluster: cannot read the journal's cluster lease yet: {0}", e.Message);
+                    log.Warning("Cluster: cannot read or write the journal's cluster lease yet ({0}): {1}", e.GetType().Name, e.Message);
                 }
             }
             await Task.WhenAny(up.Task, Task.Delay(Poll, ct)).ConfigureAwait(false);

@@ -29,14 +29,17 @@ public enum ClusterLeaseVerdict
 public static class ClusterLeaseRules
 {
     /// <summary>
-    /// May a node that could not join any seed node form a new cluster? Only when the lease is free: a live holder means a
-    /// cluster is using the journal (its holder's previous incarnation included — the row outlives it by at most the lease
-    /// time, which is the wait).
+    /// May a node that could not join any seed node form a new cluster? When the lease is free, or when the holder is this
+    /// very incarnation (<paramref name="self"/>, unique address with uid): its own earlier write landed although the answer
+    /// was lost (a timeout after the database committed), and no other node can write that uid. A live holder that is not
+    /// this incarnation means a cluster is using the journal (this node's previous incarnation included — the row outlives
+    /// it by at most the lease time, which is the wait).
     /// </summary>
-    public static bool MayForm(ClusterLeaseRow row)
+    public static bool MayForm(ClusterLeaseRow row, string self)
     {
         ArgumentNullException.ThrowIfNull(row);
-        return row.IsFree;
+        ArgumentException.ThrowIfNullOrEmpty(self);
+        return row.IsFree || string.Equals(row.Holder, self, StringComparison.Ordinal);
     }
 
     /// <summary>

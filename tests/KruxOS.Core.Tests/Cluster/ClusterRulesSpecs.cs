@@ -46,12 +46,16 @@ public sealed class ClusterRulesSpecs
     }
 
     [Fact]
-    public void Should_let_a_node_form_a_cluster_only_on_a_free_lease()
+    public void Should_let_a_node_form_a_cluster_only_on_a_free_lease_or_one_its_own_incarnation_already_wrote()
     {
-        Assert.True(ClusterLeaseRules.MayForm(new ClusterLeaseRow("", 0, 0, 1_000)));
-        Assert.True(ClusterLeaseRules.MayForm(new ClusterLeaseRow("akka.tcp://kruxos@a:1#1", 999, 4, 1_000)));
-        // a live holder — even this node's own previous incarnation — means a cluster may be using the journal
-        Assert.False(ClusterLeaseRules.MayForm(new ClusterLeaseRow("akka.tcp://kruxos@a:1#1", 1_001, 4, 1_000)));
+        const string self = "akka.tcp://kruxos@a:1#7";
+        Assert.True(ClusterLeaseRules.MayForm(new ClusterLeaseRow("", 0, 0, 1_000), self));
+        Assert.True(ClusterLeaseRules.MayForm(new ClusterLeaseRow("akka.tcp://kruxos@a:1#1", 999, 4, 1_000), self));
+        // a live holder — even this node's own previous incarnation (another uid) — means a cluster may be using the journal
+        Assert.False(ClusterLeaseRules.MayForm(new ClusterLeaseRow("akka.tcp://kruxos@a:1#1", 1_001, 4, 1_000), self));
+        Assert.False(ClusterLeaseRules.MayForm(new ClusterLeaseRow("akka.tcp://kruxos@b:2#7", 1_001, 4, 1_000), self));
+        // this incarnation's own write landed although its answer was lost: it holds the lease and forms
+        Assert.True(ClusterLeaseRules.MayForm(new ClusterLeaseRow(self, 1_001, 5, 1_000), self));
     }
 
     [Fact]
