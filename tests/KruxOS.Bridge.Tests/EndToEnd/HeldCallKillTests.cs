@@ -69,7 +69,7 @@ public sealed class HeldCallKillTests
             }
 
             // act: kill -9 the gateway while the call is held, and start it again on the same data directory and ports
-            await gw.KillHardAsync();
+            gw.KillHard();
             await bridge.WaitForLogAsync("reconnecting in");
             await gw.StartAgainAsync();
             await bridge.WaitForLogAsync("initialize replayed");

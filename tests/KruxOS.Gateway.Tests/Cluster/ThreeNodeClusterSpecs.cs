@@ -39,7 +39,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
         var ports = new[] { TestGateway.FreePort(), TestGateway.FreePort(), TestGateway.FreePort() };
         var seeds = string.Join(",", ports.Select(p => $"127.0.0.1:{p}"));
         string[] fast = ["--seed-nodes", seeds, "--KruxOS:Cluster:DowningStableAfter", "00:00:05", "--KruxOS:Cluster:SeedNodeWait", "00:00:03"];
-        var nodes = new List<GatewayProcess>();
+        var nodes = new List<GatewayOsProcess>();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         try
         {
@@ -48,12 +48,12 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             {
                 foreach (var a in HeldAgents.Prepend(Agent))
                     PolicyDirectory.WriteAtomically(Path.Combine(root, $"n{i}", "data", "policies", "agents", $"{a}.yaml"), TestPolicies.HoldSystemTime);
-                nodes.Add(GatewayProcess.Start(root, $"n{i}", ports[i], db.ConnectionString, fast));
+                nodes.Add(GatewayOsProcess.StartClusterNode(root, $"n{i}", ports[i], db.ConnectionString, fast));
             }
             foreach (var n in nodes) await UntilAsync(n, async () => await ClusterUpCountAsync(http, n) == 3, "three members up");
 
             // act: a fourth node that names no member of the running cluster tries to start on the same journal
-            await using (var intruder = GatewayProcess.Start(root, "intruder", TestGateway.FreePort(), db.ConnectionString,
+            await using (var intruder = GatewayOsProcess.StartClusterNode(root, "intruder", TestGateway.FreePort(), db.ConnectionString,
                 ["--KruxOS:Cluster:FormationTimeout", "00:00:08", "--KruxOS:Cluster:SeedNodeWait", "00:00:01"]))
             {
                 // assert: refused with one line naming the cause and the configuration exit code, never a second cluster
@@ -104,7 +104,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             }
             await UntilAsync(nodes[0], async () => await HeldApprovalsAsync(nodes[0], held), "every held call's approval pending");
             // where each held agent's session entity runs: the node whose audit log holds its pending entries
-            var sessionNode = new Dictionary<string, GatewayProcess>(StringComparer.Ordinal);
+            var sessionNode = new Dictionary<string, GatewayOsProcess>(StringComparer.Ordinal);
             foreach (var a in HeldAgents)
                 await UntilAsync(nodes[0], async () => (sessionNode[a] = (await PendingNodeAsync(nodes, a, held.Count(h => h.Agent == a)))!) is not null, $"the pending entries of {a}");
 
@@ -130,7 +130,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             output.WriteLine($"kill -> all {count} listed on both survivors: {sinceKill.Elapsed.TotalSeconds:0.0} s");
 
             var retries = 0;
-            async Task ApproveAsync(GatewayProcess n, string id)
+            async Task ApproveAsync(GatewayOsProcess n, string id)
             {
                 var deadline = DateTime.UtcNow + Bound;
                 var retried = false;
@@ -249,7 +249,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
         }
         catch
         {
-            foreach (var n in nodes) output.WriteLine($"--- {n.Name} log tail ---\n{Tail(n.Log())}");
+            foreach (var n in nodes) output.WriteLine($"--- {n.Name} log tail ---\n{GatewayOsProcess.Tail(n.Log())}");
             throw;
         }
         finally
@@ -258,8 +258,6 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
-
-    private static string Tail(string log) => log.Length > 4000 ? log[^4000..] : log;
 
     private static TimeSpan ThroughputWindow =>
         TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("KRUXOS_CLUSTER_FIGURE_SECONDS"), NumberStyles.None, CultureInfo.InvariantCulture, out var s) && s > 0 ? s : 3);
@@ -270,7 +268,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
     private static double P50(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
     // Autonomous calls round robin over the edges, 8 in flight, for the window; every call must succeed.
-    private static async Task<(int Ok, double Seconds)> ThroughputAsync(HttpClient http, List<GatewayProcess> edges, string token, TimeSpan window)
+    private static async Task<(int Ok, double Seconds)> ThroughputAsync(HttpClient http, List<GatewayOsProcess> edges, string token, TimeSpan window)
     {
         var ok = 0;
         var sw = Stopwatch.StartNew();
@@ -291,7 +289,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
         private readonly Support.RawWebSocket _socket;
         private readonly Task<JsonObject?> _answer;
 
-        private HeldCall(GatewayProcess edge, string agent, string timezone, Support.RawWebSocket socket)
+        private HeldCall(GatewayOsProcess edge, string agent, string timezone, Support.RawWebSocket socket)
         {
             Edge = edge;
             Agent = agent;
@@ -305,12 +303,12 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             });
         }
 
-        public GatewayProcess Edge { get; }
+        public GatewayOsProcess Edge { get; }
         public string Agent { get; }
         public string Timezone { get; }
         public string? ApprovalId { get; set; }
 
-        public static async Task<HeldCall> StartAsync(GatewayProcess edge, string agent, string token, string timezone, bool keyed)
+        public static async Task<HeldCall> StartAsync(GatewayOsProcess edge, string agent, string token, string timezone, bool keyed)
         {
             var deadline = DateTime.UtcNow + Bound;
             Support.RawWebSocket socket;
@@ -341,7 +339,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
     }
 
     // True once every held call's approval is listed pending; records each call's approval id.
-    private static async Task<bool> HeldApprovalsAsync(GatewayProcess n, List<HeldCall> held)
+    private static async Task<bool> HeldApprovalsAsync(GatewayOsProcess n, List<HeldCall> held)
     {
         var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalList);
         Assert.True(r.Ok, r.ErrorMessage);
@@ -353,7 +351,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
     }
 
     // The node whose audit log holds all of the agent's pending call entries (where its session entity runs), or null.
-    private static async Task<GatewayProcess?> PendingNodeAsync(List<GatewayProcess> nodes, string agent, int calls)
+    private static async Task<GatewayOsProcess?> PendingNodeAsync(List<GatewayOsProcess> nodes, string agent, int calls)
     {
         foreach (var n in nodes)
         {
@@ -365,7 +363,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
     }
 
     // The statuses of an approval's call entries for the agent over every node's audit log, once one is an outcome.
-    private static async Task<List<string>> TrailAsync(List<GatewayProcess> nodes, string agent, string approvalId)
+    private static async Task<List<string>> TrailAsync(List<GatewayOsProcess> nodes, string agent, string approvalId)
     {
         var deadline = DateTime.UtcNow + Bound;
         while (true)
@@ -381,7 +379,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
         }
     }
 
-    private static async Task<Dictionary<string, string>> AgentApprovalsAsync(GatewayProcess n, string agent)
+    private static async Task<Dictionary<string, string>> AgentApprovalsAsync(GatewayOsProcess n, string agent)
     {
         var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalList, new JsonObject { ["status"] = "all" });
         Assert.True(r.Ok, r.ErrorMessage);
@@ -389,7 +387,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             .ToDictionary(a => a!["id"]!.GetValue<string>(), a => a!["status"]!.GetValue<string>(), StringComparer.Ordinal);
     }
 
-    private static async Task<int> ClusterUpCountAsync(HttpClient http, GatewayProcess n)
+    private static async Task<int> ClusterUpCountAsync(HttpClient http, GatewayOsProcess n)
     {
         try
         {
@@ -402,35 +400,35 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
         }
     }
 
-    private static async Task UntilAsync(GatewayProcess n, Func<Task<bool>> condition, string what)
+    private static async Task UntilAsync(GatewayOsProcess n, Func<Task<bool>> condition, string what)
     {
         var deadline = DateTime.UtcNow + Bound;
         while (!await condition())
         {
-            if (n.HasExited) throw new InvalidOperationException($"{n.Name} exited ({n.ExitCode}) waiting for: {what}\n{Tail(n.Log())}");
+            if (n.HasExited) throw new InvalidOperationException($"{n.Name} exited ({n.ExitCode}) waiting for: {what}\n{GatewayOsProcess.Tail(n.Log())}");
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"{n.Name}: {what} not reached within {Bound.TotalSeconds:0} s");
             await Task.Delay(250);
         }
     }
 
     // The pending approvals of the spec's main agent (the held calls' agents have their own).
-    private static async Task<List<string>> PendingListAsync(GatewayProcess n)
+    private static async Task<List<string>> PendingListAsync(GatewayOsProcess n)
     {
         var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalList);
         Assert.True(r.Ok, r.ErrorMessage);
         return [.. r.Result!["approvals"]!.AsArray().Where(a => a!["agent"]!.GetValue<string>() == Agent).Select(a => a!["id"]!.GetValue<string>())];
     }
 
-    private static async Task<HashSet<string>> PendingAsync(GatewayProcess n) => (await PendingListAsync(n)).ToHashSet(StringComparer.Ordinal);
+    private static async Task<HashSet<string>> PendingAsync(GatewayOsProcess n) => (await PendingListAsync(n)).ToHashSet(StringComparer.Ordinal);
 
-    private static async Task<HashSet<string>> ListAsync(GatewayProcess n, string status)
+    private static async Task<HashSet<string>> ListAsync(GatewayOsProcess n, string status)
     {
         var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalList, new JsonObject { ["status"] = status });
         Assert.True(r.Ok, r.ErrorMessage);
         return r.Result!["approvals"]!.AsArray().Where(a => a!["agent"]!.GetValue<string>() == Agent).Select(a => a!["id"]!.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
     }
 
-    private static async Task<GatewayProcess> MostApprovalShardsAsync(GatewayProcess asked, List<GatewayProcess> nodes)
+    private static async Task<GatewayOsProcess> MostApprovalShardsAsync(GatewayOsProcess asked, List<GatewayOsProcess> nodes)
     {
         var r = await asked.ControlAsync(ControlProtocol.Methods.ClusterStatus);
         Assert.True(r.Ok, r.ErrorMessage);
@@ -440,7 +438,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
     }
 
     // /rpc answers a held call at once with -32002 and the approval id.
-    private static async Task<string> HeldAsync(HttpClient http, GatewayProcess n, string token, string timezone)
+    private static async Task<string> HeldAsync(HttpClient http, GatewayOsProcess n, string token, string timezone)
     {
         var deadline = DateTime.UtcNow + Bound;
         while (true)
@@ -454,7 +452,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
     }
 
     // "ok", "held", or the error type of a call.
-    private static async Task<string> CallAsync(HttpClient http, GatewayProcess n, string token, string capability, JsonObject arguments)
+    private static async Task<string> CallAsync(HttpClient http, GatewayOsProcess n, string token, string capability, JsonObject arguments)
     {
         var json = await RpcAsync(http, n, token, capability, arguments);
         if (json["result"]?["success"]?.GetValue<bool>() == true) return "ok";
@@ -462,7 +460,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
         return json["result"]?["error"]?["type"]?.GetValue<string>() ?? json.ToJsonString();
     }
 
-    private static async Task<JsonNode> RpcAsync(HttpClient http, GatewayProcess n, string token, string capability, JsonObject arguments)
+    private static async Task<JsonNode> RpcAsync(HttpClient http, GatewayOsProcess n, string token, string capability, JsonObject arguments)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{n.GatewayPort}/rpc")
         {

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using KruxOS.Core.Control;
 using KruxOS.Cli;
 using KruxOS.Gateway.Tests.Support;
+using KruxOS.Testing;
 using Xunit;
 
 namespace KruxOS.Gateway.Tests.Comms;
@@ -18,7 +19,7 @@ public sealed class InboxKillSpecs
         // arrange
         var dataDir = Path.Combine(Directory.CreateTempSubdirectory("kruxos-inbox-kill-").FullName, "data");
         string sender, reader, paused;
-        await using (var gateway = await GatewayProcess.StartAsync(dataDir))
+        await using (var gateway = await GatewayOsProcess.StartAsync(dataDir))
         {
             var control = new ControlClient(gateway.ControlSocket);
             sender = await CreateAsync(control, "kill-sender");
@@ -30,10 +31,10 @@ public sealed class InboxKillSpecs
             Assert.True(pause.Ok, pause.ErrorMessage);
 
             // act: SIGKILL right after the answers
-            gateway.Kill();
+            gateway.KillHard(processTree: true);
         }
 
-        await using var restarted = await GatewayProcess.StartAsync(dataDir);
+        await using var restarted = await GatewayOsProcess.StartAsync(dataDir);
         var inbox = await Rpc.OkAsync(restarted.GatewayPort, reader, "comms.receive", new JsonObject { ["limit"] = 10 });
         var stillPaused = await Rpc.ErrorAsync(restarted.GatewayPort, paused, "system.time");
 

@@ -45,7 +45,7 @@ public sealed class ApprovalCrashSpecs(ITestOutputHelper output)
         {
             for (var run = 1; run <= Runs; run++)
             {
-                await using var gateway = await GatewayProcess.StartAsync(dataDir);
+                await using var gateway = await GatewayOsProcess.StartAsync(dataDir);
                 var control = new ControlClient(gateway.ControlSocket);
                 token ??= (await Ok(control, ControlProtocol.Methods.AgentCreate, new JsonObject { ["name"] = "bot", ["purpose"] = "crash spec" }))["token"]!.GetValue<string>();
 
@@ -63,13 +63,13 @@ public sealed class ApprovalCrashSpecs(ITestOutputHelper output)
                 };
                 // kill at a random point while the loops are busy
                 await Task.Delay(random.Next(300, 2000));
-                gateway.Kill();
+                gateway.KillHard(processTree: true);
                 await stop.CancelAsync();
                 await Task.WhenAll(load);
                 output.WriteLine($"run {run}: killed; {requested.Count} requests and {decided.Count} decisions acknowledged so far");
             }
 
-            await using (var final = await GatewayProcess.StartAsync(dataDir))
+            await using (var final = await GatewayOsProcess.StartAsync(dataDir))
             {
                 var (all, pending) = await AssertInvariantsAsync(new ControlClient(final.ControlSocket), requested, decided);
                 output.WriteLine($"{Runs} runs; {all} approvals on record ({pending} pending); {requested.Count} requests and {decided.Count} decisions acknowledged");

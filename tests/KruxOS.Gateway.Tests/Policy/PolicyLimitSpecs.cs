@@ -94,7 +94,7 @@ public sealed class PolicyLimitSpecs
         try
         {
             // act
-            await using var gateway = await GatewayProcess.StartAsync(dataDir);
+            await using var gateway = await GatewayOsProcess.StartAsync(dataDir);
             var control = new ControlClient(gateway.ControlSocket);
             var created = await control.CallAsync(ControlProtocol.Methods.AgentCreate, new JsonObject { ["name"] = "bot", ["purpose"] = "tests" }, CancellationToken.None);
             Assert.True(created.Ok, created.ErrorMessage);
@@ -103,7 +103,7 @@ public sealed class PolicyLimitSpecs
             var deadline = DateTime.UtcNow + Wait;
             while (shown.Ok && shown.Result!["errors"]!.AsArray().Count == 0 && !shown.Result["loaded"]!.GetValue<bool>() && DateTime.UtcNow < deadline)
             {
-                Assert.False(gateway.HasExited, "the gateway process died: " + gateway.Output[^Math.Min(2000, gateway.Output.Length)..]);
+                Assert.False(gateway.HasExited, "the gateway process died: " + gateway.Log()[^Math.Min(2000, gateway.Log().Length)..]);
                 await Task.Delay(100, TestContext.Current.CancellationToken);
                 shown = await control.CallAsync(ControlProtocol.Methods.PolicyShow, new JsonObject(), CancellationToken.None);
             }
@@ -126,8 +126,8 @@ public sealed class PolicyLimitSpecs
             Assert.Equal("ServiceUnavailable", refusal["type"]!.GetValue<string>());
             Assert.Contains("nested deeper than 64 levels", refusal["message"]!.GetValue<string>());
             // ... logged the error, and stopped cleanly when told to: no crash, no dump
-            Assert.Contains("limit_exceeded", gateway.Output);
-            Assert.DoesNotContain("Stack overflow", gateway.Output);
+            Assert.Contains("limit_exceeded", gateway.Log());
+            Assert.DoesNotContain("Stack overflow", gateway.Log());
             Assert.Equal(0, exitCode);
         }
         finally

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using KruxOS.Cli;
 using KruxOS.Core.Control;
 using KruxOS.Gateway.Tests.Support;
+using KruxOS.Testing;
 using Xunit;
 
 namespace KruxOS.Gateway.Tests.State;
@@ -32,7 +33,7 @@ public sealed class StateCrashSpecs
         {
             for (var run = 1; run <= Runs + 1; run++)
             {
-                await using var gateway = await GatewayProcess.StartAsync(dataDir);
+                await using var gateway = await GatewayOsProcess.StartAsync(dataDir);
                 var control = new ControlClient(gateway.ControlSocket);
                 if (token is null)
                 {
@@ -55,7 +56,7 @@ public sealed class StateCrashSpecs
                     SharedLoopAsync(http, gateway.GatewayPort, shared, new Random(random.Next()), stop.Token),
                 };
                 await Task.Delay(TimeSpan.FromMilliseconds(1500 + random.Next(2500)), TestContext.Current.CancellationToken);
-                gateway.Kill();
+                gateway.KillHard(processTree: true);
                 await stop.CancelAsync();
                 await Task.WhenAll(load).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
             }

@@ -13,18 +13,18 @@ public sealed class VaultRestartSpecs
 {
     private const string Passphrase = "restart spec passphrase";
 
-    private static async Task<ProcessResult> Cli(GatewayProcess gateway, string? stdin, params string[] args) =>
+    private static async Task<ProcessResult> Cli(GatewayOsProcess gateway, string? stdin, params string[] args) =>
         await ProcessRunner.RunAsync("dotnet", [ProcessRunner.CliDll, .. args],
             new Dictionary<string, string> { ["KRUXOS_CONTROL_SOCKET"] = gateway.ControlSocket }, stdin: stdin);
 
-    private static async Task<JsonNode> StatusAsync(GatewayProcess gateway)
+    private static async Task<JsonNode> StatusAsync(GatewayOsProcess gateway)
     {
         var r = await Cli(gateway, null, "vault", "status", "--json");
         Assert.True(r.ExitCode == 0, r.StdErr);
         return JsonNode.Parse(r.StdOut)!;
     }
 
-    private static async Task<string> StateEventuallyAsync(GatewayProcess gateway, string wanted)
+    private static async Task<string> StateEventuallyAsync(GatewayOsProcess gateway, string wanted)
     {
         var deadline = DateTime.UtcNow + TestTimeouts.Process;
         string state;
@@ -46,17 +46,17 @@ public sealed class VaultRestartSpecs
         try
         {
             // arrange: first start initialises the vault from the environment; a secret is added
-            await using (var first = await GatewayProcess.StartAsync(dataDir, withPassphrase))
+            await using (var first = await GatewayOsProcess.StartAsync(dataDir, withPassphrase))
             {
                 Assert.Equal("unlocked", await StateEventuallyAsync(first, "unlocked"));
                 var add = await Cli(first, "sk_restart_value_0123456789\n", "vault", "add", "--name", "durable", "--type", "api_key",
                     "--allowed-capabilities", "network.credentialed_request", "--allowed-hosts", "api.example.com");
                 Assert.True(add.ExitCode == 0, add.StdErr);
-                first.Kill(); // SIGKILL
+                first.KillHard(processTree: true); // SIGKILL
             }
 
             // act: restart without the passphrase
-            await using (var second = await GatewayProcess.StartAsync(dataDir))
+            await using (var second = await GatewayOsProcess.StartAsync(dataDir))
             {
                 // assert: locked once the vault's journal is recovered (until then it says "loading", never a guess), the record
                 // is still there, and it unlocks with the passphrase on stdin
@@ -69,16 +69,16 @@ public sealed class VaultRestartSpecs
                 var unlock = await Cli(second, Passphrase + "\n", "vault", "unlock");
                 Assert.True(unlock.ExitCode == 0, unlock.StdErr);
                 Assert.Equal("unlocked", (await StatusAsync(second))["state"]!.GetValue<string>());
-                second.Kill();
+                second.KillHard(processTree: true);
             }
 
             // act: restart with the passphrase
-            await using var third = await GatewayProcess.StartAsync(dataDir, withPassphrase);
+            await using var third = await GatewayOsProcess.StartAsync(dataDir, withPassphrase);
 
             // assert: unlocked at start-up, record intact, and the passphrase is not in what the gateway printed
             Assert.Equal("unlocked", await StateEventuallyAsync(third, "unlocked"));
             Assert.Equal(1, (await StatusAsync(third))["secrets"]!.GetValue<int>());
-            Assert.DoesNotContain(Passphrase, third.Output);
+            Assert.DoesNotContain(Passphrase, third.Log());
         }
         finally
         {
