@@ -100,7 +100,7 @@ public sealed class FaultyRestoreTarget(IRestoreTarget inner) : IRestoreTarget
     }
 }
 
-/// <summary>A backup gateway whose restore edge can fail on purpose and whose shared quota is 1 MiB (so a real quota refusal is easy).</summary>
+/// <summary>A backup gateway whose restore edge can fail on purpose and whose shared quota is 8 MiB (so a real quota refusal is easy).</summary>
 public sealed class RestoreGateway : IAsyncLifetime
 {
     public TestGateway Gateway { get; private set; } = null!;
@@ -111,7 +111,7 @@ public sealed class RestoreGateway : IAsyncLifetime
     {
         b.Services.AddSingleton(sp => new FaultyRestoreTarget(new StateRestoreTarget(sp.GetRequiredService<StateAccess>())));
         b.Services.AddSingleton<IRestoreTarget>(sp => sp.GetRequiredService<FaultyRestoreTarget>());
-    }, "--KruxOS:State:SharedQuotaMb", "1");
+    }, "--KruxOS:State:SharedQuotaMb", "8");
 
     public async ValueTask DisposeAsync() => await Gateway.DisposeAsync();
 }
@@ -143,7 +143,7 @@ public sealed class RestoreAtomicitySpecs(RestoreGateway fixture) : IClassFixtur
     {
         var now = Assert.IsType<SharedStateReplies.GetResult>(await State.SharedAsync(new SharedStateQueries.GetShared(key), CancellationToken.None));
         var set = await State.SharedAsync(new SharedStateCommands.SetShared(key, J(json), now.Found ? now.Version : 0, Principal.ForAgent(writer)), CancellationToken.None);
-        return Assert.IsType<SharedStateReplies.SetResult>(set).Version;
+        return set is SharedStateReplies.SetResult ok ? ok.Version : throw new Xunit.Sdk.XunitException($"setting shared key {key}: {JsonSerializer.Serialize(set, CoreJson.Options)}");
     }
 
     // Three agents, each with a key of two versions and a second key; the full backup is taken here.
@@ -225,20 +225,22 @@ public sealed class RestoreAtomicitySpecs(RestoreGateway fixture) : IClassFixtur
     [Fact]
     public async Task Should_put_every_agent_back_when_the_shared_quota_refuses_a_key_after_every_agent_was_written()
     {
-        // arrange: the backup holds shared "a" big and "b" small; now "a" is small and "b" big. Restoring writes "a" (big)
-        // while "b" is still big: over the 1 MiB shared quota, a real refusal of the ledger after every agent was written.
+        // arrange: the backup holds five big shared keys "a*" and five small "b*"; now the "a*" are small and the "b*" big.
+        // Restoring writes the "a*" (ordinal order) while the "b*" are still big: over the 8 MiB shared quota by the fourth,
+        // a real refusal of the quota ledger after every agent was written. (5 MB either way fits, with room for the slack
+        // partitions keep.)
         fixture.Faults.Disarm();
         var tag = Id();
-        var big = "\"" + new string('x', 600_000) + "\"";
-        var keyA = $"rq-{tag}-a";
-        var keyB = $"rq-{tag}-b";
+        var big = "\"" + new string('x', 1_000_000) + "\"";
+        string[] keysA = [.. Enumerable.Range(0, 5).Select(i => $"rq-{tag}-a{i}")];
+        string[] keysB = [.. Enumerable.Range(0, 5).Select(i => $"rq-{tag}-b{i}")];
         var (agents, backupId) = await ArrangeAgentsAndBackUpAsync("rq", async a =>
         {
-            await SharedSetAsync(keyA, big, a[0]);
-            await SharedSetAsync(keyB, "\"small\"", a[1]);
+            foreach (var k in keysA) await SharedSetAsync(k, big, a[0]);
+            foreach (var k in keysB) await SharedSetAsync(k, "\"small\"", a[1]);
         });
-        await SharedSetAsync(keyA, "\"small\"", agents[2]);
-        await SharedSetAsync(keyB, big, agents[2]);
+        foreach (var k in keysA) await SharedSetAsync(k, "\"small\"", agents[2]);
+        foreach (var k in keysB) await SharedSetAsync(k, big, agents[2]);
         var createdAfter = $"rq-{tag}-created-after";
         await SharedSetAsync(createdAfter, "{\"after\":true}", agents[0]);
         var persistentBefore = await PersistentImageAsync();
@@ -250,10 +252,10 @@ public sealed class RestoreAtomicitySpecs(RestoreGateway fixture) : IClassFixtur
         // assert: one error that says nothing was restored; every agent and every shared key as before
         Assert.False(restore.Ok, restore.Result?.ToJsonString());
         Assert.Equal("QuotaExceeded", restore.ErrorType);
-        Assert.Contains("Nothing was restored", restore.ErrorMessage, StringComparison.Ordinal);
-        Assert.Contains("shared key " + keyA, restore.ErrorMessage, StringComparison.Ordinal);
         AssertPersistentPutBack(persistentBefore, await PersistentImageAsync());
         AssertSharedPutBack(sharedBefore, await SharedImageAsync());
+        Assert.Contains("Nothing was restored", restore.ErrorMessage, StringComparison.Ordinal);
+        Assert.Contains($"writing the shared key rq-{tag}-a", restore.ErrorMessage, StringComparison.Ordinal);
         var history = Assert.IsType<PersistentStateReplies.HistoryResult>(
             await State.PersistentAsync(new PersistentStateQueries.GetHistory(agents[0], "k"), CancellationToken.None));
         Assert.Equal(["\"current-3\"", "\"backed-up-2\"", "\"backed-up-1\""], history.Versions.Select(v => v.Value.Text));
@@ -285,8 +287,9 @@ public sealed class RestoreAtomicitySpecs(RestoreGateway fixture) : IClassFixtur
         var persistentBefore = await PersistentImageAsync();
         var sharedBefore = await SharedImageAsync();
 
-        // act: the third agent's write lands, its answer is lost; then the last write of the plan (a shared key) does the same
-        fixture.Faults.Arm(3, RestoreFault.LoseAnswer);
+        // act: the write of the third of these agents lands, its answer is lost; then the last write of the plan (a shared key)
+        // does the same
+        fixture.Faults.Arm(3, RestoreFault.LoseAnswer, match: m => m is PersistentStateCommands.RestoreState r && agents.Contains(r.Agent));
         var third = await OperatorRestoreAsync(backupId);
         var persistentAfterThird = await PersistentImageAsync();
         var sharedAfterThird = await SharedImageAsync();
@@ -296,11 +299,12 @@ public sealed class RestoreAtomicitySpecs(RestoreGateway fixture) : IClassFixtur
         fixture.Faults.Disarm();
 
         // assert
-        Assert.False(third.Ok);
-        Assert.Equal("Timeout", third.ErrorType);
-        Assert.Contains("Nothing was restored: the 3 part(s) already written were put back", third.ErrorMessage, StringComparison.Ordinal);
         AssertPersistentPutBack(persistentBefore, persistentAfterThird);
         AssertSharedPutBack(sharedBefore, sharedAfterThird);
+        Assert.False(third.Ok);
+        Assert.Equal("Timeout", third.ErrorType);
+        Assert.Contains("Nothing was restored: the ", third.ErrorMessage, StringComparison.Ordinal);
+        Assert.Contains("persistent state of " + agents[2], third.ErrorMessage, StringComparison.Ordinal);
         Assert.False(last.Ok);
         Assert.Equal("Timeout", last.ErrorType);
         AssertPersistentPutBack(persistentBefore, await PersistentImageAsync());
@@ -345,14 +349,14 @@ public sealed class RestoreAtomicitySpecs(RestoreGateway fixture) : IClassFixtur
     {
         // arrange
         fixture.Faults.Disarm();
-        var (_, backupId) = await ArrangeAgentsAndBackUpAsync("cancel");
+        var (agents, backupId) = await ArrangeAgentsAndBackUpAsync("cancel");
         var persistentBefore = await PersistentImageAsync();
         var sharedBefore = await SharedImageAsync();
         using var cancel = new CancellationTokenSource();
         var backups = Gw.Services.GetRequiredService<BackupService>();
 
-        // act: the caller gives up just after the second write landed
-        fixture.Faults.Arm(2, RestoreFault.Cancel, cancel: cancel);
+        // act: the caller gives up just after the write of the second of these agents landed
+        fixture.Faults.Arm(2, RestoreFault.Cancel, cancel: cancel, match: m => m is PersistentStateCommands.RestoreState r && agents.Contains(r.Agent));
         var reply = await backups.RestoreAsync(backupId, new BackupRestoreRequest(null), BackupCaller.Operator, cancel.Token);
         fixture.Faults.Disarm();
 
