@@ -3,6 +3,7 @@ using KruxOS.Actors.Health;
 using KruxOS.Actors.Hosting;
 using KruxOS.Core.State.Shared;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace KruxOS.Actors.State;
 
@@ -35,6 +36,8 @@ public static class StateHostingExtensions
         services.AddSingleton<SystemSnapshotSource>();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(state.BackupRetention, "KruxOS:State:BackupRetention");
         services.AddSingleton(new Backups.BackupStore(Path.Combine(settings.DataDir, "backups"), state.BackupRetention));
+        // TryAdd: a spec's customisation (registered first) may put a failing edge in front of the entities (ADR 0060).
+        services.TryAddSingleton<Backups.IRestoreTarget, Backups.StateRestoreTarget>();
         services.AddSingleton<Backups.BackupService>();
         services.AddHealthCheck("state", sp =>
         {

@@ -25,12 +25,17 @@ public sealed class BackupGateway : IAsyncLifetime
 
     public string BackupDir => Path.Combine(Gateway.DataDir, "backups");
 
-    public static async Task<TestGateway> StartAsync(string? dataDir = null)
+    public static async Task<TestGateway> StartAsync(string? dataDir = null, Action<Microsoft.AspNetCore.Builder.WebApplicationBuilder>? customize = null,
+        params string[] extraArgs)
     {
         dataDir ??= Path.Combine(Directory.CreateTempSubdirectory("kruxos-backup-e2e-").FullName, "data");
         PolicyDirectory.WriteAtomically(Path.Combine(dataDir, "policies", "org.yaml"),
             "name: backup-specs\nversion: \"1.0\"\ncapabilities:\n  state.backup.create: autonomous\n  state.backup.restore: autonomous\n  state.backup.export: autonomous\n");
-        var gateway = await TestGateway.StartCustomizedAsync(b => b.Services.AddSingleton(VaultStartupPassphrase.Of(Passphrase, "test")), dataDir);
+        var gateway = await TestGateway.StartCustomizedAsync(b =>
+        {
+            b.Services.AddSingleton(VaultStartupPassphrase.Of(Passphrase, "test"));
+            customize?.Invoke(b);
+        }, dataDir, extraArgs);
         await gateway.Services.GetRequiredService<PolicyStore>().Loaded.WaitAsync(TestTimeouts.Call);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (gateway.Services.GetRequiredService<VaultAdmin>().LockState != VaultLockState.Unlocked)

@@ -1,8 +1,10 @@
 using System.Collections.Immutable;
 using System.Security.Cryptography;
+using Akka.Actor;
 using KruxOS.Actors.Identity;
 using KruxOS.Actors.Vault;
 using KruxOS.Core.Agents;
+using KruxOS.Core.Alerts;
 using KruxOS.Core.Errors;
 using KruxOS.Core.State;
 using KruxOS.Core.State.Backups;
@@ -10,6 +12,7 @@ using KruxOS.Core.State.Persistent;
 using KruxOS.Core.State.Shared;
 using KruxOS.Core.Vault;
 using KruxOS.Vault;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace KruxOS.Actors.State.Backups;
@@ -44,10 +47,11 @@ public sealed record OpenedBackup(BackupHeader Header, BackupContents Contents, 
 /// one persisted event, shared keys are written as new versions through the optimistic lock (so no writer holding an older
 /// version can overwrite them) and keys absent from the backup are deleted. Not for use inside actors.
 /// </summary>
-public sealed class BackupService(BackupStore store, StateAccess state, ISecretAccess secrets, VaultDirectory vault, IdentityDirectory identities,
-    TimeProvider clock, ILogger<BackupService> log)
+public sealed class BackupService(BackupStore store, StateAccess state, IRestoreTarget target, ISecretAccess secrets, VaultDirectory vault,
+    IdentityDirectory identities, IServiceProvider services, TimeProvider clock, ILogger<BackupService> log)
 {
     private const int SharedWriteAttempts = 8;
+    private readonly SemaphoreSlim restoring = new(1, 1);
 
     /// <summary>The store.</summary>
     public BackupStore Store => store;
@@ -202,9 +206,13 @@ public sealed class BackupService(BackupStore store, StateAccess state, ISecretA
     }
 
     /// <summary>
-    /// Restores a backup. An agent restores only its own persistent state (from its backup or its part of a full one); the
-    /// operator restores everything in it, or one agent. Every part is checked before anything is written; a failed check
-    /// changes nothing.
+    /// Restores a backup, all or nothing (ADR 0060). An agent restores only its own persistent state (from its backup or its
+    /// part of a full one); the operator restores everything in it, or one agent. Every part is checked before anything is
+    /// written; then the pre-image of every part the restore writes is taken (each chosen agent's state from its entity, the
+    /// shared keys), and the parts are written. When a write fails (a refusal, a timeout, an exception, a cancellation), every
+    /// part already written (and the failed one, when it may have landed) is put back from its pre-image and the answer is
+    /// one error saying nothing was restored; when putting back fails too, a critical system alert and a
+    /// <c>RestoreIncomplete</c> error name the parts left with the backup's state. One restore runs at a time on a node.
     /// </summary>
     public async Task<IStateReply> RestoreAsync(string? backupId, BackupRestoreRequest request, BackupCaller caller, CancellationToken ct)
     {
@@ -246,64 +254,187 @@ public sealed class BackupService(BackupStore store, StateAccess state, ISecretA
                 return new StateRefused(StateErrors.QuotaExceeded("shared", state.Settings.Shared.QuotaBytes, 0, need));
         }
 
-        var restored = ImmutableArray.CreateBuilder<string>();
-        var keys = 0;
-        foreach (var a in chosen)
+        // One restore at a time on this node: two interleaved restores would each take the other's writes as their pre-image.
+        await restoring.WaitAsync(ct).ConfigureAwait(false);
+        try
         {
-            var reply = await state.PersistentAsync(new PersistentStateCommands.RestoreState(a.Agent, a), ct).ConfigureAwait(false);
-            if (reply is StateRefused refused) return Partial(refused.Error, restored, "persistent state of " + a.Agent);
-            restored.Add(a.Agent.Value);
-            keys += a.Keys.IsDefault ? 0 : a.Keys.Length;
+            var (plan, unreadable) = await PlanAsync(chosen, shared, sharedEntries, ct).ConfigureAwait(false);
+            if (plan.IsDefault) return new StateRefused(unreadable!);
+            var failure = await WriteAsync(backupId!, plan, ct).ConfigureAwait(false);
+            if (failure is not null) return new StateRefused(failure);
         }
-        var sharedKeys = 0;
-        if (shared)
+        finally
         {
-            var failure = await RestoreSharedAsync(sharedEntries, ct).ConfigureAwait(false);
-            if (failure is not null) return Partial(failure, restored, "shared state");
-            sharedKeys = sharedEntries.Length;
+            restoring.Release();
         }
-        log.LogInformation("Backup {Backup} restored: {Agents} agents, shared state {Shared}", backupId, restored.Count, shared);
-        return new BackupReplies.RestoreResult(true, restored.ToImmutable(), shared, keys, sharedKeys);
+        var keys = chosen.Sum(a => a.Keys.IsDefault ? 0 : a.Keys.Length);
+        log.LogInformation("Backup {Backup} restored: {Agents} agents, shared state {Shared}", backupId, chosen.Length, shared);
+        return new BackupReplies.RestoreResult(true, [.. chosen.Select(a => a.Agent.Value)], shared, keys, shared ? sharedEntries.Length : 0);
     }
 
-    private static StateRefused Partial(StructuredError error, ImmutableArray<string>.Builder done, string part) =>
-        new(done.Count == 0
-            ? error
-            : error with { Message = $"{error.Message} (restoring {part}; already restored: {string.Join(", ", done)})" });
-
-    // Shared keys absent from the backup are deleted, then every backed-up key is written as a new version with its backed-up
-    // value and last writer, through the partition's optimistic lock (re-read and retried when a writer got in between).
-    private async Task<StructuredError?> RestoreSharedAsync(ImmutableArray<BackedUpSharedEntry> entries, CancellationToken ct)
+    // The pre-image of every part the restore writes, read before the first write, and the plan built from it. A part that
+    // cannot be read refuses the restore with nothing written.
+    private async Task<(ImmutableArray<PlannedWrite> Plan, StructuredError? Error)> PlanAsync(ImmutableArray<PersistentStateSnapshot> chosen, bool shared,
+        ImmutableArray<BackedUpSharedEntry> sharedEntries, CancellationToken ct)
     {
-        var current = await ExportSharedAsync(ct).ConfigureAwait(false);
-        if (current.Error is not null) return current.Error;
-        var wanted = entries.Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
-        var restorer = Principal.ForUser("backup-restore");
-        foreach (var gone in current.Entries.Where(e => !wanted.Contains(e.Key)))
+        var before = new Dictionary<string, PersistentStateSnapshot>(StringComparer.Ordinal);
+        foreach (var a in chosen)
         {
-            var reply = await state.SharedAsync(new SharedStateCommands.DeleteShared(gone.Key, restorer), ct).ConfigureAwait(false);
-            if (reply is StateRefused { Error.ErrorType: not "KeyNotFound" } refused) return refused.Error;
-        }
-        var versions = current.Entries.ToDictionary(e => e.Key, e => e.Version, StringComparer.Ordinal);
-        foreach (var e in entries)
-        {
-            var expected = versions.GetValueOrDefault(e.Key);
-            for (var attempt = 1; ; attempt++)
+            var reply = await target.PersistentAsync(new PersistentStateQueries.ExportState(a.Agent), ct).ConfigureAwait(false);
+            switch (reply)
             {
-                var reply = await state.SharedAsync(new SharedStateCommands.SetShared(e.Key, e.Value, expected, e.Writer), ct).ConfigureAwait(false);
-                if (reply is not StateRefused refused) break;
-                if (refused.Error.ErrorType != "VersionConflict" || attempt >= SharedWriteAttempts) return refused.Error;
-                var now = await state.SharedAsync(new SharedStateQueries.GetShared(e.Key), ct).ConfigureAwait(false);
-                expected = now is SharedStateReplies.GetResult g ? g.Version : expected;
+                case PersistentStateReplies.ExportResult export: before[a.Agent.Value] = export.Snapshot; break;
+                case StateRefused refused: return (default, NothingWritten(refused.Error));
+                default: return (default, Errors.Internal($"unexpected answer of the persistent state of '{a.Agent}': {reply.GetType().Name}; nothing was restored"));
             }
+        }
+        var current = ImmutableArray<SharedEntry>.Empty;
+        if (shared)
+        {
+            var (entries, error) = await ExportSharedAsync(ct).ConfigureAwait(false);
+            if (error is not null) return (default, NothingWritten(error));
+            current = entries;
+        }
+        return (RestorePlans.Build(chosen, before, shared, sharedEntries, current), null);
+    }
+
+    private static StructuredError NothingWritten(StructuredError error) =>
+        error with { Message = $"{error.Message} (reading the state the restore would replace; nothing was restored)" };
+
+    // Writes the plan in order; on a failure puts back what was written and answers the error (null: everything written).
+    private async Task<StructuredError?> WriteAsync(string backupId, ImmutableArray<PlannedWrite> plan, CancellationToken ct)
+    {
+        for (var i = 0; i < plan.Length; i++)
+        {
+            (StructuredError? Error, bool MayHaveLanded) failed;
+            if (ct.IsCancellationRequested)
+                failed = (Cancelled, false);
+            else
+            {
+                try
+                {
+                    failed = await ApplyAsync(plan[i].Forward, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    failed = (Cancelled, true);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    log.LogError(e, "Backup {Backup}: writing the {Part} failed", backupId, plan[i].Forward.Part);
+                    failed = (Errors.Internal($"{e.GetType().Name} while writing"), true);
+                }
+            }
+            if (failed.Error is { } cause) return await PutBackAsync(backupId, plan, i, failed.MayHaveLanded, cause).ConfigureAwait(false);
         }
         return null;
     }
 
+    private static readonly StructuredError Cancelled = StructuredError.Create("Cancelled", "the restore was cancelled", retryable: true);
+
+    // Never cancelled: the caller's cancellation is what may have stopped the restore; each request is still bounded by the
+    // ask timeout. Every step is tried, whatever failed before it.
+    private async Task<StructuredError> PutBackAsync(string backupId, ImmutableArray<PlannedWrite> plan, int failedAt, bool mayHaveLanded, StructuredError cause)
+    {
+        var failedPart = plan[failedAt].Forward.Part;
+        var undo = RestorePlans.Undo(plan, failedAt, mayHaveLanded);
+        var notPutBack = new List<string>();
+        foreach (var step in undo)
+        {
+            StructuredError? failed;
+            try
+            {
+                (failed, _) = await ApplyAsync(step, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                log.LogError(e, "Backup {Backup}: putting back the {Part} failed", backupId, step.Part);
+                failed = Errors.Internal(e.GetType().Name);
+            }
+            if (failed is null) continue;
+            log.LogError("Backup {Backup}: putting back the {Part} failed: {Error} {Message}", backupId, step.Part, failed.ErrorType, failed.Message);
+            notPutBack.Add(step.Part);
+        }
+        if (notPutBack.Count == 0)
+        {
+            log.LogWarning("Backup {Backup} not restored ({Part}: {Error}); {Count} part(s) put back", backupId, failedPart, cause.ErrorType, undo.Length);
+            return RestorePlans.NothingRestored(backupId, cause, failedPart, [.. undo.Select(u => u.Part)]);
+        }
+        var incomplete = RestorePlans.PutBackFailed(backupId, cause, failedPart, notPutBack);
+        RaiseCritical(incomplete, backupId, notPutBack);
+        return incomplete;
+    }
+
+    private void RaiseCritical(StructuredError incomplete, string backupId, IReadOnlyList<string> notPutBack)
+    {
+        var context = new System.Text.Json.Nodes.JsonObject
+        {
+            ["backup_id"] = backupId,
+            ["parts_not_put_back"] = new System.Text.Json.Nodes.JsonArray([.. notPutBack.Select(p => System.Text.Json.Nodes.JsonValue.Create(p))]),
+        };
+        if (services.GetService<ActorSystem>() is { } system)
+            system.EventStream.Publish(new SystemAlertRaised(AlertComponent, AlertSeverity.Critical, incomplete.Message, StoredJson.Parse(context.ToJsonString())));
+        else
+            log.LogCritical("Backup {Backup}: no actor system to raise the alert: {Message}", backupId, incomplete.Message);
+    }
+
+    /// <summary>The component name of the alerts the backup service raises.</summary>
+    public const string AlertComponent = "backup";
+
+    // One write: no error when it is done; else the error and whether the write may have landed all the same (its answer
+    // lost: a timeout, an answer that is not the entity's). A shared write goes through the optimistic lock, re-read and
+    // retried when another writer got in between (the restore's value wins: concurrent writes to the parts a restore writes
+    // may be overwritten).
+    private async Task<(StructuredError? Error, bool MayHaveLanded)> ApplyAsync(RestoreStep step, CancellationToken ct)
+    {
+        switch (step)
+        {
+            case ReplaceAgentState r:
+                return Outcome<PersistentStateReplies.RestoreResult>(await target.PersistentAsync(
+                    new PersistentStateCommands.RestoreState(r.Snapshot.Agent, r.Snapshot, r.PutBack), ct).ConfigureAwait(false));
+            case DeleteSharedKey d:
+            {
+                var reply = await target.SharedAsync(new SharedStateCommands.DeleteShared(d.Key, Restorer), ct).ConfigureAwait(false);
+                return reply is StateRefused { Error.ErrorType: "KeyNotFound" } ? (null, false) : Outcome<SharedStateReplies.DeleteResult>(reply);
+            }
+            case WriteSharedKey w:
+            {
+                var expected = w.ExpectedVersion;
+                for (var attempt = 1; ; attempt++)
+                {
+                    if (expected is null)
+                    {
+                        var read = await target.SharedAsync(new SharedStateQueries.GetShared(w.Key), ct).ConfigureAwait(false);
+                        if (read is not SharedStateReplies.GetResult g) return (Outcome<SharedStateReplies.GetResult>(read).Error, false); // only refused writes (conflicts) came before
+                        expected = g.Found ? g.Version : 0;
+                    }
+                    var reply = await target.SharedAsync(new SharedStateCommands.SetShared(w.Key, w.Value, expected.Value, w.Writer), ct).ConfigureAwait(false);
+                    if (reply is StateRefused { Error.ErrorType: "VersionConflict" } && attempt < SharedWriteAttempts)
+                    {
+                        expected = null;
+                        continue;
+                    }
+                    return Outcome<SharedStateReplies.SetResult>(reply);
+                }
+            }
+            default:
+                throw new ArgumentOutOfRangeException(nameof(step), step.GetType().Name, "not a restore step");
+        }
+    }
+
+    private static (StructuredError? Error, bool MayHaveLanded) Outcome<TDone>(IStateReply reply) => reply switch
+    {
+        TDone => (null, false),
+        StateRefused refused => (refused.Error, RestorePlans.MayHaveLanded(refused.Error)),
+        _ => (Errors.Internal($"unexpected answer of a state entity: {reply.GetType().Name}"), true),
+    };
+
+    private static readonly Principal Restorer = Principal.ForUser("backup-restore");
+
     private async Task<(ImmutableArray<SharedEntry> Entries, StructuredError? Error)> ExportSharedAsync(CancellationToken ct)
     {
         var parts = await Task.WhenAll(Enumerable.Range(0, SharedStatePartitions.Count)
-            .Select(p => state.SharedAsync(new SharedStateQueries.ExportPartition(p), ct))).ConfigureAwait(false);
+            .Select(p => target.SharedAsync(new SharedStateQueries.ExportPartition(p), ct))).ConfigureAwait(false);
         var all = ImmutableArray.CreateBuilder<SharedEntry>();
         foreach (var part in parts)
         {
@@ -325,7 +456,7 @@ public sealed class BackupService(BackupStore store, StateAccess state, ISecretA
         var agents = ImmutableArray.CreateBuilder<PersistentStateSnapshot>(names.Count);
         foreach (var name in names)
         {
-            var reply = await state.PersistentAsync(new PersistentStateQueries.ExportState(name), ct).ConfigureAwait(false);
+            var reply = await target.PersistentAsync(new PersistentStateQueries.ExportState(name), ct).ConfigureAwait(false);
             switch (reply)
             {
                 case PersistentStateReplies.ExportResult export: agents.Add(export.Snapshot); break;

@@ -160,6 +160,8 @@ public static class PersistentStateExtensions
                 PersistentState restored;
                 try { restored = PersistentState.FromSnapshot(c.Snapshot); }
                 catch (InvalidDataException e) { return Refuse(Errors.Errors.InvalidInput("snapshot", e.Message)); }
+                // A put-back returns the state this entity held before a failed restore: what it held is never refused.
+                if (c.PutBack) return (new RestoreResult(restored.Keys.Count, restored.UsedBytes), [new StateRestored(restored.ToSnapshot(), now)]);
                 if (restored.Keys.Values.Any(k => k.Versions.Any(v => v.Value.ByteCount > limits.MaxValueBytes)))
                     return Refuse(Errors.Errors.InvalidInput("snapshot", $"holds a value larger than {limits.MaxValueBytes} bytes"));
                 // A restore is refused as a whole when it does not fit the quota in force; the current state stays.

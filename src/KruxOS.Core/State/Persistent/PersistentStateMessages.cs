@@ -27,9 +27,12 @@ public static class PersistentStateCommands
     /// <summary>
     /// A backup restore (<c>state.backup.restore</c>): the agent's whole state becomes <paramref name="Snapshot"/> (every key
     /// with its retained versions, as backed up), atomically, or nothing changes (invalid, another agent's, over the quota).
+    /// <paramref name="PutBack"/>: the snapshot is the state this entity exported before a restore that then failed elsewhere
+    /// (ADR 0060); it goes back as it was, so the limits in force (a quota lowered since it was written) do not refuse it.
+    /// Only the gateway's backup service sends it, with a snapshot it read from this entity; it is still checked as a snapshot.
     /// </summary>
     [WireName("state.persistent.restore.v1")]
-    public sealed record RestoreState(AgentName Agent, PersistentStateSnapshot Snapshot) : IPersistentStateCommand;
+    public sealed record RestoreState(AgentName Agent, PersistentStateSnapshot Snapshot, bool PutBack = false) : IPersistentStateCommand;
 }
 
 /// <summary>Queries of <c>state.persistent.*</c>.</summary>
