@@ -113,7 +113,7 @@ public sealed class ProxyBrowserSpecs(ProxyBrowserGateway fixture) : IClassFixtu
         // assert: the page, the API and (after the window) the fake Slack server
         await page.Locator(".toast", new() { HasText = cancelled + ": cancelled" }).WaitForAsync();
         await page.Locator($"#pending tr[data-id='{cancelled}']").WaitForAsync(new() { State = WaitForSelectorState.Detached });
-        var client = new DashboardClient(Gateway);
+        using var client = new DashboardClient(Gateway);
         using (var signIn = await client.SignInAsync(fixture.OperatorToken)) Assert.Equal(HttpStatusCode.Redirect, signIn.StatusCode);
         var (status, listed) = await client.ApiAsync(HttpMethod.Get, "/api/proxy/writes?status=cancelled");
         Assert.Equal(HttpStatusCode.OK, status);

@@ -117,9 +117,9 @@ public sealed class BufferedWriteActor : DecidingPersistentActor<BufferedWriteSt
 
     /// <inheritdoc />
     protected override (WriteResult Reply, ImmutableArray<IWriteEvent> Events) Decide(BufferedWriteState state, IWriteCommand command) =>
-        // A rollback attempt runs: only this entity's own start may begin one, and only one at a time (requests wait for it).
-        command is ApplyRollback && _rollback != RollbackPhase.Starting
-            ? (new WriteResult(WriteResultCode.Conflict, "a rollback is requested with a rollback request, not as a command", state), [])
+        // Rollback attempts are started and closed only by this entity itself, one at a time (requests wait for the running one).
+        command is ApplyRollback or RecordRollbackOutcome && (!Sender.Equals(Self) || _rollback == RollbackPhase.None)
+            ? (new WriteResult(WriteResultCode.Conflict, "a rollback is asked for with a rollback request, not with a command", state), [])
             : state.ProcessCommand(command, _deps.Settings);
 
     /// <inheritdoc />
