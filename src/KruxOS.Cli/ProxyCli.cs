@@ -7,7 +7,7 @@ using M = KruxOS.Core.Control.ControlProtocol.Methods;
 namespace KruxOS.Cli;
 
 /// <summary>
-/// <c>kruxos proxy status|writes|cancel|retry|discard</c> and <c>kruxos connect|disconnect &lt;service&gt;</c> over the
+/// <c>kruxos proxy status|writes|cancel|retry|discard|rollback</c> and <c>kruxos connect|disconnect &lt;service&gt;</c> over the
 /// control socket. A connect secret (a Slack bot token, a Google OAuth client secret) is read from standard input or from
 /// <c>KRUXOS_&lt;SERVICE&gt;_TOKEN</c>, never from the command line; an OAuth connect prints the URL to open and waits until
 /// the service is connected (or <c>--timeout-secs</c> passes).
@@ -35,6 +35,7 @@ public static class ProxyCli
                      ("cancel", M.ProxyCancel, "Cancel a buffered write inside its window: it is never sent", "Cancelled"),
                      ("retry", M.ProxyRetry, "Run a dead-lettered write again (it is looked up at the provider first)", "Requeued"),
                      ("discard", M.ProxyDiscard, "Give up a dead-lettered write for good", "Discarded"),
+                     ("rollback", M.ProxyRollback, "Undo an executed write with its rollback point (untrash, reverse labels, chat.delete), once, within its retention", "Rolled back"),
                  })
         {
             var id = new Argument<string>("write_id") { Description = "The write (wr-...)" };

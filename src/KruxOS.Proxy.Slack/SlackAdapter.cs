@@ -368,6 +368,9 @@ public sealed class SlackAdapter : IServiceAdapter
             // the message to delete: the one the write created, found by its marker among the bot's messages
             var channel = point.Data.ValueKind == JsonValueKind.Object && point.Data.TryGetProperty("channel", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
             var ts = point.Data.ValueKind == JsonValueKind.Object && point.Data.TryGetProperty("ts", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            // the reference Slack gave the executed write names the message, when it is in the point's channel
+            if (ts is null && SlackIds.TryParseMessageId(write.ProviderReference, out var rc, out var rts) && rc == channel)
+                ts = rts;
             if (ts is null)
             {
                 var found = await FindExecutedAsync(write, cancellationToken).ConfigureAwait(false);

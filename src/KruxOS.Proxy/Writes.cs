@@ -17,8 +17,10 @@ namespace KruxOS.Proxy;
 /// <param name="SessionId">The session of the call that made the write.</param>
 /// <param name="Attempt">1 for the first attempt; retries count up.</param>
 /// <param name="Rollback">The rollback point captured before this attempt, when there is one.</param>
+/// <param name="ProviderReference">When a rollback is applied: the reference the provider gave the executed write (e.g. Slack's
+/// <c>channel/ts</c>); null otherwise.</param>
 public sealed record WriteExecution(WriteId Id, ServiceName Service, CapabilityName Operation, JsonElement Arguments, WriteMarker Marker,
-    AgentName Agent, string SessionId, int Attempt, RollbackPoint? Rollback);
+    AgentName Agent, string SessionId, int Attempt, RollbackPoint? Rollback, string? ProviderReference = null);
 
 /// <summary>Whether a failure can go away by itself.</summary>
 public enum WriteFailureKind

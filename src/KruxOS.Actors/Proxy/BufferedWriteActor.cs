@@ -51,6 +51,8 @@ public sealed class BufferedWriteActor : DecidingPersistentActor<BufferedWriteSt
 
     private enum Phase { None, Beginning, Preparing, RecordingRollback, Executing, Recording }
 
+    private enum RollbackPhase { None, Starting, Applying, Recording }
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly WriteId _id;
     private readonly WriteDependencies _deps;
@@ -58,6 +60,9 @@ public sealed class BufferedWriteActor : DecidingPersistentActor<BufferedWriteSt
     private BufferedWriteState _observed;
     private Phase _phase;
     private int _stepAttempt;
+    private RollbackPhase _rollback;
+    private int _rollbackAttempt;
+    private readonly List<IActorRef> _rollbackWaiters = [];
 
     public BufferedWriteActor(string entityId, WriteDependencies deps)
         : base(BufferedWriteState.Empty(WriteId.Parse(entityId)), 50, "Write " + entityId)
@@ -77,9 +82,11 @@ public sealed class BufferedWriteActor : DecidingPersistentActor<BufferedWriteSt
         Command<WriteResult>(OnOwnResult);
         Command<Prepared>(OnPrepared);
         Command<Executed>(OnExecuted);
+        Command<WriteMessages.RollbackRequest>(OnRollbackRequest);
+        Command<RolledBack>(OnRolledBack);
         Command<ReceiveTimeout>(_ =>
         {
-            if (_phase == Phase.None && !(State.Status == WriteStatus.Executing && State.AttemptOpen))
+            if (_phase == Phase.None && _rollback == RollbackPhase.None && !(State.Status == WriteStatus.Executing && State.AttemptOpen))
                 Context.Parent.Tell(new Passivate(PoisonPill.Instance));
         });
     }
@@ -110,7 +117,10 @@ public sealed class BufferedWriteActor : DecidingPersistentActor<BufferedWriteSt
 
     /// <inheritdoc />
     protected override (WriteResult Reply, ImmutableArray<IWriteEvent> Events) Decide(BufferedWriteState state, IWriteCommand command) =>
-        state.ProcessCommand(command, _deps.Settings);
+        // Rollback attempts are started and closed only by this entity itself, one at a time (requests wait for the running one).
+        command is ApplyRollback or RecordRollbackOutcome && (!Sender.Equals(Self) || _rollback == RollbackPhase.None)
+            ? (new WriteResult(WriteResultCode.Conflict, "a rollback is asked for with a rollback request, not with a command", state), [])
+            : state.ProcessCommand(command, _deps.Settings);
 
     /// <inheritdoc />
     protected override BufferedWriteState Apply(BufferedWriteState state, IWriteEvent @event) => state.Apply(@event);
@@ -164,6 +174,11 @@ public sealed class BufferedWriteActor : DecidingPersistentActor<BufferedWriteSt
     // The replies to the commands this entity sends itself (after they are persisted, or refused).
     private void OnOwnResult(WriteResult result)
     {
+        if (_rollback != RollbackPhase.None)
+        {
+            OnRollbackResult(result);
+            return;
+        }
         switch (_phase)
         {
             case Phase.Beginning when result.IsOk && State is { Status: WriteStatus.Executing, AttemptOpen: true }:
@@ -282,6 +297,81 @@ public sealed class BufferedWriteActor : DecidingPersistentActor<BufferedWriteSt
         }
     }
 
+    // ---- operator rollback (ADR 0065) --------------------------------------------------------------------------------------
+
+    // Every request joins the running attempt, if there is one; only the first starts one. All of them get its result.
+    private void OnRollbackRequest(WriteMessages.RollbackRequest request)
+    {
+        _rollbackWaiters.Add(Sender);
+        if (_rollback != RollbackPhase.None) return;
+        if (_phase != Phase.None)
+        {
+            // an attempt of the write itself runs: it is not done, so there is nothing to roll back yet
+            AnswerRollback(new WriteResult(WriteResultCode.Conflict, $"only an executed write can be rolled back; it is {State.Status.ToWire()}", State));
+            return;
+        }
+        _rollback = RollbackPhase.Starting;
+        Self.Tell(new ApplyRollback(_id, request.By, request.At));
+    }
+
+    private void OnRollbackResult(WriteResult result)
+    {
+        switch (_rollback)
+        {
+            case RollbackPhase.Starting when result.IsOk && State.RollbackApplied is { Status: RollbackApplyStatus.Applying } started && result.State.RollbackApplied == started:
+                ApplyRollbackPoint(started.Attempts);
+                return;
+            default:
+                // refused, answered with the first result, or the outcome is recorded
+                AnswerRollback(result);
+                return;
+        }
+    }
+
+    private void ApplyRollbackPoint(int attempt)
+    {
+        _rollbackAttempt = attempt;
+        if (Adapter() is not { } adapter || State.Rollback is not { } point)
+        {
+            RecordRollback(attempt, WriteOutcome.Transient($"no adapter is registered for the service '{State.Service.Value}'"));
+            return;
+        }
+        _rollback = RollbackPhase.Applying;
+        var execution = Execution(State.Attempts) with { ProviderReference = State.ProviderReference };
+        var ct = StepToken();
+        Guard(() => adapter.ApplyRollbackAsync(new RollbackPoint(point.Kind, point.Data, point.CapturedAt), execution, ct), ct).PipeTo(Self,
+            success: o => new RolledBack(attempt, o ?? WriteOutcome.Transient("the provider did not answer in time (the rollback may have been applied; asking again is harmless)")),
+            failure: e => new RolledBack(attempt, WriteOutcome.Transient($"the adapter failed ({e.GetType().Name})")));
+    }
+
+    private void OnRolledBack(RolledBack r)
+    {
+        if (_rollback != RollbackPhase.Applying || r.Attempt != _rollbackAttempt) return;
+        RecordRollback(r.Attempt, r.Outcome);
+    }
+
+    private void RecordRollback(int attempt, WriteOutcome outcome)
+    {
+        _rollback = RollbackPhase.Recording;
+        var command = outcome switch
+        {
+            WriteOutcome.Done d => new RecordRollbackOutcome(_id, attempt, true, false, d.ProviderReference, _deps.Clock.GetUtcNow()),
+            WriteOutcome.Failed f => new RecordRollbackOutcome(_id, attempt, false, f.Kind == WriteFailureKind.Permanent, InputSanitizer.RedactTokens(f.Reason),
+                _deps.Clock.GetUtcNow()),
+            _ => new RecordRollbackOutcome(_id, attempt, false, false, "the adapter gave no answer", _deps.Clock.GetUtcNow()),
+        };
+        if (outcome is WriteOutcome.Failed failed)
+            _log.Warning("Write {0}: rollback attempt {1} failed ({2}): {3}", _id, attempt, failed.Kind, InputSanitizer.RedactTokens(failed.Reason));
+        Self.Tell(command);
+    }
+
+    private void AnswerRollback(WriteResult result)
+    {
+        foreach (var waiter in _rollbackWaiters) waiter.Tell(result);
+        _rollbackWaiters.Clear();
+        _rollback = RollbackPhase.None;
+    }
+
     private void Record(int attempt, AttemptResult result, string? reference, string? reason, TimeSpan? retryAfter)
     {
         _phase = Phase.Recording;
@@ -349,6 +439,8 @@ public sealed class BufferedWriteActor : DecidingPersistentActor<BufferedWriteSt
     private sealed record Prepared(int Attempt, string? FoundReference, WriteOutcome.Failed? Failure, RollbackPoint? Point) : INoSerializationVerificationNeeded;
 
     private sealed record Executed(int Attempt, WriteOutcome Outcome) : INoSerializationVerificationNeeded;
+
+    private sealed record RolledBack(int Attempt, WriteOutcome Outcome) : INoSerializationVerificationNeeded;
 }
 
 /// <summary>The <c>data</c> of a <c>write_buffered</c> supervision event (spec §5).</summary>

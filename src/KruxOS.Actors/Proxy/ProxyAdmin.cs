@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Hosting;
 using KruxOS.Actors.Admin;
+using KruxOS.Actors.Audit;
 using KruxOS.Core.Admin;
 using KruxOS.Core.Proxy;
 using KruxOS.Proxy;
@@ -35,8 +36,11 @@ public sealed record ProxyDisconnectResult(string Service, int CancelledWrites, 
 /// naming the operator); nothing here returns or logs a credential.
 /// </summary>
 public sealed class ProxyAdmin(ServiceAdapters adapters, IServiceCredentials credentials, ServiceProxy proxy, ProxyReplicas replicas, WriteIndex index,
-    IRequiredActor<WriteRegion> writes, ProxyAuditSink audit, TimeProvider clock, ILogger<ProxyAdmin> log)
+    IRequiredActor<WriteRegion> writes, ProxyAuditSink audit, TimeProvider clock, ILogger<ProxyAdmin> log, OperatorAudit operatorAudit, ProxySettings settings)
 {
+    /// <summary>The operator-audit action of a rollback (requested before, outcome after).</summary>
+    public const string RollbackAction = "operator.proxy.rollback";
+
     /// <summary>The statuses a write list can be filtered by.</summary>
     public static readonly ImmutableArray<string> Filters = ["pending", "buffered", "executing", "dead_lettered", "done", "cancelled", "discarded", "all"];
 
@@ -108,6 +112,73 @@ public sealed class ProxyAdmin(ServiceAdapters adapters, IServiceCredentials cre
     /// <summary>Discards a dead-lettered write.</summary>
     public Task<AdminResult<BufferedWriteState>> DiscardAsync(string? id, string by, CancellationToken ct) =>
         ChangeAsync("proxy.discard", id, by, w => new DiscardWrite(w, "user:" + by, "discarded by the operator", clock.GetUtcNow()), ct);
+
+    /// <summary>
+    /// Applies an executed write's rollback point (untrash, reverse labels, <c>chat.delete</c>) once, as
+    /// <paramref name="by"/> (ADR 0065): only a write that executed and recorded a point, only within the point's retention
+    /// (<c>RollbackExpired</c>, <c>NotRollbackable</c>, <c>NoRollbackPoint</c> otherwise). The write's entity persists the
+    /// attempt before the provider is called; a second request gets the first one's result and calls nobody. Audited as an
+    /// operator change (<c>operator.proxy.rollback</c>: requested before, outcome after; refused with <c>audit_error</c> when
+    /// the first entry cannot be written). A malformed or unknown id is answered without an entry.
+    /// </summary>
+    public Task<AdminResult<BufferedWriteState>> RollbackAsync(string? id, string by, CancellationToken ct) =>
+        AdminCalls.Guarded<BufferedWriteState>(async () =>
+        {
+            if (!WriteId.TryParse(id, out var writeId, out var reason)) return AdminErrors.InvalidInput(reason);
+            if (!await Ready(ct).ConfigureAwait(false)) return AdminErrors.Unavailable("the write index is still loading; retry shortly");
+            if (index.Get(writeId) is not { } known) return AdminErrors.NotFound($"no write '{writeId.Value}'");
+            var subject = new System.Text.Json.Nodes.JsonObject
+            {
+                ["write_id"] = writeId.Value,
+                ["service"] = known.Service.Value,
+                ["operation"] = known.Operation?.Value,
+                ["rollback"] = known.Rollback?.Kind,
+            };
+            return await operatorAudit.AuditedAsync(by, RollbackAction, subject, () => ApplyRollbackAsync(writeId, by, ct), ct,
+                w => new System.Text.Json.Nodes.JsonObject
+                {
+                    ["rollback_status"] = w.RollbackApplied?.Status.ToWire(),
+                    ["rollback_attempts"] = w.RollbackApplied?.Attempts,
+                }).ConfigureAwait(false);
+        });
+
+    private Task<AdminResult<BufferedWriteState>> ApplyRollbackAsync(WriteId writeId, string by, CancellationToken ct) =>
+        AdminCalls.Guarded<BufferedWriteState>(async () =>
+        {
+            var region = await writes.GetAsync(ct).ConfigureAwait(false);
+            // the entity answers after the provider call and its record: allow the adapter's whole step
+            var result = await region.Ask<WriteResult>(new WriteMessages.RollbackRequest(writeId, OperatorAudit.ActorOf(by).ToString(), clock.GetUtcNow()),
+                settings.CallTimeout + AdminCalls.EdgeTimeout, ct).ConfigureAwait(false);
+            return RollbackAnswer(writeId, result);
+        });
+
+    /// <summary>How a rollback request's answer reads on every surface.</summary>
+    public static AdminResult<BufferedWriteState> RollbackAnswer(WriteId writeId, WriteResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var state = result.State;
+        var status = state.Status.ToWire();
+        return result.Code switch
+        {
+            WriteResultCode.NotFound => AdminErrors.NotFound($"no write '{writeId.Value}'"),
+            WriteResultCode.Expired => new AdminError(AdminErrorKind.Conflict, "RollbackExpired", $"write '{writeId.Value}' can no longer be rolled back: {result.Message}")
+                { ReportsStatus = true, Status = status },
+            WriteResultCode.Conflict when state.Status == WriteStatus.Done => new AdminError(AdminErrorKind.Conflict, "NoRollbackPoint",
+                $"write '{writeId.Value}' cannot be rolled back: {result.Message}") { ReportsStatus = true, Status = status },
+            WriteResultCode.Conflict => new AdminError(AdminErrorKind.Conflict, "NotRollbackable", $"write '{writeId.Value}' cannot be rolled back: {result.Message}")
+                { ReportsStatus = true, Status = status },
+            WriteResultCode.Ok => state.RollbackApplied switch
+            {
+                { Status: RollbackApplyStatus.Applied } => state,
+                { Status: RollbackApplyStatus.Failed } f => new AdminError(AdminErrorKind.Failed, "RollbackFailed",
+                    $"the rollback of write '{writeId.Value}' was refused by the provider: {f.Outcome}") { ReportsStatus = true, Status = "failed" },
+                { Status: RollbackApplyStatus.FailedTransient } f => new AdminError(AdminErrorKind.Unavailable, "RollbackFailed",
+                    $"the rollback of write '{writeId.Value}' failed for now ({f.Outcome}); ask again to retry it") { ReportsStatus = true, Status = "failed_retryable" },
+                _ => new AdminError(AdminErrorKind.Failed, "RollbackFailed", $"the rollback of write '{writeId.Value}' has no recorded outcome"),
+            },
+            _ => AdminErrors.InvalidInput(result.Message),
+        };
+    }
 
     /// <summary>
     /// Connects <paramref name="service"/> through its adapter's connect flow: a verified credential is stored (audited) and

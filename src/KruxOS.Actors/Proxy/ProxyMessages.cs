@@ -21,6 +21,13 @@ public static class WriteMessages
     /// <summary>Wakes the entity so it acts on a window or retry that is due (sent by the write index, e.g. after a restart).</summary>
     [WireName("proxy.wake-write.v1")]
     public sealed record WakeWrite(WriteId WriteId) : IWithWriteId, IKruxMessage;
+
+    /// <summary>
+    /// An operator asks for the executed write's rollback (ADR 0065). Answered with a <see cref="WriteResult"/> once the
+    /// outcome is recorded: a request that arrives while an attempt runs waits for that attempt and gets its result.
+    /// </summary>
+    [WireName("proxy.rollback-request.v1")]
+    public sealed record RollbackRequest(WriteId WriteId, string By, DateTimeOffset At) : IWithWriteId, IKruxMessage;
 }
 
 /// <summary>Tags every write event with <see cref="Tag"/> so the write index can be rebuilt with a tag query.</summary>

@@ -60,6 +60,7 @@ public static class ControlProtocol
         public const string ProxyCancel = "proxy.cancel";
         public const string ProxyRetry = "proxy.retry";
         public const string ProxyDiscard = "proxy.discard";
+        public const string ProxyRollback = "proxy.rollback";
         public const string ProxyConnect = "proxy.connect";
         public const string ProxyDisconnect = "proxy.disconnect";
         public const string AlertList = "alerts.list";

@@ -75,11 +75,12 @@ public sealed record BufferedWriteState(
     string? ProviderReference,
     DateTimeOffset? FinishedAt,
     string? FinishedBy,
-    DateTimeOffset? DeadLetteredAt) : IKruxMessage
+    DateTimeOffset? DeadLetteredAt,
+    RollbackApplication? RollbackApplied = null) : IKruxMessage
 {
     /// <summary>Nothing buffered yet.</summary>
     public static BufferedWriteState Empty(WriteId id) => new(id, WriteStatus.None, default, null, null, default, null, string.Empty, string.Empty,
-        default, default, null, 0, false, false, null, null, null, null, null, null, null, null);
+        default, default, null, 0, false, false, null, null, null, null, null, null, null, null, null);
 
     /// <summary>When the entity must act next: the window's end, a due retry; null when it waits for nobody.</summary>
     public DateTimeOffset? DueAt => Status switch
@@ -89,8 +90,16 @@ public sealed record BufferedWriteState(
         _ => null,
     };
 
-    /// <summary>True while the rollback point can still be applied.</summary>
-    public bool HasLiveRollback(DateTimeOffset now) => Status == WriteStatus.Done && Rollback is not null && RollbackKeptUntil is { } k && now < k;
+    /// <summary>
+    /// True while the rollback point can still be applied: the write executed, left a point, its retention has not ended and
+    /// no rollback of it has been applied (or failed for good).
+    /// </summary>
+    public bool HasLiveRollback(DateTimeOffset now) => Status == WriteStatus.Done && Rollback is not null && RollbackKeptUntil is { } k && now < k
+        && RollbackApplied?.Status is not (RollbackApplyStatus.Applied or RollbackApplyStatus.Failed);
+
+    // The rollback attempt an outcome event closes (a journal is never trusted to hold its start).
+    private RollbackApplication Running(int attempt, DateTimeOffset at) =>
+        RollbackApplied ?? new RollbackApplication(RollbackApplyStatus.Applying, attempt, string.Empty, at, null, null);
 
     /// <summary>Folds one event.</summary>
     public BufferedWriteState Apply(IWriteEvent e) => e switch
@@ -119,6 +128,15 @@ public sealed record BufferedWriteState(
         // A fresh backoff series: attempts count from zero again, but the next attempt looks up first (an earlier one may have landed).
         WriteRequeued q => this with { Status = WriteStatus.Executing, Attempts = 0, AttemptOpen = false, LookupFirst = true, NextAttemptAt = q.At },
         WriteDiscarded d => this with { Status = WriteStatus.Discarded, FinishedAt = d.At, FinishedBy = d.By },
+        RollbackStarted r => this with { RollbackApplied = new RollbackApplication(RollbackApplyStatus.Applying, r.Attempt, r.By, r.At, null, null) },
+        RollbackSucceeded r => this with { RollbackApplied = Running(r.Attempt, r.At) with { Status = RollbackApplyStatus.Applied, FinishedAt = r.At, Outcome = r.Reference } },
+        RollbackFailed r => this with
+        {
+            RollbackApplied = Running(r.Attempt, r.At) with
+            {
+                Status = r.Permanent ? RollbackApplyStatus.Failed : RollbackApplyStatus.FailedTransient, FinishedAt = r.At, Outcome = r.Reason,
+            },
+        },
         _ => this,
     };
 }
@@ -157,6 +175,8 @@ public static class BufferedWriteDecisions
             RetryWrite r => state.Status == WriteStatus.DeadLettered
                 ? Ok(state, "requeued", new WriteRequeued(state.Id, Clip(r.By, 128), r.At))
                 : Conflict(state, $"only a dead-lettered write can be retried; it is {state.Status.ToWire()}"),
+            ApplyRollback r => StartRollback(state, r),
+            RecordRollbackOutcome r => RollbackOutcome(state, r),
             DiscardWrite d => state.Status == WriteStatus.DeadLettered
                 ? Ok(state, "discarded", new WriteDiscarded(state.Id, Clip(d.By, 128), Clip(d.Reason, MaxText), d.At))
                 : Conflict(state, $"only a dead-lettered write can be discarded; it is {state.Status.ToWire()}"),
@@ -260,6 +280,41 @@ public static class BufferedWriteDecisions
                     ? Ok(state, "retry scheduled", new AttemptFailed(state.Id, o.Attempt, reason, next, o.At))
                     : Ok(state, "dead-lettered (retries exhausted)", new WriteDeadLettered(state.Id, o.Attempt, reason, false, o.At));
         }
+    }
+
+    // An operator's rollback (ADR 0065). The first request that may run starts attempt n and is persisted before the provider
+    // is called; once applied (or failed for good) every later request is answered with that first result and nothing runs.
+    // An attempt that failed transiently, or whose outcome was never recorded (a crash), may be started again within the
+    // retention: every rollback kind is idempotent at the provider (untrash, label changes, a delete of a deleted message).
+    // A request while an attempt runs in this incarnation never reaches this decision: the entity makes it wait for that attempt.
+    private static (WriteResult, ImmutableArray<IWriteEvent>) StartRollback(BufferedWriteState state, ApplyRollback r)
+    {
+        switch (state.RollbackApplied?.Status)
+        {
+            case RollbackApplyStatus.Applied:
+                return (new(WriteResultCode.Ok, "already rolled back", state), []);
+            case RollbackApplyStatus.Failed:
+                return (new(WriteResultCode.Ok, "the rollback already failed", state), []);
+        }
+        if (state.Status != WriteStatus.Done) return (new(WriteResultCode.Conflict, $"only an executed write can be rolled back; it is {state.Status.ToWire()}", state), []);
+        if (state.Rollback is null || state.RollbackKeptUntil is not { } keptUntil)
+            return (new(WriteResultCode.Conflict, state.RollbackSpec is null
+                ? $"{state.Operation?.Value ?? "this operation"} leaves no rollback point"
+                : "no rollback point was recorded for this write (nothing needed undoing when it executed)", state), []);
+        if (r.At >= keptUntil) return (new(WriteResultCode.Expired, $"its rollback point expired at {keptUntil.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}", state), []);
+        var attempt = (state.RollbackApplied?.Attempts ?? 0) + 1;
+        return Ok(state, $"rollback attempt {attempt}", new RollbackStarted(state.Id, attempt, Clip(r.By, 128), r.At));
+    }
+
+    private static (WriteResult, ImmutableArray<IWriteEvent>) RollbackOutcome(BufferedWriteState state, RecordRollbackOutcome r)
+    {
+        if (state.RollbackApplied is not { Status: RollbackApplyStatus.Applying } running || running.Attempts != r.Attempt)
+            return Conflict(state, "no rollback attempt of that number is running");
+        if (r.Applied)
+            return Ok(state, "rolled back", new RollbackSucceeded(state.Id, r.Attempt, Clip(string.IsNullOrEmpty(r.Detail) ? "(no reference)" : r.Detail, 512), r.At));
+        var reason = Clip(string.IsNullOrWhiteSpace(r.Detail) ? "no reason given" : r.Detail, MaxText);
+        return Ok(state, r.Permanent ? "the rollback failed" : "the rollback failed (it may be requested again)",
+            new RollbackFailed(state.Id, r.Attempt, reason, r.Permanent, r.At));
     }
 
     private static (WriteResult, ImmutableArray<IWriteEvent>) Ok(BufferedWriteState state, string message, IWriteEvent e) =>

@@ -89,7 +89,61 @@ public static class WriteCommands
     /// <summary>A service was disconnected: cancel while buffered (no owner check), leave any other state alone.</summary>
     [WireName("proxy.cancel-for-disconnect.v1")]
     public sealed record CancelForDisconnect(WriteId WriteId, string By, DateTimeOffset At) : IWriteCommand;
+
+    /// <summary>
+    /// Operator: apply the executed write's rollback point (ADR 0065). Starts a rollback attempt, persisted before the
+    /// provider is called; once applied, or failed for good, the first result answers every later request.
+    /// </summary>
+    [WireName("proxy.apply-rollback.v1")]
+    public sealed record ApplyRollback(WriteId WriteId, string By, DateTimeOffset At) : IWriteCommand;
+
+    /// <summary>Record the outcome of rollback attempt <paramref name="Attempt"/>.</summary>
+    /// <param name="WriteId">The write.</param>
+    /// <param name="Attempt">The rollback attempt.</param>
+    /// <param name="Applied">The provider applied it.</param>
+    /// <param name="Permanent">For a failure: the provider refused it as such (no later request runs it again).</param>
+    /// <param name="Detail">The provider's reference when applied, else the reason.</param>
+    /// <param name="At">When the outcome was known.</param>
+    [WireName("proxy.record-rollback-outcome.v1")]
+    public sealed record RecordRollbackOutcome(WriteId WriteId, int Attempt, bool Applied, bool Permanent, string? Detail, DateTimeOffset At) : IWriteCommand;
 }
+
+/// <summary>Where an operator's rollback of an executed write is.</summary>
+public enum RollbackApplyStatus
+{
+    /// <summary>An attempt was started (persisted before the provider call); its outcome is not recorded yet.</summary>
+    Applying,
+    /// <summary>The provider applied it: final.</summary>
+    Applied,
+    /// <summary>The provider refused it as such: final.</summary>
+    Failed,
+    /// <summary>It failed in a way that may go away (outage, timeout): may be requested again within the retention.</summary>
+    FailedTransient,
+}
+
+/// <summary>Wire spellings of <see cref="RollbackApplyStatus"/>.</summary>
+public static class RollbackApplyStatuses
+{
+    /// <summary><c>applying</c>, <c>applied</c>, <c>failed</c>, <c>failed_retryable</c>.</summary>
+    public static string ToWire(this RollbackApplyStatus s) => s switch
+    {
+        RollbackApplyStatus.Applying => "applying",
+        RollbackApplyStatus.Applied => "applied",
+        RollbackApplyStatus.Failed => "failed",
+        _ => "failed_retryable",
+    };
+}
+
+/// <summary>An operator's rollback of an executed write: its status, attempts, who asked first and the outcome.</summary>
+/// <param name="Status">Applying, applied or failed.</param>
+/// <param name="Attempts">Attempts started (one unless a transient failure or a crash made the operator ask again).</param>
+/// <param name="By">Who started the latest attempt (<c>user:&lt;label&gt;</c>, <c>cli:root</c>).</param>
+/// <param name="RequestedAt">When the latest attempt started.</param>
+/// <param name="FinishedAt">When its outcome was recorded.</param>
+/// <param name="Outcome">The provider's reference, or the failure's reason.</param>
+[WireName("proxy.rollback-application.v1")]
+public sealed record RollbackApplication(RollbackApplyStatus Status, int Attempts, string By, DateTimeOffset RequestedAt, DateTimeOffset? FinishedAt,
+    string? Outcome) : IKruxMessage;
 
 /// <summary>Events of one buffered write.</summary>
 public static class WriteEvents
@@ -130,6 +184,18 @@ public static class WriteEvents
     /// <summary>An operator discarded a dead letter.</summary>
     [WireName("proxy.write-discarded.v1")]
     public sealed record WriteDiscarded(WriteId WriteId, string By, string Reason, DateTimeOffset At) : IWriteEvent;
+
+    /// <summary>Rollback attempt <paramref name="Attempt"/> of an executed write started (before the provider call).</summary>
+    [WireName("proxy.rollback-started.v1")]
+    public sealed record RollbackStarted(WriteId WriteId, int Attempt, string By, DateTimeOffset At) : IWriteEvent;
+
+    /// <summary>The provider applied the rollback.</summary>
+    [WireName("proxy.rollback-succeeded.v1")]
+    public sealed record RollbackSucceeded(WriteId WriteId, int Attempt, string Reference, DateTimeOffset At) : IWriteEvent;
+
+    /// <summary>The rollback attempt failed; <paramref name="Permanent"/>: for good.</summary>
+    [WireName("proxy.rollback-failed.v1")]
+    public sealed record RollbackFailed(WriteId WriteId, int Attempt, string Reason, bool Permanent, DateTimeOffset At) : IWriteEvent;
 }
 
 /// <summary>How a write command was decided.</summary>
@@ -145,6 +211,8 @@ public enum WriteResultCode
     NotDue,
     /// <summary>The command itself is invalid.</summary>
     Invalid,
+    /// <summary>Too late: the rollback point's retention has ended.</summary>
+    Expired,
 }
 
 /// <summary>The answer to a write command: the code, a message and the state afterwards.</summary>

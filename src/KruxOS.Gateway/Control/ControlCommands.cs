@@ -142,6 +142,7 @@ public sealed class ControlCommands(
             [Methods.ProxyCancel] = (c, r) => c.Proxy(p => p.CancelAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
             [Methods.ProxyRetry] = (c, r) => c.Proxy(p => p.RetryAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
             [Methods.ProxyDiscard] = (c, r) => c.Proxy(p => p.DiscardAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
+            [Methods.ProxyRollback] = (c, r) => c.Proxy(p => p.RollbackAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
             [Methods.ProxyConnect] = (c, r) => c.Proxy(p => p.ConnectAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
             [Methods.ProxyDisconnect] = (c, r) => c.Proxy(p => p.DisconnectAsync(r.Params, r.Decider.DecidedBy, r.Ct)),
         }.ToFrozenDictionary(StringComparer.Ordinal);

@@ -38,6 +38,10 @@ public sealed class ProxyControl(ProxyAdmin admin)
     public async Task<(JsonNode?, AdminError?)> DiscardAsync(JsonObject p, string by, CancellationToken ct) =>
         Render(await admin.DiscardAsync(p["id"]?.GetValue<string>(), by, ct).ConfigureAwait(false), ProxyJson.Write);
 
+    /// <summary><c>proxy.rollback</c> <c>{id}</c>: applies an executed write's rollback point once (ADR 0065).</summary>
+    public async Task<(JsonNode?, AdminError?)> RollbackAsync(JsonObject p, string by, CancellationToken ct) =>
+        Render(await admin.RollbackAsync(p["id"]?.GetValue<string>(), by, ct).ConfigureAwait(false), ProxyJson.Write);
+
     /// <summary><c>proxy.connect</c> <c>{service, settings?: {name: text}, secret?}</c>.</summary>
     public async Task<(JsonNode?, AdminError?)> ConnectAsync(JsonObject p, string by, CancellationToken ct)
     {
@@ -104,8 +108,16 @@ public static class ProxyJson
         ["total"] = writes.Length,
     };
 
-    /// <summary>One write, as operators see it: never its arguments (a mail body), only the adapter's one-line description.</summary>
-    public static JsonNode Write(BufferedWriteState w) => new JsonObject
+    /// <summary>
+    /// One write, as operators see it: never its arguments (a mail body), only the adapter's one-line description.
+    /// <c>rollback_available</c> is true while an operator can roll it back (executed, a point recorded, within its
+    /// retention, not rolled back yet); <c>rollback_status</c> is <c>applying</c>, <c>applied</c>, <c>failed</c> or
+    /// <c>failed_retryable</c> once one was requested.
+    /// </summary>
+    public static JsonNode Write(BufferedWriteState w) => Write(w, DateTimeOffset.UtcNow);
+
+    /// <summary><see cref="Write(BufferedWriteState)"/> at <paramref name="now"/>.</summary>
+    public static JsonNode Write(BufferedWriteState w, DateTimeOffset now) => new JsonObject
     {
         ["write_id"] = w.Id.Value,
         ["service"] = w.Service.Value,
@@ -123,6 +135,10 @@ public static class ProxyJson
         ["provider_reference"] = w.ProviderReference,
         ["rollback"] = w.Rollback?.Kind,
         ["rollback_until"] = w.RollbackKeptUntil is { } r ? KruxOS.Actors.Proxy.ProxyJson.Time(r) : null,
+        ["rollback_available"] = w.HasLiveRollback(now) && w.RollbackApplied?.Status is not RollbackApplyStatus.Applying,
+        ["rollback_status"] = w.RollbackApplied?.Status.ToWire(),
+        ["rolled_back_at"] = w.RollbackApplied?.FinishedAt is { } rb && w.RollbackApplied.Status == RollbackApplyStatus.Applied ? KruxOS.Actors.Proxy.ProxyJson.Time(rb) : null,
+        ["rolled_back_by"] = w.RollbackApplied?.By,
         ["finished_at"] = w.FinishedAt is { } f ? KruxOS.Actors.Proxy.ProxyJson.Time(f) : null,
         ["finished_by"] = w.FinishedBy,
     };

@@ -8,7 +8,7 @@ namespace KruxOS.Gateway.Dashboard;
 
 /// <summary>
 /// The Service Proxy on the dashboard's <c>/api</c> (the <c>/proxy</c> page): <c>GET /api/proxy/status</c>,
-/// <c>GET /api/proxy/writes?status=&amp;service=</c>, and <c>POST /api/proxy/writes/{id}/cancel|retry|discard</c>, recorded
+/// <c>GET /api/proxy/writes?status=&amp;service=</c>, and <c>POST /api/proxy/writes/{id}/cancel|retry|discard|rollback</c>, recorded
 /// as <c>user:&lt;label&gt;</c> of the signed-in operator (the dashboard's origin and anti-forgery checks apply to every
 /// POST). Write descriptions come from agents' arguments: the page inserts them as text only.
 /// </summary>
@@ -27,6 +27,8 @@ public static class DashboardProxyApi
             VaultApi.ExecuteAsync(http, new JsonObject { ["id"] = id }, p => new ProxyControl(admin).RetryAsync(p, By(http), http.RequestAborted)));
         api.MapPost("/proxy/writes/{id}/discard", (HttpContext http, ProxyAdmin admin, string id) =>
             VaultApi.ExecuteAsync(http, new JsonObject { ["id"] = id }, p => new ProxyControl(admin).DiscardAsync(p, By(http), http.RequestAborted)));
+        api.MapPost("/proxy/writes/{id}/rollback", (HttpContext http, ProxyAdmin admin, string id) =>
+            VaultApi.ExecuteAsync(http, new JsonObject { ["id"] = id }, p => new ProxyControl(admin).RollbackAsync(p, By(http), http.RequestAborted)));
     }
 
     private static string By(HttpContext http) => ApprovalDecider.DashboardSession(DashboardAuth.Caller(http).Token).DecidedBy;

@@ -11,7 +11,7 @@ namespace KruxOS.Gateway.Endpoints;
 /// <summary>
 /// The Service Proxy on the User API (spec §4.1, for the dashboard and scripts): <c>GET /api/proxy/status</c> and
 /// <c>GET /api/proxy/writes</c> (<c>?status=pending|buffered|executing|dead_lettered|done|cancelled|discarded|all</c>,
-/// <c>&amp;service=</c>) for user tokens of either role; <c>POST /api/proxy/writes/{id}/cancel|retry|discard</c> and
+/// <c>&amp;service=</c>) for user tokens of either role; <c>POST /api/proxy/writes/{id}/cancel|retry|discard|rollback</c> and
 /// <c>POST /api/proxy/{service}/connect|disconnect</c> for operator tokens only (403 otherwise). A write is listed with
 /// the adapter's one-line description, never its arguments; a connect secret is never echoed.
 /// </summary>
@@ -30,6 +30,8 @@ public static class ProxyApi
             Run(http, new JsonObject { ["id"] = id }, (c, p, by) => c.RetryAsync(p, by, http.RequestAborted), admin));
         api.MapPost("/proxy/writes/{id}/discard", (ProxyAdmin admin, HttpContext http, string id) =>
             Run(http, new JsonObject { ["id"] = id }, (c, p, by) => c.DiscardAsync(p, by, http.RequestAborted), admin));
+        api.MapPost("/proxy/writes/{id}/rollback", (ProxyAdmin admin, HttpContext http, string id) =>
+            Run(http, new JsonObject { ["id"] = id }, (c, p, by) => c.RollbackAsync(p, by, http.RequestAborted), admin));
         api.MapPost("/proxy/{service}/connect", (ProxyAdmin admin, HttpContext http, string service) =>
             Run(http, new JsonObject { ["service"] = service }, (c, p, by) => c.ConnectAsync(p, by, http.RequestAborted), admin));
         api.MapPost("/proxy/{service}/disconnect", (ProxyAdmin admin, HttpContext http, string service) =>

@@ -43,8 +43,16 @@ public static class ProxyWireSamples
         yield return new WriteDeadLettered(id, 6, "HTTP 503", false, At);
         yield return new WriteRequeued(id, "user:ops", At);
         yield return new WriteDiscarded(id, "user:ops", "obsolete", At);
+        yield return new ApplyRollback(id, "user:ops", At);
+        yield return new RecordRollbackOutcome(id, 1, true, false, "msg-123", At);
+        yield return new RollbackStarted(id, 1, "user:ops", At);
+        yield return new RollbackSucceeded(id, 1, "msg-123", At);
+        yield return new RollbackFailed(id, 1, "HTTP 503", false, At);
+        yield return new RollbackApplication(RollbackApplyStatus.Applied, 1, "user:ops", At, At, "msg-123");
+        yield return new WriteMessages.RollbackRequest(id, "user:ops", At);
         yield return rollback;
         yield return state;
+        yield return state.Apply(new WriteExecuted(id, 1, "msg-123", At)).Apply(new RollbackStarted(id, 1, "user:ops", At));
         yield return new WriteResult(WriteResultCode.Ok, "buffered", state);
         yield return new WriteMessages.GetWrite(id);
         yield return new WriteMessages.WakeWrite(id);

@@ -233,4 +233,82 @@ public sealed class BufferedWriteSpecs
         Assert.IsType<WriteBuffered>(Assert.Single(events));
         Assert.Equal(result.State, BufferedWriteState.Empty(Id).ApplyAll(events));
     }
+
+    // ---- operator rollback (ADR 0065) ----
+
+    private static readonly RollbackSpec Untrash = new("untrash", TimeSpan.FromHours(72));
+
+    private static BufferedWriteState Executed(bool withPoint = true)
+    {
+        var state = Run(BufferedWriteState.Empty(Id), Buffer(rollback: Untrash), new BeginAttempt(Id, 0, T0 + Window));
+        if (withPoint)
+            state = Run(state, new RecordRollback(Id, 1, new WriteRollback("untrash", JsonDocument.Parse("""{"messages":[{"id":"m1"}]}""").RootElement, T0 + Window), T0 + Window));
+        return Run(state, new RecordOutcome(Id, 1, AttemptResult.Done, "m1", null, null, T0 + Window));
+    }
+
+    [Fact]
+    public void Should_start_a_rollback_once_and_answer_every_later_request_with_the_first_result()
+    {
+        var at = T0 + Window + TimeSpan.FromHours(1);
+        var (started, state) = Decide(Executed(), new ApplyRollback(Id, "user:ops", at));
+        Assert.True(started.IsOk);
+        Assert.Equal(new RollbackApplication(RollbackApplyStatus.Applying, 1, "user:ops", at, null, null), state.RollbackApplied);
+        Assert.True(state.HasLiveRollback(at)); // still available until the outcome is known
+
+        state = Run(state, new RecordRollbackOutcome(Id, 1, true, false, "m1", at.AddSeconds(1)));
+        Assert.Equal(RollbackApplyStatus.Applied, state.RollbackApplied!.Status);
+        Assert.False(state.HasLiveRollback(at.AddSeconds(2)));
+
+        var (again, events) = state.ProcessCommand(new ApplyRollback(Id, "user:other", at.AddMinutes(1)), Settings);
+        Assert.True(again.IsOk);
+        Assert.Empty(events);
+        Assert.Equal("already rolled back", again.Message);
+        Assert.Equal(state, again.State);
+        // even after the retention: the first result, not an expiry
+        var (late, lateEvents) = state.ProcessCommand(new ApplyRollback(Id, "user:ops", T0 + TimeSpan.FromDays(30)), Settings);
+        Assert.Equal(WriteResultCode.Ok, late.Code);
+        Assert.Empty(lateEvents);
+    }
+
+    [Fact]
+    public void Should_refuse_a_rollback_after_its_retention_for_a_write_that_did_not_execute_and_without_a_point()
+    {
+        var executed = Executed();
+        var (expired, events) = executed.ProcessCommand(new ApplyRollback(Id, "user:ops", executed.RollbackKeptUntil!.Value), Settings);
+        Assert.Equal(WriteResultCode.Expired, expired.Code);
+        Assert.Empty(events);
+        var (justInTime, _) = executed.ProcessCommand(new ApplyRollback(Id, "user:ops", executed.RollbackKeptUntil!.Value.AddTicks(-1)), Settings);
+        Assert.True(justInTime.IsOk);
+
+        Assert.Equal(WriteResultCode.Conflict, Decide(Run(BufferedWriteState.Empty(Id), Buffer(rollback: Untrash)), new ApplyRollback(Id, "user:ops", T0)).Result.Code);
+        var cancelled = Run(BufferedWriteState.Empty(Id), Buffer(rollback: Untrash), new CancelWrite(Id, "user:ops", null, "no", T0.AddSeconds(1)));
+        Assert.Equal(WriteResultCode.Conflict, Decide(cancelled, new ApplyRollback(Id, "user:ops", T0.AddSeconds(2))).Result.Code);
+        var (noPoint, _) = Decide(Executed(withPoint: false), new ApplyRollback(Id, "user:ops", T0 + Window));
+        Assert.Equal(WriteResultCode.Conflict, noPoint.Code);
+        Assert.Contains("no rollback point", noPoint.Message, StringComparison.Ordinal);
+        Assert.Equal(WriteResultCode.NotFound, Decide(BufferedWriteState.Empty(Id), new ApplyRollback(Id, "user:ops", T0)).Result.Code);
+    }
+
+    [Fact]
+    public void Should_allow_a_new_attempt_only_after_a_transient_failure_or_an_unrecorded_one()
+    {
+        var at = T0 + Window + TimeSpan.FromMinutes(1);
+        var state = Run(Executed(), new ApplyRollback(Id, "user:ops", at), new RecordRollbackOutcome(Id, 1, false, false, "HTTP 503", at));
+        Assert.Equal(RollbackApplyStatus.FailedTransient, state.RollbackApplied!.Status);
+        Assert.True(state.HasLiveRollback(at));
+        // the outcome of attempt 1 is recorded once; a second record of it is refused
+        Assert.Equal(WriteResultCode.Conflict, Decide(state, new RecordRollbackOutcome(Id, 1, true, false, "m1", at)).Result.Code);
+        state = Run(state, new ApplyRollback(Id, "user:ops", at.AddMinutes(1)));
+        Assert.Equal(new RollbackApplication(RollbackApplyStatus.Applying, 2, "user:ops", at.AddMinutes(1), null, null), state.RollbackApplied);
+        // an attempt left open by a crash (no outcome recorded) may be started again: the rollback kinds are idempotent
+        state = Run(state, new ApplyRollback(Id, "user:ops", at.AddMinutes(2)));
+        Assert.Equal(3, state.RollbackApplied!.Attempts);
+        state = Run(state, new RecordRollbackOutcome(Id, 3, false, true, "HTTP 400", at.AddMinutes(3)));
+        Assert.Equal(RollbackApplyStatus.Failed, state.RollbackApplied!.Status);
+        Assert.False(state.HasLiveRollback(at.AddMinutes(3)));
+        var (final, events) = state.ProcessCommand(new ApplyRollback(Id, "user:ops", at.AddMinutes(4)), Settings);
+        Assert.True(final.IsOk);
+        Assert.Empty(events);
+        Assert.Equal(RollbackApplyStatus.Failed, final.State.RollbackApplied!.Status);
+    }
 }

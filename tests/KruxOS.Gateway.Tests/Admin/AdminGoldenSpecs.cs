@@ -207,6 +207,8 @@ public sealed partial class AdminGoldenSpecs
         await t.ControlAsync("proxy.cancel malformed", Methods.ProxyCancel, new() { ["id"] = "nope" });
         await t.ControlAsync("proxy.retry unknown", Methods.ProxyRetry, new() { ["id"] = "wr-0000000000000000000000000000000a" });
         await t.ControlAsync("proxy.discard missing id", Methods.ProxyDiscard, new());
+        await t.ControlAsync("proxy.rollback unknown", Methods.ProxyRollback, new() { ["id"] = "wr-0000000000000000000000000000000a" });
+        await t.ControlAsync("proxy.rollback malformed", Methods.ProxyRollback, new() { ["id"] = "../../etc" });
         await t.ControlAsync("proxy.connect unknown service", Methods.ProxyConnect, new() { ["service"] = "nosuch", ["secret"] = "xoxb-not-echoed" });
         await t.ControlAsync("proxy.connect bad service", Methods.ProxyConnect, new() { ["service"] = "../x" });
         await t.ControlAsync("proxy.disconnect unknown service", Methods.ProxyDisconnect, new() { ["service"] = "nosuch" });
@@ -323,6 +325,8 @@ public sealed partial class AdminGoldenSpecs
         await t.HttpAsync("proxy cancel by client", HttpMethod.Post, "/api/proxy/writes/wr-0000000000000000000000000000000a/cancel", client);
         await t.HttpAsync("proxy cancel unknown", HttpMethod.Post, "/api/proxy/writes/wr-0000000000000000000000000000000a/cancel", op);
         await t.HttpAsync("proxy retry malformed", HttpMethod.Post, "/api/proxy/writes/nope/retry", op);
+        await t.HttpAsync("proxy rollback by client", HttpMethod.Post, "/api/proxy/writes/wr-0000000000000000000000000000000a/rollback", client);
+        await t.HttpAsync("proxy rollback unknown", HttpMethod.Post, "/api/proxy/writes/wr-0000000000000000000000000000000a/rollback", op);
         await t.HttpAsync("proxy connect unknown", HttpMethod.Post, "/api/proxy/nosuch/connect", op, """{"secret":"xoxb-not-echoed"}""");
         await t.HttpAsync("proxy disconnect by client", HttpMethod.Post, "/api/proxy/slack/disconnect", client);
     }
@@ -384,6 +388,7 @@ public sealed partial class AdminGoldenSpecs
         public const string ProxyCancel = ControlProtocol.Methods.ProxyCancel;
         public const string ProxyRetry = ControlProtocol.Methods.ProxyRetry;
         public const string ProxyDiscard = ControlProtocol.Methods.ProxyDiscard;
+        public const string ProxyRollback = ControlProtocol.Methods.ProxyRollback;
         public const string ProxyConnect = ControlProtocol.Methods.ProxyConnect;
         public const string ProxyDisconnect = ControlProtocol.Methods.ProxyDisconnect;
     }
