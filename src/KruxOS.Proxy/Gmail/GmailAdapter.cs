@@ -111,7 +111,7 @@ public sealed class GmailAdapter(GmailOptions options, GmailApiClient api, Googl
             var metas = new List<GmailMessageMeta>();
             foreach (var id in changed)
             {
-                var m = await Call(t => api.GetMessageAsync(t, id, "metadata", cancellationToken)).ConfigureAwait(false);
+                var m = await Call(t => api.GetMessageAsync(t, id, "full", GmailMessages.SyncFields, cancellationToken)).ConfigureAwait(false);
                 if (m.Status == GoogleStatus.NotFound) { deleted.Add(id); continue; }
                 if (!m.Ok) return SyncOutcome.Failure("messages.get: " + m.Reason, calls);
                 if (GmailMessages.ReadMeta(m.Body) is { } meta) metas.Add(meta);
@@ -155,7 +155,7 @@ public sealed class GmailAdapter(GmailOptions options, GmailApiClient api, Googl
         var metas = new List<GmailMessageMeta>();
         foreach (var id in ids.Distinct(StringComparer.Ordinal))
         {
-            var m = await Call(t => api.GetMessageAsync(t, id, "metadata", ct)).ConfigureAwait(false);
+            var m = await Call(t => api.GetMessageAsync(t, id, "full", GmailMessages.SyncFields, ct)).ConfigureAwait(false);
             if (m.Status == GoogleStatus.NotFound) continue;
             if (!m.Ok) return SyncOutcome.Failure("messages.get: " + m.Reason, calls);
             if (GmailMessages.ReadMeta(m.Body) is { } meta) metas.Add(meta);

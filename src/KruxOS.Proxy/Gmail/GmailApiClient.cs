@@ -34,8 +34,16 @@ public sealed class GmailApiClient(HttpClient http, GmailOptions options)
     }
 
     /// <summary><c>users.messages.get</c> with <c>format</c> <c>metadata</c>, <c>full</c> or <c>minimal</c>.</summary>
-    public Task<GoogleResponse> GetMessageAsync(string token, string id, string format, CancellationToken ct) =>
-        IsValidId(id) ? GetAsync(token, "messages/" + id + Query([new("format", format)]), ct) : Task.FromResult(BadId());
+    public Task<GoogleResponse> GetMessageAsync(string token, string id, string format, CancellationToken ct) => GetMessageAsync(token, id, format, null, ct);
+
+    /// <summary>
+    /// <c>users.messages.get</c> with <c>format</c> <c>metadata</c>, <c>full</c> or <c>minimal</c>; <paramref name="fields"/>
+    /// (Google's partial-response selection) limits what the answer carries.
+    /// </summary>
+    public Task<GoogleResponse> GetMessageAsync(string token, string id, string format, string? fields, CancellationToken ct) =>
+        IsValidId(id)
+            ? GetAsync(token, "messages/" + id + Query(fields is null ? [new("format", format)] : [new("format", format), new("fields", fields)]), ct)
+            : Task.FromResult(BadId());
 
     /// <summary><c>users.history.list</c> from a history id.</summary>
     public Task<GoogleResponse> ListHistoryAsync(string token, ulong startHistoryId, string? pageToken, CancellationToken ct)

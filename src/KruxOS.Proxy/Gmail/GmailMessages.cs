@@ -6,7 +6,7 @@ using System.Text.Json;
 
 namespace KruxOS.Proxy.Gmail;
 
-/// <summary>What the replica keeps of a message (from <c>format=metadata</c>): never a body.</summary>
+/// <summary>What the replica keeps of a message (from <c>format=full</c> limited to <see cref="GmailMessages.SyncFields"/>): never a body.</summary>
 public sealed record GmailMessageMeta(string Id, string ThreadId, string From, string To, string Subject, string Snippet,
     ImmutableArray<string> Labels, DateTimeOffset Date, bool IsRead, bool HasAttachments, string? MessageIdHeader);
 
@@ -29,6 +29,20 @@ public static class GmailMessages
     public const int MaxBodyChars = 2 * 1024 * 1024;
 
     private const int MaxDepth = 16;
+
+    /// <summary>How deep <see cref="SyncFields"/> reaches into the MIME tree (attachments nested deeper are not seen).</summary>
+    public const int SyncStructureDepth = 10;
+
+    /// <summary>
+    /// What a sync asks <c>messages.get</c> for: <c>format=full</c> (Gmail's <c>format=metadata</c> answers carry the headers
+    /// but no MIME parts, so whether a message has attachments cannot be seen in them) limited by this partial-response
+    /// selection to the metadata and the MIME tree's shape — each part's type, file name and attachment id, never a body's
+    /// data (which the replica only fetches for <c>email.read</c>).
+    /// </summary>
+    public static readonly string SyncFields = "id,threadId,labelIds,snippet,historyId,internalDate,payload(" + PartFields(SyncStructureDepth) + ",headers)";
+
+    private static string PartFields(int depth) =>
+        "mimeType,filename,body/attachmentId" + (depth > 0 ? ",parts(" + PartFields(depth - 1) + ")" : "");
     private const int MaxParts = 512;
 
     /// <summary>The metadata of a message resource; null when it has no valid id.</summary>

@@ -60,6 +60,45 @@ public sealed class GmailAdapterSpecs
     }
 
     [Fact]
+    public async Task Should_see_attachments_in_the_sync_as_Gmail_answers_it_without_downloading_a_single_body()
+    {
+        await using var rig = await GmailRig.StartAsync();
+        rig.Connect();
+        var g = rig.Google;
+        var plain = g.AddMessage("a@example.com", "operator@example.com", "text only", "hello", "<p>hello</p>");
+        var attached = g.AddMessage("b@example.com", "operator@example.com", "report", "see attached", withAttachment: true);
+        var forwarded = g.AddMessage("c@example.com", "operator@example.com", "fwd: fwd: report", "below", withAttachment: true, attachmentDepth: 4);
+        var token = rig.Credentials.Current!.AccessToken;
+        await using var db = await rig.ReplicaAsync();
+
+        // what Gmail answers to format=metadata: the headers, no MIME parts — the attachment cannot be seen there
+        var metadata = await rig.Api.GetMessageAsync(token, attached, "metadata", Ct);
+        Assert.True(metadata.Ok, metadata.Reason);
+        Assert.False(metadata.Body.GetProperty("payload").TryGetProperty("parts", out _));
+        Assert.False(GmailMessages.ReadMeta(metadata.Body)!.HasAttachments);
+        // a selection of a field the resource does not have is refused (400), as Google does: the sync's selection is valid
+        Assert.Equal(GoogleStatus.Permanent, (await rig.Api.GetMessageAsync(token, attached, "full", "payload(attachments)", Ct)).Status);
+        var served = g.BodiesServed;
+
+        var first = await rig.Adapter.SyncAsync(new SyncRequest(db, null, null), Ct);
+
+        Assert.True(first.Ok, first.Error);
+        Assert.False((await GmailReplica.GetAsync(db, plain, Ct))!.HasAttachments);
+        Assert.True((await GmailReplica.GetAsync(db, attached, Ct))!.HasAttachments);
+        Assert.True((await GmailReplica.GetAsync(db, forwarded, Ct))!.HasAttachments);
+        Assert.Equal("report", (await GmailReplica.GetAsync(db, attached, Ct))!.Subject);
+        Assert.Equal(served, g.BodiesServed); // the structure came without any body data
+
+        // the incremental path reads the same structure
+        var later = g.AddMessage("d@example.com", "operator@example.com", "another", "attached again", withAttachment: true, attachmentDepth: 2);
+        var second = await rig.Adapter.SyncAsync(new SyncRequest(db, first.Cursor, g.Account), Ct);
+
+        Assert.True(second.Ok, second.Error);
+        Assert.True((await GmailReplica.GetAsync(db, later, Ct))!.HasAttachments);
+        Assert.Equal(served, g.BodiesServed);
+    }
+
+    [Fact]
     public async Task Should_resync_from_scratch_when_the_history_is_gone()
     {
         await using var rig = await GmailRig.StartAsync();

@@ -31,6 +31,7 @@ public sealed class FakeGoogle : IAsyncDisposable
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (int Remaining, int Status)> _failures = new(StringComparer.Ordinal);
     private long _historyId = 1000;
+    private int _bodiesServed;
     private int _nextId;
 
     private FakeGoogle(WebApplication app) => _app = app;
@@ -88,7 +89,7 @@ public sealed class FakeGoogle : IAsyncDisposable
         const string u = "/gmail/v1/users/{user}";
         app.MapGet(u + "/profile", (HttpContext h, string user) => fake.Api(h, user, "gmail.users.getProfile", () => Task.FromResult(fake.Profile())));
         app.MapGet(u + "/messages", (HttpContext h, string user) => fake.Api(h, user, "gmail.messages.list", () => Task.FromResult(fake.List(h.Request.Query))));
-        app.MapGet(u + "/messages/{id}", (HttpContext h, string user, string id) => fake.Api(h, user, "gmail.messages.get", () => Task.FromResult(fake.Get(id, h.Request.Query["format"]))));
+        app.MapGet(u + "/messages/{id}", (HttpContext h, string user, string id) => fake.Api(h, user, "gmail.messages.get", () => Task.FromResult(fake.Get(id, h.Request.Query["format"], h.Request.Query["fields"]))));
         app.MapPost(u + "/messages/send", (HttpContext h, string user) => fake.Api(h, user, "gmail.messages.send", () => fake.SendAsync(h)));
         app.MapPost(u + "/messages/{id}/trash", (HttpContext h, string user, string id) => fake.Api(h, user, "gmail.messages.trash", () => Task.FromResult(fake.Relabel(id, ["TRASH"], ["INBOX"]))));
         app.MapPost(u + "/messages/{id}/untrash", (HttpContext h, string user, string id) => fake.Api(h, user, "gmail.messages.untrash", () => Task.FromResult(fake.Untrash(id))));
@@ -102,6 +103,9 @@ public sealed class FakeGoogle : IAsyncDisposable
 
     /// <summary>Calls of one method so far (e.g. <c>gmail.messages.send</c>, <c>oauth.token</c>).</summary>
     public int Calls(string method) => _calls.TryGetValue(method, out var n) ? n : 0;
+
+    /// <summary>How many <c>messages.get</c> answers carried body data (a part's <c>body.data</c>).</summary>
+    public int BodiesServed => Volatile.Read(ref _bodiesServed);
 
     /// <summary>Calls of every Gmail API method so far (OAuth endpoints excluded).</summary>
     public int GmailCalls => _calls.Where(kv => kv.Key.StartsWith("gmail.", StringComparison.Ordinal)).Sum(kv => kv.Value);
@@ -122,14 +126,18 @@ public sealed class FakeGoogle : IAsyncDisposable
         lock (_gate) return Issue(withRefresh: true);
     }
 
-    /// <summary>Puts a message into the mailbox (recorded in the history).</summary>
+    /// <summary>
+    /// Puts a message into the mailbox (recorded in the history). With <c>withAttachment</c>, <c>attachmentDepth</c> 1 puts
+    /// the attachment beside the text parts; each level more wraps it in another <c>multipart/mixed</c> part (a forwarded or
+    /// re-wrapped message).
+    /// </summary>
     public string AddMessage(string from, string to, string subject, string textBody, string? htmlBody = null,
-        IEnumerable<string>? labels = null, bool withAttachment = false, DateTimeOffset? date = null)
+        IEnumerable<string>? labels = null, bool withAttachment = false, DateTimeOffset? date = null, int attachmentDepth = 1)
     {
         lock (_gate)
         {
             var m = new FakeMessage(NewId(), from, to, subject, textBody, htmlBody, withAttachment, date ?? DateTimeOffset.UtcNow, null)
-            { Labels = [.. labels ?? ["INBOX", "UNREAD"]] };
+            { Labels = [.. labels ?? ["INBOX", "UNREAD"]], AttachmentDepth = Math.Max(1, attachmentDepth) };
             _messages.Add(m);
             Record("messagesAdded", m);
             return m.Id;
@@ -333,8 +341,30 @@ public sealed class FakeGoogle : IAsyncDisposable
         return true;
     }
 
-    private JsonNode? Get(string id, string? format)
+    // users.messages.get as Gmail answers it: format full (the default) has the MIME tree with the text parts' data and each
+    // attachment's filename and attachmentId; metadata has the id, labels and the top-level headers only — no parts, no body;
+    // minimal has no payload at all. The `fields` system parameter (a partial response) is applied last; a field the
+    // resource does not have is a 400, as at Google.
+    private JsonNode? Get(string id, string? format, string? fields)
     {
+        var mask = FieldMask.Parse(fields);
+        var answer = GetResource(id, format ?? "full");
+        if (answer is null) return null;
+        var result = mask is null ? answer : mask.Apply(answer, FieldMask.Message);
+        if (HasBodyData(result)) Interlocked.Increment(ref _bodiesServed);
+        return result;
+    }
+
+    private static bool HasBodyData(JsonNode? node) => node switch
+    {
+        JsonObject o => o.Any(kv => (kv.Key == "data" && kv.Value is JsonValue) || HasBodyData(kv.Value)),
+        JsonArray a => a.Any(HasBodyData),
+        _ => false,
+    };
+
+    private JsonNode? GetResource(string id, string format)
+    {
+        if (format is not ("full" or "metadata" or "minimal")) return Invalid("Invalid format: " + format);
         lock (_gate)
         {
             var m = _messages.FirstOrDefault(x => x.Id == id);
@@ -350,6 +380,11 @@ public sealed class FakeGoogle : IAsyncDisposable
                 ["internalDate"] = m.Date.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), ["sizeEstimate"] = m.Text.Length + 200,
             };
             if (format == "minimal") return body;
+            if (format == "metadata")
+            {
+                body["payload"] = new JsonObject { ["mimeType"] = "multipart/mixed", ["headers"] = headers };
+                return body;
+            }
             var payload = new JsonObject { ["mimeType"] = "multipart/mixed", ["headers"] = headers, ["body"] = new JsonObject { ["size"] = 0 } };
             var parts = new JsonArray();
             var alt = new JsonObject { ["partId"] = "0", ["mimeType"] = "multipart/alternative", ["headers"] = new JsonArray(), ["body"] = new JsonObject { ["size"] = 0 } };
@@ -358,12 +393,21 @@ public sealed class FakeGoogle : IAsyncDisposable
             alt["parts"] = altParts;
             parts.Add(alt);
             if (m.Attachment)
-                parts.Add(new JsonObject
+            {
+                JsonNode attachment = new JsonObject
                 {
                     ["partId"] = "1", ["mimeType"] = "application/pdf", ["filename"] = "report.pdf",
                     ["headers"] = new JsonArray(Header("Content-Disposition", "attachment; filename=\"report.pdf\"")),
                     ["body"] = new JsonObject { ["attachmentId"] = "att-" + m.Id, ["size"] = 1234 },
-                });
+                };
+                for (var level = 1; level < m.AttachmentDepth; level++)
+                    attachment = new JsonObject
+                    {
+                        ["partId"] = "1", ["mimeType"] = "multipart/mixed", ["filename"] = "", ["headers"] = new JsonArray(),
+                        ["body"] = new JsonObject { ["size"] = 0 }, ["parts"] = new JsonArray(attachment),
+                    };
+                parts.Add(attachment);
+            }
             payload["parts"] = parts;
             body["payload"] = payload;
             return body;
@@ -539,5 +583,128 @@ public sealed class FakeGoogle : IAsyncDisposable
         public string? MessageIdHeader { get; } = messageIdHeader;
         public long Seq { get; } = Interlocked.Increment(ref _seq);
         public HashSet<string> Labels { get; init; } = [];
+        public int AttachmentDepth { get; init; } = 1;
+    }
+
+    /// <summary>
+    /// Google's partial-response syntax (<c>fields=a,b/c,d(e,f(g))</c>) over the Message resource: names are checked against
+    /// the resource's fields (an unknown one is a 400, "Invalid field selection"), objects keep only what is selected, arrays
+    /// apply the selection to each element.
+    /// </summary>
+    private sealed class FieldMask
+    {
+        public const string Message = "Message";
+
+        private static readonly Dictionary<string, Dictionary<string, string?>> Schema = new(StringComparer.Ordinal)
+        {
+            [Message] = new(StringComparer.Ordinal)
+            {
+                ["id"] = null, ["threadId"] = null, ["labelIds"] = null, ["snippet"] = null, ["historyId"] = null, ["internalDate"] = null,
+                ["sizeEstimate"] = null, ["raw"] = null, ["payload"] = "MessagePart",
+            },
+            ["MessagePart"] = new(StringComparer.Ordinal)
+            {
+                ["partId"] = null, ["mimeType"] = null, ["filename"] = null, ["headers"] = "Header", ["body"] = "MessagePartBody", ["parts"] = "MessagePart",
+            },
+            ["Header"] = new(StringComparer.Ordinal) { ["name"] = null, ["value"] = null },
+            ["MessagePartBody"] = new(StringComparer.Ordinal) { ["attachmentId"] = null, ["size"] = null, ["data"] = null },
+        };
+
+        // selected name → its own selection (null: the whole field)
+        private readonly Dictionary<string, FieldMask?> _fields = new(StringComparer.Ordinal);
+
+        public static FieldMask? Parse(string? text)
+        {
+            if (string.IsNullOrWhiteSpace(text)) return null;
+            var pos = 0;
+            var mask = ParseList(text, ref pos);
+            if (pos != text.Length) throw new BadRequestException("Invalid field selection " + text);
+            return mask;
+        }
+
+        private static FieldMask ParseList(string text, ref int pos)
+        {
+            var mask = new FieldMask();
+            while (true)
+            {
+                var path = new List<string>();
+                while (true)
+                {
+                    var start = pos;
+                    while (pos < text.Length && (char.IsAsciiLetterOrDigit(text[pos]) || text[pos] == '_')) pos++;
+                    if (pos == start) throw new BadRequestException("Invalid field selection " + text);
+                    path.Add(text[start..pos]);
+                    if (pos < text.Length && text[pos] == '/') { pos++; continue; }
+                    break;
+                }
+                FieldMask? sub = null;
+                if (pos < text.Length && text[pos] == '(')
+                {
+                    pos++;
+                    sub = ParseList(text, ref pos);
+                    if (pos >= text.Length || text[pos] != ')') throw new BadRequestException("Invalid field selection " + text);
+                    pos++;
+                }
+                mask.Add(path, sub);
+                if (pos < text.Length && text[pos] == ',') { pos++; continue; }
+                return mask;
+            }
+        }
+
+        private void Add(List<string> path, FieldMask? leaf)
+        {
+            var node = this;
+            for (var i = 0; i < path.Count; i++)
+            {
+                var last = i == path.Count - 1;
+                if (last)
+                {
+                    node._fields[path[i]] = node._fields.TryGetValue(path[i], out var existing) && existing is not null && leaf is not null ? existing.Merge(leaf) : leaf;
+                    return;
+                }
+                if (!node._fields.TryGetValue(path[i], out var next) || next is null)
+                {
+                    if (node._fields.ContainsKey(path[i])) return; // the whole field is selected already
+                    node._fields[path[i]] = next = new FieldMask();
+                }
+                node = next;
+            }
+        }
+
+        private FieldMask Merge(FieldMask other)
+        {
+            foreach (var (k, v) in other._fields) Add([k], v);
+            return this;
+        }
+
+        public JsonNode Apply(JsonNode node, string type)
+        {
+            Validate(type);
+            return Select(node, type);
+        }
+
+        private void Validate(string type)
+        {
+            foreach (var (name, sub) in _fields)
+            {
+                if (!Schema[type].TryGetValue(name, out var child)) throw new BadRequestException("Invalid field selection " + name);
+                if (sub is null) continue;
+                if (child is null) throw new BadRequestException("Invalid field selection " + name);
+                sub.Validate(child);
+            }
+        }
+
+        private JsonNode Select(JsonNode node, string type)
+        {
+            if (node is JsonArray array) return new JsonArray([.. array.Select(e => e is null ? null : Select(e, type))]);
+            if (node is not JsonObject o) return node.DeepClone();
+            var kept = new JsonObject();
+            foreach (var (name, sub) in _fields)
+            {
+                if (!o.TryGetPropertyValue(name, out var value) || value is null) continue;
+                kept[name] = sub is null ? value.DeepClone() : sub.Select(value, Schema[type][name]!);
+            }
+            return kept;
+        }
     }
 }

@@ -34,6 +34,23 @@ public enum FakeSlackFailure
     Garbage,
 }
 
+/// <summary>A held answer (<see cref="FakeSlackServer.HoldNext"/>): <see cref="Arrived"/> completes when the call has taken effect.</summary>
+public sealed class FakeSlackHold
+{
+    private readonly TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the held call reached the fake and took effect (its answer not yet written).</summary>
+    public Task Arrived => _arrived.Task;
+
+    internal Task Released => _released.Task;
+
+    /// <summary>Writes the held answer (to a client that may be gone by then).</summary>
+    public void Release() => _released.TrySetResult();
+
+    internal void Arrive() => _arrived.TrySetResult();
+}
+
 /// <summary>A channel the fake workspace holds.</summary>
 public sealed record FakeSlackChannel(string Id, string Name, string Topic, bool IsPrivate, int MemberCount);
 
@@ -50,6 +67,10 @@ public sealed class FakeSlackMessage
     public string? ThreadTs { get; init; }
     public string? BotId { get; init; }
     public JsonObject? Metadata { get; init; }
+
+    /// <summary>When the fake took the message (for a bot message: when <c>chat.postMessage</c> reached it).</summary>
+    public DateTimeOffset PostedAt { get; init; }
+
     public Dictionary<string, List<string>> Reactions { get; } = new(StringComparer.Ordinal);
 }
 
@@ -76,6 +97,7 @@ public sealed class FakeSlackServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Queue<(FakeSlackFailure Kind, int RetryAfter)>> _failures = new(StringComparer.Ordinal);
     private readonly HashSet<string> _revoked = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, FakeSlackHold> _holds = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<(string Method, string? Authorization, string Body)> _requests = new();
     private long _clock;
 
@@ -190,6 +212,18 @@ public sealed class FakeSlackServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Holds the answer to the next call of <paramref name="method"/>: the call takes effect (a posted message exists) but
+    /// its answer is written only when <see cref="FakeSlackHold.Release"/> is called — so a test can kill the client while
+    /// the provider has done the work and the client has not heard of it.
+    /// </summary>
+    public FakeSlackHold HoldNext(string method)
+    {
+        var hold = new FakeSlackHold();
+        lock (_gate) _holds[method] = hold;
+        return hold;
+    }
+
     /// <summary>Drops every pending failure.</summary>
     public void ClearFailures()
     {
@@ -250,8 +284,20 @@ public sealed class FakeSlackServer : IAsyncDisposable
         }
 
         JsonObject answer;
-        lock (_gate) answer = Answer(method, authorization, args);
-        await http.Response.WriteAsJsonAsync(answer);
+        FakeSlackHold? held;
+        lock (_gate)
+        {
+            answer = Answer(method, authorization, args);
+            if (_holds.Remove(method, out held)) held.Arrive();
+        }
+        if (held is not null)
+        {
+            // bounded: a test that never releases must not keep the server's shutdown waiting
+            try { await held.Released.WaitAsync(TimeSpan.FromMinutes(3), http.RequestAborted); }
+            catch (Exception e) when (e is OperationCanceledException or TimeoutException) { return; }
+        }
+        try { await http.Response.WriteAsJsonAsync(answer); }
+        catch (Exception e) when (e is OperationCanceledException or IOException) { } // the client is gone (killed)
     }
 
     private static async Task<JsonObject> ReadArgumentsAsync(HttpRequest request)
@@ -400,9 +446,12 @@ public sealed class FakeSlackServer : IAsyncDisposable
 
     private FakeSlackMessage Add(string channelId, string user, string text, string? threadTs, string? botId, JsonObject? metadata)
     {
-        _clock += 1000; // 1 ms apart: ts strictly increase
+        // 1 ms apart: ts strictly increase. Seeded messages start an hour ago; a message the bot posts gets the time it was
+        // posted, as on Slack (the marker lookup searches the history from the write's own time onwards).
+        _clock = botId is null ? _clock + 1000 : Math.Max(_clock + 1000, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
         var ts = string.Create(CultureInfo.InvariantCulture, $"{_clock / 1_000_000}.{_clock % 1_000_000:D6}");
-        var m = new FakeSlackMessage { ChannelId = channelId, Ts = ts, User = user, Text = text, ThreadTs = threadTs, BotId = botId, Metadata = metadata };
+        var m = new FakeSlackMessage { ChannelId = channelId, Ts = ts, User = user, Text = text, ThreadTs = threadTs, BotId = botId, Metadata = metadata,
+            PostedAt = DateTimeOffset.UtcNow };
         _messages.Add(m);
         return m;
     }
