@@ -11,8 +11,9 @@ namespace KruxOS.Actors.Cluster;
 /// <summary>One member as this node sees it.</summary>
 public sealed record ClusterMemberView(string Address, string Status, ImmutableArray<string> Roles, bool Reachable, bool IsSelf, bool IsLeader, bool IsOldest);
 
-/// <summary>How many shards of one entity type each node hosts.</summary>
-public sealed record ShardDistribution(string TypeName, ImmutableDictionary<string, int> ShardsByNode, string? Error);
+/// <summary>How many shards of one entity type each node hosts, and which (<paramref name="ShardIdsByNode"/>, sorted).</summary>
+public sealed record ShardDistribution(string TypeName, ImmutableDictionary<string, int> ShardsByNode, string? Error,
+    ImmutableDictionary<string, ImmutableArray<string>>? ShardIdsByNode = null);
 
 /// <summary>The cluster at one moment (<c>kruxos cluster status</c>, <c>/health</c>, <c>kruxos status</c>).</summary>
 public sealed record ClusterStatusReport(
@@ -34,7 +35,7 @@ public sealed record ClusterStatusReport(
 public sealed class ClusterView(ActorSystem system, KruxOsSettings settings, ClusterLeaseState? lease = null)
 {
     /// <summary>The entity types whose shards are reported.</summary>
-    public static readonly ImmutableArray<string> ShardedTypes = ["agent-session", "approval"];
+    public static readonly ImmutableArray<string> ShardedTypes = ["agent-session", "approval", "scheduler"];
 
     /// <summary>The report; shard statistics wait at most <paramref name="shardTimeout"/> per type.</summary>
     public async Task<AdminResult<ClusterStatusReport>> StatusAsync(TimeSpan shardTimeout, CancellationToken ct)
@@ -77,7 +78,8 @@ public sealed class ClusterView(ActorSystem system, KruxOsSettings settings, Clu
         {
             var region = ClusterSharding.Get(system).ShardRegion(typeName);
             var stats = await region.Ask<ClusterShardingStats>(new GetClusterShardingStats(timeout), timeout + TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
-            return new ShardDistribution(typeName, stats.Regions.ToImmutableDictionary(kv => kv.Key.ToString(), kv => kv.Value.Stats.Count), null);
+            return new ShardDistribution(typeName, stats.Regions.ToImmutableDictionary(kv => kv.Key.ToString(), kv => kv.Value.Stats.Count), null,
+                stats.Regions.ToImmutableDictionary(kv => kv.Key.ToString(), kv => kv.Value.Stats.Keys.Order(StringComparer.Ordinal).ToImmutableArray()));
         }
         catch (Exception e) when (e is AskTimeoutException or ArgumentException or InvalidOperationException or TaskCanceledException)
         {

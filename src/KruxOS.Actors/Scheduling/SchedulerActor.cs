@@ -48,8 +48,9 @@ public sealed class SchedulerClock(TimeProvider time)
 /// <param name="Identities">The node's identity read model (a revoked agent's jobs do not run).</param>
 /// <param name="Pauses">The node's pause read model (a paused agent's jobs do not run).</param>
 /// <param name="CheckInterval">How often the entity re-reads the clock (a controllable clock moves without timers).</param>
+/// <param name="Clustered">This node is a cluster member: a run in flight is sent again when a member is removed (its session may have lived there).</param>
 public sealed record SchedulerDependencies(SchedulerLimits Limits, SchedulerClock Clock, CallDispatcher Dispatcher, PostOffice Post,
-    Identity.IdentityDirectory Identities, Pauses.PauseDirectory? Pauses, TimeSpan CheckInterval);
+    Identity.IdentityDirectory Identities, Pauses.PauseDirectory? Pauses, TimeSpan CheckInterval, bool Clustered = false);
 
 /// <summary>
 /// One agent's jobs, event-sourced under <c>scheduler-{agent}</c>. It decides with the pure
@@ -58,6 +59,10 @@ public sealed record SchedulerDependencies(SchedulerLimits Limits, SchedulerCloc
 /// run to the pipeline as the job's agent (<see cref="CallDispatcher.Dispatch"/>, held for approval like an MCP call,
 /// idempotency key = the run id). The outcome is recorded and sent to the agent's inbox. Before every tick it brings
 /// the agent's revocation and pause into its state, so such an agent's jobs do not run.
+/// <para>A run persisted as fired whose outcome is not recorded when the entity recovers (its node was killed, the process
+/// restarted, the entity moved) is submitted again with the same run id: the agent's idempotency ledger answers it from its
+/// record if it ran, re-attaches it to its approval if it was held, answers <c>OutcomeUnknown</c> if it was cut off while
+/// executing, and runs it only if it never started — so the due time runs once and the job is never left in flight.</para>
 /// </summary>
 public sealed class SchedulerActor : ReceivePersistentActor, IWithTimers
 {
@@ -81,11 +86,12 @@ public sealed class SchedulerActor : ReceivePersistentActor, IWithTimers
 
         Recover<SnapshotOffer>(o => { if (o.Snapshot is SchedulerSnapshot s) _state = SchedulerState.FromSnapshot(s); });
         Recover<ISchedulerEvent>(e => _state = _state.Apply(e));
-        Recover<RecoveryCompleted>(_ => Self.Tell(new Tick(_agent)));
+        Recover<RecoveryCompleted>(_ => Recovered());
         Command<Tick>(_ => OnTick());
         Command<RunOutcome>(OnOutcome);
         Command<ISchedulerCommand>(c => Decide(c, Sender, null));
-        Command<Delivered>(_ => { });
+        Command<Delivered>(OnDelivered);
+        Command<Redeliver>(r => Deliver(r.Message, r.Attempt));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Scheduler of {0}: snapshot failed; the journal still holds every event", _agent));
         Command<DeleteSnapshotsSuccess>(_ => { });
@@ -106,6 +112,18 @@ public sealed class SchedulerActor : ReceivePersistentActor, IWithTimers
     {
         base.PreStart();
         Timers.StartPeriodicTimer("check", new Tick(_agent), _deps.CheckInterval);
+    }
+
+    // Runs this incarnation inherited in flight (fired, no outcome recorded) go to the pipeline again under their run id; then a tick.
+    private void Recovered()
+    {
+        foreach (var job in _state.Jobs.Values)
+        {
+            if (job is not { RunInFlight: { } runId, LastFiredDue: { } due }) continue;
+            _log.Info("Scheduler of {0}: run {1} was in flight when the entity last stopped; submitting it again under its run id", _agent, runId);
+            Submit(new ScheduledRun(job.JobId, runId, _agent, job.Capability, job.Inputs, due, job.Kind == JobKind.Delay ? "delay" : "schedule"));
+        }
+        Self.Tell(new Tick(_agent));
     }
 
     // Decides a command; persists its events; then replies and runs what the events call for.
@@ -177,19 +195,25 @@ public sealed class SchedulerActor : ReceivePersistentActor, IWithTimers
         var arguments = JsonDocument.Parse(run.Inputs.Text).RootElement.Clone();
         var submission = new CallSubmission(Principal.ForAgent(run.Agent), run.Agent, SessionIds.New(), run.Capability.Value, arguments,
             new ClientInfo("kruxos-scheduler", "1"), CallMode.Held, IdempotencyKey: run.RunId, Trigger: new CallTrigger(run.Trigger, run.JobId));
-        Context.ActorOf(RunWaiter.Props(run, submission, _deps.Dispatcher), "run-" + run.RunId + "-" + Guid.NewGuid().ToString("N")[..6]);
+        Context.ActorOf(RunWaiter.Props(run, submission, _deps.Dispatcher, _deps.Clustered), "run-" + run.RunId + "-" + Guid.NewGuid().ToString("N")[..6]);
     }
 
     private void OnOutcome(RunOutcome outcome)
     {
         var run = outcome.Run;
         var result = outcome.Result;
-        Decide(new FinishRun(_agent, run.JobId, run.RunId, result.Error is null), ActorRefs.Nobody, null);
         var text = result.Error is { } error
             ? $"Scheduled run {run.RunId} of {run.Capability} ({run.Trigger} job {run.JobId}) failed: {error.ErrorType}: {error.Message}"
             : $"Scheduled run {run.RunId} of {run.Capability} ({run.Trigger} job {run.JobId}) succeeded: {Output(result)}";
-        Notify(result.Error is null ? MessagePriority.Normal : MessagePriority.High, text);
+        // The result goes out once the outcome is recorded, under an id derived from the run id: a run submitted again after a
+        // node loss reports under the same id, which the inbox takes once.
+        Decide(new FinishRun(_agent, run.JobId, run.RunId, result.Error is null), ActorRefs.Nobody,
+            _ => Notify(result.Error is null ? MessagePriority.Normal : MessagePriority.High, text, ResultMessageId(run.RunId)));
     }
+
+    /// <summary>The inbox message id of a run's result: the same for every report of one run (the inbox drops a repeated id).</summary>
+    public static string ResultMessageId(string runId) =>
+        CommsIds.MessagePrefix + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("scheduler-result\n" + runId)))[..16];
 
     private static string Output(ToolCallResult result)
     {
@@ -198,50 +222,107 @@ public sealed class SchedulerActor : ReceivePersistentActor, IWithTimers
         return json.Length > 32 * 1024 ? json[..(32 * 1024)] + " …(cut)" : json;
     }
 
-    private void Notify(MessagePriority priority, string text)
+    private void Notify(MessagePriority priority, string text, string? messageId = null)
     {
         var clean = new string([.. text.Select(c => char.IsControl(c) && c is not ('\n' or '\t') ? ' ' : c)]);
-        var message = new CommsMessage(CommsIds.NewMessageId(), ResultSender, _agent, null, priority, clean, _deps.Clock.Now, []);
-        _deps.Post.DeliverAsync(_agent, message, CancellationToken.None).PipeTo(Self, success: d => new Delivered(d), failure: _ => new Delivered(null));
+        Deliver(new CommsMessage(messageId ?? CommsIds.NewMessageId(), ResultSender, _agent, null, priority, clean, _deps.Clock.Now, []), 1);
     }
 
-    private sealed record Delivered(Delivery? Delivery) : INoSerializationVerificationNeeded;
+    private void Deliver(CommsMessage message, int attempt) =>
+        _deps.Post.DeliverAsync(_agent, message, CancellationToken.None).PipeTo(Self, success: d => new Delivered(d, message, attempt), failure: _ => new Delivered(null, message, attempt));
+
+    // Not queued (the inbox's node is being lost and it did not answer, or it refused): the same message is sent again a few
+    // times, 5 s apart; the inbox takes its id once.
+    private void OnDelivered(Delivered d)
+    {
+        if (d.Delivery is { Queued: true }) return;
+        if (d.Attempt >= MaxDeliveries)
+        {
+            _log.Warning("Scheduler of {0}: message {1} could not be delivered to the inbox after {2} attempts: {3}", _agent, d.Message.MessageId, d.Attempt,
+                d.Delivery?.Error?.Message ?? "no answer");
+            return;
+        }
+        Timers.StartSingleTimer("deliver-" + d.Message.MessageId, new Redeliver(d.Message, d.Attempt + 1), RedeliverAfter);
+    }
+
+    private const int MaxDeliveries = 6;
+    private static readonly TimeSpan RedeliverAfter = TimeSpan.FromSeconds(5);
+
+    private sealed record Delivered(Delivery? Delivery, CommsMessage Message, int Attempt) : INoSerializationVerificationNeeded;
+
+    private sealed record Redeliver(CommsMessage Message, int Attempt) : INoSerializationVerificationNeeded;
 }
 
 /// <summary>A run's answer from the pipeline (or the submitter's own timeout).</summary>
 internal sealed record RunOutcome(ScheduledRun Run, ToolCallResult Result) : INoSerializationVerificationNeeded;
 
-/// <summary>Submits one run and waits for its answer, at most as long as the dispatcher says a held call may take; then tells its parent and stops.</summary>
+/// <summary>
+/// Submits one run and waits for its answer, at most as long as the dispatcher says a held call may take; then tells its parent
+/// and stops. In a cluster the agent's session entity — which runs or holds the call — may live on another node; when a member
+/// is removed the waiter sends the identical call (same run id = idempotency key) again, twice, once the shard regions have had
+/// time to learn of the removal. A session that still has the call attaches the copy to it; one that took over from a removed
+/// node answers from the ledger (ran: its record; held: re-attached to its approval; cut off while executing:
+/// <c>OutcomeUnknown</c>), so the copy never runs the call a second time, and the run is never left waiting on a dead node.
+/// </summary>
 internal sealed class RunWaiter : ReceiveActor, IWithTimers
 {
+    /// <summary>When a copy goes after a member's removal (the region must have moved the dead node's shards first).</summary>
+    internal static readonly TimeSpan[] ResendAfterRemoval = [TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(15)];
+
     private readonly ScheduledRun _run;
     private readonly CallSubmission _submission;
     private readonly CallDispatcher _dispatcher;
+    private readonly bool _clustered;
+    private int _removals;
 
-    public RunWaiter(ScheduledRun run, CallSubmission submission, CallDispatcher dispatcher)
+    public RunWaiter(ScheduledRun run, CallSubmission submission, CallDispatcher dispatcher, bool clustered)
     {
         _run = run;
         _submission = submission;
         _dispatcher = dispatcher;
+        _clustered = clustered;
         Receive<ToolCallResult>(r => Done(r));
         Receive<GaveUp>(_ => Done(CallDispatcher.TimedOut(_run.Capability.Value, _dispatcher.TimeoutFor(CallMode.Held))));
+        Receive<Akka.Cluster.ClusterEvent.MemberRemoved>(_ => MemberRemoved());
+        Receive<Akka.Cluster.ClusterEvent.CurrentClusterState>(_ => { });
+        Receive<Resend>(_ => _dispatcher.Dispatch(_submission, Self));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ScheduledRun run, CallSubmission submission, CallDispatcher dispatcher) =>
-        Akka.Actor.Props.Create(() => new RunWaiter(run, submission, dispatcher));
+    public static Props Props(ScheduledRun run, CallSubmission submission, CallDispatcher dispatcher, bool clustered) =>
+        Akka.Actor.Props.Create(() => new RunWaiter(run, submission, dispatcher, clustered));
 
     protected override void PreStart()
     {
         Timers.StartSingleTimer("gave-up", GaveUp.Instance, _dispatcher.TimeoutFor(CallMode.Held));
+        if (_clustered)
+            Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, Akka.Cluster.ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
+                typeof(Akka.Cluster.ClusterEvent.MemberRemoved));
         _dispatcher.Dispatch(_submission, Self);
+    }
+
+    protected override void PostStop()
+    {
+        if (_clustered) Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+    }
+
+    private void MemberRemoved()
+    {
+        _removals++;
+        for (var i = 0; i < ResendAfterRemoval.Length; i++) Timers.StartSingleTimer(("resend", _removals, i), Resend.Instance, ResendAfterRemoval[i]);
     }
 
     private void Done(ToolCallResult result)
     {
         Context.Parent.Tell(new RunOutcome(_run, result));
         Context.Stop(Self);
+    }
+
+    private sealed class Resend : INoSerializationVerificationNeeded
+    {
+        public static readonly Resend Instance = new();
+        private Resend() { }
     }
 
     private sealed class GaveUp : INoSerializationVerificationNeeded

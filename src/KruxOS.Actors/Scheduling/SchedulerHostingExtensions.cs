@@ -50,7 +50,7 @@ public static class SchedulerHostingExtensions
             var sp = ctx.Services;
             return SchedulerActor.Props(entityId, new SchedulerDependencies(SchedulerLimits.Default, sp.GetRequiredService<SchedulerClock>(),
                 sp.GetRequiredService<CallDispatcher>(), sp.GetRequiredService<PostOffice>(), sp.GetRequiredService<Identity.IdentityDirectory>(),
-                sp.GetService<PauseDirectory>(), scheduler.CheckInterval));
+                sp.GetService<PauseDirectory>(), scheduler.CheckInterval, settings.UseClustering));
         });
         return services;
     }

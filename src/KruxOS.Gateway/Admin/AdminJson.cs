@@ -244,6 +244,8 @@ public static class AdminJson
         {
             ["type"] = d.TypeName,
             ["by_node"] = new JsonObject(d.ShardsByNode.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            ["shard_ids"] = new JsonObject((d.ShardIdsByNode ?? System.Collections.Immutable.ImmutableDictionary<string, System.Collections.Immutable.ImmutableArray<string>>.Empty).OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                .Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)new JsonArray([.. kv.Value.Select(id => (JsonNode)JsonValue.Create(id))])))),
             ["error"] = d.Error,
         })]),
         ["lease"] = c.Lease,

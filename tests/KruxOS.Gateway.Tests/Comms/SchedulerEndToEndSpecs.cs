@@ -137,6 +137,53 @@ public sealed class SchedulerEndToEndSpecs
     }
 
     [Fact]
+    public async Task Should_finish_a_run_that_was_in_flight_across_a_restart_exactly_once_and_report_it()
+    {
+        // arrange: a delay whose run is held for approval (in flight: fired, no outcome) when the gateway stops
+        var clock = new ManualClock(Start);
+        var gateway = await StartAsync(clock);
+        try
+        {
+            var token = await gateway.CreateAgentAsync(Held);
+            var delayId = (await Rpc.OkAsync(gateway.GatewayPort, token, "scheduler.delay",
+                new JsonObject { ["capability"] = "system.time", ["delay_seconds"] = 60 }))["delay_id"]!.GetValue<string>();
+            clock.Advance(TimeSpan.FromSeconds(61));
+            string? approvalId = null;
+            await WaitForAsync(async () =>
+            {
+                var pending = (await gateway.ControlAsync(ControlProtocol.Methods.ApprovalList))["approvals"]!.AsArray();
+                approvalId = pending.FirstOrDefault(a => a!["agent"]?.GetValue<string>() == Held)?["id"]?.GetValue<string>();
+                return approvalId is not null;
+            }, "the scheduled call was not held for approval");
+
+            // act: restart (the run's waiter goes with the process), then the operator accepts
+            gateway = await gateway.RestartAsync();
+            await SettleAsync();
+            await gateway.ControlAsync(ControlProtocol.Methods.ApprovalApprove, new JsonObject { ["id"] = approvalId, ["reason"] = "ok" });
+
+            // assert: the new incarnation took the run up again under its run id: it ran once, on that approval, and its result
+            // reached the inbox once (without the re-submission the grant is never used and the delay stays in flight for 25 h)
+            var runId = $"sch-{delayId}-";
+            await WaitForAsync(async () => (await RunsAsync(gateway, Held, "system.time")).Any(e => e.Status == AuditStatus.Success), "the held run did not run after the restart");
+            await SettleAsync();
+            var ran = Assert.Single(await RunsAsync(gateway, Held, "system.time"), e => e.Status == AuditStatus.Success);
+            Assert.StartsWith(runId, Detail(ran, "idempotency_key"), StringComparison.Ordinal);
+            List<string> results = [];
+            await WaitForAsync(async () =>
+            {
+                var inbox = await Rpc.OkAsync(gateway.GatewayPort, token, "comms.receive", new JsonObject { ["limit"] = 10, ["acknowledge"] = false });
+                results = [.. inbox["messages"]!.AsArray().Where(m => m!["from"]!.GetValue<string>() == SchedulerActor.ResultSender).Select(m => m!["message"]!.GetValue<string>())];
+                return results.Count > 0;
+            }, "the run's result did not reach the inbox");
+            Assert.Contains("succeeded", Assert.Single(results), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Should_not_run_a_revoked_agents_jobs()
     {
         // arrange: a job every minute that has fired once
