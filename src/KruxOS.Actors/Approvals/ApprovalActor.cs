@@ -55,6 +55,8 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
     private readonly ApprovalId _id;
     private readonly ApprovalDependencies _deps;
     private readonly List<IActorRef> _waiters = [];
+    // Waiters already told another claim won: their own claim, still on its way, gets no second answer.
+    private readonly HashSet<IActorRef> _outclaimed = [];
     private readonly List<Hold> _early = [];
     private const string OrphanTimer = "orphan-holds";
 
@@ -226,6 +228,8 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
             case ApprovalStatus.Pending:
                 m.Waiter.Tell(new Held(_state));
                 return;
+            case ApprovalStatus.Consumed when _outclaimed.Remove(m.Waiter):
+                return;
             case ApprovalStatus.Approved or ApprovalStatus.Consumed:
                 // A claim: the first identical call to claim an accepted approval spends it and runs; its claimant asking again
                 // (the answer was lost, it held again after this entity moved) is told it runs; anyone else finds it used.
@@ -272,6 +276,7 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
         {
             Context.Unwatch(w);
             if (winner is not null && Claimant(w) == winner) continue;
+            if (winner is not null) _outclaimed.Add(w);
             w.Tell(new Released(_state, false, Explain()));
         }
         _waiters.Clear();
