@@ -24,8 +24,8 @@ namespace KruxOS.Actors.Tests.Cluster;
 /// ADR 0058 addendum (round 8): a call that is executing — not held — when the node running its session entity and tool
 /// run is lost is answered at once by the node the client is connected to: <c>OutcomeUnknown</c> naming the lost node
 /// (never a success, never "not run"), recorded in that node's audit log, instead of waiting out the dispatcher's timeout.
-/// Two in-process nodes; the node running the call is downed from the other, as the split-brain resolver does with a node
-/// that stopped answering.
+/// Two in-process nodes; the node running the call shuts down without answering its callers, as a killed node would (the
+/// process harness kills one for real: <c>ThreeNodeClusterSpecs</c>).
 /// </summary>
 public sealed class LostNodeCallSpecs
 {
@@ -51,8 +51,9 @@ public sealed class LostNodeCallSpecs
         await Eventually(() => StallModule.Started.Contains((nodeB, agent.Value)));
         Assert.False(call.IsCompleted);
 
-        // act: node B is lost (downed, as the resolver does with a node that stopped answering)
-        Akka.Cluster.Cluster.Get(a.System).Down(Akka.Cluster.Cluster.Get(b.System).SelfAddress);
+        // act: node B goes away without answering (its process exits: the session entity says nothing to callers at a node's
+        // shutdown, as after a kill), and leaves the cluster
+        _ = CoordinatedShutdown.Get(b.System).Run(CoordinatedShutdown.ClrExitReason.Instance);
 
         // assert: the edge answers at once — long before the dispatcher's own timeout — that the outcome is unknown
         var result = await call.WaitAsync(TimeSpan.FromSeconds(60), Ct);
