@@ -313,6 +313,8 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         // is refused as InvalidInput naming the field, and recorded in a repaired form. The edges check already.
         var call = m.Call.WithCheckedText();
         if (!ReferenceEquals(call, m.Call)) m = m with { Call = call };
+        // The submitter watches this entity from now on: if it is lost before answering, the submitter answers (ADR 0058).
+        if (call.ReportHold) m.ReplyTo.Tell(new AgentSessionReplies.CallAccepted(Self));
         // Refused at the edge: answered and audited through a run like any boundary error, nothing else happens.
         if (m.Call.EdgeRefusal is { } refused)
         {

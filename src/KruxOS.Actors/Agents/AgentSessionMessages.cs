@@ -55,6 +55,22 @@ public static class AgentSessionReplies
     [WireName("agent-session.call-held.v1")]
     public sealed record CallHeld(Core.Approvals.ApprovalId ApprovalId, IActorRef Session) : IKruxMessage;
 
+    /// <summary>
+    /// Sent by the agent's session entity (<paramref name="Session"/>) to the submitter of a call that asked for it
+    /// (<see cref="ToolCall.ReportHold"/>) as soon as it receives the call: if that entity terminates before the call is
+    /// answered while the call is not held on an approval (its node was lost), the call may have run, and the submitter
+    /// answers its caller at once that the outcome is unknown instead of waiting for its timeout.
+    /// </summary>
+    [WireName("agent-session.call-accepted.v1")]
+    public sealed record CallAccepted(IActorRef Session) : IKruxMessage;
+
+    /// <summary>
+    /// Sent to the submitter of a call that asked for it when the call held on <paramref name="ApprovalId"/> leaves the hold
+    /// to run: from then on it is no longer re-attached if its session goes away (it may have run), it is answered as lost.
+    /// </summary>
+    [WireName("agent-session.call-released.v1")]
+    public sealed record CallReleased(Core.Approvals.ApprovalId ApprovalId) : IKruxMessage;
+
     /// <summary>Sent to each connection of the agent for <see cref="AgentSessionCommands.Notify"/>.</summary>
     [WireName("agent-session.notification.v1")]
     public sealed record Notification(string Method, string ParamsJson) : IKruxMessage;

@@ -72,7 +72,7 @@ public sealed class IdempotencyLedgerActor : ReceivePersistentActor
 
         Command<IdempotencyMessages.Begin>(HandleBegin);
         Command<IdempotencyMessages.RunHeld>(HandleHeld);
-        Command<IdempotencyMessages.RunResumed>(m => Record(new KeyResumed(m.Key, _clock.GetUtcNow())));
+        Command<IdempotencyMessages.RunResumed>(HandleResumed);
         Command<IdempotencyMessages.RunAnswered>(HandleAnswered);
         Command<IdempotencyMessages.RunAbandoned>(HandleAbandoned);
         Command<SaveSnapshotSuccess>(s =>
@@ -151,6 +151,20 @@ public sealed class IdempotencyLedgerActor : ReceivePersistentActor
             if (!_live.TryGetValue(m.Key, out var waiters)) return;
             foreach (var w in waiters.Where(w => w.Call.ReportHold))
                 w.ReplyTo.Tell(new AgentSessionReplies.CallHeld(m.ApprovalId, Context.Parent));
+        });
+    }
+
+    // The held run left its hold to run: recorded, then every waiter that asked is told, so that losing this session from now
+    // on is answered as an unknown outcome rather than re-attached (ADR 0058).
+    private void HandleResumed(IdempotencyMessages.RunResumed m)
+    {
+        var held = _ledger.Entries.TryGetValue(m.Key, out var entry) ? entry.ApprovalId : null;
+        Persist(new KeyResumed(m.Key, _clock.GetUtcNow()), e =>
+        {
+            Applied(e);
+            if (held is not { } id || !_live.TryGetValue(m.Key, out var waiters)) return;
+            foreach (var w in waiters.Where(w => w.Call.ReportHold))
+                w.ReplyTo.Tell(new AgentSessionReplies.CallReleased(id));
         });
     }
 

@@ -14,7 +14,7 @@ namespace KruxOS.Actors.Approvals;
 
 /// <summary>Dependencies every approval entity shares, resolved once per node.</summary>
 /// <param name="Index">The node's read model, updated after each persist.</param>
-/// <param name="GrantWindow">How long an approval decided while nobody waits stays usable.</param>
+/// <param name="GrantWindow">How long an accepted approval stays usable before a call claims it.</param>
 /// <param name="ResolvedIdle">A resolved (or never requested) approval passivates after this long without messages.</param>
 /// <param name="Clock">The clock commands are stamped with.</param>
 /// <param name="Audit">The node's audit writer; resolutions are appended there before anyone hears of them (null: not audited, specs only).</param>
@@ -26,7 +26,9 @@ public sealed record ApprovalDependencies(ApprovalIndex Index, TimeSpan GrantWin
 /// One approval, event-sourced under <c>approval-{id}</c>. Decisions are made by the pure
 /// <see cref="ApprovalStateExtensions.ProcessCommand"/>; the actor persists, applies, updates the index,
 /// publishes <c>approval_requested</c> / <c>approval_resolved</c>, and replies only after the events are
-/// durable. It holds the callers waiting on it (the pipeline's tool runs), keeps the hold deadline and the
+/// durable. It holds the callers waiting on it (the pipeline's tool runs); when it is accepted it offers the grant to
+/// them (<see cref="GrantOffered"/>) and the first to claim it runs (ADR 0058: accepting never spends the grant, so a
+/// waiter whose node died leaves it to the call that re-attaches). It keeps the hold deadline and the
 /// grant window as timers re-armed from the persisted deadlines after every recovery (a restart does not
 /// reset the clock; a deadline already past times out at once), and passivates once resolved.
 /// Journal events are never deleted.
@@ -53,6 +55,8 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
     private readonly ApprovalId _id;
     private readonly ApprovalDependencies _deps;
     private readonly List<IActorRef> _waiters = [];
+    // Waiters already told another claim won: their own claim, still on its way, gets no second answer.
+    private readonly HashSet<IActorRef> _outclaimed = [];
     private readonly List<Hold> _early = [];
     private const string OrphanTimer = "orphan-holds";
 
@@ -108,7 +112,7 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
     private void Handle(IApprovalCommand command, IActorRef replyTo, Action<ApprovalResult>? after = null)
     {
         if (command is Decide d)
-            command = d with { Held = _waiters.Count > 0, GrantUntil = d.At + _deps.GrantWindow };
+            command = d with { GrantUntil = d.At + _deps.GrantWindow };
         var (result, events) = _state.ProcessCommand(command);
         if (events.IsEmpty)
         {
@@ -224,10 +228,13 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
             case ApprovalStatus.Pending:
                 m.Waiter.Tell(new Held(_state));
                 return;
-            case ApprovalStatus.Approved:
-                // An unused grant: the identical call spends it and runs without asking again.
-                Handle(new ConsumeGrant(m.ApprovalId, m.Agent, m.Capability, m.ArgumentsHash, _deps.Clock.GetUtcNow()), ActorRefs.Nobody,
-                    result => m.Waiter.Tell(new Released(_state, result.IsOk, result.Message)));
+            case ApprovalStatus.Consumed when _outclaimed.Remove(m.Waiter):
+                return;
+            case ApprovalStatus.Approved or ApprovalStatus.Consumed:
+                // A claim: the first identical call to claim an accepted approval spends it and runs; its claimant asking again
+                // (the answer was lost, it held again after this entity moved) is told it runs; anyone else finds it used.
+                Handle(new ClaimGrant(m.ApprovalId, Claimant(m.Waiter), m.Agent, m.Capability, m.ArgumentsHash, m.Wait, _deps.Clock.GetUtcNow()),
+                    ActorRefs.Nobody, result => m.Waiter.Tell(new Released(_state, result.IsOk, result.IsOk ? "approved" : result.Message)));
                 return;
             default:
                 m.Waiter.Tell(new Released(_state, false, $"approval '{m.ApprovalId}' is {_state.Status.ToWire()}"));
@@ -252,21 +259,34 @@ public sealed class ApprovalActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private void ReleaseWaiters(IEnumerable<IApprovalEvent> events)
+    private void ReleaseWaiters(IReadOnlyList<IApprovalEvent> events)
     {
         if (_waiters.Count == 0 || _state.Status == ApprovalStatus.Pending) return;
-        // One approval, one execution: the most recently attached caller (the freshest connection) runs it;
-        // any other identical call held on it fails instead of running a second time.
-        var spentByHeld = events.OfType<GrantConsumed>().Any(c => c.ByHeldCall);
-        var runner = spentByHeld ? _waiters[^1] : null;
+        if (_state.Status == ApprovalStatus.Approved)
+        {
+            // Accepted: every waiter is offered the grant and stays registered until one claims it (or the window ends).
+            if (events.Any(e => e is ApprovalGranted))
+                foreach (var w in _waiters) w.Tell(new GrantOffered(_state));
+            return;
+        }
+        // One approval, one execution: the claimant is answered by its claim; every other identical call held on it fails
+        // instead of running a second time, as does every waiter when the approval ended any other way.
+        var winner = events.OfType<GrantConsumed>().Select(c => c.Claimant).FirstOrDefault();
         foreach (var w in _waiters)
         {
-            var execute = w.Equals(runner);
-            w.Tell(new Released(_state, execute, execute ? "approved" : Explain()));
             Context.Unwatch(w);
+            if (winner is not null && Claimant(w) == winner) continue;
+            if (winner is not null) _outclaimed.Add(w);
+            w.Tell(new Released(_state, false, Explain()));
         }
         _waiters.Clear();
     }
+
+    /// <summary>
+    /// A waiter's identity as a claimant: its full actor path with the node's address and the actor's uid, the same whichever
+    /// node this entity runs on, and different for every incarnation of the waiter.
+    /// </summary>
+    public static string Claimant(IActorRef waiter) => Akka.Serialization.Serialization.SerializedActorPath(waiter);
 
     private string Explain() => _state.Status switch
     {

@@ -15,9 +15,10 @@ public static class ApprovalMessages
 {
     /// <summary>
     /// A call asks to run under this approval. Pending: with <paramref name="Wait"/> the waiter is held
-    /// until the decision (<see cref="Released"/>), otherwise it only learns the status (<see cref="Held"/>).
-    /// An unused grant for the identical call is spent at once for the waiter. The waiter gets
-    /// <see cref="Held"/> when it is registered, and exactly one <see cref="Released"/> when it may run or must fail.
+    /// until the decision, otherwise it only learns the status (<see cref="Held"/>). On a granted approval the hold is
+    /// the waiter's claim (<see cref="ApprovalCommands.ClaimGrant"/>, the waiter's full actor path as claimant): the first
+    /// claim of the identical call spends the grant. The waiter gets <see cref="Held"/> when it is registered,
+    /// <see cref="GrantOffered"/> when the approval is accepted, and one <see cref="Released"/> when it may run or must fail.
     /// </summary>
     [WireName("approval.hold.v1")]
     public sealed record Hold(ApprovalId ApprovalId, IActorRef Waiter, AgentName Agent, string Capability, string ArgumentsHash, bool Wait)
@@ -38,6 +39,15 @@ public static class ApprovalMessages
     /// <summary>The approval is pending and the waiter is registered (or, without wait, only informed).</summary>
     [WireName("approval.held.v1")]
     public sealed record Held(ApprovalState State) : IKruxMessage;
+
+    /// <summary>
+    /// The approval was accepted while the waiter held on it: the waiter claims the grant by holding again (a
+    /// <see cref="Hold"/> on a granted approval is its claim, ADR 0058). The first claim spends it and is answered
+    /// <see cref="Released"/> with <c>Execute</c>; a waiter that never claims (its node died) leaves the grant to the call
+    /// that re-attaches, until the grant window ends.
+    /// </summary>
+    [WireName("approval.grant-offered.v1")]
+    public sealed record GrantOffered(ApprovalState State) : IKruxMessage;
 
     /// <summary>The wait is over: <paramref name="Execute"/> is true only for the one call that spent the approval.</summary>
     [WireName("approval.released.v1")]

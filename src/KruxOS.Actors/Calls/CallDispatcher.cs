@@ -1,6 +1,8 @@
 using Akka.Actor;
 using Akka.Hosting;
 using KruxOS.Actors.Agents;
+using KruxOS.Actors.Audit;
+using KruxOS.Capabilities;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Sessions;
 
@@ -14,13 +16,19 @@ namespace KruxOS.Actors.Calls;
 /// submitter that stops waiting reports <see cref="Errors.Timeout"/>, never a success.
 /// </summary>
 /// <remarks>
-/// A held submission from async code waits through a <see cref="HeldCallWaiter"/> on this node (when the dispatcher has
-/// the <paramref name="system"/>), which re-attaches the call to its approval if the session entity holding it goes away
-/// (ADR 0058); other modes answer at once and wait with one Ask.
+/// A submission from async code waits through a <see cref="HeldCallWaiter"/> on this node (when the dispatcher has the
+/// <paramref name="system"/>), which re-attaches a held call to its approval if the session entity holding it goes away, and
+/// answers a call that may have run <c>OutcomeUnknown</c> at once — recorded in <paramref name="audit"/>'s log — when the
+/// session entity running it is lost with its node (ADR 0058). Without the system it waits with one Ask.
 /// </remarks>
-public sealed class CallDispatcher(IRequiredActor<AgentSessionRegion> sessions, DispatchTimeouts timeouts, ActorSystem? system = null)
+public sealed class CallDispatcher(IRequiredActor<AgentSessionRegion> sessions, DispatchTimeouts timeouts, ActorSystem? system = null,
+    IRequiredActor<AuditWriter>? audit = null, CapabilityCatalog? catalog = null, TimeProvider? clock = null)
 {
+    /// <summary>How long the edge waits for the audit entry of a call lost with its node before answering anyway.</summary>
+    public static readonly TimeSpan LostCallAuditTimeout = TimeSpan.FromSeconds(10);
+
     private IActorRef? _region;
+    private IActorRef? _audit;
 
     /// <summary>The timeout policy in force.</summary>
     public DispatchTimeouts Timeouts => timeouts;
@@ -29,7 +37,7 @@ public sealed class CallDispatcher(IRequiredActor<AgentSessionRegion> sessions, 
     public TimeSpan TimeoutFor(CallMode mode) => timeouts.For(mode);
 
     /// <summary>
-    /// Submits from async code (an edge): one Ask with <see cref="TimeoutFor"/> and the caller's token. A timeout
+    /// Submits from async code (an edge), waiting <see cref="TimeoutFor"/> with the caller's token. A timeout
     /// is answered with <see cref="TimedOut"/>; cancellation (the caller went away) propagates as
     /// <see cref="OperationCanceledException"/>.
     /// </summary>
@@ -39,7 +47,12 @@ public sealed class CallDispatcher(IRequiredActor<AgentSessionRegion> sessions, 
         var call = submission.ToToolCall();
         var timeout = timeouts.For(submission.Mode);
         var region = _region ??= await sessions.GetAsync(cancellationToken).ConfigureAwait(false);
-        if (submission.Mode == CallMode.Held && system is not null) return await HeldAsync(system, region, call, timeout, cancellationToken).ConfigureAwait(false);
+        if (system is not null)
+        {
+            var lost = audit is null ? null : new LostCallAudit(_audit ??= await audit.GetAsync(cancellationToken).ConfigureAwait(false), clock ?? TimeProvider.System,
+                catalog?.Registry.TryResolve(call.RequestedName, out var definition) == true ? definition.Name.Value : call.RequestedName, LostCallAuditTimeout);
+            return await WaitAsync(system, region, call, timeout, lost, cancellationToken).ConfigureAwait(false);
+        }
         try
         {
             return await region.Ask<ToolCallResult>(replyTo => new AgentSessionCommands.Invoke(call.Agent, call, replyTo), timeout, cancellationToken)
@@ -51,11 +64,12 @@ public sealed class CallDispatcher(IRequiredActor<AgentSessionRegion> sessions, 
         }
     }
 
-    // One waiter per held call; the caller going away stops it (its run then stops holding: the request stays pending).
-    private static async Task<ToolCallResult> HeldAsync(ActorSystem system, IActorRef region, ToolCall call, TimeSpan timeout, CancellationToken cancellationToken)
+    // One waiter per call; the caller going away stops it (a held run then stops holding: the request stays pending).
+    private static async Task<ToolCallResult> WaitAsync(ActorSystem system, IActorRef region, ToolCall call, TimeSpan timeout, LostCallAudit? audit,
+        CancellationToken cancellationToken)
     {
         var answer = new TaskCompletionSource<ToolCallResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var waiter = system.ActorOf(HeldCallWaiter.Props(region, call, answer, timeout));
+        var waiter = system.ActorOf(HeldCallWaiter.Props(region, call, answer, timeout, audit));
         await using (cancellationToken.Register(() => waiter.Tell(PoisonPill.Instance)).ConfigureAwait(false))
             return await answer.Task.ConfigureAwait(false);
     }

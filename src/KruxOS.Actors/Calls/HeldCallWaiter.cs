@@ -1,6 +1,8 @@
 using Akka.Actor;
 using Akka.Event;
 using KruxOS.Actors.Agents;
+using KruxOS.Actors.Audit;
+using KruxOS.Core.Audit;
 using KruxOS.Core.Approvals;
 using KruxOS.Core.Errors;
 using KruxOS.Core.Sessions;
@@ -17,6 +19,11 @@ namespace KruxOS.Actors.Calls;
 /// answered by the run that the approval releases (once), by the approval's end, or — after
 /// <see cref="MaxReattaches"/> attempts — with the <c>ApprovalReattach</c> error itself, which a client such as mcp-bridge
 /// acts on. Its deadline is the submitter's (<see cref="DispatchTimeouts.For"/>); the first answer wins, later ones are dropped.
+/// <para>A call that is not held — it was never held, or its approval released it to run (<see cref="AgentSessionReplies.CallReleased"/>)
+/// — may have run. The waiter watches the session entity from its receipt (<see cref="AgentSessionReplies.CallAccepted"/>); if the
+/// entity terminates without answering (its node was lost: removed from the cluster after the resolver downed it), the waiter
+/// answers at once <c>OutcomeUnknown</c> naming the lost node, recorded in this node's audit log, instead of waiting out the
+/// submitter's timeout, and never sends such a call again.</para>
 /// <para>One per held call, so an untyped actor made by a producer (ADR 0015).</para>
 /// </summary>
 public sealed class HeldCallWaiter : UntypedActor, IWithTimers
@@ -38,36 +45,50 @@ public sealed class HeldCallWaiter : UntypedActor, IWithTimers
 
     private const string DeadlineTimer = "deadline";
     private const string AckTimer = "reattach-ack";
+    private const string LostTimer = "session-lost";
+    private const string AuditTimer = "audit";
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _region;
     private readonly ToolCall _call;
     private readonly TaskCompletionSource<ToolCallResult> _answer;
     private readonly TimeSpan _timeout;
+    private readonly LostCallAudit? _audit;
     private IActorRef? _session;
     private ApprovalId? _approval;
+    // The approval that released this call to run, for the record of a call lost while running.
+    private ApprovalId? _released;
     private int _reattaches;
+    // Session entities known to have terminated: a late word from one of them is not a new home for the call.
+    private readonly HashSet<IActorRef> _gone = [];
+    private AuditAcknowledgements? _acks;
+    private ToolCallResult? _lost;
 
-    private HeldCallWaiter(IActorRef region, ToolCall call, TaskCompletionSource<ToolCallResult> answer, TimeSpan timeout)
+    private HeldCallWaiter(IActorRef region, ToolCall call, TaskCompletionSource<ToolCallResult> answer, TimeSpan timeout, LostCallAudit? audit)
     {
         _region = region;
         _call = call;
         _answer = answer;
         _timeout = timeout;
+        _audit = audit;
     }
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>The waiter of <paramref name="call"/>: sends it through <paramref name="region"/> and completes <paramref name="answer"/>.</summary>
-    public static Props Props(IActorRef region, ToolCall call, TaskCompletionSource<ToolCallResult> answer, TimeSpan timeout) =>
-        Akka.Actor.Props.CreateBy(new Producer(region, call, answer, timeout));
+    /// <summary>
+    /// The waiter of <paramref name="call"/>: sends it through <paramref name="region"/> and completes <paramref name="answer"/>. A
+    /// call lost with its session's node is recorded through <paramref name="audit"/> (none: answered without an entry here).
+    /// </summary>
+    public static Props Props(IActorRef region, ToolCall call, TaskCompletionSource<ToolCallResult> answer, TimeSpan timeout, LostCallAudit? audit = null) =>
+        Akka.Actor.Props.CreateBy(new Producer(region, call, answer, timeout, audit));
 
-    private sealed class Producer(IActorRef region, ToolCall call, TaskCompletionSource<ToolCallResult> answer, TimeSpan timeout) : IIndirectActorProducer
+    private sealed class Producer(IActorRef region, ToolCall call, TaskCompletionSource<ToolCallResult> answer, TimeSpan timeout, LostCallAudit? audit)
+        : IIndirectActorProducer
     {
         public Type ActorType => typeof(HeldCallWaiter);
 
-        public ActorBase Produce() => new HeldCallWaiter(region, call, answer, timeout);
+        public ActorBase Produce() => new HeldCallWaiter(region, call, answer, timeout, audit);
 
         public void Release(ActorBase actor) { }
     }
@@ -87,18 +108,42 @@ public sealed class HeldCallWaiter : UntypedActor, IWithTimers
     /// <inheritdoc />
     protected override void OnReceive(object message)
     {
+        if (_lost is not null)
+        {
+            AwaitingAudit(message);
+            return;
+        }
         switch (message)
         {
             case ToolCallResult result:
                 OnResult(result);
                 return;
+            case AgentSessionReplies.CallAccepted accepted:
+                Timers.Cancel(AckTimer);
+                WatchSession(accepted.Session);
+                return;
             case AgentSessionReplies.CallHeld held:
                 OnHeld(held);
                 return;
+            case AgentSessionReplies.CallReleased released when released.ApprovalId == _approval:
+                // Released to run: from now on it may have run, so it is never sent again.
+                _approval = null;
+                _released = released.ApprovalId;
+                return;
+            case AgentSessionReplies.CallReleased:
+                return;
             case Terminated t when t.ActorRef.Equals(_session):
-                // The session holding the call is gone without answering it (its node was downed, or it stopped).
+                // The session that has the call is gone without answering it (its node was downed, or it stopped).
                 _session = null;
+                _gone.Add(t.ActorRef);
                 if (_approval is { } id) Reattach(id, "the agent's session that held the call terminated", SessionGoneSettle);
+                // Not held: it may have run. An answer sent just before the entity stopped still wins during the settle.
+                else Timers.StartSingleTimer(LostTimer, new SessionLost(t.ActorRef), SessionGoneSettle);
+                return;
+            case SessionLost m when _session is null:
+                Lost(m.Session);
+                return;
+            case SessionLost:
                 return;
             case Terminated:
                 return;
@@ -119,12 +164,58 @@ public sealed class HeldCallWaiter : UntypedActor, IWithTimers
 
     private void OnHeld(AgentSessionReplies.CallHeld held)
     {
+        if (_gone.Contains(held.Session)) return;
         Timers.Cancel(AckTimer);
         _approval = held.ApprovalId;
-        if (held.Session.Equals(_session)) return;
+        WatchSession(held.Session);
+    }
+
+    private void WatchSession(IActorRef session)
+    {
+        if (session.Equals(_session) || _gone.Contains(session)) return;
         if (_session is not null) Context.Unwatch(_session);
-        _session = held.Session;
+        Timers.Cancel(LostTimer);
+        _session = session;
         Context.Watch(_session);
+    }
+
+    // The session entity that had the call is gone without answering, and the call was not held: it may have run. The caller
+    // is answered now — never a success, never "not run" — once the answer is in this node's audit log (or that failed).
+    private void Lost(IActorRef session)
+    {
+        var node = Cluster.NodeId.Of(session.Path.Address);
+        var capability = _audit?.CapabilityLabel ?? _call.RequestedName;
+        var error = Errors.NodeLostOutcomeUnknown(capability, node, _call.IdempotencyKey);
+        if (_released is { } approval) error = error.WithContext("request_id", approval.Value);
+        _lost = ToolCallResult.Failure(_call.RequestedName, error, null, 0);
+        _log.Warning("Call {0} of {1}: the session running it on node {2} was lost before it answered; answering OutcomeUnknown", _call.RequestedName, _call.Agent, node);
+        if (_audit is not { } audit)
+        {
+            Complete(_lost);
+            return;
+        }
+        var record = CallAudit.Record(_call, capability, _call.Arguments, null, audit.Clock.GetUtcNow(), AuditStatus.Error, _lost, _released?.Value,
+            _released is null ? null : "approved");
+        _acks = new AuditAcknowledgements(audit.Writer, Timers, AuditTimer, audit.Timeout);
+        _acks.Append(CallAudit.Entries(record), Self);
+        _acks.ArmDeadline();
+    }
+
+    private void AwaitingAudit(object message)
+    {
+        if (!_acks!.TryHandle(message, out var ack))
+        {
+            // The caller's answer is decided; a late answer from the lost node changes nothing.
+            if (message is DeadlineReached) Complete(_lost!);
+            return;
+        }
+        if (ack.Kind == AuditAckKind.Stale || !ack.AllSettled) return;
+        _acks.CancelDeadline();
+        // The answer is an error either way (nothing to fail closed); the operator learns the record is missing.
+        if (_acks.FirstFailure is not null || ack.Kind == AuditAckKind.TimedOut)
+            _log.Error("Call {0} of {1}: the audit log did not record its lost outcome ({2})", _call.RequestedName, _call.Agent,
+                _acks.FirstFailure ?? "no answer in time");
+        Complete(_lost!);
     }
 
     private void OnResult(ToolCallResult result)
@@ -191,6 +282,8 @@ public sealed class HeldCallWaiter : UntypedActor, IWithTimers
 
     private sealed record ReattachNow(ApprovalId Approval) : INoSerializationVerificationNeeded;
 
+    private sealed record SessionLost(IActorRef Session) : INoSerializationVerificationNeeded;
+
     private sealed record ReattachUnacknowledged(ApprovalId Approval) : INoSerializationVerificationNeeded;
 
     private sealed class DeadlineReached : INoSerializationVerificationNeeded, IDeadLetterSuppression
@@ -199,3 +292,7 @@ public sealed class HeldCallWaiter : UntypedActor, IWithTimers
         private DeadlineReached() { }
     }
 }
+
+/// <summary>How the edge records a call lost with its session's node: the node's audit writer, its clock, the call's capability
+/// as the catalogue names it, and how long to wait for the entry.</summary>
+public sealed record LostCallAudit(IActorRef Writer, TimeProvider Clock, string CapabilityLabel, TimeSpan Timeout);

@@ -42,10 +42,12 @@ namespace KruxOS.Actors.ToolRuns;
 public sealed class ToolRunActor : UntypedActor, IWithTimers
 {
     private int _reholds;
+    private int _claims;
     private const string ExecutionTimer = "execution-timeout";
     private const string AuditTimer = "audit-timeout";
     private const string ApprovalAckTimer = "approval-ack";
     private const string HoldTimer = "hold-timeout";
+    private const string ClaimTimer = "claim-timeout";
 
     /// <summary>The answer to an allowed decide-only call (a client's PreToolUse hook).</summary>
     public static readonly JsonElement HookAllowed = JsonSerializer.SerializeToElement(new { decision = "allow" });
@@ -254,6 +256,13 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
             case ApprovalMessages.Held m:
                 OnHeld(m);
                 return;
+            case ApprovalMessages.GrantOffered:
+                // Offered by an entity that held this run before it held again (the entity moved): claim it all the same.
+                Claim();
+                return;
+            case ClaimTimedOut:
+                OnClaimTimedOut();
+                return;
             case ApprovalMessages.Released m:
                 OnReleased(m);
                 return;
@@ -311,6 +320,12 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
             case ApprovalMessages.Released m:
                 OnReleased(m);
                 return;
+            case ApprovalMessages.GrantOffered:
+                Claim();
+                return;
+            case ClaimTimedOut:
+                OnClaimTimedOut();
+                return;
             case AuditReplies.AuditAppended or AuditReplies.AuditBuffered or AuditReplies.AuditFailed:
                 // A refusal of the pending entry fails the call at once: nobody may run on a hold the log does not hold.
                 if (!_acks.TryHandle(message, out var ack) || ack.Kind != AuditAckKind.Failed) return;
@@ -346,10 +361,36 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         }
     }
 
+    // The approval was accepted while this run held on it: claim the grant (a hold on a granted approval is the claim, with this
+    // run as claimant). Only a claim spends it, so this run runs only if its claim is the one that wins; until the entity
+    // answers, the claim is sent again on a timer (the entity moving meanwhile makes the run hold again anyway).
+    private void Claim()
+    {
+        var a = _approval!;
+        _claims++;
+        a.Region.Tell(new ApprovalMessages.Hold(a.Id, Self, _plan.Call.Agent, CapabilityLabel, a.ArgumentsHash, _plan.Call.HoldForApproval));
+        Timers.StartSingleTimer(ClaimTimer, ClaimTimedOut.Instance, ApprovalAckTimeout);
+    }
+
+    private void OnClaimTimedOut()
+    {
+        if (_claims < MaxReholds)
+        {
+            _log.Warning("Approval {0} did not answer the claim of {1} in time; claiming again ({2} of {3})", _approval!.Id, CapabilityLabel, _claims, MaxReholds);
+            Claim();
+            return;
+        }
+        _log.Error("Approval {0} did not answer the claim of {1}; failing it closed", _approval!.Id, CapabilityLabel);
+        _approval.Region.Tell(new ApprovalMessages.ReleaseWaiter(_approval.Id, Self));
+        Settle();
+        Finish(AuditStatus.Error, Failure(Errors.ServiceUnavailable("approvals", "the approval did not answer the claim of its grant in time")));
+    }
+
     private void OnReleased(ApprovalMessages.Released m)
     {
         Timers.Cancel(ApprovalAckTimer);
         Timers.Cancel(HoldTimer);
+        Timers.Cancel(ClaimTimer);
         var a = _approval!;
         var outcome = HoldOutcome.Of(new HeldCall(CapabilityLabel, a.Id, a.IsNew, a.Reattach, _pendingAudited, _plan.Keyed?.Key), m.Execute, m.State, m.Message);
         Settle();
@@ -357,7 +398,8 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         {
             case HoldOutcomeKind.Execute:
                 Context.Parent.Tell(new RunHoldChanged(null));
-                _plan.Keyed?.Ledger.Tell(new Agents.IdempotencyMessages.RunResumed(_plan.Keyed.Key));
+                if (_plan.Keyed is { } keyed) keyed.Ledger.Tell(new Agents.IdempotencyMessages.RunResumed(keyed.Key));
+                else if (_plan.Call.ReportHold) _plan.ReplyTo.Tell(new Agents.AgentSessionReplies.CallReleased(a.Id));
                 _approvalDecision = outcome.Decision;
                 Become(Executing);
                 StartExecution(_plan.Capability!);
@@ -475,6 +517,9 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
                 return;
             case Terminated:
                 return;
+            case ApprovalMessages.GrantOffered or ApprovalMessages.Released or ApprovalMessages.Held or ClaimTimedOut:
+                // Late word from an approval this run has left (it runs, or ran nothing): nothing changes.
+                return;
             case Executed m:
                 Timers.Cancel(ExecutionTimer);
                 OnExecuted(m.Output);
@@ -539,7 +584,8 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
         switch (message)
         {
             // Late results after a timeout are ignored: the caller has its answer.
-            case ApprovalMessages.Released or ApprovalMessages.Held or ApprovalResult or Terminated or Executed or ExecutionFailed or ExecutionTimedOut:
+            case ApprovalMessages.Released or ApprovalMessages.Held or ApprovalMessages.GrantOffered or ApprovalResult or Terminated or Executed
+                or ExecutionFailed or ExecutionTimedOut or ClaimTimedOut:
                 return;
             default:
                 Unhandled(message);
@@ -635,5 +681,11 @@ public sealed class ToolRunActor : UntypedActor, IWithTimers
     {
         public static readonly HoldTimedOut Instance = new();
         private HoldTimedOut() { }
+    }
+
+    private sealed class ClaimTimedOut : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly ClaimTimedOut Instance = new();
+        private ClaimTimedOut() { }
     }
 }

@@ -18,29 +18,40 @@ public static class ApprovalCommands
     }
 
     /// <summary>
-    /// A human decision. <paramref name="Held"/> says whether a caller is holding its call on the approval
-    /// right now (then an approval is spent at once); otherwise an approval becomes a single-use grant
-    /// valid until <paramref name="GrantUntil"/>. The approval actor fills both in. The decider must pass
-    /// <see cref="ApprovalSeparation"/> (an operator credential, not the requester's own).
+    /// A human decision. An approval always becomes a single-use grant valid until <paramref name="GrantUntil"/> (the approval
+    /// actor fills it in); it is spent only when a call <em>claims</em> it (<see cref="ClaimGrant"/>), never by the decision
+    /// itself, so a waiter that can no longer claim (its node died) leaves the grant to the call that re-attaches (ADR 0058).
+    /// The decider must pass <see cref="ApprovalSeparation"/> (an operator credential, not the requester's own).
     /// </summary>
     /// <param name="ApprovalId">The approval.</param>
     /// <param name="Approve">True to approve, false to reject.</param>
     /// <param name="Decider">Who, as the surface authenticated them.</param>
     /// <param name="Reason">Why (may be empty).</param>
     /// <param name="At">When the decision was made.</param>
-    /// <param name="Held">Whether a caller holds its call on the approval now.</param>
-    /// <param name="GrantUntil">End of the grant window when nobody holds.</param>
-    [WireName("approval.decide.v2")]
+    /// <param name="GrantUntil">End of the grant window of an approval.</param>
+    [WireName("approval.decide.v3")]
     public sealed record Decide(ApprovalId ApprovalId, bool Approve, ApprovalDecider Decider, string Reason, DateTimeOffset At,
-        bool Held = false, DateTimeOffset? GrantUntil = null) : IApprovalCommand;
+        DateTimeOffset? GrantUntil = null) : IApprovalCommand;
 
     /// <summary>The hold deadline may have passed (timer or deadline sweep); refused when it has not.</summary>
     [WireName("approval.time-out.v1")]
     public sealed record TimeOut(ApprovalId ApprovalId, DateTimeOffset At) : IApprovalCommand;
 
-    /// <summary>Spend an unconsumed grant for the identical call (same agent, capability and argument hash).</summary>
-    [WireName("approval.consume-grant.v1")]
-    public sealed record ConsumeGrant(ApprovalId ApprovalId, AgentName Agent, string Capability, string ArgumentsHash, DateTimeOffset At) : IApprovalCommand;
+    /// <summary>
+    /// A call claims the grant to run under it: the first claim of the identical call (same agent, capability and argument
+    /// hash) inside the window spends it and records <paramref name="Claimant"/>; the same claimant claiming again (its answer
+    /// was lost, it held again) is told it holds the claim; any other claimant is refused, so one grant runs one call.
+    /// </summary>
+    /// <param name="ApprovalId">The approval.</param>
+    /// <param name="Claimant">The claiming waiter's identity, including its incarnation (an actor's full path with its uid).</param>
+    /// <param name="Agent">The claiming call's agent.</param>
+    /// <param name="Capability">The claiming call's capability.</param>
+    /// <param name="ArgumentsHash">The claiming call's argument hash.</param>
+    /// <param name="Waiting">The claimant was holding its call on the approval (a held call), not an identical call arriving later.</param>
+    /// <param name="At">When the claim arrived.</param>
+    [WireName("approval.claim-grant.v1")]
+    public sealed record ClaimGrant(ApprovalId ApprovalId, string Claimant, AgentName Agent, string Capability, string ArgumentsHash, bool Waiting,
+        DateTimeOffset At) : IApprovalCommand;
 
     /// <summary>The grant window may have elapsed without the grant being used.</summary>
     [WireName("approval.lapse-grant.v1")]

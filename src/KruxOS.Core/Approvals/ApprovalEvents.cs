@@ -44,7 +44,10 @@ public static class ApprovalEvents
     [WireName("approval.expired.v1")]
     public sealed record ApprovalExpired(ApprovalId ApprovalId, string Reason, DateTimeOffset At) : IApprovalEvent;
 
-    /// <summary>The approval was spent by one execution (a held call, or an identical retry using the grant).</summary>
+    /// <summary>
+    /// The approval was spent by one execution (a held call, or an identical retry using the grant), claimed by
+    /// <paramref name="Claimant"/> (null on events written before claims existed).
+    /// </summary>
     [WireName("approval.grant-consumed.v1")]
-    public sealed record GrantConsumed(ApprovalId ApprovalId, bool ByHeldCall, DateTimeOffset At) : IApprovalEvent;
+    public sealed record GrantConsumed(ApprovalId ApprovalId, bool ByHeldCall, DateTimeOffset At, string? Claimant = null) : IApprovalEvent;
 }

@@ -10,14 +10,14 @@ namespace KruxOS.Core.Approvals;
 
 /// <summary>
 /// Lifecycle of an approval: <c>pending → approved | rejected | timed_out | expired</c>; an approval
-/// is spent (<c>consumed</c>) by exactly one execution, and an unused grant becomes <c>expired</c>
-/// when its window elapses.
+/// is spent (<c>consumed</c>) by exactly one execution, the first call to claim it, and an unclaimed grant becomes
+/// <c>expired</c> when its window elapses.
 /// </summary>
 public enum ApprovalStatus
 {
     /// <summary>Queued, waiting for a human.</summary>
     Pending,
-    /// <summary>Approved and not yet spent: a single-use grant.</summary>
+    /// <summary>Approved and not yet claimed: a single-use grant.</summary>
     Approved,
     /// <summary>Rejected by a human.</summary>
     Rejected,
@@ -25,7 +25,7 @@ public enum ApprovalStatus
     TimedOut,
     /// <summary>Invalidated while pending, or an unused grant whose window elapsed.</summary>
     Expired,
-    /// <summary>Approved and spent by one execution.</summary>
+    /// <summary>Approved and spent by one execution (its claimant).</summary>
     Consumed,
 }
 
@@ -101,6 +101,7 @@ public sealed record ApprovalDecision(bool Approved, string DecidedBy, string Re
 /// <summary>
 /// The state of one approval. Changed only through <see cref="ApprovalStateExtensions.ProcessCommand"/> /
 /// <see cref="ApprovalStateExtensions.Apply"/>. <see cref="Request"/> is null until the approval is requested.
+/// <see cref="ClaimedBy"/> names the call that spent it (null before, and for approvals spent before claims existed).
 /// </summary>
 [WireName("approval.state.v1")]
 public sealed record ApprovalState(
@@ -109,7 +110,8 @@ public sealed record ApprovalState(
     ApprovalDecision? Decision,
     DateTimeOffset? GrantUntil,
     DateTimeOffset? ClosedAt,
-    string? ClosedReason) : IKruxMessage
+    string? ClosedReason,
+    string? ClaimedBy = null) : IKruxMessage
 {
     /// <summary>Not requested yet.</summary>
     public static readonly ApprovalState Empty = new(ApprovalStatus.Pending, null, null, null, null, null);
@@ -161,10 +163,8 @@ public static class ApprovalStateExtensions
                 var by = c.Decider.DecidedBy;
                 if (!c.Approve)
                     return Accept(state, new ApprovalRejected(c.ApprovalId, by, c.Reason, state.Request.ArgumentsHash, c.At, c.Decider));
-                if (c.Held)
-                    return Accept(state,
-                        new ApprovalGranted(c.ApprovalId, by, c.Reason, state.Request.ArgumentsHash, null, c.At, c.Decider),
-                        new GrantConsumed(c.ApprovalId, true, c.At));
+                // Accepting never spends the approval, even while a call holds on it: the grant is spent by the first call that
+                // claims it, so a waiter that cannot claim any more (its node died) leaves it to the call that re-attaches.
                 if (c.GrantUntil is not { } until || until <= c.At) return Refuse(ApprovalResultCode.Invalid, state.Status, "a grant needs a window");
                 return Accept(state, new ApprovalGranted(c.ApprovalId, by, c.Reason, state.Request.ArgumentsHash, until, c.At, c.Decider));
 
@@ -173,14 +173,20 @@ public static class ApprovalStateExtensions
                 if (c.At < state.Request!.Deadline) return Refuse(ApprovalResultCode.Invalid, state.Status, "the deadline has not passed");
                 return Accept(state, new ApprovalTimedOut(c.ApprovalId, c.At));
 
-            case ConsumeGrant c:
-                if (state.Status != ApprovalStatus.Approved) return Late(state);
+            case ClaimGrant c:
+                if (string.IsNullOrWhiteSpace(c.Claimant)) return Refuse(ApprovalResultCode.Invalid, state.Status, "the claimant must be named");
                 if (c.Agent != state.Request!.Agent || c.Capability != state.Request.Capability || c.ArgumentsHash != state.Request.ArgumentsHash)
                     return Refuse(ApprovalResultCode.Invalid, state.Status, "the grant is bound to another call");
+                if (state.Status == ApprovalStatus.Consumed)
+                    // One claim wins. Its claimant asking again (its answer was lost) still holds it; anyone else finds it used.
+                    return state.ClaimedBy is { } winner && winner == c.Claimant
+                        ? (new ApprovalResult(ApprovalResultCode.Ok, ApprovalStatus.Consumed, "claimed by this call"), [])
+                        : Refuse(ApprovalResultCode.Conflict, ApprovalStatus.Consumed, $"approval '{c.ApprovalId}' was already used by another call");
+                if (state.Status != ApprovalStatus.Approved) return Late(state);
                 if (state.GrantUntil is not { } end || c.At >= end)
                     return (new ApprovalResult(ApprovalResultCode.Conflict, ApprovalStatus.Expired, $"the grant of '{c.ApprovalId}' has expired"),
                         [new ApprovalExpired(c.ApprovalId, "grant window elapsed", c.At)]);
-                return Accept(state, new GrantConsumed(c.ApprovalId, false, c.At));
+                return Accept(state, new GrantConsumed(c.ApprovalId, c.Waiting, c.At, c.Claimant));
 
             case LapseGrant c:
                 if (state.Status != ApprovalStatus.Approved) return Late(state);
@@ -214,7 +220,7 @@ public static class ApprovalStateExtensions
         },
         ApprovalTimedOut t => state with { Status = ApprovalStatus.TimedOut, ClosedAt = t.At, ClosedReason = "no decision before the deadline" },
         ApprovalExpired x => state with { Status = ApprovalStatus.Expired, ClosedAt = x.At, ClosedReason = x.Reason },
-        GrantConsumed c => state with { Status = ApprovalStatus.Consumed, ClosedAt = c.At },
+        GrantConsumed c => state with { Status = ApprovalStatus.Consumed, ClosedAt = c.At, ClaimedBy = c.Claimant },
         _ => state,
     };
 

@@ -88,6 +88,25 @@ public static class Errors
             .WithContext("request_id", requestId).WithContext("status", status).WithContext("capability", capability);
 
     /// <summary>
+    /// The gateway node running a call (its agent's session and the call's run) was lost — removed from the cluster — before
+    /// the call was answered: it may or may not have taken effect. Answered at once by the node the client is connected to.
+    /// A keyed call may be sent again with the same key: its record answers it, it never runs twice (so it is retryable
+    /// then); a call without a key is not retryable, as sending it again could run it twice.
+    /// </summary>
+    public static StructuredError NodeLostOutcomeUnknown(string capability, string node, string? idempotencyKey)
+    {
+        var error = StructuredError.Create("OutcomeUnknown",
+                $"'{capability}' was running on gateway node {node}, which was lost before the call finished; it may or may not have taken effect.",
+                retryable: idempotencyKey is not null)
+            .WithRecovery("check_state", "Check whether the action took effect (e.g. read the file or list the resource) before doing it again.")
+            .WithContext("capability", capability).WithContext("node", node);
+        return idempotencyKey is { } key
+            ? error.RetryAfter(1).WithRecovery("same_key", "Send it again with the same idempotency key: it is answered from its record and never runs twice.")
+                .WithContext("idempotency_key", key)
+            : error.WithRecovery("new_call", "To run it again deliberately, send it as a new call.");
+    }
+
+    /// <summary>
     /// A held call lost the session that held it (its node stopped or was killed, or the session restarted) before its
     /// approval released it: nothing ran. Sending the identical call again with <c>params._meta["kruxos/approval_id"]</c>
     /// set to <paramref name="requestId"/> joins that approval (mcp-bridge does so by itself; ADR 0058).

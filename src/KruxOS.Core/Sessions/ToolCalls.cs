@@ -42,8 +42,9 @@ public sealed record ClientInfo(string Name, string Version, string? Cli = null)
 /// <param name="Trigger">What started a call no client sent (a scheduled job's run): recorded in its audit entry.</param>
 /// <param name="Reattach">The approval a re-sent held call names (<c>params._meta["kruxos/approval_id"]</c>, ADR 0058): it waits on
 /// exactly that approval if the approval was requested for the identical call; policy decides the call again either way.</param>
-/// <param name="ReportHold">The submitter wants to hear which approval the call waits on (<c>CallHeld</c>), so it can re-attach
-/// the call itself if the session holding it goes away (the gateway's own edges).</param>
+/// <param name="ReportHold">The submitter wants to hear which session entity has the call (<c>CallAccepted</c>), which approval it
+/// waits on (<c>CallHeld</c>) and when it leaves that hold to run (<c>CallReleased</c>), so that if the session goes away it can
+/// re-attach a held call itself, or answer a call that may have run at once (the gateway's own edges).</param>
 [WireName("session.tool-call.v1")]
 public sealed record ToolCall(
     Principal Principal,

@@ -81,9 +81,9 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         yield return ApprovalState.Empty.Apply(new ApprovalEvents.ApprovalRequested(request))
             .Apply(new ApprovalEvents.ApprovalGranted(apprId, "cli:root", "ok", request.ArgumentsHash, At.AddMinutes(10), At));
         yield return new ApprovalCommands.RequestApproval(request);
-        yield return new ApprovalCommands.Decide(apprId, true, ops, "fine", At, true, At.AddMinutes(10));
+        yield return new ApprovalCommands.Decide(apprId, true, ops, "fine", At, At.AddMinutes(10));
         yield return new ApprovalCommands.TimeOut(apprId, At);
-        yield return new ApprovalCommands.ConsumeGrant(apprId, agent, "process.run", request.ArgumentsHash, At);
+        yield return new ApprovalCommands.ClaimGrant(apprId, "akka.tcp://kruxos@10.0.0.1:7710/system/sharding/agent-session/3/builder/run-1#1234", agent, "process.run", request.ArgumentsHash, true, At);
         yield return new ApprovalCommands.LapseGrant(apprId, At);
         yield return new ApprovalCommands.Invalidate(apprId, "agent revoked", At);
         yield return new ApprovalResult(ApprovalResultCode.Conflict, ApprovalStatus.TimedOut, "late");
@@ -94,13 +94,17 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         yield return new ApprovalEvents.ApprovalTimedOut(apprId, At);
         yield return new ApprovalEvents.ApprovalExpired(apprId, "grant window elapsed", At);
         yield return new ApprovalEvents.GrantConsumed(apprId, true, At);
+        yield return new ApprovalEvents.GrantConsumed(apprId, true, At, "akka.tcp://kruxos@10.0.0.1:7710/system/sharding/agent-session/3/builder/run-1#1234");
         yield return new ApprovalMessages.GetApproval(apprId);
         yield return new ApprovalMessages.CheckDeadline(apprId);
         yield return new ApprovalMessages.Held(ApprovalState.Empty.Apply(new ApprovalEvents.ApprovalRequested(request)));
         yield return new ApprovalMessages.Released(ApprovalState.Empty.Apply(new ApprovalEvents.ApprovalRequested(request)), false, "rejected");
+        yield return new ApprovalMessages.GrantOffered(ApprovalState.Empty.Apply(new ApprovalEvents.ApprovalRequested(request))
+            .Apply(new ApprovalEvents.ApprovalGranted(apprId, "cli:root", "ok", request.ArgumentsHash, At.AddMinutes(10), At)));
         var ok = ToolCallResult.Success(CapabilityName.Parse("system.time"), CoreJson.EmptyObject, Tier.Autonomous, 12);
         yield return new IdempotencyEvents.KeyStarted("kbr-0001abcd", "system__time|sha256:00", "system__time", At);
         yield return new IdempotencyEvents.KeyHeld("kbr-0001abcd", apprId, At);
+        yield return new AgentSessionReplies.CallReleased(apprId);
         yield return new IdempotencyEvents.KeyResumed("kbr-0001abcd", At);
         yield return new IdempotencyEvents.KeyCompleted("kbr-0001abcd", ok, true, At);
         yield return new IdempotencyEvents.KeyInterrupted("kbr-0001abcd", At);
@@ -171,7 +175,7 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         }
         // Types that carry actor references are covered below; everything else must have a sample.
         var withRefs = new[] { typeof(AgentSessionCommands.Attach), typeof(AgentSessionCommands.Invoke), typeof(ApprovalMessages.Hold), typeof(ApprovalMessages.ReleaseWaiter),
-            typeof(AgentSessionReplies.CallHeld) };
+            typeof(AgentSessionReplies.CallHeld), typeof(AgentSessionReplies.CallAccepted) };
         var missing = KruxSerializer.WireNames.Values.Where(t => !covered.Contains(t) && !withRefs.Contains(t)).ToList();
         Assert.True(missing.Count == 0, "no round-trip sample for: " + string.Join(", ", missing.Select(t => t.Name)));
     }
@@ -199,6 +203,11 @@ public sealed class SerializerSpecs(ITestOutputHelper output) : Akka.Hosting.Tes
         Assert.True(backReattach.Call.ReportHold);
         var held = new AgentSessionReplies.CallHeld(ApprovalId.Parse("appr-00aa"), TestActor);
         Assert.Equal(held, serializer.FromBinary(serializer.ToBinary(held), serializer.Manifest(held)));
+        // The session names itself to the submitter, and a held call leaving its hold says so (a lost node is then answered).
+        var accepted = new AgentSessionReplies.CallAccepted(TestActor);
+        Assert.Equal(accepted, serializer.FromBinary(serializer.ToBinary(accepted), serializer.Manifest(accepted)));
+        var released = new AgentSessionReplies.CallReleased(ApprovalId.Parse("appr-00aa"));
+        Assert.Equal(released, serializer.FromBinary(serializer.ToBinary(released), serializer.Manifest(released)));
     }
 
     [Fact]

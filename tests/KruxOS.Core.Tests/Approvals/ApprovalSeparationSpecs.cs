@@ -32,7 +32,7 @@ public sealed class ApprovalSeparationSpecs
     }
 
     private static (ApprovalResult Result, System.Collections.Immutable.ImmutableArray<IApprovalEvent> Events) Decide(ApprovalState s, ApprovalDecider by, bool approve = true) =>
-        s.ProcessCommand(new Decide(Id, approve, by, "", T0.AddMinutes(1), Held: true));
+        s.ProcessCommand(new Decide(Id, approve, by, "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)));
 
     [Theory]
     [InlineData(true)]
@@ -139,7 +139,7 @@ public sealed class ApprovalSeparationSpecs
         Assert.Empty(lateEvents);
 
         // past the deadline: no timed_out event is written on a forbidden decider's behalf
-        var (past, pastEvents) = lapsed.ProcessCommand(new Decide(Id, true, client, "", T0.AddHours(2), Held: true));
+        var (past, pastEvents) = lapsed.ProcessCommand(new Decide(Id, true, client, "", T0.AddHours(2), GrantUntil: T0.AddHours(3)));
         Assert.Equal(ApprovalResultCode.Forbidden, past.Code);
         Assert.Empty(pastEvents);
     }

@@ -26,6 +26,17 @@ public sealed class ApprovalStateSpecs
 
     private static ApprovalState Pending() => ApprovalState.Empty.Apply(new ApprovalRequested(Request()));
 
+    // Claimants as the approval actor names them: a waiter's full actor path with its uid (node and incarnation).
+    internal const string Waiter = "akka.tcp://kruxos@10.0.0.2:7710/system/sharding/agent-session/7/builder/run-3#101";
+    private const string Reattached = "akka.tcp://kruxos@10.0.0.3:7710/system/sharding/agent-session/7/builder/run-1#202";
+    private const string Other = "akka.tcp://kruxos@10.0.0.3:7710/system/sharding/agent-session/7/builder/run-2#303";
+
+    // Accepted at T0+1 min with a ten-minute grant window.
+    private static ApprovalState Granted() => Run(Pending(), new Decide(Id, true, Root, "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)), out _);
+
+    private static ClaimGrant Claim(string claimant, DateTimeOffset at, bool waiting = true) =>
+        new(Id, claimant, Agent, "process.run", Request().ArgumentsHash, waiting, at);
+
     private static ApprovalState Run(ApprovalState s, IApprovalCommand c, out ApprovalResult result)
     {
         var (r, events) = s.ProcessCommand(c);
@@ -69,9 +80,9 @@ public sealed class ApprovalStateSpecs
     }
 
     [Fact]
-    public void Should_become_a_grant_when_approved_while_nobody_holds_and_record_who_decided()
+    public void Should_become_a_grant_when_approved_and_record_who_decided()
     {
-        var s = Run(Pending(), new Decide(Id, true, Root, "looks fine", T0.AddMinutes(5), Held: false, GrantUntil: T0.AddMinutes(15)), out var r);
+        var s = Run(Pending(), new Decide(Id, true, Root, "looks fine", T0.AddMinutes(5), GrantUntil: T0.AddMinutes(15)), out var r);
         Assert.True(r.IsOk);
         Assert.Equal(ApprovalStatus.Approved, s.Status);
         Assert.Equal(new ApprovalDecision(true, "cli:root", "looks fine", T0.AddMinutes(5), Root), s.Decision);
@@ -80,17 +91,6 @@ public sealed class ApprovalStateSpecs
         Assert.Equal(T0.AddMinutes(15), s.NextDeadline);
     }
 
-    [Fact]
-    public void Should_spend_the_approval_at_once_when_a_caller_holds()
-    {
-        var (r, events) = Pending().ProcessCommand(new Decide(Id, true, Ops, "", T0.AddMinutes(1), Held: true));
-        Assert.True(r.IsOk);
-        Assert.Collection(events, e => Assert.IsType<ApprovalGranted>(e), e => Assert.True(Assert.IsType<GrantConsumed>(e).ByHeldCall));
-        var s = Pending().ApplyAll(events);
-        Assert.Equal(ApprovalStatus.Consumed, s.Status);
-        Assert.False(s.IsOpen);
-        Assert.Equal(ApprovalStatus.Consumed, r.Status);
-    }
 
     [Fact]
     public void Should_reject_with_the_reason()
@@ -131,7 +131,7 @@ public sealed class ApprovalStateSpecs
         "rejected" => Run(Pending(), new Decide(Id, false, Root, "", T0.AddMinutes(1)), out _),
         "timed_out" => Run(Pending(), new TimeOut(Id, T0.AddDays(2)), out _),
         "expired" => Run(Pending(), new Invalidate(Id, "agent revoked", T0.AddMinutes(1)), out _),
-        "consumed" => Run(Pending(), new Decide(Id, true, Root, "", T0.AddMinutes(1), Held: true), out _),
+        "consumed" => Run(Granted(), Claim(Waiter, T0.AddMinutes(2)), out _),
         _ => throw new ArgumentException(how),
     };
 
@@ -150,7 +150,7 @@ public sealed class ApprovalStateSpecs
         }
         Assert.Empty(s.ProcessCommand(new TimeOut(Id, T0.AddDays(3))).Events);
         Assert.Empty(s.ProcessCommand(new Invalidate(Id, "x", T0.AddDays(3))).Events);
-        Assert.Empty(s.ProcessCommand(new ConsumeGrant(Id, Agent, "process.run", s.Request!.ArgumentsHash, T0.AddMinutes(2))).Events);
+        Assert.Empty(s.ProcessCommand(Claim(Other, T0.AddMinutes(2))).Events);
         Assert.Empty(s.ProcessCommand(new LapseGrant(Id, T0.AddDays(3))).Events);
     }
 
@@ -167,15 +167,17 @@ public sealed class ApprovalStateSpecs
     [Fact]
     public void Should_spend_a_grant_once_for_the_identical_call_only()
     {
-        var s = Run(Pending(), new Decide(Id, true, Root, "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)), out _);
+        var s = Granted();
         var hash = s.Request!.ArgumentsHash;
-        Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(new ConsumeGrant(Id, Agent, "process.run", "sha256:other", T0.AddMinutes(2))).Result.Code);
-        Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(new ConsumeGrant(Id, AgentName.Parse("other"), "process.run", hash, T0.AddMinutes(2))).Result.Code);
-        Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(new ConsumeGrant(Id, Agent, "process.kill", hash, T0.AddMinutes(2))).Result.Code);
-        var spent = Run(s, new ConsumeGrant(Id, Agent, "process.run", hash, T0.AddMinutes(2)), out var r);
+        Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(Claim(Waiter, T0.AddMinutes(2)) with { ArgumentsHash = "sha256:other" }).Result.Code);
+        Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(Claim(Waiter, T0.AddMinutes(2)) with { Agent = AgentName.Parse("other") }).Result.Code);
+        Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(Claim(Waiter, T0.AddMinutes(2)) with { Capability = "process.kill" }).Result.Code);
+        Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(Claim(" ", T0.AddMinutes(2))).Result.Code);
+        var spent = Run(s, new ClaimGrant(Id, Waiter, Agent, "process.run", hash, false, T0.AddMinutes(2)), out var r);
         Assert.True(r.IsOk);
         Assert.Equal(ApprovalStatus.Consumed, spent.Status);
-        var (again, events) = spent.ProcessCommand(new ConsumeGrant(Id, Agent, "process.run", hash, T0.AddMinutes(3)));
+        Assert.Equal(Waiter, spent.ClaimedBy);
+        var (again, events) = spent.ProcessCommand(Claim(Other, T0.AddMinutes(3)));
         Assert.Equal(ApprovalResultCode.Conflict, again.Code);
         Assert.Empty(events);
     }
@@ -183,8 +185,8 @@ public sealed class ApprovalStateSpecs
     [Fact]
     public void Should_expire_a_grant_whose_window_elapsed_and_refuse_to_spend_it()
     {
-        var s = Run(Pending(), new Decide(Id, true, Root, "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)), out _);
-        var (late, events) = s.ProcessCommand(new ConsumeGrant(Id, Agent, "process.run", s.Request!.ArgumentsHash, T0.AddMinutes(11)));
+        var s = Granted();
+        var (late, events) = s.ProcessCommand(Claim(Waiter, T0.AddMinutes(11)));
         Assert.Equal(ApprovalResultCode.Conflict, late.Code);
         Assert.Equal(ApprovalStatus.Expired, s.ApplyAll(events).Status);
         Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(new LapseGrant(Id, T0.AddMinutes(10))).Result.Code);
@@ -197,7 +199,7 @@ public sealed class ApprovalStateSpecs
         var (r, events) = Pending().ProcessCommand(new Decide(Id, true, Root, "", T0.AddMinutes(1)));
         Assert.Equal(ApprovalResultCode.Invalid, r.Code);
         Assert.Empty(events);
-        Assert.Equal(ApprovalResultCode.Invalid, Pending().ProcessCommand(new Decide(Id, true, Root with { Name = " " }, "", T0.AddMinutes(1), Held: true)).Result.Code);
+        Assert.Equal(ApprovalResultCode.Invalid, Pending().ProcessCommand(new Decide(Id, true, Root with { Name = " " }, "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11))).Result.Code);
     }
 
     [Fact]
@@ -214,7 +216,7 @@ public sealed class ApprovalStateSpecs
     {
         IApprovalCommand[] commands =
         [
-            new Decide(Id, true, Root, "", T0, Held: true), new TimeOut(Id, T0), new ConsumeGrant(Id, Agent, "x.y", "h", T0),
+            new Decide(Id, true, Root, "", T0, GrantUntil: T0.AddMinutes(10)), new TimeOut(Id, T0), Claim(Waiter, T0),
             new LapseGrant(Id, T0), new Invalidate(Id, "x", T0),
         ];
         foreach (var c in commands)
@@ -235,6 +237,100 @@ public sealed class ApprovalStateSpecs
         };
         Assert.Equal(ApprovalState.Empty.ApplyAll(events), ApprovalState.Empty.ApplyAll(events));
         Assert.Equal(T0.AddMinutes(2), ApprovalState.Empty.ApplyAll(events).ClosedAt);
+        // Spent before claims existed: nobody can claim it again, not even a claimant that happens to match nothing.
+        Assert.Null(ApprovalState.Empty.ApplyAll(events).ClaimedBy);
+        Assert.Equal(ApprovalResultCode.Conflict, ApprovalState.Empty.ApplyAll(events).ProcessCommand(Claim(Waiter, T0.AddMinutes(3))).Result.Code);
+    }
+
+    // ADR 0058 addendum (round 8): accepting never spends the grant; the first live claim does. Each spec below is one
+    // interleaving of accept, claims by the waiter that held, by a call that re-attached, and the grant window's end.
+
+    [Fact]
+    public void Should_not_spend_the_approval_when_it_is_accepted_while_a_call_holds_on_it()
+    {
+        var (r, events) = Pending().ProcessCommand(new Decide(Id, true, Ops, "", T0.AddMinutes(1), GrantUntil: T0.AddMinutes(11)));
+        Assert.True(r.IsOk);
+        Assert.Equal(ApprovalStatus.Approved, r.Status);
+        Assert.IsType<ApprovalGranted>(Assert.Single(events));
+        var s = Pending().ApplyAll(events);
+        Assert.Equal(ApprovalStatus.Approved, s.Status);
+        Assert.True(s.IsOpen);
+        Assert.Null(s.ClaimedBy);
+    }
+
+    [Fact]
+    public void Should_run_the_holding_waiter_when_it_claims_after_accept_and_tell_it_so_again_if_it_claims_twice()
+    {
+        var claimed = Run(Granted(), Claim(Waiter, T0.AddMinutes(1).AddMilliseconds(5)), out var first);
+        Assert.True(first.IsOk);
+        var consumed = Assert.IsType<GrantConsumed>(Assert.Single(Granted().ProcessCommand(Claim(Waiter, T0.AddMinutes(2))).Events));
+        Assert.True(consumed.ByHeldCall);
+        Assert.Equal(Waiter, consumed.Claimant);
+        Assert.Equal((ApprovalStatus.Consumed, Waiter), (claimed.Status, claimed.ClaimedBy));
+
+        // Its answer was lost and it claims again (it held again after the entity moved): still its claim, nothing new recorded.
+        var (again, none) = claimed.ProcessCommand(Claim(Waiter, T0.AddMinutes(3)));
+        Assert.True(again.IsOk);
+        Assert.Equal(ApprovalStatus.Consumed, again.Status);
+        Assert.Empty(none);
+    }
+
+    [Fact]
+    public void Should_leave_the_grant_to_the_reattached_call_when_the_waiter_that_held_never_claims()
+    {
+        // The waiter's node died between accept and claim: no claim arrives from it. The call re-attaches (after the node is
+        // downed) through another node and claims: it runs.
+        var s = Run(Granted(), Claim(Reattached, T0.AddMinutes(2), waiting: false), out var r);
+        Assert.True(r.IsOk);
+        Assert.Equal((ApprovalStatus.Consumed, Reattached), (s.Status, s.ClaimedBy));
+
+        // The dead waiter's claim, should it ever arrive (a partition healed), finds the grant used: one execution.
+        var (late, events) = s.ProcessCommand(Claim(Waiter, T0.AddMinutes(3)));
+        Assert.Equal(ApprovalResultCode.Conflict, late.Code);
+        Assert.Equal(ApprovalStatus.Consumed, late.Status);
+        Assert.Empty(events);
+    }
+
+    [Fact]
+    public void Should_let_exactly_one_of_two_racing_claims_win_in_either_order()
+    {
+        foreach (var (winner, loser) in new[] { (Waiter, Reattached), (Reattached, Waiter) })
+        {
+            var s = Run(Granted(), Claim(winner, T0.AddMinutes(2)), out var won);
+            var (lost, events) = s.ProcessCommand(Claim(loser, T0.AddMinutes(2)));
+            Assert.True(won.IsOk);
+            Assert.Equal(ApprovalResultCode.Conflict, lost.Code);
+            Assert.Empty(events);
+            Assert.Equal(winner, s.ClaimedBy);
+        }
+    }
+
+    [Fact]
+    public void Should_keep_an_unclaimed_grant_usable_until_its_window_ends_then_expire_it_for_every_claimant()
+    {
+        var s = Granted();
+        // Just before the end: still claimable by the re-attached call.
+        Assert.True(s.ProcessCommand(Claim(Reattached, T0.AddMinutes(11).AddTicks(-1))).Result.IsOk);
+        // At the end: the claim expires it instead; nothing runs.
+        var (late, events) = s.ProcessCommand(Claim(Reattached, T0.AddMinutes(11)));
+        Assert.Equal((ApprovalResultCode.Conflict, ApprovalStatus.Expired), (late.Code, late.Status));
+        var expired = s.ApplyAll(events);
+        Assert.Equal(ApprovalStatus.Expired, expired.Status);
+        Assert.Equal(ApprovalResultCode.Conflict, expired.ProcessCommand(Claim(Waiter, T0.AddMinutes(12))).Result.Code);
+        // The timer's lapse does the same when nobody claims at all.
+        Assert.Equal(ApprovalStatus.Expired, Run(s, new LapseGrant(Id, T0.AddMinutes(11)), out _).Status);
+        Assert.Equal(ApprovalResultCode.Invalid, s.ProcessCommand(new LapseGrant(Id, T0.AddMinutes(10))).Result.Code);
+    }
+
+    [Fact]
+    public void Should_refuse_a_claim_before_the_decision_and_after_a_rejection()
+    {
+        Assert.Equal(ApprovalResultCode.Conflict, Pending().ProcessCommand(Claim(Waiter, T0.AddMinutes(1))).Result.Code);
+        Assert.Empty(Pending().ProcessCommand(Claim(Waiter, T0.AddMinutes(1))).Events);
+        var rejected = Run(Pending(), new Decide(Id, false, Root, "no", T0.AddMinutes(1)), out _);
+        var (r, events) = rejected.ProcessCommand(Claim(Waiter, T0.AddMinutes(2)));
+        Assert.Equal((ApprovalResultCode.Conflict, ApprovalStatus.Rejected), (r.Code, r.Status));
+        Assert.Empty(events);
     }
 }
 
