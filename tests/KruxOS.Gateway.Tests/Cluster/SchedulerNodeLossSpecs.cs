@@ -42,7 +42,7 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
         var ports = new[] { TestGateway.FreePort(), TestGateway.FreePort(), TestGateway.FreePort() };
         string[] args = ["--seed-nodes", string.Join(",", ports.Select(p => $"127.0.0.1:{p}")), "--KruxOS:Cluster:DowningStableAfter", "00:00:05",
             "--KruxOS:Cluster:SeedNodeWait", "00:00:03", "--KruxOS:Scheduler:WakeInterval", "00:00:02", "--KruxOS:Scheduler:CheckInterval", "00:00:01"];
-        var nodes = new List<GatewayProcess>();
+        var nodes = new List<GatewayOsProcess>();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         try
         {
@@ -51,7 +51,7 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
             {
                 foreach (var a in HeldAgents)
                     PolicyDirectory.WriteAtomically(Path.Combine(root, $"n{i}", "data", "policies", "agents", $"{a}.yaml"), TestPolicies.HoldSystemTime);
-                nodes.Add(GatewayProcess.Start(root, $"n{i}", ports[i], db.ConnectionString, args));
+                nodes.Add(GatewayOsProcess.StartClusterNode(root, $"n{i}", ports[i], db.ConnectionString, args));
             }
             foreach (var n in nodes) await UntilAsync(n, async () => await UpCountAsync(http, n) == 3, "three members up");
             var tokens = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -169,7 +169,7 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
         }
         catch
         {
-            foreach (var n in nodes) output.WriteLine($"--- {n.Name} log tail ---\n{Tail(n.Log())}");
+            foreach (var n in nodes) output.WriteLine($"--- {n.Name} log tail ---\n{GatewayOsProcess.Tail(n.Log())}");
             throw;
         }
         finally
@@ -209,7 +209,7 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
         string.Join("; ", runs.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={Statuses(kv.Value)}"));
 
     // Every scheduled run's call entries over every node's audit log (the dead node's too), by run id (= idempotency key).
-    private static async Task<Dictionary<string, List<AuditEntry>>> RunEntriesAsync(List<GatewayProcess> nodes, string[] agents)
+    private static async Task<Dictionary<string, List<AuditEntry>>> RunEntriesAsync(List<GatewayOsProcess> nodes, string[] agents)
     {
         var byRun = new Dictionary<string, List<AuditEntry>>(StringComparer.Ordinal);
         foreach (var n in nodes)
@@ -229,14 +229,14 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
     }
 
     // The texts of the scheduler's messages in the agent's inbox (peeked, so a retry sees them again).
-    private static async Task<List<string>> SchedulerResultsAsync(List<GatewayProcess> survivors, string token)
+    private static async Task<List<string>> SchedulerResultsAsync(List<GatewayOsProcess> survivors, string token)
     {
         var inbox = await OkAsync(survivors, token, "comms.receive", new JsonObject { ["limit"] = 100, ["acknowledge"] = false });
         return [.. inbox["messages"]!.AsArray().Where(m => m!["from"]!.GetValue<string>() == SchedulerActor.ResultSender).Select(m => m!["message"]!.GetValue<string>())];
     }
 
     // The pending approvals of the held agents, by agent.
-    private static async Task<Dictionary<string, string>> HeldApprovalsAsync(GatewayProcess n)
+    private static async Task<Dictionary<string, string>> HeldApprovalsAsync(GatewayOsProcess n)
     {
         var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalList);
         Assert.True(r.Ok, r.ErrorMessage);
@@ -246,10 +246,10 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
 
     // Which node hosts each agent's scheduler entity: the agent's shard id (the entity's own extractor) in the scheduler
     // region's shard ids per node of cluster.status.
-    private static async Task<Dictionary<string, GatewayProcess>> SchedulerPlacementAsync(GatewayProcess asked, List<GatewayProcess> nodes, string[] agents)
+    private static async Task<Dictionary<string, GatewayOsProcess>> SchedulerPlacementAsync(GatewayOsProcess asked, List<GatewayOsProcess> nodes, string[] agents)
     {
         var extractor = new SchedulerMessageExtractor();
-        var placement = new Dictionary<string, GatewayProcess>(StringComparer.Ordinal);
+        var placement = new Dictionary<string, GatewayOsProcess>(StringComparer.Ordinal);
         await UntilAsync(asked, async () =>
         {
             var r = await asked.ControlAsync(ControlProtocol.Methods.ClusterStatus);
@@ -268,7 +268,7 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
     }
 
     // A capability call through the first node that knows the agent (identities replicate from the shared journal).
-    private static async Task<JsonNode> OkAsync(List<GatewayProcess> nodes, string token, string capability, JsonObject arguments)
+    private static async Task<JsonNode> OkAsync(List<GatewayOsProcess> nodes, string token, string capability, JsonObject arguments)
     {
         var deadline = DateTime.UtcNow + Bound;
         while (true)
@@ -283,7 +283,7 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
         }
     }
 
-    private static async Task<int> UpCountAsync(HttpClient http, GatewayProcess n)
+    private static async Task<int> UpCountAsync(HttpClient http, GatewayOsProcess n)
     {
         try
         {
@@ -296,12 +296,12 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
         }
     }
 
-    private static async Task UntilAsync(GatewayProcess n, Func<Task<bool>> condition, string what, bool throwOnTimeout = true)
+    private static async Task UntilAsync(GatewayOsProcess n, Func<Task<bool>> condition, string what, bool throwOnTimeout = true)
     {
         var deadline = DateTime.UtcNow + Bound;
         while (!await condition())
         {
-            if (n.HasExited) throw new InvalidOperationException($"{n.Name} exited ({n.ExitCode}) waiting for: {what}\n{Tail(n.Log())}");
+            if (n.HasExited) throw new InvalidOperationException($"{n.Name} exited ({n.ExitCode}) waiting for: {what}\n{GatewayOsProcess.Tail(n.Log())}");
             if (DateTime.UtcNow > deadline)
             {
                 if (!throwOnTimeout) return;
@@ -311,5 +311,4 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
         }
     }
 
-    private static string Tail(string log) => log.Length > 4000 ? log[^4000..] : log;
 }

@@ -41,7 +41,7 @@ public sealed class SlackKillSpecs
             // ---- 1. first start: vault initialised from the environment, Slack connected, two sends, one cancelled, SIGKILL in the window
             string agent, kept, cancelled;
             DateTimeOffset keptUntil;
-            await using (var first = await GatewayProcess.StartAsync(dataDir, Environment(slack, withPassphrase: true)))
+            await using (var first = await GatewayOsProcess.StartAsync(dataDir, Environment(slack, withPassphrase: true)))
             {
                 Assert.Equal("unlocked", await VaultStateEventuallyAsync(first, "unlocked"));
                 agent = await CreateAgentAsync(first, "kill-agent");
@@ -56,7 +56,7 @@ public sealed class SlackKillSpecs
                 var cancel = await Rpc.OkAsync(first.GatewayPort, agent, "proxy.cancel_write", new JsonObject { ["write_id"] = cancelled });
                 Assert.Equal("cancelled", cancel["status"]!.GetValue<string>());
 
-                first.Kill(); // SIGKILL, no shutdown
+                first.KillHard(processTree: true); // SIGKILL, no shutdown
                 Assert.True(DateTimeOffset.UtcNow < keptUntil, "the gateway was not killed inside the window; lengthen the window");
             }
             Assert.Empty(slack.BotMessages());
@@ -76,7 +76,7 @@ public sealed class SlackKillSpecs
                 var during = await Rpc.OkAsync(second.GatewayPort, agent, "slack.send", new JsonObject { ["channel"] = Channel, ["text"] = "posted while the gateway dies" });
                 await hold.Arrived.WaitAsync(Wait);
                 Assert.Equal("executing", (await WriteAsync(second, during["write_id"]!.GetValue<string>()))["status"]!.GetValue<string>());
-                second.Kill();
+                second.KillHard(processTree: true);
                 hold.Release();
                 Assert.Single(Posted(slack, "posted while the gateway dies"));
                 var posts = slack.Calls("chat.postMessage");
@@ -91,7 +91,7 @@ public sealed class SlackKillSpecs
                     Assert.Equal($"{Channel}/{found.Ts}", (await WriteAsync(third, id))["provider_reference"]!.GetValue<string>());
                     Assert.Equal(posts, slack.Calls("chat.postMessage"));
                     Assert.True(slack.Requests.Count(r => r.Method == "conversations.history") > lookupsBefore, "the write was recorded done without a lookup");
-                    third.Kill();
+                    third.KillHard(processTree: true);
                 }
             }
 
@@ -106,7 +106,7 @@ public sealed class SlackKillSpecs
                 Assert.Single(Posted(slack, "posted while the gateway dies"));
                 Assert.Empty(Posted(slack, "cancelled before the kill"));
                 Assert.Equal(2, slack.BotMessages().Count);
-                Assert.DoesNotContain(slack.Token, fourth.Output, StringComparison.Ordinal);
+                Assert.DoesNotContain(slack.Token, fourth.Log(), StringComparison.Ordinal);
             }
         }
         finally
@@ -130,9 +130,9 @@ public sealed class SlackKillSpecs
         return env;
     }
 
-    private static async Task<GatewayProcess> StartAndUnlockAsync(string dataDir, FakeSlackServer slack)
+    private static async Task<GatewayOsProcess> StartAndUnlockAsync(string dataDir, FakeSlackServer slack)
     {
-        var gateway = await GatewayProcess.StartAsync(dataDir, Environment(slack, withPassphrase: false));
+        var gateway = await GatewayOsProcess.StartAsync(dataDir, Environment(slack, withPassphrase: false));
         try
         {
             Assert.Equal("locked", await VaultStateEventuallyAsync(gateway, "locked"));
@@ -149,11 +149,11 @@ public sealed class SlackKillSpecs
 
     private static IReadOnlyList<FakeSlackMessage> Posted(FakeSlackServer slack, string text) => [.. slack.BotMessages().Where(m => m.Text == text)];
 
-    private static async Task<ProcessResult> Cli(GatewayProcess gateway, string? stdin, params string[] args) =>
+    private static async Task<ProcessResult> Cli(GatewayOsProcess gateway, string? stdin, params string[] args) =>
         await ProcessRunner.RunAsync("dotnet", [ProcessRunner.CliDll, .. args],
             new Dictionary<string, string> { ["KRUXOS_CONTROL_SOCKET"] = gateway.ControlSocket }, stdin: stdin);
 
-    private static async Task<string> VaultStateEventuallyAsync(GatewayProcess gateway, string wanted)
+    private static async Task<string> VaultStateEventuallyAsync(GatewayOsProcess gateway, string wanted)
     {
         var deadline = DateTime.UtcNow + TestTimeouts.Process;
         string state;
@@ -169,7 +169,7 @@ public sealed class SlackKillSpecs
         return state;
     }
 
-    private static async Task<string> CreateAgentAsync(GatewayProcess gateway, string name)
+    private static async Task<string> CreateAgentAsync(GatewayOsProcess gateway, string name)
     {
         var created = await new ControlClient(gateway.ControlSocket).CallAsync(ControlProtocol.Methods.AgentCreate,
             new JsonObject { ["name"] = name, ["purpose"] = "tests" }, CancellationToken.None);
@@ -177,7 +177,7 @@ public sealed class SlackKillSpecs
         return created.Result!["token"]!.GetValue<string>();
     }
 
-    private static async Task<JsonNode> WriteAsync(GatewayProcess gateway, string id)
+    private static async Task<JsonNode> WriteAsync(GatewayOsProcess gateway, string id)
     {
         var r = await new ControlClient(gateway.ControlSocket).CallAsync(ControlProtocol.Methods.ProxyWrites,
             new JsonObject { ["status"] = "all", ["service"] = "slack" }, CancellationToken.None);
