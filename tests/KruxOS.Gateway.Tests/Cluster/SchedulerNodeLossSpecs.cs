@@ -310,5 +310,4 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
             await Task.Delay(500);
         }
     }
-
 }
