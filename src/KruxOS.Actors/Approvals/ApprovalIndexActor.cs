@@ -18,6 +18,11 @@ namespace KruxOS.Actors.Approvals;
 /// query, restarted from its last offset after a failure), so every node's index holds every approval of the cluster
 /// whichever node's entity wrote it — the read model behind list/show/decide and the identical-call check
 /// (docs/cluster.md). It never decides anything itself.
+/// <para>A decision answered by an entity on another node is durable in the journal before the answer arrives, so the
+/// deciding node need not wait for the live feed (its refresh interval): <see cref="RereadApproval"/> reads that one
+/// approval's events from the journal at once and puts its state into the index, so the reply and every later listing on
+/// this node show the decision. Every state carries its sequence number and the index only moves forward, so the live
+/// feed bringing the same events later (or an older one, late) is a no-op and never rolls a decision back.</para>
 /// </summary>
 public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
 {
@@ -33,6 +38,7 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
     private readonly TimeProvider _clock;
     private readonly Func<IActorContext, Source<EventEnvelope, NotUsed>>? _source;
     private readonly Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? _live;
+    private readonly Func<IActorContext, string, Source<EventEnvelope, NotUsed>> _byId;
     // What the journal says, per persistence id: the live feed folds onto it (entities on this node publish sooner).
     private ImmutableDictionary<string, (ApprovalState State, long Seq)> _folded = ImmutableDictionary<string, (ApprovalState State, long Seq)>.Empty;
     private long _offset;
@@ -40,13 +46,14 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
     private readonly IMaterializer _materializer = Context.Materializer();
 
     public ApprovalIndexActor(ApprovalIndex index, IActorRef approvals, TimeProvider clock, Func<IActorContext, Source<EventEnvelope, NotUsed>>? source,
-        Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? live = null)
+        Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? live = null, Func<IActorContext, string, Source<EventEnvelope, NotUsed>>? byId = null)
     {
         _index = index;
         _approvals = approvals;
         _clock = clock;
         _source = source;
         _live = live;
+        _byId = byId ?? EventsOf;
         Receive<Loaded>(m =>
         {
             _folded = m.States;
@@ -63,14 +70,10 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
             Follow(env);
             Sender.Tell(LiveAck.Instance);
         });
-        Receive<Refolded>(m =>
-        {
-            if (!_folded.TryGetValue(m.PersistenceId, out var known) || known.Seq < m.Seq)
-            {
-                _folded = _folded.SetItem(m.PersistenceId, (m.State, m.Seq));
-                _index.Publish(m.State, m.Seq);
-            }
-        });
+        Receive<Refolded>(HandleRefolded);
+        Receive<RereadApproval>(HandleReread);
+        Receive<RereadFailed>(HandleRereadFailed);
+        Receive<RereadGap>(m => ReadApproval(m.PersistenceId, null));
         Receive<LiveEnded>(m =>
         {
             _liveSwitch = null;
@@ -98,9 +101,16 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
     /// The live feed from an offset, or null (a single node: its own entities are the only writers). In a cluster the
     /// hosting passes the SQL read journal's live events by tag (<see cref="LiveByTag"/>).
     /// </param>
+    /// <param name="byId">One approval's current events by persistence id (a decision's re-read, a gap); null uses the SQL read journal (<see cref="EventsOf"/>).</param>
     public static Props Props(ApprovalIndex index, IActorRef approvals, TimeProvider clock, Func<IActorContext, Source<EventEnvelope, NotUsed>>? source = null,
-        Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? live = null) =>
-        Akka.Actor.Props.Create(() => new ApprovalIndexActor(index, approvals, clock, source, live));
+        Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? live = null, Func<IActorContext, string, Source<EventEnvelope, NotUsed>>? byId = null) =>
+        Akka.Actor.Props.Create(() => new ApprovalIndexActor(index, approvals, clock, source, live, byId));
+
+    /// <summary>Reads approval <paramref name="Id"/>'s events from the journal into the index now; answered with <see cref="Reread"/>.</summary>
+    public sealed record RereadApproval(ApprovalId Id) : INoSerializationVerificationNeeded;
+
+    /// <summary>The approval's state in the index once its journal events were applied (null: the journal has none).</summary>
+    public sealed record Reread(ApprovalState? State) : INoSerializationVerificationNeeded;
 
     /// <summary>The SQL read journal's live approval events after <paramref name="offset"/>.</summary>
     public static Source<EventEnvelope, NotUsed> LiveByTag(IActorContext context, Offset offset)
@@ -138,12 +148,47 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
             _index.Publish(next, env.SequenceNr);
             return;
         }
-        var pid = env.PersistenceId;
-        PersistenceQuery.Get(Context.System).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier)
-            .CurrentEventsByPersistenceId(pid, 0, long.MaxValue)
-            .RunAggregate((ApprovalState.Empty, 0L), (acc, x) => x.Event is IApprovalEvent ae && x.SequenceNr > acc.Item2 ? (acc.Item1.Apply(ae), x.SequenceNr) : acc,
+        ReadApproval(env.PersistenceId, null);
+    }
+
+    // A decision was answered (durable) by an entity that may live on another node: read its events now, answer with the index's state.
+    private void HandleReread(RereadApproval m) => ReadApproval(ApprovalActor.PersistenceIdPrefix + m.Id.Value, Sender);
+
+    // Folds one approval's events from the journal; the result comes back as Refolded (replyTo, if any, is answered then).
+    private void ReadApproval(string persistenceId, IActorRef? replyTo) =>
+        _byId(Context, persistenceId)
+            .RunAggregate((State: ApprovalState.Empty, Seq: 0L), (acc, x) => x.Event is IApprovalEvent ae && x.SequenceNr > acc.Seq ? (acc.State.Apply(ae), x.SequenceNr) : acc,
                 _materializer)
-            .PipeTo(Self, success: r => new Refolded(pid, r.Item1, r.Item2), failure: ex => new LiveEnded(ex));
+            .PipeTo(Self, success: r => new Refolded(persistenceId, r.State, r.Seq, replyTo), failure: ex => new RereadFailed(persistenceId, replyTo, ex));
+
+    private void HandleRefolded(Refolded m)
+    {
+        if (m.Seq > 0 && (!_folded.TryGetValue(m.PersistenceId, out var known) || known.Seq < m.Seq))
+        {
+            _folded = _folded.SetItem(m.PersistenceId, (m.State, m.Seq));
+            _index.Publish(m.State, m.Seq);
+        }
+        m.ReplyTo?.Tell(new Reread(m.State.Request is { } r ? _index.Get(r.Id) : null));
+    }
+
+    private void HandleRereadFailed(RereadFailed m)
+    {
+        if (m.ReplyTo is { } replyTo)
+        {
+            // The decider falls back to waiting for the live feed; the decision itself is durable either way.
+            replyTo.Tell(new Status.Failure(m.Cause));
+            return;
+        }
+        // A gap in the live feed whose events could not be read: the feed has moved past them, so read them again later.
+        _log.Warning("Reading the events of {0} after a gap in the live feed failed ({1}); retrying", m.PersistenceId, m.Cause.Message);
+        Timers.StartSingleTimer("reread-" + m.PersistenceId, new RereadGap(m.PersistenceId), RetryLoad);
+    }
+
+    /// <summary>The SQL read journal's current events of one persistence id.</summary>
+    public static Source<EventEnvelope, NotUsed> EventsOf(IActorContext context, string persistenceId)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return PersistenceQuery.Get(context.System).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier).CurrentEventsByPersistenceId(persistenceId, 0, long.MaxValue);
     }
 
     private void StartLoad()
@@ -175,7 +220,11 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
 
     private sealed record Loaded(ImmutableDictionary<string, (ApprovalState State, long Seq)> States, long MaxOffset);
 
-    private sealed record Refolded(string PersistenceId, ApprovalState State, long Seq);
+    private sealed record Refolded(string PersistenceId, ApprovalState State, long Seq, IActorRef? ReplyTo) : INoSerializationVerificationNeeded;
+
+    private sealed record RereadFailed(string PersistenceId, IActorRef? ReplyTo, Exception Cause) : INoSerializationVerificationNeeded;
+
+    private sealed record RereadGap(string PersistenceId) : INoSerializationVerificationNeeded;
 
     private sealed record LiveEnded(Exception? Cause);
 
