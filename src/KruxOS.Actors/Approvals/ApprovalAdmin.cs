@@ -18,7 +18,8 @@ public sealed record ApprovalView(ApprovalState State, DateTimeOffset AsOf);
 /// (<see cref="ApprovalSeparation"/>) atomically with the decision; this service is the only sender of decisions, so
 /// every adapter gets the same refusal, the same typed error and the same warning.
 /// </summary>
-public sealed partial class ApprovalAdmin(IRequiredActor<ApprovalRegion> approvals, ApprovalIndex index, TimeProvider clock, ILogger<ApprovalAdmin> log)
+public sealed partial class ApprovalAdmin(IRequiredActor<ApprovalRegion> approvals, IRequiredActor<ApprovalIndexActor> indexActor, ApprovalIndex index,
+    TimeProvider clock, ILogger<ApprovalAdmin> log)
 {
     /// <summary>The longest reason a decision may carry.</summary>
     public const int MaxReasonLength = 1000;
@@ -63,7 +64,7 @@ public sealed partial class ApprovalAdmin(IRequiredActor<ApprovalRegion> approva
             var result = await region.Ask<ApprovalResult>(new ApprovalCommands.Decide(approvalId, approve, decider, reason, clock.GetUtcNow()), AdminCalls.EdgeTimeout, ct)
                 .ConfigureAwait(false);
             if (result.IsOk)
-                return new ApprovalView(await index.AfterChangeAsync(approvalId, before.Status, DecisionVisibleTimeout, ct).ConfigureAwait(false) ?? before, clock.GetUtcNow());
+                return new ApprovalView(await DecidedStateAsync(approvalId, before.Status, ct).ConfigureAwait(false) ?? before, clock.GetUtcNow());
             if (result.Code == ApprovalResultCode.Forbidden)
                 LogForbiddenDecision(approvalId.Value, decider.DecidedBy, decider.Role.ToWire(), decider.Surface.ToWire(), result.Message);
             var (kind, code) = result.Code switch
@@ -76,8 +77,34 @@ public sealed partial class ApprovalAdmin(IRequiredActor<ApprovalRegion> approva
             return new AdminError(kind, code, result.Message) { ReportsStatus = true, Status = result.Status?.ToWire() };
         });
 
-    /// <summary>How long a decision's reply waits for the decided state to reach this node's index (a cluster's live feed).</summary>
+    /// <summary>
+    /// How long a decision's reply waits for the decided state to reach this node's index through the cluster's live feed,
+    /// when reading it from the journal at once failed.
+    /// </summary>
     public static readonly TimeSpan DecisionVisibleTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a decision's reply waits for its approval's events to be read from the journal.</summary>
+    public static readonly TimeSpan RereadTimeout = TimeSpan.FromSeconds(5);
+
+    // The state after a decision the entity answered as durable. An entity on this node has put it into the index before
+    // answering; one on another node has not, so the index actor reads the approval's events from the journal now instead
+    // of this reply waiting for the live feed (about a second per decision). Only if that read fails does it wait for the feed.
+    private async Task<ApprovalState?> DecidedStateAsync(ApprovalId id, ApprovalStatus before, CancellationToken ct)
+    {
+        if (index.Get(id) is { } known && known.Status != before) return known;
+        try
+        {
+            var keeper = await indexActor.GetAsync(ct).ConfigureAwait(false);
+            var reread = await keeper.Ask<ApprovalIndexActor.Reread>(new ApprovalIndexActor.RereadApproval(id), RereadTimeout, ct).ConfigureAwait(false);
+            if (reread.State is { } state && state.Status != before) return state;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Never turn a durable decision into an error: the live feed brings the state shortly.
+            LogRereadFailed(id.Value, ex.Message);
+        }
+        return await index.AfterChangeAsync(id, before, DecisionVisibleTimeout, ct).ConfigureAwait(false);
+    }
 
     private static readonly AdminError IndexLoading = AdminErrors.Unavailable("the approval queue is still loading after a restart; retry shortly");
 
@@ -95,6 +122,9 @@ public sealed partial class ApprovalAdmin(IRequiredActor<ApprovalRegion> approva
             return false;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading decided approval {ApprovalId} from the journal failed ({Reason}); waiting for the live feed")]
+    private partial void LogRereadFailed(string approvalId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a decision on approval {ApprovalId} by {DecidedBy} (role {Role}, {Surface}): {Reason}")]
     private partial void LogForbiddenDecision(string approvalId, string decidedBy, string role, string surface, string reason);

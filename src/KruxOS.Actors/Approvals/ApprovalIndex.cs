@@ -45,8 +45,8 @@ public sealed class ApprovalIndex
 
     /// <summary>
     /// The approval's state once it is no longer <paramref name="before"/>, or after <paramref name="timeout"/> whatever it is.
-    /// In a cluster a decision may be persisted by an entity on another node; its reply then waits for the live feed to bring
-    /// the new state here, so it never shows the state from before the decision.
+    /// A decision persisted by an entity on another node is normally read from the journal at once
+    /// (<see cref="ApprovalIndexActor.RereadApproval"/>); only when that read fails does its reply wait here for the live feed.
     /// </summary>
     public async Task<ApprovalState?> AfterChangeAsync(ApprovalId id, ApprovalStatus before, TimeSpan timeout, CancellationToken ct)
     {

@@ -6,6 +6,7 @@ using Akka.Persistence.Query;
 using Akka.Persistence.Sql.Query;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using KruxOS.Actors.Persistence;
 using KruxOS.Core.Approvals;
 
 namespace KruxOS.Actors.Approvals;
@@ -18,8 +19,13 @@ namespace KruxOS.Actors.Approvals;
 /// query, restarted from its last offset after a failure), so every node's index holds every approval of the cluster
 /// whichever node's entity wrote it — the read model behind list/show/decide and the identical-call check
 /// (docs/cluster.md). It never decides anything itself.
+/// <para>A decision answered by an entity on another node is durable in the journal before the answer arrives, so the
+/// deciding node need not wait for the live feed (its refresh interval): <see cref="RereadApproval"/> reads that one
+/// approval's events from the journal at once and puts its state into the index, so the reply and every later listing on
+/// this node show the decision. Every state carries its sequence number and the index only moves forward, so the live
+/// feed bringing the same events later (or an older one, late) is a no-op and never rolls a decision back.</para>
 /// </summary>
-public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
+public sealed class ApprovalIndexActor : LiveTaggedProjection
 {
     private const string TickTimer = "tick";
     private static readonly TimeSpan MaxTick = TimeSpan.FromSeconds(30);
@@ -27,68 +33,44 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
     // index is loaded approval calls are refused (retryable), so retry soon.
     private static readonly TimeSpan RetryLoad = TimeSpan.FromSeconds(1);
 
-    private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ApprovalIndex _index;
     private readonly IActorRef _approvals;
     private readonly TimeProvider _clock;
     private readonly Func<IActorContext, Source<EventEnvelope, NotUsed>>? _source;
-    private readonly Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? _live;
+    private readonly Func<IActorContext, string, Source<EventEnvelope, NotUsed>> _byId;
     // What the journal says, per persistence id: the live feed folds onto it (entities on this node publish sooner).
     private ImmutableDictionary<string, (ApprovalState State, long Seq)> _folded = ImmutableDictionary<string, (ApprovalState State, long Seq)>.Empty;
-    private long _offset;
-    private IKillSwitch? _liveSwitch;
-    private readonly IMaterializer _materializer = Context.Materializer();
 
     public ApprovalIndexActor(ApprovalIndex index, IActorRef approvals, TimeProvider clock, Func<IActorContext, Source<EventEnvelope, NotUsed>>? source,
-        Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? live = null)
+        Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? live = null, Func<IActorContext, string, Source<EventEnvelope, NotUsed>>? byId = null)
+        : base(live, "approval events")
     {
         _index = index;
         _approvals = approvals;
         _clock = clock;
         _source = source;
-        _live = live;
+        _byId = byId ?? EventsOf;
         Receive<Loaded>(m =>
         {
             _folded = m.States;
-            _offset = Math.Max(_offset, m.MaxOffset);
             foreach (var (state, seq) in m.States.Values) _index.Publish(state, seq);
             _index.MarkReady();
-            _log.Info("Approval index loaded: {0} approvals, {1} pending", m.States.Count, _index.PendingCount);
+            Log.Info("Approval index loaded: {0} approvals, {1} pending", m.States.Count, _index.PendingCount);
             Tick();
-            StartLive();
+            Replayed(m.MaxOffset);
         });
-        Receive<LiveInit>(_ => Sender.Tell(LiveAck.Instance));
-        Receive<EventEnvelope>(env =>
-        {
-            Follow(env);
-            Sender.Tell(LiveAck.Instance);
-        });
-        Receive<Refolded>(m =>
-        {
-            if (!_folded.TryGetValue(m.PersistenceId, out var known) || known.Seq < m.Seq)
-            {
-                _folded = _folded.SetItem(m.PersistenceId, (m.State, m.Seq));
-                _index.Publish(m.State, m.Seq);
-            }
-        });
-        Receive<LiveEnded>(m =>
-        {
-            _liveSwitch = null;
-            if (m.Cause is not null) _log.Warning("Following approval events stopped ({0}); resuming from offset {1}", m.Cause.Message, _offset);
-            Timers.StartSingleTimer("live", ResumeLive.Instance, RetryLoad);
-        });
-        Receive<ResumeLive>(_ => StartLive());
+        Receive<Refolded>(HandleRefolded);
+        Receive<RereadApproval>(HandleReread);
+        Receive<RereadFailed>(HandleRereadFailed);
+        Receive<RereadGap>(m => ReadApproval(m.PersistenceId, null));
         Receive<LoadFailed>(m =>
         {
-            _log.Error(m.Cause, "Replaying approval events failed; retrying");
+            Log.Error(m.Cause, "Replaying approval events failed; retrying");
             Timers.StartSingleTimer("load", Load.Instance, RetryLoad);
         });
         Receive<Load>(_ => StartLoad());
         Receive<TickNow>(_ => Tick());
     }
-
-    /// <inheritdoc />
-    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <param name="index">The read model to fill.</param>
     /// <param name="approvals">The approval region (or single-node parent).</param>
@@ -98,36 +80,26 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
     /// The live feed from an offset, or null (a single node: its own entities are the only writers). In a cluster the
     /// hosting passes the SQL read journal's live events by tag (<see cref="LiveByTag"/>).
     /// </param>
+    /// <param name="byId">One approval's current events by persistence id (a decision's re-read, a gap); null uses the SQL read journal (<see cref="EventsOf"/>).</param>
     public static Props Props(ApprovalIndex index, IActorRef approvals, TimeProvider clock, Func<IActorContext, Source<EventEnvelope, NotUsed>>? source = null,
-        Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? live = null) =>
-        Akka.Actor.Props.Create(() => new ApprovalIndexActor(index, approvals, clock, source, live));
+        Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? live = null, Func<IActorContext, string, Source<EventEnvelope, NotUsed>>? byId = null) =>
+        Akka.Actor.Props.Create(() => new ApprovalIndexActor(index, approvals, clock, source, live, byId));
+
+    /// <summary>Reads approval <paramref name="Id"/>'s events from the journal into the index now; answered with <see cref="Reread"/>.</summary>
+    public sealed record RereadApproval(ApprovalId Id) : INoSerializationVerificationNeeded;
+
+    /// <summary>The approval's state in the index once its journal events were applied (null: the journal has none).</summary>
+    public sealed record Reread(ApprovalState? State) : INoSerializationVerificationNeeded;
 
     /// <summary>The SQL read journal's live approval events after <paramref name="offset"/>.</summary>
-    public static Source<EventEnvelope, NotUsed> LiveByTag(IActorContext context, Offset offset)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        return PersistenceQuery.Get(context.System).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier).EventsByTag(ApprovalEventTagger.Tag, offset);
-    }
+    public static Source<EventEnvelope, NotUsed> LiveByTag(IActorContext context, Offset offset) => ByTag(context, ApprovalEventTagger.Tag, offset);
 
     /// <inheritdoc />
     protected override void PreStart() => StartLoad();
 
-    /// <inheritdoc />
-    protected override void PostStop() => _liveSwitch?.Shutdown();
-
-    private void StartLive()
-    {
-        if (_live is null || _liveSwitch is not null) return;
-        _liveSwitch = _live(Context, Offset.Sequence(_offset))
-            .ViaMaterialized(KillSwitches.Single<EventEnvelope>(), Keep.Right)
-            .ToMaterialized(Sink.ActorRefWithAck<EventEnvelope>(Self, LiveInit.Instance, LiveAck.Instance, new LiveEnded(null), ex => new LiveEnded(ex)), Keep.Left)
-            .Run(_materializer);
-    }
-
     // One live event: applied when it is the next of its approval; a gap (events the feed skipped) re-reads that approval.
-    private void Follow(EventEnvelope env)
+    protected override void Follow(EventEnvelope env)
     {
-        if (env.Offset is Sequence seq && seq.Value > _offset) _offset = seq.Value;
         if (env.Event is not IApprovalEvent e) return;
         var known = _folded.TryGetValue(env.PersistenceId, out var k) ? k : (ApprovalState.Empty, 0L);
         if (env.SequenceNr <= known.Item2) return;
@@ -138,12 +110,47 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
             _index.Publish(next, env.SequenceNr);
             return;
         }
-        var pid = env.PersistenceId;
-        PersistenceQuery.Get(Context.System).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier)
-            .CurrentEventsByPersistenceId(pid, 0, long.MaxValue)
-            .RunAggregate((ApprovalState.Empty, 0L), (acc, x) => x.Event is IApprovalEvent ae && x.SequenceNr > acc.Item2 ? (acc.Item1.Apply(ae), x.SequenceNr) : acc,
-                _materializer)
-            .PipeTo(Self, success: r => new Refolded(pid, r.Item1, r.Item2), failure: ex => new LiveEnded(ex));
+        ReadApproval(env.PersistenceId, null);
+    }
+
+    // A decision was answered (durable) by an entity that may live on another node: read its events now, answer with the index's state.
+    private void HandleReread(RereadApproval m) => ReadApproval(ApprovalActor.PersistenceIdPrefix + m.Id.Value, Sender);
+
+    // Folds one approval's events from the journal; the result comes back as Refolded (replyTo, if any, is answered then).
+    private void ReadApproval(string persistenceId, IActorRef? replyTo) =>
+        _byId(Context, persistenceId)
+            .RunAggregate((State: ApprovalState.Empty, Seq: 0L), (acc, x) => x.Event is IApprovalEvent ae && x.SequenceNr > acc.Seq ? (acc.State.Apply(ae), x.SequenceNr) : acc,
+                Materializer)
+            .PipeTo(Self, success: r => new Refolded(persistenceId, r.State, r.Seq, replyTo), failure: ex => new RereadFailed(persistenceId, replyTo, ex));
+
+    private void HandleRefolded(Refolded m)
+    {
+        if (m.Seq > 0 && (!_folded.TryGetValue(m.PersistenceId, out var known) || known.Seq < m.Seq))
+        {
+            _folded = _folded.SetItem(m.PersistenceId, (m.State, m.Seq));
+            _index.Publish(m.State, m.Seq);
+        }
+        m.ReplyTo?.Tell(new Reread(m.State.Request is { } r ? _index.Get(r.Id) : null));
+    }
+
+    private void HandleRereadFailed(RereadFailed m)
+    {
+        if (m.ReplyTo is { } replyTo)
+        {
+            // The decider falls back to waiting for the live feed; the decision itself is durable either way.
+            replyTo.Tell(new Status.Failure(m.Cause));
+            return;
+        }
+        // A gap in the live feed whose events could not be read: the feed has moved past them, so read them again later.
+        Log.Warning("Reading the events of {0} after a gap in the live feed failed ({1}); retrying", m.PersistenceId, m.Cause.Message);
+        Timers.StartSingleTimer("reread-" + m.PersistenceId, new RereadGap(m.PersistenceId), RetryLoad);
+    }
+
+    /// <summary>The SQL read journal's current events of one persistence id.</summary>
+    public static Source<EventEnvelope, NotUsed> EventsOf(IActorContext context, string persistenceId)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return PersistenceQuery.Get(context.System).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier).CurrentEventsByPersistenceId(persistenceId, 0, long.MaxValue);
     }
 
     private void StartLoad()
@@ -158,7 +165,7 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
                 if (env.Event is not IApprovalEvent e) return (acc.States, max);
                 var current = acc.States.TryGetValue(env.PersistenceId, out var c) ? c : (ApprovalState.Empty, 0L);
                 return env.SequenceNr <= current.Item2 ? (acc.States, max) : (acc.States.SetItem(env.PersistenceId, (current.Item1.Apply(e), env.SequenceNr)), max);
-            }, _materializer)
+            }, Materializer)
             .PipeTo(Self, success: acc => new Loaded(acc.States, acc.Max), failure: ex => new LoadFailed(ex));
     }
 
@@ -175,27 +182,11 @@ public sealed class ApprovalIndexActor : ReceiveActor, IWithTimers
 
     private sealed record Loaded(ImmutableDictionary<string, (ApprovalState State, long Seq)> States, long MaxOffset);
 
-    private sealed record Refolded(string PersistenceId, ApprovalState State, long Seq);
+    private sealed record Refolded(string PersistenceId, ApprovalState State, long Seq, IActorRef? ReplyTo) : INoSerializationVerificationNeeded;
 
-    private sealed record LiveEnded(Exception? Cause);
+    private sealed record RereadFailed(string PersistenceId, IActorRef? ReplyTo, Exception Cause) : INoSerializationVerificationNeeded;
 
-    private sealed class LiveInit : INoSerializationVerificationNeeded
-    {
-        public static readonly LiveInit Instance = new();
-        private LiveInit() { }
-    }
-
-    private sealed class LiveAck : INoSerializationVerificationNeeded
-    {
-        public static readonly LiveAck Instance = new();
-        private LiveAck() { }
-    }
-
-    private sealed class ResumeLive : INoSerializationVerificationNeeded
-    {
-        public static readonly ResumeLive Instance = new();
-        private ResumeLive() { }
-    }
+    private sealed record RereadGap(string PersistenceId) : INoSerializationVerificationNeeded;
 
     private sealed record LoadFailed(Exception Cause);
 

@@ -6,6 +6,7 @@ using Akka.Persistence.Query;
 using Akka.Persistence.Sql.Query;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using KruxOS.Actors.Persistence;
 using KruxOS.Core.Proxy;
 
 namespace KruxOS.Actors.Proxy;
@@ -17,66 +18,44 @@ namespace KruxOS.Actors.Proxy;
 /// executes on time. In a cluster it then follows the shared journal live, so every node lists every write. It decides
 /// nothing itself; finished writes older than a day leave the index (their journals stay).
 /// </summary>
-public sealed class WriteIndexActor : ReceiveActor, IWithTimers
+public sealed class WriteIndexActor : LiveTaggedProjection
 {
     private const string TickTimer = "tick";
     private static readonly TimeSpan MaxTick = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan RetryLoad = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan KeepFinished = TimeSpan.FromDays(1);
 
-    private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly WriteIndex _index;
     private readonly IActorRef _writes;
     private readonly TimeProvider _clock;
     private readonly Func<IActorContext, Source<EventEnvelope, NotUsed>>? _source;
-    private readonly Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? _live;
-    private readonly IMaterializer _materializer = Context.Materializer();
     private ImmutableDictionary<string, (BufferedWriteState State, long Seq)> _folded = ImmutableDictionary<string, (BufferedWriteState State, long Seq)>.Empty;
-    private long _offset;
-    private IKillSwitch? _liveSwitch;
 
     public WriteIndexActor(WriteIndex index, IActorRef writes, TimeProvider clock, Func<IActorContext, Source<EventEnvelope, NotUsed>>? source,
         Func<IActorContext, Offset, Source<EventEnvelope, NotUsed>>? live)
+        : base(live, "write events")
     {
         _index = index;
         _writes = writes;
         _clock = clock;
         _source = source;
-        _live = live;
         Receive<Loaded>(m =>
         {
             _folded = m.States;
-            _offset = Math.Max(_offset, m.MaxOffset);
             foreach (var (state, seq) in m.States.Values) _index.Publish(state, seq);
             _index.MarkReady();
-            _log.Info("Write index loaded: {0} writes, {1} dead letters", m.States.Count, _index.DeadLetterDepth);
+            Log.Info("Write index loaded: {0} writes, {1} dead letters", m.States.Count, _index.DeadLetterDepth);
             Tick();
-            StartLive();
+            Replayed(m.MaxOffset);
         });
         Receive<LoadFailed>(m =>
         {
-            _log.Warning("Replaying write events failed ({0}); retrying", m.Cause.Message);
+            Log.Warning("Replaying write events failed ({0}); retrying", m.Cause.Message);
             Timers.StartSingleTimer("load", Load.Instance, RetryLoad);
         });
         Receive<Load>(_ => StartLoad());
         Receive<TickNow>(_ => Tick());
-        Receive<LiveInit>(_ => Sender.Tell(LiveAck.Instance));
-        Receive<EventEnvelope>(env =>
-        {
-            Follow(env);
-            Sender.Tell(LiveAck.Instance);
-        });
-        Receive<LiveEnded>(m =>
-        {
-            _liveSwitch = null;
-            if (m.Cause is not null) _log.Warning("Following write events stopped ({0}); resuming from offset {1}", m.Cause.Message, _offset);
-            Timers.StartSingleTimer("live", ResumeLive.Instance, RetryLoad);
-        });
-        Receive<ResumeLive>(_ => StartLive());
     }
-
-    /// <inheritdoc />
-    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <param name="index">The read model to fill.</param>
     /// <param name="writes">The write region (or single-node parent).</param>
@@ -88,17 +67,10 @@ public sealed class WriteIndexActor : ReceiveActor, IWithTimers
         Akka.Actor.Props.Create(() => new WriteIndexActor(index, writes, clock, source, live));
 
     /// <summary>The SQL read journal's live write events after <paramref name="offset"/>.</summary>
-    public static Source<EventEnvelope, NotUsed> LiveByTag(IActorContext context, Offset offset)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        return PersistenceQuery.Get(context.System).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier).EventsByTag(WriteEventTagger.Tag, offset);
-    }
+    public static Source<EventEnvelope, NotUsed> LiveByTag(IActorContext context, Offset offset) => ByTag(context, WriteEventTagger.Tag, offset);
 
     /// <inheritdoc />
     protected override void PreStart() => StartLoad();
-
-    /// <inheritdoc />
-    protected override void PostStop() => _liveSwitch?.Shutdown();
 
     private void StartLoad()
     {
@@ -112,23 +84,13 @@ public sealed class WriteIndexActor : ReceiveActor, IWithTimers
                 if (env.Event is not IWriteEvent e) return (acc.States, max);
                 var current = acc.States.TryGetValue(env.PersistenceId, out var c) ? c : (BufferedWriteState.Empty(e.WriteId), 0L);
                 return env.SequenceNr <= current.Item2 ? (acc.States, max) : (acc.States.SetItem(env.PersistenceId, (current.Item1.Apply(e), env.SequenceNr)), max);
-            }, _materializer)
+            }, Materializer)
             .PipeTo(Self, success: acc => new Loaded(acc.States, acc.Max), failure: ex => new LoadFailed(ex));
     }
 
-    private void StartLive()
-    {
-        if (_live is null || _liveSwitch is not null) return;
-        _liveSwitch = _live(Context, Offset.Sequence(_offset))
-            .ViaMaterialized(KillSwitches.Single<EventEnvelope>(), Keep.Right)
-            .ToMaterialized(Sink.ActorRefWithAck<EventEnvelope>(Self, LiveInit.Instance, LiveAck.Instance, new LiveEnded(null), ex => new LiveEnded(ex)), Keep.Left)
-            .Run(_materializer);
-    }
-
     // One live event (a cluster): folded when it is the next of its write; a gap is left to the entity's own publication.
-    private void Follow(EventEnvelope env)
+    protected override void Follow(EventEnvelope env)
     {
-        if (env.Offset is Sequence seq && seq.Value > _offset) _offset = seq.Value;
         if (env.Event is not IWriteEvent e) return;
         var known = _folded.TryGetValue(env.PersistenceId, out var k) ? k : (BufferedWriteState.Empty(e.WriteId), 0L);
         if (env.SequenceNr != known.Item2 + 1) return;
@@ -153,30 +115,10 @@ public sealed class WriteIndexActor : ReceiveActor, IWithTimers
 
     private sealed record LoadFailed(Exception Cause);
 
-    private sealed record LiveEnded(Exception? Cause);
-
     private sealed class Load : INoSerializationVerificationNeeded
     {
         public static readonly Load Instance = new();
         private Load() { }
-    }
-
-    private sealed class LiveInit : INoSerializationVerificationNeeded
-    {
-        public static readonly LiveInit Instance = new();
-        private LiveInit() { }
-    }
-
-    private sealed class LiveAck : INoSerializationVerificationNeeded
-    {
-        public static readonly LiveAck Instance = new();
-        private LiveAck() { }
-    }
-
-    private sealed class ResumeLive : INoSerializationVerificationNeeded
-    {
-        public static readonly ResumeLive Instance = new();
-        private ResumeLive() { }
     }
 
     private sealed class TickNow : INoSerializationVerificationNeeded, IDeadLetterSuppression, INotInfluenceReceiveTimeout

@@ -130,15 +130,19 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             output.WriteLine($"kill -> all {count} listed on both survivors: {sinceKill.Elapsed.TotalSeconds:0.0} s");
 
             var retries = 0;
+            var answeredMs = new ConcurrentBag<double>();
+            long lastRetryTicks = 0;
             async Task ApproveAsync(GatewayOsProcess n, string id)
             {
                 var deadline = DateTime.UtcNow + Bound;
                 var retried = false;
                 while (true)
                 {
+                    var attempt = Stopwatch.StartNew();
                     var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalApprove, new JsonObject { ["id"] = id, ["reason"] = "cluster spec" });
                     if (r.Ok)
                     {
+                        answeredMs.Add(attempt.Elapsed.TotalMilliseconds);
                         // approved; consumed at once when a held call waits on it
                         Assert.Contains(r.Result!["status"]!.GetValue<string>(), (string[])["approved", "consumed"]);
                         return;
@@ -148,6 +152,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
                         || r.ErrorMessage.Contains("already consumed", StringComparison.Ordinal))) return;
                     retried = true;
                     Interlocked.Increment(ref retries);
+                    Interlocked.Exchange(ref lastRetryTicks, sinceKill.Elapsed.Ticks);
                     Assert.True(r.ErrorType is "timeout" or "ServiceUnavailable" && DateTime.UtcNow < deadline, $"{id} on {n.Name}: {r.ErrorType} {r.ErrorMessage}");
                     await Task.Delay(500);
                 }
@@ -155,7 +160,8 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             // act: decide every approval, alternating the survivors (those on the killed node wait for their shards to move)
             await Parallel.ForEachAsync(ids.OrderBy(kv => kv.Key), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (kv, _) =>
                 await ApproveAsync(survivors[kv.Key % 2], kv.Value));
-            output.WriteLine($"kill -> all {count} decided from the survivors: {sinceKill.Elapsed.TotalSeconds:0.0} s ({retries} decisions retried after a timeout or while the queue reloaded)");
+            output.WriteLine($"kill -> all {count} decided from the survivors: {sinceKill.Elapsed.TotalSeconds:0.0} s ({retries} decisions retried after a timeout or while the queue reloaded, " +
+                $"the last {TimeSpan.FromTicks(lastRetryTicks).TotalSeconds:0.0} s after the kill); a successful decision answered p50 {P50([.. answeredMs]):0} ms, p90 {P90([.. answeredMs]):0} ms, max {answeredMs.Max():0} ms");
 
             // act: accept the held calls' approvals from the survivors
             for (var i = 0; i < held.Count; i++) await ApproveAsync(survivors[i % 2], held[i].ApprovalId!);
@@ -266,6 +272,8 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
         int.TryParse(Environment.GetEnvironmentVariable("KRUXOS_CLUSTER_LATENCY_SAMPLES"), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 5;
 
     private static double P50(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+    private static double P90(List<double> values) => values.Order().ElementAt(values.Count * 9 / 10);
 
     // Autonomous calls round robin over the edges, 8 in flight, for the window; every call must succeed.
     private static async Task<(int Ok, double Seconds)> ThroughputAsync(HttpClient http, List<GatewayOsProcess> edges, string token, TimeSpan window)
