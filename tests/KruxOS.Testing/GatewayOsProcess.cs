@@ -190,6 +190,43 @@ public sealed class GatewayOsProcess : IAsyncDisposable
         return ((int)r.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
     }
 
+    /// <summary>How many cluster members this node's <c>/health</c> reports Up and reachable (0 while it does not answer).</summary>
+    public async Task<int> ClusterMembersUpAsync(HttpClient http)
+    {
+        try
+        {
+            var (_, body) = await HealthAsync(http);
+            return body?["cluster"]?["members"]?.AsArray().Count(m => m!["status"]!.GetValue<string>() == "up" && m["reachable"]!.GetValue<bool>()) ?? 0;
+        }
+        catch (HttpRequestException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// Polls <paramref name="condition"/> until it holds. Fails at once, with the console's tail, if this process exits
+    /// meanwhile; after <paramref name="bound"/> (120 s unless given) it throws, or returns false when
+    /// <paramref name="throwOnTimeout"/> is off.
+    /// </summary>
+    public async Task<bool> UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? bound = null, bool throwOnTimeout = true)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        var limit = bound ?? TimeSpan.FromSeconds(120);
+        var deadline = DateTime.UtcNow + limit;
+        while (!await condition())
+        {
+            if (HasExited) throw new InvalidOperationException($"{Name} exited ({ExitCode}) waiting for: {what}\n{Tail(Log())}");
+            if (DateTime.UtcNow > deadline)
+            {
+                if (!throwOnTimeout) return false;
+                throw new TimeoutException($"{Name}: {what} not reached within {limit.TotalSeconds.ToString("0", CultureInfo.InvariantCulture)} s");
+            }
+            await Task.Delay(250);
+        }
+        return true;
+    }
+
     /// <summary>SIGTERM (coordinated shutdown), then SIGKILL of the whole tree if it lingers.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -103,15 +103,15 @@ public sealed class ProxyAdmin(ServiceAdapters adapters, IServiceCredentials cre
 
     /// <summary>Cancels a buffered write (as <paramref name="by"/>, an operator).</summary>
     public Task<AdminResult<BufferedWriteState>> CancelAsync(string? id, string by, CancellationToken ct) =>
-        ChangeAsync("proxy.cancel", id, by, w => new CancelWrite(w, "user:" + by, null, "cancelled by the operator", clock.GetUtcNow()), ct);
+        ChangeAsync("proxy.cancel", id, by, w => new CancelWrite(w, OperatorAudit.ActorOf(by).ToString(), null, "cancelled by the operator", clock.GetUtcNow()), ct);
 
     /// <summary>Runs a dead-lettered write again.</summary>
     public Task<AdminResult<BufferedWriteState>> RetryAsync(string? id, string by, CancellationToken ct) =>
-        ChangeAsync("proxy.retry", id, by, w => new RetryWrite(w, "user:" + by, clock.GetUtcNow()), ct);
+        ChangeAsync("proxy.retry", id, by, w => new RetryWrite(w, OperatorAudit.ActorOf(by).ToString(), clock.GetUtcNow()), ct);
 
     /// <summary>Discards a dead-lettered write.</summary>
     public Task<AdminResult<BufferedWriteState>> DiscardAsync(string? id, string by, CancellationToken ct) =>
-        ChangeAsync("proxy.discard", id, by, w => new DiscardWrite(w, "user:" + by, "discarded by the operator", clock.GetUtcNow()), ct);
+        ChangeAsync("proxy.discard", id, by, w => new DiscardWrite(w, OperatorAudit.ActorOf(by).ToString(), "discarded by the operator", clock.GetUtcNow()), ct);
 
     /// <summary>
     /// Applies an executed write's rollback point (untrash, reverse labels, <c>chat.delete</c>) once, as
@@ -241,7 +241,7 @@ public sealed class ProxyAdmin(ServiceAdapters adapters, IServiceCredentials cre
         var cancelled = 0;
         foreach (var w in index.List(name, [WriteStatus.Buffered], limit: int.MaxValue))
         {
-            var r = await region.Ask<WriteResult>(new CancelForDisconnect(w.Id, "user:" + by, clock.GetUtcNow()), AdminCalls.EdgeTimeout, ct).ConfigureAwait(false);
+            var r = await region.Ask<WriteResult>(new CancelForDisconnect(w.Id, OperatorAudit.ActorOf(by).ToString(), clock.GetUtcNow()), AdminCalls.EdgeTimeout, ct).ConfigureAwait(false);
             if (r.IsOk && r.State.Status == WriteStatus.Cancelled) cancelled++;
         }
         ProviderCallResult revoked;

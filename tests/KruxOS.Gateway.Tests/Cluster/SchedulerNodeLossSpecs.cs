@@ -53,7 +53,7 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
                     PolicyDirectory.WriteAtomically(Path.Combine(root, $"n{i}", "data", "policies", "agents", $"{a}.yaml"), TestPolicies.HoldSystemTime);
                 nodes.Add(GatewayOsProcess.StartClusterNode(root, $"n{i}", ports[i], db.ConnectionString, args));
             }
-            foreach (var n in nodes) await UntilAsync(n, async () => await UpCountAsync(http, n) == 3, "three members up");
+            foreach (var n in nodes) await n.UntilAsync(async () => await n.ClusterMembersUpAsync(http) == 3, "three members up");
             var tokens = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var a in HeldAgents.Concat(AutoAgents))
             {
@@ -77,7 +77,7 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
                 crons[a] = (made["cron_id"]!.GetValue<string>(), DateTimeOffset.Parse(made["next_run"]!.GetValue<string>(), CultureInfo.InvariantCulture));
             }
             Dictionary<string, string> approvals = [];
-            await UntilAsync(nodes[0], async () => (approvals = await HeldApprovalsAsync(nodes[0])).Count == HeldAgents.Length, "every held run's approval pending");
+            await nodes[0].UntilAsync(async () => (approvals = await HeldApprovalsAsync(nodes[0])).Count == HeldAgents.Length, "every held run's approval pending");
 
             // arrange: the victim is the node hosting the most of these scheduler entities, held ones first (each is started by now)
             var placement = await SchedulerPlacementAsync(nodes[0], nodes, [.. HeldAgents, .. AutoAgents]);
@@ -114,10 +114,10 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
             Assert.True(await victim.WaitForExitAsync(TimeSpan.FromSeconds(10)), "the victim did not die");
 
             // act: once the survivors have downed it, the operator accepts the held runs' approvals from a survivor
-            foreach (var n in survivors) await UntilAsync(n, async () => await UpCountAsync(http, n) == 2, "the victim downed and removed");
+            foreach (var n in survivors) await n.UntilAsync(async () => await n.ClusterMembersUpAsync(http) == 2, "the victim downed and removed");
             output.WriteLine($"victim removed at {DateTimeOffset.UtcNow:HH:mm:ss.fff}");
             foreach (var (agent, id) in approvals)
-                await UntilAsync(survivors[0], async () =>
+                await survivors[0].UntilAsync(async () =>
                 {
                     var r = await survivors[0].ControlAsync(ControlProtocol.Methods.ApprovalApprove, new JsonObject { ["id"] = id, ["reason"] = "node loss spec" });
                     // a retry that finds its earlier attempt applied is told so (never a second decision)
@@ -143,7 +143,7 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
 
             Dictionary<string, List<AuditEntry>> runs = [];
             List<string> problems = [];
-            await UntilAsync(survivors[0], async () =>
+            await survivors[0].UntilAsync(async () =>
             {
                 runs = await RunEntriesAsync(nodes, [.. HeldAgents, .. AutoAgents]);
                 problems = Problems(runs, expected, delayRuns);
@@ -155,7 +155,7 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
             var mine = HeldAgents.Concat(AutoAgents).ToDictionary(a => a, a => runs
                 .Where(kv => kv.Value.Any(e => e.Actor == Principal.ForAgent(AgentName.Parse(a)))).Select(kv => kv.Key).ToList(), StringComparer.Ordinal);
             var results = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-            await UntilAsync(survivors[0], async () =>
+            await survivors[0].UntilAsync(async () =>
             {
                 foreach (var a in mine.Keys) results[a] = await SchedulerResultsAsync(survivors, tokens[a]);
                 return mine.All(kv => kv.Value.All(id => results[kv.Key].Any(r => r.Contains(id, StringComparison.Ordinal))));
@@ -250,7 +250,7 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
     {
         var extractor = new SchedulerMessageExtractor();
         var placement = new Dictionary<string, GatewayOsProcess>(StringComparer.Ordinal);
-        await UntilAsync(asked, async () =>
+        await asked.UntilAsync(async () =>
         {
             var r = await asked.ControlAsync(ControlProtocol.Methods.ClusterStatus);
             Assert.True(r.Ok, r.ErrorMessage);
@@ -283,31 +283,4 @@ public sealed class SchedulerNodeLossSpecs(ITestOutputHelper output)
         }
     }
 
-    private static async Task<int> UpCountAsync(HttpClient http, GatewayOsProcess n)
-    {
-        try
-        {
-            var (_, body) = await n.HealthAsync(http);
-            return body?["cluster"]?["members"]?.AsArray().Count(m => m!["status"]!.GetValue<string>() == "up" && m["reachable"]!.GetValue<bool>()) ?? 0;
-        }
-        catch (HttpRequestException)
-        {
-            return 0;
-        }
-    }
-
-    private static async Task UntilAsync(GatewayOsProcess n, Func<Task<bool>> condition, string what, bool throwOnTimeout = true)
-    {
-        var deadline = DateTime.UtcNow + Bound;
-        while (!await condition())
-        {
-            if (n.HasExited) throw new InvalidOperationException($"{n.Name} exited ({n.ExitCode}) waiting for: {what}\n{GatewayOsProcess.Tail(n.Log())}");
-            if (DateTime.UtcNow > deadline)
-            {
-                if (!throwOnTimeout) return;
-                throw new TimeoutException($"{n.Name}: {what} not reached within {Bound.TotalSeconds.ToString("0", CultureInfo.InvariantCulture)} s");
-            }
-            await Task.Delay(500);
-        }
-    }
 }

@@ -7,7 +7,6 @@ using System.Text.Json.Nodes;
 using KruxOS.Actors.Policy;
 using KruxOS.Core.Control;
 using KruxOS.Testing;
-using Npgsql;
 using Xunit;
 
 namespace KruxOS.Gateway.Tests.Cluster;
@@ -34,7 +33,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
     {
         var server = Environment.GetEnvironmentVariable("KRUXOS_TEST_POSTGRES");
         if (server is null) Assert.Skip("KRUXOS_TEST_POSTGRES is not set: no PostgreSQL server to share between the nodes");
-        await using var db = await Database.CreateAsync(server);
+        await using var db = await ClusterDatabase.CreateAsync(server, "cluster");
         var root = Directory.CreateTempSubdirectory("kruxos-cluster-").FullName;
         var ports = new[] { TestGateway.FreePort(), TestGateway.FreePort(), TestGateway.FreePort() };
         var seeds = string.Join(",", ports.Select(p => $"127.0.0.1:{p}"));
@@ -50,7 +49,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
                     PolicyDirectory.WriteAtomically(Path.Combine(root, $"n{i}", "data", "policies", "agents", $"{a}.yaml"), TestPolicies.HoldSystemTime);
                 nodes.Add(GatewayOsProcess.StartClusterNode(root, $"n{i}", ports[i], db.ConnectionString, fast));
             }
-            foreach (var n in nodes) await UntilAsync(n, async () => await ClusterUpCountAsync(http, n) == 3, "three members up");
+            foreach (var n in nodes) await n.UntilAsync(async () => await n.ClusterMembersUpAsync(http) == 3, "three members up");
 
             // act: a fourth node that names no member of the running cluster tries to start on the same journal
             await using (var intruder = GatewayOsProcess.StartClusterNode(root, "intruder", TestGateway.FreePort(), db.ConnectionString,
@@ -61,7 +60,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
                 Assert.Equal(78, intruder.ExitCode);
                 Assert.Contains("another cluster is using this journal", intruder.Log(), StringComparison.Ordinal);
             }
-            foreach (var n in nodes) Assert.Equal(3, await ClusterUpCountAsync(http, n));
+            foreach (var n in nodes) Assert.Equal(3, await n.ClusterMembersUpAsync(http));
 
             // arrange: the agent (created through node 0; every node learns it from the shared journal)
             var created = await nodes[0].ControlAsync(ControlProtocol.Methods.AgentCreate, new JsonObject { ["name"] = Agent, ["purpose"] = "cluster spec" });
@@ -87,7 +86,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             output.WriteLine($"filed {count} approvals through 3 edges in {filing.Elapsed.TotalSeconds:0.0} s");
 
             // assert: every node lists every one (the live read model), and an identical call through another node joins it
-            foreach (var n in nodes) await UntilAsync(n, async () => (await PendingAsync(n)).SetEquals(all), $"all {count} pending listed");
+            foreach (var n in nodes) await n.UntilAsync(async () => (await PendingAsync(n)).SetEquals(all), $"all {count} pending listed");
             Assert.Equal(ids[0], await HeldAsync(http, nodes[1], token, "tz-0"));
             Assert.Equal(ids[1], await HeldAsync(http, nodes[2], token, "tz-1"));
 
@@ -102,11 +101,11 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
                 for (var e = 0; e < nodes.Count; e++)
                     held.Add(await HeldCall.StartAsync(nodes[e], a, agentToken, $"held-{a}-{e}", keyed: (held.Count % 2) == 1));
             }
-            await UntilAsync(nodes[0], async () => await HeldApprovalsAsync(nodes[0], held), "every held call's approval pending");
+            await nodes[0].UntilAsync(async () => await HeldApprovalsAsync(nodes[0], held), "every held call's approval pending");
             // where each held agent's session entity runs: the node whose audit log holds its pending entries
             var sessionNode = new Dictionary<string, GatewayOsProcess>(StringComparer.Ordinal);
             foreach (var a in HeldAgents)
-                await UntilAsync(nodes[0], async () => (sessionNode[a] = (await PendingNodeAsync(nodes, a, held.Count(h => h.Agent == a)))!) is not null, $"the pending entries of {a}");
+                await nodes[0].UntilAsync(async () => (sessionNode[a] = (await PendingNodeAsync(nodes, a, held.Count(h => h.Agent == a)))!) is not null, $"the pending entries of {a}");
 
             // act: kill -9 the node hosting the most of those sessions (ties: the most approval shards)
             var mostShards = await MostApprovalShardsAsync(nodes[0], nodes);
@@ -193,7 +192,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
                 // (the list is the node's read model, which follows the journal: polled until it shows the grants spent)
                 var answeredHere = held.Where(h => h.Agent == a && h.Edge != victim).ToList();
                 Dictionary<string, string> mine = [];
-                await UntilAsync(survivors[0], async () =>
+                await survivors[0].UntilAsync(async () =>
                 {
                     mine = await AgentApprovalsAsync(survivors[0], a);
                     return answeredHere.All(h => mine.GetValueOrDefault(h.ApprovalId!) == "consumed");
@@ -211,7 +210,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
 
             // assert: no survivor shows one pending or reverted
             foreach (var n in survivors)
-                await UntilAsync(n, async () => (await ListAsync(n, "approved")).SetEquals(all) && (await PendingAsync(n)).Count == 0, "all approved, none pending");
+                await n.UntilAsync(async () => (await ListAsync(n, "approved")).SetEquals(all) && (await PendingAsync(n)).Count == 0, "all approved, none pending");
 
             // assert: sessions through the survivors keep working, and the identical call now runs once on its grant
             foreach (var n in survivors) Assert.Equal("ok", await CallAsync(http, n, token, "system.info", new JsonObject()));
@@ -221,7 +220,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             // assert: the survivors are two members, ready, and one of them holds the journal lease
             foreach (var n in survivors)
             {
-                Assert.Equal(2, await ClusterUpCountAsync(http, n));
+                Assert.Equal(2, await n.ClusterMembersUpAsync(http));
                 Assert.Equal(200, (await n.HealthAsync(http, "/health/ready")).Status);
             }
 
@@ -236,14 +235,14 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
                 var sinceHold = Stopwatch.StartNew();
                 var id = await HeldAsync(http, survivors[0], token, $"lat-{i}");
                 // the deciding node's index follows the journal: an operator there sees the request about a second later
-                await UntilAsync(survivors[1], async () => (await survivors[1].ControlAsync(ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = id })).Ok,
+                await survivors[1].UntilAsync(async () => (await survivors[1].ControlAsync(ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = id })).Ok,
                     $"{id} listed on the deciding node");
                 listed.Add(sinceHold.Elapsed.TotalMilliseconds);
                 var sw = Stopwatch.StartNew();
                 var decision = await survivors[1].ControlAsync(ControlProtocol.Methods.ApprovalApprove, new JsonObject { ["id"] = id, ["reason"] = "latency figure" });
                 Assert.True(decision.Ok, decision.ErrorMessage);
                 decide.Add(sw.Elapsed.TotalMilliseconds);
-                await UntilAsync(survivors[0], async () => (await survivors[0].ControlAsync(ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = id })).Result?["status"]?.GetValue<string>() == "approved",
+                await survivors[0].UntilAsync(async () => (await survivors[0].ControlAsync(ControlProtocol.Methods.ApprovalShow, new JsonObject { ["id"] = id })).Result?["status"]?.GetValue<string>() == "approved",
                     $"{id} approved on the holding node");
                 seen.Add(sw.Elapsed.TotalMilliseconds);
                 Assert.Equal("InvalidTimezone", await CallAsync(http, survivors[0], token, "system.time", new JsonObject { ["timezone"] = $"lat-{i}" }));
@@ -395,30 +394,6 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             .ToDictionary(a => a!["id"]!.GetValue<string>(), a => a!["status"]!.GetValue<string>(), StringComparer.Ordinal);
     }
 
-    private static async Task<int> ClusterUpCountAsync(HttpClient http, GatewayOsProcess n)
-    {
-        try
-        {
-            var (_, body) = await n.HealthAsync(http);
-            return body?["cluster"]?["members"]?.AsArray().Count(m => m!["status"]!.GetValue<string>() == "up" && m["reachable"]!.GetValue<bool>()) ?? 0;
-        }
-        catch (HttpRequestException)
-        {
-            return 0;
-        }
-    }
-
-    private static async Task UntilAsync(GatewayOsProcess n, Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Bound;
-        while (!await condition())
-        {
-            if (n.HasExited) throw new InvalidOperationException($"{n.Name} exited ({n.ExitCode}) waiting for: {what}\n{GatewayOsProcess.Tail(n.Log())}");
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{n.Name}: {what} not reached within {Bound.TotalSeconds:0} s");
-            await Task.Delay(250);
-        }
-    }
-
     // The pending approvals of the spec's main agent (the held calls' agents have their own).
     private static async Task<List<string>> PendingListAsync(GatewayOsProcess n)
     {
@@ -481,42 +456,5 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var r = await http.SendAsync(request);
         return JsonNode.Parse(await r.Content.ReadAsStringAsync())!;
-    }
-
-    /// <summary>A throw-away database on the test server, dropped at the end.</summary>
-    private sealed class Database : IAsyncDisposable
-    {
-        private readonly string _server;
-        private readonly string _name;
-
-        private Database(string server, string name, string connectionString)
-        {
-            _server = server;
-            _name = name;
-            ConnectionString = connectionString;
-        }
-
-        public string ConnectionString { get; }
-
-        public static async Task<Database> CreateAsync(string server)
-        {
-            var name = "kruxos_cluster_" + Guid.NewGuid().ToString("N")[..12];
-            await using (var c = new NpgsqlConnection(server))
-            {
-                await c.OpenAsync();
-                await using var cmd = new NpgsqlCommand($"CREATE DATABASE {name}", c);
-                await cmd.ExecuteNonQueryAsync();
-            }
-            return new Database(server, name, new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            NpgsqlConnection.ClearAllPools();
-            await using var c = new NpgsqlConnection(_server);
-            await c.OpenAsync();
-            await using var cmd = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_name} WITH (FORCE)", c);
-            await cmd.ExecuteNonQueryAsync();
-        }
     }
 }

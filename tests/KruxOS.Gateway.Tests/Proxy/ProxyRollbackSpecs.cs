@@ -144,8 +144,10 @@ public sealed class ProxyRollbackSpecs
         Assert.Equal(1, google.Calls("gmail.messages.untrash"));
         Assert.DoesNotContain("TRASH", google.LabelsOf(doomed)!);
         Assert.Contains("INBOX", google.LabelsOf(doomed)!);
-        var reversed = await ControlAsync(gateway, ControlProtocol.Methods.ProxyRollback, new JsonObject { ["id"] = relabelled });
-        Assert.True(reversed["ok"]!.GetValue<bool>(), reversed.ToJsonString());
+        // (this one through the operator's own command, over the control socket)
+        var reversed = await ProcessRunner.Kruxos(gateway, "proxy", "rollback", relabelled);
+        Assert.True(reversed.ExitCode == 0, reversed.StdErr);
+        Assert.StartsWith($"Rolled back {relabelled} (email.move, done)", reversed.StdOut, StringComparison.Ordinal);
         Assert.Equal(["INBOX", "UNREAD"], google.LabelsOf(moved)!.Order(StringComparer.Ordinal));
         var modifies = google.Calls("gmail.messages.modify");
         Assert.True((await admin.RollbackAsync(relabelled, "cli:root", Ct)).IsOk);
