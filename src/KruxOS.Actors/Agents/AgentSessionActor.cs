@@ -337,6 +337,9 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         }
         if (m.Call.IdempotencyKey is not { } key)
         {
+            // The same submitter re-sending the same re-attach (its first send sat in a region while the agent's shard moved, and
+            // the submitter sent it again): one run answers it; a second would find the approval spent by the first.
+            if (m.Call.Reattach is { } again && _state.Runs.Values.Any(r => r.Reattach == again && r.ReplyTo.Equals(m.ReplyTo))) return;
             // A call naming the approval it was held on (ADR 0058) joins exactly that one, if it was requested for this call.
             StartRun(m, m.Call.Reattach, null, null);
             return;
@@ -387,7 +390,7 @@ public sealed class AgentSessionActor : ReceiveActor, IWithTimers
         _state.InFlight++;
         UpdateIdleTimeout();
         var run = Context.ActorOf(ToolRunActor.Props(plan, _state.RunCollaborators), $"run-{++_state.RunSequence}");
-        _state.Runs[run] = new RunEntry(m.ReplyTo, plan.Keyed, plan.Capability?.Name.Value ?? call.RequestedName);
+        _state.Runs[run] = new RunEntry(m.ReplyTo, plan.Keyed, plan.Capability?.Name.Value ?? call.RequestedName) { Reattach = call.Reattach };
         _handedOff = true;
         // The session sends every new request itself, before any identical call can be planned to join it, so a
         // joiner's hold always reaches the approval after the request that creates it.
@@ -562,4 +565,7 @@ internal sealed class RunEntry(IActorRef replyTo, KeyedCall? keyed, string capab
 
     /// <summary>The approval the run waits on (<see cref="RunHoldChanged"/>); null before it is bound and once it executes.</summary>
     public Core.Approvals.ApprovalId? HeldOn { get; set; }
+
+    /// <summary>The approval the call named when it was sent again to re-attach (ADR 0058), if it was.</summary>
+    public Core.Approvals.ApprovalId? Reattach { get; init; }
 }
