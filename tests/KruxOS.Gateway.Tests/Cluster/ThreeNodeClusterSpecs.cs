@@ -26,7 +26,7 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
 
     private static int ApprovalCount =>
-        int.TryParse(Environment.GetEnvironmentVariable("KRUXOS_CLUSTER_APPROVALS"), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 60;
+        int.TryParse(Environment.GetEnvironmentVariable("KRUXOS_CLUSTER_APPROVALS"), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 1000;
 
     [Fact]
     public async Task Should_keep_every_approval_listed_and_decidable_from_every_survivor_after_a_node_is_killed_and_refuse_a_second_cluster_on_the_journal()
@@ -101,11 +101,11 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
                 for (var e = 0; e < nodes.Count; e++)
                     held.Add(await HeldCall.StartAsync(nodes[e], a, agentToken, $"held-{a}-{e}", keyed: (held.Count % 2) == 1));
             }
-            await nodes[0].UntilAsync(async () => await HeldApprovalsAsync(nodes[0], held), "every held call's approval pending");
+            await nodes[0].UntilAsync(async () => await HeldCall.ApprovalsListedAsync(nodes[0], held), "every held call's approval pending");
             // where each held agent's session entity runs: the node whose audit log holds its pending entries
             var sessionNode = new Dictionary<string, GatewayOsProcess>(StringComparer.Ordinal);
             foreach (var a in HeldAgents)
-                await nodes[0].UntilAsync(async () => (sessionNode[a] = (await PendingNodeAsync(nodes, a, held.Count(h => h.Agent == a)))!) is not null, $"the pending entries of {a}");
+                await nodes[0].UntilAsync(async () => (sessionNode[a] = (await HeldCall.SessionNodeAsync(nodes, a, held.Count(h => h.Agent == a)))!) is not null, $"the pending entries of {a}");
 
             // act: kill -9 the node hosting the most of those sessions (ties: the most approval shards)
             var mostShards = await MostApprovalShardsAsync(nodes[0], nodes);
@@ -288,85 +288,6 @@ public sealed class ThreeNodeClusterSpecs(ITestOutputHelper output)
             }
         });
         return (ok, sw.Elapsed.TotalSeconds);
-    }
-
-    /// <summary>A call held over one MCP WebSocket connection to one edge.</summary>
-    private sealed class HeldCall : IAsyncDisposable
-    {
-        private readonly Support.RawWebSocket _socket;
-        private readonly Task<JsonObject?> _answer;
-
-        private HeldCall(GatewayOsProcess edge, string agent, string timezone, Support.RawWebSocket socket)
-        {
-            Edge = edge;
-            Agent = agent;
-            Timezone = timezone;
-            _socket = socket;
-            _answer = Task.Run(async () =>
-            {
-                while (await socket.ReceiveAsync(Bound * 3) is { } msg)
-                    if (msg["id"]?.GetValue<int>() == 1) return msg;
-                return null;
-            });
-        }
-
-        public GatewayOsProcess Edge { get; }
-        public string Agent { get; }
-        public string Timezone { get; }
-        public string? ApprovalId { get; set; }
-
-        public static async Task<HeldCall> StartAsync(GatewayOsProcess edge, string agent, string token, string timezone, bool keyed)
-        {
-            var deadline = DateTime.UtcNow + Bound;
-            Support.RawWebSocket socket;
-            while (true)
-            {
-                // A node may not know the new agent for a moment (identities replicate from the shared journal).
-                try
-                {
-                    socket = await Support.RawWebSocket.ConnectAsync(new Uri($"ws://127.0.0.1:{edge.GatewayPort}/mcp"), token);
-                    break;
-                }
-                catch (System.Net.WebSockets.WebSocketException) when (DateTime.UtcNow < deadline)
-                {
-                    await Task.Delay(250);
-                }
-            }
-            await socket.InitializeAsync();
-            var p = new JsonObject { ["name"] = "system__time", ["arguments"] = new JsonObject { ["timezone"] = timezone } };
-            if (keyed) p["_meta"] = new JsonObject { ["kruxos/idempotency_key"] = "kbr-" + Guid.NewGuid().ToString("N") };
-            await socket.SendAsync(new JsonObject { ["jsonrpc"] = "2.0", ["id"] = 1, ["method"] = "tools/call", ["params"] = p }.ToJsonString());
-            return new HeldCall(edge, agent, timezone, socket);
-        }
-
-        public async Task<JsonObject> AnswerAsync(TimeSpan timeout) =>
-            await _answer.WaitAsync(timeout) ?? throw new InvalidOperationException($"the connection of {Agent} to {Edge.Name} closed without an answer");
-
-        public ValueTask DisposeAsync() => _socket.DisposeAsync();
-    }
-
-    // True once every held call's approval is listed pending; records each call's approval id.
-    private static async Task<bool> HeldApprovalsAsync(GatewayOsProcess n, List<HeldCall> held)
-    {
-        var r = await n.ControlAsync(ControlProtocol.Methods.ApprovalList);
-        Assert.True(r.Ok, r.ErrorMessage);
-        var byTimezone = r.Result!["approvals"]!.AsArray()
-            .Where(a => a!["arguments"]?["timezone"] is JsonValue)
-            .ToDictionary(a => a!["arguments"]!["timezone"]!.GetValue<string>(), a => a!["id"]!.GetValue<string>(), StringComparer.Ordinal);
-        foreach (var h in held) h.ApprovalId = byTimezone.GetValueOrDefault(h.Timezone);
-        return held.All(h => h.ApprovalId is not null);
-    }
-
-    // The node whose audit log holds all of the agent's pending call entries (where its session entity runs), or null.
-    private static async Task<GatewayOsProcess?> PendingNodeAsync(List<GatewayOsProcess> nodes, string agent, int calls)
-    {
-        foreach (var n in nodes)
-        {
-            var page = await new KruxOS.Audit.AuditReader(Path.Combine(n.DataDir, "audit"))
-                .QueryAsync(new KruxOS.Audit.AuditQuery { Agent = agent, Status = KruxOS.Core.Audit.AuditStatus.Pending, Limit = KruxOS.Audit.AuditQuery.MaxLimit });
-            if (page.Entries.Count >= calls) return n;
-        }
-        return null;
     }
 
     // The statuses of an approval's call entries for the agent over every node's audit log, once one is an outcome.
