@@ -39,6 +39,8 @@ public sealed class RestoreJournal
     private static readonly JsonSerializerOptions Strict = new(CoreJson.Options)
     {
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        // A field another operation does not use is absent (a JSON null is a value: a shared key may hold null).
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         WriteIndented = false,
     };
 
