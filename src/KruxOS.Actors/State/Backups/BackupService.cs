@@ -422,9 +422,12 @@ public sealed class BackupService(BackupStore store, StateAccess state, IRestore
             }
             if (remaining.Count == 0)
             {
-                journal.Remove();
                 log.LogWarning("Backup {Backup}: the restore interrupted by a crash was put back ({Parts} parts)", backupId, done);
-                return new RestoreRecoveryOutcome(backupId, done, [], null);
+                // Putting back again at the next start is harmless, so a log that cannot be removed only stops new restores.
+                RemoveJournal(backupId);
+                return journal.Status == RestoreRecoveryStatus.Clear
+                    ? new RestoreRecoveryOutcome(backupId, done, [], null)
+                    : new RestoreRecoveryOutcome(backupId, done, [], "every part was put back, but the undo log could not be removed");
             }
             journal.Status = RestoreRecoveryStatus.Failed;
             var parts = remaining.Select(r => r.Part).ToArray();

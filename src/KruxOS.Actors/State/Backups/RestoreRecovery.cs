@@ -68,14 +68,23 @@ internal sealed class RestoreRecovery(BackupService backups, RestoreJournal jour
                 await AuditAsync(inputs, AuditStatus.Success, $"put back {outcome.PartsPutBack} part(s) of restore {outcome.BackupId} interrupted by a crash; nothing of it remains",
                     null, stoppingToken).ConfigureAwait(false);
             else
-                await AuditAsync(inputs, AuditStatus.Error, outcome.Refused is { } refused
-                        ? $"the undo log was refused ({refused}); nothing was put back"
-                        : $"putting back restore {outcome.BackupId} failed for: {string.Join(", ", outcome.PartsNotPutBack)}; the undo log is kept",
+                await AuditAsync(inputs, AuditStatus.Error, outcome switch
+                    {
+                        { Refused: { } refused, PartsPutBack: 0 } => $"the undo log was refused ({refused}); nothing was put back",
+                        { Refused: { } partly } => $"put back {outcome.PartsPutBack} part(s) of restore {outcome.BackupId}, but {partly}",
+                        _ => $"putting back restore {outcome.BackupId} failed for: {string.Join(", ", outcome.PartsNotPutBack)}; the undo log is kept",
+                    },
                     "RestoreIncomplete", stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Stopping: the log stays and the next start puts it back.
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Never stops the host: the state health check stays critical and the log is kept for the next start.
+            journal.Status = RestoreRecoveryStatus.Failed;
+            log.LogCritical(e, "Putting back the interrupted restore failed; its undo log is kept for the next start");
         }
     }
 
