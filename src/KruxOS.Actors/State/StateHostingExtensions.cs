@@ -38,11 +38,22 @@ public static class StateHostingExtensions
         services.AddSingleton(new Backups.BackupStore(Path.Combine(settings.DataDir, "backups"), state.BackupRetention));
         // TryAdd: a spec's customisation (registered first) may put a failing edge in front of the entities (ADR 0060).
         services.TryAddSingleton<Backups.IRestoreTarget, Backups.StateRestoreTarget>();
+        // The undo log of a restore (ADR 0060): put back at start-up when a restore was interrupted.
+        services.AddSingleton(new Backups.RestoreJournal(Path.Combine(settings.DataDir, "state", "restore")));
         services.AddSingleton<Backups.BackupService>();
+        services.AddHostedService<Backups.RestoreRecovery>();
         services.AddHealthCheck("state", sp =>
         {
             var access = sp.GetRequiredService<StateAccess>();
-            return access.CheckAsync;
+            var journal = sp.GetRequiredService<Backups.RestoreJournal>();
+            return ct => journal.Status switch
+            {
+                Backups.RestoreRecoveryStatus.Pending => ValueTask.FromResult(HealthCheckResult.Degraded(
+                    "recovering: putting back a backup restore interrupted by a crash; no restore starts until it is done")),
+                Backups.RestoreRecoveryStatus.Failed => ValueTask.FromResult(HealthCheckResult.Critical(
+                    "a backup restore could not be put back (see the critical alerts, component backup); its undo log is kept for the next start")),
+                _ => access.CheckAsync(ct),
+            };
         });
         services.AddNodeSingleton<SharedQuotaLedgerKey>("state-shared-quota", Order, ctx => SharedQuotaLedgerActor.Props(
             ctx.Settings.State.Shared.QuotaBytes, Clock(ctx), ctx.Settings.State.SnapshotEveryEvents));

@@ -9,6 +9,7 @@ using KruxOS.Core.Agents;
 using KruxOS.Core.Audit;
 using KruxOS.Core.Control;
 using KruxOS.Core.State;
+using KruxOS.Core.State.Backups;
 using KruxOS.Core.State.Persistent;
 using KruxOS.Core.State.Shared;
 using KruxOS.Gateway.Tests.Comms;
@@ -256,6 +257,9 @@ public sealed class RestoreAtomicitySpecs(RestoreGateway fixture) : IClassFixtur
         AssertSharedPutBack(sharedBefore, await SharedImageAsync());
         Assert.Contains("Nothing was restored", restore.ErrorMessage, StringComparison.Ordinal);
         Assert.Contains($"writing the shared key rq-{tag}-a", restore.ErrorMessage, StringComparison.Ordinal);
+        // the put-back completed: its undo log is gone and nothing is pending
+        Assert.False(Gw.Services.GetRequiredService<RestoreJournal>().Exists);
+        Assert.Equal(RestoreRecoveryStatus.Clear, Gw.Services.GetRequiredService<RestoreJournal>().Status);
         var history = Assert.IsType<PersistentStateReplies.HistoryResult>(
             await State.PersistentAsync(new PersistentStateQueries.GetHistory(agents[0], "k"), CancellationToken.None));
         Assert.Equal(["\"current-3\"", "\"backed-up-2\"", "\"backed-up-1\""], history.Versions.Select(v => v.Value.Text));
@@ -312,6 +316,7 @@ public sealed class RestoreAtomicitySpecs(RestoreGateway fixture) : IClassFixtur
         // The same backup restores once nothing fails (the put-back left nothing behind that stops it).
         var ok = await OperatorRestoreAsync(backupId);
         Assert.True(ok.Ok, ok.ErrorMessage);
+        Assert.False(Gw.Services.GetRequiredService<RestoreJournal>().Exists);
         Assert.Equal("\"backed-up\"", (await SharedImageAsync())[$"lost-{tag}-deleted"].Value.Text);
         Assert.False((await SharedImageAsync()).ContainsKey($"lost-{tag}-created"));
     }
@@ -406,5 +411,89 @@ public sealed class RestoreAtomicitySpecs(RestoreGateway fixture) : IClassFixtur
         var k = Assert.IsType<PersistentStateReplies.GetResult>(await State.PersistentAsync(new PersistentStateQueries.GetValue(agents[0], "k"), CancellationToken.None));
         Assert.Equal("\"backed-up-2\"", k.Value.Text);
         foreach (var agent in before.Keys.Where(a => a != agents[0].Value)) Assert.Equal(before[agent], after[agent]);
+        // The undo log is kept (the next start puts it back), the state health check is critical, and no restore starts.
+        var journal = Gw.Services.GetRequiredService<RestoreJournal>();
+        Assert.True(journal.Exists);
+        Assert.Equal(RestoreRecoveryStatus.Failed, journal.Status);
+        var refusedRestore = await OperatorRestoreAsync(backupId);
+        Assert.Equal("ServiceUnavailable", refusedRestore.ErrorType);
+        // What a start-up does with the kept log (here in the same process): every part goes back and the log is removed.
+        var recovered = await Gw.Services.GetRequiredService<BackupService>().RecoverAsync(1, TimeSpan.Zero, CancellationToken.None);
+        Assert.True(recovered.Complete, string.Join(", ", recovered.PartsNotPutBack) + recovered.Refused);
+        Assert.Equal(backupId, recovered.BackupId);
+        Assert.False(journal.Exists);
+        Assert.Equal(RestoreRecoveryStatus.Clear, journal.Status);
+        AssertPersistentPutBack(before, await PersistentImageAsync());
+    }
+
+    [Fact]
+    public async Task Should_refuse_a_malformed_undo_log_loudly_keep_it_and_put_nothing_back()
+    {
+        // arrange: an agent with state, and a whole log naming its pre-image, then the log damaged in several ways
+        fixture.Faults.Disarm();
+        var name = AgentName.Parse("ulog-" + Id());
+        await Gw.CreateAgentAsync(name.Value);
+        await SetAsync(name, "k", "\"current\"");
+        var before = await PersistentImageAsync();
+        var journal = Gw.Services.GetRequiredService<RestoreJournal>();
+        var backups = Gw.Services.GetRequiredService<BackupService>();
+        var stale = new PersistentStateSnapshot(name, []);
+        string[] damaged =
+        [
+            "truncated", "extra-field", "after-end", "foreign-format", "bad-index", "mode-644", "symlink",
+        ];
+        foreach (var damage in damaged)
+        {
+            journal.Write("bkp-20260101T000000", DateTimeOffset.UtcNow, [new ReplaceAgentState(stale, PutBack: true)]);
+            Damage(journal.PathName, damage);
+
+            // act
+            var outcome = await backups.RecoverAsync(1, TimeSpan.Zero, CancellationToken.None);
+
+            // assert: refused with a reason, nothing put back (the agent keeps its key), the log kept, the health check critical
+            Assert.NotNull(outcome.Refused);
+            Assert.False(outcome.Complete);
+            Assert.True(journal.Exists, damage);
+            Assert.Equal(RestoreRecoveryStatus.Failed, journal.Status);
+            AssertPersistentPutBack(before, await PersistentImageAsync());
+            File.Delete(journal.PathName);
+        }
+        // a critical alert names the refused log
+        var alerts = (await Gw.ControlAsync(ControlProtocol.Methods.AlertList, new JsonObject { ["status"] = "pending" }))["alerts"]!.AsArray();
+        Assert.Contains(alerts, a => a!["message"]!.GetValue<string>().Contains("undo log of an interrupted restore", StringComparison.Ordinal)
+                                     && a["severity"]!.GetValue<string>() == "critical");
+        // with the log gone, the next recovery finds nothing and restores start again
+        Assert.True((await backups.RecoverAsync(1, TimeSpan.Zero, CancellationToken.None)).Complete);
+        Assert.Equal(RestoreRecoveryStatus.Clear, journal.Status);
+    }
+
+    private static void Damage(string path, string how)
+    {
+        if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("the undo log's modes are POSIX");
+        var lines = File.ReadAllLines(path).ToList();
+        switch (how)
+        {
+            case "truncated": lines.RemoveAt(lines.Count - 1); break;
+            case "extra-field": lines[1] = lines[1][..^1] + ",\"extra\":1}"; break;
+            case "after-end": lines.Add(lines[1]); break;
+            case "foreign-format": lines[0] = lines[0].Replace(RestoreUndoLog.Format, "someone.else.v1", StringComparison.Ordinal); break;
+            case "bad-index": lines[1] = lines[1].Replace("\"index\":0", "\"index\":1", StringComparison.Ordinal); break;
+        }
+        if (how is "mode-644")
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            return;
+        }
+        if (how is "symlink")
+        {
+            // a link in the log's place, to a whole log the spec wrote in its own temp directory
+            var elsewhere = Path.Combine(Directory.CreateTempSubdirectory("kruxos-undo-link-").FullName, "undo.jsonl");
+            File.Move(path, elsewhere);
+            File.CreateSymbolicLink(path, elsewhere);
+            return;
+        }
+        File.Delete(path);
+        File.WriteAllLines(path, lines);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 }

@@ -36,6 +36,17 @@ public sealed record BackupCaller(AgentName? Agent)
 /// </param>
 public sealed record BackupRestoreRequest(string? Agent, string? Passphrase = null);
 
+/// <summary>What putting back an interrupted restore at start-up did.</summary>
+/// <param name="BackupId">The restore's backup; null when there was no log or it was refused.</param>
+/// <param name="PartsPutBack">Parts written back.</param>
+/// <param name="PartsNotPutBack">Parts that could not be put back (the log is kept).</param>
+/// <param name="Refused">Why the log was refused (nothing put back, the log kept); null when it read whole.</param>
+public sealed record RestoreRecoveryOutcome(string? BackupId, int PartsPutBack, ImmutableArray<string> PartsNotPutBack, string? Refused)
+{
+    /// <summary>Everything the log named is back and the log is gone.</summary>
+    public bool Complete => Refused is null && PartsNotPutBack.IsDefaultOrEmpty;
+}
+
 /// <summary>A backup opened and authenticated (verify, restore).</summary>
 public sealed record OpenedBackup(BackupHeader Header, BackupContents Contents, long FileSizeBytes);
 
@@ -48,7 +59,7 @@ public sealed record OpenedBackup(BackupHeader Header, BackupContents Contents, 
 /// version can overwrite them) and keys absent from the backup are deleted. Not for use inside actors.
 /// </summary>
 public sealed class BackupService(BackupStore store, StateAccess state, IRestoreTarget target, ISecretAccess secrets, VaultDirectory vault,
-    IdentityDirectory identities, IServiceProvider services, TimeProvider clock, ILogger<BackupService> log)
+    IdentityDirectory identities, RestoreJournal journal, IServiceProvider services, TimeProvider clock, ILogger<BackupService> log)
 {
     private const int SharedWriteAttempts = 8;
     private readonly SemaphoreSlim restoring = new(1, 1);
@@ -258,9 +269,29 @@ public sealed class BackupService(BackupStore store, StateAccess state, IRestore
         await restoring.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            // The undo log of an interrupted restore is put back first (at start-up); until then no restore starts.
+            if (journal.Status != RestoreRecoveryStatus.Clear || journal.Exists) return new StateRefused(RecoveryPending());
             var (plan, unreadable) = await PlanAsync(chosen, shared, sharedEntries, ct).ConfigureAwait(false);
             if (plan.IsDefault) return new StateRefused(unreadable!);
+            // The pre-image is durable before the first write: a crash from here on is put back at the next start.
+            try
+            {
+                var undo = plan.Select(p => p.Undo).ToArray();
+                await Task.Run(() => journal.Write(backupId!, clock.GetUtcNow(), undo), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                log.LogError("Backup {Backup}: the undo log was not written ({Error}); nothing was restored", backupId, e.GetType().Name);
+                return new StateRefused(BackupErrors.IoError("restore", $"the undo log could not be written ({e.GetType().Name}); nothing was restored"));
+            }
             var failure = await WriteAsync(backupId!, plan, ct).ConfigureAwait(false);
+            if (failure is { ErrorType: "RestoreIncomplete" })
+            {
+                // The log stays: the next start puts back what this process could not.
+                journal.Status = RestoreRecoveryStatus.Failed;
+                return new StateRefused(failure);
+            }
+            RemoveJournal(backupId!);
             if (failure is not null) return new StateRefused(failure);
         }
         finally
@@ -296,6 +327,125 @@ public sealed class BackupService(BackupStore store, StateAccess state, IRestore
             current = entries;
         }
         return (RestorePlans.Build(chosen, before, shared, sharedEntries, current), null);
+    }
+
+    private static StructuredError RecoveryPending() =>
+        Errors.ServiceUnavailable("backup", "a restore interrupted earlier has not been put back yet (it is put back at start-up); no restore starts until it is")
+        with { Message = "A restore interrupted earlier has not been put back yet; no restore starts until it is. Check system.health and the critical alerts (component backup)." };
+
+    // After a restore that succeeded or whose put-back completed. A log left in place would make the next start put the parts
+    // back, so a failure to remove it is loud.
+    private void RemoveJournal(string backupId)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                journal.Remove();
+                return;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                if (attempt < 3) continue;
+                journal.Status = RestoreRecoveryStatus.Failed;
+                var message = $"The undo log of restore '{backupId}' could not be removed ({e.GetType().Name}); the next start would put back the parts " +
+                              $"it names. Remove {journal.PathName} before restarting the gateway.";
+                log.LogCritical("{Message}", message);
+                RaiseCritical(message, new System.Text.Json.Nodes.JsonObject { ["backup_id"] = backupId, ["undo_log"] = journal.PathName });
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Puts back the undo log of a restore this node was interrupted in (a crash, a kill) — at start-up, once the state
+    /// entities answer (<see cref="RestoreRecovery"/>). Every part of the log is written back, newest first, through the same
+    /// writes a failed restore puts back with; a part that does not go back is retried <paramref name="attempts"/> times.
+    /// When everything is back the log is removed; otherwise it is kept (tried again at the next start) and a critical alert
+    /// names the parts. A log that does not read whole is refused, kept, and alerted.
+    /// </summary>
+    public async Task<RestoreRecoveryOutcome> RecoverAsync(int attempts, TimeSpan pause, CancellationToken ct)
+    {
+        await restoring.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (!journal.Exists)
+            {
+                journal.Status = RestoreRecoveryStatus.Clear;
+                return new RestoreRecoveryOutcome(null, 0, [], null);
+            }
+            journal.Status = RestoreRecoveryStatus.Pending;
+            RestoreUndoContents? contents;
+            string? refused;
+            try
+            {
+                (contents, refused) = await journal.ReadAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                (contents, refused) = (null, $"it could not be read ({e.GetType().Name})");
+            }
+            if (contents is null)
+            {
+                journal.Status = RestoreRecoveryStatus.Failed;
+                var message = $"The undo log of an interrupted restore ({journal.PathName}) is refused: {refused}. Nothing was put back; the parts that " +
+                              "restore had written may hold a backup's state. The file is kept; check it, restore the state from a backup, then remove it.";
+                log.LogCritical("{Message}", message);
+                RaiseCritical(message, new System.Text.Json.Nodes.JsonObject { ["undo_log"] = journal.PathName, ["reason"] = refused });
+                return new RestoreRecoveryOutcome(null, 0, [], refused);
+            }
+            var backupId = contents.Header.BackupId;
+            var remaining = RestoreUndoLog.PutBackOrder(contents.Undo).ToList();
+            var done = 0;
+            for (var round = 1; remaining.Count > 0; round++)
+            {
+                var failed = new List<RestoreStep>();
+                foreach (var step in remaining)
+                {
+                    StructuredError? error;
+                    try
+                    {
+                        (error, _) = await ApplyAsync(step, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        log.LogError(e, "Backup {Backup}: putting back the {Part} after a crash failed", backupId, step.Part);
+                        error = Errors.Internal(e.GetType().Name);
+                    }
+                    if (error is null) done++;
+                    else failed.Add(step);
+                }
+                // Failed steps are retried in the same newest-first order; each is independent of the others' outcome.
+                remaining = failed;
+                if (remaining.Count == 0 || round >= attempts) break;
+                await Task.Delay(pause, ct).ConfigureAwait(false);
+            }
+            if (remaining.Count == 0)
+            {
+                log.LogWarning("Backup {Backup}: the restore interrupted by a crash was put back ({Parts} parts)", backupId, done);
+                // Putting back again at the next start is harmless, so a log that cannot be removed only stops new restores.
+                RemoveJournal(backupId);
+                return journal.Status == RestoreRecoveryStatus.Clear
+                    ? new RestoreRecoveryOutcome(backupId, done, [], null)
+                    : new RestoreRecoveryOutcome(backupId, done, [], "every part was put back, but the undo log could not be removed");
+            }
+            journal.Status = RestoreRecoveryStatus.Failed;
+            var parts = remaining.Select(r => r.Part).ToArray();
+            var text = $"Restore '{backupId}' was interrupted (the gateway stopped mid-restore) and putting it back at start-up failed for: " +
+                       $"{string.Join(", ", parts)}. Those parts may hold the backup's state; every other part is as it was before the restore. " +
+                       "The undo log is kept and put back again at the next start.";
+            log.LogCritical("{Message}", text);
+            RaiseCritical(text, new System.Text.Json.Nodes.JsonObject
+            {
+                ["backup_id"] = backupId,
+                ["parts_not_put_back"] = new System.Text.Json.Nodes.JsonArray([.. parts.Select(p => System.Text.Json.Nodes.JsonValue.Create(p))]),
+            });
+            return new RestoreRecoveryOutcome(backupId, done, [.. parts], null);
+        }
+        finally
+        {
+            restoring.Release();
+        }
     }
 
     private static StructuredError NothingWritten(StructuredError error) =>
@@ -365,17 +515,19 @@ public sealed class BackupService(BackupStore store, StateAccess state, IRestore
         return incomplete;
     }
 
-    private void RaiseCritical(StructuredError incomplete, string backupId, IReadOnlyList<string> notPutBack)
-    {
-        var context = new System.Text.Json.Nodes.JsonObject
+    private void RaiseCritical(StructuredError incomplete, string backupId, IReadOnlyList<string> notPutBack) =>
+        RaiseCritical(incomplete.Message, new System.Text.Json.Nodes.JsonObject
         {
             ["backup_id"] = backupId,
             ["parts_not_put_back"] = new System.Text.Json.Nodes.JsonArray([.. notPutBack.Select(p => System.Text.Json.Nodes.JsonValue.Create(p))]),
-        };
+        });
+
+    private void RaiseCritical(string message, System.Text.Json.Nodes.JsonObject context)
+    {
         if (services.GetService<ActorSystem>() is { } system)
-            system.EventStream.Publish(new SystemAlertRaised(AlertComponent, AlertSeverity.Critical, incomplete.Message, StoredJson.Parse(context.ToJsonString())));
+            system.EventStream.Publish(new SystemAlertRaised(AlertComponent, AlertSeverity.Critical, message, StoredJson.Parse(context.ToJsonString())));
         else
-            log.LogCritical("Backup {Backup}: no actor system to raise the alert: {Message}", backupId, incomplete.Message);
+            log.LogCritical("No actor system to raise the alert: {Message}", message);
     }
 
     /// <summary>The component name of the alerts the backup service raises.</summary>

@@ -148,7 +148,7 @@ public static class RestorePlans
         return StructuredError.Create("RestoreIncomplete",
                 $"Backup '{backupId}' was not restored: writing the {failedPart} failed ({cause.Message}), and putting back what it had already " +
                 $"written failed for: {string.Join(", ", notPutBack)}. Those parts may hold the backup's state; every other part is as it was before the restore.")
-            .WithRecovery("retry_restore", "Run the restore again once the gateway is healthy (it converges), or restore the parts named from a newer backup.")
+            .WithRecovery("retry_restore", "Restart the gateway: it puts these parts back from the undo log kept on disk (no restore starts until then); then run the restore again.")
             .WithRecovery("check_service_status", "Check the gateway's health and its critical alerts.", "system.health")
             .WithContext("backup_id", backupId)
             .WithContext("failed_part", failedPart)
