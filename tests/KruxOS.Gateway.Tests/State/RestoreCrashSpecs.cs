@@ -37,7 +37,7 @@ public sealed class RestoreCrashSpecs
             Dictionary<string, string> persistentBefore;
             Dictionary<string, JsonNode> sharedBefore;
             string backupId;
-            await using (var gateway = await GatewayProcess.StartAsync(dataDir, env))
+            await using (var gateway = await GatewayOsProcess.StartAsync(dataDir, env))
             {
                 var control = new ControlClient(gateway.ControlSocket);
                 // arrange: agents with large states (so a restore takes seconds) and many shared keys, then a full backup
@@ -87,7 +87,7 @@ public sealed class RestoreCrashSpecs
                     if (await MarkerAsync(control, Agent(0)) == "backed-up-2")
                     {
                         midway = await MarkerAsync(control, Agent(Agents - 1)) == "current-3";
-                        gateway.Kill();
+                        gateway.KillHard(processTree: true);
                         break;
                     }
                 }
@@ -97,7 +97,7 @@ public sealed class RestoreCrashSpecs
             }
 
             // assert: restarted on the same data directory, every part is as it was before the restore
-            await using (var gateway = await GatewayProcess.StartAsync(dataDir, env))
+            await using (var gateway = await GatewayOsProcess.StartAsync(dataDir, env))
             {
                 var control = new ControlClient(gateway.ControlSocket);
                 var clock = Stopwatch.StartNew();
@@ -113,7 +113,7 @@ public sealed class RestoreCrashSpecs
                     Assert.Equal(was["owner_agent"]?.ToJsonString(), sharedAfter[key]["owner_agent"]?.ToJsonString());
                     Assert.True(sharedAfter[key]["version"]!.GetValue<long>() >= was["version"]!.GetValue<long>(), $"shared key {key} went back a version");
                 }
-                Assert.False(File.Exists(undoLog), $"the undo log was not removed: {gateway.Output[^Math.Min(4000, gateway.Output.Length)..]}");
+                Assert.False(File.Exists(undoLog), $"the undo log was not removed: {GatewayOsProcess.Tail(gateway.Log())}");
                 // the put-back is audited as a system action: requested, then its success, naming the backup
                 var audit = new AuditReader(Path.Combine(dataDir, "audit"));
                 var entries = (await audit.QueryAsync(new AuditQuery { Capability = "state.backup.restore" }, CancellationToken.None)).Entries
