@@ -142,6 +142,23 @@ public sealed class TestGateway : IAsyncDisposable
     public async Task<string> CreateAgentAsync(string name) =>
         (await ControlAsync(ControlProtocol.Methods.AgentCreate, new JsonObject { ["name"] = name, ["purpose"] = "tests" }))["token"]!.GetValue<string>();
 
+    /// <summary>
+    /// <c>/health</c> once it says healthy: areas that recover from the journal (the vault, the proxy's write index) say
+    /// "loading" for a moment after start-up, longer on a busy machine. Returns the last body after <paramref name="bound"/>
+    /// (60 s unless given) if it never does, so the caller's assertion shows which service was not.
+    /// </summary>
+    public async Task<JsonNode> HealthWhenHealthyAsync(TimeSpan? bound = null)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var deadline = DateTime.UtcNow + (bound ?? TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            var body = JsonNode.Parse(await http.GetStringAsync($"http://127.0.0.1:{HealthPort}/health"))!;
+            if (body["status"]?.GetValue<string>() == "healthy" || DateTime.UtcNow > deadline) return body;
+            await Task.Delay(250);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         try { await StopBoundedAsync(App); }

@@ -29,6 +29,9 @@ public sealed partial class AdminGoldenSpecs
         // arrange: a gateway whose agent "holder" has system.time held for approval
         var dataDir = TestPolicies.DataDirWithAgentPolicy("kruxos-golden-", Holder);
         await using var gw = await TestGateway.StartAsync(dataDir);
+        // the recorded status is a settled node's: every area done loading from the journal
+        var settled = await gw.HealthWhenHealthyAsync();
+        Assert.True(settled["status"]!.GetValue<string>() == "healthy", settled.ToJsonString());
         var transcript = new Transcript(gw);
         var mountSource = Directory.CreateTempSubdirectory("kruxos-golden-mount-").FullName;
         transcript.Volatile(mountSource, "<mount-source>");
