@@ -121,18 +121,9 @@ public static class BackupCli
         return text.ToString();
     }
 
-    private static string Str(JsonNode? node, string key) => node?[key]?.ToString() ?? "";
+    private static string Str(JsonNode? node, string key) => CliCalls.Str(node, key);
 
-    private static async Task<int> Call(ControlClient client, TextWriter stdout, TextWriter stderr, string method, JsonObject? parameters, bool asJson,
-        Func<JsonNode?, string> render, CancellationToken ct)
-    {
-        var r = await client.CallAsync(method, parameters ?? new JsonObject(), ct).ConfigureAwait(false);
-        if (!r.Ok)
-        {
-            await stderr.WriteLineAsync($"error: {r.ErrorMessage} ({r.ErrorType})").ConfigureAwait(false);
-            return CliApp.Refused;
-        }
-        await stdout.WriteAsync(asJson ? r.Result?.ToJsonString() + "\n" : render(r.Result)).ConfigureAwait(false);
-        return 0;
-    }
+    private static Task<int> Call(ControlClient client, TextWriter stdout, TextWriter stderr, string method, JsonObject? parameters, bool asJson,
+        Func<JsonNode?, string> render, CancellationToken ct) =>
+        CliCalls.CallAsync(client, stdout, stderr, method, parameters ?? new JsonObject(), asJson, render, indented: false, ct);
 }

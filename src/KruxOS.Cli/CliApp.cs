@@ -359,14 +359,9 @@ public static class CliApp
         return string.Join("\n", lines) + "\n";
     }
 
-    private static async Task<int> Call(ControlClient client, TextWriter stdout, TextWriter stderr, string method, JsonObject? parameters,
-        bool asJson, Func<JsonNode?, string> render, CancellationToken ct)
-    {
-        var r = await client.CallAsync(method, parameters, ct).ConfigureAwait(false);
-        if (!r.Ok) return await Fail(stderr, r).ConfigureAwait(false);
-        await stdout.WriteAsync(asJson ? Json(r.Result) + "\n" : render(r.Result)).ConfigureAwait(false);
-        return 0;
-    }
+    private static Task<int> Call(ControlClient client, TextWriter stdout, TextWriter stderr, string method, JsonObject? parameters, bool asJson,
+        Func<JsonNode?, string> render, CancellationToken ct) =>
+        CliCalls.CallAsync(client, stdout, stderr, method, parameters, asJson, render, indented: true, ct);
 
     private static async Task<int> Fail(TextWriter stderr, ControlResponse r)
     {

@@ -61,16 +61,7 @@ public static class SandboxCli
             ? d
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kruxos");
 
-    private static async Task<int> Call(ControlClient client, TextWriter stdout, TextWriter stderr, string method, JsonObject parameters,
-        bool asJson, Func<JsonNode?, string> render, CancellationToken ct)
-    {
-        var r = await client.CallAsync(method, parameters, ct).ConfigureAwait(false);
-        if (!r.Ok)
-        {
-            await stderr.WriteLineAsync($"error: {r.ErrorMessage} ({r.ErrorType})").ConfigureAwait(false);
-            return CliApp.Refused;
-        }
-        await stdout.WriteAsync(asJson ? Json(r.Result) + "\n" : render(r.Result)).ConfigureAwait(false);
-        return 0;
-    }
+    private static Task<int> Call(ControlClient client, TextWriter stdout, TextWriter stderr, string method, JsonObject parameters, bool asJson,
+        Func<JsonNode?, string> render, CancellationToken ct) =>
+        CliCalls.CallAsync(client, stdout, stderr, method, parameters, asJson, render, indented: true, ct);
 }

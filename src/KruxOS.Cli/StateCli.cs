@@ -130,19 +130,12 @@ public static class StateCli
     // Keys are agent-chosen text: control characters were refused when they were written; keep each on one line anyway.
     private static string Printable(string s) => s.ReplaceLineEndings(" ");
 
-    private static string Str(JsonNode? node, string key) => node?[key]?.ToString() ?? "";
+    private static string Str(JsonNode? node, string key) => CliCalls.Str(node, key);
 
-    private static async Task<int> Call(ControlClient client, TextWriter stdout, TextWriter stderr, string method, JsonObject parameters, bool asJson,
+    private static Task<int> Call(ControlClient client, TextWriter stdout, TextWriter stderr, string method, JsonObject parameters, bool asJson,
         Func<JsonNode?, string> render, CancellationToken ct)
     {
         foreach (var k in parameters.Where(kv => kv.Value is null && kv.Key != "value").Select(kv => kv.Key).ToList()) parameters.Remove(k);
-        var r = await client.CallAsync(method, parameters, ct).ConfigureAwait(false);
-        if (!r.Ok)
-        {
-            await stderr.WriteLineAsync($"error: {r.ErrorMessage} ({r.ErrorType})").ConfigureAwait(false);
-            return CliApp.Refused;
-        }
-        await stdout.WriteAsync(asJson ? r.Result?.ToJsonString() + "\n" : render(r.Result)).ConfigureAwait(false);
-        return 0;
+        return CliCalls.CallAsync(client, stdout, stderr, method, parameters, asJson, render, indented: false, ct);
     }
 }

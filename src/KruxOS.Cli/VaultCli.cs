@@ -160,18 +160,9 @@ public static class VaultCli
         return string.Join("\n", lines) + "\n";
     }
 
-    private static async Task<int> Call(ControlClient client, TextWriter stdout, TextWriter stderr, string method, JsonObject? parameters,
-        bool asJson, Func<JsonNode?, string> render, CancellationToken ct)
-    {
-        var r = await client.CallAsync(method, parameters, ct).ConfigureAwait(false);
-        if (!r.Ok)
-        {
-            await stderr.WriteLineAsync($"error: {r.ErrorMessage} ({r.ErrorType})").ConfigureAwait(false);
-            return CliApp.Refused;
-        }
-        await stdout.WriteAsync(asJson ? Json(r.Result) + "\n" : render(r.Result)).ConfigureAwait(false);
-        return 0;
-    }
+    private static Task<int> Call(ControlClient client, TextWriter stdout, TextWriter stderr, string method, JsonObject? parameters, bool asJson,
+        Func<JsonNode?, string> render, CancellationToken ct) =>
+        CliCalls.CallAsync(client, stdout, stderr, method, parameters, asJson, render, indented: true, ct);
 }
 
 /// <summary>Reads a passphrase or a value without echo on a terminal, or from standard input when it is a pipe.</summary>
