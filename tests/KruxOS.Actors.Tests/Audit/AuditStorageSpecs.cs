@@ -165,6 +165,23 @@ public sealed class AuditStorageSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_not_call_a_day_file_missing_that_a_running_writer_created_after_the_listing()
+    {
+        // arrange: the verifier listed the directory before the writer created day 3 and indexed its entries
+        WriteThreeDays();
+        var listedEarlier = AuditDirectory.ListDayFiles(_dir.Path).Where(f => f.Name != Day3).ToList();
+
+        // act
+        var issues = AuditVerifier.IndexIssues(_dir.Path, listedEarlier);
+        File.Delete(_dir.File(Day3));
+        var afterDeletion = AuditVerifier.IndexIssues(_dir.Path, listedEarlier);
+
+        // assert: a file on disk now is not missing; once really gone it is
+        Assert.Empty(issues);
+        Assert.Equal((ChainIssueKind.MissingFile, Day3), (Assert.Single(afterDeletion).Kind, afterDeletion[0].File));
+    }
+
+    [Fact]
     public void Should_detect_a_deleted_day_file_without_the_index()
     {
         WriteThreeDays();
