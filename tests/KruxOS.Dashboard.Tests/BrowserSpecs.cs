@@ -43,12 +43,7 @@ public sealed class BrowserSpecs(BrowserGateway fixture) : IClassFixture<Browser
     {
         var context = await fixture.Browser.ContextAsync(Gateway.Dashboard, phone);
         var page = await context.NewPageAsync();
-        await page.GotoAsync("/approvals");
-        // signed out: sent to the sign-in page, which returns to /approvals
-        Assert.Contains("/signin?next=%2Fapprovals", page.Url);
-        await page.FillAsync("#token", fixture.OperatorToken);
-        await page.ClickAsync("#signin");
-        await page.WaitForURLAsync("**/approvals");
+        await Browser.SignInAsync(page, "/approvals", fixture.OperatorToken);
         return page;
     }
 

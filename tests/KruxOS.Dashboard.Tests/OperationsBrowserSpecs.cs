@@ -38,10 +38,7 @@ public sealed class OperationsBrowserSpecs(OperationsBrowserGateway fixture) : I
         var context = await fixture.Browser.ContextAsync(Gateway.Dashboard, phone);
         var page = await context.NewPageAsync();
         page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
-        await page.GotoAsync(path);
-        await page.FillAsync("#token", fixture.OperatorToken);
-        await page.ClickAsync("#signin");
-        await page.WaitForURLAsync("**" + path);
+        await Browser.SignInAsync(page, path, fixture.OperatorToken);
         return page;
     }
 

@@ -99,10 +99,7 @@ public sealed class ProxyBrowserSpecs(ProxyBrowserGateway fixture) : IClassFixtu
         var context = await fixture.Browser.ContextAsync(Gateway.Dashboard);
         var page = await context.NewPageAsync();
         page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
-        await page.GotoAsync("/proxy");
-        await page.FillAsync("#token", fixture.OperatorToken);
-        await page.ClickAsync("#signin");
-        await page.WaitForURLAsync("**/proxy");
+        await Browser.SignInAsync(page, "/proxy", fixture.OperatorToken);
 
         // act: Cancel on the buffered write's row
         var row = page.Locator($"#pending tr[data-id='{cancelled}']");
