@@ -174,11 +174,16 @@ public sealed class IdempotencyLedgerActor : ReceivePersistentActor
 
     private void HandleAnswered(IdempotencyMessages.RunAnswered m)
     {
-        var outcome = Retainable(m.Result) ? m.Result : null;
+        var evt = _ledger.Answered(m.Key, m.Result, m.Executed, Retainable(m.Result) ? m.Result : null, _clock.GetUtcNow());
+        if (evt is null)
+        {
+            _log.Info("Idempotency key {0} of {1}: refused before it left its hold ({2}); it stays held on its approval", m.Key, _agent,
+                m.Result.Error?.Message);
+            if (_live.Remove(m.Key, out var held))
+                foreach (var w in held) w.ReplyTo.Tell(m.Result);
+            return;
+        }
         _answering[m.Key] = m.Result;
-        IIdempotencyEvent evt = IdempotencyLedger.Records(m.Result, m.Executed)
-            ? new KeyCompleted(m.Key, outcome, !m.Result.IsError, _clock.GetUtcNow())
-            : new KeyReleased(m.Key, _clock.GetUtcNow());
         Persist(evt, e =>
         {
             Applied(e);

@@ -234,7 +234,7 @@ public sealed class HeldCallWaiter : UntypedActor, IWithTimers
         }
         // A re-sent call that met a node or session still starting (identities, approvals or policy loading: refused before
         // anything ran) is sent again shortly, not handed to the client as the call's answer.
-        if (_reattaches > 0 && _approval is { } again && _reattaches < MaxReattaches && RefusedWhileStarting(result.Error))
+        if (_reattaches > 0 && _approval is { } again && _reattaches < MaxReattaches && Errors.RefusedWhileStarting(result.Error))
         {
             var delay = TimeSpan.FromSeconds(Math.Clamp(result.Error!.RetryAfterSeconds ?? 1, 0, MaxReattachDelay.TotalSeconds));
             if (_session is not null) Context.Unwatch(_session);
@@ -247,11 +247,6 @@ public sealed class HeldCallWaiter : UntypedActor, IWithTimers
         }
         Complete(result);
     }
-
-    // Retryable ServiceUnavailable of the planning stage; never the audit log's (a call whose outcome could not be audited may have run).
-    private static bool RefusedWhileStarting(StructuredError? error) =>
-        error is { ErrorType: "ServiceUnavailable", Retryable: true }
-        && !(error.Context.TryGetValue("service", out var service) && service.ValueKind == System.Text.Json.JsonValueKind.String && service.GetString() == "audit");
 
     private void Reattach(ApprovalId id, string why, TimeSpan after)
     {

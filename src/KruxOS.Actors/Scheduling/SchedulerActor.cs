@@ -263,6 +263,8 @@ internal sealed record RunOutcome(ScheduledRun Run, ToolCallResult Result) : INo
 /// time to learn of the removal. A session that still has the call attaches the copy to it; one that took over from a removed
 /// node answers from the ledger (ran: its record; held: re-attached to its approval; cut off while executing:
 /// <c>OutcomeUnknown</c>), so the copy never runs the call a second time, and the run is never left waiting on a dead node.
+/// A refusal of a service still starting (<see cref="Core.Errors.Errors.RefusedWhileStarting"/>: nothing ran, and a held key
+/// stays bound to its approval) is not the run's outcome either: the copy goes again a few seconds later.
 /// </summary>
 internal sealed class RunWaiter : ReceiveActor, IWithTimers
 {
@@ -272,8 +274,16 @@ internal sealed class RunWaiter : ReceiveActor, IWithTimers
     private readonly ScheduledRun _run;
     private readonly CallSubmission _submission;
     private readonly CallDispatcher _dispatcher;
+    /// <summary>How many times a run refused by a service still starting is sent again before that refusal is its outcome.</summary>
+    internal const int MaxStartRetries = 30;
+
+    /// <summary>The longest wait before such a re-send (a refusal may ask for longer; start-up is seconds).</summary>
+    internal static readonly TimeSpan MaxStartRetryDelay = TimeSpan.FromSeconds(5);
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly bool _clustered;
     private int _removals;
+    private int _startRetries;
 
     public RunWaiter(ScheduledRun run, CallSubmission submission, CallDispatcher dispatcher, bool clustered)
     {
@@ -281,7 +291,7 @@ internal sealed class RunWaiter : ReceiveActor, IWithTimers
         _submission = submission;
         _dispatcher = dispatcher;
         _clustered = clustered;
-        Receive<ToolCallResult>(r => Done(r));
+        Receive<ToolCallResult>(OnResult);
         Receive<GaveUp>(_ => Done(CallDispatcher.TimedOut(_run.Capability.Value, _dispatcher.TimeoutFor(CallMode.Held))));
         Receive<Akka.Cluster.ClusterEvent.MemberRemoved>(_ => MemberRemoved());
         Receive<Akka.Cluster.ClusterEvent.CurrentClusterState>(_ => { });
@@ -311,6 +321,22 @@ internal sealed class RunWaiter : ReceiveActor, IWithTimers
     {
         _removals++;
         for (var i = 0; i < ResendAfterRemoval.Length; i++) Timers.StartSingleTimer(("resend", _removals, i), Resend.Instance, ResendAfterRemoval[i]);
+    }
+
+    // A node or session still starting (after a restart, or the entity moved to a node just up) refused the run before it
+    // ran: the same run goes again after the refusal's retry-after (1–5 s), a bounded number of times, inside the give-up timer.
+    private void OnResult(ToolCallResult result)
+    {
+        if (Core.Errors.Errors.RefusedWhileStarting(result.Error) && _startRetries < MaxStartRetries)
+        {
+            _startRetries++;
+            var delay = TimeSpan.FromSeconds(Math.Clamp(result.Error!.RetryAfterSeconds ?? 1, 1, MaxStartRetryDelay.TotalSeconds));
+            _log.Warning("Scheduled run {0} of {1} met a service still starting ({2}); sending it again in {3:0} s ({4}/{5})",
+                _run.RunId, _run.Capability, result.Error.Message, delay.TotalSeconds, _startRetries, MaxStartRetries);
+            Timers.StartSingleTimer(("start-retry", _startRetries), Resend.Instance, delay);
+            return;
+        }
+        Done(result);
     }
 
     private void Done(ToolCallResult result)

@@ -140,6 +140,15 @@ public static class Errors
             .WithRecovery("check_service_status", "Check gateway health.", "system.health")
             .WithContext("service", service).WithContext("reason", reason);
 
+    /// <summary>
+    /// A retryable <c>ServiceUnavailable</c> of anything but the audit log: a node or session still starting (identities,
+    /// pauses, approvals or policy loading) refused the call before it ran, so sending it again is safe. Never the audit
+    /// log's: a call whose outcome could not be audited may have run.
+    /// </summary>
+    public static bool RefusedWhileStarting(StructuredError? error) =>
+        error is { ErrorType: "ServiceUnavailable", Retryable: true }
+        && !(error.Context.TryGetValue("service", out var service) && service.ValueKind == System.Text.Json.JsonValueKind.String && service.GetString() == "audit");
+
     public static StructuredError MessageTooLarge(long limit) =>
         StructuredError.Create("MessageTooLarge", $"Message exceeds the {limit} byte limit.")
             .WithRecovery("split_request", "Send smaller requests; read large files with offset/limit.")

@@ -247,6 +247,27 @@ public sealed record IdempotencyLedger(ImmutableDictionary<string, IdempotencyEn
         return executed || result.Error is not { Retryable: true };
     }
 
+    /// <summary>
+    /// The event that records the answer of a keyed call: <see cref="IdempotencyEvents.KeyCompleted"/> when it is kept for
+    /// replay, <see cref="IdempotencyEvents.KeyReleased"/> for a retryable refusal of a call that never executed — except
+    /// when the key is still held on its approval (a call re-attached after a restart, refused by a node still starting
+    /// before it left its hold): then nothing, so the key stays bound to that approval and the next copy re-attaches to
+    /// it instead of asking a second approval for the same call.
+    /// </summary>
+    /// <param name="key">The call's key.</param>
+    /// <param name="result">Its answer.</param>
+    /// <param name="executed">Whether it started to execute.</param>
+    /// <param name="retained">The outcome to keep for replay (null when it is too large to keep).</param>
+    /// <param name="now">The time of the answer.</param>
+    public IIdempotencyEvent? Answered(string key, ToolCallResult result, bool executed, ToolCallResult? retained, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        if (Records(result, executed)) return new IdempotencyEvents.KeyCompleted(key, retained, !result.IsError, now);
+        return Entries.TryGetValue(key, out var entry) && entry is { Status: IdempotencyStatus.Held, ApprovalId: not null }
+            ? null
+            : new IdempotencyEvents.KeyReleased(key, now);
+    }
+
     /// <summary>The answer a re-sent call gets for a <see cref="IdempotencyVerdictKind.Replay"/> or <see cref="IdempotencyVerdictKind.Unknown"/> verdict.</summary>
     public static ToolCallResult Answer(IdempotencyEntry entry)
     {

@@ -22,21 +22,13 @@ public sealed class CallDispatcherSpecs(ITestOutputHelper output) : Akka.Hosting
 
     protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) { }
 
-    // The session region, stood in for by a probe: the dispatcher resolves it like the real one.
-    private sealed class Region(IActorRef region) : IRequiredActor<AgentSessionRegion>
-    {
-        public IActorRef ActorRef => region;
-
-        public Task<IActorRef> GetAsync(CancellationToken cancel = default) => Task.FromResult(region);
-    }
-
     private static readonly DispatchTimeouts Short = new(Call: TimeSpan.FromMilliseconds(300), ApprovalHold: TimeSpan.FromMilliseconds(400),
         Decision: TimeSpan.FromMilliseconds(200));
 
     private (CallDispatcher Dispatcher, TestProbe Region) Dispatcher(DispatchTimeouts? timeouts = null)
     {
         var region = CreateTestProbe();
-        return (new CallDispatcher(new Region(region.Ref), timeouts ?? new DispatchTimeouts(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60),
+        return (new CallDispatcher(new SessionRegionStandIn(region.Ref), timeouts ?? new DispatchTimeouts(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60),
             DispatchTimeouts.DefaultDecision)), region);
     }
 

@@ -27,17 +27,10 @@ public sealed class HeldCallWaiterSpecs(ITestOutputHelper output) : Akka.Hosting
 
     protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) { }
 
-    private sealed class Region(IActorRef region) : IRequiredActor<AgentSessionRegion>
-    {
-        public IActorRef ActorRef => region;
-
-        public Task<IActorRef> GetAsync(CancellationToken cancel = default) => Task.FromResult(region);
-    }
-
     private (CallDispatcher Dispatcher, TestProbe Region) Dispatcher()
     {
         var region = CreateTestProbe();
-        return (new CallDispatcher(new Region(region.Ref), new DispatchTimeouts(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), DispatchTimeouts.DefaultDecision), Sys),
+        return (new CallDispatcher(new SessionRegionStandIn(region.Ref), new DispatchTimeouts(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), DispatchTimeouts.DefaultDecision), Sys),
             region);
     }
 

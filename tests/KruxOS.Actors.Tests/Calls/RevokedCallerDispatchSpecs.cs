@@ -29,13 +29,6 @@ public sealed class RevokedCallerDispatchSpecs(ITestOutputHelper output) : Akka.
 
     protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider) { }
 
-    private sealed class Region(IActorRef region) : IRequiredActor<AgentSessionRegion>
-    {
-        public IActorRef ActorRef => region;
-
-        public Task<IActorRef> GetAsync(CancellationToken cancel = default) => Task.FromResult(region);
-    }
-
     private static IdentityState Apply(IdentityState state, params IIdentityCommand[] commands)
     {
         foreach (var c in commands)
@@ -52,7 +45,7 @@ public sealed class RevokedCallerDispatchSpecs(ITestOutputHelper output) : Akka.
     {
         var audit = Sys.ActorOf(RecordingAudit.Props(_records));
         var session = Sys.ActorOf(AgentSessionActor.Props(agent, Pipeline.Dependencies(_caps.Catalog(), audit, identities: identities)));
-        return new CallDispatcher(new Region(session), new DispatchTimeouts(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), DispatchTimeouts.DefaultDecision));
+        return new CallDispatcher(new SessionRegionStandIn(session), new DispatchTimeouts(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), DispatchTimeouts.DefaultDecision));
     }
 
     private static CallSubmission Scheduled(AgentName agent, Principal principal) =>

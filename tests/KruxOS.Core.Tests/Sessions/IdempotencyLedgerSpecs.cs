@@ -143,6 +143,29 @@ public sealed class IdempotencyLedgerSpecs
     }
 
     [Fact]
+    public void Should_keep_a_held_key_bound_to_its_approval_when_a_node_still_starting_refuses_its_re_attached_copy()
+    {
+        // arrange: a key held on an approval before a restart; one only running; one already resumed from its hold
+        var unavailable = ToolCallResult.Failure("x", KruxOS.Core.Errors.Errors.ServiceUnavailable("approvals", "the approval queue is still loading"), null, 0);
+        var held = With(new KeyStarted("k-00000001", Fp, "x", T0), new KeyHeld("k-00000001", Appr, T0));
+        var running = With(new KeyStarted("k-00000001", Fp, "x", T0));
+        var resumed = With(new KeyStarted("k-00000001", Fp, "x", T0), new KeyHeld("k-00000001", Appr, T0), new KeyResumed("k-00000001", T0));
+
+        // act
+        var onHeld = held.Answered("k-00000001", unavailable, executed: false, unavailable, T0);
+        var onRunning = running.Answered("k-00000001", unavailable, executed: false, unavailable, T0);
+        var onResumed = resumed.Answered("k-00000001", unavailable, executed: false, unavailable, T0);
+        var executed = held.Answered("k-00000001", Ok, executed: true, Ok, T0);
+
+        // assert: the held key stays held, so the next copy re-attaches to the same approval
+        Assert.Null(onHeld);
+        Assert.Equal(IdempotencyVerdictKind.Reattach, held.Decide("k-00000001", Fp, live: false, T0, Limits).Kind);
+        Assert.IsType<KeyReleased>(onRunning);
+        Assert.IsType<KeyReleased>(onResumed);
+        Assert.Equal(new KeyCompleted("k-00000001", Ok, true, T0), executed);
+    }
+
+    [Fact]
     public void Should_ignore_events_about_forgotten_keys()
     {
         var l = IdempotencyLedger.Empty.Apply(new KeyCompleted("k-gone-0001", Ok, true, T0), Limits);
