@@ -131,8 +131,39 @@ internal abstract class Cgroups
         return result;
     }
 
-    internal static IEnumerable<string> Subtree(string root) =>
-        Directory.Exists(root) ? Directory.EnumerateDirectories(root, "*", SearchOption.AllDirectories).Append(root) : [];
+    /// <summary>
+    /// <paramref name="root"/> and every group below it, children before their parent. A group can go away while it is
+    /// walked — its last process exited and the run that owned it removed it (an agent stop racing its calls' exits) — so
+    /// a directory that vanished is simply not in the list; it never fails the kill or the removal of the others.
+    /// </summary>
+    internal static List<string> Subtree(string root) => Subtree(root, ChildDirectories);
+
+    // Real directories only: a symbolic link is never walked into (cgroupfs has none; a link would lead outside the group).
+    private static string[] ChildDirectories(string dir) =>
+        [.. new DirectoryInfo(dir).EnumerateDirectories().Where(d => d.LinkTarget is null).Select(d => d.FullName)];
+
+    /// <summary><see cref="Subtree(string)"/> over a given listing of a directory's child directories.</summary>
+    internal static List<string> Subtree(string root, Func<string, string[]> children)
+    {
+        var found = new List<string>();
+        Walk(root);
+        return found;
+
+        void Walk(string dir)
+        {
+            string[] below;
+            try
+            {
+                below = children(dir);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                return; // removed meanwhile (or never there)
+            }
+            foreach (var child in below) Walk(child);
+            found.Add(dir);
+        }
+    }
 }
 
 /// <summary>One created group (possibly spread over several v1 hierarchies).</summary>
