@@ -43,8 +43,9 @@ public sealed partial class ApprovalAdmin(IRequiredActor<ApprovalRegion> approva
     public async Task<AdminResult<ApprovalView>> ShowAsync(string? id, CancellationToken ct)
     {
         if (!await IndexLoadedAsync(ct).ConfigureAwait(false)) return IndexLoading;
-        if (!ApprovalId.TryParse(id, out var approvalId) || index.Get(approvalId) is not { } state)
-            return AdminErrors.NotFound($"approval '{id}' not found");
+        if (!ApprovalId.TryParse(id, out var approvalId)) return AdminErrors.NotFound($"approval '{id}' not found");
+        var (state, unreadable) = await FindAsync(approvalId, ct).ConfigureAwait(false);
+        if (state is null) return unreadable ?? AdminErrors.NotFound($"approval '{id}' not found");
         return new ApprovalView(state, clock.GetUtcNow());
     }
 
@@ -56,9 +57,10 @@ public sealed partial class ApprovalAdmin(IRequiredActor<ApprovalRegion> approva
         AdminCalls.Guarded<ApprovalView>(async () =>
         {
             if (!await IndexLoadedAsync(ct).ConfigureAwait(false)) return IndexLoading;
-            // Unknown ids are answered from the index, so a typo never starts an entity.
-            if (!ApprovalId.TryParse(id, out var approvalId) || index.Get(approvalId) is not { } before)
-                return AdminErrors.NotFound($"approval '{id}' not found");
+            // Unknown ids are answered from the index and the journal, so a typo never starts an entity.
+            if (!ApprovalId.TryParse(id, out var approvalId)) return AdminErrors.NotFound($"approval '{id}' not found");
+            var (before, unreadable) = await FindAsync(approvalId, ct).ConfigureAwait(false);
+            if (before is null) return unreadable ?? AdminErrors.NotFound($"approval '{id}' not found");
             if (reason.Length > MaxReasonLength) return AdminErrors.InvalidInput($"reason is longer than {MaxReasonLength} characters");
             var region = await approvals.GetAsync(ct).ConfigureAwait(false);
             var result = await region.Ask<ApprovalResult>(new ApprovalCommands.Decide(approvalId, approve, decider, reason, clock.GetUtcNow()), AdminCalls.EdgeTimeout, ct)
@@ -106,6 +108,25 @@ public sealed partial class ApprovalAdmin(IRequiredActor<ApprovalRegion> approva
         return await index.AfterChangeAsync(id, before, DecisionVisibleTimeout, ct).ConfigureAwait(false);
     }
 
+    // An approval this node's index knows; else one requested through another node a moment ago that the live feed has not
+    // brought here yet (in a cluster it trails the journal by its poll, longer under load): read from the journal now, which
+    // also puts it into the index. Absent from both: unknown. A journal that cannot be read is a retryable refusal, never "unknown".
+    private async Task<(ApprovalState? State, AdminError? Unreadable)> FindAsync(ApprovalId id, CancellationToken ct)
+    {
+        if (index.Get(id) is { } known) return (known, null);
+        try
+        {
+            var keeper = await indexActor.GetAsync(ct).ConfigureAwait(false);
+            var reread = await keeper.Ask<ApprovalIndexActor.Reread>(new ApprovalIndexActor.RereadApproval(id), RereadTimeout, ct).ConfigureAwait(false);
+            return (reread.State is { Request: not null } state ? state : null, null);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogLookupFailed(id.Value, ex.Message);
+            return (null, AdminErrors.Unavailable("the approval could not be looked up in the journal; retry shortly"));
+        }
+    }
+
     private static readonly AdminError IndexLoading = AdminErrors.Unavailable("the approval queue is still loading after a restart; retry shortly");
 
     // After a restart the index replays the journal; until then a listing would be partial and a known id
@@ -125,6 +146,9 @@ public sealed partial class ApprovalAdmin(IRequiredActor<ApprovalRegion> approva
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reading decided approval {ApprovalId} from the journal failed ({Reason}); waiting for the live feed")]
     private partial void LogRereadFailed(string approvalId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Looking up approval {ApprovalId} in the journal failed ({Reason})")]
+    private partial void LogLookupFailed(string approvalId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a decision on approval {ApprovalId} by {DecidedBy} (role {Role}, {Surface}): {Reason}")]
     private partial void LogForbiddenDecision(string approvalId, string decidedBy, string role, string surface, string reason);

@@ -159,6 +159,46 @@ public sealed class ApprovalDecisionVisibilitySpecs(ITestOutputHelper output) : 
         Assert.Equal(ApprovalStatus.Approved, _index.Get(id)!.Status);
     }
 
+    [Fact]
+    public async Task Should_decide_an_approval_requested_through_another_node_that_the_live_feed_has_not_brought_yet()
+    {
+        // arrange: this node is up; then a call is held through another node — its request is in the journal only
+        var (admin, region) = Node();
+        await _index.Ready.WaitAsync(TestTimeouts.Reply);
+        var id = ApprovalId.New();
+        Write(id, new ApprovalRequested(Request(id)));
+        Assert.Null(_index.Get(id));
+
+        // act: the operator shows it and accepts it here at once (a CI run saw NotFound for exactly this)
+        var shown = await admin.ShowAsync(id.Value, CancellationToken.None);
+        var view = await DecideElsewhereAsync(admin, region, id);
+
+        // assert
+        Assert.True(shown.IsOk, shown.Error?.Message);
+        Assert.Equal(ApprovalStatus.Pending, shown.Value!.State.Status);
+        Assert.Equal(ApprovalStatus.Approved, view.State.Status);
+        Assert.Equal(ApprovalStatus.Approved, _index.Get(id)!.Status);
+    }
+
+    [Theory]
+    [InlineData(true, "NotFound")]
+    [InlineData(false, "ServiceUnavailable")]
+    public async Task Should_answer_an_id_in_neither_the_index_nor_the_journal_without_starting_an_entity(bool journalReadable, string expected)
+    {
+        // arrange
+        var (admin, region) = Node(journalReadable);
+        await _index.Ready.WaitAsync(TestTimeouts.Reply);
+
+        // act: an id nobody requested
+        var decided = await admin.DecideAsync(ApprovalId.New().Value, approve: true, ApprovalDecider.ControlSocket(0), "typo", CancellationToken.None);
+        var shown = await admin.ShowAsync(ApprovalId.New().Value, CancellationToken.None);
+
+        // assert: unknown when the journal says so, a retryable refusal when it could not be read; no decision was sent
+        Assert.Equal(expected, decided.Error!.Code);
+        Assert.Equal(expected, shown.Error!.Code);
+        await region.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+    }
+
     private sealed class Required<T>(IActorRef actor) : IRequiredActor<T>
     {
         public IActorRef ActorRef => actor;
