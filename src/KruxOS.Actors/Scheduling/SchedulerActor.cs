@@ -57,7 +57,7 @@ public sealed record SchedulerDependencies(SchedulerLimits Limits, SchedulerCloc
 /// <see cref="SchedulerStateExtensions.ProcessCommand"/> (ADR 0036) and, for each due run, first persists that it fired
 /// (so a due time fires at most once, also across a restart or the loss of the node that ran it) and only then submits the
 /// run to the pipeline as the job's agent (<see cref="CallDispatcher.Dispatch"/>, held for approval like an MCP call,
-/// idempotency key = the run id). The outcome is recorded and sent to the agent's inbox. Before every tick it brings
+/// idempotency key = the run id). The outcome is sent to the agent's inbox, then recorded. Before every tick it brings
 /// the agent's revocation and pause into its state, so such an agent's jobs do not run.
 /// <para>A run persisted as fired whose outcome is not recorded when the entity recovers (its node was killed, the process
 /// restarted, the entity moved) is submitted again with the same run id: the agent's idempotency ledger answers it from its
@@ -91,7 +91,7 @@ public sealed class SchedulerActor : ReceivePersistentActor, IWithTimers
         Command<RunOutcome>(OnOutcome);
         Command<ISchedulerCommand>(c => Decide(c, Sender, null));
         Command<Delivered>(OnDelivered);
-        Command<Redeliver>(r => Deliver(r.Message, r.Attempt));
+        Command<Redeliver>(r => Deliver(r.Message, r.Attempt, r.Then));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Scheduler of {0}: snapshot failed; the journal still holds every event", _agent));
         Command<DeleteSnapshotsSuccess>(_ => { });
@@ -205,10 +205,12 @@ public sealed class SchedulerActor : ReceivePersistentActor, IWithTimers
         var text = result.Error is { } error
             ? $"Scheduled run {run.RunId} of {run.Capability} ({run.Trigger} job {run.JobId}) failed: {error.ErrorType}: {error.Message}"
             : $"Scheduled run {run.RunId} of {run.Capability} ({run.Trigger} job {run.JobId}) succeeded: {Output(result)}";
-        // The result goes out once the outcome is recorded, under an id derived from the run id: a run submitted again after a
-        // node loss reports under the same id, which the inbox takes once.
-        Decide(new FinishRun(_agent, run.JobId, run.RunId, result.Error is null), ActorRefs.Nobody,
-            _ => Notify(result.Error is null ? MessagePriority.Normal : MessagePriority.High, text, ResultMessageId(run.RunId)));
+        // The result reaches the inbox before the run is recorded finished, under an id derived from the run id. A node lost in
+        // between leaves the run in flight: the next incarnation sends it again under its run id, the agent's ledger answers
+        // from its record, and the inbox takes the repeated message id once. (Recorded first, a result cut off on its way to
+        // the inbox was never sent again.)
+        Notify(result.Error is null ? MessagePriority.Normal : MessagePriority.High, text, ResultMessageId(run.RunId),
+            new FinishRun(_agent, run.JobId, run.RunId, result.Error is null));
     }
 
     /// <summary>The inbox message id of a run's result: the same for every report of one run (the inbox drops a repeated id).</summary>
@@ -222,35 +224,46 @@ public sealed class SchedulerActor : ReceivePersistentActor, IWithTimers
         return json.Length > 32 * 1024 ? json[..(32 * 1024)] + " …(cut)" : json;
     }
 
-    private void Notify(MessagePriority priority, string text, string? messageId = null)
+    private void Notify(MessagePriority priority, string text, string? messageId = null, FinishRun? then = null)
     {
         var clean = new string([.. text.Select(c => char.IsControl(c) && c is not ('\n' or '\t') ? ' ' : c)]);
-        Deliver(new CommsMessage(messageId ?? CommsIds.NewMessageId(), ResultSender, _agent, null, priority, clean, _deps.Clock.Now, []), 1);
+        Deliver(new CommsMessage(messageId ?? CommsIds.NewMessageId(), ResultSender, _agent, null, priority, clean, _deps.Clock.Now, []), 1, then);
     }
 
-    private void Deliver(CommsMessage message, int attempt) =>
-        _deps.Post.DeliverAsync(_agent, message, CancellationToken.None).PipeTo(Self, success: d => new Delivered(d, message, attempt), failure: _ => new Delivered(null, message, attempt));
+    private void Deliver(CommsMessage message, int attempt, FinishRun? then) =>
+        _deps.Post.DeliverAsync(_agent, message, CancellationToken.None)
+            .PipeTo(Self, success: d => new Delivered(d, message, attempt, then), failure: _ => new Delivered(null, message, attempt, then));
 
     // Not queued (the inbox's node is being lost and it did not answer, or it refused): the same message is sent again a few
     // times, 5 s apart; the inbox takes its id once.
     private void OnDelivered(Delivered d)
     {
-        if (d.Delivery is { Queued: true }) return;
+        if (d.Delivery is { Queued: true })
+        {
+            Finish(d.Then);
+            return;
+        }
         if (d.Attempt >= MaxDeliveries)
         {
             _log.Warning("Scheduler of {0}: message {1} could not be delivered to the inbox after {2} attempts: {3}", _agent, d.Message.MessageId, d.Attempt,
                 d.Delivery?.Error?.Message ?? "no answer");
+            Finish(d.Then); // the run is over either way: never keep its job in flight for an inbox that does not answer
             return;
         }
-        Timers.StartSingleTimer("deliver-" + d.Message.MessageId, new Redeliver(d.Message, d.Attempt + 1), RedeliverAfter);
+        Timers.StartSingleTimer("deliver-" + d.Message.MessageId, new Redeliver(d.Message, d.Attempt + 1, d.Then), RedeliverAfter);
+    }
+
+    private void Finish(FinishRun? run)
+    {
+        if (run is not null) Decide(run, ActorRefs.Nobody, null);
     }
 
     private const int MaxDeliveries = 6;
     private static readonly TimeSpan RedeliverAfter = TimeSpan.FromSeconds(5);
 
-    private sealed record Delivered(Delivery? Delivery, CommsMessage Message, int Attempt) : INoSerializationVerificationNeeded;
+    private sealed record Delivered(Delivery? Delivery, CommsMessage Message, int Attempt, FinishRun? Then) : INoSerializationVerificationNeeded;
 
-    private sealed record Redeliver(CommsMessage Message, int Attempt) : INoSerializationVerificationNeeded;
+    private sealed record Redeliver(CommsMessage Message, int Attempt, FinishRun? Then) : INoSerializationVerificationNeeded;
 }
 
 /// <summary>A run's answer from the pipeline (or the submitter's own timeout).</summary>

@@ -28,7 +28,7 @@ public sealed class CallDispatcherSpecs(ITestOutputHelper output) : Akka.Hosting
     private (CallDispatcher Dispatcher, TestProbe Region) Dispatcher(DispatchTimeouts? timeouts = null)
     {
         var region = CreateTestProbe();
-        return (new CallDispatcher(new SessionRegionStandIn(region.Ref), timeouts ?? new DispatchTimeouts(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60),
+        return (new CallDispatcher(new RegionStandIn<AgentSessionRegion>(region.Ref), timeouts ?? new DispatchTimeouts(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60),
             DispatchTimeouts.DefaultDecision)), region);
     }
 

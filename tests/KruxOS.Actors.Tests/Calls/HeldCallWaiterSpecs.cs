@@ -30,7 +30,7 @@ public sealed class HeldCallWaiterSpecs(ITestOutputHelper output) : Akka.Hosting
     private (CallDispatcher Dispatcher, TestProbe Region) Dispatcher()
     {
         var region = CreateTestProbe();
-        return (new CallDispatcher(new SessionRegionStandIn(region.Ref), new DispatchTimeouts(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), DispatchTimeouts.DefaultDecision), Sys),
+        return (new CallDispatcher(new RegionStandIn<AgentSessionRegion>(region.Ref), new DispatchTimeouts(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), DispatchTimeouts.DefaultDecision), Sys),
             region);
     }
 

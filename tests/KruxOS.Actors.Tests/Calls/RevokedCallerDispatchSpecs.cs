@@ -45,7 +45,7 @@ public sealed class RevokedCallerDispatchSpecs(ITestOutputHelper output) : Akka.
     {
         var audit = Sys.ActorOf(RecordingAudit.Props(_records));
         var session = Sys.ActorOf(AgentSessionActor.Props(agent, Pipeline.Dependencies(_caps.Catalog(), audit, identities: identities)));
-        return new CallDispatcher(new SessionRegionStandIn(session), new DispatchTimeouts(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), DispatchTimeouts.DefaultDecision));
+        return new CallDispatcher(new RegionStandIn<AgentSessionRegion>(session), new DispatchTimeouts(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), DispatchTimeouts.DefaultDecision));
     }
 
     private static CallSubmission Scheduled(AgentName agent, Principal principal) =>

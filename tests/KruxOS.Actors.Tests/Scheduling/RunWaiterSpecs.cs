@@ -32,7 +32,7 @@ public sealed class RunWaiterSpecs(ITestOutputHelper output) : Akka.Hosting.Test
     {
         var region = CreateTestProbe();
         var parent = CreateTestProbe();
-        var dispatcher = new CallDispatcher(new SessionRegionStandIn(region.Ref),
+        var dispatcher = new CallDispatcher(new RegionStandIn<AgentSessionRegion>(region.Ref),
             new DispatchTimeouts(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60), DispatchTimeouts.DefaultDecision));
         var run = new ScheduledRun("job-1", runId, Agent, Capability, StoredJson.EmptyObject, DateTimeOffset.UnixEpoch, "delay");
         var submission = new CallSubmission(Principal.ForAgent(Agent), Agent, "sess-1", "system__time", JsonDocument.Parse("{}").RootElement.Clone(),
