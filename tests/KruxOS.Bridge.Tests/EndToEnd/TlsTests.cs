@@ -106,7 +106,7 @@ public sealed class TlsTests : IAsyncLifetime
         File.SetUnixFileMode(caFile, (UnixFileMode)Convert.ToInt32("644", 8));
         var owned = await Initialize(env);
         Assert.Contains("Authorization: Bearer", await WaitForReceived(impostor), StringComparison.Ordinal);
-        Assert.NotEqual(ExitCodes.Ok, owned.ExitCode); // the impostor never answers the upgrade
+        Assert.NotEqual(ExitCodes.Ok, owned.ExitCode); // the impostor refuses the upgrade
     }
 
     private static async Task<string> WaitForReceived(TlsImpostor impostor)

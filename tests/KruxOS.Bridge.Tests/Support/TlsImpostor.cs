@@ -10,7 +10,8 @@ namespace KruxOS.Bridge.Tests.Support;
 /// <summary>
 /// Something that is not the gateway, listening on loopback with TLS: its own CA and a server certificate for the
 /// names it is given. It records every byte a client sends after the handshake (an impostor would read the token
-/// from the WebSocket upgrade) and answers nothing.
+/// from the WebSocket upgrade), then refuses the upgrade (HTTP 403) and closes, so a client that trusted it ends at once
+/// instead of waiting out its connect timeout.
 /// </summary>
 public sealed class TlsImpostor : IAsyncDisposable
 {
@@ -76,8 +77,15 @@ public sealed class TlsImpostor : IAsyncDisposable
             await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = Certificate }, _stop.Token);
             var buffer = new byte[4096];
             int n;
+            var request = new StringBuilder();
             while ((n = await ssl.ReadAsync(buffer, _stop.Token)) > 0)
-                lock (_received) _received.Append(Encoding.UTF8.GetString(buffer, 0, n));
+            {
+                var text = Encoding.UTF8.GetString(buffer, 0, n);
+                lock (_received) _received.Append(text);
+                if (!request.Append(text).ToString().Contains("\r\n\r\n", StringComparison.Ordinal)) continue;
+                await ssl.WriteAsync("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray(), _stop.Token);
+                return;
+            }
         }
         catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or ObjectDisposedException)
         {
