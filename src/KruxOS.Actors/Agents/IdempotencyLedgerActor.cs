@@ -179,8 +179,7 @@ public sealed class IdempotencyLedgerActor : ReceivePersistentActor
         {
             _log.Info("Idempotency key {0} of {1}: refused before it left its hold ({2}); it stays held on its approval", m.Key, _agent,
                 m.Result.Error?.Message);
-            if (_live.Remove(m.Key, out var held))
-                foreach (var w in held) w.ReplyTo.Tell(m.Result);
+            AnswerWaiters(m.Key, m.Result);
             return;
         }
         _answering[m.Key] = m.Result;
@@ -188,9 +187,15 @@ public sealed class IdempotencyLedgerActor : ReceivePersistentActor
         {
             Applied(e);
             _answering.Remove(m.Key);
-            if (_live.Remove(m.Key, out var waiters))
-                foreach (var w in waiters) w.ReplyTo.Tell(m.Result);
+            AnswerWaiters(m.Key, m.Result);
         });
+    }
+
+    // Every caller waiting on the key's live call gets its answer; the key has no live call from then on.
+    private void AnswerWaiters(string key, ToolCallResult result)
+    {
+        if (!_live.Remove(key, out var waiters)) return;
+        foreach (var w in waiters) w.ReplyTo.Tell(result);
     }
 
     private void HandleAbandoned(IdempotencyMessages.RunAbandoned m)

@@ -284,9 +284,6 @@ internal sealed class RunWaiter : ReceiveActor, IWithTimers
     /// <summary>When a copy goes after a member's removal (the region must have moved the dead node's shards first).</summary>
     internal static readonly TimeSpan[] ResendAfterRemoval = [TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(15)];
 
-    private readonly ScheduledRun _run;
-    private readonly CallSubmission _submission;
-    private readonly CallDispatcher _dispatcher;
     /// <summary>How many times a run refused by a service still starting is sent again before that refusal is its outcome.</summary>
     internal const int MaxStartRetries = 30;
 
@@ -294,6 +291,9 @@ internal sealed class RunWaiter : ReceiveActor, IWithTimers
     internal static readonly TimeSpan MaxStartRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ScheduledRun _run;
+    private readonly CallSubmission _submission;
+    private readonly CallDispatcher _dispatcher;
     private readonly bool _clustered;
     private int _removals;
     private int _startRetries;
