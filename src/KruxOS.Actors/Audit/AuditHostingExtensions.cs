@@ -25,6 +25,9 @@ public static class AuditHostingExtensions
         services.AddSingleton<AuditProbe>();
         services.AddSingleton<AuditAvailability>();
         services.AddSingleton<OperatorAudit>();
+        // Before the actor system (AddAkka), so it stops after it and waits for the writer's last batches.
+        services.AddSingleton<AuditLogClosure>();
+        services.AddHostedService<AuditLogCloser>();
         services.AddNodeChild(Writer(ctx => ctx.Services.GetService<AuditSinkOverride>()?.Props ?? AuditWriterActor.Props(AuditOptionsFor(ctx.Settings, ctx.Services))));
         services.AddHealthCheck("audit", sp => sp.GetRequiredService<AuditProbe>().CheckAsync);
         // Cluster-wide query and verification (ADR 0059): each node reads only its own directory, for the others to ask.
@@ -60,6 +63,7 @@ public static class AuditHostingExtensions
     public static AuditOptions AuditOptionsFor(KruxOsSettings settings, IServiceProvider sp) => new()
     {
         Availability = sp.GetRequiredService<AuditAvailability>(),
+        Closure = sp.GetRequiredService<AuditLogClosure>(),
         Directory = settings.AuditDirectory,
         FailMode = settings.Audit.FailMode,
         RingCapacity = settings.Audit.RingCapacity,

@@ -85,13 +85,15 @@ public sealed class AuditMaintenanceActor : ReceiveActor, IWithTimers
             var now = _clock.GetUtcNow();
             var fs = _options.FileSystem;
             var replyTo = job.ReplyTo;
-            Task.Run(() => AuditRetention.Run(dir, days, now, fs), _cts.Token)
-                .PipeTo(Self, success: r => new RetentionDone(r, replyTo, null), failure: ex => new RetentionDone(null, replyTo, ex));
+            var retention = Task.Run(() => AuditRetention.Run(dir, days, now, fs), _cts.Token);
+            _options.Closure.Track(retention);
+            retention.PipeTo(Self, success: r => new RetentionDone(r, replyTo, null), failure: ex => new RetentionDone(null, replyTo, ex));
         }
         else
         {
-            Task.Run(() => AuditVerifier.VerifyLive(dir), _cts.Token)
-                .PipeTo(Self, success: v => new VerificationDone(v, null), failure: ex => new VerificationDone(null, ex));
+            var verification = Task.Run(() => AuditVerifier.VerifyLive(dir), _cts.Token);
+            _options.Closure.Track(verification);
+            verification.PipeTo(Self, success: v => new VerificationDone(v, null), failure: ex => new VerificationDone(null, ex));
         }
     }
 

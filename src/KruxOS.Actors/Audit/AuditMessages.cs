@@ -73,6 +73,12 @@ public sealed class AuditOptions
     /// </summary>
     public AuditAvailability Availability { get; set; } = new();
 
+    /// <summary>
+    /// Where the writer records the work that ends after it stops (the disk loop's last batches, a late open, maintenance
+    /// jobs), for the host's stop to wait for. <b>Default</b>: a private instance nobody waits for.
+    /// </summary>
+    public AuditLogClosure Closure { get; set; } = new();
+
     /// <summary>Throws when a required value is missing or out of range.</summary>
     public void Validate()
     {

@@ -65,7 +65,7 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
     private readonly HashSet<ChainBreakKey> _noted = [];
     private IActorRef _maintenance = ActorRefs.Nobody;
     private AuditVerificationInfo? _verification;
-    private Task _openTask = Task.CompletedTask;
+    private Task<(AuditFileWriter Writer, AuditRecovery Recovery)>? _openTask;
     private RestartStage _restart = RestartStage.None;
 
     /// <summary>Timers (set by Akka).</summary>
@@ -157,6 +157,10 @@ public sealed class AuditWriterActor : ReceiveActor, IWithTimers
         _cts.Cancel();
         _cts.Dispose();
         _disk?.Complete(); // batches already submitted are still written (their requesters answered); the loop then closes the file
+        if (_disk is not null) _options.Closure.Track(_disk.Completion);
+        // An open still running (or whose result is still in the mailbox) yields a writer nobody will take: close it.
+        if (_opening && _openTask is { } open)
+            _options.Closure.Track(open.ContinueWith(static t => { if (t.IsCompletedSuccessfully) t.Result.Writer.Dispose(); }, TaskScheduler.Default));
         // Stopping for good (the node shuts down): whoever still waits for an entry not handed to the disk is answered now.
         foreach (var p in _queue) p.ReplyTo?.Tell(new AuditFailed(p.Draft.Id, "audit writer stopped before the entry was written"));
         if (Waiting > 0)
