@@ -13,21 +13,22 @@ namespace KruxOS.Audit;
 public static class AuditVerifier
 {
     /// <summary>Verifies every day file of <paramref name="directory"/>.</summary>
-    public static ChainReport VerifyDirectory(string directory) => Verify(directory, null);
+    public static ChainReport VerifyDirectory(string directory) => Verify(directory, null, CancellationToken.None);
 
     /// <summary>
     /// Verifies the directory a running writer appends to (the writer's background verification), and collects
     /// the breaks its chain notes already record. The end of the newest file may be a batch being written at this
     /// moment, so a record cut short there is not a break (a torn tail is cut and reported when the writer opens).
+    /// <paramref name="cancellationToken"/> ends it early (the node is stopping: a stop does not wait for a long read).
     /// </summary>
-    public static LiveVerification VerifyLive(string directory)
+    public static LiveVerification VerifyLive(string directory, CancellationToken cancellationToken = default)
     {
         var noted = new HashSet<ChainBreakKey>();
-        var report = Verify(directory, noted);
+        var report = Verify(directory, noted, cancellationToken);
         return new LiveVerification(report, noted);
     }
 
-    private static ChainReport Verify(string directory, HashSet<ChainBreakKey>? noted)
+    private static ChainReport Verify(string directory, HashSet<ChainBreakKey>? noted, CancellationToken ct)
     {
         var files = AuditDirectory.ListDayFiles(directory);
         var anchors = AuditDirectory.ReadAnchors(directory);
@@ -42,6 +43,7 @@ public static class AuditVerifier
             var tail = new TailHolder();
             foreach (var frame in AuditDirectory.ReadFrames(f.Path, tail))
             {
+                ct.ThrowIfCancellationRequested();
                 v.Accept(frame);
                 if (noted is not null) CollectNote(frame, noted);
             }

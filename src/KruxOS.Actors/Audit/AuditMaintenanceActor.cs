@@ -91,7 +91,8 @@ public sealed class AuditMaintenanceActor : ReceiveActor, IWithTimers
         }
         else
         {
-            var verification = Task.Run(() => AuditVerifier.VerifyLive(dir), _cts.Token);
+            var stopping = _cts.Token;
+            var verification = Task.Run(() => AuditVerifier.VerifyLive(dir, stopping), stopping);
             _options.Closure.Track(verification);
             verification.PipeTo(Self, success: v => new VerificationDone(v, null), failure: ex => new VerificationDone(null, ex));
         }

@@ -182,6 +182,22 @@ public sealed class AuditStorageSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_end_a_live_verification_when_the_node_stops_and_otherwise_read_every_file()
+    {
+        // arrange: three days of entries; a stop already asked for
+        WriteThreeDays();
+        using var stopping = new CancellationTokenSource();
+        stopping.Cancel();
+
+        // act
+        var whole = AuditVerifier.VerifyLive(_dir.Path);
+
+        // assert: a stopping node's verification ends (its stop does not wait for a long read); otherwise it is complete
+        Assert.Throws<OperationCanceledException>(() => AuditVerifier.VerifyLive(_dir.Path, stopping.Token));
+        Assert.True(whole.Report.IsIntact, whole.Report.Summary);
+    }
+
+    [Fact]
     public void Should_detect_a_deleted_day_file_without_the_index()
     {
         WriteThreeDays();

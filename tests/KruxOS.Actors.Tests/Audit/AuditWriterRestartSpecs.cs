@@ -134,6 +134,9 @@ public sealed class AuditWriterRestartSpecs(ITestOutputHelper output) : TestKit(
         Assert.Contains("restarting", alert.Data.GetProperty("message").GetString(), StringComparison.Ordinal);
         await AwaitStatus(writer, AuditHealthStatus.Healthy);
         Assert.Null(_availability.Refusal);
+        // Healthy from the moment the log is open again; the entries taken over are written right after
+        await AwaitAssertAsync(async () => Assert.Equal(0, (await HealthOf(writer)).BufferedEntries), Wait,
+            cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(during.Id, Assert.Single(Drafts.ReadAll(_dir.Path)).Id);
     }
 

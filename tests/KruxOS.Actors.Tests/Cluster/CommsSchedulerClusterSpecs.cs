@@ -44,9 +44,12 @@ public sealed class CommsSchedulerClusterSpecs
         var postA = a.Services.GetRequiredService<PostOffice>();
         var postB = b.Services.GetRequiredService<PostOffice>();
 
-        // arrange: an agent whose inbox entity node B hosts (each candidate's entity is started through node A)
+        // arrange: an agent whose inbox entity node B hosts (each candidate's entity is started through node A). Shards are
+        // placed on the regions registered with the coordinator when first used: until B's region has registered (it may
+        // trail B's membership), every new shard goes to A and stays there, so fresh candidates are tried until one lands on B.
         AgentName? recipient = null;
-        for (var i = 0; i < 40 && recipient is null; i++)
+        var deadline = DateTime.UtcNow + TestTimeouts.Cluster;
+        for (var i = 0; recipient is null && DateTime.UtcNow < deadline; i++)
         {
             var candidate = AgentName.Parse($"mailbox-{i}");
             await UntilAnswered(() => postA.InboxAsync(new GetInboxStatus(candidate), Ct));
