@@ -105,7 +105,7 @@ public sealed class CommsSchedulerClusterSpecs
 
         // act: 09:59 comes due
         clock.Set(new DateTimeOffset(2030, 1, 1, 9, 59, 1, TimeSpan.Zero));
-        await EventuallyAsync(async () => (await RunsAsync(nodes, agent)).Count >= 1, "the 09:59 run did not fire");
+        await EventuallyAsync(async () => (await RunsAsync(nodes, agent)).Count >= 1, "the 09:59 run did not fire", () => StateOfAsync(nodes, agent));
         // its outcome reached the inbox, so the entity has recorded the run as finished: asked next, it answers only once
         // that is durable (a persistent actor stashes commands while it persists)
         await EventuallyAsync(async () => (await ResultsAsync(nodes.A, agent)).Count >= 1, "the 09:59 run's outcome did not reach the inbox");
@@ -144,6 +144,30 @@ public sealed class CommsSchedulerClusterSpecs
     {
         var reply = await UntilAnswered(() => node.Services.GetRequiredService<PostOffice>().InboxAsync(new InboxCommands.Receive(agent, Limit: 50, Acknowledge: false), Ct));
         return [.. Assert.IsType<ReceiveResult>(reply).Messages.Where(m => m.From == SchedulerActor.ResultSender)];
+    }
+
+    // What the nodes know of the agent's jobs and calls, for a failure's message: its jobs, every audit entry of the agent
+    // on either node, and the scheduler's messages in its inbox.
+    private static async Task<string> StateOfAsync(TwoNodeCluster nodes, AgentName agent)
+    {
+        var text = new System.Text.StringBuilder();
+        try
+        {
+            var schedulers = await nodes.A.Registry.GetAsync<SchedulerRegion>(Ct);
+            var jobs = await schedulers.Ask<ISchedulerReply>(new SchedulerCommands.ListJobs(agent), TestTimeouts.Cluster, Ct);
+            text.Append("jobs: ").Append(jobs is SchedulerReplies.JobList l ? string.Join(", ", l.Jobs.Select(j => $"{j.CronId} next {j.NextRun:O} enabled {j.Enabled}")) : jobs.ToString());
+            foreach (var auditDir in nodes.AuditDirectories.Where(Directory.Exists))
+            {
+                var page = await new AuditReader(auditDir).QueryAsync(new AuditQuery { Agent = agent.Value, Limit = 50 }, Ct);
+                text.Append($"; audit {auditDir}: ").Append(string.Join(", ", page.Entries.Select(e => $"{e.Entry.Capability} {e.Entry.Status} {e.Entry.OutputSummary}")));
+            }
+            text.Append("; inbox: ").Append(string.Join(" | ", (await ResultsAsync(nodes.A, agent)).Select(m => m.Message)));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            text.Append("; (could not read the rest: ").Append(e.Message).Append(')');
+        }
+        return text.ToString();
     }
 
     // Every scheduled run of the agent's system.time calls, in the audit logs of both nodes (a stopped node's stay on disk).
@@ -192,12 +216,12 @@ public sealed class CommsSchedulerClusterSpecs
         }
     }
 
-    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what, Func<Task<string>>? state = null)
     {
         var deadline = DateTime.UtcNow + TestTimeouts.Cluster * 2;
         while (!await condition())
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException(what);
+            if (DateTime.UtcNow > deadline) throw new TimeoutException(state is null ? what : $"{what}; {await state()}");
             await Task.Delay(200, Ct);
         }
     }

@@ -72,11 +72,14 @@ public sealed class LostNodeCallSpecs
         Assert.True(AuditVerifier.VerifyDirectory(nodes.AuditDirectories[0]).IsIntact);
     }
 
-    // Agents are created until one's session entity is placed on the wanted node (shard allocation spreads them).
+    // Agents are created until one's session entity is placed on the wanted node (shard allocation spreads them). A region
+    // that registers with the coordinator after its node is up gets no new shard before then, so this goes on for as long
+    // as the cluster timeout, not a fixed number of agents.
     private static async Task<AgentName> AgentHostedOnAsync(NodeHost edge, NodeHost other, CallDispatcher dispatcher, string node)
     {
         var registry = await other.Registry.GetAsync<IdentityRegistry>();
-        for (var i = 0; i < 12; i++)
+        var deadline = DateTime.UtcNow + TestTimeouts.Cluster;
+        for (var i = 0; DateTime.UtcNow < deadline; i++)
         {
             var name = $"roamer-{i}";
             var created = await registry.Ask<IdentityResult>(new IdentityCommands.CreateAgent(name, "lost node spec", TokenHashing.Hash(TokenHashing.NewAgentToken()),
