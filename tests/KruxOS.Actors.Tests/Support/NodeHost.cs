@@ -31,8 +31,9 @@ public sealed class NodeHost : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         if (Environment.GetEnvironmentVariable("KRUXOS_TEST_LOG") is { Length: > 0 } logFile)
         {
-            builder.Logging.SetMinimumLevel(LogLevel.Debug);
-            builder.Logging.AddProvider(new FileLoggerProvider(logFile));
+            // KRUXOS_TEST_LOG_LEVEL (e.g. Information) writes less, for a race that a slower node hides
+            builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("KRUXOS_TEST_LOG_LEVEL"), out var level) ? level : LogLevel.Debug);
+            builder.Services.AddSingleton<ILoggerProvider>(_ => new FileLoggerProvider(logFile)); // created, so disposed, by the host
         }
         builder.Services.AddKruxOsActors(settings);
         services?.Invoke(builder.Services);
@@ -87,14 +88,22 @@ public sealed class TempDir : IDisposable
     }
 }
 
-/// <summary>Appends log lines to the file named by KRUXOS_TEST_LOG (for diagnosing multi-node specs).</summary>
+/// <summary>
+/// Keeps log lines in memory and appends them to the file named by KRUXOS_TEST_LOG when the node's host is disposed (for
+/// diagnosing multi-node specs; writing each line as it comes slowed nodes enough to hide the races looked for).
+/// </summary>
 internal sealed class FileLoggerProvider(string path) : ILoggerProvider
 {
-    private readonly object _lock = new();
+    private static readonly Lock FileLock = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
 
     public ILogger CreateLogger(string categoryName) => new FileLogger(this, categoryName);
 
-    public void Dispose() { }
+    public void Dispose()
+    {
+        lock (FileLock) File.AppendAllLines(path, _lines);
+        _lines.Clear();
+    }
 
     private sealed class FileLogger(FileLoggerProvider owner, string category) : ILogger
     {
@@ -102,13 +111,7 @@ internal sealed class FileLoggerProvider(string path) : ILoggerProvider
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (owner._lock) File.AppendAllText(owner_path(), $"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {category}: {formatter(state, exception)} {exception}\n");
-        }
-
-        private string owner_path() => owner.Path;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            owner._lines.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {category}: {formatter(state, exception)} {exception}");
     }
-
-    public string Path => path;
 }
