@@ -102,6 +102,11 @@ public sealed class CommsSchedulerClusterSpecs
         var reply = await schedulersA.Ask<ISchedulerReply>(new SchedulerCommands.CreateCron(agent, jobId, CapabilityName.Parse("system.time"),
             StoredJson.Parse("{}"), "* * * * *", "cluster spec"), TestTimeouts.Cluster, Ct);
         Assert.IsType<SchedulerReplies.CronCreated>(reply);
+        // The entity may have been woken (and suspended its jobs) before its node knew the agent; it resumes at its next
+        // check. A cron job resumes at its next due time after the moment it resumes (nothing missed while suspended runs),
+        // so the clock moves only once the entity has resumed.
+        await EventuallyAsync(async () => await schedulersA.Ask<ISchedulerReply>(new SchedulerCommands.ListJobs(agent), TestTimeouts.Cluster, Ct)
+            is SchedulerReplies.JobList { Jobs: [{ Enabled: true }] }, "the agent's jobs were not enabled", () => StateOfAsync(nodes, agent));
 
         // act: 09:59 comes due
         clock.Set(new DateTimeOffset(2030, 1, 1, 9, 59, 1, TimeSpan.Zero));
@@ -118,8 +123,14 @@ public sealed class CommsSchedulerClusterSpecs
         await nodes.StopAsync(host);
         clock.Set(new DateTimeOffset(2030, 1, 1, 10, 0, 1, TimeSpan.Zero));
         await EventuallyAsync(async () => (await RunsAsync(nodes, agent)).Count >= 2, "the 10:00 run did not fire on the remaining node");
+        // A job whose run is still in flight skips its next due time (runs never overlap), and a run is in flight until its
+        // outcome reached the inbox: as for 09:59, the clock moves once the outcome is there and the entity has recorded it.
+        await EventuallyAsync(async () => (await ResultsAsync(survivor, agent)).Count >= 2, "the 10:00 run's outcome did not reach the inbox",
+            () => StateOfAsync(nodes, agent));
+        var survivorSchedulers = await survivor.Registry.GetAsync<SchedulerRegion>(Ct);
+        Assert.IsType<SchedulerReplies.JobList>(await survivorSchedulers.Ask<ISchedulerReply>(new SchedulerCommands.ListJobs(agent), TestTimeouts.Cluster, Ct));
         clock.Set(new DateTimeOffset(2030, 1, 1, 10, 1, 1, TimeSpan.Zero));
-        await EventuallyAsync(async () => (await RunsAsync(nodes, agent)).Count >= 3, "the 10:01 run did not fire on the remaining node");
+        await EventuallyAsync(async () => (await RunsAsync(nodes, agent)).Count >= 3, "the 10:01 run did not fire on the remaining node", () => StateOfAsync(nodes, agent));
         // long enough for many checks (200 ms) and wakes (1 s): a due time that would fire again has done so by now
         await Task.Delay(TimeSpan.FromSeconds(4), Ct);
 
@@ -153,7 +164,7 @@ public sealed class CommsSchedulerClusterSpecs
         var text = new System.Text.StringBuilder();
         try
         {
-            var schedulers = await nodes.A.Registry.GetAsync<SchedulerRegion>(Ct);
+            var schedulers = await nodes.Running.Registry.GetAsync<SchedulerRegion>(Ct);
             var jobs = await schedulers.Ask<ISchedulerReply>(new SchedulerCommands.ListJobs(agent), TestTimeouts.Cluster, Ct);
             text.Append("jobs: ").Append(jobs is SchedulerReplies.JobList l ? string.Join(", ", l.Jobs.Select(j => $"{j.CronId} next {j.NextRun:O} enabled {j.Enabled}")) : jobs.ToString());
             foreach (var auditDir in nodes.AuditDirectories.Where(Directory.Exists))
@@ -161,7 +172,7 @@ public sealed class CommsSchedulerClusterSpecs
                 var page = await new AuditReader(auditDir).QueryAsync(new AuditQuery { Agent = agent.Value, Limit = 50 }, Ct);
                 text.Append($"; audit {auditDir}: ").Append(string.Join(", ", page.Entries.Select(e => $"{e.Entry.Capability} {e.Entry.Status} {e.Entry.OutputSummary}")));
             }
-            text.Append("; inbox: ").Append(string.Join(" | ", (await ResultsAsync(nodes.A, agent)).Select(m => m.Message)));
+            text.Append("; inbox: ").Append(string.Join(" | ", (await ResultsAsync(nodes.Running, agent)).Select(m => m.Message)));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

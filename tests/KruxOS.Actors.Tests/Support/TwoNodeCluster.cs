@@ -29,6 +29,9 @@ public sealed class TwoNodeCluster : IAsyncDisposable
     /// <summary>The joining node ("b").</summary>
     public NodeHost B { get; }
 
+    /// <summary>A node still running (A unless it was stopped).</summary>
+    public NodeHost Running => _running[0];
+
     /// <summary>Each node's own audit directory (A's first).</summary>
     public ImmutableArray<string> AuditDirectories { get; }
 
