@@ -25,7 +25,10 @@ public sealed class AuditHostingSpecs : Akka.Hosting.TestKit.TestKit
     {
         // arrange
         var ct = TestContext.Current.CancellationToken;
-        var writer = await ActorRegistry.GetAsync<AuditWriter>(ct);
+        // Polled, not ActorRegistry.GetAsync: a wait that begins at the instant the root registers the writer can miss the
+        // registry's wake-up (it checks, then enlists) and never end.
+        IActorRef writer = ActorRefs.Nobody;
+        await AwaitConditionAsync(() => Task.FromResult(ActorRegistry.TryGet<AuditWriter>(out writer)), TimeSpan.FromSeconds(20), cancellationToken: ct);
         var draft = Drafts.Call(1);
 
         // act
